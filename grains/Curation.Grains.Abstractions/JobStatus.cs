@@ -1,0 +1,42 @@
+using Curation.Pipelines.Execution;
+
+namespace Curation.Grains;
+
+public enum JobState { Pending, Running, Completed, Failed, Cancelled }
+
+/// <summary>A job's state as clients see it; small (no documents), safe to poll.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobStatus
+{
+    [Id(0)] public required string JobId { get; init; }
+    [Id(1)] public string Name { get; init; } = "";
+    [Id(2)] public JobState State { get; init; }
+    [Id(3)] public string? Error { get; init; }
+    [Id(4)] public IReadOnlyList<PhaseProgress> Phases { get; init; } = [];
+    [Id(5)] public DateTimeOffset? StartedAt { get; init; }
+    [Id(6)] public DateTimeOffset? CompletedAt { get; init; }
+    [Id(7)] public string? Output { get; init; }
+    [Id(8)] public Accounting? Accounting { get; init; }
+    [Id(9)] public IReadOnlyList<string> Warnings { get; init; } = [];
+    [Id(10)] public int Shards { get; init; }
+
+    public bool IsFinal => State is JobState.Completed or JobState.Failed or JobState.Cancelled;
+}
+
+/// <summary>Progress of one phase of one stage.</summary>
+[GenerateSerializer, Immutable]
+public sealed record PhaseProgress
+{
+    [Id(0)] public required string Stage { get; init; }
+    [Id(1)] public required string Phase { get; init; }
+    [Id(2)] public int Total { get; init; }
+    [Id(3)] public int Done { get; init; }
+    /// <summary>Tasks whose output was already in the store (resume): not recomputed.</summary>
+    [Id(4)] public int Reused { get; init; }
+    [Id(5)] public long DocumentsIn { get; init; }
+    [Id(6)] public long BytesIn { get; init; }
+    /// <summary>Sum of task run times (CPU-side work), and wall time of the phase.</summary>
+    [Id(7)] public double TaskSeconds { get; init; }
+    [Id(8)] public double WallSeconds { get; init; }
+    [Id(9)] public int Retries { get; init; }
+}

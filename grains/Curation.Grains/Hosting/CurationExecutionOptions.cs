@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Options;
+
+namespace Curation.Grains.Hosting;
+
+/// <summary>Configuration section <c>Curation:Execution</c>: how a silo runs job tasks.</summary>
+public sealed class CurationExecutionOptions
+{
+    public const string Section = "Curation:Execution";
+
+    /// <summary>Tasks a job coordinator keeps dispatched at once (across the cluster).</summary>
+    public int MaxTasksInFlight { get; set; } = 64;
+
+    /// <summary>Attempts per task before the job fails (a lost silo or a transient error costs one).</summary>
+    public int MaxTaskAttempts { get; set; } = 4;
+
+    /// <summary>Delay before retry n is n times this.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Tasks running at once on this silo; 0 means one per core.</summary>
+    public int TaskSlots { get; set; }
+
+    /// <summary>Longest one task may take (the grain call's response timeout).</summary>
+    public TimeSpan TaskTimeout { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>How often a silo looks for running jobs whose coordinator was lost, to resume them.</summary>
+    public TimeSpan ResumeScanInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    public int EffectiveTaskSlots => TaskSlots > 0 ? TaskSlots : Environment.ProcessorCount;
+}
+
+public sealed class CurationExecutionOptionsValidator : IValidateOptions<CurationExecutionOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CurationExecutionOptions o)
+    {
+        var failures = new List<string>();
+        if (o.MaxTasksInFlight < 1) failures.Add($"{CurationExecutionOptions.Section}:MaxTasksInFlight must be ≥ 1.");
+        if (o.MaxTaskAttempts < 1) failures.Add($"{CurationExecutionOptions.Section}:MaxTaskAttempts must be ≥ 1.");
+        if (o.RetryDelay < TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:RetryDelay must not be negative.");
+        if (o.TaskSlots < 0) failures.Add($"{CurationExecutionOptions.Section}:TaskSlots must be ≥ 0 (0 = one per core).");
+        if (o.TaskTimeout <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:TaskTimeout must be positive.");
+        if (o.ResumeScanInterval <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:ResumeScanInterval must be positive.");
+        return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
+    }
+}

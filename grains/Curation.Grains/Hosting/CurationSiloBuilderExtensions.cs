@@ -1,0 +1,33 @@
+using Curation.Grains.Storage;
+using Curation.Grains.Workers;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Serialization;
+
+namespace Curation.Grains.Hosting;
+
+public static class CurationSiloBuilderExtensions
+{
+    /// <summary>Name of the grain storage provider that keeps grain state in the data store.</summary>
+    public const string StorageName = "curation";
+
+    /// <summary>
+    /// Makes a silo a Curation worker: job coordinators and task grains, grain state in the object store, task slots,
+    /// and the resume scan. The object stores come from <c>AddCurationStores</c>.
+    /// </summary>
+    public static ISiloBuilder AddCuration(this ISiloBuilder silo, Action<CurationExecutionOptions>? configure = null)
+    {
+        var services = silo.Services;
+        services.AddSerializer(serializer => serializer.AddCurationTypes());
+        services.AddObjectStoreGrainStorage(StorageName);
+        services.AddOptions<CurationExecutionOptions>().Configure(configure ?? (_ => { })).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CurationExecutionOptions>, CurationExecutionOptionsValidator>();
+        services.AddOptions<SiloMessagingOptions>()
+            .Configure<IOptions<CurationExecutionOptions>>((messaging, execution) => messaging.ResponseTimeout = execution.Value.TaskTimeout);
+        services.AddSingleton<JobContextCache>();
+        services.AddSingleton(sp => new TaskSlots(sp.GetRequiredService<IOptions<CurationExecutionOptions>>().Value.EffectiveTaskSlots));
+        services.AddHostedService<ResumeRunningJobsService>();
+        return silo;
+    }
+}

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using Curation.Grains.Hosting;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Curation.Grains.Jobs;
+
+/// <summary>
+/// The coordinator of one job. Runs the job's phases in order; within a phase, dispatches every task to a
+/// <see cref="IStageTaskGrain"/> (bounded in flight), retries tasks that fail (a lost silo, a transient error),
+/// and records progress. All work and all outputs live in the object store; this grain holds only counters.
+/// </summary>
+public sealed class JobGrain(
+    [PersistentState(JobGrain.StateName, CurationSiloBuilderExtensions.StorageName)] IPersistentState<JobGrainState> state,
+    IStoreResolver stores,
+    IOptions<CurationExecutionOptions> options,
+    ILogger<JobGrain> logger) : Grain, IJobGrain
+{
+    public const string StateName = "job";
+
+    private CancellationTokenSource? _cancellation;
+    private Task? _run;
+
+    private JobGrainState S => state.State;
+
+    public async Task<JobStatus> Submit(string specJson)
+    {
+        var spec = JobSpec.Parse(specJson);
+        JobSpecValidator.ThrowIfInvalid(spec);
+        var jobId = this.GetPrimaryKeyString();
+        if (JobContext.JobIdOf(spec) != jobId)
+            throw new ArgumentException($"Job id {jobId} does not match its spec (expected {JobContext.JobIdOf(spec)}).");
+
+        if (S.State == JobState.Completed || IsRunning) return Snapshot();
+        S.SpecJson = spec.ToJson();
+        S.Name = spec.Name;
+        S.State = JobState.Running;
+        S.Error = null;
+        S.StartedAt = DateTimeOffset.UtcNow;
+        S.CompletedAt = null;
+        await state.WriteStateAsync();
+        StartRun();
+        return Snapshot();
+    }
+
+    public Task<JobStatus> GetStatus()
+    {
+        // A running job whose coordinator was lost (silo failure, restart) resumes on the next call.
+        if (S.State == JobState.Running && !IsRunning) StartRun();
+        return Task.FromResult(Snapshot());
+    }
+
+    public async Task<JobStatus> Cancel()
+    {
+        if (S.State is JobState.Running or JobState.Pending)
+        {
+            _cancellation?.Cancel();
+            if (_run is not null) await _run.ConfigureAwait(true);
+            if (S.State != JobState.Completed)
+            {
+                S.State = JobState.Cancelled;
+                S.CompletedAt = DateTimeOffset.UtcNow;
+                await state.WriteStateAsync();
+            }
+        }
+        return Snapshot();
+    }
+
+    private bool IsRunning => _run is { IsCompleted: false };
+
+    private void StartRun()
+    {
+        _cancellation = new CancellationTokenSource();
+        this.DelayDeactivation(TimeSpan.FromDays(7));
+        _run = RunAsync(_cancellation.Token);
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var jobId = this.GetPrimaryKeyString();
+        try
+        {
+            await Task.Yield();
+            var spec = JobSpec.Parse(S.SpecJson!);
+            var job = await Task.Run(() => JobContext.CreateOrLoadAsync(spec, stores, cancellationToken), cancellationToken);
+            S.Shards = job.Plan.ShardCount;
+            S.Output = job.OutputLocation.ToString();
+            S.Phases = job.Phases().Select(p => new PhaseProgress { Stage = p.Stage.Folder, Phase = p.Phase.Name, Total = p.Phase.TaskCount }).ToList();
+            logger.LogInformation("Job {JobId}: {Shards} shards, {Objects} objects, {Bytes:N0} bytes", jobId, job.Plan.ShardCount, job.Plan.ObjectCount, job.Plan.TotalBytes);
+
+            var index = 0;
+            foreach (var (stage, phase) in job.Phases())
+            {
+                await RunPhaseAsync(jobId, stage.Index, phase, index++, cancellationToken);
+                await state.WriteStateAsync();
+            }
+
+            var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.OutputLocation.KeyOf(Manifest.FileName), cancellationToken: cancellationToken);
+            S.Accounting = manifest?.Accounting;
+            S.Warnings = manifest?.Errors.ToList() ?? [];
+            S.State = JobState.Completed;
+            logger.LogInformation("Job {JobId} completed: {Kept} of {In} documents kept", jobId, manifest?.Accounting.Kept, manifest?.Accounting.InputRecords);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            S.State = JobState.Cancelled;
+            logger.LogInformation("Job {JobId} cancelled", jobId);
+        }
+        catch (Exception e)
+        {
+            S.State = JobState.Failed;
+            S.Error = Describe(e);
+            logger.LogError(e, "Job {JobId} failed", jobId);
+        }
+        S.CompletedAt = DateTimeOffset.UtcNow;
+        await state.WriteStateAsync();
+        this.DelayDeactivation(TimeSpan.Zero);
+    }
+
+    private async Task RunPhaseAsync(string jobId, int stage, PhaseInfo phase, int progressIndex, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var limit = options.Value.MaxTasksInFlight;
+        using var throttle = new SemaphoreSlim(limit, limit);
+        var tasks = Enumerable.Range(0, phase.TaskCount).Select(async task =>
+        {
+            await throttle.WaitAsync(cancellationToken);
+            try
+            {
+                var stats = await RunTaskWithRetriesAsync(new TaskRef(jobId, stage, phase.Name, task), progressIndex, cancellationToken);
+                var p = S.Phases[progressIndex];
+                S.Phases[progressIndex] = p with
+                {
+                    Done = p.Done + 1, Reused = p.Reused + (stats.Reused ? 1 : 0), DocumentsIn = p.DocumentsIn + stats.In,
+                    BytesIn = p.BytesIn + stats.BytesIn, TaskSeconds = p.TaskSeconds + stats.Seconds, WallSeconds = clock.Elapsed.TotalSeconds,
+                };
+            }
+            finally
+            {
+                throttle.Release();
+            }
+        }).ToList();
+        await Task.WhenAll(tasks);
+        S.Phases[progressIndex] = S.Phases[progressIndex] with { WallSeconds = clock.Elapsed.TotalSeconds };
+    }
+
+    private async Task<TaskStats> RunTaskWithRetriesAsync(TaskRef task, int progressIndex, CancellationToken cancellationToken)
+    {
+        var attempts = options.Value.MaxTaskAttempts;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                // A fresh grain key per attempt: a retry lands wherever placement puts it now, not on a dead activation.
+                var worker = GrainFactory.GetGrain<IStageTaskGrain>($"{task.JobId}/{task.Stage}/{task.Phase}/{task.Task}/{attempt}");
+                return await worker.Run(task, cancellationToken);
+            }
+            catch (Exception e) when (attempt < attempts && !cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning("Task {Task} attempt {Attempt} failed, retrying: {Error}", task, attempt, e.Message);
+                S.Phases[progressIndex] = S.Phases[progressIndex] with { Retries = S.Phases[progressIndex].Retries + 1 };
+                await Task.Delay(options.Value.RetryDelay * attempt, cancellationToken);
+            }
+        }
+    }
+
+    private static string Describe(Exception e)
+    {
+        var messages = new List<string>();
+        for (var current = e; current is not null; current = current.InnerException)
+            if (messages.Count == 0 || !messages[^1].Contains(current.Message, StringComparison.Ordinal)) messages.Add(current.Message);
+        return string.Join(" → ", messages);
+    }
+
+    private JobStatus Snapshot() => new()
+    {
+        JobId = this.GetPrimaryKeyString(), Name = S.Name, State = S.State, Error = S.Error, Phases = S.Phases.ToArray(),
+        StartedAt = S.StartedAt, CompletedAt = S.CompletedAt, Output = S.Output, Accounting = S.Accounting,
+        Warnings = S.Warnings.ToArray(), Shards = S.Shards,
+    };
+}

@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+using System.Text;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Pipelines.Execution;
+
+/// <summary>Everything a task of one job needs, loaded from the data store by job id.</summary>
+public sealed class JobContext
+{
+    private JobContext(JobSpec spec, JobPlan plan, IStoreResolver stores)
+    {
+        Spec = spec;
+        Plan = plan;
+        Stores = stores;
+        Layout = new JobLayout(plan.JobId);
+        Stages = StageCatalog.Build(spec);
+        OutputLocation = StoreLocation.Parse(spec.Output.Path);
+    }
+
+    public string JobId => Plan.JobId;
+    public JobSpec Spec { get; }
+    public JobPlan Plan { get; }
+    public JobLayout Layout { get; }
+    public IStoreResolver Stores { get; }
+    public IObjectStore Data => Stores.DataStore;
+    public IReadOnlyList<PipelineStage> Stages { get; }
+    public StoreLocation OutputLocation { get; }
+    public IObjectStore Output => Stores.Resolve(OutputLocation);
+
+    /// <summary>
+    /// The job id of a spec: its name plus a hash of its canonical JSON, so submitting the same spec again resumes
+    /// the same job (finished tasks are found in the store) and a changed spec is a new job.
+    /// </summary>
+    public static string JobIdOf(JobSpec spec)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(spec.ToJson()));
+        return $"{spec.Name}-{Convert.ToHexStringLower(hash)[..10]}";
+    }
+
+    /// <summary>
+    /// Creates the job's work folder (spec + plan, each written once) or, when it exists, loads it: the way both a
+    /// new job and a resumed one start.
+    /// </summary>
+    public static async Task<JobContext> CreateOrLoadAsync(JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken = default)
+    {
+        JobSpecValidator.ThrowIfInvalid(spec);
+        var jobId = JobIdOf(spec);
+        var layout = new JobLayout(jobId);
+        await stores.DataStore.CreateOnceAsync(layout.SpecKey,
+            (s, ct) => s.WriteAsync(Encoding.UTF8.GetBytes(spec.ToJson()), ct).AsTask(), cancellationToken).ConfigureAwait(false);
+
+        var (existing, _) = await stores.DataStore.TryReadJsonAsync<JobPlan>(layout.PlanKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var plan = existing ?? await JobPlanner.PlanAsync(jobId, spec, stores, cancellationToken).ConfigureAwait(false);
+        if (existing is null)
+        {
+            await stores.DataStore.WriteJsonAsync(layout.PlanKey, plan, WriteCondition.CreateOnly, cancellationToken: cancellationToken)
+                .ContinueWith(t => t.Exception?.InnerException is ObjectAlreadyExistsException ? Task.CompletedTask : t, cancellationToken)
+                .Unwrap().ConfigureAwait(false);
+            // A concurrent planner may have won the create-once race; everyone uses the stored plan.
+            (plan, _) = await stores.DataStore.TryReadJsonAsync<JobPlan>(layout.PlanKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        return new JobContext(spec, plan ?? throw new InvalidOperationException($"{layout.PlanKey} vanished after it was written."), stores);
+    }
+
+    /// <summary>Loads an existing job's context (workers do this, once per job per silo).</summary>
+    public static async Task<JobContext> LoadAsync(string jobId, IStoreResolver stores, CancellationToken cancellationToken = default)
+    {
+        var layout = new JobLayout(jobId);
+        var specJson = Encoding.UTF8.GetString(await stores.DataStore.ReadBytesAsync(layout.SpecKey, cancellationToken).ConfigureAwait(false));
+        var (plan, _) = await stores.DataStore.TryReadJsonAsync<JobPlan>(layout.PlanKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return new JobContext(JobSpec.Parse(specJson), plan ?? throw new InvalidOperationException($"Job {jobId} has no plan yet."), stores);
+    }
+
+    /// <summary>Every task of the job, phase by phase: what a coordinator dispatches.</summary>
+    public IEnumerable<(PipelineStage Stage, PhaseInfo Phase)> Phases() =>
+        Stages.SelectMany(stage => stage.Phases(Plan).Select(phase => (stage, phase)));
+}

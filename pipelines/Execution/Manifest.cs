@@ -1,0 +1,71 @@
+using Curation.Pipelines.Model;
+
+namespace Curation.Pipelines.Execution;
+
+/// <summary>
+/// The last object a job writes, next to its curated shards: what the corpus is made of and how every input record
+/// was accounted for. Deterministic (no timestamps): the same job always writes the same manifest.
+/// </summary>
+public sealed record Manifest
+{
+    public const string FileName = "manifest.json";
+
+    public required string JobId { get; init; }
+    public required string JobName { get; init; }
+    public required long Seed { get; init; }
+    public required IReadOnlyList<ManifestColumn> Schema { get; init; }
+    public required IReadOnlyList<OutputObject> Shards { get; init; }
+    public required IReadOnlyList<OutputObject> Drops { get; init; }
+    public required IReadOnlyList<OutputObject> Quarantine { get; init; }
+    public required Accounting Accounting { get; init; }
+    public IReadOnlyList<string> Errors { get; init; } = [];
+    public Dictionary<string, Dictionary<string, double>> Metrics { get; init; } = [];
+}
+
+/// <summary>A column of the curated shards, with its logical type (string, int64, int32, double, float, bool, binary).</summary>
+public sealed record ManifestColumn(string Name, string Type)
+{
+    public static ManifestColumn Of(ColumnSchema column) => new(column.Name, column.Type switch
+    {
+        var t when t == typeof(string) => "string",
+        var t when t == typeof(long) => "int64",
+        var t when t == typeof(int) => "int32",
+        var t when t == typeof(double) => "double",
+        var t when t == typeof(float) => "float",
+        var t when t == typeof(bool) => "bool",
+        var t when t == typeof(byte[]) => "binary",
+        var t => t.Name,
+    });
+}
+
+/// <summary>The job's books: per stage, in = kept + dropped + quarantined, and each stage's in is the previous kept.</summary>
+public sealed record Accounting
+{
+    public required IReadOnlyList<StageAccount> Stages { get; init; }
+    public long InputRecords => Stages.Count == 0 ? 0 : Stages[0].In;
+    public long Kept => Stages.Count == 0 ? 0 : Stages[^1].Kept;
+    public long Dropped => Stages.Sum(s => s.Dropped.Values.Sum());
+    public long Quarantined => Stages.Sum(s => s.Quarantined.Values.Sum());
+
+    /// <summary>Every break of the books, as sentences; empty when they balance.</summary>
+    public IReadOnlyList<string> Imbalances()
+    {
+        var problems = new List<string>();
+        for (var i = 0; i < Stages.Count; i++)
+        {
+            var s = Stages[i];
+            var outSum = s.Kept + s.Dropped.Values.Sum() + s.Quarantined.Values.Sum();
+            if (s.In != outSum) problems.Add($"{s.Stage}: in {s.In} ≠ kept {s.Kept} + dropped {s.Dropped.Values.Sum()} + quarantined {s.Quarantined.Values.Sum()}");
+            if (i > 0 && s.In != Stages[i - 1].Kept) problems.Add($"{s.Stage}: in {s.In} ≠ {Stages[i - 1].Stage} kept {Stages[i - 1].Kept}");
+        }
+        return problems;
+    }
+}
+
+public sealed record StageAccount(string Stage, long In, long Kept, Dictionary<string, long> Dropped, Dictionary<string, long> Quarantined);
+
+public sealed class AccountingException(string jobId, IReadOnlyList<string> problems)
+    : Exception($"Job {jobId} does not balance: {string.Join("; ", problems)}")
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

@@ -1,0 +1,42 @@
+using Curation.Pipelines.Spec;
+
+namespace Curation.Pipelines.IO;
+
+/// <summary>One source object to read: its key relative to the input's root (the <c>source</c> column) and its spec.</summary>
+public sealed record InputObject(string Source, long Size, InputSpec Spec);
+
+/// <summary>
+/// One record read from an object: a document (text, optional id) or a quarantined record (problem + detail).
+/// <see cref="Position"/> is the 0-based record number within the object: line number for JSONL/text, row for Parquet.
+/// </summary>
+public readonly record struct InputRecord(long Position, string? Id, string? Text, string? Problem, string? Detail)
+{
+    public bool IsQuarantined => Problem is not null;
+
+    public static InputRecord Document(long position, string? id, string text) => new(position, id, text, null, null);
+
+    public static InputRecord Quarantine(long position, string reason, string detail) => new(position, null, null, reason, detail);
+}
+
+/// <summary>Named reasons a record is quarantined. They become counters and rows of the quarantine file.</summary>
+public static class QuarantineReasons
+{
+    public const string MalformedJson = "malformed_json";
+    public const string InvalidUtf8 = "invalid_utf8";
+    public const string MissingTextField = "missing_text_field";
+    public const string TextNotString = "text_not_string";
+    public const string MissingIdField = "missing_id_field";
+    public const string RecordTooLarge = "record_too_large";
+    /// <summary>The object cannot be read (from this record on): truncated gzip, not Parquet, I/O failure.</summary>
+    public const string CorruptObject = "corrupt_object";
+}
+
+/// <summary>
+/// Streams the records of one object. Never throws for a bad record (it yields a quarantined one) nor for a corrupt
+/// object: then it yields one last record with <see cref="QuarantineReasons.CorruptObject"/> whose detail names the
+/// object and where reading stopped, and ends. Only cancellation propagates.
+/// </summary>
+public interface IInputReader
+{
+    IAsyncEnumerable<InputRecord> ReadAsync(Stream content, InputObject input, CancellationToken cancellationToken = default);
+}

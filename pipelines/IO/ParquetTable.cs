@@ -1,0 +1,175 @@
+using Curation.Pipelines.Model;
+using Parquet;
+using Parquet.Schema;
+
+namespace Curation.Pipelines.IO;
+
+/// <summary>
+/// Writes <see cref="RecordBatch"/>es as Parquet row groups with the low-level column API
+/// (the serializer is ~10x slower). Snappy, one row group per batch written.
+/// </summary>
+public sealed class ParquetTableWriter : IAsyncDisposable
+{
+    private readonly ParquetWriter _writer;
+    private readonly DataField[] _fields;
+    private readonly IReadOnlyList<ColumnSchema> _schema;
+
+    private ParquetTableWriter(ParquetWriter writer, DataField[] fields, IReadOnlyList<ColumnSchema> schema)
+    {
+        _writer = writer;
+        _fields = fields;
+        _schema = schema;
+    }
+
+    public long RowsWritten { get; private set; }
+
+    /// <summary>Sets a key of the file's metadata; it is written with the footer when the writer is disposed.</summary>
+    public void SetMetadata(string key, string value)
+    {
+        var metadata = _writer.CustomMetadata is null ? new Dictionary<string, string>() : new Dictionary<string, string>(_writer.CustomMetadata);
+        metadata[key] = value;
+        _writer.CustomMetadata = metadata;
+    }
+
+    public static async Task<ParquetTableWriter> CreateAsync(Stream output, IReadOnlyList<ColumnSchema> schema,
+        IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellationToken = default)
+    {
+        var fields = schema.Select(ToField).ToArray();
+        var options = new ParquetOptions { CompressionMethod = CompressionMethod.Snappy };
+        var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), output, options, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        if (metadata is not null) writer.CustomMetadata = metadata.ToDictionary();
+        return new ParquetTableWriter(writer, fields, schema);
+    }
+
+    /// <summary>Writes one batch as one row group; an empty batch writes nothing.</summary>
+    public async Task WriteAsync(RecordBatch table, CancellationToken cancellationToken = default)
+    {
+        table.Validate();
+        if (table.RowCount == 0) return;
+        using var rowGroup = _writer.CreateRowGroup();
+        for (var i = 0; i < _fields.Length; i++)
+        {
+            var column = table.Find(_schema[i].Name)
+                ?? throw new InvalidOperationException($"Batch lacks column '{_schema[i].Name}' of the file's schema.");
+            if (column.ElementType != _schema[i].Type)
+                throw new InvalidOperationException($"Column '{column.Name}' holds {column.ElementType.Name}; the file expects {_schema[i].Type.Name}.");
+            await WriteColumnAsync(rowGroup, _fields[i], column, cancellationToken).ConfigureAwait(false);
+        }
+        RowsWritten += table.RowCount;
+    }
+
+    private static Task WriteColumnAsync(ParquetRowGroupWriter rowGroup, DataField field, Column column, CancellationToken ct) => column switch
+    {
+        Column<string> c => rowGroup.WriteAsync(field, c.List),
+        Column<long> c => rowGroup.WriteAsync<long>(field, c.List.ToArray(), cancellationToken: ct),
+        Column<int> c => rowGroup.WriteAsync<int>(field, c.List.ToArray(), cancellationToken: ct),
+        Column<double> c => rowGroup.WriteAsync<double>(field, c.List.ToArray(), cancellationToken: ct),
+        Column<float> c => rowGroup.WriteAsync<float>(field, c.List.ToArray(), cancellationToken: ct),
+        Column<bool> c => rowGroup.WriteAsync<bool>(field, c.List.ToArray(), cancellationToken: ct),
+        Column<byte[]> c => rowGroup.WriteAsync(field, c.List),
+        _ => throw new NotSupportedException($"Column '{column.Name}' of type {column.ElementType.Name} cannot be written to Parquet."),
+    };
+
+    internal static DataField ToField(ColumnSchema column) => column.Type switch
+    {
+        var t when t == typeof(string) => new DataField(column.Name, typeof(string), isNullable: true),
+        var t when t == typeof(byte[]) => new DataField(column.Name, typeof(byte[]), isNullable: true),
+        var t when t == typeof(long) || t == typeof(int) || t == typeof(double) || t == typeof(float) || t == typeof(bool)
+            => new DataField(column.Name, t, isNullable: false),
+        _ => throw new NotSupportedException($"Column '{column.Name}' of type {column.Type.Name} cannot be written to Parquet."),
+    };
+
+    public async ValueTask DisposeAsync() => await _writer.DisposeAsync().ConfigureAwait(false);
+}
+
+/// <summary>Reads a Parquet file written by <see cref="ParquetTableWriter"/> back, row group by row group.</summary>
+public sealed class ParquetTableReader : IAsyncDisposable
+{
+    private readonly ParquetReader _reader;
+    private readonly DataField[] _fields;
+
+    private ParquetTableReader(ParquetReader reader)
+    {
+        _reader = reader;
+        _fields = reader.Schema.GetDataFields();
+    }
+
+    public int RowGroupCount => _reader.RowGroupCount;
+
+    public long RowCount => Enumerable.Range(0, _reader.RowGroupCount).Sum(i => (long)_reader.RowGroups[i].RowCount);
+
+    public IReadOnlyDictionary<string, string> Metadata => _reader.CustomMetadata;
+
+    public IReadOnlyList<ColumnSchema> Schema => _fields.Select(f => new ColumnSchema(f.Name, ElementType(f))).ToArray();
+
+    public static async Task<ParquetTableReader> OpenAsync(Stream input, CancellationToken cancellationToken = default)
+    {
+        var reader = await ParquetReader.CreateAsync(input, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return new ParquetTableReader(reader);
+    }
+
+    /// <summary>All rows, one batch per row group; never more than one row group in memory.</summary>
+    public async IAsyncEnumerable<RecordBatch> ReadAllAsync(
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        for (var i = 0; i < _reader.RowGroupCount; i++)
+            yield return await ReadRowGroupAsync(i, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<RecordBatch> ReadRowGroupAsync(int index, CancellationToken cancellationToken = default)
+    {
+        using var rowGroup = _reader.OpenRowGroupReader(index);
+        var rows = checked((int)rowGroup.RowCount);
+        var table = new RecordBatch();
+        foreach (var field in _fields)
+        {
+            var target = table.Add(Column.Create(new ColumnSchema(field.Name, ElementType(field)), rows));
+            await ReadColumnAsync(rowGroup, field, target, rows, cancellationToken).ConfigureAwait(false);
+        }
+        table.Validate();
+        return table;
+    }
+
+    private static async Task ReadColumnAsync(ParquetRowGroupReader rowGroup, DataField field, Column target, int rows, CancellationToken ct)
+    {
+        switch (target)
+        {
+            case Column<string> c:
+                var strings = new string?[rows];
+                await rowGroup.ReadAsync(field, strings.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
+                c.AddRange(strings.Select(s => s ?? string.Empty));
+                break;
+            case Column<byte[]> c:
+                var blobs = new byte[]?[rows];
+                await rowGroup.ReadAsync(field, blobs.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
+                c.AddRange(blobs.Select(b => b ?? []));
+                break;
+            case Column<long> c: c.AddRange(await ReadValuesAsync<long>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<int> c: c.AddRange(await ReadValuesAsync<int>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<double> c: c.AddRange(await ReadValuesAsync<double>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<float> c: c.AddRange(await ReadValuesAsync<float>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<bool> c: c.AddRange(await ReadValuesAsync<bool>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            default: throw new NotSupportedException($"Column '{field.Name}' has an unsupported type.");
+        }
+    }
+
+    private static async Task<T[]> ReadValuesAsync<T>(ParquetRowGroupReader rowGroup, DataField field, int rows, CancellationToken ct)
+        where T : struct
+    {
+        var values = new T[rows];
+        await rowGroup.ReadAsync<T>(field, values.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
+        return values;
+    }
+
+    private static Type ElementType(DataField field)
+    {
+        var type = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
+        // Parquet.Net 6 reports byte-array columns as memory types; our batches hold strings and byte arrays.
+        if (type == typeof(ReadOnlyMemory<char>) || type == typeof(Memory<char>)) return typeof(string);
+        if (type == typeof(ReadOnlyMemory<byte>) || type == typeof(Memory<byte>)) return typeof(byte[]);
+        return type;
+    }
+
+    public async ValueTask DisposeAsync() => await _reader.DisposeAsync().ConfigureAwait(false);
+}

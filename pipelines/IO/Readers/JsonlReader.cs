@@ -1,0 +1,232 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+
+namespace Curation.Pipelines.IO.Readers;
+
+/// <summary>
+/// Reads JSON Lines, plain or gzip-compressed (<see cref="StrictGzipStream"/>: truncation and corruption are detected,
+/// multi-member files are read whole), streaming through one pooled buffer.
+/// </summary>
+/// <remarks>
+/// <para>
+/// One record per line; lines end at '\n' with an optional '\r' before it; a UTF-8 byte order mark at the start is
+/// ignored. <see cref="InputRecord.Position"/> is the 0-based physical line number, and details say "line N" 1-based,
+/// as editors count. Lines holding only whitespace are not records: they are skipped and not reported (JSONL writers
+/// often end with one), so positions may have gaps.
+/// </para>
+/// <para>
+/// Each other line is, in this order: longer than <see cref="Spec.InputSpec.MaxRecordBytes"/> → record_too_large
+/// (skipped unread, never held in memory); not strict UTF-8 → invalid_utf8 (with the offset of the first bad byte);
+/// not one JSON object (syntax error, another type, trailing data) → malformed_json (the parser's message); no text
+/// field → missing_text_field (the fields it has are listed); a text that is not a string (null included) →
+/// text_not_string; an id field configured and absent or null, or neither a string nor a number →
+/// missing_id_field. A number id is kept as its JSON text (<c>123</c> → "123"). Only top-level fields are looked at;
+/// when a field occurs twice, the last one counts (as in Python's json). Escaped lone surrogates (<c>"\ud800"</c>)
+/// in the text or id are not valid Unicode: invalid_utf8.
+/// </para>
+/// <para>
+/// A read failure of the object (truncated or corrupt gzip, I/O error) ends the object with one corrupt_object record
+/// naming it and the last line read completely; the records before it were yielded normally.
+/// </para>
+/// </remarks>
+public sealed class JsonlReader(bool gzip) : IInputReader
+{
+    public static JsonlReader Plain { get; } = new(gzip: false);
+    public static JsonlReader Gzip { get; } = new(gzip: true);
+
+    public bool IsGzip { get; } = gzip;
+
+    public async IAsyncEnumerable<InputRecord> ReadAsync(Stream content, InputObject input,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(input);
+        var fields = new FieldNames(input.Spec.TextField, input.Spec.IdField);
+        var maxBytes = input.Spec.MaxRecordBytes;
+        var source = IsGzip ? new StrictGzipStream(content, leaveOpen: true) : content;
+        using var lines = new LineSplitter(source, maxBytes);
+        try
+        {
+            while (true)
+            {
+                bool more;
+                Exception? failure = null;
+                try
+                {
+                    more = await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
+                {
+                    failure = e;
+                    more = false;
+                }
+                if (failure is not null)
+                {
+                    yield return InputRecord.Quarantine(lines.LinesRead, QuarantineReasons.CorruptObject, CorruptDetail(input.Source, lines.LinesRead, failure));
+                    yield break;
+                }
+                if (!more) yield break;
+
+                if (lines.IsTooLong)
+                {
+                    yield return InputRecord.Quarantine(lines.LineIndex, QuarantineReasons.RecordTooLarge,
+                        $"line {ReaderText.Num(lines.LineIndex + 1)}: {ReaderText.Num(lines.LineBytes)} bytes > limit {ReaderText.Num(maxBytes)}");
+                    continue;
+                }
+                var record = ParseLine(lines.Line.Span, lines.LineIndex, fields);
+                if (record is { } r) yield return r;
+            }
+        }
+        finally
+        {
+            if (IsGzip) await source.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    internal static string CorruptDetail(string source, long linesRead, Exception failure)
+    {
+        var where = linesRead == 0 ? "before line 1" : $"after line {ReaderText.Num(linesRead)}";
+        return failure switch
+        {
+            GzipFormatException { Truncated: true } g => $"{source}: truncated gzip stream {where} ({g.Message})",
+            GzipFormatException g => $"{source}: corrupt gzip stream {where} ({g.Message})",
+            _ => $"{source}: read failed {where} ({ReaderText.Describe(failure)})",
+        };
+    }
+
+    /// <summary>The field names as UTF-8, to compare with property names without decoding them.</summary>
+    internal sealed class FieldNames(string textField, string? idField)
+    {
+        public string Text { get; } = textField;
+        public string? Id { get; } = idField;
+        public byte[] TextUtf8 { get; } = Encoding.UTF8.GetBytes(textField);
+        public byte[]? IdUtf8 { get; } = idField is null ? null : Encoding.UTF8.GetBytes(idField);
+    }
+
+    /// <summary>One line to a document, a quarantined record, or nothing (blank line).</summary>
+    internal static InputRecord? ParseLine(ReadOnlySpan<byte> line, long index, FieldNames fields)
+    {
+        if (ReaderText.IsBlank(line)) return null;
+        var bad = ReaderText.FirstInvalidUtf8(line);
+        if (bad >= 0)
+            return InputRecord.Quarantine(index, QuarantineReasons.InvalidUtf8,
+                $"line {ReaderText.Num(index + 1)}: invalid UTF-8 at byte {ReaderText.Num(bad)} of the line (0x{line[bad]:X2}) near {ReaderText.Excerpt(line, bad)}");
+
+        string? text = null, id = null;
+        JsonTokenType textType = JsonTokenType.None, idType = JsonTokenType.None;
+        var reader = new Utf8JsonReader(line);
+        try
+        {
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.StartObject)
+                return InputRecord.Quarantine(index, QuarantineReasons.MalformedJson,
+                    $"line {ReaderText.Num(index + 1)}: a JSON {Describe(reader.TokenType)}, not an object: {ReaderText.Excerpt(line)}");
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isText = reader.ValueTextEquals(fields.TextUtf8);
+                var isId = fields.IdUtf8 is not null && reader.ValueTextEquals(fields.IdUtf8);
+                reader.Read();
+                if (isText)
+                {
+                    textType = reader.TokenType;
+                    text = textType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                if (isId)
+                {
+                    idType = reader.TokenType;
+                    id = idType switch
+                    {
+                        JsonTokenType.String => reader.GetString(),
+                        JsonTokenType.Number => Encoding.UTF8.GetString(reader.ValueSpan),
+                        _ => null,
+                    };
+                }
+                reader.Skip(); // past a nested object or array; no-op for other values
+            }
+            // Anything after the object but whitespace makes the reader throw.
+            while (reader.Read()) { }
+        }
+        catch (JsonException e)
+        {
+            var position = e.BytePositionInLine ?? 0;
+            return InputRecord.Quarantine(index, QuarantineReasons.MalformedJson,
+                $"line {ReaderText.Num(index + 1)}: {ParserMessage(e)} at byte {ReaderText.Num(position)}: {ReaderText.Excerpt(line, position)}");
+        }
+        catch (InvalidOperationException e)
+        {
+            // GetString on an escaped lone surrogate: the JSON is well-formed, the text is not valid Unicode.
+            var field = textType == JsonTokenType.String && text is null ? fields.Text : fields.Id;
+            return InputRecord.Quarantine(index, QuarantineReasons.InvalidUtf8,
+                $"line {ReaderText.Num(index + 1)}: field '{field}' is not valid Unicode ({e.Message})");
+        }
+
+        if (textType == JsonTokenType.None)
+            return InputRecord.Quarantine(index, QuarantineReasons.MissingTextField,
+                $"line {ReaderText.Num(index + 1)}: no field '{fields.Text}' (fields: {ListFields(line)})");
+        if (textType != JsonTokenType.String)
+            return InputRecord.Quarantine(index, QuarantineReasons.TextNotString,
+                $"line {ReaderText.Num(index + 1)}: field '{fields.Text}' is {Article(textType)}, not a string");
+        if (fields.Id is not null && id is null)
+            return InputRecord.Quarantine(index, QuarantineReasons.MissingIdField, idType == JsonTokenType.None
+                ? $"line {ReaderText.Num(index + 1)}: no field '{fields.Id}' (fields: {ListFields(line)})"
+                : $"line {ReaderText.Num(index + 1)}: field '{fields.Id}' is {Article(idType)}, not a string or number");
+        return InputRecord.Document(index, id, text!);
+    }
+
+    /// <summary>System.Text.Json's message without its "LineNumber: 0 | BytePositionInLine: n." tail (we say it ourselves).</summary>
+    private static string ParserMessage(JsonException e)
+    {
+        var message = e.Message;
+        var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut > 0) message = message[..cut];
+        message = message.TrimEnd('.', ' ');
+        return message.Length > 120 ? message[..120] + "…" : message;
+    }
+
+    /// <summary>The object's top-level field names, for the detail of a missing field (error path only).</summary>
+    private static string ListFields(ReadOnlySpan<byte> line)
+    {
+        var names = new StringBuilder();
+        var count = 0;
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            reader.Read();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (count == 8 || names.Length > 80) { names.Append(", …"); break; }
+                if (count++ > 0) names.Append(", ");
+                var name = reader.GetString() ?? "";
+                names.Append(name.Length > 40 ? name[..40] + "…" : name);
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            names.Append(" …"); // a name that is not valid Unicode; the line parsed before, so this is rare
+        }
+        return count == 0 ? "none" : names.ToString();
+    }
+
+    private static string Describe(JsonTokenType type) => type switch
+    {
+        JsonTokenType.StartArray => "array",
+        JsonTokenType.String => "string",
+        JsonTokenType.Number => "number",
+        JsonTokenType.True or JsonTokenType.False => "boolean",
+        JsonTokenType.Null => "null",
+        _ => type.ToString(),
+    };
+
+    private static string Article(JsonTokenType type) => type switch
+    {
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        _ => type.ToString(),
+    };
+}

@@ -1,0 +1,163 @@
+using System.Collections;
+
+namespace Curation.Pipelines.Model;
+
+/// <summary>
+/// A batch of rows held column by column: the unit every stage reads, transforms and writes (one Parquet row group).
+/// Document batches carry the four core columns (<see cref="Columns"/>); stages append their own columns.
+/// </summary>
+public sealed class RecordBatch
+{
+    private readonly List<Column> _columns = [];
+
+    /// <summary>An empty batch with the core document columns id, text, source, position.</summary>
+    public static RecordBatch ForDocuments(int capacity = 0)
+    {
+        var batch = new RecordBatch();
+        batch.Add(new Column<string>(Columns.Id, capacity));
+        batch.Add(new Column<string>(Columns.Text, capacity));
+        batch.Add(new Column<string>(Columns.Source, capacity));
+        batch.Add(new Column<long>(Columns.Position, capacity));
+        return batch;
+    }
+
+    /// <summary>An empty batch with the given schema.</summary>
+    public static RecordBatch WithSchema(IEnumerable<ColumnSchema> schema, int capacity = 0)
+    {
+        var batch = new RecordBatch();
+        foreach (var column in schema) batch.Add(Column.Create(column, capacity));
+        return batch;
+    }
+
+    public Column<string> Ids => GetColumn<string>(Columns.Id);
+    public Column<string> Texts => GetColumn<string>(Columns.Text);
+    public Column<string> Sources => GetColumn<string>(Columns.Source);
+    public Column<long> Positions => GetColumn<long>(Columns.Position);
+
+    public IReadOnlyList<Column> AllColumns => _columns;
+
+    public int RowCount => _columns.Count == 0 ? 0 : _columns[0].Count;
+
+    /// <summary>Column names and types, in order: the schema of the Parquet file it is written to.</summary>
+    public IReadOnlyList<ColumnSchema> Schema => _columns.Select(c => new ColumnSchema(c.Name, c.ElementType)).ToArray();
+
+    public void AddDocument(string id, string text, string source, long position)
+    {
+        Ids.Add(id); Texts.Add(text); Sources.Add(source); Positions.Add(position);
+    }
+
+    /// <summary>Returns the column of that name, adding it (empty) when absent.</summary>
+    public Column<T> GetOrAddColumn<T>(string name, int capacity = 0)
+    {
+        var existing = Find(name);
+        if (existing is Column<T> typed) return typed;
+        if (existing is not null) throw new InvalidOperationException($"Column '{name}' holds {existing.ElementType.Name}, not {typeof(T).Name}.");
+        return Add(new Column<T>(name, capacity));
+    }
+
+    /// <summary>An empty column of that name, replacing (in place) any existing one: for stages that (re)compute a column.</summary>
+    public Column<T> ResetColumn<T>(string name, int capacity = 0)
+    {
+        var fresh = new Column<T>(name, capacity);
+        var index = _columns.FindIndex(c => c.Name == name);
+        if (index < 0) _columns.Add(fresh);
+        else _columns[index] = fresh;
+        return fresh;
+    }
+
+    public Column<T> GetColumn<T>(string name) =>
+        Find(name) as Column<T> ?? throw new KeyNotFoundException($"Column '{name}' of type {typeof(T).Name} is not in this batch.");
+
+    public Column? Find(string name)
+    {
+        foreach (var column in _columns) if (column.Name == name) return column;
+        return null;
+    }
+
+    public T Add<T>(T column) where T : Column
+    {
+        if (Find(column.Name) is not null) throw new InvalidOperationException($"Column '{column.Name}' is already in this batch.");
+        _columns.Add(column);
+        return column;
+    }
+
+    /// <summary>A new batch holding the given rows, in the given order, of every column.</summary>
+    public RecordBatch Select(IReadOnlyList<int> rows)
+    {
+        var result = new RecordBatch();
+        foreach (var column in _columns) column.CopyRowsTo(result.Add(column.EmptyLike(rows.Count)), rows);
+        return result;
+    }
+
+    /// <summary>Checks every column has one value per row; writers call it before writing.</summary>
+    public void Validate()
+    {
+        foreach (var column in _columns)
+            if (column.Count != RowCount)
+                throw new InvalidOperationException($"Column '{column.Name}' has {column.Count} values for {RowCount} rows.");
+    }
+}
+
+/// <summary>Names of the core document columns.</summary>
+public static class Columns
+{
+    public const string Id = "id";
+    public const string Text = "text";
+    public const string Source = "source";
+    public const string Position = "position";
+
+    public static readonly IReadOnlyList<ColumnSchema> Core =
+    [
+        new(Id, typeof(string)), new(Text, typeof(string)), new(Source, typeof(string)), new(Position, typeof(long)),
+    ];
+}
+
+public sealed record ColumnSchema(string Name, Type Type)
+{
+    public override string ToString() => $"{Name}:{Type.Name}";
+}
+
+/// <summary>An untyped view of a column for schema-driven code (Parquet I/O, row selection).</summary>
+public abstract class Column(string name)
+{
+    public string Name { get; } = name;
+    public abstract Type ElementType { get; }
+    public abstract int Count { get; }
+    public abstract IList Values { get; }
+    internal abstract Column EmptyLike(int capacity);
+    internal abstract void CopyRowsTo(Column target, IReadOnlyList<int> rows);
+
+    public static Column Create(ColumnSchema schema, int capacity = 0) => schema.Type switch
+    {
+        var t when t == typeof(string) => new Column<string>(schema.Name, capacity),
+        var t when t == typeof(byte[]) => new Column<byte[]>(schema.Name, capacity),
+        var t when t == typeof(long) => new Column<long>(schema.Name, capacity),
+        var t when t == typeof(int) => new Column<int>(schema.Name, capacity),
+        var t when t == typeof(double) => new Column<double>(schema.Name, capacity),
+        var t when t == typeof(float) => new Column<float>(schema.Name, capacity),
+        var t when t == typeof(bool) => new Column<bool>(schema.Name, capacity),
+        var t => throw new NotSupportedException($"Column '{schema.Name}' has unsupported type {t.Name}."),
+    };
+}
+
+public sealed class Column<T>(string name, int capacity = 0) : Column(name)
+{
+    private readonly List<T> _values = new(capacity);
+
+    public override Type ElementType => typeof(T);
+    public override int Count => _values.Count;
+    public override IList Values => _values;
+    public List<T> List => _values;
+
+    public T this[int row] { get => _values[row]; set => _values[row] = value; }
+    public void Add(T value) => _values.Add(value);
+    public void AddRange(IEnumerable<T> values) => _values.AddRange(values);
+
+    internal override Column EmptyLike(int capacity) => new Column<T>(Name, capacity);
+
+    internal override void CopyRowsTo(Column target, IReadOnlyList<int> rows)
+    {
+        var typed = (Column<T>)target;
+        foreach (var row in rows) typed._values.Add(_values[row]);
+    }
+}

@@ -1,0 +1,172 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Curation.Pipelines.Spec;
+
+/// <summary>
+/// A curation job as users write it (JSON). Everything the output depends on is here: inputs, stages with their
+/// parameters, sharding and the seed; the same spec over the same input always yields the same curated corpus.
+/// </summary>
+public sealed record JobSpec
+{
+    /// <summary>Job name: letters, digits, '-', '_' and '.'; names the output and the job's work folder.</summary>
+    public required string Name { get; init; }
+
+    public required IReadOnlyList<InputSpec> Inputs { get; init; }
+
+    public ShardingSpec Sharding { get; init; } = new();
+
+    /// <summary>Stages in the order they run; each reads the previous stage's output.</summary>
+    public required IReadOnlyList<StageSpec> Stages { get; init; }
+
+    public required OutputSpec Output { get; init; }
+
+    /// <summary>Seed for every random choice a stage makes (sampling, k-means init, random keep order).</summary>
+    public long Seed { get; init; } = 42;
+
+    public static JobSpec Parse(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<JobSpec>(json, SpecJson)
+                ?? throw new JobSpecException([new SpecError("$", "the job spec is empty (null)")]);
+        }
+        catch (JsonException e)
+        {
+            var path = string.IsNullOrEmpty(e.Path) ? "$" : e.Path;
+            var message = e.Message;
+            var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+            throw new JobSpecException([new SpecError(path, cut > 0 ? message[..cut] : message)], e);
+        }
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, SpecJson);
+
+    /// <summary>
+    /// The spec with relative local input paths made absolute against <paramref name="baseDirectory"/> (the job file's
+    /// folder), so a job file can name its corpus next to itself and run from anywhere.
+    /// </summary>
+    public JobSpec WithInputsRelativeTo(string baseDirectory) => this with
+    {
+        Inputs = Inputs.Select(input => StoreLocation.IsRelativeLocalPath(input.Path)
+            ? input with { Path = System.IO.Path.GetFullPath(input.Path, baseDirectory) }
+            : input).ToArray(),
+    };
+
+    /// <summary>Unknown fields are errors: a misspelt parameter must never become a silent no-op.</summary>
+    public static readonly JsonSerializerOptions SpecJson = new(CurationJson.Options)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowOutOfOrderMetadataProperties = true,
+        RespectRequiredConstructorParameters = true,
+    };
+}
+
+public sealed record InputSpec
+{
+    /// <summary>
+    /// Where the objects are, with an optional glob in the last segments: <c>az://container/prefix/**/*.jsonl.gz</c>,
+    /// an absolute path, or a path relative to the job file (<c>corpus/*.jsonl</c>).
+    /// </summary>
+    public required string Path { get; init; }
+
+    public InputFormat Format { get; init; } = InputFormat.Auto;
+
+    /// <summary>Field (JSONL) or column (Parquet) holding the document text.</summary>
+    public string TextField { get; init; } = "text";
+
+    /// <summary>Field or column holding a stable document id; absent: the id is derived from object + position.</summary>
+    public string? IdField { get; init; }
+
+    /// <summary>How a plain-text object splits into documents.</summary>
+    public TextDocumentMode TextDocuments { get; init; } = TextDocumentMode.File;
+
+    /// <summary>Records larger than this are quarantined unread (bounded memory), not loaded.</summary>
+    public int MaxRecordBytes { get; init; } = 8 * 1024 * 1024;
+}
+
+public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt }
+
+public enum TextDocumentMode { File, Line, Paragraph }
+
+public sealed record ShardingSpec
+{
+    /// <summary>Objects are packed into shards of about this many (compressed) input bytes; one shard is one unit of work.</summary>
+    public long TargetShardBytes { get; init; } = 64L * 1024 * 1024;
+}
+
+public sealed record OutputSpec
+{
+    /// <summary><c>az://container/prefix</c>, an absolute path, or a path inside the data store (<c>curated/demo</c>).</summary>
+    public required string Path { get; init; }
+}
+
+/// <summary>A stage and its parameters; <c>type</c> selects the stage.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization)]
+[JsonDerivedType(typeof(NormalizeStageSpec), NormalizeStageSpec.TypeName)]
+[JsonDerivedType(typeof(QualityFilterStageSpec), QualityFilterStageSpec.TypeName)]
+[JsonDerivedType(typeof(ExactDedupStageSpec), ExactDedupStageSpec.TypeName)]
+public abstract record StageSpec
+{
+    [JsonIgnore] public abstract string Type { get; }
+}
+
+/// <summary>Unicode NFC, control characters removed, whitespace collapsed.</summary>
+public sealed record NormalizeStageSpec : StageSpec
+{
+    public const string TypeName = "normalize";
+    [JsonIgnore] public override string Type => TypeName;
+
+    /// <summary>Unicode normalisation form: nfc (default) or nfkc.</summary>
+    public UnicodeForm Form { get; init; } = UnicodeForm.Nfc;
+
+    /// <summary>Keep line breaks (collapsed to at most one blank line); false joins everything into one line.</summary>
+    public bool KeepLineBreaks { get; init; } = true;
+}
+
+public enum UnicodeForm { Nfc, Nfkc }
+
+/// <summary>Heuristic quality filters; each failed check drops the document with its own reason.</summary>
+public sealed record QualityFilterStageSpec : StageSpec
+{
+    public const string TypeName = "quality_filter";
+    [JsonIgnore] public override string Type => TypeName;
+
+    public int MinChars { get; init; } = 50;
+    public int MaxChars { get; init; } = 1_000_000;
+    public int MinWords { get; init; } = 5;
+
+    /// <summary>Largest share of characters that are neither letters, digits, whitespace nor common punctuation.</summary>
+    public double MaxSymbolRatio { get; init; } = 0.1;
+
+    /// <summary>Largest share of non-empty lines that repeat an earlier line of the same document.</summary>
+    public double MaxRepeatedLineFraction { get; init; } = 0.3;
+}
+
+/// <summary>Exact dedup on a hash of the (normalised) text; the smallest document id of each group is kept.</summary>
+public sealed record ExactDedupStageSpec : StageSpec
+{
+    public const string TypeName = "exact_dedup";
+    [JsonIgnore] public override string Type => TypeName;
+
+    /// <summary>Hash partitions, each resolved by its own grain: bounds the memory of one resolver.</summary>
+    public int Partitions { get; init; } = 16;
+
+    /// <summary>Compare case-insensitively (Unicode case folding), so case variants count as copies.</summary>
+    public bool CaseFold { get; init; } = true;
+
+    /// <summary>Compare with all whitespace runs collapsed to one space, so layout variants count as copies.</summary>
+    public bool CollapseWhitespace { get; init; } = true;
+}
+
+/// <summary>One problem in a spec, with the JSON path of the field it is about.</summary>
+public sealed record SpecError(string Field, string Message)
+{
+    public override string ToString() => $"{Field}: {Message}";
+}
+
+public sealed class JobSpecException(IReadOnlyList<SpecError> errors, Exception? inner = null)
+    : Exception("Invalid job spec: " + string.Join("; ", errors), inner)
+{
+    public IReadOnlyList<SpecError> Errors { get; } = errors;
+}

@@ -1,0 +1,75 @@
+using System.Text.RegularExpressions;
+
+namespace Curation.Pipelines.Spec;
+
+/// <summary>Checks a spec up front, before any work starts; every error names the field it is about.</summary>
+public static partial class JobSpecValidator
+{
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+    private static partial Regex JobNamePattern();
+
+    public static IReadOnlyList<SpecError> Validate(JobSpec spec)
+    {
+        var errors = new List<SpecError>();
+        void Check(bool ok, string field, string message) { if (!ok) errors.Add(new SpecError(field, message)); }
+
+        Check(JobNamePattern().IsMatch(spec.Name ?? ""), "name", "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit");
+
+        if (spec.Inputs is null || spec.Inputs.Count == 0) errors.Add(new SpecError("inputs", "at least one input is required"));
+        else
+            for (var i = 0; i < spec.Inputs.Count; i++)
+            {
+                var input = spec.Inputs[i];
+                var at = $"inputs[{i}]";
+                Check(!string.IsNullOrWhiteSpace(input.Path), $"{at}.path", "is required");
+                Check(!string.IsNullOrWhiteSpace(input.TextField), $"{at}.textField", "must name the field holding the text");
+                Check(input.IdField is null || input.IdField.Length > 0, $"{at}.idField", "must be omitted or name a field");
+                Check(input.MaxRecordBytes is >= 1024 and <= 256 * 1024 * 1024, $"{at}.maxRecordBytes", "must be between 1 KiB and 256 MiB");
+                if (!string.IsNullOrWhiteSpace(input.Path))
+                    foreach (var problem in StoreLocation.Problems(input.Path)) errors.Add(new SpecError($"{at}.path", problem));
+            }
+
+        Check(spec.Sharding is not null && spec.Sharding.TargetShardBytes >= 1024, "sharding.targetShardBytes", "must be at least 1024");
+
+        if (spec.Stages is null) errors.Add(new SpecError("stages", "is required (it may be empty)"));
+        else
+            for (var i = 0; i < spec.Stages.Count; i++)
+                ValidateStage(spec.Stages[i], $"stages[{i}]", Check);
+
+        if (spec.Output is null || string.IsNullOrWhiteSpace(spec.Output.Path)) errors.Add(new SpecError("output.path", "is required"));
+        else foreach (var problem in StoreLocation.Problems(spec.Output.Path, allowGlob: false)) errors.Add(new SpecError("output.path", problem));
+
+        return errors;
+    }
+
+    public static void ThrowIfInvalid(JobSpec spec)
+    {
+        var errors = Validate(spec);
+        if (errors.Count > 0) throw new JobSpecException(errors);
+    }
+
+    private static void ValidateStage(StageSpec? stage, string at, Action<bool, string, string> check)
+    {
+        switch (stage)
+        {
+            case null:
+                check(false, at, "is empty");
+                break;
+            case NormalizeStageSpec:
+                break;
+            case QualityFilterStageSpec q:
+                check(q.MinChars >= 0, $"{at}.minChars", "must be ≥ 0");
+                check(q.MaxChars > q.MinChars, $"{at}.maxChars", "must be greater than minChars");
+                check(q.MinWords >= 0, $"{at}.minWords", "must be ≥ 0");
+                check(q.MaxSymbolRatio is > 0 and <= 1, $"{at}.maxSymbolRatio", "must be in (0, 1]");
+                check(q.MaxRepeatedLineFraction is > 0 and <= 1, $"{at}.maxRepeatedLineFraction", "must be in (0, 1]");
+                break;
+            case ExactDedupStageSpec e:
+                check(e.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");
+                break;
+            default:
+                check(false, $"{at}.type", $"unknown stage type '{stage.Type}'");
+                break;
+        }
+    }
+}

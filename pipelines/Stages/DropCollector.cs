@@ -1,0 +1,83 @@
+using Curation.Pipelines.Model;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>
+/// Collects the rows a stage drops from one batch, each with a reason (a counter name), an optional detail for
+/// humans and, for duplicates, the id of the kept twin (lineage).
+/// </summary>
+public sealed class DropCollector(RecordBatch batch, string stage)
+{
+    private readonly Dictionary<int, DropEntry> _drops = [];
+
+    public RecordBatch Batch => batch;
+
+    public int Count => _drops.Count;
+
+    public void Drop(int row, string reason, string? detail = null, string? twinId = null)
+    {
+        if (!_drops.ContainsKey(row)) _drops[row] = new DropEntry(reason, detail, twinId);
+    }
+
+    public bool IsDropped(int row) => _drops.ContainsKey(row);
+
+    public IReadOnlyList<int> KeptRows()
+    {
+        var kept = new List<int>(batch.RowCount - _drops.Count);
+        for (var row = 0; row < batch.RowCount; row++)
+            if (!_drops.ContainsKey(row)) kept.Add(row);
+        return kept;
+    }
+
+    public void CountReasons(Dictionary<string, long> counters)
+    {
+        foreach (var drop in _drops.Values) counters[drop.Reason] = counters.GetValueOrDefault(drop.Reason) + 1;
+    }
+
+    /// <summary>The dropped rows in the drops-file schema, in row order.</summary>
+    public RecordBatch ToDropsBatch()
+    {
+        var result = RecordBatch.WithSchema(DropsSchema.Columns, _drops.Count);
+        foreach (var (row, drop) in _drops.OrderBy(d => d.Key))
+            DropsSchema.Append(result, batch.Ids[row], batch.Sources[row], batch.Positions[row], stage, drop.Reason, drop.Detail, drop.TwinId);
+        return result;
+    }
+
+    private readonly record struct DropEntry(string Reason, string? Detail, string? TwinId);
+}
+
+/// <summary>Schema of the drops files: every dropped document with stage, reason and the kept twin's id.</summary>
+public static class DropsSchema
+{
+    public const string Stage = "stage";
+    public const string Reason = "reason";
+    public const string Detail = "detail";
+    public const string TwinId = "twin_id";
+
+    public static readonly IReadOnlyList<ColumnSchema> Columns =
+    [
+        new(Model.Columns.Id, typeof(string)), new(Model.Columns.Source, typeof(string)), new(Model.Columns.Position, typeof(long)),
+        new(Stage, typeof(string)), new(Reason, typeof(string)), new(Detail, typeof(string)), new(TwinId, typeof(string)),
+    ];
+
+    public static void Append(RecordBatch drops, string id, string source, long position, string stage, string reason, string? detail, string? twinId)
+    {
+        drops.Ids.Add(id);
+        drops.Sources.Add(source);
+        drops.Positions.Add(position);
+        drops.GetColumn<string>(Stage).Add(stage);
+        drops.GetColumn<string>(Reason).Add(reason);
+        drops.GetColumn<string>(Detail).Add(detail ?? "");
+        drops.GetColumn<string>(TwinId).Add(twinId ?? "");
+    }
+}
+
+/// <summary>Schema of the quarantine files: records that could not be read, with object, position and reason.</summary>
+public static class QuarantineSchema
+{
+    public static readonly IReadOnlyList<ColumnSchema> Columns =
+    [
+        new(Model.Columns.Source, typeof(string)), new(Model.Columns.Position, typeof(long)),
+        new(DropsSchema.Reason, typeof(string)), new(DropsSchema.Detail, typeof(string)),
+    ];
+}

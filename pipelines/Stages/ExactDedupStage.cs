@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Globalization;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Text;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>
+/// Exact dedup as a shuffle, so no process ever holds the whole corpus:
+/// <list type="number">
+/// <item><b>hash</b> (per shard): content hash of every document, written grouped by hash partition;</item>
+/// <item><b>resolve</b> (per partition): within each group of equal hashes the document with the smallest
+/// (id, shard, row) is kept; the others become decisions routed back to their shard;</item>
+/// <item><b>apply</b> (per shard): drops the decided rows with reason <c>exact_duplicate</c> and the kept twin's id.</item>
+/// </list>
+/// The keep rule uses only ids and positions, so the result never depends on timing or silo count.
+/// </summary>
+public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : PipelineStage(index)
+{
+    public const string HashPhase = "hash";
+    public const string ResolvePhase = "resolve";
+    public const string ApplyPhase = "apply";
+    public const string DuplicateReason = "exact_duplicate";
+    public const string HashColumn = "content_hash";
+
+    private const string PartitionsMetadata = "curation.partitions";
+
+    private static readonly IReadOnlyList<ColumnSchema> HashSchema =
+    [
+        new("partition", typeof(int)), new("hash_hi", typeof(long)), new("hash_lo", typeof(long)),
+        new(Columns.Id, typeof(string)), new("row", typeof(long)),
+    ];
+
+    private static readonly IReadOnlyList<ColumnSchema> DecisionSchema = [new("row", typeof(long)), new(DropsSchema.TwinId, typeof(string))];
+
+    public override string Name => ExactDedupStageSpec.TypeName;
+
+    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
+    [
+        new(HashPhase, TaskScope.Shard, plan.ShardCount, false),
+        new(ResolvePhase, TaskScope.Partition, spec.Partitions, false),
+        new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true),
+    ];
+
+    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
+    {
+        HashPhase => HashAsync(task, cancellationToken),
+        ResolvePhase => ResolveAsync(task, cancellationToken),
+        ApplyPhase => ApplyAsync(task, cancellationToken),
+        _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
+    };
+
+    private string HashKey(TaskContext task, int shard) => $"{task.Job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
+
+    private string DecisionFolder(TaskContext task, int shard) => $"{task.Job.Layout.PhaseRoot(Index, Name, ResolvePhase)}{JobLayout.ShardName(shard)}/";
+
+    private async Task<TaskStats> HashAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var entries = new List<(int Partition, ContentHash Hash, string Id, long Row)>();
+        long row = 0;
+        await using (var input = await task.Job.Data.OpenReadAsync(task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false))
+        await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                for (var i = 0; i < batch.RowCount; i++, row++)
+                {
+                    var hash = ContentHash.Of(batch.Texts[i], spec.CaseFold, spec.CollapseWhitespace);
+                    entries.Add((hash.PartitionOf(spec.Partitions), hash, batch.Ids[i], row));
+                }
+
+        // One row group per non-empty partition, so a resolver reads only its own part of every shard's file.
+        entries.Sort((a, b) => a.Partition.CompareTo(b.Partition));
+        await using var spool = SpoolFile.Create();
+        var partitions = new List<int>();
+        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, HashSchema,
+            new Dictionary<string, string> { [PartitionsMetadata] = "" }, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var group in entries.GroupBy(e => e.Partition))
+            {
+                var batch = RecordBatch.WithSchema(HashSchema);
+                foreach (var e in group)
+                {
+                    batch.GetColumn<int>("partition").Add(e.Partition);
+                    batch.GetColumn<long>("hash_hi").Add(e.Hash.High);
+                    batch.GetColumn<long>("hash_lo").Add(e.Hash.Low);
+                    batch.Ids.Add(e.Id);
+                    batch.GetColumn<long>("row").Add(e.Row);
+                }
+                await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                partitions.Add(group.Key);
+            }
+            writer.SetMetadata(PartitionsMetadata, string.Join(',', partitions));
+        }
+        await spool.CommitOnceAsync(task.Job.Data, HashKey(task, task.Task), cancellationToken).ConfigureAwait(false);
+        return new TaskStats { In = row, Seconds = clock.Elapsed.TotalSeconds };
+    }
+
+    private async Task<TaskStats> ResolveAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var partition = task.Task;
+        var shards = task.Job.Plan.ShardCount;
+
+        // Pass 1: the keeper of every hash in this partition. Memory: one entry per distinct hash of the partition.
+        var keepers = new Dictionary<ContentHash, Keeper>();
+        long documents = 0;
+        for (var shard = 0; shard < shards; shard++)
+            await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
+                for (var i = 0; i < batch.RowCount; i++)
+                {
+                    documents++;
+                    var hash = new ContentHash(batch.GetColumn<long>("hash_hi")[i], batch.GetColumn<long>("hash_lo")[i]);
+                    var candidate = new Keeper(batch.Ids[i], shard, batch.GetColumn<long>("row")[i], 1);
+                    keepers[hash] = keepers.TryGetValue(hash, out var current)
+                        ? (candidate.IsBefore(current) ? candidate with { Count = current.Count + 1 } : current with { Count = current.Count + 1 })
+                        : candidate;
+                }
+
+        // Pass 2: every non-keeper of a repeated hash becomes a decision for its own shard.
+        long duplicates = 0;
+        var groups = keepers.Values.Count(k => k.Count > 1);
+        for (var shard = 0; shard < shards; shard++)
+        {
+            var decisions = RecordBatch.WithSchema(DecisionSchema);
+            await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
+                for (var i = 0; i < batch.RowCount; i++)
+                {
+                    var keeper = keepers[new ContentHash(batch.GetColumn<long>("hash_hi")[i], batch.GetColumn<long>("hash_lo")[i])];
+                    var row = batch.GetColumn<long>("row")[i];
+                    if (keeper.Count == 1 || (keeper.Shard == shard && keeper.Row == row)) continue;
+                    decisions.GetColumn<long>("row").Add(row);
+                    decisions.GetColumn<string>(DropsSchema.TwinId).Add(keeper.Id);
+                }
+            if (decisions.RowCount == 0) continue;
+            duplicates += decisions.RowCount;
+            await using var spool = SpoolFile.Create();
+            await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, DecisionSchema, cancellationToken: cancellationToken).ConfigureAwait(false))
+                await writer.WriteAsync(decisions, cancellationToken).ConfigureAwait(false);
+            await spool.CommitOnceAsync(task.Job.Data, $"{DecisionFolder(task, shard)}{partition:D4}.parquet", cancellationToken).ConfigureAwait(false);
+        }
+
+        return new TaskStats
+        {
+            In = documents, Seconds = clock.Elapsed.TotalSeconds,
+            Metrics = { ["distinct_hashes"] = keepers.Count, ["duplicate_groups"] = groups, ["duplicates"] = duplicates },
+        };
+    }
+
+    private async IAsyncEnumerable<RecordBatch> ReadPartitionAsync(TaskContext task, int shard, int partition,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var input = await task.Job.Data.OpenReadAsync(HashKey(task, shard), cancellationToken).ConfigureAwait(false);
+        await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        var listed = reader.Metadata.GetValueOrDefault(PartitionsMetadata, "");
+        var rowGroup = listed.Length == 0 ? -1 : Array.IndexOf(listed.Split(','), partition.ToString(CultureInfo.InvariantCulture));
+        if (rowGroup >= 0) yield return await reader.ReadRowGroupAsync(rowGroup, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var decisions = new Dictionary<long, string>();
+        await foreach (var info in task.Job.Data.ListAsync(DecisionFolder(task, task.Task), cancellationToken).ConfigureAwait(false))
+        {
+            await using var input = await task.Job.Data.OpenReadAsync(info.Key, cancellationToken).ConfigureAwait(false);
+            await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                for (var i = 0; i < batch.RowCount; i++)
+                    decisions[batch.GetColumn<long>("row")[i]] = batch.GetColumn<string>(DropsSchema.TwinId)[i];
+        }
+        return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(spec, decisions), cancellationToken).ConfigureAwait(false);
+    }
+
+    private readonly record struct Keeper(string Id, int Shard, long Row, long Count)
+    {
+        public bool IsBefore(Keeper other)
+        {
+            var byId = string.CompareOrdinal(Id, other.Id);
+            if (byId != 0) return byId < 0;
+            return Shard != other.Shard ? Shard < other.Shard : Row < other.Row;
+        }
+    }
+
+    /// <summary>The apply phase's transform: drops decided rows (by running row number) and records each hash.</summary>
+    private sealed class ApplyDecisions(ExactDedupStageSpec spec, Dictionary<long, string> decisions) : IDocumentTransform
+    {
+        private long _offset;
+
+        public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(HashColumn, typeof(string))];
+
+        public void Process(RecordBatch batch, DropCollector drops)
+        {
+            var hashes = batch.ResetColumn<string>(HashColumn, batch.RowCount);
+            for (var i = 0; i < batch.RowCount; i++)
+            {
+                hashes.Add(ContentHash.Of(batch.Texts[i], spec.CaseFold, spec.CollapseWhitespace).ToString());
+                if (decisions.TryGetValue(_offset + i, out var twin)) drops.Drop(i, DuplicateReason, twinId: twin);
+            }
+            _offset += batch.RowCount;
+        }
+    }
+}

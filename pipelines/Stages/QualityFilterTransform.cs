@@ -1,0 +1,90 @@
+using System.Globalization;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Spec;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>
+/// Gopher-style heuristic filters. Checks run in a fixed order and the first failure names the drop reason;
+/// the measured values are kept as columns so thresholds can be tuned from the output.
+/// </summary>
+public sealed class QualityFilterTransform(QualityFilterStageSpec spec) : IDocumentTransform
+{
+    public const string TooShort = "too_short";
+    public const string TooLong = "too_long";
+    public const string TooFewWords = "too_few_words";
+    public const string SymbolRatio = "symbol_ratio";
+    public const string RepeatedLines = "repeated_lines";
+
+    public const string CharCountColumn = "char_count";
+    public const string WordCountColumn = "word_count";
+
+    public IReadOnlyList<ColumnSchema> AddedColumns { get; } =
+        [new(CharCountColumn, typeof(int)), new(WordCountColumn, typeof(int))];
+
+    public void Process(RecordBatch batch, DropCollector drops)
+    {
+        var chars = batch.ResetColumn<int>(CharCountColumn, batch.RowCount);
+        var words = batch.ResetColumn<int>(WordCountColumn, batch.RowCount);
+        for (var row = 0; row < batch.RowCount; row++)
+        {
+            var measures = TextMeasures.Of(batch.Texts[row]);
+            chars.Add(measures.Chars);
+            words.Add(measures.Words);
+            var failure = Check(measures);
+            if (failure is { } f) drops.Drop(row, f.Reason, f.Detail);
+        }
+    }
+
+    private (string Reason, string Detail)? Check(TextMeasures m)
+    {
+        if (m.Chars < spec.MinChars) return (TooShort, $"{m.Chars} chars < {spec.MinChars}");
+        if (m.Chars > spec.MaxChars) return (TooLong, $"{m.Chars} chars > {spec.MaxChars}");
+        if (m.Words < spec.MinWords) return (TooFewWords, $"{m.Words} words < {spec.MinWords}");
+        if (m.SymbolRatio > spec.MaxSymbolRatio) return (SymbolRatio, $"symbol ratio {m.SymbolRatio:0.###} > {spec.MaxSymbolRatio}");
+        if (m.RepeatedLineFraction > spec.MaxRepeatedLineFraction)
+            return (RepeatedLines, $"repeated-line fraction {m.RepeatedLineFraction:0.###} > {spec.MaxRepeatedLineFraction}");
+        return null;
+    }
+}
+
+/// <summary>The numbers the quality filters look at, measured in one pass (plus one for lines).</summary>
+public readonly record struct TextMeasures(int Chars, int Words, double SymbolRatio, double RepeatedLineFraction)
+{
+    public static TextMeasures Of(string text)
+    {
+        int words = 0, symbols = 0, visible = 0;
+        var inWord = false;
+        foreach (var c in text)
+        {
+            if (char.IsWhiteSpace(c)) { inWord = false; continue; }
+            visible++;
+            if (!inWord) { words++; inWord = true; }
+            if (IsSymbol(c)) symbols++;
+        }
+        return new TextMeasures(text.Length, words, visible == 0 ? 0 : (double)symbols / visible, RepeatedLines(text));
+    }
+
+    /// <summary>Unicode symbol categories plus the ASCII marks that dominate markup and symbol soup.</summary>
+    public static bool IsSymbol(char c) => c switch
+    {
+        '#' or '*' or '|' or '~' or '^' or '_' or '\\' or '<' or '>' or '{' or '}' or '=' or '@' or '`' => true,
+        _ => CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.MathSymbol or UnicodeCategory.CurrencySymbol
+            or UnicodeCategory.ModifierSymbol or UnicodeCategory.OtherSymbol,
+    };
+
+    private static double RepeatedLines(string text)
+    {
+        if (text.IndexOf('\n') < 0) return 0;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        int lines = 0, repeated = 0;
+        foreach (var range in text.AsSpan().Split('\n'))
+        {
+            var line = text.AsSpan()[range].Trim();
+            if (line.IsEmpty) continue;
+            lines++;
+            if (!seen.Add(line.ToString())) repeated++;
+        }
+        return lines == 0 ? 0 : (double)repeated / lines;
+    }
+}

@@ -1,0 +1,25 @@
+using Curation.Pipelines.Spec;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>The stages of a job: read, then the spec's stages in order, then the output writer.</summary>
+public static class StageCatalog
+{
+    public static IReadOnlyList<PipelineStage> Build(JobSpec spec)
+    {
+        var stages = new List<PipelineStage> { new ReadStage() };
+        foreach (var stageSpec in spec.Stages)
+        {
+            var index = stages.Count;
+            stages.Add(stageSpec switch
+            {
+                NormalizeStageSpec s => new DocumentStage(index, s.Type, new NormalizeTransform(s)),
+                QualityFilterStageSpec s => new DocumentStage(index, s.Type, new QualityFilterTransform(s)),
+                ExactDedupStageSpec s => new ExactDedupStage(index, s),
+                _ => throw new NotSupportedException($"stages[{index - 1}]: stage type '{stageSpec.Type}' has no implementation."),
+            });
+        }
+        stages.Add(new OutputStage(stages.Count));
+        return stages;
+    }
+}

@@ -1,0 +1,241 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Options;
+
+namespace Curation.Pipelines.Storage;
+
+/// <summary>
+/// The embedded object store: one file per key under a root folder (default <c>./data</c>).
+/// Writes go to <c>{root}/.tmp/</c> first and are renamed into place, so readers see whole objects or none.
+/// </summary>
+/// <remarks>
+/// The ETag is the file's last-write time (UTC ticks) and size. Every commit stamps the new file with a time strictly
+/// later than the one it replaces, so coarse file-system clocks cannot hand two versions the same ETag.
+/// Conditional commits (create-only, If-Match) are checked and applied under a per-path lock shared by every
+/// instance in this process; across processes, create-only stays exact (no-clobber rename) but If-Match is best-effort.
+/// A key cannot be both an object and a "folder" of other keys here (e.g. "a" and "a/b"), unlike in blob storage.
+/// </remarks>
+public sealed class LocalFolderStore : IObjectStore
+{
+    private const int WriteBufferSize = 1 << 16;
+    private static readonly TimeSpan StaleTempFileAge = TimeSpan.FromDays(1);
+
+    // Striped locks: bounded memory however many keys exist; collisions only serialise unrelated commits briefly.
+    private static readonly object[] CommitLocks = Enumerable.Range(0, 64).Select(_ => new object()).ToArray();
+
+    private readonly string _tempRoot;
+    private int _tempReady;
+
+    public LocalFolderStore(string rootPath)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(rootPath);
+        RootPath = Path.GetFullPath(rootPath);
+        _tempRoot = Path.Combine(RootPath, ObjectKeys.ReservedTempSegment);
+        Location = new Uri(Path.TrimEndingDirectorySeparator(RootPath) + Path.DirectorySeparatorChar).AbsoluteUri.TrimEnd('/');
+    }
+
+    public LocalFolderStore(IOptions<LocalFolderStoreOptions> options) : this(options.Value.RootPath) { }
+
+    /// <summary>A local store wrapped in the standard retry policy (see <see cref="ResilientObjectStore"/>).</summary>
+    public static ResilientObjectStore Create(string rootPath, ObjectStoreResilienceOptions? resilience = null)
+        => new(new LocalFolderStore(rootPath), resilience ?? new ObjectStoreResilienceOptions());
+
+    /// <summary>The absolute root folder.</summary>
+    public string RootPath { get; }
+
+    public string Location { get; }
+
+    public Task<ObjectInfo?> GetInfoAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ObjectKeys.Validate(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        var file = new FileInfo(PathOf(key));
+        return Task.FromResult(file.Exists ? InfoOf(key, file) : null);
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ObjectKeys.ValidatePrefix(prefix);
+        // Directory walking is synchronous: leave the caller's thread before doing it.
+        await Task.Yield();
+        var lastSlash = prefix.LastIndexOf('/');
+        var folderKey = lastSlash < 0 ? "" : prefix[..(lastSlash + 1)];
+        var folder = new DirectoryInfo(folderKey.Length == 0 ? RootPath : PathOf(folderKey.TrimEnd('/')));
+        if (!folder.Exists) yield break;
+        foreach (var info in Walk(folder, folderKey, prefix))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return info;
+        }
+    }
+
+    /// <summary>
+    /// Depth-first walk in ordinal key order without holding the whole listing: a folder "a" is ordered as "a/",
+    /// which places its keys exactly where their full keys sort among the files beside it.
+    /// </summary>
+    private IEnumerable<ObjectInfo> Walk(DirectoryInfo folder, string folderKey, string prefix)
+    {
+        var entries = new List<(string SortKey, FileSystemInfo Entry)>();
+        foreach (var entry in folder.EnumerateFileSystemInfos())
+        {
+            if (folderKey.Length == 0 && entry.Name == ObjectKeys.ReservedTempSegment) continue;
+            entries.Add((entry is DirectoryInfo ? entry.Name + "/" : entry.Name, entry));
+        }
+        entries.Sort((a, b) => string.CompareOrdinal(a.SortKey, b.SortKey));
+
+        foreach (var (sortKey, entry) in entries)
+        {
+            var key = folderKey + sortKey;
+            if (entry is DirectoryInfo subfolder)
+            {
+                // Descend only where keys can still match the prefix.
+                if (key.StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(key, StringComparison.Ordinal))
+                    foreach (var info in Walk(subfolder, key, prefix)) yield return info;
+            }
+            else if (key.StartsWith(prefix, StringComparison.Ordinal) && entry is FileInfo file)
+            {
+                file.Refresh();
+                if (file.Exists) yield return InfoOf(key, file); // it may have been deleted since the folder was read
+            }
+        }
+    }
+
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ObjectKeys.Validate(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = PathOf(key);
+        try
+        {
+            // FileShare.Delete: a concurrent replace or delete must not fail; this reader keeps the version it opened.
+            Stream stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
+                WriteBufferSize, FileOptions.Asynchronous);
+            return Task.FromResult(stream);
+        }
+        catch (Exception ex) when ((ex is IOException && !File.Exists(path)) // missing, or a parent segment is an object
+                                   || (ex is UnauthorizedAccessException && Directory.Exists(path)))
+        {
+            throw new ObjectNotFoundException(Location, key, ex);
+        }
+    }
+
+    public async Task<ObjectInfo> WriteAsync(string key, Func<Stream, CancellationToken, Task> produce, WriteCondition condition,
+        CancellationToken cancellationToken = default)
+    {
+        ObjectKeys.Validate(key);
+        ArgumentNullException.ThrowIfNull(produce);
+        var path = PathOf(key);
+        // Fail fast before producing anything; the check is repeated under the lock at commit time.
+        if (condition.Kind == WriteConditionKind.CreateOnly && File.Exists(path))
+            throw new ObjectAlreadyExistsException(Location, key);
+
+        EnsureTempFolder();
+        var tempPath = Path.Combine(_tempRoot, $"{Guid.NewGuid():N}.part");
+        try
+        {
+            await using (var temp = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None,
+                             WriteBufferSize, FileOptions.Asynchronous))
+            {
+                await produce(temp, cancellationToken).ConfigureAwait(false);
+                await temp.FlushAsync(cancellationToken).ConfigureAwait(false);
+                temp.Flush(flushToDisk: true); // durable before it becomes visible: the store is the source of truth
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            CreateParentFolder(key, path);
+            lock (CommitLockFor(path))
+                return Commit(key, path, tempPath, condition);
+        }
+        finally
+        {
+            TryDelete(tempPath);
+        }
+    }
+
+    private ObjectInfo Commit(string key, string path, string tempPath, WriteCondition condition)
+    {
+        if (Directory.Exists(path))
+            throw new ObjectStoreException(Location, key, "other keys live under this key, which a local folder store cannot hold");
+        var current = new FileInfo(path);
+        switch (condition.Kind)
+        {
+            case WriteConditionKind.CreateOnly when current.Exists:
+                throw new ObjectAlreadyExistsException(Location, key);
+            case WriteConditionKind.IfMatch when !current.Exists || ETagOf(current) != condition.ETag:
+                throw new ObjectModifiedException(Location, key, condition.ETag);
+        }
+
+        var stamp = DateTime.UtcNow.Ticks;
+        if (current.Exists) stamp = Math.Max(stamp, current.LastWriteTimeUtc.Ticks + 1);
+        File.SetLastWriteTimeUtc(tempPath, new DateTime(stamp, DateTimeKind.Utc));
+        var info = InfoOf(key, new FileInfo(tempPath)); // rename keeps size and time, and no one else sees the temp file
+
+        try
+        {
+            File.Move(tempPath, path, overwrite: condition.Kind != WriteConditionKind.CreateOnly);
+        }
+        catch (IOException ex) when (condition.Kind == WriteConditionKind.CreateOnly && File.Exists(path))
+        {
+            throw new ObjectAlreadyExistsException(Location, key, ex); // another process won the race
+        }
+        return info;
+    }
+
+    public Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ObjectKeys.Validate(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = PathOf(key);
+        lock (CommitLockFor(path))
+        {
+            var file = new FileInfo(path);
+            if (!file.Exists) return Task.FromResult(false);
+            file.Delete();
+            // Empty folders are left behind on purpose: removing them would race with writers creating them.
+            return Task.FromResult(true);
+        }
+    }
+
+    public override string ToString() => Location;
+
+    private string PathOf(string key) => Path.Combine(RootPath, key.Replace('/', Path.DirectorySeparatorChar));
+
+    private static object CommitLockFor(string path) => CommitLocks[(uint)StringComparer.Ordinal.GetHashCode(path) % CommitLocks.Length];
+
+    private ObjectInfo InfoOf(string key, FileInfo file) => new(key, file.Length, ETagOf(file), new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero));
+
+    private static string ETagOf(FileInfo file) => $"{file.LastWriteTimeUtc.Ticks:x}-{file.Length:x}";
+
+    private void CreateParentFolder(string key, string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        }
+        catch (IOException ex)
+        {
+            // Not transient: a prefix of this key is itself an object (e.g. writing "a/b" when "a" exists).
+            throw new ObjectStoreException(Location, key, "a parent segment of this key is an object, which a local folder store cannot hold", ex);
+        }
+    }
+
+    private void EnsureTempFolder()
+    {
+        if (Volatile.Read(ref _tempReady) == 1 && Directory.Exists(_tempRoot)) return;
+        Directory.CreateDirectory(_tempRoot);
+        if (Interlocked.Exchange(ref _tempReady, 1) == 1) return;
+        // Leftovers of crashed writers; young files may belong to writers still running in other processes.
+        try
+        {
+            foreach (var stale in new DirectoryInfo(_tempRoot).EnumerateFiles("*.part"))
+                if (DateTime.UtcNow - stale.LastWriteTimeUtc > StaleTempFileAge) TryDelete(stale.FullName);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,75 @@
+using Curation.Grains;
+using Spectre.Console;
+
+namespace Curation.Silo.Commands;
+
+/// <summary>How the CLI shows a job: live progress bars per phase, then a summary table of the books.</summary>
+public static class JobStatusView
+{
+    public static string PhaseLabel(PhaseProgress p) => $"{p.Stage} {p.Phase}";
+
+    /// <summary>Polls <paramref name="poll"/> and draws one progress bar per phase until the job is final.</summary>
+    public static async Task<JobStatus> FollowAsync(Func<Task<JobStatus>> poll, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        JobStatus status = await poll();
+        await AnsiConsole.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new SpinnerColumn())
+            .StartAsync(async context =>
+            {
+                var bars = new Dictionary<string, ProgressTask>();
+                while (true)
+                {
+                    foreach (var phase in status.Phases)
+                    {
+                        var label = PhaseLabel(phase);
+                        if (!bars.TryGetValue(label, out var bar))
+                            bars[label] = bar = context.AddTask(Markup.Escape(label), autoStart: false, maxValue: Math.Max(1, phase.Total));
+                        if (phase.Done > 0 && !bar.IsStarted) bar.StartTask();
+                        bar.Value = phase.Total == 0 ? 1 : phase.Done;
+                        if (phase.Done >= phase.Total && phase.Total > 0) bar.StopTask();
+                    }
+                    if (status.IsFinal) break;
+                    await Task.Delay(interval, cancellationToken);
+                    status = await poll();
+                }
+            });
+        return status;
+    }
+
+    public static void WriteSummary(JobStatus status)
+    {
+        var color = status.State switch { JobState.Completed => "green", JobState.Failed => "red", _ => "yellow" };
+        AnsiConsole.MarkupLine($"Job [bold]{Markup.Escape(status.JobId)}[/]: [{color}]{status.State}[/]" +
+            (status.Output is null ? "" : $" → {Markup.Escape(status.Output)}"));
+        if (status.Error is not null) AnsiConsole.MarkupLine($"[red]{Markup.Escape(status.Error)}[/]");
+
+        if (status.Accounting is { } books)
+        {
+            var table = new Table().Border(TableBorder.Rounded)
+                .AddColumn("stage").AddColumn(new TableColumn("in").RightAligned()).AddColumn(new TableColumn("kept").RightAligned())
+                .AddColumn("dropped (by reason)").AddColumn("quarantined (by reason)").AddColumn(new TableColumn("docs/s").RightAligned());
+            foreach (var stage in books.Stages)
+            {
+                var seconds = status.Phases.Where(p => p.Stage == stage.Stage).Sum(p => p.WallSeconds);
+                table.AddRow(
+                    Markup.Escape(stage.Stage), $"{stage.In:N0}", $"{stage.Kept:N0}",
+                    Markup.Escape(Reasons(stage.Dropped)), Markup.Escape(Reasons(stage.Quarantined)),
+                    seconds > 0 ? $"{stage.In / seconds:N0}" : "-");
+            }
+            table.AddRow("[bold]total[/]", $"[bold]{books.InputRecords:N0}[/]", $"[bold]{books.Kept:N0}[/]",
+                $"[bold]{books.Dropped:N0}[/]", $"[bold]{books.Quarantined:N0}[/]", "");
+            AnsiConsole.Write(table);
+            var wall = (status.CompletedAt - status.StartedAt)?.TotalSeconds ?? 0;
+            if (wall > 0)
+                AnsiConsole.MarkupLine($"{books.InputRecords:N0} records in {wall:0.0} s ({books.InputRecords / wall:N0} records/s); " +
+                    $"in = kept + dropped + quarantined: [green]{books.InputRecords:N0} = {books.Kept:N0} + {books.Dropped:N0} + {books.Quarantined:N0}[/]");
+        }
+        foreach (var warning in status.Warnings) AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+    }
+
+    private static string Reasons(Dictionary<string, long> counts) =>
+        counts.Count == 0 ? "" : string.Join(", ", counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key).Select(c => $"{c.Key} {c.Value:N0}"));
+}

@@ -1,0 +1,69 @@
+using System.Net;
+using System.Net.Sockets;
+using Curation.Grains.Hosting;
+using Curation.Pipelines.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Curation.Silo.Hosting;
+
+/// <summary>Configuration section <c>Curation:Cluster</c>: how this silo joins its cluster.</summary>
+public sealed class ClusterOptions
+{
+    public const string Section = "Curation:Cluster";
+
+    /// <summary>Localhost (embedded default: one machine).</summary>
+    public string Clustering { get; set; } = "Localhost";
+    public int SiloPort { get; set; } = 11111;
+    public int GatewayPort { get; set; } = 30000;
+    public string ClusterId { get; set; } = "curation";
+    public string ServiceId { get; set; } = "curation";
+}
+
+/// <summary>Builds the silo host from appsettings.json + environment (Curation__Section__Key) + overrides.</summary>
+public static class CurationHost
+{
+    public static HostApplicationBuilder CreateBuilder(string[] args, IDictionary<string, string?>? overrides = null, bool quiet = false)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = args,
+            ContentRootPath = Directory.GetCurrentDirectory(),
+            Configuration = new ConfigurationManager(),
+        });
+        // The shipped defaults sit next to the executable; a local appsettings.json and the environment override them.
+        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        builder.Configuration.AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true);
+        builder.Configuration.AddEnvironmentVariables();
+        if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
+
+        if (quiet)
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error);
+        }
+
+        var cluster = builder.Configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions();
+        builder.Services.AddCurationStores(o => builder.Configuration.GetSection(CurationStoreOptions.Section).Bind(o));
+        builder.UseOrleans(silo =>
+        {
+            if (!string.Equals(cluster.Clustering, "Localhost", StringComparison.OrdinalIgnoreCase))
+                throw new OptionsValidationException(ClusterOptions.Section, typeof(ClusterOptions),
+                    [$"{ClusterOptions.Section}:Clustering '{cluster.Clustering}' is not supported; use Localhost."]);
+            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+            silo.AddCuration(o => builder.Configuration.GetSection(CurationExecutionOptions.Section).Bind(o));
+        });
+        return builder;
+    }
+
+    /// <summary>A free loopback TCP port, so an embedded silo never collides with a long-lived one.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,7 @@
+using System.CommandLine;
+using Curation.Silo.Commands;
+
+var root = new RootCommand("Curation: turns raw text corpora into curated training corpora on Microsoft Orleans.");
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(SiloCommand.Create());
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,134 @@
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+
+namespace Curation.Grains.Tests;
+
+/// <summary>Whole jobs on real in-process Orleans clusters over a real (local folder) store.</summary>
+public sealed class JobExecutionTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("jobs");
+    private readonly TestCorpus _corpus = TestCorpus.Generate(originals: 600, copies: 150);
+    private readonly string _input;
+
+    public JobExecutionTests()
+    {
+        _input = _temp.Combine("corpus");
+        _corpus.WriteJsonl(_input, files: 12);
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    private JobSpec Spec(string name = "exact") => new()
+    {
+        Name = name,
+        Inputs = [new InputSpec { Path = Path.Combine(_input, "*.jsonl"), IdField = "id" }],
+        Sharding = new ShardingSpec { TargetShardBytes = 48 * 1024 },
+        Stages =
+        [
+            new NormalizeStageSpec(),
+            new QualityFilterStageSpec { MinChars = 20, MinWords = 3 },
+            new ExactDedupStageSpec { Partitions = 4 },
+        ],
+        Output = new OutputSpec { Path = "curated/" + name },
+    };
+
+    private IStoreResolver Stores(string dataFolder) =>
+        CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(dataFolder) });
+
+    [Fact]
+    public async Task Exact_dedup_on_one_silo_keeps_the_smallest_id_of_each_group_and_names_the_twin()
+    {
+        var stores = Stores("data1");
+        await using var cluster = await CurationCluster.StartAsync(1, () => stores);
+        var status = await cluster.RunAsync(Spec());
+
+        Assert.True(status.State == JobState.Completed, status.Error);
+        var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/exact");
+        Assert.Equal(_corpus.ExpectedKeptIds, output.KeptIds.Order(StringComparer.Ordinal));
+        var exactDrops = output.Drops.Where(d => d.Reason == ExactDedupStage.DuplicateReason).ToDictionary(d => d.Id, d => d.TwinId);
+        Assert.Equal(_corpus.ExpectedDuplicates.OrderBy(p => p.Key), exactDrops.OrderBy(p => p.Key));
+        Assert.Empty(status.Accounting!.Imbalances());
+        Assert.Equal(_corpus.Documents.Count, status.Accounting.InputRecords);
+    }
+
+    [Fact]
+    public async Task One_and_three_silo_clusters_write_identical_output()
+    {
+        var one = Stores("one");
+        await using (var cluster = await CurationCluster.StartAsync(1, () => one))
+            Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec())).State);
+
+        var three = Stores("three");
+        await using (var cluster = await CurationCluster.StartAsync(3, () => three))
+            Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec())).State);
+
+        var a = await CuratedOutput.ReadAsync(one.DataStore, "curated/exact");
+        var b = await CuratedOutput.ReadAsync(three.DataStore, "curated/exact");
+        Assert.True(a.Manifest.Shards.Count > 3, "the test needs several shards");
+        Assert.Equal(a.KeptIds, b.KeptIds);
+        Assert.Equal(a.ShardHashes, b.ShardHashes);
+        Assert.Equal(a.Drops, b.Drops);
+    }
+
+    [Fact]
+    public async Task Interrupted_job_resumes_to_the_uninterrupted_output_without_recomputing_finished_tasks()
+    {
+        var reference = Stores("reference");
+        await using (var cluster = await CurationCluster.StartAsync(1, () => reference))
+            Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec())).State);
+
+        var stores = Stores("interrupted");
+        await using (var cluster = await CurationCluster.StartAsync(1, () => stores))
+        {
+            var spec = Spec();
+            var job = cluster.Client.GetGrain<IJobGrain>(Pipelines.Execution.JobContext.JobIdOf(spec));
+            await job.Submit(spec.ToJson());
+            // Interrupt once the read phase is through: its outputs must survive and be reused.
+            await CurationCluster.WaitAsync(job, TimeSpan.FromMinutes(2), s => s.IsFinal || s.Phases.FirstOrDefault() is { } p && p.Done == p.Total && p.Total > 0);
+            var cancelled = await job.Cancel();
+            Assert.Equal(JobState.Cancelled, cancelled.State);
+            Assert.Null(await stores.DataStore.GetInfoAsync("curated/exact/manifest.json"));
+        }
+
+        await using (var cluster = await CurationCluster.StartAsync(1, () => stores))
+        {
+            var status = await cluster.RunAsync(Spec());
+            Assert.Equal(JobState.Completed, status.State);
+            var read = status.Phases[0];
+            Assert.Equal(read.Total, read.Reused);
+        }
+
+        var expected = await CuratedOutput.ReadAsync(reference.DataStore, "curated/exact");
+        var actual = await CuratedOutput.ReadAsync(stores.DataStore, "curated/exact");
+        Assert.Equal(expected.ShardHashes, actual.ShardHashes);
+        Assert.Equal(expected.KeptIds, actual.KeptIds);
+        Assert.Equal(expected.Manifest.Accounting.Stages.Select(s => (s.Stage, s.In, s.Kept)), actual.Manifest.Accounting.Stages.Select(s => (s.Stage, s.In, s.Kept)));
+    }
+
+    [Fact]
+    public async Task A_silo_killed_mid_job_loses_and_doubles_nothing()
+    {
+        var reference = Stores("ref-kill");
+        await using (var cluster = await CurationCluster.StartAsync(1, () => reference))
+            Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec())).State);
+
+        var stores = Stores("killed");
+        await using (var cluster = await CurationCluster.StartAsync(3, () => stores))
+        {
+            var spec = Spec();
+            var job = cluster.Client.GetGrain<IJobGrain>(Pipelines.Execution.JobContext.JobIdOf(spec));
+            await job.Submit(spec.ToJson());
+            await CurationCluster.WaitAsync(job, TimeSpan.FromMinutes(2), s => s.IsFinal || s.Phases.Any(p => p.Done > 0));
+            await cluster.Cluster.KillSiloAsync(cluster.Cluster.Silos[^1]);
+            var status = await CurationCluster.WaitAsync(job, TimeSpan.FromMinutes(3));
+            Assert.True(status.State == JobState.Completed, status.Error);
+        }
+
+        var expected = await CuratedOutput.ReadAsync(reference.DataStore, "curated/exact");
+        var actual = await CuratedOutput.ReadAsync(stores.DataStore, "curated/exact");
+        Assert.Equal(expected.ShardHashes, actual.ShardHashes);
+        Assert.Equal(expected.KeptIds, actual.KeptIds);
+    }
+}

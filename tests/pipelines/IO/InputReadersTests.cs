@@ -1,0 +1,49 @@
+using Curation.Pipelines.IO.Readers;
+using Curation.Pipelines.Spec;
+using static Curation.Pipelines.Tests.IO.ReaderTestSupport;
+
+namespace Curation.Pipelines.Tests.IO;
+
+public class InputReadersTests
+{
+    [Theory]
+    [InlineData("a/b.jsonl", typeof(JsonlReader), false)]
+    [InlineData("a/b.JSON", typeof(JsonlReader), false)]
+    [InlineData("b.ndjson", typeof(JsonlReader), false)]
+    [InlineData("a/b.jsonl.gz", typeof(JsonlReader), true)]
+    [InlineData("b.json.GZ", typeof(JsonlReader), true)]
+    [InlineData("b.ndjson.gz", typeof(JsonlReader), true)]
+    [InlineData("x.parquet", typeof(ParquetInputReader), false)]
+    [InlineData("notes.txt", typeof(TextInputReader), false)]
+    [InlineData("README.md", typeof(TextInputReader), false)]
+    public void Auto_picks_the_reader_by_extension(string key, Type expected, bool gzip)
+    {
+        var reader = InputReaders.For(MakeSpec(), key);
+        Assert.IsType(expected, reader);
+        if (reader is JsonlReader jsonl) Assert.Equal(gzip, jsonl.IsGzip);
+    }
+
+    [Fact]
+    public void An_explicit_format_wins_over_the_extension()
+    {
+        Assert.True(Assert.IsType<JsonlReader>(InputReaders.For(MakeSpec(format: InputFormat.JsonlGz), "data.bin")).IsGzip);
+        Assert.False(Assert.IsType<JsonlReader>(InputReaders.For(MakeSpec(format: InputFormat.Jsonl), "data.gz")).IsGzip);
+        Assert.IsType<ParquetInputReader>(InputReaders.For(MakeSpec(format: InputFormat.Parquet), "data"));
+        Assert.IsType<TextInputReader>(InputReaders.For(MakeSpec(format: InputFormat.Txt), "data.jsonl"));
+    }
+
+    [Theory]
+    [InlineData("corpus/part-1.csv")]
+    [InlineData("corpus/part-1.gz")]
+    [InlineData("corpus/part-1.txt.gz")]
+    [InlineData("corpus/jsonl")]
+    public void Auto_with_an_unknown_extension_fails_naming_the_key_and_the_supported_ones(string key)
+    {
+        var error = Assert.Throws<ArgumentException>(() => InputReaders.For(MakeSpec(), key));
+        Assert.Contains($"'{key}'", error.Message);
+        Assert.Contains(".jsonl, ", error.Message);
+        Assert.Contains(".jsonl.gz", error.Message);
+        Assert.Contains(".parquet", error.Message);
+        Assert.Contains(".md", error.Message);
+    }
+}
