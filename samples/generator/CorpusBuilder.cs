@@ -1,8 +1,10 @@
 namespace Curation.SampleGenerator;
 
 /// <summary>A document of the corpus: an original or a planted one (then <see cref="Truth"/> says what it is).</summary>
-public sealed class Doc(string text, string kind, string origin, string? title, string? package)
+public sealed class Doc(string text, string kind, string origin, string? title, string? package, string? licence = null)
 {
+    /// <summary>Debian paragraphs: the licence of the copyright stanza that covers the file it came from.</summary>
+    public string? Licence { get; } = licence;
     public string Text { get; } = text;
     public string SourceKind { get; } = kind;
     public string Origin { get; } = origin;
@@ -95,7 +97,7 @@ public sealed class CorpusBuilder(ulong seed, CorpusPlan plan)
             var shingles = TextTools.Shingles(p.Text);
             if (!seen.Add(TextTools.Canonical(p.Text)) || index.MaxContainment(shingles) >= plan.MaxContainmentBetweenOriginals) return false;
             index.Add(shingles);
-            originals.Add(new Doc(p.Text, p.Kind, p.Origin, null, p.Package));
+            originals.Add(new Doc(p.Text, p.Kind, p.Origin, null, p.Package, p.Licence));
             perPackage[p.Package!] = perPackage.GetValueOrDefault(p.Package!) + 1;
             return true;
         }
@@ -213,6 +215,8 @@ public sealed class CorpusBuilder(ulong seed, CorpusPlan plan)
         }
 
         // Whitespace / case variants: each transform leads in turn, up to two more ride along.
+        var nfdSources = new List<Doc>();
+        var nfdUses = new Dictionary<Doc, int>(ReferenceEqualityComparer.Instance);
         for (var k = 0; k < plan.WhitespaceCase; k++)
         {
             var primary = Variants.WhitespaceCaseTransforms[k % Variants.WhitespaceCaseTransforms.Length];
@@ -221,9 +225,17 @@ public sealed class CorpusBuilder(ulong seed, CorpusPlan plan)
                 if (attempt > 200) throw new InvalidOperationException($"cannot plant a '{primary}' variant");
                 var needsAccents = primary == "nfd";
                 var of = Take(d => !needsAccents || TextTools.HasDecomposableLetters(d.Text));
-                if (of is null) { primary = "extra_spaces"; continue; } // no accented originals left
+                if (of is null && needsAccents)
+                {
+                    // Accented originals are few: give one a second or third variant rather than skip NFD.
+                    of = nfdSources.Where(d => nfdUses[d] < 3).OrderBy(d => nfdUses[d]).FirstOrDefault();
+                    if (of is null) { primary = "extra_spaces"; continue; }
+                }
+                if (of is null) throw new InvalidOperationException("no original left for a whitespace/case variant");
                 var v = variants.WhitespaceCase(of.Text, primary);
-                if (v is null) { used.Remove(of); continue; }
+                if (v is null) continue; // that original stays unplanted
+                if (needsAccents && !nfdUses.ContainsKey(of)) { nfdSources.Add(of); nfdUses[of] = 0; }
+                if (needsAccents) nfdUses[of]++;
                 var doc = Copy(of, v.Value.Text);
                 doc.Truth = new Truth(Truth.WhitespaceCase, of) { Transforms = v.Value.Transforms };
                 planted.Add(doc);

@@ -29,11 +29,13 @@ public static class CorpusCommand
             var slice = corpus.Ordered.Skip(p * perPart).Take(perPart);
             JsonLines.WriteFile(Path.Combine(corpusDir, $"part-{p:D4}.jsonl"), slice.Select(d => JsonLines.Record(w => JsonLines.WriteDocument(w, d))));
         }
-        var truth = corpus.Planted.OrderBy(d => d.Id, StringComparer.Ordinal);
-        JsonLines.WriteFile(Path.Combine(outDir, "corpus.truth.jsonl"), truth.Select(d => JsonLines.Record(w => JsonLines.WriteTruth(w, d))));
+        var truth = corpus.Planted.OrderBy(d => d.Id, StringComparer.Ordinal).Select(d => (d.Truth!.Kind, Line: JsonLines.Record(w => JsonLines.WriteTruth(w, d)))).ToList();
+        JsonLines.WriteFile(Path.Combine(outDir, "corpus.truth.jsonl"), truth.Select(t => t.Line));
+        var examples = new[] { Truth.Exact, Truth.WhitespaceCase, Truth.Near, Truth.Chain, Truth.LowQuality }
+            .Select(k => Encoding.UTF8.GetString(truth.First(t => t.Kind == k).Line).TrimEnd('\n')).ToList();
 
         var stats = Stats.From(corpus, parts, perPart);
-        JsonLines.WriteText(Path.Combine(outDir, "README.md"), Docs.CorpusReadme(stats, seed));
+        JsonLines.WriteText(Path.Combine(outDir, "README.md"), Docs.CorpusReadme(stats, seed, examples));
         JsonLines.WriteText(Path.Combine(outDir, "LICENSE-corpus.md"), Docs.LicenceNotes(corpus, abstractsPath));
         Log(stats.Summary());
         return true;

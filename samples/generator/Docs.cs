@@ -8,7 +8,7 @@ public static class Docs
 {
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-    public static string CorpusReadme(Stats s, ulong seed)
+    public static string CorpusReadme(Stats s, ulong seed, IReadOnlyList<string> truthExamples)
     {
         var k = s.PlantedByKind;
         var sb = new StringBuilder();
@@ -114,15 +114,13 @@ public static class Docs
         sb.AppendLine("| `transforms` | whitespace_case | the transforms applied, in order |");
         sb.AppendLine("| `expected_reason` | low_quality | the quality check it fails |");
         sb.AppendLine();
+        sb.AppendLine("The first line of each kind:");
+        sb.AppendLine();
         sb.AppendLine("```json");
-        sb.AppendLine("{\"id\":\"doc-000042\",\"kind\":\"exact\",\"of\":\"doc-001507\"}");
-        sb.AppendLine("{\"id\":\"doc-000077\",\"kind\":\"whitespace_case\",\"of\":\"doc-000311\",\"transforms\":[\"upper\",\"rewrap\"]}");
-        sb.AppendLine("{\"id\":\"doc-000108\",\"kind\":\"near\",\"of\":\"doc-001999\",\"jaccard\":0.8712,\"target\":0.85,\"edits\":{\"add_footer\":1,\"replace_word\":2}}");
-        sb.AppendLine("{\"id\":\"doc-000230\",\"kind\":\"chain\",\"of\":\"doc-000910\",\"root\":\"doc-001204\",\"chain_position\":2,\"jaccard\":0.8031,\"jaccard_to_root\":0.6402,\"target\":0.8,\"edits\":{\"typo\":2}}");
-        sb.AppendLine("{\"id\":\"doc-000301\",\"kind\":\"low_quality\",\"of\":null,\"expected_reason\":\"too_short\"}");
+        foreach (var line in truthExamples) sb.AppendLine(line);
         sb.AppendLine("```");
         sb.AppendLine();
-        sb.AppendLine("(The lines above show the shape; the ids are illustrative.) A duplicate group is an original together with every document whose `of` leads to it; the pipeline should keep the group's smallest id and point every dropped member at a kept one.");
+        sb.AppendLine("A duplicate group is an original together with every document whose `of` leads to it; the pipeline should keep the group's smallest id and point every dropped member at a kept one.");
         sb.AppendLine();
         sb.AppendLine("### What a job should end with");
         sb.AppendLine();
@@ -134,7 +132,7 @@ public static class Docs
         sb.AppendLine("## How it was made");
         sb.AppendLine();
         sb.AppendLine("```");
-        sb.AppendLine("dotnet run --project samples/generator -c Release -- --out samples");
+        sb.AppendLine("dotnet run --project samples/generator -- --out samples      # add -c Release to halve the ~30 s");
         sb.AppendLine("```");
         sb.AppendLine();
         sb.AppendLine(F($"Defaults: `--seed {seed}`, `--abstracts /work/shared/seeds/000_d9718c7cf0edaeae.txt`, `--doc-root /usr/share/doc`, `--parts {s.Parts}`. The generator is deterministic (its own SplitMix64 generator, ordinal sorting everywhere): the same sources and seed give the same bytes. Its sources are files of the machine it runs on — the documentation under `/usr/share/doc` differs with the installed packages — so it is **not** run by tests or builds: its output is checked in. `bad-input` alone (`-- bad-input --out samples`) rebuilds `bad-input/` from the checked-in corpus and needs no sources."));
@@ -162,15 +160,17 @@ public static class Docs
         var debian = c.Originals.Count(d => d.SourceKind == SourceKinds.DebianDoc);
         sb.AppendLine(F($"## 2. Debian package documentation ({debian} paragraphs from {c.ParagraphsPerPackage.Count} packages, `source_kind: debian-doc`)"));
         sb.AppendLine();
-        sb.AppendLine("Prose paragraphs of the documentation that Debian packages install under `/usr/share/doc/<package>/` (README, NEWS, FAQ, upstream changelogs, manuals in text form) on the machine the generator ran on (Debian 12 \"bookworm\"). Each record's `origin` names the file and paragraph. Only packages whose `/usr/share/doc/<package>/copyright` file is in the machine-readable DEP-5 format were used, so the licence can be named; the documentation a package ships is covered by its `copyright` file, and the licences that file declares apply to the paragraphs taken from it. The table lists, per package, the licence of the `Files: *` stanza (the default for the package's files, and normally for its documentation) and every other licence the file declares, in the file's own short names (`GPL-2+` = GNU GPL version 2 or later, `LGPL` = GNU Lesser GPL, `BSD-3-clause`, `MIT`/`Expat`, `Apache-2.0`, `public-domain`, …; the full texts are in the copyright files and in `/usr/share/common-licenses/`). Where a paragraph comes from a file a specific `Files:` stanza covers, that stanza's licence applies; see the package's copyright file.");
+        sb.AppendLine("Prose paragraphs of the documentation that Debian packages install under `/usr/share/doc/<package>/` (README, NEWS, FAQ, upstream changelogs, manuals in text form) on the machine the generator ran on (Debian 12 \"bookworm\"). Each record's `origin` names the file and the paragraph's number in it. Only packages whose `/usr/share/doc/<package>/copyright` file is in the machine-readable DEP-5 format were used, and only files that file's stanzas cover, so every paragraph's licence can be named: the licence of the last stanza that is `Files: *` or names the file itself (DEP-5: the last match wins). The names are the copyright files' own short names (`GPL-2+` = GNU GPL version 2 or later, `LGPL-2.1+` = GNU Lesser GPL 2.1 or later, `GFDL-NIV-1.3+` = GNU Free Documentation License 1.3 or later without invariant sections, `BSD-3-clause`, `Expat` = MIT, `Apache-2.0`, `public-domain`, …); the full texts are in those copyright files and in `/usr/share/common-licenses/`. All are free licences that allow redistributing excerpts with attribution (the table is that attribution); the copyleft ones (GPL, LGPL, GFDL) apply to these paragraphs as to the rest of the package's documentation.");
         sb.AppendLine();
-        sb.AppendLine("| package | paragraphs | `Files: *` licence | other licences declared |");
+        sb.AppendLine("| package | paragraphs | licence of those paragraphs | files they come from |");
         sb.AppendLine("|---|---:|---|---|");
         foreach (var (pkg, n) in c.ParagraphsPerPackage)
         {
-            var l = c.Licences[pkg];
-            var others = l.AllLicences.Where(x => x != l.FilesStarLicence).ToList();
-            sb.AppendLine(F($"| {pkg} | {n} | {Escape(l.FilesStarLicence)} | {Escape(others.Count == 0 ? "—" : string.Join("; ", others))} |"));
+            var docs = c.Originals.Where(d => d.Package == pkg).ToList();
+            var licences = docs.GroupBy(d => d.Licence ?? "?").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => g.Count() == n ? g.Key : $"{g.Key} ({g.Count()})");
+            var files = docs.Select(d => d.Origin[("/usr/share/doc/" + pkg + "/").Length..d.Origin.LastIndexOf('#')]).Distinct().OrderBy(f => f, StringComparer.Ordinal);
+            sb.AppendLine(F($"| {pkg} | {n} | {Escape(string.Join("; ", licences))} | {string.Join(", ", files.Select(f => $"`{f}`"))} |"));
         }
         sb.AppendLine();
         sb.AppendLine("## 3. Generated text");

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace Curation.SampleGenerator;
 
 /// <summary>One original document before ids are assigned.</summary>
-public sealed record SourceText(string Kind, string Text, string Origin, string? Title, string? Package);
+public sealed record SourceText(string Kind, string Text, string Origin, string? Title, string? Package, string? Licence = null);
 
 public static class SourceKinds
 {
@@ -53,8 +53,33 @@ public static class AbstractSource
     }
 }
 
-/// <summary>A package whose paragraphs were used, with the licences its copyright file declares.</summary>
-public sealed record PackageLicence(string Package, string FilesStarLicence, IReadOnlyList<string> AllLicences);
+/// <summary>A package's DEP-5 copyright file: its stanzas (file patterns and licence) in file order.</summary>
+public sealed record PackageLicence(string Package, string? FilesStarLicence, IReadOnlyList<string> AllLicences,
+    IReadOnlyList<(IReadOnlyList<string> Patterns, string Licence)> Stanzas)
+{
+    /// <summary>
+    /// The licence of an installed documentation file: the last stanza (DEP-5: the last match wins) that is
+    /// <c>Files: *</c> or names the file exactly (by its name without <c>.gz</c>, as the last path segment of a
+    /// pattern without wildcards). Other wildcard patterns are not guessed at. Null when no stanza applies.
+    /// </summary>
+    public string? Resolve(string installedFileName)
+    {
+        var name = installedFileName.EndsWith(".gz", StringComparison.Ordinal) ? installedFileName[..^3] : installedFileName;
+        string? result = null;
+        foreach (var (patterns, licence) in Stanzas)
+        {
+            foreach (var p in patterns)
+            {
+                if (p == "*" || (!p.Contains('*') && !p.Contains('?') && (p == name || p.EndsWith("/" + name, StringComparison.Ordinal))))
+                {
+                    result = licence;
+                    break;
+                }
+            }
+        }
+        return result;
+    }
+}
 
 /// <summary>
 /// Prose paragraphs from the documentation Debian packages ship under /usr/share/doc (README, NEWS, FAQ, TODO,
@@ -126,13 +151,15 @@ public static partial class DebianDocSource
                     continue;
                 }
                 var rel = Path.GetRelativePath(docRoot, file).Replace('\\', '/');
+                var fileLicence = licence.Resolve(Path.GetFileName(file));
+                if (fileLicence is null) { Count("file: no copyright stanza covers it"); continue; }
                 var index = 0;
                 foreach (var raw in SplitParagraphs(content))
                 {
                     index++;
                     var text = ProseOrNull(raw);
                     if (text is null) continue;
-                    paragraphs.Add(new SourceText(SourceKinds.DebianDoc, text, $"/usr/share/doc/{rel}#paragraph-{index}", null, package));
+                    paragraphs.Add(new SourceText(SourceKinds.DebianDoc, text, $"/usr/share/doc/{rel}#paragraph-{index}", null, package, fileLicence));
                     any = true;
                 }
             }
@@ -263,19 +290,36 @@ public static partial class DebianDocSource
         var package = Path.GetFileName(Path.GetDirectoryName(copyrightPath)!);
         var all = new List<string>();
         string? star = null;
+        var stanzas = new List<(IReadOnlyList<string>, string)>();
         foreach (var stanza in content.Replace("\r\n", "\n").Split("\n\n"))
         {
-            string? files = null, licence = null;
+            // Fields may continue on following lines that start with white space (Files: lists often do).
+            var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            string? last = null;
             foreach (var line in stanza.Split('\n'))
             {
-                if (line.StartsWith("Files:", StringComparison.Ordinal)) files = line["Files:".Length..].Trim();
-                else if (line.StartsWith("License:", StringComparison.Ordinal)) licence = line["License:".Length..].Trim();
+                if (line.Length > 0 && (line[0] == ' ' || line[0] == '\t'))
+                {
+                    if (last is not null) fields[last] += "\n" + line.Trim();
+                    continue;
+                }
+                var colon = line.IndexOf(':');
+                if (colon <= 0) { last = null; continue; }
+                last = line[..colon];
+                fields[last] = line[(colon + 1)..].Trim();
             }
-            if (string.IsNullOrEmpty(licence)) continue;
+            if (!fields.TryGetValue("License", out var licenceField)) continue;
+            var licence = licenceField.Split('\n')[0].Trim(); // the short name; the licence text follows it
+            if (licence.Length == 0) continue;
             if (!all.Contains(licence)) all.Add(licence);
-            if (star is null && files is not null && files.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() == "*") star = licence;
+            if (fields.TryGetValue("Files", out var files))
+            {
+                var patterns = files.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+                stanzas.Add((patterns, licence));
+                if (star is null && patterns.Contains("*")) star = licence;
+            }
         }
         if (all.Count == 0) return null;
-        return new PackageLicence(package, star ?? "(no 'Files: *' stanza)", all);
+        return new PackageLicence(package, star, all, stanzas);
     }
 }

@@ -66,6 +66,7 @@ internal sealed class LineSplitter : IDisposable
                 {
                     _bomChecked = true;
                     if (_buffer.AsSpan(_start, _end - _start).StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) _start = _scan = _start + 3;
+                    continue;
                 }
             }
             else

@@ -152,22 +152,4 @@ public class ParquetInputReaderTests
         Assert.All(records, r => Assert.Equal($"document {r.Position}", r.Text));
         Assert.All(records, r => Assert.Equal(r.Position.ToString(System.Globalization.CultureInfo.InvariantCulture), r.Id));
     }
-
-    [Fact]
-    public async Task Reads_what_our_own_ParquetTableWriter_writes()
-    {
-        var table = new Model.DocumentTable();
-        table.AddRow("id-1", "hello", "src", 0);
-        table.AddRow("id-2", "world", "src", 1);
-        var output = new MemoryStream();
-        await using (var writer = await ParquetTableWriter.CreateAsync(output, table.Schema))
-        {
-            await writer.WriteAsync(table);
-            await writer.WriteAsync(table);
-        }
-        var records = await ReadAllAsync(Reader, output.ToArray(), MakeSpec(idField: "id"), "curated.parquet");
-        Assert.Equal(["hello", "world", "hello", "world"], records.Select(r => r.Text));
-        Assert.Equal([0L, 1, 2, 3], records.Select(r => r.Position));
-        Assert.Equal(["id-1", "id-2", "id-1", "id-2"], records.Select(r => r.Id));
-    }
 }

@@ -1,0 +1,67 @@
+using System.Globalization;
+
+namespace Curation.Bench;
+
+/// <summary>Command-line options shared by the benchmarks.</summary>
+public sealed record BenchOptions
+{
+    /// <summary>Documents in the generated corpus of <c>exact</c>.</summary>
+    public int Docs { get; init; } = 200_000;
+
+    /// <summary>Rows written and read by <c>parquet</c>.</summary>
+    public int Rows { get; init; } = 200_000;
+
+    /// <summary>Degree of parallelism of both sides of <c>exact</c>.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Target shard size of the <c>exact</c> job, in MiB (the spec's sharding.targetShardBytes).</summary>
+    public int ShardMiB { get; init; } = 16;
+
+    /// <summary>Timed repetitions of each side of <c>parquet</c> (the median is reported).</summary>
+    public int Repeat { get; init; } = 5;
+
+    /// <summary><c>parquet</c> writes to a temp file instead of a MemoryStream (both sides alike).</summary>
+    public bool UseFile { get; init; }
+
+    /// <summary>Seed of the generated data (both benchmarks).</summary>
+    public int Seed { get; init; } = 42;
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            int Next(string name)
+            {
+                if (i + 1 >= args.Length) throw new ArgumentException($"{name} needs a number");
+                if (!int.TryParse(args[++i], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value <= 0)
+                    throw new ArgumentException($"{name} needs a positive integer, not '{args[i]}'");
+                return value;
+            }
+            options = args[i] switch
+            {
+                "--docs" => options with { Docs = Next("--docs") },
+                "--rows" => options with { Rows = Next("--rows") },
+                "--threads" => options with { Threads = Next("--threads") },
+                "--shard-mb" => options with { ShardMiB = Next("--shard-mb") },
+                "--repeat" => options with { Repeat = Next("--repeat") },
+                "--seed" => options with { Seed = Next("--seed") },
+                "--file" => options with { UseFile = true },
+                _ => throw new ArgumentException($"unknown option '{args[i]}'"),
+            };
+        }
+        return options;
+    }
+
+    public static string Usage(IEnumerable<string> benchmarks) => $"""
+        usage: dotnet run -c Release --project bench/Curation.Bench -- <benchmark> [options]
+          benchmark: all | {string.Join(" | ", benchmarks)}
+          --rows N       parquet: rows written and read (default 200000)
+          --repeat N     parquet: timed repetitions per side, median reported (default 5)
+          --file         parquet: write to a temp file instead of a MemoryStream (both sides)
+          --docs N       exact: documents in the generated corpus (default 200000)
+          --threads N    exact: parallelism of the pipeline and of the bare loop (default: logical cores)
+          --shard-mb N   exact: the job's target shard size in MiB (default 16)
+          --seed N       seed of the generated data (default 42)
+        """;
+}

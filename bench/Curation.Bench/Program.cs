@@ -1,0 +1,66 @@
+using System.Globalization;
+using Curation.Bench;
+
+// Speed is measured here, never by timed tests: every figure is a ratio against a reference measured in the same run.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringComparer.OrdinalIgnoreCase)
+{
+    ["parquet"] = ParquetBenchmark.RunAsync,
+    ["exact"] = ExactBenchmark.RunAsync,
+};
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine(BenchOptions.Usage(benchmarks.Keys));
+    return args.Length == 0 ? 2 : 0;
+}
+
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args[1..]);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine(BenchOptions.Usage(benchmarks.Keys));
+    return 2;
+}
+
+var selected = args[0].Equals("all", StringComparison.OrdinalIgnoreCase)
+    ? benchmarks.Keys.ToList()
+    : benchmarks.ContainsKey(args[0]) ? [args[0]] : null;
+if (selected is null)
+{
+    Console.Error.WriteLine($"error: unknown benchmark '{args[0]}'");
+    Console.Error.WriteLine(BenchOptions.Usage(benchmarks.Keys));
+    return 2;
+}
+
+Machine.PrintHeader(options);
+if (!Machine.IsOptimizedBuild(out var why))
+{
+    Console.WriteLine($"WARNING: refusing to run: {why}. Numbers from unoptimised code mean nothing; use -c Release.");
+    return 3;
+}
+
+var failures = 0;
+foreach (var name in selected)
+{
+    Console.WriteLine();
+    Console.WriteLine($"=== {name} ===");
+    try
+    {
+        if (await benchmarks[name](options) != 0) failures++;
+    }
+    catch (Exception e)
+    {
+        Console.WriteLine($"FAILED: {name}: {e}");
+        failures++;
+    }
+}
+Console.WriteLine();
+Console.WriteLine(failures == 0 ? "all benchmarks completed" : $"FAILED: {failures} benchmark(s)");
+return failures == 0 ? 0 : 1;

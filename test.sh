@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine that has only the .NET SDK (plus Node.js/npm for Azurite):
+# installs Azurite into tools/azurite, starts it on loopback with a temporary folder, runs `dotnet test`,
+# and stops Azurite again whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+log() { printf '\n== %s\n' "$*"; }
+
+log "Azurite 3.37.0 (npm, repo-local)"
+if [ ! -x tools/azurite/node_modules/.bin/azurite ]; then
+  npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
+fi
+
+azurite_dir=$(mktemp -d -t curation-azurite.XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
+  || node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+blob_port=$(free_port)
+tools/azurite/node_modules/.bin/azurite-blob --blobHost 127.0.0.1 --blobPort "$blob_port" \
+  --location "$azurite_dir" --loose --skipApiVersionCheck --silent >"$azurite_dir/azurite.log" 2>&1 &
+azurite_pid=$!
+cleanup() { kill "$azurite_pid" 2>/dev/null || true; wait "$azurite_pid" 2>/dev/null || true; rm -rf "$azurite_dir"; }
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$blob_port") 2>/dev/null; then break; fi
+  sleep 0.2
+done
+export CURATION_TEST_AZURITE_BLOB="http://127.0.0.1:$blob_port/devstoreaccount1"
+echo "Azurite blob service: $CURATION_TEST_AZURITE_BLOB (pid $azurite_pid)"
+
+log "dotnet test"
+dotnet test Curation.sln -c Release --logger "console;verbosity=normal" "$@"

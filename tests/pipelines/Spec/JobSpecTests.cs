@@ -1,0 +1,94 @@
+using Curation.Pipelines.Spec;
+
+namespace Curation.Pipelines.Tests.Spec;
+
+public sealed class JobSpecTests
+{
+    private const string Valid = """
+        {
+          "name": "demo",
+          "inputs": [{ "path": "corpus/*.jsonl", "idField": "id" }],
+          "stages": [ { "type": "normalize" }, { "type": "quality_filter", "minWords": 3 }, { "type": "exact_dedup", "partitions": 8 } ],
+          "output": { "path": "curated/demo" },
+          "seed": 7
+        }
+        """;
+
+    [Fact]
+    public void A_valid_spec_parses_with_typed_stages_and_defaults()
+    {
+        var spec = JobSpec.Parse(Valid);
+        Assert.Empty(JobSpecValidator.Validate(spec));
+        Assert.Collection(spec.Stages,
+            s => Assert.IsType<NormalizeStageSpec>(s),
+            s => Assert.Equal(3, Assert.IsType<QualityFilterStageSpec>(s).MinWords),
+            s => Assert.Equal(8, Assert.IsType<ExactDedupStageSpec>(s).Partitions));
+        Assert.Equal(7, spec.Seed);
+        Assert.Equal("text", spec.Inputs[0].TextField);
+    }
+
+    [Fact]
+    public void Round_trip_through_json_keeps_the_spec_and_its_job_id()
+    {
+        var spec = JobSpec.Parse(Valid);
+        var again = JobSpec.Parse(spec.ToJson());
+        Assert.Equal(spec.ToJson(), again.ToJson());
+        Assert.Equal(Execution.JobContext.JobIdOf(spec), Execution.JobContext.JobIdOf(again));
+        Assert.StartsWith("demo-", Execution.JobContext.JobIdOf(spec));
+    }
+
+    [Fact]
+    public void A_misspelt_parameter_is_an_error_naming_it_not_a_silent_no_op()
+    {
+        var error = Assert.Throws<JobSpecException>(() => JobSpec.Parse(Valid.Replace("\"minWords\"", "\"minWord\"")));
+        Assert.Contains("minWord", error.Message);
+        Assert.Contains("stages[1]", error.Errors[0].Field);
+    }
+
+    [Fact]
+    public void An_unknown_stage_type_names_the_stage()
+    {
+        var error = Assert.Throws<JobSpecException>(() => JobSpec.Parse(Valid.Replace("\"exact_dedup\"", "\"exact_dedupe\"")));
+        Assert.Contains("stages[2]", error.Errors[0].Field);
+    }
+
+    [Theory]
+    [InlineData("\"name\": \"demo\"", "\"name\": \"bad name!\"", "name")]
+    [InlineData("\"minWords\": 3", "\"minWords\": -1", "stages[1].minWords")]
+    [InlineData("\"partitions\": 8", "\"partitions\": 0", "stages[2].partitions")]
+    [InlineData("\"path\": \"curated/demo\"", "\"path\": \"../outside\"", "output.path")]
+    [InlineData("\"path\": \"corpus/*.jsonl\"", "\"path\": \"az://Bad_Container/x\"", "inputs[0].path")]
+    [InlineData("\"path\": \"curated/demo\"", "\"path\": \"curated/*\"", "output.path")]
+    public void Invalid_values_are_reported_with_the_field_they_belong_to(string from, string to, string field)
+    {
+        var spec = JobSpec.Parse(Valid.Replace(from, to));
+        var errors = JobSpecValidator.Validate(spec);
+        Assert.Contains(errors, e => e.Field == field);
+    }
+
+    [Fact]
+    public void Relative_inputs_resolve_against_the_job_file_folder_and_outputs_stay_in_the_data_store()
+    {
+        var spec = JobSpec.Parse(Valid).WithInputsRelativeTo("/srv/jobs");
+        Assert.Equal("/srv/jobs/corpus/*.jsonl", spec.Inputs[0].Path);
+        var input = StoreLocation.Parse(spec.Inputs[0].Path);
+        Assert.Equal((StoreKind.LocalFolder, "/srv/jobs/corpus", "*.jsonl"), (input.Kind, input.Root, input.Glob));
+        var output = StoreLocation.Parse(spec.Output.Path);
+        Assert.Equal((StoreKind.DataStore, "curated/demo", (string?)null), (output.Kind, output.Prefix, output.Glob));
+    }
+
+    [Theory]
+    [InlineData("az://corpus/2024/**/*.jsonl.gz", "2024/", "a/b/c.jsonl.gz", true)]
+    [InlineData("az://corpus/2024/**/*.jsonl.gz", "2024/", "c.jsonl.gz", true)]
+    [InlineData("az://corpus/2024/*.jsonl", "2024/", "a/c.jsonl", false)]
+    [InlineData("az://corpus/*.{jsonl,txt}", "", "x.txt", true)]
+    [InlineData("az://corpus/part-?.jsonl", "", "part-10.jsonl", false)]
+    public void Globs_match_keys_relative_to_their_prefix(string path, string prefix, string key, bool matches)
+    {
+        var location = StoreLocation.Parse(path);
+        Assert.Equal(StoreKind.AzureBlob, location.Kind);
+        Assert.Equal("corpus", location.Root);
+        Assert.Equal(prefix, location.Prefix);
+        Assert.Equal(matches, location.Matches(key));
+    }
+}

@@ -1,0 +1,79 @@
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Text;
+
+namespace Curation.Pipelines.Tests.Stages;
+
+public sealed class TransformTests
+{
+    private static RecordBatch Batch(params string[] texts)
+    {
+        var batch = RecordBatch.ForDocuments();
+        for (var i = 0; i < texts.Length; i++) batch.AddDocument($"d{i}", texts[i], "test.jsonl", i);
+        return batch;
+    }
+
+    [Theory]
+    [InlineData("  Hello \t  world  ", "Hello world")]
+    [InlineData("line one\r\nline two\rline three", "line one\nline two\nline three")]
+    [InlineData("para one\n\n\n\n  para two  ", "para one\n\npara two")]
+    [InlineData("zero\u200Bwidth\u00ADsoft\uFEFF", "zerowidthsoft")]
+    [InlineData("bell\u0007 and\u0000 nul", "bell and nul")]
+    [InlineData("cafe\u0301", "caf\u00E9")]
+    [InlineData("lone \uD800 surrogate", "lone surrogate")]
+    public void Normalizer_produces_canonical_text(string input, string expected) =>
+        Assert.Equal(expected, new TextNormalizer().Normalize(input));
+
+    [Fact]
+    public void Normalize_drops_documents_left_empty_with_a_reason()
+    {
+        var batch = Batch("fine text", " \t\u200B\u0001 ");
+        var drops = new DropCollector(batch, "normalize");
+        new NormalizeTransform(new NormalizeStageSpec()).Process(batch, drops);
+        Assert.Equal([0], drops.KeptRows());
+        var dropped = new Dictionary<string, long>();
+        drops.CountReasons(dropped);
+        Assert.Equal(1, dropped[NormalizeTransform.EmptyAfterNormalization]);
+    }
+
+    [Fact]
+    public void Each_quality_filter_drops_with_its_own_reason_and_measures_are_kept_as_columns()
+    {
+        var good = "A perfectly ordinary sentence about data curation with enough words in it.";
+        var batch = Batch(
+            good,
+            "too short",
+            good + new string('x', 200),
+            "word " + new string('a', 60),
+            "## ** ~~ || == >> << {{ }} @@ ## ** ~~ || == >> << {{ }} @@ some words here to pass the count",
+            string.Join('\n', Enumerable.Repeat("the same line again and again and again", 6)));
+        var drops = new DropCollector(batch, "quality_filter");
+        new QualityFilterTransform(new QualityFilterStageSpec { MinChars = 20, MaxChars = 200, MinWords = 5 }).Process(batch, drops);
+        var counts = new Dictionary<string, long>();
+        drops.CountReasons(counts);
+
+        Assert.Equal([0], drops.KeptRows());
+        Assert.Equal(1, counts[QualityFilterTransform.TooShort]);
+        Assert.Equal(1, counts[QualityFilterTransform.TooLong]);
+        Assert.Equal(1, counts[QualityFilterTransform.TooFewWords]);
+        Assert.Equal(1, counts[QualityFilterTransform.SymbolRatio]);
+        Assert.Equal(1, counts[QualityFilterTransform.RepeatedLines]);
+        Assert.Equal(batch.RowCount, batch.GetColumn<int>(QualityFilterTransform.WordCountColumn).Count);
+        Assert.Equal(good.Length, batch.GetColumn<int>(QualityFilterTransform.CharCountColumn)[0]);
+        var dropRows = drops.ToDropsBatch();
+        Assert.All(dropRows.GetColumn<string>(DropsSchema.Detail).List, d => Assert.False(string.IsNullOrEmpty(d)));
+    }
+
+    [Fact]
+    public void Content_hash_folds_case_and_whitespace_only_when_asked()
+    {
+        var a = ContentHash.Of("Hello  World\n", caseFold: true, collapseWhitespace: true);
+        Assert.Equal(a, ContentHash.Of("hello world", caseFold: true, collapseWhitespace: true));
+        Assert.Equal(a, ContentHash.Of("HELLO\tWORLD", caseFold: true, collapseWhitespace: true));
+        Assert.NotEqual(ContentHash.Of("Hello world", false, true), ContentHash.Of("hello world", false, true));
+        Assert.NotEqual(ContentHash.Of("hello  world", true, false), ContentHash.Of("hello world", true, false));
+        Assert.Equal(ContentHash.Of("caf\u00E9", true, true), ContentHash.Of("cafe\u0301", true, true));
+        Assert.InRange(a.PartitionOf(16), 0, 15);
+    }
+}
