@@ -257,19 +257,11 @@ public sealed class CorpusBuilder(ulong seed, CorpusPlan plan)
         var lq = _root.Fork("low-quality");
         Doc Low(string text, string kind, string reason) => new(text, kind, "generated", null, null) { Truth = new Truth(Truth.LowQuality, null) { ExpectedReason = reason } };
         string NextSentence() => lowQualitySentences.Count > 0 ? lowQualitySentences.Dequeue() : throw new InvalidOperationException("out of spare sentences");
-        var titles = abstracts.Where(a => a.Title is not null && a.Title.Length < 50 && a.Title.Split(' ').Length >= 5 && !a.Title.Any(c => "^<>{}|~".Contains(c))).Select(a => a.Title!).ToList();
-        lq.Shuffle(titles);
         for (var k = 0; k < plan.LowQualityPerReason; k++)
         {
-            // too_short: a title whose abstract is missing (a third of them), or the opening words of a sentence.
-            if (k % 3 == 0 && titles.Count > k / 3)
-                planted.Add(Low(titles[k / 3], SourceKinds.Abstract, Variants.TooShort));
-            else
-            {
-                string? s;
-                do { s = variants.MakeTooShort(NextSentence()); } while (s is null);
-                planted.Add(Low(s, SourceKinds.DebianDoc, Variants.TooShort));
-            }
+            string? shortText;
+            do { shortText = Variants.MakeTooShort(NextSentence()); } while (shortText is null);
+            planted.Add(Low(shortText, SourceKinds.DebianDoc, Variants.TooShort));
             string? few;
             do { few = variants.MakeTooFewWords(NextSentence(), k); } while (few is null);
             planted.Add(Low(few, SourceKinds.DebianDoc, Variants.TooFewWords));

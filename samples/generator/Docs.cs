@@ -33,7 +33,7 @@ public static class Docs
         sb.AppendLine("{\"id\": \"doc-001877\", \"text\": \"…\", \"source_kind\": \"debian-doc\", \"origin\": \"/usr/share/doc/sed/sedfaq.txt.gz#paragraph-748\"}");
         sb.AppendLine("```");
         sb.AppendLine();
-        sb.AppendLine("- `id`: stable, unique, `doc-000001` … assigned by a random permutation, so a duplicate's id is as likely smaller as larger than its original's (the pipeline keeps the smallest id of a group). Point a job at it with `\"id_field\": \"id\"`.");
+        sb.AppendLine("- `id`: stable, unique, `doc-000001` … assigned by a random permutation, so a duplicate's id is as likely smaller as larger than its original's (the pipeline keeps the smallest id of a group). Point a job at it with `\"idField\": \"id\"`.");
         sb.AppendLine("- `text`: one paper abstract, or one prose paragraph of Debian package documentation joined into one line (planted variants may have line breaks, tabs, odd characters).");
         sb.AppendLine("- `source_kind`: `abstract` or `debian-doc` (a planted document carries its original's; a low-quality one the kind of text it was made from).");
         sb.AppendLine("- `origin`: the line of the seed file, or the documentation file and paragraph number, the text was taken from (`generated` for low-quality documents); `title`: the paper title (abstracts only).");
@@ -91,9 +91,9 @@ public static class Docs
         sb.AppendLine();
         sb.AppendLine("### Low-quality documents");
         sb.AppendLine();
-        sb.AppendLine("Each fails exactly one check of the `quality_filter` stage at its default thresholds (the generator verifies this, and that every other document passes all four):");
+        sb.AppendLine("Each fails exactly one check of the `quality_filter` stage at its default thresholds (`minChars` 50, `minWords` 5, `maxSymbolRatio` 0.1, `maxRepeatedLineFraction` 0.3), and also with `minWords` 8 (the demo job's setting), whether words are counted as whitespace-separated tokens or as runs of letters and digits. The generator verifies this, and that every other document passes all four checks under the same settings:");
         sb.AppendLine();
-        sb.AppendLine("- `too_short`: under 50 characters but at least five words (paper titles without their abstract, the first words of a sentence);");
+        sb.AppendLine("- `too_short`: under 50 characters but at least eight words (the opening words of a sentence, `...` where it was cut, as a snippet or teaser leaves them);");
         sb.AppendLine("- `too_few_words`: 50 characters or more in fewer than five whitespace-separated words (words run together as broken PDF extraction leaves them, checksum lines);");
         sb.AppendLine("- `symbol_ratio`: words buried in runs of symbols (box drawing, arrows, stars, `$$`, `<<>>`…): at least 30% of the non-space characters are Unicode symbols, far above 0.1 even if punctuation is not counted as symbols;");
         sb.AppendLine("- `repeated_lines`: one line (sometimes two alternating) repeated 6–24 times, so well over 30% of the lines repeat an earlier one; some reuse the scrape's own page chrome (\"Get trending papers in your email inbox!\").");
@@ -125,7 +125,7 @@ public static class Docs
         sb.AppendLine("### What a job should end with");
         sb.AppendLine();
         sb.AppendLine(F($"- After `quality_filter` (defaults): {s.AfterQuality} documents; the {k.GetValueOrDefault(Truth.LowQuality)} `low_quality` ones dropped with their `expected_reason`, nothing else."));
-        sb.AppendLine(F($"- After `normalize` + `exact_dedup` (`case_fold` and `collapse_whitespace` on, the defaults): {s.AfterExact} documents: all `exact` and `whitespace_case` documents dropped, each group keeping its smallest id. If normalize leaves zero-width (Cf) characters in place, the `zero_width` variants survive: {s.AfterExactWithoutZeroWidthRule}."));
+        sb.AppendLine(F($"- After `normalize` + `exact_dedup` (`caseFold` and `collapseWhitespace` on, the defaults): {s.AfterExact} documents: all `exact` and `whitespace_case` documents dropped, each group keeping its smallest id. If normalize leaves zero-width (Cf) characters in place, the `zero_width` variants survive: {s.AfterExactWithoutZeroWidthRule}."));
         sb.AppendLine("- Near dedup (MinHash LSH) should find the `near` documents in proportion to their similarity: nearly all at 0.85 and above, few at 0.6 and below, with a band-dependent S-curve between; chains should end up in one group (connected components).");
         sb.AppendLine("- Semantic dedup is not covered by this truth: the near duplicates are also close in embedding space, and a few originals (paragraphs about the same topic) may be close too.");
         sb.AppendLine();
@@ -198,7 +198,7 @@ public static class Docs
         var docs = objects.Sum(o => o.Documents);
         sb.AppendLine(F($"| **all** | **{total}** | **{docs}** | **{total - docs}** |"));
         sb.AppendLine();
-        sb.AppendLine("Accounting over the whole folder: records read = documents + quarantined. With `id_field: \"id\"` every document has its own id.");
+        sb.AppendLine("Accounting over the whole folder: records read = documents + quarantined. With `\"idField\": \"id\"` every document has its own id.");
         sb.AppendLine();
         sb.AppendLine("## Per object");
         sb.AppendLine();

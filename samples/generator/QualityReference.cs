@@ -4,22 +4,41 @@ namespace Curation.SampleGenerator;
 
 /// <summary>
 /// The heuristic checks the low-quality documents are built against, with the quality_filter stage's default
-/// thresholds (min_chars 50, min_words 5, max_symbol_ratio 0.1, max_repeated_line_fraction 0.3). The generator uses
+/// thresholds (min_chars 50, min_words 5, max_symbol_ratio 0.1, max_repeated_line_fraction 0.3), and with
+/// min_words 8 too (the demo job's setting). The generator uses
 /// it to prove each low-quality document fails exactly its one labelled check and every other document passes all.
 /// The symbol count here is the strict reading (anything but letters, marks, digits, whitespace and Unicode
 /// punctuation); the symbol-soup documents stay above the threshold under any narrower notion of "punctuation".
 /// </summary>
 public static class QualityReference
 {
-    public static List<string> Failures(string text)
+    /// <summary>
+    /// The checks a text fails with min_chars 50, the given min_words, max_symbol_ratio 0.1 and
+    /// max_repeated_line_fraction 0.3. Words are counted both as whitespace-separated tokens and as runs of letters
+    /// and digits; a text fails min_words if either count is below it.
+    /// </summary>
+    public static List<string> Failures(string text, int minWords)
     {
         var failures = new List<string>();
         var t = TextTools.Canonical(text); // as the normalize stage leaves it (lower-casing does not matter here)
         if (t.Length < 50) failures.Add(Variants.TooShort);
-        if (TextTools.Words(t).Length < 5) failures.Add(Variants.TooFewWords);
+        if (TextTools.Words(t).Length < minWords || AlphanumericRuns(t) < minWords) failures.Add(Variants.TooFewWords);
         if (SymbolRatio(text) > 0.1) failures.Add(Variants.SymbolRatio);
         if (RepeatedLineFraction(text) > 0.3) failures.Add(Variants.RepeatedLines);
         return failures;
+    }
+
+    private static int AlphanumericRuns(string text)
+    {
+        var runs = 0;
+        var inRun = false;
+        foreach (var c in text)
+        {
+            var alnum = char.IsLetterOrDigit(c);
+            if (alnum && !inRun) runs++;
+            inRun = alnum;
+        }
+        return runs;
     }
 
     public static double SymbolRatio(string text)

@@ -393,20 +393,23 @@ public sealed class Variants(Rng rng, IReadOnlyDictionary<string, IReadOnlyList<
         "●○●", "◄►", "∞≈≠", "¶", "•••", "✓✗", "⇒", "∑∏", "≡≡≡", "#%&*", "^^~~", "$$", "<<>>", "+=+", "|||",
     ];
 
-    /// <summary>Under 50 characters but five words or more, no symbols: only the length check fails.</summary>
-    public string? MakeTooShort(string sentence)
+    /// <summary>
+    /// Under 50 characters but eight words or more (so a min_words of 5 to 8 passes it), no symbols: only the
+    /// length check fails. The opening words of a sentence, "..." where it was cut.
+    /// </summary>
+    public static string? MakeTooShort(string sentence)
     {
         var words = sentence.Split(' ');
         var take = new List<string>();
         foreach (var w in words)
         {
             var candidate = string.Join(' ', take.Append(w));
-            if (candidate.Length > 44) break;
+            if (candidate.Length + (take.Count + 1 == words.Length ? 0 : 3) > 49) break;
             take.Add(w);
         }
-        if (take.Count < 5) return null;
-        var text = string.Join(' ', take).TrimEnd(',', ';', ':');
-        return take.Count == words.Length ? text : text + "..."; // a snippet cut at a word boundary
+        if (take.Count < 8) return null;
+        var text = string.Join(' ', take);
+        return take.Count == words.Length ? text : text.TrimEnd(',', ';', ':') + "...";
     }
 
     /// <summary>Fifty characters or more in under five words, letters and digits only.</summary>
@@ -431,8 +434,8 @@ public sealed class Variants(Rng rng, IReadOnlyDictionary<string, IReadOnlyList<
     /// <summary>Words buried in symbol runs: over a third of the characters are symbols.</summary>
     public string? MakeSymbolSoup(string sentence)
     {
-        var words = sentence.Split(' ').Take(12).ToList();
-        if (words.Count < 6) return null;
+        var words = sentence.Split(' ').Take(14).ToList();
+        if (words.Count < 10) return null; // ten real words or more: min_words never fails it
         var sb = new StringBuilder();
         foreach (var w in words)
         {

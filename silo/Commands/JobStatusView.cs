@@ -50,7 +50,7 @@ public static class JobStatusView
         {
             var table = new Table().Border(TableBorder.Rounded)
                 .AddColumn("stage").AddColumn(new TableColumn("in").RightAligned()).AddColumn(new TableColumn("kept").RightAligned())
-                .AddColumn("dropped (by reason)").AddColumn("quarantined (by reason)").AddColumn(new TableColumn("docs/s").RightAligned());
+                .AddColumn("dropped").AddColumn("quarantined").AddColumn(new TableColumn("docs/s").RightAligned());
             foreach (var stage in books.Stages)
             {
                 var seconds = status.Phases.Where(p => p.Stage == stage.Stage).Sum(p => p.WallSeconds);

@@ -42,8 +42,12 @@ public static class CurationHost
 
         if (quiet)
         {
+            // The CLI draws progress bars: only errors may interleave with them. Config rules are per category,
+            // so every configured category is lowered too.
+            var rules = builder.Configuration.GetSection("Logging:LogLevel").GetChildren().Select(c => c.Key).Append("Default");
+            builder.Configuration.AddInMemoryCollection(rules.Distinct().Select(k => KeyValuePair.Create($"Logging:LogLevel:{k}", (string?)"Error")));
             builder.Logging.ClearProviders();
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error);
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         }
 
         var cluster = builder.Configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions();

@@ -87,7 +87,7 @@ public sealed class JobGrain(
             var spec = JobSpec.Parse(S.SpecJson!);
             var job = await Task.Run(() => JobContext.CreateOrLoadAsync(spec, stores, cancellationToken), cancellationToken);
             S.Shards = job.Plan.ShardCount;
-            S.Output = job.OutputLocation.ToString();
+            S.Output = $"{job.Output.Location.TrimEnd('/')}/{job.OutputLocation.Prefix.TrimEnd('/')}";
             S.Phases = job.Phases().Select(p => new PhaseProgress { Stage = p.Stage.Folder, Phase = p.Phase.Name, Total = p.Phase.TaskCount }).ToList();
             logger.LogInformation("Job {JobId}: {Shards} shards, {Objects} objects, {Bytes:N0} bytes", jobId, job.Plan.ShardCount, job.Plan.ObjectCount, job.Plan.TotalBytes);
 

@@ -156,7 +156,9 @@ internal sealed class LineSplitter : IDisposable
 
     private void Grow()
     {
-        var size = (int)Math.Min(_capacityLimit, Math.Max(_buffer.Length * 2L, _buffer.Length + 1L));
+        // Double, but jump straight to the cap when the next doubling would pass it (4 MiB → limit + 2, not 8 MiB → limit + 2).
+        var doubled = _buffer.Length * 2L;
+        var size = (int)(doubled * 2 > _capacityLimit ? _capacityLimit : doubled);
         if (size <= _buffer.Length) throw new InvalidOperationException("Line buffer cannot grow past its limit."); // unreachable: a full buffer at the cap holds a too-long line
         var pooled = size <= PooledLimitBytes;
         // Past 1 MiB allocate the exact size: the pool would round limit + 2 up to the next power of two.

@@ -131,7 +131,14 @@ public sealed class ParquetInputReader : IInputReader
         }
     }
 
-    private static bool IsTextType(Type type) => type == typeof(string) || type == typeof(byte[]);
+    // Parquet.Net 6 describes string columns read from a file as ReadOnlyMemory<char> and binary ones as
+    // ReadOnlyMemory<byte>; both still read into string[] / byte[][].
+    private static bool IsStringType(Type type) => type == typeof(string) || type == typeof(ReadOnlyMemory<char>);
+    private static bool IsBinaryType(Type type) => type == typeof(byte[]) || type == typeof(ReadOnlyMemory<byte>);
+    private static bool IsTextType(Type type) => IsStringType(type) || IsBinaryType(type);
+
+    private static string TypeName(Type type) =>
+        IsStringType(type) ? "strings" : IsBinaryType(type) ? "binary" : type.Name;
 
     private static (DataField? Field, string? Problem) FindColumn(ParquetSchema schema, string name, string role, string source, Func<Type, bool> accepts)
     {
@@ -146,7 +153,7 @@ public sealed class ParquetInputReader : IInputReader
             return (null, $"{source}: {role} column '{name}' is a nested or repeated field ({field.SchemaType}), not a plain column");
         var type = Nullable.GetUnderlyingType(data.ClrType) ?? data.ClrType;
         if (!accepts(type))
-            return (null, $"{source}: {role} column '{name}' holds {type.Name}, not " + (role == "text" ? "strings" : "strings or integers"));
+            return (null, $"{source}: {role} column '{name}' holds {TypeName(type)}, not " + (role == "text" ? "strings" : "strings or integers"));
         return (data, null);
     }
 
@@ -159,7 +166,7 @@ public sealed class ParquetInputReader : IInputReader
         var rows = checked((int)rowGroup.RowCount);
         string?[]? texts = null, ids = null;
         byte[]?[]? textBytes = null, idBytes = null;
-        if (ElementType(textField) == typeof(string))
+        if (IsStringType(ElementType(textField)))
         {
             texts = new string?[rows];
             await rowGroup.ReadAsync(textField, texts.AsMemory(), cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -172,12 +179,12 @@ public sealed class ParquetInputReader : IInputReader
         if (idField is not null)
         {
             var type = ElementType(idField);
-            if (type == typeof(string))
+            if (IsStringType(type))
             {
                 ids = new string?[rows];
                 await rowGroup.ReadAsync(idField, ids.AsMemory(), cancellationToken: cancellationToken).ConfigureAwait(false);
             }
-            else if (type == typeof(byte[]))
+            else if (IsBinaryType(type))
             {
                 idBytes = new byte[]?[rows];
                 await rowGroup.ReadAsync(idField, idBytes.AsMemory(), cancellationToken: cancellationToken).ConfigureAwait(false);

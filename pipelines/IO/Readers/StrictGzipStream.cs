@@ -268,7 +268,13 @@ public sealed class StrictGzipStream : Stream
         var found = window.IndexOf(expected);
         if (found >= 0)
         {
-            _pos = _chunkStart + found + 8;
+            var trailerAt = _chunkStart + found;
+            if (RepeatEndsAt(_chunkStart, trailerAt, expected))
+                throw new GzipFormatException(
+                    $"gzip member {_member} (starting at compressed byte {ReaderText.Num(_memberStart)}) fails its check: its trailer does not " +
+                    $"match the CRC-32 0x{_crc.GetCurrentHashAsUInt32():X8} and length {ReaderText.Num(_memberBytes)} of its decompressed data " +
+                    "(only the next member's, a repeat of it, does; corrupt data)", truncated: false, _member, _bufferOffset + trailerAt);
+            _pos = trailerAt + 8;
             return;
         }
         var offset = _bufferOffset + _chunkEnd;
@@ -285,6 +291,81 @@ public sealed class StrictGzipStream : Stream
             $"gzip member {_member} (starting at compressed byte {ReaderText.Num(_memberStart)}) fails its check: no trailer near compressed byte " +
             $"{ReaderText.Num(offset)} matches the CRC-32 0x{_crc.GetCurrentHashAsUInt32():X8} and length {ReaderText.Num(_memberBytes)} " +
             "of its decompressed data (corrupt data)", truncated: false, _member, offset);
+    }
+
+    /// <summary>
+    /// The deflater's exact end is unknown, so the trailer found could in principle belong to a later member with the
+    /// same content, this member's own trailer (before it) being damaged. That needs a gzip header between the two:
+    /// true when some header in the window starts a complete member ending at <paramref name="trailerAt"/> whose data
+    /// matches <paramref name="expected"/>. A header-like byte run inside deflate data (1 in 2^24 per position) makes
+    /// this inflate a few KiB once; it never matches by chance.
+    /// </summary>
+    private bool RepeatEndsAt(int windowStart, int trailerAt, ReadOnlySpan<byte> expected)
+    {
+        ReadOnlySpan<byte> magic = [0x1F, 0x8B, 0x08];
+        for (var from = windowStart + 8; from < trailerAt; from++) // a header follows an 8-byte trailer at the earliest
+        {
+            var found = _buffer.AsSpan(from, trailerAt - from).IndexOf(magic);
+            if (found < 0) return false;
+            from += found;
+            if (IsMemberEndingAt(from, trailerAt, expected)) return true;
+        }
+        return false;
+    }
+
+    private bool IsMemberEndingAt(int start, int trailerAt, ReadOnlySpan<byte> expected)
+    {
+        var member = _buffer.AsSpan(start, trailerAt - start);
+        if (!TryMeasureHeader(member, out var headerLength)) return false;
+        var expectedCrc = BinaryPrimitives.ReadUInt32LittleEndian(expected);
+        var expectedLength = BinaryPrimitives.ReadUInt32LittleEndian(expected[4..]);
+        var crc = new Crc32();
+        long length = 0;
+        var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            using var deflate = new DeflateStream(new MemoryStream(_buffer, start + headerLength, member.Length - headerLength, writable: false),
+                CompressionMode.Decompress);
+            int read;
+            while ((read = deflate.Read(scratch, 0, scratch.Length)) > 0)
+            {
+                crc.Append(scratch.AsSpan(0, read));
+                length += read;
+                if (length > _memberBytes) return false;
+            }
+        }
+        catch (InvalidDataException)
+        {
+            return false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+        return crc.GetCurrentHashAsUInt32() == expectedCrc && unchecked((uint)length) == expectedLength;
+    }
+
+    /// <summary>The length of a gzip header at the start of <paramref name="bytes"/>, when one fits there.</summary>
+    private static bool TryMeasureHeader(ReadOnlySpan<byte> bytes, out int length)
+    {
+        length = 10;
+        if (bytes.Length < 10 || bytes[0] != 0x1F || bytes[1] != 0x8B || bytes[2] != 8 || (bytes[3] & FlagReserved) != 0) return false;
+        var flags = bytes[3];
+        if ((flags & FlagExtra) != 0)
+        {
+            if (bytes.Length < length + 2) return false;
+            length += 2 + BinaryPrimitives.ReadUInt16LittleEndian(bytes[length..]);
+        }
+        foreach (var flag in (ReadOnlySpan<byte>)[FlagName, FlagComment])
+        {
+            if ((flags & flag) == 0) continue;
+            if (length >= bytes.Length) return false;
+            var zero = bytes[length..].IndexOf((byte)0);
+            if (zero < 0) return false;
+            length += zero + 1;
+        }
+        if ((flags & FlagHeaderCrc) != 0) length += 2;
+        return length < bytes.Length;
     }
 
     /// <summary>After the last member only zero bytes (tape padding, which gzip(1) accepts) may follow.</summary>

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime;
+using System.Runtime.InteropServices;
+using Curation.Pipelines.IO;
+
+namespace Curation.Bench;
+
+/// <summary>The common header: what the numbers were measured on.</summary>
+public static class Machine
+{
+#if DEBUG
+    public const string Configuration = "Debug";
+#else
+    public const string Configuration = "Release";
+#endif
+
+    public static void PrintHeader(BenchOptions options)
+    {
+        Console.WriteLine("Curation benchmarks");
+        Console.WriteLine($"machine:  {CpuModel()}, {Environment.ProcessorCount} logical cores, {TotalMemory()}");
+        Console.WriteLine($"os:       {OsName()} ({RuntimeInformation.OSArchitecture})");
+        Console.WriteLine($".net:     {RuntimeInformation.FrameworkDescription}, {(GCSettings.IsServerGC ? "server" : "workstation")} GC" +
+                          $"{(GCSettings.LatencyMode == GCLatencyMode.Batch ? "" : ", concurrent")}");
+        Console.WriteLine($"build:    {Configuration} (bench), {AssemblyConfiguration(typeof(ParquetTableWriter).Assembly)} (Curation.Pipelines)");
+        Console.WriteLine($"options:  rows={options.Rows:N0} repeat={options.Repeat} target={(options.UseFile ? "file" : "memory")} " +
+                          $"docs={options.Docs:N0} threads={options.Threads} shard-mb={options.ShardMiB} seed={options.Seed}");
+        Console.WriteLine($"date:     {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC");
+    }
+
+    /// <summary>False, with the reason, when this program or the pipeline library was compiled without optimisation.</summary>
+    public static bool IsOptimizedBuild(out string why)
+    {
+        if (Configuration == "Debug") { why = "this benchmark was built in Debug"; return false; }
+        foreach (var assembly in new[] { typeof(Machine).Assembly, typeof(ParquetTableWriter).Assembly })
+            if (AssemblyConfiguration(assembly) == "Debug")
+            {
+                why = $"{assembly.GetName().Name} was built without optimisation (Debug)";
+                return false;
+            }
+        why = "";
+        return true;
+    }
+
+    private static string AssemblyConfiguration(Assembly assembly) =>
+        assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true ? "Debug" : "Release";
+
+    private static string CpuModel()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                if (line.StartsWith("model name", StringComparison.Ordinal))
+                    return line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return $"unknown CPU ({RuntimeInformation.ProcessArchitecture})";
+    }
+
+    private static string TotalMemory()
+    {
+        var bytes = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        return $"{bytes / (1024.0 * 1024 * 1024):0.0} GiB memory";
+    }
+
+    private static string OsName()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/etc/os-release"))
+                if (line.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))
+                    return $"{line["PRETTY_NAME=".Length..].Trim('"')}, {RuntimeInformation.OSDescription}";
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return RuntimeInformation.OSDescription;
+    }
+}
