@@ -81,7 +81,7 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
     private static string Original(TextGen gen, int doc)
     {
         var random = gen.For(doc);
-        var text = gen.Prose(random, 300 + random.Next(400));
+        var text = gen.Prose(random, 250 + random.Next(300));
         // 2% arrive in decomposed form (e + combining acute), as scraped text sometimes does.
         return random.Next(50) == 0 ? text.Normalize(NormalizationForm.FormD) : text;
     }

@@ -10,9 +10,9 @@ namespace Curation.Bench;
 public static class Machine
 {
 #if DEBUG
-    public const string Configuration = "Debug";
+    public static readonly string Configuration = "Debug";
 #else
-    public const string Configuration = "Release";
+    public static readonly string Configuration = "Release";
 #endif
 
     public static void PrintHeader(BenchOptions options)
@@ -26,6 +26,7 @@ public static class Machine
         Console.WriteLine($"options:  rows={options.Rows:N0} repeat={options.Repeat} target={(options.UseFile ? "file" : "memory")} " +
                           $"docs={options.Docs:N0} threads={options.Threads} shard-mb={options.ShardMiB} seed={options.Seed}");
         Console.WriteLine($"date:     {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        Console.WriteLine($"load:     {Load()}");
     }
 
     /// <summary>False, with the reason, when this program or the pipeline library was compiled without optimisation.</summary>
@@ -66,14 +67,27 @@ public static class Machine
 
     private static string OsName()
     {
-        try
-        {
-            foreach (var line in File.ReadLines("/etc/os-release"))
-                if (line.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))
-                    return $"{line["PRETTY_NAME=".Length..].Trim('"')}, {RuntimeInformation.OSDescription}";
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return RuntimeInformation.OSDescription;
+        var kernel = ReadFirstLine("/proc/sys/kernel/osrelease");
+        return kernel is null ? RuntimeInformation.OSDescription : $"{RuntimeInformation.OSDescription}, kernel {kernel}";
+    }
+
+    /// <summary>
+    /// The 1-minute load average against the core count: other work on the machine (builds, tests) makes every
+    /// figure noisy, and the reader of a result should know.
+    /// </summary>
+    public static string Load()
+    {
+        var fields = ReadFirstLine("/proc/loadavg")?.Split(' ');
+        if (fields is null || fields.Length < 3) return "load: unknown";
+        var busy = double.TryParse(fields[0], System.Globalization.CultureInfo.InvariantCulture, out var load) && load > Environment.ProcessorCount * 0.75;
+        return $"load average {fields[0]} {fields[1]} {fields[2]} on {Environment.ProcessorCount} cores" +
+               (busy ? " (WARNING: the machine is busy with other work; expect noisy figures, the paired ratios are the robust ones)" : "");
+    }
+
+    private static string? ReadFirstLine(string path)
+    {
+        try { return File.ReadLines(path).FirstOrDefault()?.Trim(); }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
     }
 }

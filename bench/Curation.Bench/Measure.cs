@@ -23,12 +23,11 @@ public static class Measure
             : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    /// <summary>A full, compacting collection so one side's garbage is not collected on the other side's clock.</summary>
+    /// <summary>A full collection so one side's garbage is not collected on the other side's clock.</summary>
     public static void Settle()
     {
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
         GC.WaitForPendingFinalizers();
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
     }
 }
 

@@ -54,6 +54,7 @@ foreach (var name in selected)
     try
     {
         if (await benchmarks[name](options) != 0) failures++;
+        Console.WriteLine($"after {name}: {Machine.Load()}");
     }
     catch (Exception e)
     {

@@ -5,8 +5,9 @@ using System.Text;
 namespace Curation.Pipelines.Text;
 
 /// <summary>
-/// The key exact dedup compares: a 128-bit XxHash3 of the text in NFC, optionally case-folded and with whitespace
-/// runs collapsed. 128 bits keep the chance of any false match in 10^12 documents below 10^-14.
+/// The key exact dedup compares: a 128-bit XxHash3 of the text in NFC without invisible characters (controls and
+/// format characters such as ZWJ/ZWNJ, which normalisation keeps because some scripts need them), optionally
+/// case-folded and with whitespace runs collapsed. 128 bits keep the chance of any false match in 10^12 documents below 10^-14.
 /// </summary>
 public readonly record struct ContentHash(long High, long Low)
 {
@@ -17,6 +18,8 @@ public readonly record struct ContentHash(long High, long Low)
         var pendingSpace = false;
         foreach (var raw in canonical)
         {
+            if (char.IsControl(raw) && !char.IsWhiteSpace(raw)) continue;
+            if (System.Globalization.CharUnicodeInfo.GetUnicodeCategory(raw) == System.Globalization.UnicodeCategory.Format) continue;
             if (collapseWhitespace && char.IsWhiteSpace(raw)) { pendingSpace = key.Length > 0; continue; }
             if (pendingSpace) { key.Append(' '); pendingSpace = false; }
             key.Append(caseFold ? char.ToLowerInvariant(raw) : raw);

@@ -67,6 +67,7 @@ public static class CorpusCommand
         foreach (var d in corpus.Planted.Where(d => d.Truth!.Kind is Truth.Exact or Truth.WhitespaceCase))
         {
             if (TextTools.Canonical(d.Text) != TextTools.Canonical(d.Truth!.Of!.Text)) problems.Add($"{d.Id}: does not normalise to its original");
+            if (TextTools.Canonical(d.Text, upper: true) != TextTools.Canonical(d.Truth.Of!.Text, upper: true)) problems.Add($"{d.Id}: differs from its original when case is folded to upper");
             if (d.Truth.Kind == Truth.Exact && d.Text != d.Truth.Of!.Text) problems.Add($"{d.Id}: exact copy differs");
             if (d.Truth.Kind == Truth.WhitespaceCase && d.Text == d.Truth.Of!.Text) problems.Add($"{d.Id}: variant identical to original");
         }

@@ -68,7 +68,7 @@ public static class Docs
         sb.AppendLine();
         sb.AppendLine("### Whitespace / case transforms");
         sb.AppendLine();
-        sb.AppendLine("Each variant has one leading transform (every transform leads in turn) and up to two more; `transforms` lists them. Every variant equals its original after: Unicode NFC, removing control (Cc) and format (Cf: zero-width space/joiners, word joiner, BOM) characters, collapsing whitespace runs (`char.IsWhiteSpace`, so including no-break and thin spaces) to one space, trimming and lower-casing. An exact-dedup stage that does not remove format characters will miss the `zero_width` ones.");
+        sb.AppendLine("Each variant has one leading transform (every transform leads in turn) and up to two more; `transforms` lists them. Every variant equals its original after: Unicode NFC, removing control (Cc) and invisible format characters (Cf: zero-width space, word joiner, BOM, soft hyphen; ZWNJ/ZWJ are never planted, since they carry meaning in some scripts), collapsing whitespace runs (`char.IsWhiteSpace`, so including no-break and thin spaces) to one space, trimming and lower-casing. An exact-dedup stage that does not remove format characters will miss the `zero_width` ones.");
         sb.AppendLine();
         sb.AppendLine("| transform | variants using it | what it does |");
         sb.AppendLine("|---|---:|---|");
@@ -84,7 +84,7 @@ public static class Docs
             ["lower"] = "the whole text lower-cased",
             ["case_words"] = "the first sentence upper-cased, or some words capitalised",
             ["nfd"] = "Unicode NFD (decomposed accents; only originals with accented letters)",
-            ["zero_width"] = "U+200B/200C/200D/2060/FEFF inside and between words, sometimes a leading BOM",
+            ["zero_width"] = "U+200B (zero-width space), U+2060 (word joiner), U+FEFF (BOM), U+00AD (soft hyphen) inside words, sometimes a leading BOM",
             ["control_chars"] = "C0 controls (U+0001–0003, 0007, 0008, 000E, 0010, 001A, 001B) and U+007F inside words",
         };
         foreach (var t in Variants.WhitespaceCaseTransforms) sb.AppendLine(F($"| `{t}` | {s.TransformCounts.GetValueOrDefault(t)} | {what[t]} |"));
@@ -148,12 +148,13 @@ public static class Docs
         sb.AppendLine();
         sb.AppendLine("<!-- Written by samples/generator; edit the generator (Docs.cs), not this file. -->");
         sb.AppendLine();
-        sb.AppendLine("The corpus (`corpus/*.jsonl`, and the texts reused in `bad-input/`) is made of excerpts of third-party text, unchanged except for whitespace (paragraphs joined into one line) and for the deliberate edits of the planted duplicates and low-quality documents described in `README.md`. Nothing here is relicensed: each excerpt stays under the terms of its source, listed below. The corpus is a small sample for testing a data-curation pipeline; it is not meant for training models.");
+        sb.AppendLine("The corpus (`corpus/*.jsonl`, and the texts reused in `bad-input/`) is made of excerpts of third-party text, unchanged except for whitespace (paragraphs joined into one line; a list item's leading `*`/`-` marker dropped) and for the deliberate edits of the planted duplicates and low-quality documents described in `README.md`. Nothing here is relicensed: each excerpt stays under the terms of its source, listed below. The corpus is a small sample for testing a data-curation pipeline; it is not meant for training models.");
         sb.AppendLine();
-        var abstracts = c.Originals.Where(d => d.SourceKind == SourceKinds.Abstract).OrderBy(d => d.Origin, StringComparer.Ordinal).ToList();
+        var abstracts = c.Originals.Where(d => d.SourceKind == SourceKinds.Abstract)
+            .OrderBy(d => int.Parse(d.Origin[(d.Origin.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture)).ToList();
         sb.AppendLine(F($"## 1. Paper abstracts ({abstracts.Count} documents, `source_kind: abstract`)"));
         sb.AppendLine();
-        sb.AppendLine(F($"Taken from `{Path.GetFileName(abstractsPath)}`, the paper-abstract seed shipped with this repository's shared seeds: a scrape of a paper-listing web page (its boilerplate such as \"Get trending papers in your email inbox!\" is visible in it) holding titles and abstracts of research papers, most of them arXiv preprints on tokenization and text embeddings. The scrape carries no author names, links or licence statements, and this repository has not verified the licence of each paper. arXiv distributes its article metadata, abstracts included, under CC0 1.0, which covers the abstracts that are arXiv's; for the rest, copyright stays with the papers' authors. They are used here as a small research sample, unchanged apart from whitespace, with attribution by title: each record's `title` field names its paper, and the titles are listed below (search any title to find the paper and its authors)."));
+        sb.AppendLine(F($"Taken from `{Path.GetFileName(abstractsPath)}`, the paper-abstract seed shipped with this repository's shared seeds: a scrape of a paper-listing web page (its boilerplate such as \"Get trending papers in your email inbox!\" is visible in it) holding titles and abstracts of research papers on tokenization and text embeddings; judging by the titles, largely arXiv preprints, though that was not checked paper by paper. The scrape carries no author names, links or licence statements. arXiv states that it makes its article metadata, abstracts included, available under CC0 1.0; whether that covers every abstract here was not verified, and for any that it does not cover, copyright stays with the papers' authors. They are used here as a small research sample, unchanged apart from whitespace, with attribution by title: each record's `title` field names its paper, and the titles are listed below in the order of the seed file (search any title to find the paper and its authors)."));
         sb.AppendLine();
         foreach (var a in abstracts) sb.AppendLine(F($"- {a.Title} (`{a.Origin}`)"));
         sb.AppendLine();

@@ -8,7 +8,8 @@ namespace Curation.SampleGenerator;
 /// min_words 8 too (the demo job's setting). The generator uses
 /// it to prove each low-quality document fails exactly its one labelled check and every other document passes all.
 /// The symbol count here is the strict reading (anything but letters, marks, digits, whitespace and Unicode
-/// punctuation); the symbol-soup documents stay above the threshold under any narrower notion of "punctuation".
+/// punctuation, and also the ASCII marks # * | ~ ^ _ \ &lt; &gt; { } = @ `); the symbol-soup documents stay above the threshold
+/// under any narrower notion of "symbol" too.
 /// </summary>
 public static class QualityReference
 {
@@ -50,6 +51,7 @@ public static class QualityReference
             var cat = CharUnicodeInfo.GetUnicodeCategory(c);
             if (cat is UnicodeCategory.Control or UnicodeCategory.Format) continue; // removed by normalize
             total++;
+            if ("#*|~^_\\<>{}=@`".Contains(c)) { symbols++; continue; } // ASCII marks of markup and symbol soup
             if (char.IsLetterOrDigit(c) || cat is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark
                 or UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation or UnicodeCategory.OpenPunctuation
                 or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation or UnicodeCategory.FinalQuotePunctuation

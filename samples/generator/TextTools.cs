@@ -35,10 +35,13 @@ public static class TextTools
     public static double Jaccard(string a, string b) => Jaccard(Shingles(a), Shingles(b));
 
     /// <summary>
-    /// What a whitespace/case variant must equal its original under: NFC, control (Cc) and format (Cf, zero-width)
-    /// characters removed, whitespace runs collapsed to one space, trimmed, lower-cased (invariant).
+    /// What a whitespace/case variant must equal its original under: NFC, control (Cc) and format (Cf: zero-width
+    /// space, word joiner, BOM, soft hyphen; but not ZWNJ/ZWJ, which carry meaning) characters removed, whitespace runs
+    /// collapsed to one space, trimmed, lower-cased (invariant).
     /// </summary>
-    public static string Canonical(string text)
+    public static string Canonical(string text) => Canonical(text, upper: false);
+
+    public static string Canonical(string text, bool upper)
     {
         var nfc = text.Normalize(NormalizationForm.FormC);
         var sb = new StringBuilder(nfc.Length);
@@ -47,11 +50,11 @@ public static class TextTools
         {
             if (char.IsWhiteSpace(c)) { pendingSpace = sb.Length > 0; continue; }
             var cat = CharUnicodeInfo.GetUnicodeCategory(c);
-            if (cat is UnicodeCategory.Control or UnicodeCategory.Format) continue;
+            if (cat is UnicodeCategory.Control || (cat is UnicodeCategory.Format && c is not '\u200C' and not '\u200D')) continue;
             if (pendingSpace) { sb.Append(' '); pendingSpace = false; }
             sb.Append(c);
         }
-        return sb.ToString().ToLowerInvariant();
+        return upper ? sb.ToString().ToUpperInvariant() : sb.ToString().ToLowerInvariant();
     }
 
     /// <summary>Collapses every whitespace run to one space and trims.</summary>

@@ -14,7 +14,9 @@ public sealed class Variants(Rng rng, IReadOnlyDictionary<string, IReadOnlyList<
         "upper", "lower", "case_words", "nfd", "zero_width", "control_chars",
     ];
 
-    private static readonly char[] ZeroWidth = ['\u200B', '\u200C', '\u200D', '\u2060', '\uFEFF'];
+    // Invisible characters with no meaning in running text. Not U+200C/U+200D (ZWNJ/ZWJ): they change how Persian,
+    // Indic scripts and emoji render, so a normaliser rightly keeps them and they would not be layout variants.
+    private static readonly char[] ZeroWidth = ['\u200B', '\u2060', '\uFEFF', '\u00AD'];
 
     // Cc characters that are not whitespace to .NET (char.IsWhiteSpace) nor to Python's str.split().
     private static readonly char[] Controls = ['\u0001', '\u0002', '\u0003', '\u0007', '\u0008', '\u000E', '\u0010', '\u001A', '\u001B', '\u007F'];

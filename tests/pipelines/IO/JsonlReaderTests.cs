@@ -163,7 +163,7 @@ public class JsonlReaderTests
     public void A_large_valid_file_streams_with_bounded_memory_and_no_per_line_garbage()
     {
         const int lines = 100_000;
-        const int textBytes = 1000;
+        const int textBytes = 300;
         var stream = new JsonLinesStream(lines, textBytes);
         var input = new InputObject("large.jsonl", 0, MakeSpec(idField: "id"));
         var ids = Enumerable.Range(0, 26).Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
@@ -173,15 +173,17 @@ public class JsonlReaderTests
         ReadAllOnThisThread(JsonlReader.Plain, stream, input, record =>
         {
             // No asserts in here: they allocate, and this counts allocations.
-            if (record.IsQuarantined || record.Text!.Length != textBytes || record.Id != ids[count % 26]) wrong++;
-            stringBytes += 2L * record.Text.Length + 32 + 2L * record.Id!.Length + 32;
+            if (record.Text is { } text && record.Id is { } id && text.Length == textBytes && id == ids[count % 26])
+                stringBytes += 2L * text.Length + 32 + 2L * id.Length + 32;
+            else
+                wrong++;
             count++;
         }, keep: false);
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.Equal(lines, count);
         Assert.Equal(0, wrong);
-        Assert.True(stream.BytesProduced > 100_000_000);
+        Assert.True(stream.BytesProduced > 35_000_000);
         // Beyond the strings returned, the reader allocates a fixed amount (buffer, state), not something per line.
         Assert.True(allocated - stringBytes < 1024 * 1024, $"allocated {allocated:N0} bytes, strings {stringBytes:N0}");
     }
