@@ -31,11 +31,12 @@ public sealed class JobContext
 
     /// <summary>
     /// The job id of a spec: its name plus a hash of its canonical JSON, so submitting the same spec again resumes
-    /// the same job (finished tasks are found in the store) and a changed spec is a new job.
+    /// the same job (finished tasks are found in the store) and a changed spec is a new job. The stages' output
+    /// format version is part of the hash, so a release that changes what a stage writes never reuses older outputs.
     /// </summary>
     public static string JobIdOf(JobSpec spec)
     {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(spec.ToJson()));
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{StageCatalog.OutputFormatVersion}\n{spec.ToJson()}"));
         return $"{spec.Name}-{Convert.ToHexStringLower(hash)[..10]}";
     }
 

@@ -5,6 +5,12 @@ namespace Curation.Pipelines.Stages;
 /// <summary>The stages of a job: read, then the spec's stages in order, then the output writer.</summary>
 public static class StageCatalog
 {
+    /// <summary>
+    /// Bump when any stage writes different bytes for the same input and spec: it is part of every job id, so
+    /// resumed jobs never mix outputs of two releases.
+    /// </summary>
+    public const int OutputFormatVersion = 1;
+
     public static IReadOnlyList<PipelineStage> Build(JobSpec spec)
     {
         var stages = new List<PipelineStage> { new ReadStage() };

@@ -175,7 +175,7 @@ public static class BadInput
         using (var w = new Utf8JsonWriter(fs, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
-            w.WriteString("description", "Expected reader outcome per object of samples/bad-input (positions are 0-based record numbers: the line for JSONL). See README.md.");
+            w.WriteString("description", "Expected reader outcome per object of samples/bad-input (positions are 0-based record numbers: for JSONL the 0-based line index). See README.md.");
             w.WriteStartArray("objects");
             foreach (var e in expected)
             {

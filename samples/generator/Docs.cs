@@ -189,7 +189,7 @@ public static class Docs
         sb.AppendLine();
         sb.AppendLine("<!-- Written by samples/generator (`-- bad-input --out samples`); edit the generator (Docs.cs, BadInput.cs), not this file. -->");
         sb.AppendLine();
-        sb.AppendLine("Objects that exercise the readers' quarantine paths (design invariant 6: bad input never crashes a job and is never silently lost). `expected.json` holds the same expectations in machine-readable form; glob the data by extension (`*.jsonl`, `*.jsonl.gz`, `*.parquet`), since this README and `expected.json` sit in the same folder. Positions are 0-based record numbers (the line number in JSONL). Every good record has `id` and `text`; the texts come from the demo corpus. Not here: a 50 MB document (record_too_large) — tests generate that on the fly.");
+        sb.AppendLine("Objects that exercise the readers' quarantine paths (design invariant 6: bad input never crashes a job and is never silently lost). `expected.json` holds the same expectations in machine-readable form; glob the data by extension (`*.jsonl`, `*.jsonl.gz`, `*.parquet`), since this README and `expected.json` sit in the same folder. Positions are 0-based record numbers: for JSONL the 0-based line index (position 2 is the third line, which an editor and the reader's detail text call line 3). Every good record has `id` and `text`; the texts come from the demo corpus. Not here: a 50 MB document (record_too_large) — tests generate that on the fly.");
         sb.AppendLine();
         sb.AppendLine("| object | records | documents | quarantined (position: reason) |");
         sb.AppendLine("|---|---:|---:|---|");
