@@ -10,7 +10,7 @@ namespace Curation.Bench;
 /// (exact copies, case variants, whitespace/layout variants), ~3% documents the quality filter drops, a few with
 /// nothing visible, some in decomposed Unicode (so NFC has work). Deterministic for a seed.
 /// </summary>
-public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Documents, long Bytes, IReadOnlyDictionary<string, long> Planted)
+public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Documents, long Bytes, long TextChars, IReadOnlyDictionary<string, long> Planted)
 {
     public const int DocumentsPerFile = 5_000;
 
@@ -24,7 +24,7 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
         var files = new List<string>();
         var line = new ArrayBufferWriter<byte>(4096);
         var jsonOptions = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        long bytes = 0;
+        long bytes = 0, chars = 0;
         FileStream? file = null;
         try
         {
@@ -54,6 +54,7 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
                     originals.Add(doc);
                 }
                 planted[kind] = planted.GetValueOrDefault(kind) + 1;
+                chars += text.Length;
 
                 line.ResetWrittenCount();
                 using (var json = new Utf8JsonWriter(line, jsonOptions))
@@ -74,7 +75,7 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
         {
             file?.Dispose();
         }
-        return new Corpus(folder, files, documents, bytes, planted);
+        return new Corpus(folder, files, documents, bytes, chars, planted);
     }
 
     /// <summary>The text of original document <paramref name="doc"/>: a pure function of the seed and the number.</summary>

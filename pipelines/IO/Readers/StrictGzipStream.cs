@@ -165,8 +165,8 @@ public sealed class StrictGzipStream : Stream
                     {
                         // Also what strict validation (if someone set the AppContext switch) throws on truncation.
                         throw new GzipFormatException(
-                            $"corrupt deflate data in gzip member {_member} (starting at compressed byte {ReaderText.Num(_memberStart)}), " +
-                            $"{ReaderText.Num(_memberBytes)} bytes into it: {e.Message}", _feedHitEnd, _member, CompressedPosition, e);
+                            $"corrupt deflate data in gzip member {_member} (starting at compressed byte {ReaderText.Num(_memberStart)}) " +
+                            $"after {ReaderText.Num(_memberBytes)} of its decompressed bytes (zlib via .NET: {e.Message})", _feedHitEnd, _member, CompressedPosition, e);
                     }
                     if (read > 0)
                     {

@@ -122,9 +122,16 @@ public class StrictGzipStreamTests
         Assert.False(crcError.Truncated);
         Assert.Contains("CRC-32", crcError.Message);
 
+        // A damaged trailer followed by an identical member: the next member's trailer matches this member's data,
+        // yet this member's own trailer is bad (and the repeat must not be skipped).
         var badLength = good.ToArray();
         badLength[^1] ^= 1;
-        Assert.False((await Assert.ThrowsAsync<GzipFormatException>(() => DecompressAsync(new MemoryStream([.. badLength, .. good])))).Truncated);
+        var repeatError = await Assert.ThrowsAsync<GzipFormatException>(() => DecompressAsync(new MemoryStream([.. badLength, .. good])));
+        Assert.False(repeatError.Truncated);
+        Assert.Equal(1, repeatError.Member);
+        repeatError = await Assert.ThrowsAsync<GzipFormatException>(() => DecompressAsync(new MemoryStream([.. good, .. badCrc, .. good])));
+        Assert.Equal(2, repeatError.Member);
+        Assert.Contains("a repeat of it", repeatError.Message);
 
         var corruptData = good.ToArray();
         for (var i = 30; i < 60; i++) corruptData[i] ^= 0x5A;

@@ -21,9 +21,12 @@ public sealed class TransformTests
     [InlineData("zero\u200Bwidth\u00ADsoft\uFEFF", "zerowidthsoft")]
     [InlineData("bell\u0007 and\u0000 nul", "bell and nul")]
     [InlineData("cafe\u0301", "caf\u00E9")]
-    [InlineData("lone \uD800 surrogate", "lone surrogate")]
     public void Normalizer_produces_canonical_text(string input, string expected) =>
         Assert.Equal(expected, new TextNormalizer().Normalize(input));
+
+    [Fact]
+    public void Normalizer_removes_lone_surrogates_which_cannot_be_normalised() =>
+        Assert.Equal("lone surrogate \uD83D\uDE00", new TextNormalizer().Normalize("lone " + (char)0xD800 + " surrogate \uD83D\uDE00" + (char)0xDC00));
 
     [Fact]
     public void Normalize_drops_documents_left_empty_with_a_reason()
@@ -44,12 +47,12 @@ public sealed class TransformTests
         var batch = Batch(
             good,
             "too short",
-            good + new string('x', 200),
+            good + new string('x', 1000),
             "word " + new string('a', 60),
             "## ** ~~ || == >> << {{ }} @@ ## ** ~~ || == >> << {{ }} @@ some words here to pass the count",
             string.Join('\n', Enumerable.Repeat("the same line again and again and again", 6)));
         var drops = new DropCollector(batch, "quality_filter");
-        new QualityFilterTransform(new QualityFilterStageSpec { MinChars = 20, MaxChars = 200, MinWords = 5 }).Process(batch, drops);
+        new QualityFilterTransform(new QualityFilterStageSpec { MinChars = 20, MaxChars = 500, MinWords = 5 }).Process(batch, drops);
         var counts = new Dictionary<string, long>();
         drops.CountReasons(counts);
 
