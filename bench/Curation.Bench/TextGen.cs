@@ -37,8 +37,12 @@ public sealed class TextGen
         _words = words.Order(StringComparer.Ordinal).ToArray();
     }
 
-    /// <summary>A random source for one item, independent of every other item.</summary>
-    public Random For(long item) => new(HashCode.Combine(_seed, item, 0x5eed));
+    /// <summary>
+    /// A random source for one item. Not <see cref="HashCode"/> (randomised per process): the seed is a bijection of
+    /// the item number onto non-negative ints (odd multiplier, then XOR, modulo 2^31), so every run generates the
+    /// same corpus and no two items share a seed (Random(s) and Random(-s) would be the same sequence).
+    /// </summary>
+    public Random For(long item) => new((int)(((ulong)item * 0x9E3779B1UL ^ (uint)_seed * 0x85EBCA6BUL) & 0x7FFF_FFFF));
 
     /// <summary>~<paramref name="targetChars"/> characters of sentences in 1–4 paragraphs.</summary>
     public string Prose(Random random, int targetChars)

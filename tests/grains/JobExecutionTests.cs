@@ -131,4 +131,23 @@ public sealed class JobExecutionTests : IDisposable
         Assert.Equal(expected.ShardHashes, actual.ShardHashes);
         Assert.Equal(expected.KeptIds, actual.KeptIds);
     }
+
+    [Fact]
+    public async Task A_job_writing_to_another_jobs_output_fails_naming_the_path_and_overwrites_nothing()
+    {
+        var stores = Stores("conflict");
+        await using var cluster = await CurationCluster.StartAsync(1, () => stores, o => o.MaxTaskAttempts = 2);
+        Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec())).State);
+        var before = await CuratedOutput.ReadAsync(stores.DataStore, "curated/exact");
+
+        var other = Spec() with { Stages = [new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 2 }] };
+        var status = await cluster.RunAsync(other);
+
+        Assert.Equal(JobState.Failed, status.State);
+        Assert.Contains("curated/exact", status.Error);
+        Assert.Contains("another job", status.Error);
+        var after = await CuratedOutput.ReadAsync(stores.DataStore, "curated/exact");
+        Assert.Equal(before.ShardHashes, after.ShardHashes);
+        Assert.Equal(before.Manifest.JobId, after.Manifest.JobId);
+    }
 }

@@ -125,12 +125,14 @@ public sealed class JobGrain(
         var clock = Stopwatch.StartNew();
         var limit = options.Value.MaxTasksInFlight;
         using var throttle = new SemaphoreSlim(limit, limit);
+        // The first task that fails for good stops the rest of the phase: the job fails as a whole, resumably.
+        using var phaseCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = Enumerable.Range(0, phase.TaskCount).Select(async task =>
         {
-            await throttle.WaitAsync(cancellationToken);
+            await throttle.WaitAsync(phaseCancellation.Token);
             try
             {
-                var stats = await RunTaskWithRetriesAsync(new TaskRef(jobId, stage, phase.Name, task), progressIndex, cancellationToken);
+                var stats = await RunTaskWithRetriesAsync(new TaskRef(jobId, stage, phase.Name, task), progressIndex, phaseCancellation.Token);
                 var p = S.Phases[progressIndex];
                 S.Phases[progressIndex] = p with
                 {
@@ -138,12 +140,27 @@ public sealed class JobGrain(
                     BytesIn = p.BytesIn + stats.BytesIn, TaskSeconds = p.TaskSeconds + stats.Seconds, WallSeconds = clock.Elapsed.TotalSeconds,
                 };
             }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                phaseCancellation.Cancel();
+                throw;
+            }
             finally
             {
                 throttle.Release();
             }
         }).ToList();
-        await Task.WhenAll(tasks);
+        try
+        {
+            await Task.WhenAll(tasks);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Report the task that failed, not the ones it cancelled.
+            var cause = tasks.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
+            if (cause is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
+            throw;
+        }
         S.Phases[progressIndex] = S.Phases[progressIndex] with { WallSeconds = clock.Elapsed.TotalSeconds };
     }
 

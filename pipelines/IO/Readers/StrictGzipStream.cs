@@ -269,11 +269,11 @@ public sealed class StrictGzipStream : Stream
         if (found >= 0)
         {
             var trailerAt = _chunkStart + found;
-            if (RepeatEndsAt(_chunkStart, trailerAt, expected))
+            if (AnotherMemberBefore(_chunkStart, trailerAt))
                 throw new GzipFormatException(
                     $"gzip member {_member} (starting at compressed byte {ReaderText.Num(_memberStart)}) fails its check: its trailer does not " +
                     $"match the CRC-32 0x{_crc.GetCurrentHashAsUInt32():X8} and length {ReaderText.Num(_memberBytes)} of its decompressed data " +
-                    "(only the next member's, a repeat of it, does; corrupt data)", truncated: false, _member, _bufferOffset + trailerAt);
+                    "(only a later member's, a repeat of it, does; corrupt data)", truncated: false, _member, _bufferOffset + trailerAt);
             _pos = trailerAt + 8;
             return;
         }
@@ -294,44 +294,43 @@ public sealed class StrictGzipStream : Stream
     }
 
     /// <summary>
-    /// The deflater's exact end is unknown, so the trailer found could in principle belong to a later member with the
-    /// same content, this member's own trailer (before it) being damaged. That needs a gzip header between the two:
-    /// true when some header in the window starts a complete member ending at <paramref name="trailerAt"/> whose data
-    /// matches <paramref name="expected"/>. A header-like byte run inside deflate data (1 in 2^24 per position) makes
-    /// this inflate a few KiB once; it never matches by chance.
+    /// The deflater's exact end is unknown, so the trailer found could in principle belong to a later member (one that
+    /// repeats this member's content), this member's own trailer being damaged and other members lying between. Any
+    /// member between needs a gzip header: true when one in the window starts a complete member (its own trailer
+    /// matching its data) that ends by <paramref name="trailerAt"/> + 8. Deflate data never holds such a thing by
+    /// chance; a header-like byte run in it (1 in 2^27 per position) only costs inflating a few KiB once.
     /// </summary>
-    private bool RepeatEndsAt(int windowStart, int trailerAt, ReadOnlySpan<byte> expected)
+    private bool AnotherMemberBefore(int windowStart, int trailerAt)
     {
         ReadOnlySpan<byte> magic = [0x1F, 0x8B, 0x08];
+        var limit = trailerAt + 8;
         for (var from = windowStart + 8; from < trailerAt; from++) // a header follows an 8-byte trailer at the earliest
         {
             var found = _buffer.AsSpan(from, trailerAt - from).IndexOf(magic);
             if (found < 0) return false;
             from += found;
-            if (IsMemberEndingAt(from, trailerAt, expected)) return true;
+            if (IsCompleteMember(from, limit)) return true;
         }
         return false;
     }
 
-    private bool IsMemberEndingAt(int start, int trailerAt, ReadOnlySpan<byte> expected)
+    /// <summary>Whether the buffered bytes from <paramref name="start"/> begin with a whole gzip member ending by <paramref name="limit"/>.</summary>
+    private bool IsCompleteMember(int start, int limit)
     {
-        var member = _buffer.AsSpan(start, trailerAt - start);
-        if (!TryMeasureHeader(member, out var headerLength)) return false;
-        var expectedCrc = BinaryPrimitives.ReadUInt32LittleEndian(expected);
-        var expectedLength = BinaryPrimitives.ReadUInt32LittleEndian(expected[4..]);
+        if (!TryMeasureHeader(_buffer.AsSpan(start, limit - start), out var headerLength)) return false;
+        var dataStart = start + headerLength;
         var crc = new Crc32();
         long length = 0;
         var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
         {
-            using var deflate = new DeflateStream(new MemoryStream(_buffer, start + headerLength, member.Length - headerLength, writable: false),
-                CompressionMode.Decompress);
+            using var deflate = new DeflateStream(new MemoryStream(_buffer, dataStart, limit - dataStart, writable: false), CompressionMode.Decompress);
             int read;
             while ((read = deflate.Read(scratch, 0, scratch.Length)) > 0)
             {
                 crc.Append(scratch.AsSpan(0, read));
                 length += read;
-                if (length > _memberBytes) return false;
+                if (length > 64L * 1024 * 1024) return false; // deflate expands at most ~1032:1; a few KiB cannot make this
             }
         }
         catch (InvalidDataException)
@@ -342,7 +341,10 @@ public sealed class StrictGzipStream : Stream
         {
             ArrayPool<byte>.Shared.Return(scratch);
         }
-        return crc.GetCurrentHashAsUInt32() == expectedCrc && unchecked((uint)length) == expectedLength;
+        Span<byte> trailer = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer[4..], unchecked((uint)length));
+        return _buffer.AsSpan(dataStart, limit - dataStart).IndexOf(trailer) >= 0;
     }
 
     /// <summary>The length of a gzip header at the start of <paramref name="bytes"/>, when one fits there.</summary>

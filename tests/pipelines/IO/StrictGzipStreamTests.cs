@@ -132,6 +132,11 @@ public class StrictGzipStreamTests
         repeatError = await Assert.ThrowsAsync<GzipFormatException>(() => DecompressAsync(new MemoryStream([.. good, .. badCrc, .. good])));
         Assert.Equal(2, repeatError.Member);
         Assert.Contains("a repeat of it", repeatError.Message);
+        // Damaged trailer, a valid member, a member with a damaged header repeating the first: the middle one is not skipped.
+        var other = Gzip(RandomBytes(300, 3, compressible: true));
+        var badMagic = good.ToArray();
+        badMagic[1] = 0x9B;
+        Assert.False((await Assert.ThrowsAsync<GzipFormatException>(() => DecompressAsync(new MemoryStream([.. badCrc, .. other, .. badMagic])))).Truncated);
 
         var corruptData = good.ToArray();
         for (var i = 30; i < 60; i++) corruptData[i] ^= 0x5A;
