@@ -17,8 +17,8 @@ public sealed record BenchOptions
     /// <summary>Target shard size of the <c>exact</c> job, in MiB (the spec's sharding.targetShardBytes).</summary>
     public int ShardMiB { get; init; } = 16;
 
-    /// <summary>Timed repetitions of each side of <c>parquet</c> (the median is reported).</summary>
-    public int Repeat { get; init; } = 5;
+    /// <summary>Timed repetitions (the median is reported); absent: each benchmark's default (parquet 5, exact 1).</summary>
+    public int? Repeat { get; init; }
 
     /// <summary><c>parquet</c> writes to a temp file instead of a MemoryStream (both sides alike).</summary>
     public bool UseFile { get; init; }
@@ -57,7 +57,8 @@ public sealed record BenchOptions
         usage: dotnet run -c Release --project bench/Curation.Bench -- <benchmark> [options]
           benchmark: all | {string.Join(" | ", benchmarks)}
           --rows N       parquet: rows written and read (default 200000)
-          --repeat N     parquet: timed repetitions per side, median reported (default 5)
+          --repeat N     timed repetitions, median reported (default: parquet 5 pairs, exact 1 pipeline run
+                         between 2 bare runs; N pipeline runs alternate with N + 1 bare runs)
           --file         parquet: write to a temp file instead of a MemoryStream (both sides)
           --docs N       exact: documents in the generated corpus (default 200000)
           --threads N    exact: parallelism of the pipeline and of the bare loop (default: logical cores)

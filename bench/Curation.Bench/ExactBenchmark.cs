@@ -34,6 +34,7 @@ public static class ExactBenchmark
     private static async Task<int> RunInAsync(string root, BenchOptions options)
     {
         var threads = options.Threads;
+        var repeat = options.Repeat ?? 1;
         var clock = Stopwatch.StartNew();
         var corpus = Corpus.Generate(Path.Combine(root, "corpus"), options.Docs, options.Seed);
         Console.WriteLine($"corpus:   {corpus.Documents:N0} docs in {corpus.Files.Count} JSONL files, {Measure.Size(corpus.Bytes)}, text avg {(double)corpus.TextChars / corpus.Documents:0} chars " +
@@ -43,61 +44,93 @@ public static class ExactBenchmark
                           $"shards of ≤ {options.ShardMiB} MiB; {threads} tasks in parallel; local folder store");
         Console.WriteLine($"bare:     one pass per file (STJ parse, TextNormalizer, TextMeasures, ContentHash, Dictionary smallest id), " +
                           $"files split over {threads} threads, then merged");
+        Console.WriteLine($"order:    bare, then {repeat} × (pipeline, bare); each pipeline run is compared with the mean of the bare runs " +
+                          "just before and after it, which cancels load that drifts during the run");
 
-        // Warm-up on a small corpus: JIT tiers and pools for both sides, so neither pays for the other's start.
+        // Warm-up on a small corpus, several times: tiered JIT promotes hot methods (ours and the framework's
+        // ReadyToRun code) only after repeated calls and a quiet delay; with a single warm-up pass the first timed
+        // run of each side was measured up to 3-5x slower than the next ones.
         var warm = Corpus.Generate(Path.Combine(root, "warm-corpus"), Math.Min(options.Docs, 10_000), options.Seed + 1);
-        BareExactDedup.Run(warm.Files, threads, Normalize, Quality, Dedup);
-        await RunPipelineAsync(warm, Path.Combine(root, "warm-data"), threads, options.ShardMiB);
+        for (var i = 0; i < 3; i++)
+        {
+            BareExactDedup.Run(warm.Files, threads, Normalize, Quality, Dedup);
+            var warmData = Path.Combine(root, $"warm-data-{i}");
+            await RunPipelineAsync(warm, warmData, threads, options.ShardMiB);
+            Directory.Delete(warmData, recursive: true);
+        }
 
-        // bare, pipeline, bare: the reference is the mean of the two bare runs around the pipeline, which cancels a
-        // load that drifts during the run (other work on the machine). All find the corpus in the page cache.
-        var (bare, b1) = RunBare(corpus, threads);
-        Measure.Settle();
-        var p = new ResourceProbe();
-        var pipeline = await RunPipelineAsync(corpus, Path.Combine(root, "data"), threads, options.ShardMiB);
-        p.Stop();
-        var (bareAgain, b2) = RunBare(corpus, threads);
-        var b = new Reference(b1, b2);
+        var failures = new List<string>();
+        var bares = new List<(BareExactDedup.Result Result, ResourceProbe Probe)> { RunBare(corpus, threads) };
+        var bare = bares[0].Result;
+        var pipelines = new List<(PipelineRun Run, ResourceProbe Probe)>();
+        for (var i = 0; i < repeat; i++)
+        {
+            var dataDir = Path.Combine(root, $"data-{i}");
+            Measure.Settle();
+            var probe = new ResourceProbe();
+            var run = await RunPipelineAsync(corpus, dataDir, threads, options.ShardMiB);
+            pipelines.Add((run, probe.Stop()));
+            bares.Add(RunBare(corpus, threads));
+
+            // Correctness first: a fast wrong answer is no result. Checked after the clocks stopped.
+            var label = repeat == 1 ? "" : $"pipeline #{i + 1}: ";
+            var keptIds = await ReadKeptIdsAsync(run);
+            if (run.Kept != bare.Kept) failures.Add($"{label}kept counts differ: pipeline {run.Kept:N0}, bare {bare.Kept:N0}");
+            if (keptIds.Count != run.Kept) failures.Add($"{label}output shards hold {keptIds.Count:N0} ids, the manifest says {run.Kept:N0} kept");
+            var onlyBare = bare.KeptIds.Where(id => !keptIds.Contains(id)).Take(3).ToList();
+            if (onlyBare.Count > 0) failures.Add($"{label}kept by bare but not by the pipeline: {string.Join(", ", onlyBare)}…");
+            if (run.Reused > 0) failures.Add($"{label}{run.Reused} tasks were reused from an earlier run: the timing is not of a fresh job");
+            if (bares[^1].Result.Kept != bare.Kept) failures.Add($"bare runs kept {bare.Kept:N0} and {bares[^1].Result.Kept:N0}");
+            if (i < repeat - 1) Directory.Delete(dataDir, recursive: true);
+        }
         var peakProcess = Process.GetCurrentProcess().PeakWorkingSet64;
 
-        // Correctness first: a fast wrong answer is no result.
-        var keptIds = await ReadKeptIdsAsync(pipeline);
-        var failures = new List<string>();
-        if (pipeline.Kept != bare.Kept) failures.Add($"kept counts differ: pipeline {pipeline.Kept:N0}, bare {bare.Kept:N0}");
-        if (bareAgain.Kept != bare.Kept) failures.Add($"the two bare runs kept {bare.Kept:N0} and {bareAgain.Kept:N0}");
-        if (keptIds.Count != pipeline.Kept) failures.Add($"output shards hold {keptIds.Count:N0} ids, the manifest says {pipeline.Kept:N0} kept");
-        var onlyBare = bare.KeptIds.Where(id => !keptIds.Contains(id)).Take(3).ToList();
-        if (onlyBare.Count > 0) failures.Add($"kept by bare but not by the pipeline: {string.Join(", ", onlyBare)}…");
-        if (pipeline.Reused > 0) failures.Add($"{pipeline.Reused} tasks were reused from an earlier run: the timing is not of a fresh job");
-
         Console.WriteLine();
-        Console.WriteLine($"{"side",-10} {"seconds",8} {"docs/s",10} {"MiB/s",8} {"CPU s",7} {"kept",9} {"alloc",11} {"peak WS",10}  GCs");
-        foreach (var (label, run) in new[] { ("bare #1", b1), ("bare #2", b2) })
-            Console.WriteLine($"{label,-10} {run.Seconds,8:0.00} {Measure.Rate(bare.Documents, run.Seconds),10} {Measure.MiBps(corpus.Bytes, run.Seconds),8} " +
-                              $"{run.CpuSeconds,7:0.0} {bare.Kept,9:N0} {Measure.Size(run.Allocated),11} {Measure.Size(run.PeakWorkingSet),10}  {run.Collections}");
-        Console.WriteLine($"{"bare mean",-10} {b.Seconds,8:0.00} {Measure.Rate(bare.Documents, b.Seconds),10} {Measure.MiBps(corpus.Bytes, b.Seconds),8} " +
-                          $"{b.CpuSeconds,7:0.0} {bare.Kept,9:N0} {"",11} {"",10}");
-        Console.WriteLine($"{"pipeline",-10} {p.Seconds,8:0.00} {Measure.Rate(corpus.Documents, p.Seconds),10} {Measure.MiBps(corpus.Bytes, p.Seconds),8} " +
-                          $"{p.CpuSeconds,7:0.0} {pipeline.Kept,9:N0} {Measure.Size(p.Allocated),11} {Measure.Size(p.PeakWorkingSet),10}  {p.Collections}");
-        Console.WriteLine($"process peak working set (PeakWorkingSet64, both sides + generation): {Measure.Size(peakProcess)}; " +
+        Console.WriteLine($"{"side",-12} {"seconds",8} {"docs/s",10} {"MiB/s",8} {"CPU s",7} {"kept",9} {"alloc",11} {"peak WS",10}  GCs");
+        void Row(string label, ResourceProbe probe, long kept) =>
+            Console.WriteLine($"{label,-12} {probe.Seconds,8:0.00} {Measure.Rate(corpus.Documents, probe.Seconds),10} {Measure.MiBps(corpus.Bytes, probe.Seconds),8} " +
+                              $"{probe.CpuSeconds,7:0.0} {kept,9:N0} {Measure.Size(probe.Allocated),11} {Measure.Size(probe.PeakWorkingSet),10}  {probe.Collections}");
+        for (var i = 0; i < bares.Count; i++)
+        {
+            Row($"bare #{i + 1}", bares[i].Probe, bares[i].Result.Kept);
+            if (i < pipelines.Count) Row($"pipeline #{i + 1}", pipelines[i].Probe, pipelines[i].Run.Kept);
+        }
+        Console.WriteLine("(docs/s and MiB/s count the corpus's documents and JSONL bytes; peak WS: largest process working set sampled during that run)");
+        Console.WriteLine($"process peak working set (PeakWorkingSet64, all runs + generation): {Measure.Size(peakProcess)}; " +
                           $"GC total allocated: {Measure.Size(GC.GetTotalAllocatedBytes())}");
+
+        var wallRatios = new List<double>();
+        var cpuRatios = new List<double>();
+        for (var i = 0; i < pipelines.Count; i++)
+        {
+            wallRatios.Add((bares[i].Probe.Seconds + bares[i + 1].Probe.Seconds) / 2 / pipelines[i].Probe.Seconds);
+            cpuRatios.Add((bares[i].Probe.CpuSeconds + bares[i + 1].Probe.CpuSeconds) / 2 / pipelines[i].Probe.CpuSeconds);
+        }
+        var median = Enumerable.Range(0, pipelines.Count).OrderBy(i => wallRatios[i]).ElementAt(pipelines.Count / 2);
+        var shown = pipelines[median].Run;
+
         Console.WriteLine($"bare accounting:     {bare.Documents:N0} in = {bare.Kept:N0} kept + {bare.Empty:N0} empty + {bare.LowQuality:N0} low quality + " +
                           $"{bare.Duplicates:N0} duplicates + {bare.Malformed:N0} malformed");
-        Console.WriteLine($"pipeline accounting: {string.Join("; ", pipeline.Accounting.Stages.Select(s => $"{s.Stage} {s.In:N0}→{s.Kept:N0}"))}");
-        Console.WriteLine($"pipeline wrote {Measure.Size(pipeline.StoreBytes)} in {pipeline.StoreObjects:N0} objects to the data and output stores");
+        Console.WriteLine($"pipeline accounting: {string.Join("; ", shown.Accounting.Stages.Select(s => $"{s.Stage} {s.In:N0}→{s.Kept:N0}"))}");
+        Console.WriteLine($"pipeline wrote {Measure.Size(shown.StoreBytes)} in {shown.StoreObjects:N0} objects to the data and output stores");
 
         Console.WriteLine();
-        Console.WriteLine($"{"pipeline phase",-30} {"tasks",5} {"wall s",8} {"share",6} {"task s",8} {"docs in",10}");
-        foreach (var phase in pipeline.Phases)
-            Console.WriteLine($"{phase.Name,-30} {phase.Tasks,5} {phase.WallSeconds,8:0.00} {phase.WallSeconds / pipeline.Seconds,6:P0} " +
+        Console.WriteLine($"{(repeat == 1 ? "pipeline phase" : $"phase (pipeline #{median + 1})"),-30} {"tasks",5} {"wall s",8} {"share",6} {"task s",8} {"docs in",10}");
+        foreach (var phase in shown.Phases)
+            Console.WriteLine($"{phase.Name,-30} {phase.Tasks,5} {phase.WallSeconds,8:0.00} {phase.WallSeconds / shown.Seconds,6:P0} " +
                               $"{phase.TaskSeconds,8:0.00} {phase.DocumentsIn,10:N0}");
-        Console.WriteLine($"{"total (incl. planning)",-30} {"",5} {pipeline.Seconds,8:0.00}");
+        Console.WriteLine($"{"total (incl. planning)",-30} {"",5} {shown.Seconds,8:0.00}");
+        Console.WriteLine("(wall s: the phase's elapsed time; task s: the sum of its tasks' own clocks, which with N threads can reach N × wall)");
 
+        var wall = Measure.Median(wallRatios);
+        var cpu = Measure.Median(cpuRatios);
         Console.WriteLine();
-        Console.WriteLine($"ratio pipeline/bare (throughput = bare time / pipeline time, higher is better):");
-        Console.WriteLine($"  wall time: {b.Seconds / p.Seconds:0.000}  (the pipeline takes {p.Seconds / b.Seconds:0.0}× the bare loop's time: " +
-                          "the cost of durable, resumable, shardable stages)");
-        Console.WriteLine($"  CPU time:  {b.CpuSeconds / p.CpuSeconds:0.000}  (process CPU seconds: less disturbed than wall time by other work on the machine, not immune to it)");
+        if (repeat > 1)
+            Console.WriteLine($"ratios per pipeline run: wall {string.Join(" ", wallRatios.Select(r => r.ToString("0.000")))}; " +
+                              $"CPU {string.Join(" ", cpuRatios.Select(r => r.ToString("0.000")))}");
+        Console.WriteLine($"ratio pipeline/bare (throughput = bare time / pipeline time, higher is better{(repeat > 1 ? ", median of runs" : "")}):");
+        Console.WriteLine($"  wall time: {wall:0.000}  (the pipeline takes {1 / wall:0.0}× the bare loop's time: the cost of durable, resumable, shardable stages)");
+        Console.WriteLine($"  CPU time:  {cpu:0.000}  (process CPU seconds: less disturbed than wall time by other work on the machine, not immune to it)");
         if (failures.Count == 0)
         {
             Console.WriteLine($"check: kept counts equal ({bare.Kept:N0}) and the same documents kept: OK");
@@ -113,13 +146,6 @@ public static class ExactBenchmark
         var probe = new ResourceProbe();
         var result = BareExactDedup.Run(corpus.Files, threads, Normalize, Quality, Dedup);
         return (result, probe.Stop());
-    }
-
-    /// <summary>The reference time: the mean of the bare runs before and after the pipeline.</summary>
-    private sealed record Reference(ResourceProbe First, ResourceProbe Second)
-    {
-        public double Seconds => (First.Seconds + Second.Seconds) / 2;
-        public double CpuSeconds => (First.CpuSeconds + Second.CpuSeconds) / 2;
     }
 
     private sealed record PhaseRun(string Name, int Tasks, double WallSeconds, double TaskSeconds, long DocumentsIn);

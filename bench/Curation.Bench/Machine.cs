@@ -23,7 +23,7 @@ public static class Machine
         Console.WriteLine($".net:     {RuntimeInformation.FrameworkDescription}, {(GCSettings.IsServerGC ? "server" : "workstation")} GC" +
                           $"{(GCSettings.LatencyMode == GCLatencyMode.Batch ? "" : ", concurrent")}");
         Console.WriteLine($"build:    {Configuration} (bench), {AssemblyConfiguration(typeof(ParquetTableWriter).Assembly)} (Curation.Pipelines)");
-        Console.WriteLine($"options:  rows={options.Rows:N0} repeat={options.Repeat} target={(options.UseFile ? "file" : "memory")} " +
+        Console.WriteLine($"options:  rows={options.Rows:N0} repeat={options.Repeat?.ToString() ?? "default"} target={(options.UseFile ? "file" : "memory")} " +
                           $"docs={options.Docs:N0} threads={options.Threads} shard-mb={options.ShardMiB} seed={options.Seed}");
         Console.WriteLine($"date:     {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine($"load:     {Load()}");
@@ -81,7 +81,7 @@ public static class Machine
         if (fields is null || fields.Length < 3) return "load: unknown";
         var busy = double.TryParse(fields[0], System.Globalization.CultureInfo.InvariantCulture, out var load) && load > Environment.ProcessorCount * 0.75;
         return $"load average {fields[0]} {fields[1]} {fields[2]} on {Environment.ProcessorCount} cores" +
-               (busy ? " (WARNING: the machine is busy with other work; expect noisy figures, the paired ratios are the robust ones)" : "");
+               (busy ? " (WARNING: the machine is busy with other work; expect noisy absolute figures; the ratios against a reference measured alongside are the robust ones)" : "");
     }
 
     private static string? ReadFirstLine(string path)

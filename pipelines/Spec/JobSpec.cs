@@ -106,6 +106,8 @@ public sealed record OutputSpec
 [JsonDerivedType(typeof(NormalizeStageSpec), NormalizeStageSpec.TypeName)]
 [JsonDerivedType(typeof(QualityFilterStageSpec), QualityFilterStageSpec.TypeName)]
 [JsonDerivedType(typeof(ExactDedupStageSpec), ExactDedupStageSpec.TypeName)]
+[JsonDerivedType(typeof(TokenizeStageSpec), TokenizeStageSpec.TypeName)]
+[JsonDerivedType(typeof(EmbedStageSpec), EmbedStageSpec.TypeName)]
 public abstract record StageSpec
 {
     [JsonIgnore] public abstract string Type { get; }
@@ -157,6 +159,63 @@ public sealed record ExactDedupStageSpec : StageSpec
 
     /// <summary>Compare with all whitespace runs collapsed to one space, so layout variants count as copies.</summary>
     public bool CollapseWhitespace { get; init; } = true;
+}
+
+/// <summary>
+/// The embedding model a job uses: part of the spec because it decides the output. Paths null = the shipped
+/// all-MiniLM-L6-v2. Where it runs (CPU/CUDA, threads) is silo configuration, not part of the job.
+/// </summary>
+public sealed record ModelSpec
+{
+    public string? ModelPath { get; init; }
+    public string? VocabPath { get; init; }
+    public Pooling Pooling { get; init; } = Pooling.Mean;
+
+    /// <summary>Longest input of the model, [CLS] and [SEP] included.</summary>
+    public int MaxTokens { get; init; } = 512;
+
+    public bool LowerCase { get; init; } = true;
+    public string OutputName { get; init; } = "last_hidden_state";
+    public bool Normalize { get; init; } = true;
+}
+
+public enum Pooling { Mean, Cls, LastToken }
+
+/// <summary>WordPiece tokenization; records each document's token count (a column) for length-aware stages.</summary>
+public sealed record TokenizeStageSpec : StageSpec
+{
+    public const string TypeName = "tokenize";
+    [JsonIgnore] public override string Type => TypeName;
+
+    public ModelSpec Model { get; init; } = new();
+}
+
+public enum WindowStrategy { Average, Truncate }
+
+public enum EmbeddingPrecision { Float32, Float16 }
+
+/// <summary>Embeds every document with an ONNX model, on silos with the embed role (GPU where present).</summary>
+public sealed record EmbedStageSpec : StageSpec
+{
+    public const string TypeName = "embed";
+    [JsonIgnore] public override string Type => TypeName;
+
+    public ModelSpec Model { get; init; } = new();
+
+    /// <summary>Longer documents: average the embeddings of their windows (weighted by tokens) or keep the first window.</summary>
+    public WindowStrategy Windows { get; init; } = WindowStrategy.Average;
+
+    /// <summary>Tokens per window without [CLS]/[SEP]; 0 = the model's window (maxTokens − 2).</summary>
+    public int WindowTokens { get; init; }
+
+    /// <summary>Start-to-start distance of windows; 0 = windowTokens (no overlap).</summary>
+    public int WindowStride { get; init; }
+
+    /// <summary>Padded tokens per inference batch (length bucketing fills batches up to it).</summary>
+    public int BatchTokens { get; init; } = 8192;
+
+    /// <summary>How vectors are stored: float32, or float16 for half the bytes.</summary>
+    public EmbeddingPrecision Precision { get; init; } = EmbeddingPrecision.Float32;
 }
 
 /// <summary>One problem in a spec, with the JSON path of the field it is about.</summary>

@@ -48,6 +48,14 @@ public static partial class JobSpecValidator
         if (errors.Count > 0) throw new JobSpecException(errors);
     }
 
+    private static void ValidateModel(ModelSpec model, string at, Action<bool, string, string> check)
+    {
+        check(model.MaxTokens is >= 16 and <= 8192, $"{at}.maxTokens", "must be between 16 and 8192");
+        check((model.ModelPath is null) == (model.VocabPath is null), $"{at}.modelPath",
+            "modelPath and vocabPath go together (both null = the shipped all-MiniLM-L6-v2)");
+        check(!string.IsNullOrWhiteSpace(model.OutputName), $"{at}.outputName", "is required");
+    }
+
     private static void ValidateStage(StageSpec? stage, string at, Action<bool, string, string> check)
     {
         switch (stage)
@@ -63,6 +71,17 @@ public static partial class JobSpecValidator
                 check(q.MinWords >= 0, $"{at}.minWords", "must be ≥ 0");
                 check(q.MaxSymbolRatio is > 0 and <= 1, $"{at}.maxSymbolRatio", "must be in (0, 1]");
                 check(q.MaxRepeatedLineFraction is > 0 and <= 1, $"{at}.maxRepeatedLineFraction", "must be in (0, 1]");
+                break;
+            case TokenizeStageSpec t:
+                ValidateModel(t.Model, $"{at}.model", check);
+                break;
+            case EmbedStageSpec e:
+                ValidateModel(e.Model, $"{at}.model", check);
+                check(e.WindowTokens == 0 || (e.WindowTokens >= 8 && e.WindowTokens <= e.Model.MaxTokens - 2), $"{at}.windowTokens",
+                    $"must be 0 (the model's window) or between 8 and model.maxTokens − 2 ({e.Model.MaxTokens - 2})");
+                check(e.WindowStride >= 0 && (e.WindowStride == 0 || e.WindowStride <= Math.Max(e.WindowTokens, e.Model.MaxTokens - 2)),
+                    $"{at}.windowStride", "must be 0 (no overlap) or between 1 and windowTokens");
+                check(e.BatchTokens >= e.Model.MaxTokens, $"{at}.batchTokens", $"must be at least model.maxTokens ({e.Model.MaxTokens})");
                 break;
             case ExactDedupStageSpec e:
                 check(e.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");

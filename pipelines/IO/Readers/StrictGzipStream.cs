@@ -36,7 +36,8 @@ public sealed class GzipFormatException(string message, bool truncated, int memb
 /// <see cref="DeflateStream"/> (zlib, native speed) reading from an internal feed over this class's buffer. The
 /// deflater reads ahead, so where its data ended is not reported; it must lie in the last chunk it was fed, and the
 /// trailer is the 8 bytes there that equal the CRC-32 and length of what it produced (a chance match is 2^-64).
-/// The deflater asking for more input at the end of the stream means its data was incomplete: truncation.
+/// Chunks never run past a gzip magic, so that window cannot hold a later member's trailer. The deflater asking for
+/// more input at the end of the stream means its data was incomplete: truncation.
 /// After the last member only zero padding may follow; anything else is reported as corrupt. An empty stream is an
 /// empty file (no members).
 /// </para>
@@ -44,6 +45,7 @@ public sealed class GzipFormatException(string message, bool truncated, int memb
 public sealed class StrictGzipStream : Stream
 {
     private const int BufferBytes = 64 * 1024;
+    private static ReadOnlySpan<byte> GzipMagic => [0x1F, 0x8B, 0x08];
     private const byte FlagHeaderCrc = 0x02, FlagExtra = 0x04, FlagName = 0x08, FlagComment = 0x10, FlagReserved = 0xE0;
 
     private enum State { Header, Body, Done }
@@ -268,13 +270,7 @@ public sealed class StrictGzipStream : Stream
         var found = window.IndexOf(expected);
         if (found >= 0)
         {
-            var trailerAt = _chunkStart + found;
-            if (AnotherMemberBefore(_chunkStart, trailerAt))
-                throw new GzipFormatException(
-                    $"gzip member {_member} (starting at compressed byte {ReaderText.Num(_memberStart)}) fails its check: its trailer does not " +
-                    $"match the CRC-32 0x{_crc.GetCurrentHashAsUInt32():X8} and length {ReaderText.Num(_memberBytes)} of its decompressed data " +
-                    "(only a later member's, a repeat of it, does; corrupt data)", truncated: false, _member, _bufferOffset + trailerAt);
-            _pos = trailerAt + 8;
+            _pos = _chunkStart + found + 8;
             return;
         }
         var offset = _bufferOffset + _chunkEnd;
@@ -291,83 +287,6 @@ public sealed class StrictGzipStream : Stream
             $"gzip member {_member} (starting at compressed byte {ReaderText.Num(_memberStart)}) fails its check: no trailer near compressed byte " +
             $"{ReaderText.Num(offset)} matches the CRC-32 0x{_crc.GetCurrentHashAsUInt32():X8} and length {ReaderText.Num(_memberBytes)} " +
             "of its decompressed data (corrupt data)", truncated: false, _member, offset);
-    }
-
-    /// <summary>
-    /// The deflater's exact end is unknown, so the trailer found could in principle belong to a later member (one that
-    /// repeats this member's content), this member's own trailer being damaged and other members lying between. Any
-    /// member between needs a gzip header: true when one in the window starts a complete member (its own trailer
-    /// matching its data) that ends by <paramref name="trailerAt"/> + 8. Deflate data never holds such a thing by
-    /// chance; a header-like byte run in it (1 in 2^27 per position) only costs inflating a few KiB once.
-    /// </summary>
-    private bool AnotherMemberBefore(int windowStart, int trailerAt)
-    {
-        ReadOnlySpan<byte> magic = [0x1F, 0x8B, 0x08];
-        var limit = trailerAt + 8;
-        for (var from = windowStart + 8; from < trailerAt; from++) // a header follows an 8-byte trailer at the earliest
-        {
-            var found = _buffer.AsSpan(from, trailerAt - from).IndexOf(magic);
-            if (found < 0) return false;
-            from += found;
-            if (IsCompleteMember(from, limit)) return true;
-        }
-        return false;
-    }
-
-    /// <summary>Whether the buffered bytes from <paramref name="start"/> begin with a whole gzip member ending by <paramref name="limit"/>.</summary>
-    private bool IsCompleteMember(int start, int limit)
-    {
-        if (!TryMeasureHeader(_buffer.AsSpan(start, limit - start), out var headerLength)) return false;
-        var dataStart = start + headerLength;
-        var crc = new Crc32();
-        long length = 0;
-        var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            using var deflate = new DeflateStream(new MemoryStream(_buffer, dataStart, limit - dataStart, writable: false), CompressionMode.Decompress);
-            int read;
-            while ((read = deflate.Read(scratch, 0, scratch.Length)) > 0)
-            {
-                crc.Append(scratch.AsSpan(0, read));
-                length += read;
-                if (length > 64L * 1024 * 1024) return false; // deflate expands at most ~1032:1; a few KiB cannot make this
-            }
-        }
-        catch (InvalidDataException)
-        {
-            return false;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-        }
-        Span<byte> trailer = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.GetCurrentHashAsUInt32());
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer[4..], unchecked((uint)length));
-        return _buffer.AsSpan(dataStart, limit - dataStart).IndexOf(trailer) >= 0;
-    }
-
-    /// <summary>The length of a gzip header at the start of <paramref name="bytes"/>, when one fits there.</summary>
-    private static bool TryMeasureHeader(ReadOnlySpan<byte> bytes, out int length)
-    {
-        length = 10;
-        if (bytes.Length < 10 || bytes[0] != 0x1F || bytes[1] != 0x8B || bytes[2] != 8 || (bytes[3] & FlagReserved) != 0) return false;
-        var flags = bytes[3];
-        if ((flags & FlagExtra) != 0)
-        {
-            if (bytes.Length < length + 2) return false;
-            length += 2 + BinaryPrimitives.ReadUInt16LittleEndian(bytes[length..]);
-        }
-        foreach (var flag in (ReadOnlySpan<byte>)[FlagName, FlagComment])
-        {
-            if ((flags & flag) == 0) continue;
-            if (length >= bytes.Length) return false;
-            var zero = bytes[length..].IndexOf((byte)0);
-            if (zero < 0) return false;
-            length += zero + 1;
-        }
-        if ((flags & FlagHeaderCrc) != 0) length += 2;
-        return length < bytes.Length;
     }
 
     /// <summary>After the last member only zero bytes (tape padding, which gzip(1) accepts) may follow.</summary>
@@ -429,21 +348,36 @@ public sealed class StrictGzipStream : Stream
         return true;
     }
 
-    /// <summary>Hands the deflater the next buffered bytes; remembers them as the last chunk; notes hitting the end.</summary>
+    /// <summary>
+    /// Hands the deflater the next buffered bytes, never past a gzip magic (1F 8B 08) after the first byte: the chunk
+    /// in which its data ends then holds no later member's header, so no later member's trailer can be taken for this
+    /// one's (a damaged trailer followed by a repeat of the member would otherwise be). Two bytes are held back until
+    /// the end of the stream, so a magic split across reads is seen whole. Remembers the chunk; notes hitting the end.
+    /// </summary>
     private async ValueTask<int> FeedAsync(Memory<byte> destination, bool useAsync, CancellationToken cancellationToken)
     {
         if (destination.IsEmpty) return 0;
-        if (_pos == _end)
+        if (_end - _pos < 3 && !_innerEof)
         {
-            _bufferOffset += _end;
-            _pos = _end = _chunkStart = _chunkEnd = 0;
-            if (!await EnsureAsync(0, 1, useAsync, cancellationToken).ConfigureAwait(false))
+            if (_pos == _end)
             {
-                _feedHitEnd = true;
-                return 0;
+                _bufferOffset += _end;
+                _pos = _end = 0;
             }
+            await EnsureAsync(_pos, _pos + 3, useAsync, cancellationToken).ConfigureAwait(false);
         }
-        var count = Math.Min(destination.Length, _end - _pos);
+        var available = _end - _pos;
+        if (available == 0)
+        {
+            _feedHitEnd = true;
+            return 0;
+        }
+        var count = Math.Min(destination.Length, _innerEof ? available : Math.Max(1, available - 2));
+        if (count > 1)
+        {
+            var magic = _buffer.AsSpan(_pos + 1, Math.Min(available - 1, count + 1)).IndexOf(GzipMagic);
+            if (magic >= 0) count = Math.Min(count, magic + 1);
+        }
         _buffer.AsSpan(_pos, count).CopyTo(destination.Span);
         _chunkStart = _pos;
         _pos += count;
