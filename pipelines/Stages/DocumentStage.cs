@@ -55,7 +55,7 @@ public static class ShardTransformer
             await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 rowsIn += batch.RowCount;
-                foreach (var text in batch.Texts.List) bytesIn += text.Length;
+                foreach (var text in batch.Texts.List) bytesIn += System.Text.Encoding.UTF8.GetByteCount(text);
                 var drops = new DropCollector(batch, task.Stage.Name);
                 transform.Process(batch, drops);
                 batch.Validate();

@@ -81,13 +81,15 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
             foreach (var group in entries.GroupBy(e => e.Partition))
             {
                 var batch = RecordBatch.WithSchema(HashSchema);
+                var (partitionColumn, high, low, ids, rows) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
+                    batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"));
                 foreach (var e in group)
                 {
-                    batch.GetColumn<int>("partition").Add(e.Partition);
-                    batch.GetColumn<long>("hash_hi").Add(e.Hash.High);
-                    batch.GetColumn<long>("hash_lo").Add(e.Hash.Low);
-                    batch.Ids.Add(e.Id);
-                    batch.GetColumn<long>("row").Add(e.Row);
+                    partitionColumn.Add(e.Partition);
+                    high.Add(e.Hash.High);
+                    low.Add(e.Hash.Low);
+                    ids.Add(e.Id);
+                    rows.Add(e.Row);
                 }
                 await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
                 partitions.Add(group.Key);
@@ -109,15 +111,18 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
         long documents = 0;
         for (var shard = 0; shard < shards; shard++)
             await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
+            {
+                var (high, low, rows, ids) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"), batch.Ids);
                 for (var i = 0; i < batch.RowCount; i++)
                 {
                     documents++;
-                    var hash = new ContentHash(batch.GetColumn<long>("hash_hi")[i], batch.GetColumn<long>("hash_lo")[i]);
-                    var candidate = new Keeper(batch.Ids[i], shard, batch.GetColumn<long>("row")[i], 1);
+                    var hash = new ContentHash(high[i], low[i]);
+                    var candidate = new Keeper(ids[i], shard, rows[i], 1);
                     keepers[hash] = keepers.TryGetValue(hash, out var current)
                         ? (candidate.IsBefore(current) ? candidate with { Count = current.Count + 1 } : current with { Count = current.Count + 1 })
                         : candidate;
                 }
+            }
 
         // Pass 2: every non-keeper of a repeated hash becomes a decision for its own shard.
         long duplicates = 0;
@@ -125,15 +130,19 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
         for (var shard = 0; shard < shards; shard++)
         {
             var decisions = RecordBatch.WithSchema(DecisionSchema);
+            var (decidedRows, twins) = (decisions.GetColumn<long>("row"), decisions.GetColumn<string>(DropsSchema.TwinId));
             await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
+            {
+                var (high, low, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"));
                 for (var i = 0; i < batch.RowCount; i++)
                 {
-                    var keeper = keepers[new ContentHash(batch.GetColumn<long>("hash_hi")[i], batch.GetColumn<long>("hash_lo")[i])];
-                    var row = batch.GetColumn<long>("row")[i];
+                    var keeper = keepers[new ContentHash(high[i], low[i])];
+                    var row = rows[i];
                     if (keeper.Count == 1 || (keeper.Shard == shard && keeper.Row == row)) continue;
-                    decisions.GetColumn<long>("row").Add(row);
-                    decisions.GetColumn<string>(DropsSchema.TwinId).Add(keeper.Id);
+                    decidedRows.Add(row);
+                    twins.Add(keeper.Id);
                 }
+            }
             if (decisions.RowCount == 0) continue;
             duplicates += decisions.RowCount;
             await using var spool = SpoolFile.Create();
@@ -167,8 +176,10 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
             await using var input = await task.Job.Data.OpenReadAsync(info.Key, cancellationToken).ConfigureAwait(false);
             await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
             await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-                for (var i = 0; i < batch.RowCount; i++)
-                    decisions[batch.GetColumn<long>("row")[i]] = batch.GetColumn<string>(DropsSchema.TwinId)[i];
+            {
+                var (rows, twins) = (batch.GetColumn<long>("row"), batch.GetColumn<string>(DropsSchema.TwinId));
+                for (var i = 0; i < batch.RowCount; i++) decisions[rows[i]] = twins[i];
+            }
         }
         return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(spec, decisions), cancellationToken).ConfigureAwait(false);
     }

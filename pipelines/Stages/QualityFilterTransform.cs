@@ -66,12 +66,18 @@ public readonly record struct TextMeasures(int Chars, int Words, double SymbolRa
     }
 
     /// <summary>Unicode symbol categories plus the ASCII marks that dominate markup and symbol soup.</summary>
-    public static bool IsSymbol(char c) => c switch
+    public static bool IsSymbol(char c) => c < 128
+        ? AsciiSymbols[c]
+        : CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.MathSymbol or UnicodeCategory.CurrencySymbol
+            or UnicodeCategory.ModifierSymbol or UnicodeCategory.OtherSymbol;
+
+    /// <summary>ASCII answers precomputed: most text is ASCII and the category lookup dominates otherwise.</summary>
+    private static readonly bool[] AsciiSymbols = Enumerable.Range(0, 128).Select(i => (char)i switch
     {
         '#' or '*' or '|' or '~' or '^' or '_' or '\\' or '<' or '>' or '{' or '}' or '=' or '@' or '`' => true,
-        _ => CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.MathSymbol or UnicodeCategory.CurrencySymbol
+        var c => CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.MathSymbol or UnicodeCategory.CurrencySymbol
             or UnicodeCategory.ModifierSymbol or UnicodeCategory.OtherSymbol,
-    };
+    }).ToArray();
 
     private static double RepeatedLines(string text)
     {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.IO.Hashing;
 using System.Text;
 
@@ -7,34 +8,49 @@ namespace Curation.Pipelines.Text;
 /// <summary>
 /// The key exact dedup compares: a 128-bit XxHash3 of the text in NFC without invisible characters (controls and
 /// format characters such as ZWJ/ZWNJ, which normalisation keeps because some scripts need them), optionally
-/// case-folded and with whitespace runs collapsed. 128 bits keep the chance of any false match in 10^12 documents below 10^-14.
+/// lower-cased (invariant culture) and with whitespace runs collapsed. 128 bits keep the chance of any false match in 10^12 documents below 10^-14.
 /// </summary>
 public readonly record struct ContentHash(long High, long Low)
 {
     public static ContentHash Of(string text, bool caseFold, bool collapseWhitespace)
     {
         var canonical = text.IsNormalized(NormalizationForm.FormC) ? text : text.Normalize(NormalizationForm.FormC);
-        var key = new StringBuilder(canonical.Length);
-        var pendingSpace = false;
-        foreach (var raw in canonical)
-        {
-            if (char.IsControl(raw) && !char.IsWhiteSpace(raw)) continue;
-            if (System.Globalization.CharUnicodeInfo.GetUnicodeCategory(raw) == System.Globalization.UnicodeCategory.Format) continue;
-            if (collapseWhitespace && char.IsWhiteSpace(raw)) { pendingSpace = key.Length > 0; continue; }
-            if (pendingSpace) { key.Append(' '); pendingSpace = false; }
-            key.Append(caseFold ? char.ToLowerInvariant(raw) : raw);
-        }
-        var length = Encoding.UTF8.GetMaxByteCount(key.Length);
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        var chars = ArrayPool<char>.Shared.Rent(Math.Max(1, canonical.Length));
+        var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(canonical.Length));
         try
         {
-            var written = Encoding.UTF8.GetBytes(key.ToString(), buffer);
-            var hash = XxHash128.HashToUInt128(buffer.AsSpan(0, written));
+            ReadOnlySpan<char> source = canonical;
+            if (caseFold)
+            {
+                // Whole-span lowering handles surrogate pairs; the result has the same length.
+                canonical.AsSpan().ToLowerInvariant(chars);
+                source = chars.AsSpan(0, canonical.Length);
+            }
+            var length = 0;
+            var pendingSpace = false;
+            foreach (var c in source)
+            {
+                if (c < 128)
+                {
+                    if (c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f')
+                    {
+                        if (collapseWhitespace) { pendingSpace = length > 0; continue; }
+                    }
+                    else if (c < 32 || c == 127) continue;
+                }
+                else if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format || (char.IsControl(c) && !char.IsWhiteSpace(c))) continue;
+                else if (collapseWhitespace && char.IsWhiteSpace(c)) { pendingSpace = length > 0; continue; }
+                if (pendingSpace) { chars[length++] = ' '; pendingSpace = false; }
+                chars[length++] = c; // writes never overtake reads: length only grows as fast as the loop
+            }
+            var written = Encoding.UTF8.GetBytes(chars.AsSpan(0, length), bytes);
+            var hash = XxHash128.HashToUInt128(bytes.AsSpan(0, written));
             return new ContentHash((long)(ulong)(hash >> 64), (long)(ulong)hash);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<char>.Shared.Return(chars);
+            ArrayPool<byte>.Shared.Return(bytes);
         }
     }
 

@@ -63,8 +63,9 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
     }
 
     /// <summary>Control characters and format characters that render as nothing (zero-width space, BOM, soft hyphen…).</summary>
-    private static bool IsInvisible(char c) =>
-        char.IsControl(c)
+    private static bool IsInvisible(char c) => c < 128
+        ? c < 32 || c == 127
+        : char.IsControl(c)
         || c is '\u200B' or '\u2060' or '\uFEFF' or '\u00AD' or '\u180E'
         || (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format && c is not '\u200C' and not '\u200D');
 }

@@ -49,7 +49,8 @@ public class JsonlReaderTests
         Assert.Empty(await ReadAllAsync(JsonlReader.Plain, Array.Empty<byte>(), MakeSpec()));
         Assert.Empty(await ReadAllAsync(JsonlReader.Plain, "\n\n \r\n", MakeSpec()));
         Assert.Empty(await ReadAllAsync(JsonlReader.Gzip, Array.Empty<byte>(), MakeSpec(), "a.jsonl.gz"));
-        Assert.Empty(await ReadAllAsync(JsonlReader.Gzip, Gzip(""), MakeSpec(), "a.jsonl.gz"));
+        Assert.Empty(await ReadAllAsync(JsonlReader.Gzip, EmptyGzipMember, MakeSpec(), "a.jsonl.gz"));
+        Assert.Empty(await ReadAllAsync(JsonlReader.Gzip, Gzip(""), MakeSpec(), "a.jsonl.gz")); // 0 bytes: .NET writes no header for nothing
     }
 
     [Fact]
@@ -228,7 +229,7 @@ public class JsonlReaderTests
     {
         // What `cat a.gz b.gz c.gz` makes; b is an empty member, c does not end with a newline.
         var a = Gzip(JsonLines(3));
-        var b = Gzip("");
+        var b = EmptyGzipMember;
         var c = Gzip("{\"id\":\"c\",\"text\":\"from c\"}\n{\"id\":\"c2\",\"text\":\"end\"}");
         var records = await ReadAllAsync(JsonlReader.Gzip, [.. a, .. b, .. c], MakeSpec(idField: "id"), "cat.jsonl.gz");
 

@@ -58,6 +58,9 @@ internal static class ReaderTestSupport
 
     public static byte[] Gzip(string text) => Gzip(Encoding.UTF8.GetBytes(text));
 
+    /// <summary>A gzip member holding nothing, as gzip(1) writes it (.NET's GZipStream writes no bytes at all for empty input).</summary>
+    public static readonly byte[] EmptyGzipMember = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
+
     public static string JsonLines(int count, Func<int, string>? text = null) =>
         string.Concat(Enumerable.Range(0, count).Select(i => $"{{\"id\":\"d{i}\",\"text\":\"{text?.Invoke(i) ?? "document number " + i}\"}}\n"));
 
