@@ -169,6 +169,7 @@ public static class ExactBenchmark
         var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = dataDir });
         var phases = new List<PhaseRun>();
         var job = await JobContext.CreateOrLoadAsync(SpecFor(corpus, shardMiB), stores);
+        using var services = StageServices.CreateDefault();
         phases.Add(new PhaseRun("plan", 1, total.Elapsed.TotalSeconds, 0, 0));
         var reused = 0;
         foreach (var (stage, phase) in job.Phases())
@@ -176,7 +177,7 @@ public static class ExactBenchmark
             var clock = Stopwatch.StartNew();
             var stats = new TaskStats[phase.TaskCount];
             await Parallel.ForEachAsync(Enumerable.Range(0, phase.TaskCount), new ParallelOptions { MaxDegreeOfParallelism = threads },
-                async (task, ct) => stats[task] = await JobExecutor.RunTaskAsync(job, stage.Index, phase.Name, task, ct));
+                async (task, ct) => stats[task] = await JobExecutor.RunTaskAsync(job, stage.Index, phase.Name, task, services, ct));
             reused += stats.Count(s => s.Reused);
             phases.Add(new PhaseRun($"{stage.Folder}/{phase.Name}", phase.TaskCount, clock.Elapsed.TotalSeconds,
                 stats.Sum(s => s.Seconds), stats.Sum(s => s.In)));

@@ -27,3 +27,12 @@ public interface IStageTaskGrain : IGrainWithStringKey
 {
     Task<Pipelines.Execution.TaskStats> Run(Pipelines.Execution.TaskRef task, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// Runs one task that needs the <c>embed</c> role (the embed stage): placed only on silos that can embed — GPU silos
+/// in a mixed cluster — and otherwise the same as <see cref="IStageTaskGrain"/>.
+/// </summary>
+public interface IEmbedTaskGrain : IGrainWithStringKey
+{
+    Task<Pipelines.Execution.TaskStats> Run(Pipelines.Execution.TaskRef task, CancellationToken cancellationToken = default);
+}

@@ -1,130 +1,227 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 
 namespace Curation.Pipelines.Embedding;
 
 /// <summary>
-/// The two places where FastBertTokenizer 1.2.6 differs from HuggingFace's BERT tokenizer, found with HuggingFace's own
-/// rules (BertNormalizer + BertPreTokenizer + WordPiece in <c>tokenizers</c>) so that <see cref="WordPieceTokenizer"/>
-/// can cut the text around them:
+/// Prepares text for FastBertTokenizer so that the ids come out as HuggingFace's BERT tokenizer (<c>tokenizers</c>:
+/// added special tokens, BertNormalizer, BertPreTokenizer, WordPiece) gives them. FastBertTokenizer alone differs where
 /// <list type="bullet">
-/// <item>a word longer than 100 characters (after normalisation) is one [UNK] in HuggingFace; FastBertTokenizer splits
-/// it into pieces, e.g. 500,000 of them for a 1 MB run of 'a';</item>
-/// <item>the literal special tokens ([CLS], [SEP], [PAD], [MASK], [UNK]) in the text are matched before normalisation
-/// and become their ids; FastBertTokenizer makes [UNK] of some and splits [MASK] into '[', 'mask', ']'.</item>
+/// <item>a literal special token ([CLS], [SEP], [PAD], [MASK], [UNK]) is in the text: HuggingFace matches it on the raw
+/// text and emits its id; FastBertTokenizer makes [UNK] of some and splits [MASK] into '[', 'mask', ']';</item>
+/// <item>a word is longer than 100 characters after normalisation: HuggingFace emits one [UNK]; FastBertTokenizer splits
+/// it into pieces (500,000 of them for a 1 MB run of 'a');</item>
+/// <item>normalisation is involved (non-ASCII text): a word of nothing but combining marks, characters whose canonical
+/// decomposition holds punctuation (U+037E, U+1FEF), CJK ideographs outside the BMP, and a few letters (İ, ǅ).</item>
+/// <item>ASCII control characters \v and \f are in a word: HuggingFace deletes them, FastBertTokenizer splits the word there.</item>
 /// </list>
-/// Everything else goes to FastBertTokenizer unchanged, which matches HuggingFace there.
+/// So: special literals are cut out first; a segment that is not plain ASCII (printable, \t, \n, \r) is normalised
+/// here exactly as BertNormalizer does (drop control characters, whitespace to ' ', spaces around CJK ideographs and, for
+/// uncased models, NFD, drop non-spacing marks, lowercase), which FastBertTokenizer then leaves as it is; and words over
+/// 100 code points become [UNK]. Plain ASCII without special literals or over-long words, the usual case, goes to
+/// FastBertTokenizer whole.
 /// </summary>
 internal sealed class BertTextScanner
 {
     /// <summary>HuggingFace WordPiece's <c>max_input_chars_per_word</c>.</summary>
     public const int MaxInputCharsPerWord = 100;
 
-    // Canonical decomposition turns one code point into at most 3 that are not non-spacing marks (a Hangul syllable into
-    // its jamo; checked over all of Unicode), so a word of at most 33 code points can never grow past 100: only longer
-    // ones need the exact (allocating) count.
-    private const int MaxDecompositionGrowth = 3;
-    private const int AlwaysShortWord = MaxInputCharsPerWord / MaxDecompositionGrowth;
-
     private enum CharClass : byte { Word, Boundary, Removed }
 
     private static readonly CharClass[] Ascii = BuildAsciiTable();
 
+    // ASCII controls other than \t \n \r: BertNormalizer deletes them, FastBertTokenizer takes some (\v, \f) for spaces.
+    private static readonly SearchValues<char> AsciiControls = SearchValues.Create(
+        Enumerable.Range(0, 32).Where(c => c is not ('\t' or '\n' or '\r')).Append(127).Select(c => (char)c).ToArray());
+
     private readonly (string Literal, int Id)[] _specials;
     private readonly int _unknownId;
-    private readonly bool _stripAccents;
+    private readonly bool _uncased;
 
-    public BertTextScanner(IEnumerable<(string Literal, int Id)> specials, int unknownId, bool stripAccents)
+    /// <param name="uncased">Lowercase and strip accents (HuggingFace do_lower_case, strip_accents following it).</param>
+    public BertTextScanner(IEnumerable<(string Literal, int Id)> specials, int unknownId, bool uncased)
     {
         _specials = specials.OrderByDescending(s => s.Literal.Length).ToArray();
         _unknownId = unknownId;
-        _stripAccents = stripAccents;
+        _uncased = uncased;
     }
 
-    /// <summary>A run of text for FastBertTokenizer (<see cref="TokenId"/> &lt; 0), or one token id to emit as it is.</summary>
-    public readonly record struct Piece(int Start, int Length, int TokenId);
+    /// <summary>Text for FastBertTokenizer (<see cref="TokenId"/> &lt; 0), or one token id to emit as it is.</summary>
+    public readonly record struct Piece(string Text, int TokenId);
 
     /// <summary>
-    /// Cuts <paramref name="text"/> into pieces where a special-token literal or an over-long word sits.
-    /// Returns false, adding nothing, when there is none (the common case: tokenize the text whole).
+    /// Returns false, leaving <paramref name="pieces"/> unspecified, when <paramref name="text"/> can go to
+    /// FastBertTokenizer whole; else fills <paramref name="pieces"/> with what to tokenize, in order.
     /// </summary>
     public bool TrySplit(string text, List<Piece> pieces)
     {
-        var pieceStart = 0; // start of the text not yet given to a piece
+        var changed = false;
+        var segmentStart = 0;
+        var next = text.IndexOf('[');
+        while (next >= 0)
+        {
+            if (MatchSpecial(text, next) is { } special)
+            {
+                AddSegment(text, segmentStart, next, pieces, ref changed);
+                pieces.Add(new Piece(special.Literal, special.Id));
+                changed = true;
+                segmentStart = next + special.Literal.Length;
+                next = segmentStart;
+            }
+            else
+            {
+                next++;
+            }
+            next = next < text.Length ? text.IndexOf('[', next) : -1;
+        }
+        AddSegment(text, segmentStart, text.Length, pieces, ref changed);
+        return changed;
+    }
+
+    private void AddSegment(string text, int start, int end, List<Piece> pieces, ref bool changed)
+    {
+        if (end <= start) return;
+        var segment = text.AsSpan(start, end - start);
+        string prepared;
+        if (System.Text.Ascii.IsValid(segment) && !segment.ContainsAny(AsciiControls))
+        {
+            prepared = start == 0 && end == text.Length ? text : segment.ToString();
+        }
+        else
+        {
+            prepared = Normalize(segment);
+            changed = true;
+        }
+        changed |= CutLongWords(prepared, pieces);
+    }
+
+    /// <summary>Adds <paramref name="text"/> as pieces, each word of more than 100 code points as one [UNK].</summary>
+    /// <returns>Whether it cut a word.</returns>
+    private bool CutLongWords(string text, List<Piece> pieces)
+    {
+        var cut = false;
+        var pieceStart = 0;
         var wordStart = -1;
         var wordEnd = 0;
-        var wordCodePoints = 0;
-        var split = false;
+        var wordLength = 0;
         var i = 0;
         while (i < text.Length)
         {
             var c = text[i];
-            if (c == '[' && MatchSpecial(text, i) is { } special)
+            CharClass kind;
+            var width = 1;
+            if (c < 128)
+                kind = Ascii[c];
+            else if (Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out width) != System.Buffers.OperationStatus.Done)
+                kind = CharClass.Removed;
+            else
+                kind = Classify(rune);
+
+            if (kind == CharClass.Word)
+            {
+                if (wordStart < 0)
+                {
+                    wordStart = i;
+                    wordLength = 0;
+                }
+                wordLength++;
+                wordEnd = i + width;
+            }
+            else if (kind == CharClass.Boundary)
             {
                 EndWord();
-                AddText(pieceStart, i);
-                pieces.Add(new Piece(i, special.Literal.Length, special.Id));
-                split = true;
-                i += special.Literal.Length;
-                pieceStart = i;
-                continue;
             }
-
-            CharClass kind;
-            int width;
-            if (c < 128)
-            {
-                kind = Ascii[c];
-                width = 1;
-            }
-            else if (Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out width) != System.Buffers.OperationStatus.Done)
-            {
-                kind = CharClass.Removed; // a lone surrogate: unassigned, cleaned away like a control character
-            }
-            else
-            {
-                kind = Classify(rune);
-            }
-
-            switch (kind)
-            {
-                case CharClass.Word:
-                    if (wordStart < 0)
-                    {
-                        wordStart = i;
-                        wordCodePoints = 0;
-                    }
-                    wordCodePoints++;
-                    wordEnd = i + width;
-                    break;
-                case CharClass.Boundary:
-                    EndWord();
-                    break;
-                case CharClass.Removed:
-                    break; // cleaned away before pre-tokenizing: it neither ends nor lengthens a word
-            }
+            // Removed characters (ASCII controls in text that was not normalised here) neither end nor lengthen a word.
             i += width;
         }
         EndWord();
-        if (split) AddText(pieceStart, text.Length);
-        return split;
+        if (pieceStart < text.Length)
+            pieces.Add(new Piece(pieceStart == 0 ? text : text[pieceStart..], -1));
+        return cut;
 
         void EndWord()
         {
-            if (wordStart < 0) return;
-            if (wordCodePoints > AlwaysShortWord && NormalizedLength(text.AsSpan(wordStart, wordEnd - wordStart), wordCodePoints) > MaxInputCharsPerWord)
+            if (wordStart >= 0 && wordLength > MaxInputCharsPerWord)
             {
-                AddText(pieceStart, wordStart);
-                pieces.Add(new Piece(wordStart, wordEnd - wordStart, _unknownId));
+                if (wordStart > pieceStart) pieces.Add(new Piece(text[pieceStart..wordStart], -1));
+                pieces.Add(new Piece(string.Empty, _unknownId));
                 pieceStart = wordEnd;
-                split = true;
+                cut = true;
             }
             wordStart = -1;
         }
+    }
 
-        void AddText(int start, int end)
+    /// <summary>HuggingFace's BertNormalizer: clean_text, handle_chinese_chars, then (uncased) strip_accents and lowercase.</summary>
+    private string Normalize(ReadOnlySpan<char> text)
+    {
+        var cleaned = new StringBuilder(text.Length + 8);
+        foreach (var rune in text.EnumerateRunes()) // a lone surrogate comes out as U+FFFD, which is cleaned away
         {
-            if (end > start) pieces.Add(new Piece(start, end - start, -1));
+            var value = rune.Value;
+            if (value is '\t' or '\n' or '\r')
+            {
+                cleaned.Append(' ');
+                continue;
+            }
+            if (value == 0 || value == 0xFFFD || IsOther(Rune.GetUnicodeCategory(rune))) continue;
+            if (Rune.IsWhiteSpace(rune))
+                cleaned.Append(' ');
+            else if (IsCjk(value))
+                cleaned.Append(' ').Append(rune.ToString()).Append(' ');
+            else
+                AppendRune(cleaned, rune);
+        }
+        if (!_uncased) return cleaned.ToString();
+
+        var decomposed = Decompose(cleaned.ToString());
+        var result = new StringBuilder(decomposed.Length);
+        foreach (var rune in decomposed.EnumerateRunes())
+        {
+            if (Rune.GetUnicodeCategory(rune) == UnicodeCategory.NonSpacingMark) continue;
+            AppendRune(result, Rune.ToLowerInvariant(rune));
+        }
+        return result.ToString();
+    }
+
+    /// <summary>NFD; should the runtime reject some code point (an unassigned one it does not know), rune by rune.</summary>
+    private static string Decompose(string text)
+    {
+        try
+        {
+            return text.Normalize(NormalizationForm.FormD);
+        }
+        catch (ArgumentException)
+        {
+            var result = new StringBuilder(text.Length);
+            foreach (var rune in text.EnumerateRunes())
+            {
+                var single = rune.ToString();
+                try
+                {
+                    result.Append(single.Normalize(NormalizationForm.FormD));
+                }
+                catch (ArgumentException)
+                {
+                    result.Append(single);
+                }
+            }
+            return result.ToString();
+        }
+    }
+
+    private static void AppendRune(StringBuilder builder, Rune rune)
+    {
+        if (rune.IsBmp)
+        {
+            builder.Append((char)rune.Value);
+        }
+        else
+        {
+            Span<char> pair = stackalloc char[2];
+            rune.EncodeToUtf16(pair);
+            builder.Append(pair);
         }
     }
 
@@ -138,60 +235,20 @@ internal sealed class BertTextScanner
         return null;
     }
 
-    /// <summary>
-    /// The word's length in code points as HuggingFace's WordPiece sees it: control characters cleaned away, then (uncased
-    /// models) canonically decomposed with the non-spacing marks dropped. Returns -1 (never over-long) where decomposition
-    /// brings out a punctuation or space character, which would split the word: rare enough to leave to FastBertTokenizer.
-    /// </summary>
-    private int NormalizedLength(ReadOnlySpan<char> word, int rawCodePoints)
-    {
-        if (!_stripAccents) return rawCodePoints;
-        var cleaned = new StringBuilder(word.Length);
-        foreach (var rune in word.EnumerateRunes())
-        {
-            if (rune.Value < 128 ? Ascii[rune.Value] != CharClass.Removed : Classify(rune) != CharClass.Removed)
-                cleaned.Append(rune.ToString());
-        }
-        string decomposed;
-        try
-        {
-            decomposed = cleaned.ToString().Normalize(NormalizationForm.FormD);
-        }
-        catch (ArgumentException)
-        {
-            return -1; // a code point this runtime's normaliser rejects: leave the word as it is
-        }
-        var length = 0;
-        foreach (var rune in decomposed.EnumerateRunes())
-        {
-            if (Rune.GetUnicodeCategory(rune) == UnicodeCategory.NonSpacingMark) continue;
-            if ((rune.Value < 128 ? Ascii[rune.Value] : Classify(rune)) != CharClass.Word) return -1;
-            length++;
-        }
-        return length;
-    }
+    private static bool IsOther(UnicodeCategory category) => category is UnicodeCategory.Control or UnicodeCategory.Format
+        or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned;
 
+    /// <summary>Word boundaries of BertPreTokenizer in normalised text: whitespace and punctuation.</summary>
     private static CharClass Classify(Rune rune)
     {
         if (rune.Value == 0xFFFD) return CharClass.Removed;
         var category = Rune.GetUnicodeCategory(rune);
-        switch (category)
-        {
-            case UnicodeCategory.Control:
-            case UnicodeCategory.Format:
-            case UnicodeCategory.Surrogate:
-            case UnicodeCategory.PrivateUse:
-            case UnicodeCategory.OtherNotAssigned:
-                return CharClass.Removed;
-            case UnicodeCategory.ConnectorPunctuation:
-            case UnicodeCategory.DashPunctuation:
-            case UnicodeCategory.OpenPunctuation:
-            case UnicodeCategory.ClosePunctuation:
-            case UnicodeCategory.InitialQuotePunctuation:
-            case UnicodeCategory.FinalQuotePunctuation:
-            case UnicodeCategory.OtherPunctuation:
-                return CharClass.Boundary;
-        }
+        if (IsOther(category)) return CharClass.Removed;
+        if (category is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
+            or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation
+            or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation)
+            return CharClass.Boundary;
+        // Ideographs are words of their own once normalised (spaces around them): they never make a long word.
         return Rune.IsWhiteSpace(rune) || IsCjk(rune.Value) ? CharClass.Boundary : CharClass.Word;
     }
 

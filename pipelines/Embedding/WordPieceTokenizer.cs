@@ -50,7 +50,7 @@ public sealed class WordPieceTokenizer
             : throw new InvalidDataException($"The vocabulary has no {token} token: it is not a BERT WordPiece vocabulary.");
         SpecialTokens = new SpecialTokenIds(Required("[CLS]"), Required("[SEP]"), Required("[PAD]"), Required("[UNK]"));
         _scanner = new BertTextScanner(
-            SpecialLiterals.Where(ids.ContainsKey).Select(s => (s, ids[s])), SpecialTokens.Unknown, stripAccents: lowerCase);
+            SpecialLiterals.Where(ids.ContainsKey).Select(s => (s, ids[s])), SpecialTokens.Unknown, uncased: lowerCase);
 
         _pool.Add(CreateTokenizer()); // fail now on a bad vocabulary, not at first use
     }
@@ -99,7 +99,7 @@ public sealed class WordPieceTokenizer
                     if (piece.TokenId >= 0)
                         Append(ref output, ref count, piece.TokenId);
                     else
-                        Encode(tokenizer, text.Substring(piece.Start, piece.Length), ref output, ref count);
+                        Encode(tokenizer, piece.Text, ref output, ref count);
                 }
             }
             return result(output, count);

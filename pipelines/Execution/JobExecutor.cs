@@ -9,14 +9,16 @@ namespace Curation.Pipelines.Execution;
 /// </summary>
 public static class JobExecutor
 {
-    public static async Task<TaskStats> RunTaskAsync(JobContext job, int stageIndex, string phase, int task, CancellationToken cancellationToken = default)
+    public static async Task<TaskStats> RunTaskAsync(JobContext job, int stageIndex, string phase, int task, StageServices services,
+        CancellationToken cancellationToken = default)
     {
         var stage = job.Stages[stageIndex];
         var markerKey = job.Layout.TaskStats(stage.Index, stage.Name, phase, task);
         var (done, _) = await job.Data.TryReadJsonAsync<TaskStats>(markerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (done is not null) return done with { Reused = true };
 
-        var stats = await stage.RunAsync(new TaskContext(job, stage, phase, task), cancellationToken).ConfigureAwait(false);
+        var stats = await stage.RunAsync(new TaskContext(job, stage, phase, task, services), cancellationToken).ConfigureAwait(false);
+        stats = stats with { Worker = services.Worker };
         try
         {
             await job.Data.WriteJsonAsync(markerKey, stats, WriteCondition.CreateOnly, cancellationToken: cancellationToken).ConfigureAwait(false);

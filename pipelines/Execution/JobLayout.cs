@@ -23,6 +23,9 @@ public sealed class JobLayout(string jobId)
     /// <summary>Documents a stage dropped from one shard, with reasons and kept twins.</summary>
     public string ShardDrops(int stageIndex, string stageName, int shard) => $"{StageRoot(stageIndex, stageName)}{ShardName(shard)}.drops.parquet";
 
+    /// <summary>Embeddings of one shard's documents (id + vector), next to the shard's documents.</summary>
+    public string ShardEmbeddings(int stageIndex, string stageName, int shard) => $"{StageRoot(stageIndex, stageName)}{ShardName(shard)}.embeddings.parquet";
+
     /// <summary>Records quarantined while reading one shard.</summary>
     public string ShardQuarantine(int stageIndex, string stageName, int shard) => $"{StageRoot(stageIndex, stageName)}{ShardName(shard)}.quarantine.parquet";
 

@@ -17,6 +17,9 @@ public sealed record Manifest
     public required IReadOnlyList<OutputObject> Shards { get; init; }
     public required IReadOnlyList<OutputObject> Drops { get; init; }
     public required IReadOnlyList<OutputObject> Quarantine { get; init; }
+
+    /// <summary>Per shard, the embeddings of its curated documents (when the job embeds); see EmbeddingFile.</summary>
+    public IReadOnlyList<OutputObject> Embeddings { get; init; } = [];
     public required Accounting Accounting { get; init; }
     public IReadOnlyList<string> Errors { get; init; } = [];
     public Dictionary<string, Dictionary<string, double>> Metrics { get; init; } = [];

@@ -12,7 +12,8 @@ public enum TaskScope
 }
 
 /// <summary>A phase of a stage: its tasks run in parallel; phases and stages run one after another.</summary>
-public sealed record PhaseInfo(string Name, TaskScope Scope, int TaskCount, bool ProducesShardOutput);
+/// <param name="RequiredRole">A silo role the phase's tasks need (e.g. <c>embed</c>); null runs anywhere.</param>
+public sealed record PhaseInfo(string Name, TaskScope Scope, int TaskCount, bool ProducesShardOutput, string? RequiredRole = null);
 
 /// <summary>The reference a worker receives: which job, stage, phase and task. Never data.</summary>
 public sealed record TaskRef(string JobId, int Stage, string Phase, int Task)
@@ -44,6 +45,9 @@ public sealed record TaskStats
 
     /// <summary>Errors that did not stop the task (e.g. a corrupt object), each naming its object.</summary>
     public List<string> Errors { get; init; } = [];
+
+    /// <summary>Who ran the task (silo address); recorded with the result.</summary>
+    public string? Worker { get; init; }
 
     /// <summary>True when this result was found in the store instead of computed (a resumed or re-delivered task).</summary>
     public bool Reused { get; init; }

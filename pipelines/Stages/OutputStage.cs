@@ -19,6 +19,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
     public const string ShardKind = "shard";
     public const string DropsKind = "drops";
     public const string QuarantineKind = "quarantine";
+    public const string EmbeddingsKind = "embeddings";
 
     public override string Name => StageName;
 
@@ -66,7 +67,34 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             await PublishAsync(task, DropsKind, $"drops/{name}", drops, cancellationToken).ConfigureAwait(false),
             await PublishAsync(task, QuarantineKind, $"quarantine/{name}", quarantine, cancellationToken).ConfigureAwait(false),
         };
+
+        // The last embed stage's vectors of the documents that survived every later stage, in shard order.
+        if (job.Stages.OfType<EmbedStage>().LastOrDefault() is { } embed)
+        {
+            await using var vectors = SpoolFile.Create();
+            await WriteKeptEmbeddingsAsync(job, embed, shard, documents, vectors, cancellationToken).ConfigureAwait(false);
+            outputs.Add(await PublishAsync(task, EmbeddingsKind, $"embeddings/{name}", vectors, cancellationToken).ConfigureAwait(false));
+        }
         return new TaskStats { Outputs = outputs, Seconds = clock.Elapsed.TotalSeconds };
+    }
+
+    private static async Task WriteKeptEmbeddingsAsync(JobContext job, EmbedStage embed, int shard, SpoolFile documents, SpoolFile target,
+        CancellationToken cancellationToken)
+    {
+        var kept = new HashSet<string>(StringComparer.Ordinal);
+        documents.Stream.Position = 0;
+        await using (var reader = await ParquetTableReader.OpenAsync(new NonClosingStream(documents.Stream), cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                kept.UnionWith(batch.Ids.List);
+
+        await using var input = await job.Data.OpenReadAsync(job.Layout.ShardEmbeddings(embed.Index, embed.Name, shard), cancellationToken).ConfigureAwait(false);
+        await using var source = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        await using var writer = await ParquetTableWriter.CreateAsync(target.Stream, source.Schema, source.Metadata.ToDictionary(), cancellationToken).ConfigureAwait(false);
+        await foreach (var batch in source.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var rows = Enumerable.Range(0, batch.RowCount).Where(row => kept.Contains(batch.Ids[row])).ToArray();
+            await writer.WriteAsync(rows.Length == batch.RowCount ? batch : batch.Select(rows), cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private static async Task CopyRowsAsync(IObjectStore store, string key, ParquetTableWriter writer, CancellationToken cancellationToken)
@@ -155,6 +183,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             Shards = outputs.Where(o => o.Kind == ShardKind).ToArray(),
             Drops = outputs.Where(o => o.Kind == DropsKind).ToArray(),
             Quarantine = outputs.Where(o => o.Kind == QuarantineKind).ToArray(),
+            Embeddings = outputs.Where(o => o.Kind == EmbeddingsKind).ToArray(),
             Accounting = accounting, Errors = errors, Metrics = metrics,
         };
         var key = OutputKey(task, Manifest.FileName);

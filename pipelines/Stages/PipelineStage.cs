@@ -25,7 +25,7 @@ public abstract class PipelineStage(int index)
 }
 
 /// <summary>One task being run: the job, the stage, which phase and which task (shard or partition number).</summary>
-public sealed record TaskContext(JobContext Job, PipelineStage Stage, string Phase, int Task)
+public sealed record TaskContext(JobContext Job, PipelineStage Stage, string Phase, int Task, StageServices Services)
 {
     /// <summary>The stage whose shard output this stage reads.</summary>
     public PipelineStage Previous => Job.Stages[Stage.Index - 1];

@@ -22,6 +22,8 @@ public static class StageCatalog
                 NormalizeStageSpec s => new DocumentStage(index, s.Type, new NormalizeTransform(s)),
                 QualityFilterStageSpec s => new DocumentStage(index, s.Type, new QualityFilterTransform(s)),
                 ExactDedupStageSpec s => new ExactDedupStage(index, s),
+                TokenizeStageSpec s => new TokenizeStage(index, s),
+                EmbedStageSpec s => new EmbedStage(index, s),
                 _ => throw new NotSupportedException($"stages[{index - 1}]: stage type '{stageSpec.Type}' has no implementation."),
             });
         }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Curation.Grains.Hosting;
+using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,6 +22,12 @@ public sealed class ClusterOptions
     public int GatewayPort { get; set; } = 30000;
     public string ClusterId { get; set; } = "curation";
     public string ServiceId { get; set; } = "curation";
+}
+
+/// <summary>Configuration key <c>Curation:Silo:Roles</c>: what this silo may run (cpu, gpu, embed).</summary>
+public static class SiloRoleOptions
+{
+    public const string Section = "Curation:Silo:Roles";
 }
 
 /// <summary>Builds the silo host from appsettings.json + environment (Curation__Section__Key) + overrides.</summary>
@@ -58,7 +65,11 @@ public static class CurationHost
                 throw new OptionsValidationException(ClusterOptions.Section, typeof(ClusterOptions),
                     [$"{ClusterOptions.Section}:Clustering '{cluster.Clustering}' is not supported; use Localhost."]);
             silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
-            silo.AddCuration(o => builder.Configuration.GetSection(CurationExecutionOptions.Section).Bind(o));
+            var roles = builder.Configuration.GetSection(SiloRoleOptions.Section).Get<string[]>();
+            silo.AddCuration(
+                o => builder.Configuration.GetSection(CurationExecutionOptions.Section).Bind(o),
+                roles is { Length: > 0 } ? roles : null,
+                o => builder.Configuration.GetSection(EmbeddingRuntimeOptions.Section).Bind(o));
         });
         return builder;
     }

@@ -1,4 +1,8 @@
+using Curation.Grains.Placement;
 using Curation.Grains.Storage;
+using Curation.Pipelines.Embedding;
+using Curation.Pipelines.Execution;
+using Microsoft.Extensions.Logging;
 using Curation.Grains.Workers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -16,9 +20,15 @@ public static class CurationSiloBuilderExtensions
     /// Makes a silo a Curation worker: job coordinators and task grains, grain state in the object store, task slots,
     /// and the resume scan. The object stores come from <c>AddCurationStores</c>.
     /// </summary>
-    public static ISiloBuilder AddCuration(this ISiloBuilder silo, Action<CurationExecutionOptions>? configure = null)
+    public static ISiloBuilder AddCuration(this ISiloBuilder silo, Action<CurationExecutionOptions>? configure = null,
+        IEnumerable<string>? roles = null, Action<EmbeddingRuntimeOptions>? embedding = null)
     {
         var services = silo.Services;
+        silo.AddSiloRoles(roles ?? SiloRoles.Default);
+        services.AddOptions<EmbeddingRuntimeOptions>().Configure(embedding ?? (_ => { }));
+        services.AddSingleton(sp => new EmbeddingRuntime(sp.GetRequiredService<IOptions<EmbeddingRuntimeOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(sp => new StageServices(sp.GetRequiredService<EmbeddingRuntime>(), sp.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString()));
+        services.AddSingleton<TaskRunner>();
         services.AddSerializer(serializer => serializer.AddCurationTypes());
         services.AddObjectStoreGrainStorage(StorageName);
         services.AddOptions<CurationExecutionOptions>().Configure(configure ?? (_ => { })).ValidateOnStart();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Curation.Grains.Hosting;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -132,7 +133,7 @@ public sealed class JobGrain(
             await throttle.WaitAsync(phaseCancellation.Token);
             try
             {
-                var stats = await RunTaskWithRetriesAsync(new TaskRef(jobId, stage, phase.Name, task), progressIndex, phaseCancellation.Token);
+                var stats = await RunTaskWithRetriesAsync(new TaskRef(jobId, stage, phase.Name, task), phase.RequiredRole, progressIndex, phaseCancellation.Token);
                 var p = S.Phases[progressIndex];
                 S.Phases[progressIndex] = p with
                 {
@@ -164,7 +165,7 @@ public sealed class JobGrain(
         S.Phases[progressIndex] = S.Phases[progressIndex] with { WallSeconds = clock.Elapsed.TotalSeconds };
     }
 
-    private async Task<TaskStats> RunTaskWithRetriesAsync(TaskRef task, int progressIndex, CancellationToken cancellationToken)
+    private async Task<TaskStats> RunTaskWithRetriesAsync(TaskRef task, string? requiredRole, int progressIndex, CancellationToken cancellationToken)
     {
         var attempts = options.Value.MaxTaskAttempts;
         for (var attempt = 1; ; attempt++)
@@ -172,8 +173,13 @@ public sealed class JobGrain(
             try
             {
                 // A fresh grain key per attempt: a retry lands wherever placement puts it now, not on a dead activation.
-                var worker = GrainFactory.GetGrain<IStageTaskGrain>($"{task.JobId}/{task.Stage}/{task.Phase}/{task.Task}/{attempt}");
-                return await worker.Run(task, cancellationToken);
+                var key = $"{task.JobId}/{task.Stage}/{task.Phase}/{task.Task}/{attempt}";
+                return requiredRole switch
+                {
+                    null => await GrainFactory.GetGrain<IStageTaskGrain>(key).Run(task, cancellationToken),
+                    EmbedStage.RequiredRole => await GrainFactory.GetGrain<IEmbedTaskGrain>(key).Run(task, cancellationToken),
+                    _ => throw new InvalidOperationException($"No task grain serves the role '{requiredRole}'."),
+                };
             }
             catch (Exception e) when (attempt < attempts && !cancellationToken.IsCancellationRequested)
             {

@@ -1,5 +1,5 @@
+using Curation.Grains.Placement;
 using Curation.Pipelines.Execution;
-using Microsoft.Extensions.Logging;
 using Orleans.Placement;
 
 namespace Curation.Grains.Workers;
@@ -9,22 +9,23 @@ namespace Curation.Grains.Workers;
 /// deactivates after its call, holding nothing between tasks.
 /// </summary>
 [ActivationCountBasedPlacement]
-public sealed class StageTaskGrain(JobContextCache jobs, TaskSlots slots, ILogger<StageTaskGrain> logger) : Grain, IStageTaskGrain
+public sealed class StageTaskGrain(TaskRunner runner) : Grain, IStageTaskGrain
 {
     public async Task<TaskStats> Run(TaskRef task, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            using var slot = await slots.AcquireAsync(cancellationToken);
-            var job = await jobs.GetAsync(task.JobId, cancellationToken);
-            // Off the grain's scheduler: task work is CPU and I/O heavy and must not hold the activation's turn.
-            var stats = await Task.Run(() => JobExecutor.RunTaskAsync(job, task.Stage, task.Phase, task.Task, cancellationToken), cancellationToken);
-            if (!stats.Reused) logger.LogDebug("Task {Task} done in {Seconds:0.00}s", task, stats.Seconds);
-            return stats;
-        }
-        finally
-        {
-            DeactivateOnIdle();
-        }
+        try { return await runner.RunAsync(task, cancellationToken); }
+        finally { DeactivateOnIdle(); }
+    }
+}
+
+/// <summary>Executes one task that needs the embed role; only silos with that role host it.</summary>
+[EmbedSilosOnly]
+[ActivationCountBasedPlacement]
+public sealed class EmbedTaskGrain(TaskRunner runner) : Grain, IEmbedTaskGrain
+{
+    public async Task<TaskStats> Run(TaskRef task, CancellationToken cancellationToken = default)
+    {
+        try { return await runner.RunAsync(task, cancellationToken); }
+        finally { DeactivateOnIdle(); }
     }
 }

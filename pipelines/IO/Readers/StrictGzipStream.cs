@@ -38,6 +38,11 @@ public sealed class GzipFormatException(string message, bool truncated, int memb
 /// trailer is the 8 bytes there that equal the CRC-32 and length of what it produced (a chance match is 2^-64).
 /// Chunks never run past a gzip magic, so that window cannot hold a later member's trailer. The deflater asking for
 /// more input at the end of the stream means its data was incomplete: truncation.
+/// </para>
+/// <para>
+/// Known blind spot (needs two independent corruptions): a member whose trailer is damaged, directly followed by an
+/// exact copy of itself whose gzip magic is damaged too, is taken as intact and the copy is skipped. A stream cut
+/// exactly between two members, or to zero bytes, is a valid gzip file and cannot be told from a whole one.
 /// After the last member only zero padding may follow; anything else is reported as corrupt. An empty stream is an
 /// empty file (no members).
 /// </para>
@@ -66,6 +71,7 @@ public sealed class StrictGzipStream : Stream
     private long _memberStart;
     private long _memberBytes;
     private bool _disposed;
+    private GzipFormatException? _failure;
 
     public StrictGzipStream(Stream compressed, bool leaveOpen = false)
     {
@@ -126,7 +132,21 @@ public sealed class StrictGzipStream : Stream
     private async ValueTask<int> ReadCoreAsync(Memory<byte> destination, bool useAsync, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_failure is not null) throw _failure; // the stream stays broken: reading on never yields more data
         if (destination.IsEmpty) return 0;
+        try
+        {
+            return await ReadMembersAsync(destination, useAsync, cancellationToken).ConfigureAwait(false);
+        }
+        catch (GzipFormatException e)
+        {
+            _failure = e;
+            throw;
+        }
+    }
+
+    private async ValueTask<int> ReadMembersAsync(Memory<byte> destination, bool useAsync, CancellationToken cancellationToken)
+    {
         while (true)
         {
             switch (_state)
@@ -262,15 +282,16 @@ public sealed class StrictGzipStream : Stream
     /// <summary>Finds this member's trailer in the last chunk fed to the deflater (its data ended there) and checks it.</summary>
     private async ValueTask ReadTrailerAsync(bool useAsync, CancellationToken cancellationToken)
     {
-        await EnsureAsync(_chunkStart, _chunkEnd + 8, useAsync, cancellationToken).ConfigureAwait(false);
+        // The window: trailer starts from the chunk's start to its end, plus what follows a trailer (2 bytes) to choose among matches.
+        await EnsureAsync(_chunkStart, _chunkEnd + 10, useAsync, cancellationToken).ConfigureAwait(false);
         Span<byte> expected = stackalloc byte[8];
         BinaryPrimitives.WriteUInt32LittleEndian(expected, _crc.GetCurrentHashAsUInt32());
         BinaryPrimitives.WriteUInt32LittleEndian(expected[4..], unchecked((uint)_memberBytes));
         var window = _buffer.AsSpan(_chunkStart, Math.Min(_end, _chunkEnd + 8) - _chunkStart);
-        var found = window.IndexOf(expected);
-        if (found >= 0)
+        var chosen = ChooseTrailer(window, expected);
+        if (chosen >= 0)
         {
-            _pos = _chunkStart + found + 8;
+            _pos = _chunkStart + chosen + 8;
             return;
         }
         var offset = _bufferOffset + _chunkEnd;
@@ -287,6 +308,31 @@ public sealed class StrictGzipStream : Stream
             $"gzip member {_member} (starting at compressed byte {ReaderText.Num(_memberStart)}) fails its check: no trailer near compressed byte " +
             $"{ReaderText.Num(offset)} matches the CRC-32 0x{_crc.GetCurrentHashAsUInt32():X8} and length {ReaderText.Num(_memberBytes)} " +
             "of its decompressed data (corrupt data)", truncated: false, _member, offset);
+    }
+
+    /// <summary>
+    /// Where in <paramref name="window"/> the trailer starts, or -1: the first match, except that a trailer which
+    /// overlaps itself (an empty member's is all zeros, and its deflate data ends with a zero) matches at up to 8
+    /// places in a row; of those, the one followed by the end of the stream or a gzip magic is right, failing that
+    /// one followed by zero padding, failing that the first (the header check then reports what follows it).
+    /// </summary>
+    private int ChooseTrailer(ReadOnlySpan<byte> window, ReadOnlySpan<byte> expected)
+    {
+        int first = -1, padded = -1;
+        for (var from = 0; from <= window.Length - 8;)
+        {
+            var found = window[from..].IndexOf(expected);
+            if (found < 0) break;
+            var at = from + found;
+            if (first >= 0 && at - first >= 8) break; // a separate, later match: not this member's trailer
+            var next = _chunkStart + at + 8; // buffer index after the trailer
+            if (next == _end && _innerEof) return at;
+            if (next + 1 < _end && _buffer[next] == 0x1F && _buffer[next + 1] == 0x8B) return at;
+            if (padded < 0 && next < _end && _buffer[next] == 0) padded = at;
+            if (first < 0) first = at;
+            from = at + 1;
+        }
+        return padded >= 0 ? padded : first;
     }
 
     /// <summary>After the last member only zero bytes (tape padding, which gzip(1) accepts) may follow.</summary>

@@ -131,12 +131,20 @@ public class StrictGzipStreamTests
         Assert.Equal(1, repeatError.Member);
         repeatError = await Assert.ThrowsAsync<GzipFormatException>(() => DecompressAsync(new MemoryStream([.. good, .. badCrc, .. good])));
         Assert.Equal(2, repeatError.Member);
-        Assert.Contains("a repeat of it", repeatError.Message);
+        Assert.Contains("CRC-32", repeatError.Message);
         // Damaged trailer, a valid member, a member with a damaged header repeating the first: the middle one is not skipped.
         var other = Gzip(RandomBytes(300, 3, compressible: true));
         var badMagic = good.ToArray();
         badMagic[1] = 0x9B;
         Assert.False((await Assert.ThrowsAsync<GzipFormatException>(() => DecompressAsync(new MemoryStream([.. badCrc, .. other, .. badMagic])))).Truncated);
+
+        // An intact member followed by a copy of itself whose magic is damaged: the copy is not skipped.
+        var damagedCopy = good.ToArray();
+        damagedCopy[1] = 0x08;
+        var copyError = await Assert.ThrowsAsync<GzipFormatException>(() => DecompressAsync(new MemoryStream([.. good, .. damagedCopy])));
+        Assert.Contains("after gzip member 1", copyError.Message);
+        // An empty member's trailer is all zeros and overlaps the end of its deflate data: the members after it are read.
+        Assert.Equal((byte[])[.. data, .. data], await DecompressAsync(new MemoryStream([.. EmptyGzipMember, .. good, .. EmptyGzipMember, .. good, .. EmptyGzipMember, 0, 0])));
 
         var corruptData = good.ToArray();
         for (var i = 30; i < 60; i++) corruptData[i] ^= 0x5A;

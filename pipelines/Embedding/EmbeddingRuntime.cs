@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using Curation.Pipelines.Spec;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Curation.Pipelines.Embedding;
+
+/// <summary>
+/// Configuration section <c>Curation:Embedding</c>: how this process runs models. Where a model runs changes nothing
+/// in a job's output beyond float rounding, so it is machine configuration, not part of the job spec.
+/// </summary>
+public sealed class EmbeddingRuntimeOptions
+{
+    public const string Section = "Curation:Embedding";
+
+    public ExecutionProviderPreference Provider { get; set; } = ExecutionProviderPreference.Auto;
+    public int DeviceId { get; set; }
+
+    /// <summary>Threads of one CPU inference; 0 = every core.</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Inferences running at once on the one session of this process (per device).</summary>
+    public int MaxConcurrentInferences { get; set; } = 1;
+
+    /// <summary>Where the shipped model is extracted; null = ~/.cache/curation/models/….</summary>
+    public string? CacheDirectory { get; set; }
+}
+
+/// <summary>A loaded model: its tokenizer and its inference session.</summary>
+public sealed record LoadedModel(WordPieceTokenizer Tokenizer, OnnxEmbedder Embedder);
+
+/// <summary>
+/// The models of one process (one silo): each loaded once, on first use, into one inference session per device,
+/// shared by every task of every job, with bounded concurrency.
+/// </summary>
+public sealed class EmbeddingRuntime(EmbeddingRuntimeOptions options, ILoggerFactory? loggers = null) : IDisposable
+{
+    private readonly ConcurrentDictionary<ModelSpec, Lazy<Task<LoadedModel>>> _models = new();
+    private readonly ConcurrentDictionary<ModelSpec, Lazy<Task<WordPieceTokenizer>>> _tokenizers = new();
+    private readonly SemaphoreSlim _inferences = new(Math.Max(1, options.MaxConcurrentInferences));
+    private readonly ILoggerFactory _loggers = loggers ?? NullLoggerFactory.Instance;
+
+    public EmbeddingRuntimeOptions Options => options;
+
+    /// <summary>The tokenizer and session of a model spec; loads them (extracting the shipped model) on first use.</summary>
+    public Task<LoadedModel> GetAsync(ModelSpec model, CancellationToken cancellationToken = default)
+    {
+        var entry = _models.GetOrAdd(model, m => new Lazy<Task<LoadedModel>>(() => LoadAsync(m)));
+        if (entry.Value.IsFaulted) _models.TryRemove(new KeyValuePair<ModelSpec, Lazy<Task<LoadedModel>>>(model, entry));
+        return entry.Value.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Only the tokenizer of a model spec (no inference session): for stages that count tokens.</summary>
+    public Task<WordPieceTokenizer> GetTokenizerAsync(ModelSpec model, CancellationToken cancellationToken = default)
+    {
+        var entry = _tokenizers.GetOrAdd(model, m => new Lazy<Task<WordPieceTokenizer>>(async () =>
+        {
+            var files = await ModelFiles.ResolveAsync(ModelOptionsOf(m, options), _loggers.CreateLogger<EmbeddingRuntime>()).ConfigureAwait(false);
+            return WordPieceTokenizer.Load(files.VocabPath, m.LowerCase);
+        }));
+        if (entry.Value.IsFaulted) _tokenizers.TryRemove(new KeyValuePair<ModelSpec, Lazy<Task<WordPieceTokenizer>>>(model, entry));
+        return entry.Value.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>A turn on the inference session; dispose it when the batch is done.</summary>
+    public async Task<IDisposable> AcquireInferenceAsync(CancellationToken cancellationToken)
+    {
+        await _inferences.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new Turn(_inferences);
+    }
+
+    public static EmbeddingModelOptions ModelOptionsOf(ModelSpec model, EmbeddingRuntimeOptions runtime) => new()
+    {
+        ModelPath = model.ModelPath,
+        VocabPath = model.VocabPath,
+        CacheDirectory = runtime.CacheDirectory,
+        Pooling = model.Pooling switch { Pooling.Cls => PoolingMode.Cls, Pooling.LastToken => PoolingMode.LastToken, _ => PoolingMode.Mean },
+        MaxTokens = model.MaxTokens,
+        LowerCase = model.LowerCase,
+        OutputName = model.OutputName,
+        Normalize = model.Normalize,
+        Provider = runtime.Provider,
+        DeviceId = runtime.DeviceId,
+        IntraOpThreads = runtime.IntraOpThreads,
+    };
+
+    private async Task<LoadedModel> LoadAsync(ModelSpec model)
+    {
+        var logger = _loggers.CreateLogger<EmbeddingRuntime>();
+        var modelOptions = ModelOptionsOf(model, options);
+        var files = await ModelFiles.ResolveAsync(modelOptions, logger).ConfigureAwait(false);
+        var tokenizer = await GetTokenizerAsync(model).ConfigureAwait(false);
+        var embedder = new OnnxEmbedder(files.ModelPath, tokenizer.SpecialTokens, modelOptions, _loggers.CreateLogger<OnnxEmbedder>());
+        logger.LogInformation("Loaded embedding model {Model} ({Dimensions} dimensions) on the {Provider} provider",
+            files.ModelPath, embedder.Dimensions, embedder.ActiveProvider);
+        return new LoadedModel(tokenizer, embedder);
+    }
+
+    public void Dispose()
+    {
+        foreach (var entry in _models.Values)
+            if (entry.IsValueCreated && entry.Value.IsCompletedSuccessfully) entry.Value.Result.Embedder.Dispose();
+        _inferences.Dispose();
+    }
+
+    private sealed class Turn(SemaphoreSlim semaphore) : IDisposable
+    {
+        private int _released;
+        public void Dispose() { if (Interlocked.Exchange(ref _released, 1) == 0) semaphore.Release(); }
+    }
+}

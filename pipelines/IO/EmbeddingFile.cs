@@ -1,0 +1,76 @@
+using System.Runtime.InteropServices;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Spec;
+
+namespace Curation.Pipelines.IO;
+
+/// <summary>
+/// Embeddings of one shard as Parquet: <c>id</c> (string) and <c>embedding</c> (binary: the vector as little-endian
+/// float32 or IEEE float16, <see cref="DimensionsKey"/> values). Binary columns read back with one copy per row — no
+/// list decoding, no serializer — and numpy reads them with <c>np.frombuffer(b, dtype)</c>.
+/// </summary>
+public static class EmbeddingFile
+{
+    public const string VectorColumn = "embedding";
+    public const string DimensionsKey = "curation.embedding.dimensions";
+    public const string DtypeKey = "curation.embedding.dtype";
+    public const string ModelKey = "curation.embedding.model";
+
+    public static readonly IReadOnlyList<ColumnSchema> Schema = [new(Columns.Id, typeof(string)), new(VectorColumn, typeof(byte[]))];
+
+    public static Dictionary<string, string> Metadata(int dimensions, EmbeddingPrecision precision, string model) => new()
+    {
+        [DimensionsKey] = dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        [DtypeKey] = precision == EmbeddingPrecision.Float16 ? "float16" : "float32",
+        [ModelKey] = model,
+    };
+
+    /// <summary>A batch of rows: ids and their vectors (row-major, <paramref name="dimensions"/> per row).</summary>
+    public static RecordBatch ToBatch(IReadOnlyList<string> ids, ReadOnlySpan<float> vectors, int dimensions, EmbeddingPrecision precision)
+    {
+        var batch = RecordBatch.WithSchema(Schema, ids.Count);
+        var column = batch.GetColumn<byte[]>(VectorColumn);
+        for (var row = 0; row < ids.Count; row++)
+        {
+            batch.Ids.Add(ids[row]);
+            column.Add(Encode(vectors.Slice(row * dimensions, dimensions), precision));
+        }
+        return batch;
+    }
+
+    public static byte[] Encode(ReadOnlySpan<float> vector, EmbeddingPrecision precision)
+    {
+        if (precision == EmbeddingPrecision.Float32) return MemoryMarshal.AsBytes(vector).ToArray();
+        var bytes = new byte[vector.Length * 2];
+        var halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
+        for (var i = 0; i < vector.Length; i++) halves[i] = (Half)vector[i];
+        return bytes;
+    }
+
+    public static void Decode(ReadOnlySpan<byte> bytes, Span<float> destination, bool float16)
+    {
+        if (!float16) { MemoryMarshal.Cast<byte, float>(bytes).CopyTo(destination); return; }
+        var halves = MemoryMarshal.Cast<byte, Half>(bytes);
+        for (var i = 0; i < halves.Length; i++) destination[i] = (float)halves[i];
+    }
+
+    /// <summary>Reads a whole embeddings file into ids and a row-major matrix.</summary>
+    public static async Task<(List<string> Ids, float[] Vectors, int Dimensions)> ReadAllAsync(Stream input, CancellationToken cancellationToken = default)
+    {
+        await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        var dimensions = int.Parse(reader.Metadata[DimensionsKey], System.Globalization.CultureInfo.InvariantCulture);
+        var float16 = reader.Metadata.GetValueOrDefault(DtypeKey) == "float16";
+        var ids = new List<string>();
+        var vectors = new float[checked((int)(reader.RowCount * dimensions))];
+        await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var column = batch.GetColumn<byte[]>(VectorColumn);
+            for (var row = 0; row < batch.RowCount; row++)
+            {
+                Decode(column[row], vectors.AsSpan(ids.Count * dimensions, dimensions), float16);
+                ids.Add(batch.Ids[row]);
+            }
+        }
+        return (ids, vectors, dimensions);
+    }
+}
