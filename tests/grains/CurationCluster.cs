@@ -18,10 +18,12 @@ public sealed class CurationCluster : IAsyncDisposable
 
     public IClusterClient Client => Cluster.Client;
 
-    public static async Task<CurationCluster> StartAsync(short silos, Func<IStoreResolver> stores, Action<CurationExecutionOptions>? execution = null)
+    /// <param name="roles">Roles of each silo by its name (the first silo is named "Silo_0"); null: the defaults.</param>
+    public static async Task<CurationCluster> StartAsync(short silos, Func<IStoreResolver> stores, Action<CurationExecutionOptions>? execution = null,
+        Func<string, IEnumerable<string>?>? roles = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
-        builder.ConfigureSilo((_, silo) =>
+        builder.ConfigureSilo((options, silo) =>
         {
             silo.Services.AddSingleton(_ => stores());
             silo.AddCuration(o =>
@@ -29,7 +31,7 @@ public sealed class CurationCluster : IAsyncDisposable
                 o.RetryDelay = TimeSpan.FromMilliseconds(200);
                 o.ResumeScanInterval = TimeSpan.FromSeconds(1);
                 execution?.Invoke(o);
-            });
+            }, roles?.Invoke(options.SiloName));
         });
         builder.ConfigureClient(client => client.Services.AddSerializer(s => s.AddCurationTypes()));
         var cluster = builder.Build();

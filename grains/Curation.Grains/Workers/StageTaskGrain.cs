@@ -5,10 +5,11 @@ using Orleans.Placement;
 namespace Curation.Grains.Workers;
 
 /// <summary>
-/// Executes one task. Placed on the silo with the fewest activations so a phase's tasks spread over the cluster;
-/// deactivates after its call, holding nothing between tasks.
+/// Executes one task. Placed at random: a phase dispatches its tasks in a burst, faster than load statistics
+/// propagate, and random placement spreads a burst evenly where least-loaded placement piles it on one silo.
+/// Deactivates after its call, holding nothing between tasks.
 /// </summary>
-[ActivationCountBasedPlacement]
+[RandomPlacement]
 public sealed class StageTaskGrain(TaskRunner runner) : Grain, IStageTaskGrain
 {
     public async Task<TaskStats> Run(TaskRef task, CancellationToken cancellationToken = default)
@@ -20,7 +21,7 @@ public sealed class StageTaskGrain(TaskRunner runner) : Grain, IStageTaskGrain
 
 /// <summary>Executes one task that needs the embed role; only silos with that role host it.</summary>
 [EmbedSilosOnly]
-[ActivationCountBasedPlacement]
+[RandomPlacement]
 public sealed class EmbedTaskGrain(TaskRunner runner) : Grain, IEmbedTaskGrain
 {
     public async Task<TaskStats> Run(TaskRef task, CancellationToken cancellationToken = default)
