@@ -1,0 +1,62 @@
+using System.Text.Json;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+
+namespace Curation.Pipelines.Tests.Stages;
+
+/// <summary>The tokenize and embed stages on degenerate input, run in-process over a real store and the shipped model.</summary>
+public sealed class EmbedStageTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("embed-stage");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Degenerate_texts_are_dropped_with_a_reason_or_embedded_never_a_crash()
+    {
+        var folder = _temp.Combine("corpus");
+        Directory.CreateDirectory(folder);
+        var docs = new (string Id, string Text)[]
+        {
+            ("a-empty", ""),
+            ("b-spaces", "   \t \n  "),
+            ("c-controls", "\u0001\u0002\u0003\u200B"),
+            ("d-one-token-run", new string('x', 1_000_000)),
+            ("e-normal", "A man is eating food."),
+            ("f-long", string.Join(' ', Enumerable.Repeat("curation keeps the corpus clean and diverse", 300))),
+        };
+        await File.WriteAllLinesAsync(Path.Combine(folder, "docs.jsonl"), docs.Select(d => JsonSerializer.Serialize(new { id = d.Id, text = d.Text })));
+
+        var spec = new JobSpec
+        {
+            Name = "embed-degenerate",
+            Inputs = [new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id", MaxRecordBytes = 4 * 1024 * 1024 }],
+            Stages = [new TokenizeStageSpec(), new EmbedStageSpec { WindowTokens = 128 }],
+            Output = new OutputSpec { Path = "curated/degenerate" },
+        };
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data") });
+        using var services = StageServices.CreateDefault();
+        await InProcessJob.RunAsync(spec, stores, services);
+
+        var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/degenerate");
+        Assert.Empty(output.Manifest.Accounting.Imbalances());
+        var dropped = output.Drops.ToDictionary(d => d.Id, d => d.Reason);
+        Assert.Equal(TokenizeStage.NoTokens, dropped["a-empty"]);
+        Assert.Equal(TokenizeStage.NoTokens, dropped["b-spaces"]);
+        Assert.Equal(TokenizeStage.NoTokens, dropped["c-controls"]);
+        Assert.Equal(["d-one-token-run", "e-normal", "f-long"], output.KeptIds.Order(StringComparer.Ordinal));
+
+        var file = output.Manifest.Embeddings.Single();
+        var (ids, vectors, dimensions) = await EmbeddingFile.ReadAllAsync(new MemoryStream(await stores.DataStore.ReadBytesAsync("curated/degenerate/" + file.Key)));
+        Assert.Equal(output.KeptIds, ids);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var norm = Math.Sqrt(vectors.AsSpan(i * dimensions, dimensions).ToArray().Sum(v => (double)v * v));
+            Assert.InRange(norm, 0.999, 1.001);
+        }
+    }
+}
