@@ -23,7 +23,16 @@ public sealed record BenchOptions
     /// <summary><c>parquet</c> writes to a temp file instead of a MemoryStream (both sides alike).</summary>
     public bool UseFile { get; init; }
 
-    /// <summary>Seed of the generated data (both benchmarks).</summary>
+    /// <summary>Documents of the demo corpus (samples/corpus) that <c>embed</c> embeds: an evenly spaced subset.</summary>
+    public int EmbedDocs { get; init; } = 300;
+
+    /// <summary>Documents of <c>embed</c>'s synthetic fixed-length input.</summary>
+    public int FixedDocs { get; init; } = 240;
+
+    /// <summary>Tokens (no [CLS]/[SEP]) of every document of <c>embed</c>'s synthetic input.</summary>
+    public int FixedTokens { get; init; } = 128;
+
+    /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
 
     public static BenchOptions Parse(string[] args)
@@ -46,6 +55,9 @@ public sealed record BenchOptions
                 "--shard-mb" => options with { ShardMiB = Next("--shard-mb") },
                 "--repeat" => options with { Repeat = Next("--repeat") },
                 "--seed" => options with { Seed = Next("--seed") },
+                "--embed-docs" => options with { EmbedDocs = Next("--embed-docs") },
+                "--fixed-docs" => options with { FixedDocs = Next("--fixed-docs") },
+                "--fixed-tokens" => options with { FixedTokens = Next("--fixed-tokens") },
                 "--file" => options with { UseFile = true },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
@@ -56,13 +68,17 @@ public sealed record BenchOptions
     public static string Usage(IEnumerable<string> benchmarks) => $"""
         usage: dotnet run -c Release --project bench/Curation.Bench -- <benchmark> [options]
           benchmark: all | {string.Join(" | ", benchmarks)}
-          --rows N       parquet: rows written and read (default 200000)
-          --repeat N     timed repetitions, median reported (default: parquet 5 pairs, exact 1 pipeline run
-                         between 2 bare runs; N pipeline runs alternate with N + 1 bare runs)
-          --file         parquet: write to a temp file instead of a MemoryStream (both sides)
-          --docs N       exact: documents in the generated corpus (default 200000)
-          --threads N    exact: parallelism of the pipeline and of the bare loop (default: logical cores)
-          --shard-mb N   exact: the job's target shard size in MiB (default 16)
-          --seed N       seed of the generated data (default 42)
+          --rows N           parquet: rows written and read (default 200000)
+          --repeat N         timed repetitions, median reported (default: parquet 5 pairs; exact and embed 1 pipeline
+                             run between 2 bare runs: N pipeline runs alternate with N + 1 bare runs)
+          --file             parquet: write to a temp file instead of a MemoryStream (both sides)
+          --docs N           exact: documents in the generated corpus (default 200000)
+          --threads N        exact, embed: tasks of a pipeline phase run at once; exact: threads of the bare loop
+                             (default: logical cores)
+          --shard-mb N       exact: the job's target shard size in MiB (default 16)
+          --embed-docs N     embed: documents of the demo corpus, an evenly spaced subset (default 300 of 2000)
+          --fixed-docs N     embed: documents of the synthetic fixed-length input (default 240)
+          --fixed-tokens N   embed: tokens of each synthetic document, [CLS]/[SEP] not counted (default 128)
+          --seed N           seed of the generated data (default 42)
         """;
 }

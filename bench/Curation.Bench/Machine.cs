@@ -24,7 +24,8 @@ public static class Machine
                           $"{(GCSettings.LatencyMode == GCLatencyMode.Batch ? "" : ", concurrent")}");
         Console.WriteLine($"build:    {Configuration} (bench), {AssemblyConfiguration(typeof(ParquetTableWriter).Assembly)} (Curation.Pipelines)");
         Console.WriteLine($"options:  rows={options.Rows:N0} repeat={options.Repeat?.ToString() ?? "default"} target={(options.UseFile ? "file" : "memory")} " +
-                          $"docs={options.Docs:N0} threads={options.Threads} shard-mb={options.ShardMiB} seed={options.Seed}");
+                          $"docs={options.Docs:N0} threads={options.Threads} shard-mb={options.ShardMiB} " +
+                          $"embed-docs={options.EmbedDocs:N0} fixed-docs={options.FixedDocs:N0} fixed-tokens={options.FixedTokens} seed={options.Seed}");
         Console.WriteLine($"date:     {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine($"load:     {Load()}");
     }

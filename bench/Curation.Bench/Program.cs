@@ -9,6 +9,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
 {
     ["parquet"] = ParquetBenchmark.RunAsync,
     ["exact"] = ExactBenchmark.RunAsync,
+    ["embed"] = EmbedBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

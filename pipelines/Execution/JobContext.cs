@@ -52,14 +52,18 @@ public sealed class JobContext
         await stores.DataStore.CreateOnceAsync(layout.SpecKey,
             (s, ct) => s.WriteAsync(Encoding.UTF8.GetBytes(spec.ToJson()), ct).AsTask(), cancellationToken).ConfigureAwait(false);
 
-        var (existing, _) = await stores.DataStore.TryReadJsonAsync<JobPlan>(layout.PlanKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var plan = existing ?? await JobPlanner.PlanAsync(jobId, spec, stores, cancellationToken).ConfigureAwait(false);
-        if (existing is null)
+        var (plan, _) = await stores.DataStore.TryReadJsonAsync<JobPlan>(layout.PlanKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (plan is null)
         {
-            await stores.DataStore.WriteJsonAsync(layout.PlanKey, plan, WriteCondition.CreateOnly, cancellationToken: cancellationToken)
-                .ContinueWith(t => t.Exception?.InnerException is ObjectAlreadyExistsException ? Task.CompletedTask : t, cancellationToken)
-                .Unwrap().ConfigureAwait(false);
-            // A concurrent planner may have won the create-once race; everyone uses the stored plan.
+            var planned = await JobPlanner.PlanAsync(jobId, spec, stores, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await stores.DataStore.WriteJsonAsync(layout.PlanKey, planned, WriteCondition.CreateOnly, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (ObjectAlreadyExistsException)
+            {
+                // A concurrent planner won the create-once race; everyone uses the stored plan.
+            }
             (plan, _) = await stores.DataStore.TryReadJsonAsync<JobPlan>(layout.PlanKey, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         return new JobContext(spec, plan ?? throw new InvalidOperationException($"{layout.PlanKey} vanished after it was written."), stores);
