@@ -108,6 +108,7 @@ public sealed record OutputSpec
 [JsonDerivedType(typeof(ExactDedupStageSpec), ExactDedupStageSpec.TypeName)]
 [JsonDerivedType(typeof(TokenizeStageSpec), TokenizeStageSpec.TypeName)]
 [JsonDerivedType(typeof(EmbedStageSpec), EmbedStageSpec.TypeName)]
+[JsonDerivedType(typeof(SemanticDedupStageSpec), SemanticDedupStageSpec.TypeName)]
 public abstract record StageSpec
 {
     [JsonIgnore] public abstract string Type { get; }
@@ -216,6 +217,41 @@ public sealed record EmbedStageSpec : StageSpec
 
     /// <summary>How vectors are stored: float32, or float16 for half the bytes.</summary>
     public EmbeddingPrecision Precision { get; init; } = EmbeddingPrecision.Float32;
+}
+
+public enum SemanticOrder { Hard, Easy, Random }
+
+/// <summary>
+/// SemDeDup on the embeddings of the last embed stage: distributed spherical k-means, then within each cluster every
+/// member whose highest cosine similarity to an earlier-ranked member reaches 1 − eps is removed.
+/// </summary>
+public sealed record SemanticDedupStageSpec : StageSpec
+{
+    public const string TypeName = "semantic_dedup";
+    [JsonIgnore] public override string Type => TypeName;
+
+    public int Clusters { get; init; } = 100;
+    public int MaxIterations { get; init; } = 20;
+
+    /// <summary>Stop when no centroid moves more than this (1 − cos between iterations).</summary>
+    public double Tolerance { get; init; } = 1e-4;
+
+    /// <summary>Fraction of documents (seeded by id) that k-means++ initialisation sees.</summary>
+    public double InitSampleFraction { get; init; } = 1.0;
+
+    /// <summary>Remove when M ≥ 1 − eps (NeMo's default eps is 0.01).</summary>
+    public double Eps { get; init; } = 0.01;
+
+    /// <summary>Eps values reported in the manifest's eps curve (fraction removed at each).</summary>
+    public IReadOnlyList<double> EpsCurve { get; init; } = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2];
+
+    public SemanticOrder Order { get; init; } = SemanticOrder.Hard;
+
+    /// <summary>Cluster partitions, each deduplicated by its own task (cluster mod partitions).</summary>
+    public int Partitions { get; init; } = 8;
+
+    /// <summary>Side of the similarity tile: memory per cluster is O(tile² + members).</summary>
+    public int TileSize { get; init; } = 512;
 }
 
 /// <summary>One problem in a spec, with the JSON path of the field it is about.</summary>

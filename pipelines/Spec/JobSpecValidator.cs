@@ -34,7 +34,11 @@ public static partial class JobSpecValidator
         if (spec.Stages is null) errors.Add(new SpecError("stages", "is required (it may be empty)"));
         else
             for (var i = 0; i < spec.Stages.Count; i++)
+            {
                 ValidateStage(spec.Stages[i], $"stages[{i}]", Check);
+                if (spec.Stages[i] is SemanticDedupStageSpec)
+                    Check(spec.Stages.Take(i).Any(s => s is EmbedStageSpec), $"stages[{i}].type", "semantic_dedup needs an embed stage before it");
+            }
 
         if (spec.Output is null || string.IsNullOrWhiteSpace(spec.Output.Path)) errors.Add(new SpecError("output.path", "is required"));
         else foreach (var problem in StoreLocation.Problems(spec.Output.Path, allowGlob: false)) errors.Add(new SpecError("output.path", problem));
@@ -82,6 +86,16 @@ public static partial class JobSpecValidator
                 check(e.WindowStride >= 0 && (e.WindowStride == 0 || e.WindowStride <= Math.Max(e.WindowTokens, e.Model.MaxTokens - 2)),
                     $"{at}.windowStride", "must be 0 (no overlap) or between 1 and windowTokens");
                 check(e.BatchTokens >= e.Model.MaxTokens, $"{at}.batchTokens", $"must be at least model.maxTokens ({e.Model.MaxTokens})");
+                break;
+            case SemanticDedupStageSpec m:
+                check(m.Clusters is >= 1 and <= 1_000_000, $"{at}.clusters", "must be between 1 and 1,000,000");
+                check(m.MaxIterations is >= 1 and <= 1000, $"{at}.maxIterations", "must be between 1 and 1000");
+                check(m.Tolerance >= 0, $"{at}.tolerance", "must be ≥ 0");
+                check(m.InitSampleFraction is > 0 and <= 1, $"{at}.initSampleFraction", "must be in (0, 1]");
+                check(m.Eps is >= 0 and < 1, $"{at}.eps", "must be in [0, 1)");
+                check(m.EpsCurve.All(e => e is >= 0 and < 1), $"{at}.epsCurve", "values must be in [0, 1)");
+                check(m.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");
+                check(m.TileSize is >= 16 and <= 8192, $"{at}.tileSize", "must be between 16 and 8192");
                 break;
             case ExactDedupStageSpec e:
                 check(e.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");

@@ -24,6 +24,7 @@ public static class StageCatalog
                 ExactDedupStageSpec s => new ExactDedupStage(index, s),
                 TokenizeStageSpec s => new TokenizeStage(index, s),
                 EmbedStageSpec s => new EmbedStage(index, s),
+                SemanticDedupStageSpec s => new SemanticDedupStage(index, s),
                 _ => throw new NotSupportedException($"stages[{index - 1}]: stage type '{stageSpec.Type}' has no implementation."),
             });
         }

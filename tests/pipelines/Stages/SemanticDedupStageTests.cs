@@ -1,0 +1,94 @@
+using System.Text.Json;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+
+namespace Curation.Pipelines.Tests.Stages;
+
+/// <summary>The semantic_dedup stage end to end in-process: real model, real store, planted near-identical texts.</summary>
+public sealed class SemanticDedupStageTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("semantic-stage");
+
+    public void Dispose() => _temp.Dispose();
+
+    private static readonly string[] Topics =
+    [
+        "The committee approved the new budget for public libraries after a long debate.",
+        "A strong earthquake shook the coastal town early on Monday morning.",
+        "Researchers trained a small language model on curated scientific abstracts.",
+        "The bakery on the corner sells fresh sourdough bread every weekend.",
+        "Heavy rain flooded several streets and delayed trains across the region.",
+        "The football team won the championship with a late goal in extra time.",
+        "Volunteers planted hundreds of trees along the river to prevent erosion.",
+        "The museum opened an exhibition of medieval maps and navigation tools.",
+        "A new vaccine trial reported encouraging results in elderly patients.",
+        "The startup released an open source database optimised for time series.",
+        "Farmers expect a smaller wheat harvest because of the dry summer.",
+        "The orchestra performed a rarely heard symphony to a sold out hall.",
+    ];
+
+    private (string Folder, HashSet<string> Copies) WriteCorpus()
+    {
+        var folder = _temp.Combine("corpus");
+        Directory.CreateDirectory(folder);
+        var lines = new List<string>();
+        var copies = new HashSet<string>();
+        for (var i = 0; i < Topics.Length; i++)
+        {
+            lines.Add(JsonSerializer.Serialize(new { id = $"t{i:D2}-a", text = Topics[i] }));
+            // A near-identical copy (one word changed, trailing remark) with a larger id: the semantic duplicate.
+            var copy = Topics[i].Replace(" the ", " this ", StringComparison.Ordinal) + " Reported today.";
+            lines.Add(JsonSerializer.Serialize(new { id = $"t{i:D2}-b", text = copy }));
+            copies.Add($"t{i:D2}-b");
+        }
+        for (var f = 0; f < 3; f++) File.WriteAllLines(Path.Combine(folder, $"part-{f}.jsonl"), lines.Where((_, i) => i % 3 == f));
+        return (folder, copies);
+    }
+
+    private JobSpec Spec(string folder, long shardBytes) => new()
+    {
+        Name = "semantic",
+        Inputs = [new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id" }],
+        Sharding = new ShardingSpec { TargetShardBytes = shardBytes },
+        Stages = [new EmbedStageSpec(), new SemanticDedupStageSpec { Clusters = 4, MaxIterations = 10, Eps = 0.1, Partitions = 3 }],
+        Output = new OutputSpec { Path = "curated/semantic" },
+    };
+
+    [Fact]
+    public async Task Near_identical_texts_are_removed_naming_a_kept_similar_twin_whatever_the_sharding()
+    {
+        var (folder, copies) = WriteCorpus();
+        using var services = StageServices.CreateDefault();
+
+        var results = new List<CuratedOutput>();
+        foreach (var shardBytes in new long[] { 1024, 1 << 20 })
+        {
+            var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine($"data-{shardBytes}") });
+            await InProcessJob.RunAsync(Spec(folder, shardBytes), stores, services);
+            results.Add(await CuratedOutput.ReadAsync(stores.DataStore, "curated/semantic"));
+        }
+
+        var output = results[0];
+        Assert.True(output.Manifest.Shards.Count > 1, "the first run needs several shards");
+        Assert.Single(results[1].Manifest.Shards);
+        Assert.Empty(output.Manifest.Accounting.Imbalances());
+        Assert.Equal(output.KeptIds.Order(StringComparer.Ordinal), results[1].KeptIds.Order(StringComparer.Ordinal));
+
+        // Of each planted pair exactly one survives (SemDeDup keeps the one ranked first in its cluster: farthest from
+        // the centroid for "hard"), and the other names it as its kept twin.
+        var drops = output.Drops.Where(d => d.Reason == SemanticDedupStage.DuplicateReason).ToList();
+        // A pair whose members k-means puts in different clusters is the one kind of miss SemDeDup allows.
+        Assert.InRange(drops.Count, copies.Count - 1, copies.Count);
+        Assert.All(drops, d => Assert.Equal(d.Id[..3], d.TwinId[..3]));
+        Assert.All(drops, d => Assert.Contains(d.TwinId, output.KeptIds));
+        Assert.Equal(Topics.Length, output.KeptIds.Select(id => id[..3]).Distinct().Count());
+        Assert.Equal(drops.Select(d => d.Id[..3]).Distinct().Count(), drops.Count);
+        var metrics = output.Manifest.Metrics.Single(m => m.Key.EndsWith("semantic_dedup", StringComparison.Ordinal)).Value;
+        Assert.Equal(drops.Count, metrics["removed"]);
+        Assert.True(metrics["eps_0.2_removed"] >= metrics["eps_0.01_removed"]);
+    }
+}
