@@ -6,8 +6,6 @@ namespace Curation.Silo.Commands;
 /// <summary>How the CLI shows a job: live progress bars per phase, then a summary table of the books.</summary>
 public static class JobStatusView
 {
-    public static string PhaseLabel(PhaseProgress p) => $"{p.Stage} {p.Phase}";
-
     /// <summary>Polls <paramref name="poll"/> and draws one progress bar per phase until the job is final.</summary>
     public static async Task<JobStatus> FollowAsync(Func<Task<JobStatus>> poll, TimeSpan interval, CancellationToken cancellationToken)
     {
@@ -22,14 +20,18 @@ public static class JobStatusView
                 var bars = new Dictionary<string, ProgressTask>();
                 while (true)
                 {
-                    foreach (var phase in status.Phases)
+                    // One bar per stage: all of its phases' tasks (k-means alone has two phases per iteration).
+                    foreach (var stage in status.Phases.GroupBy(p => p.Stage))
                     {
-                        var label = PhaseLabel(phase);
-                        if (!bars.TryGetValue(label, out var bar))
-                            bars[label] = bar = context.AddTask(Markup.Escape(label), autoStart: false, maxValue: Math.Max(1, phase.Total));
-                        if (phase.Done > 0 && !bar.IsStarted) bar.StartTask();
-                        bar.Value = phase.Total == 0 ? 1 : phase.Done;
-                        if (phase.Done >= phase.Total && phase.Total > 0) bar.StopTask();
+                        var total = stage.Sum(p => p.Total);
+                        var done = stage.Sum(p => p.Done);
+                        var current = stage.FirstOrDefault(p => p.Done < p.Total)?.Phase ?? stage.Last().Phase;
+                        if (!bars.TryGetValue(stage.Key, out var bar))
+                            bars[stage.Key] = bar = context.AddTask(Markup.Escape(stage.Key), autoStart: false, maxValue: Math.Max(1, total));
+                        bar.Description = Markup.Escape($"{stage.Key} {current}");
+                        if (done > 0 && !bar.IsStarted) bar.StartTask();
+                        bar.Value = done;
+                        if (done >= total && total > 0) bar.StopTask();
                     }
                     if (status.IsFinal) break;
                     await Task.Delay(interval, cancellationToken);

@@ -27,7 +27,11 @@ public sealed class EmbedJobTests : IDisposable
         Name = "embed",
         Inputs = [new InputSpec { Path = Path.Combine(_input, "*.jsonl"), IdField = "id" }],
         Sharding = new ShardingSpec { TargetShardBytes = 16 * 1024 },
-        Stages = [new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 2 }, new TokenizeStageSpec(), new EmbedStageSpec()],
+        Stages =
+        [
+            new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 2 }, new TokenizeStageSpec(), new EmbedStageSpec(),
+            new SemanticDedupStageSpec { Clusters = 5, MaxIterations = 5, Eps = 0.05, Partitions = 2 },
+        ],
         Output = new OutputSpec { Path = "curated/embed" },
     };
 
@@ -66,7 +70,7 @@ public sealed class EmbedJobTests : IDisposable
     }
 
     [Fact]
-    public async Task Embeddings_are_the_same_on_one_and_three_silos_and_cover_exactly_the_kept_documents()
+    public async Task Embeddings_and_semantic_dedup_are_the_same_on_one_and_three_silos_and_cover_exactly_the_kept_documents()
     {
         var one = Stores("one");
         await using (var cluster = await CurationCluster.StartAsync(1, () => one))
