@@ -252,6 +252,12 @@ public sealed record SemanticDedupStageSpec : StageSpec
 
     /// <summary>Side of the similarity tile: memory per cluster is O(tile² + members).</summary>
     public int TileSize { get; init; } = 512;
+
+    /// <summary>
+    /// Embeddings this close (cosine) to the corpus mean direction are degenerate ("sticky"): kept out of dedup, so
+    /// they are never collapsed as false duplicates, and reported. 1 turns the check off.
+    /// </summary>
+    public double StickyCosine { get; init; } = 0.95;
 }
 
 /// <summary>One problem in a spec, with the JSON path of the field it is about.</summary>

@@ -96,6 +96,7 @@ public static partial class JobSpecValidator
                 check(m.EpsCurve.All(e => e is >= 0 and < 1), $"{at}.epsCurve", "values must be in [0, 1)");
                 check(m.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");
                 check(m.TileSize is >= 16 and <= 8192, $"{at}.tileSize", "must be between 16 and 8192");
+                check(m.StickyCosine is > 0 and <= 1, $"{at}.stickyCosine", "must be in (0, 1]");
                 break;
             case ExactDedupStageSpec e:
                 check(e.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");

@@ -28,6 +28,7 @@ public sealed class SemanticDedupStage(int index, SemanticDedupStageSpec spec) :
     public const string DuplicateReason = "semantic_duplicate";
     public const string ClusterColumn = "semantic_cluster";
     public const string MaxSimilarityColumn = "semantic_max_similarity";
+    public const string HealthColumn = "embedding_health";
 
     private const string SamplePhase = "sample";
     private const string InitPhase = "init";
@@ -39,7 +40,10 @@ public sealed class SemanticDedupStage(int index, SemanticDedupStageSpec spec) :
         [new("row", typeof(long)), new(Columns.Id, typeof(string)), new("cluster", typeof(int)), new("distance", typeof(float))];
 
     private static readonly IReadOnlyList<ColumnSchema> VerdictSchema =
-        [new("row", typeof(long)), new("cluster", typeof(int)), new("max_similarity", typeof(float)), new(DropsSchema.TwinId, typeof(string))];
+    [
+        new("row", typeof(long)), new("cluster", typeof(int)), new("max_similarity", typeof(float)), new(DropsSchema.TwinId, typeof(string)),
+        new("health", typeof(string)),
+    ];
 
     public override string Name => SemanticDedupStageSpec.TypeName;
 
@@ -113,6 +117,9 @@ public sealed class SemanticDedupStage(int index, SemanticDedupStageSpec spec) :
         var rows = Enumerable.Range(0, ids.Count).Where(i => SphericalKMeans.InSample(ids[i], Seed(task), spec.InitSampleFraction)).ToArray();
         var sample = new float[rows.Length * dimensions];
         for (var i = 0; i < rows.Length; i++) vectors.AsSpan(rows[i] * dimensions, dimensions).CopyTo(sample.AsSpan(i * dimensions));
+        var mean = EmbeddingHealth.Accumulate(vectors, dimensions);
+        await task.Job.Data.CreateOnceAsync(Key(task, $"mean/{JobLayout.ShardName(task.Task)}.bin"), (stream, ct) => WriteLongsAsync(stream, [mean.Count, .. mean.Sums], ct),
+            cancellationToken).ConfigureAwait(false);
         await WriteParquetAsync(task, Key(task, $"sample/{JobLayout.ShardName(task.Task)}.parquet"),
             EmbeddingFile.ToBatch(rows.Select(r => ids[r]).ToArray(), sample, dimensions, EmbeddingPrecision.Float32),
             EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "sample"), cancellationToken).ConfigureAwait(false);
@@ -134,6 +141,15 @@ public sealed class SemanticDedupStage(int index, SemanticDedupStageSpec spec) :
             dimensions = d;
         }
         if (ids.Count == 0) throw new InvalidOperationException($"{this}: the initialisation sample is empty (no documents reach this stage).");
+        var means = new List<MeanPartial>();
+        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
+        {
+            var longs = await ReadLongsAsync(task, Key(task, $"mean/{JobLayout.ShardName(shard)}.bin"), cancellationToken).ConfigureAwait(false);
+            means.Add(new MeanPartial(dimensions, longs[1..], longs[0]));
+        }
+        var direction = EmbeddingHealth.Reduce(means);
+        await task.Job.Data.CreateOnceAsync(Key(task, "mean.bin"), (stream, ct) => WriteFloatsAsync(stream,
+            [(float)direction.ResultantLength, direction.Count, .. direction.Direction], ct), cancellationToken).ConfigureAwait(false);
         var k = Math.Min(spec.Clusters, ids.Count);
         var centroids = SphericalKMeans.InitializePlusPlus(vectors.ToArray(), dimensions, ids, k, Seed(task));
         await WriteCentroidsAsync(task, 0, centroids, shift: double.PositiveInfinity, converged: false, cancellationToken).ConfigureAwait(false);
@@ -225,8 +241,25 @@ public sealed class SemanticDedupStage(int index, SemanticDedupStageSpec spec) :
         var allMax = new List<float>();
         long removed = 0;
         var order = spec.Order switch { SemanticOrder.Easy => SemDeDupOrder.Easy, SemanticOrder.Random => SemDeDupOrder.Random, _ => SemDeDupOrder.Hard };
-        foreach (var (cluster, list) in members.OrderBy(m => m.Key))
+        // mean.bin: resultant length, count (as floats: both only gate the check), then the direction.
+        var meanFile = await ReadFloatsAsync(task, Key(task, "mean.bin"), cancellationToken).ConfigureAwait(false);
+        var mean = new MeanDirection(meanFile[2..], meanFile[0], (long)meanFile[1]);
+        var health = new EmbeddingHealthOptions { StickyCosine = spec.StickyCosine };
+        foreach (var (cluster, all) in members.OrderBy(m => m.Key))
         {
+            // Degenerate embeddings sit near the mean direction and look alike whatever their text: they are kept out
+            // of dedup (never removed, never anyone's twin) and reported, instead of being collapsed as duplicates.
+            var allVectors = new float[all.Count * dimensions];
+            for (var i = 0; i < all.Count; i++) all[i].Vector.CopyTo(allVectors.AsSpan(i * dimensions));
+            var check = EmbeddingHealth.Check(allVectors, dimensions, mean, health);
+            var list = all.Where((_, i) => check.Issues[i] == EmbeddingIssues.None).ToList();
+            for (var i = 0; i < all.Count; i++)
+                if (check.Issues[i] != EmbeddingIssues.None)
+                {
+                    Bump(metrics, $"health_{check.Issues[i].ToString().ToLowerInvariant().Replace(", ", "_", StringComparison.Ordinal)}");
+                    AddVerdict(all[i], cluster, 0, "", string.Join("; ", check.Reasons(i)));
+                }
+
             var vectors = new float[list.Count * dimensions];
             for (var i = 0; i < list.Count; i++) list[i].Vector.CopyTo(vectors.AsSpan(i * dimensions));
             var ids = list.Select(m => m.Id).ToArray();
@@ -234,16 +267,19 @@ public sealed class SemanticDedupStage(int index, SemanticDedupStageSpec spec) :
             var decision = result.Decide(spec.Eps);
             removed += decision.RemovedCount;
             allMax.AddRange(result.MaxSimilarity);
-            Bump(metrics, $"cluster_size_le_{SizeBucket(list.Count)}");
+            Bump(metrics, $"cluster_size_le_{SizeBucket(all.Count)}");
             for (var i = 0; i < list.Count; i++)
-            {
-                var m = list[i];
-                var batch = verdicts.TryGetValue(m.Shard, out var b) ? b : verdicts[m.Shard] = RecordBatch.WithSchema(VerdictSchema);
-                batch.GetColumn<long>("row").Add(m.Row);
-                batch.GetColumn<int>("cluster").Add(cluster);
-                batch.GetColumn<float>("max_similarity").Add(result.MaxSimilarity[i]);
-                batch.GetColumn<string>(DropsSchema.TwinId).Add(decision.Removed[i] ? ids[decision.KeptTwin[i]] : "");
-            }
+                AddVerdict(list[i], cluster, result.MaxSimilarity[i], decision.Removed[i] ? ids[decision.KeptTwin[i]] : "", "");
+        }
+
+        void AddVerdict((int Shard, long Row, string Id, float Distance, float[] Vector) m, int cluster, float max, string twin, string healthReason)
+        {
+            var batch = verdicts.TryGetValue(m.Shard, out var b) ? b : verdicts[m.Shard] = RecordBatch.WithSchema(VerdictSchema);
+            batch.GetColumn<long>("row").Add(m.Row);
+            batch.GetColumn<int>("cluster").Add(cluster);
+            batch.GetColumn<float>("max_similarity").Add(max);
+            batch.GetColumn<string>(DropsSchema.TwinId).Add(twin);
+            batch.GetColumn<string>("health").Add(healthReason);
         }
 
         foreach (var (shard, batch) in verdicts)
@@ -264,27 +300,29 @@ public sealed class SemanticDedupStage(int index, SemanticDedupStageSpec spec) :
 
     private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var verdicts = new Dictionary<long, (int Cluster, float Max, string Twin)>();
+        var verdicts = new Dictionary<long, (int Cluster, float Max, string Twin, string Health)>();
         await foreach (var info in task.Job.Data.ListAsync(Key(task, $"verdicts/{JobLayout.ShardName(task.Task)}/"), cancellationToken).ConfigureAwait(false))
         {
             var batch = await ReadParquetAsync(task, info.Key, cancellationToken).ConfigureAwait(false);
-            var (rows, clusters, max, twins) = (batch.GetColumn<long>("row"), batch.GetColumn<int>("cluster"), batch.GetColumn<float>("max_similarity"),
-                batch.GetColumn<string>(DropsSchema.TwinId));
-            for (var i = 0; i < batch.RowCount; i++) verdicts[rows[i]] = (clusters[i], max[i], twins[i]);
+            var (rows, clusters, max, twins, health) = (batch.GetColumn<long>("row"), batch.GetColumn<int>("cluster"), batch.GetColumn<float>("max_similarity"),
+                batch.GetColumn<string>(DropsSchema.TwinId), batch.GetColumn<string>("health"));
+            for (var i = 0; i < batch.RowCount; i++) verdicts[rows[i]] = (clusters[i], max[i], twins[i], health[i]);
         }
         return await ShardTransformer.RunAsync(task, task.Task, new ApplyVerdicts(verdicts), cancellationToken).ConfigureAwait(false);
     }
 
-    private sealed class ApplyVerdicts(Dictionary<long, (int Cluster, float Max, string Twin)> verdicts) : IDocumentTransform
+    private sealed class ApplyVerdicts(Dictionary<long, (int Cluster, float Max, string Twin, string Health)> verdicts) : IDocumentTransform
     {
         private long _offset;
 
-        public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(ClusterColumn, typeof(int)), new(MaxSimilarityColumn, typeof(float))];
+        public IReadOnlyList<ColumnSchema> AddedColumns { get; } =
+            [new(ClusterColumn, typeof(int)), new(MaxSimilarityColumn, typeof(float)), new(HealthColumn, typeof(string))];
 
         public void Process(RecordBatch batch, DropCollector drops)
         {
             var clusters = batch.ResetColumn<int>(ClusterColumn, batch.RowCount);
             var max = batch.ResetColumn<float>(MaxSimilarityColumn, batch.RowCount);
+            var health = batch.ResetColumn<string>(HealthColumn, batch.RowCount);
             for (var i = 0; i < batch.RowCount; i++)
             {
                 var verdict = verdicts.TryGetValue(_offset + i, out var v)
@@ -292,6 +330,7 @@ public sealed class SemanticDedupStage(int index, SemanticDedupStageSpec spec) :
                     : throw new InvalidOperationException($"Row {_offset + i} ({batch.Ids[i]}) has no semantic dedup verdict.");
                 clusters.Add(verdict.Cluster);
                 max.Add(verdict.Max);
+                health.Add(verdict.Health);
                 if (verdict.Twin.Length > 0)
                     drops.Drop(i, DuplicateReason, $"cosine {verdict.Max:0.0000} to an earlier member of cluster {verdict.Cluster}", verdict.Twin);
             }
@@ -355,6 +394,18 @@ public sealed class SemanticDedupStage(int index, SemanticDedupStageSpec spec) :
         for (var i = 0; i < counts.Length; i++) counts[i] = reader.ReadInt64();
         return new PartialSums(k, d, sums, counts, inertia, count);
     }
+
+    private static async Task WriteLongsAsync(Stream stream, long[] values, CancellationToken cancellationToken) =>
+        await stream.WriteAsync(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), cancellationToken).ConfigureAwait(false);
+
+    private static async Task WriteFloatsAsync(Stream stream, float[] values, CancellationToken cancellationToken) =>
+        await stream.WriteAsync(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), cancellationToken).ConfigureAwait(false);
+
+    private static async Task<long[]> ReadLongsAsync(TaskContext task, string key, CancellationToken cancellationToken) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(await task.Job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false)).ToArray();
+
+    private static async Task<float[]> ReadFloatsAsync(TaskContext task, string key, CancellationToken cancellationToken) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(await task.Job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false)).ToArray();
 
     private static async Task WriteParquetAsync(TaskContext task, string key, RecordBatch batch, Dictionary<string, string>? metadata, CancellationToken cancellationToken)
     {

@@ -91,4 +91,24 @@ public sealed class SemanticDedupStageTests : IDisposable
         Assert.Equal(drops.Count, metrics["removed"]);
         Assert.True(metrics["eps_0.2_removed"] >= metrics["eps_0.01_removed"]);
     }
+
+    [Fact]
+    public async Task Embeddings_flagged_as_sticky_are_kept_out_of_dedup_and_reported()
+    {
+        var (folder, _) = WriteCorpus();
+        using var services = StageServices.CreateDefault();
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-sticky") });
+        // A threshold so low that every document counts as near the mean direction: nothing may be collapsed.
+        var spec = Spec(folder, 1 << 20) with
+        {
+            Stages = [new EmbedStageSpec(), new SemanticDedupStageSpec { Clusters = 4, MaxIterations = 10, Eps = 0.1, Partitions = 3, StickyCosine = 0.01 }],
+        };
+        await InProcessJob.RunAsync(spec, stores, services);
+
+        var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/semantic");
+        Assert.DoesNotContain(output.Drops, d => d.Reason == SemanticDedupStage.DuplicateReason);
+        Assert.Equal(2 * Topics.Length, output.KeptIds.Count);
+        var metrics = output.Manifest.Metrics.Single(m => m.Key.EndsWith("semantic_dedup", StringComparison.Ordinal)).Value;
+        Assert.Equal(2 * Topics.Length, metrics["health_sticky"]);
+    }
 }
