@@ -111,4 +111,25 @@ public sealed class SemanticDedupStageTests : IDisposable
         var metrics = output.Manifest.Metrics.Single(m => m.Key.EndsWith("semantic_dedup", StringComparison.Ordinal)).Value;
         Assert.Equal(2 * Topics.Length, metrics["health_sticky"]);
     }
+
+    [Fact]
+    public async Task A_run_interrupted_inside_k_means_resumes_to_the_uninterrupted_output()
+    {
+        var (folder, _) = WriteCorpus();
+        using var services = StageServices.CreateDefault();
+        var spec = Spec(folder, 1024);
+
+        var clean = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-clean") });
+        await InProcessJob.RunAsync(spec, clean, services);
+
+        var resumed = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-resumed") });
+        var job = await InProcessJob.RunAsync(spec, resumed, services, maxPhases: 9); // read, embed, sample, init, two Lloyd iterations and a half
+        Assert.Contains(job.Phases().Take(9), p => p.Phase.Name.StartsWith("assign-", StringComparison.Ordinal));
+        await InProcessJob.RunAsync(spec, resumed, services);
+
+        var expected = await CuratedOutput.ReadAsync(clean.DataStore, "curated/semantic");
+        var actual = await CuratedOutput.ReadAsync(resumed.DataStore, "curated/semantic");
+        Assert.Equal(expected.ShardHashes, actual.ShardHashes);
+        Assert.Equal(expected.Drops, actual.Drops);
+    }
 }
