@@ -17,20 +17,32 @@ public sealed record BenchOptions
     /// <summary>Target shard size of the <c>exact</c> job, in MiB (the spec's sharding.targetShardBytes).</summary>
     public int ShardMiB { get; init; } = 16;
 
-    /// <summary>Timed repetitions (the median is reported); absent: each benchmark's default (parquet 5, exact 1).</summary>
+    /// <summary>Timed repetitions (the median is reported); absent: each benchmark's default (parquet 5, exact 1, embed 2).</summary>
     public int? Repeat { get; init; }
 
     /// <summary><c>parquet</c> writes to a temp file instead of a MemoryStream (both sides alike).</summary>
     public bool UseFile { get; init; }
 
     /// <summary>Documents of the demo corpus (samples/corpus) that <c>embed</c> embeds: an evenly spaced subset.</summary>
-    public int EmbedDocs { get; init; } = 300;
+    public int EmbedDocs { get; init; } = 96;
 
     /// <summary>Documents of <c>embed</c>'s synthetic fixed-length input.</summary>
-    public int FixedDocs { get; init; } = 240;
+    public int FixedDocs { get; init; } = 96;
 
     /// <summary>Tokens (no [CLS]/[SEP]) of every document of <c>embed</c>'s synthetic input.</summary>
     public int FixedTokens { get; init; } = 128;
+
+    /// <summary>Vectors of <c>kmeans</c>'s synthetic clustered data (384 dimensions).</summary>
+    public int Vectors { get; init; } = 1_000_000;
+
+    /// <summary>Clusters of <c>kmeans</c> (k, and the planted centres of its data).</summary>
+    public int Clusters { get; init; } = 1000;
+
+    /// <summary>Lloyd iterations of <c>kmeans</c>, both sides.</summary>
+    public int Iterations { get; init; } = 10;
+
+    /// <summary>Members of the one cluster whose SemDeDup pairwise stage <c>kmeans</c> times.</summary>
+    public int ClusterSize { get; init; } = 20_000;
 
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
@@ -59,6 +71,10 @@ public sealed record BenchOptions
                 "--fixed-docs" => options with { FixedDocs = Next("--fixed-docs") },
                 "--fixed-tokens" => options with { FixedTokens = Next("--fixed-tokens") },
                 "--file" => options with { UseFile = true },
+                "--vectors" => options with { Vectors = Next("--vectors") },
+                "--clusters" => options with { Clusters = Next("--clusters") },
+                "--iterations" => options with { Iterations = Next("--iterations") },
+                "--cluster-size" => options with { ClusterSize = Next("--cluster-size") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
         }
@@ -69,16 +85,21 @@ public sealed record BenchOptions
         usage: dotnet run -c Release --project bench/Curation.Bench -- <benchmark> [options]
           benchmark: all | {string.Join(" | ", benchmarks)}
           --rows N           parquet: rows written and read (default 200000)
-          --repeat N         timed repetitions, median reported (default: parquet 5 pairs; exact and embed 1 pipeline
-                             run between 2 bare runs: N pipeline runs alternate with N + 1 bare runs)
+          --repeat N         timed repetitions, median reported (default: parquet 5 pairs; exact 1, embed 2: N pipeline
+                             runs alternate with N + 1 bare runs, and in embed N naive runs with N + 1 bucketed runs)
           --file             parquet: write to a temp file instead of a MemoryStream (both sides)
           --docs N           exact: documents in the generated corpus (default 200000)
           --threads N        exact, embed: tasks of a pipeline phase run at once; exact: threads of the bare loop
                              (default: logical cores)
           --shard-mb N       exact: the job's target shard size in MiB (default 16)
-          --embed-docs N     embed: documents of the demo corpus, an evenly spaced subset (default 300 of 2000)
-          --fixed-docs N     embed: documents of the synthetic fixed-length input (default 240)
+          --embed-docs N     embed: documents of the demo corpus, an evenly spaced subset (default 96 of 2000)
+          --fixed-docs N     embed: documents of the synthetic fixed-length input (default 96)
           --fixed-tokens N   embed: tokens of each synthetic document, [CLS]/[SEP] not counted (default 128)
+          --vectors N        kmeans: synthetic 384-dim vectors clustered, ours vs FAISS (default 1000000)
+          --clusters N       kmeans: k (default 1000)
+          --iterations N     kmeans: Lloyd iterations, both sides (default 10)
+          --cluster-size N   kmeans: members of the cluster whose SemDeDup pairwise stage is timed (default 20000)
+                             (kmeans also uses --threads and --seed; --repeat N: N pairs of k-means runs, default 1)
           --seed N           seed of the generated data (default 42)
         """;
 }

@@ -34,7 +34,8 @@ public static class Measure
 /// <summary>
 /// What one side of a benchmark cost the process: wall time, bytes allocated, GC counts, and the largest working
 /// set seen while it ran (sampled every 20 ms, since <see cref="Process.PeakWorkingSet64"/> never goes down and
-/// so cannot tell two sides of one run apart).
+/// so cannot tell two sides of one run apart). <c>sampleWorkingSet: false</c> leaves the sampler out, so that
+/// nothing of ours runs beside the measured work: for sides compared with a run that has no sampler either.
 /// </summary>
 public sealed class ResourceProbe : IDisposable
 {
@@ -42,11 +43,14 @@ public sealed class ResourceProbe : IDisposable
     private readonly long _allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
     private readonly int _gen0 = GC.CollectionCount(0), _gen1 = GC.CollectionCount(1), _gen2 = GC.CollectionCount(2);
     private readonly TimeSpan _cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-    private readonly Timer _sampler;
+    private readonly Timer? _sampler;
     private long _peakWorkingSet = Environment.WorkingSet;
     private bool _stopped;
 
-    public ResourceProbe() => _sampler = new Timer(_ => Sample(), null, 0, 20);
+    public ResourceProbe(bool sampleWorkingSet = true)
+    {
+        if (sampleWorkingSet) _sampler = new Timer(_ => Sample(), null, 0, 20);
+    }
 
     public double Seconds { get; private set; }
     public long Allocated { get; private set; }
@@ -68,7 +72,7 @@ public sealed class ResourceProbe : IDisposable
         _stopped = true;
         Seconds = _clock.Elapsed.TotalSeconds;
         Sample();
-        _sampler.Dispose();
+        _sampler?.Dispose();
         Allocated = GC.GetTotalAllocatedBytes(precise: true) - _allocatedBefore;
         CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - _cpuBefore).TotalSeconds;
         Collections = $"gen0 {GC.CollectionCount(0) - _gen0}, gen1 {GC.CollectionCount(1) - _gen1}, gen2 {GC.CollectionCount(2) - _gen2}";
