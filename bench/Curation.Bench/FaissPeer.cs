@@ -35,14 +35,22 @@ public sealed class FaissPeer
 
     private readonly string _script;
 
-    private FaissPeer(string script, JsonElement probe, string? coreType, IReadOnlyList<string> report, bool blasOk)
+    private FaissPeer(string script, JsonElement probe, string? coreType, IReadOnlyList<string> report, bool blasOk, int ompThreads, int blasThreads)
     {
         _script = script;
         Probe = probe;
         CoreType = coreType;
         Report = report;
         BlasOk = blasOk;
+        OmpThreads = ompThreads;
+        BlasThreads = blasThreads;
     }
+
+    /// <summary>FAISS's OpenMP threads (faiss.omp_set_num_threads) for k-means.</summary>
+    public int OmpThreads { get; }
+
+    /// <summary>OpenBLAS's threads (OPENBLAS_NUM_THREADS) for k-means.</summary>
+    public int BlasThreads { get; }
 
     /// <summary>What <c>faiss_peer.py probe</c> said with OpenBLAS choosing its own kernel.</summary>
     public JsonElement Probe { get; }
@@ -60,7 +68,7 @@ public sealed class FaissPeer
     /// Writes the script to <paramref name="folder"/> and checks the peer; null (with the reason and the install command
     /// printed) when Python, FAISS or numpy is missing.
     /// </summary>
-    public static async Task<FaissPeer?> SetUpAsync(string folder)
+    public static async Task<FaissPeer?> SetUpAsync(string folder, int threads)
     {
         if (!File.Exists(Python))
         {
@@ -73,7 +81,7 @@ public sealed class FaissPeer
         await using (var file = File.Create(script))
             await resource.CopyToAsync(file);
 
-        var own = await RunAsync(script, ["probe"], threads: 1, coreType: null, TimeSpan.FromMinutes(2));
+        var own = await RunAsync(script, ["probe"], 1, 1, coreType: null, TimeSpan.FromMinutes(2));
         if (own.Result is not { } probe)
         {
             var missing = own.Stderr.Contains("ModuleNotFoundError", StringComparison.Ordinal) || own.Stderr.Contains("ImportError", StringComparison.Ordinal);
@@ -123,14 +131,14 @@ public sealed class FaissPeer
         var inherited = string.Join(", ", OpenBlasOverrides.Select(v => $"{v}={Environment.GetEnvironmentVariable(v) ?? "(unset)"}"));
         var threading = string.Join(", ", ThreadingVariables.Where(v => Environment.GetEnvironmentVariable(v) is not null)
             .Select(v => $"{v}={Environment.GetEnvironmentVariable(v)}"));
-        report.Add($"threads:  the peer inherits this environment, except OMP_NUM_THREADS and OPENBLAS_NUM_THREADS (set to the benchmark's threads)" +
+        report.Add($"threads:  the peer inherits this environment, except OMP_NUM_THREADS and OPENBLAS_NUM_THREADS (see split)" +
                    (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null ? $" and OMP_WAIT_POLICY={DefaultWaitPolicy} (set when absent: see bench/README.md)" : "") +
                    (threading.Length == 0 ? "" : $"; set here: {threading}"));
         var ownKernel = Kernel.From(null, probe);
         var kernels = new List<Kernel> { ownKernel };
         foreach (var candidate in CandidateCoreTypes())
         {
-            var run = await RunAsync(script, ["probe"], threads: 1, coreType: candidate, TimeSpan.FromMinutes(2));
+            var run = await RunAsync(script, ["probe"], 1, 1, coreType: candidate, TimeSpan.FromMinutes(2));
             kernels.Add(run.Result is { } result ? Kernel.From(candidate, result) : new Kernel(candidate, "crashed", double.NaN, 0));
         }
         var best = kernels.Where(k => k.Correct).MaxBy(k => k.Gflops) ?? ownKernel;
@@ -147,13 +155,35 @@ public sealed class FaissPeer
         {
             report.Add($"kernel:   the peer runs with OpenBLAS's own choice, {ownKernel.CoreName}");
         }
-        return new FaissPeer(script, probe, ReferenceEquals(chosen, ownKernel) ? null : chosen.CoreType, report, blasOk);
+        var coreType = ReferenceEquals(chosen, ownKernel) ? null : chosen.CoreType;
+
+        // The two thread pools: the split of `threads` between OpenMP and OpenBLAS under which FAISS's search runs fastest.
+        var split = await RunAsync(script, ["threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture)], threads, threads, coreType, TimeSpan.FromMinutes(5));
+        var (omp, blas) = (threads, threads);
+        if (split.Result is { } splits)
+        {
+            var configs = splits.GetProperty("configs").EnumerateArray()
+                .Select(c => (Omp: c.GetProperty("omp").GetInt32(), Blas: c.GetProperty("blas").GetInt32(), Gflops: c.GetProperty("gflops").GetDouble())).ToList();
+            var fastest = configs.MaxBy(c => c.Gflops);
+            // The documented set-up (OpenMP = OpenBLAS = threads) unless another split is clearly (> 5%) faster.
+            var documented = configs.FirstOrDefault(c => c.Omp == threads && c.Blas == threads);
+            (omp, blas) = documented.Gflops >= 0.95 * fastest.Gflops ? (threads, threads) : (fastest.Omp, fastest.Blas);
+            report.Add($"split:    FAISS search 200k × 1000 × 384 (k = 1, best of 3) by OpenMP × OpenBLAS threads: " +
+                       string.Join("; ", configs.Select(c => $"{c.Omp} × {c.Blas} → {c.Gflops:0} GFLOP/s")) +
+                       $" → k-means runs with omp_set_num_threads({omp}), OPENBLAS_NUM_THREADS={blas}" +
+                       (omp == threads && blas == threads ? "" : $" (faster here than {threads} × {threads}, where the two pools oversubscribe the cores)"));
+        }
+        else
+        {
+            report.Add($"split:    the thread probe failed ({LastLine(split.Stderr)}); k-means runs with {threads} OpenMP and {threads} OpenBLAS threads");
+        }
+        return new FaissPeer(script, probe, coreType, report, blasOk, omp, blas);
     }
 
-    /// <summary>Runs <c>faiss_peer.py</c> in <paramref name="mode"/> with the peer's environment.</summary>
-    public async Task<JsonElement> RunModeAsync(string mode, IEnumerable<string> arguments, int threads, TimeSpan timeout)
+    /// <summary>Runs <c>faiss_peer.py</c> in <paramref name="mode"/> with the peer's environment and these thread counts.</summary>
+    public async Task<JsonElement> RunModeAsync(string mode, IEnumerable<string> arguments, int ompThreads, int blasThreads, TimeSpan timeout)
     {
-        var run = await RunAsync(_script, [mode, .. arguments], threads, CoreType, timeout);
+        var run = await RunAsync(_script, [mode, .. arguments], ompThreads, blasThreads, CoreType, timeout);
         return run.Result ?? throw new InvalidOperationException(
             $"faiss_peer.py {mode} failed (exit {run.ExitCode}): {string.Join(" | ", run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(5))}");
     }
@@ -201,15 +231,15 @@ public sealed class FaissPeer
 
     private sealed record PeerRun(int ExitCode, JsonElement? Result, string Stderr);
 
-    private static async Task<PeerRun> RunAsync(string script, IReadOnlyList<string> arguments, int threads, string? coreType, TimeSpan timeout)
+    private static async Task<PeerRun> RunAsync(string script, IReadOnlyList<string> arguments, int ompThreads, int blasThreads, string? coreType, TimeSpan timeout)
     {
         var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(script);
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         foreach (var variable in OpenBlasOverrides) start.Environment.Remove(variable);
         if (coreType is not null) start.Environment["OPENBLAS_CORETYPE"] = coreType;
-        start.Environment["OMP_NUM_THREADS"] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["OMP_NUM_THREADS"] = ompThreads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["OPENBLAS_NUM_THREADS"] = blasThreads.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (!start.Environment.ContainsKey("OMP_WAIT_POLICY")) start.Environment["OMP_WAIT_POLICY"] = DefaultWaitPolicy;
         var (exit, stdout, stderr) = await RunProcessAsync(start, timeout);
         var line = stdout.Split('\n').LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal));

@@ -19,8 +19,9 @@ namespace Curation.Bench;
 /// <see cref="SphericalKMeans.Assign(ReadOnlySpan{float}, int, Centroids)"/> over 4 × threads contiguous shards
 /// (Parallel.For, <c>--threads</c> at a time) and <see cref="SphericalKMeans.Reduce"/>, per iteration.</item>
 /// <item>FAISS, timed: <c>faiss.Kmeans(d, k, niter, spherical=True).train(x, init_centroids)</c> with
-/// <c>omp_set_num_threads(threads)</c> and <c>max_points_per_centroid = ceil(n / k)</c> (the default 256 would subsample
-/// to 256 k vectors).</item>
+/// <c>max_points_per_centroid = ceil(n / k)</c> (the default 256 would subsample to 256 k vectors), with the OpenBLAS
+/// kernel and the split of <c>--threads</c> between its OpenMP and OpenBLAS pools that <see cref="FaissPeer"/> measured
+/// fastest on this machine.</item>
 /// </list>
 /// </summary>
 public static class KMeansBenchmark
@@ -43,7 +44,7 @@ public static class KMeansBenchmark
         try
         {
             var failures = 0;
-            var peer = await FaissPeer.SetUpAsync(folder);
+            var peer = await FaissPeer.SetUpAsync(folder, threads);
             if (peer is null)
             {
                 Console.WriteLine("WARNING: no reference peer: only our absolute figures follow, and no ratio. The benchmark counts as failed.");
@@ -72,7 +73,7 @@ public static class KMeansBenchmark
                               "per iteration: the Lloyd loop of SphericalKMeans.Fit");
             if (peer is not null)
                 Console.WriteLine($"faiss:    faiss.Kmeans(d={Dimensions}, k={k}, niter={iterations}, spherical=True, max_points_per_centroid={(n + k - 1) / k}: no subsampling)" +
-                                  $".train(x, init_centroids=ours); omp_set_num_threads({threads}), OMP_NUM_THREADS=OPENBLAS_NUM_THREADS={threads}, " +
+                                  $".train(x, init_centroids=ours); omp_set_num_threads({peer.OmpThreads}), OMP_NUM_THREADS={peer.OmpThreads}, OPENBLAS_NUM_THREADS={peer.BlasThreads}, " +
                                   $"OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE"}" +
                                   (peer.CoreType is null ? "" : $", OPENBLAS_CORETYPE={peer.CoreType}"));
 
@@ -106,7 +107,7 @@ public static class KMeansBenchmark
                 for (var side = 0; side < 2; side++)
                 {
                     if ((side == 0) == oursFirst) ours.Add(RunOurs(data, init, iterations, threads, shards));
-                    else if (peer is not null) faiss.Add(await RunFaissAsync(peer, folder, dataPath, initPath, n, k, iterations, options.Seed, threads, pair));
+                    else if (peer is not null) faiss.Add(await RunFaissAsync(peer, folder, dataPath, initPath, n, k, iterations, options.Seed, pair));
                 }
             }
 
@@ -226,11 +227,12 @@ public static class KMeansBenchmark
         double[] Objective, int Splits, float[] Centroids);
 
     private static async Task<FaissRun> RunFaissAsync(FaissPeer peer, string folder, string dataPath, string initPath, int n, int k, int iterations,
-        int seed, int threads, int pair)
+        int seed, int pair)
     {
         var outPath = Path.Combine(folder, $"faiss-centroids-{pair}.f32");
         var result = await peer.RunModeAsync("kmeans",
-            [dataPath, Str(n), Str(Dimensions), Str(k), Str(iterations), Str(seed), Str(threads), initPath, outPath], threads, TimeSpan.FromHours(1));
+            [dataPath, Str(n), Str(Dimensions), Str(k), Str(iterations), Str(seed), Str(peer.OmpThreads), initPath, outPath], peer.OmpThreads, peer.BlasThreads,
+            TimeSpan.FromHours(1));
         var stats = result.GetProperty("iterations").EnumerateArray().ToList();
         var cumulative = stats.Select(s => s.GetProperty("time").GetDouble()).ToArray();
         var perIteration = cumulative.Select((t, i) => i == 0 ? t : t - cumulative[i - 1]).ToArray();
@@ -321,7 +323,7 @@ public static class KMeansBenchmark
                 }
                 else if (peer is not null)
                 {
-                    numpy = await peer.RunModeAsync("pairwise", [rankedPath, Str(size), Str(Dimensions), Str(NumpyTile), mPath, twinPath], threads: 1, TimeSpan.FromMinutes(30));
+                    numpy = await peer.RunModeAsync("pairwise", [rankedPath, Str(size), Str(Dimensions), Str(NumpyTile), mPath, twinPath], 1, 1, TimeSpan.FromMinutes(30));
                     numpySeconds.Add(numpy.GetProperty("seconds").GetDouble());
                     numpyCpu.Add(numpy.GetProperty("cpu_seconds").GetDouble());
                 }

@@ -3,6 +3,7 @@
 Written to the benchmark's temp folder and run as /usr/bin/python3 faiss_peer.py MODE ARGS...; the last line of its
 output is `RESULT {json}`. Modes:
   probe                                        versions, the BLAS FAISS loaded, OpenBLAS's kernel, a 1-thread sgemm check
+  threads THREADS                              FAISS's assignment search under each split of OpenMP / OpenBLAS threads
   kmeans DATA N D K NITER SEED THREADS INIT OUT  faiss.Kmeans(spherical) from the given initial centroids
   pairwise DATA N D TILE OUT_M OUT_TWIN         SemDeDup's M by tiled numpy products (rows in rank order)
 """
@@ -87,6 +88,32 @@ def probe():
     }
 
 
+def thread_split(count):
+    """FAISS runs two thread pools: OpenMP (its own loops) and OpenBLAS's pthreads (sgemm). Time the search that is ~95% of
+    a k-means iteration (200k x 384 queries against 1000 centroids, k = 1) under each way of giving them `count` threads."""
+    import numpy as np
+    import faiss
+    lib, info = openblas()
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((200000, 384), dtype=np.float32)
+    c = rng.standard_normal((1000, 384), dtype=np.float32)
+    index = faiss.IndexFlatIP(384)
+    index.add(c)
+    configs = [(count, count), (1, count), (count, 1)] if count > 1 else [(1, 1)]
+    results = []
+    for omp, blas in configs:
+        faiss.omp_set_num_threads(omp)
+        blas_threads(lib, blas)
+        index.search(x[:20000], 1)
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            index.search(x, 1)
+            best = min(best, time.perf_counter() - t)
+        results.append({"omp": omp, "blas": blas, "gflops": 2 * 200000 * 1000 * 384 / best / 1e9})
+    return {"configs": results, "openblas": info}
+
+
 def kmeans(data, n, d, k, niter, seed, threads, init_path, out_path):
     import numpy as np
     import faiss
@@ -154,6 +181,8 @@ def main(argv):
     mode = argv[1]
     if mode == "probe":
         result = probe()
+    elif mode == "threads":
+        result = thread_split(int(argv[2]))
     elif mode == "kmeans":
         data, n, d, k, niter, seed, threads, init_path, out_path = argv[2:11]
         result = kmeans(data, int(n), int(d), int(k), int(niter), int(seed), int(threads), init_path, out_path)
