@@ -117,13 +117,25 @@ public sealed class ParquetTableReader : IAsyncDisposable
             yield return await ReadRowGroupAsync(i, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<RecordBatch> ReadRowGroupAsync(int index, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Only the named columns, one batch per row group: for readers that need ids but not texts, so a shard's text is
+    /// not decoded just to learn its ids.
+    /// </summary>
+    public async IAsyncEnumerable<RecordBatch> ReadColumnsAsync(IReadOnlyCollection<string> columns,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        for (var i = 0; i < _reader.RowGroupCount; i++)
+            yield return await ReadRowGroupAsync(i, cancellationToken, columns).ConfigureAwait(false);
+    }
+
+    public async Task<RecordBatch> ReadRowGroupAsync(int index, CancellationToken cancellationToken = default, IReadOnlyCollection<string>? columns = null)
     {
         using var rowGroup = _reader.OpenRowGroupReader(index);
         var rows = checked((int)rowGroup.RowCount);
         var table = new RecordBatch();
         foreach (var field in _fields)
         {
+            if (columns is not null && !columns.Contains(field.Name)) continue;
             var target = table.Add(Column.Create(new ColumnSchema(field.Name, ElementType(field)), rows));
             await ReadColumnAsync(rowGroup, field, target, rows, cancellationToken).ConfigureAwait(false);
         }

@@ -64,7 +64,7 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
         long row = 0;
         await using (var input = await task.Job.Data.OpenReadAsync(task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false))
         await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text], cancellationToken).ConfigureAwait(false))
                 for (var i = 0; i < batch.RowCount; i++, row++)
                 {
                     var hash = ContentHash.Of(batch.Texts[i], spec.CaseFold, spec.CollapseWhitespace);

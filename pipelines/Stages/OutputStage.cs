@@ -84,7 +84,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         var kept = new HashSet<string>(StringComparer.Ordinal);
         documents.Stream.Position = 0;
         await using (var reader = await ParquetTableReader.OpenAsync(new NonClosingStream(documents.Stream), cancellationToken).ConfigureAwait(false))
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in reader.ReadColumnsAsync([Model.Columns.Id], cancellationToken).ConfigureAwait(false))
                 kept.UnionWith(batch.Ids.List);
 
         await using var input = await job.Data.OpenReadAsync(job.Layout.ShardEmbeddings(embed.Index, embed.Name, shard), cancellationToken).ConfigureAwait(false);

@@ -93,7 +93,7 @@ public sealed class SemanticDedupStage(int index, SemanticDedupStageSpec spec) :
         var ids = new List<string>();
         await using (var input = await task.Job.Data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
         await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id], cancellationToken).ConfigureAwait(false))
                 ids.AddRange(batch.Ids.List);
 
         await using var file = await task.Job.Data.OpenReadAsync(task.Job.Layout.ShardEmbeddings(embed.Index, embed.Name, shard), cancellationToken).ConfigureAwait(false);
