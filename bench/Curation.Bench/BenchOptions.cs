@@ -44,6 +44,12 @@ public sealed record BenchOptions
     /// <summary>Members of the one cluster whose SemDeDup pairwise stage <c>kmeans</c> times.</summary>
     public int ClusterSize { get; init; } = 20_000;
 
+    /// <summary>Short documents of <c>near</c>'s end-to-end run.</summary>
+    public int NearDocs { get; init; } = 200_000;
+
+    /// <summary>Generated prose documents of <c>near</c>'s signature throughput run (besides the demo corpus).</summary>
+    public int NearSignatureDocs { get; init; } = 20_000;
+
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
 
@@ -75,6 +81,8 @@ public sealed record BenchOptions
                 "--clusters" => options with { Clusters = Next("--clusters") },
                 "--iterations" => options with { Iterations = Next("--iterations") },
                 "--cluster-size" => options with { ClusterSize = Next("--cluster-size") },
+                "--near-docs" => options with { NearDocs = Next("--near-docs") },
+                "--near-signature-docs" => options with { NearSignatureDocs = Next("--near-signature-docs") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
         }
@@ -100,6 +108,9 @@ public sealed record BenchOptions
           --iterations N     kmeans: Lloyd iterations, both sides (default 10)
           --cluster-size N   kmeans: members of the cluster whose SemDeDup pairwise stage is timed (default 20000)
                              (kmeans also uses --threads and --seed; --repeat N: N pairs of k-means runs, default 1)
+          --near-docs N      near: short documents of the end-to-end run (default 200000; the README's figure: 1000000)
+          --near-signature-docs N  near: generated prose documents of the signature run (default 20000)
+                             (near also uses --threads, --shard-mb and --repeat: signature timings, median, default 3)
           --seed N           seed of the generated data (default 42)
         """;
 }

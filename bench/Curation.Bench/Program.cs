@@ -10,6 +10,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["parquet"] = ParquetBenchmark.RunAsync,
     ["exact"] = ExactBenchmark.RunAsync,
     ["embed"] = EmbedBenchmark.RunAsync,
+    ["near"] = NearBenchmark.RunAsync,
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`
 };
 

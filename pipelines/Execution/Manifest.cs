@@ -23,6 +23,9 @@ public sealed record Manifest
     public required Accounting Accounting { get; init; }
     public IReadOnlyList<string> Errors { get; init; } = [];
     public Dictionary<string, Dictionary<string, double>> Metrics { get; init; } = [];
+
+    /// <summary>Structured reports of the stages that write one (semantic_dedup, d4, …), by stage folder.</summary>
+    public Dictionary<string, System.Text.Json.JsonElement> Reports { get; init; } = [];
 }
 
 /// <summary>A column of the curated shards, with its logical type (string, int64, int32, double, float, bool, binary).</summary>

@@ -120,6 +120,21 @@ public static class SemDeDup
         return accumulator.ToResult(ranking);
     }
 
+    /// <summary>
+    /// M and twins, by rank, for members that live anywhere addressable — e.g. a memory-mapped spill file, so the
+    /// vectors never enter the managed heap: the member ranked r-th is row <c>rowOfRank[r]</c> of <paramref name="source"/>.
+    /// Returns M by rank and the rank of each member's twin (−1 when M is 0).
+    /// </summary>
+    public static unsafe (float[] MaxByRank, int[] TwinRankByRank) ComputeRanked(float* source, int dimensions, int[] rowOfRank, int tileSize = DefaultTileSize)
+    {
+        ArgumentNullException.ThrowIfNull(rowOfRank);
+        var accumulator = new MaxSimilarityAccumulator(rowOfRank.Length, dimensions, tileSize);
+        if (rowOfRank.Length > 0)
+            fixed (int* rows = rowOfRank)
+                accumulator.AccumulateAll(source, rows);
+        return accumulator.ByRank();
+    }
+
     private static void CheckPermutation(int[] ranking)
     {
         var seen = new bool[ranking.Length];
@@ -241,6 +256,9 @@ public sealed unsafe class MaxSimilarityAccumulator
             }
         }
     }
+
+    /// <summary>M and twin ranks, indexed by rank.</summary>
+    internal (float[] MaxByRank, int[] TwinRankByRank) ByRank() => (_max.AsSpan(0, Count).ToArray(), _twin.AsSpan(0, Count).ToArray());
 
     /// <summary>The result, mapping ranks back to members through <paramref name="ranking"/> (element r = member ranked r-th).</summary>
     public ClusterDuplicates ToResult(int[] ranking)

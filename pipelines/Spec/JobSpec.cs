@@ -106,9 +106,11 @@ public sealed record OutputSpec
 [JsonDerivedType(typeof(NormalizeStageSpec), NormalizeStageSpec.TypeName)]
 [JsonDerivedType(typeof(QualityFilterStageSpec), QualityFilterStageSpec.TypeName)]
 [JsonDerivedType(typeof(ExactDedupStageSpec), ExactDedupStageSpec.TypeName)]
+[JsonDerivedType(typeof(NearDedupStageSpec), NearDedupStageSpec.TypeName)]
 [JsonDerivedType(typeof(TokenizeStageSpec), TokenizeStageSpec.TypeName)]
 [JsonDerivedType(typeof(EmbedStageSpec), EmbedStageSpec.TypeName)]
 [JsonDerivedType(typeof(SemanticDedupStageSpec), SemanticDedupStageSpec.TypeName)]
+[JsonDerivedType(typeof(D4StageSpec), D4StageSpec.TypeName)]
 public abstract record StageSpec
 {
     [JsonIgnore] public abstract string Type { get; }
@@ -160,6 +162,52 @@ public sealed record ExactDedupStageSpec : StageSpec
 
     /// <summary>Compare with all whitespace runs collapsed to one space, so layout variants count as copies.</summary>
     public bool CollapseWhitespace { get; init; } = true;
+}
+
+public enum NearDedupShingle { Word, Char }
+
+public enum NearDedupVerify { None, Estimated, Exact }
+
+/// <summary>
+/// Near-duplicate dedup: MinHash signatures of shingles, LSH buckets partitioned over tasks, optional verification of
+/// candidate pairs, and connected components computed distributed (large-star/small-star rounds). Each component keeps
+/// its smallest document id; every other member is dropped naming it as twin. A pair of Jaccard similarity j becomes a
+/// candidate with probability 1 − (1 − j^rows)^bands: the S-curve is steepest near (1/bands)^(1/rows).
+/// </summary>
+public sealed record NearDedupStageSpec : StageSpec
+{
+    public const string TypeName = "near_dedup";
+    [JsonIgnore] public override string Type => TypeName;
+
+    /// <summary>word: word n-grams (texts mostly in scripts without spaces fall back to character n-grams); char: character n-grams.</summary>
+    public NearDedupShingle Shingle { get; init; } = NearDedupShingle.Word;
+
+    /// <summary>Words per shingle (word mode); a text with fewer words is one shingle.</summary>
+    public int Ngram { get; init; } = 5;
+
+    /// <summary>Characters per shingle (char mode and the fallback for scripts written without spaces).</summary>
+    public int CharNgram { get; init; } = 5;
+
+    /// <summary>LSH bands; bands × rows is the number of MinHash permutations.</summary>
+    public int Bands { get; init; } = 14;
+
+    /// <summary>Signature values per band.</summary>
+    public int Rows { get; init; } = 8;
+
+    /// <summary>How a candidate pair is checked before it counts as an edge: none, estimated (signature agreement) or exact (shingle sets) Jaccard.</summary>
+    public NearDedupVerify Verify { get; init; } = NearDedupVerify.Estimated;
+
+    /// <summary>Jaccard similarity a verified candidate pair must reach to become an edge.</summary>
+    public double Threshold { get; init; } = 0.7;
+
+    /// <summary>Each bucket member is paired with this many of the bucket's smallest members (not with every member: O(n) pairs per bucket).</summary>
+    public int Anchors { get; init; } = 2;
+
+    /// <summary>Bucket and graph partitions, each handled by its own task: bounds the memory of one task.</summary>
+    public int Partitions { get; init; } = 16;
+
+    /// <summary>Most connected-components rounds planned; a graph that has not converged by then fails the job (it never yields a wrong result).</summary>
+    public int MaxRounds { get; init; } = 24;
 }
 
 /// <summary>
@@ -225,9 +273,10 @@ public enum SemanticOrder { Hard, Easy, Random }
 /// SemDeDup on the embeddings of the last embed stage: distributed spherical k-means, then within each cluster every
 /// member whose highest cosine similarity to an earlier-ranked member reaches 1 − eps is removed.
 /// </summary>
-public sealed record SemanticDedupStageSpec : StageSpec
+public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec
 {
     public const string TypeName = "semantic_dedup";
+    public const double DefaultEps = 0.01;
     [JsonIgnore] public override string Type => TypeName;
 
     public int Clusters { get; init; } = 100;
@@ -239,8 +288,14 @@ public sealed record SemanticDedupStageSpec : StageSpec
     /// <summary>Fraction of documents (seeded by id) that k-means++ initialisation sees.</summary>
     public double InitSampleFraction { get; init; } = 1.0;
 
-    /// <summary>Remove when M ≥ 1 − eps (NeMo's default eps is 0.01).</summary>
-    public double Eps { get; init; } = 0.01;
+    /// <summary>Remove when M ≥ 1 − eps. Unset: <see cref="DefaultEps"/> (NeMo's default), or chosen by <see cref="TargetKeepFraction"/>.</summary>
+    public double? Eps { get; init; }
+
+    /// <summary>
+    /// Instead of a fixed eps: the fraction of the stage's documents to keep; eps is picked from the run's own curve of
+    /// M (SemDeDup §6.5), as the largest eps whose kept fraction is closest to the target.
+    /// </summary>
+    public double? TargetKeepFraction { get; init; }
 
     /// <summary>Eps values reported in the manifest's eps curve (fraction removed at each).</summary>
     public IReadOnlyList<double> EpsCurve { get; init; } = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2];
@@ -250,7 +305,7 @@ public sealed record SemanticDedupStageSpec : StageSpec
     /// <summary>Cluster partitions, each deduplicated by its own task (cluster mod partitions).</summary>
     public int Partitions { get; init; } = 8;
 
-    /// <summary>Side of the similarity tile: memory per cluster is O(tile² + members).</summary>
+    /// <summary>Columns of the similarity block: memory per cluster is O(tile × dimensions + members); vectors are paged from a local spill file.</summary>
     public int TileSize { get; init; } = 512;
 
     /// <summary>
@@ -258,6 +313,33 @@ public sealed record SemanticDedupStageSpec : StageSpec
     /// they are never collapsed as false duplicates, and reported. 1 turns the check off.
     /// </summary>
     public double StickyCosine { get; init; } = 0.95;
+}
+
+/// <summary>
+/// D4 diversification: re-cluster the documents reaching the stage (typically SemDeDup's survivors) with spherical
+/// k-means and remove the most prototypical ones — nearest their centroid — until <see cref="KeepFraction"/> remains.
+/// </summary>
+public sealed record D4StageSpec : StageSpec, IClusteringSpec
+{
+    public const string TypeName = "d4";
+    [JsonIgnore] public override string Type => TypeName;
+
+    /// <summary>Fraction of the documents reaching this stage to keep (required).</summary>
+    public double KeepFraction { get; init; }
+
+    public int Clusters { get; init; } = 100;
+    public int MaxIterations { get; init; } = 20;
+    public double Tolerance { get; init; } = 1e-4;
+    public double InitSampleFraction { get; init; } = 1.0;
+}
+
+/// <summary>Settings of the distributed spherical k-means a clustering stage runs.</summary>
+public interface IClusteringSpec
+{
+    int Clusters { get; }
+    int MaxIterations { get; }
+    double Tolerance { get; }
+    double InitSampleFraction { get; }
 }
 
 /// <summary>One problem in a spec, with the JSON path of the field it is about.</summary>

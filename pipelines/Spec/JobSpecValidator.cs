@@ -36,8 +36,8 @@ public static partial class JobSpecValidator
             for (var i = 0; i < spec.Stages.Count; i++)
             {
                 ValidateStage(spec.Stages[i], $"stages[{i}]", Check);
-                if (spec.Stages[i] is SemanticDedupStageSpec)
-                    Check(spec.Stages.Take(i).Any(s => s is EmbedStageSpec), $"stages[{i}].type", "semantic_dedup needs an embed stage before it");
+                if (spec.Stages[i] is SemanticDedupStageSpec or D4StageSpec)
+                    Check(spec.Stages.Take(i).Any(s => s is EmbedStageSpec), $"stages[{i}].type", $"{spec.Stages[i].Type} needs an embed stage before it");
             }
 
         if (spec.Output is null || string.IsNullOrWhiteSpace(spec.Output.Path)) errors.Add(new SpecError("output.path", "is required"));
@@ -58,6 +58,14 @@ public static partial class JobSpecValidator
         check((model.ModelPath is null) == (model.VocabPath is null), $"{at}.modelPath",
             "modelPath and vocabPath go together (both null = the shipped all-MiniLM-L6-v2)");
         check(!string.IsNullOrWhiteSpace(model.OutputName), $"{at}.outputName", "is required");
+    }
+
+    private static void ValidateClustering(IClusteringSpec c, string at, Action<bool, string, string> check)
+    {
+        check(c.Clusters is >= 1 and <= 1_000_000, $"{at}.clusters", "must be between 1 and 1,000,000");
+        check(c.MaxIterations is >= 1 and <= 1000, $"{at}.maxIterations", "must be between 1 and 1000");
+        check(c.Tolerance >= 0, $"{at}.tolerance", "must be ≥ 0");
+        check(c.InitSampleFraction is > 0 and <= 1, $"{at}.initSampleFraction", "must be in (0, 1]");
     }
 
     private static void ValidateStage(StageSpec? stage, string at, Action<bool, string, string> check)
@@ -88,15 +96,29 @@ public static partial class JobSpecValidator
                 check(e.BatchTokens >= e.Model.MaxTokens, $"{at}.batchTokens", $"must be at least model.maxTokens ({e.Model.MaxTokens})");
                 break;
             case SemanticDedupStageSpec m:
-                check(m.Clusters is >= 1 and <= 1_000_000, $"{at}.clusters", "must be between 1 and 1,000,000");
-                check(m.MaxIterations is >= 1 and <= 1000, $"{at}.maxIterations", "must be between 1 and 1000");
-                check(m.Tolerance >= 0, $"{at}.tolerance", "must be ≥ 0");
-                check(m.InitSampleFraction is > 0 and <= 1, $"{at}.initSampleFraction", "must be in (0, 1]");
-                check(m.Eps is >= 0 and < 1, $"{at}.eps", "must be in [0, 1)");
+                ValidateClustering(m, at, check);
+                check(m.Eps is null or (>= 0 and < 1), $"{at}.eps", "must be in [0, 1)");
+                check(m.TargetKeepFraction is null or (> 0 and <= 1), $"{at}.targetKeepFraction", "must be in (0, 1]");
+                check(m.Eps is null || m.TargetKeepFraction is null, $"{at}.targetKeepFraction", "set eps or targetKeepFraction, not both");
                 check(m.EpsCurve.All(e => e is >= 0 and < 1), $"{at}.epsCurve", "values must be in [0, 1)");
                 check(m.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");
                 check(m.TileSize is >= 16 and <= 8192, $"{at}.tileSize", "must be between 16 and 8192");
                 check(m.StickyCosine is > 0 and <= 1, $"{at}.stickyCosine", "must be in (0, 1]");
+                break;
+            case D4StageSpec d:
+                ValidateClustering(d, at, check);
+                check(d.KeepFraction is > 0 and <= 1, $"{at}.keepFraction", "is required and must be in (0, 1]");
+                break;
+            case NearDedupStageSpec n:
+                check(n.Ngram is >= 1 and <= 64, $"{at}.ngram", "must be between 1 and 64");
+                check(n.CharNgram is >= 1 and <= 256, $"{at}.charNgram", "must be between 1 and 256");
+                check(n.Bands is >= 1 and <= 512, $"{at}.bands", "must be between 1 and 512");
+                check(n.Rows is >= 1 and <= 64, $"{at}.rows", "must be between 1 and 64");
+                check((long)n.Bands * n.Rows <= 1024, $"{at}.rows", $"bands × rows (permutations) must be at most 1024, not {(long)n.Bands * n.Rows}");
+                check(n.Threshold is > 0 and <= 1, $"{at}.threshold", "must be in (0, 1]");
+                check(n.Anchors is >= 1 and <= 64, $"{at}.anchors", "must be between 1 and 64");
+                check(n.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");
+                check(n.MaxRounds is >= 2 and <= 200, $"{at}.maxRounds", "must be between 2 and 200");
                 break;
             case ExactDedupStageSpec e:
                 check(e.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");

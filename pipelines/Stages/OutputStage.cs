@@ -168,6 +168,10 @@ public sealed class OutputStage(int index) : PipelineStage(index)
                         Sum(stats.Select(s => s.Dropped)), Sum(stats.Select(s => s.Quarantined))));
             }
 
+        var reports = new Dictionary<string, System.Text.Json.JsonElement>();
+        foreach (var stage in job.Stages)
+            if (await StageReports.TryReadAsync(job, stage, cancellationToken).ConfigureAwait(false) is { } report) reports[stage.Folder] = report;
+
         var accounting = new Accounting { Stages = accounts };
         var imbalances = accounting.Imbalances();
         if (imbalances.Count > 0) throw new AccountingException(job.JobId, imbalances);
@@ -184,7 +188,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             Drops = outputs.Where(o => o.Kind == DropsKind).ToArray(),
             Quarantine = outputs.Where(o => o.Kind == QuarantineKind).ToArray(),
             Embeddings = outputs.Where(o => o.Kind == EmbeddingsKind).ToArray(),
-            Accounting = accounting, Errors = errors, Metrics = metrics,
+            Accounting = accounting, Errors = errors, Metrics = metrics, Reports = reports,
         };
         var key = OutputKey(task, Manifest.FileName);
         try

@@ -9,7 +9,7 @@ public static class StageCatalog
     /// Bump when any stage writes different bytes for the same input and spec: it is part of every job id, so
     /// resumed jobs never mix outputs of two releases.
     /// </summary>
-    public const int OutputFormatVersion = 1;
+    public const int OutputFormatVersion = 2;
 
     public static IReadOnlyList<PipelineStage> Build(JobSpec spec)
     {
@@ -22,9 +22,11 @@ public static class StageCatalog
                 NormalizeStageSpec s => new DocumentStage(index, s.Type, new NormalizeTransform(s)),
                 QualityFilterStageSpec s => new DocumentStage(index, s.Type, new QualityFilterTransform(s)),
                 ExactDedupStageSpec s => new ExactDedupStage(index, s),
+                NearDedupStageSpec s => new NearDedupStage(index, s),
                 TokenizeStageSpec s => new TokenizeStage(index, s),
                 EmbedStageSpec s => new EmbedStage(index, s),
                 SemanticDedupStageSpec s => new SemanticDedupStage(index, s),
+                D4StageSpec s => new D4Stage(index, s),
                 _ => throw new NotSupportedException($"stages[{index - 1}]: stage type '{stageSpec.Type}' has no implementation."),
             });
         }

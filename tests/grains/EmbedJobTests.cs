@@ -30,7 +30,8 @@ public sealed class EmbedJobTests : IDisposable
         Stages =
         [
             new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 2 }, new TokenizeStageSpec(), new EmbedStageSpec(),
-            new SemanticDedupStageSpec { Clusters = 5, MaxIterations = 5, Eps = 0.05, Partitions = 2 },
+            new SemanticDedupStageSpec { Clusters = 5, MaxIterations = 5, TargetKeepFraction = 0.9, Partitions = 2 },
+            new D4StageSpec { KeepFraction = 0.9, Clusters = 4, MaxIterations = 5 },
         ],
         Output = new OutputSpec { Path = "curated/embed" },
     };
@@ -70,7 +71,7 @@ public sealed class EmbedJobTests : IDisposable
     }
 
     [Fact]
-    public async Task Embeddings_and_semantic_dedup_are_the_same_on_one_and_three_silos_and_cover_exactly_the_kept_documents()
+    public async Task Embeddings_semantic_dedup_and_d4_are_the_same_on_one_and_three_silos_and_cover_exactly_the_kept_documents()
     {
         var one = Stores("one");
         await using (var cluster = await CurationCluster.StartAsync(1, () => one))
@@ -82,6 +83,12 @@ public sealed class EmbedJobTests : IDisposable
         var a = await ReadEmbeddingsAsync(one);
         var b = await ReadEmbeddingsAsync(three);
         var output = await CuratedOutput.ReadAsync(one.DataStore, "curated/embed");
+        var outputThree = await CuratedOutput.ReadAsync(three.DataStore, "curated/embed");
+        Assert.Equal(output.ShardHashes, outputThree.ShardHashes);
+        Assert.Equal(output.Drops, outputThree.Drops);
+        Assert.Contains(output.Drops, d => d.Reason == SemanticDedupStage.DuplicateReason);
+        Assert.Contains(output.Drops, d => d.Reason == D4Stage.PrototypicalReason);
+        Assert.Equal(2, output.Manifest.Reports.Count);
         Assert.Equal(output.KeptIds.Order(StringComparer.Ordinal), a.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(a.Keys.Order(StringComparer.Ordinal), b.Keys.Order(StringComparer.Ordinal));
         foreach (var (id, vector) in a)

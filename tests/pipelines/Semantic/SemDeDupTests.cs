@@ -217,4 +217,40 @@ public sealed class SemDeDupTests(ITestOutputHelper output)
         Assert.Equal(n, result.Count);
         Assert.All(result.MaxSimilarity, m => Assert.InRange(m, 0f, 0.5f)); // random unit vectors in 384 dims
     }
+
+    [Fact]
+    public unsafe void A_single_cluster_of_50k_by_384_is_scored_from_a_spill_in_bounded_memory()
+    {
+        // The stage's score phase: vectors stream into a memory-mapped spill file, M is computed in tiles through a
+        // pointer into it. The vectors (50k × 384 × 4 = 77 MB) never enter the managed heap; the n × n matrix never exists.
+        const int d = 384;
+        const int n = 50_000;
+        const int half = n / 2;
+        const int tile = 256;
+        var random = new StableRandom(50);
+        using var spill = new VectorSpill(d);
+        var originals = new float[half][];
+        for (var i = 0; i < half; i++) spill.Append(originals[i] = SemanticCorpus.RandomUnit(ref random, d));
+        // The second half: near copies of the first (cos ≈ 1 / (1 + 0.05²) ≈ 0.9975), ranked after their originals.
+        for (var i = 0; i < half; i++) spill.Append(SemanticCorpus.Near(ref random, originals[i], 0.05));
+        spill.Seal();
+        var rowOfRank = Enumerable.Range(0, n).ToArray();
+        SemDeDup.ComputeRanked(spill.Pointer, d, rowOfRank[..64], tile); // warm up
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var watch = Stopwatch.StartNew();
+        var (max, twinRank) = SemDeDup.ComputeRanked(spill.Pointer, d, rowOfRank, tile);
+        watch.Stop();
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long bound = 64L * n + 4L * tile * d + 256 * 1024;
+        output.WriteLine($"{n} × {d} in one cluster, tile {tile}: {watch.Elapsed.TotalSeconds:F1} s " +
+            $"({(double)n * (n - 1) / 2 / watch.Elapsed.TotalSeconds / 1e6:F0} M pairs/s), {allocated:N0} bytes allocated (bound {bound:N0}; vectors {4L * n * d:N0})");
+        Assert.True(allocated < bound, $"allocated {allocated:N0} bytes, bound {bound:N0}");
+        for (var r = half; r < n; r++)
+        {
+            Assert.Equal(r - half, twinRank[r]);
+            Assert.True(max[r] > 0.99f, $"rank {r}: M {max[r]}");
+        }
+        Assert.All(max.AsSpan(0, half).ToArray(), m => Assert.InRange(m, 0f, 0.5f));
+    }
 }

@@ -66,6 +66,26 @@ public sealed class JobSpecTests
         Assert.Contains(errors, e => e.Field == field);
     }
 
+    [Theory]
+    [InlineData("""{ "type": "semantic_dedup", "eps": 0.02, "targetKeepFraction": 0.8 }""", "stages[4].targetKeepFraction")]
+    [InlineData("""{ "type": "semantic_dedup", "targetKeepFraction": 0 }""", "stages[4].targetKeepFraction")]
+    [InlineData("""{ "type": "semantic_dedup", "eps": 1 }""", "stages[4].eps")]
+    [InlineData("""{ "type": "d4" }""", "stages[4].keepFraction")]
+    [InlineData("""{ "type": "d4", "keepFraction": 0.5, "clusters": 0 }""", "stages[4].clusters")]
+    public void Semantic_and_d4_settings_are_checked(string stage, string field)
+    {
+        var spec = JobSpec.Parse(Valid.Replace("""{ "type": "exact_dedup", "partitions": 8 }""",
+            $$"""{ "type": "exact_dedup", "partitions": 8 }, { "type": "embed" }, {{stage}}"""));
+        Assert.Contains(JobSpecValidator.Validate(spec), e => e.Field == field);
+    }
+
+    [Fact]
+    public void D4_needs_an_embed_stage_before_it()
+    {
+        var spec = JobSpec.Parse(Valid.Replace("""{ "type": "exact_dedup", "partitions": 8 }""", """{ "type": "d4", "keepFraction": 0.5 }"""));
+        Assert.Contains(JobSpecValidator.Validate(spec), e => e.Field == "stages[2].type" && e.Message.Contains("embed", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Relative_inputs_resolve_against_the_job_file_folder_and_outputs_stay_in_the_data_store()
     {

@@ -1,0 +1,237 @@
+using System.Diagnostics;
+using System.Globalization;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Semantic;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>
+/// Distributed spherical k-means over the embeddings of the documents reaching a stage, as phases of that stage
+/// (shared by <c>semantic_dedup</c> and <c>d4</c>):
+/// <list type="number">
+/// <item><b>sample</b> (per shard): the seeded initialisation sample (chosen by document id) and the shard's part of
+/// the corpus mean direction (for embedding health);</item>
+/// <item><b>init</b>: k-means++ on the sample → centroids of iteration 0;</item>
+/// <item><b>assign-i</b> (per shard) / <b>reduce-i</b>: one Lloyd iteration — exact fixed-point partial sums per
+/// shard, reduced in shard order, so the centroids are bit-identical whatever the silo count; once converged, the
+/// remaining iterations are no-ops.</item>
+/// </list>
+/// Objects live under the owning stage's folder: <c>sample/</c>, <c>mean/</c>, <c>mean.bin</c>, <c>partials/</c>,
+/// <c>centroids/NNN.bin</c>.
+/// </summary>
+internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec)
+{
+    public const string SamplePhase = "sample";
+    public const string InitPhase = "init";
+    private const string AssignPrefix = "assign-";
+    private const string ReducePrefix = "reduce-";
+
+    public IEnumerable<PhaseInfo> Phases(JobPlan plan)
+    {
+        yield return new(SamplePhase, TaskScope.Shard, plan.ShardCount, false);
+        yield return new(InitPhase, TaskScope.Single, 1, false);
+        for (var i = 0; i < spec.MaxIterations; i++)
+        {
+            yield return new($"{AssignPrefix}{i:D3}", TaskScope.Shard, plan.ShardCount, false);
+            yield return new($"{ReducePrefix}{i:D3}", TaskScope.Single, 1, false);
+        }
+    }
+
+    /// <summary>Runs the task when its phase is one of these; null otherwise.</summary>
+    public Task<TaskStats>? TryRun(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
+    {
+        SamplePhase => SampleAsync(task, cancellationToken),
+        InitPhase => InitAsync(task, cancellationToken),
+        var p when p.StartsWith(AssignPrefix, StringComparison.Ordinal) => LloydAssignAsync(task, Iteration(p), cancellationToken),
+        var p when p.StartsWith(ReducePrefix, StringComparison.Ordinal) => ReduceAsync(task, Iteration(p), cancellationToken),
+        _ => null,
+    };
+
+    private static int Iteration(string phase) => int.Parse(phase[(phase.LastIndexOf('-') + 1)..], CultureInfo.InvariantCulture);
+
+    private ulong Seed(TaskContext task) => unchecked((ulong)task.Job.Spec.Seed);
+
+    private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(stage.Index, stage.Name) + relative;
+
+    private string CentroidsKey(TaskContext task, int iteration) => Key(task, $"centroids/{iteration:D3}.bin");
+
+    /// <summary>The centroids after the last iteration.</summary>
+    public async Task<Centroids> FinalCentroidsAsync(TaskContext task, CancellationToken cancellationToken) =>
+        (await ReadCentroidsAsync(task, spec.MaxIterations, cancellationToken).ConfigureAwait(false)).Centroids;
+
+    /// <summary>The corpus mean direction of the documents reaching the stage (for the embedding-health check).</summary>
+    public async Task<MeanDirection> MeanAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        // mean.bin: resultant length, count (as floats: both only gate the check), then the direction.
+        var values = await StageObjects.ReadArrayAsync<float>(task.Job.Data, Key(task, "mean.bin"), cancellationToken).ConfigureAwait(false);
+        return new MeanDirection(values[2..], values[0], (long)values[1]);
+    }
+
+    /// <summary>The current documents of a shard (the previous stage's output, in row order) and their vectors.</summary>
+    public static async Task<(List<string> Ids, float[] Vectors, int Dimensions)> LoadShardAsync(TaskContext task, int shard, CancellationToken cancellationToken)
+    {
+        var embed = task.Job.Stages.Take(task.Stage.Index).OfType<EmbedStage>().LastOrDefault()
+            ?? throw new InvalidOperationException($"{task.Stage} needs an embed stage before it.");
+        var ids = new List<string>();
+        await using (var input = await task.Job.Data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
+        await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id], cancellationToken).ConfigureAwait(false))
+                ids.AddRange(batch.Ids.List);
+
+        await using var file = await task.Job.Data.OpenReadAsync(task.Job.Layout.ShardEmbeddings(embed.Index, embed.Name, shard), cancellationToken).ConfigureAwait(false);
+        var (embeddedIds, embedded, dimensions) = await EmbeddingFile.ReadAllAsync(file, cancellationToken).ConfigureAwait(false);
+        var rowOf = new Dictionary<string, int>(embeddedIds.Count, StringComparer.Ordinal);
+        for (var i = 0; i < embeddedIds.Count; i++) rowOf.TryAdd(embeddedIds[i], i);
+        var vectors = new float[ids.Count * dimensions];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            if (!rowOf.TryGetValue(ids[i], out var row))
+                throw new InvalidOperationException($"Document {ids[i]} of shard {shard} has no embedding in {embed}.");
+            embedded.AsSpan(row * dimensions, dimensions).CopyTo(vectors.AsSpan(i * dimensions));
+        }
+        return (ids, vectors, dimensions);
+    }
+
+    private async Task<TaskStats> SampleAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var (ids, vectors, dimensions) = await LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
+        var rows = Enumerable.Range(0, ids.Count).Where(i => SphericalKMeans.InSample(ids[i], Seed(task), spec.InitSampleFraction)).ToArray();
+        var sample = new float[rows.Length * dimensions];
+        for (var i = 0; i < rows.Length; i++) vectors.AsSpan(rows[i] * dimensions, dimensions).CopyTo(sample.AsSpan(i * dimensions));
+        var mean = EmbeddingHealth.Accumulate(vectors, dimensions);
+        await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(task.Task)}.bin"), [mean.Count, .. mean.Sums], cancellationToken).ConfigureAwait(false);
+        await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"sample/{JobLayout.ShardName(task.Task)}.parquet"),
+            EmbeddingFile.ToBatch(rows.Select(r => ids[r]).ToArray(), sample, dimensions, EmbeddingPrecision.Float32),
+            EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "sample"), cancellationToken).ConfigureAwait(false);
+        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["sampled"] = rows.Length } };
+    }
+
+    private async Task<TaskStats> InitAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var ids = new List<string>();
+        var vectors = new List<float>();
+        var dimensions = 0;
+        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
+        {
+            await using var input = await task.Job.Data.OpenReadAsync(Key(task, $"sample/{JobLayout.ShardName(shard)}.parquet"), cancellationToken).ConfigureAwait(false);
+            var (shardIds, shardVectors, d) = await EmbeddingFile.ReadAllAsync(input, cancellationToken).ConfigureAwait(false);
+            ids.AddRange(shardIds);
+            vectors.AddRange(shardVectors);
+            dimensions = d;
+        }
+        if (ids.Count == 0) throw new InvalidOperationException($"{stage}: the initialisation sample is empty (no documents reach this stage).");
+        var means = new List<MeanPartial>();
+        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
+        {
+            var longs = await StageObjects.ReadArrayAsync<long>(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(shard)}.bin"), cancellationToken).ConfigureAwait(false);
+            means.Add(new MeanPartial(dimensions, longs[1..], longs[0]));
+        }
+        var direction = EmbeddingHealth.Reduce(means);
+        await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, "mean.bin"), [(float)direction.ResultantLength, direction.Count, .. direction.Direction],
+            cancellationToken).ConfigureAwait(false);
+        var k = Math.Min(spec.Clusters, ids.Count);
+        var centroids = SphericalKMeans.InitializePlusPlus(vectors.ToArray(), dimensions, ids, k, Seed(task));
+        await WriteCentroidsAsync(task, 0, centroids, shift: double.PositiveInfinity, converged: false, cancellationToken).ConfigureAwait(false);
+        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["clusters"] = k } };
+    }
+
+    private async Task<TaskStats> LloydAssignAsync(TaskContext task, int iteration, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var (centroids, converged) = await ReadCentroidsAsync(task, iteration, cancellationToken).ConfigureAwait(false);
+        if (converged) return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["skipped_converged"] = 1 } };
+        var (ids, vectors, dimensions) = await LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
+        var partial = SphericalKMeans.Assign(vectors, dimensions, centroids);
+        await task.Job.Data.CreateOnceAsync(Key(task, $"partials/{iteration:D3}/{JobLayout.ShardName(task.Task)}.bin"),
+            (stream, ct) => WritePartialAsync(stream, partial, ct), cancellationToken).ConfigureAwait(false);
+        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds };
+    }
+
+    private async Task<TaskStats> ReduceAsync(TaskContext task, int iteration, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var (previous, converged) = await ReadCentroidsAsync(task, iteration, cancellationToken).ConfigureAwait(false);
+        if (converged)
+        {
+            await WriteCentroidsAsync(task, iteration + 1, previous, 0, converged: true, cancellationToken).ConfigureAwait(false);
+            return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["skipped_converged"] = 1 } };
+        }
+        var partials = new List<PartialSums>();
+        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
+        {
+            await using var input = await task.Job.Data.OpenReadAsync(Key(task, $"partials/{iteration:D3}/{JobLayout.ShardName(shard)}.bin"), cancellationToken).ConfigureAwait(false);
+            partials.Add(await ReadPartialAsync(input, cancellationToken).ConfigureAwait(false));
+        }
+        var update = SphericalKMeans.Reduce(partials, previous);
+        var done = update.MaxShift <= spec.Tolerance;
+        await WriteCentroidsAsync(task, iteration + 1, update.Centroids, update.MaxShift, done, cancellationToken).ConfigureAwait(false);
+        return new TaskStats
+        {
+            Seconds = clock.Elapsed.TotalSeconds,
+            Metrics = { ["iterations"] = 1, ["converged"] = done ? 1 : 0, [$"inertia_{iteration:D3}"] = update.Inertia, ["empty_clusters"] = update.EmptyClusters },
+        };
+    }
+
+    private async Task WriteCentroidsAsync(TaskContext task, int iteration, Centroids centroids, double shift, bool converged, CancellationToken cancellationToken) =>
+        await task.Job.Data.CreateOnceAsync(CentroidsKey(task, iteration), async (stream, ct) =>
+        {
+            using var buffer = new MemoryStream();
+            await using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                writer.Write(centroids.Count);
+                writer.Write(centroids.Dimensions);
+                writer.Write(shift);
+                writer.Write(converged);
+                foreach (var value in centroids.Values) writer.Write(value);
+            }
+            buffer.Position = 0;
+            await buffer.CopyToAsync(stream, ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+
+    private async Task<(Centroids Centroids, bool Converged)> ReadCentroidsAsync(TaskContext task, int iteration, CancellationToken cancellationToken)
+    {
+        using var reader = new BinaryReader(new MemoryStream(await task.Job.Data.ReadBytesAsync(CentroidsKey(task, iteration), cancellationToken).ConfigureAwait(false)));
+        var (k, d) = (reader.ReadInt32(), reader.ReadInt32());
+        reader.ReadDouble();
+        var converged = reader.ReadBoolean();
+        var values = new float[k * d];
+        for (var i = 0; i < values.Length; i++) values[i] = reader.ReadSingle();
+        return (new Centroids(values, d), converged);
+    }
+
+    private static async Task WritePartialAsync(Stream stream, PartialSums partial, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(partial.Clusters);
+            writer.Write(partial.Dimensions);
+            writer.Write(partial.InertiaFixed);
+            writer.Write(partial.VectorCount);
+            foreach (var value in partial.Sums) writer.Write(value);
+            foreach (var value in partial.Counts) writer.Write(value);
+        }
+        buffer.Position = 0;
+        await buffer.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<PartialSums> ReadPartialAsync(Stream input, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await input.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        buffer.Position = 0;
+        using var reader = new BinaryReader(buffer);
+        var (k, d, inertia, count) = (reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt64(), reader.ReadInt64());
+        var sums = new long[k * d];
+        for (var i = 0; i < sums.Length; i++) sums[i] = reader.ReadInt64();
+        var counts = new long[k];
+        for (var i = 0; i < counts.Length; i++) counts[i] = reader.ReadInt64();
+        return new PartialSums(k, d, sums, counts, inertia, count);
+    }
+}

@@ -1,0 +1,59 @@
+using System.Runtime.InteropServices;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>Reading and writing a stage's scratch objects (Parquet tables and raw number arrays), create-once.</summary>
+internal static class StageObjects
+{
+    public static async Task WriteParquetAsync(IObjectStore store, string key, RecordBatch batch, Dictionary<string, string>? metadata, CancellationToken cancellationToken)
+    {
+        await using var spool = SpoolFile.Create();
+        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, batch.Schema, metadata, cancellationToken).ConfigureAwait(false))
+            await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+        await spool.CommitOnceAsync(store, key, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A whole (small) table in memory; large tables are streamed with <see cref="ParquetTableReader"/> instead.</summary>
+    public static async Task<RecordBatch> ReadParquetAsync(IObjectStore store, string key, CancellationToken cancellationToken)
+    {
+        await using var input = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        var result = RecordBatch.WithSchema(reader.Schema);
+        await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            foreach (var column in batch.AllColumns)
+                foreach (var value in column.Values) result.Find(column.Name)!.Values.Add(value);
+        return result;
+    }
+
+    public static Task WriteArrayAsync<T>(IObjectStore store, string key, T[] values, CancellationToken cancellationToken) where T : unmanaged =>
+        store.CreateOnceAsync(key, (stream, ct) => stream.WriteAsync(MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), ct).AsTask(), cancellationToken);
+
+    public static async Task<T[]> ReadArrayAsync<T>(IObjectStore store, string key, CancellationToken cancellationToken) where T : unmanaged =>
+        MemoryMarshal.Cast<byte, T>(await store.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false)).ToArray();
+
+    /// <summary>A small JSON object, create-once (a retried task writes the same content).</summary>
+    public static Task WriteJsonOnceAsync<T>(IObjectStore store, string key, T value, CancellationToken cancellationToken)
+    {
+        var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(value, CurationJson.Options);
+        return store.CreateOnceAsync(key, (stream, ct) => stream.WriteAsync(bytes, ct).AsTask(), cancellationToken);
+    }
+
+    /// <summary>A histogram stored sparsely as (bin, count) pairs: most bins of a fine histogram are empty.</summary>
+    public static Task WriteSparseHistogramAsync(IObjectStore store, string key, long[] histogram, CancellationToken cancellationToken)
+    {
+        var pairs = new List<long>();
+        for (var bin = 0; bin < histogram.Length; bin++)
+            if (histogram[bin] != 0) { pairs.Add(bin); pairs.Add(histogram[bin]); }
+        return WriteArrayAsync(store, key, pairs.ToArray(), cancellationToken);
+    }
+
+    /// <summary>Adds a sparse histogram written by <see cref="WriteSparseHistogramAsync"/> into <paramref name="histogram"/>.</summary>
+    public static async Task AddSparseHistogramAsync(IObjectStore store, string key, long[] histogram, CancellationToken cancellationToken)
+    {
+        var pairs = await ReadArrayAsync<long>(store, key, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < pairs.Length; i += 2) histogram[pairs[i]] += pairs[i + 1];
+    }
+}
