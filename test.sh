@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine that has only the .NET SDK (plus Node.js/npm for Azurite):
-# installs Azurite into tools/azurite, starts it on loopback with a temporary folder, runs `dotnet test`,
-# and stops Azurite again whatever happens.
+# installs Azurite into tools/azurite and Debian's redis-server when missing, starts Azurite's blob and table services
+# on loopback with a temporary folder, runs `dotnet test`, and stops them again whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,22 +12,41 @@ if [ ! -x tools/azurite/node_modules/.bin/azurite ]; then
   npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
 fi
 
+log "redis-server (Debian package, for the Redis clustering test)"
+if ! command -v redis-server >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  systemctl disable --now redis-server >/dev/null 2>&1 || true   # the tests start their own on a free port
+fi
+redis-server --version
+
 azurite_dir=$(mktemp -d -t curation-azurite.XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
   || node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 blob_port=$(free_port)
 tools/azurite/node_modules/.bin/azurite-blob --blobHost 127.0.0.1 --blobPort "$blob_port" \
-  --location "$azurite_dir" --loose --skipApiVersionCheck --silent >"$azurite_dir/azurite.log" 2>&1 &
+  --location "$azurite_dir" --loose --skipApiVersionCheck --silent --disableTelemetry >"$azurite_dir/azurite.log" 2>&1 &
 azurite_pid=$!
-cleanup() { kill "$azurite_pid" 2>/dev/null || true; wait "$azurite_pid" 2>/dev/null || true; rm -rf "$azurite_dir"; }
+table_port=$(free_port)
+tools/azurite/node_modules/.bin/azurite-table --tableHost 127.0.0.1 --tablePort "$table_port" \
+  --location "$azurite_dir" --loose --skipApiVersionCheck --silent --disableTelemetry >"$azurite_dir/azurite-table.log" 2>&1 &
+table_pid=$!
+cleanup() {
+  kill "$azurite_pid" "$table_pid" 2>/dev/null || true
+  wait "$azurite_pid" "$table_pid" 2>/dev/null || true
+  rm -rf "$azurite_dir"
+}
 trap cleanup EXIT
 
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$blob_port") 2>/dev/null; then break; fi
-  sleep 0.2
+for port in "$blob_port" "$table_port"; do
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    sleep 0.2
+  done
 done
 export CURATION_TEST_AZURITE_BLOB="http://127.0.0.1:$blob_port/devstoreaccount1"
-echo "Azurite blob service: $CURATION_TEST_AZURITE_BLOB (pid $azurite_pid)"
+export CURATION_TEST_AZURITE_TABLE="http://127.0.0.1:$table_port/devstoreaccount1"
+echo "Azurite blob service: $CURATION_TEST_AZURITE_BLOB (pid $azurite_pid), table service: $CURATION_TEST_AZURITE_TABLE (pid $table_pid)"
 
 log "dotnet test"
 dotnet test Curation.sln -c Release --logger "console;verbosity=normal" "$@"

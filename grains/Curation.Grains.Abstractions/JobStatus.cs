@@ -20,6 +20,12 @@ public sealed record JobStatus
     [Id(9)] public IReadOnlyList<string> Warnings { get; init; } = [];
     [Id(10)] public int Shards { get; init; }
 
+    /// <summary>
+    /// Object store operations retried after transient failures in this run of the job (its tasks' and its
+    /// coordinator's); the output does not depend on it. Counts tasks that finished, not the attempts that failed.
+    /// </summary>
+    [Id(11)] public long StoreRetries { get; init; }
+
     public bool IsFinal => State is JobState.Completed or JobState.Failed or JobState.Cancelled;
 }
 
@@ -38,5 +44,8 @@ public sealed record PhaseProgress
     /// <summary>Sum of task run times (CPU-side work), and wall time of the phase.</summary>
     [Id(7)] public double TaskSeconds { get; init; }
     [Id(8)] public double WallSeconds { get; init; }
+    /// <summary>Task attempts that failed and were retried.</summary>
     [Id(9)] public int Retries { get; init; }
+    /// <summary>Object store operations the phase's finished tasks retried after transient failures.</summary>
+    [Id(10)] public long StoreRetries { get; init; }
 }

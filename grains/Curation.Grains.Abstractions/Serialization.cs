@@ -12,6 +12,8 @@ public static class CurationSerialization
     /// </summary>
     public static ISerializerBuilder AddCurationTypes(this ISerializerBuilder builder) =>
         builder.AddJsonSerializer(
-            isSupported: type => type.Namespace?.StartsWith("Curation.Pipelines", StringComparison.Ordinal) == true,
+            // Exceptions stay with Orleans' exception codec (message, type name and inner exceptions survive), never JSON.
+            isSupported: type => type.Namespace?.StartsWith("Curation.Pipelines", StringComparison.Ordinal) == true
+                                 && !typeof(Exception).IsAssignableFrom(type),
             jsonSerializerOptions: CurationJson.Compact);
 }

@@ -12,23 +12,27 @@ public static class JobExecutor
     public static async Task<TaskStats> RunTaskAsync(JobContext job, int stageIndex, string phase, int task, StageServices services,
         CancellationToken cancellationToken = default)
     {
+        // Every store retry this task makes (its reads, writes, listings, the marker) counts towards the job's total.
+        using var retries = ObjectStoreMetrics.BeginRetryScope();
         var stage = job.Stages[stageIndex];
         var markerKey = job.Layout.TaskStats(stage.Index, stage.Name, phase, task);
         var (done, _) = await job.Data.TryReadJsonAsync<TaskStats>(markerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-        if (done is not null) return done with { Reused = true };
+        if (done is not null) return done with { Reused = true, StoreRetries = retries.Count };
 
         var stats = await stage.RunAsync(new TaskContext(job, stage, phase, task, services), cancellationToken).ConfigureAwait(false);
-        stats = stats with { Worker = services.Worker };
+        stats = stats with { Worker = services.Worker, StoreRetries = retries.Count };
         try
         {
             await job.Data.WriteJsonAsync(markerKey, stats, WriteCondition.CreateOnly, cancellationToken: cancellationToken).ConfigureAwait(false);
-            return stats;
+            return stats with { StoreRetries = retries.Count };
         }
         catch (ObjectAlreadyExistsException)
         {
-            // A duplicate of this call finished first; its outputs are the same, its stats are the record.
+            // A duplicate of this call finished first (or this call's own commit, whose answer was lost and retried);
+            // its outputs are the same, its stats are the record.
             var (winner, _) = await job.Data.TryReadJsonAsync<TaskStats>(markerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-            return (winner ?? stats) with { Reused = true };
+            var own = winner is not null && winner.Worker == stats.Worker && winner.Seconds.Equals(stats.Seconds);
+            return (winner ?? stats) with { Reused = !own, StoreRetries = retries.Count };
         }
     }
 }

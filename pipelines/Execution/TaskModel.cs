@@ -52,6 +52,13 @@ public sealed record TaskStats
     /// <summary>True when this result was found in the store instead of computed (a resumed or re-delivered task).</summary>
     public bool Reused { get; init; }
 
+    /// <summary>
+    /// Object store operations this task retried after transient failures (503s, timeouts, broken connections).
+    /// Kept apart from <see cref="Metrics"/>: the manifest sums those, and a run that met faults must write the
+    /// same manifest as a clean one. For a reused result, the retries of this call (finding it), not the original's.
+    /// </summary>
+    public long StoreRetries { get; init; }
+
     public long DroppedTotal => Dropped.Values.Sum();
     public long QuarantinedTotal => Quarantined.Values.Sum();
 

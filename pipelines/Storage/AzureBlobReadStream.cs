@@ -17,13 +17,16 @@ internal sealed class AzureBlobReadStream : Stream
     private readonly ETag _etag;
     private readonly int _chunkSize;
     private readonly ResiliencePipeline _pipeline;
+    private readonly int _maxAttempts;
     private byte[] _buffer;
     private long _bufferStart;
     private int _bufferLength;
     private long _position;
 
-    public AzureBlobReadStream(BlobClient blob, string location, string key, BlobRangeRead first, int chunkSize, ResiliencePipeline pipeline)
+    public AzureBlobReadStream(BlobClient blob, string location, string key, BlobRangeRead first, int chunkSize, ResiliencePipeline pipeline,
+        int maxAttempts)
     {
+        _maxAttempts = maxAttempts;
         _blob = blob;
         _location = location;
         _key = key;
@@ -111,6 +114,10 @@ internal sealed class AzureBlobReadStream : Stream
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
             throw new ObjectNotFoundException(_location, _key, ex);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ResilientObjectStore.IsTransient(ex, cancellationToken))
+        {
+            throw new ObjectStoreUnavailableException(_location, _key, $"read-range (offset {offset})", _maxAttempts, ex);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Azure;
+using Azure.Core.Pipeline;
 using Azure.Storage;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
@@ -30,6 +31,7 @@ public sealed class AzureBlobStore : IObjectStore
     private readonly BlobContainerClient _container;
     private readonly int _readBufferSize;
     private readonly ResiliencePipeline _chunkReads;
+    private readonly int _chunkReadAttempts;
     private readonly SemaphoreSlim _containerGate = new(1, 1);
     private volatile bool _containerReady;
 
@@ -47,6 +49,7 @@ public sealed class AzureBlobStore : IObjectStore
         _readBufferSize = readBufferSize;
         Location = $"az://{container.Name}";
         var resilience = new ObjectStoreResilienceOptionsValidator().ThrowIfInvalid(readResilience ?? new ObjectStoreResilienceOptions());
+        _chunkReadAttempts = resilience.MaxRetryAttempts + 1;
         _chunkReads = ResilientObjectStore.CreatePipeline(resilience, withAttemptTimeout: true,
             _ => ObjectStoreMetrics.RecordRetry(Location, "read-range"));
     }
@@ -82,12 +85,13 @@ public sealed class AzureBlobStore : IObjectStore
 
     /// <summary>
     /// The account's service client, configured for this store: SDK retries off, each HTTP request limited by
-    /// <see cref="ObjectStoreResilienceOptions.AttemptTimeout"/>. One per process is enough; containers share it.
+    /// <see cref="ObjectStoreResilienceOptions.AttemptTimeout"/>, over <see cref="AzureBlobStoreOptions.Transport"/> when
+    /// one is given. One per process is enough; containers share it.
     /// </summary>
     public static BlobServiceClient CreateServiceClient(AzureBlobStoreOptions options, ObjectStoreResilienceOptions? resilience = null)
     {
         new AzureBlobStoreOptionsValidator().ThrowIfInvalid(options);
-        var clientOptions = CreateClientOptions(resilience);
+        var clientOptions = CreateClientOptions(resilience, options.Transport);
         if (!string.IsNullOrWhiteSpace(options.ConnectionString)) return new BlobServiceClient(options.ConnectionString, clientOptions);
         return options.Credential is null
             ? new BlobServiceClient(options.ServiceUri!, clientOptions)
@@ -97,12 +101,16 @@ public sealed class AzureBlobStore : IObjectStore
     public static BlobContainerClient CreateContainerClient(AzureBlobStoreOptions options, ObjectStoreResilienceOptions? resilience = null)
         => CreateServiceClient(options, resilience).GetBlobContainerClient(options.ContainerName);
 
-    /// <summary>Client options for the stores' blob clients: no SDK retries (Polly retries), per-request timeout.</summary>
-    public static BlobClientOptions CreateClientOptions(ObjectStoreResilienceOptions? resilience = null)
+    /// <summary>
+    /// Client options for the stores' blob clients: no SDK retries (Polly retries, and counts them), per-request
+    /// timeout, and the HTTP transport when one is given (null: the SDK's default HttpClient transport).
+    /// </summary>
+    public static BlobClientOptions CreateClientOptions(ObjectStoreResilienceOptions? resilience = null, HttpPipelineTransport? transport = null)
     {
         var options = new BlobClientOptions();
         options.Retry.MaxRetries = 0;
         options.Retry.NetworkTimeout = (resilience ?? new ObjectStoreResilienceOptions()).AttemptTimeout;
+        if (transport is not null) options.Transport = transport;
         return options;
     }
 
@@ -167,7 +175,7 @@ public sealed class AzureBlobStore : IObjectStore
             var first = await AzureBlobReadStream.DownloadRangeAsync(blob, 0, _readBufferSize, ifMatch: null, cancellationToken).ConfigureAwait(false);
             if (first.TotalLength <= first.Length)
                 return new MemoryStream(first.Buffer, 0, first.Length, writable: false, publiclyVisible: true);
-            return new AzureBlobReadStream(blob, Location, key, first, _readBufferSize, _chunkReads);
+            return new AzureBlobReadStream(blob, Location, key, first, _readBufferSize, _chunkReads, _chunkReadAttempts);
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {

@@ -1,3 +1,4 @@
+using Azure.Core.Pipeline;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -25,6 +26,12 @@ public sealed class CurationStoreOptions
     public string ContainerName { get; set; } = "curation";
 
     public ObjectStoreResilienceOptions Resilience { get; set; } = new();
+
+    /// <summary>
+    /// HTTP transport of every Azure blob client (the data store and az:// paths): code only, never from
+    /// configuration (a proxy, or a fault-injecting handler in tests). Null: the SDK's default.
+    /// </summary>
+    public HttpPipelineTransport? Transport { get; set; }
 }
 
 public sealed class CurationStoreOptionsValidator : IValidateOptions<CurationStoreOptions>
@@ -61,7 +68,8 @@ public static class CurationStoreServiceCollectionExtensions
         new CurationStoreOptionsValidator().ThrowIfInvalid(options);
         Func<string, IObjectStore>? azure = string.IsNullOrWhiteSpace(options.ConnectionString)
             ? null
-            : AzureBlobStore.CreateContainerStoreFactory(new AzureBlobStoreOptions { ConnectionString = options.ConnectionString }, options.Resilience);
+            : AzureBlobStore.CreateContainerStoreFactory(
+                new AzureBlobStoreOptions { ConnectionString = options.ConnectionString, Transport = options.Transport }, options.Resilience);
         IObjectStore data = options.Kind == DataStoreKind.AzureBlob
             ? azure!(options.ContainerName)
             : LocalFolderStore.Create(Path.GetFullPath(options.RootPath), options.Resilience);

@@ -18,3 +18,16 @@ public sealed class ObjectAlreadyExistsException(string store, string key, Excep
 /// <summary>An If-Match write met a newer version (412), or the object vanished.</summary>
 public sealed class ObjectModifiedException(string store, string key, string? expectedETag, Exception? inner = null)
     : ObjectStoreException(store, key, $"object changed since ETag {expectedETag ?? "(none)"} was read", inner);
+
+/// <summary>
+/// An operation kept failing with transient errors (503, timeouts, broken connections) until its retries ran out.
+/// Names the store, the object and the operation; the last transient error is the inner exception. Not retried again
+/// by the store layer: the task fails, and the job with it, resumably.
+/// </summary>
+public sealed class ObjectStoreUnavailableException(string store, string key, string operation, int attempts, Exception inner)
+    : ObjectStoreException(store, key,
+        $"{operation} failed after {attempts} attempt{(attempts == 1 ? "" : "s")} with transient errors (last: {ResilientObjectStore.Describe(inner)})", inner)
+{
+    public string Operation { get; } = operation;
+    public int Attempts { get; } = attempts;
+}

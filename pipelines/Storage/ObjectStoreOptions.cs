@@ -1,4 +1,5 @@
 using Azure.Core;
+using Azure.Core.Pipeline;
 using Microsoft.Extensions.Options;
 
 namespace Curation.Pipelines.Storage;
@@ -28,6 +29,13 @@ public sealed class AzureBlobStoreOptions
 
     /// <summary>Bytes fetched per ranged read when streaming a large blob; smaller blobs are read in one request.</summary>
     public int ReadBufferSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// The HTTP transport of the blob clients (code only, never from configuration): e.g. an
+    /// <see cref="HttpClientTransport"/> over a custom <see cref="HttpMessageHandler"/> (a proxy, or a fault injector
+    /// in tests). Null: the SDK's default. Retries stay with <see cref="ResilientObjectStore"/>, which counts them.
+    /// </summary>
+    public HttpPipelineTransport? Transport { get; set; }
 }
 
 /// <summary>The retry policy every store is wrapped in (see <see cref="ResilientObjectStore"/>).</summary>

@@ -20,12 +20,16 @@ namespace Curation.Pipelines.Storage;
 /// may answer false for an object its first attempt removed.
 /// Writes are not limited by <see cref="ObjectStoreResilienceOptions.AttemptTimeout"/> as a whole, since their
 /// producer may run for minutes; the Azure client applies it to each HTTP request instead.
+/// An operation whose retries run out fails with <see cref="ObjectStoreUnavailableException"/>, naming the store, the
+/// object and the operation. Every retry is counted on <see cref="RetryCount"/>, on the storage meter and in the
+/// caller's <see cref="ObjectStoreMetrics.BeginRetryScope"/> (how a job counts its tasks' retries).
 /// </remarks>
 public sealed class ResilientObjectStore : IObjectStore
 {
     private readonly ResiliencePipeline _attempts;
     private readonly ResiliencePipeline _writeAttempts;
     private readonly ILogger? _logger;
+    private readonly int _attemptLimit;
     private long _retryCount;
 
     public ResilientObjectStore(IObjectStore inner, ObjectStoreResilienceOptions? options = null, ILogger? logger = null)
@@ -33,6 +37,7 @@ public sealed class ResilientObjectStore : IObjectStore
         Inner = inner ?? throw new ArgumentNullException(nameof(inner));
         options = new ObjectStoreResilienceOptionsValidator().ThrowIfInvalid(options ?? new ObjectStoreResilienceOptions());
         _logger = logger;
+        _attemptLimit = options.MaxRetryAttempts + 1;
         _attempts = CreatePipeline(options, withAttemptTimeout: true, OnRetry);
         _writeAttempts = CreatePipeline(options, withAttemptTimeout: false, OnRetry);
     }
@@ -45,17 +50,17 @@ public sealed class ResilientObjectStore : IObjectStore
     public string Location => Inner.Location;
 
     public Task<ObjectInfo?> GetInfoAsync(string key, CancellationToken cancellationToken = default)
-        => RunAsync(_attempts, "get-info", ct => Inner.GetInfoAsync(key, ct), cancellationToken);
+        => RunAsync(_attempts, "get-info", key, ct => Inner.GetInfoAsync(key, ct), cancellationToken);
 
     public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
-        => RunAsync(_attempts, "open-read", ct => Inner.OpenReadAsync(key, ct), cancellationToken);
+        => RunAsync(_attempts, "open-read", key, ct => Inner.OpenReadAsync(key, ct), cancellationToken);
 
     public Task<ObjectInfo> WriteAsync(string key, Func<Stream, CancellationToken, Task> produce, WriteCondition condition,
         CancellationToken cancellationToken = default)
-        => RunAsync(_writeAttempts, "write", ct => Inner.WriteAsync(key, produce, condition, ct), cancellationToken);
+        => RunAsync(_writeAttempts, "write", key, ct => Inner.WriteAsync(key, produce, condition, ct), cancellationToken);
 
     public Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
-        => RunAsync(_attempts, "delete", ct => Inner.DeleteAsync(key, ct), cancellationToken);
+        => RunAsync(_attempts, "delete", key, ct => Inner.DeleteAsync(key, ct), cancellationToken);
 
     /// <summary>
     /// Each step of the listing is an attempt; after a transient failure the listing restarts and skips the keys
@@ -65,7 +70,7 @@ public sealed class ResilientObjectStore : IObjectStore
     {
         ObjectKeys.ValidatePrefix(prefix);
         await using var cursor = new ListCursor(Inner, prefix, cancellationToken);
-        while (await RunAsync(_attempts, "list", cursor.NextAsync, cancellationToken).ConfigureAwait(false) is { } item)
+        while (await RunAsync(_attempts, "list", prefix, cursor.NextAsync, cancellationToken).ConfigureAwait(false) is { } item)
             yield return item;
     }
 
@@ -81,9 +86,33 @@ public sealed class ResilientObjectStore : IObjectStore
         HttpRequestException or SocketException => true,
         InvalidDataException or FileNotFoundException or DirectoryNotFoundException or PathTooLongException => false,
         IOException => true,
-        OperationCanceledException { InnerException: TimeoutException } => true, // Azure.Core's per-request network timeout
+        OperationCanceledException { InnerException: TimeoutException } => true, // HttpClient.Timeout
         _ => false,
     };
+
+    /// <summary>
+    /// <see cref="IsTransient(Exception)"/>, plus cancellations the caller did not ask for: Azure.Core's per-request
+    /// network timeout surfaces as a <see cref="TaskCanceledException"/> wrapping the transport's own cancellation,
+    /// with no <see cref="TimeoutException"/> inside, while <paramref name="callerToken"/> is still live.
+    /// </summary>
+    public static bool IsTransient(Exception exception, CancellationToken callerToken)
+        => IsTransient(exception) || (exception is OperationCanceledException && !callerToken.IsCancellationRequested);
+
+    /// <summary>A transient failure in one line: the HTTP status and error code, the timeout, or the first line of the message.</summary>
+    public static string Describe(Exception exception) => exception switch
+    {
+        RequestFailedException { Status: 0 } failed => $"no response: {FirstLine(failed.InnerException?.Message ?? failed.Message)}",
+        RequestFailedException failed => $"HTTP {failed.Status}{(string.IsNullOrEmpty(failed.ErrorCode) ? "" : $" {failed.ErrorCode}")}",
+        TimeoutRejectedException timeout => $"attempt timed out after {timeout.Timeout.TotalSeconds:0.###} s",
+        OperationCanceledException => $"timed out: {FirstLine(exception.Message)}",
+        _ => $"{exception.GetType().Name}: {FirstLine(exception.Message)}",
+    };
+
+    private static string FirstLine(string text)
+    {
+        var end = text.IndexOfAny(['\r', '\n']);
+        return end < 0 ? text : text[..end];
+    }
 
     private static bool IsTransientStatus(HttpStatusCode status)
         => status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError
@@ -98,7 +127,8 @@ public sealed class ResilientObjectStore : IObjectStore
         {
             builder.AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                // The context's token here is the caller's (the attempt timeout inside has restored it).
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsTransient(e, args.Context.CancellationToken)),
                 MaxRetryAttempts = options.MaxRetryAttempts,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
@@ -124,7 +154,7 @@ public sealed class ResilientObjectStore : IObjectStore
             args.Context.OperationKey, Location, args.RetryDelay, args.AttemptNumber + 1);
     }
 
-    private static async Task<T> RunAsync<T>(ResiliencePipeline pipeline, string operation, Func<CancellationToken, Task<T>> action,
+    private async Task<T> RunAsync<T>(ResiliencePipeline pipeline, string operation, string key, Func<CancellationToken, Task<T>> action,
         CancellationToken cancellationToken)
     {
         var context = ResilienceContextPool.Shared.Get(operation, cancellationToken);
@@ -132,6 +162,11 @@ public sealed class ResilientObjectStore : IObjectStore
         {
             return await pipeline.ExecuteAsync(
                 static async (ctx, run) => await run(ctx.CancellationToken).ConfigureAwait(false), context, action).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsTransient(e, cancellationToken))
+        {
+            // Still transient after the last retry: fail with an error that names what could not be done.
+            throw new ObjectStoreUnavailableException(Location, key, operation, _attemptLimit, e);
         }
         finally
         {

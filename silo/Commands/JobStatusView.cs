@@ -69,6 +69,9 @@ public static class JobStatusView
                 AnsiConsole.MarkupLine($"{books.InputRecords:N0} records in {wall:0.0} s ({books.InputRecords / wall:N0} records/s); " +
                     $"in = kept + dropped + quarantined: [green]{books.InputRecords:N0} = {books.Kept:N0} + {books.Dropped:N0} + {books.Quarantined:N0}[/]");
         }
+        if (status.StoreRetries > 0)
+            AnsiConsole.MarkupLine($"object store: {status.StoreRetries:N0} operation{(status.StoreRetries == 1 ? "" : "s")} retried after transient failures" +
+                (status.State == JobState.Completed ? " (the output is unaffected)" : ""));
         foreach (var warning in status.Warnings) AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
     }
 

@@ -11,19 +11,6 @@ using Microsoft.Extensions.Options;
 
 namespace Curation.Silo.Hosting;
 
-/// <summary>Configuration section <c>Curation:Cluster</c>: how this silo joins its cluster.</summary>
-public sealed class ClusterOptions
-{
-    public const string Section = "Curation:Cluster";
-
-    /// <summary>Localhost (embedded default: one machine).</summary>
-    public string Clustering { get; set; } = "Localhost";
-    public int SiloPort { get; set; } = 11111;
-    public int GatewayPort { get; set; } = 30000;
-    public string ClusterId { get; set; } = "curation";
-    public string ServiceId { get; set; } = "curation";
-}
-
 /// <summary>Configuration key <c>Curation:Silo:Roles</c>: what this silo may run (cpu, gpu, embed).</summary>
 public static class SiloRoleOptions
 {
@@ -57,14 +44,11 @@ public static class CurationHost
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         }
 
-        var cluster = builder.Configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions();
+        var cluster = builder.Configuration.GetSection(CurationClusterOptions.Section).Get<CurationClusterOptions>() ?? new CurationClusterOptions();
         builder.Services.AddCurationStores(o => builder.Configuration.GetSection(CurationStoreOptions.Section).Bind(o));
         builder.UseOrleans(silo =>
         {
-            if (!string.Equals(cluster.Clustering, "Localhost", StringComparison.OrdinalIgnoreCase))
-                throw new OptionsValidationException(ClusterOptions.Section, typeof(ClusterOptions),
-                    [$"{ClusterOptions.Section}:Clustering '{cluster.Clustering}' is not supported; use Localhost."]);
-            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+            silo.UseCurationClustering(cluster);
             var roles = builder.Configuration.GetSection(SiloRoleOptions.Section).Get<string[]>();
             silo.AddCuration(
                 o => builder.Configuration.GetSection(CurationExecutionOptions.Section).Bind(o),

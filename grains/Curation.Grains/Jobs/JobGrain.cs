@@ -24,6 +24,7 @@ public sealed class JobGrain(
 
     private CancellationTokenSource? _cancellation;
     private Task? _run;
+    private ObjectStoreMetrics.RetryScope? _coordinatorRetries;
 
     private JobGrainState S => state.State;
 
@@ -35,6 +36,9 @@ public sealed class JobGrain(
         if (JobContext.JobIdOf(spec) != jobId)
             throw new ArgumentException($"Job id {jobId} does not match its spec (expected {JobContext.JobIdOf(spec)}).");
 
+        // A run that has just ended (Failed, Cancelled) may still be saving its final state: let it finish first,
+        // or a resubmission right after a failure would find it "running" and never resume.
+        if (_run is { IsCompleted: false } && S.State != JobState.Running) await _run;
         if (S.State == JobState.Completed || IsRunning) return Snapshot();
         S.SpecJson = spec.ToJson();
         S.Name = spec.Name;
@@ -85,6 +89,9 @@ public sealed class JobGrain(
         try
         {
             await Task.Yield();
+            // The coordinator's own store retries (plan, state, manifest); each task counts its own (innermost scope).
+            _coordinatorRetries = ObjectStoreMetrics.BeginRetryScope();
+            S.CoordinatorStoreRetries = 0;
             var spec = JobSpec.Parse(S.SpecJson!);
             var job = await Task.Run(() => JobContext.CreateOrLoadAsync(spec, stores, cancellationToken), cancellationToken);
             S.Shards = job.Plan.ShardCount;
@@ -96,6 +103,7 @@ public sealed class JobGrain(
             foreach (var (stage, phase) in job.Phases())
             {
                 await RunPhaseAsync(jobId, stage.Index, phase, index++, cancellationToken);
+                S.CoordinatorStoreRetries = _coordinatorRetries.Count;
                 await state.WriteStateAsync();
             }
 
@@ -117,6 +125,12 @@ public sealed class JobGrain(
             logger.LogError(e, "Job {JobId} failed", jobId);
         }
         S.CompletedAt = DateTimeOffset.UtcNow;
+        if (_coordinatorRetries is { } coordinator)
+        {
+            S.CoordinatorStoreRetries = coordinator.Count;
+            coordinator.Dispose();
+            _coordinatorRetries = null;
+        }
         await state.WriteStateAsync();
         this.DelayDeactivation(TimeSpan.Zero);
     }
@@ -139,7 +153,11 @@ public sealed class JobGrain(
                 {
                     Done = p.Done + 1, Reused = p.Reused + (stats.Reused ? 1 : 0), DocumentsIn = p.DocumentsIn + stats.In,
                     BytesIn = p.BytesIn + stats.BytesIn, TaskSeconds = p.TaskSeconds + stats.Seconds, WallSeconds = clock.Elapsed.TotalSeconds,
+                    StoreRetries = p.StoreRetries + stats.StoreRetries,
                 };
+                if (stats.StoreRetries > 0)
+                    logger.LogInformation("Task {Task} retried {Retries} store operations after transient failures",
+                        new TaskRef(jobId, stage, phase.Name, task), stats.StoreRetries);
             }
             catch (Exception) when (!cancellationToken.IsCancellationRequested)
             {
@@ -190,7 +208,8 @@ public sealed class JobGrain(
         }
     }
 
-    private static string Describe(Exception e)
+    /// <summary>An exception's messages, outermost first, joined by " → " (a message repeated by its wrapper only once).</summary>
+    internal static string Describe(Exception e)
     {
         var messages = new List<string>();
         for (var current = e; current is not null; current = current.InnerException)
@@ -203,5 +222,6 @@ public sealed class JobGrain(
         JobId = this.GetPrimaryKeyString(), Name = S.Name, State = S.State, Error = S.Error, Phases = S.Phases.ToArray(),
         StartedAt = S.StartedAt, CompletedAt = S.CompletedAt, Output = S.Output, Accounting = S.Accounting,
         Warnings = S.Warnings.ToArray(), Shards = S.Shards,
+        StoreRetries = S.Phases.Sum(p => p.StoreRetries) + Math.Max(S.CoordinatorStoreRetries, _coordinatorRetries?.Count ?? 0),
     };
 }

@@ -16,4 +16,6 @@ public sealed class JobGrainState
     public List<PhaseProgress> Phases { get; set; } = [];
     public Accounting? Accounting { get; set; }
     public List<string> Warnings { get; set; } = [];
+    /// <summary>Store retries of this run's coordinator (its own reads and writes); its tasks' are in <see cref="Phases"/>.</summary>
+    public long CoordinatorStoreRetries { get; set; }
 }

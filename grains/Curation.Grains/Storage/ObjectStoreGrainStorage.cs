@@ -42,15 +42,41 @@ public sealed class ObjectStoreGrainStorage(string name, IObjectStore store, Obj
     {
         var key = KeyOf(stateName, grainId);
         var condition = grainState.ETag is null ? WriteCondition.CreateOnly : WriteCondition.IfMatch(grainState.ETag);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(grainState.State, CurationJson.Options);
         try
         {
-            var info = await store.WriteJsonAsync(key, grainState.State, condition).ConfigureAwait(false);
+            var info = await store.WriteBytesAsync(key, bytes, condition).ConfigureAwait(false);
             grainState.ETag = info.ETag;
             grainState.RecordExists = true;
         }
         catch (Exception e) when (e is ObjectAlreadyExistsException or ObjectModifiedException)
         {
+            // A retried write whose first attempt was applied but whose answer was lost (a 503 or a timeout after the
+            // server committed) meets its own version: the stored bytes are exactly ours, so the write did happen.
+            if (await TryReadOwnWriteAsync(key, bytes).ConfigureAwait(false) is { } own)
+            {
+                grainState.ETag = own.ETag;
+                grainState.RecordExists = true;
+                return;
+            }
             throw new InconsistentStateException($"State {key} was changed by another activation: {e.Message}", grainState.ETag, e);
+        }
+    }
+
+    private async Task<ObjectInfo?> TryReadOwnWriteAsync(string key, byte[] written)
+    {
+        var info = await store.GetInfoAsync(key).ConfigureAwait(false);
+        if (info is null || info.Size != written.Length) return null;
+        try
+        {
+            var stored = await store.ReadBytesAsync(key).ConfigureAwait(false);
+            // Still the version the info describes? Compare again after reading, so the ETag goes with these bytes.
+            var after = await store.GetInfoAsync(key).ConfigureAwait(false);
+            return stored.AsSpan().SequenceEqual(written) && after?.ETag == info.ETag ? info : null;
+        }
+        catch (ObjectNotFoundException)
+        {
+            return null;
         }
     }
 

@@ -9,8 +9,24 @@ public sealed class TaskRunner(JobContextCache jobs, TaskSlots slots, StageServi
     {
         using var slot = await slots.AcquireAsync(cancellationToken).ConfigureAwait(false);
         var job = await jobs.GetAsync(task.JobId, cancellationToken).ConfigureAwait(false);
-        // Task work is CPU and I/O heavy: it must not hold the activation's turn on the grain scheduler.
-        return await Task.Run(() => JobExecutor.RunTaskAsync(job, task.Stage, task.Phase, task.Task, services, cancellationToken), cancellationToken)
-            .ConfigureAwait(false);
+        try
+        {
+            // Task work is CPU and I/O heavy: it must not hold the activation's turn on the grain scheduler.
+            return await Task.Run(() => JobExecutor.RunTaskAsync(job, task.Stage, task.Phase, task.Task, services, cancellationToken), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (Exception e) when (HasOwnType(e))
+        {
+            // The pure library's exception types (ObjectStoreException, AccountingException, …) have no Orleans codec, so
+            // they cannot reach a coordinator on another silo: their messages do, exactly as the job will report them.
+            throw new InvalidOperationException(Jobs.JobGrain.Describe(e));
+        }
+    }
+
+    private static bool HasOwnType(Exception e)
+    {
+        for (Exception? current = e; current is not null; current = current.InnerException)
+            if (current.GetType().Namespace?.StartsWith("Curation.", StringComparison.Ordinal) == true) return true;
+        return false;
     }
 }

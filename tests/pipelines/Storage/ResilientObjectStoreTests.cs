@@ -17,7 +17,7 @@ public sealed class ResilientObjectStoreTests
         AttemptTimeout = TimeSpan.FromSeconds(5),
     };
 
-    public static TheoryData<string> TransientKinds => ["io", "http", "503", "500", "429", "408", "no-response", "polly-timeout", "network-timeout"];
+    public static TheoryData<string> TransientKinds => ["io", "http", "503", "500", "429", "408", "no-response", "polly-timeout", "network-timeout", "azure-network-timeout"];
 
     public static TheoryData<string> DefiniteKinds => ["not-found", "already-exists", "modified", "404", "403", "409", "412", "argument", "invalid-data"];
 
@@ -51,15 +51,50 @@ public sealed class ResilientObjectStoreTests
     }
 
     [Fact]
-    public async Task Exhausted_retries_surface_the_last_error()
+    public async Task Exhausted_retries_fail_naming_the_object_and_operation_with_the_last_error_inside()
     {
         var inner = new FaultyStore((_, call) => new IOException($"boom {call}"));
         var store = new ResilientObjectStore(inner, Fast);
 
-        var error = await Assert.ThrowsAsync<IOException>(() => store.OpenReadAsync("k"));
+        var error = await Assert.ThrowsAsync<ObjectStoreUnavailableException>(() => store.OpenReadAsync("shards/k"));
 
-        Assert.Equal("boom 4", error.Message);
+        Assert.Equal("boom 4", error.InnerException!.Message);
+        Assert.Equal($"{inner.Location}/shards/k: open-read failed after 4 attempts with transient errors (last: IOException: boom 4)", error.Message);
+        Assert.Equal(("shards/k", "open-read", 4), (error.Key, error.Operation, error.Attempts));
+        Assert.False(ResilientObjectStore.IsTransient(error)); // outer layers do not retry it again
         Assert.Equal(4, inner.Calls("open-read"));
+        Assert.Equal(3, store.RetryCount);
+    }
+
+    [Fact]
+    public async Task Exhausted_retries_of_an_http_failure_name_its_status()
+    {
+        var store = new ResilientObjectStore(new FaultyStore((_, _) => new RequestFailedException(503, "Service request failed.\nStatus: 503", "ServerBusy", null)), Fast);
+
+        var error = await Assert.ThrowsAsync<ObjectStoreUnavailableException>(() => store.WriteBytesAsync("out/x", new byte[] { 1 }, WriteCondition.CreateOnly));
+
+        Assert.EndsWith("out/x: write failed after 4 attempts with transient errors (last: HTTP 503 ServerBusy)", error.Message);
+    }
+
+    [Fact]
+    public async Task Retries_are_counted_in_the_enclosing_retry_scope_innermost_only()
+    {
+        var inner = new FaultyStore((op, call) => op == "get-info" && call is 1 or 2 or 4 ? new IOException("flaky") : null);
+        inner.Put("k", [1]);
+        var store = new ResilientObjectStore(inner, Fast);
+
+        using var outer = ObjectStoreMetrics.BeginRetryScope();
+        await store.GetInfoAsync("k"); // calls 1, 2 fail: 2 retries in the outer scope
+        long innerCount;
+        using (var nested = ObjectStoreMetrics.BeginRetryScope())
+        {
+            await Task.WhenAll(Task.Run(() => store.GetInfoAsync("k")), Task.Run(() => store.OpenReadAsync("k"))); // get-info call 4 fails once
+            innerCount = nested.Count;
+        }
+        await store.GetInfoAsync("k");
+
+        Assert.Equal(1, innerCount);
+        Assert.Equal(2, outer.Count);
         Assert.Equal(3, store.RetryCount);
     }
 
@@ -163,7 +198,8 @@ public sealed class ResilientObjectStoreTests
         var inner = new FaultyStore((_, _) => new IOException("down"));
         var store = new ResilientObjectStore(inner, new ObjectStoreResilienceOptions { MaxRetryAttempts = 0 });
 
-        await Assert.ThrowsAsync<IOException>(() => store.GetInfoAsync("k"));
+        var error = await Assert.ThrowsAsync<ObjectStoreUnavailableException>(() => store.GetInfoAsync("k"));
+        Assert.Contains("get-info failed after 1 attempt with", error.Message);
         Assert.Equal(1, inner.Calls("get-info"));
     }
 
@@ -209,6 +245,9 @@ public sealed class ResilientObjectStoreTests
         "no-response" => new RequestFailedException(0, "no response"),
         "polly-timeout" => new TimeoutRejectedException("attempt timed out"),
         "network-timeout" => new TaskCanceledException("network timeout", new TimeoutException()),
+        // Azure.Core's ResponseBodyPolicy: the transport's cancellation wrapped, no TimeoutException; the caller's token is live.
+        "azure-network-timeout" => new TaskCanceledException("The operation was cancelled because it exceeded the configured timeout of 0:00:02.",
+            new TaskCanceledException("The operation was canceled.")),
         "not-found" => new ObjectNotFoundException("fake://", "k"),
         "already-exists" => new ObjectAlreadyExistsException("fake://", "k"),
         "modified" => new ObjectModifiedException("fake://", "k", "e1"),

@@ -1,0 +1,173 @@
+using System.Globalization;
+using Curation.Grains;
+using Curation.Grains.Hosting;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Spec;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Serialization;
+
+namespace Curation.Cluster.Tests;
+
+/// <summary>Where the silos of a <see cref="ProcessCluster"/> keep data and grain state.</summary>
+public sealed record StoreSettings(string Kind, string? RootPath = null, string? ConnectionString = null, string? ContainerName = null);
+
+/// <summary>
+/// A cluster of real <c>curate silo</c> processes on this machine, configured only through environment variables
+/// (as deploy/ does), plus an Orleans client in the test process that submits and watches jobs.
+/// </summary>
+public sealed class ProcessCluster : IAsyncDisposable
+{
+    private readonly ClusterServices _services;
+    private readonly CurationClusterOptions _options;
+    private readonly StoreSettings _store;
+    private readonly Func<int, string[]> _roles;
+    private readonly List<(ServiceProcess Process, int SiloPort, int GatewayPort)> _silos = [];
+    private IHost? _client;
+
+    private ProcessCluster(ClusterServices services, CurationClusterOptions options, StoreSettings store, Func<int, string[]> roles)
+    {
+        _services = services;
+        _options = options;
+        _store = store;
+        _roles = roles;
+    }
+
+    public IReadOnlyList<ServiceProcess> Silos => _silos.Select(s => s.Process).ToList();
+
+    public IClusterClient Client => _client?.Services.GetRequiredService<IClusterClient>() ?? throw new InvalidOperationException("No client yet.");
+
+    public static async Task<ProcessCluster> StartAsync(ClusterServices services, ClusteringKind clustering, StoreSettings store, int silos,
+        Func<int, string[]>? roles = null)
+    {
+        var options = new CurationClusterOptions
+        {
+            Clustering = clustering,
+            ConnectionString = clustering == ClusteringKind.Redis ? services.RedisEndpoint : services.StorageConnectionString,
+            ClusterId = $"test-{Guid.NewGuid():N}",
+            ServiceId = "curation-tests",
+            AdvertisedAddress = "127.0.0.1",
+            // A killed silo is declared dead within a few seconds instead of Orleans' production defaults.
+            ProbeTimeout = TimeSpan.FromSeconds(2),
+            MissedProbesLimit = 2,
+        };
+        var cluster = new ProcessCluster(services, options, store, roles ?? (_ => ["cpu"]));
+        try
+        {
+            for (var i = 0; i < silos; i++) await cluster.StartSiloAsync();
+            await cluster.ConnectAsync();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts one more silo (a fresh process with fresh ports) and waits until its gateway answers.</summary>
+    public async Task<ServiceProcess> StartSiloAsync()
+    {
+        var index = _silos.Count;
+        var (siloPort, gatewayPort) = (ServiceProcess.FreePort(), ServiceProcess.FreePort());
+        var environment = new Dictionary<string, string>
+        {
+            ["Curation__Cluster__Clustering"] = _options.Clustering.ToString(),
+            ["Curation__Cluster__ConnectionString"] = _options.ConnectionString!,
+            ["Curation__Cluster__ClusterId"] = _options.ClusterId,
+            ["Curation__Cluster__ServiceId"] = _options.ServiceId,
+            ["Curation__Cluster__AdvertisedAddress"] = _options.AdvertisedAddress!,
+            ["Curation__Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
+            ["Curation__Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
+            ["Curation__Cluster__ProbeTimeout"] = _options.ProbeTimeout!.Value.ToString(),
+            ["Curation__Cluster__MissedProbesLimit"] = _options.MissedProbesLimit!.Value.ToString(CultureInfo.InvariantCulture),
+            ["Curation__Store__Kind"] = _store.Kind,
+            ["Curation__Execution__RetryDelay"] = "00:00:00.200",
+            ["Curation__Execution__ResumeScanInterval"] = "00:00:01",
+            ["Curation__Execution__TaskSlots"] = "2",
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__Curation"] = "Information",
+            ["DOTNET_gcServer"] = "0",
+        };
+        if (_store.RootPath is not null) environment["Curation__Store__RootPath"] = _store.RootPath;
+        if (_store.ConnectionString is not null) environment["Curation__Store__ConnectionString"] = _store.ConnectionString;
+        if (_store.ContainerName is not null) environment["Curation__Store__ContainerName"] = _store.ContainerName;
+        var roles = _roles(index);
+        for (var r = 0; r < roles.Length; r++) environment[$"Curation__Silo__Roles__{r}"] = roles[r];
+
+        var process = ServiceProcess.Start($"silo-{index}", "dotnet", [_services.SiloExecutable, "silo"], environment);
+        _silos.Add((process, siloPort, gatewayPort));
+        await process.WaitForPortAsync(gatewayPort, TimeSpan.FromSeconds(60));
+        return process;
+    }
+
+    private async Task ConnectAsync()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(client =>
+        {
+            client.UseCurationClustering(_options);
+            client.Services.AddSerializer(serializer => serializer.AddCurationTypes());
+        });
+        _client = builder.Build();
+        await _client.StartAsync();
+    }
+
+    public async Task<IJobGrain> SubmitAsync(JobSpec spec)
+    {
+        var job = Client.GetGrain<IJobGrain>(JobContext.JobIdOf(spec));
+        await job.Submit(spec.ToJson());
+        return job;
+    }
+
+    /// <summary>
+    /// Polls until the job is final (or <paramref name="until"/> holds), riding over calls that fail while a killed
+    /// silo is being declared dead.
+    /// </summary>
+    public async Task<JobStatus> WaitAsync(IJobGrain job, TimeSpan timeout, Func<JobStatus, bool>? until = null)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        JobStatus? last = null;
+        Exception? lastError = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                last = await job.GetStatus().WaitAsync(TimeSpan.FromSeconds(20));
+                if ((until ?? (s => s.IsFinal))(last)) return last;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                lastError = e;
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"Job still {last?.State} after {timeout}: " +
+            $"{string.Join(", ", last?.Phases.Select(p => $"{p.Stage}/{p.Phase} {p.Done}/{p.Total}") ?? [])}; last error: {lastError?.Message}\n{Diagnostics()}");
+    }
+
+    /// <summary>Every silo's recent output, for a failure message.</summary>
+    public string Diagnostics() => string.Join("\n", _silos.Select(s =>
+    {
+        var output = s.Process.Output();
+        return $"--- {s.Process.Name} (pid {s.Process.Id}{(s.Process.HasExited ? ", exited" : "")}) ---\n{output[Math.Max(0, output.Length - 3000)..]}";
+    }));
+
+    /// <summary>SIGKILLs every silo: the whole cluster stops at once, mid-job.</summary>
+    public void KillAll()
+    {
+        foreach (var (process, _, _) in _silos) process.Kill();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            try { await _client.StopAsync(TimeSpan.FromSeconds(5)); } catch (Exception e) when (e is not OutOfMemoryException) { }
+            _client.Dispose();
+        }
+        foreach (var (process, _, _) in _silos) process.Dispose();
+    }
+}
