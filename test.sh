@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine that has only the .NET SDK (plus Node.js/npm for Azurite):
-# installs Azurite into tools/azurite, starts it on loopback with a temporary folder, runs `dotnet test`,
+# installs Debian's chromium when missing (apt-get, as root) for the dashboard's browser test, installs Azurite into tools/azurite, starts it on loopback with a temporary folder, runs `dotnet test`,
 # and stops Azurite again whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +28,15 @@ for _ in $(seq 1 100); do
 done
 export CURATION_TEST_AZURITE_BLOB="http://127.0.0.1:$blob_port/devstoreaccount1"
 echo "Azurite blob service: $CURATION_TEST_AZURITE_BLOB (pid $azurite_pid)"
+
+log "Chromium (Debian package, for the dashboard's browser test)"
+if ! command -v chromium >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
+fi
+chromium --version 2>/dev/null || true
+# The browser test fails (rather than skips) when Chromium is missing.
+export CURATION_REQUIRE_BROWSER=1
 
 log "dotnet test"
 dotnet test Curation.sln -c Release --logger "console;verbosity=normal" "$@"
