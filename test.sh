@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine that has only the .NET SDK (plus Node.js/npm for Azurite):
-# installs Azurite into tools/azurite and Debian's redis-server when missing, starts Azurite's blob and table services
-# on loopback with a temporary folder, runs `dotnet test`, and stops them again whatever happens.
+# installs Debian's redis-server and chromium when missing (apt-get, as root) and Azurite into tools/azurite, starts
+# Azurite's blob and table services on loopback with a temporary folder, runs `dotnet test`, and stops them again
+# whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,13 +13,20 @@ if [ ! -x tools/azurite/node_modules/.bin/azurite ]; then
   npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
 fi
 
-log "redis-server (Debian package, for the Redis clustering test)"
-if ! command -v redis-server >/dev/null 2>&1; then
+log "Debian packages: redis-server (Redis clustering test), chromium (dashboard browser test)"
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
   systemctl disable --now redis-server >/dev/null 2>&1 || true   # the tests start their own on a free port
 fi
 redis-server --version
+chromium --version 2>/dev/null || true
+# The browser test fails (rather than skips) when Chromium is missing.
+export CURATION_REQUIRE_BROWSER=1
 
 azurite_dir=$(mktemp -d -t curation-azurite.XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \

@@ -104,6 +104,7 @@ silo_env() {
   echo "Curation__Cluster__SiloPort=$((BASE_PORT + i))"
   echo "Curation__Cluster__GatewayPort=$((GATEWAY_BASE_PORT + i))"
   echo "Curation__Cluster__AdvertisedAddress=127.0.0.1"
+  echo "Curation__Api__Urls=http://127.0.0.1:$((API_BASE_PORT + i))"
   echo "Curation__Store__Kind=$STORE_KIND"
   if [ "$STORE_KIND" = AzureBlob ]; then
     echo "Curation__Store__ConnectionString=$STORE_CONNECTION"
@@ -176,6 +177,7 @@ CLUSTER_ID=local-$(date +%Y%m%d%H%M%S)
 SERVICE_ID=${CURATION_SERVICE_ID:-curation}
 BASE_PORT=$base
 GATEWAY_BASE_PORT=${CURATION_GATEWAY_BASE_PORT:-30000}
+API_BASE_PORT=${CURATION_API_BASE_PORT:-5080}
 STORE_KIND=$store_kind
 STORE_CONNECTION='$store_connection'
 STORE_CONTAINER=${CURATION_STORE_CONTAINER:-curation}

@@ -28,7 +28,18 @@ public static class CurationHost
             ContentRootPath = Directory.GetCurrentDirectory(),
             Configuration = new ConfigurationManager(),
         });
+        Configure(builder, overrides, quiet);
+        return builder;
+    }
+
+    /// <summary>
+    /// Configuration (shipped appsettings.json, a local one, the environment, then <paramref name="overrides"/>), the
+    /// object stores and the Orleans silo, on any host builder (the CLI's plain host or the API's web host).
+    /// </summary>
+    public static void Configure(IHostApplicationBuilder builder, IDictionary<string, string?>? overrides = null, bool quiet = false)
+    {
         // The shipped defaults sit next to the executable; a local appsettings.json and the environment override them.
+        builder.Configuration.Sources.Clear();
         builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
         builder.Configuration.AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true);
         builder.Configuration.AddEnvironmentVariables();
@@ -55,7 +66,6 @@ public static class CurationHost
                 roles is { Length: > 0 } ? roles : null,
                 o => builder.Configuration.GetSection(EmbeddingRuntimeOptions.Section).Bind(o));
         });
-        return builder;
     }
 
     /// <summary>A free loopback TCP port, so an embedded silo never collides with a long-lived one.</summary>

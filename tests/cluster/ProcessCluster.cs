@@ -78,6 +78,7 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Curation__Cluster__ClusterId"] = _options.ClusterId,
             ["Curation__Cluster__ServiceId"] = _options.ServiceId,
             ["Curation__Cluster__AdvertisedAddress"] = _options.AdvertisedAddress!,
+            ["Curation__Api__Urls"] = "http://127.0.0.1:0", // every silo serves the API; port 0: no collisions
             ["Curation__Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
             ["Curation__Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
             ["Curation__Cluster__ProbeTimeout"] = _options.ProbeTimeout!.Value.ToString(),

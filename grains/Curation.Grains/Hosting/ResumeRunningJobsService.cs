@@ -41,13 +41,26 @@ public sealed class ResumeRunningJobsService(
     public static async IAsyncEnumerable<string> RunningJobIdsAsync(IObjectStore store,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await foreach (var (jobId, state) in StoredJobsAsync(store, cancellationToken).ConfigureAwait(false))
+            if (state.State == JobState.Running)
+                yield return jobId;
+    }
+
+    /// <summary>
+    /// Every job the cluster knows (the registry is the coordinators' persisted state in the data store), with that
+    /// state as last written: after each phase and at the end.
+    /// </summary>
+    public static async IAsyncEnumerable<(string JobId, JobGrainState State)> StoredJobsAsync(IObjectStore store,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         await foreach (var info in store.ListAsync(StatePrefix, cancellationToken).ConfigureAwait(false))
         {
+            if (!info.Key.EndsWith(".json", StringComparison.Ordinal)) continue;
             JobGrainState? state;
             try { state = JsonSerializer.Deserialize<JobGrainState>(await store.ReadBytesAsync(info.Key, cancellationToken).ConfigureAwait(false), CurationJson.Options); }
             catch (ObjectNotFoundException) { continue; }
-            if (state?.State == JobState.Running)
-                yield return Uri.UnescapeDataString(Path.GetFileNameWithoutExtension(info.Key));
+            if (state is not null)
+                yield return (Uri.UnescapeDataString(Path.GetFileNameWithoutExtension(info.Key)), state);
         }
     }
 }

@@ -132,6 +132,7 @@ public sealed class JobGrain(
             _coordinatorRetries = null;
         }
         await state.WriteStateAsync();
+        CurationMetrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("state", S.State.ToString()));
         this.DelayDeactivation(TimeSpan.Zero);
     }
 
@@ -142,12 +143,24 @@ public sealed class JobGrain(
         using var throttle = new SemaphoreSlim(limit, limit);
         // The first task that fails for good stops the rest of the phase: the job fails as a whole, resumably.
         using var phaseCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var stageTag = new KeyValuePair<string, object?>("stage", S.Phases[progressIndex].Stage);
+        CurationMetrics.TasksQueued.Add(phase.TaskCount);
         var tasks = Enumerable.Range(0, phase.TaskCount).Select(async task =>
         {
-            await throttle.WaitAsync(phaseCancellation.Token);
+            try
+            {
+                await throttle.WaitAsync(phaseCancellation.Token);
+            }
+            finally
+            {
+                CurationMetrics.TasksQueued.Add(-1);
+            }
+            CurationMetrics.TasksInFlight.Add(1);
             try
             {
                 var stats = await RunTaskWithRetriesAsync(new TaskRef(jobId, stage, phase.Name, task), phase.RequiredRole, progressIndex, phaseCancellation.Token);
+                CurationMetrics.Documents.Add(stats.In, stageTag);
+                CurationMetrics.TasksCompleted.Add(1, stageTag, new KeyValuePair<string, object?>("reused", stats.Reused));
                 var p = S.Phases[progressIndex];
                 S.Phases[progressIndex] = p with
                 {
@@ -166,6 +179,7 @@ public sealed class JobGrain(
             }
             finally
             {
+                CurationMetrics.TasksInFlight.Add(-1);
                 throttle.Release();
             }
         }).ToList();

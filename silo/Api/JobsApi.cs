@@ -1,0 +1,195 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Curation.Grains;
+using Curation.Grains.Hosting;
+using Curation.Grains.Jobs;
+using Curation.Grains.Placement;
+using Curation.Pipelines;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+
+namespace Curation.Silo.Api;
+
+/// <summary>The REST API: jobs (submit, list, get, cancel, report, manifest, sample documents), silos and the caller's role.</summary>
+public static partial class JobsApi
+{
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
+    private static partial Regex JobIdPattern();
+
+    public static void Map(WebApplication app)
+    {
+        var api = app.MapGroup("/api").RequireAuthorization(ApiRoles.CanRead).WithTags("jobs");
+
+        api.MapPost("/jobs", SubmitAsync).RequireAuthorization(ApiRoles.CanOperate)
+            .Accepts<JsonElement>("application/json")
+            .Produces<SubmitResult>(StatusCodes.Status202Accepted).Produces<ValidationProblem>(StatusCodes.Status400BadRequest)
+            .WithSummary("Submit a job spec (validated; 400 names every bad field). Submitting the same spec again resumes it.");
+        api.MapGet("/jobs", ListAsync).WithSummary("Every job the cluster knows, newest first.");
+        api.MapGet("/jobs/{id}", GetAsync).Produces<JobView>().Produces(StatusCodes.Status404NotFound)
+            .WithSummary("A job's state, per-stage progress, throughput, timings, books, funnel and errors.");
+        api.MapPost("/jobs/{id}/cancel", CancelAsync).RequireAuthorization(ApiRoles.CanOperate).Produces<JobView>()
+            .WithSummary("Stop a job: running tasks are cancelled and no manifest is written (finished tasks stay: resubmit resumes).");
+        api.MapGet("/jobs/{id}/manifest", ManifestAsync).WithSummary("The output's manifest.json (404 until the job completed).");
+        api.MapGet("/jobs/{id}/report", ReportAsync).WithSummary("The job's report: status, books, funnel, per-stage metrics (histograms, eps curve) and errors.");
+        api.MapGet("/jobs/{id}/documents", DocumentsAsync).Produces<DocumentView[]>()
+            .WithSummary("A sample of curated documents (first rows of the first shard), for a look at the output.");
+        api.MapGet("/silos", SilosAsync).WithTags("cluster").Produces<SiloView[]>().WithSummary("The cluster's silos, their roles and health.");
+        api.MapGet("/me", (HttpContext http) => Results.Ok(new
+        {
+            name = http.User.Identity?.Name,
+            role = http.User.IsInRole(ApiRoles.Operator) ? ApiRoles.Operator : ApiRoles.Viewer,
+        })).WithTags("auth").WithSummary("The caller's role (the dashboard shows operator controls only to operators).");
+    }
+
+    private static async Task<IResult> SubmitAsync(HttpRequest request, IGrainFactory grains, IOptions<ApiOptions> options, ILoggerFactory logs)
+    {
+        string body;
+        using (var reader = new StreamReader(request.Body)) body = await reader.ReadToEndAsync(request.HttpContext.RequestAborted);
+        JobSpec spec;
+        try
+        {
+            spec = JobSpec.Parse(body);
+        }
+        catch (JobSpecException e)
+        {
+            return Invalid(e.Errors);
+        }
+        var errors = JobSpecValidator.Validate(spec).Concat(SubmissionPolicy.Check(spec, options.Value.AllowedRoots)).Distinct().ToList();
+        if (errors.Count > 0) return Invalid(errors);
+
+        var jobId = JobContext.JobIdOf(spec);
+        var status = await grains.GetGrain<IJobGrain>(jobId).Submit(spec.ToJson());
+        logs.CreateLogger("Curation.Api").LogInformation("Job {JobId} submitted by {Caller}", jobId, request.HttpContext.User.Identity?.Name);
+        var location = $"/api/jobs/{Uri.EscapeDataString(jobId)}";
+        return Results.Accepted(location, new SubmitResult(jobId, status.State, location));
+    }
+
+    private static IResult Invalid(IEnumerable<SpecError> errors)
+    {
+        var list = errors.Select(e => new FieldError(e.Field, e.Message)).ToList();
+        return Results.BadRequest(new ValidationProblem("invalid job spec: " + string.Join("; ", list.Select(e => $"{e.Field}: {e.Message}")), list));
+    }
+
+    private static async Task<IResult> ListAsync(IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        var jobs = new List<JobSummary>();
+        await foreach (var (id, s) in ResumeRunningJobsService.StoredJobsAsync(stores.DataStore, cancellationToken))
+            jobs.Add(new JobSummary(id, s.Name, s.State, s.StartedAt, s.CompletedAt, s.Phases.Sum(p => p.Done), s.Phases.Sum(p => p.Total),
+                s.Accounting?.InputRecords, s.Accounting?.Kept, s.Error));
+        return Results.Ok(jobs.OrderByDescending(j => j.StartedAt).ThenBy(j => j.JobId, StringComparer.Ordinal));
+    }
+
+    private static async Task<JobStatus?> StatusAsync(string id, IGrainFactory grains)
+    {
+        if (!JobIdPattern().IsMatch(id)) return null;
+        var status = await grains.GetGrain<IJobGrain>(id).GetStatus();
+        // A key that was never submitted activates an empty coordinator: no such job.
+        return status.State == JobState.Pending && status.Name.Length == 0 ? null : status;
+    }
+
+    private static async Task<IResult> GetAsync(string id, IGrainFactory grains, TimeProvider clock)
+    {
+        var status = await StatusAsync(id, grains);
+        return status is null ? NotFound(id) : Results.Ok(JobView.Of(status, clock.GetUtcNow()));
+    }
+
+    private static async Task<IResult> CancelAsync(string id, IGrainFactory grains, TimeProvider clock, HttpContext http, ILoggerFactory logs)
+    {
+        var status = await StatusAsync(id, grains);
+        if (status is null) return NotFound(id);
+        status = await grains.GetGrain<IJobGrain>(id).Cancel();
+        logs.CreateLogger("Curation.Api").LogInformation("Job {JobId} cancel requested by {Caller}: {State}", id, http.User.Identity?.Name, status.State);
+        return Results.Ok(JobView.Of(status, clock.GetUtcNow()));
+    }
+
+    private static async Task<(Manifest? Manifest, IResult? Problem)> ReadManifestAsync(string id, IGrainFactory grains, IStoreResolver stores,
+        CancellationToken cancellationToken)
+    {
+        var status = await StatusAsync(id, grains);
+        if (status is null) return (null, NotFound(id));
+        if (status.State != JobState.Completed)
+            return (null, Results.NotFound(new { error = $"job {id} is {status.State}: its manifest is written when it completes" }));
+        var spec = await SpecOfAsync(id, stores, cancellationToken);
+        if (spec is null) return (null, NotFound(id));
+        var location = StoreLocation.Parse(spec.Output.Path);
+        var (manifest, _) = await stores.Resolve(location).TryReadJsonAsync<Manifest>(location.KeyOf(Manifest.FileName), CurationJson.Options, cancellationToken);
+        return manifest is null ? (null, Results.NotFound(new { error = $"job {id}: no manifest at its output" })) : (manifest, null);
+    }
+
+    private static async Task<JobSpec?> SpecOfAsync(string id, IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        var key = $"{ResumeRunningJobsService.StatePrefix}{Uri.EscapeDataString(id)}.json";
+        var (state, _) = await stores.DataStore.TryReadJsonAsync<JobGrainState>(key, CurationJson.Options, cancellationToken);
+        return state?.SpecJson is { } json ? JobSpec.Parse(json) : null;
+    }
+
+    private static async Task<IResult> ManifestAsync(string id, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        var (manifest, problem) = await ReadManifestAsync(id, grains, stores, cancellationToken);
+        return problem ?? Results.Json(manifest, CurationJson.Options);
+    }
+
+    private static async Task<IResult> ReportAsync(string id, IGrainFactory grains, IStoreResolver stores, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var status = await StatusAsync(id, grains);
+        if (status is null) return NotFound(id);
+        var spec = await SpecOfAsync(id, stores, cancellationToken);
+        Manifest? manifest = null;
+        if (status.State == JobState.Completed) (manifest, _) = await ReadManifestAsync(id, grains, stores, cancellationToken);
+        return Results.Ok(new
+        {
+            job = JobView.Of(status, clock.GetUtcNow()),
+            spec = spec is null ? (JsonElement?)null : JsonSerializer.Deserialize<JsonElement>(spec.ToJson()),
+            // eps of each semantic_dedup stage, by stage folder: the dashboard draws the 1 − eps line on the M histogram.
+            semanticEps = spec?.Stages.Select((s, i) => (s, i)).Where(x => x.s is SemanticDedupStageSpec)
+                .ToDictionary(x => $"{x.i + 1:D2}-{x.s.Type}", x => ((SemanticDedupStageSpec)x.s).Eps),
+            metrics = manifest?.Metrics ?? [],
+            errors = manifest?.Errors ?? [],
+            shards = manifest?.Shards.Count,
+        });
+    }
+
+    private static async Task<IResult> DocumentsAsync(string id, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken, int limit = 20)
+    {
+        var (manifest, problem) = await ReadManifestAsync(id, grains, stores, cancellationToken);
+        if (problem is not null) return problem;
+        var spec = await SpecOfAsync(id, stores, cancellationToken);
+        var location = StoreLocation.Parse(spec!.Output.Path);
+        var documents = new List<DocumentView>();
+        limit = Math.Clamp(limit, 1, 200);
+        foreach (var shard in manifest!.Shards)
+        {
+            if (documents.Count >= limit) break;
+            var bytes = await stores.Resolve(location).ReadBytesAsync(location.KeyOf(shard.Key), cancellationToken);
+            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(bytes), cancellationToken);
+            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text, Columns.Source], cancellationToken))
+            {
+                for (var i = 0; i < batch.RowCount && documents.Count < limit; i++)
+                {
+                    var text = batch.Texts[i];
+                    documents.Add(new DocumentView(batch.Ids[i], batch.Sources[i], text.Length > 2000 ? text[..2000] + "…" : text));
+                }
+                if (documents.Count >= limit) break;
+            }
+        }
+        return Results.Ok(documents);
+    }
+
+    private static async Task<IResult> SilosAsync(IGrainFactory grains, [FromServices] ISiloMetadataCache metadata)
+    {
+        var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false);
+        return Results.Ok(hosts.OrderBy(h => h.SiloName, StringComparer.Ordinal).Select(h => new SiloView(
+            h.SiloAddress.ToString(), h.SiloName, h.Status.ToString(),
+            SiloRoles.Parse(metadata.GetSiloMetadata(h.SiloAddress).Metadata.GetValueOrDefault(SiloRoles.MetadataKey)).Order(StringComparer.Ordinal).ToArray(),
+            h.Status == SiloStatus.Active, h.StartTime == default ? null : new DateTimeOffset(h.StartTime, TimeSpan.Zero),
+            h.IAmAliveTime == default ? null : new DateTimeOffset(h.IAmAliveTime, TimeSpan.Zero))));
+    }
+
+    private static IResult NotFound(string id) => Results.NotFound(new { error = $"no job {id}" });
+}

@@ -1,0 +1,51 @@
+using Curation.Pipelines.Spec;
+
+namespace Curation.Silo.Api;
+
+/// <summary>
+/// What a job submitted over the API may touch: relative paths stay inside the data store (no <c>..</c>, and not the
+/// cluster's own <c>jobs/</c> and <c>state/</c> folders), local paths must resolve (after <c>..</c> is folded) under
+/// one of <see cref="ApiOptions.AllowedRoots"/>, and <c>az://</c> paths go to the configured blob account.
+/// </summary>
+public static class SubmissionPolicy
+{
+    private static readonly string[] ReservedPrefixes = ["jobs/", "state/"];
+
+    public static IReadOnlyList<SpecError> Check(JobSpec spec, IReadOnlyList<string> allowedRoots)
+    {
+        var errors = new List<SpecError>();
+        for (var i = 0; i < spec.Inputs.Count; i++)
+            if (Problem(spec.Inputs[i].Path, allowedRoots, output: false) is { } problem) errors.Add(new SpecError($"inputs[{i}].path", problem));
+        if (Problem(spec.Output.Path, allowedRoots, output: true) is { } outputProblem) errors.Add(new SpecError("output.path", outputProblem));
+        return errors;
+    }
+
+    private static string? Problem(string path, IReadOnlyList<string> allowedRoots, bool output)
+    {
+        StoreLocation location;
+        try { location = StoreLocation.Parse(path); }
+        catch (ArgumentException e) { return e.Message; }
+        switch (location.Kind)
+        {
+            case StoreKind.DataStore:
+                var key = location.Prefix.Replace('\\', '/').TrimStart('/');
+                if (key.Split('/').Any(s => s is ".." or ".")) return "must not climb out of the data store";
+                if (output && (key.Length == 0 || ReservedPrefixes.Any(r => (key + "/").StartsWith(r, StringComparison.Ordinal))))
+                    return $"must name a folder of its own in the data store, not its root or {string.Join(", ", ReservedPrefixes)}";
+                return null;
+            case StoreKind.LocalFolder:
+                var full = Path.GetFullPath(Path.Combine(location.Root, location.Prefix)).TrimEnd('/');
+                foreach (var root in allowedRoots)
+                {
+                    var r = Path.GetFullPath(root).TrimEnd('/');
+                    if (r.Length == 0) r = "/";
+                    if (full == r || full.StartsWith(r == "/" ? "/" : r + "/", StringComparison.Ordinal)) return null;
+                }
+                return allowedRoots.Count == 0
+                    ? "local folders are not allowed for submitted jobs (Curation:Api:AllowedRoots is empty): use a path inside the data store"
+                    : "is outside the allowed roots (Curation:Api:AllowedRoots)";
+            default:
+                return null;
+        }
+    }
+}

@@ -1,0 +1,139 @@
+using System.CommandLine;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Curation.Grains;
+using Curation.Pipelines.Spec;
+using Curation.Silo.Api;
+using Spectre.Console;
+
+namespace Curation.Silo.Commands;
+
+/// <summary>
+/// <c>curate submit | status | cancel</c>: clients of a running host's REST API. The URL and key come from
+/// <c>--url</c>/<c>--key</c> or <c>CURATION_URL</c>/<c>CURATION_API_KEY</c> (default URL http://localhost:5080).
+/// </summary>
+public static class ApiClientCommands
+{
+    public const string UrlVariable = "CURATION_URL";
+    public const string KeyVariable = "CURATION_API_KEY";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+
+    private static Option<string?> UrlOption() => new("--url") { Description = $"Host URL (default: ${UrlVariable}, else http://localhost:5080)." };
+    private static Option<string?> KeyOption() => new("--key") { Description = $"API key (default: ${KeyVariable})." };
+
+    public static Command Submit()
+    {
+        var file = new Argument<FileInfo>("job") { Description = "Job spec (JSON); relative input paths are relative to this file." };
+        var follow = new Option<bool>("--follow") { Description = "Show live progress until the job is final." };
+        var (url, key) = (UrlOption(), KeyOption());
+        var command = new Command("submit", "Submit a job to a running host.") { file, follow, url, key };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            var jobFile = parse.GetValue(file)!;
+            var spec = JobSpec.Parse(await File.ReadAllTextAsync(jobFile.FullName, ct)).WithInputsRelativeTo(jobFile.DirectoryName!);
+            using var http = Client(parse.GetValue(url), parse.GetValue(key));
+            using var response = await http.PostAsync("/api/jobs", new StringContent(spec.ToJson(), System.Text.Encoding.UTF8, "application/json"), ct);
+            if (response.StatusCode == System.Net.HttpStatusCode.BadRequest)
+            {
+                var problem = await response.Content.ReadFromJsonAsync<ValidationProblem>(Json, ct);
+                AnsiConsole.MarkupLine($"[red]{Markup.Escape(jobFile.FullName)}[/]:");
+                foreach (var e in problem?.Errors ?? []) AnsiConsole.MarkupLine($"  [red]{Markup.Escape($"{e.Field}: {e.Message}")}[/]");
+                return 2;
+            }
+            await EnsureSuccessAsync(response, ct);
+            var result = (await response.Content.ReadFromJsonAsync<SubmitResult>(Json, ct))!;
+            Console.WriteLine(result.JobId);
+            return parse.GetValue(follow) ? await FollowAsync(http, result.JobId, ct) : 0;
+        }));
+        return command;
+    }
+
+    public static Command Status()
+    {
+        var id = new Argument<string?>("id") { Description = "Job id; without it, lists the jobs.", Arity = ArgumentArity.ZeroOrOne };
+        var (url, key) = (UrlOption(), KeyOption());
+        var command = new Command("status", "Show a job's live progress (or list the jobs) on a running host.") { id, url, key };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            using var http = Client(parse.GetValue(url), parse.GetValue(key));
+            if (parse.GetValue(id) is { } jobId) return await FollowAsync(http, jobId, ct);
+            var jobs = await GetAsync<JobSummary[]>(http, "/api/jobs", ct);
+            var table = new Table().Border(TableBorder.Rounded).AddColumn("job").AddColumn("state").AddColumn("tasks")
+                .AddColumn(new TableColumn("in").RightAligned()).AddColumn(new TableColumn("kept").RightAligned()).AddColumn("started");
+            foreach (var j in jobs)
+                table.AddRow(Markup.Escape(j.JobId), j.State.ToString(), $"{j.TasksDone}/{j.TasksTotal}", $"{j.InputRecords:N0}", $"{j.Kept:N0}",
+                    j.StartedAt?.ToLocalTime().ToString("u") ?? "");
+            AnsiConsole.Write(table);
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command Cancel()
+    {
+        var id = new Argument<string>("id") { Description = "Job id." };
+        var (url, key) = (UrlOption(), KeyOption());
+        var command = new Command("cancel", "Cancel a job on a running host (finished tasks stay: submitting again resumes).") { id, url, key };
+        command.SetAction((parse, ct) => Guard(async () =>
+        {
+            using var http = Client(parse.GetValue(url), parse.GetValue(key));
+            using var response = await http.PostAsync($"/api/jobs/{Uri.EscapeDataString(parse.GetValue(id)!)}/cancel", null, ct);
+            await EnsureSuccessAsync(response, ct);
+            var view = (await response.Content.ReadFromJsonAsync<JobView>(Json, ct))!;
+            AnsiConsole.MarkupLine($"Job [bold]{Markup.Escape(view.JobId)}[/]: {view.State}");
+            return view.State == JobState.Cancelled ? 0 : 1;
+        }));
+        return command;
+    }
+
+    private static async Task<int> FollowAsync(HttpClient http, string jobId, CancellationToken ct)
+    {
+        async Task<JobStatus> Poll()
+        {
+            var v = await GetAsync<JobView>(http, $"/api/jobs/{Uri.EscapeDataString(jobId)}", ct);
+            return new JobStatus
+            {
+                JobId = v.JobId, Name = v.Name, State = v.State, Error = v.Error, Phases = v.Phases, StartedAt = v.StartedAt,
+                CompletedAt = v.CompletedAt, Output = v.Output, Accounting = v.Accounting, Warnings = v.Warnings, Shards = v.Shards,
+            };
+        }
+        var status = await JobStatusView.FollowAsync(Poll, TimeSpan.FromMilliseconds(500), ct);
+        JobStatusView.WriteSummary(status);
+        return status.State == JobState.Completed ? 0 : 1;
+    }
+
+    private static HttpClient Client(string? url, string? key)
+    {
+        url ??= Environment.GetEnvironmentVariable(UrlVariable) ?? "http://localhost:5080";
+        key ??= Environment.GetEnvironmentVariable(KeyVariable);
+        var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
+        if (!string.IsNullOrEmpty(key)) http.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, key);
+        return http;
+    }
+
+    private static async Task<T> GetAsync<T>(HttpClient http, string path, CancellationToken ct)
+    {
+        using var response = await http.GetAsync(path, ct);
+        await EnsureSuccessAsync(response, ct);
+        return (await response.Content.ReadFromJsonAsync<T>(Json, ct))!;
+    }
+
+    private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.IsSuccessStatusCode) return;
+        var body = await response.Content.ReadAsStringAsync(ct);
+        throw new HttpRequestException($"{(int)response.StatusCode} {response.ReasonPhrase}: {body}");
+    }
+
+    private static async Task<int> Guard(Func<Task<int>> action)
+    {
+        try { return await action(); }
+        catch (Exception e) when (e is HttpRequestException or JobSpecException or IOException)
+        {
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
+            return 2;
+        }
+    }
+}

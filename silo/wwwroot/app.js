@@ -1,0 +1,229 @@
+// Curation dashboard: plain JS, polling the REST API with the key kept in sessionStorage.
+// Every value that comes from the API (names, errors, document text) is set with textContent, never parsed as HTML.
+"use strict";
+(() => {
+  const SVG = "http://www.w3.org/2000/svg";
+  const $ = (id) => document.getElementById(id);
+  const state = { key: sessionStorage.getItem("curation.key") || "", role: null, selected: null, samples: {}, lastReport: null };
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
+    return node;
+  }
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+  const fmt = (n) => (n === null || n === undefined) ? "" : Number(n).toLocaleString("en-US", { maximumFractionDigits: 1 });
+  const time = (t) => t ? new Date(t).toLocaleTimeString() : "";
+  const message = (text) => { $("message").textContent = text || ""; };
+
+  async function api(path, options = {}) {
+    const response = await fetch(path, { ...options, headers: { "X-Api-Key": state.key, ...(options.headers || {}) } });
+    if (response.status === 401) throw new Error("This API key is not accepted (401).");
+    if (response.status === 403) throw new Error("This API key's role may not do that (403).");
+    const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+    if (!response.ok) { const e = new Error(body?.error || response.statusText); e.body = body; e.status = response.status; throw e; }
+    return body;
+  }
+
+  async function login() {
+    try {
+      const me = await api("/api/me");
+      state.role = me.role;
+      $("role").textContent = me.role;
+      for (const node of document.querySelectorAll(".operator-only")) node.hidden = me.role !== "operator";
+      message("");
+      await refresh();
+    } catch (e) { state.role = null; $("role").textContent = ""; message(e.message); }
+  }
+
+  async function refresh() {
+    if (!state.role) return;
+    try {
+      const [jobs, silos] = await Promise.all([api("/api/jobs"), api("/api/silos")]);
+      renderJobs(jobs);
+      renderSilos(silos);
+      if (state.selected) await refreshJob(state.selected);
+    } catch (e) { message(e.message); }
+  }
+
+  function renderJobs(jobs) {
+    const body = $("jobs").tBodies[0];
+    body.replaceChildren(...jobs.map((j) => {
+      const row = el("tr", { "data-job": j.jobId, class: j.jobId === state.selected ? "selected" : "" },
+        el("td", {}, j.jobId), el("td", {}, el("span", { class: "state " + j.state }, j.state)),
+        el("td", {}, `${j.tasksDone}/${j.tasksTotal}`), el("td", {}, fmt(j.inputRecords)), el("td", {}, fmt(j.kept)), el("td", {}, time(j.startedAt)));
+      row.addEventListener("click", () => select(j.jobId));
+      return row;
+    }));
+  }
+
+  function renderSilos(silos) {
+    $("silos").tBodies[0].replaceChildren(...silos.map((s) => el("tr", { "data-silo": s.address },
+      el("td", {}, `${s.name} (${s.address})`), el("td", {}, el("span", { class: "state " + (s.healthy ? "Completed" : "Failed") }, s.status)),
+      el("td", {}, s.roles.join(", ")), el("td", {}, time(s.startedAt)))));
+  }
+
+  async function select(jobId) {
+    state.selected = jobId;
+    state.lastReport = null;
+    $("job-detail").hidden = false;
+    await refresh();
+  }
+
+  async function refreshJob(jobId) {
+    const job = await api(`/api/jobs/${encodeURIComponent(jobId)}`);
+    $("job-title").textContent = job.jobId;
+    const badge = $("job-state");
+    badge.textContent = job.state;
+    badge.className = "state " + job.state;
+    $("job-detail").dataset.state = job.state;
+    $("job-detail").dataset.job = job.jobId;
+    $("cancel").hidden = state.role !== "operator" || !(job.state === "Running" || job.state === "Pending");
+    $("job-meta").textContent = `${job.shards} shards · started ${time(job.startedAt)}` +
+      (job.elapsedSeconds != null ? ` · ${fmt(job.elapsedSeconds)} s` : "") + (job.output ? ` · output ${job.output}` : "");
+    $("job-error").textContent = [job.error, ...(job.warnings || [])].filter(Boolean).join(" · ");
+    renderStages(job);
+    sampleThroughput(job);
+    renderFunnel(job.funnel || []);
+    renderBooks(job);
+    if (job.state === "Completed" && state.lastReport?.jobId !== job.jobId) {
+      const report = await api(`/api/jobs/${encodeURIComponent(jobId)}/report`);
+      const documents = await api(`/api/jobs/${encodeURIComponent(jobId)}/documents?limit=12`);
+      state.lastReport = { jobId: job.jobId };
+      renderHistograms(report);
+      renderDocuments(documents);
+    } else if (job.state !== "Completed") {
+      $("documents").tBodies[0].replaceChildren();
+      $("cluster-figure").hidden = $("similarity-figure").hidden = true;
+    }
+  }
+
+  function renderStages(job) {
+    $("stages").replaceChildren(...job.stages.map((s) => {
+      const pct = s.total > 0 ? Math.round(100 * s.done / s.total) : 0;
+      const bar = el("div", { class: "bar" }, el("div", { style: `width:${pct}%` }));
+      return el("div", { class: "stage", "data-stage": s.stage, "data-done": s.done, "data-total": s.total },
+        el("span", {}, `${s.stage} · ${s.currentPhase}`), bar, el("span", {}, `${s.done}/${s.total} · ${fmt(s.documentsPerSecond)} docs/s`));
+    }));
+  }
+
+  // Throughput over time: documents processed per second between two polls, per job (kept while the page is open).
+  function sampleThroughput(job) {
+    const samples = state.samples[job.jobId] ||= [];
+    const documents = job.phases.reduce((a, p) => a + p.documentsIn, 0);
+    const now = Date.now() / 1000;
+    const last = samples[samples.length - 1];
+    if (!last || now - last.t >= 0.5) samples.push({ t: now, documents, rate: last ? Math.max(0, (documents - last.documents) / (now - last.t)) : 0 });
+    if (samples.length > 240) samples.shift();
+    const chart = $("throughput");
+    chart.replaceChildren();
+    const max = Math.max(1, ...samples.map((s) => s.rate));
+    const t0 = samples[0].t, span = Math.max(1, now - t0);
+    const points = samples.map((s) => `${20 + 390 * (s.t - t0) / span},${140 - 120 * s.rate / max}`).join(" ");
+    chart.append(svg("line", { x1: 20, y1: 140, x2: 410, y2: 140, stroke: "#999" }), svg("text", { x: 22, y: 14 }, `${fmt(max)} docs/s`),
+      svg("polyline", { points, fill: "none", stroke: "#3d7bf7", "stroke-width": 2 }),
+      svg("text", { x: 22, y: 155 }, `${fmt(span)} s of this page's polling`));
+    const overall = job.stages.map((s) => `${s.stage}: ${fmt(s.documentsPerSecond)}`).join(" · ");
+    chart.append(svg("title", {}, overall));
+  }
+
+  function renderFunnel(steps) {
+    const chart = $("funnel");
+    chart.replaceChildren();
+    if (steps.length === 0) { chart.append(svg("text", { x: 10, y: 20 }, "The funnel appears when the job completed.")); return; }
+    const max = Math.max(1, ...steps.map((s) => s.count));
+    const h = Math.min(34, 190 / steps.length);
+    steps.forEach((s, i) => {
+      const w = Math.max(2, 300 * s.count / max);
+      const g = svg("g", { "data-step": s.step, "data-count": s.count });
+      g.append(svg("rect", { x: 90 + (300 - w) / 2, y: 5 + i * h, width: w, height: h - 6, fill: i === steps.length - 1 ? "#2e9e5b" : "#3d7bf7", rx: 3 }),
+        svg("text", { x: 5, y: 5 + i * h + h / 2 }, s.step),
+        svg("text", { x: 395, y: 5 + i * h + h / 2, "text-anchor": "end", class: "count" }, fmt(s.count)));
+      chart.append(g);
+    });
+  }
+
+  function renderBooks(job) {
+    $("books").tBodies[0].replaceChildren(...job.stages.filter((s) => s.in != null).map((s) => el("tr", { "data-stage": s.stage },
+      el("td", {}, s.stage), el("td", {}, fmt(s.in)), el("td", {}, fmt(s.kept)),
+      el("td", {}, Object.entries(s.dropped).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")),
+      el("td", {}, Object.entries(s.quarantined).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")),
+      el("td", {}, fmt(s.documentsPerSecond)))));
+  }
+
+  function bars(chart, entries, label, line) {
+    chart.replaceChildren();
+    const max = Math.max(1, ...entries.map((e) => e[1]));
+    const w = 390 / Math.max(1, entries.length);
+    entries.forEach(([key, value], i) => {
+      const h = 120 * value / max;
+      chart.append(svg("rect", { x: 20 + i * w, y: 135 - h, width: Math.max(1, w - 2), height: h, fill: "#3d7bf7" }, undefined));
+      chart.lastChild.append(svg("title", {}, `${label(key)}: ${fmt(value)}`));
+      if (entries.length <= 12 || i % Math.ceil(entries.length / 10) === 0) chart.append(svg("text", { x: 20 + i * w, y: 150 }, label(key)));
+    });
+    if (line) {
+      const x = 20 + 390 * line.at;
+      chart.append(svg("line", { x1: x, y1: 10, x2: x, y2: 138, stroke: "#d33", "stroke-dasharray": "4 3", "data-eps": line.eps }),
+        svg("text", { x: x - 4, y: 20, "text-anchor": "end", fill: "#d33" }, `1 − eps = ${1 - line.eps}`));
+    }
+  }
+
+  function renderHistograms(report) {
+    let clusters = null, similarity = null, eps = null;
+    for (const [stage, metrics] of Object.entries(report.metrics || {})) {
+      const sizes = Object.entries(metrics).filter(([k]) => k.startsWith("cluster_size_le_")).map(([k, v]) => [Number(k.slice(16)), v]);
+      const sims = Object.entries(metrics).filter(([k]) => k.startsWith("max_similarity_ge_")).map(([k, v]) => [Number(k.slice(18)), v]);
+      if (sizes.length) clusters = sizes.sort((a, b) => a[0] - b[0]);
+      if (sims.length) { similarity = sims.sort((a, b) => a[0] - b[0]); eps = report.semanticEps?.[stage] ?? null; }
+    }
+    $("cluster-figure").hidden = !clusters;
+    $("similarity-figure").hidden = !similarity;
+    if (clusters) bars($("clusters"), clusters, (k) => `≤${k}`);
+    if (similarity) {
+      // Bins of 0.05 from 0 to 1: the eps line sits at M = 1 − eps.
+      const all = []; for (let b = 0; b < 20; b++) all.push([b / 20, 0]);
+      for (const [k, v] of similarity) all[Math.min(19, Math.round(k * 20))][1] += v;
+      bars($("similarity"), all, (k) => k.toFixed(2), eps == null ? null : { at: 1 - eps, eps });
+    }
+  }
+
+  function renderDocuments(documents) {
+    $("documents").tBodies[0].replaceChildren(...documents.map((d) => el("tr", { "data-id": d.id },
+      el("td", {}, d.id), el("td", { class: "doc-text" }, d.text))));
+  }
+
+  $("key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    state.key = $("api-key").value.trim();
+    sessionStorage.setItem("curation.key", state.key);
+    login();
+  });
+
+  $("submit").addEventListener("click", async () => {
+    $("submit-errors").replaceChildren();
+    try {
+      const result = await api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: $("spec").value });
+      message(`Submitted ${result.jobId}`);
+      await select(result.jobId);
+    } catch (e) {
+      message(e.message);
+      $("submit-errors").replaceChildren(...(e.body?.errors || []).map((x) => el("li", { "data-field": x.field }, `${x.field}: ${x.message}`)));
+    }
+  });
+
+  $("cancel").addEventListener("click", async () => {
+    if (!state.selected) return;
+    try { await api(`/api/jobs/${encodeURIComponent(state.selected)}/cancel`, { method: "POST" }); await refresh(); }
+    catch (e) { message(e.message); }
+  });
+
+  $("api-key").value = state.key;
+  if (state.key) login();
+  setInterval(refresh, 1000);
+})();

@@ -1,0 +1,298 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Curation.Grains;
+using Curation.Pipelines.Storage;
+using Curation.Silo.Api;
+using Curation.Testing;
+
+namespace Curation.Silo.Tests;
+
+/// <summary>One API host for the API tests (each test uses its own job names).</summary>
+public sealed class ApiHostFixture : IAsyncLifetime
+{
+    public TempDirectory Temp { get; } = new("api");
+    public TestApiHost Host { get; private set; } = null!;
+
+    public async Task InitializeAsync() =>
+        Host = await TestApiHost.StartAsync(Temp.Combine("data"), Temp.Path,
+            new Dictionary<string, string?> { ["Curation:Execution:MaxTasksInFlight"] = "2" });
+
+    public async Task DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        Temp.Dispose();
+    }
+}
+
+public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixture>
+{
+    private TestApiHost Host => fixture.Host;
+
+    private async Task<(string JobId, SmallJob Job)> SubmitAsync(string name, int originals = 40, int copies = 10, int files = 4, int shardBytes = 2048)
+    {
+        var job = new SmallJob(fixture.Temp.Combine(name), name, originals, copies, files);
+        using var client = Host.Client();
+        var response = await client.PostAsync("/api/jobs", SmallJob.Body(job.SpecJson(targetShardBytes: shardBytes)));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var result = (await response.Content.ReadFromJsonAsync<SubmitResult>(TestApiHost.Json))!;
+        Assert.Equal($"/api/jobs/{result.JobId}", response.Headers.Location?.ToString());
+        return (result.JobId, job);
+    }
+
+    [Fact]
+    public async Task Submitted_job_completes_with_the_same_output_as_curate_run()
+    {
+        var (jobId, job) = await SubmitAsync("same");
+        var view = await Host.WaitAsync(jobId);
+        Assert.True(view.State == JobState.Completed, view.Error);
+        Assert.NotEmpty(view.Stages);
+        Assert.All(view.Stages, s => Assert.Equal(s.Total, s.Done));
+        Assert.Equal(["in", "filtered", "exact", "kept"], view.Funnel.Select(f => f.Step));
+        Assert.Equal(52, view.Funnel[0].Count);
+        Assert.Equal(view.Accounting!.Kept, view.Funnel[^1].Count);
+        Assert.Equal(1, view.Stages.Single(s => s.Stage.EndsWith("quality_filter")).Dropped["too_short"]);
+
+        // The same spec through `curate run` (its own process, its own data store).
+        var specFile = Path.Combine(job.Folder, "job.json");
+        await File.WriteAllTextAsync(specFile, job.SpecJson());
+        var runData = Path.Combine(job.Folder, "run-data");
+        var curate = Path.Combine(AppContext.BaseDirectory, "curate.dll");
+        var start = new ProcessStartInfo("dotnet", ["exec", curate, "run", specFile, "--data", runData])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = job.Folder,
+        };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "curate run did not finish");
+        Assert.True(process.ExitCode == 0, await output + await error);
+
+        var api = await CuratedOutput.ReadAsync(new LocalFolderStore(Host.DataRoot), "curated/same");
+        var cli = await CuratedOutput.ReadAsync(new LocalFolderStore(runData), "curated/same");
+        Assert.Equal(cli.KeptIds, api.KeptIds);
+        Assert.Equal(cli.ShardHashes, api.ShardHashes);
+        Assert.Equal(cli.Drops, api.Drops);
+
+        // Manifest, report, documents and the list.
+        using var viewer = Host.Client(TestApiHost.ViewerKey);
+        var manifest = await viewer.GetFromJsonAsync<JsonElement>($"/api/jobs/{jobId}/manifest");
+        Assert.Equal(jobId, manifest.GetProperty("jobId").GetString());
+        Assert.Equal(api.Manifest.Shards.Count, manifest.GetProperty("shards").GetArrayLength());
+        var report = await viewer.GetFromJsonAsync<JsonElement>($"/api/jobs/{jobId}/report");
+        Assert.Equal("Completed", report.GetProperty("job").GetProperty("state").GetString());
+        var documents = await viewer.GetFromJsonAsync<DocumentView[]>($"/api/jobs/{jobId}/documents?limit=200", TestApiHost.Json);
+        Assert.Contains(documents!, d => d.Text == SmallJob.ScriptText);
+        var list = await viewer.GetFromJsonAsync<JobSummary[]>("/api/jobs", TestApiHost.Json);
+        Assert.Contains(list!, j => j.JobId == jobId && j.State == JobState.Completed && j.Kept == view.Accounting.Kept);
+    }
+
+    [Fact]
+    public async Task Requests_without_a_key_get_401_and_the_wrong_role_gets_403()
+    {
+        using var anonymous = Host.Client(key: null);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/jobs")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsync("/api/jobs", SmallJob.Body("{}"))).StatusCode);
+
+        using var wrong = Host.Client("not-a-key-of-this-cluster-123456");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.GetAsync("/api/jobs")).StatusCode);
+
+        using var viewer = Host.Client(TestApiHost.ViewerKey);
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync("/api/jobs")).StatusCode);
+        Assert.Equal("viewer", (await viewer.GetFromJsonAsync<JsonElement>("/api/me")).GetProperty("role").GetString());
+        var job = new SmallJob(fixture.Temp.Combine("forbidden"), "forbidden");
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PostAsync("/api/jobs", SmallJob.Body(job.SpecJson()))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PostAsync("/api/jobs/anything-1234/cancel", null)).StatusCode);
+
+        using var bearer = Host.Client(key: null);
+        bearer.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestApiHost.OperatorKey);
+        Assert.Equal("operator", (await bearer.GetFromJsonAsync<JsonElement>("/api/me")).GetProperty("role").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await bearer.GetAsync("/api/jobs/no-such-job-0000")).StatusCode);
+
+        // Neither the keys nor a rejected key ever reach the logs.
+        var logs = string.Join("\n", Host.Logs.Lines);
+        Assert.NotEmpty(Host.Logs.Lines);
+        Assert.DoesNotContain(TestApiHost.OperatorKey, logs);
+        Assert.DoesNotContain(TestApiHost.ViewerKey, logs);
+        Assert.DoesNotContain("not-a-key-of-this-cluster-123456", logs);
+    }
+
+    [Fact]
+    public async Task Invalid_spec_is_400_naming_the_field()
+    {
+        using var client = Host.Client();
+        var job = new SmallJob(fixture.Temp.Combine("invalid"), "invalid");
+        var spec = job.SpecJson().Replace("\"minWords\":3", "\"minWords\":-1");
+        var response = await client.PostAsync("/api/jobs", SmallJob.Body(spec));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = (await response.Content.ReadFromJsonAsync<ValidationProblem>(TestApiHost.Json))!;
+        Assert.Contains(problem.Errors, e => e.Field == "stages[1].minWords");
+
+        response = await client.PostAsync("/api/jobs", SmallJob.Body(job.SpecJson().Replace("\"seed\"", "\"seeed\"")));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("seeed", await response.Content.ReadAsStringAsync());
+
+        response = await client.PostAsync("/api/jobs", SmallJob.Body("not json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("../outside", "output.path")]
+    [InlineData("curated/../../outside", "output.path")]
+    [InlineData("/etc/curation-output", "output.path")]
+    [InlineData("{root}/allowed/../../escaped", "output.path")]
+    [InlineData("state/job", "output.path")]
+    [InlineData("INPUT:/etc/*.conf", "inputs[0].path")]
+    public async Task Paths_out_of_the_store_roots_are_rejected(string path, string field)
+    {
+        using var client = Host.Client();
+        var job = new SmallJob(fixture.Temp.Combine("traversal-" + Guid.NewGuid().ToString("N")[..6]), "traversal");
+        var spec = job.SpecJson();
+        spec = path.StartsWith("INPUT:")
+            ? spec.Replace(JsonSerializer.Serialize(Path.Combine(job.Folder, "corpus", "*.jsonl")), JsonSerializer.Serialize(path["INPUT:".Length..]))
+            : job.SpecJson(output: path.Replace("{root}", fixture.Temp.Path));
+        var response = await client.PostAsync("/api/jobs", SmallJob.Body(spec));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = (await response.Content.ReadFromJsonAsync<ValidationProblem>(TestApiHost.Json))!;
+        Assert.Contains(problem.Errors, e => e.Field == field);
+    }
+
+    [Fact]
+    public async Task Local_output_inside_an_allowed_root_is_accepted()
+    {
+        var job = new SmallJob(fixture.Temp.Combine("local-out"), "localout", originals: 10, copies: 2, files: 1);
+        using var client = Host.Client();
+        var response = await client.PostAsync("/api/jobs", SmallJob.Body(job.SpecJson(output: Path.Combine(job.Folder, "out"))));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var result = (await response.Content.ReadFromJsonAsync<SubmitResult>(TestApiHost.Json))!;
+        Assert.Equal(JobState.Completed, (await Host.WaitAsync(result.JobId)).State);
+        Assert.True(File.Exists(Path.Combine(job.Folder, "out", "manifest.json")));
+    }
+
+    [Fact]
+    public async Task Cancel_stops_the_job_and_leaves_no_manifest()
+    {
+        // Many small shards and two tasks in flight: the job runs for a while.
+        var (jobId, job) = await SubmitAsync("cancel", originals: 600, copies: 100, files: 60, shardBytes: 1024);
+        using var client = Host.Client();
+        // Cancel once work is under way.
+        for (var i = 0; i < 200; i++)
+        {
+            var running = (await client.GetFromJsonAsync<JobView>($"/api/jobs/{jobId}", TestApiHost.Json))!;
+            if (running.Phases.Sum(p => p.Done) > 0 || running.State != JobState.Running) break;
+            await Task.Delay(25);
+        }
+        var response = await client.PostAsync($"/api/jobs/{jobId}/cancel", null);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var cancelled = (await response.Content.ReadFromJsonAsync<JobView>(TestApiHost.Json))!;
+        Assert.Equal(JobState.Cancelled, cancelled.State);
+
+        await Task.Delay(1500);
+        var later = (await client.GetFromJsonAsync<JobView>($"/api/jobs/{jobId}", TestApiHost.Json))!;
+        Assert.Equal(JobState.Cancelled, later.State);
+        Assert.Equal(cancelled.Phases.Sum(p => p.Done), later.Phases.Sum(p => p.Done));
+        Assert.True(later.Phases.Sum(p => p.Done) < later.Phases.Sum(p => p.Total), "the job finished before it was cancelled");
+        Assert.False(File.Exists(Path.Combine(Host.DataRoot, "curated", "cancel", "manifest.json")));
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/api/jobs/{jobId}/manifest")).StatusCode);
+        Assert.NotNull(job);
+    }
+
+    [Fact]
+    public async Task OpenApi_healthz_and_metrics_are_served_without_a_key()
+    {
+        var (jobId, _) = await SubmitAsync("metrics", originals: 10, copies: 2, files: 1);
+        Assert.Equal(JobState.Completed, (await Host.WaitAsync(jobId)).State);
+
+        using var anonymous = Host.Client(key: null);
+        var openApi = await anonymous.GetStringAsync("/openapi/v1.json");
+        Assert.Contains("/api/jobs/{id}/cancel", openApi);
+        var health = await anonymous.GetFromJsonAsync<JsonElement>("/healthz");
+        Assert.Equal("Healthy", health.GetProperty("status").GetString());
+        var metrics = await anonymous.GetStringAsync("/metrics");
+        Assert.Contains("curation_stage_documents", metrics);
+        Assert.Contains("curation_tasks_queued", metrics);
+        var dashboard = await anonymous.GetStringAsync("/dashboard/");
+        Assert.Contains("<html", dashboard);
+
+        using var viewer = Host.Client(TestApiHost.ViewerKey);
+        var silos = await viewer.GetFromJsonAsync<SiloView[]>("/api/silos", TestApiHost.Json);
+        var silo = Assert.Single(silos!);
+        Assert.True(silo.Healthy);
+        Assert.Contains("embed", silo.Roles);
+    }
+}
+
+/// <summary>A job submitted to one host resumes on the next host over the same data store.</summary>
+public sealed class RestartTests
+{
+    [Fact]
+    public async Task Job_survives_a_host_restart_and_completes()
+    {
+        using var temp = new TempDirectory("restart");
+        var job = new SmallJob(temp.Combine("job"), "restart", originals: 300, copies: 60, files: 30);
+        string jobId;
+        var limit = new Dictionary<string, string?> { ["Curation:Execution:MaxTasksInFlight"] = "1" };
+        await using (var first = await TestApiHost.StartAsync(temp.Combine("data"), temp.Path, limit))
+        {
+            using var client = first.Client();
+            var response = await client.PostAsync("/api/jobs", SmallJob.Body(job.SpecJson(targetShardBytes: 1024)));
+            jobId = (await response.Content.ReadFromJsonAsync<SubmitResult>(TestApiHost.Json))!.JobId;
+        }
+        await using var second = await TestApiHost.StartAsync(temp.Combine("data"), temp.Path);
+        var view = await second.WaitAsync(jobId);
+        Assert.True(view.State == JobState.Completed, view.Error);
+        Assert.True(File.Exists(Path.Combine(temp.Path, "data", "curated", "restart", "manifest.json")));
+    }
+}
+
+/// <summary><c>curate submit | status | cancel</c> against a running host.</summary>
+public sealed class CliTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixture>
+{
+    private static async Task<(int Code, string Output)> CurateAsync(string workingDirectory, IDictionary<string, string> environment, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "curate.dll"), .. args])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory,
+        };
+        foreach (var (k, v) in environment) start.Environment[k] = v;
+        start.Environment["COLUMNS"] = "200";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "curate did not finish");
+        return (process.ExitCode, await output + await error);
+    }
+
+    [Fact]
+    public async Task Submit_status_and_cancel_use_the_url_and_key_from_the_environment()
+    {
+        var job = new SmallJob(fixture.Temp.Combine("cli"), "cli", originals: 20, copies: 4, files: 2);
+        var specFile = Path.Combine(job.Folder, "job.json");
+        await File.WriteAllTextAsync(specFile, job.SpecJson());
+        var env = new Dictionary<string, string> { ["CURATION_URL"] = fixture.Host.Url, ["CURATION_API_KEY"] = TestApiHost.OperatorKey };
+
+        var (code, output) = await CurateAsync(job.Folder, env, "submit", specFile, "--follow");
+        Assert.True(code == 0, output);
+        Assert.Contains("Completed", output);
+        var jobId = output.Split('\n')[0].Trim();
+        Assert.StartsWith("cli-", jobId);
+
+        (code, output) = await CurateAsync(job.Folder, env, "status");
+        Assert.True(code == 0, output);
+        Assert.Contains(jobId, output);
+        (code, output) = await CurateAsync(job.Folder, env, "status", jobId);
+        Assert.True(code == 0, output);
+
+        // The viewer key may read but not cancel; a flag overrides the environment.
+        (code, output) = await CurateAsync(job.Folder, env, "cancel", jobId, "--key", TestApiHost.ViewerKey);
+        Assert.NotEqual(0, code);
+        Assert.Contains("403", output);
+
+        await File.WriteAllTextAsync(specFile, job.SpecJson().Replace("\"minWords\":3", "\"minWords\":-1"));
+        (code, output) = await CurateAsync(job.Folder, env, "submit", specFile);
+        Assert.Equal(2, code);
+        Assert.Contains("stages[1].minWords", output);
+    }
+}

@@ -1,0 +1,129 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Curation.Grains;
+using Curation.Silo.Api;
+using Curation.Testing;
+using Microsoft.Playwright;
+
+namespace Curation.Silo.Tests;
+
+/// <summary>
+/// Runs only where Debian's chromium is installed, unless <c>CURATION_REQUIRE_BROWSER</c> is set (test.sh sets it):
+/// then a missing browser fails the test instead of skipping it.
+/// </summary>
+public sealed class BrowserFactAttribute : FactAttribute
+{
+    public const string RequireVariable = "CURATION_REQUIRE_BROWSER";
+
+    public BrowserFactAttribute()
+    {
+        if (Browser.ExecutablePath is null && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(RequireVariable)))
+            Skip = $"Chromium is not installed (apt-get install chromium); set {RequireVariable}=1 to make this a failure.";
+    }
+}
+
+public static class Browser
+{
+    /// <summary>The Chromium binary itself (Debian's /usr/bin/chromium is a wrapper script around it).</summary>
+    public static string? ExecutablePath =>
+        new[] { Environment.GetEnvironmentVariable("CURATION_CHROMIUM"), "/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser" }
+            .FirstOrDefault(p => !string.IsNullOrEmpty(p) && File.Exists(p));
+
+    public static async Task<IBrowser> LaunchAsync(IPlaywright playwright) =>
+        await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ExecutablePath ?? throw new InvalidOperationException(
+                "Chromium is required for the dashboard test but is not installed: apt-get install -y chromium (test.sh does this)."),
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        });
+}
+
+/// <summary>The dashboard in headless Chromium: an operator submits a job and watches it complete; a viewer only reads.</summary>
+public sealed class DashboardBrowserTests
+{
+    [BrowserFact]
+    public async Task Operator_submits_a_job_from_the_dashboard_and_watches_it_complete()
+    {
+        using var temp = new TempDirectory("dashboard");
+        var samples = Path.Combine(RepositoryRoot.Get(), "samples");
+        await using var host = await TestApiHost.StartAsync(temp.Combine("data"), temp.Path,
+            new Dictionary<string, string?> { ["Curation:Api:AllowedRoots:1"] = samples });
+        var small = new SmallJob(temp.Combine("small"), "dashboard", originals: 20, copies: 5, files: 1);
+        // The demo corpus without its embedding stages (seconds on a CPU), after a small corpus holding a <script> document (first,
+        // so it lands in the first shard the dashboard samples).
+        var spec = JsonSerializer.Serialize(new
+        {
+            name = "dashboard-demo",
+            seed = 42,
+            inputs = new object[]
+            {
+                new { path = Path.Combine(small.Folder, "corpus", "*.jsonl"), format = "jsonl", idField = "id" },
+                new { path = Path.Combine(samples, "corpus", "*.jsonl"), format = "jsonl", idField = "id" },
+            },
+            sharding = new { targetShardBytes = 524288 },
+            stages = new object[]
+            {
+                new { type = "normalize" },
+                new { type = "quality_filter", minChars = 50, maxChars = 100000, minWords = 8 },
+                new { type = "exact_dedup", partitions = 4 },
+            },
+            output = new { path = "curated/dashboard-demo" },
+        }, new JsonSerializerOptions { WriteIndented = true });
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await Browser.LaunchAsync(playwright);
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1500, Height = 1100 } });
+        var dialogs = new List<string>();
+        page.Dialog += (_, dialog) => { dialogs.Add(dialog.Message); _ = dialog.DismissAsync(); };
+        var consoleErrors = new List<string>();
+        page.Console += (_, m) => { if (m.Type == "error") consoleErrors.Add($"{m.Text} ({m.Location})"); };
+
+        await page.GotoAsync(host.Url + "/dashboard/");
+        await page.FillAsync("#api-key", TestApiHost.OperatorKey);
+        await page.ClickAsync("#save-key");
+        await page.Locator("#role", new PageLocatorOptions { HasTextString = "operator" }).WaitForAsync();
+        Assert.True(await page.IsVisibleAsync("#submit"));
+
+        await page.FillAsync("#spec", spec);
+        await page.ClickAsync("#submit");
+        await page.Locator("#job-detail[data-state='Completed']").WaitForAsync(new LocatorWaitForOptions { Timeout = 120_000 });
+        var jobId = await page.GetAttributeAsync("#job-detail", "data-job");
+        Assert.StartsWith("dashboard-demo-", jobId);
+
+        // The funnel on the page equals the API's.
+        using var client = host.Client(TestApiHost.ViewerKey);
+        var view = (await client.GetFromJsonAsync<JobView>($"/api/jobs/{jobId}", TestApiHost.Json))!;
+        Assert.Equal(JobState.Completed, view.State);
+        await page.Locator("#funnel g[data-step='kept']").WaitForAsync();
+        var shown = await page.EvalOnSelectorAllAsync<string[][]>("#funnel g[data-step]",
+            "gs => gs.map(g => [g.getAttribute('data-step'), g.getAttribute('data-count'), g.querySelector('text.count').textContent])");
+        Assert.Equal(view.Funnel.Select(f => f.Step), shown.Select(s => s[0]));
+        Assert.Equal(view.Funnel.Select(f => f.Count.ToString()), shown.Select(s => s[1]));
+        Assert.Equal(view.Funnel.Select(f => f.Count.ToString("N0", System.Globalization.CultureInfo.GetCultureInfo("en-US"))), shown.Select(s => s[2]));
+        Assert.Equal(2000 + 27, view.Funnel[0].Count);
+
+        // The <script> document is shown as text: no script element, no dialog.
+        var cell = page.Locator("#documents tr[data-id='doc-script'] .doc-text");
+        await cell.WaitForAsync();
+        Assert.Equal(SmallJob.ScriptText, await cell.TextContentAsync());
+        Assert.Equal(0, await page.Locator("#documents script").CountAsync());
+        Assert.Empty(dialogs);
+
+        var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "dashboard.png");
+        Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = false });
+        Assert.True(new FileInfo(screenshot).Length > 10_000);
+
+        // A viewer sees the same job but no submit or cancel controls.
+        var viewerPage = await browser.NewPageAsync();
+        await viewerPage.GotoAsync(host.Url + "/dashboard/");
+        await viewerPage.FillAsync("#api-key", TestApiHost.ViewerKey);
+        await viewerPage.ClickAsync("#save-key");
+        await viewerPage.Locator("#role", new PageLocatorOptions { HasTextString = "viewer" }).WaitForAsync();
+        await viewerPage.Locator($"#jobs tr[data-job='{jobId}']").WaitForAsync();
+        Assert.False(await viewerPage.IsVisibleAsync("#submit"));
+        Assert.False(await viewerPage.IsVisibleAsync("#cancel"));
+        Assert.Empty(consoleErrors);
+    }
+}
