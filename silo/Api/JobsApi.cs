@@ -146,9 +146,9 @@ public static partial class JobsApi
         {
             job = JobView.Of(status, clock.GetUtcNow()),
             spec = spec is null ? (JsonElement?)null : JsonSerializer.Deserialize<JsonElement>(spec.ToJson()),
-            // eps of each semantic_dedup stage, by stage folder: the dashboard draws the 1 − eps line on the M histogram.
-            semanticEps = spec?.Stages.Select((s, i) => (s, i)).Where(x => x.s is SemanticDedupStageSpec)
-                .ToDictionary(x => $"{x.i + 1:D2}-{x.s.Type}", x => ((SemanticDedupStageSpec)x.s).Eps),
+            // The stages' structured reports (semantic_dedup: eps used, eps curve, M histogram, cluster sizes; d4;
+            // near_dedup), by stage folder: the dashboard draws its histograms and the 1 − eps line from them.
+            reports = manifest?.Reports ?? [],
             metrics = manifest?.Metrics ?? [],
             errors = manifest?.Errors ?? [],
             shards = manifest?.Shards.Count,

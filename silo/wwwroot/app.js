@@ -175,22 +175,19 @@
   }
 
   function renderHistograms(report) {
+    // From the semantic_dedup stage's structured report (manifest "reports"): cluster sizes in power-of-four buckets,
+    // the histogram of M (highest similarity to an earlier member of the cluster) and the eps the run used.
     let clusters = null, similarity = null, eps = null;
-    for (const [stage, metrics] of Object.entries(report.metrics || {})) {
-      const sizes = Object.entries(metrics).filter(([k]) => k.startsWith("cluster_size_le_")).map(([k, v]) => [Number(k.slice(16)), v]);
-      const sims = Object.entries(metrics).filter(([k]) => k.startsWith("max_similarity_ge_")).map(([k, v]) => [Number(k.slice(18)), v]);
-      if (sizes.length) clusters = sizes.sort((a, b) => a[0] - b[0]);
-      if (sims.length) { similarity = sims.sort((a, b) => a[0] - b[0]); eps = report.semanticEps?.[stage] ?? null; }
+    for (const r of Object.values(report.reports || {})) {
+      if (!r || !r.maxSimilarityHistogram || !r.clusterSizes) continue;
+      clusters = r.clusterSizes.buckets.map((b) => [b.upTo, b.clusters]);
+      similarity = r.maxSimilarityHistogram.map((b) => [b.from, b.count]);
+      eps = r.eps;
     }
     $("cluster-figure").hidden = !clusters;
     $("similarity-figure").hidden = !similarity;
     if (clusters) bars($("clusters"), clusters, (k) => `≤${k}`);
-    if (similarity) {
-      // Bins of 0.05 from 0 to 1: the eps line sits at M = 1 − eps.
-      const all = []; for (let b = 0; b < 20; b++) all.push([b / 20, 0]);
-      for (const [k, v] of similarity) all[Math.min(19, Math.round(k * 20))][1] += v;
-      bars($("similarity"), all, (k) => k.toFixed(2), eps == null ? null : { at: 1 - eps, eps });
-    }
+    if (similarity) bars($("similarity"), similarity, (k) => k.toFixed(2), eps == null ? null : { at: 1 - eps, eps });
   }
 
   function renderDocuments(documents) {

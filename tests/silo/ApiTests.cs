@@ -43,6 +43,28 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
     }
 
     [Fact]
+    public async Task The_report_carries_the_semantic_histograms_and_the_eps_the_dashboard_draws()
+    {
+        var job = new SmallJob(fixture.Temp.Combine("semantic"), "semantic", originals: 24, copies: 6, files: 2);
+        using var client = Host.Client();
+        var response = await client.PostAsync("/api/jobs", SmallJob.Body(job.SpecJson(semantic: true)));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var jobId = (await response.Content.ReadFromJsonAsync<SubmitResult>(TestApiHost.Json))!.JobId;
+        var view = await Host.WaitAsync(jobId, TimeSpan.FromMinutes(4));
+        Assert.True(view.State == JobState.Completed, view.Error);
+
+        using var viewer = Host.Client(TestApiHost.ViewerKey);
+        var report = await viewer.GetFromJsonAsync<JsonElement>($"/api/jobs/{jobId}/report");
+        var semantic = report.GetProperty("reports").GetProperty("05-semantic_dedup");
+        Assert.Equal(0.05, semantic.GetProperty("eps").GetDouble());
+        var histogram = semantic.GetProperty("maxSimilarityHistogram").EnumerateArray().ToList();
+        Assert.Equal(50, histogram.Count);
+        var unhealthy = semantic.GetProperty("unhealthy").EnumerateObject().Sum(p => p.Value.GetInt64());
+        Assert.Equal(semantic.GetProperty("documents").GetInt64() - unhealthy, histogram.Sum(b => b.GetProperty("count").GetInt64()));
+        Assert.NotEmpty(semantic.GetProperty("clusterSizes").GetProperty("buckets").EnumerateArray());
+    }
+
+    [Fact]
     public async Task Submitted_job_completes_with_the_same_output_as_curate_run()
     {
         var (jobId, job) = await SubmitAsync("same");

@@ -140,7 +140,8 @@ public sealed class SmallJob
     public string Folder { get; }
     public string Name { get; }
 
-    public string SpecJson(string? output = null, int targetShardBytes = 2048) => JsonSerializer.Serialize(new
+    /// <param name="semantic">Also embed (shipped model, CPU) and run semantic_dedup, whose report feeds the dashboard's histograms.</param>
+    public string SpecJson(string? output = null, int targetShardBytes = 2048, bool semantic = false) => JsonSerializer.Serialize(new
     {
         name = Name,
         seed = 42,
@@ -151,7 +152,9 @@ public sealed class SmallJob
             new { type = "normalize" },
             new { type = "quality_filter", minChars = 20, minWords = 3 },
             new { type = "exact_dedup", partitions = 2 },
-        },
+        }.Concat(semantic
+            ? [new { type = "embed" }, new { type = "semantic_dedup", clusters = 3, maxIterations = 5, eps = 0.05, partitions = 2 }]
+            : Array.Empty<object>()).ToArray(),
         output = new { path = output ?? "curated/" + Name },
     });
 

@@ -8,10 +8,11 @@ using Curation.Grains.Hosting;
 using Curation.Grains.Placement;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Storage;
+using Curation.Silo.Api;
 using Curation.Testing;
 using YamlDotNet.RepresentationModel;
 
-namespace Curation.Grains.Tests;
+namespace Curation.Silo.Tests;
 
 /// <summary>
 /// What cannot run here (containers, Kubernetes) is checked statically: every manifest under deploy/k8s parses and has
@@ -30,6 +31,7 @@ public sealed partial class DeployManifestTests
         [CurationStoreOptions.Section] = typeof(CurationStoreOptions),
         [CurationExecutionOptions.Section] = typeof(CurationExecutionOptions),
         [EmbeddingRuntimeOptions.Section] = typeof(EmbeddingRuntimeOptions),
+        [ApiOptions.Section] = typeof(ApiOptions),
     };
 
     private const string RolesSection = "Curation:Silo:Roles";
@@ -231,6 +233,13 @@ public sealed partial class DeployManifestTests
         if (parts.Length < 3 || !Sections.TryGetValue($"{parts[0]}:{parts[1]}", out var type)) return null;
         foreach (var part in parts[2..])
         {
+            // A list entry (Keys:0:Key): the index selects an element; the next part is the element's property.
+            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>))
+            {
+                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out _)) return null;
+                type = type.GetGenericArguments()[0];
+                continue;
+            }
             var property = type.GetProperty(part, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
             if (property is null || property.SetMethod is not { IsPublic: true } && !property.PropertyType.IsClass) return null;
             type = property.PropertyType;
