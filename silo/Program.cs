@@ -7,4 +7,5 @@ root.Subcommands.Add(SiloCommand.Create());
 root.Subcommands.Add(ApiClientCommands.Submit());
 root.Subcommands.Add(ApiClientCommands.Status());
 root.Subcommands.Add(ApiClientCommands.Cancel());
+root.Subcommands.Add(ScheduleCommands.Create());
 return await root.Parse(args).InvokeAsync();

@@ -24,6 +24,13 @@ public sealed record JobSpec
     /// <summary>Seed for every random choice a stage makes (sampling, k-means init, random keep order).</summary>
     public long Seed { get; init; } = 42;
 
+    /// <summary>
+    /// Optional key of one run of a recurring job (a schedule sets it to its tick, e.g. <c>20250101T0305Z</c>): part of
+    /// the canonical spec and so of the job id, it makes each scheduled run a job of its own. Null (the default) is not
+    /// written, so specs without it keep their ids.
+    /// </summary>
+    public string? RunKey { get; init; }
+
     public static JobSpec Parse(string json)
     {
         try

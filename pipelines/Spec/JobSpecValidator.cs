@@ -8,12 +8,16 @@ public static partial class JobSpecValidator
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     private static partial Regex JobNamePattern();
 
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex RunKeyPattern();
+
     public static IReadOnlyList<SpecError> Validate(JobSpec spec)
     {
         var errors = new List<SpecError>();
         void Check(bool ok, string field, string message) { if (!ok) errors.Add(new SpecError(field, message)); }
 
         Check(JobNamePattern().IsMatch(spec.Name ?? ""), "name", "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit");
+        Check(spec.RunKey is null || RunKeyPattern().IsMatch(spec.RunKey), "runKey", "must be omitted or 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 
         if (spec.Inputs is null || spec.Inputs.Count == 0) errors.Add(new SpecError("inputs", "at least one input is required"));
         else

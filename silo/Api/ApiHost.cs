@@ -62,6 +62,7 @@ public static class ApiHost
         }).AllowAnonymous();
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         JobsApi.Map(app);
+        SchedulesApi.Map(app);
         Dashboard.Map(app);
 
         var options = app.Services.GetRequiredService<IOptions<ApiOptions>>().Value;

@@ -18,10 +18,10 @@ public static class ApiClientCommands
     public const string UrlVariable = "CURATION_URL";
     public const string KeyVariable = "CURATION_API_KEY";
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
-    private static Option<string?> UrlOption() => new("--url") { Description = $"Host URL (default: ${UrlVariable}, else http://localhost:5080)." };
-    private static Option<string?> KeyOption() => new("--key") { Description = $"API key (default: ${KeyVariable})." };
+    internal static Option<string?> UrlOption() => new("--url") { Description = $"Host URL (default: ${UrlVariable}, else http://localhost:5080)." };
+    internal static Option<string?> KeyOption() => new("--key") { Description = $"API key (default: ${KeyVariable})." };
 
     public static Command Submit()
     {
@@ -104,7 +104,7 @@ public static class ApiClientCommands
         return status.State == JobState.Completed ? 0 : 1;
     }
 
-    private static HttpClient Client(string? url, string? key)
+    internal static HttpClient Client(string? url, string? key)
     {
         url ??= Environment.GetEnvironmentVariable(UrlVariable) ?? "http://localhost:5080";
         key ??= Environment.GetEnvironmentVariable(KeyVariable);
@@ -113,21 +113,21 @@ public static class ApiClientCommands
         return http;
     }
 
-    private static async Task<T> GetAsync<T>(HttpClient http, string path, CancellationToken ct)
+    internal static async Task<T> GetAsync<T>(HttpClient http, string path, CancellationToken ct)
     {
         using var response = await http.GetAsync(path, ct);
         await EnsureSuccessAsync(response, ct);
         return (await response.Content.ReadFromJsonAsync<T>(Json, ct))!;
     }
 
-    private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken ct)
+    internal static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken ct)
     {
         if (response.IsSuccessStatusCode) return;
         var body = await response.Content.ReadAsStringAsync(ct);
         throw new HttpRequestException($"{(int)response.StatusCode} {response.ReasonPhrase}: {body}");
     }
 
-    private static async Task<int> Guard(Func<Task<int>> action)
+    internal static async Task<int> Guard(Func<Task<int>> action)
     {
         try { return await action(); }
         catch (Exception e) when (e is HttpRequestException or JobSpecException or IOException)

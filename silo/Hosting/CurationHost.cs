@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Curation.Grains.Hosting;
+using Curation.Grains.Schedules;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Storage;
 using Microsoft.Extensions.Configuration;
@@ -64,7 +65,12 @@ public static class CurationHost
             silo.AddCuration(
                 o => builder.Configuration.GetSection(CurationExecutionOptions.Section).Bind(o),
                 roles is { Length: > 0 } ? roles : null,
-                o => builder.Configuration.GetSection(EmbeddingRuntimeOptions.Section).Bind(o));
+                o => builder.Configuration.GetSection(EmbeddingRuntimeOptions.Section).Bind(o),
+                o => builder.Configuration.GetSection(ScheduleOptions.Section).Bind(o));
+            // Orleans refuses reminder periods below this (one minute by default); a shorter check period lowers it.
+            var check = builder.Configuration.GetSection(ScheduleOptions.Section).Get<ScheduleOptions>()?.CheckPeriod;
+            if (check is { } period && period < TimeSpan.FromMinutes(1))
+                silo.Configure<Orleans.Hosting.ReminderOptions>(o => o.MinimumReminderPeriod = period);
         });
     }
 

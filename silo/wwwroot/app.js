@@ -45,8 +45,9 @@
   async function refresh() {
     if (!state.role) return;
     try {
-      const [jobs, silos] = await Promise.all([api("/api/jobs"), api("/api/silos")]);
+      const [jobs, silos, schedules] = await Promise.all([api("/api/jobs"), api("/api/silos"), api("/api/schedules")]);
       renderJobs(jobs);
+      renderSchedules(schedules);
       renderSilos(silos);
       if (state.selected) await refreshJob(state.selected);
     } catch (e) { message(e.message); }
@@ -60,6 +61,46 @@
         el("td", {}, `${j.tasksDone}/${j.tasksTotal}`), el("td", {}, fmt(j.inputRecords)), el("td", {}, fmt(j.kept)), el("td", {}, time(j.startedAt)));
       row.addEventListener("click", () => select(j.jobId));
       return row;
+    }));
+  }
+
+  const when = (t) => t ? new Date(t).toLocaleString() : "";
+
+  async function scheduleAction(id, action) {
+    try {
+      const path = `/api/schedules/${encodeURIComponent(id)}` + (action === "delete" ? "" : `/${action}`);
+      await api(path, { method: action === "delete" ? "DELETE" : "POST" });
+      await refresh();
+    } catch (e) { message(e.message); }
+  }
+
+  function renderSchedules(schedules) {
+    // Rebuilt only when something changed, so a button is not replaced under the operator's pointer every second.
+    const key = state.role + JSON.stringify(schedules);
+    if (key === state.schedulesKey) return;
+    state.schedulesKey = key;
+    $("schedules").tBodies[0].replaceChildren(...schedules.map((s) => {
+      const last = s.lastRun;
+      const lastCell = el("td", { class: "last-run" });
+      if (last) {
+        const link = el("a", { href: "#", class: "job-link", "data-job": last.jobId }, when(last.tick));
+        link.title = last.jobId;
+        link.addEventListener("click", (e) => { e.preventDefault(); select(last.jobId); });
+        lastCell.append(link, " ", el("span", { class: "state " + last.state }, last.state));
+      }
+      if (s.queuedTick) lastCell.append(el("div", { class: "meta" }, `queued: ${when(s.queuedTick)}`));
+      if (s.skippedTicks > 0) lastCell.append(el("div", { class: "meta" }, `skipped: ${fmt(s.skippedTicks)}`));
+      const actions = el("div", { class: "operator-only actions" });
+      actions.hidden = state.role !== "operator";
+      const toggle = el("button", { type: "button", class: s.state === "paused" ? "resume" : "pause" }, s.state === "paused" ? "Resume" : "Pause");
+      toggle.addEventListener("click", () => scheduleAction(s.id, s.state === "paused" ? "resume" : "pause"));
+      const remove = el("button", { type: "button", class: "delete" }, "Delete");
+      remove.addEventListener("click", () => { if (confirm(`Delete schedule ${s.id}?`)) scheduleAction(s.id, "delete"); });
+      actions.append(toggle, " ", remove);
+      return el("tr", { "data-schedule": s.id, "data-state": s.state },
+        el("td", {}, s.id, el("div", { class: "meta" }, s.jobName)), el("td", { class: "cron" }, s.cron), el("td", {}, s.timeZone),
+        el("td", {}, el("span", { class: "state " + s.state }, s.state), el("div", { class: "meta" }, s.overlap), actions),
+        el("td", { class: "next-run" }, when(s.nextRun)), lastCell);
     }));
   }
 

@@ -19,19 +19,21 @@ public sealed class CurationCluster : IAsyncDisposable
     public IClusterClient Client => Cluster.Client;
 
     /// <param name="roles">Roles of each silo by its name (the first silo is named "Silo_0"); null: the defaults.</param>
+    /// <param name="silo">More configuration of every silo, after <c>AddCuration</c> (reminders, a fake schedule clock).</param>
     public static async Task<CurationCluster> StartAsync(short silos, Func<IStoreResolver> stores, Action<CurationExecutionOptions>? execution = null,
-        Func<string, IEnumerable<string>?>? roles = null)
+        Func<string, IEnumerable<string>?>? roles = null, Action<ISiloBuilder>? silo = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
-        builder.ConfigureSilo((options, silo) =>
+        builder.ConfigureSilo((options, siloBuilder) =>
         {
-            silo.Services.AddSingleton(_ => stores());
-            silo.AddCuration(o =>
+            siloBuilder.Services.AddSingleton(_ => stores());
+            siloBuilder.AddCuration(o =>
             {
                 o.RetryDelay = TimeSpan.FromMilliseconds(200);
                 o.ResumeScanInterval = TimeSpan.FromSeconds(1);
                 execution?.Invoke(o);
             }, roles?.Invoke(options.SiloName));
+            silo?.Invoke(siloBuilder);
         });
         builder.ConfigureClient(client => client.Services.AddSerializer(s => s.AddCurationTypes()));
         var cluster = builder.Build();

@@ -272,7 +272,7 @@ public sealed class RestartTests
 /// <summary><c>curate submit | status | cancel</c> against a running host.</summary>
 public sealed class CliTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixture>
 {
-    private static async Task<(int Code, string Output)> CurateAsync(string workingDirectory, IDictionary<string, string> environment, params string[] args)
+    internal static async Task<(int Code, string Output)> CurateAsync(string workingDirectory, IDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "curate.dll"), .. args])
         {

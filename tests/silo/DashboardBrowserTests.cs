@@ -110,6 +110,22 @@ public sealed class DashboardBrowserTests
         Assert.Equal(0, await page.Locator("#documents script").CountAsync());
         Assert.Empty(dialogs);
 
+        // A schedule shows in the Schedules panel with its next run; the operator pauses it from there.
+        using (var op = host.Client())
+        {
+            var body = JsonSerializer.Serialize(new { id = "nightly-demo", cron = "0 3 * * *", timeZone = "Europe/Paris", overlap = "skip",
+                spec = JsonSerializer.Deserialize<JsonElement>(spec.Replace("\"dashboard-demo\"", "\"nightly-demo\"").Replace("curated/dashboard-demo", "curated/nightly")) });
+            var created = await op.PostAsync("/api/schedules", SmallJob.Body(body));
+            Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+        }
+        var scheduleRow = page.Locator("#schedules tr[data-schedule='nightly-demo'][data-state='active']");
+        await scheduleRow.WaitForAsync();
+        Assert.Equal("0 3 * * *", await scheduleRow.Locator(".cron").TextContentAsync());
+        Assert.False(string.IsNullOrWhiteSpace(await scheduleRow.Locator(".next-run").TextContentAsync()));
+        await scheduleRow.Locator("button.pause").ClickAsync();
+        await page.Locator("#schedules tr[data-schedule='nightly-demo'][data-state='paused']").WaitForAsync();
+        Assert.True(await page.IsVisibleAsync("#schedules tr[data-schedule='nightly-demo'] button.resume"));
+
         var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "dashboard.png");
         Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = false });
@@ -124,6 +140,8 @@ public sealed class DashboardBrowserTests
         await viewerPage.Locator($"#jobs tr[data-job='{jobId}']").WaitForAsync();
         Assert.False(await viewerPage.IsVisibleAsync("#submit"));
         Assert.False(await viewerPage.IsVisibleAsync("#cancel"));
+        await viewerPage.Locator("#schedules tr[data-schedule='nightly-demo'][data-state='paused']").WaitForAsync();
+        Assert.False(await viewerPage.IsVisibleAsync("#schedules tr[data-schedule='nightly-demo'] button.resume"));
         Assert.Empty(consoleErrors);
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Hosting;
+using Curation.Grains.Reminders;
 using StackExchange.Redis;
 
 namespace Curation.Grains.Hosting;
@@ -12,7 +13,7 @@ namespace Curation.Grains.Hosting;
 /// <summary>How silos find each other (membership) and keep reminders.</summary>
 public enum ClusteringKind
 {
-    /// <summary>One machine, no external service: the embedded default.</summary>
+    /// <summary>One machine, no external service: the embedded default (reminders in the data store).</summary>
     Localhost,
 
     /// <summary>Membership and reminders in Azure Table Storage (Azurite locally).</summary>
@@ -86,7 +87,7 @@ public sealed class CurationClusterOptionsValidator : IValidateOptions<CurationC
 public static class CurationClusteringExtensions
 {
     /// <summary>
-    /// Membership, endpoints and reminders for a silo: localhost (in-memory reminders), Azure Table or Redis — one
+    /// Membership, endpoints and reminders for a silo: localhost (reminders in the data store), Azure Table or Redis — one
     /// switch in configuration, the same everywhere else.
     /// </summary>
     public static ISiloBuilder UseCurationClustering(this ISiloBuilder silo, CurationClusterOptions options)
@@ -97,7 +98,8 @@ public static class CurationClusteringExtensions
         {
             case ClusteringKind.Localhost:
                 silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
-                silo.UseInMemoryReminderService();
+                // Reminders (schedules) in the data store: they survive a restart of the embedded silo.
+                silo.UseObjectStoreReminderService();
                 return silo;
             case ClusteringKind.AzureTable:
                 silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(options.ConnectionString));

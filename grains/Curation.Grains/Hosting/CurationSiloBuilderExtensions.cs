@@ -1,4 +1,6 @@
 using Curation.Grains.Placement;
+using Curation.Grains.Schedules;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Curation.Grains.Storage;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Execution;
@@ -20,8 +22,9 @@ public static class CurationSiloBuilderExtensions
     /// Makes a silo a Curation worker: job coordinators and task grains, grain state in the object store, task slots,
     /// and the resume scan. The object stores come from <c>AddCurationStores</c>.
     /// </summary>
+    /// <param name="schedules">Schedule settings (<c>Curation:Schedules</c>); a silo that fires schedules also needs a reminder service.</param>
     public static ISiloBuilder AddCuration(this ISiloBuilder silo, Action<CurationExecutionOptions>? configure = null,
-        IEnumerable<string>? roles = null, Action<EmbeddingRuntimeOptions>? embedding = null)
+        IEnumerable<string>? roles = null, Action<EmbeddingRuntimeOptions>? embedding = null, Action<ScheduleOptions>? schedules = null)
     {
         var services = silo.Services;
         silo.AddSiloRoles(roles ?? SiloRoles.Default);
@@ -38,6 +41,10 @@ public static class CurationSiloBuilderExtensions
         services.AddSingleton<JobContextCache>();
         services.AddSingleton(sp => new TaskSlots(sp.GetRequiredService<IOptions<CurationExecutionOptions>>().Value.EffectiveTaskSlots));
         services.AddHostedService<ResumeRunningJobsService>();
+        services.AddOptions<ScheduleOptions>().Configure(schedules ?? (_ => { })).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ScheduleOptions>, ScheduleOptionsValidator>();
+        // Tests register a ScheduleClock over a fake TimeProvider first; everyone else gets the system clock.
+        services.TryAddSingleton(new ScheduleClock(TimeProvider.System));
         return silo;
     }
 }
