@@ -78,6 +78,45 @@ public sealed class JobContext
         return new JobContext(JobSpec.Parse(specJson), plan ?? throw new InvalidOperationException($"Job {jobId} has no plan yet."), stores);
     }
 
+    /// <summary>For a versioned corpus: the snapshot this job writes and its base (fixed at plan time); null for a plain output.</summary>
+    public RefreshPlan? Refresh => Plan.Refresh;
+
+    private Task<Manifest?>? _baseManifest;
+
+    /// <summary>The base snapshot's manifest (null for a plain output or the first snapshot); read once per context.</summary>
+    public Task<Manifest?> BaseManifestAsync(CancellationToken cancellationToken = default) =>
+        _baseManifest ??= LoadBaseManifestAsync(cancellationToken);
+
+    private async Task<Manifest?> LoadBaseManifestAsync(CancellationToken cancellationToken)
+    {
+        if (Refresh?.BaseManifest is not { } key) return null;
+        return await CorpusSnapshots.ReadManifestAsync(Output, OutputLocation.Prefix, key, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"{Output.Location}/{OutputLocation.KeyOf(key)}: the base snapshot of job {JobId} is gone.");
+    }
+
+    /// <summary>
+    /// The base snapshot's index partitions of one stage (by stage folder) and index name, by partition; empty when
+    /// there is no base. A base without them, or with another partition count, means the corpus' dedup settings
+    /// changed, which a refresh cannot honour: it fails naming the stage.
+    /// </summary>
+    public async Task<IReadOnlyList<SnapshotIndex>> BaseIndexAsync(string stageFolder, string name, int partitions, CancellationToken cancellationToken)
+    {
+        var manifest = await BaseManifestAsync(cancellationToken).ConfigureAwait(false);
+        if (manifest is null) return [];
+        var found = manifest.Snapshot!.Indexes.Where(i => i.Stage == stageFolder && i.Name == name).OrderBy(i => i.Partition).ToArray();
+        if (found.Length != partitions || found.Where((index, p) => index.Partition != p).Any())
+            throw new InvalidOperationException(
+                $"{stageFolder}: the base snapshot {Refresh!.BaseSnapshot} has {found.Length} '{name}' index partitions, this job has {partitions}: " +
+                "the stages or their partitions changed since the corpus was created; a refresh needs the same dedup settings (start a new corpus instead).");
+        return found;
+    }
+
+    /// <summary>The key of the manifest this job writes in the output store: inside its snapshot's folder for a versioned corpus.</summary>
+    public string ManifestKey => OutputLocation.KeyOf(Refresh is { } refresh ? $"{refresh.Folder}/{Manifest.FileName}" : Manifest.FileName);
+
+    /// <summary>Key in the output store of an object relative to the corpus root.</summary>
+    public string OutputKeyOf(string relative) => OutputLocation.KeyOf(relative);
+
     /// <summary>Every task of the job, phase by phase: what a coordinator dispatches.</summary>
     public IEnumerable<(PipelineStage Stage, PhaseInfo Phase)> Phases() =>
         Stages.SelectMany(stage => stage.Phases(Plan).Select(phase => (stage, phase)));

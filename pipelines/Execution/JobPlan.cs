@@ -3,6 +3,9 @@ namespace Curation.Pipelines.Execution;
 /// <summary>The shards of a job, fixed once when the job is planned and stored as <c>plan.json</c>.</summary>
 public sealed record JobPlan(string JobId, IReadOnlyList<PlannedShard> Shards)
 {
+    /// <summary>For a versioned corpus (<c>output.snapshots</c>): the snapshot this job writes and the base it refreshes, fixed at plan time.</summary>
+    public RefreshPlan? Refresh { get; init; }
+
     public int ShardCount => Shards.Count;
     public long TotalBytes => Shards.Sum(s => s.Bytes);
     public int ObjectCount => Shards.Sum(s => s.Objects.Count);
@@ -19,3 +22,30 @@ public sealed record PlannedShard(int Index, IReadOnlyList<PlannedObject> Object
 /// <c>source</c> column holds, so a corpus gives the same ids from a local folder or a blob container.
 /// </summary>
 public sealed record PlannedObject(int Input, string Source, string Key, long Size, string ETag);
+
+/// <summary>
+/// What a job writing a versioned corpus decided when it was planned, so a resumed run uses the same base: the
+/// snapshot it writes, the snapshot it refreshes (null for the first), and the corpus' input table after this run
+/// (the base's table with the new and changed objects of this run replacing theirs).
+/// </summary>
+public sealed record RefreshPlan
+{
+    public required int Snapshot { get; init; }
+
+    /// <summary>The snapshot's folder relative to the corpus root, <c>snapshots/{NNNNNN}-{job hash}</c>.</summary>
+    public required string Folder { get; init; }
+
+    public int? BaseSnapshot { get; init; }
+
+    /// <summary>The base snapshot's manifest, relative to the corpus root.</summary>
+    public string? BaseManifest { get; init; }
+
+    /// <summary>The input table of the new snapshot: every object the corpus has read, with its size and ETag then.</summary>
+    public required IReadOnlyList<PlannedObject> Inputs { get; init; }
+
+    /// <summary>Input objects found unchanged in the base's table and not read again.</summary>
+    public int SkippedObjects { get; init; }
+
+    /// <summary>Input objects of this run that replace an older version in the base's table (re-read as new documents).</summary>
+    public int ChangedObjects { get; init; }
+}

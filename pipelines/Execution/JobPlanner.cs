@@ -40,6 +40,10 @@ public static class JobPlanner
         }
         if (errors.Count > 0) throw new JobSpecException(errors);
 
+        RefreshPlan? refresh = null;
+        if (spec.Output.Snapshots)
+            (objects, refresh) = await PlanRefreshAsync(jobId, spec, stores, objects, cancellationToken).ConfigureAwait(false);
+
         var shards = new List<PlannedShard>();
         var current = new List<PlannedObject>();
         long bytes = 0;
@@ -55,7 +59,48 @@ public static class JobPlanner
             bytes += obj.Size;
         }
         if (current.Count > 0) shards.Add(new PlannedShard(shards.Count, current));
-        return new JobPlan(jobId, shards);
+        return new JobPlan(jobId, shards) { Refresh = refresh };
+    }
+
+    /// <summary>
+    /// A versioned corpus: the base is the snapshot <c>current.json</c> names now (recorded in the plan, so a resumed
+    /// run keeps it); objects whose (key, ETag, size) equal the base's input table are not read again. A changed
+    /// object (same key, new ETag or size) is read again in full and its documents are new documents.
+    /// </summary>
+    private static async Task<(List<PlannedObject> ToRead, RefreshPlan Refresh)> PlanRefreshAsync(string jobId, JobSpec spec, IStoreResolver stores,
+        List<PlannedObject> listed, CancellationToken cancellationToken)
+    {
+        var output = StoreLocation.Parse(spec.Output.Path);
+        var store = stores.Resolve(output);
+        var (current, _) = await CorpusSnapshots.ReadCurrentAsync(store, output.Prefix, cancellationToken).ConfigureAwait(false);
+        Manifest? baseManifest = null;
+        if (current is not null)
+        {
+            baseManifest = await CorpusSnapshots.ReadManifestAsync(store, output.Prefix, current.Manifest, cancellationToken).ConfigureAwait(false);
+            if (baseManifest?.Snapshot is null)
+                throw new InvalidOperationException($"{store.Location}: current.json names {current.Manifest}, which is missing or not a snapshot manifest.");
+        }
+        var table = new Dictionary<string, PlannedObject>(StringComparer.Ordinal);
+        foreach (var known in baseManifest?.Snapshot?.Inputs ?? []) table[known.Key] = known;
+
+        var toRead = new List<PlannedObject>();
+        int skipped = 0, changed = 0;
+        foreach (var obj in listed)
+        {
+            if (table.TryGetValue(obj.Key, out var known))
+            {
+                if (known.ETag == obj.ETag && known.Size == obj.Size) { skipped++; continue; }
+                changed++;
+            }
+            toRead.Add(obj);
+            table[obj.Key] = obj;
+        }
+        var number = (current?.Snapshot ?? 0) + 1;
+        return (toRead, new RefreshPlan
+        {
+            Snapshot = number, Folder = CorpusSnapshots.Folder(number, jobId), BaseSnapshot = current?.Snapshot, BaseManifest = current?.Manifest,
+            Inputs = table.Values.OrderBy(o => o.Key, StringComparer.Ordinal).ToArray(), SkippedObjects = skipped, ChangedObjects = changed,
+        });
     }
 
     /// <summary>

@@ -26,7 +26,60 @@ public sealed record Manifest
 
     /// <summary>Structured reports of the stages that write one (semantic_dedup, d4, …), by stage folder.</summary>
     public Dictionary<string, System.Text.Json.JsonElement> Reports { get; init; } = [];
+
+    /// <summary>
+    /// For a snapshot of a versioned corpus: the carried-over shards, the input table and the dedup indexes. Every key
+    /// of such a manifest (its own shards included) is relative to the corpus root. Null for a plain output.
+    /// </summary>
+    public SnapshotSection? Snapshot { get; init; }
+
+    /// <summary>Every curated shard of the corpus this manifest describes: its own and, for a snapshot, the carried ones.</summary>
+    public IEnumerable<OutputObject> AllShards => Snapshot is null ? Shards : Snapshot.CarriedShards.Concat(Shards);
+
+    /// <summary>Every embeddings file of the corpus this manifest describes.</summary>
+    public IEnumerable<OutputObject> AllEmbeddings => Snapshot is null ? Embeddings : Snapshot.CarriedEmbeddings.Concat(Embeddings);
 }
+
+/// <summary>What makes a manifest a snapshot of a versioned corpus.</summary>
+public sealed record SnapshotSection
+{
+    public required int Number { get; init; }
+
+    /// <summary>The snapshot's folder relative to the corpus root.</summary>
+    public required string Folder { get; init; }
+
+    public int? Previous { get; init; }
+    public string? PreviousManifest { get; init; }
+
+    /// <summary>Shards of earlier snapshots that are part of this one, by reference (never copied).</summary>
+    public IReadOnlyList<OutputObject> CarriedShards { get; init; } = [];
+    public IReadOnlyList<OutputObject> CarriedEmbeddings { get; init; } = [];
+
+    /// <summary>Documents in the carried shards (the previous snapshot's whole corpus).</summary>
+    public long CarriedDocuments { get; init; }
+
+    /// <summary>Documents this run added (its books' kept).</summary>
+    public long NewDocuments { get; init; }
+    public long Documents => CarriedDocuments + NewDocuments;
+
+    /// <summary>Input objects read by this run, and found unchanged and skipped.</summary>
+    public int ReadObjects { get; init; }
+    public int SkippedObjects { get; init; }
+    public int ChangedObjects { get; init; }
+
+    /// <summary>Every input object the corpus has read (key, size and ETag when read): the next refresh skips those unchanged.</summary>
+    public IReadOnlyList<PlannedObject> Inputs { get; init; } = [];
+
+    /// <summary>The durable dedup indexes of the corpus as of this snapshot, one object per stage, kind and partition.</summary>
+    public IReadOnlyList<SnapshotIndex> Indexes { get; init; } = [];
+}
+
+/// <summary>
+/// One partition of a durable dedup index (<paramref name="Stage"/>: the stage folder, e.g. <c>03-exact_dedup</c>;
+/// <paramref name="Name"/>: <c>hashes</c>, <c>bands</c>, <c>signatures</c>). <paramref name="Key"/> is relative to the
+/// corpus root and may lie in an earlier snapshot's folder when the partition did not change (carried by reference).
+/// </summary>
+public sealed record SnapshotIndex(string Stage, string Name, int Partition, string Key, long Rows, long Bytes);
 
 /// <summary>A column of the curated shards, with its logical type (string, int64, int32, double, float, bool, binary).</summary>
 public sealed record ManifestColumn(string Name, string Type)

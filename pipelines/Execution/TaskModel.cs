@@ -43,6 +43,9 @@ public sealed record TaskStats
     /// <summary>Objects written that the manifest lists (output shards).</summary>
     public List<OutputObject> Outputs { get; init; } = [];
 
+    /// <summary>Durable dedup index partitions this task wrote or carried (versioned corpora only).</summary>
+    public List<SnapshotIndex>? Indexes { get; init; }
+
     /// <summary>Errors that did not stop the task (e.g. a corrupt object), each naming its object.</summary>
     public List<string> Errors { get; init; } = [];
 

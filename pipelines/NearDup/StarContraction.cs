@@ -2,12 +2,21 @@ namespace Curation.Pipelines.NearDup;
 
 /// <summary>
 /// A document as a graph node: its id and where it lives. Ordered by id (ordinal), then shard, then row — the keep
-/// rule of every dedup stage — so the minimum of a component is the document it keeps.
+/// rule of every dedup stage — so the minimum of a component is the document it keeps. A document of a versioned
+/// corpus' base snapshot (<see cref="IsBase"/>: shard −1, row a hash of its id) orders before every new document, so a
+/// component holding one is centred on a base document and base documents are never removed.
 /// </summary>
 public readonly record struct Node(string Id, int Shard, long Row) : IComparable<Node>
 {
+    /// <summary>A document already in the corpus (from the base snapshot's index), not in any shard of this job.</summary>
+    public bool IsBase => Shard < 0;
+
+    public static Node Base(string id) =>
+        new(id, -1, (long)(System.IO.Hashing.XxHash64.HashToUInt64(System.Text.Encoding.UTF8.GetBytes(id)) & long.MaxValue));
+
     public int CompareTo(Node other)
     {
+        if (IsBase != other.IsBase) return IsBase ? -1 : 1;
         var byId = string.CompareOrdinal(Id, other.Id);
         if (byId != 0) return byId;
         return Shard != other.Shard ? Shard.CompareTo(other.Shard) : Row.CompareTo(other.Row);
@@ -18,7 +27,7 @@ public readonly record struct Node(string Id, int Shard, long Row) : IComparable
     public static bool operator <=(Node a, Node b) => a.CompareTo(b) <= 0;
     public static bool operator >=(Node a, Node b) => a.CompareTo(b) >= 0;
 
-    public bool Equals(Node other) => Shard == other.Shard && Row == other.Row;
+    public bool Equals(Node other) => Shard == other.Shard && Row == other.Row && (Shard >= 0 || Id == other.Id);
 
     public override int GetHashCode() => HashCode.Combine(Shard, Row);
 

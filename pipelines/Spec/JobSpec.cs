@@ -104,8 +104,22 @@ public sealed record ShardingSpec
 
 public sealed record OutputSpec
 {
+    public const int DefaultKeepSnapshots = 5;
+
     /// <summary><c>az://container/prefix</c>, an absolute path, or a path inside the data store (<c>curated/demo</c>).</summary>
     public required string Path { get; init; }
+
+    /// <summary>
+    /// Makes the output path a versioned corpus: each run writes <c>snapshots/{NNNNNN}-{job}/</c> (its new shards and a
+    /// manifest listing the carried-over shards of the previous snapshot), reads only input objects that are new or
+    /// changed since the previous snapshot, deduplicates them against the corpus' durable indexes, and moves
+    /// <c>current.json</c> with a conditional write. Omitted from the JSON when false.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Snapshots { get; init; }
+
+    /// <summary>Snapshots kept (listed, readable) after a refresh; older ones' objects are deleted unless a kept snapshot references them. Null: <see cref="DefaultKeepSnapshots"/>.</summary>
+    public int? KeepSnapshots { get; init; }
 }
 
 /// <summary>A stage and its parameters; <c>type</c> selects the stage.</summary>

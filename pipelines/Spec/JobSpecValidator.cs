@@ -46,6 +46,16 @@ public static partial class JobSpecValidator
 
         if (spec.Output is null || string.IsNullOrWhiteSpace(spec.Output.Path)) errors.Add(new SpecError("output.path", "is required"));
         else foreach (var problem in StoreLocation.Problems(spec.Output.Path, allowGlob: false)) errors.Add(new SpecError("output.path", problem));
+        if (spec.Output is not null)
+        {
+            Check(spec.Output.KeepSnapshots is null or (>= 1 and <= 10_000), "output.keepSnapshots", "must be between 1 and 10,000");
+            Check(spec.Output.KeepSnapshots is null || spec.Output.Snapshots, "output.keepSnapshots", "only applies with output.snapshots: true");
+            // Not yet deduplicated against the corpus: refusing beats a refresh that silently dedups new documents only among themselves.
+            if (spec.Output.Snapshots && spec.Stages is not null)
+                for (var i = 0; i < spec.Stages.Count; i++)
+                    Check(spec.Stages[i] is not (SemanticDedupStageSpec or D4StageSpec), $"stages[{i}].type",
+                        $"{spec.Stages[i]?.Type} is not supported with output.snapshots yet (it cannot deduplicate against the corpus' earlier snapshots)");
+        }
 
         return errors;
     }

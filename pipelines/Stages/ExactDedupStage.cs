@@ -34,6 +34,12 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
         new(Columns.Id, typeof(string)), new("row", typeof(long)),
     ];
 
+    /// <summary>The durable index of a versioned corpus, per hash partition: every kept document's hash, sorted.</summary>
+    public const string IndexName = "hashes";
+
+    private static readonly IReadOnlyList<ColumnSchema> IndexSchema =
+        [new("hash_hi", typeof(long)), new("hash_lo", typeof(long)), new(Columns.Id, typeof(string))];
+
     private static readonly IReadOnlyList<ColumnSchema> DecisionSchema = [new("row", typeof(long)), new(DropsSchema.TwinId, typeof(string))];
 
     public override string Name => ExactDedupStageSpec.TypeName;
@@ -107,7 +113,18 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
         var shards = task.Job.Plan.ShardCount;
 
         // Pass 1: the keeper of every hash in this partition. Memory: one entry per distinct hash of the partition.
+        // A versioned corpus first loads its base snapshot's index of this partition: those documents are already
+        // curated, always win, and a new document with the same hash is dropped naming the indexed one.
         var keepers = new Dictionary<ContentHash, Keeper>();
+        var baseIndex = task.Job.Refresh is null ? null
+            : (await task.Job.BaseIndexAsync(Folder, IndexName, spec.Partitions, cancellationToken).ConfigureAwait(false)).ElementAtOrDefault(partition);
+        if (baseIndex is not null)
+            await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, baseIndex, cancellationToken).ConfigureAwait(false))
+            {
+                var (high, low, ids) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.Ids);
+                for (var i = 0; i < batch.RowCount; i++) keepers[new ContentHash(high[i], low[i])] = new Keeper(ids[i], -1, -1, 1, Indexed: true);
+            }
+        var indexed = keepers.Count;
         long documents = 0;
         for (var shard = 0; shard < shards; shard++)
             await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
@@ -119,13 +136,13 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
                     var hash = new ContentHash(high[i], low[i]);
                     var candidate = new Keeper(ids[i], shard, rows[i], 1);
                     keepers[hash] = keepers.TryGetValue(hash, out var current)
-                        ? (candidate.IsBefore(current) ? candidate with { Count = current.Count + 1 } : current with { Count = current.Count + 1 })
+                        ? (!current.Indexed && candidate.IsBefore(current) ? candidate with { Count = current.Count + 1 } : current with { Count = current.Count + 1 })
                         : candidate;
                 }
             }
 
         // Pass 2: every non-keeper of a repeated hash becomes a decision for its own shard.
-        long duplicates = 0;
+        long duplicates = 0, ofIndexed = 0;
         var groups = keepers.Values.Count(k => k.Count > 1);
         for (var shard = 0; shard < shards; shard++)
         {
@@ -139,6 +156,7 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
                     var keeper = keepers[new ContentHash(high[i], low[i])];
                     var row = rows[i];
                     if (keeper.Count == 1 || (keeper.Shard == shard && keeper.Row == row)) continue;
+                    if (keeper.Indexed) ofIndexed++;
                     decidedRows.Add(row);
                     twins.Add(keeper.Id);
                 }
@@ -151,11 +169,33 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
             await spool.CommitOnceAsync(task.Job.Data, $"{DecisionFolder(task, shard)}{partition:D4}.parquet", cancellationToken).ConfigureAwait(false);
         }
 
-        return new TaskStats
+        // A versioned corpus: the next snapshot's index of this partition is the base's plus this run's keepers
+        // (sorted by hash); when this run kept nothing new here, the base's object is carried by reference.
+        List<SnapshotIndex>? indexes = null;
+        if (task.Job.Refresh is not null)
         {
-            In = documents, Seconds = clock.Elapsed.TotalSeconds,
-            Metrics = { ["distinct_hashes"] = keepers.Count, ["duplicate_groups"] = groups, ["duplicates"] = duplicates },
+            if (baseIndex is not null && keepers.Count == indexed) indexes = [baseIndex];
+            else
+            {
+                var index = RecordBatch.WithSchema(IndexSchema, keepers.Count);
+                var (high, low, ids) = (index.GetColumn<long>("hash_hi"), index.GetColumn<long>("hash_lo"), index.Ids);
+                foreach (var (hash, keeper) in keepers.OrderBy(k => k.Key.High).ThenBy(k => k.Key.Low))
+                {
+                    high.Add(hash.High);
+                    low.Add(hash.Low);
+                    ids.Add(keeper.Id);
+                }
+                indexes = [await StageObjects.WriteIndexAsync(task, IndexName, partition, index, cancellationToken).ConfigureAwait(false)];
+            }
+        }
+
+        var stats = new TaskStats
+        {
+            In = documents, Seconds = clock.Elapsed.TotalSeconds, Indexes = indexes,
+            Metrics = { ["distinct_hashes"] = keepers.Count - indexed, ["duplicate_groups"] = groups, ["duplicates"] = duplicates },
         };
+        if (task.Job.Refresh is not null) stats.Metrics["duplicates_of_corpus"] = ofIndexed;
+        return stats;
     }
 
     private async IAsyncEnumerable<RecordBatch> ReadPartitionAsync(TaskContext task, int shard, int partition,
@@ -184,7 +224,8 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
         return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(spec, decisions), cancellationToken).ConfigureAwait(false);
     }
 
-    private readonly record struct Keeper(string Id, int Shard, long Row, long Count)
+    /// <param name="Indexed">A document of the corpus' base snapshot (from its index): kept whatever its id.</param>
+    private readonly record struct Keeper(string Id, int Shard, long Row, long Count, bool Indexed = false)
     {
         public bool IsBefore(Keeper other)
         {

@@ -39,6 +39,20 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
     public const string ComponentsPhase = "components";
     public const string ReportPhase = "report";
     public const string ApplyPhase = "apply";
+    public const string BasePairPhase = "base-pair";
+    public const string IndexPhase = "index";
+
+    /// <summary>Durable index of a versioned corpus, per bucket partition: (band, key) → up to <c>anchors</c> smallest kept ids.</summary>
+    public const string BandsIndex = "bands";
+
+    /// <summary>Durable index of a versioned corpus, per id partition: each kept document's signature (and shingle set with exact verify).</summary>
+    public const string SignaturesIndex = "signatures";
+
+    private static readonly IReadOnlyList<ColumnSchema> BandIndexSchema =
+        [new("band", typeof(int)), new("key", typeof(long)), new(Columns.Id, typeof(string))];
+
+    private static readonly IReadOnlyList<ColumnSchema> SignatureIndexSchema =
+        [new(Columns.Id, typeof(string)), new("signature", typeof(byte[])), new("hashes", typeof(byte[]))];
 
     private const string Row = "row";
 
@@ -81,10 +95,13 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
             new(PairPhase, TaskScope.Shard, plan.ShardCount, false),
             new(VerifyPhase, TaskScope.Shard, plan.ShardCount, false),
         };
+        // A refresh pairs candidates with documents of the base snapshot: their signatures come from its index.
+        if (plan.Refresh?.BaseSnapshot is not null) phases.Insert(3, new(BasePairPhase, TaskScope.Partition, spec.Partitions, false));
         for (var round = 0; round < spec.MaxRounds; round++) phases.Add(new(RoundPhase(round), TaskScope.Partition, spec.Partitions, false));
         phases.Add(new(ComponentsPhase, TaskScope.Partition, spec.Partitions, false));
         phases.Add(new(ReportPhase, TaskScope.Single, 1, false));
         phases.Add(new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true));
+        if (plan.Refresh is not null) phases.Add(new(IndexPhase, TaskScope.Partition, spec.Partitions, false));
         return phases;
     }
 
@@ -99,6 +116,8 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
         ComponentsPhase => ComponentsAsync(task, cancellationToken),
         ReportPhase => ReportAsync(task, cancellationToken),
         ApplyPhase => ApplyAsync(task, cancellationToken),
+        BasePairPhase => BasePairAsync(task, cancellationToken),
+        IndexPhase => IndexAsync(task, cancellationToken),
         var p when p.StartsWith(RoundPhasePrefix, StringComparison.Ordinal) =>
             RoundAsync(task, int.Parse(p[RoundPhasePrefix.Length..], CultureInfo.InvariantCulture), cancellationToken),
         _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
@@ -115,6 +134,11 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
     private string RoundSummaryKey(TaskContext task, int round, int partition) => Key(task, $"{RoundPhase(round)}/{partition:D5}.json");
     private string DecisionsKey(TaskContext task, int partition) => Key(task, $"{ComponentsPhase}/{partition:D5}.parquet");
     private string ComponentSummaryKey(TaskContext task, int partition) => Key(task, $"{ComponentsPhase}/{partition:D5}.json");
+    private string BasePairsKey(TaskContext task, int partition) => Key(task, $"{BasePairPhase}/{partition:D5}.parquet");
+    private string IndexInputKey(TaskContext task, int shard, string name) => Key(task, $"{IndexPhase}/{JobLayout.ShardName(shard)}.{name}.parquet");
+
+    /// <summary>The signature-index partition of a document id (base documents are looked up there).</summary>
+    private int IdPartition(string id) => (int)((ulong)Node.Base(id).Row % (ulong)spec.Partitions);
 
     // ---- signature -------------------------------------------------------------------------------------------------
 
@@ -219,6 +243,19 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
                 var (band, key, rows) = (batch.GetColumn<int>("band"), batch.GetColumn<long>("key"), batch.GetColumn<long>(Row));
                 for (var i = 0; i < batch.RowCount; i++) entries.Add((band[i], key[i], new Node(batch.Ids[i], shard, rows[i])));
             }
+        // A refresh: the base snapshot's kept documents of the buckets this run's documents fall in (memory stays
+        // proportional to the new documents); they order before every new document, so they are the anchors.
+        if (task.Job.Refresh?.BaseSnapshot is not null)
+        {
+            var buckets = entries.Select(e => (e.Band, e.Key)).ToHashSet();
+            var baseIndex = (await task.Job.BaseIndexAsync(Folder, BandsIndex, spec.Partitions, cancellationToken).ConfigureAwait(false))[task.Task];
+            await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, baseIndex, cancellationToken).ConfigureAwait(false))
+            {
+                var (band, key) = (batch.GetColumn<int>("band"), batch.GetColumn<long>("key"));
+                for (var i = 0; i < batch.RowCount; i++)
+                    if (buckets.Contains((band[i], key[i]))) entries.Add((band[i], key[i], Node.Base(batch.Ids[i])));
+            }
+        }
         entries.Sort((a, b) => a.Band != b.Band ? a.Band.CompareTo(b.Band) : a.Key != b.Key ? a.Key.CompareTo(b.Key) : a.Node.CompareTo(b.Node));
 
         var pairs = new HashSet<(Node U, Node V)>();
@@ -236,6 +273,7 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
                 for (var i = start + 1; i < end; i++)
                     for (var a = start; a < Math.Min(i, start + spec.Anchors); a++)
                     {
+                        if (entries[a].Node.IsBase && entries[i].Node.IsBase) continue; // both curated already
                         bucketPairs++;
                         pairs.Add((entries[a].Node, entries[i].Node));
                     }
@@ -243,10 +281,14 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
             start = end;
         }
 
+        // Routed to the shard of the smaller end, which attaches its signature; a base document's pairs go to target
+        // shards + its id partition, where the base-pair phase attaches its indexed signature.
         var byShard = new Dictionary<int, RecordBatch>();
+        var shardCount = task.Job.Plan.ShardCount;
         foreach (var (u, v) in pairs.OrderBy(p => p.U).ThenBy(p => p.V))
         {
-            if (!byShard.TryGetValue(u.Shard, out var batch)) byShard[u.Shard] = batch = RecordBatch.WithSchema(CandidateSchema);
+            var target = u.IsBase ? shardCount + IdPartition(u.Id) : u.Shard;
+            if (!byShard.TryGetValue(target, out var batch)) byShard[target] = batch = RecordBatch.WithSchema(CandidateSchema);
             batch.GetColumn<string>("u_id").Add(u.Id);
             batch.GetColumn<long>("u_row").Add(u.Row);
             batch.GetColumn<string>("v_id").Add(v.Id);
@@ -324,6 +366,14 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
                 for (var i = 0; i < batch.RowCount; i++)
                     pairs.Add((new Node(uIds[i], uShards[i], uRows[i]), new Node(vIds[i], shard, vRows[i]), uData[i]));
             }
+        if (task.Job.Refresh?.BaseSnapshot is not null)
+            for (var partition = 0; partition < spec.Partitions; partition++)
+                await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, BasePairsKey(task, partition), shard, cancellationToken).ConfigureAwait(false))
+                {
+                    var (uIds, vIds, vRows, uData) = (batch.GetColumn<string>("u_id"), batch.GetColumn<string>("v_id"), batch.GetColumn<long>("v_row"),
+                        batch.GetColumn<byte[]>("u_data"));
+                    for (var i = 0; i < batch.RowCount; i++) pairs.Add((Node.Base(uIds[i]), new Node(vIds[i], shard, vRows[i]), uData[i]));
+                }
 
         var data = spec.Verify == NearDedupVerify.None
             ? []
@@ -519,6 +569,7 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
             sizes[size] = sizes.GetValueOrDefault(size) + 1;
             foreach (var leaf in leaves)
             {
+                if (leaf.IsBase) continue; // a curated document is never removed (its component is centred on a base document)
                 if (!byShard.TryGetValue(leaf.Shard, out var batch)) byShard[leaf.Shard] = batch = RecordBatch.WithSchema(DecisionSchema);
                 batch.GetColumn<long>(Row).Add(leaf.Row);
                 batch.GetColumn<string>(DropsSchema.TwinId).Add(centre.Id);
@@ -573,7 +624,10 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
         var shards = task.Job.Plan.ShardCount;
         var signature = await SumAsync(SignaturePhase, shards).ConfigureAwait(false);
         var pair = await SumAsync(PairPhase, shards).ConfigureAwait(false);
+        if (task.Job.Refresh?.BaseSnapshot is not null)
+            foreach (var (name, value) in await SumAsync(BasePairPhase, spec.Partitions).ConfigureAwait(false)) pair[name] = pair.GetValueOrDefault(name) + value;
         var verify = await SumAsync(VerifyPhase, shards).ConfigureAwait(false);
+        var components = await SumAsync(ComponentsPhase, spec.Partitions).ConfigureAwait(false);
         var sizes = new SortedDictionary<long, long>();
         var rounds = 0;
         for (var partition = 0; partition < spec.Partitions; partition++)
@@ -599,7 +653,7 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
             Rounds = rounds,
             Components = sizes.Values.Sum(),
             DocumentsInComponents = sizes.Sum(s => s.Key * s.Value),
-            Removed = sizes.Sum(s => (s.Key - 1) * s.Value),
+            Removed = (long)components.GetValueOrDefault("removed"),
             LargestComponent = sizes.Count == 0 ? 0 : sizes.Keys.Max(),
             ComponentSizes = sizes.Select(s => new ComponentSizeCount(s.Key, s.Value)).ToArray(),
         };
@@ -618,7 +672,180 @@ public sealed class NearDedupStage(int index, NearDedupStageSpec spec) : Pipelin
                 var (rows, twins, sizes) = (batch.GetColumn<long>(Row), batch.GetColumn<string>(DropsSchema.TwinId), batch.GetColumn<long>("component_size"));
                 for (var i = 0; i < batch.RowCount; i++) decisions[rows[i]] = (twins[i], sizes[i]);
             }
+        if (task.Job.Refresh is not null) await WriteIndexInputsAsync(task, decisions.Keys.ToHashSet(), cancellationToken).ConfigureAwait(false);
         return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(decisions), cancellationToken).ConfigureAwait(false);
+    }
+
+    // ---- durable index (versioned corpora) -------------------------------------------------------------------------
+
+    /// <summary>
+    /// The surviving documents of this shard as index entries for the next snapshot: their band keys routed by bucket
+    /// partition, their signatures (and shingle sets) routed by id partition.
+    /// </summary>
+    private async Task WriteIndexInputsAsync(TaskContext task, HashSet<long> removed, CancellationToken cancellationToken)
+    {
+        var shard = task.Task;
+        var bands = new Dictionary<int, RecordBatch>();
+        await using (var input = await task.Job.Data.OpenReadAsync(BandsKey(task, shard), cancellationToken).ConfigureAwait(false))
+        await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var (band, key, rows) = (batch.GetColumn<int>("band"), batch.GetColumn<long>("key"), batch.GetColumn<long>(Row));
+                for (var i = 0; i < batch.RowCount; i++)
+                {
+                    if (removed.Contains(rows[i])) continue;
+                    var partition = (int)((ulong)key[i] % (ulong)spec.Partitions);
+                    if (!bands.TryGetValue(partition, out var target)) bands[partition] = target = RecordBatch.WithSchema(BandIndexSchema);
+                    target.GetColumn<int>("band").Add(band[i]);
+                    target.GetColumn<long>("key").Add(key[i]);
+                    target.Ids.Add(batch.Ids[i]);
+                }
+            }
+        await RoutedTable.WriteAsync(task.Job.Data, IndexInputKey(task, shard, BandsIndex), BandIndexSchema, bands, cancellationToken).ConfigureAwait(false);
+
+        var shingleSets = new Dictionary<long, byte[]>();
+        if (spec.Verify == NearDedupVerify.Exact)
+            await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, ShingleSetKey(task, shard), 0, cancellationToken).ConfigureAwait(false))
+                for (var i = 0; i < batch.RowCount; i++) shingleSets[batch.GetColumn<long>(Row)[i]] = batch.GetColumn<byte[]>("hashes")[i];
+        var signatures = new Dictionary<int, RecordBatch>();
+        await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, SignatureKey(task, shard), 0, cancellationToken).ConfigureAwait(false))
+        {
+            var (rows, values) = (batch.GetColumn<long>(Row), batch.GetColumn<byte[]>("signature"));
+            for (var i = 0; i < batch.RowCount; i++)
+            {
+                if (removed.Contains(rows[i]) || values[i].Length == 0) continue; // removed, or nothing to compare (empty text)
+                var partition = IdPartition(batch.Ids[i]);
+                if (!signatures.TryGetValue(partition, out var target)) signatures[partition] = target = RecordBatch.WithSchema(SignatureIndexSchema);
+                target.Ids.Add(batch.Ids[i]);
+                target.GetColumn<byte[]>("signature").Add(values[i]);
+                target.GetColumn<byte[]>("hashes").Add(shingleSets.GetValueOrDefault(rows[i], []));
+            }
+        }
+        await RoutedTable.WriteAsync(task.Job.Data, IndexInputKey(task, shard, SignaturesIndex), SignatureIndexSchema, signatures, cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Per partition, the next snapshot's index: bands = the base's buckets with this run's survivors added up to
+    /// <c>anchors</c> ids per bucket (base ids first: they are the anchors a later refresh pairs with); signatures = the
+    /// base's plus this run's survivors (sorted by id). A partition this run added nothing to is carried by reference.
+    /// </summary>
+    private async Task<TaskStats> IndexAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var partition = task.Task;
+        var job = task.Job;
+        var hasBase = job.Refresh!.BaseSnapshot is not null;
+        var indexes = new List<SnapshotIndex>();
+
+        // bands
+        var added = new List<(int Band, long Key, string Id)>();
+        for (var shard = 0; shard < job.Plan.ShardCount; shard++)
+            await foreach (var batch in RoutedTable.ReadAsync(job.Data, IndexInputKey(task, shard, BandsIndex), partition, cancellationToken).ConfigureAwait(false))
+                for (var i = 0; i < batch.RowCount; i++) added.Add((batch.GetColumn<int>("band")[i], batch.GetColumn<long>("key")[i], batch.Ids[i]));
+        var baseBands = hasBase ? (await job.BaseIndexAsync(Folder, BandsIndex, spec.Partitions, cancellationToken).ConfigureAwait(false))[partition] : null;
+        if (baseBands is not null && added.Count == 0) indexes.Add(baseBands);
+        else
+        {
+            var buckets = new SortedDictionary<(int Band, long Key), List<string>>();
+            if (baseBands is not null)
+                await foreach (var batch in StageObjects.ReadIndexAsync(job, baseBands, cancellationToken).ConfigureAwait(false))
+                    for (var i = 0; i < batch.RowCount; i++)
+                    {
+                        var bucket = (batch.GetColumn<int>("band")[i], batch.GetColumn<long>("key")[i]);
+                        if (!buckets.TryGetValue(bucket, out var ids)) buckets[bucket] = ids = [];
+                        ids.Add(batch.Ids[i]);
+                    }
+            added.Sort((a, b) => a.Band != b.Band ? a.Band.CompareTo(b.Band) : a.Key != b.Key ? a.Key.CompareTo(b.Key) : string.CompareOrdinal(a.Id, b.Id));
+            foreach (var (band, key, id) in added)
+            {
+                if (!buckets.TryGetValue((band, key), out var ids)) buckets[(band, key)] = ids = [];
+                if (ids.Count < spec.Anchors) ids.Add(id);
+            }
+            var index = RecordBatch.WithSchema(BandIndexSchema);
+            foreach (var ((band, key), ids) in buckets)
+                foreach (var id in ids)
+                {
+                    index.GetColumn<int>("band").Add(band);
+                    index.GetColumn<long>("key").Add(key);
+                    index.Ids.Add(id);
+                }
+            indexes.Add(await StageObjects.WriteIndexAsync(task, BandsIndex, partition, index, cancellationToken).ConfigureAwait(false));
+        }
+
+        // signatures
+        var fresh = RecordBatch.WithSchema(SignatureIndexSchema);
+        for (var shard = 0; shard < job.Plan.ShardCount; shard++)
+            await foreach (var batch in RoutedTable.ReadAsync(job.Data, IndexInputKey(task, shard, SignaturesIndex), partition, cancellationToken).ConfigureAwait(false))
+                foreach (var column in batch.AllColumns)
+                    foreach (var value in column.Values) fresh.Find(column.Name)!.Values.Add(value);
+        var baseSignatures = hasBase ? (await job.BaseIndexAsync(Folder, SignaturesIndex, spec.Partitions, cancellationToken).ConfigureAwait(false))[partition] : null;
+        if (baseSignatures is not null && fresh.RowCount == 0) indexes.Add(baseSignatures);
+        else
+        {
+            var merged = RecordBatch.WithSchema(SignatureIndexSchema);
+            void Append(RecordBatch from, IEnumerable<int> rows)
+            {
+                foreach (var row in rows)
+                {
+                    merged.Ids.Add(from.Ids[row]);
+                    merged.GetColumn<byte[]>("signature").Add(from.GetColumn<byte[]>("signature")[row]);
+                    merged.GetColumn<byte[]>("hashes").Add(from.GetColumn<byte[]>("hashes")[row]);
+                }
+            }
+            if (baseSignatures is not null)
+                await foreach (var batch in StageObjects.ReadIndexAsync(job, baseSignatures, cancellationToken).ConfigureAwait(false))
+                    Append(batch, Enumerable.Range(0, batch.RowCount));
+            Append(fresh, Enumerable.Range(0, fresh.RowCount).OrderBy(row => fresh.Ids[row], StringComparer.Ordinal));
+            indexes.Add(await StageObjects.WriteIndexAsync(task, SignaturesIndex, partition, merged, cancellationToken).ConfigureAwait(false));
+        }
+        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Indexes = indexes };
+    }
+
+    /// <summary>
+    /// A refresh, per id partition: candidate pairs whose smaller end is a base document get that document's indexed
+    /// signature (or shingle set) attached, and go on to the verify phase of the new end's shard.
+    /// </summary>
+    private async Task<TaskStats> BasePairAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var partition = task.Task;
+        var job = task.Job;
+        var target = job.Plan.ShardCount + partition;
+        var pairs = new HashSet<(string U, Node V)>();
+        for (var bucketPartition = 0; bucketPartition < spec.Partitions; bucketPartition++)
+            await foreach (var batch in RoutedTable.ReadAsync(job.Data, CandidatesKey(task, bucketPartition), target, cancellationToken).ConfigureAwait(false))
+            {
+                var (uIds, vIds, vShards, vRows) = (batch.GetColumn<string>("u_id"), batch.GetColumn<string>("v_id"), batch.GetColumn<int>("v_shard"),
+                    batch.GetColumn<long>("v_row"));
+                for (var i = 0; i < batch.RowCount; i++) pairs.Add((uIds[i], new Node(vIds[i], vShards[i], vRows[i])));
+            }
+
+        var data = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        if (pairs.Count > 0 && spec.Verify != NearDedupVerify.None)
+        {
+            var wanted = pairs.Select(p => p.U).ToHashSet(StringComparer.Ordinal);
+            var column = spec.Verify == NearDedupVerify.Exact ? "hashes" : "signature";
+            var index = (await job.BaseIndexAsync(Folder, SignaturesIndex, spec.Partitions, cancellationToken).ConfigureAwait(false))[partition];
+            await foreach (var batch in StageObjects.ReadIndexAsync(job, index, cancellationToken).ConfigureAwait(false))
+                for (var i = 0; i < batch.RowCount; i++)
+                    if (wanted.Contains(batch.Ids[i])) data[batch.Ids[i]] = batch.GetColumn<byte[]>(column)[i];
+        }
+
+        var byShard = new Dictionary<int, RecordBatch>();
+        foreach (var (u, v) in pairs.OrderBy(p => p.U, StringComparer.Ordinal).ThenBy(p => p.V))
+        {
+            if (!byShard.TryGetValue(v.Shard, out var batch)) byShard[v.Shard] = batch = RecordBatch.WithSchema(PairSchema);
+            var b = Node.Base(u);
+            batch.GetColumn<string>("u_id").Add(u);
+            batch.GetColumn<int>("u_shard").Add(b.Shard);
+            batch.GetColumn<long>("u_row").Add(b.Row);
+            batch.GetColumn<string>("v_id").Add(v.Id);
+            batch.GetColumn<long>("v_row").Add(v.Row);
+            batch.GetColumn<byte[]>("u_data").Add(data.GetValueOrDefault(u, []));
+        }
+        await RoutedTable.WriteAsync(job.Data, BasePairsKey(task, partition), PairSchema, byShard, cancellationToken).ConfigureAwait(false);
+        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["candidate_pairs"] = pairs.Count, ["candidate_pairs_with_corpus"] = pairs.Count } };
     }
 
     /// <summary>The apply phase's transform: drops decided rows (by running row number), naming the component's kept document.</summary>

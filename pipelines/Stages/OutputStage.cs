@@ -15,6 +15,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
     public const string StageName = "output";
     public const string WritePhase = "write";
     public const string ManifestPhase = "manifest";
+    public const string PublishPhase = "publish";
 
     public const string ShardKind = "shard";
     public const string DropsKind = "drops";
@@ -23,22 +24,34 @@ public sealed class OutputStage(int index) : PipelineStage(index)
 
     public override string Name => StageName;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
-    [
-        new(WritePhase, TaskScope.Shard, plan.ShardCount, false),
-        new(ManifestPhase, TaskScope.Single, 1, false),
-    ];
+    /// <summary>A versioned corpus gets a last phase: moving <c>current.json</c> (and retention) only after the manifest exists.</summary>
+    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) => plan.Refresh is null
+        ?
+        [
+            new(WritePhase, TaskScope.Shard, plan.ShardCount, false),
+            new(ManifestPhase, TaskScope.Single, 1, false),
+        ]
+        :
+        [
+            new(WritePhase, TaskScope.Shard, plan.ShardCount, false),
+            new(ManifestPhase, TaskScope.Single, 1, false),
+            new(PublishPhase, TaskScope.Single, 1, false),
+        ];
 
     public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
     {
         WritePhase => WriteShardAsync(task, cancellationToken),
         ManifestPhase => WriteManifestAsync(task, cancellationToken),
+        PublishPhase => PublishSnapshotAsync(task, cancellationToken),
         _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
     };
 
     public static string ShardFile(int shard) => $"part-{shard:D5}.parquet";
 
     private static string OutputKey(TaskContext task, string relative) => task.Job.OutputLocation.KeyOf(relative);
+
+    /// <summary>An output object's key relative to the corpus root: inside the snapshot's folder for a versioned corpus.</summary>
+    private static string Relative(TaskContext task, string name) => task.Job.Refresh is { } refresh ? $"{refresh.Folder}/{name}" : name;
 
     private async Task<TaskStats> WriteShardAsync(TaskContext task, CancellationToken cancellationToken)
     {
@@ -63,9 +76,9 @@ public sealed class OutputStage(int index) : PipelineStage(index)
 
         var outputs = new List<OutputObject>
         {
-            await PublishAsync(task, ShardKind, name, documents, cancellationToken).ConfigureAwait(false),
-            await PublishAsync(task, DropsKind, $"drops/{name}", drops, cancellationToken).ConfigureAwait(false),
-            await PublishAsync(task, QuarantineKind, $"quarantine/{name}", quarantine, cancellationToken).ConfigureAwait(false),
+            await PublishAsync(task, ShardKind, Relative(task, name), documents, cancellationToken).ConfigureAwait(false),
+            await PublishAsync(task, DropsKind, Relative(task, $"drops/{name}"), drops, cancellationToken).ConfigureAwait(false),
+            await PublishAsync(task, QuarantineKind, Relative(task, $"quarantine/{name}"), quarantine, cancellationToken).ConfigureAwait(false),
         };
 
         // The last embed stage's vectors of the documents that survived every later stage, in shard order.
@@ -73,7 +86,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         {
             await using var vectors = SpoolFile.Create();
             await WriteKeptEmbeddingsAsync(job, embed, shard, documents, vectors, cancellationToken).ConfigureAwait(false);
-            outputs.Add(await PublishAsync(task, EmbeddingsKind, $"embeddings/{name}", vectors, cancellationToken).ConfigureAwait(false));
+            outputs.Add(await PublishAsync(task, EmbeddingsKind, Relative(task, $"embeddings/{name}"), vectors, cancellationToken).ConfigureAwait(false));
         }
         return new TaskStats { Outputs = outputs, Seconds = clock.Elapsed.TotalSeconds };
     }
@@ -142,12 +155,13 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         var errors = new List<string>();
         var metrics = new Dictionary<string, Dictionary<string, double>>();
         var outputs = new List<OutputObject>();
+        var indexes = new List<SnapshotIndex>();
 
         foreach (var stage in job.Stages)
             foreach (var phase in stage.Phases(job.Plan))
             {
                 var stats = new List<TaskStats>();
-                for (var t = 0; t < phase.TaskCount && !(stage == this && phase.Name == ManifestPhase); t++)
+                for (var t = 0; t < phase.TaskCount && !(stage == this && phase.Name is ManifestPhase or PublishPhase); t++)
                 {
                     var (s, _) = await job.Data.TryReadJsonAsync<TaskStats>(job.Layout.TaskStats(stage.Index, stage.Name, phase.Name, t),
                         cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -157,6 +171,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
                 {
                     errors.AddRange(s.Errors);
                     outputs.AddRange(s.Outputs);
+                    if (s.Indexes is not null) indexes.AddRange(s.Indexes);
                     foreach (var (metric, value) in s.Metrics)
                     {
                         var bucket = metrics.TryGetValue(stage.Folder, out var b) ? b : metrics[stage.Folder] = [];
@@ -176,21 +191,42 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         var imbalances = accounting.Imbalances();
         if (imbalances.Count > 0) throw new AccountingException(job.JobId, imbalances);
 
-        IReadOnlyList<Model.ColumnSchema> schema;
-        await using (var last = await job.Data.OpenReadAsync(task.InputShardKey(0), cancellationToken).ConfigureAwait(false))
-        await using (var reader = await ParquetTableReader.OpenAsync(last, cancellationToken).ConfigureAwait(false))
-            schema = reader.Schema;
+        var baseManifest = await job.BaseManifestAsync(cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<ManifestColumn> schema;
+        if (job.Plan.ShardCount == 0)
+            schema = baseManifest?.Schema ?? [];   // a refresh that found nothing new: the corpus' schema
+        else
+        {
+            await using var last = await job.Data.OpenReadAsync(task.InputShardKey(0), cancellationToken).ConfigureAwait(false);
+            await using var reader = await ParquetTableReader.OpenAsync(last, cancellationToken).ConfigureAwait(false);
+            schema = reader.Schema.Select(ManifestColumn.Of).ToArray();
+        }
+
+        SnapshotSection? snapshot = null;
+        if (job.Refresh is { } refresh)
+        {
+            var carriedShards = baseManifest?.AllShards.ToArray() ?? [];
+            snapshot = new SnapshotSection
+            {
+                Number = refresh.Snapshot, Folder = refresh.Folder, Previous = refresh.BaseSnapshot, PreviousManifest = refresh.BaseManifest,
+                CarriedShards = carriedShards, CarriedEmbeddings = baseManifest?.AllEmbeddings.ToArray() ?? [],
+                CarriedDocuments = carriedShards.Sum(s => s.Rows), NewDocuments = accounting.Kept,
+                ReadObjects = job.Plan.ObjectCount, SkippedObjects = refresh.SkippedObjects, ChangedObjects = refresh.ChangedObjects,
+                Inputs = refresh.Inputs,
+                Indexes = indexes.OrderBy(i => i.Stage, StringComparer.Ordinal).ThenBy(i => i.Name, StringComparer.Ordinal).ThenBy(i => i.Partition).ToArray(),
+            };
+        }
 
         var manifest = new Manifest
         {
-            JobId = job.JobId, JobName = job.Spec.Name, Seed = job.Spec.Seed, Schema = schema.Select(ManifestColumn.Of).ToArray(),
+            JobId = job.JobId, JobName = job.Spec.Name, Seed = job.Spec.Seed, Schema = schema,
             Shards = outputs.Where(o => o.Kind == ShardKind).ToArray(),
             Drops = outputs.Where(o => o.Kind == DropsKind).ToArray(),
             Quarantine = outputs.Where(o => o.Kind == QuarantineKind).ToArray(),
             Embeddings = outputs.Where(o => o.Kind == EmbeddingsKind).ToArray(),
-            Accounting = accounting, Errors = errors, Metrics = metrics, Reports = reports,
+            Accounting = accounting, Errors = errors, Metrics = metrics, Reports = reports, Snapshot = snapshot,
         };
-        var key = OutputKey(task, Manifest.FileName);
+        var key = OutputKey(task, Relative(task, Manifest.FileName));
         try
         {
             await job.Output.WriteJsonAsync(key, manifest, WriteCondition.CreateOnly, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -202,6 +238,27 @@ public sealed class OutputStage(int index) : PipelineStage(index)
                 throw new InvalidOperationException($"{job.Output.Location}/{key} belongs to job {existing?.JobId}; choose a new output.path.");
         }
         return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["shards"] = manifest.Shards.Count, ["kept"] = accounting.Kept } };
+    }
+
+    /// <summary>
+    /// The last task of a versioned corpus' job: moves <c>current.json</c> from the base to this snapshot (conditional
+    /// write; the manifest exists by now, so readers never see a half-made snapshot), then applies retention.
+    /// Interrupted anywhere before, the pointer still names the base; run again, the job completes.
+    /// </summary>
+    private static async Task<TaskStats> PublishSnapshotAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var job = task.Job;
+        var refresh = job.Refresh ?? throw new InvalidOperationException($"{job.JobId} writes no snapshots.");
+        var manifestKey = Relative(task, Manifest.FileName);
+        if (await job.Output.GetInfoAsync(OutputKey(task, manifestKey), cancellationToken).ConfigureAwait(false) is null)
+            throw new InvalidOperationException($"{job.Output.Location}/{OutputKey(task, manifestKey)} is missing: the snapshot cannot be published.");
+        var prefix = job.OutputLocation.Prefix;
+        await CorpusSnapshots.MoveCurrentAsync(job.Output, prefix, new CurrentSnapshot(refresh.Snapshot, manifestKey, job.JobId), refresh.BaseSnapshot,
+            cancellationToken).ConfigureAwait(false);
+        var deleted = await CorpusSnapshots.ApplyRetentionAsync(job.Output, prefix, job.Spec.Output.KeepSnapshots ?? Spec.OutputSpec.DefaultKeepSnapshots,
+            cancellationToken).ConfigureAwait(false);
+        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["snapshot"] = refresh.Snapshot, ["retention_deleted_objects"] = deleted } };
     }
 
     private static Dictionary<string, long> Sum(IEnumerable<Dictionary<string, long>> counters)

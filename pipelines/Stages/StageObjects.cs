@@ -34,6 +34,32 @@ internal static class StageObjects
     public static async Task<T[]> ReadArrayAsync<T>(IObjectStore store, string key, CancellationToken cancellationToken) where T : unmanaged =>
         MemoryMarshal.Cast<byte, T>(await store.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false)).ToArray();
 
+    /// <summary>
+    /// Writes one partition of a durable dedup index into the snapshot folder of a versioned corpus (create-once; the
+    /// folder belongs to this job) and describes it for the snapshot manifest.
+    /// </summary>
+    public static async Task<Execution.SnapshotIndex> WriteIndexAsync(TaskContext task, string name, int partition, RecordBatch batch,
+        CancellationToken cancellationToken)
+    {
+        var job = task.Job;
+        var relative = $"{job.Refresh!.Folder}/index/{task.Stage.Folder}/{name}-{partition:D5}.parquet";
+        await using var spool = SpoolFile.Create();
+        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, batch.Schema, cancellationToken: cancellationToken).ConfigureAwait(false))
+            await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+        var length = spool.Length;
+        await spool.CommitOnceAsync(job.Output, job.OutputKeyOf(relative), cancellationToken).ConfigureAwait(false);
+        return new Execution.SnapshotIndex(task.Stage.Folder, name, partition, relative, batch.RowCount, length);
+    }
+
+    /// <summary>Every row group of a durable index partition (written by <see cref="WriteIndexAsync"/>, possibly by an earlier snapshot).</summary>
+    public static async IAsyncEnumerable<RecordBatch> ReadIndexAsync(Execution.JobContext job, Execution.SnapshotIndex index,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var input = await job.Output.OpenReadAsync(job.OutputKeyOf(index.Key), cancellationToken).ConfigureAwait(false);
+        await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) yield return batch;
+    }
+
     /// <summary>A small JSON object, create-once (a retried task writes the same content).</summary>
     public static Task WriteJsonOnceAsync<T>(IObjectStore store, string key, T value, CancellationToken cancellationToken)
     {

@@ -118,7 +118,9 @@ public static partial class JobsApi
         var spec = await SpecOfAsync(id, stores, cancellationToken);
         if (spec is null) return (null, NotFound(id));
         var location = StoreLocation.Parse(spec.Output.Path);
-        var (manifest, _) = await stores.Resolve(location).TryReadJsonAsync<Manifest>(location.KeyOf(Manifest.FileName), CurationJson.Options, cancellationToken);
+        // A versioned corpus' job writes its manifest into its snapshot's folder, which its plan names.
+        var key = spec.Output.Snapshots ? (await JobContext.LoadAsync(id, stores, cancellationToken)).ManifestKey : location.KeyOf(Manifest.FileName);
+        var (manifest, _) = await stores.Resolve(location).TryReadJsonAsync<Manifest>(key, CurationJson.Options, cancellationToken);
         return manifest is null ? (null, Results.NotFound(new { error = $"job {id}: no manifest at its output" })) : (manifest, null);
     }
 

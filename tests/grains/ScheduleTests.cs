@@ -243,6 +243,48 @@ public sealed class ScheduleTests : IDisposable
         Assert.Equal("curated/keyed/runs/20250101T0005Z", ScheduleRules.SpecForTick(spec, Tick(1)).Output.Path);
     }
 
+    [Fact]
+    public async Task Scheduled_ticks_of_a_versioned_corpus_are_incremental_refreshes_that_publish_one_snapshot_each()
+    {
+        var stores = Stores();
+        await using var cluster = await StartAsync(3, stores);
+        var spec = Spec("corpus") with
+        {
+            Stages = [new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 2 }],
+            Output = new OutputSpec { Path = "curated/corpus", Snapshots = true },
+        };
+        Assert.Equal(spec.Output.Path, ScheduleRules.SpecForTick(spec, Tick(1)).Output.Path); // a corpus keeps its path
+        var schedule = cluster.Client.GetGrain<IScheduleGrain>("corpus-refresh");
+        await schedule.Put(Definition(spec));
+
+        async Task<JobStatus> RunTickAsync(int n)
+        {
+            _clock.SetUtcNow(Tick(n).AddMinutes(2));
+            var status = await WaitAsync(schedule, s => s.LastRun?.Tick == Tick(n) && s.LastRun.State is JobState.Completed or JobState.Failed, $"tick {n}");
+            var job = await CurationCluster.WaitAsync(cluster.Client.GetGrain<IJobGrain>(status.LastRun!.JobId), Wait);
+            Assert.True(job.State == JobState.Completed, job.Error);
+            return job;
+        }
+
+        var first = await RunTickAsync(1);
+        // New data arrives between ticks: one new object holding one new document and an exact copy of a curated one.
+        var curated = File.ReadLines(Directory.GetFiles(_input, "*.jsonl").Order(StringComparer.Ordinal).First()).First();
+        var copyText = System.Text.Json.JsonDocument.Parse(curated).RootElement.GetProperty("text").GetString();
+        File.WriteAllLines(Path.Combine(_input, "z-new.jsonl"),
+        [
+            System.Text.Json.JsonSerializer.Serialize(new { id = "new-unique", text = "A brand new document that nobody curated before, about refreshes." }),
+            System.Text.Json.JsonSerializer.Serialize(new { id = "new-copy", text = copyText }),
+        ]);
+        var second = await RunTickAsync(2);
+
+        var snapshots = await Curation.Pipelines.Execution.CorpusSnapshots.ListAsync(stores, spec.Output.Path);
+        Assert.Equal([2, 1], snapshots.Select(s => s.Snapshot));
+        Assert.True(snapshots[0].IsCurrent);
+        Assert.Equal(2, second.Accounting!.InputRecords);          // only the new object was read
+        Assert.Equal(1, second.Accounting.Kept);                   // its copy of a curated document was dropped
+        Assert.Equal(first.Accounting!.Kept + 1, snapshots[0].Documents);
+    }
+
     /// <summary>Opened by default; closed, every read of an input object waits (cancellably) until it opens.</summary>
     private sealed class ReadGate
     {

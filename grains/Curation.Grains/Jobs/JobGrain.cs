@@ -107,7 +107,7 @@ public sealed class JobGrain(
                 await state.WriteStateAsync();
             }
 
-            var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.OutputLocation.KeyOf(Manifest.FileName), cancellationToken: cancellationToken);
+            var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.ManifestKey, cancellationToken: cancellationToken);
             S.Accounting = manifest?.Accounting;
             S.Warnings = manifest?.Errors.ToList() ?? [];
             S.State = JobState.Completed;
