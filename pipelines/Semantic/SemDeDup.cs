@@ -123,15 +123,19 @@ public static class SemDeDup
     /// <summary>
     /// M and twins, by rank, for members that live anywhere addressable — e.g. a memory-mapped spill file, so the
     /// vectors never enter the managed heap: the member ranked r-th is row <c>rowOfRank[r]</c> of <paramref name="source"/>.
-    /// Returns M by rank and the rank of each member's twin (−1 when M is 0).
+    /// Returns M by rank and the rank of each member's twin (−1 when M is 0). With <paramref name="firstScored"/> &gt; 0 the
+    /// members ranked before it are compared with later ones but get no M of their own (0, no twin): they are already
+    /// decided (a versioned corpus' curated members, ranked first), so the pairs among them are never computed.
     /// </summary>
-    public static unsafe (float[] MaxByRank, int[] TwinRankByRank) ComputeRanked(float* source, int dimensions, int[] rowOfRank, int tileSize = DefaultTileSize)
+    public static unsafe (float[] MaxByRank, int[] TwinRankByRank) ComputeRanked(float* source, int dimensions, int[] rowOfRank, int tileSize = DefaultTileSize,
+        int firstScored = 0)
     {
         ArgumentNullException.ThrowIfNull(rowOfRank);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstScored);
         var accumulator = new MaxSimilarityAccumulator(rowOfRank.Length, dimensions, tileSize);
         if (rowOfRank.Length > 0)
             fixed (int* rows = rowOfRank)
-                accumulator.AccumulateAll(source, rows);
+                accumulator.AccumulateAll(source, rows, firstScored);
         return accumulator.ByRank();
     }
 
@@ -198,10 +202,10 @@ public sealed unsafe class MaxSimilarityAccumulator
         }
     }
 
-    /// <summary>The in-memory run: every column block against every earlier-ranked member.</summary>
-    internal void AccumulateAll(float* source, int* ranking)
+    /// <summary>The in-memory run: every column block (ranks from <paramref name="firstColumn"/> on) against every earlier-ranked member.</summary>
+    internal void AccumulateAll(float* source, int* ranking, int firstColumn = 0)
     {
-        for (var c0 = 0; c0 < Count; c0 += _tile)
+        for (var c0 = firstColumn; c0 < Count; c0 += _tile)
         {
             var block = Math.Min(_tile, Count - c0);
             var panels = PackBlock(source, ranking, c0, block);

@@ -50,10 +50,10 @@ public static partial class JobSpecValidator
         {
             Check(spec.Output.KeepSnapshots is null or (>= 1 and <= 10_000), "output.keepSnapshots", "must be between 1 and 10,000");
             Check(spec.Output.KeepSnapshots is null || spec.Output.Snapshots, "output.keepSnapshots", "only applies with output.snapshots: true");
-            // Not yet deduplicated against the corpus: refusing beats a refresh that silently dedups new documents only among themselves.
+            // d4 cannot yet select against the corpus: refusing beats a refresh that silently diversifies new documents only among themselves.
             if (spec.Output.Snapshots && spec.Stages is not null)
                 for (var i = 0; i < spec.Stages.Count; i++)
-                    Check(spec.Stages[i] is not (SemanticDedupStageSpec or D4StageSpec), $"stages[{i}].type",
+                    Check(spec.Stages[i] is not D4StageSpec, $"stages[{i}].type",
                         $"{spec.Stages[i]?.Type} is not supported with output.snapshots yet (it cannot deduplicate against the corpus' earlier snapshots)");
         }
 

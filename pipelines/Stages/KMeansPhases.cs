@@ -22,8 +22,11 @@ namespace Curation.Pipelines.Stages;
 /// </list>
 /// Objects live under the owning stage's folder: <c>sample/</c>, <c>mean/</c>, <c>mean.bin</c>, <c>partials/</c>,
 /// <c>centroids/NNN.bin</c>.
+/// With <paramref name="fixedClustering"/> applying to a job (a refresh of a versioned corpus), nothing is fitted: sample
+/// is a no-op, init writes the given centroids (and mean direction) as converged, and the Lloyd phases forward them —
+/// the phase list stays the same, fixed at plan time.
 /// </summary>
-internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec)
+internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IFixedClustering? fixedClustering = null)
 {
     public const string SamplePhase = "sample";
     public const string InitPhase = "init";
@@ -99,6 +102,7 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec)
     private async Task<TaskStats> SampleAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        if (fixedClustering?.Applies(task) == true) return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
         var (ids, vectors, dimensions) = await LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
         var rows = Enumerable.Range(0, ids.Count).Where(i => SphericalKMeans.InSample(ids[i], Seed(task), spec.InitSampleFraction)).ToArray();
         var sample = new float[rows.Length * dimensions];
@@ -114,6 +118,14 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec)
     private async Task<TaskStats> InitAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        if (fixedClustering?.Applies(task) == true)
+        {
+            var (given, mean) = await fixedClustering.LoadAsync(task, cancellationToken).ConfigureAwait(false);
+            await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, "mean.bin"), [(float)mean.ResultantLength, mean.Count, .. mean.Direction],
+                cancellationToken).ConfigureAwait(false);
+            await WriteCentroidsAsync(task, 0, given, shift: 0, converged: true, cancellationToken).ConfigureAwait(false);
+            return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["clusters"] = given.Count, ["reused_centroids"] = 1 } };
+        }
         var ids = new List<string>();
         var vectors = new List<float>();
         var dimensions = 0;
@@ -234,4 +246,12 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec)
         for (var i = 0; i < counts.Length; i++) counts[i] = reader.ReadInt64();
         return new PartialSums(k, d, sums, counts, inertia, count);
     }
+}
+
+/// <summary>Centroids and mean direction given instead of fitted, for the jobs it applies to (see <see cref="KMeansPhases"/>).</summary>
+internal interface IFixedClustering
+{
+    bool Applies(TaskContext task);
+
+    Task<(Centroids Centroids, MeanDirection Mean)> LoadAsync(TaskContext task, CancellationToken cancellationToken);
 }

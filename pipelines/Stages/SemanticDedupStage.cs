@@ -25,6 +25,12 @@ namespace Curation.Pipelines.Stages;
 /// <item><b>apply</b> (per shard): drops the removed documents (<c>semantic_duplicate</c>, twin) and adds
 /// <c>semantic_cluster</c>, <c>semantic_max_similarity</c> and <c>embedding_health</c>.</item>
 /// </list>
+/// A versioned corpus (<c>output.snapshots</c>) keeps durable indexes in each snapshot: <c>centroids</c> (the centroids
+/// and mean direction used; written by choose) and, per partition, <c>members</c> (id, cluster and vector of every kept
+/// healthy member of the corpus; written by decide). A refresh fits nothing: the k-means phases forward the base's
+/// centroids, assign uses them, and score ranks each cluster's base members first (already curated: compared with,
+/// never removed), so a new document within eps of a curated one is dropped naming it. The next index is the base's
+/// members plus this run's kept ones; a partition this run kept nothing new in is carried by reference.
 /// </summary>
 public sealed class SemanticDedupStage : PipelineStage
 {
@@ -42,6 +48,26 @@ public sealed class SemanticDedupStage : PipelineStage
 
     /// <summary>Bins of the M histogram eps is chosen from: M in [b/65536, (b+1)/65536), M ≥ 1 in the last.</summary>
     public const int SimilarityBins = 65536;
+
+    /// <summary>Durable index (versioned corpora): the centroids used and the mean direction (one partition).</summary>
+    public const string CentroidsIndex = "centroids";
+
+    /// <summary>Durable index (versioned corpora), per cluster partition: every kept healthy member's id, cluster and vector.</summary>
+    public const string MembersIndex = "members";
+
+    /// <summary>The <c>clusters</c> setting the corpus was created with (centroids index metadata).</summary>
+    public const string ClustersMetadata = "curation.clusters";
+
+    /// <summary>The cluster value of the centroids index row holding the mean direction.</summary>
+    private const int MeanRow = -1;
+
+    private static readonly IReadOnlyList<ColumnSchema> CentroidsIndexSchema =
+    [
+        new("cluster", typeof(int)), new("resultant_length", typeof(double)), new("count", typeof(long)), new(EmbeddingFile.VectorColumn, typeof(byte[])),
+    ];
+
+    private static readonly IReadOnlyList<ColumnSchema> MembersIndexSchema =
+        [new(Columns.Id, typeof(string)), new("cluster", typeof(int)), new(EmbeddingFile.VectorColumn, typeof(byte[]))];
 
     private static readonly IReadOnlyList<ColumnSchema> MemberSchema =
     [
@@ -70,7 +96,81 @@ public sealed class SemanticDedupStage : PipelineStage
     public SemanticDedupStage(int index, SemanticDedupStageSpec spec) : base(index)
     {
         _spec = spec;
-        _kmeans = new KMeansPhases(this, spec);
+        _kmeans = new KMeansPhases(this, spec, new BaseClustering(this));
+    }
+
+    /// <summary>A refresh of a versioned corpus with a base snapshot: cluster and deduplicate against the base's index.</summary>
+    private static bool Refreshing(TaskContext task) => task.Job.Refresh?.BaseManifest is not null;
+
+    private sealed class BaseClustering(SemanticDedupStage stage) : IFixedClustering
+    {
+        public bool Applies(TaskContext task) => Refreshing(task);
+
+        public Task<(Centroids Centroids, MeanDirection Mean)> LoadAsync(TaskContext task, CancellationToken cancellationToken) =>
+            stage.LoadBaseClusteringAsync(task, cancellationToken);
+    }
+
+    private async Task<SnapshotIndex> BaseCentroidsIndexAsync(TaskContext task, CancellationToken cancellationToken) =>
+        (await task.Job.BaseIndexAsync(Folder, CentroidsIndex, 1, cancellationToken).ConfigureAwait(false))[0];
+
+    private async Task<SnapshotIndex> BaseMembersIndexAsync(TaskContext task, int partition, CancellationToken cancellationToken) =>
+        (await task.Job.BaseIndexAsync(Folder, MembersIndex, _spec.Partitions, cancellationToken).ConfigureAwait(false))[partition];
+
+    /// <summary>
+    /// The base snapshot's centroids and mean direction. Fails, naming the setting, when the corpus was created with
+    /// other clusters or partitions: its members index is laid out by them.
+    /// </summary>
+    private async Task<(Centroids, MeanDirection)> LoadBaseClusteringAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var index = await BaseCentroidsIndexAsync(task, cancellationToken).ConfigureAwait(false);
+        await BaseMembersIndexAsync(task, 0, cancellationToken).ConfigureAwait(false); // checks the partition count
+        var (table, metadata) = await StageObjects.ReadSmallIndexAsync(task.Job, index, cancellationToken).ConfigureAwait(false);
+        if (!metadata.TryGetValue(ClustersMetadata, out var clusters) || clusters != _spec.Clusters.ToString(CultureInfo.InvariantCulture))
+            throw new InvalidOperationException(
+                $"{this}: the base snapshot {task.Job.Refresh!.BaseSnapshot} was clustered with clusters = {clusters ?? "?"}, this job asks for " +
+                $"{_spec.Clusters}: a refresh reuses the corpus' centroids, so clusters and partitions must stay the same (start a new corpus instead).");
+        var (ids, resultant, counts, vectors) = (table.GetColumn<int>("cluster"), table.GetColumn<double>("resultant_length"), table.GetColumn<long>("count"),
+            table.GetColumn<byte[]>(EmbeddingFile.VectorColumn));
+        var dimensions = vectors[0].Length / sizeof(float);
+        var k = ids.List.Count(c => c != MeanRow);
+        var values = new float[k * dimensions];
+        MeanDirection? mean = null;
+        for (var i = 0; i < table.RowCount; i++)
+        {
+            if (ids[i] == MeanRow)
+            {
+                var direction = new float[dimensions];
+                EmbeddingFile.Decode(vectors[i], direction, float16: false);
+                mean = new MeanDirection(direction, resultant[i], counts[i]);
+            }
+            else EmbeddingFile.Decode(vectors[i], values.AsSpan(ids[i] * dimensions, dimensions), float16: false);
+        }
+        return (new Centroids(values, dimensions), mean ?? throw new InvalidOperationException($"{index.Key} holds no mean direction."));
+    }
+
+    /// <summary>The centroids index of the snapshot this job writes: the base's, by reference, or this run's fit.</summary>
+    private async Task<SnapshotIndex> WriteCentroidsIndexAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        if (Refreshing(task)) return await BaseCentroidsIndexAsync(task, cancellationToken).ConfigureAwait(false);
+        var centroids = await _kmeans.FinalCentroidsAsync(task, cancellationToken).ConfigureAwait(false);
+        var mean = await _kmeans.MeanAsync(task, cancellationToken).ConfigureAwait(false);
+        var batch = RecordBatch.WithSchema(CentroidsIndexSchema, centroids.Count + 1);
+        void Add(int cluster, double resultant, long count, ReadOnlySpan<float> vector)
+        {
+            batch.GetColumn<int>("cluster").Add(cluster);
+            batch.GetColumn<double>("resultant_length").Add(resultant);
+            batch.GetColumn<long>("count").Add(count);
+            batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn).Add(EmbeddingFile.Encode(vector, EmbeddingPrecision.Float32));
+        }
+        for (var c = 0; c < centroids.Count; c++) Add(c, 0, 0, centroids[c]);
+        Add(MeanRow, mean.ResultantLength, mean.Count, mean.Direction);
+        var metadata = new Dictionary<string, string>
+        {
+            [ClustersMetadata] = _spec.Clusters.ToString(CultureInfo.InvariantCulture),
+            [EmbeddingFile.DimensionsKey] = centroids.Dimensions.ToString(CultureInfo.InvariantCulture),
+        };
+        return await StageObjects.WriteIndexAsync(task, CentroidsIndex, 0, CentroidsIndexSchema, metadata, (writer, ct) => writer.WriteAsync(batch, ct),
+            cancellationToken).ConfigureAwait(false);
     }
 
     public override string Name => SemanticDedupStageSpec.TypeName;
@@ -109,6 +209,9 @@ public sealed class SemanticDedupStage : PipelineStage
         var centroids = await _kmeans.FinalCentroidsAsync(task, cancellationToken).ConfigureAwait(false);
         var mean = await _kmeans.MeanAsync(task, cancellationToken).ConfigureAwait(false);
         var (ids, vectors, dimensions) = await KMeansPhases.LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
+        if (ids.Count > 0 && dimensions != centroids.Dimensions)
+            throw new InvalidOperationException($"{this}: shard {task.Task} has {dimensions}-dimensional embeddings, the centroids {centroids.Dimensions} " +
+                "(a refresh must embed with the corpus' model).");
         var clusters = new int[ids.Count];
         var distances = new float[ids.Count];
         SphericalKMeans.Assign(vectors, dimensions, centroids, clusters, distances);
@@ -181,6 +284,34 @@ public sealed class SemanticDedupStage : PipelineStage
         return members;
     }
 
+    /// <summary>The shard of a base snapshot's member in score tables (its row is its position in the base's index partition).</summary>
+    private const int BaseShard = -1;
+
+    /// <summary>
+    /// A refresh: the base snapshot's indexed members of this partition whose cluster <paramref name="wanted"/> accepts,
+    /// in index order, their vectors spilled to the spill <paramref name="spillFor"/> gives (by dimensions).
+    /// </summary>
+    private async Task<List<Member>> ReadBaseMembersAsync(TaskContext task, int partition, Func<int, bool> wanted, Func<int, VectorSpill> spillFor,
+        CancellationToken cancellationToken)
+    {
+        var members = new List<Member>();
+        var index = await BaseMembersIndexAsync(task, partition, cancellationToken).ConfigureAwait(false);
+        long ordinal = 0;
+        float[]? vector = null;
+        await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, index, cancellationToken).ConfigureAwait(false))
+        {
+            var (clusters, vectors) = (batch.GetColumn<int>("cluster"), batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn));
+            for (var i = 0; i < batch.RowCount; i++, ordinal++)
+            {
+                if (!wanted(clusters[i])) continue;
+                vector ??= new float[vectors[i].Length / sizeof(float)];
+                EmbeddingFile.Decode(vectors[i], vector, float16: false);
+                members.Add(new Member(BaseShard, ordinal, batch.Ids[i], clusters[i], 0, "", spillFor(vector.Length).Append(vector)));
+            }
+        }
+        return members;
+    }
+
     private async Task<TaskStats> ScoreAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
@@ -189,11 +320,19 @@ public sealed class SemanticDedupStage : PipelineStage
         try
         {
             var members = await ReadMembersAsync(task, partition, (_, _, _, _) => true, d => spill = new VectorSpill(d), cancellationToken).ConfigureAwait(false);
-            var scores = Score(members, spill, Seed(task));
+            // A refresh: the corpus' members of the clusters this run's healthy documents fall in (other clusters have nothing to compare).
+            List<Member> baseMembers = [];
+            if (Refreshing(task) && members.Any(m => m.SpillRow >= 0))
+            {
+                var wanted = members.Where(m => m.SpillRow >= 0).Select(m => m.Cluster).ToHashSet();
+                baseMembers = await ReadBaseMembersAsync(task, partition, wanted.Contains, _ => spill!, cancellationToken).ConfigureAwait(false);
+            }
+            var scores = Score(members, baseMembers, spill, Seed(task));
             await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"scores/{partition:D4}.parquet"), scores.Table, null, cancellationToken).ConfigureAwait(false);
             await StageObjects.WriteSparseHistogramAsync(task.Job.Data, Key(task, $"mhist/{partition:D4}.bin"), scores.Histogram, cancellationToken).ConfigureAwait(false);
 
             var metrics = new Dictionary<string, double> { ["documents"] = members.Count, ["healthy"] = scores.Healthy, ["clusters"] = scores.Clusters };
+            if (Refreshing(task)) metrics["base_members_compared"] = baseMembers.Count;
             // M is computed once, so every eps of the curve costs nothing more.
             foreach (var eps in _spec.EpsCurve)
                 metrics[EpsMetric(eps)] = scores.MaxSimilarity.Count(m => SemDeDup.IsDuplicate(m, eps));
@@ -209,9 +348,14 @@ public sealed class SemanticDedupStage : PipelineStage
 
     private sealed record PartitionScores(RecordBatch Table, long[] Histogram, List<float> MaxSimilarity, long Healthy, int Clusters);
 
-    /// <summary>Ranks each cluster's healthy members and computes M and direct twins over the spilled vectors.</summary>
-    private unsafe PartitionScores Score(List<Member> members, VectorSpill? spill, ulong seed)
+    /// <summary>
+    /// Ranks each cluster's healthy members and computes M and direct twins over the spilled vectors. A refresh's base
+    /// members of the cluster rank first (in index order): every new member is compared with them, they get no M
+    /// (rank ≥ 0, shard <see cref="BaseShard"/>), and they count nowhere in this run's histogram or totals.
+    /// </summary>
+    private unsafe PartitionScores Score(List<Member> members, List<Member> baseMembers, VectorSpill? spill, ulong seed)
     {
+        var baseOf = baseMembers.GroupBy(m => m.Cluster).ToDictionary(g => g.Key, g => g.ToArray());
         var table = RecordBatch.WithSchema(ScoreSchema, members.Count);
         var histogram = new long[SimilarityBins];
         var allMax = new List<float>();
@@ -223,11 +367,13 @@ public sealed class SemanticDedupStage : PipelineStage
         {
             var list = cluster.Where(x => x.m.SpillRow >= 0).Select(x => x.m).ToArray();
             var ranking = SemDeDup.Rank(list.Select(m => m.Distance).ToArray(), list.Select(m => m.Id).ToArray(), ToOrder(_spec.Order), seed);
-            var rowOfRank = ranking.Select(r => list[r].SpillRow).ToArray();
-            var (max, twinRank) = SemDeDup.ComputeRanked(source, spill?.Dimensions ?? 1, rowOfRank, _spec.TileSize);
-            for (var r = 0; r < ranking.Length; r++)
+            var corpus = baseOf.GetValueOrDefault(cluster.Key) ?? [];
+            var rowOfRank = corpus.Select(m => m.SpillRow).Concat(ranking.Select(r => list[r].SpillRow)).ToArray();
+            var (max, twinRank) = SemDeDup.ComputeRanked(source, spill?.Dimensions ?? 1, rowOfRank, _spec.TileSize, firstScored: corpus.Length);
+            for (var b = 0; b < corpus.Length; b++) AddScore(table, corpus[b], b, 0, -1);
+            for (var r = corpus.Length; r < rowOfRank.Length; r++)
             {
-                AddScore(table, list[ranking[r]], r, max[r], twinRank[r]);
+                AddScore(table, list[ranking[r - corpus.Length]], r, max[r], twinRank[r]);
                 histogram[Math.Min(SimilarityBins - 1, (int)(Math.Max(0, max[r]) * (double)SimilarityBins))]++;
                 allMax.Add(max[r]);
             }
@@ -288,7 +434,9 @@ public sealed class SemanticDedupStage : PipelineStage
             if ((double)bin / SimilarityBins >= threshold) removed += histogram[bin];
         var choice = new EpsChoice(eps, _spec.TargetKeepFraction, documents, removed);
         await StageObjects.WriteJsonOnceAsync(task.Job.Data, Key(task, "eps.json"), choice, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["eps"] = eps } };
+        // A versioned corpus: the centroids (and mean direction) every later refresh assigns with.
+        List<SnapshotIndex>? indexes = task.Job.Refresh is null ? null : [await WriteCentroidsIndexAsync(task, cancellationToken).ConfigureAwait(false)];
+        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["eps"] = eps }, Indexes = indexes };
     }
 
     /// <summary>
@@ -326,7 +474,8 @@ public sealed class SemanticDedupStage : PipelineStage
             scores.GetColumn<int>("rank"), scores.GetColumn<float>("max_similarity"), scores.GetColumn<int>("twin_rank"));
         var n = scores.RowCount;
 
-        // Rows of one cluster are contiguous, healthy ones in rank order first: row of rank r = start + r.
+        // Rows of one cluster are contiguous, healthy ones in rank order first: row of rank r = start + r. A refresh's
+        // base members (shard BaseShard) rank first; they are already curated, get no verdict and are never removed.
         var removed = new bool[n];
         var twinRow = new int[n];
         var twinSimilarity = new float[n];
@@ -337,7 +486,7 @@ public sealed class SemanticDedupStage : PipelineStage
         {
             twinRow[i] = -1;
             if (!clusterStart.ContainsKey(clusterOf[i])) clusterStart[clusterOf[i]] = i;
-            if (ranks[i] < 0 || !SemDeDup.IsDuplicate(max[i], eps)) continue;
+            if (ranks[i] < 0 || shards[i] == BaseShard || !SemDeDup.IsDuplicate(max[i], eps)) continue;
             removed[i] = true;
             var twin = clusterStart[clusterOf[i]] + twinRanks[i];
             // The direct twin gave M, the maximum over every earlier member, so when it is kept it is also the most
@@ -355,6 +504,17 @@ public sealed class SemanticDedupStage : PipelineStage
         var health = scores.GetColumn<string>("health");
         for (var i = 0; i < n; i++)
         {
+            if (i == clusterStart[clusterOf[i]])
+            {
+                var end = i;
+                while (end < n && clusterOf[end] == clusterOf[i]) end++;
+                var own = Enumerable.Range(i, end - i).Where(r => shards[r] != BaseShard).ToArray();
+                clusterTable.GetColumn<int>("cluster").Add(clusterOf[i]);
+                clusterTable.GetColumn<long>("size").Add(own.Length);
+                clusterTable.GetColumn<long>("healthy").Add(own.Count(r => ranks[r] >= 0));
+                clusterTable.GetColumn<long>("removed").Add(own.Count(r => removed[r]));
+            }
+            if (shards[i] == BaseShard) continue;
             var batch = verdicts.TryGetValue(shards[i], out var b) ? b : verdicts[shards[i]] = RecordBatch.WithSchema(VerdictSchema);
             batch.GetColumn<long>("row").Add(rows[i]);
             batch.GetColumn<int>("cluster").Add(clusterOf[i]);
@@ -363,15 +523,6 @@ public sealed class SemanticDedupStage : PipelineStage
             batch.GetColumn<float>("twin_similarity").Add(twinSimilarity[i]);
             batch.GetColumn<bool>("twin_kept").Add(twinKept[i]);
             batch.GetColumn<string>("health").Add(health[i]);
-            if (i == clusterStart[clusterOf[i]])
-            {
-                var end = i;
-                while (end < n && clusterOf[end] == clusterOf[i]) end++;
-                clusterTable.GetColumn<int>("cluster").Add(clusterOf[i]);
-                clusterTable.GetColumn<long>("size").Add(end - i);
-                clusterTable.GetColumn<long>("healthy").Add(Enumerable.Range(i, end - i).Count(r => ranks[r] >= 0));
-                clusterTable.GetColumn<long>("removed").Add(Enumerable.Range(i, end - i).Count(r => removed[r]));
-            }
         }
         foreach (var (shard, batch) in verdicts)
             await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"verdicts/{JobLayout.ShardName(shard)}/{partition:D4}.parquet"), batch, null, cancellationToken)
@@ -379,15 +530,65 @@ public sealed class SemanticDedupStage : PipelineStage
         await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"clusters/{partition:D4}.parquet"), clusterTable, null, cancellationToken).ConfigureAwait(false);
 
         var removedCount = removed.Count(r => r);
-        return new TaskStats
+        var stats = new TaskStats
         {
-            In = n, Seconds = clock.Elapsed.TotalSeconds,
+            In = shards.List.Count(s => s != BaseShard), Seconds = clock.Elapsed.TotalSeconds,
             Metrics =
             {
-                ["removed"] = removedCount, ["twins_kept"] = twinKept.Count(k => k),
+                ["removed"] = removedCount, ["twins_kept"] = Enumerable.Range(0, n).Count(i => removed[i] && twinKept[i]),
                 ["chain_twins_kept"] = chainResolved, ["chain_twins_removed"] = chains.Count - chainResolved,
             },
+            Indexes = task.Job.Refresh is null ? null
+                : [await WriteMembersIndexAsync(task, partition, scores, removed, cancellationToken).ConfigureAwait(false)],
         };
+        if (Refreshing(task))
+            stats.Metrics["duplicates_of_corpus"] = Enumerable.Range(0, n).Count(i => removed[i] && shards[twinRow[i]] == BaseShard);
+        return stats;
+    }
+
+    /// <summary>
+    /// A versioned corpus: this partition's members index for the snapshot this job writes — the base's members (index
+    /// order) then this run's kept healthy members (shard, row order). Carried by reference when this run kept none here.
+    /// Streams both, a row group per piece, so the partition is never held in memory.
+    /// </summary>
+    private async Task<SnapshotIndex> WriteMembersIndexAsync(TaskContext task, int partition, RecordBatch scores, bool[] removed,
+        CancellationToken cancellationToken)
+    {
+        var (shards, rows, ranks) = (scores.GetColumn<int>("shard"), scores.GetColumn<long>("row"), scores.GetColumn<int>("rank"));
+        var keep = new HashSet<(int Shard, long Row)>();
+        for (var i = 0; i < scores.RowCount; i++)
+            if (shards[i] != BaseShard && ranks[i] >= 0 && !removed[i]) keep.Add((shards[i], rows[i]));
+        var baseIndex = Refreshing(task) ? await BaseMembersIndexAsync(task, partition, cancellationToken).ConfigureAwait(false) : null;
+        if (baseIndex is not null && keep.Count == 0) return baseIndex;
+
+        var keys = new List<string>();
+        await foreach (var info in task.Job.Data.ListAsync(MembersFolder(task, partition), cancellationToken).ConfigureAwait(false)) keys.Add(info.Key);
+        keys.Sort(StringComparer.Ordinal);
+        return await StageObjects.WriteIndexAsync(task, MembersIndex, partition, MembersIndexSchema, null, async (writer, ct) =>
+        {
+            if (baseIndex is not null)
+                await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, baseIndex, ct).ConfigureAwait(false))
+                    await writer.WriteAsync(batch, ct).ConfigureAwait(false);
+            foreach (var key in keys)
+            {
+                var shard = int.Parse(Path.GetFileNameWithoutExtension(key), CultureInfo.InvariantCulture);
+                await using var input = await task.Job.Data.OpenReadAsync(key, ct).ConfigureAwait(false);
+                await using var reader = await ParquetTableReader.OpenAsync(input, ct).ConfigureAwait(false);
+                await foreach (var batch in reader.ReadAllAsync(ct).ConfigureAwait(false))
+                {
+                    var piece = RecordBatch.WithSchema(MembersIndexSchema);
+                    var (pieceRows, clusters, vectors) = (batch.GetColumn<long>("row"), batch.GetColumn<int>("cluster"), batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn));
+                    for (var i = 0; i < batch.RowCount; i++)
+                    {
+                        if (!keep.Contains((shard, pieceRows[i]))) continue;
+                        piece.Ids.Add(batch.Ids[i]);
+                        piece.GetColumn<int>("cluster").Add(clusters[i]);
+                        piece.GetColumn<byte[]>(EmbeddingFile.VectorColumn).Add(vectors[i]);
+                    }
+                    await writer.WriteAsync(piece, ct).ConfigureAwait(false);
+                }
+            }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -412,6 +613,9 @@ public sealed class SemanticDedupStage : PipelineStage
             var spillRowOf = new Dictionary<int, int>();
             var members = await ReadMembersAsync(task, partition, (shard, row, cluster, _) => wantedClusters.Contains(cluster),
                 d => spill = new VectorSpill(d), cancellationToken).ConfigureAwait(false);
+            // A refresh: the corpus' members rank first and are kept, so they are candidates too.
+            if (Refreshing(task))
+                members.AddRange(await ReadBaseMembersAsync(task, partition, wantedClusters.Contains, _ => spill!, cancellationToken).ConfigureAwait(false));
             foreach (var m in members)
                 if (m.SpillRow >= 0) spillRowOf[rowOf[(m.Shard, m.Row)]] = m.SpillRow;
             spill!.Seal();

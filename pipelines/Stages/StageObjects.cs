@@ -38,17 +38,29 @@ internal static class StageObjects
     /// Writes one partition of a durable dedup index into the snapshot folder of a versioned corpus (create-once; the
     /// folder belongs to this job) and describes it for the snapshot manifest.
     /// </summary>
-    public static async Task<Execution.SnapshotIndex> WriteIndexAsync(TaskContext task, string name, int partition, RecordBatch batch,
-        CancellationToken cancellationToken)
+    public static Task<Execution.SnapshotIndex> WriteIndexAsync(TaskContext task, string name, int partition, RecordBatch batch,
+        CancellationToken cancellationToken) =>
+        WriteIndexAsync(task, name, partition, batch.Schema, null, (writer, ct) => writer.WriteAsync(batch, ct), cancellationToken);
+
+    /// <summary>
+    /// <see cref="WriteIndexAsync(TaskContext, string, int, RecordBatch, CancellationToken)"/> for an index partition
+    /// too large to hold at once: <paramref name="write"/> streams its row groups (e.g. the base's rows, then this run's).
+    /// </summary>
+    public static async Task<Execution.SnapshotIndex> WriteIndexAsync(TaskContext task, string name, int partition, IReadOnlyList<ColumnSchema> schema,
+        Dictionary<string, string>? metadata, Func<ParquetTableWriter, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
         var job = task.Job;
         var relative = $"{job.Refresh!.Folder}/index/{task.Stage.Folder}/{name}-{partition:D5}.parquet";
         await using var spool = SpoolFile.Create();
-        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, batch.Schema, cancellationToken: cancellationToken).ConfigureAwait(false))
-            await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+        long rows;
+        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, schema, metadata, cancellationToken).ConfigureAwait(false))
+        {
+            await write(writer, cancellationToken).ConfigureAwait(false);
+            rows = writer.RowsWritten;
+        }
         var length = spool.Length;
         await spool.CommitOnceAsync(job.Output, job.OutputKeyOf(relative), cancellationToken).ConfigureAwait(false);
-        return new Execution.SnapshotIndex(task.Stage.Folder, name, partition, relative, batch.RowCount, length);
+        return new Execution.SnapshotIndex(task.Stage.Folder, name, partition, relative, rows, length);
     }
 
     /// <summary>Every row group of a durable index partition (written by <see cref="WriteIndexAsync"/>, possibly by an earlier snapshot).</summary>
@@ -58,6 +70,19 @@ internal static class StageObjects
         await using var input = await job.Output.OpenReadAsync(job.OutputKeyOf(index.Key), cancellationToken).ConfigureAwait(false);
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
         await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) yield return batch;
+    }
+
+    /// <summary>A (small) durable index partition in memory, with its file metadata.</summary>
+    public static async Task<(RecordBatch Table, IReadOnlyDictionary<string, string> Metadata)> ReadSmallIndexAsync(Execution.JobContext job,
+        Execution.SnapshotIndex index, CancellationToken cancellationToken)
+    {
+        await using var input = await job.Output.OpenReadAsync(job.OutputKeyOf(index.Key), cancellationToken).ConfigureAwait(false);
+        await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        var result = RecordBatch.WithSchema(reader.Schema);
+        await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            foreach (var column in batch.AllColumns)
+                foreach (var value in column.Values) result.Find(column.Name)!.Values.Add(value);
+        return (result, new Dictionary<string, string>(reader.Metadata));
     }
 
     /// <summary>A small JSON object, create-once (a retried task writes the same content).</summary>

@@ -353,8 +353,9 @@ public sealed class CorpusRefreshTests : IDisposable
         Assert.NotEqual(JobContext.JobIdOf(Spec("1")), JobContext.JobIdOf(Spec("2")));
         var errors = JobSpecValidator.Validate(plain with { Output = new OutputSpec { Path = OutputPath, KeepSnapshots = 0 } });
         Assert.Contains(errors, e => e.Field == "output.keepSnapshots");
-        errors = JobSpecValidator.Validate(Spec("1") with { Stages = [new EmbedStageSpec(), new SemanticDedupStageSpec()] });
+        errors = JobSpecValidator.Validate(Spec("1") with { Stages = [new EmbedStageSpec(), new D4StageSpec { KeepFraction = 0.5 }] });
         Assert.Contains(errors, e => e.Field == "stages[1].type");
+        Assert.Empty(JobSpecValidator.Validate(Spec("1") with { Stages = [new EmbedStageSpec(), new SemanticDedupStageSpec()] }));
         Assert.Equal("x", JobSpec.Parse("""{"name":"n","runKey":"x","inputs":[{"path":"a/*.jsonl"}],"stages":[],"output":{"path":"o","snapshots":true,"keepSnapshots":3}}""").RunKey);
     }
 
