@@ -39,6 +39,8 @@ public static partial class JobsApi
         api.MapGet("/jobs/{id}/report", ReportAsync).WithSummary("The job's report: status, books, funnel, per-stage metrics (histograms, eps curve) and errors.");
         api.MapGet("/jobs/{id}/documents", DocumentsAsync).Produces<DocumentView[]>()
             .WithSummary("A sample of curated documents (first rows of the first shard), for a look at the output.");
+        api.MapGet("/jobs/{id}/snapshots", SnapshotsAsync).Produces<SnapshotSummary[]>().Produces(StatusCodes.Status404NotFound)
+            .WithSummary("The kept snapshots of the versioned corpus a job publishes to (output.snapshots), newest first.");
         api.MapGet("/silos", SilosAsync).WithTags("cluster").Produces<SiloView[]>().WithSummary("The cluster's silos, their roles and health.");
         api.MapGet("/me", (HttpContext http) => Results.Ok(new
         {
@@ -191,6 +193,14 @@ public static partial class JobsApi
             SiloRoles.Parse(metadata.GetSiloMetadata(h.SiloAddress).Metadata.GetValueOrDefault(SiloRoles.MetadataKey)).Order(StringComparer.Ordinal).ToArray(),
             h.Status == SiloStatus.Active, h.StartTime == default ? null : new DateTimeOffset(h.StartTime, TimeSpan.Zero),
             h.IAmAliveTime == default ? null : new DateTimeOffset(h.IAmAliveTime, TimeSpan.Zero))));
+    }
+
+    private static async Task<IResult> SnapshotsAsync(string id, IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        var spec = await SpecOfAsync(id, stores, cancellationToken);
+        if (spec is null) return NotFound(id);
+        if (!spec.Output.Snapshots) return Results.NotFound(new { error = $"job {id} does not write a versioned corpus (output.snapshots is not set)" });
+        return Results.Ok(await CorpusSnapshots.ListAsync(stores, spec.Output.Path, cancellationToken));
     }
 
     private static IResult NotFound(string id) => Results.NotFound(new { error = $"no job {id}" });

@@ -65,6 +65,27 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
     }
 
     [Fact]
+    public async Task The_snapshots_of_a_versioned_corpus_are_listed_and_a_plain_output_has_none()
+    {
+        var job = new SmallJob(fixture.Temp.Combine("snapshots"), "snapshots", originals: 10, copies: 2, files: 1);
+        using var client = Host.Client();
+        var response = await client.PostAsync("/api/jobs", SmallJob.Body(job.SpecJson(snapshots: true)));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var jobId = (await response.Content.ReadFromJsonAsync<SubmitResult>(TestApiHost.Json))!.JobId;
+        Assert.Equal(JobState.Completed, (await Host.WaitAsync(jobId)).State);
+
+        using var viewer = Host.Client(TestApiHost.ViewerKey);
+        var snapshots = await viewer.GetFromJsonAsync<JsonElement>($"/api/jobs/{jobId}/snapshots");
+        var only = Assert.Single(snapshots.EnumerateArray());
+        Assert.Equal(1, only.GetProperty("snapshot").GetInt32());
+        Assert.True(only.GetProperty("isCurrent").GetBoolean());
+        Assert.Equal(jobId, only.GetProperty("jobId").GetString());
+
+        var (plainId, _) = await SubmitAsync("plain-output", originals: 5, copies: 1, files: 1);
+        Assert.Equal(HttpStatusCode.NotFound, (await viewer.GetAsync($"/api/jobs/{plainId}/snapshots")).StatusCode);
+    }
+
+    [Fact]
     public async Task Submitted_job_completes_with_the_same_output_as_curate_run()
     {
         var (jobId, job) = await SubmitAsync("same");

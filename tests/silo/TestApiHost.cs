@@ -141,7 +141,8 @@ public sealed class SmallJob
     public string Name { get; }
 
     /// <param name="semantic">Also embed (shipped model, CPU) and run semantic_dedup, whose report feeds the dashboard's histograms.</param>
-    public string SpecJson(string? output = null, int targetShardBytes = 2048, bool semantic = false) => JsonSerializer.Serialize(new
+    /// <param name="snapshots">Write a versioned corpus (output.snapshots) instead of a plain output.</param>
+    public string SpecJson(string? output = null, int targetShardBytes = 2048, bool semantic = false, bool snapshots = false) => JsonSerializer.Serialize(new
     {
         name = Name,
         seed = 42,
@@ -155,7 +156,7 @@ public sealed class SmallJob
         }.Concat(semantic
             ? [new { type = "embed" }, new { type = "semantic_dedup", clusters = 3, maxIterations = 5, eps = 0.05, partitions = 2 }]
             : Array.Empty<object>()).ToArray(),
-        output = new { path = output ?? "curated/" + Name },
+        output = snapshots ? (object)new { path = output ?? "curated/" + Name, snapshots = true } : new { path = output ?? "curated/" + Name },
     });
 
     public static StringContent Body(string json) => new(json, System.Text.Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
