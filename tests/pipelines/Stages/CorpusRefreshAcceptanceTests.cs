@@ -188,38 +188,7 @@ public sealed class CorpusRefreshAcceptanceTests : IDisposable
         await PlantedEmbeddings.RunAsync(spec, stores, services, id => _vectors[id]);
     }
 
-    /// <summary>A whole snapshot read back through its manifest: every document (own and carried shards) with its text and semantic cluster, and the run's drops.</summary>
-    private sealed record Snapshot(Manifest Manifest, Dictionary<string, string> Texts, Dictionary<string, int> ClusterOf, List<DropRow> Drops);
-
-    private static async Task<Snapshot> ReadSnapshotAsync(IObjectStore store)
-    {
-        var manifestKey = (await CorpusSnapshots.ReadCurrentAsync(store, OutputPath)).Value!.Manifest;
-        var manifest = (await CorpusSnapshots.ReadManifestAsync(store, OutputPath, manifestKey))!;
-        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
-        var clusterOf = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var shard in manifest.AllShards)
-        {
-            var bytes = await store.ReadBytesAsync($"{OutputPath}/{shard.Key}");
-            Assert.Equal(shard.Sha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
-            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(bytes));
-            await foreach (var batch in reader.ReadAllAsync())
-                for (var i = 0; i < batch.RowCount; i++)
-                {
-                    Assert.True(texts.TryAdd(batch.Ids[i], batch.Texts[i]), $"{batch.Ids[i]} twice in the snapshot");
-                    clusterOf[batch.Ids[i]] = batch.GetColumn<int>(SemanticDedupStage.ClusterColumn)[i];
-                }
-        }
-        var drops = new List<DropRow>();
-        foreach (var file in manifest.Drops)
-        {
-            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(await store.ReadBytesAsync($"{OutputPath}/{file.Key}")));
-            await foreach (var b in reader.ReadAllAsync())
-                for (var i = 0; i < b.RowCount; i++)
-                    drops.Add(new DropRow(b.Ids[i], b.Sources[i], b.Positions[i], b.GetColumn<string>("stage")[i], b.GetColumn<string>("reason")[i],
-                        b.GetColumn<string>("detail")[i], b.GetColumn<string>("twin_id")[i]));
-        }
-        return new Snapshot(manifest, texts, clusterOf, drops);
-    }
+    private static Task<CuratedSnapshot> ReadSnapshotAsync(IObjectStore store) => CuratedSnapshot.ReadAsync(store, OutputPath);
 
     private float Cosine(string a, string b) => VectorKernels.SequentialDot(_vectors[a], _vectors[b]);
 
@@ -229,9 +198,9 @@ public sealed class CorpusRefreshAcceptanceTests : IDisposable
     [Fact]
     public async Task A_refresh_with_exact_near_and_semantic_dedup_leaves_no_removable_pair_and_keeps_and_does_not_reread_part_1()
     {
-        var reads = new ConcurrentBag<string>();
-        var stores = new CountingResolver(
-            CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data") }), reads);
+        var stores = new ReadCountingResolver(
+            CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data") }));
+        var reads = stores.Reads;
 
         var part1 = WritePart1();
         await RunAsync(stores, Spec("1"));
@@ -323,7 +292,7 @@ public sealed class CorpusRefreshAcceptanceTests : IDisposable
     /// anything else, so k-means puts them with their original.</item>
     /// </list>
     /// </summary>
-    private (int HashPairs, int NearPairs, double MaxJaccard, int SameCluster, int CrossCluster, double MaxSameClusterCosine) BruteForce(Snapshot snapshot)
+    private (int HashPairs, int NearPairs, double MaxJaccard, int SameCluster, int CrossCluster, double MaxSameClusterCosine) BruteForce(CuratedSnapshot snapshot)
     {
         var ids = snapshot.Texts.Keys.Order(StringComparer.Ordinal).ToArray();
         var hashes = ids.Select(id => ContentHash.Of(snapshot.Texts[id], caseFold: true, collapseWhitespace: true)).ToArray();
@@ -350,33 +319,5 @@ public sealed class CorpusRefreshAcceptanceTests : IDisposable
         return (hashPairs, nearPairs, maxJaccard, same, cross, maxCosine);
     }
 
-    /// <summary>Counts every object opened for reading in local-folder inputs (the corpus), so the test can tell what a run read.</summary>
-    private sealed class CountingResolver(IStoreResolver inner, ConcurrentBag<string> reads) : IStoreResolver
-    {
-        private readonly ConcurrentDictionary<string, IObjectStore> _stores = new();
 
-        public IObjectStore DataStore => inner.DataStore;
-
-        public IObjectStore Resolve(StoreLocation location) => location.Kind == StoreKind.LocalFolder
-            ? _stores.GetOrAdd(location.Root, _ => new CountingStore(inner.Resolve(location), reads))
-            : inner.Resolve(location);
-    }
-
-    private sealed class CountingStore(IObjectStore inner, ConcurrentBag<string> reads) : IObjectStore
-    {
-        public string Location => inner.Location;
-        public Task<ObjectInfo?> GetInfoAsync(string key, CancellationToken cancellationToken = default) => inner.GetInfoAsync(key, cancellationToken);
-        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
-
-        public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
-        {
-            reads.Add(key);
-            return inner.OpenReadAsync(key, cancellationToken);
-        }
-
-        public Task<ObjectInfo> WriteAsync(string key, Func<Stream, CancellationToken, Task> produce, WriteCondition condition,
-            CancellationToken cancellationToken = default) => inner.WriteAsync(key, produce, condition, cancellationToken);
-
-        public Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
-    }
 }

@@ -118,19 +118,15 @@ public sealed class CorpusRefreshTests : IDisposable
         Output = new OutputSpec { Path = OutputPath, Snapshots = true, KeepSnapshots = keep },
     };
 
-    private sealed class Env(IStoreResolver stores, ConcurrentBag<string> reads)
+    private sealed class Env(ReadCountingResolver stores)
     {
         public IStoreResolver Stores => stores;
-        public ConcurrentBag<string> Reads => reads;
+        public ConcurrentBag<string> Reads => stores.Reads;
         public IObjectStore Data => stores.DataStore;
     }
 
-    private Env Environment(string name)
-    {
-        var reads = new ConcurrentBag<string>();
-        var inner = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(name) });
-        return new Env(new CountingResolver(inner, reads), reads);
-    }
+    private Env Environment(string name) =>
+        new(new ReadCountingResolver(CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(name) })));
 
     private static async Task RunAsync(Env env, JobSpec spec, int? maxPhases = null)
     {
@@ -138,35 +134,8 @@ public sealed class CorpusRefreshTests : IDisposable
         await InProcessJob.RunAsync(spec, env.Stores, services, maxPhases: maxPhases);
     }
 
-    /// <summary>A whole snapshot read back: every document (own and carried shards) with its text, and the run's drops.</summary>
-    private sealed record Snapshot(Manifest Manifest, Dictionary<string, string> Documents, List<DropRow> Drops, Dictionary<string, string> ShardHashes);
-
-    private static async Task<Snapshot> ReadSnapshotAsync(IObjectStore store, string? manifestKey = null)
-    {
-        manifestKey ??= (await CorpusSnapshots.ReadCurrentAsync(store, OutputPath)).Value!.Manifest;
-        var manifest = (await CorpusSnapshots.ReadManifestAsync(store, OutputPath, manifestKey))!;
-        var documents = new Dictionary<string, string>(StringComparer.Ordinal);
-        var hashes = new Dictionary<string, string>();
-        foreach (var shard in manifest.AllShards)
-        {
-            var bytes = await store.ReadBytesAsync($"{OutputPath}/{shard.Key}");
-            hashes[shard.Key] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
-            Assert.Equal(shard.Sha256, hashes[shard.Key]);
-            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(bytes));
-            await foreach (var batch in reader.ReadAllAsync())
-                for (var i = 0; i < batch.RowCount; i++) Assert.True(documents.TryAdd(batch.Ids[i], batch.Texts[i]), $"{batch.Ids[i]} twice in the snapshot");
-        }
-        var drops = new List<DropRow>();
-        foreach (var file in manifest.Drops)
-        {
-            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(await store.ReadBytesAsync($"{OutputPath}/{file.Key}")));
-            await foreach (var b in reader.ReadAllAsync())
-                for (var i = 0; i < b.RowCount; i++)
-                    drops.Add(new DropRow(b.Ids[i], b.Sources[i], b.Positions[i], b.GetColumn<string>("stage")[i], b.GetColumn<string>("reason")[i],
-                        b.GetColumn<string>("detail")[i], b.GetColumn<string>("twin_id")[i]));
-        }
-        return new Snapshot(manifest, documents, drops, hashes);
-    }
+    private static Task<CuratedSnapshot> ReadSnapshotAsync(IObjectStore store, string? manifestKey = null) =>
+        CuratedSnapshot.ReadAsync(store, OutputPath, manifestKey);
 
     [Fact]
     public async Task A_refresh_reads_only_new_objects_and_leaves_no_duplicate_pair_in_the_whole_snapshot()
@@ -176,7 +145,7 @@ public sealed class CorpusRefreshTests : IDisposable
         await RunAsync(env, Spec(runKey: "1"));
         var first = await ReadSnapshotAsync(env.Data);
         Assert.Equal(1, first.Manifest.Snapshot!.Number);
-        Assert.Equal(part1.Count, first.Documents.Count);
+        Assert.Equal(part1.Count, first.Texts.Count);
         Assert.Contains(env.Reads, key => key.EndsWith("part1-0.jsonl", StringComparison.Ordinal));
 
         WritePart2(part1);
@@ -201,11 +170,11 @@ public sealed class CorpusRefreshTests : IDisposable
         var part2Count = _texts.Keys.Count(id => id.StartsWith("a2-", StringComparison.Ordinal));
         Assert.Empty(second.Manifest.Accounting.Imbalances());
         Assert.Equal(part2Count, second.Manifest.Accounting.InputRecords);
-        Assert.Equal(first.Documents.Count, snapshot.CarriedDocuments);
-        Assert.Equal(first.Documents.Count + second.Manifest.Accounting.Kept, second.Documents.Count);
+        Assert.Equal(first.Texts.Count, snapshot.CarriedDocuments);
+        Assert.Equal(first.Texts.Count + second.Manifest.Accounting.Kept, second.Texts.Count);
 
         // No part-1 document was removed: all carried, byte for byte, and none is among the drops.
-        Assert.All(part1, id => Assert.Equal(_texts[id], second.Documents[id]));
+        Assert.All(part1, id => Assert.Equal(_texts[id], second.Texts[id]));
         Assert.All(second.Drops, d => Assert.StartsWith("a2-", d.Id, StringComparison.Ordinal));
 
         // Exactly the planted copies were dropped, each naming its twin, which is in the snapshot; copies of corpus
@@ -213,7 +182,7 @@ public sealed class CorpusRefreshTests : IDisposable
         Assert.Equal(_planted.Keys.Order(StringComparer.Ordinal), second.Drops.Select(d => d.Id).Order(StringComparer.Ordinal));
         foreach (var drop in second.Drops)
         {
-            Assert.Contains(drop.TwinId, second.Documents.Keys);
+            Assert.Contains(drop.TwinId, second.Texts.Keys);
             Assert.Equal(_planted[drop.Id].Of, drop.TwinId);
             Assert.Equal(_planted[drop.Id].Kind.StartsWith("exact", StringComparison.Ordinal) ? ExactDedupStage.DuplicateReason : NearDedupStage.DuplicateReason,
                 drop.Reason);
@@ -222,8 +191,8 @@ public sealed class CorpusRefreshTests : IDisposable
         Assert.Equal(25, exactMetrics["duplicates_of_corpus"]);
 
         // Brute force over the whole snapshot (carried + new documents): no pair the job's rules would remove.
-        var (hashPairs, nearPairs, maxJaccard) = BruteForce(second.Documents);
-        _output.WriteLine($"{second.Documents.Count} documents: {hashPairs} equal-hash pairs, {nearPairs} pairs with Jaccard ≥ 0.7 (largest {maxJaccard:F3})");
+        var (hashPairs, nearPairs, maxJaccard) = BruteForce(second.Texts);
+        _output.WriteLine($"{second.Texts.Count} documents: {hashPairs} equal-hash pairs, {nearPairs} pairs with Jaccard ≥ 0.7 (largest {maxJaccard:F3})");
         Assert.Equal(0, hashPairs);
         Assert.Equal(0, nearPairs);
 
@@ -233,8 +202,8 @@ public sealed class CorpusRefreshTests : IDisposable
         Assert.Equal(4, snapshot.Indexes.Count(i => i.Name == NearDedupStage.BandsIndex));
         Assert.Equal(4, snapshot.Indexes.Count(i => i.Name == NearDedupStage.SignaturesIndex));
         var nearDrops = second.Drops.Count(d => d.Reason == NearDedupStage.DuplicateReason);
-        Assert.Equal(second.Documents.Count + nearDrops, snapshot.Indexes.Where(i => i.Name == ExactDedupStage.IndexName).Sum(i => i.Rows));
-        Assert.Equal(second.Documents.Count, snapshot.Indexes.Where(i => i.Name == NearDedupStage.SignaturesIndex).Sum(i => i.Rows));
+        Assert.Equal(second.Texts.Count + nearDrops, snapshot.Indexes.Where(i => i.Name == ExactDedupStage.IndexName).Sum(i => i.Rows));
+        Assert.Equal(second.Texts.Count, snapshot.Indexes.Where(i => i.Name == NearDedupStage.SignaturesIndex).Sum(i => i.Rows));
 
         // A refresh with nothing new reads nothing, drops nothing and still publishes a snapshot carrying everything.
         env.Reads.Clear();
@@ -242,7 +211,7 @@ public sealed class CorpusRefreshTests : IDisposable
         var third = await ReadSnapshotAsync(env.Data);
         Assert.DoesNotContain(env.Reads, k => k.EndsWith(".jsonl", StringComparison.Ordinal));
         Assert.Equal((3, 0, 5), (third.Manifest.Snapshot!.Number, third.Manifest.Snapshot.ReadObjects, third.Manifest.Snapshot.SkippedObjects));
-        Assert.Equal(second.Documents.Keys.Order(StringComparer.Ordinal), third.Documents.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(second.Texts.Keys.Order(StringComparer.Ordinal), third.Texts.Keys.Order(StringComparer.Ordinal));
         Assert.All(third.Manifest.Snapshot.Indexes, i => Assert.False(i.Key.StartsWith(third.Manifest.Snapshot.Folder, StringComparison.Ordinal)));
     }
 
@@ -339,8 +308,8 @@ public sealed class CorpusRefreshTests : IDisposable
 
         // The current snapshot is whole: every document of all three parts minus the planted copies.
         var current = await ReadSnapshotAsync(env.Data);
-        Assert.Equal(_texts.Count - _planted.Count, current.Documents.Count);
-        var (hashPairs, nearPairs, _) = BruteForce(current.Documents);
+        Assert.Equal(_texts.Count - _planted.Count, current.Texts.Count);
+        var (hashPairs, nearPairs, _) = BruteForce(current.Texts);
         Assert.Equal((0, 0), (hashPairs, nearPairs));
     }
 
@@ -359,33 +328,5 @@ public sealed class CorpusRefreshTests : IDisposable
         Assert.Equal("x", JobSpec.Parse("""{"name":"n","runKey":"x","inputs":[{"path":"a/*.jsonl"}],"stages":[],"output":{"path":"o","snapshots":true,"keepSnapshots":3}}""").RunKey);
     }
 
-    /// <summary>Counts every object opened for reading in local-folder inputs (the corpus), so a test can tell what a run read.</summary>
-    private sealed class CountingResolver(IStoreResolver inner, ConcurrentBag<string> reads) : IStoreResolver
-    {
-        private readonly ConcurrentDictionary<string, IObjectStore> _stores = new();
 
-        public IObjectStore DataStore => inner.DataStore;
-
-        public IObjectStore Resolve(StoreLocation location) => location.Kind == StoreKind.LocalFolder
-            ? _stores.GetOrAdd(location.Root, _ => new CountingStore(inner.Resolve(location), reads))
-            : inner.Resolve(location);
-    }
-
-    private sealed class CountingStore(IObjectStore inner, ConcurrentBag<string> reads) : IObjectStore
-    {
-        public string Location => inner.Location;
-        public Task<ObjectInfo?> GetInfoAsync(string key, CancellationToken cancellationToken = default) => inner.GetInfoAsync(key, cancellationToken);
-        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
-
-        public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
-        {
-            reads.Add(key);
-            return inner.OpenReadAsync(key, cancellationToken);
-        }
-
-        public Task<ObjectInfo> WriteAsync(string key, Func<Stream, CancellationToken, Task> produce, WriteCondition condition,
-            CancellationToken cancellationToken = default) => inner.WriteAsync(key, produce, condition, cancellationToken);
-
-        public Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
-    }
 }

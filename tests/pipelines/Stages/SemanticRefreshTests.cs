@@ -137,35 +137,7 @@ public sealed class SemanticRefreshTests : IDisposable
         await PlantedEmbeddings.RunAsync(spec, stores, services, id => _vectors[id], maxPhases: maxPhases);
     }
 
-    /// <summary>A whole snapshot read back: every document (own and carried shards) with its semantic cluster, and the run's drops.</summary>
-    private sealed record Snapshot(Manifest Manifest, Dictionary<string, int> ClusterOf, List<DropRow> Drops, Dictionary<string, string> ShardHashes);
-
-    private static async Task<Snapshot> ReadSnapshotAsync(IObjectStore store)
-    {
-        var manifestKey = (await CorpusSnapshots.ReadCurrentAsync(store, OutputPath)).Value!.Manifest;
-        var manifest = (await CorpusSnapshots.ReadManifestAsync(store, OutputPath, manifestKey))!;
-        var clusterOf = new Dictionary<string, int>(StringComparer.Ordinal);
-        var hashes = new Dictionary<string, string>();
-        foreach (var shard in manifest.AllShards)
-        {
-            var bytes = await store.ReadBytesAsync($"{OutputPath}/{shard.Key}");
-            hashes[shard.Key] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
-            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(bytes));
-            await foreach (var batch in reader.ReadAllAsync())
-                for (var i = 0; i < batch.RowCount; i++)
-                    Assert.True(clusterOf.TryAdd(batch.Ids[i], batch.GetColumn<int>(SemanticDedupStage.ClusterColumn)[i]), $"{batch.Ids[i]} twice");
-        }
-        var drops = new List<DropRow>();
-        foreach (var file in manifest.Drops)
-        {
-            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(await store.ReadBytesAsync($"{OutputPath}/{file.Key}")));
-            await foreach (var b in reader.ReadAllAsync())
-                for (var i = 0; i < b.RowCount; i++)
-                    drops.Add(new DropRow(b.Ids[i], b.Sources[i], b.Positions[i], b.GetColumn<string>("stage")[i], b.GetColumn<string>("reason")[i],
-                        b.GetColumn<string>("detail")[i], b.GetColumn<string>("twin_id")[i]));
-        }
-        return new Snapshot(manifest, clusterOf, drops, hashes);
-    }
+    private static Task<CuratedSnapshot> ReadSnapshotAsync(IObjectStore store) => CuratedSnapshot.ReadAsync(store, OutputPath);
 
     private float Cosine(string a, string b) => VectorKernels.SequentialDot(_vectors[a], _vectors[b]);
 
@@ -188,7 +160,7 @@ public sealed class SemanticRefreshTests : IDisposable
         return (same, any, max);
     }
 
-    private static IEnumerable<SnapshotIndex> Indexes(Snapshot s, string name) => s.Manifest.Snapshot!.Indexes.Where(i => i.Stage == SemanticFolder && i.Name == name);
+    private static IEnumerable<SnapshotIndex> Indexes(CuratedSnapshot s, string name) => s.Manifest.Snapshot!.Indexes.Where(i => i.Stage == SemanticFolder && i.Name == name);
 
     [Fact]
     public async Task A_refresh_removes_semantic_duplicates_of_the_corpus_and_among_new_documents_without_refitting()
