@@ -50,7 +50,7 @@ public sealed class DashboardBrowserTests
         await using var host = await TestApiHost.StartAsync(temp.Combine("data"), temp.Path,
             new Dictionary<string, string?> { ["Curation:Api:AllowedRoots:1"] = samples });
         var small = new SmallJob(temp.Combine("small"), "dashboard", originals: 20, copies: 5, files: 1);
-        // The demo corpus without its embedding stages (seconds on a CPU), after a small corpus holding a <script> document (first,
+        // The demo corpus without its embedding stages (seconds on a CPU; the funnel shows in → filtered → exact → near → kept), after a small corpus holding a <script> document (first,
         // so it lands in the first shard the dashboard samples).
         var spec = JsonSerializer.Serialize(new
         {
@@ -67,6 +67,7 @@ public sealed class DashboardBrowserTests
                 new { type = "normalize" },
                 new { type = "quality_filter", minChars = 50, maxChars = 100000, minWords = 8 },
                 new { type = "exact_dedup", partitions = 4 },
+                new { type = "near_dedup", partitions = 4 },
             },
             output = new { path = "curated/dashboard-demo" },
         }, new JsonSerializerOptions { WriteIndented = true });
