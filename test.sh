@@ -58,4 +58,14 @@ export CURATION_TEST_AZURITE_TABLE="http://127.0.0.1:$table_port/devstoreaccount
 echo "Azurite blob service: $CURATION_TEST_AZURITE_BLOB (pid $azurite_pid), table service: $CURATION_TEST_AZURITE_TABLE (pid $table_pid)"
 
 log "dotnet test"
-dotnet test Curation.sln -c Release --logger "console;verbosity=normal" "$@"
+# The output is kept in a file too, so that the failures can be repeated at the very end, where a CI log's tail shows them.
+test_log="$azurite_dir/dotnet-test.log"
+set +e
+dotnet test Curation.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$test_log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  log "dotnet test failed (exit $status); the failures again:"
+  grep -E -A 30 '^\s+Failed |error [A-Z]+[0-9]+|Test Run Aborted|The active test run was aborted' "$test_log" | cut -c1-400 | head -n 300 || true
+fi
+exit "$status"
