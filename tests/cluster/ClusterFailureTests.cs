@@ -64,8 +64,8 @@ public sealed class ClusterFailureTests : IDisposable
         }
     }
 
-    private StoreSettings AzureStore(string hint) =>
-        new("AzureBlob", ConnectionString: _services.BlobConnectionString, ContainerName: AzuriteFixture.NewContainerName(hint));
+    /// <summary>A new container that every silo reaches through its own holding proxy.</summary>
+    private SiloStoreProxies Proxies(string hint) => new(_services.BlobEndpoint, AzuriteFixture.NewContainerName(hint));
 
     private async Task AssertSameOutputAsync(StoreSettings store)
     {
@@ -93,48 +93,59 @@ public sealed class ClusterFailureTests : IDisposable
     [MemberData(nameof(Moments))]
     public async Task A_silo_killed_mid_job_loses_and_doubles_nothing(string moment, string stage, string phase)
     {
-        var store = AzureStore($"kill-{moment}");
-        await using var cluster = await ProcessCluster.StartAsync(_services, ClusteringKind.AzureTable, store, silos: 3);
+        await using var proxies = Proxies($"kill-{moment}");
+        await using var cluster = await ProcessCluster.StartAsync(_services, ClusteringKind.AzureTable, proxies.Direct, silos: 3, storeOf: proxies.StoreOf);
         var clock = Stopwatch.StartNew();
-        var job = await cluster.SubmitAsync(_spec);
+        var victimIndex = new Random(moment.Length).Next(cluster.Silos.Count);
+        var victim = cluster.Silos[victimIndex];
 
-        // Wait for the moment: the phase has started and is not done.
+        // The moment, held still: two tasks of the phase have committed, the others' commit markers wait in the proxies;
+        // the victim has at least one of them in flight.
+        proxies.HoldCommits(stage, phase, letThrough: 2);
+        var job = await cluster.SubmitAsync(_spec);
+        await proxies.WaitUntilAsync(p => p[victimIndex].Held >= 1 && p.Held >= 3, JobTimeout, $"{stage}/{phase} tasks in flight");
         var status = await cluster.WaitAsync(job, JobTimeout, s => s.IsFinal || Current(s) is { } p && p.Stage == stage && p.Phase == phase && p.Done > 0);
-        Assert.False(status.IsFinal, $"the job finished before {stage}/{phase}");
-        var victim = cluster.Silos[new Random(moment.Length).Next(cluster.Silos.Count)];
+        Assert.False(status.IsFinal, $"{status.State}: {status.Error}");
         var at = Current(status)!;
+        var held = (Victim: proxies[victimIndex].Held, All: proxies.Held);
         victim.Kill();
-        _output.WriteLine($"{moment}: killed {victim.Name} (pid {victim.Id}) at {at.Stage}/{at.Phase} {at.Done}/{at.Total} after {clock.Elapsed.TotalSeconds:F1} s");
+        proxies.Release();
+        _output.WriteLine($"{moment}: killed {victim.Name} (pid {victim.Id}) at {at.Stage}/{at.Phase} {at.Done}/{at.Total} with {held.Victim} of " +
+                          $"{held.All} held tasks after {clock.Elapsed.TotalSeconds:F1} s");
 
         status = await cluster.WaitAsync(job, JobTimeout);
-        _output.WriteLine($"{moment}: {status.State} after {clock.Elapsed.TotalSeconds:F1} s; {status.Accounting?.Kept} of {status.Accounting?.InputRecords} kept");
+        _output.WriteLine($"{moment}: {status.State} after {clock.Elapsed.TotalSeconds:F1} s; {status.Accounting?.Kept} of {status.Accounting?.InputRecords} kept; " +
+                          $"{proxies.Dropped} held requests of dead clients dropped");
         Assert.True(status.State == JobState.Completed, $"{status.State}: {status.Error}\n{cluster.Diagnostics()}");
-        await AssertSameOutputAsync(store);
+        await AssertSameOutputAsync(proxies.Direct);
     }
 
     [Fact]
     public async Task The_whole_cluster_stopped_mid_job_and_started_again_finishes_with_the_same_output()
     {
-        var store = AzureStore("restart");
+        await using var proxies = Proxies("restart");
         var clock = Stopwatch.StartNew();
-        await using (var cluster = await ProcessCluster.StartAsync(_services, ClusteringKind.AzureTable, store, silos: 3))
+        var stage = $"02-{QualityFilterStageSpec.TypeName}";
+        await using (var cluster = await ProcessCluster.StartAsync(_services, ClusteringKind.AzureTable, proxies.Direct, silos: 3, storeOf: proxies.StoreOf))
         {
+            proxies.HoldCommits(stage, DocumentStage.ApplyPhase, letThrough: 2);
             var job = await cluster.SubmitAsync(_spec);
-            var status = await cluster.WaitAsync(job, JobTimeout,
-                s => s.IsFinal || Current(s) is { } p && p.Stage.EndsWith(QualityFilterStageSpec.TypeName, StringComparison.Ordinal) && p.Done > 0);
-            Assert.False(status.IsFinal, "the job finished before the restart");
+            await proxies.WaitUntilAsync(p => p.Held >= 3, JobTimeout, $"{stage} tasks in flight");
+            var status = await cluster.WaitAsync(job, JobTimeout, s => s.IsFinal || Current(s) is { } p && p.Stage == stage && p.Done > 0);
+            Assert.False(status.IsFinal, $"{status.State}: {status.Error}");
             cluster.KillAll();
+            proxies.Release();
             _output.WriteLine($"all 3 silos killed at {Current(status)!.Stage} {Current(status)!.Done}/{Current(status)!.Total} after {clock.Elapsed.TotalSeconds:F1} s");
         }
 
         // A new cluster over the same storage: its resume scan finds the job Running and its coordinator carries on.
-        await using (var cluster = await ProcessCluster.StartAsync(_services, ClusteringKind.AzureTable, store, silos: 3))
+        await using (var cluster = await ProcessCluster.StartAsync(_services, ClusteringKind.AzureTable, proxies.Direct, silos: 3, storeOf: i => proxies.StoreOf(3 + i)))
         {
             var job = cluster.Client.GetGrain<IJobGrain>(JobContext.JobIdOf(_spec));
             var status = await cluster.WaitAsync(job, JobTimeout);
             _output.WriteLine($"after restart: {status.State} at {clock.Elapsed.TotalSeconds:F1} s");
             Assert.True(status.State == JobState.Completed, $"{status.State}: {status.Error}\n{cluster.Diagnostics()}");
         }
-        await AssertSameOutputAsync(store);
+        await AssertSameOutputAsync(proxies.Direct);
     }
 }

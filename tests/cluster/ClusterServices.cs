@@ -22,6 +22,9 @@ public sealed class ClusterServices : IAsyncLifetime
 
     public string BlobConnectionString => _blob.ConnectionString;
 
+    /// <summary>Azurite's blob endpoint, account included.</summary>
+    public Uri BlobEndpoint => new(_blob.BlobEndpoint);
+
     /// <summary>One connection string for both Azurite services (membership tables and blobs).</summary>
     public string StorageConnectionString => $"{_blob.ConnectionString}TableEndpoint={TableEndpoint};";
 

@@ -21,16 +21,16 @@ public sealed class ProcessCluster : IAsyncDisposable
 {
     private readonly ClusterServices _services;
     private readonly CurationClusterOptions _options;
-    private readonly StoreSettings _store;
+    private readonly Func<int, StoreSettings> _storeOf;
     private readonly Func<int, string[]> _roles;
     private readonly List<(ServiceProcess Process, int SiloPort, int GatewayPort)> _silos = [];
     private IHost? _client;
 
-    private ProcessCluster(ClusterServices services, CurationClusterOptions options, StoreSettings store, Func<int, string[]> roles)
+    private ProcessCluster(ClusterServices services, CurationClusterOptions options, Func<int, StoreSettings> storeOf, Func<int, string[]> roles)
     {
         _services = services;
         _options = options;
-        _store = store;
+        _storeOf = storeOf;
         _roles = roles;
     }
 
@@ -38,8 +38,9 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     public IClusterClient Client => _client?.Services.GetRequiredService<IClusterClient>() ?? throw new InvalidOperationException("No client yet.");
 
+    /// <param name="storeOf">The store settings of silo i, when they differ per silo (each through its own proxy).</param>
     public static async Task<ProcessCluster> StartAsync(ClusterServices services, ClusteringKind clustering, StoreSettings store, int silos,
-        Func<int, string[]>? roles = null)
+        Func<int, string[]>? roles = null, Func<int, StoreSettings>? storeOf = null)
     {
         var options = new CurationClusterOptions
         {
@@ -52,7 +53,7 @@ public sealed class ProcessCluster : IAsyncDisposable
             ProbeTimeout = TimeSpan.FromSeconds(2),
             MissedProbesLimit = 2,
         };
-        var cluster = new ProcessCluster(services, options, store, roles ?? (_ => ["cpu"]));
+        var cluster = new ProcessCluster(services, options, storeOf ?? (_ => store), roles ?? (_ => ["cpu"]));
         try
         {
             for (var i = 0; i < silos; i++) await cluster.StartSiloAsync();
@@ -71,6 +72,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     {
         var index = _silos.Count;
         var (siloPort, gatewayPort) = (ServiceProcess.FreePort(), ServiceProcess.FreePort());
+        var store = _storeOf(index);
         var environment = new Dictionary<string, string>
         {
             ["Curation__Cluster__Clustering"] = _options.Clustering.ToString(),
@@ -83,7 +85,7 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Curation__Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
             ["Curation__Cluster__ProbeTimeout"] = _options.ProbeTimeout!.Value.ToString(),
             ["Curation__Cluster__MissedProbesLimit"] = _options.MissedProbesLimit!.Value.ToString(CultureInfo.InvariantCulture),
-            ["Curation__Store__Kind"] = _store.Kind,
+            ["Curation__Store__Kind"] = store.Kind,
             ["Curation__Execution__RetryDelay"] = "00:00:00.200",
             ["Curation__Execution__ResumeScanInterval"] = "00:00:01",
             ["Curation__Execution__TaskSlots"] = "2",
@@ -91,9 +93,9 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Logging__LogLevel__Curation"] = "Information",
             ["DOTNET_gcServer"] = "0",
         };
-        if (_store.RootPath is not null) environment["Curation__Store__RootPath"] = _store.RootPath;
-        if (_store.ConnectionString is not null) environment["Curation__Store__ConnectionString"] = _store.ConnectionString;
-        if (_store.ContainerName is not null) environment["Curation__Store__ContainerName"] = _store.ContainerName;
+        if (store.RootPath is not null) environment["Curation__Store__RootPath"] = store.RootPath;
+        if (store.ConnectionString is not null) environment["Curation__Store__ConnectionString"] = store.ConnectionString;
+        if (store.ContainerName is not null) environment["Curation__Store__ContainerName"] = store.ContainerName;
         var roles = _roles(index);
         for (var r = 0; r < roles.Length; r++) environment[$"Curation__Silo__Roles__{r}"] = roles[r];
 

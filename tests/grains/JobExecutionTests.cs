@@ -80,13 +80,18 @@ public sealed class JobExecutionTests : IDisposable
             Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec())).State);
 
         var stores = Stores("interrupted");
-        await using (var cluster = await CurationCluster.StartAsync(1, () => stores))
+        // Interrupt once the read phase is through (its outputs must survive and be reused): the next stage's writes
+        // are held, so the job is surely still going when it is cancelled.
+        var gate = new StoreGate();
+        gate.Close();
+        var held = new GatedResolver(stores, gate, call => call.InDataStore && call.IsWrite && call.Key.Contains("/01-normalize/", StringComparison.Ordinal));
+        await using (var cluster = await CurationCluster.StartAsync(1, () => held))
         {
             var spec = Spec();
             var job = cluster.Client.GetGrain<IJobGrain>(Pipelines.Execution.JobContext.JobIdOf(spec));
             await job.Submit(spec.ToJson());
-            // Interrupt once the read phase is through: its outputs must survive and be reused.
-            await CurationCluster.WaitAsync(job, TimeSpan.FromMinutes(2), s => s.IsFinal || s.Phases.FirstOrDefault() is { } p && p.Done == p.Total && p.Total > 0);
+            var read = await CurationCluster.WaitAsync(job, TimeSpan.FromMinutes(2), s => s.IsFinal || s.Phases.FirstOrDefault() is { } p && p.Done == p.Total && p.Total > 0);
+            Assert.False(read.IsFinal, $"{read.State}: {read.Error}");
             var cancelled = await job.Cancel();
             Assert.Equal(JobState.Cancelled, cancelled.State);
             Assert.Null(await stores.DataStore.GetInfoAsync("curated/exact/manifest.json"));
@@ -115,13 +120,21 @@ public sealed class JobExecutionTests : IDisposable
             Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec())).State);
 
         var stores = Stores("killed");
-        await using (var cluster = await CurationCluster.StartAsync(3, () => stores))
+        // The kill lands mid-job: after the first read task commits, the other read tasks' commit markers are held.
+        var gate = new StoreGate();
+        gate.Close();
+        var committed = 0;
+        var held = new GatedResolver(stores, gate, call => call.InDataStore && call.IsWrite && call.Key.Contains("/00-read/_tasks/", StringComparison.Ordinal)
+                                                             && Interlocked.Increment(ref committed) > 1);
+        await using (var cluster = await CurationCluster.StartAsync(3, () => held))
         {
             var spec = Spec();
             var job = cluster.Client.GetGrain<IJobGrain>(Pipelines.Execution.JobContext.JobIdOf(spec));
             await job.Submit(spec.ToJson());
-            await CurationCluster.WaitAsync(job, TimeSpan.FromMinutes(2), s => s.IsFinal || s.Phases.Any(p => p.Done > 0));
+            var before = await CurationCluster.WaitAsync(job, TimeSpan.FromMinutes(2), s => s.IsFinal || s.Phases.Any(p => p.Done > 0));
+            Assert.False(before.IsFinal, $"{before.State}: {before.Error}");
             await cluster.Cluster.KillSiloAsync(cluster.Cluster.Silos[^1]);
+            gate.Open();
             var status = await CurationCluster.WaitAsync(job, TimeSpan.FromMinutes(3));
             Assert.True(status.State == JobState.Completed, status.Error);
         }

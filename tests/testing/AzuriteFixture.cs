@@ -30,8 +30,11 @@ public sealed partial class AzuriteFixture : IAsyncLifetime
     /// <summary>The blob endpoint including the account, e.g. http://127.0.0.1:41234/devstoreaccount1.</summary>
     public string BlobEndpoint { get; private set; } = "";
 
-    public string ConnectionString =>
-        $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint={BlobEndpoint};";
+    public string ConnectionString => ConnectionStringFor(BlobEndpoint);
+
+    /// <summary>The connection string of the emulator's account at another blob endpoint (a proxy in front of it).</summary>
+    public static string ConnectionStringFor(string blobEndpoint) =>
+        $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint={blobEndpoint.TrimEnd('/')};";
 
     public static string NotAvailableMessage =>
         $"Azurite is not available: run ./test.sh (it installs Azurite with `npm ci --prefix tools/azurite`), "

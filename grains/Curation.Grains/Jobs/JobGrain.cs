@@ -159,6 +159,8 @@ public sealed class JobGrain(
             try
             {
                 var stats = await RunTaskWithRetriesAsync(new TaskRef(jobId, stage, phase.Name, task), phase.RequiredRole, progressIndex, phaseCancellation.Token);
+                // A task whose answer arrives after Cancel changes nothing: Cancel's status is the job's last word.
+                cancellationToken.ThrowIfCancellationRequested();
                 CurationMetrics.Documents.Add(stats.In, stageTag);
                 CurationMetrics.TasksCompleted.Add(1, stageTag, new KeyValuePair<string, object?>("reused", stats.Reused));
                 var p = S.Phases[progressIndex];
