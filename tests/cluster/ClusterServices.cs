@@ -20,8 +20,6 @@ public sealed class ClusterServices : IAsyncLifetime
 
     public string RedisEndpoint { get; private set; } = "";
 
-    public string BlobConnectionString => _blob.ConnectionString;
-
     /// <summary>Azurite's blob endpoint, account included.</summary>
     public Uri BlobEndpoint => new(_blob.BlobEndpoint);
 
