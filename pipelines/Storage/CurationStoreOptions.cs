@@ -28,6 +28,13 @@ public sealed class CurationStoreOptions
     public ObjectStoreResilienceOptions Resilience { get; set; } = new();
 
     /// <summary>
+    /// When not empty, the local folders that jobs name (inputs, outputs) must really lie inside these roots, symbolic
+    /// links resolved: the silo host sets them from <c>Curation:Api:AllowedRoots</c>. The data store itself is not
+    /// confined (it is the operator's own folder).
+    /// </summary>
+    public List<string> LocalRoots { get; set; } = [];
+
+    /// <summary>
     /// HTTP transport of every Azure blob client (the data store and az:// paths): code only, never from
     /// configuration (a proxy, or a fault-injecting handler in tests). Null: the SDK's default.
     /// </summary>
@@ -73,6 +80,7 @@ public static class CurationStoreServiceCollectionExtensions
         IObjectStore data = options.Kind == DataStoreKind.AzureBlob
             ? azure!(options.ContainerName)
             : LocalFolderStore.Create(Path.GetFullPath(options.RootPath), options.Resilience);
-        return new StoreResolver(data, root => LocalFolderStore.Create(root, options.Resilience), azure);
+        var confinedTo = options.LocalRoots.Count > 0 ? new AllowedRoots(options.LocalRoots) : null;
+        return new StoreResolver(data, root => LocalFolderStore.Create(root, options.Resilience, confinedTo), azure);
     }
 }

@@ -23,7 +23,20 @@ public sealed class LocalFolderStore : IObjectStore
     private static readonly object[] CommitLocks = Enumerable.Range(0, 64).Select(_ => new object()).ToArray();
 
     private readonly string _tempRoot;
+    private readonly AllowedRoots? _confinedTo;
     private int _tempReady;
+
+    /// <param name="confinedTo">
+    /// When set, every file and folder this store lists, opens or writes must really (after resolving symbolic links)
+    /// lie inside one of these roots: a link to a folder outside is not followed by listings, and opening or writing
+    /// through a link that leads outside is refused, naming the path and the roots. Checked when a file is opened, on
+    /// the opened file itself, so a link swapped in after planning does not escape.
+    /// </param>
+    public LocalFolderStore(string rootPath, AllowedRoots? confinedTo)
+        : this(rootPath)
+    {
+        _confinedTo = confinedTo;
+    }
 
     public LocalFolderStore(string rootPath)
     {
@@ -36,8 +49,8 @@ public sealed class LocalFolderStore : IObjectStore
     public LocalFolderStore(IOptions<LocalFolderStoreOptions> options) : this(options.Value.RootPath) { }
 
     /// <summary>A local store wrapped in the standard retry policy (see <see cref="ResilientObjectStore"/>).</summary>
-    public static ResilientObjectStore Create(string rootPath, ObjectStoreResilienceOptions? resilience = null)
-        => new(new LocalFolderStore(rootPath), resilience ?? new ObjectStoreResilienceOptions());
+    public static ResilientObjectStore Create(string rootPath, ObjectStoreResilienceOptions? resilience = null, AllowedRoots? confinedTo = null)
+        => new(new LocalFolderStore(rootPath, confinedTo), resilience ?? new ObjectStoreResilienceOptions());
 
     /// <summary>The absolute root folder.</summary>
     public string RootPath { get; }
@@ -49,6 +62,7 @@ public sealed class LocalFolderStore : IObjectStore
         ObjectKeys.Validate(key);
         cancellationToken.ThrowIfCancellationRequested();
         var file = new FileInfo(PathOf(key));
+        if (file.Exists) CheckConfined(key, file.FullName);
         return Task.FromResult(file.Exists ? InfoOf(key, file) : null);
     }
 
@@ -61,6 +75,7 @@ public sealed class LocalFolderStore : IObjectStore
         var folderKey = lastSlash < 0 ? "" : prefix[..(lastSlash + 1)];
         var folder = new DirectoryInfo(folderKey.Length == 0 ? RootPath : PathOf(folderKey.TrimEnd('/')));
         if (!folder.Exists) yield break;
+        CheckConfined(folderKey, folder.FullName);
         foreach (var info in Walk(folder, folderKey, prefix))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -78,6 +93,9 @@ public sealed class LocalFolderStore : IObjectStore
         foreach (var entry in folder.EnumerateFileSystemInfos())
         {
             if (folderKey.Length == 0 && entry.Name == ObjectKeys.ReservedTempSegment) continue;
+            // A link to a folder outside the allowed roots is not followed (a file link is listed; opening it is refused).
+            if (_confinedTo is not null && entry is DirectoryInfo && entry.LinkTarget is not null && !_confinedTo.Contains(RealPaths.Resolve(entry.FullName)))
+                continue;
             entries.Add((entry is DirectoryInfo ? entry.Name + "/" : entry.Name, entry));
         }
         entries.Sort((a, b) => string.CompareOrdinal(a.SortKey, b.SortKey));
@@ -107,9 +125,18 @@ public sealed class LocalFolderStore : IObjectStore
         try
         {
             // FileShare.Delete: a concurrent replace or delete must not fail; this reader keeps the version it opened.
-            Stream stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
+            var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
                 WriteBufferSize, FileOptions.Asynchronous);
-            return Task.FromResult(stream);
+            try
+            {
+                if (_confinedTo is not null) CheckConfined(key, path, OpenedPath(stream) ?? RealPaths.Resolve(path));
+            }
+            catch
+            {
+                stream.Dispose();
+                throw;
+            }
+            return Task.FromResult<Stream>(stream);
         }
         catch (Exception ex) when ((ex is IOException && !File.Exists(path)) // missing, or a parent segment is an object
                                    || (ex is UnauthorizedAccessException && Directory.Exists(path)))
@@ -124,6 +151,7 @@ public sealed class LocalFolderStore : IObjectStore
         ObjectKeys.Validate(key);
         ArgumentNullException.ThrowIfNull(produce);
         var path = PathOf(key);
+        CheckConfined(key, path);
         // Fail fast before producing anything; the check is repeated under the lock at commit time.
         if (condition.Kind == WriteConditionKind.CreateOnly && File.Exists(path))
             throw new ObjectAlreadyExistsException(Location, key);
@@ -141,6 +169,7 @@ public sealed class LocalFolderStore : IObjectStore
             }
             cancellationToken.ThrowIfCancellationRequested();
             CreateParentFolder(key, path);
+            CheckConfined(key, path); // again: a folder on the way may have been swapped for a link meanwhile
             lock (CommitLockFor(path))
                 return Commit(key, path, tempPath, condition);
         }
@@ -197,6 +226,25 @@ public sealed class LocalFolderStore : IObjectStore
     public override string ToString() => Location;
 
     private string PathOf(string key) => Path.Combine(RootPath, key.Replace('/', Path.DirectorySeparatorChar));
+
+    /// <summary>Refuses <paramref name="path"/> (of <paramref name="key"/>) when its real path is outside the allowed roots.</summary>
+    private void CheckConfined(string key, string path, string? realPath = null)
+    {
+        if (_confinedTo is null) return;
+        realPath ??= RealPaths.Resolve(path);
+        if (_confinedTo.Contains(realPath)) return;
+        throw new ObjectStoreException(Location, key,
+            $"{path} resolves (through symbolic links) to {realPath}, which is outside the allowed roots ({_confinedTo}; Curation:Api:AllowedRoots)");
+    }
+
+    /// <summary>The real path of an opened file, as the kernel names it (Linux: /proc/self/fd), or null where it cannot say.</summary>
+    private static string? OpenedPath(FileStream stream)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try { return new FileInfo($"/proc/self/fd/{stream.SafeFileHandle.DangerousGetHandle()}").LinkTarget; }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
 
     private static object CommitLockFor(string path) => CommitLocks[(uint)StringComparer.Ordinal.GetHashCode(path) % CommitLocks.Length];
 

@@ -47,8 +47,14 @@ public static class ApiHost
             .AddMeter(CurationMetrics.MeterName, ObjectStoreMetrics.MeterName)
             .AddPrometheusExporter());
 
+        var shutdownTimeout = builder.Configuration.GetValue(ShutdownWatchdog.TimeoutKey, ShutdownWatchdog.DefaultTimeout);
+        // The graceful stop gets three quarters of it; the watchdog ends the process just before it runs out.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownTimeout * 0.75);
+
         configure?.Invoke(builder);
         var app = builder.Build();
+        ShutdownWatchdog.Arm(app, shutdownTimeout);
+        ApiResponsePolicy.Use(app);
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapOpenApi().AllowAnonymous();
@@ -111,5 +117,33 @@ public static class Dashboard
             };
             return Results.Stream(Assembly.GetManifestResourceStream("wwwroot/" + name)!, type);
         }).AllowAnonymous().ExcludeFromDescription();
+    }
+}
+
+/// <summary>
+/// A silo exits within its shutdown timeout (<c>Curation:Silo:ShutdownTimeout</c>) after SIGTERM, even when its
+/// graceful stop cannot finish — e.g. the membership store (Redis, Azure Table) is unreachable and Orleans keeps
+/// retrying to write its own departure. Its work is not lost: the coordinators resume tasks elsewhere.
+/// </summary>
+public static class ShutdownWatchdog
+{
+    public const string TimeoutKey = "Curation:Silo:ShutdownTimeout";
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
+
+    public static void Arm(WebApplication app, TimeSpan timeout)
+    {
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            var timer = new Thread(() =>
+            {
+                Thread.Sleep(timeout * 0.95);
+                app.Logger.LogCritical("Shutdown did not finish within {Timeout} ({Key}); the membership store may be unreachable. Exiting now: " +
+                    "the other silos take over this silo's work once membership declares it dead.", timeout, TimeoutKey);
+                Console.Out.Flush();
+                // Environment.Exit would wait for the host's own exit handlers, which wait for the stuck stop.
+                System.Diagnostics.Process.GetCurrentProcess().Kill();
+            }) { IsBackground = true, Name = "shutdown watchdog" };
+            timer.Start();
+        });
     }
 }

@@ -66,8 +66,11 @@ public static partial class JobsApi
         if (errors.Count > 0) return Invalid(errors);
 
         var jobId = JobContext.JobIdOf(spec);
-        var status = await grains.GetGrain<IJobGrain>(jobId).Submit(spec.ToJson());
-        logs.CreateLogger("Curation.Api").LogInformation("Job {JobId} submitted by {Caller}", jobId, request.HttpContext.User.Identity?.Name);
+        // Submit is idempotent by job id: a call repeated after a silo died resumes or reports the same job.
+        var log = logs.CreateLogger("Curation.Api");
+        var json = spec.ToJson();
+        var status = await ResilientGrainCalls.CallAsync(() => grains.GetGrain<IJobGrain>(jobId).Submit(json), log, request.HttpContext.RequestAborted);
+        log.LogInformation("Job {JobId} submitted by {Caller}", jobId, request.HttpContext.User.Identity?.Name);
         var location = $"/api/jobs/{Uri.EscapeDataString(jobId)}";
         return Results.Accepted(location, new SubmitResult(jobId, status.State, location));
     }
@@ -90,7 +93,7 @@ public static partial class JobsApi
     private static async Task<JobStatus?> StatusAsync(string id, IGrainFactory grains)
     {
         if (!JobIdPattern().IsMatch(id)) return null;
-        var status = await grains.GetGrain<IJobGrain>(id).GetStatus();
+        var status = await ResilientGrainCalls.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatus());
         // A key that was never submitted activates an empty coordinator: no such job.
         return status.State == JobState.Pending && status.Name.Length == 0 ? null : status;
     }
@@ -105,7 +108,7 @@ public static partial class JobsApi
     {
         var status = await StatusAsync(id, grains);
         if (status is null) return NotFound(id);
-        status = await grains.GetGrain<IJobGrain>(id).Cancel();
+        status = await ResilientGrainCalls.CallAsync(() => grains.GetGrain<IJobGrain>(id).Cancel(), cancellationToken: http.RequestAborted);
         logs.CreateLogger("Curation.Api").LogInformation("Job {JobId} cancel requested by {Caller}: {State}", id, http.User.Identity?.Name, status.State);
         return Results.Ok(JobView.Of(status, clock.GetUtcNow()));
     }
@@ -187,7 +190,7 @@ public static partial class JobsApi
 
     private static async Task<IResult> SilosAsync(IGrainFactory grains, [FromServices] ISiloMetadataCache metadata)
     {
-        var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false);
+        var hosts = await ResilientGrainCalls.CallAsync(() => grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false));
         return Results.Ok(hosts.OrderBy(h => h.SiloName, StringComparer.Ordinal).Select(h => new SiloView(
             h.SiloAddress.ToString(), h.SiloName, h.Status.ToString(),
             SiloRoles.Parse(metadata.GetSiloMetadata(h.SiloAddress).Metadata.GetValueOrDefault(SiloRoles.MetadataKey)).Order(StringComparer.Ordinal).ToArray(),

@@ -1,11 +1,12 @@
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
 
 namespace Curation.Silo.Api;
 
 /// <summary>
 /// What a job submitted over the API may touch: relative paths stay inside the data store (no <c>..</c>, and not the
 /// cluster's own <c>jobs/</c> and <c>state/</c> folders), local paths must resolve (after <c>..</c> is folded) under
-/// one of <see cref="ApiOptions.AllowedRoots"/>, and <c>az://</c> paths go to the configured blob account.
+/// one of <see cref="ApiOptions.AllowedRoots"/> after every symbolic link on the way is resolved, and <c>az://</c> paths go to the configured blob account.
 /// </summary>
 public static class SubmissionPolicy
 {
@@ -34,16 +35,11 @@ public static class SubmissionPolicy
                     return $"must name a folder of its own in the data store, not its root or {string.Join(", ", ReservedPrefixes)}";
                 return null;
             case StoreKind.LocalFolder:
-                var full = Path.GetFullPath(Path.Combine(location.Root, location.Prefix)).TrimEnd('/');
-                foreach (var root in allowedRoots)
-                {
-                    var r = Path.GetFullPath(root).TrimEnd('/');
-                    if (r.Length == 0) r = "/";
-                    if (full == r || full.StartsWith(r == "/" ? "/" : r + "/", StringComparison.Ordinal)) return null;
-                }
-                return allowedRoots.Count == 0
-                    ? "local folders are not allowed for submitted jobs (Curation:Api:AllowedRoots is empty): use a path inside the data store"
-                    : "is outside the allowed roots (Curation:Api:AllowedRoots)";
+                if (allowedRoots.Count == 0)
+                    return "local folders are not allowed for submitted jobs (Curation:Api:AllowedRoots is empty): use a path inside the data store";
+                // Checked on the real path: a symbolic link inside a root that leads out of it is refused (the store
+                // checks again, on every file, when the job lists, opens and writes them).
+                return new AllowedRoots(allowedRoots).Problem(Path.Combine(location.Root, location.Prefix));
             default:
                 return null;
         }

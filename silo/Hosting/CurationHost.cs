@@ -57,7 +57,13 @@ public static class CurationHost
         }
 
         var cluster = builder.Configuration.GetSection(CurationClusterOptions.Section).Get<CurationClusterOptions>() ?? new CurationClusterOptions();
-        builder.Services.AddCurationStores(o => builder.Configuration.GetSection(CurationStoreOptions.Section).Bind(o));
+        builder.Services.AddCurationStores(o =>
+        {
+            builder.Configuration.GetSection(CurationStoreOptions.Section).Bind(o);
+            // The roots submitted jobs may use confine, symbolic links resolved, every local folder a job reads or writes.
+            if (builder.Configuration.GetSection("Curation:Api:AllowedRoots").Get<string[]>() is { Length: > 0 } roots)
+                o.LocalRoots = [.. roots];
+        });
         builder.UseOrleans(silo =>
         {
             silo.UseCurationClustering(cluster);

@@ -10,11 +10,20 @@ public sealed class CurationExecutionOptions
     /// <summary>Tasks a job coordinator keeps dispatched at once (across the cluster).</summary>
     public int MaxTasksInFlight { get; set; } = 64;
 
-    /// <summary>Attempts per task before the job fails (a lost silo or a transient error costs one).</summary>
+    /// <summary>Attempts per task before the job fails (a task that failed on its own; a lost silo costs none).</summary>
     public int MaxTaskAttempts { get; set; } = 4;
 
     /// <summary>Delay before retry n is n times this.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a task whose silo died or cannot be reached is dispatched again (with backoff) before the job fails:
+    /// long enough for the cluster's membership to declare a dead silo dead (probe timeout × missed probes, and more).
+    /// </summary>
+    public TimeSpan SiloLossRetryTime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The longest wait between two dispatches of a task whose silo was lost.</summary>
+    public TimeSpan MaxSiloLossBackoff { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Tasks running at once on this silo; 0 means one per core.</summary>
     public int TaskSlots { get; set; }
@@ -36,6 +45,8 @@ public sealed class CurationExecutionOptionsValidator : IValidateOptions<Curatio
         if (o.MaxTasksInFlight < 1) failures.Add($"{CurationExecutionOptions.Section}:MaxTasksInFlight must be ≥ 1.");
         if (o.MaxTaskAttempts < 1) failures.Add($"{CurationExecutionOptions.Section}:MaxTaskAttempts must be ≥ 1.");
         if (o.RetryDelay < TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:RetryDelay must not be negative.");
+        if (o.SiloLossRetryTime <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:SiloLossRetryTime must be positive.");
+        if (o.MaxSiloLossBackoff <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:MaxSiloLossBackoff must be positive.");
         if (o.TaskSlots < 0) failures.Add($"{CurationExecutionOptions.Section}:TaskSlots must be ≥ 0 (0 = one per core).");
         if (o.TaskTimeout <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:TaskTimeout must be positive.");
         if (o.ResumeScanInterval <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:ResumeScanInterval must be positive.");

@@ -199,15 +199,23 @@ public sealed class JobGrain(
         S.Phases[progressIndex] = S.Phases[progressIndex] with { WallSeconds = clock.Elapsed.TotalSeconds };
     }
 
+    /// <summary>
+    /// Runs one task until it succeeds. A task that fails on its own is retried <see cref="CurationExecutionOptions.MaxTaskAttempts"/>
+    /// times in all; a dispatch that failed because a silo died or cannot be reached costs no attempt: it is retried, with
+    /// backoff, until the cluster's membership has decided about that silo, for at most
+    /// <see cref="CurationExecutionOptions.SiloLossRetryTime"/> in a row.
+    /// </summary>
     private async Task<TaskStats> RunTaskWithRetriesAsync(TaskRef task, string? requiredRole, int progressIndex, CancellationToken cancellationToken)
     {
-        var attempts = options.Value.MaxTaskAttempts;
-        for (var attempt = 1; ; attempt++)
+        var o = options.Value;
+        var attempt = 1;
+        Stopwatch? unreachable = null;
+        for (var call = 1; ; call++)
         {
             try
             {
-                // A fresh grain key per attempt: a retry lands wherever placement puts it now, not on a dead activation.
-                var key = $"{task.JobId}/{task.Stage}/{task.Phase}/{task.Task}/{attempt}";
+                // A fresh grain key per call: a retry lands wherever placement puts it now, not on a dead activation.
+                var key = $"{task.JobId}/{task.Stage}/{task.Phase}/{task.Task}/{call}";
                 return requiredRole switch
                 {
                     null => await GrainFactory.GetGrain<IStageTaskGrain>(key).Run(task, cancellationToken),
@@ -215,18 +223,49 @@ public sealed class JobGrain(
                     _ => throw new InvalidOperationException($"No task grain serves the role '{requiredRole}'."),
                 };
             }
-            catch (Exception e) when (attempt < attempts && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && SiloLoss.Is(e))
             {
+                unreachable ??= Stopwatch.StartNew();
+                if (unreachable.Elapsed >= o.SiloLossRetryTime)
+                    throw new SiloLossTimeoutException(
+                        $"Task {task} could not be run for {unreachable.Elapsed.TotalSeconds:F0} s because silos kept failing or could not be reached, " +
+                        $"and the cluster's membership did not settle within {CurationExecutionOptions.Section}:SiloLossRetryTime " +
+                        $"({o.SiloLossRetryTime}); check the silos and the membership store, then submit the job again to resume it: {Describe(e)}");
+                logger.LogWarning("Task {Task}: a silo left the cluster or cannot be reached; dispatching again once membership decides ({Error})",
+                    task, e.Message);
+                S.Phases[progressIndex] = S.Phases[progressIndex] with { Retries = S.Phases[progressIndex].Retries + 1 };
+                await Task.Delay(Backoff(o, call), cancellationToken);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not SiloLossTimeoutException)
+            {
+                unreachable = null;
+                if (attempt >= o.MaxTaskAttempts)
+                    throw new TaskFailedException(
+                        $"Task {task} failed {attempt} time(s) on its own ({CurationExecutionOptions.Section}:MaxTaskAttempts = {o.MaxTaskAttempts}), " +
+                        $"so another retry would not fix it: {Describe(e)}", e);
                 logger.LogWarning("Task {Task} attempt {Attempt} failed, retrying: {Error}", task, attempt, e.Message);
                 S.Phases[progressIndex] = S.Phases[progressIndex] with { Retries = S.Phases[progressIndex].Retries + 1 };
-                await Task.Delay(options.Value.RetryDelay * attempt, cancellationToken);
+                await Task.Delay(o.RetryDelay * attempt, cancellationToken);
+                attempt++;
             }
         }
     }
 
+    /// <summary>Exponential backoff from <see cref="CurationExecutionOptions.RetryDelay"/>, at most <see cref="CurationExecutionOptions.MaxSiloLossBackoff"/>.</summary>
+    private static TimeSpan Backoff(CurationExecutionOptions o, int call)
+    {
+        var delay = o.RetryDelay * Math.Pow(2, Math.Min(call - 1, 16));
+        return delay > o.MaxSiloLossBackoff ? o.MaxSiloLossBackoff : delay;
+    }
+
+    private sealed class SiloLossTimeoutException(string message) : Exception(message);
+
+    private sealed class TaskFailedException(string message, Exception inner) : Exception(message, inner);
+
     /// <summary>An exception's messages, outermost first, joined by " → " (a message repeated by its wrapper only once).</summary>
     internal static string Describe(Exception e)
     {
+        if (e is TaskFailedException or SiloLossTimeoutException) return e.Message;
         var messages = new List<string>();
         for (var current = e; current is not null; current = current.InnerException)
             if (messages.Count == 0 || !messages[^1].Contains(current.Message, StringComparison.Ordinal)) messages.Add(current.Message);
