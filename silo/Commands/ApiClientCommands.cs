@@ -17,10 +17,16 @@ public static class ApiClientCommands
 {
     public const string UrlVariable = "CURATION_URL";
     public const string KeyVariable = "CURATION_API_KEY";
+    /// <summary>How long a request keeps trying the given silos before the command gives up (seconds; default 180).</summary>
+    public const string ReconnectVariable = "CURATION_RECONNECT_SECONDS";
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
-    internal static Option<string?> UrlOption() => new("--url") { Description = $"Host URL (default: ${UrlVariable}, else http://localhost:5080)." };
+    internal static Option<string?> UrlOption() => new("--url")
+    {
+        Description = $"Host URL, or several silos' URLs separated by commas: a request that finds its silo gone goes to the next " +
+                      $"(default: ${UrlVariable}, else http://localhost:5080).",
+    };
     internal static Option<string?> KeyOption() => new("--key") { Description = $"API key (default: ${KeyVariable})." };
 
     public static Command Submit()
@@ -108,7 +114,12 @@ public static class ApiClientCommands
     {
         url ??= Environment.GetEnvironmentVariable(UrlVariable) ?? "http://localhost:5080";
         key ??= Environment.GetEnvironmentVariable(KeyVariable);
-        var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
+        var urls = url.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(u => new Uri(u.EndsWith('/') ? u : u + "/")).ToList();
+        // The failover handler bounds every request itself (per silo and over all of them).
+        var window = int.TryParse(Environment.GetEnvironmentVariable(ReconnectVariable), out var seconds) && seconds > 0
+            ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromMinutes(3);
+        var http = new HttpClient(new FailoverHandler(urls, Console.Error) { Window = window }) { BaseAddress = urls[0], Timeout = Timeout.InfiniteTimeSpan };
         if (!string.IsNullOrEmpty(key)) http.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, key);
         return http;
     }
@@ -124,7 +135,29 @@ public static class ApiClientCommands
     {
         if (response.IsSuccessStatusCode) return;
         var body = await response.Content.ReadAsStringAsync(ct);
-        throw new HttpRequestException($"{(int)response.StatusCode} {response.ReasonPhrase}: {body}");
+        var what = response.StatusCode switch
+        {
+            System.Net.HttpStatusCode.Unauthorized => "the API key was not accepted (set --key or $" + KeyVariable + ")",
+            System.Net.HttpStatusCode.Forbidden => "this API key may not do that (an operator key is needed)",
+            System.Net.HttpStatusCode.NotFound => "not found",
+            _ => "the silo refused the request",
+        };
+        throw new HttpRequestException($"{what} ({(int)response.StatusCode} {response.ReasonPhrase}): {ErrorOf(body)}");
+    }
+
+    /// <summary>The sentence of an API error body (<c>{"error": …}</c> or a problem's title), else the body itself, shortened.</summary>
+    internal static string ErrorOf(string body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            foreach (var name in new[] { "error", "title", "detail" })
+                if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty(name, out var value) &&
+                    value.ValueKind == JsonValueKind.String)
+                    return value.GetString()!;
+        }
+        catch (JsonException) { }
+        return body.Length > 500 ? body[..500] + "…" : body;
     }
 
     internal static async Task<int> Guard(Func<Task<int>> action)
@@ -133,6 +166,12 @@ public static class ApiClientCommands
         catch (Exception e) when (e is HttpRequestException or JobSpecException or IOException)
         {
             AnsiConsole.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
+            return 2;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Never a bare stack trace: one sentence, then the exception's own message.
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape($"curate failed unexpectedly ({e.GetType().Name}): {e.Message}")}[/]");
             return 2;
         }
     }

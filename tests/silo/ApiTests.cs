@@ -339,3 +339,32 @@ public sealed class CliTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
         Assert.Contains("stages[1].minWords", output);
     }
 }
+
+/// <summary><c>curate</c> given several silos' URLs rides over one that is gone, saying so in a sentence.</summary>
+public sealed class CliFailoverTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixture>
+{
+    [Fact]
+    public async Task A_dead_url_in_the_list_is_reported_in_a_sentence_and_the_next_one_answers()
+    {
+        var job = new SmallJob(fixture.Temp.Combine("cli-failover"), "clifailover", originals: 10, copies: 2, files: 1);
+        var specFile = Path.Combine(job.Folder, "job.json");
+        await File.WriteAllTextAsync(specFile, job.SpecJson());
+        var dead = $"http://127.0.0.1:{Curation.Silo.Hosting.CurationHost.FreePort()}";
+        var env = new Dictionary<string, string> { ["CURATION_URL"] = $"{dead},{fixture.Host.Url}", ["CURATION_API_KEY"] = TestApiHost.OperatorKey };
+
+        var (code, output) = await CliTests.CurateAsync(job.Folder, env, "submit", specFile, "--follow");
+        Assert.True(code == 0, output);
+        Assert.Contains("Completed", output);
+        Assert.Contains($"silo at {dead}/ left the cluster or does not answer", output);
+        Assert.Contains("the job continues", output);
+        Assert.DoesNotContain("   at ", output); // no stack trace
+
+        // Only dead URLs: a sentence and exit code 2 after the (shortened) window, never a stack trace.
+        env["CURATION_URL"] = dead;
+        env["CURATION_RECONNECT_SECONDS"] = "2";
+        (code, output) = await CliTests.CurateAsync(job.Folder, env, "status");
+        Assert.Equal(2, code);
+        Assert.Contains("No silo answered", output);
+        Assert.DoesNotContain("   at ", output);
+    }
+}
