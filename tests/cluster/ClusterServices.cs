@@ -55,14 +55,21 @@ public sealed class ClusterServices : IAsyncLifetime
 
     private async Task<string> StartRedisAsync()
     {
+        var (process, endpoint) = await StartRedisServerAsync(_folder!.Path);
+        _started.Add(process);
+        return endpoint;
+    }
+
+    /// <summary>A Redis server of its own on a free loopback port (the caller disposes it), and its endpoint.</summary>
+    public static async Task<(ServiceProcess Process, string Endpoint)> StartRedisServerAsync(string folder)
+    {
         var executable = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException($"redis-server is not installed: run ./test.sh (it installs Debian's redis-server), or set {RedisVariable}=host:port.");
         var port = ServiceProcess.FreePort();
         var process = ServiceProcess.Start("redis", executable,
-            ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _folder!.Path]);
-        _started.Add(process);
+            ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder]);
         await process.WaitForPortAsync(port, TimeSpan.FromSeconds(30));
-        return $"127.0.0.1:{port}";
+        return (process, $"127.0.0.1:{port}");
     }
 
     public async Task DisposeAsync()

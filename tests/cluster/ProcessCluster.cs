@@ -24,10 +24,17 @@ public sealed class ProcessCluster : IAsyncDisposable
     private readonly Func<int, StoreSettings> _storeOf;
     private readonly Func<int, string[]> _roles;
     private readonly List<(ServiceProcess Process, int SiloPort, int GatewayPort)> _silos = [];
+    private readonly List<string> _apiUrls = [];
+    private readonly IDictionary<string, string> _extraEnvironment;
     private IHost? _client;
 
-    private ProcessCluster(ClusterServices services, CurationClusterOptions options, Func<int, StoreSettings> storeOf, Func<int, string[]> roles)
+    /// <summary>The operator key every silo's API accepts.</summary>
+    public const string OperatorKey = "cluster-test-operator-key-5d1c";
+
+    private ProcessCluster(ClusterServices services, CurationClusterOptions options, Func<int, StoreSettings> storeOf, Func<int, string[]> roles,
+        IDictionary<string, string>? extraEnvironment)
     {
+        _extraEnvironment = extraEnvironment ?? new Dictionary<string, string>();
         _services = services;
         _options = options;
         _storeOf = storeOf;
@@ -36,16 +43,20 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     public IReadOnlyList<ServiceProcess> Silos => _silos.Select(s => s.Process).ToList();
 
+    /// <summary>Silo i's REST API (each silo serves it on its own loopback port, with <see cref="OperatorKey"/>).</summary>
+    public IReadOnlyList<string> ApiUrls => _apiUrls;
+
     public IClusterClient Client => _client?.Services.GetRequiredService<IClusterClient>() ?? throw new InvalidOperationException("No client yet.");
 
     /// <param name="storeOf">The store settings of silo i, when they differ per silo (each through its own proxy).</param>
     public static async Task<ProcessCluster> StartAsync(ClusterServices services, ClusteringKind clustering, StoreSettings store, int silos,
-        Func<int, string[]>? roles = null, Func<int, StoreSettings>? storeOf = null)
+        Func<int, string[]>? roles = null, Func<int, StoreSettings>? storeOf = null, string? membershipConnectionString = null,
+        IDictionary<string, string>? environment = null)
     {
         var options = new CurationClusterOptions
         {
             Clustering = clustering,
-            ConnectionString = clustering == ClusteringKind.Redis ? services.RedisEndpoint : services.StorageConnectionString,
+            ConnectionString = membershipConnectionString ?? (clustering == ClusteringKind.Redis ? services.RedisEndpoint : services.StorageConnectionString),
             ClusterId = $"test-{Guid.NewGuid():N}",
             ServiceId = "curation-tests",
             AdvertisedAddress = "127.0.0.1",
@@ -53,7 +64,7 @@ public sealed class ProcessCluster : IAsyncDisposable
             ProbeTimeout = TimeSpan.FromSeconds(2),
             MissedProbesLimit = 2,
         };
-        var cluster = new ProcessCluster(services, options, storeOf ?? (_ => store), roles ?? (_ => ["cpu"]));
+        var cluster = new ProcessCluster(services, options, storeOf ?? (_ => store), roles ?? (_ => ["cpu"]), environment);
         try
         {
             for (var i = 0; i < silos; i++) await cluster.StartSiloAsync();
@@ -71,7 +82,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     public async Task<ServiceProcess> StartSiloAsync()
     {
         var index = _silos.Count;
-        var (siloPort, gatewayPort) = (ServiceProcess.FreePort(), ServiceProcess.FreePort());
+        var (siloPort, gatewayPort, apiPort) = (ServiceProcess.FreePort(), ServiceProcess.FreePort(), ServiceProcess.FreePort());
         var store = _storeOf(index);
         var environment = new Dictionary<string, string>
         {
@@ -80,7 +91,9 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Curation__Cluster__ClusterId"] = _options.ClusterId,
             ["Curation__Cluster__ServiceId"] = _options.ServiceId,
             ["Curation__Cluster__AdvertisedAddress"] = _options.AdvertisedAddress!,
-            ["Curation__Api__Urls"] = "http://127.0.0.1:0", // every silo serves the API; port 0: no collisions
+            ["Curation__Api__Urls"] = $"http://127.0.0.1:{apiPort}", // every silo serves the API
+            ["Curation__Api__Keys__0__Key"] = OperatorKey,
+            ["Curation__Api__Keys__0__Role"] = "operator",
             ["Curation__Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
             ["Curation__Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
             ["Curation__Cluster__ProbeTimeout"] = _options.ProbeTimeout!.Value.ToString(),
@@ -96,11 +109,13 @@ public sealed class ProcessCluster : IAsyncDisposable
         if (store.RootPath is not null) environment["Curation__Store__RootPath"] = store.RootPath;
         if (store.ConnectionString is not null) environment["Curation__Store__ConnectionString"] = store.ConnectionString;
         if (store.ContainerName is not null) environment["Curation__Store__ContainerName"] = store.ContainerName;
+        foreach (var (k, v) in _extraEnvironment) environment[k] = v;
         var roles = _roles(index);
         for (var r = 0; r < roles.Length; r++) environment[$"Curation__Silo__Roles__{r}"] = roles[r];
 
         var process = ServiceProcess.Start($"silo-{index}", "dotnet", [_services.SiloExecutable, "silo"], environment);
         _silos.Add((process, siloPort, gatewayPort));
+        _apiUrls.Add($"http://127.0.0.1:{apiPort}");
         await process.WaitForPortAsync(gatewayPort, TimeSpan.FromSeconds(60));
         return process;
     }

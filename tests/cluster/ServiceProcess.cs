@@ -63,6 +63,18 @@ public sealed class ServiceProcess : IDisposable
         _process.WaitForExit(10_000);
     }
 
+    /// <summary>SIGTERM: the orderly stop a container runtime or systemd asks for.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    /// <summary>True when the process exited within <paramref name="timeout"/>.</summary>
+    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
+
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>Waits until something accepts TCP connections on the port (the process answering), or fails with its output.</summary>
     public async Task WaitForPortAsync(int port, TimeSpan timeout)
     {
