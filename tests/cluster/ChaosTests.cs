@@ -117,7 +117,7 @@ public sealed class ChaosTests(ClusterServices services, ITestOutputHelper outpu
             }
             var final = await api.WaitAsync(jobId, JobTimeout);
             if (restarting is not null) await restarting;
-            var line = $"trial {trial}: killed silo-{victim} {moment:+0.0;-0.0} s after submitting{(restart ? $", restarted {restartAfter:F1} s later" : ", not restarted")}: " +
+            var line = $"trial {trial}: killed silo-{victim} {(moment < 0 ? "" : "+")}{moment:F1} s after submitting{(restart ? $", restarted {restartAfter:F1} s later" : ", not restarted")}: " +
                        $"{final.State} after {started.Elapsed.TotalSeconds:F1} s";
             if (final.State == "Completed")
             {
