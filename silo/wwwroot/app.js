@@ -8,7 +8,8 @@
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    // Inline style attributes are refused by the page's Content-Security-Policy; styles set through the CSSOM are not.
+    for (const [k, v] of Object.entries(attrs || {})) if (k === "style") node.style.cssText = v; else node.setAttribute(k, v);
     for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
     return node;
   }
