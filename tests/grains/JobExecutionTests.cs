@@ -126,7 +126,8 @@ public sealed class JobExecutionTests : IDisposable
         var committed = 0;
         var held = new GatedResolver(stores, gate, call => call.InDataStore && call.IsWrite && call.Key.Contains("/00-read/_tasks/", StringComparison.Ordinal)
                                                              && Interlocked.Increment(ref committed) > 1);
-        await using (var cluster = await CurationCluster.StartAsync(3, () => held))
+        // One attempt per task: a dispatch lost with the killed silo must cost none (it is retried until membership decides).
+        await using (var cluster = await CurationCluster.StartAsync(3, () => held, o => o.MaxTaskAttempts = 1))
         {
             var spec = Spec();
             var job = cluster.Client.GetGrain<IJobGrain>(Pipelines.Execution.JobContext.JobIdOf(spec));
