@@ -53,7 +53,6 @@ public static class ApiHost
 
         configure?.Invoke(builder);
         var app = builder.Build();
-        ShutdownWatchdog.Arm(app, shutdownTimeout);
         ApiResponsePolicy.Use(app);
         app.UseAuthentication();
         app.UseAuthorization();
@@ -130,13 +129,17 @@ public static class ShutdownWatchdog
     public const string TimeoutKey = "Curation:Silo:ShutdownTimeout";
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
 
-    public static void Arm(WebApplication app, TimeSpan timeout)
+    /// <summary>Arms the watchdog of a silo process (<c>curate silo</c>); never in a process that hosts more than the silo, such as tests.</summary>
+    public static void Arm(WebApplication app)
     {
+        var timeout = app.Configuration.GetValue(TimeoutKey, DefaultTimeout);
+        var stopped = new ManualResetEventSlim();
+        app.Lifetime.ApplicationStopped.Register(stopped.Set);
         app.Lifetime.ApplicationStopping.Register(() =>
         {
             var timer = new Thread(() =>
             {
-                Thread.Sleep(timeout * 0.95);
+                if (stopped.Wait(timeout * 0.95)) return;
                 app.Logger.LogCritical("Shutdown did not finish within {Timeout} ({Key}); the membership store may be unreachable. Exiting now: " +
                     "the other silos take over this silo's work once membership declares it dead.", timeout, TimeoutKey);
                 Console.Out.Flush();

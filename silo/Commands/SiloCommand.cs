@@ -15,6 +15,7 @@ public static class SiloCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var app = ApiHost.Create([]);
+            ShutdownWatchdog.Arm(app);
             await app.RunAsync();
             return 0;
         });
