@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Curation.Grains.Hosting;
 using Curation.Grains.Schedules;
 using Curation.Pipelines.Embedding;
+using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -58,6 +59,7 @@ public static class CurationHost
 
         var cluster = builder.Configuration.GetSection(CurationClusterOptions.Section).Get<CurationClusterOptions>() ?? new CurationClusterOptions();
         builder.Services.AddCurationStores(o => builder.Configuration.GetSection(CurationStoreOptions.Section).Bind(o));
+        builder.Services.AddCurationLimits(o => builder.Configuration.GetSection(JobLimits.Section).Bind(o));
         builder.UseOrleans(silo =>
         {
             silo.UseCurationClustering(cluster);
