@@ -108,6 +108,7 @@ public sealed class JobGrain(
                 await state.WriteStateAsync();
             }
 
+            JobExecutor.SweepOrphanedTempFiles(job); // what killed attempts left on this machine goes now, not a day later
             var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.ManifestKey, cancellationToken: cancellationToken);
             S.Accounting = manifest?.Accounting;
             S.Warnings = StoredWarnings(manifest?.Errors ?? []);
