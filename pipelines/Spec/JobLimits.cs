@@ -16,8 +16,8 @@ public sealed class JobLimits
     /// <summary>The defaults, for callers without configuration (tests, tools).</summary>
     public static JobLimits Default { get; } = new();
 
-    /// <summary>Largest spec (its JSON) accepted: a submitted request body, and what a job's state keeps of it.</summary>
-    public int MaxSpecBytes { get; set; } = 1 << 20;
+    /// <summary>Largest spec (its JSON) accepted: a submitted request body, and what a job's state keeps of it (10,000 inputs fit).</summary>
+    public int MaxSpecBytes { get; set; } = 4 << 20;
 
     public int MaxInputs { get; set; } = 10_000;
 
@@ -55,7 +55,8 @@ public sealed class JobLimits
     {
         if (text.Length <= maxChars) return text;
         var suffix = $"… ({text.Length - maxChars:N0} more characters)";
-        return text[..Math.Max(0, maxChars - suffix.Length)] + suffix;
+        var kept = Math.Max(0, maxChars - suffix.Length);
+        return text[..kept] + $"… ({text.Length - kept:N0} more characters)";
     }
 }
 
