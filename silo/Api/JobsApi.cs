@@ -77,6 +77,7 @@ public static partial class JobsApi
 
     private static IResult Invalid(IEnumerable<SpecError> errors)
     {
+        MemoryTrim.Request(); // a refused spec (possibly a large one) is garbage now
         var list = errors.Select(e => new FieldError(e.Field, e.Message)).ToList();
         return Results.BadRequest(new ValidationProblem("invalid job spec: " + string.Join("; ", list.Select(e => $"{e.Field}: {e.Message}")), list));
     }

@@ -30,6 +30,7 @@ public static class RequestBody
 
     private static IResult TooLarge(long bytes, JobLimits limits)
     {
+        Curation.Grains.Hosting.MemoryTrim.Request(); // what was read of it is garbage now
         var message = $"the request is {bytes:N0} bytes or more; a spec may be at most {limits.MaxSpecBytes:N0} bytes ({JobLimits.Section}:{nameof(JobLimits.MaxSpecBytes)})";
         return Results.Json(new ValidationProblem("invalid job spec: $: " + message, [new FieldError("$", message)]),
             statusCode: StatusCodes.Status413PayloadTooLarge);

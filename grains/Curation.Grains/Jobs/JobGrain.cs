@@ -135,6 +135,7 @@ public sealed class JobGrain(
         }
         await state.WriteStateAsync();
         CurationMetrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("state", S.State.ToString()));
+        MemoryTrim.Request(); // the job's plan, listings and spec copies are garbage now: give the memory back
         this.DelayDeactivation(TimeSpan.Zero);
     }
 
