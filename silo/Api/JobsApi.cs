@@ -64,8 +64,9 @@ public static partial class JobsApi
         {
             return Invalid(e.Errors);
         }
-        var errors = JobSpecValidator.Validate(spec, limits.Value, stores.DataStore.Location)
-            .Concat(SubmissionPolicy.Check(spec, options.Value.AllowedRoots)).Distinct().ToList();
+        var errors = JobSpecValidator.Validate(spec, limits.Value, stores.DataStore.Location).ToList();
+        // A path the validator already refused (the store's own folders) is not reported twice.
+        errors.AddRange(SubmissionPolicy.Check(spec, options.Value.AllowedRoots).Where(e => errors.All(known => known.Field != e.Field)).ToList());
         if (errors.Count > 0) return Invalid(errors);
 
         var jobId = JobContext.JobIdOf(spec);

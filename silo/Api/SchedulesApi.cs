@@ -86,7 +86,9 @@ public static class SchedulesApi
             try
             {
                 var spec = JobSpec.Parse(specJson);
-                errors.AddRange(SubmissionPolicy.Check(spec, options.Value.AllowedRoots).Select(e => e with { Field = "spec." + e.Field }));
+                // A path the validator already refused (the store's own folders) is not reported twice.
+                errors.AddRange(SubmissionPolicy.Check(spec, options.Value.AllowedRoots).Select(e => e with { Field = "spec." + e.Field })
+                    .Where(e => errors.All(known => known.Field != e.Field)).ToList());
             }
             catch (JobSpecException) { /* reported by Validate */ }
         }
