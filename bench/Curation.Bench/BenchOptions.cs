@@ -54,7 +54,7 @@ public sealed record BenchOptions
     public int Inputs { get; init; } = 10_000;
 
     /// <summary>Size in MiB of <c>record</c>'s one record.</summary>
-    public int RecordMiB { get; init; } = 60;
+    public int RecordMiB { get; init; } = 8;
 
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
@@ -120,7 +120,7 @@ public sealed record BenchOptions
           --near-signature-docs N  near: generated prose documents of the signature run (default 20000)
                              (near also uses --threads, --shard-mb and --repeat: signature timings, median, default 3)
           --inputs N         plan: inputs, each naming one file of one folder (default 10000; goal: plans in < 5 s)
-          --mb N             record: size of the one record in MiB (default 60; goal: peak RSS < 1 GiB)
+          --mb N             record: size of the one record in MiB (default 8, the MaxRecordBytes ceiling; goal: peak RSS < 1 GiB)
           --seed N           seed of the generated data (default 42)
         """;
 }
