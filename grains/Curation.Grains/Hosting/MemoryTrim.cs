@@ -9,7 +9,7 @@ namespace Curation.Grains.Hosting;
 /// </summary>
 public static class MemoryTrim
 {
-    public static readonly TimeSpan MinimumInterval = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan MinimumInterval = TimeSpan.FromSeconds(10);
 
     private static readonly Lock Gate = new();
     private static long _lastTicks = long.MinValue / 2;
