@@ -50,6 +50,12 @@ public sealed record BenchOptions
     /// <summary>Generated prose documents of <c>near</c>'s signature throughput run (besides the demo corpus).</summary>
     public int NearSignatureDocs { get; init; } = 20_000;
 
+    /// <summary>Inputs of <c>plan</c>, each naming one file of one folder.</summary>
+    public int Inputs { get; init; } = 10_000;
+
+    /// <summary>Size in MiB of <c>record</c>'s one record.</summary>
+    public int RecordMiB { get; init; } = 8;
+
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
 
@@ -83,6 +89,8 @@ public sealed record BenchOptions
                 "--cluster-size" => options with { ClusterSize = Next("--cluster-size") },
                 "--near-docs" => options with { NearDocs = Next("--near-docs") },
                 "--near-signature-docs" => options with { NearSignatureDocs = Next("--near-signature-docs") },
+                "--inputs" => options with { Inputs = Next("--inputs") },
+                "--mb" => options with { RecordMiB = Next("--mb") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
         }
@@ -111,6 +119,8 @@ public sealed record BenchOptions
           --near-docs N      near: short documents of the end-to-end run (default 200000; the README's figure: 1000000)
           --near-signature-docs N  near: generated prose documents of the signature run (default 20000)
                              (near also uses --threads, --shard-mb and --repeat: signature timings, median, default 3)
+          --inputs N         plan: inputs, each naming one file of one folder (default 10000; goal: plans in < 5 s)
+          --mb N             record: size of the one record in MiB (default 8, the MaxRecordBytes ceiling; goal: peak RSS < 1 GiB)
           --seed N           seed of the generated data (default 42)
         """;
 }

@@ -11,6 +11,8 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["exact"] = ExactBenchmark.RunAsync,
     ["embed"] = EmbedBenchmark.RunAsync,
     ["near"] = NearBenchmark.RunAsync,
+    ["plan"] = PlanBenchmark.RunAsync,
+    ["record"] = RecordBenchmark.RunAsync,
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`
 };
 

@@ -21,7 +21,7 @@ public static partial class ScheduleRules
     public static bool IsValidId(string? id) => id is not null && IdPattern().IsMatch(id);
 
     /// <summary>Every problem of a schedule, each naming its field: <c>id</c>, <c>cron</c>, <c>timeZone</c>, <c>overlap</c>, <c>spec…</c>.</summary>
-    public static IReadOnlyList<SpecError> Validate(string id, ScheduleDefinition definition)
+    public static IReadOnlyList<SpecError> Validate(string id, ScheduleDefinition definition, JobLimits? limits = null, string? dataStoreLocation = null)
     {
         var errors = new List<SpecError>();
         if (!IsValidId(id)) errors.Add(new SpecError("id", "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"));
@@ -31,7 +31,7 @@ public static partial class ScheduleRules
         try
         {
             var spec = JobSpec.Parse(definition.SpecJson);
-            errors.AddRange(JobSpecValidator.Validate(spec).Select(e => e with { Field = "spec." + e.Field }));
+            errors.AddRange(JobSpecValidator.Validate(spec, limits, dataStoreLocation).Select(e => e with { Field = "spec." + e.Field }));
             if (spec.RunKey is not null) errors.Add(new SpecError("spec.runKey", "is set by the schedule for each run: leave it out"));
         }
         catch (JobSpecException e)

@@ -44,9 +44,11 @@ public sealed class JobContext
     /// Creates the job's work folder (spec + plan, each written once) or, when it exists, loads it: the way both a
     /// new job and a resumed one start.
     /// </summary>
-    public static async Task<JobContext> CreateOrLoadAsync(JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken = default)
+    public static async Task<JobContext> CreateOrLoadAsync(JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken = default,
+        JobLimits? limits = null)
     {
-        JobSpecValidator.ThrowIfInvalid(spec);
+        limits ??= JobLimits.Default;
+        JobSpecValidator.ThrowIfInvalid(spec, limits, stores.DataStore.Location);
         var jobId = JobIdOf(spec);
         var layout = new JobLayout(jobId);
         await stores.DataStore.CreateOnceAsync(layout.SpecKey,
@@ -56,6 +58,9 @@ public sealed class JobContext
         if (plan is null)
         {
             var planned = await JobPlanner.PlanAsync(jobId, spec, stores, cancellationToken).ConfigureAwait(false);
+            // Now that the shards are known: the tasks the job implies, before anything is dispatched.
+            var overBudget = JobBudget.Check(spec, planned, limits);
+            if (overBudget.Count > 0) throw new JobSpecException(overBudget);
             try
             {
                 await stores.DataStore.WriteJsonAsync(layout.PlanKey, planned, WriteCondition.CreateOnly, cancellationToken: cancellationToken).ConfigureAwait(false);

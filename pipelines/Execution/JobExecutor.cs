@@ -1,3 +1,4 @@
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 
@@ -19,6 +20,9 @@ public static class JobExecutor
         var (done, _) = await job.Data.TryReadJsonAsync<TaskStats>(markerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (done is not null) return done with { Reused = true, StoreRetries = retries.Count };
 
+        // A retried task's killed attempt may have left temp parts and spool files behind: clear what no live writer holds.
+        SweepOrphanedTempFiles(job);
+
         var stats = await stage.RunAsync(new TaskContext(job, stage, phase, task, services), cancellationToken).ConfigureAwait(false);
         stats = stats with { Worker = services.Worker, StoreRetries = retries.Count };
         try
@@ -34,5 +38,16 @@ public static class JobExecutor
             var own = winner is not null && winner.Worker == stats.Worker && winner.Seconds.Equals(stats.Seconds);
             return (winner ?? stats) with { Reused = !own, StoreRetries = retries.Count };
         }
+    }
+
+    /// <summary>
+    /// Deletes temp files dead writers left on this machine: the data store's and a local output's <c>.tmp</c> parts and
+    /// the spool folder. Runs when a task starts and when a job completes; live writers' files are locked and kept.
+    /// </summary>
+    public static int SweepOrphanedTempFiles(JobContext job)
+    {
+        var removed = OrphanedTempFiles.Sweep(job.Data) + SpoolFile.SweepOrphans();
+        if (job.OutputLocation.Kind == Spec.StoreKind.LocalFolder) removed += OrphanedTempFiles.Sweep(job.Output);
+        return removed;
     }
 }

@@ -15,13 +15,14 @@ public static class JobPlanner
         var objects = new List<PlannedObject>();
         var errors = new List<SpecError>();
         var sources = new Dictionary<string, int>(StringComparer.Ordinal);
+        var locations = spec.Inputs.Select(input => StoreLocation.Parse(input.Path)).ToArray();
+        var listings = await ListOnceAsync(locations, stores, cancellationToken).ConfigureAwait(false);
         for (var i = 0; i < spec.Inputs.Count; i++)
         {
             var input = spec.Inputs[i];
-            var location = StoreLocation.Parse(input.Path);
-            var store = stores.Resolve(location);
+            var location = locations[i];
             var matched = 0;
-            await foreach (var info in store.ListAsync(location.Prefix, cancellationToken).ConfigureAwait(false))
+            foreach (var info in listings[i])
             {
                 var relative = RelativeKey(location, info.Key);
                 if (relative is null || !location.Matches(relative)) continue;
@@ -60,6 +61,54 @@ public static class JobPlanner
         }
         if (current.Count > 0) shards.Add(new PlannedShard(shards.Count, current));
         return new JobPlan(jobId, shards) { Refresh = refresh };
+    }
+
+    /// <summary>
+    /// The objects under each input's prefix, listing the store once per group of inputs in the same folder of the same
+    /// store (10,000 inputs naming one file each in one folder list it once, not 10,000 times): a group is listed under
+    /// its members' longest common prefix and each listed key goes, in listing order, to the members whose prefix it
+    /// starts with. A lone input is listed under its own prefix, as before.
+    /// </summary>
+    private static async Task<IReadOnlyList<ObjectInfo>[]> ListOnceAsync(StoreLocation[] locations, IStoreResolver stores,
+        CancellationToken cancellationToken)
+    {
+        var result = new IReadOnlyList<ObjectInfo>[locations.Length];
+        var groups = Enumerable.Range(0, locations.Length)
+            .GroupBy(i => (locations[i].Kind, locations[i].Root, Folder: Folder(locations[i].Prefix)));
+        foreach (var group in groups)
+        {
+            var members = group.ToArray();
+            var common = members.Select(i => locations[i].Prefix).Aggregate(CommonPrefix);
+            var store = stores.Resolve(locations[members[0]]);
+            // Each listed key goes to every member whose prefix it starts with: one lookup per distinct prefix length.
+            var byPrefix = members.GroupBy(i => locations[i].Prefix, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+            var lengths = byPrefix.Keys.Select(p => p.Length).Distinct().Order().ToArray();
+            var found = members.ToDictionary(i => i, _ => new List<ObjectInfo>());
+            await foreach (var info in store.ListAsync(common, cancellationToken).ConfigureAwait(false))
+            {
+                // The data store's own folders are never input (validation refuses such paths; this keeps a listing of the root out of them).
+                if (group.Key.Kind == StoreKind.DataStore && DataStoreFolders.Reserved.Contains(FirstSegment(info.Key))) continue;
+                foreach (var length in lengths)
+                {
+                    if (length > info.Key.Length) break;
+                    if (byPrefix.TryGetValue(info.Key[..length], out var owners))
+                        foreach (var i in owners) found[i].Add(info);
+                }
+            }
+            foreach (var i in members) result[i] = found[i];
+        }
+        return result;
+    }
+
+    private static string Folder(string prefix) => prefix[..(prefix.LastIndexOf('/') + 1)];
+
+    private static string FirstSegment(string key) => key.IndexOf('/') is var slash and >= 0 ? key[..slash] : key;
+
+    private static string CommonPrefix(string a, string b)
+    {
+        var n = 0;
+        while (n < a.Length && n < b.Length && a[n] == b[n]) n++;
+        return a[..n];
     }
 
     /// <summary>

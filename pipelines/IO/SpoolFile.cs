@@ -16,9 +16,18 @@ public sealed class SpoolFile : IAsyncDisposable
 
     public long Length => Stream.Length;
 
+    /// <summary>Where this machine's spool files live.</summary>
+    public static string Folder => Path.Combine(Path.GetTempPath(), "curation-spool");
+
+    /// <summary>
+    /// Deletes spool files whose task died with them (a killed process cannot delete on close): a live spool file is
+    /// held with an exclusive lock for its whole life. Returns how many went.
+    /// </summary>
+    public static int SweepOrphans() => OrphanedTempFiles.Sweep(Folder, "*.tmp");
+
     public static SpoolFile Create()
     {
-        var folder = Path.Combine(Path.GetTempPath(), "curation-spool");
+        var folder = Folder;
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, $"{Guid.NewGuid():N}.tmp");
         return new SpoolFile(new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16,

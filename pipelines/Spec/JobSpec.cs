@@ -370,7 +370,14 @@ public sealed record SpecError(string Field, string Message)
 }
 
 public sealed class JobSpecException(IReadOnlyList<SpecError> errors, Exception? inner = null)
-    : Exception("Invalid job spec: " + string.Join("; ", errors), inner)
+    : Exception(MessageOf(errors), inner)
 {
+    /// <summary>Errors the message lists; the rest are counted (<see cref="Errors"/> has them all).</summary>
+    public const int ListedErrors = 20;
+
     public IReadOnlyList<SpecError> Errors { get; } = errors;
+
+    private static string MessageOf(IReadOnlyList<SpecError> errors) =>
+        "Invalid job spec: " + string.Join("; ", errors.Take(ListedErrors)) +
+        (errors.Count > ListedErrors ? $"; … and {errors.Count - ListedErrors:N0} more" : "");
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Curation.Pipelines.Execution;
 
 namespace Curation.Pipelines.Spec;
 
@@ -11,8 +12,14 @@ public static partial class JobSpecValidator
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     private static partial Regex RunKeyPattern();
 
-    public static IReadOnlyList<SpecError> Validate(JobSpec spec)
+    /// <summary>
+    /// Every problem of <paramref name="spec"/>: fields out of range, paths into the data store's own folders (with
+    /// <paramref name="dataStoreLocation"/>, the data store's <c>Location</c>, also in their absolute, <c>file://</c> and
+    /// <c>az://</c> forms), and work beyond <paramref name="limits"/> (default: <see cref="JobLimits.Default"/>).
+    /// </summary>
+    public static IReadOnlyList<SpecError> Validate(JobSpec spec, JobLimits? limits = null, string? dataStoreLocation = null)
     {
+        limits ??= JobLimits.Default;
         var errors = new List<SpecError>();
         void Check(bool ok, string field, string message) { if (!ok) errors.Add(new SpecError(field, message)); }
 
@@ -20,6 +27,9 @@ public static partial class JobSpecValidator
         Check(spec.RunKey is null || RunKeyPattern().IsMatch(spec.RunKey), "runKey", "must be omitted or 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 
         if (spec.Inputs is null || spec.Inputs.Count == 0) errors.Add(new SpecError("inputs", "at least one input is required"));
+        else if (spec.Inputs.Count > limits.MaxInputs)
+            errors.Add(new SpecError("inputs", $"{spec.Inputs.Count:N0} inputs; a spec may have at most {limits.MaxInputs:N0} " +
+                                               $"({JobLimits.Section}:{nameof(JobLimits.MaxInputs)}): name a folder or a glob instead"));
         else
             for (var i = 0; i < spec.Inputs.Count; i++)
             {
@@ -28,24 +38,35 @@ public static partial class JobSpecValidator
                 Check(!string.IsNullOrWhiteSpace(input.Path), $"{at}.path", "is required");
                 Check(!string.IsNullOrWhiteSpace(input.TextField), $"{at}.textField", "must name the field holding the text");
                 Check(input.IdField is null || input.IdField.Length > 0, $"{at}.idField", "must be omitted or name a field");
-                Check(input.MaxRecordBytes is >= 1024 and <= 256 * 1024 * 1024, $"{at}.maxRecordBytes", "must be between 1 KiB and 256 MiB");
+                Check(input.MaxRecordBytes >= 1024 && input.MaxRecordBytes <= limits.MaxRecordBytes, $"{at}.maxRecordBytes",
+                    $"must be between 1,024 and {limits.MaxRecordBytes:N0} bytes ({JobLimits.Section}:{nameof(JobLimits.MaxRecordBytes)})");
                 if (!string.IsNullOrWhiteSpace(input.Path))
+                {
                     foreach (var problem in StoreLocation.Problems(input.Path)) errors.Add(new SpecError($"{at}.path", problem));
+                    if (DataStoreFolders.Problem(input.Path, dataStoreLocation, output: false) is { } reserved) errors.Add(new SpecError($"{at}.path", reserved));
+                }
             }
 
         Check(spec.Sharding is not null && spec.Sharding.TargetShardBytes >= 1024, "sharding.targetShardBytes", "must be at least 1024");
 
         if (spec.Stages is null) errors.Add(new SpecError("stages", "is required (it may be empty)"));
+        else if (spec.Stages.Count > limits.MaxStages)
+            errors.Add(new SpecError("stages", $"{spec.Stages.Count:N0} stages; a spec may have at most {limits.MaxStages:N0} " +
+                                               $"({JobLimits.Section}:{nameof(JobLimits.MaxStages)})"));
         else
             for (var i = 0; i < spec.Stages.Count; i++)
             {
-                ValidateStage(spec.Stages[i], $"stages[{i}]", Check);
+                ValidateStage(spec.Stages[i], $"stages[{i}]", limits, Check);
                 if (spec.Stages[i] is SemanticDedupStageSpec or D4StageSpec)
                     Check(spec.Stages.Take(i).Any(s => s is EmbedStageSpec), $"stages[{i}].type", $"{spec.Stages[i].Type} needs an embed stage before it");
             }
 
         if (spec.Output is null || string.IsNullOrWhiteSpace(spec.Output.Path)) errors.Add(new SpecError("output.path", "is required"));
-        else foreach (var problem in StoreLocation.Problems(spec.Output.Path, allowGlob: false)) errors.Add(new SpecError("output.path", problem));
+        else
+        {
+            foreach (var problem in StoreLocation.Problems(spec.Output.Path, allowGlob: false)) errors.Add(new SpecError("output.path", problem));
+            if (DataStoreFolders.Problem(spec.Output.Path, dataStoreLocation, output: true) is { } reserved) errors.Add(new SpecError("output.path", reserved));
+        }
         if (spec.Output is not null)
         {
             Check(spec.Output.KeepSnapshots is null or (>= 1 and <= 10_000), "output.keepSnapshots", "must be between 1 and 10,000");
@@ -57,12 +78,20 @@ public static partial class JobSpecValidator
                         $"{spec.Stages[i]?.Type} is not supported with output.snapshots yet (it cannot deduplicate against the corpus' earlier snapshots)");
         }
 
+        // The work the spec implies, once its fields are sound: partitions × rounds × iterations, before any shard is known.
+        if (errors.Count == 0)
+        {
+            errors.AddRange(JobBudget.Check(spec, JobBudget.OneShardPlan(), limits));
+            var specBytes = System.Text.Encoding.UTF8.GetByteCount(spec.ToJson());
+            Check(specBytes <= limits.MaxSpecBytes, "$", $"the spec is {specBytes:N0} bytes; at most {limits.MaxSpecBytes:N0} " +
+                                                         $"({JobLimits.Section}:{nameof(JobLimits.MaxSpecBytes)})");
+        }
         return errors;
     }
 
-    public static void ThrowIfInvalid(JobSpec spec)
+    public static void ThrowIfInvalid(JobSpec spec, JobLimits? limits = null, string? dataStoreLocation = null)
     {
-        var errors = Validate(spec);
+        var errors = Validate(spec, limits, dataStoreLocation);
         if (errors.Count > 0) throw new JobSpecException(errors);
     }
 
@@ -74,15 +103,16 @@ public static partial class JobSpecValidator
         check(!string.IsNullOrWhiteSpace(model.OutputName), $"{at}.outputName", "is required");
     }
 
-    private static void ValidateClustering(IClusteringSpec c, string at, Action<bool, string, string> check)
+    private static void ValidateClustering(IClusteringSpec c, string at, JobLimits limits, Action<bool, string, string> check)
     {
-        check(c.Clusters is >= 1 and <= 1_000_000, $"{at}.clusters", "must be between 1 and 1,000,000");
+        check(c.Clusters >= 1 && c.Clusters <= limits.MaxClusters, $"{at}.clusters",
+            $"must be between 1 and {limits.MaxClusters:N0} ({JobLimits.Section}:{nameof(JobLimits.MaxClusters)})");
         check(c.MaxIterations is >= 1 and <= 1000, $"{at}.maxIterations", "must be between 1 and 1000");
         check(c.Tolerance >= 0, $"{at}.tolerance", "must be ≥ 0");
         check(c.InitSampleFraction is > 0 and <= 1, $"{at}.initSampleFraction", "must be in (0, 1]");
     }
 
-    private static void ValidateStage(StageSpec? stage, string at, Action<bool, string, string> check)
+    private static void ValidateStage(StageSpec? stage, string at, JobLimits limits, Action<bool, string, string> check)
     {
         switch (stage)
         {
@@ -110,17 +140,19 @@ public static partial class JobSpecValidator
                 check(e.BatchTokens >= e.Model.MaxTokens, $"{at}.batchTokens", $"must be at least model.maxTokens ({e.Model.MaxTokens})");
                 break;
             case SemanticDedupStageSpec m:
-                ValidateClustering(m, at, check);
+                ValidateClustering(m, at, limits, check);
                 check(m.Eps is null or (>= 0 and < 1), $"{at}.eps", "must be in [0, 1)");
                 check(m.TargetKeepFraction is null or (> 0 and <= 1), $"{at}.targetKeepFraction", "must be in (0, 1]");
                 check(m.Eps is null || m.TargetKeepFraction is null, $"{at}.targetKeepFraction", "set eps or targetKeepFraction, not both");
-                check(m.EpsCurve.All(e => e is >= 0 and < 1), $"{at}.epsCurve", "values must be in [0, 1)");
+                check(m.EpsCurve is not null && m.EpsCurve.Count <= limits.MaxListLength, $"{at}.epsCurve",
+                    $"may hold at most {limits.MaxListLength:N0} values, not {m.EpsCurve?.Count:N0} ({JobLimits.Section}:{nameof(JobLimits.MaxListLength)})");
+                check(m.EpsCurve is null || m.EpsCurve.All(e => e is >= 0 and < 1), $"{at}.epsCurve", "values must be in [0, 1)");
                 check(m.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");
                 check(m.TileSize is >= 16 and <= 8192, $"{at}.tileSize", "must be between 16 and 8192");
                 check(m.StickyCosine is > 0 and <= 1, $"{at}.stickyCosine", "must be in (0, 1]");
                 break;
             case D4StageSpec d:
-                ValidateClustering(d, at, check);
+                ValidateClustering(d, at, limits, check);
                 check(d.KeepFraction is > 0 and <= 1, $"{at}.keepFraction", "is required and must be in (0, 1]");
                 break;
             case NearDedupStageSpec n:

@@ -41,7 +41,7 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
             return new StoreLocation(StoreKind.AzureBlob, container, prefix, glob);
         }
 
-        var local = path.StartsWith("file://", StringComparison.Ordinal) ? new Uri(path).LocalPath : path;
+        var local = LocalPathOf(path) ?? path;
         if (Path.IsPathRooted(local) || baseDirectory is not null)
         {
             var (dir, glob) = SplitGlob(local.Replace('\\', '/'));
@@ -54,6 +54,21 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
         var (storePrefix, storeGlob) = SplitGlob(local);
         return new StoreLocation(StoreKind.DataStore, "", storePrefix, storeGlob);
     }
+
+    /// <summary>
+    /// The local path a <c>file://</c> URL names (<c>file:///p</c> and <c>file://localhost/p</c> both name <c>/p</c>), or
+    /// <paramref name="path"/> itself when it has no scheme; null for a URL of another scheme or another host.
+    /// </summary>
+    public static string? LocalPathOf(string path)
+    {
+        if (!path.StartsWith(FileScheme, StringComparison.Ordinal)) return path.Contains("://", StringComparison.Ordinal) ? null : path;
+        var rest = path[FileScheme.Length..];
+        if (rest.StartsWith("localhost/", StringComparison.OrdinalIgnoreCase)) rest = rest["localhost".Length..];
+        if (!rest.StartsWith('/')) return null;
+        return Uri.TryCreate(FileScheme + rest, UriKind.Absolute, out var uri) && !uri.IsUnc ? uri.LocalPath : null;
+    }
+
+    private const string FileScheme = "file://";
 
     /// <summary>True for a plain relative path (no scheme, not rooted).</summary>
     public static bool IsRelativeLocalPath(string path) =>
@@ -70,8 +85,10 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
             if (!Regex.IsMatch(container, "^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$"))
                 problems.Add($"'{container}' is not a valid blob container name (3-63 lower-case letters, digits, single hyphens)");
         }
-        else if (path.Contains("://", StringComparison.Ordinal) && !path.StartsWith("file://", StringComparison.Ordinal))
+        else if (path.Contains("://", StringComparison.Ordinal) && !path.StartsWith(FileScheme, StringComparison.Ordinal))
             problems.Add("unsupported scheme: use az://container/prefix, file:///path, or a plain path");
+        else if (path.StartsWith(FileScheme, StringComparison.Ordinal) && LocalPathOf(path) is null)
+            problems.Add("a file:// URL must name a path on this machine: file:///path or file://localhost/path");
 
         var segments = path.Replace('\\', '/').Split('/');
         if (!Path.IsPathRooted(path) && !path.Contains("://", StringComparison.Ordinal) && segments.Contains(".."))

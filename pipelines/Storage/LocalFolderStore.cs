@@ -17,7 +17,6 @@ namespace Curation.Pipelines.Storage;
 public sealed class LocalFolderStore : IObjectStore
 {
     private const int WriteBufferSize = 1 << 16;
-    private static readonly TimeSpan StaleTempFileAge = TimeSpan.FromDays(1);
 
     // Striped locks: bounded memory however many keys exist; collisions only serialise unrelated commits briefly.
     private static readonly object[] CommitLocks = Enumerable.Range(0, 64).Select(_ => new object()).ToArray();
@@ -158,23 +157,23 @@ public sealed class LocalFolderStore : IObjectStore
 
         EnsureTempFolder();
         var tempPath = Path.Combine(_tempRoot, $"{Guid.NewGuid():N}.part");
+        // Held open (and so locked) until it is renamed into place: a part nobody holds is a dead writer's (see SweepOrphanedParts).
+        var temp = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, WriteBufferSize, FileOptions.Asynchronous);
         try
         {
-            await using (var temp = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None,
-                             WriteBufferSize, FileOptions.Asynchronous))
-            {
-                await produce(temp, cancellationToken).ConfigureAwait(false);
-                await temp.FlushAsync(cancellationToken).ConfigureAwait(false);
-                temp.Flush(flushToDisk: true); // durable before it becomes visible: the store is the source of truth
-            }
+            await produce(temp, cancellationToken).ConfigureAwait(false);
+            await temp.FlushAsync(cancellationToken).ConfigureAwait(false);
+            temp.Flush(flushToDisk: true); // durable before it becomes visible: the store is the source of truth
             cancellationToken.ThrowIfCancellationRequested();
             CreateParentFolder(key, path);
             CheckConfined(key, path); // again: a folder on the way may have been swapped for a link meanwhile
+            if (OperatingSystem.IsWindows()) await temp.DisposeAsync().ConfigureAwait(false); // Windows cannot rename an open file
             lock (CommitLockFor(path))
                 return Commit(key, path, tempPath, condition);
         }
         finally
         {
+            await temp.DisposeAsync().ConfigureAwait(false);
             TryDelete(tempPath);
         }
     }
@@ -270,15 +269,14 @@ public sealed class LocalFolderStore : IObjectStore
         if (Volatile.Read(ref _tempReady) == 1 && Directory.Exists(_tempRoot)) return;
         Directory.CreateDirectory(_tempRoot);
         if (Interlocked.Exchange(ref _tempReady, 1) == 1) return;
-        // Leftovers of crashed writers; young files may belong to writers still running in other processes.
-        try
-        {
-            foreach (var stale in new DirectoryInfo(_tempRoot).EnumerateFiles("*.part"))
-                if (DateTime.UtcNow - stale.LastWriteTimeUtc > StaleTempFileAge) TryDelete(stale.FullName);
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        SweepOrphanedParts();
     }
+
+    /// <summary>
+    /// Deletes the temp parts of writers that died (a killed task or process): every live writer holds its part locked
+    /// until it is renamed into place, so an unlocked part is an orphan, whoever left it. Returns how many went.
+    /// </summary>
+    public int SweepOrphanedParts() => OrphanedTempFiles.Sweep(_tempRoot, "*.part");
 
     private static void TryDelete(string path)
     {

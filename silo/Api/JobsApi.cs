@@ -29,6 +29,7 @@ public static partial class JobsApi
         api.MapPost("/jobs", SubmitAsync).RequireAuthorization(ApiRoles.CanOperate)
             .Accepts<JsonElement>("application/json")
             .Produces<SubmitResult>(StatusCodes.Status202Accepted).Produces<ValidationProblem>(StatusCodes.Status400BadRequest)
+            .Produces<ValidationProblem>(StatusCodes.Status413PayloadTooLarge)
             .WithSummary("Submit a job spec (validated; 400 names every bad field). Submitting the same spec again resumes it.");
         api.MapGet("/jobs", ListAsync).WithSummary("Every job the cluster knows, newest first.");
         api.MapGet("/jobs/{id}", GetAsync).Produces<JobView>().Produces(StatusCodes.Status404NotFound)
@@ -49,10 +50,11 @@ public static partial class JobsApi
         })).WithTags("auth").WithSummary("The caller's role (the dashboard shows operator controls only to operators).");
     }
 
-    private static async Task<IResult> SubmitAsync(HttpRequest request, IGrainFactory grains, IOptions<ApiOptions> options, ILoggerFactory logs)
+    private static async Task<IResult> SubmitAsync(HttpRequest request, IGrainFactory grains, IOptions<ApiOptions> options, IOptions<JobLimits> limits,
+        IStoreResolver stores, ILoggerFactory logs)
     {
-        string body;
-        using (var reader = new StreamReader(request.Body)) body = await reader.ReadToEndAsync(request.HttpContext.RequestAborted);
+        var (body, tooLarge) = await RequestBody.ReadAsync(request, limits.Value);
+        if (body is null) return tooLarge!;
         JobSpec spec;
         try
         {
@@ -62,7 +64,9 @@ public static partial class JobsApi
         {
             return Invalid(e.Errors);
         }
-        var errors = JobSpecValidator.Validate(spec).Concat(SubmissionPolicy.Check(spec, options.Value.AllowedRoots)).Distinct().ToList();
+        var errors = JobSpecValidator.Validate(spec, limits.Value, stores.DataStore.Location).ToList();
+        // A path the validator already refused (the store's own folders) is not reported twice.
+        errors.AddRange(SubmissionPolicy.Check(spec, options.Value.AllowedRoots).Where(e => errors.All(known => known.Field != e.Field)).ToList());
         if (errors.Count > 0) return Invalid(errors);
 
         var jobId = JobContext.JobIdOf(spec);
@@ -77,6 +81,7 @@ public static partial class JobsApi
 
     private static IResult Invalid(IEnumerable<SpecError> errors)
     {
+        MemoryTrim.Request(); // a refused spec (possibly a large one) is garbage now
         var list = errors.Select(e => new FieldError(e.Field, e.Message)).ToList();
         return Results.BadRequest(new ValidationProblem("invalid job spec: " + string.Join("; ", list.Select(e => $"{e.Field}: {e.Message}")), list));
     }

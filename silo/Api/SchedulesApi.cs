@@ -33,12 +33,15 @@ public static class SchedulesApi
             .WithSummary("Remove a schedule (runs it started keep going).");
     }
 
-    private static async Task<IResult> PutAsync(HttpRequest request, IGrainFactory grains, IOptions<ApiOptions> options, ILoggerFactory logs)
+    private static async Task<IResult> PutAsync(HttpRequest request, IGrainFactory grains, IOptions<ApiOptions> options, IOptions<JobLimits> limits,
+        IStoreResolver stores, ILoggerFactory logs)
     {
         JsonElement body;
         try
         {
-            body = await JsonSerializer.DeserializeAsync<JsonElement>(request.Body, cancellationToken: request.HttpContext.RequestAborted);
+            var (text, tooLarge) = await RequestBody.ReadAsync(request, limits.Value);
+            if (text is null) return tooLarge!;
+            body = JsonSerializer.Deserialize<JsonElement>(text);
         }
         catch (JsonException e)
         {
@@ -79,11 +82,13 @@ public static class SchedulesApi
         var definition = new ScheduleDefinition { SpecJson = specJson, Cron = cron, TimeZone = timeZone, Overlap = overlap };
         if (specJson.Length > 0)
         {
-            errors.AddRange(ScheduleRules.Validate(id, definition));
+            errors.AddRange(ScheduleRules.Validate(id, definition, limits.Value, stores.DataStore.Location));
             try
             {
                 var spec = JobSpec.Parse(specJson);
-                errors.AddRange(SubmissionPolicy.Check(spec, options.Value.AllowedRoots).Select(e => e with { Field = "spec." + e.Field }));
+                // A path the validator already refused (the store's own folders) is not reported twice.
+                errors.AddRange(SubmissionPolicy.Check(spec, options.Value.AllowedRoots).Select(e => e with { Field = "spec." + e.Field })
+                    .Where(e => errors.All(known => known.Field != e.Field)).ToList());
             }
             catch (JobSpecException) { /* reported by Validate */ }
         }

@@ -2,9 +2,11 @@ using System.CommandLine;
 using Curation.Grains;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
 using Curation.Silo.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Spectre.Console;
 
 namespace Curation.Silo.Commands;
@@ -30,14 +32,10 @@ public static class RunCommand
         try
         {
             spec = JobSpec.Parse(await File.ReadAllTextAsync(jobFile.FullName, cancellationToken)).WithInputsRelativeTo(jobFile.DirectoryName!);
-            JobSpecValidator.ThrowIfInvalid(spec);
         }
         catch (Exception e) when (e is JobSpecException or IOException)
         {
-            AnsiConsole.MarkupLine($"[red]{Markup.Escape(jobFile.FullName)}[/]:");
-            foreach (var line in e is JobSpecException s ? s.Errors.Select(x => x.ToString()) : [e.Message])
-                AnsiConsole.MarkupLine($"  [red]{Markup.Escape(line)}[/]");
-            return 2;
+            return Invalid(jobFile, e);
         }
 
         var overrides = new Dictionary<string, string?>
@@ -54,6 +52,16 @@ public static class RunCommand
         }
 
         using var host = CurationHost.CreateBuilder([], overrides, quiet: true).Build();
+        try
+        {
+            // With the configured limits (Curation:Limits) and the data store this run uses (its own folders are off limits).
+            JobSpecValidator.ThrowIfInvalid(spec, host.Services.GetRequiredService<IOptions<JobLimits>>().Value,
+                host.Services.GetRequiredService<IStoreResolver>().DataStore.Location);
+        }
+        catch (JobSpecException e)
+        {
+            return Invalid(jobFile, e);
+        }
         await host.StartAsync(cancellationToken);
         var jobId = JobContext.JobIdOf(spec);
         var job = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IJobGrain>(jobId);
@@ -73,5 +81,13 @@ public static class RunCommand
         JobStatusView.WriteSummary(status);
         await host.StopAsync(CancellationToken.None);
         return status.State == JobState.Completed ? 0 : 1;
+    }
+
+    private static int Invalid(FileInfo jobFile, Exception e)
+    {
+        AnsiConsole.MarkupLine($"[red]{Markup.Escape(jobFile.FullName)}[/]:");
+        foreach (var line in e is JobSpecException s ? s.Errors.Select(x => x.ToString()) : [e.Message])
+            AnsiConsole.MarkupLine($"  [red]{Markup.Escape(line)}[/]");
+        return 2;
     }
 }

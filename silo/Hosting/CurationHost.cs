@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Curation.Grains.Hosting;
 using Curation.Grains.Schedules;
 using Curation.Pipelines.Embedding;
+using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -64,6 +65,7 @@ public static class CurationHost
             if (builder.Configuration.GetSection("Curation:Api:AllowedRoots").Get<string[]>() is { Length: > 0 } roots)
                 o.LocalRoots = [.. roots];
         });
+        builder.Services.AddCurationLimits(o => builder.Configuration.GetSection(JobLimits.Section).Bind(o));
         builder.UseOrleans(silo =>
         {
             silo.UseCurationClustering(cluster);

@@ -27,7 +27,10 @@ public sealed class ClusterServices : IAsyncLifetime
     public string StorageConnectionString => $"{_blob.ConnectionString}TableEndpoint={TableEndpoint};";
 
     /// <summary>curate.dll of the same configuration as this test assembly (…/bin/Release/net10.0/linux-x64/).</summary>
-    public string SiloExecutable { get; } = Path.Combine(RepositoryRoot.Get(), "silo", "bin",
+    public string SiloExecutable => SiloExecutablePath;
+
+    /// <summary>curate.dll of the same configuration as this test assembly, for tests that start a silo without these services.</summary>
+    public static string SiloExecutablePath { get; } = Path.Combine(RepositoryRoot.Get(), "silo", "bin",
         AppContext.BaseDirectory[(AppContext.BaseDirectory.LastIndexOf($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal) + 5)..],
         "curate.dll");
 

@@ -15,17 +15,24 @@ public sealed class ReadCountingResolver(IStoreResolver inner) : IStoreResolver
     /// <summary>Keys opened for reading, in any order.</summary>
     public ConcurrentBag<string> Reads { get; } = [];
 
+    /// <summary>Prefixes listed, in any order.</summary>
+    public ConcurrentBag<string> Listings { get; } = [];
+
     public IObjectStore DataStore => inner.DataStore;
 
     public IObjectStore Resolve(StoreLocation location) => location.Kind == StoreKind.LocalFolder
-        ? _stores.GetOrAdd(location.Root, _ => new CountingStore(inner.Resolve(location), Reads))
+        ? _stores.GetOrAdd(location.Root, _ => new CountingStore(inner.Resolve(location), Reads, Listings))
         : inner.Resolve(location);
 
-    private sealed class CountingStore(IObjectStore inner, ConcurrentBag<string> reads) : IObjectStore
+    private sealed class CountingStore(IObjectStore inner, ConcurrentBag<string> reads, ConcurrentBag<string> listings) : IObjectStore
     {
         public string Location => inner.Location;
         public Task<ObjectInfo?> GetInfoAsync(string key, CancellationToken cancellationToken = default) => inner.GetInfoAsync(key, cancellationToken);
-        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
+        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default)
+        {
+            listings.Add(prefix);
+            return inner.ListAsync(prefix, cancellationToken);
+        }
 
         public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
         {

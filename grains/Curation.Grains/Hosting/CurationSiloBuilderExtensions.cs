@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Curation.Grains.Storage;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.Spec;
 using Microsoft.Extensions.Logging;
 using Curation.Grains.Workers;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,6 +39,7 @@ public static class CurationSiloBuilderExtensions
         services.AddSingleton<IValidateOptions<CurationExecutionOptions>, CurationExecutionOptionsValidator>();
         services.AddOptions<SiloMessagingOptions>()
             .Configure<IOptions<CurationExecutionOptions>>((messaging, execution) => messaging.ResponseTimeout = execution.Value.TaskTimeout);
+        services.AddCurationLimits(); // bound to Curation:Limits by the host; a second registration only adds a no-op configure
         services.AddSingleton<JobContextCache>();
         services.AddSingleton(sp => new TaskSlots(sp.GetRequiredService<IOptions<CurationExecutionOptions>>().Value.EffectiveTaskSlots));
         services.AddHostedService<ResumeRunningJobsService>();

@@ -4,6 +4,7 @@ using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -31,7 +32,7 @@ public sealed class JobGrain(
     public async Task<JobStatus> Submit(string specJson)
     {
         var spec = JobSpec.Parse(specJson);
-        JobSpecValidator.ThrowIfInvalid(spec);
+        JobSpecValidator.ThrowIfInvalid(spec, Limits, stores.DataStore.Location);
         var jobId = this.GetPrimaryKeyString();
         if (JobContext.JobIdOf(spec) != jobId)
             throw new ArgumentException($"Job id {jobId} does not match its spec (expected {JobContext.JobIdOf(spec)}).");
@@ -93,7 +94,7 @@ public sealed class JobGrain(
             _coordinatorRetries = ObjectStoreMetrics.BeginRetryScope();
             S.CoordinatorStoreRetries = 0;
             var spec = JobSpec.Parse(S.SpecJson!);
-            var job = await Task.Run(() => JobContext.CreateOrLoadAsync(spec, stores, cancellationToken), cancellationToken);
+            var job = await Task.Run(() => JobContext.CreateOrLoadAsync(spec, stores, cancellationToken, Limits), cancellationToken);
             S.Shards = job.Plan.ShardCount;
             S.Output = $"{job.Output.Location.TrimEnd('/')}/{job.OutputLocation.Prefix.TrimEnd('/')}";
             S.Phases = job.Phases().Select(p => new PhaseProgress { Stage = p.Stage.Folder, Phase = p.Phase.Name, Total = p.Phase.TaskCount }).ToList();
@@ -107,9 +108,10 @@ public sealed class JobGrain(
                 await state.WriteStateAsync();
             }
 
+            JobExecutor.SweepOrphanedTempFiles(job); // what killed attempts left on this machine goes now, not a day later
             var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.ManifestKey, cancellationToken: cancellationToken);
             S.Accounting = manifest?.Accounting;
-            S.Warnings = manifest?.Errors.ToList() ?? [];
+            S.Warnings = StoredWarnings(manifest?.Errors ?? []);
             S.State = JobState.Completed;
             logger.LogInformation("Job {JobId} completed: {Kept} of {In} documents kept", jobId, manifest?.Accounting.Kept, manifest?.Accounting.InputRecords);
         }
@@ -121,7 +123,7 @@ public sealed class JobGrain(
         catch (Exception e)
         {
             S.State = JobState.Failed;
-            S.Error = Describe(e);
+            S.Error = Limits.Truncate(Describe(e));
             logger.LogError(e, "Job {JobId} failed", jobId);
         }
         S.CompletedAt = DateTimeOffset.UtcNow;
@@ -133,6 +135,7 @@ public sealed class JobGrain(
         }
         await state.WriteStateAsync();
         CurationMetrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("state", S.State.ToString()));
+        MemoryTrim.Request(); // the job's plan, listings and spec copies are garbage now: give the memory back
         this.DelayDeactivation(TimeSpan.Zero);
     }
 
@@ -270,6 +273,18 @@ public sealed class JobGrain(
         for (var current = e; current is not null; current = current.InnerException)
             if (messages.Count == 0 || !messages[^1].Contains(current.Message, StringComparison.Ordinal)) messages.Add(current.Message);
         return string.Join(" → ", messages);
+    }
+
+    /// <summary>Configured limits (<c>Curation:Limits</c>); the defaults where a host registers none.</summary>
+    private JobLimits Limits => ServiceProvider.GetService<IOptions<JobLimits>>()?.Value ?? JobLimits.Default;
+
+    /// <summary>What the job's state keeps of the manifest's errors: a bounded number, each of bounded length (the manifest has them all).</summary>
+    private List<string> StoredWarnings(IReadOnlyList<string> errors)
+    {
+        const int kept = 100;
+        var warnings = errors.Take(kept).Select(Limits.Truncate).ToList();
+        if (errors.Count > kept) warnings.Add($"… and {errors.Count - kept:N0} more (see the manifest's errors)");
+        return warnings;
     }
 
     private JobStatus Snapshot() => new()

@@ -1,0 +1,72 @@
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+
+namespace Curation.Pipelines.Tests.Planning;
+
+/// <summary>Planning lists each folder once for all the inputs in it: O(objects), not O(inputs × objects).</summary>
+public sealed class JobPlannerTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("planner");
+
+    public void Dispose() => _temp.Dispose();
+
+    private ReadCountingResolver Stores() =>
+        new(CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data") }));
+
+    private string Corpus(int files)
+    {
+        var folder = _temp.Combine("corpus");
+        Directory.CreateDirectory(Path.Combine(folder, "sub"));
+        for (var i = 0; i < files; i++) File.WriteAllText(Path.Combine(folder, $"doc-{i:D5}.jsonl"), $"{{\"text\":\"document {i}\"}}\n");
+        File.WriteAllText(Path.Combine(folder, "doc-00001.jsonl.gz"), "not listed by doc-00001.jsonl");
+        File.WriteAllText(Path.Combine(folder, "sub", "a.jsonl"), "{\"text\":\"in a subfolder\"}\n");
+        return folder;
+    }
+
+    private static JobSpec Spec(IEnumerable<string> paths) => new()
+    {
+        Name = "plan", Inputs = paths.Select(p => new InputSpec { Path = p }).ToArray(), Stages = [], Output = new OutputSpec { Path = "curated/plan" },
+    };
+
+    [Fact]
+    public async Task Two_thousand_inputs_in_one_folder_list_it_once_and_plan_what_each_names()
+    {
+        var folder = Corpus(2000);
+        var paths = Enumerable.Range(0, 2000).Select(i => Path.Combine(folder, $"doc-{i:D5}.jsonl")).Reverse()
+            .Append(Path.Combine(folder, "sub")).ToArray();
+        var stores = Stores();
+        var plan = await JobPlanner.PlanAsync("j", Spec(paths), stores);
+
+        Assert.Equal(["", "doc-0"], stores.Listings.Order(StringComparer.Ordinal)); // the folder once for 2,000 inputs; the subfolder is a root of its own
+        var objects = plan.Shards.SelectMany(s => s.Objects).ToArray();
+        Assert.Equal(2001, objects.Length);
+        // Input order, then key: the plan a one-listing-per-input planner made.
+        Assert.Equal(paths.Select((p, i) => i).ToArray(), objects.Select(o => o.Input).ToArray());
+        Assert.Equal("doc-01999.jsonl", objects[0].Source);
+        Assert.Equal("a.jsonl", objects[^1].Source);
+        Assert.DoesNotContain(objects, o => o.Key.EndsWith(".gz", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Inputs_naming_the_same_object_again_are_refused_with_a_bounded_message()
+    {
+        var folder = Corpus(1);
+        var paths = Enumerable.Repeat(Path.Combine(folder, "doc-00000.jsonl"), 10_000);
+        var error = await Assert.ThrowsAsync<JobSpecException>(() => JobPlanner.PlanAsync("j", Spec(paths), Stores()));
+        Assert.Equal(9_999, error.Errors.Count);
+        Assert.Equal("inputs[1].path", error.Errors[0].Field);
+        Assert.True(error.Message.Length < 3_000, $"{error.Message.Length} characters");
+    }
+
+    [Fact]
+    public async Task A_lone_input_is_listed_under_its_own_prefix_and_a_listing_of_the_data_store_skips_its_own_folders()
+    {
+        var stores = Stores();
+        await stores.DataStore.WriteAsync("corpus/a.jsonl", (s, ct) => s.WriteAsync("{\"text\":\"a\"}\n"u8.ToArray(), ct).AsTask(), WriteCondition.CreateOnly);
+        await stores.DataStore.WriteAsync("jobs/x/a.jsonl", (s, ct) => s.WriteAsync("{\"text\":\"a\"}\n"u8.ToArray(), ct).AsTask(), WriteCondition.CreateOnly);
+        var plan = await JobPlanner.PlanAsync("j", Spec(["corpus"]), stores);
+        Assert.Equal(["corpus/a.jsonl"], plan.Shards.SelectMany(s => s.Objects).Select(o => o.Key));
+    }
+}
