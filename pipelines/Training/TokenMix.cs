@@ -1,0 +1,59 @@
+using Curation.Pipelines.Semantic;
+using Curation.Pipelines.Spec;
+
+namespace Curation.Pipelines.Training;
+
+/// <summary>
+/// Deterministic mixing of token files. A document's key is its source object, its input's number or the value of a
+/// column; the key's weight w decides how many copies of the document are written: ⌊w⌋, plus one when
+/// u(seed, id) &lt; w − ⌊w⌋, where u is the document's seeded hash mapped to [0, 1). Copies are whole documents and are
+/// ordered by another seeded hash of (id, copy), so the order depends on the seed and the ids only — never on
+/// arrival order, silo count or timing.
+/// </summary>
+public sealed class TokenMix
+{
+    public const string BySource = "source";
+    public const string ByInput = "input";
+    private const ulong SampleSalt = 0x5A4D_4958_5341_4D50UL;   // "ZMIXSAMP"
+    private const ulong OrderSalt = 0x5A4D_4958_4F52_4452UL;    // "ZMIXORDR"
+
+    private readonly MixSpec _spec;
+    private readonly IReadOnlyDictionary<string, int> _inputOfSource;
+
+    public TokenMix(MixSpec? spec, long jobSeed, IReadOnlyDictionary<string, int> inputOfSource)
+    {
+        _spec = spec ?? new MixSpec();
+        Seed = unchecked((ulong)(_spec.Seed ?? jobSeed));
+        _inputOfSource = inputOfSource;
+    }
+
+    public ulong Seed { get; }
+
+    public string By => _spec.By;
+
+    /// <summary>The column the key is read from, or null when it comes from the source (source, input).</summary>
+    public string? KeyColumn => By is BySource or ByInput ? null : By;
+
+    public string KeyOf(string source, string? columnValue) => By switch
+    {
+        BySource => source,
+        ByInput => _inputOfSource.TryGetValue(source, out var input) ? input.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?",
+        _ => columnValue ?? "",
+    };
+
+    public double WeightOf(string key) => _spec.Weights.TryGetValue(key, out var weight) ? weight : _spec.DefaultWeight;
+
+    /// <summary>How many times the document is written: ⌊w⌋ whole copies plus one more with probability w − ⌊w⌋ (by hash).</summary>
+    public int Copies(string id, double weight)
+    {
+        var whole = (int)Math.Floor(weight);
+        var fraction = weight - whole;
+        return whole + (fraction > 0 && Uniform(StableRandom.KeyOf(id, Seed ^ SampleSalt)) < fraction ? 1 : 0);
+    }
+
+    /// <summary>The sort key of one copy of a document in the shuffled token file.</summary>
+    public ulong OrderKey(string id, int copy) =>
+        StableRandom.Mix(StableRandom.KeyOf(id, Seed ^ OrderSalt) + (ulong)copy * 0x9E3779B97F4A7C15UL);
+
+    private static double Uniform(ulong hash) => (hash >> 11) * (1.0 / (1UL << 53));
+}
