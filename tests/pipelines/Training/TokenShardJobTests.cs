@@ -1,0 +1,214 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Pipelines.Training;
+using Curation.Testing;
+using Xunit.Abstractions;
+
+namespace Curation.Pipelines.Tests.Training;
+
+/// <summary>Whole jobs (in process) with train_tokenize and output.tokens: token files, their manifest and mixing.</summary>
+public sealed class TokenShardJobTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory _temp = new("token-shards");
+
+    public void Dispose() => _temp.Dispose();
+
+    private static JobSpec DemoSpec(string name, MixSpec? mix = null) => new()
+    {
+        Name = name,
+        Seed = 42,
+        Inputs = [new InputSpec { Path = Path.Combine(RepositoryRoot.Get(), "samples", "corpus", "*.jsonl"), Format = InputFormat.Jsonl, IdField = "id" }],
+        Sharding = new ShardingSpec { TargetShardBytes = 512 * 1024 },
+        Stages =
+        [
+            new NormalizeStageSpec(),
+            new QualityFilterStageSpec { MinChars = 50, MaxChars = 100_000, MinWords = 8 },
+            new ExactDedupStageSpec { Partitions = 4 },
+            new TrainTokenizeStageSpec { Encoding = "o200k_base" },
+        ],
+        Output = new OutputSpec { Path = "curated/" + name, Tokens = new TokensOutputSpec(), Mix = mix },
+    };
+
+    private async Task<(Manifest Manifest, string Root, IStoreResolver Stores)> RunAsync(JobSpec spec, string data)
+    {
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(data) });
+        using var services = StageServices.CreateDefault();
+        await InProcessJob.RunAsync(spec, stores, services);
+        var (manifest, _) = await stores.DataStore.TryReadJsonAsync<Manifest>(spec.Output.Path + "/" + Manifest.FileName, CurationJson.Options);
+        Assert.NotNull(manifest);
+        return (manifest!, Path.Combine(_temp.Combine(data), spec.Output.Path), stores);
+    }
+
+    [Fact]
+    public async Task Demo_job_writes_token_files_whose_sizes_sum_to_the_manifest_and_decode_to_every_document()
+    {
+        var (manifest, root, _) = await RunAsync(DemoSpec("tokens-demo"), "data");
+        var tokens = manifest.Tokens!;
+        Assert.Equal("o200k_base", tokens.Tokenizer);
+        Assert.Equal("int32", tokens.DType);
+        Assert.Equal(manifest.Accounting.Kept, tokens.Documents);
+
+        // The curated Parquet: texts and train_tokens.
+        var texts = new List<string>();
+        long columnTokens = 0;
+        foreach (var shard in manifest.Shards)
+        {
+            await using var reader = await ParquetTableReader.OpenAsync(File.OpenRead(Path.Combine(root, shard.Key)));
+            await foreach (var batch in reader.ReadAllAsync())
+            {
+                texts.AddRange(batch.Texts.List);
+                columnTokens += batch.GetColumn<long>(TrainTokenizeStage.TokensColumn).List.Sum();
+            }
+        }
+        Assert.Equal(tokens.Tokens, columnTokens);
+        Assert.Equal(tokens.Tokens, tokens.PerSource.Values.Sum());
+        Assert.Equal(4, tokens.PerSource.Count);
+
+        // Every file is listed with its SHA-256; Megatron and npy hold the same tokens.
+        Assert.Equal(manifest.Shards.Count * 4, tokens.Files.Count);
+        foreach (var file in tokens.Files)
+            Assert.Equal(file.Sha256, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(root, file.Key)))));
+
+        var tokenizer = TrainingTokenizer.For(new TrainTokenizeStageSpec());
+        var decoded = new List<string>();
+        long sizes = 0;
+        foreach (var idx in tokens.Files.Where(f => f.Kind == TokenShards.MegatronIdx))
+        {
+            var index = MinimalIdx.Read(Path.Combine(root, idx.Key));
+            Assert.Equal(4, index.DTypeCode);   // int32 for o200k's 200,019 ids
+            Assert.Equal(idx.Tokens, index.Lengths.Sum(l => (long)l));
+            sizes += index.Lengths.Sum(l => (long)l);
+            var bin = File.ReadAllBytes(Path.Combine(root, idx.Key[..^4] + ".bin"));
+            Assert.Equal(index.Lengths.Sum(l => (long)l) * 4, bin.Length);
+            var npy = File.ReadAllBytes(Path.Combine(root, idx.Key[..^4] + ".tokens.npy"));
+            Assert.Equal(bin, npy[(npy.Length - bin.Length)..]);
+            using var reader = TokenFileReader.Open(Path.Combine(root, idx.Key[..^4] + ".tokens.npy"));
+            Assert.Equal(index.Lengths, reader.Lengths);
+            for (var d = 0; d < index.Lengths.Length; d++)
+            {
+                var ids = Enumerable.Range(0, index.Lengths[d]).Select(i => BinaryPrimitives.ReadInt32LittleEndian(bin.AsSpan((int)index.Pointers[d] + i * 4))).ToArray();
+                Assert.Equal(tokenizer.EndOfDocument, ids[^1]);
+                Assert.DoesNotContain(tokenizer.EndOfDocument, ids[..^1]);
+                Assert.Equal(ids, reader.ReadDocument(d));
+                decoded.Add(tokenizer.Decode(ids[..^1]));
+            }
+        }
+        Assert.Equal(tokens.FileTokens, sizes);
+        Assert.Equal(tokens.Tokens + tokens.Documents, sizes);   // weight 1: every document once, plus its end-of-document token
+        // Round trip: the token files decode to exactly the curated documents; shuffled, not in shard order.
+        Assert.Equal(texts.Order(StringComparer.Ordinal), decoded.Order(StringComparer.Ordinal));
+        Assert.NotEqual(texts, decoded);
+        output.WriteLine($"{tokens.Documents} documents, {tokens.Tokens} tokens, {tokens.Files.Count} files");
+    }
+
+    [Fact]
+    public async Task Mixing_weights_give_the_expected_token_shares_and_the_same_bytes_every_run()
+    {
+        var corpus = _temp.Combine("mix");
+        Directory.CreateDirectory(corpus);
+        var rng = new Random(7);
+        string[] words = ["data", "curation", "token", "model", "corpus", "shard", "silo", "weight", "mixing", "seed", "hash", "text", "Megatron", "numpy"];
+        foreach (var source in new[] { "a", "b", "c" })
+            File.WriteAllLines(Path.Combine(corpus, source + ".jsonl"), Enumerable.Range(0, 1500).Select(i => JsonSerializer.Serialize(new
+            {
+                id = $"{source}-{i:D5}",
+                text = string.Join(' ', Enumerable.Range(0, rng.Next(5, 60)).Select(_ => words[rng.Next(words.Length)])) + $" {source}{i}",
+            })));
+        var weights = new Dictionary<string, double> { ["a.jsonl"] = 0.5, ["b.jsonl"] = 1, ["c.jsonl"] = 2 };
+        JobSpec Spec() => new()
+        {
+            Name = "mix", Seed = 11,
+            Inputs = [new InputSpec { Path = Path.Combine(corpus, "*.jsonl"), IdField = "id" }],
+            Sharding = new ShardingSpec { TargetShardBytes = 64 * 1024 },
+            Stages = [new TrainTokenizeStageSpec { Encoding = "gpt2" }],
+            Output = new OutputSpec { Path = "curated/mix", Tokens = new TokensOutputSpec(), Mix = new MixSpec { By = "source", Weights = weights } },
+        };
+        var (first, rootA, _) = await RunAsync(Spec(), "one");
+        var (second, rootB, _) = await RunAsync(Spec(), "two");
+
+        var tokens = first.Tokens!;
+        Assert.Equal("uint16", tokens.DType);
+        var corpusTokens = tokens.PerSource.ToDictionary(p => p.Key, p => p.Value + first.Tokens!.Mix.Keys.Single(k => k.Key == p.Key).Documents);
+        var expectedTotal = corpusTokens.Sum(p => weights[p.Key] * p.Value);
+        foreach (var key in tokens.Mix.Keys)
+        {
+            var expected = weights[key.Key] * corpusTokens[key.Key] / expectedTotal;
+            output.WriteLine($"{key.Key}: weight {key.Weight}, {key.Documents} documents, {key.Copies} copies, share {key.Share:P2}, expected {expected:P2}");
+            Assert.InRange(key.Share, expected - 0.02, expected + 0.02);
+        }
+        Assert.Equal(2 * tokens.Mix.Keys.Single(k => k.Key == "c.jsonl").Documents, tokens.Mix.Keys.Single(k => k.Key == "c.jsonl").Copies);   // > 1 repeats whole
+        Assert.Equal(tokens.Mix.Keys.Single(k => k.Key == "b.jsonl").Documents, tokens.Mix.Keys.Single(k => k.Key == "b.jsonl").Copies);
+
+        // Same spec and seed: the same bytes, byte for byte.
+        Assert.Equal(tokens.Files.Select(f => (f.Key, f.Sha256)), second.Tokens!.Files.Select(f => (f.Key, f.Sha256)));
+        foreach (var file in tokens.Files)
+            Assert.Equal(File.ReadAllBytes(Path.Combine(rootA, file.Key)), File.ReadAllBytes(Path.Combine(rootB, file.Key)));
+    }
+
+    [Fact]
+    public void Mix_copies_follow_the_weight_and_the_order_depends_on_the_seed_only()
+    {
+        var mix = new TokenMix(new MixSpec { Weights = { ["x"] = 0.25, ["y"] = 2.5 } }, 5, new Dictionary<string, int>());
+        var ids = Enumerable.Range(0, 20_000).Select(i => $"doc-{i}").ToArray();
+        Assert.InRange(ids.Average(id => mix.Copies(id, mix.WeightOf("x"))), 0.24, 0.26);
+        Assert.InRange(ids.Average(id => mix.Copies(id, mix.WeightOf("y"))), 2.49, 2.51);
+        Assert.All(ids, id => Assert.InRange(mix.Copies(id, 2.5), 2, 3));
+        Assert.Equal(1, mix.Copies("anything", mix.WeightOf("unlisted")));
+        var again = new TokenMix(new MixSpec(), 5, new Dictionary<string, int>());
+        var other = new TokenMix(new MixSpec(), 6, new Dictionary<string, int>());
+        Assert.Equal(mix.OrderKey("doc-1", 0), again.OrderKey("doc-1", 0));
+        Assert.NotEqual(mix.OrderKey("doc-1", 0), other.OrderKey("doc-1", 0));
+        Assert.NotEqual(mix.OrderKey("doc-1", 0), mix.OrderKey("doc-1", 1));
+    }
+
+    [Fact]
+    public void Spec_errors_name_the_field()
+    {
+        var spec = DemoSpec("bad") with { Stages = [new NormalizeStageSpec()] };
+        Assert.Contains(JobSpecValidator.Validate(spec), e => e.Field == "output.tokens");
+        spec = DemoSpec("bad") with { Stages = [new TrainTokenizeStageSpec { Encoding = "p50k" }] };
+        Assert.Contains(JobSpecValidator.Validate(spec), e => e.Field == "stages[0].encoding");
+        spec = DemoSpec("bad", new MixSpec { Weights = { ["a"] = -1 } });
+        Assert.Contains(JobSpecValidator.Validate(spec), e => e.Field == "output.mix.weights");
+        var parsed = JobSpec.Parse("""{"name":"x","inputs":[{"path":"/in/*.jsonl"}],"stages":[{"type":"train_tokenize","encoding":"cl100k_base"}],"output":{"path":"o","tokens":{"formats":["megatron"]},"mix":{"by":"language","weights":{"de":2}}}}""");
+        Assert.Empty(JobSpecValidator.Validate(parsed));
+        Assert.Equal([TokenFormat.Megatron], parsed.Output.Tokens!.Formats);
+    }
+
+    /// <summary>
+    /// An independent reader of Megatron-LM's .idx (MMIDIDX v1), written from the format description only: header,
+    /// version, dtype code, counts, then lengths (int32), pointers (int64) and document indices (int64).
+    /// </summary>
+    private sealed record MinimalIdx(byte DTypeCode, int[] Lengths, long[] Pointers, long[] DocumentIndices)
+    {
+        public static MinimalIdx Read(string path)
+        {
+            var b = File.ReadAllBytes(path);
+            Assert.Equal("MMIDIDX\0\0"u8.ToArray(), b[..9]);
+            Assert.Equal(1UL, BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(9)));
+            var dtype = b[17];
+            var sequences = (int)BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(18));
+            var documents = (int)BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(26));
+            var at = 34;
+            var lengths = new int[sequences];
+            for (var i = 0; i < sequences; i++, at += 4) lengths[i] = BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(at));
+            var pointers = new long[sequences];
+            for (var i = 0; i < sequences; i++, at += 8) pointers[i] = BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(at));
+            var docs = new long[documents];
+            for (var i = 0; i < documents; i++, at += 8) docs[i] = BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(at));
+            Assert.Equal(b.Length, at);
+            Assert.Equal(sequences + 1, documents);
+            Assert.Equal(Enumerable.Range(0, documents).Select(i => (long)i), docs);
+            var size = dtype == 8 ? 2 : 4;
+            long expected = 0;
+            for (var i = 0; i < sequences; i++) { Assert.Equal(expected, pointers[i]); expected += lengths[i] * size; }
+            return new MinimalIdx(dtype, lengths, pointers, docs);
+        }
+    }
+}
