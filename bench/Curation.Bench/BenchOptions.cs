@@ -50,6 +50,9 @@ public sealed record BenchOptions
     /// <summary>Generated prose documents of <c>near</c>'s signature throughput run (besides the demo corpus).</summary>
     public int NearSignatureDocs { get; init; } = 20_000;
 
+    /// <summary>Documents of <c>train-tokenize</c>'s multilingual corpus (demo corpus + installed translations).</summary>
+    public int TokenizeDocs { get; init; } = 20_000;
+
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
 
@@ -83,6 +86,7 @@ public sealed record BenchOptions
                 "--cluster-size" => options with { ClusterSize = Next("--cluster-size") },
                 "--near-docs" => options with { NearDocs = Next("--near-docs") },
                 "--near-signature-docs" => options with { NearSignatureDocs = Next("--near-signature-docs") },
+                "--tokenize-docs" => options with { TokenizeDocs = Next("--tokenize-docs") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
         }
@@ -111,6 +115,7 @@ public sealed record BenchOptions
           --near-docs N      near: short documents of the end-to-end run (default 200000; the README's figure: 1000000)
           --near-signature-docs N  near: generated prose documents of the signature run (default 20000)
                              (near also uses --threads, --shard-mb and --repeat: signature timings, median, default 3)
+          --tokenize-docs N  train-tokenize: documents of the multilingual corpus (default 20000; --repeat: best of N, default 3)
           --seed N           seed of the generated data (default 42)
         """;
 }

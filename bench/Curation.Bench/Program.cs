@@ -11,6 +11,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["exact"] = ExactBenchmark.RunAsync,
     ["embed"] = EmbedBenchmark.RunAsync,
     ["near"] = NearBenchmark.RunAsync,
+    ["train-tokenize"] = TrainTokenizeBenchmark.RunAsync,
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`
 };
 
