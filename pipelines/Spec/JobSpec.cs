@@ -311,6 +311,22 @@ public sealed record MixSpec
 
     /// <summary>Seed of the shuffle and sampling; null: the job's seed.</summary>
     public long? Seed { get; init; }
+
+    /// <summary>SoftDedup-style down-weighting of redundant documents by semantic_dedup's max similarity, instead of (or besides) hard drops; null: off.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public SoftDedupSpec? SoftDedup { get; init; }
+}
+
+/// <summary>
+/// Soft deduplication: a document whose highest cosine similarity M to an earlier-ranked member of its semantic
+/// cluster (semantic_dedup's <c>semantic_max_similarity</c>) exceeds <see cref="Threshold"/> τ has its weight
+/// multiplied by max(<see cref="MinWeight"/>, (1 − M) / (1 − τ)): 1 at τ, falling linearly to the floor for exact
+/// copies (M = 1). Redundant documents are sampled less often instead of being dropped outright.
+/// </summary>
+public sealed record SoftDedupSpec
+{
+    public double Threshold { get; init; } = 0.8;
+    public double MinWeight { get; init; } = 0.1;
 }
 
 public enum WindowStrategy { Average, Truncate }

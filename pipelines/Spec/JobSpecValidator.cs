@@ -62,6 +62,12 @@ public static partial class JobSpecValidator
                 Check(!string.IsNullOrWhiteSpace(mix.By), "output.mix.by", "must be source, input or a column name");
                 Check(mix.DefaultWeight is >= 0 and <= 1000 && mix.Weights.Values.All(w => w is >= 0 and <= 1000), "output.mix.weights",
                     "weights must be between 0 and 1000");
+                if (mix.SoftDedup is { } soft)
+                {
+                    Check(spec.Stages?.Any(s => s is SemanticDedupStageSpec) == true, "output.mix.softDedup", "needs a semantic_dedup stage (its max similarity decides the weights)");
+                    Check(soft.Threshold is >= -1 and < 1, "output.mix.softDedup.threshold", "must be in [-1, 1)");
+                    Check(soft.MinWeight is >= 0 and <= 1, "output.mix.softDedup.minWeight", "must be in [0, 1]");
+                }
             }
             // d4 cannot yet select against the corpus: refusing beats a refresh that silently diversifies new documents only among themselves.
             if (spec.Output.Snapshots && spec.Stages is not null)

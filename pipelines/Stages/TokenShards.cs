@@ -51,8 +51,12 @@ public sealed class TokenShards : IAsyncDisposable
             if (keyColumn is not null && !reader.Schema.Any(c => c.Name == keyColumn && c.Type == typeof(string)))
                 throw new InvalidOperationException($"output.mix.by '{keyColumn}' is not a string column of the curated documents " +
                     $"(columns: {string.Join(", ", reader.Schema.Select(c => c.Name))}).");
+            var softColumn = mix.SoftDedupColumn;
+            if (softColumn is not null && !reader.Schema.Any(c => c.Name == softColumn && c.Type == typeof(float)))
+                throw new InvalidOperationException($"output.mix.softDedup needs the column {softColumn} (written by semantic_dedup) in the curated documents.");
             string[] columns = [Columns.Id, Columns.Text, Columns.Source, .. hasLanguage ? [TrainTokenizeStage.LanguageColumn] : Array.Empty<string>(),
-                .. keyColumn is not null && keyColumn != TrainTokenizeStage.LanguageColumn ? [keyColumn] : Array.Empty<string>()];
+                .. keyColumn is not null && keyColumn != TrainTokenizeStage.LanguageColumn ? [keyColumn] : Array.Empty<string>(),
+                .. softColumn is not null ? [softColumn] : Array.Empty<string>()];
             var buffer = new byte[1 << 16];
             await foreach (var batch in reader.ReadColumnsAsync(columns, cancellationToken).ConfigureAwait(false))
             {
@@ -61,6 +65,7 @@ public sealed class TokenShards : IAsyncDisposable
                 Parallel.For(0, batch.RowCount, row => tokens[row] = tokenizer.Encode(texts[row]));
                 var languages = hasLanguage ? batch.GetColumn<string>(TrainTokenizeStage.LanguageColumn) : null;
                 var keyValues = keyColumn is null ? null : batch.GetColumn<string>(keyColumn);
+                var similarities = softColumn is null ? null : batch.GetColumn<float>(softColumn);
                 for (var row = 0; row < batch.RowCount; row++)
                 {
                     var document = offsets.Count;
@@ -71,7 +76,8 @@ public sealed class TokenShards : IAsyncDisposable
 
                     var key = mix.KeyOf(batch.Sources[row], keyValues?[row]);
                     var id = batch.Ids[row];
-                    var n = mix.Copies(id, mix.WeightOf(key));
+                    var weight = mix.WeightOf(key) * (similarities is null ? 1.0 : mix.SoftDedupFactor(similarities[row]));
+                    var n = mix.Copies(id, weight);
                     for (var copy = 0; copy < n; copy++) copies.Add((mix.OrderKey(id, copy), document, copy));
                     var count = result.Mixed.TryGetValue(key, out var c) ? c : new MixKeyCount(mix.WeightOf(key), 0, 0, 0);
                     result.Mixed[key] = count with { Documents = count.Documents + 1, Copies = count.Copies + n, Tokens = count.Tokens + (long)n * (tokens[row].Count + 1) };

@@ -43,6 +43,14 @@ public sealed class TokenMix
 
     public double WeightOf(string key) => _spec.Weights.TryGetValue(key, out var weight) ? weight : _spec.DefaultWeight;
 
+    /// <summary>The column SoftDedup reads (semantic_dedup's max similarity), or null when it is off.</summary>
+    public string? SoftDedupColumn => _spec.SoftDedup is null ? null : Stages.SemanticDedupStage.MaxSimilarityColumn;
+
+    /// <summary>SoftDedup's multiplier of a document's weight: 1 up to τ, then max(floor, (1 − M) / (1 − τ)).</summary>
+    public double SoftDedupFactor(double maxSimilarity) => _spec.SoftDedup is not { } soft || maxSimilarity <= soft.Threshold
+        ? 1.0
+        : Math.Max(soft.MinWeight, (1 - maxSimilarity) / (1 - soft.Threshold));
+
     /// <summary>How many times the document is written: ⌊w⌋ whole copies plus one more with probability w − ⌊w⌋ (by hash).</summary>
     public int Copies(string id, double weight)
     {
