@@ -54,6 +54,27 @@ public sealed class TrainTokenizerParityTests(ITestOutputHelper output) : IDispo
     }
 
     [Fact]
+    public void A_tiktoken_file_named_by_the_spec_tokenizes_as_the_shipped_encoding()
+    {
+        // The .tiktoken file a team would point at: here the shipped cl100k ranks, inflated from their NuGet package.
+        var path = _temp.Combine("cl100k_base.tiktoken");
+        using (var resource = System.Reflection.Assembly.Load("Microsoft.ML.Tokenizers.Data.Cl100kBase").GetManifestResourceStream("cl100k_base.tiktoken.deflate")!)
+        using (var inflated = new System.IO.Compression.DeflateStream(resource, System.IO.Compression.CompressionMode.Decompress))
+        using (var file = File.Create(path))
+            inflated.CopyTo(file);
+        var spec = new TrainTokenizeStageSpec { Encoding = "cl100k_base", TokenizerPath = path };
+        Assert.Empty(JobSpecValidator.Validate(new JobSpec
+        {
+            Name = "file", Inputs = [new InputSpec { Path = "/in/*.jsonl" }], Stages = [spec], Output = new OutputSpec { Path = "out" },
+        }));
+        var fromFile = TrainingTokenizer.For(spec);
+        var shipped = TrainingTokenizer.For(new TrainTokenizeStageSpec { Encoding = "cl100k_base" });
+        Assert.Equal("cl100k_base.tiktoken", fromFile.Name);
+        foreach (var document in MultilingualCorpus.Build(maxDocuments: 500))
+            Assert.Equal(shipped.Encode(document.Text), fromFile.Encode(document.Text));
+    }
+
+    [Fact]
     public void Special_token_text_in_a_document_is_text_never_the_end_of_document_token()
     {
         var tokenizer = TrainingTokenizer.For(new TrainTokenizeStageSpec());
