@@ -17,7 +17,35 @@ public static class SubmissionPolicy
         for (var i = 0; i < spec.Inputs.Count; i++)
             if (Problem(spec.Inputs[i].Path, allowedRoots, output: false) is { } problem) errors.Add(new SpecError($"inputs[{i}].path", problem));
         if (Problem(spec.Output.Path, allowedRoots, output: true) is { } outputProblem) errors.Add(new SpecError("output.path", outputProblem));
+        for (var i = 0; i < spec.Stages.Count; i++)
+            if (spec.Stages[i] is TrainTokenizeStageSpec { TokenizerPath: { } file } && FileProblem(file, allowedRoots) is { } fileProblem)
+                errors.Add(new SpecError($"stages[{i}].tokenizerPath", fileProblem));
         return errors;
+    }
+
+    /// <summary>A local file a job reads (a tokenizer): it and the file its links lead to must lie under an allowed root.</summary>
+    private static string? FileProblem(string path, IReadOnlyList<string> allowedRoots)
+    {
+        var full = Path.GetFullPath(path);
+        string? target = null;
+        try { target = File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName; }
+        catch (IOException) { }
+        return new[] { full, target }.OfType<string>().All(p => UnderAllowedRoot(p, allowedRoots))
+            ? null
+            : allowedRoots.Count == 0
+                ? "local files are not allowed for submitted jobs (Curation:Api:AllowedRoots is empty)"
+                : "is (or links to a file) outside the allowed roots (Curation:Api:AllowedRoots)";
+    }
+
+    private static bool UnderAllowedRoot(string full, IReadOnlyList<string> allowedRoots)
+    {
+        foreach (var root in allowedRoots)
+        {
+            var r = Path.GetFullPath(root).TrimEnd('/');
+            if (r.Length == 0) r = "/";
+            if (full == r || full.StartsWith(r == "/" ? "/" : r + "/", StringComparison.Ordinal)) return true;
+        }
+        return false;
     }
 
     private static string? Problem(string path, IReadOnlyList<string> allowedRoots, bool output)
@@ -35,12 +63,7 @@ public static class SubmissionPolicy
                 return null;
             case StoreKind.LocalFolder:
                 var full = Path.GetFullPath(Path.Combine(location.Root, location.Prefix)).TrimEnd('/');
-                foreach (var root in allowedRoots)
-                {
-                    var r = Path.GetFullPath(root).TrimEnd('/');
-                    if (r.Length == 0) r = "/";
-                    if (full == r || full.StartsWith(r == "/" ? "/" : r + "/", StringComparison.Ordinal)) return null;
-                }
+                if (UnderAllowedRoot(full, allowedRoots)) return null;
                 return allowedRoots.Count == 0
                     ? "local folders are not allowed for submitted jobs (Curation:Api:AllowedRoots is empty): use a path inside the data store"
                     : "is outside the allowed roots (Curation:Api:AllowedRoots)";
