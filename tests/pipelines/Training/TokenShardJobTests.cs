@@ -117,6 +117,29 @@ public sealed class TokenShardJobTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Keys_come_from_the_source_the_input_or_a_column_and_totals_split_by_source_and_language()
+    {
+        var bySource = new TokenMix(null, 1, new Dictionary<string, int>());
+        Assert.Null(bySource.KeyColumn);
+        Assert.Equal("a.jsonl", bySource.KeyOf("a.jsonl", null));
+        var byInput = new TokenMix(new MixSpec { By = "input" }, 1, new Dictionary<string, int> { ["a.jsonl"] = 0, ["b/c.jsonl"] = 1 });
+        Assert.Equal("1", byInput.KeyOf("b/c.jsonl", null));
+        var byLanguage = new TokenMix(new MixSpec { By = "language" }, 1, new Dictionary<string, int>());
+        Assert.Equal("language", byLanguage.KeyColumn);
+        Assert.Equal("de", byLanguage.KeyOf("a.jsonl", "de"));
+
+        var totals = new TokenTotals();
+        totals.Add("a.jsonl", "de", 10);
+        totals.Add("a.jsonl", "fr", 5);
+        totals.Add("b.jsonl", null, 7);
+        Assert.Equal(22, totals.Tokens);
+        Assert.Equal(3, totals.Documents);
+        Assert.Equal(new Dictionary<string, long> { ["a.jsonl"] = 15, ["b.jsonl"] = 7 }, totals.PerSource);
+        Assert.Equal(new Dictionary<string, long> { ["de"] = 10, ["fr"] = 5 }, totals.PerLanguage);
+        Assert.Contains(totals.Metrics(), m => m.Key == TokenTotals.LanguagePrefix + "de" && m.Value == 10);
+    }
+
+    [Fact]
     public void Spec_errors_name_the_field()
     {
         var spec = DemoSpec("bad") with { Stages = [new NormalizeStageSpec()] };
