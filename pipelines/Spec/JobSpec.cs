@@ -301,8 +301,15 @@ public enum TokenFormat { Megatron, Npy }
 /// </summary>
 public sealed record MixSpec
 {
-    /// <summary>The key: <c>source</c> (input object), <c>input</c> (the input's position in <c>inputs</c>, "0", "1", …), or any string column (e.g. <c>language</c>).</summary>
+    /// <summary>The key: <c>source</c> (input object), <c>input</c> (the input's position in <c>inputs</c>, "0", "1", …), or any string column (e.g. <c>language</c>); with <see cref="Buckets"/>, a numeric column.</summary>
     public string By { get; init; } = "source";
+
+    /// <summary>
+    /// Bucket edges of a numeric column (a quality score, <c>word_count</c>, …), ascending: the key is the bucket
+    /// label, <c>&lt;e0</c>, <c>e0-e1</c>, …, <c>&gt;=eN</c>. Null: <see cref="By"/> is a string key.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<double>? Buckets { get; init; }
 
     /// <summary>Weight per key value; a value not listed gets <see cref="DefaultWeight"/>.</summary>
     public Dictionary<string, double> Weights { get; init; } = [];

@@ -62,6 +62,9 @@ public static partial class JobSpecValidator
                 Check(!string.IsNullOrWhiteSpace(mix.By), "output.mix.by", "must be source, input or a column name");
                 Check(mix.DefaultWeight is >= 0 and <= 1000 && mix.Weights.Values.All(w => w is >= 0 and <= 1000), "output.mix.weights",
                     "weights must be between 0 and 1000");
+                Check(mix.Buckets is null || (mix.Buckets.Count > 0 && mix.Buckets.Zip(mix.Buckets.Skip(1)).All(p => p.First < p.Second)
+                    && mix.By is not (Training.TokenMixKeys.Source or Training.TokenMixKeys.Input)), "output.mix.buckets",
+                    "must be ascending edges of a numeric column named by output.mix.by");
                 if (mix.SoftDedup is { } soft)
                 {
                     Check(spec.Stages?.Any(s => s is SemanticDedupStageSpec) == true, "output.mix.softDedup", "needs a semantic_dedup stage (its max similarity decides the weights)");

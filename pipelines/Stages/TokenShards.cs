@@ -48,9 +48,10 @@ public sealed class TokenShards : IAsyncDisposable
         {
             var hasLanguage = reader.Schema.Any(c => c.Name == TrainTokenizeStage.LanguageColumn && c.Type == typeof(string));
             var keyColumn = mix.KeyColumn;
-            if (keyColumn is not null && !reader.Schema.Any(c => c.Name == keyColumn && c.Type == typeof(string)))
-                throw new InvalidOperationException($"output.mix.by '{keyColumn}' is not a string column of the curated documents " +
-                    $"(columns: {string.Join(", ", reader.Schema.Select(c => c.Name))}).");
+            Type[] keyTypes = mix.Bucketed ? [typeof(int), typeof(long), typeof(float), typeof(double)] : [typeof(string)];
+            if (keyColumn is not null && !reader.Schema.Any(c => c.Name == keyColumn && keyTypes.Contains(c.Type)))
+                throw new InvalidOperationException($"output.mix.by '{keyColumn}' is not a {(mix.Bucketed ? "numeric" : "string")} column of the curated documents " +
+                    $"(columns: {string.Join(", ", reader.Schema.Select(c => $"{c.Name} {c.Type.Name}"))}).");
             var softColumn = mix.SoftDedupColumn;
             if (softColumn is not null && !reader.Schema.Any(c => c.Name == softColumn && c.Type == typeof(float)))
                 throw new InvalidOperationException($"output.mix.softDedup needs the column {softColumn} (written by semantic_dedup) in the curated documents.");
@@ -64,7 +65,7 @@ public sealed class TokenShards : IAsyncDisposable
                 var texts = batch.Texts.List;
                 Parallel.For(0, batch.RowCount, row => tokens[row] = tokenizer.Encode(texts[row]));
                 var languages = hasLanguage ? batch.GetColumn<string>(TrainTokenizeStage.LanguageColumn) : null;
-                var keyValues = keyColumn is null ? null : batch.GetColumn<string>(keyColumn);
+                var keyValues = keyColumn is null ? null : batch.Find(keyColumn)!.Values;
                 var similarities = softColumn is null ? null : batch.GetColumn<float>(softColumn);
                 for (var row = 0; row < batch.RowCount; row++)
                 {
@@ -74,7 +75,8 @@ public sealed class TokenShards : IAsyncDisposable
                     await WriteInt32Async(encoded.Stream, tokens[row], buffer, cancellationToken).ConfigureAwait(false);
                     result.Corpus.Add(batch.Sources[row], languages?[row], tokens[row].Count);
 
-                    var key = mix.KeyOf(batch.Sources[row], keyValues?[row]);
+                    var key = mix.Bucketed ? mix.BucketOf(Convert.ToDouble(keyValues![row], System.Globalization.CultureInfo.InvariantCulture))
+                        : mix.KeyOf(batch.Sources[row], (string?)keyValues?[row]);
                     var id = batch.Ids[row];
                     var weight = mix.WeightOf(key) * (similarities is null ? 1.0 : mix.SoftDedupFactor(similarities[row]));
                     var n = mix.Copies(id, weight);

@@ -12,8 +12,8 @@ namespace Curation.Pipelines.Training;
 /// </summary>
 public sealed class TokenMix
 {
-    public const string BySource = "source";
-    public const string ByInput = "input";
+    public const string BySource = TokenMixKeys.Source;
+    public const string ByInput = TokenMixKeys.Input;
     private const ulong SampleSalt = 0x5A4D_4958_5341_4D50UL;   // "ZMIXSAMP"
     private const ulong OrderSalt = 0x5A4D_4958_4F52_4452UL;    // "ZMIXORDR"
 
@@ -41,6 +41,19 @@ public sealed class TokenMix
         _ => columnValue ?? "",
     };
 
+    /// <summary>With buckets: the label of the bucket a column value falls in (<c>&lt;e0</c>, <c>e0-e1</c>, …, <c>&gt;=eN</c>).</summary>
+    public string BucketOf(double value)
+    {
+        var edges = _spec.Buckets ?? throw new InvalidOperationException("output.mix.buckets is not set.");
+        static string F(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        if (double.IsNaN(value) || value < edges[0]) return "<" + F(edges[0]);
+        for (var i = 1; i < edges.Count; i++)
+            if (value < edges[i]) return $"{F(edges[i - 1])}-{F(edges[i])}";
+        return ">=" + F(edges[^1]);
+    }
+
+    public bool Bucketed => _spec.Buckets is not null;
+
     public double WeightOf(string key) => _spec.Weights.TryGetValue(key, out var weight) ? weight : _spec.DefaultWeight;
 
     /// <summary>The column SoftDedup reads (semantic_dedup's max similarity), or null when it is off.</summary>
@@ -64,4 +77,11 @@ public sealed class TokenMix
         StableRandom.Mix(StableRandom.KeyOf(id, Seed ^ OrderSalt) + (ulong)copy * 0x9E3779B97F4A7C15UL);
 
     private static double Uniform(ulong hash) => (hash >> 11) * (1.0 / (1UL << 53));
+}
+
+/// <summary>The mixing keys that do not name a column.</summary>
+public static class TokenMixKeys
+{
+    public const string Source = "source";
+    public const string Input = "input";
 }

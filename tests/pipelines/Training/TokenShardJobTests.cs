@@ -101,6 +101,30 @@ public sealed class TokenShardJobTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Quality_buckets_of_a_numeric_column_weight_documents_by_bucket()
+    {
+        // word_count (quality_filter's int32 column) stands in for any quality score: short documents left out, long ones doubled.
+        var spec = DemoSpec("buckets", new MixSpec { By = "word_count", Buckets = [50, 100], Weights = { ["<50"] = 0, ["50-100"] = 1, [">=100"] = 2 } });
+        Assert.Empty(JobSpecValidator.Validate(spec));
+        var (manifest, root, _) = await RunAsync(spec, "buckets");
+        var counts = new Dictionary<string, long> { ["<50"] = 0, ["50-100"] = 0, [">=100"] = 0 };
+        foreach (var shard in manifest.Shards)
+        {
+            await using var reader = await ParquetTableReader.OpenAsync(File.OpenRead(Path.Combine(root, shard.Key)));
+            await foreach (var batch in reader.ReadAllAsync())
+                foreach (var words in batch.GetColumn<int>("word_count").List)
+                    counts[words < 50 ? "<50" : words < 100 ? "50-100" : ">=100"]++;
+        }
+        var keys = manifest.Tokens!.Mix.Keys.ToDictionary(k => k.Key);
+        Assert.All(counts, c => Assert.True(c.Value > 0, $"bucket {c.Key} is empty"));
+        Assert.All(counts, c => Assert.Equal(c.Value, keys[c.Key].Documents));
+        Assert.Equal(0, keys["<50"].Copies);
+        Assert.Equal(counts["50-100"] + 2 * counts[">=100"], manifest.Tokens.FileSequences);
+        Assert.Contains(JobSpecValidator.Validate(spec with { Output = spec.Output with { Mix = new MixSpec { By = "word_count", Buckets = [80, 30] } } }),
+            e => e.Field == "output.mix.buckets");
+    }
+
+    [Fact]
     public void Mix_copies_follow_the_weight_and_the_order_depends_on_the_seed_only()
     {
         var mix = new TokenMix(new MixSpec { Weights = { ["x"] = 0.25, ["y"] = 2.5 } }, 5, new Dictionary<string, int>());
