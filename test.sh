@@ -13,6 +13,11 @@ if [ ! -x tools/azurite/node_modules/.bin/azurite ]; then
   npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
 fi
 
+log "js-tiktoken 1.0.21 (npm, repo-local): the reference of the train_tokenize parity test"
+if [ ! -f tools/tiktoken/node_modules/js-tiktoken/package.json ]; then
+  npm ci --prefix tools/tiktoken --no-audit --no-fund --loglevel=error
+fi
+
 log "Debian packages: redis-server (Redis clustering test), chromium (dashboard browser test)"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)

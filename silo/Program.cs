@@ -8,4 +8,5 @@ root.Subcommands.Add(ApiClientCommands.Submit());
 root.Subcommands.Add(ApiClientCommands.Status());
 root.Subcommands.Add(ApiClientCommands.Cancel());
 root.Subcommands.Add(ScheduleCommands.Create());
+root.Subcommands.Add(InspectCommand.Create());
 return await root.Parse(args).InvokeAsync();

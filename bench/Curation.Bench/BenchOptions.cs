@@ -55,6 +55,8 @@ public sealed record BenchOptions
 
     /// <summary>Size in MiB of <c>record</c>'s one record.</summary>
     public int RecordMiB { get; init; } = 8;
+    /// <summary>Documents of <c>train-tokenize</c>'s multilingual corpus (demo corpus + installed translations).</summary>
+    public int TokenizeDocs { get; init; } = 20_000;
 
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
@@ -91,6 +93,7 @@ public sealed record BenchOptions
                 "--near-signature-docs" => options with { NearSignatureDocs = Next("--near-signature-docs") },
                 "--inputs" => options with { Inputs = Next("--inputs") },
                 "--mb" => options with { RecordMiB = Next("--mb") },
+                "--tokenize-docs" => options with { TokenizeDocs = Next("--tokenize-docs") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
         }
@@ -121,6 +124,7 @@ public sealed record BenchOptions
                              (near also uses --threads, --shard-mb and --repeat: signature timings, median, default 3)
           --inputs N         plan: inputs, each naming one file of one folder (default 10000; goal: plans in < 5 s)
           --mb N             record: size of the one record in MiB (default 8, the MaxRecordBytes ceiling; goal: peak RSS < 1 GiB)
+          --tokenize-docs N  train-tokenize: documents of the multilingual corpus (default 20000; --repeat: best of N, default 3)
           --seed N           seed of the generated data (default 42)
         """;
 }

@@ -13,6 +13,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["near"] = NearBenchmark.RunAsync,
     ["plan"] = PlanBenchmark.RunAsync,
     ["record"] = RecordBenchmark.RunAsync,
+    ["train-tokenize"] = TrainTokenizeBenchmark.RunAsync,
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`
 };
 

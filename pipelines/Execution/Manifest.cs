@@ -24,6 +24,9 @@ public sealed record Manifest
     public IReadOnlyList<string> Errors { get; init; } = [];
     public Dictionary<string, Dictionary<string, double>> Metrics { get; init; } = [];
 
+    /// <summary>Training tokens of the corpus and its token files (jobs with train_tokenize and output.tokens); null otherwise.</summary>
+    public TokensSection? Tokens { get; init; }
+
     /// <summary>Structured reports of the stages that write one (semantic_dedup, d4, …), by stage folder.</summary>
     public Dictionary<string, System.Text.Json.JsonElement> Reports { get; init; } = [];
 

@@ -43,6 +43,9 @@ public sealed record TaskStats
     /// <summary>Objects written that the manifest lists (output shards).</summary>
     public List<OutputObject> Outputs { get; init; } = [];
 
+    /// <summary>Token files the output wrote for its shard (output.tokens only).</summary>
+    public List<TokenFile>? TokenFiles { get; init; }
+
     /// <summary>Durable dedup index partitions this task wrote or carried (versioned corpora only).</summary>
     public List<SnapshotIndex>? Indexes { get; init; }
 

@@ -71,6 +71,28 @@ public static partial class JobSpecValidator
         {
             Check(spec.Output.KeepSnapshots is null or (>= 1 and <= 10_000), "output.keepSnapshots", "must be between 1 and 10,000");
             Check(spec.Output.KeepSnapshots is null || spec.Output.Snapshots, "output.keepSnapshots", "only applies with output.snapshots: true");
+            if (spec.Output.Tokens is { } tokens)
+            {
+                Check(spec.Stages?.Any(s => s is TrainTokenizeStageSpec) == true, "output.tokens", "needs a train_tokenize stage (it names the tokenizer)");
+                Check(tokens.Formats is { Count: > 0 } && tokens.Formats.Distinct().Count() == tokens.Formats.Count, "output.tokens.formats",
+                    "must list megatron and/or npy, each once");
+            }
+            if (spec.Output.Mix is { } mix)
+            {
+                Check(spec.Output.Tokens is not null, "output.mix", "applies to token files: set output.tokens too");
+                Check(!string.IsNullOrWhiteSpace(mix.By), "output.mix.by", "must be source, input or a column name");
+                Check(mix.DefaultWeight is >= 0 and <= 1000 && mix.Weights.Values.All(w => w is >= 0 and <= 1000), "output.mix.weights",
+                    "weights must be between 0 and 1000");
+                Check(mix.Buckets is null || (mix.Buckets.Count > 0 && mix.Buckets.Zip(mix.Buckets.Skip(1)).All(p => p.First < p.Second)
+                    && mix.By is not (Training.TokenMixKeys.Source or Training.TokenMixKeys.Input)), "output.mix.buckets",
+                    "must be ascending edges of a numeric column named by output.mix.by");
+                if (mix.SoftDedup is { } soft)
+                {
+                    Check(spec.Stages?.Any(s => s is SemanticDedupStageSpec) == true, "output.mix.softDedup", "needs a semantic_dedup stage (its max similarity decides the weights)");
+                    Check(soft.Threshold is >= -1 and < 1, "output.mix.softDedup.threshold", "must be in [-1, 1)");
+                    Check(soft.MinWeight is >= 0 and <= 1, "output.mix.softDedup.minWeight", "must be in [0, 1]");
+                }
+            }
             // d4 cannot yet select against the corpus: refusing beats a refresh that silently diversifies new documents only among themselves.
             if (spec.Output.Snapshots && spec.Stages is not null)
                 for (var i = 0; i < spec.Stages.Count; i++)
@@ -130,6 +152,12 @@ public static partial class JobSpecValidator
                 break;
             case TokenizeStageSpec t:
                 ValidateModel(t.Model, $"{at}.model", check);
+                break;
+            case TrainTokenizeStageSpec t:
+                check(Training.TrainingTokenizer.KnownEncodings.Contains(t.Encoding), $"{at}.encoding",
+                    $"must be one of {string.Join(", ", Training.TrainingTokenizer.KnownEncodings)}");
+                check(t.TokenizerPath is null || (Path.IsPathRooted(t.TokenizerPath) && t.TokenizerPath.EndsWith(".tiktoken", StringComparison.Ordinal)),
+                    $"{at}.tokenizerPath", "must be omitted or an absolute path to a .tiktoken file");
                 break;
             case EmbedStageSpec e:
                 ValidateModel(e.Model, $"{at}.model", check);

@@ -88,6 +88,25 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             await WriteKeptEmbeddingsAsync(job, embed, shard, documents, vectors, cancellationToken).ConfigureAwait(false);
             outputs.Add(await PublishAsync(task, EmbeddingsKind, Relative(task, $"embeddings/{name}"), vectors, cancellationToken).ConfigureAwait(false));
         }
+        if (job.Spec.Output.Tokens is not null && job.Stages.OfType<TrainTokenizeStage>().LastOrDefault() is { } train)
+        {
+            await using var tokens = await TokenShards.WriteAsync(job, train, documents, cancellationToken).ConfigureAwait(false);
+            var files = new List<TokenFile>();
+            foreach (var (kind, suffix, file, documentCount, tokenCount) in tokens.Files)
+            {
+                var published = await PublishAsync(task, kind, Relative(task, $"tokens/part-{shard:D5}{suffix}"), file, cancellationToken,
+                    rows: kind is TokenShards.MegatronIdx or TokenShards.NpyOffsets ? documentCount : tokenCount).ConfigureAwait(false);
+                files.Add(new TokenFile(kind, published.Key, shard, documentCount, tokenCount, published.Bytes, published.Sha256));
+            }
+            var metrics = new Dictionary<string, double>(tokens.Corpus.Metrics());
+            foreach (var (key, count) in tokens.Mixed)
+            {
+                metrics[TokensSection.MixDocuments + key] = count.Documents;
+                metrics[TokensSection.MixCopies + key] = count.Copies;
+                metrics[TokensSection.MixTokens + key] = count.Tokens;
+            }
+            return new TaskStats { Outputs = outputs, TokenFiles = files, Metrics = metrics, Seconds = clock.Elapsed.TotalSeconds };
+        }
         return new TaskStats { Outputs = outputs, Seconds = clock.Elapsed.TotalSeconds };
     }
 
@@ -122,14 +141,17 @@ public sealed class OutputStage(int index) : PipelineStage(index)
     /// Create-only upload to the output location. An object already there is accepted only when it is byte-identical
     /// (this job's earlier attempt); anything else means another job owns the output path, which must not be mixed.
     /// </summary>
-    private static async Task<OutputObject> PublishAsync(TaskContext task, string kind, string relative, SpoolFile file, CancellationToken cancellationToken)
+    private static async Task<OutputObject> PublishAsync(TaskContext task, string kind, string relative, SpoolFile file, CancellationToken cancellationToken,
+        long? rows = null)
     {
         var key = OutputKey(task, relative);
         var sha = await file.Sha256Async(cancellationToken).ConfigureAwait(false);
-        long rows;
-        file.Stream.Position = 0;
-        await using (var reader = await ParquetTableReader.OpenAsync(new NonClosingStream(file.Stream), cancellationToken).ConfigureAwait(false))
+        if (rows is null)
+        {
+            file.Stream.Position = 0;
+            await using var reader = await ParquetTableReader.OpenAsync(new NonClosingStream(file.Stream), cancellationToken).ConfigureAwait(false);
             rows = reader.RowCount;
+        }
         var output = task.Job.Output;
         try
         {
@@ -144,7 +166,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
                     $"{output.Location}/{key} already exists with other content: output.path '{task.Job.Spec.Output.Path}' belongs to another job. " +
                     "Choose a new output.path (outputs are never overwritten).");
         }
-        return new OutputObject(kind, relative, rows, file.Length, sha);
+        return new OutputObject(kind, relative, rows.Value, file.Length, sha);
     }
 
     private async Task<TaskStats> WriteManifestAsync(TaskContext task, CancellationToken cancellationToken)
@@ -156,6 +178,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         var metrics = new Dictionary<string, Dictionary<string, double>>();
         var outputs = new List<OutputObject>();
         var indexes = new List<SnapshotIndex>();
+        var tokenFiles = new List<TokenFile>();
 
         foreach (var stage in job.Stages)
             foreach (var phase in stage.Phases(job.Plan))
@@ -172,6 +195,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
                     errors.AddRange(s.Errors);
                     outputs.AddRange(s.Outputs);
                     if (s.Indexes is not null) indexes.AddRange(s.Indexes);
+                    if (s.TokenFiles is not null) tokenFiles.AddRange(s.TokenFiles);
                     foreach (var (metric, value) in s.Metrics)
                     {
                         var bucket = metrics.TryGetValue(stage.Folder, out var b) ? b : metrics[stage.Folder] = [];
@@ -225,6 +249,8 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             Quarantine = outputs.Where(o => o.Kind == QuarantineKind).ToArray(),
             Embeddings = outputs.Where(o => o.Kind == EmbeddingsKind).ToArray(),
             Accounting = accounting, Errors = errors, Metrics = metrics, Reports = reports, Snapshot = snapshot,
+            Tokens = job.Spec.Output.Tokens is null || job.Stages.OfType<TrainTokenizeStage>().LastOrDefault() is not { } train ? null
+                : TokensSection.Of(job.Spec, train.Spec, tokenFiles, metrics.GetValueOrDefault(Folder) ?? []),
         };
         var key = OutputKey(task, Relative(task, Manifest.FileName));
         try

@@ -24,6 +24,7 @@ public static class StageCatalog
                 ExactDedupStageSpec s => new ExactDedupStage(index, s),
                 NearDedupStageSpec s => new NearDedupStage(index, s),
                 TokenizeStageSpec s => new TokenizeStage(index, s),
+                TrainTokenizeStageSpec s => new TrainTokenizeStage(index, s),
                 EmbedStageSpec s => new EmbedStage(index, s),
                 SemanticDedupStageSpec s => new SemanticDedupStage(index, s),
                 D4StageSpec s => new D4Stage(index, s),

@@ -18,8 +18,17 @@ public static class SubmissionPolicy
         for (var i = 0; i < spec.Inputs.Count; i++)
             if (Problem(spec.Inputs[i].Path, allowedRoots, output: false) is { } problem) errors.Add(new SpecError($"inputs[{i}].path", problem));
         if (Problem(spec.Output.Path, allowedRoots, output: true) is { } outputProblem) errors.Add(new SpecError("output.path", outputProblem));
+        for (var i = 0; i < spec.Stages.Count; i++)
+            if (spec.Stages[i] is TrainTokenizeStageSpec { TokenizerPath: { } file } && FileProblem(file, allowedRoots) is { } fileProblem)
+                errors.Add(new SpecError($"stages[{i}].tokenizerPath", fileProblem));
         return errors;
     }
+
+    /// <summary>A local file a job reads (a tokenizer): its real path, every link followed, must lie under an allowed root.</summary>
+    private static string? FileProblem(string path, IReadOnlyList<string> allowedRoots) =>
+        allowedRoots.Count == 0
+            ? "local files are not allowed for submitted jobs (Curation:Api:AllowedRoots is empty)"
+            : new AllowedRoots(allowedRoots).Problem(Path.GetFullPath(path));
 
     private static string? Problem(string path, IReadOnlyList<string> allowedRoots, bool output)
     {

@@ -75,5 +75,10 @@ public sealed class DemoCorpusTests(Xunit.Abstractions.ITestOutputHelper log) : 
         var collapsed = chains.Count(chain => chain.Select(t => Group(t.Id)).Append(Group(chain.Key)).Distinct().Count() == 1);
         log.WriteLine($"chains collapsed into one group: {collapsed} of {chains.Count}");
         Assert.True(collapsed >= chains.Count - 2, $"only {collapsed} of {chains.Count} chains collapsed");
+
+        // Trainer-ready output: o200k token files whose sizes sum to the manifest's totals, decoding to every curated document.
+        var tokens = await TokenOutput.VerifyAsync(_temp.Combine("data", "curated", "demo"), output.Manifest,
+            Pipelines.Training.TrainingTokenizer.For(new TrainTokenizeStageSpec()));
+        log.WriteLine($"token files: {tokens.Sequences} documents, {tokens.Tokens} tokens (o200k_base, end-of-document tokens included)");
     }
 }
