@@ -50,6 +50,9 @@ public sealed record BenchOptions
     /// <summary>Generated prose documents of <c>near</c>'s signature throughput run (besides the demo corpus).</summary>
     public int NearSignatureDocs { get; init; } = 20_000;
 
+    /// <summary><c>embed --model static</c>: the static embedders against the transformer instead of the stage-vs-bare comparison.</summary>
+    public string? Model { get; init; }
+
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
 
@@ -77,6 +80,7 @@ public sealed record BenchOptions
                 "--fixed-docs" => options with { FixedDocs = Next("--fixed-docs") },
                 "--fixed-tokens" => options with { FixedTokens = Next("--fixed-tokens") },
                 "--file" => options with { UseFile = true },
+                "--model" => options with { Model = i + 1 < args.Length ? args[++i] : throw new ArgumentException("--model needs a name (static)") },
                 "--vectors" => options with { Vectors = Next("--vectors") },
                 "--clusters" => options with { Clusters = Next("--clusters") },
                 "--iterations" => options with { Iterations = Next("--iterations") },
@@ -101,6 +105,8 @@ public sealed record BenchOptions
                              (default: logical cores)
           --shard-mb N       exact: the job's target shard size in MiB (default 16)
           --embed-docs N     embed: documents of the demo corpus, an evenly spaced subset (default 96 of 2000)
+          --model static     embed: static embedders (distilled table, input-row mean) against the transformer,
+                             docs/s on the same demo documents and threads (--embed-docs, --threads, --repeat)
           --fixed-docs N     embed: documents of the synthetic fixed-length input (default 96)
           --fixed-tokens N   embed: tokens of each synthetic document, [CLS]/[SEP] not counted (default 128)
           --vectors N        kmeans: synthetic 384-dim vectors clustered, ours vs FAISS (default 1000000)

@@ -25,6 +25,8 @@ public static class EmbedBenchmark
 
     public static async Task<int> RunAsync(BenchOptions options)
     {
+        if (options.Model is { } kind)
+            return kind == "static" ? await StaticEmbedBenchmark.RunAsync(options) : throw new ArgumentException($"--model {kind}: only static is known");
         var root = Path.Combine(Path.GetTempPath(), $"curation-bench-embed-{Guid.NewGuid():N}");
         try
         {
