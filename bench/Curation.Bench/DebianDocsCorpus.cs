@@ -9,7 +9,7 @@ namespace Curation.Bench;
 /// separated, whitespace collapsed, 80–1,500 characters) of <c>/usr/share/doc/*/</c> copyright files, changelogs
 /// (gzip), NEWS, README, <c>.txt</c> and <c>.md</c> files, files in ordinal path order, at most
 /// <see cref="PerFile"/> paragraphs a file so no one package dominates. Licence texts and changelog entries repeat
-/// across packages: real duplicates and near duplicates.
+/// across packages: real near duplicates. Exact repeats (case-folded) are left out, as a job's exact_dedup stage would.
 /// </summary>
 public static partial class DebianDocsCorpus
 {
@@ -21,6 +21,7 @@ public static partial class DebianDocsCorpus
         var ids = new List<string>();
         var texts = new List<string>();
         var files = 0;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         if (!Directory.Exists(Root)) return (ids, texts, 0);
         var paths = Directory.EnumerateFiles(Root, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true })
             .Where(Wanted).Order(StringComparer.Ordinal).ToList();
@@ -48,6 +49,7 @@ public static partial class DebianDocsCorpus
                 number++;
                 var text = Spaces().Replace(paragraph, " ").Trim();
                 if (text.Length is < 80 or > 1500) continue;
+                if (!seen.Add(text.ToLowerInvariant())) continue; // exact_dedup runs before semantic_dedup in a job
                 ids.Add($"{Path.GetRelativePath(Root, path)}#{number}");
                 texts.Add(text);
                 if (++taken >= PerFile || texts.Count >= documents) break;
