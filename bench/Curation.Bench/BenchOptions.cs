@@ -53,6 +53,9 @@ public sealed record BenchOptions
     /// <summary><c>embed --model static</c>: the static embedders against the transformer instead of the stage-vs-bare comparison.</summary>
     public string? Model { get; init; }
 
+    /// <summary><c>embed</c>: the execution provider of both the pipeline's runtime and the bare session (cpu, cuda).</summary>
+    public string Provider { get; init; } = "auto";
+
     /// <summary>Paragraphs of Debian documentation in <c>cascade</c>'s second corpus.</summary>
     public int CascadeDocs { get; init; } = 6000;
 
@@ -83,6 +86,7 @@ public sealed record BenchOptions
                 "--fixed-docs" => options with { FixedDocs = Next("--fixed-docs") },
                 "--fixed-tokens" => options with { FixedTokens = Next("--fixed-tokens") },
                 "--file" => options with { UseFile = true },
+                "--provider" => options with { Provider = i + 1 < args.Length && args[i + 1] is "cpu" or "cuda" or "auto" ? args[++i] : throw new ArgumentException("--provider needs cpu, cuda or auto") },
                 "--cascade-docs" => options with { CascadeDocs = Next("--cascade-docs") },
                 "--model" => options with { Model = i + 1 < args.Length ? args[++i] : throw new ArgumentException("--model needs a name (static)") },
                 "--vectors" => options with { Vectors = Next("--vectors") },
@@ -121,6 +125,7 @@ public sealed record BenchOptions
           --near-docs N      near: short documents of the end-to-end run (default 200000; the README's figure: 1000000)
           --near-signature-docs N  near: generated prose documents of the signature run (default 20000)
                              (near also uses --threads, --shard-mb and --repeat: signature timings, median, default 3)
+          --provider P       embed: cpu | cuda | auto (default) for the pipeline's runtime and the bare loop alike
           --cascade-docs N   cascade: paragraphs of /usr/share/doc in the second corpus (default 6000)
           --seed N           seed of the generated data (default 42)
         """;

@@ -35,7 +35,9 @@ public static class CascadeBenchmark
         Console.WriteLine($"corpora:  demo: {demo.Documents:N0} documents of samples/corpus; debian-docs: {debTexts.Count:N0} paragraphs of {debFiles:N0} files under {DebianDocsCorpus.Root} " +
                           $"(built in {build.Elapsed.TotalSeconds:0.0} s)");
         var failures = new List<string>();
-        foreach (var (name, texts) in new[] { ("demo", demo.Texts), ("debian-docs", (IReadOnlyList<string>)debTexts) })
+        // A job runs exact_dedup before semantic_dedup: exact repeats (case-folded) are left out of both corpora.
+        var demoTexts = demo.Texts.DistinctBy(t => t.ToLowerInvariant()).ToList();
+        foreach (var (name, texts) in new[] { ("demo", (IReadOnlyList<string>)demoTexts), ("debian-docs", debTexts) })
         {
             Console.WriteLine();
             Console.WriteLine($"--- corpus: {name} ({texts.Count:N0} documents) ---");
@@ -96,7 +98,7 @@ public static class CascadeBenchmark
                               $"static recall {sr:0.000} precision {sp:0.000} ({staticPairs.Count:N0} pairs); input_mean recall {mr:0.000} precision {mp:0.000}");
             if (sr < 0.8) failures.Add($"{corpus} {label}: static recall {sr:0.000} < 0.8");
             var met = false;
-            foreach (var k in new[] { 1.1, 1.25, 1.5, 2, 3, 5 })
+            foreach (var k in new[] { 1.1, 1.25, 1.5, 2, 3, 5, 8 })
             {
                 var index = Math.Min(n - 1, (int)Math.Ceiling(k * removed) - 1);
                 var candidateEps = 1 - staticSorted[index];
