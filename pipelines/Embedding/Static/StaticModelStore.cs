@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 
 namespace Curation.Pipelines.Embedding.Static;
@@ -66,7 +65,7 @@ public static class StaticModelStore
         Func<OnnxEmbedder> createEmbedder, ILogger? logger, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(cacheDirectory);
-        var modelSha = HashFile(files.ModelPath);
+        var modelSha = ShippedModel.HashFile(files.ModelPath);
         var name = FileName(modelSha, recipe, dims);
         var path = Path.Combine(cacheDirectory, name);
         var hashPath = path + ".sha256";
@@ -151,11 +150,5 @@ public static class StaticModelStore
         logger?.LogInformation("Distilled {Vocabulary} tokens in {Seconds:0.0} s; PCA {Hidden} → {Dims} keeps {Explained:P1} of the variance",
             vocabulary, clock.Elapsed.TotalSeconds, hidden, dims, pca.ExplainedFraction);
         return new StaticModel(StaticRecipe.Distilled, vocabulary, dims, table);
-    }
-
-    private static string HashFile(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 }
