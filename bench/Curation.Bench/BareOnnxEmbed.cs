@@ -23,7 +23,8 @@ public sealed class BareOnnxEmbed : IDisposable
     private readonly string[] _outputNames = [OutputName];
     private readonly SpecialTokenIds _special;
 
-    public BareOnnxEmbed(string modelPath, int intraOpThreads, SpecialTokenIds special)
+    /// <param name="cudaDevice">Run on this CUDA device (as the pipeline's session does when it got CUDA); null: the CPU.</param>
+    public BareOnnxEmbed(string modelPath, int intraOpThreads, SpecialTokenIds special, int? cudaDevice = null)
     {
         _special = special;
         _options = new SessionOptions
@@ -32,6 +33,8 @@ public sealed class BareOnnxEmbed : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = intraOpThreads,
         };
+        if (cudaDevice is { } device) _options.AppendExecutionProvider_CUDA(device);
+        Provider = cudaDevice is null ? "CPU" : $"CUDA device {cudaDevice}";
         var threadsBefore = ProcessThreads();
         _session = new InferenceSession(modelPath, _options);
         ThreadsCreated = ProcessThreads() - threadsBefore;
@@ -43,6 +46,9 @@ public sealed class BareOnnxEmbed : IDisposable
     }
 
     public int Dimensions { get; }
+
+    /// <summary>Where the bare session runs.</summary>
+    public string Provider { get; }
 
     /// <summary>Threads this process gained while the session was created: ONNX Runtime's intra-op pool less the caller.</summary>
     public int ThreadsCreated { get; }

@@ -55,8 +55,18 @@ public sealed record BenchOptions
 
     /// <summary>Size in MiB of <c>record</c>'s one record.</summary>
     public int RecordMiB { get; init; } = 8;
+
     /// <summary>Documents of <c>train-tokenize</c>'s multilingual corpus (demo corpus + installed translations).</summary>
     public int TokenizeDocs { get; init; } = 20_000;
+
+    /// <summary><c>embed --model static</c>: the static embedders against the transformer instead of the stage-vs-bare comparison.</summary>
+    public string? Model { get; init; }
+
+    /// <summary><c>embed</c>: the execution provider of both the pipeline's runtime and the bare session (cpu, cuda).</summary>
+    public string Provider { get; init; } = "auto";
+
+    /// <summary>Paragraphs of Debian documentation in <c>cascade</c>'s second corpus.</summary>
+    public int CascadeDocs { get; init; } = 6000;
 
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
@@ -85,6 +95,9 @@ public sealed record BenchOptions
                 "--fixed-docs" => options with { FixedDocs = Next("--fixed-docs") },
                 "--fixed-tokens" => options with { FixedTokens = Next("--fixed-tokens") },
                 "--file" => options with { UseFile = true },
+                "--provider" => options with { Provider = i + 1 < args.Length && args[i + 1] is "cpu" or "cuda" or "auto" ? args[++i] : throw new ArgumentException("--provider needs cpu, cuda or auto") },
+                "--cascade-docs" => options with { CascadeDocs = Next("--cascade-docs") },
+                "--model" => options with { Model = i + 1 < args.Length ? args[++i] : throw new ArgumentException("--model needs a name (static)") },
                 "--vectors" => options with { Vectors = Next("--vectors") },
                 "--clusters" => options with { Clusters = Next("--clusters") },
                 "--iterations" => options with { Iterations = Next("--iterations") },
@@ -112,6 +125,8 @@ public sealed record BenchOptions
                              (default: logical cores)
           --shard-mb N       exact: the job's target shard size in MiB (default 16)
           --embed-docs N     embed: documents of the demo corpus, an evenly spaced subset (default 96 of 2000)
+          --model static     embed: static embedders (distilled table, input-row mean) against the transformer,
+                             docs/s on the same demo documents and threads (--embed-docs, --threads, --repeat)
           --fixed-docs N     embed: documents of the synthetic fixed-length input (default 96)
           --fixed-tokens N   embed: tokens of each synthetic document, [CLS]/[SEP] not counted (default 128)
           --vectors N        kmeans: synthetic 384-dim vectors clustered, ours vs FAISS (default 1000000)
@@ -125,6 +140,9 @@ public sealed record BenchOptions
           --inputs N         plan: inputs, each naming one file of one folder (default 10000; goal: plans in < 5 s)
           --mb N             record: size of the one record in MiB (default 8, the MaxRecordBytes ceiling; goal: peak RSS < 1 GiB)
           --tokenize-docs N  train-tokenize: documents of the multilingual corpus (default 20000; --repeat: best of N, default 3)
+
+          --provider P       embed: cpu | cuda | auto (default) for the pipeline's runtime and the bare loop alike
+          --cascade-docs N   cascade: paragraphs of /usr/share/doc in the second corpus (default 6000)
           --seed N           seed of the generated data (default 42)
         """;
 }

@@ -25,6 +25,8 @@ public static class EmbedBenchmark
 
     public static async Task<int> RunAsync(BenchOptions options)
     {
+        if (options.Model is { } kind)
+            return kind == "static" ? await StaticEmbedBenchmark.RunAsync(options) : throw new ArgumentException($"--model {kind}: only static is known");
         var root = Path.Combine(Path.GetTempPath(), $"curation-bench-embed-{Guid.NewGuid():N}");
         try
         {
@@ -48,14 +50,19 @@ public static class EmbedBenchmark
         // The pipeline's side exactly as an in-process job gets it: StageServices.CreateDefault() (default runtime
         // options), the model spec's defaults, the embed stage's own batch options. One runtime for every run, loaded
         // before any clock starts, as a silo keeps its session from job to job.
-        using var services = StageServices.CreateDefault();
+        var provider = options.Provider switch
+        {
+            "cpu" => ExecutionProviderPreference.Cpu, "cuda" => ExecutionProviderPreference.Cuda, _ => ExecutionProviderPreference.Auto,
+        };
+        using var services = new StageServices(new EmbeddingRuntime(new EmbeddingRuntimeOptions { Provider = provider }), Environment.MachineName, ownsRuntime: true);
         var modelOptions = EmbeddingRuntime.ModelOptionsOf(new ModelSpec(), services.Embedding.Options);
         var files = await ModelFiles.ResolveAsync(new EmbeddingModelOptions());
         var load = Stopwatch.StartNew();
         var model = await services.Embedding.GetAsync(new ModelSpec());
         var loadSeconds = load.Elapsed.TotalSeconds;
         load.Restart();
-        using var bare = new BareOnnxEmbed(files.ModelPath, modelOptions.IntraOpThreads, model.Tokenizer.SpecialTokens);
+        using var bare = new BareOnnxEmbed(files.ModelPath, modelOptions.IntraOpThreads, model.Tokenizer.SpecialTokens,
+            model.Embedder.ActiveProvider == ActiveExecutionProvider.Cuda ? modelOptions.DeviceId : null);
         var bareLoadSeconds = load.Elapsed.TotalSeconds;
         var bucketed = new EmbedStage(0, new EmbedStageSpec()).BatchOptions;
         var naive = new EmbeddingBatchOptions
@@ -72,7 +79,7 @@ public static class EmbedBenchmark
                           $"{(embedder.Normalize ? "L2-normalised" : "not normalised")}");
         Console.WriteLine($"          inputs {bare.InputShapes}; output {bare.OutputShape}");
         Console.WriteLine($"runtime:  ONNX Runtime {OrtEnv.Instance().GetVersionString()} (Microsoft.ML.OnnxRuntime.Gpu.Linux); provider asked {modelOptions.Provider}, " +
-                          $"active {embedder.ActiveProvider} (pipeline session); bare session: CPU");
+                          $"active {embedder.ActiveProvider} (pipeline session); bare session: {bare.Provider}");
         Console.WriteLine($"threads:  intra-op {modelOptions.IntraOpThreads}{(modelOptions.IntraOpThreads == 0 ? " (ONNX Runtime's default: one per physical core)" : "")} on both sessions " +
                           $"→ a pool of {bare.ThreadsCreated + 1} threads (the calling thread + {bare.ThreadsCreated} that creating the bare session added to the process); " +
                           "sequential execution, ORT_ENABLE_ALL; " +

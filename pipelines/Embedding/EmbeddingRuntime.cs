@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Curation.Pipelines.Embedding.Static;
 using Curation.Pipelines.Spec;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -29,6 +30,9 @@ public sealed class EmbeddingRuntimeOptions
 /// <summary>A loaded model: its tokenizer and its inference session.</summary>
 public sealed record LoadedModel(WordPieceTokenizer Tokenizer, OnnxEmbedder Embedder);
 
+/// <summary>A loaded static model (<see cref="ModelKind.Static"/> or <see cref="ModelKind.InputMean"/>): its tokenizer and table.</summary>
+public sealed record LoadedStaticModel(WordPieceTokenizer Tokenizer, StaticModel Table);
+
 /// <summary>
 /// The models of one process (one silo): each loaded once, on first use, into one inference session per device,
 /// shared by every task of every job, with bounded concurrency.
@@ -37,6 +41,7 @@ public sealed class EmbeddingRuntime(EmbeddingRuntimeOptions options, ILoggerFac
 {
     private readonly ConcurrentDictionary<ModelSpec, Lazy<Task<LoadedModel>>> _models = new();
     private readonly ConcurrentDictionary<ModelSpec, Lazy<Task<WordPieceTokenizer>>> _tokenizers = new();
+    private readonly ConcurrentDictionary<ModelSpec, Lazy<Task<LoadedStaticModel>>> _statics = new();
     private readonly SemaphoreSlim _inferences = new(Math.Max(1, options.MaxConcurrentInferences));
     private readonly ILoggerFactory _loggers = loggers ?? NullLoggerFactory.Instance;
 
@@ -48,6 +53,39 @@ public sealed class EmbeddingRuntime(EmbeddingRuntimeOptions options, ILoggerFac
         var entry = _models.GetOrAdd(model, m => new Lazy<Task<LoadedModel>>(() => LoadAsync(m)));
         if (entry.Value.IsFaulted) _models.TryRemove(new KeyValuePair<ModelSpec, Lazy<Task<LoadedModel>>>(model, entry));
         return entry.Value.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The static table of a <see cref="ModelKind.Static"/> or <see cref="ModelKind.InputMean"/> spec: read from the cache
+    /// folder (<see cref="StaticTableDirectory"/>), or built there once from the transformer on first use.
+    /// </summary>
+    public Task<LoadedStaticModel> GetStaticAsync(ModelSpec model, CancellationToken cancellationToken = default)
+    {
+        if (model.Kind == ModelKind.Transformer) throw new ArgumentException("a transformer spec has no static table", nameof(model));
+        var entry = _statics.GetOrAdd(model, m => new Lazy<Task<LoadedStaticModel>>(() => LoadStaticAsync(m)));
+        if (entry.Value.IsFaulted) _statics.TryRemove(new KeyValuePair<ModelSpec, Lazy<Task<LoadedStaticModel>>>(model, entry));
+        return entry.Value.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Where static tables are cached: <c>static/</c> inside the model cache folder.</summary>
+    public string StaticTableDirectory => Path.Combine(options.CacheDirectory ?? ShippedModel.DefaultCacheDirectory, "static");
+
+    private async Task<LoadedStaticModel> LoadStaticAsync(ModelSpec model)
+    {
+        var logger = _loggers.CreateLogger<EmbeddingRuntime>();
+        var transformer = model with { Kind = ModelKind.Transformer };
+        var modelOptions = ModelOptionsOf(transformer, options);
+        modelOptions.Normalize = true; // the recipe distils normalised token vectors
+        var files = await ModelFiles.ResolveAsync(modelOptions, logger).ConfigureAwait(false);
+        var tokenizer = await GetTokenizerAsync(transformer).ConfigureAwait(false);
+        var recipe = model.Kind == ModelKind.InputMean ? StaticRecipe.InputMean : StaticRecipe.Distilled;
+        var table = await StaticModelStore.EnsureAsync(files, recipe, model.Dims, StaticTableDirectory,
+            () => new OnnxEmbedder(files.ModelPath, tokenizer.SpecialTokens, modelOptions, _loggers.CreateLogger<OnnxEmbedder>()),
+            logger).ConfigureAwait(false);
+        if (table.VocabularySize != tokenizer.VocabularySize)
+            throw new InvalidDataException($"The static table has {table.VocabularySize} rows, the vocabulary {tokenizer.VocabularySize} tokens.");
+        logger.LogInformation("Loaded static table {Recipe} ({Dims} dimensions, SHA-256 {Sha})", recipe, table.Dimensions, table.Sha256);
+        return new LoadedStaticModel(tokenizer, table);
     }
 
     /// <summary>Only the tokenizer of a model spec (no inference session): for stages that count tokens.</summary>

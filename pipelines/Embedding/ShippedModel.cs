@@ -174,7 +174,7 @@ public static class ShippedModel
         throw new InvalidDataException($"{dll} has no embedded resource {file.ResourceName}.");
     }
 
-    private static string HashFile(string path)
+    internal static string HashFile(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
         return Convert.ToHexStringLower(SHA256.HashData(stream));

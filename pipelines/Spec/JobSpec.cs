@@ -246,6 +246,16 @@ public sealed record NearDedupStageSpec : StageSpec
 /// </summary>
 public sealed record ModelSpec
 {
+    /// <summary>
+    /// <c>transformer</c>: run the ONNX model. <c>static</c>: a table distilled once from that model (Model2Vec recipe,
+    /// PCA to <see cref="Dims"/>, SIF weights); a document is the weighted mean of its word pieces' rows, normalised.
+    /// <c>input_mean</c>: the plain mean of the model's input embedding rows (the baseline of the similarity-metrics paper).
+    /// </summary>
+    public ModelKind Kind { get; init; } = ModelKind.Transformer;
+
+    /// <summary>Dimensions of the <c>static</c> table (PCA of the model's output); ignored by the other kinds.</summary>
+    public int Dims { get; init; } = 256;
+
     public string? ModelPath { get; init; }
     public string? VocabPath { get; init; }
     public Pooling Pooling { get; init; } = Pooling.Mean;
@@ -259,6 +269,8 @@ public sealed record ModelSpec
 }
 
 public enum Pooling { Mean, Cls, LastToken }
+
+public enum ModelKind { Transformer, Static, InputMean }
 
 /// <summary>WordPiece tokenization; records each document's token count (a column) for length-aware stages.</summary>
 public sealed record TokenizeStageSpec : StageSpec

@@ -123,6 +123,8 @@ public static partial class JobSpecValidator
         check((model.ModelPath is null) == (model.VocabPath is null), $"{at}.modelPath",
             "modelPath and vocabPath go together (both null = the shipped all-MiniLM-L6-v2)");
         check(!string.IsNullOrWhiteSpace(model.OutputName), $"{at}.outputName", "is required");
+        check(Enum.IsDefined(model.Kind), $"{at}.kind", "must be transformer, static or input_mean");
+        check(model.Kind != ModelKind.Static || model.Dims is >= 8 and <= 4096, $"{at}.dims", "must be between 8 and the model's dimensions (at most 4096)");
     }
 
     private static void ValidateClustering(IClusteringSpec c, string at, JobLimits limits, Action<bool, string, string> check)

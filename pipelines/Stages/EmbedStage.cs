@@ -38,8 +38,12 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
     {
         var clock = Stopwatch.StartNew();
         var runtime = task.Services.Embedding;
-        var model = await runtime.GetAsync(spec.Model, cancellationToken).ConfigureAwait(false);
-        var embedder = new BatchEmbedder(model.Embedder, BatchOptions);
+        // Static kinds need no inference session: a table lookup per word piece (see StaticModel).
+        var table = spec.Model.Kind == ModelKind.Transformer ? null : await runtime.GetStaticAsync(spec.Model, cancellationToken).ConfigureAwait(false);
+        var model = table is null ? await runtime.GetAsync(spec.Model, cancellationToken).ConfigureAwait(false) : null;
+        var embedder = model is null ? null : new BatchEmbedder(model.Embedder, BatchOptions);
+        var tokenizer = table?.Tokenizer ?? model!.Tokenizer;
+        var dimensions = table?.Table.Dimensions ?? embedder!.Dimensions;
         var data = task.Job.Data;
         var shard = task.Task;
         long rowsIn = 0, kept = 0, bytesIn = 0, attended = 0, padded = 0;
@@ -53,11 +57,12 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
         {
             IReadOnlyList<ColumnSchema> added = [new(TokenizeStage.TokenCountColumn, typeof(int)), new(WindowsColumn, typeof(int))];
             var schema = reader.Schema.Concat(added.Where(c => reader.Schema.All(s => s.Name != c.Name))).ToArray();
-            var modelName = spec.Model.ModelPath ?? ShippedModel.ModelName;
+            var modelName = (spec.Model.ModelPath ?? ShippedModel.ModelName) +
+                            (table is null ? "" : $" {spec.Model.Kind.ToString().ToLowerInvariant()} table sha256:{table.Table.Sha256}");
             await using var dataWriter = await ParquetTableWriter.CreateAsync(dataSpool.Stream, schema, cancellationToken: cancellationToken).ConfigureAwait(false);
             await using var dropsWriter = await ParquetTableWriter.CreateAsync(dropsSpool.Stream, DropsSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
             await using var vectorWriter = await ParquetTableWriter.CreateAsync(vectorsSpool.Stream, EmbeddingFile.Schema,
-                EmbeddingFile.Metadata(embedder.Dimensions, spec.Precision, modelName), cancellationToken).ConfigureAwait(false);
+                EmbeddingFile.Metadata(dimensions, spec.Precision, modelName), cancellationToken).ConfigureAwait(false);
 
             await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -65,21 +70,36 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
                 var texts = batch.Texts.List;
                 foreach (var text in texts) bytesIn += System.Text.Encoding.UTF8.GetByteCount(text);
                 var tokens = new ReadOnlyMemory<int>[batch.RowCount];
-                Parallel.For(0, batch.RowCount, row => tokens[row] = model.Tokenizer.Tokenize(texts[row]));
+                Parallel.For(0, batch.RowCount, row => tokens[row] = tokenizer.Tokenize(texts[row]));
 
-                var vectors = new float[batch.RowCount * embedder.Dimensions];
-                EmbeddingPlan plan;
-                using (await runtime.AcquireInferenceAsync(cancellationToken).ConfigureAwait(false))
-                    plan = embedder.Embed(tokens, vectors, cancellationToken);
-                attended += plan.AttendedTokens;
-                padded += plan.PaddedTokens;
+                var vectors = new float[batch.RowCount * dimensions];
+                var infos = new DocumentEmbeddingInfo[batch.RowCount];
+                if (table is not null)
+                {
+                    var empty = new bool[batch.RowCount];
+                    table.Table.EmbedMany(tokens, vectors, empty, Environment.ProcessorCount);
+                    for (var row = 0; row < batch.RowCount; row++)
+                    {
+                        infos[row] = new DocumentEmbeddingInfo(tokens[row].Length, empty[row] ? 0 : 1, false);
+                        attended += tokens[row].Length;
+                    }
+                }
+                else
+                {
+                    EmbeddingPlan plan;
+                    using (await runtime.AcquireInferenceAsync(cancellationToken).ConfigureAwait(false))
+                        plan = embedder!.Embed(tokens, vectors, cancellationToken);
+                    attended += plan.AttendedTokens;
+                    padded += plan.PaddedTokens;
+                    for (var row = 0; row < batch.RowCount; row++) infos[row] = plan.Documents[row];
+                }
 
                 var drops = new DropCollector(batch, Name);
                 var tokenCounts = batch.ResetColumn<int>(TokenizeStage.TokenCountColumn, batch.RowCount);
                 var windows = batch.ResetColumn<int>(WindowsColumn, batch.RowCount);
                 for (var row = 0; row < batch.RowCount; row++)
                 {
-                    var info = plan.Documents[row];
+                    var info = infos[row];
                     tokenCounts.Add(info.Tokens);
                     windows.Add(info.Windows);
                     if (info.IsEmpty) drops.Drop(row, TokenizeStage.NoTokens, "the text has no word pieces (whitespace, controls or nothing)");
@@ -90,7 +110,7 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
                 var keptBatch = keptRows.Count == batch.RowCount ? batch : batch.Select(keptRows);
                 await dataWriter.WriteAsync(keptBatch, cancellationToken).ConfigureAwait(false);
                 if (drops.Count > 0) await dropsWriter.WriteAsync(drops.ToDropsBatch(), cancellationToken).ConfigureAwait(false);
-                await vectorWriter.WriteAsync(VectorsOf(keptBatch.Ids.List, keptRows, vectors, embedder.Dimensions), cancellationToken).ConfigureAwait(false);
+                await vectorWriter.WriteAsync(VectorsOf(keptBatch.Ids.List, keptRows, vectors, dimensions), cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -100,7 +120,7 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
         return new TaskStats
         {
             In = rowsIn, Kept = kept, Dropped = dropped, BytesIn = bytesIn, Seconds = clock.Elapsed.TotalSeconds,
-            Metrics = { ["tokens"] = attended, ["padded_tokens"] = padded, ["provider_cuda"] = model.Embedder.ActiveProvider == ActiveExecutionProvider.Cuda ? 1 : 0 },
+            Metrics = { ["tokens"] = attended, ["padded_tokens"] = padded, ["provider_cuda"] = model?.Embedder.ActiveProvider == ActiveExecutionProvider.Cuda ? 1 : 0 },
         };
 
         RecordBatch VectorsOf(List<string> ids, IReadOnlyList<int> rows, float[] vectors, int dimensions)

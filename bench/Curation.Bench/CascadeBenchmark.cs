@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using Curation.Pipelines.Embedding;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Semantic;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+
+namespace Curation.Bench;
+
+/// <summary>
+/// <c>cascade</c>: how much of the transformer's semantic dedup the static tier and the two-tier cascade keep, on the
+/// demo corpus and on a real corpus of Debian documentation paragraphs (<see cref="DebianDocsCorpus"/>). Truth: the
+/// transformer's brute-force pairs (each document against every earlier one, documents in corpus order, one cluster)
+/// at cosine ≥ 1 − eps, and the documents SemDeDup removes with them (R). The static tier is cut at the threshold that
+/// removes the same number of documents (matched removal count, i.e. the same targetKeepFraction); the cascade takes
+/// the static pairs at a looser threshold as candidates, embeds only their documents with the transformer and keeps the
+/// pairs the transformer confirms at 1 − eps (<see cref="SemanticCascade"/>). Pair recall = |found ∩ truth| / |truth|,
+/// precision = |found ∩ truth| / |found|.
+/// </summary>
+public static class CascadeBenchmark
+{
+    public static async Task<int> RunAsync(BenchOptions options)
+    {
+        using var services = StageServices.CreateDefault();
+        var transformer = await services.Embedding.GetAsync(new ModelSpec());
+        var distilled = await services.Embedding.GetStaticAsync(new ModelSpec { Kind = ModelKind.Static });
+        var inputMean = await services.Embedding.GetStaticAsync(new ModelSpec { Kind = ModelKind.InputMean });
+        var embedder = new BatchEmbedder(transformer.Embedder, new EmbedStage(0, new EmbedStageSpec()).BatchOptions);
+        var tokenizer = transformer.Tokenizer;
+
+        var demo = EmbedWorkload.FromDemoCorpus(EmbedWorkload.FindDemoCorpus(), Path.Combine(Path.GetTempPath(), $"curation-cascade-{Guid.NewGuid():N}"), int.MaxValue, tokenizer);
+        try { Directory.Delete(demo.Folder, recursive: true); } catch (IOException) { }
+        var build = Stopwatch.StartNew();
+        var (debIds, debTexts, debFiles) = DebianDocsCorpus.Build(options.CascadeDocs);
+        Console.WriteLine($"corpora:  demo: {demo.Documents:N0} documents of samples/corpus; debian-docs: {debTexts.Count:N0} paragraphs of {debFiles:N0} files under {DebianDocsCorpus.Root} " +
+                          $"(built in {build.Elapsed.TotalSeconds:0.0} s)");
+        var failures = new List<string>();
+        // A job runs exact_dedup before semantic_dedup: exact repeats (case-folded) are left out of both corpora.
+        var demoTexts = demo.Texts.DistinctBy(t => t.ToLowerInvariant()).ToList();
+        foreach (var (name, texts) in new[] { ("demo", (IReadOnlyList<string>)demoTexts), ("debian-docs", debTexts) })
+        {
+            Console.WriteLine();
+            Console.WriteLine($"--- corpus: {name} ({texts.Count:N0} documents) ---");
+            if (texts.Count < 2) { failures.Add($"{name}: no documents"); continue; }
+            var tokens = new ReadOnlyMemory<int>[texts.Count];
+            Parallel.For(0, texts.Count, i => tokens[i] = tokenizer.Tokenize(texts[i]));
+            var watch = Stopwatch.StartNew();
+            var truthVectors = new float[texts.Count * embedder.Dimensions];
+            embedder.Embed(tokens, truthVectors);
+            var transformerSeconds = watch.Elapsed.TotalSeconds;
+            watch.Restart();
+            var staticVectors = new float[texts.Count * distilled.Table.Dimensions];
+            distilled.Table.EmbedMany(tokens, staticVectors, new bool[texts.Count], options.Threads);
+            var staticSeconds = watch.Elapsed.TotalSeconds;
+            var meanVectors = new float[texts.Count * inputMean.Table.Dimensions];
+            inputMean.Table.EmbedMany(tokens, meanVectors, new bool[texts.Count], options.Threads);
+            Console.WriteLine($"embedded: transformer {texts.Count / transformerSeconds:N1} docs/s ({transformerSeconds:0.0} s), static {texts.Count / staticSeconds:N0} docs/s " +
+                              $"({staticSeconds:0.000} s, tokenizing included on both), {Machine.Load()}");
+            failures.AddRange(Evaluate(name, texts.Count, truthVectors, embedder.Dimensions, staticVectors, distilled.Table.Dimensions,
+                meanVectors, inputMean.Table.Dimensions));
+        }
+        foreach (var failure in failures) Console.WriteLine($"MISSED: {failure}");
+        return 0;
+    }
+
+    private static List<string> Evaluate(string corpus, int n, float[] truth, int truthDims, float[] stat, int statDims, float[] mean, int meanDims)
+    {
+        var failures = new List<string>();
+        var ranking = Enumerable.Range(0, n).ToArray();
+        var truthM = SemDeDup.ComputeMaxSimilarity(truth, truthDims, ranking).MaxSimilarity.ToArray();
+        var staticM = SemDeDup.ComputeMaxSimilarity(stat, statDims, ranking).MaxSimilarity.ToArray();
+        var meanM = SemDeDup.ComputeMaxSimilarity(mean, meanDims, ranking).MaxSimilarity.ToArray();
+        var staticSorted = staticM.OrderDescending().ToArray();
+        var meanSorted = meanM.OrderDescending().ToArray();
+        var truthSorted = truthM.OrderDescending().ToArray();
+
+        var settings = new List<(string Label, double Eps)>
+        {
+            ("eps 0.01", 0.01), ("eps 0.05", 0.05),
+            ("keep 0.90", KeepEps(truthSorted, 0.90)), ("keep 0.95", KeepEps(truthSorted, 0.95)),
+        };
+        Console.WriteLine("columns:  R = documents the transformer removes; static/input_mean cut at the same R; cascade candidates at a looser " +
+                          "static threshold (the static M of the k·R-th document), embedded = documents the transformer embedded");
+        foreach (var (label, eps) in settings)
+        {
+            var truthPairs = Pairs(SemanticCascade.FindCandidates(truth, truthDims, ranking, eps));
+            var removed = truthM.Count(m => SemDeDup.IsDuplicate(m, eps));
+            if (removed == 0 || truthPairs.Count == 0)
+            {
+                Console.WriteLine($"{label,-10} truth: no pairs (R = 0): nothing to compare");
+                continue;
+            }
+            var staticPairs = Pairs(SemanticCascade.FindCandidates(stat, statDims, ranking, 1 - staticSorted[removed - 1]));
+            var meanPairs = Pairs(SemanticCascade.FindCandidates(mean, meanDims, ranking, 1 - meanSorted[removed - 1]));
+            var (sr, sp) = Score(staticPairs, truthPairs);
+            var (mr, mp) = Score(meanPairs, truthPairs);
+            Console.WriteLine($"{label,-10} eps {eps:0.0000}: truth {truthPairs.Count:N0} pairs, R = {removed:N0} ({(double)removed / n:P1}); " +
+                              $"static recall {sr:0.000} precision {sp:0.000} ({staticPairs.Count:N0} pairs); input_mean recall {mr:0.000} precision {mp:0.000}");
+            if (sr < 0.8) failures.Add($"{corpus} {label}: static recall {sr:0.000} < 0.8");
+            var met = false;
+            foreach (var k in new[] { 1.1, 1.25, 1.5, 2, 3, 5, 8 })
+            {
+                var index = Math.Min(n - 1, (int)Math.Ceiling(k * removed) - 1);
+                var candidateEps = 1 - staticSorted[index];
+                var candidates = SemanticCascade.FindCandidates(stat, statDims, ranking, candidateEps);
+                var result = SemanticCascade.Verify(n, candidates, rows =>
+                {
+                    var vectors = new float[rows.Length * truthDims];
+                    for (var i = 0; i < rows.Length; i++) truth.AsSpan(rows[i] * truthDims, truthDims).CopyTo(vectors.AsSpan(i * truthDims));
+                    return vectors;
+                }, truthDims, eps);
+                var (cr, cp) = Score(Pairs(result.Verified), truthPairs);
+                var cascadeRemoved = result.MaxSimilarity.Count(m => SemDeDup.IsDuplicate(m, eps));
+                var embedded = (double)result.Embedded.Length / n;
+                Console.WriteLine($"           cascade k {k,3}: candidate eps {candidateEps:0.0000} ({candidates.Count:N0} pairs), embedded {result.Embedded.Length:N0} = {embedded:P1}; " +
+                                  $"recall {cr:0.000} precision {cp:0.000}; removes {cascadeRemoved:N0} of R {removed:N0}");
+                met |= cr >= 0.97 && cp >= 0.97 && embedded <= 0.2;
+            }
+            if (!met) failures.Add($"{corpus} {label}: no candidate threshold gave cascade recall ≥ 0.97, precision ≥ 0.97 with ≤ 20 % embedded");
+        }
+        return failures;
+    }
+
+    /// <summary>
+    /// The eps at which the transformer keeps <paramref name="keep"/> of the documents: midway between the M values either
+    /// side of the cut, so float rounding between kernels does not move a document across it.
+    /// </summary>
+    private static double KeepEps(float[] sortedDescending, double keep)
+    {
+        var removed = Math.Max(1, (int)Math.Round((1 - keep) * sortedDescending.Length));
+        return 1 - (sortedDescending[removed - 1] + (double)sortedDescending[Math.Min(removed, sortedDescending.Length - 1)]) / 2;
+    }
+
+    private static HashSet<(int, int)> Pairs(IEnumerable<CandidatePair> pairs) => pairs.Select(p => (p.Member, p.Earlier)).ToHashSet();
+
+    private static (double Recall, double Precision) Score(HashSet<(int, int)> found, HashSet<(int, int)> truth)
+    {
+        var hit = found.Count(truth.Contains);
+        return (truth.Count == 0 ? 1 : (double)hit / truth.Count, found.Count == 0 ? 1 : (double)hit / found.Count);
+    }
+}

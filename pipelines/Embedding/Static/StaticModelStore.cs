@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Curation.Pipelines.Embedding.Static;
+
+/// <summary>
+/// Builds a <see cref="StaticModel"/> from a transformer once and caches it beside the extracted model, like the model
+/// itself: written to a temporary file, moved into place with a <c>.sha256</c> file beside it, and verified against
+/// that hash whenever a process loads it (a damaged file is rebuilt). Nothing is downloaded.
+/// <para>
+/// Determinism: the distilled rows are rounded to float16 precision before the PCA, and the PCA and weighting are done
+/// in double precision in a fixed order (<see cref="Pca"/>), so the table is byte-identical wherever ONNX Runtime's
+/// kernels agree to within that rounding. A process on the same machine (every silo of a TestingHost cluster, every
+/// silo process of one host) shares the one cached file. For the shipped model the SHA-256 measured on the reference
+/// machine is recorded in <see cref="KnownSha256"/>: a machine that distils other bytes says so in its log.
+/// </para>
+/// </summary>
+public static class StaticModelStore
+{
+    /// <summary>Bump when the recipe changes: the cached file's name carries it.</summary>
+    public const int RecipeVersion = 1;
+
+    /// <summary>Model2Vec's SIF coefficient.</summary>
+    public const double SifCoefficient = 1e-4;
+
+    private const int DistillBatch = 1024;
+
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+
+    /// <summary>SHA-256 of the tables this recipe gives for the shipped model, by file name, as distilled on the reference machine.</summary>
+    public static readonly IReadOnlyDictionary<string, string> KnownSha256 = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["static-v1-4a64cee3d4134bbd-distilled-256.bin"] = "1ec0ef0b0c884c8299416b6d152c009e6f04432ca76cdb27b48d79649a82010b",
+        ["static-v1-4a64cee3d4134bbd-input-mean.bin"] = "2cfbb8be4b6d559d1604ef4627c81b3c2fdfa55d230d7bc4957ea7620ed577e7",
+    };
+
+    /// <summary>The cached table's file name for a model file and recipe.</summary>
+    public static string FileName(string modelSha256, StaticRecipe recipe, int dims) =>
+        recipe == StaticRecipe.InputMean
+            ? $"static-v{RecipeVersion}-{modelSha256[..16]}-input-mean.bin"
+            : $"static-v{RecipeVersion}-{modelSha256[..16]}-distilled-{dims}.bin";
+
+    /// <summary>
+    /// The cached table for <paramref name="files"/> (building it on first use, which for <see cref="StaticRecipe.Distilled"/>
+    /// runs every vocabulary token through the model once).
+    /// </summary>
+    /// <param name="dims">Output dimensions of the distilled table (ignored by <see cref="StaticRecipe.InputMean"/>).</param>
+    /// <param name="cacheDirectory">Folder of the cached tables.</param>
+    /// <param name="createEmbedder">Opens the transformer's session when a distillation is needed.</param>
+    public static async Task<StaticModel> EnsureAsync(ModelFiles files, StaticRecipe recipe, int dims, string cacheDirectory,
+        Func<OnnxEmbedder> createEmbedder, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        await Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await Task.Run(() => Ensure(files, recipe, dims, cacheDirectory, createEmbedder, logger, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    private static StaticModel Ensure(ModelFiles files, StaticRecipe recipe, int dims, string cacheDirectory,
+        Func<OnnxEmbedder> createEmbedder, ILogger? logger, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(cacheDirectory);
+        var modelSha = ShippedModel.HashFile(files.ModelPath);
+        var name = FileName(modelSha, recipe, dims);
+        var path = Path.Combine(cacheDirectory, name);
+        var hashPath = path + ".sha256";
+        if (File.Exists(path) && File.Exists(hashPath))
+        {
+            var model = StaticModel.Read(path);
+            if (model.Sha256 == File.ReadAllText(hashPath).Trim()) return model;
+            logger?.LogWarning("Cached static table {Path} does not match its SHA-256; building it again", path);
+        }
+
+        var clock = Stopwatch.StartNew();
+        var vocabulary = WordPieceTokenizer.Load(files.VocabPath).VocabularySize;
+        var built = recipe == StaticRecipe.InputMean
+            ? InputMean(files.ModelPath, vocabulary)
+            : Distill(createEmbedder, vocabulary, dims, logger, cancellationToken);
+        var temp = Path.Combine(cacheDirectory, $".{name}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                built.Write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.WriteAllText(hashPath, built.Sha256 + "\n");
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+        logger?.LogInformation("Built static table {Path} ({Vocabulary} × {Dims}, {Recipe}) in {Seconds:0.0} s, SHA-256 {Sha}",
+            path, built.VocabularySize, built.Dimensions, recipe, clock.Elapsed.TotalSeconds, built.Sha256);
+        if (KnownSha256.TryGetValue(name, out var known) && known != built.Sha256)
+            logger?.LogWarning("Static table {Path} has SHA-256 {Sha}, the reference machine distilled {Known}: this machine's ONNX Runtime " +
+                               "kernels round differently; silos on different CPUs should share one cache folder", path, built.Sha256, known);
+        return built;
+    }
+
+    /// <summary>The plain input embedding rows (word_embeddings) of the model.</summary>
+    public static StaticModel InputMean(string modelPath, int vocabulary)
+    {
+        var tensor = OnnxInitializers.FindMatrix(modelPath, vocabulary);
+        return new StaticModel(StaticRecipe.InputMean, vocabulary, (int)tensor.Dims[1], tensor.Values);
+    }
+
+    /// <summary>
+    /// The Model2Vec recipe on <paramref name="vocabulary"/> tokens: each token alone through the model ([CLS] t [SEP],
+    /// mean-pooled, normalised), rounded to float16 precision, PCA to <paramref name="dims"/>, rows scaled by SIF weights.
+    /// </summary>
+    public static StaticModel Distill(Func<OnnxEmbedder> createEmbedder, int vocabulary, int dims, ILogger? logger, CancellationToken cancellationToken)
+    {
+        using var embedder = createEmbedder();
+        var hidden = embedder.Dimensions;
+        if (dims > hidden) throw new ArgumentOutOfRangeException(nameof(dims), dims, $"the model has {hidden} dimensions");
+        var raw = new float[(long)vocabulary * hidden];
+        var sequences = new ReadOnlyMemory<int>[DistillBatch];
+        var clock = Stopwatch.StartNew();
+        for (var start = 0; start < vocabulary; start += DistillBatch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var count = Math.Min(DistillBatch, vocabulary - start);
+            for (var i = 0; i < count; i++) sequences[i] = new[] { start + i };
+            embedder.Embed(sequences.AsSpan(0, count), raw.AsSpan(start * hidden, count * hidden));
+            if (start / DistillBatch % 8 == 0)
+                logger?.LogInformation("Distilling the static table: {Done}/{Total} tokens, {Seconds:0} s", start + count, vocabulary, clock.Elapsed.TotalSeconds);
+        }
+        for (var i = 0; i < raw.Length; i++) raw[i] = (float)(Half)raw[i];
+
+        var pca = Pca.Fit(raw, hidden, dims);
+        var table = new float[(long)vocabulary * dims];
+        // SIF weights from Zipf-estimated frequencies: p(rank) = (1/rank) / H, ranks 1.. in vocabulary order.
+        double harmonic = 0;
+        for (var r = 1; r <= vocabulary; r++) harmonic += 1.0 / r;
+        for (var t = 0; t < vocabulary; t++)
+        {
+            var row = table.AsSpan(t * dims, dims);
+            pca.Project(raw.AsSpan(t * hidden, hidden), row);
+            var p = 1.0 / (t + 1) / harmonic;
+            var weight = (float)(SifCoefficient / (SifCoefficient + p));
+            for (var d = 0; d < dims; d++) row[d] *= weight;
+        }
+        logger?.LogInformation("Distilled {Vocabulary} tokens in {Seconds:0.0} s; PCA {Hidden} → {Dims} keeps {Explained:P1} of the variance",
+            vocabulary, clock.Elapsed.TotalSeconds, hidden, dims, pca.ExplainedFraction);
+        return new StaticModel(StaticRecipe.Distilled, vocabulary, dims, table);
+    }
+}

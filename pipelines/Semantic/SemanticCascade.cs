@@ -1,0 +1,64 @@
+using System.Numerics.Tensors;
+
+namespace Curation.Pipelines.Semantic;
+
+/// <summary>One candidate duplicate pair of a cascade: <see cref="Member"/> and a member ranked before it.</summary>
+public readonly record struct CandidatePair(int Member, int Earlier, float StaticCosine);
+
+/// <summary>What the transformer tier decided: M over each member's candidate pairs, its twin, and what it embedded.</summary>
+public sealed record CascadeResult(float[] MaxSimilarity, int[] Twin, int[] Embedded, IReadOnlyList<CandidatePair> Candidates, IReadOnlyList<CandidatePair> Verified);
+
+/// <summary>
+/// The two-tier SemDeDup cascade on one cluster: the static tier proposes every pair (member, earlier-ranked member)
+/// whose static cosine reaches 1 − candidateEps (a looser eps); only the members in those pairs are embedded with the
+/// transformer, and each member's M is the highest transformer cosine over its candidate pairs, decided at the spec's
+/// eps as usual. A pair the static tier misses is never seen; a pair it proposes wrongly is rejected by the transformer.
+/// Deterministic: pairs in (member rank, earlier rank) order, members embedded in ascending order.
+/// </summary>
+public static class SemanticCascade
+{
+    /// <summary>Candidate pairs by rank order (row <c>ranking[r]</c> is ranked r-th).</summary>
+    public static List<CandidatePair> FindCandidates(ReadOnlySpan<float> vectors, int dimensions, int[] ranking, double candidateEps)
+    {
+        var threshold = (float)(1 - candidateEps);
+        var pairs = new List<CandidatePair>();
+        for (var r = 1; r < ranking.Length; r++)
+        {
+            var member = vectors.Slice(ranking[r] * dimensions, dimensions);
+            for (var e = 0; e < r; e++)
+            {
+                var cosine = TensorPrimitives.Dot(member, vectors.Slice(ranking[e] * dimensions, dimensions));
+                if (cosine >= threshold) pairs.Add(new CandidatePair(ranking[r], ranking[e], cosine));
+            }
+        }
+        return pairs;
+    }
+
+    /// <summary>
+    /// Embeds the members of <paramref name="candidates"/> with <paramref name="embed"/> (rows in the order of the ids
+    /// given, <paramref name="dimensions"/> each) and decides each member's M and twin over its candidate pairs.
+    /// </summary>
+    public static CascadeResult Verify(int members, IReadOnlyList<CandidatePair> candidates, Func<int[], float[]> embed, int dimensions, double eps)
+    {
+        var needed = new SortedSet<int>();
+        foreach (var pair in candidates) { needed.Add(pair.Member); needed.Add(pair.Earlier); }
+        var embedded = needed.ToArray();
+        var vectors = embed(embedded);
+        if (vectors.Length != embedded.Length * dimensions)
+            throw new InvalidOperationException($"The verifier returned {vectors.Length} floats for {embedded.Length} members of {dimensions} dimensions.");
+        var rowOf = new Dictionary<int, int>(embedded.Length);
+        for (var i = 0; i < embedded.Length; i++) rowOf[embedded[i]] = i;
+
+        var max = new float[members];
+        var twin = new int[members];
+        Array.Fill(twin, -1);
+        var verified = new List<CandidatePair>();
+        foreach (var pair in candidates)
+        {
+            var cosine = TensorPrimitives.Dot(vectors.AsSpan(rowOf[pair.Member] * dimensions, dimensions), vectors.AsSpan(rowOf[pair.Earlier] * dimensions, dimensions));
+            if (cosine > max[pair.Member]) { max[pair.Member] = cosine; twin[pair.Member] = pair.Earlier; }
+            if (SemDeDup.IsDuplicate(cosine, eps)) verified.Add(pair with { StaticCosine = cosine });
+        }
+        return new CascadeResult(max, twin, embedded, candidates, verified);
+    }
+}

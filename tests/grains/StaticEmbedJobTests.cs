@@ -1,0 +1,110 @@
+using Curation.Pipelines;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+
+namespace Curation.Grains.Tests;
+
+/// <summary>
+/// The static embedder inside jobs (<c>embed.model.kind: static</c>, distilled once into the machine's model cache):
+/// its vectors, semantic dedup and D4 are bit-identical on one and three silos and after an interrupted job resumes.
+/// </summary>
+public sealed class StaticEmbedJobTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("static-embed-jobs");
+    private readonly string _input;
+
+    public StaticEmbedJobTests()
+    {
+        _input = _temp.Combine("corpus");
+        TestCorpus.Generate(originals: 150, copies: 30, seed: 11).WriteJsonl(_input, files: 6);
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    private JobSpec Spec() => new()
+    {
+        Name = "static-embed",
+        Inputs = [new InputSpec { Path = Path.Combine(_input, "*.jsonl"), IdField = "id" }],
+        Sharding = new ShardingSpec { TargetShardBytes = 16 * 1024 },
+        Stages =
+        [
+            new NormalizeStageSpec(), new TokenizeStageSpec(), new EmbedStageSpec { Model = new ModelSpec { Kind = ModelKind.Static, Dims = 256 } },
+            new SemanticDedupStageSpec { Clusters = 5, MaxIterations = 5, TargetKeepFraction = 0.85, Partitions = 2 },
+            new D4StageSpec { KeepFraction = 0.9, Clusters = 4, MaxIterations = 5 },
+        ],
+        Output = new OutputSpec { Path = "curated/static" },
+    };
+
+    private IStoreResolver Stores(string folder) =>
+        CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(folder) });
+
+    [Fact]
+    public async Task Static_embeddings_and_their_dedup_are_identical_on_one_and_three_silos_and_after_resume()
+    {
+        var one = Stores("one");
+        await using (var cluster = await CurationCluster.StartAsync(1, () => one))
+        {
+            var status = await cluster.RunAsync(Spec(), TimeSpan.FromMinutes(5));
+            Assert.True(status.State == JobState.Completed, status.Error);
+        }
+        var three = Stores("three");
+        await using (var cluster = await CurationCluster.StartAsync(3, () => three))
+            Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec(), TimeSpan.FromMinutes(5))).State);
+
+        // Interrupted once semantic_dedup starts writing (the embed outputs exist), resumed on three silos.
+        var resumed = Stores("resumed");
+        var gate = new StoreGate();
+        gate.Close();
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = new GatedResolver(resumed, gate, call =>
+        {
+            var hold = call.InDataStore && call.IsWrite && call.Key.Contains("-semantic_dedup/", StringComparison.Ordinal);
+            if (hold) reached.TrySetResult();
+            return hold;
+        });
+        await using (var cluster = await CurationCluster.StartAsync(1, () => held))
+        {
+            var spec = Spec();
+            var job = cluster.Client.GetGrain<IJobGrain>(JobContext.JobIdOf(spec));
+            await job.Submit(spec.ToJson());
+            await reached.Task.WaitAsync(TimeSpan.FromMinutes(3));
+            Assert.Equal(JobState.Cancelled, (await job.Cancel()).State);
+        }
+        await using (var cluster = await CurationCluster.StartAsync(3, () => resumed))
+            Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec(), TimeSpan.FromMinutes(5))).State);
+
+        var expected = await CuratedOutput.ReadAsync(one.DataStore, "curated/static");
+        Assert.Contains(expected.Drops, d => d.Reason == SemanticDedupStage.DuplicateReason);
+        var vectors = await EmbeddingBytesAsync(one);
+        Assert.NotEmpty(vectors);
+        foreach (var other in new[] { three, resumed })
+        {
+            var actual = await CuratedOutput.ReadAsync(other.DataStore, "curated/static");
+            Assert.Equal(expected.ShardHashes, actual.ShardHashes);
+            Assert.Equal(expected.Drops, actual.Drops);
+            Assert.Equal(expected.KeptIds, actual.KeptIds);
+            Assert.Equal(vectors, await EmbeddingBytesAsync(other)); // static vectors are exact arithmetic: bit-identical
+        }
+        var file = expected.Manifest.Embeddings.First();
+        var (_, first, dimensions) = await EmbeddingFile.ReadAllAsync(new MemoryStream(await one.DataStore.ReadBytesAsync("curated/static/" + file.Key)));
+        Assert.Equal(256, dimensions);
+        Assert.InRange(Math.Sqrt(first.AsSpan(0, dimensions).ToArray().Sum(v => (double)v * v)), 0.999, 1.001);
+    }
+
+    private static async Task<Dictionary<string, byte[]>> EmbeddingBytesAsync(IStoreResolver stores)
+    {
+        var (manifest, _) = await stores.DataStore.TryReadJsonAsync<Manifest>("curated/static/manifest.json", CurationJson.Options);
+        var result = new Dictionary<string, byte[]>();
+        foreach (var file in manifest!.Embeddings)
+        {
+            var (ids, vectors, dimensions) = await EmbeddingFile.ReadAllAsync(new MemoryStream(await stores.DataStore.ReadBytesAsync("curated/static/" + file.Key)));
+            for (var i = 0; i < ids.Count; i++)
+                result[ids[i]] = System.Runtime.InteropServices.MemoryMarshal.AsBytes(vectors.AsSpan(i * dimensions, dimensions)).ToArray();
+        }
+        return result;
+    }
+}
