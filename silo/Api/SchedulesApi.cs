@@ -102,8 +102,8 @@ public static class SchedulesApi
         if (errors.Count > 0) return Invalid(errors);
 
         var grain = grains.GetGrain<IScheduleGrain>(id);
-        var existed = (await grain.Get()).Exists;
-        var status = await grain.Put(definition);
+        var existed = (await ResilientGrainCalls.CallAsync(grain.Get)).Exists;
+        var status = await ResilientGrainCalls.CallAsync(() => grain.Put(definition)); // Put is idempotent: the same definition again
         logs.CreateLogger("Curation.Api").LogInformation("Schedule {Schedule} {Action} by {Caller}: {Cron} {TimeZone}", id,
             existed ? "updated" : "created", request.HttpContext.User.Identity?.Name, status.Cron, status.TimeZone);
         var view = ScheduleView.Of(status);
@@ -113,7 +113,7 @@ public static class SchedulesApi
     private static async Task<IResult> ListAsync(IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken)
     {
         var ids = await ScheduleRegistry.IdsAsync(stores.DataStore, cancellationToken);
-        var statuses = await Task.WhenAll(ids.Select(id => grains.GetGrain<IScheduleGrain>(id).Get()));
+        var statuses = await Task.WhenAll(ids.Select(id => ResilientGrainCalls.CallAsync(grains.GetGrain<IScheduleGrain>(id).Get)));
         return Results.Ok(statuses.Where(s => s.Exists).Select(ScheduleView.Of));
     }
 
@@ -124,7 +124,7 @@ public static class SchedulesApi
         Func<IScheduleGrain, Task<ScheduleStatus>> change)
     {
         if (await StatusAsync(id, grains) is null) return NotFound(id);
-        var status = await change(grains.GetGrain<IScheduleGrain>(id));
+        var status = await ResilientGrainCalls.CallAsync(() => change(grains.GetGrain<IScheduleGrain>(id)));
         logs.CreateLogger("Curation.Api").LogInformation("Schedule {Schedule} {Action} by {Caller}", id, action, http.User.Identity?.Name);
         return Results.Ok(ScheduleView.Of(status));
     }
@@ -132,7 +132,7 @@ public static class SchedulesApi
     private static async Task<IResult> DeleteAsync(string id, IGrainFactory grains, HttpContext http, ILoggerFactory logs)
     {
         if (await StatusAsync(id, grains) is null) return NotFound(id);
-        await grains.GetGrain<IScheduleGrain>(id).Delete();
+        await ResilientGrainCalls.CallAsync(async () => { await grains.GetGrain<IScheduleGrain>(id).Delete(); return true; });
         logs.CreateLogger("Curation.Api").LogInformation("Schedule {Schedule} deleted by {Caller}", id, http.User.Identity?.Name);
         return Results.NoContent();
     }
@@ -140,7 +140,7 @@ public static class SchedulesApi
     private static async Task<ScheduleStatus?> StatusAsync(string id, IGrainFactory grains)
     {
         if (!ScheduleRules.IsValidId(id)) return null;
-        var status = await grains.GetGrain<IScheduleGrain>(id).Get();
+        var status = await ResilientGrainCalls.CallAsync(grains.GetGrain<IScheduleGrain>(id).Get);
         return status.Exists ? status : null;
     }
 
