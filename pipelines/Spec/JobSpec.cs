@@ -479,6 +479,9 @@ public interface IClusteringSpec
     int MaxIterations { get; }
     double Tolerance { get; }
     double InitSampleFraction { get; }
+
+    /// <summary>k-means assigns in a PCA projection of this many dimensions; null: the embeddings' own space.</summary>
+    int? ClusterDims => null;
 }
 
 /// <summary>One problem in a spec, with the JSON path of the field it is about.</summary>

@@ -101,6 +101,8 @@ public static partial class JobSpecValidator
                         $"{spec.Stages[i]?.Type} is not supported with output.snapshots yet (it cannot deduplicate against the corpus' earlier snapshots)");
                     Check(spec.Stages[i] is not SemanticDedupStageSpec { Verify: not null }, $"stages[{i}].verify",
                         "is not supported with output.snapshots yet (the corpus' members are indexed with their static vectors only)");
+                    Check(spec.Stages[i] is not SemanticDedupStageSpec { ClusterDims: not null }, $"stages[{i}].clusterDims",
+                        "is not supported with output.snapshots yet (the corpus' centroids index holds full-dimension centroids)");
                 }
         }
 
@@ -184,6 +186,7 @@ public static partial class JobSpecValidator
                 check(m.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");
                 check(m.TileSize is >= 16 and <= 8192, $"{at}.tileSize", "must be between 16 and 8192");
                 check(m.StickyCosine is > 0 and <= 1, $"{at}.stickyCosine", "must be in (0, 1]");
+                check(m.ClusterDims is null or (>= 2 and <= 4096), $"{at}.clusterDims", "must be between 2 and the embeddings' dimensions (unset: the full space)");
                 if (m.Verify is { } verify)
                 {
                     ValidateModel(verify.Model, $"{at}.verify.model", check);

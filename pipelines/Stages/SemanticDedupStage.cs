@@ -212,12 +212,14 @@ public sealed class SemanticDedupStage : PipelineStage
         var centroids = await _kmeans.FinalCentroidsAsync(task, cancellationToken).ConfigureAwait(false);
         var mean = await _kmeans.MeanAsync(task, cancellationToken).ConfigureAwait(false);
         var (ids, vectors, dimensions) = await KMeansPhases.LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
-        if (ids.Count > 0 && dimensions != centroids.Dimensions)
+        // clusterDims: assignment (and the distance that ranks members) in the projected space; dedup on the full vectors.
+        var (clusterVectors, clusterDimensions) = await _kmeans.ClusterSpaceAsync(task, vectors, dimensions, cancellationToken).ConfigureAwait(false);
+        if (ids.Count > 0 && clusterDimensions != centroids.Dimensions)
             throw new InvalidOperationException($"{this}: shard {task.Task} has {dimensions}-dimensional embeddings, the centroids {centroids.Dimensions} " +
                 "(a refresh must embed with the corpus' model).");
         var clusters = new int[ids.Count];
         var distances = new float[ids.Count];
-        SphericalKMeans.Assign(vectors, dimensions, centroids, clusters, distances);
+        SphericalKMeans.Assign(clusterVectors, clusterDimensions, centroids, clusters, distances);
         // Degenerate embeddings sit near the mean direction and look alike whatever their text: they are kept out of
         // dedup (never removed, never anyone's twin) and reported, instead of being collapsed as duplicates.
         var health = EmbeddingHealth.Check(vectors, dimensions, mean, new EmbeddingHealthOptions { StickyCosine = _spec.StickyCosine });

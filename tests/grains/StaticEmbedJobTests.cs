@@ -11,7 +11,7 @@ namespace Curation.Grains.Tests;
 
 /// <summary>
 /// The static embedder inside jobs (<c>embed.model.kind: static</c>, distilled once into the machine's model cache):
-/// its vectors, semantic dedup run as the two-tier cascade (<c>verify</c>: static candidates re-embedded with the
+/// its vectors, semantic dedup clustered in a 32-dimension projection and run as the two-tier cascade (<c>verify</c>: static candidates re-embedded with the
 /// shipped transformer) and D4 are bit-identical on one and three silos and after an interrupted job resumes.
 /// </summary>
 public sealed class StaticEmbedJobTests : IDisposable
@@ -40,7 +40,8 @@ public sealed class StaticEmbedJobTests : IDisposable
             // direction: the health check would keep most of them out of dedup (stickyCosine 1 turns it off).
             new SemanticDedupStageSpec
             {
-                Clusters = 5, MaxIterations = 5, Eps = 0.01, Partitions = 2, StickyCosine = 1, Verify = new SemanticVerifySpec { CandidateEps = 0.05 },
+                Clusters = 5, MaxIterations = 5, Eps = 0.01, Partitions = 2, StickyCosine = 1, ClusterDims = 32,
+                Verify = new SemanticVerifySpec { CandidateEps = 0.05 },
             },
             new D4StageSpec { KeepFraction = 0.9, Clusters = 4, MaxIterations = 5 },
         ],

@@ -75,6 +75,7 @@ public sealed class JobSpecTests
     [InlineData("""{ "type": "semantic_dedup", "verify": { "candidateEps": 1 } }""", "stages[4].verify.candidateEps")]
     [InlineData("""{ "type": "semantic_dedup", "verify": { "model": { "kind": "static" } } }""", "stages[4].verify.model.kind")]
     [InlineData("""{ "type": "semantic_dedup", "verify": { "model": { "maxTokens": 4 } } }""", "stages[4].verify.model.maxTokens")]
+    [InlineData("""{ "type": "semantic_dedup", "clusterDims": 1 }""", "stages[4].clusterDims")]
     [InlineData("""{ "type": "d4" }""", "stages[4].keepFraction")]
     [InlineData("""{ "type": "d4", "keepFraction": 0.5, "clusters": 0 }""", "stages[4].clusters")]
     public void Semantic_and_d4_settings_are_checked(string stage, string field)
