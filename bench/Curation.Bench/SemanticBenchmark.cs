@@ -51,7 +51,7 @@ public static class SemanticBenchmark
         {
             var corpus = Path.Combine(root, "corpus");
             Directory.CreateDirectory(corpus);
-            const int perFile = 100_000;
+            var perFile = Math.Max(1_000, (n + 15) / 16); // 16 input files: 16 shards, so tasks run side by side
             for (var f = 0; f * perFile < n; f++)
                 await File.WriteAllLinesAsync(Path.Combine(corpus, $"part-{f:D4}.jsonl"), Enumerable.Range(f * perFile, Math.Min(perFile, n - f * perFile))
                     .Select(i => JsonSerializer.Serialize(new { id = $"doc-{i:D9}", text = $"document {i}" })));
@@ -60,7 +60,7 @@ public static class SemanticBenchmark
             {
                 Name = "bench-semantic",
                 Inputs = [new InputSpec { Path = corpus + "/*.jsonl", IdField = "id" }],
-                Sharding = new ShardingSpec { TargetShardBytes = Math.Max(256 * 1024, n * 40L / 16) }, // ~16 shards
+                Sharding = new ShardingSpec { TargetShardBytes = Math.Max(1024, perFile * 40L) }, // one shard per input file
                 Stages = [new EmbedStageSpec(), stage],
                 Output = new OutputSpec { Path = "curated/bench-semantic" },
             };
@@ -79,6 +79,7 @@ public static class SemanticBenchmark
             Console.WriteLine($"planted:  read stage + planted embed outputs for {job.Plan.ShardCount} shards in {clock.Elapsed.TotalSeconds:0.0} s (not timed); {Machine.Load()}");
 
             Measure.Settle();
+            var before = Environment.WorkingSet;
             var probe = new ResourceProbe();
             var phaseTimes = new List<(string Phase, double Wall)>();
             foreach (var (s, phase) in all.Skip(beforeSemantic).Where(p => p.Stage.Index == semanticIndex))
@@ -97,7 +98,7 @@ public static class SemanticBenchmark
                 .Deserialize<SemanticDedupReport>(Curation.Pipelines.CurationJson.Options)!;
             Console.WriteLine("phases:   " + string.Join(", ", phaseTimes.GroupBy(p => p.Phase.Split('-')[0]).Select(g => $"{g.Key} {g.Sum(p => p.Wall):0.0} s")));
             Console.WriteLine($"stage:    {stageSeconds:0.0} s = {n / stageSeconds:N0} docs/s (CPU {probe.CpuSeconds:0.0} s); peak working set during the stage " +
-                              $"{Measure.Size(stagePeak)} (goal ≤ 2 GB at 1M); removed {report.Removed:N0} of {report.Documents:N0}; {Machine.Load()}");
+                              $"{Measure.Size(stagePeak)} (goal ≤ 2 GB at 1M; {Measure.Size(before)} before it starts, {Measure.Size(stagePeak - before)} added); removed {report.Removed:N0} of {report.Documents:N0}; {Machine.Load()}");
 
             // The bare reference: everything in memory, no objects, no shuffle.
             Measure.Settle();
