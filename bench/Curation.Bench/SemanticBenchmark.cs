@@ -55,7 +55,13 @@ public static class SemanticBenchmark
             for (var f = 0; f * perFile < n; f++)
                 await File.WriteAllLinesAsync(Path.Combine(corpus, $"part-{f:D4}.jsonl"), Enumerable.Range(f * perFile, Math.Min(perFile, n - f * perFile))
                     .Select(i => JsonSerializer.Serialize(new { id = $"doc-{i:D9}", text = $"document {i}" })));
-            var stage = new SemanticDedupStageSpec { Clusters = options.Clusters, MaxIterations = options.Iterations, Eps = Eps, Partitions = 8 };
+            // k-means++ sees a seeded sample of ~40 documents per cluster, as SphericalKMeans.Fit (the bare loop) samples: with the
+            // default initSampleFraction 1 the init task would hold every vector of the corpus (and run k-means++ over all).
+            var sampleFraction = Math.Min(1.0, 40.0 * options.Clusters / n);
+            var stage = new SemanticDedupStageSpec
+            {
+                Clusters = options.Clusters, MaxIterations = options.Iterations, Eps = Eps, Partitions = 8, InitSampleFraction = sampleFraction,
+            };
             var spec = new JobSpec
             {
                 Name = "bench-semantic",
@@ -65,7 +71,8 @@ public static class SemanticBenchmark
                 Output = new OutputSpec { Path = "curated/bench-semantic" },
             };
             Console.WriteLine($"corpus:   {n:N0} documents, planted 384-dim embeddings (30 % in groups of 3 near copies, cos ≈ 0.99; the rest random), " +
-                              $"semantic_dedup clusters {stage.Clusters:N0}, maxIterations {stage.MaxIterations}, eps {Eps}, partitions {stage.Partitions}; " +
+                              $"semantic_dedup clusters {stage.Clusters:N0}, maxIterations {stage.MaxIterations}, initSampleFraction {sampleFraction:0.###}, eps {Eps}, " +
+                              $"partitions {stage.Partitions}; " +
                               $"{threads} tasks at a time; local folder store under {root}");
 
             var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = Path.Combine(root, "data") });
