@@ -88,13 +88,15 @@ public static class SemanticBenchmark
             Measure.Settle();
             var before = Environment.WorkingSet;
             var probe = new ResourceProbe();
-            var phaseTimes = new List<(string Phase, double Wall)>();
+            var phaseTimes = new List<(string Phase, double Wall, long Peak, long Heap)>();
             foreach (var (s, phase) in all.Skip(beforeSemantic).Where(p => p.Stage.Index == semanticIndex))
             {
                 var phaseClock = Stopwatch.StartNew();
+                using var phaseProbe = new ResourceProbe();
                 await Parallel.ForEachAsync(Enumerable.Range(0, phase.TaskCount), new ParallelOptions { MaxDegreeOfParallelism = threads },
                     async (task, ct) => await JobExecutor.RunTaskAsync(job, s.Index, phase.Name, task, services, ct));
-                phaseTimes.Add((phase.Name, phaseClock.Elapsed.TotalSeconds));
+                phaseProbe.Stop();
+                phaseTimes.Add((phase.Name, phaseClock.Elapsed.TotalSeconds, phaseProbe.PeakWorkingSet, GC.GetGCMemoryInfo().HeapSizeBytes));
             }
             probe.Stop();
             var stageSeconds = probe.Seconds;
@@ -103,7 +105,8 @@ public static class SemanticBenchmark
             var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.OutputLocation.KeyOf(Manifest.FileName));
             var report = manifest!.Reports.Single(r => r.Key.EndsWith(SemanticDedupStageSpec.TypeName, StringComparison.Ordinal)).Value
                 .Deserialize<SemanticDedupReport>(Curation.Pipelines.CurationJson.Options)!;
-            Console.WriteLine("phases:   " + string.Join(", ", phaseTimes.GroupBy(p => p.Phase.Split('-')[0]).Select(g => $"{g.Key} {g.Sum(p => p.Wall):0.0} s")));
+            Console.WriteLine("phases:   " + string.Join(", ", phaseTimes.GroupBy(p => p.Phase.Split('-')[0])
+                .Select(g => $"{g.Key} {g.Sum(p => p.Wall):0.0} s (peak RSS {Measure.Size(g.Max(p => p.Peak))}, GC heap after {Measure.Size(g.Max(p => p.Heap))})")));
             Console.WriteLine($"stage:    {stageSeconds:0.0} s = {n / stageSeconds:N0} docs/s (CPU {probe.CpuSeconds:0.0} s); peak working set during the stage " +
                               $"{Measure.Size(stagePeak)} (goal ≤ 2 GB at 1M; {Measure.Size(before)} before it starts, {Measure.Size(stagePeak - before)} added); removed {report.Removed:N0} of {report.Documents:N0}; {Machine.Load()}");
 
