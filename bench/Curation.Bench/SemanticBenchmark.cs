@@ -12,7 +12,8 @@ namespace Curation.Bench;
 
 /// <summary>
 /// <c>semantic</c>: the semantic_dedup stage as a job on one process (read → embed → semantic_dedup → output, phase
-/// after phase with <c>--threads</c> tasks at a time, local folder store), on <c>--docs</c> documents whose 384-dim
+/// after phase with <c>--threads</c> tasks at a time, local folder store; one shard per input file, 16 or more of at most
+/// ~20,000 documents), on <c>--docs</c> documents whose 384-dim
 /// embeddings are planted the way the tests plant them (<see cref="PlantedEmbeddings"/>: the embed stage's outputs are
 /// written instead of computed; 30 % of the documents in groups of three near copies, noise 0.1, cos ≈ 0.99; the rest
 /// random unit vectors). Each vector is a function of the document number, so the process never holds the corpus' matrix.
@@ -51,7 +52,9 @@ public static class SemanticBenchmark
         {
             var corpus = Path.Combine(root, "corpus");
             Directory.CreateDirectory(corpus);
-            var perFile = Math.Max(1_000, (n + 15) / 16); // 16 input files: 16 shards, so tasks run side by side
+            // One shard per input file: at least 16 (tasks side by side), at most ~20,000 documents each (a task's memory).
+            var files = Math.Max(16, (n + 19_999) / 20_000);
+            var perFile = Math.Max(1_000, (n + files - 1) / files);
             for (var f = 0; f * perFile < n; f++)
                 await File.WriteAllLinesAsync(Path.Combine(corpus, $"part-{f:D4}.jsonl"), Enumerable.Range(f * perFile, Math.Min(perFile, n - f * perFile))
                     .Select(i => JsonSerializer.Serialize(new { id = $"doc-{i:D9}", text = $"document {i}" })));
