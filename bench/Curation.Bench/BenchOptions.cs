@@ -41,6 +41,9 @@ public sealed record BenchOptions
     /// <summary>Lloyd iterations of <c>kmeans</c>, both sides.</summary>
     public int Iterations { get; init; } = 10;
 
+    /// <summary><c>kmeans</c>: the clusterDims compared with the full 384 (0 skips the comparison).</summary>
+    public int ClusterDims { get; init; } = 64;
+
     /// <summary>Members of the one cluster whose SemDeDup pairwise stage <c>kmeans</c> times.</summary>
     public int ClusterSize { get; init; } = 20_000;
 
@@ -101,6 +104,7 @@ public sealed record BenchOptions
                 "--vectors" => options with { Vectors = Next("--vectors") },
                 "--clusters" => options with { Clusters = Next("--clusters") },
                 "--iterations" => options with { Iterations = Next("--iterations") },
+                "--cluster-dims" => options with { ClusterDims = Next("--cluster-dims") },
                 "--cluster-size" => options with { ClusterSize = Next("--cluster-size") },
                 "--near-docs" => options with { NearDocs = Next("--near-docs") },
                 "--near-signature-docs" => options with { NearSignatureDocs = Next("--near-signature-docs") },
@@ -120,7 +124,7 @@ public sealed record BenchOptions
           --repeat N         timed repetitions, median reported (default: parquet 5 pairs; exact 1, embed 2: N pipeline
                              runs alternate with N + 1 bare runs, and in embed N naive runs with N + 1 bucketed runs)
           --file             parquet: write to a temp file instead of a MemoryStream (both sides)
-          --docs N           exact: documents in the generated corpus (default 200000)
+          --docs N           exact: documents in the generated corpus; semantic: planted documents (default 200000)
           --threads N        exact, embed: tasks of a pipeline phase run at once; exact: threads of the bare loop
                              (default: logical cores)
           --shard-mb N       exact: the job's target shard size in MiB (default 16)
@@ -132,6 +136,8 @@ public sealed record BenchOptions
           --vectors N        kmeans: synthetic 384-dim vectors clustered, ours vs FAISS (default 1000000)
           --clusters N       kmeans: k (default 1000)
           --iterations N     kmeans: Lloyd iterations, both sides (default 10)
+          --cluster-dims N   kmeans: k-means in a PCA projection of N dims vs the full 384 on the same data with planted
+                             near-duplicates: assignment time, objective, agreement, SemDeDup pair recall (default 64; 0: off)
           --cluster-size N   kmeans: members of the cluster whose SemDeDup pairwise stage is timed (default 20000)
                              (kmeans also uses --threads and --seed; --repeat N: N pairs of k-means runs, default 1)
           --near-docs N      near: short documents of the end-to-end run (default 200000; the README's figure: 1000000)

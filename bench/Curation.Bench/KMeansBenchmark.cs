@@ -172,6 +172,7 @@ public static class KMeansBenchmark
                               $"the data alone is {Measure.Size(dataBytes)}");
             Console.WriteLine($"load:     after the runs: {Machine.Load()}");
 
+            if (options.ClusterDims > 0) failures += ClusterDimsComparison.Run(data, Dimensions, init, options);
             data = null;
             Measure.Settle();
             failures += await PairwiseAsync(options, peer, folder);
@@ -186,12 +187,12 @@ public static class KMeansBenchmark
 
     // ---- ours ----
 
-    private sealed record OursRun(double Seconds, double CpuSeconds, long PeakWorkingSet, double[] PerIteration, double ReduceSeconds,
+    internal sealed record OursRun(double Seconds, double CpuSeconds, long PeakWorkingSet, double[] PerIteration, double ReduceSeconds,
         double[] Objective, int EmptyClusters, Centroids Final);
 
-    private static OursRun RunOurs(float[] data, Centroids init, int iterations, int threads, int shards)
+    internal static OursRun RunOurs(float[] data, Centroids init, int iterations, int threads, int shards, int dimensions = Dimensions)
     {
-        var n = data.Length / Dimensions;
+        var n = data.Length / dimensions;
         var bounds = new int[shards + 1];
         for (var s = 0; s <= shards; s++) bounds[s] = (int)((long)n * s / shards);
         var memory = new ReadOnlyMemory<float>(data);
@@ -208,7 +209,7 @@ public static class KMeansBenchmark
             var current = centroids;
             var partials = new PartialSums[shards];
             Parallel.For(0, shards, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                s => partials[s] = SphericalKMeans.Assign(memory.Span[(bounds[s] * Dimensions)..(bounds[s + 1] * Dimensions)], Dimensions, current));
+                s => partials[s] = SphericalKMeans.Assign(memory.Span[(bounds[s] * dimensions)..(bounds[s + 1] * dimensions)], dimensions, current));
             var reduceStart = clock.Elapsed.TotalSeconds;
             var update = SphericalKMeans.Reduce(partials, current);
             reduceSeconds += clock.Elapsed.TotalSeconds - reduceStart;

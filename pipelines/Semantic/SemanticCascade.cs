@@ -2,8 +2,8 @@ using System.Numerics.Tensors;
 
 namespace Curation.Pipelines.Semantic;
 
-/// <summary>One candidate duplicate pair of a cascade: <see cref="Member"/> and a member ranked before it.</summary>
-public readonly record struct CandidatePair(int Member, int Earlier, float StaticCosine);
+/// <summary>One candidate duplicate pair of a cascade: <see cref="Member"/>, a member ranked before it, and their cosine in the tier that found the pair.</summary>
+public readonly record struct CandidatePair(int Member, int Earlier, float Cosine);
 
 /// <summary>What the transformer tier decided: M over each member's candidate pairs, its twin, and what it embedded.</summary>
 public sealed record CascadeResult(float[] MaxSimilarity, int[] Twin, int[] Embedded, IReadOnlyList<CandidatePair> Candidates, IReadOnlyList<CandidatePair> Verified);
@@ -17,13 +17,22 @@ public sealed record CascadeResult(float[] MaxSimilarity, int[] Twin, int[] Embe
 /// </summary>
 public static class SemanticCascade
 {
-    /// <summary>Candidate pairs by rank order (row <c>ranking[r]</c> is ranked r-th).</summary>
-    public static List<CandidatePair> FindCandidates(ReadOnlySpan<float> vectors, int dimensions, int[] ranking, double candidateEps)
+    /// <summary>How far below the threshold a tiled-kernel M may lie and still be scanned (the kernels' float rounding).</summary>
+    private const float RoundingMargin = 1e-5f;
+
+    /// <summary>
+    /// Candidate pairs by rank order (row <c>ranking[r]</c> is ranked r-th). With <paramref name="maxByRank"/> (each rank's
+    /// M over the same vectors, from the tiled <see cref="SemDeDup"/> kernel), ranks whose M is below the threshold are
+    /// skipped: they have no candidate, so only the few members that have one are scanned pair by pair.
+    /// </summary>
+    public static List<CandidatePair> FindCandidates(ReadOnlySpan<float> vectors, int dimensions, int[] ranking, double candidateEps,
+        IReadOnlyList<float>? maxByRank = null)
     {
         var threshold = (float)(1 - candidateEps);
         var pairs = new List<CandidatePair>();
         for (var r = 1; r < ranking.Length; r++)
         {
+            if (maxByRank is not null && maxByRank[r] < threshold - RoundingMargin) continue; // kernels round differently
             var member = vectors.Slice(ranking[r] * dimensions, dimensions);
             for (var e = 0; e < r; e++)
             {
@@ -57,7 +66,7 @@ public static class SemanticCascade
         {
             var cosine = TensorPrimitives.Dot(vectors.AsSpan(rowOf[pair.Member] * dimensions, dimensions), vectors.AsSpan(rowOf[pair.Earlier] * dimensions, dimensions));
             if (cosine > max[pair.Member]) { max[pair.Member] = cosine; twin[pair.Member] = pair.Earlier; }
-            if (SemDeDup.IsDuplicate(cosine, eps)) verified.Add(pair with { StaticCosine = cosine });
+            if (SemDeDup.IsDuplicate(cosine, eps)) verified.Add(pair with { Cosine = cosine });
         }
         return new CascadeResult(max, twin, embedded, candidates, verified);
     }

@@ -422,6 +422,36 @@ public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec
     /// they are never collapsed as false duplicates, and reported. 1 turns the check off.
     /// </summary>
     public double StickyCosine { get; init; } = 0.95;
+
+    /// <summary>
+    /// The two-tier cascade: pairs the last embed stage's (static) vectors propose at <see cref="SemanticVerifySpec.CandidateEps"/>
+    /// are re-embedded with <see cref="SemanticVerifySpec.Model"/> (a transformer) and decided at <see cref="Eps"/>. Null: off.
+    /// </summary>
+    public SemanticVerifySpec? Verify { get; init; }
+
+    /// <summary>
+    /// k-means assignment in a PCA projection of this many dimensions (fitted deterministically on the init sample);
+    /// null or the embeddings' own dimensions: the full space. Within clusters, similarity is exact cosine as always.
+    /// </summary>
+    public int? ClusterDims { get; init; }
+}
+
+/// <summary>semantic_dedup's cascade: which model decides the static tier's candidate pairs, and how loose the candidates are.</summary>
+public sealed record SemanticVerifySpec
+{
+    /// <summary>The model that re-embeds the candidates (default: the shipped transformer).</summary>
+    public ModelSpec Model { get; init; } = new();
+
+    /// <summary>
+    /// Candidate pairs: static cosine ≥ 1 − candidateEps. Null: <see cref="DefaultFactor"/> × eps (at least eps + 0.01),
+    /// at most 0.5. Looser finds more of the transformer's pairs and embeds more documents.
+    /// </summary>
+    public double? CandidateEps { get; init; }
+
+    public const double DefaultFactor = 4;
+
+    /// <summary>The candidate eps used for a stage eps.</summary>
+    public double CandidateEpsFor(double eps) => CandidateEps ?? Math.Min(0.5, Math.Max(DefaultFactor * eps, eps + 0.01));
 }
 
 /// <summary>
@@ -449,6 +479,9 @@ public interface IClusteringSpec
     int MaxIterations { get; }
     double Tolerance { get; }
     double InitSampleFraction { get; }
+
+    /// <summary>k-means assigns in a PCA projection of this many dimensions; null: the embeddings' own space.</summary>
+    int? ClusterDims => null;
 }
 
 /// <summary>One problem in a spec, with the JSON path of the field it is about.</summary>

@@ -96,8 +96,14 @@ public static partial class JobSpecValidator
             // d4 cannot yet select against the corpus: refusing beats a refresh that silently diversifies new documents only among themselves.
             if (spec.Output.Snapshots && spec.Stages is not null)
                 for (var i = 0; i < spec.Stages.Count; i++)
+                {
                     Check(spec.Stages[i] is not D4StageSpec, $"stages[{i}].type",
                         $"{spec.Stages[i]?.Type} is not supported with output.snapshots yet (it cannot deduplicate against the corpus' earlier snapshots)");
+                    Check(spec.Stages[i] is not SemanticDedupStageSpec { Verify: not null }, $"stages[{i}].verify",
+                        "is not supported with output.snapshots yet (the corpus' members are indexed with their static vectors only)");
+                    Check(spec.Stages[i] is not SemanticDedupStageSpec { ClusterDims: not null }, $"stages[{i}].clusterDims",
+                        "is not supported with output.snapshots yet (the corpus' centroids index holds full-dimension centroids)");
+                }
         }
 
         // The work the spec implies, once its fields are sound: partitions × rounds × iterations, before any shard is known.
@@ -180,6 +186,18 @@ public static partial class JobSpecValidator
                 check(m.Partitions is >= 1 and <= 4096, $"{at}.partitions", "must be between 1 and 4096");
                 check(m.TileSize is >= 16 and <= 8192, $"{at}.tileSize", "must be between 16 and 8192");
                 check(m.StickyCosine is > 0 and <= 1, $"{at}.stickyCosine", "must be in (0, 1]");
+                check(m.ClusterDims is null or (>= 2 and <= 4096), $"{at}.clusterDims", "must be between 2 and the embeddings' dimensions (unset: the full space)");
+                if (m.Verify is { } verify)
+                {
+                    ValidateModel(verify.Model, $"{at}.verify.model", check);
+                    check(verify.Model.Kind == ModelKind.Transformer, $"{at}.verify.model.kind", "must be transformer (the tier that decides the static candidates)");
+                    check(m.TargetKeepFraction is null, $"{at}.verify",
+                        "needs eps, not targetKeepFraction: the cascade computes the transformer's similarity for the candidates only, not the whole M curve a target is picked from");
+                    var eps = m.Eps ?? SemanticDedupStageSpec.DefaultEps;
+                    check(verify.CandidateEps is null or (> 0 and < 1), $"{at}.verify.candidateEps", "must be in (0, 1)");
+                    check(verify.CandidateEps is null || verify.CandidateEps >= eps, $"{at}.verify.candidateEps",
+                        $"must be at least eps ({eps}): candidates are found at a looser threshold than the one that decides");
+                }
                 break;
             case D4StageSpec d:
                 ValidateClustering(d, at, limits, check);

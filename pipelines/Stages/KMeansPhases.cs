@@ -62,6 +62,21 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IF
 
     private string CentroidsKey(TaskContext task, int iteration) => Key(task, $"centroids/{iteration:D3}.bin");
 
+    private const string ProjectionObject = "projection.bin";
+
+    /// <summary>
+    /// The vectors k-means assigns: with clusterDims, projected into the space init fitted (<see cref="ClusterProjection"/>);
+    /// otherwise the embeddings themselves.
+    /// </summary>
+    public async Task<(float[] Vectors, int Dimensions)> ClusterSpaceAsync(TaskContext task, float[] vectors, int dimensions, CancellationToken cancellationToken)
+    {
+        if (spec.ClusterDims is null || (fixedClustering?.Applies(task) ?? false)) return (vectors, dimensions);
+        var projection = ClusterProjection.FromBytes(await task.Job.Data.ReadBytesAsync(Key(task, ProjectionObject), cancellationToken).ConfigureAwait(false));
+        if (vectors.Length > 0 && projection.InputDims != dimensions)
+            throw new InvalidOperationException($"{stage}: the embeddings have {dimensions} dimensions, the clusterDims projection {projection.InputDims}.");
+        return (projection.Project(vectors), projection.OutputDims);
+    }
+
     /// <summary>The centroids after the last iteration.</summary>
     public async Task<Centroids> FinalCentroidsAsync(TaskContext task, CancellationToken cancellationToken) =>
         (await ReadCentroidsAsync(task, spec.MaxIterations, cancellationToken).ConfigureAwait(false)).Centroids;
@@ -148,9 +163,25 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IF
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, "mean.bin"), [(float)direction.ResultantLength, direction.Count, .. direction.Direction],
             cancellationToken).ConfigureAwait(false);
         var k = Math.Min(spec.Clusters, ids.Count);
-        var centroids = SphericalKMeans.InitializePlusPlus(vectors.ToArray(), dimensions, ids, k, Seed(task));
+        var sample = vectors.ToArray();
+        double? explained = null;
+        if (spec.ClusterDims is { } clusterDims)
+        {
+            // clusterDims: fit the projection on the sample (shard order, so the same rows whatever the silos) and cluster in it.
+            if (clusterDims >= dimensions)
+                throw new InvalidOperationException($"{stage}: clusterDims {clusterDims} is not below the embeddings' {dimensions} dimensions (leave it unset for the full space).");
+            var projection = ClusterProjection.Fit(sample, dimensions, clusterDims);
+            await task.Job.Data.CreateOnceAsync(Key(task, ProjectionObject), (stream, ct) => stream.WriteAsync(projection.ToBytes(), ct).AsTask(), cancellationToken)
+                .ConfigureAwait(false);
+            sample = projection.Project(sample);
+            dimensions = clusterDims;
+            explained = projection.ExplainedFraction;
+        }
+        var centroids = SphericalKMeans.InitializePlusPlus(sample, dimensions, ids, k, Seed(task));
         await WriteCentroidsAsync(task, 0, centroids, shift: double.PositiveInfinity, converged: false, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["clusters"] = k } };
+        var stats = new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["clusters"] = k } };
+        if (explained is { } fraction) stats.Metrics["cluster_dims_explained_variance"] = fraction;
+        return stats;
     }
 
     private async Task<TaskStats> LloydAssignAsync(TaskContext task, int iteration, CancellationToken cancellationToken)
@@ -158,7 +189,8 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IF
         var clock = Stopwatch.StartNew();
         var (centroids, converged) = await ReadCentroidsAsync(task, iteration, cancellationToken).ConfigureAwait(false);
         if (converged) return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["skipped_converged"] = 1 } };
-        var (ids, vectors, dimensions) = await LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
+        var (ids, full, fullDimensions) = await LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
+        var (vectors, dimensions) = await ClusterSpaceAsync(task, full, fullDimensions, cancellationToken).ConfigureAwait(false);
         var partial = SphericalKMeans.Assign(vectors, dimensions, centroids);
         await task.Job.Data.CreateOnceAsync(Key(task, $"partials/{iteration:D3}/{JobLayout.ShardName(task.Task)}.bin"),
             (stream, ct) => WritePartialAsync(stream, partial, ct), cancellationToken).ConfigureAwait(false);

@@ -92,11 +92,13 @@ public sealed class SemanticDedupStage : PipelineStage
 
     private readonly SemanticDedupStageSpec _spec;
     private readonly KMeansPhases _kmeans;
+    private readonly CascadePhases _cascade;
 
     public SemanticDedupStage(int index, SemanticDedupStageSpec spec) : base(index)
     {
         _spec = spec;
         _kmeans = new KMeansPhases(this, spec, new BaseClustering(this));
+        _cascade = new CascadePhases(this, spec);
     }
 
     /// <summary>A refresh of a versioned corpus with a base snapshot: cluster and deduplicate against the base's index.</summary>
@@ -182,6 +184,7 @@ public sealed class SemanticDedupStage : PipelineStage
         .. _kmeans.Phases(plan),
         new(AssignPhase, TaskScope.Shard, plan.ShardCount, false),
         new(ScorePhase, TaskScope.Partition, _spec.Partitions, false),
+        .. _cascade.Phases(plan),
         new(ChoosePhase, TaskScope.Single, 1, false),
         new(DecidePhase, TaskScope.Partition, _spec.Partitions, false),
         new(ReportPhase, TaskScope.Single, 1, false),
@@ -196,7 +199,7 @@ public sealed class SemanticDedupStage : PipelineStage
         DecidePhase => DecideAsync(task, cancellationToken),
         ReportPhase => ReportAsync(task, cancellationToken),
         ApplyPhase => ApplyAsync(task, cancellationToken),
-        _ => _kmeans.TryRun(task, cancellationToken) ?? throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
+        _ => _kmeans.TryRun(task, cancellationToken) ?? _cascade.TryRun(task, cancellationToken) ?? throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
     };
 
     private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
@@ -209,12 +212,14 @@ public sealed class SemanticDedupStage : PipelineStage
         var centroids = await _kmeans.FinalCentroidsAsync(task, cancellationToken).ConfigureAwait(false);
         var mean = await _kmeans.MeanAsync(task, cancellationToken).ConfigureAwait(false);
         var (ids, vectors, dimensions) = await KMeansPhases.LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
-        if (ids.Count > 0 && dimensions != centroids.Dimensions)
+        // clusterDims: assignment (and the distance that ranks members) in the projected space; dedup on the full vectors.
+        var (clusterVectors, clusterDimensions) = await _kmeans.ClusterSpaceAsync(task, vectors, dimensions, cancellationToken).ConfigureAwait(false);
+        if (ids.Count > 0 && clusterDimensions != centroids.Dimensions)
             throw new InvalidOperationException($"{this}: shard {task.Task} has {dimensions}-dimensional embeddings, the centroids {centroids.Dimensions} " +
                 "(a refresh must embed with the corpus' model).");
         var clusters = new int[ids.Count];
         var distances = new float[ids.Count];
-        SphericalKMeans.Assign(vectors, dimensions, centroids, clusters, distances);
+        SphericalKMeans.Assign(clusterVectors, clusterDimensions, centroids, clusters, distances);
         // Degenerate embeddings sit near the mean direction and look alike whatever their text: they are kept out of
         // dedup (never removed, never anyone's twin) and reported, instead of being collapsed as duplicates.
         var health = EmbeddingHealth.Check(vectors, dimensions, mean, new EmbeddingHealthOptions { StickyCosine = _spec.StickyCosine });
@@ -327,11 +332,21 @@ public sealed class SemanticDedupStage : PipelineStage
                 var wanted = members.Where(m => m.SpillRow >= 0).Select(m => m.Cluster).ToHashSet();
                 baseMembers = await ReadBaseMembersAsync(task, partition, wanted.Contains, _ => spill!, cancellationToken).ConfigureAwait(false);
             }
-            var scores = Score(members, baseMembers, spill, Seed(task));
-            await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"scores/{partition:D4}.parquet"), scores.Table, null, cancellationToken).ConfigureAwait(false);
-            await StageObjects.WriteSparseHistogramAsync(task.Job.Data, Key(task, $"mhist/{partition:D4}.bin"), scores.Histogram, cancellationToken).ConfigureAwait(false);
-
+            var candidates = _cascade.Enabled ? new List<CandidatePair>() : null;
+            var scores = Score(members, baseMembers, spill, Seed(task), candidates);
             var metrics = new Dictionary<string, double> { ["documents"] = members.Count, ["healthy"] = scores.Healthy, ["clusters"] = scores.Clusters };
+            if (candidates is not null)
+            {
+                // The cascade: the verify phases decide the candidates and write the final scores and histogram.
+                foreach (var (key, value) in await _cascade.WriteCandidatesAsync(task, partition, scores.Table, candidates, cancellationToken).ConfigureAwait(false))
+                    metrics[key] = value;
+            }
+            else
+            {
+                await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"scores/{partition:D4}.parquet"), scores.Table, null, cancellationToken).ConfigureAwait(false);
+                await StageObjects.WriteSparseHistogramAsync(task.Job.Data, Key(task, $"mhist/{partition:D4}.bin"), scores.Histogram, cancellationToken).ConfigureAwait(false);
+            }
+
             if (Refreshing(task)) metrics["base_members_compared"] = baseMembers.Count;
             // M is computed once, so every eps of the curve costs nothing more.
             foreach (var eps in _spec.EpsCurve)
@@ -344,7 +359,7 @@ public sealed class SemanticDedupStage : PipelineStage
         }
     }
 
-    private static string EpsMetric(double eps) => $"eps_{eps.ToString(CultureInfo.InvariantCulture)}_removed";
+    internal static string EpsMetric(double eps) => $"eps_{eps.ToString(CultureInfo.InvariantCulture)}_removed";
 
     private sealed record PartitionScores(RecordBatch Table, long[] Histogram, List<float> MaxSimilarity, long Healthy, int Clusters);
 
@@ -353,7 +368,7 @@ public sealed class SemanticDedupStage : PipelineStage
     /// members of the cluster rank first (in index order): every new member is compared with them, they get no M
     /// (rank ≥ 0, shard <see cref="BaseShard"/>), and they count nowhere in this run's histogram or totals.
     /// </summary>
-    private unsafe PartitionScores Score(List<Member> members, List<Member> baseMembers, VectorSpill? spill, ulong seed)
+    private unsafe PartitionScores Score(List<Member> members, List<Member> baseMembers, VectorSpill? spill, ulong seed, List<CandidatePair>? candidates)
     {
         var baseOf = baseMembers.GroupBy(m => m.Cluster).ToDictionary(g => g.Key, g => g.ToArray());
         var table = RecordBatch.WithSchema(ScoreSchema, members.Count);
@@ -370,6 +385,8 @@ public sealed class SemanticDedupStage : PipelineStage
             var corpus = baseOf.GetValueOrDefault(cluster.Key) ?? [];
             var rowOfRank = corpus.Select(m => m.SpillRow).Concat(ranking.Select(r => list[r].SpillRow)).ToArray();
             var (max, twinRank) = SemDeDup.ComputeRanked(source, spill?.Dimensions ?? 1, rowOfRank, _spec.TileSize, firstScored: corpus.Length);
+            if (candidates is not null && spill is not null)
+                CascadePhases.CollectCandidates(candidates, source, spill.Count, spill.Dimensions, rowOfRank, max, _cascade.CandidateEps, table.RowCount);
             for (var b = 0; b < corpus.Length; b++) AddScore(table, corpus[b], b, 0, -1);
             for (var r = corpus.Length; r < rowOfRank.Length; r++)
             {
@@ -425,7 +442,7 @@ public sealed class SemanticDedupStage : PipelineStage
     {
         var clock = Stopwatch.StartNew();
         var histogram = await MergedHistogramAsync(task, cancellationToken).ConfigureAwait(false);
-        var documents = (long)(await PhaseStatsAsync(task, ScorePhase, _spec.Partitions, cancellationToken).ConfigureAwait(false)).Sum(s => s.In);
+        var documents = (long)(await PhaseStatsAsync(task, _cascade.FinalScorePhase, _spec.Partitions, cancellationToken).ConfigureAwait(false)).Sum(s => s.In);
         var eps = _spec.TargetKeepFraction is { } target ? PickEps(histogram, documents, target) : _spec.Eps ?? SemanticDedupStageSpec.DefaultEps;
         // The removal count follows from the histogram only for eps on a bin edge (a picked eps always is).
         var removed = 0L;
@@ -496,8 +513,11 @@ public sealed class SemanticDedupStage : PipelineStage
         }
 
         long chainResolved = 0;
-        if (chains.Count > 0) chainResolved = await ResolveChainsAsync(task, partition, scores, chains, removed, clusterStart, eps, twinRow, twinSimilarity, twinKept,
-            cancellationToken).ConfigureAwait(false);
+        if (chains.Count > 0)
+            chainResolved = _cascade.Enabled
+                ? await _cascade.ResolveChainsAsync(task, partition, chains, removed, twinRow, twinSimilarity, twinKept, cancellationToken).ConfigureAwait(false)
+                : await ResolveChainsAsync(task, partition, scores, chains, removed, clusterStart, eps, twinRow, twinSimilarity, twinKept, cancellationToken)
+                    .ConfigureAwait(false);
 
         var verdicts = new SortedDictionary<int, RecordBatch>();
         var clusterTable = RecordBatch.WithSchema(ClusterSchema);
@@ -648,7 +668,7 @@ public sealed class SemanticDedupStage : PipelineStage
         var clock = Stopwatch.StartNew();
         var choice = await ReadChoiceAsync(task, cancellationToken).ConfigureAwait(false);
         var assignStats = await PhaseStatsAsync(task, AssignPhase, task.Job.Plan.ShardCount, cancellationToken).ConfigureAwait(false);
-        var scoreStats = await PhaseStatsAsync(task, ScorePhase, _spec.Partitions, cancellationToken).ConfigureAwait(false);
+        var scoreStats = await PhaseStatsAsync(task, _cascade.FinalScorePhase, _spec.Partitions, cancellationToken).ConfigureAwait(false);
         var decideStats = await PhaseStatsAsync(task, DecidePhase, _spec.Partitions, cancellationToken).ConfigureAwait(false);
         var histogram = await MergedHistogramAsync(task, cancellationToken).ConfigureAwait(false);
         var clusters = new List<ClusterCount>();
@@ -685,6 +705,9 @@ public sealed class SemanticDedupStage : PipelineStage
                 (long)decideStats.Sum(s => s.Metrics.GetValueOrDefault("twins_kept")) - (long)decideStats.Sum(s => s.Metrics.GetValueOrDefault("chain_twins_kept")),
                 (long)decideStats.Sum(s => s.Metrics.GetValueOrDefault("chain_twins_kept")),
                 (long)decideStats.Sum(s => s.Metrics.GetValueOrDefault("chain_twins_removed"))),
+            Cascade = _cascade.Enabled
+                ? _cascade.Summary(await PhaseStatsAsync(task, CascadePhases.EmbedPhase, task.Job.Plan.ShardCount, cancellationToken).ConfigureAwait(false), scoreStats, documents)
+                : null,
         };
         await StageReports.WriteAsync(task, report, cancellationToken).ConfigureAwait(false);
         return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };

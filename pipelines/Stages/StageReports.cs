@@ -71,7 +71,18 @@ public sealed record SemanticDedupReport
     public required ClusterSizeSummary ClusterSizes { get; init; }
     public IReadOnlyList<ClusterCount> Clusters { get; init; } = [];
     public required TwinSummary Twins { get; init; }
+
+    /// <summary>The two-tier cascade (<c>verify</c>); null when the stage ran on one tier.</summary>
+    public CascadeSummary? Cascade { get; init; }
 }
+
+/// <summary>
+/// What the cascade did: candidate pairs at <paramref name="CandidateEps"/> on the static tier, the documents in them
+/// that the transformer (<paramref name="Model"/>) embedded — their number and their share of the stage's documents —
+/// and the pairs it confirmed at eps.
+/// </summary>
+public sealed record CascadeSummary(double CandidateEps, string Model, long CandidateMembers, long CandidatePairs, long VerifiedPairs,
+    long TransformerEmbedded, double TransformerEmbeddedFraction);
 
 /// <summary>What d4 did.</summary>
 public sealed record D4Report

@@ -21,6 +21,20 @@ public static class SubmissionPolicy
         for (var i = 0; i < spec.Stages.Count; i++)
             if (spec.Stages[i] is TrainTokenizeStageSpec { TokenizerPath: { } file } && FileProblem(file, allowedRoots) is { } fileProblem)
                 errors.Add(new SpecError($"stages[{i}].tokenizerPath", fileProblem));
+        // Model files a job names (tokenize, embed, semantic_dedup's verify): the same rule as any local file it reads.
+        for (var i = 0; i < spec.Stages.Count; i++)
+        {
+            var (model, at) = spec.Stages[i] switch
+            {
+                TokenizeStageSpec t => (t.Model, $"stages[{i}].model"),
+                EmbedStageSpec e => (e.Model, $"stages[{i}].model"),
+                SemanticDedupStageSpec { Verify: { } v } => (v.Model, $"stages[{i}].verify.model"),
+                _ => (null, ""),
+            };
+            if (model is null) continue;
+            foreach (var (file, field) in new[] { (model.ModelPath, "modelPath"), (model.VocabPath, "vocabPath") })
+                if (file is not null && FileProblem(file, allowedRoots) is { } problem) errors.Add(new SpecError($"{at}.{field}", problem));
+        }
         return errors;
     }
 

@@ -5,22 +5,25 @@ using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
+using System.Text.Json;
 
 namespace Curation.Grains.Tests;
 
 /// <summary>
 /// The static embedder inside jobs (<c>embed.model.kind: static</c>, distilled once into the machine's model cache):
-/// its vectors, semantic dedup and D4 are bit-identical on one and three silos and after an interrupted job resumes.
+/// its vectors, semantic dedup clustered in a 32-dimension projection and run as the two-tier cascade (<c>verify</c>: static candidates re-embedded with the
+/// shipped transformer) and D4 are bit-identical on one and three silos and after an interrupted job resumes.
 /// </summary>
 public sealed class StaticEmbedJobTests : IDisposable
 {
     private readonly TempDirectory _temp = new("static-embed-jobs");
     private readonly string _input;
+    private readonly TestCorpus _corpus = TestCorpus.Generate(originals: 150, copies: 30, seed: 11);
 
     public StaticEmbedJobTests()
     {
         _input = _temp.Combine("corpus");
-        TestCorpus.Generate(originals: 150, copies: 30, seed: 11).WriteJsonl(_input, files: 6);
+        _corpus.WriteJsonl(_input, files: 6);
     }
 
     public void Dispose() => _temp.Dispose();
@@ -33,7 +36,13 @@ public sealed class StaticEmbedJobTests : IDisposable
         Stages =
         [
             new NormalizeStageSpec(), new TokenizeStageSpec(), new EmbedStageSpec { Model = new ModelSpec { Kind = ModelKind.Static, Dims = 256 } },
-            new SemanticDedupStageSpec { Clusters = 5, MaxIterations = 5, TargetKeepFraction = 0.85, Partitions = 2 },
+            // The generated documents draw on one small word list, so their static vectors all lie near the corpus mean
+            // direction: the health check would keep most of them out of dedup (stickyCosine 1 turns it off).
+            new SemanticDedupStageSpec
+            {
+                Clusters = 5, MaxIterations = 5, Eps = 0.01, Partitions = 2, StickyCosine = 1, ClusterDims = 32,
+                Verify = new SemanticVerifySpec { CandidateEps = 0.05 },
+            },
             new D4StageSpec { KeepFraction = 0.9, Clusters = 4, MaxIterations = 5 },
         ],
         Output = new OutputSpec { Path = "curated/static" },
@@ -55,14 +64,14 @@ public sealed class StaticEmbedJobTests : IDisposable
         await using (var cluster = await CurationCluster.StartAsync(3, () => three))
             Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec(), TimeSpan.FromMinutes(5))).State);
 
-        // Interrupted once semantic_dedup starts writing (the embed outputs exist), resumed on three silos.
+        // Interrupted inside the cascade (the transformer writing its first verified vectors), resumed on three silos.
         var resumed = Stores("resumed");
         var gate = new StoreGate();
         gate.Close();
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var held = new GatedResolver(resumed, gate, call =>
         {
-            var hold = call.InDataStore && call.IsWrite && call.Key.Contains("-semantic_dedup/", StringComparison.Ordinal);
+            var hold = call.InDataStore && call.IsWrite && call.Key.Contains("-semantic_dedup/verified/", StringComparison.Ordinal);
             if (hold) reached.TrySetResult();
             return hold;
         });
@@ -78,7 +87,17 @@ public sealed class StaticEmbedJobTests : IDisposable
             Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec(), TimeSpan.FromMinutes(5))).State);
 
         var expected = await CuratedOutput.ReadAsync(one.DataStore, "curated/static");
-        Assert.Contains(expected.Drops, d => d.Reason == SemanticDedupStage.DuplicateReason);
+        // The planted copies (same words up to case and spacing) and nothing else: the transformer confirmed them, and
+        // rejected whatever else the static tier proposed. Each names its kept original.
+        var semantic = expected.Drops.Where(d => d.Reason == SemanticDedupStage.DuplicateReason).ToDictionary(d => d.Id, d => d.TwinId);
+        Assert.Equal(_corpus.ExpectedDuplicates.OrderBy(p => p.Key, StringComparer.Ordinal), semantic.OrderBy(p => p.Key, StringComparer.Ordinal));
+        var report = expected.Manifest.Reports.Single(r => r.Key.EndsWith(SemanticDedupStageSpec.TypeName, StringComparison.Ordinal)).Value
+            .Deserialize<SemanticDedupReport>(CurationJson.Options)!;
+        var cascade = report.Cascade!;
+        Assert.Equal(0.05, cascade.CandidateEps);
+        Assert.InRange(cascade.TransformerEmbedded, semantic.Count + 1, report.Documents);
+        Assert.True(cascade.CandidatePairs >= cascade.VerifiedPairs && cascade.VerifiedPairs >= semantic.Count, $"{cascade}");
+        Assert.Equal((double)cascade.TransformerEmbedded / report.Documents, cascade.TransformerEmbeddedFraction, 12);
         var vectors = await EmbeddingBytesAsync(one);
         Assert.NotEmpty(vectors);
         foreach (var other in new[] { three, resumed })

@@ -4,7 +4,7 @@ using Curation.Testing;
 
 namespace Curation.Silo.Tests;
 
-/// <summary>A submitted job's tokenizer file must lie under an allowed root, links followed.</summary>
+/// <summary>A submitted job's tokenizer and model files must lie under an allowed root, links followed.</summary>
 public sealed class TokenizerPathPolicyTests : IDisposable
 {
     private readonly TempDirectory _allowed = new("allowed");
@@ -39,5 +39,38 @@ public sealed class TokenizerPathPolicyTests : IDisposable
         Assert.Contains(SubmissionPolicy.Check(Spec(_allowed.Combine("..", Path.GetFileName(_outside.Path), "secret.tiktoken")), [_allowed.Path]),
             e => e.Field == "stages[0].tokenizerPath");
         Assert.Contains(SubmissionPolicy.Check(Spec(inside), []), e => e.Field == "stages[0].tokenizerPath");
+    }
+
+    [Fact]
+    public void Model_files_of_tokenize_embed_and_the_semantic_cascade_outside_the_allowed_roots_are_refused()
+    {
+        var inside = _allowed.Combine("model.onnx");
+        var vocab = _allowed.Combine("vocab.txt");
+        File.WriteAllText(inside, "");
+        File.WriteAllText(vocab, "");
+        var outside = _outside.Combine("model.onnx");
+        File.WriteAllText(outside, "");
+        var link = _allowed.Combine("link.onnx");
+        File.CreateSymbolicLink(link, outside);
+        JobSpec With(string model) => new()
+        {
+            Name = "m", Inputs = [new InputSpec { Path = "in/*.jsonl" }],
+            Stages =
+            [
+                new TokenizeStageSpec(), new EmbedStageSpec { Model = new ModelSpec { Kind = ModelKind.Static } },
+                new SemanticDedupStageSpec { Verify = new SemanticVerifySpec { Model = new ModelSpec { ModelPath = model, VocabPath = vocab } } },
+            ],
+            Output = new OutputSpec { Path = "out" },
+        };
+        Assert.Empty(SubmissionPolicy.Check(With(inside), [_allowed.Path]));
+        Assert.Contains(SubmissionPolicy.Check(With(outside), [_allowed.Path]), e => e.Field == "stages[2].verify.model.modelPath");
+        Assert.Contains(SubmissionPolicy.Check(With(link), [_allowed.Path]), e => e.Field == "stages[2].verify.model.modelPath");
+        var embed = new JobSpec
+        {
+            Name = "e", Inputs = [new InputSpec { Path = "in/*.jsonl" }],
+            Stages = [new EmbedStageSpec { Model = new ModelSpec { ModelPath = inside, VocabPath = _outside.Combine("vocab.txt") } }],
+            Output = new OutputSpec { Path = "out" },
+        };
+        Assert.Contains(SubmissionPolicy.Check(embed, [_allowed.Path]), e => e.Field == "stages[0].model.vocabPath");
     }
 }

@@ -70,6 +70,12 @@ public sealed class JobSpecTests
     [InlineData("""{ "type": "semantic_dedup", "eps": 0.02, "targetKeepFraction": 0.8 }""", "stages[4].targetKeepFraction")]
     [InlineData("""{ "type": "semantic_dedup", "targetKeepFraction": 0 }""", "stages[4].targetKeepFraction")]
     [InlineData("""{ "type": "semantic_dedup", "eps": 1 }""", "stages[4].eps")]
+    [InlineData("""{ "type": "semantic_dedup", "targetKeepFraction": 0.8, "verify": {} }""", "stages[4].verify")]
+    [InlineData("""{ "type": "semantic_dedup", "eps": 0.05, "verify": { "candidateEps": 0.02 } }""", "stages[4].verify.candidateEps")]
+    [InlineData("""{ "type": "semantic_dedup", "verify": { "candidateEps": 1 } }""", "stages[4].verify.candidateEps")]
+    [InlineData("""{ "type": "semantic_dedup", "verify": { "model": { "kind": "static" } } }""", "stages[4].verify.model.kind")]
+    [InlineData("""{ "type": "semantic_dedup", "verify": { "model": { "maxTokens": 4 } } }""", "stages[4].verify.model.maxTokens")]
+    [InlineData("""{ "type": "semantic_dedup", "clusterDims": 1 }""", "stages[4].clusterDims")]
     [InlineData("""{ "type": "d4" }""", "stages[4].keepFraction")]
     [InlineData("""{ "type": "d4", "keepFraction": 0.5, "clusters": 0 }""", "stages[4].clusters")]
     public void Semantic_and_d4_settings_are_checked(string stage, string field)
@@ -77,6 +83,20 @@ public sealed class JobSpecTests
         var spec = JobSpec.Parse(Valid.Replace("""{ "type": "exact_dedup", "partitions": 8 }""",
             $$"""{ "type": "exact_dedup", "partitions": 8 }, { "type": "embed" }, {{stage}}"""));
         Assert.Contains(JobSpecValidator.Validate(spec), e => e.Field == field);
+    }
+
+    [Fact]
+    public void The_cascade_defaults_to_a_looser_candidate_eps_and_is_refused_on_a_versioned_corpus()
+    {
+        var spec = JobSpec.Parse(Valid.Replace("""{ "type": "exact_dedup", "partitions": 8 }""",
+            """{ "type": "exact_dedup", "partitions": 8 }, { "type": "embed", "model": { "kind": "static" } }, { "type": "semantic_dedup", "eps": 0.02, "verify": {} }"""));
+        Assert.Empty(JobSpecValidator.Validate(spec));
+        var verify = ((SemanticDedupStageSpec)spec.Stages[4]).Verify!;
+        Assert.Equal(ModelKind.Transformer, verify.Model.Kind);
+        Assert.Equal(0.08, verify.CandidateEpsFor(0.02), 12);
+        Assert.Equal(0.011, verify.CandidateEpsFor(0.001), 12);
+        var versioned = spec with { Output = spec.Output with { Snapshots = true } };
+        Assert.Contains(JobSpecValidator.Validate(versioned), e => e.Field == "stages[4].verify" && e.Message.Contains("snapshots", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -167,6 +167,40 @@ public sealed class SemanticPlantedTests : IDisposable
     }
 
     [Fact]
+    public async Task ClusterDims_assigns_in_a_projection_and_loses_few_pairs_and_resharding_does_not_change_it()
+    {
+        const double eps = 0.05;
+        var full = await RunAsync(Spec(Semantic(eps)), "dims-full");
+        var reduced = await RunAsync(Spec(Semantic(eps) with { ClusterDims = 24 }), "dims-24");
+        var single = await RunAsync(Spec(Semantic(eps) with { ClusterDims = 24 }, shardBytes: 1 << 24), "dims-24-single");
+        Assert.Equal(reduced.KeptIds.Order(StringComparer.Ordinal), single.KeptIds.Order(StringComparer.Ordinal));
+        Assert.Equal(reduced.Drops.Select(d => (d.Id, d.TwinId)).Order(), single.Drops.Select(d => (d.Id, d.TwinId)).Order());
+        Assert.Empty(reduced.Manifest.Accounting.Imbalances());
+
+        // Dedup stays exact cosine on the full vectors: every twin within eps. What the projection costs is pairs split
+        // across clusters: resolved pairs compared with the full-space run.
+        var drops = reduced.Drops.Where(d => d.Reason == SemanticDedupStage.DuplicateReason).ToList();
+        Assert.All(drops, d => Assert.True(SemDeDup.IsDuplicate(Cosine(d.Id, d.TwinId), eps), $"{d.Id} → {d.TwinId}: {Cosine(d.Id, d.TwinId)}"));
+        var pairs = new List<(string A, string B)>();
+        for (var a = 0; a < _ids.Length; a++)
+            for (var b = a + 1; b < _ids.Length; b++)
+                if (SemDeDup.IsDuplicate(Cosine(_ids[a], _ids[b]), eps)) pairs.Add((_ids[a], _ids[b]));
+        int Resolved(CuratedOutput output)
+        {
+            var kept = output.KeptIds.ToHashSet();
+            return pairs.Count(p => !kept.Contains(p.A) || !kept.Contains(p.B));
+        }
+        var (fullResolved, reducedResolved) = (Resolved(full), Resolved(reduced));
+        _output.WriteLine($"{pairs.Count} pairs; resolved: full {fullResolved}, clusterDims 24 {reducedResolved}; removed {full.Drops.Count} vs {drops.Count}");
+        Assert.True(reducedResolved >= 0.95 * pairs.Count, $"clusterDims 24 resolved {reducedResolved} of {pairs.Count} pairs");
+        // The centroids live in the projected space.
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("dims-24") });
+        var job = await JobContext.CreateOrLoadAsync(Spec(Semantic(eps) with { ClusterDims = 24 }), stores);
+        var centroids = await stores.DataStore.ReadBytesAsync(job.Layout.StageRoot(2, SemanticDedupStageSpec.TypeName) + "centroids/000.bin");
+        Assert.Equal(24, BitConverter.ToInt32(centroids, 4));
+    }
+
+    [Fact]
     public async Task D4_removes_the_most_prototypical_documents_until_the_target_fraction_remains()
     {
         const double keep = 0.7;
