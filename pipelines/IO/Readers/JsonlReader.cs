@@ -45,7 +45,7 @@ public sealed class JsonlReader(bool gzip) : IInputReader
         var fields = new FieldNames(input.Spec.TextField, input.Spec.IdField);
         var maxBytes = input.Spec.MaxRecordBytes;
         var source = IsGzip ? new StrictGzipStream(content, leaveOpen: true) : content;
-        using var lines = new LineSplitter(source, maxBytes);
+        using var lines = new LineSplitter(source, maxBytes, input.Part);
         try
         {
             while (true)
