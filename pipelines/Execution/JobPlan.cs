@@ -11,7 +11,8 @@ public sealed record JobPlan(string JobId, IReadOnlyList<PlannedShard> Shards)
 
     public int ShardCount => Shards.Count;
     public long TotalBytes => Shards.Sum(s => s.Bytes);
-    public int ObjectCount => Shards.Sum(s => s.Objects.Count);
+    /// <summary>Source objects the plan reads (an object split into parts counts once).</summary>
+    public int ObjectCount => Shards.SelectMany(s => s.Objects).Select(o => o.Source).Distinct(StringComparer.Ordinal).Count();
 }
 
 /// <summary>A unit of work: source objects, or parts of objects larger than the target, packed up to the target shard size.</summary>
