@@ -7,7 +7,7 @@ using Parquet;
 namespace Curation.Pipelines.Execution;
 
 /// <summary>
-/// Cuts objects larger than <see cref="ShardingSpec.TargetShardBytes"/> into parts that separate tasks read, so one big
+/// Cuts objects larger than <see cref="ShardingSpec.TargetShardBytes"/> (and than <see cref="MinPartBytes"/>) into parts that separate tasks read, so one big
 /// file spreads over the cluster. Deterministic: the same object and target always give the same parts. Splitting
 /// never changes what is read: ids and positions are those of an unsplit read (see <see cref="ObjectPart"/>).
 /// </summary>
@@ -28,12 +28,18 @@ public static class ObjectSplitter
     public const int CompressedExpansion = 4;
 
     /// <summary>No object is cut into more parts than this (a tiny target on a huge object).</summary>
-    public const int MaxParts = 100_000;
+    public const int MaxParts = 10_000;
+
+    /// <summary>
+    /// Parts are never smaller than this, whatever the target (a part costs a task and a read of its start; a 4 KiB
+    /// target would cut a 50 MB file into 12,800 tasks).
+    /// </summary>
+    public const long MinPartBytes = 1L << 20;
 
     public static async Task<List<PlannedObject>> SplitAsync(JobSpec spec, IReadOnlyList<PlannedObject> objects, IStoreResolver stores,
         CancellationToken cancellationToken = default)
     {
-        var target = spec.Sharding.TargetShardBytes;
+        var target = Math.Max(MinPartBytes, spec.Sharding.TargetShardBytes);
         var result = new List<PlannedObject>(objects.Count);
         foreach (var obj in objects)
         {

@@ -51,7 +51,7 @@ internal sealed class LineSplitter : IDisposable
             _stopAt = part.End - _origin;
             _skipPartial = part.Start > 0;
             _bomChecked = part.Start > 0; // a byte order mark can only be at the very start
-            _nextIndex = part.Start > 0 ? part.FirstRecord - 1 : part.FirstRecord;
+            _nextIndex = part.FirstRecord;
         }
         _positioned = _origin == 0;
         _maxLineBytes = Math.Max(1, maxLineBytes);
@@ -91,7 +91,7 @@ internal sealed class LineSplitter : IDisposable
         if (_skipPartial)
         {
             _skipPartial = false;
-            if (!await NextLineAsync(cancellationToken).ConfigureAwait(false)) return false;
+            if (!await SkipPartialAsync(cancellationToken).ConfigureAwait(false)) return false;
         }
         if (!await NextLineAsync(cancellationToken).ConfigureAwait(false)) return false;
         if (LineStart - _origin >= _stopAt)
@@ -100,6 +100,29 @@ internal sealed class LineSplitter : IDisposable
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// Past the line that crosses the part's start (it belongs to the part before): to the byte after the first '\n'.
+    /// False when no line starts inside the part; then it stops at the part's end instead of reading a long line to its '\n'.
+    /// </summary>
+    private async ValueTask<bool> SkipPartialAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var found = _buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
+            if (found >= 0)
+            {
+                _start = _scan = _start + found + 1;
+                return _consumed + _start < _stopAt;
+            }
+            if (_eof || _consumed + _end >= _stopAt) return false;
+            _consumed += _end;
+            _start = _scan = _end = 0;
+            var read = await _stream.ReadAsync(_buffer.AsMemory(), cancellationToken).ConfigureAwait(false);
+            if (read == 0) _eof = true;
+            else _end = read;
+        }
     }
 
     /// <summary>To the byte before the part's start: a seek, or reading past the bytes of a stream that cannot seek.</summary>

@@ -86,12 +86,12 @@ public sealed class SplitReadTests(ITestOutputHelper output)
     [Fact]
     public void Byte_parts_cover_the_object_without_gaps()
     {
-        var parts = ObjectSplitter.ByteParts(10_000_001, 1_000_000);
+        var parts = ObjectSplitter.ByteParts(100_000_001, 10_000_000);
         Assert.Equal(11, parts.Count);
         Assert.Equal(0, parts[0].Start);
-        Assert.Equal(10_000_001, parts[^1].End);
+        Assert.Equal(100_000_001, parts[^1].End);
         for (var i = 1; i < parts.Count; i++) Assert.Equal(parts[i - 1].End, parts[i].Start);
-        Assert.Empty(ObjectSplitter.ByteParts(1_000_000, 1_000_000));
+        Assert.Empty(ObjectSplitter.ByteParts(10_000_000, 10_000_000));
     }
 
     [Fact]
