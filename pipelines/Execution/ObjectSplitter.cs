@@ -17,7 +17,7 @@ namespace Curation.Pipelines.Execution;
 /// crosses a boundary belongs to the range it starts in.</item>
 /// <item>Parquet: consecutive row groups up to the target (by compressed size; a larger row group is a part alone).
 /// A file of one row group is not split.</item>
-/// <item>Compressed streams (gzip): ⌈size × <see cref="CompressedExpansion"/> / target⌉ parts; one task inflates the
+/// <item>Compressed streams (gzip, zstd): ⌈size × <see cref="CompressedExpansion"/> / target⌉ parts; one task inflates the
 /// stream and hands each part about <c>target</c> characters of text, the last part the rest.</item>
 /// <item>Text read as one document per file or per paragraph is never split.</item>
 /// </list>
@@ -46,9 +46,9 @@ public static class ObjectSplitter
             var input = spec.Inputs[obj.Input];
             var parts = InputReaders.For(input, obj.Key) switch
             {
-                JsonlReader { IsGzip: false } => ByteParts(obj.Size, target),
+                JsonlReader { IsCompressed: false } => ByteParts(obj.Size, target),
                 TextInputReader when input.TextDocuments == TextDocumentMode.Line => ByteParts(obj.Size, target),
-                JsonlReader { IsGzip: true } => StreamParts(obj.Size, target),
+                JsonlReader { IsCompressed: true } => StreamParts(obj.Size, target),
                 ParquetInputReader when obj.Size > target => await RowGroupPartsAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, target, cancellationToken).ConfigureAwait(false),
                 _ => [],
             };

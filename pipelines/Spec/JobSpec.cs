@@ -92,7 +92,7 @@ public sealed record InputSpec
     public int MaxRecordBytes { get; init; } = 8 * 1024 * 1024;
 }
 
-public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt }
+public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt, JsonlZst }
 
 public enum TextDocumentMode { File, Line, Paragraph }
 

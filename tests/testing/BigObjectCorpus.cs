@@ -58,6 +58,12 @@ public sealed class BigObjectCorpus(int seed)
         return output.ToArray();
     }
 
+    public static byte[] Zstd(byte[] data)
+    {
+        using var compressor = new ZstdSharp.Compressor(3);
+        return compressor.Wrap(data).ToArray();
+    }
+
     /// <summary>A Parquet file of <paramref name="groups"/> row groups of text (a null text now and then).</summary>
     public async Task<byte[]> ParquetAsync(int groups, int rowsPerGroup)
     {
