@@ -119,13 +119,19 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             await foreach (var batch in reader.ReadColumnsAsync([Model.Columns.Id], cancellationToken).ConfigureAwait(false))
                 kept.UnionWith(batch.Ids.List);
 
+        // The job's binary vectors become the output's list of float (EmbeddingListFile), kept rows only, in file order.
         await using var input = await job.Data.OpenReadAsync(job.Layout.ShardEmbeddings(embed.Index, embed.Name, shard), cancellationToken).ConfigureAwait(false);
         await using var source = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-        await using var writer = await ParquetTableWriter.CreateAsync(target.Stream, source.Schema, source.Metadata.ToDictionary(), cancellationToken).ConfigureAwait(false);
+        var dimensions = int.Parse(source.Metadata[EmbeddingFile.DimensionsKey], System.Globalization.CultureInfo.InvariantCulture);
+        var float16 = source.Metadata.GetValueOrDefault(EmbeddingFile.DtypeKey) == "float16";
+        await using var writer = await EmbeddingListFile.CreateAsync(target.Stream, dimensions, source.Metadata, cancellationToken).ConfigureAwait(false);
         await foreach (var batch in source.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             var rows = Enumerable.Range(0, batch.RowCount).Where(row => kept.Contains(batch.Ids[row])).ToArray();
-            await writer.WriteAsync(rows.Length == batch.RowCount ? batch : batch.Select(rows), cancellationToken).ConfigureAwait(false);
+            var vectors = new float[rows.Length * dimensions];
+            var column = batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn);
+            for (var i = 0; i < rows.Length; i++) EmbeddingFile.Decode(column[rows[i]], vectors.AsSpan(i * dimensions, dimensions), float16);
+            await writer.WriteAsync(rows.Select(r => batch.Ids[r]).ToArray(), vectors, cancellationToken).ConfigureAwait(false);
         }
     }
 
