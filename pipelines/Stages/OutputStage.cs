@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages;
@@ -74,9 +75,19 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         await using (var source = await job.Data.OpenReadAsync(job.Layout.ShardQuarantine(0, ReadStage.StageName, shard), cancellationToken).ConfigureAwait(false))
             await source.CopyToAsync(quarantine.Stream, cancellationToken).ConfigureAwait(false);
 
+        var format = job.Spec.Output.Format;
+        await using var jsonl = format == OutputFormat.Parquet ? null : SpoolFile.Create();
+        long? jsonlRows = null;
+        if (jsonl is not null)
+        {
+            documents.Stream.Position = 0;
+            jsonlRows = await JsonlShardFile.ConvertAsync(new NonClosingStream(documents.Stream), jsonl.Stream, format, cancellationToken).ConfigureAwait(false);
+        }
         var outputs = new List<OutputObject>
         {
-            await PublishAsync(task, ShardKind, Relative(task, name), documents, cancellationToken).ConfigureAwait(false),
+            jsonl is null
+                ? await PublishAsync(task, ShardKind, Relative(task, name), documents, cancellationToken).ConfigureAwait(false)
+                : await PublishAsync(task, ShardKind, Relative(task, Path.ChangeExtension(name, null) + JsonlShardFile.Extension(format)), jsonl, cancellationToken, jsonlRows).ConfigureAwait(false),
             await PublishAsync(task, DropsKind, Relative(task, $"drops/{name}"), drops, cancellationToken).ConfigureAwait(false),
             await PublishAsync(task, QuarantineKind, Relative(task, $"quarantine/{name}"), quarantine, cancellationToken).ConfigureAwait(false),
         };
