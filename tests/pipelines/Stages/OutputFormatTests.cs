@@ -61,6 +61,10 @@ public sealed class OutputFormatTests : IDisposable
             var actual = new StreamReader(raw).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Select(line => JsonDocument.Parse(line).RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetRawText())).ToList();
             Assert.Equal(shard.Rows, actual.Count);
+            // The documents API's reader (id, source, text) sees the same documents.
+            var viewed = new List<string>();
+            await foreach (var (id, _, _) in JsonlShardFile.ReadDocumentsAsync(new MemoryStream(bytes), shard.Key)) viewed.Add(id);
+            Assert.Equal(actual.Select(a => JsonDocument.Parse(a["id"]).RootElement.GetString()), viewed);
             Assert.Equal(expected.Count, actual.Count);
             for (var i = 0; i < expected.Count; i++)
             {
