@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Curation.Testing;
@@ -20,16 +19,7 @@ public static class DuckDbReference
     /// <summary>Runs the statements in one in-memory database; one JSON array of row objects per statement.</summary>
     public static IReadOnlyList<JsonElement> Query(params string[] sql)
     {
-        var folder = Folder();
-        var start = new ProcessStartInfo("node", [Path.Combine(folder, "query.mjs"), .. sql])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = folder,
-        };
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"node query.mjs failed ({process.ExitCode}): {stderr.Result}");
+        var stdout = NodeScript.Run(Folder(), "query.mjs", sql);
         return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToArray();
     }
 }
