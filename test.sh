@@ -18,6 +18,11 @@ if [ ! -f tools/tiktoken/node_modules/js-tiktoken/package.json ]; then
   npm ci --prefix tools/tiktoken --no-audit --no-fund --loglevel=error
 fi
 
+log "@duckdb/node-api 1.5.6-r.1 (npm, repo-local): reads the curated output as third-party tools do"
+if [ ! -f tools/duckdb/node_modules/@duckdb/node-api/package.json ]; then
+  npm ci --prefix tools/duckdb --no-audit --no-fund --loglevel=error
+fi
+
 log "Debian packages: redis-server (Redis clustering test), chromium (dashboard browser test)"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)

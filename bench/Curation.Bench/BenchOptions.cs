@@ -71,6 +71,9 @@ public sealed record BenchOptions
     /// <summary>Paragraphs of Debian documentation in <c>cascade</c>'s second corpus.</summary>
     public int CascadeDocs { get; init; } = 6000;
 
+    /// <summary><c>read</c>: size of the generated JSONL object (suffixes K, M, G: powers of 1024).</summary>
+    public long Bytes { get; init; } = 256L << 20;
+
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
 
@@ -111,10 +114,21 @@ public sealed record BenchOptions
                 "--inputs" => options with { Inputs = Next("--inputs") },
                 "--mb" => options with { RecordMiB = Next("--mb") },
                 "--tokenize-docs" => options with { TokenizeDocs = Next("--tokenize-docs") },
+                "--bytes" => options with { Bytes = i + 1 < args.Length ? ParseBytes(args[++i]) : throw new ArgumentException("--bytes needs a size (e.g. 2G)") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
         }
         return options;
+    }
+
+    /// <summary>A size such as 2G, 512M, 100K or 1000 (bytes); suffixes are powers of 1024.</summary>
+    private static long ParseBytes(string text)
+    {
+        var unit = char.ToUpperInvariant(text[^1]) switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1L };
+        var digits = unit == 1 ? text : text[..^1];
+        if (!long.TryParse(digits, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value <= 0)
+            throw new ArgumentException($"--bytes needs a positive size such as 2G, not '{text}'");
+        return checked(value * unit);
     }
 
     public static string Usage(IEnumerable<string> benchmarks) => $"""
@@ -144,6 +158,8 @@ public sealed record BenchOptions
           --near-signature-docs N  near: generated prose documents of the signature run (default 20000)
                              (near also uses --threads, --shard-mb and --repeat: signature timings, median, default 3)
           --inputs N         plan: inputs, each naming one file of one folder (default 10000; goal: plans in < 5 s)
+          --bytes N[K|M|G]   read: size of the one generated JSONL object (default 256M); read also uses --shard-mb
+                             (part size) and --threads
           --mb N             record: size of the one record in MiB (default 8, the MaxRecordBytes ceiling; goal: peak RSS < 1 GiB)
           --tokenize-docs N  train-tokenize: documents of the multilingual corpus (default 20000; --repeat: best of N, default 3)
 

@@ -12,6 +12,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["embed"] = EmbedBenchmark.RunAsync,
     ["near"] = NearBenchmark.RunAsync,
     ["plan"] = PlanBenchmark.RunAsync,
+    ["read"] = ReadBenchmark.RunAsync, // one big JSONL object split across tasks vs read whole
     ["record"] = RecordBenchmark.RunAsync,
     ["train-tokenize"] = TrainTokenizeBenchmark.RunAsync,
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`

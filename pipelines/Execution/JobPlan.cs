@@ -1,3 +1,6 @@
+using System.Text.Json.Serialization;
+using Curation.Pipelines.IO;
+
 namespace Curation.Pipelines.Execution;
 
 /// <summary>The shards of a job, fixed once when the job is planned and stored as <c>plan.json</c>.</summary>
@@ -8,20 +11,29 @@ public sealed record JobPlan(string JobId, IReadOnlyList<PlannedShard> Shards)
 
     public int ShardCount => Shards.Count;
     public long TotalBytes => Shards.Sum(s => s.Bytes);
-    public int ObjectCount => Shards.Sum(s => s.Objects.Count);
+    /// <summary>Source objects the plan reads (an object split into parts counts once).</summary>
+    public int ObjectCount => Shards.SelectMany(s => s.Objects).Select(o => o.Source).Distinct(StringComparer.Ordinal).Count();
 }
 
-/// <summary>A unit of work: whole source objects packed up to the target shard size.</summary>
+/// <summary>A unit of work: source objects, or parts of objects larger than the target, packed up to the target shard size.</summary>
 public sealed record PlannedShard(int Index, IReadOnlyList<PlannedObject> Objects)
 {
-    public long Bytes => Objects.Sum(o => o.Size);
+    public long Bytes => Objects.Sum(o => o.ReadBytes);
 }
 
 /// <summary>
 /// A source object as it was when planned. <see cref="Source"/> (the key relative to its input's root) is what the
 /// <c>source</c> column holds, so a corpus gives the same ids from a local folder or a blob container.
 /// </summary>
-public sealed record PlannedObject(int Input, string Source, string Key, long Size, string ETag);
+public sealed record PlannedObject(int Input, string Source, string Key, long Size, string ETag)
+{
+    /// <summary>The part of the object this entry reads when the object was split (<see cref="ObjectSplitter"/>); null: all of it.</summary>
+    public ObjectPart? Part { get; init; }
+
+    /// <summary>Input bytes this entry reads: the part's, or the whole object's.</summary>
+    [JsonIgnore]
+    public long ReadBytes => Part?.Bytes ?? Size;
+}
 
 /// <summary>
 /// What a job writing a versioned corpus decided when it was planned, so a resumed run uses the same base: the

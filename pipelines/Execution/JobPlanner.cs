@@ -5,8 +5,9 @@ using Curation.Pipelines.Storage;
 namespace Curation.Pipelines.Execution;
 
 /// <summary>
-/// Lists a job's inputs and packs whole objects, in a stable order (input, then key), into shards of about the
-/// target size. Deterministic: the same objects always give the same shards.
+/// Lists a job's inputs, cuts objects larger than the target into parts (<see cref="ObjectSplitter"/>) and packs
+/// objects and parts, in a stable order (input, then key, then part), into shards of about the target size.
+/// Deterministic: the same objects always give the same shards.
 /// </summary>
 public static class JobPlanner
 {
@@ -45,19 +46,20 @@ public static class JobPlanner
         if (spec.Output.Snapshots)
             (objects, refresh) = await PlanRefreshAsync(jobId, spec, stores, objects, cancellationToken).ConfigureAwait(false);
 
+        objects = await ObjectSplitter.SplitAsync(spec, objects, stores, cancellationToken).ConfigureAwait(false);
         var shards = new List<PlannedShard>();
         var current = new List<PlannedObject>();
         long bytes = 0;
         foreach (var obj in objects)
         {
-            if (current.Count > 0 && bytes + obj.Size > spec.Sharding.TargetShardBytes)
+            if (current.Count > 0 && bytes + obj.ReadBytes > spec.Sharding.TargetShardBytes)
             {
                 shards.Add(new PlannedShard(shards.Count, current));
                 current = [];
                 bytes = 0;
             }
             current.Add(obj);
-            bytes += obj.Size;
+            bytes += obj.ReadBytes;
         }
         if (current.Count > 0) shards.Add(new PlannedShard(shards.Count, current));
         return new JobPlan(jobId, shards) { Refresh = refresh };

@@ -55,8 +55,20 @@ public static class EmbeddingFile
     }
 
     /// <summary>Reads a whole embeddings file into ids and a row-major matrix.</summary>
+    /// <remarks>Reads the output's list format (<see cref="EmbeddingListFile"/>) as well.</remarks>
     public static async Task<(List<string> Ids, float[] Vectors, int Dimensions)> ReadAllAsync(Stream input, CancellationToken cancellationToken = default)
     {
+        if (input.CanSeek)
+        {
+            var start = input.Position;
+            var schema = await Parquet.ParquetReader.ReadSchemaAsync(input).ConfigureAwait(false);
+            input.Position = start;
+            if (EmbeddingListFile.IsListFile(schema))
+            {
+                await using var lists = await Parquet.ParquetReader.CreateAsync(input, leaveStreamOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+                return await EmbeddingListFile.ReadAllAsync(lists, cancellationToken).ConfigureAwait(false);
+            }
+        }
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
         var dimensions = int.Parse(reader.Metadata[DimensionsKey], System.Globalization.CultureInfo.InvariantCulture);
         var float16 = reader.Metadata.GetValueOrDefault(DtypeKey) == "float16";

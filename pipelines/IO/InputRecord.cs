@@ -3,7 +3,14 @@ using Curation.Pipelines.Spec;
 namespace Curation.Pipelines.IO;
 
 /// <summary>One source object to read: its key relative to the input's root (the <c>source</c> column) and its spec.</summary>
-public sealed record InputObject(string Source, long Size, InputSpec Spec);
+public sealed record InputObject(string Source, long Size, InputSpec Spec)
+{
+    /// <summary>
+    /// The part of the object to read (byte range or row groups, with the position of its first record); null: all of
+    /// it. Readers yield the same records with the same positions as the matching slice of an unsplit read.
+    /// </summary>
+    public ObjectPart? Part { get; init; }
+}
 
 /// <summary>
 /// One record read from an object: a document (text, optional id) or a quarantined record (problem + detail).

@@ -92,9 +92,12 @@ public sealed record InputSpec
     public int MaxRecordBytes { get; init; } = 8 * 1024 * 1024;
 }
 
-public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt }
+public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt, JsonlZst }
 
 public enum TextDocumentMode { File, Line, Paragraph }
+
+/// <summary>Format of the curated shards (<see cref="OutputSpec.Format"/>).</summary>
+public enum OutputFormat { Parquet, JsonlZst, JsonlGz }
 
 public sealed record ShardingSpec
 {
@@ -125,6 +128,13 @@ public sealed record OutputSpec
     /// <summary>Deterministic shuffle and mixing weights of the token files; null: shuffled by the job's seed, every document once.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public MixSpec? Mix { get; init; }
+
+    /// <summary>
+    /// Format of the curated shards: Parquet (the default, omitted from the JSON so older specs keep their ids), or
+    /// compressed JSON Lines with the same columns for tools that want JSONL. Drops, quarantine and embeddings stay Parquet.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public OutputFormat Format { get; init; }
 
     /// <summary>Snapshots kept (listed, readable) after a refresh; older ones' objects are deleted unless a kept snapshot references them. Null: <see cref="DefaultKeepSnapshots"/>.</summary>
     public int? KeepSnapshots { get; init; }

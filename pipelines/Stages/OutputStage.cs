@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages;
@@ -74,9 +75,19 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         await using (var source = await job.Data.OpenReadAsync(job.Layout.ShardQuarantine(0, ReadStage.StageName, shard), cancellationToken).ConfigureAwait(false))
             await source.CopyToAsync(quarantine.Stream, cancellationToken).ConfigureAwait(false);
 
+        var format = job.Spec.Output.Format;
+        await using var jsonl = format == OutputFormat.Parquet ? null : SpoolFile.Create();
+        long? jsonlRows = null;
+        if (jsonl is not null)
+        {
+            documents.Stream.Position = 0;
+            jsonlRows = await JsonlShardFile.ConvertAsync(new NonClosingStream(documents.Stream), jsonl.Stream, format, cancellationToken).ConfigureAwait(false);
+        }
         var outputs = new List<OutputObject>
         {
-            await PublishAsync(task, ShardKind, Relative(task, name), documents, cancellationToken).ConfigureAwait(false),
+            jsonl is null
+                ? await PublishAsync(task, ShardKind, Relative(task, name), documents, cancellationToken).ConfigureAwait(false)
+                : await PublishAsync(task, ShardKind, Relative(task, Path.ChangeExtension(name, null) + JsonlShardFile.Extension(format)), jsonl, cancellationToken, jsonlRows).ConfigureAwait(false),
             await PublishAsync(task, DropsKind, Relative(task, $"drops/{name}"), drops, cancellationToken).ConfigureAwait(false),
             await PublishAsync(task, QuarantineKind, Relative(task, $"quarantine/{name}"), quarantine, cancellationToken).ConfigureAwait(false),
         };
@@ -119,13 +130,19 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             await foreach (var batch in reader.ReadColumnsAsync([Model.Columns.Id], cancellationToken).ConfigureAwait(false))
                 kept.UnionWith(batch.Ids.List);
 
+        // The job's binary vectors become the output's list of float (EmbeddingListFile), kept rows only, in file order.
         await using var input = await job.Data.OpenReadAsync(job.Layout.ShardEmbeddings(embed.Index, embed.Name, shard), cancellationToken).ConfigureAwait(false);
         await using var source = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-        await using var writer = await ParquetTableWriter.CreateAsync(target.Stream, source.Schema, source.Metadata.ToDictionary(), cancellationToken).ConfigureAwait(false);
+        var dimensions = int.Parse(source.Metadata[EmbeddingFile.DimensionsKey], System.Globalization.CultureInfo.InvariantCulture);
+        var float16 = source.Metadata.GetValueOrDefault(EmbeddingFile.DtypeKey) == "float16";
+        await using var writer = await EmbeddingListFile.CreateAsync(target.Stream, dimensions, source.Metadata, cancellationToken).ConfigureAwait(false);
         await foreach (var batch in source.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             var rows = Enumerable.Range(0, batch.RowCount).Where(row => kept.Contains(batch.Ids[row])).ToArray();
-            await writer.WriteAsync(rows.Length == batch.RowCount ? batch : batch.Select(rows), cancellationToken).ConfigureAwait(false);
+            var vectors = new float[rows.Length * dimensions];
+            var column = batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn);
+            for (var i = 0; i < rows.Length; i++) EmbeddingFile.Decode(column[rows[i]], vectors.AsSpan(i * dimensions, dimensions), float16);
+            await writer.WriteAsync(rows.Select(r => batch.Ids[r]).ToArray(), vectors, cancellationToken).ConfigureAwait(false);
         }
     }
 

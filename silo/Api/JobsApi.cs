@@ -179,14 +179,9 @@ public static partial class JobsApi
         {
             if (documents.Count >= limit) break;
             var bytes = await stores.Resolve(location).ReadBytesAsync(location.KeyOf(shard.Key), cancellationToken);
-            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(bytes), cancellationToken);
-            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text, Columns.Source], cancellationToken))
+            await foreach (var (docId, source, text) in JsonlShardFile.ReadDocumentsAsync(new MemoryStream(bytes), shard.Key, cancellationToken))
             {
-                for (var i = 0; i < batch.RowCount && documents.Count < limit; i++)
-                {
-                    var text = batch.Texts[i];
-                    documents.Add(new DocumentView(batch.Ids[i], batch.Sources[i], text.Length > 2000 ? text[..2000] + "…" : text));
-                }
+                documents.Add(new DocumentView(docId, source, text.Length > 2000 ? text[..2000] + "…" : text));
                 if (documents.Count >= limit) break;
             }
         }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Curation.Testing;
@@ -28,15 +27,7 @@ public static class TiktokenReference
     {
         var folder = Find(out var why) ?? throw new InvalidOperationException(why);
         var output = Path.ChangeExtension(jsonl, $".{encoding}.ids");
-        var start = new ProcessStartInfo("node", [Path.Combine(folder, "encode.mjs"), encoding, jsonl, output, repeat.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = folder,
-        };
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"node encode.mjs failed ({process.ExitCode}): {stderr.Result}");
+        var stdout = NodeScript.Run(folder, "encode.mjs", [encoding, jsonl, output, repeat.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         using var summary = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
         var ids = File.ReadLines(output).Select(line => line.Length == 0 ? [] : line.Split(',').Select(int.Parse).ToArray()).ToArray();
         return new Result(ids, summary.RootElement.GetProperty("tokens").GetInt64(), summary.RootElement.GetProperty("seconds").GetDouble());

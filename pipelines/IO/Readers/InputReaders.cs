@@ -9,6 +9,7 @@ public static class InputReaders
     private static readonly (string Extension, InputFormat Format)[] Extensions =
     [
         (".jsonl.gz", InputFormat.JsonlGz), (".ndjson.gz", InputFormat.JsonlGz), (".json.gz", InputFormat.JsonlGz),
+        (".jsonl.zst", InputFormat.JsonlZst), (".ndjson.zst", InputFormat.JsonlZst), (".json.zst", InputFormat.JsonlZst), (".zst", InputFormat.JsonlZst),
         (".jsonl", InputFormat.Jsonl), (".ndjson", InputFormat.Jsonl), (".json", InputFormat.Jsonl),
         (".parquet", InputFormat.Parquet),
         (".txt", InputFormat.Txt), (".md", InputFormat.Txt),
@@ -32,6 +33,7 @@ public static class InputReaders
         {
             InputFormat.Jsonl => JsonlReader.Plain,
             InputFormat.JsonlGz => JsonlReader.Gzip,
+            InputFormat.JsonlZst => JsonlReader.Zstd,
             InputFormat.Parquet => ParquetInputReader.Instance,
             InputFormat.Txt => TextInputReader.Instance,
             _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.Format, $"Unknown input format for '{key}'."),
@@ -47,6 +49,6 @@ public static class InputReaders
                 return format;
         throw new ArgumentException(
             $"Cannot tell the format of input object '{key}' from its extension: supported are {string.Join(", ", SupportedExtensions)}; " +
-            "set the input's \"format\" (jsonl, jsonl_gz, parquet, txt) to read it anyway.", nameof(key));
+            "set the input's \"format\" (jsonl, jsonl_gz, jsonl_zst, parquet, txt) to read it anyway.", nameof(key));
     }
 }

@@ -5,8 +5,9 @@ using System.Text.Json;
 namespace Curation.Pipelines.IO.Readers;
 
 /// <summary>
-/// Reads JSON Lines, plain or gzip-compressed (<see cref="StrictGzipStream"/>: truncation and corruption are detected,
-/// multi-member files are read whole), streaming through one pooled buffer.
+/// Reads JSON Lines, plain, gzip-compressed (<see cref="StrictGzipStream"/>: truncation and corruption are detected,
+/// multi-member files are read whole) or zstd-compressed (ZstdSharp: every frame of a multi-frame file; a truncated
+/// frame or bad data is detected), streaming through one pooled buffer.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -26,16 +27,22 @@ namespace Curation.Pipelines.IO.Readers;
 /// in the text or id are not valid Unicode: invalid_utf8.
 /// </para>
 /// <para>
-/// A read failure of the object (truncated or corrupt gzip, I/O error) ends the object with one corrupt_object record
+/// A read failure of the object (truncated or corrupt gzip or zstd, I/O error) ends the object with one corrupt_object record
 /// naming it and the last line read completely; the records before it were yielded normally.
 /// </para>
 /// </remarks>
-public sealed class JsonlReader(bool gzip) : IInputReader
+public sealed class JsonlReader(JsonlCompression compression) : IInputReader
 {
-    public static JsonlReader Plain { get; } = new(gzip: false);
-    public static JsonlReader Gzip { get; } = new(gzip: true);
+    public static JsonlReader Plain { get; } = new(JsonlCompression.None);
+    public static JsonlReader Gzip { get; } = new(JsonlCompression.Gzip);
+    public static JsonlReader Zstd { get; } = new(JsonlCompression.Zstd);
 
-    public bool IsGzip { get; } = gzip;
+    public JsonlCompression Compression { get; } = compression;
+
+    public bool IsGzip => Compression == JsonlCompression.Gzip;
+
+    /// <summary>A compressed stream: it cannot be read from the middle, so it is never cut into byte ranges.</summary>
+    public bool IsCompressed => Compression != JsonlCompression.None;
 
     public async IAsyncEnumerable<InputRecord> ReadAsync(Stream content, InputObject input,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -44,8 +51,13 @@ public sealed class JsonlReader(bool gzip) : IInputReader
         ArgumentNullException.ThrowIfNull(input);
         var fields = new FieldNames(input.Spec.TextField, input.Spec.IdField);
         var maxBytes = input.Spec.MaxRecordBytes;
-        var source = IsGzip ? new StrictGzipStream(content, leaveOpen: true) : content;
-        using var lines = new LineSplitter(source, maxBytes);
+        var source = Compression switch
+        {
+            JsonlCompression.Gzip => new StrictGzipStream(content, leaveOpen: true),
+            JsonlCompression.Zstd => new ZstdSharp.DecompressionStream(content, checkEndOfStream: true, leaveOpen: true),
+            _ => content,
+        };
+        using var lines = new LineSplitter(source, maxBytes, input.Part);
         try
         {
             while (true)
@@ -80,7 +92,7 @@ public sealed class JsonlReader(bool gzip) : IInputReader
         }
         finally
         {
-            if (IsGzip) await source.DisposeAsync().ConfigureAwait(false);
+            if (IsCompressed) await source.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -91,6 +103,8 @@ public sealed class JsonlReader(bool gzip) : IInputReader
         {
             GzipFormatException { Truncated: true } g => $"{source}: truncated gzip stream {where} ({g.Message})",
             GzipFormatException g => $"{source}: corrupt gzip stream {where} ({g.Message})",
+            EndOfStreamException z when z.Source == "ZstdSharp" => $"{source}: truncated zstd stream {where} ({z.Message})",
+            ZstdSharp.ZstdException z => $"{source}: corrupt zstd stream {where} ({z.Message})",
             _ => $"{source}: read failed {where} ({ReaderText.Describe(failure)})",
         };
     }
@@ -230,3 +244,6 @@ public sealed class JsonlReader(bool gzip) : IInputReader
         _ => type.ToString(),
     };
 }
+
+/// <summary>How a JSON Lines object is compressed.</summary>
+public enum JsonlCompression { None, Gzip, Zstd }

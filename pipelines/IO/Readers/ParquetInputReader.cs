@@ -10,7 +10,7 @@ namespace Curation.Pipelines.IO.Readers;
 /// Reads documents from a Parquet file: the text column (<see cref="Spec.InputSpec.TextField"/>) and the optional id
 /// column, one row group at a time through Parquet.Net's column API (a row group is the unit held in memory, never
 /// the whole file). <see cref="InputRecord.Position"/> is the 0-based row number in the file, and details say
-/// "row N" with the same number (as pandas and DuckDB count rows).
+/// "row N" with the same number (as pandas and DuckDB count rows). A part of a split file reads its row groups only.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -83,8 +83,11 @@ public sealed class ParquetInputReader : IInputReader
                 yield break;
             }
 
-            long firstRow = 0;
-            for (var group = 0; group < reader!.RowGroupCount; group++)
+            // A part (PartUnit.RowGroups) reads its row groups only, numbering rows as the whole file does.
+            var part = input.Part is { Unit: IO.PartUnit.RowGroups } p ? p : null;
+            long firstRow = part?.FirstRecord ?? 0;
+            var groupEnd = part is null ? reader!.RowGroupCount : (int)Math.Min(part.End, reader!.RowGroupCount);
+            for (var group = (int)(part?.Start ?? 0); group < groupEnd; group++)
             {
                 RowGroupColumns columns;
                 Exception? failure = null;

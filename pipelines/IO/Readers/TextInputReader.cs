@@ -98,7 +98,7 @@ public sealed class TextInputReader : IInputReader
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var maxBytes = input.Spec.MaxRecordBytes;
-        using var lines = new LineSplitter(content, maxBytes);
+        using var lines = new LineSplitter(content, maxBytes, input.Part);
         while (true)
         {
             bool more;

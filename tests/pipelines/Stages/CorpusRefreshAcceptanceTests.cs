@@ -221,9 +221,10 @@ public sealed class CorpusRefreshAcceptanceTests : IDisposable
             string.Join(", ", byReason.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Value} {kv.Key}")));
         Assert.Equal(2, snapshot.Number);
 
-        // (a) Part-1 objects were not re-read: the counting store saw no open of them, only part 2's two objects.
+        // (a) Part-1 objects were not re-read: the counting store saw no open of them, only part 2's two objects (opened
+        // once per part when larger than the shard target).
         Assert.DoesNotContain(reads, key => key.Contains("part1-", StringComparison.Ordinal));
-        Assert.Equal(2, reads.Count(key => key.Contains("part2-", StringComparison.Ordinal)));
+        Assert.Equal(2, reads.Where(key => key.Contains("part2-", StringComparison.Ordinal)).Distinct().Count());
         Assert.Equal((2, 3, 0), (snapshot.ReadObjects, snapshot.SkippedObjects, snapshot.ChangedObjects));
 
         // (b) No part-1 document was removed: every one is in the new snapshot (carried shards), text and semantic cluster

@@ -161,9 +161,10 @@ public sealed class CorpusRefreshTests : IDisposable
         Assert.Equal(new[] { 2, 1 }, (await CorpusSnapshots.ListAsync(env.Data, OutputPath)).Select(s => s.Snapshot));
         Assert.Equal(5, snapshot.Inputs.Count);
 
-        // Part-1 objects were not re-read (the counting store saw no open of them), only part 2's two objects.
+        // Part-1 objects were not re-read (the counting store saw no open of them), only part 2's two objects (each
+        // larger than the shard target, so opened once per part it is split into).
         Assert.DoesNotContain(env.Reads, key => key.Contains("part1-", StringComparison.Ordinal));
-        Assert.Equal(2, env.Reads.Count(key => key.Contains("part2-", StringComparison.Ordinal)));
+        Assert.Equal(2, env.Reads.Where(key => key.Contains("part2-", StringComparison.Ordinal)).Distinct().Count());
         Assert.Equal((2, 3, 0), (snapshot.ReadObjects, snapshot.SkippedObjects, snapshot.ChangedObjects));
 
         // The books cover the new documents only and balance; the carried count is the first snapshot.

@@ -1,0 +1,104 @@
+using System.IO.Compression;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Spec;
+
+namespace Curation.Pipelines.IO;
+
+/// <summary>
+/// Curated shards as compressed JSON Lines (<c>output.format</c> <c>jsonl_zst</c> / <c>jsonl_gz</c>) for tools that want
+/// JSONL: one object per document with the same columns, in the same order, as the Parquet shard (strings as strings,
+/// integers and floats as numbers — a non-finite float as null — booleans, binary as base64).
+/// </summary>
+public static class JsonlShardFile
+{
+    /// <summary>The shard file's extension for a format.</summary>
+    public static string Extension(OutputFormat format) => format switch
+    {
+        OutputFormat.JsonlZst => ".jsonl.zst",
+        OutputFormat.JsonlGz => ".jsonl.gz",
+        _ => ".parquet",
+    };
+
+    /// <summary>Writes the rows of a Parquet shard as compressed JSON Lines; returns how many.</summary>
+    public static async Task<long> ConvertAsync(Stream parquet, Stream output, OutputFormat format, CancellationToken cancellationToken = default)
+    {
+        long rows = 0;
+        await using (var compressed = Compress(output, format))
+        {
+            await using var reader = await ParquetTableReader.OpenAsync(parquet, cancellationToken).ConfigureAwait(false);
+            var buffer = new MemoryStream();
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                for (var row = 0; row < batch.RowCount; row++)
+                {
+                    buffer.SetLength(0);
+                    using (var json = new Utf8JsonWriter(buffer))
+                    {
+                        json.WriteStartObject();
+                        foreach (var column in batch.AllColumns) WriteValue(json, column, row);
+                        json.WriteEndObject();
+                    }
+                    buffer.WriteByte((byte)'\n');
+                    await compressed.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), cancellationToken).ConfigureAwait(false);
+                    rows++;
+                }
+            }
+        }
+        return rows;
+    }
+
+    private static Stream Compress(Stream output, OutputFormat format) => format switch
+    {
+        OutputFormat.JsonlGz => new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true),
+        OutputFormat.JsonlZst => new ZstdSharp.CompressionStream(output, level: 3, leaveOpen: true),
+        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Not a JSON Lines format."),
+    };
+
+    private static void WriteValue(Utf8JsonWriter json, Column column, int row)
+    {
+        json.WritePropertyName(column.Name);
+        switch (column)
+        {
+            case Column<string> c: json.WriteStringValue(c[row]); break;
+            case Column<long> c: json.WriteNumberValue(c[row]); break;
+            case Column<int> c: json.WriteNumberValue(c[row]); break;
+            case Column<bool> c: json.WriteBooleanValue(c[row]); break;
+            case Column<double> c when double.IsFinite(c[row]): json.WriteNumberValue(c[row]); break;
+            case Column<float> c when float.IsFinite(c[row]): json.WriteNumberValue(c[row]); break;
+            case Column<double> or Column<float>: json.WriteNullValue(); break;
+            case Column<byte[]> c: json.WriteBase64StringValue(c[row]); break;
+            default: throw new NotSupportedException($"Column '{column.Name}' of type {column.ElementType.Name} has no JSON form.");
+        }
+    }
+
+    /// <summary>Id, source and text of a curated shard in either format, in file order (the API's document view).</summary>
+    public static async IAsyncEnumerable<(string Id, string Source, string Text)> ReadDocumentsAsync(Stream content, string key,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (key.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
+        {
+            await using var reader = await ParquetTableReader.OpenAsync(content, cancellationToken).ConfigureAwait(false);
+            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text, Columns.Source], cancellationToken).ConfigureAwait(false))
+                for (var i = 0; i < batch.RowCount; i++)
+                    yield return (batch.Ids[i], batch.Sources[i], batch.Texts[i]);
+            yield break;
+        }
+        Stream decompressed = key.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
+            ? new GZipStream(content, CompressionMode.Decompress, leaveOpen: true)
+            : new ZstdSharp.DecompressionStream(content, leaveOpen: true);
+        await using (decompressed)
+        {
+            using var lines = new StreamReader(decompressed, Encoding.UTF8);
+            while (await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+            {
+                if (line.Length == 0) continue;
+                using var document = JsonDocument.Parse(line);
+                var root = document.RootElement;
+                yield return (root.GetProperty(Columns.Id).GetString()!, root.GetProperty(Columns.Source).GetString()!, root.GetProperty(Columns.Text).GetString()!);
+            }
+        }
+    }
+}

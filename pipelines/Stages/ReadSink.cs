@@ -1,0 +1,117 @@
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>
+/// Where a read task puts what it reads: documents into a Parquet spool of the internal format (row groups of bounded
+/// rows and text), bad records into a quarantine spool, with the counts the task reports. Committed create-once.
+/// </summary>
+internal sealed class ReadSink : IAsyncDisposable
+{
+    /// <summary>Rows per row group; also caps the text held in memory (<see cref="MaxBatchChars"/>).</summary>
+    private const int MaxBatchRows = 8192;
+    private const long MaxBatchChars = 32L * 1024 * 1024;
+
+    private readonly SpoolFile _dataSpool;
+    private readonly SpoolFile _quarantineSpool;
+    private ParquetTableWriter? _dataWriter;
+    private ParquetTableWriter? _quarantineWriter;
+    private RecordBatch _batch = RecordBatch.ForDocuments(MaxBatchRows);
+    private readonly RecordBatch _bad = RecordBatch.WithSchema(QuarantineSchema.Columns);
+    private long _batchChars;
+
+    private ReadSink(SpoolFile data, SpoolFile quarantine)
+    {
+        _dataSpool = data;
+        _quarantineSpool = quarantine;
+    }
+
+    public long Records { get; private set; }
+    public long Kept { get; private set; }
+
+    /// <summary>Characters of text kept so far.</summary>
+    public long TextChars { get; private set; }
+
+    public Dictionary<string, long> Quarantined { get; } = [];
+    public List<string> Errors { get; } = [];
+
+    public static async Task<ReadSink> CreateAsync(CancellationToken cancellationToken)
+    {
+        var sink = new ReadSink(SpoolFile.Create(), SpoolFile.Create());
+        sink._dataWriter = await ParquetTableWriter.CreateAsync(sink._dataSpool.Stream, Columns.Core, cancellationToken: cancellationToken).ConfigureAwait(false);
+        sink._quarantineWriter = await ParquetTableWriter.CreateAsync(sink._quarantineSpool.Stream, QuarantineSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return sink;
+    }
+
+    /// <summary>One record a reader yielded from <paramref name="source"/>.</summary>
+    public async Task AddAsync(string source, InputRecord record, CancellationToken cancellationToken)
+    {
+        if (record.IsQuarantined)
+        {
+            AddQuarantined(source, record.Position, record.Problem!, record.Detail ?? "");
+            return;
+        }
+        Records++;
+        Kept++;
+        _batch.AddDocument(record.Id ?? ReadStage.DerivedId(source, record.Position), record.Text!, source, record.Position);
+        _batchChars += record.Text!.Length;
+        TextChars += record.Text!.Length;
+        if (_batch.RowCount >= MaxBatchRows || _batchChars >= MaxBatchChars) await FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public void AddQuarantined(string source, long position, string reason, string detail)
+    {
+        Records++;
+        Quarantined[reason] = Quarantined.GetValueOrDefault(reason) + 1;
+        _bad.Sources.Add(source);
+        _bad.Positions.Add(position);
+        _bad.GetColumn<string>(DropsSchema.Reason).Add(reason);
+        _bad.GetColumn<string>(DropsSchema.Detail).Add(detail);
+        if (reason == QuarantineReasons.CorruptObject) Errors.Add(detail.Length > 0 ? detail : $"{source}: corrupt object");
+    }
+
+    /// <summary>Documents already in the internal format (a part file), after everything added before.</summary>
+    public async Task AddDocumentsAsync(RecordBatch documents, CancellationToken cancellationToken)
+    {
+        if (documents.RowCount == 0) return;
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        await _dataWriter!.WriteAsync(documents, cancellationToken).ConfigureAwait(false);
+        Records += documents.RowCount;
+        Kept += documents.RowCount;
+        foreach (var text in documents.Texts.List) TextChars += text.Length;
+    }
+
+    private async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_batch.RowCount == 0) return;
+        await _dataWriter!.WriteAsync(_batch, cancellationToken).ConfigureAwait(false);
+        _batch = RecordBatch.ForDocuments(MaxBatchRows);
+        _batchChars = 0;
+    }
+
+    /// <summary>Finishes both files and uploads them create-once (quarantine first: the data file marks the shard read).</summary>
+    public async Task CommitAsync(IObjectStore store, string dataKey, string quarantineKey, CancellationToken cancellationToken)
+    {
+        await _dataWriter!.WriteAsync(_batch, cancellationToken).ConfigureAwait(false);
+        await _quarantineWriter!.WriteAsync(_bad, cancellationToken).ConfigureAwait(false);
+        await CloseWritersAsync().ConfigureAwait(false);
+        await _quarantineSpool.CommitOnceAsync(store, quarantineKey, cancellationToken).ConfigureAwait(false);
+        await _dataSpool.CommitOnceAsync(store, dataKey, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CloseWritersAsync()
+    {
+        if (_dataWriter is not null) await _dataWriter.DisposeAsync().ConfigureAwait(false);
+        if (_quarantineWriter is not null) await _quarantineWriter.DisposeAsync().ConfigureAwait(false);
+        _dataWriter = _quarantineWriter = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await CloseWritersAsync().ConfigureAwait(false);
+        await _dataSpool.DisposeAsync().ConfigureAwait(false);
+        await _quarantineSpool.DisposeAsync().ConfigureAwait(false);
+    }
+}

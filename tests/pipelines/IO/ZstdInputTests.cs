@@ -1,0 +1,62 @@
+using System.Text;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.IO.Readers;
+using Curation.Pipelines.Spec;
+using static Curation.Pipelines.Tests.IO.ReaderTestSupport;
+
+namespace Curation.Pipelines.Tests.IO;
+
+/// <summary>.jsonl.zst inputs: every frame of a multi-frame file is read; truncation and bad data end the object as corrupt_object.</summary>
+public sealed class ZstdInputTests
+{
+    private static string Lines(int from, int count) =>
+        string.Concat(Enumerable.Range(from, count).Select(i => $"{{\"id\": \"d{i}\", \"text\": \"document {i} with some words\"}}\n"));
+
+    private static byte[] Frame(string text, int level = 3)
+    {
+        using var compressor = new ZstdSharp.Compressor(level);
+        return compressor.Wrap(Encoding.UTF8.GetBytes(text)).ToArray();
+    }
+
+    [Fact]
+    public void Zst_extensions_choose_the_zstd_reader()
+    {
+        foreach (var key in new[] { "a.jsonl.zst", "b.ndjson.zst", "c.json.zst", "d.zst", "E.JSONL.ZST" })
+            Assert.Equal(JsonlCompression.Zstd, Assert.IsType<JsonlReader>(InputReaders.For(MakeSpec(), key)).Compression);
+        Assert.Equal(JsonlCompression.Zstd, Assert.IsType<JsonlReader>(InputReaders.For(MakeSpec(format: InputFormat.JsonlZst), "data.bin")).Compression);
+    }
+
+    [Fact]
+    public async Task A_multi_frame_file_is_read_whole()
+    {
+        var bytes = Frame(Lines(0, 300)).Concat(Frame(Lines(300, 5), level: 19)).Concat(Frame(Lines(305, 200))).ToArray();
+        var records = await ReadAllAsync(JsonlReader.Zstd, bytes, MakeSpec(idField: "id"), "c.jsonl.zst");
+        Assert.Equal(Enumerable.Range(0, 505).Select(i => $"d{i}"), records.Select(r => r.Id));
+        Assert.Equal(Enumerable.Range(0, 505).Select(i => (long)i), records.Select(r => r.Position));
+        Assert.All(records, r => Assert.False(r.IsQuarantined));
+    }
+
+    [Fact]
+    public async Task A_truncated_frame_is_a_corrupt_object_after_the_lines_read_whole()
+    {
+        var whole = Frame(Lines(0, 2000)).Concat(Frame(Lines(2000, 2000))).ToArray();
+        foreach (var cut in new[] { whole.Length - 1, whole.Length / 2, whole.Length / 4, 10 })
+        {
+            var records = await ReadAllAsync(JsonlReader.Zstd, whole[..cut], MakeSpec(idField: "id"), "t.jsonl.zst");
+            var last = records[^1];
+            Assert.Equal(QuarantineReasons.CorruptObject, last.Problem);
+            Assert.Contains("t.jsonl.zst: truncated zstd stream", last.Detail);
+            Assert.All(records[..^1], r => Assert.False(r.IsQuarantined));
+            Assert.Equal(Enumerable.Range(0, records.Count - 1).Select(i => $"d{i}"), records[..^1].Select(r => r.Id));
+        }
+    }
+
+    [Fact]
+    public async Task Data_that_is_not_zstd_is_a_corrupt_object()
+    {
+        var records = await ReadAllAsync(JsonlReader.Zstd, Encoding.UTF8.GetBytes(Lines(0, 3)), MakeSpec(), "plain.jsonl.zst");
+        var only = Assert.Single(records);
+        Assert.Equal(QuarantineReasons.CorruptObject, only.Problem);
+        Assert.Contains("plain.jsonl.zst: corrupt zstd stream before line 1", only.Detail);
+    }
+}

@@ -1,0 +1,80 @@
+using System.IO.Compression;
+using System.Text.Json;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+
+namespace Curation.Pipelines.Tests.Stages;
+
+/// <summary><c>output.format</c> jsonl_gz / jsonl_zst: the same rows and columns as the Parquet shards, readable by DuckDB.</summary>
+public sealed class OutputFormatTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("output-format");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData(OutputFormat.JsonlGz, ".jsonl.gz")]
+    [InlineData(OutputFormat.JsonlZst, ".jsonl.zst")]
+    public async Task Jsonl_shards_hold_the_parquet_shards_rows_and_columns(OutputFormat format, string extension)
+    {
+        var input = _temp.Combine("corpus");
+        Directory.CreateDirectory(input);
+        var corpus = new BigObjectCorpus(seed: 5);
+        for (var i = 0; i < 4; i++) await File.WriteAllBytesAsync(Path.Combine(input, $"docs-{i}.jsonl"), corpus.Jsonl(60_000));
+
+        JobSpec Spec(OutputFormat f) => new()
+        {
+            Name = "format",
+            Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl") }],
+            Sharding = new ShardingSpec { TargetShardBytes = 64 * 1024 },
+            Stages = [new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 20, MinWords = 3 }, new ExactDedupStageSpec()],
+            Output = new OutputSpec { Path = "curated/format", Format = f },
+        };
+        async Task<(IStoreResolver Stores, string Root, CuratedOutput? Output, Manifest Manifest)> RunAsync(string name, OutputFormat f)
+        {
+            var root = _temp.Combine(name);
+            var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+            using var services = StageServices.CreateDefault();
+            await InProcessJob.RunAsync(Spec(f), stores, services);
+            var (manifest, _) = await stores.DataStore.TryReadJsonAsync<Manifest>("curated/format/manifest.json", CurationJson.Options);
+            return (stores, root, f == OutputFormat.Parquet ? await CuratedOutput.ReadAsync(stores.DataStore, "curated/format") : null, manifest!);
+        }
+        var parquet = await RunAsync("parquet", OutputFormat.Parquet);
+        var jsonl = await RunAsync(format.ToString(), format);
+        Assert.True(parquet.Manifest.Shards.Count > 1);
+        Assert.Equal(parquet.Manifest.Shards.Count, jsonl.Manifest.Shards.Count);
+
+        for (var s = 0; s < parquet.Manifest.Shards.Count; s++)
+        {
+            var shard = jsonl.Manifest.Shards[s];
+            Assert.EndsWith(extension, shard.Key);
+            var expected = new List<Dictionary<string, string>>();
+            await using (var reader = await ParquetTableReader.OpenAsync(new MemoryStream(await parquet.Stores.DataStore.ReadBytesAsync("curated/format/" + parquet.Manifest.Shards[s].Key))))
+                await foreach (var batch in reader.ReadAllAsync())
+                    for (var i = 0; i < batch.RowCount; i++)
+                        expected.Add(batch.AllColumns.ToDictionary(c => c.Name, c => JsonSerializer.Serialize(c.Values[i])));
+            var bytes = await jsonl.Stores.DataStore.ReadBytesAsync("curated/format/" + shard.Key);
+            Stream raw = format == OutputFormat.JsonlGz ? new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress) : new ZstdSharp.DecompressionStream(new MemoryStream(bytes));
+            var actual = new StreamReader(raw).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => JsonDocument.Parse(line).RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetRawText())).ToList();
+            Assert.Equal(shard.Rows, actual.Count);
+            // The documents API's reader (id, source, text) sees the same documents.
+            var viewed = new List<string>();
+            await foreach (var (id, _, _) in JsonlShardFile.ReadDocumentsAsync(new MemoryStream(bytes), shard.Key)) viewed.Add(id);
+            Assert.Equal(actual.Select(a => JsonDocument.Parse(a["id"]).RootElement.GetString()), viewed);
+            Assert.Equal(expected.Count, actual.Count);
+            for (var i = 0; i < expected.Count; i++)
+            {
+                Assert.Equal(expected[i].Keys, actual[i].Keys);
+                foreach (var (column, value) in expected[i])
+                    Assert.Equal(JsonDocument.Parse(value).RootElement.ToString(), JsonDocument.Parse(actual[i][column]).RootElement.ToString());
+            }
+        }
+
+        var ids = DuckDbReference.Query($"SELECT id FROM read_json_auto('{Path.Combine(jsonl.Root, "curated", "format", "part-*" + extension)}') ORDER BY id");
+        Assert.Equal(parquet.Output!.KeptIds.Order(StringComparer.Ordinal), ids[0].EnumerateArray().Select(r => r.GetProperty("id").GetString()!));
+    }
+}

@@ -1,0 +1,86 @@
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+using Xunit.Abstractions;
+
+namespace Curation.Pipelines.Tests.Stages;
+
+/// <summary>
+/// Splitting on read never changes the output: the same job over big objects (plain JSONL, gzip and zstd JSONL, Parquet of
+/// many row groups, line text) with shard targets of 1 MiB and 1 GiB gives the same curated ids, the same shard
+/// contents (ordered by id), drops and quarantine, and positions are record numbers in each object.
+/// </summary>
+public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory _temp = new("split");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Shard_targets_of_one_MiB_and_one_GiB_give_identical_output()
+    {
+        var input = _temp.Combine("corpus");
+        Directory.CreateDirectory(input);
+        var corpus = new BigObjectCorpus(seed: 11);
+        var jsonl = corpus.Jsonl(3_500_000);
+        await File.WriteAllBytesAsync(Path.Combine(input, "big.jsonl"), jsonl);
+        await File.WriteAllBytesAsync(Path.Combine(input, "big.jsonl.gz"), BigObjectCorpus.Gzip(corpus.Jsonl(2_500_000)));
+        await File.WriteAllBytesAsync(Path.Combine(input, "big.jsonl.zst"), BigObjectCorpus.Zstd(corpus.Jsonl(2_000_000)));
+        await File.WriteAllBytesAsync(Path.Combine(input, "big.parquet"), await corpus.ParquetAsync(groups: 16, rowsPerGroup: 250));
+        await File.WriteAllLinesAsync(Path.Combine(input, "lines.txt"), Enumerable.Range(0, 2000).Select(_ => corpus.Text()));
+
+        JobSpec Spec(long target) => new()
+        {
+            Name = "split",
+            Inputs =
+            [
+                new InputSpec { Path = Path.Combine(input, "big.jsonl*"), MaxRecordBytes = 1500 },
+                new InputSpec { Path = Path.Combine(input, "*.parquet") },
+                new InputSpec { Path = Path.Combine(input, "*.txt"), TextDocuments = TextDocumentMode.Line },
+            ],
+            Sharding = new ShardingSpec { TargetShardBytes = target },
+            Stages = [new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 20, MinWords = 3 }, new ExactDedupStageSpec { Partitions = 4 }],
+            Output = new OutputSpec { Path = "curated/split" },
+        };
+
+        async Task<(JobContext Job, CuratedOutput Output, List<(string, string, string, long)> Rows)> RunAsync(string name, long target)
+        {
+            var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(name) });
+            using var services = StageServices.CreateDefault();
+            var job = await InProcessJob.RunAsync(Spec(target), stores, services);
+            var result = await CuratedOutput.ReadAsync(stores.DataStore, "curated/split");
+            return (job, result, await BigObjectCorpus.ReadRowsAsync(stores.DataStore, "curated/split", result.Manifest));
+        }
+
+        var small = await RunAsync("small", 1L << 20);
+        var large = await RunAsync("large", 1L << 30);
+
+        var parts = small.Job.Plan.Shards.SelectMany(s => s.Objects).Where(o => o.Part is not null).GroupBy(o => o.Part!.Unit).ToDictionary(g => g.Key, g => g.Count());
+        output.WriteLine($"1 MiB: {small.Job.Plan.ShardCount} shards, parts {string.Join(", ", parts.Select(p => $"{p.Key} {p.Value}"))}; 1 GiB: {large.Job.Plan.ShardCount} shard(s)");
+        Assert.True(parts.GetValueOrDefault(PartUnit.Bytes) >= 4, "the plain JSONL and the text are cut into byte ranges");
+        Assert.True(parts.GetValueOrDefault(PartUnit.Stream) >= 4, "the gzip and zstd streams are read into several parts each");
+        Assert.True(parts.GetValueOrDefault(PartUnit.RowGroups) >= 2, "the Parquet file is cut between row groups");
+        Assert.Equal(1, large.Job.Plan.ShardCount);
+        Assert.True(small.Output.Manifest.Shards.Count > 1);
+
+        Assert.Equal(large.Output.KeptIds.Order(StringComparer.Ordinal), small.Output.KeptIds.Order(StringComparer.Ordinal));
+        Assert.Equal(large.Rows, small.Rows);
+        Assert.Equal(large.Output.Drops.OrderBy(d => d.Id, StringComparer.Ordinal), small.Output.Drops.OrderBy(d => d.Id, StringComparer.Ordinal));
+        Assert.Equal(large.Output.Quarantine.OrderBy(q => (q.Source, q.Position)), small.Output.Quarantine.OrderBy(q => (q.Source, q.Position)));
+        Assert.Contains(small.Output.Drops, d => d.Reason == "exact_duplicate");
+        Assert.Contains(small.Output.Quarantine, q => q.Reason == QuarantineReasons.MalformedJson);
+
+        // Positions are record numbers in the object: the JSONL row at position p is line p of the file.
+        var lines = System.Text.Encoding.UTF8.GetString(jsonl).Split('\n');
+        foreach (var (id, _, source, position) in small.Rows.Where(r => r.Item3 == "big.jsonl").Take(200))
+        {
+            Assert.Equal(ReadStageId(source, position), id);
+            Assert.Contains("\"n\":", lines[position]);
+        }
+        Assert.Equal(small.Output.Manifest.Accounting.InputRecords, large.Output.Manifest.Accounting.InputRecords);
+    }
+
+    private static string ReadStageId(string source, long position) => Pipelines.Stages.ReadStage.DerivedId(source, position);
+}
