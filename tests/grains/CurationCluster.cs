@@ -46,7 +46,7 @@ public sealed class CurationCluster : IAsyncDisposable
     {
         var job = Client.GetGrain<IJobGrain>(JobContext.JobIdOf(spec));
         await job.Submit(spec.ToJson());
-        return await WaitAsync(job, timeout ?? TimeSpan.FromMinutes(3));
+        return await WaitAsync(job, timeout ?? TimeSpan.FromMinutes(6));
     }
 
     public static async Task<JobStatus> WaitAsync(IJobGrain job, TimeSpan timeout, Func<JobStatus, bool>? until = null)
