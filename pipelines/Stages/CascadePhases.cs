@@ -251,7 +251,7 @@ internal sealed class CascadePhases(SemanticDedupStage stage, SemanticDedupStage
         for (var i = 0; i < scores.RowCount; i++)
         {
             if (ranks[i] < 0) continue;
-            histogram[Math.Min(SemanticDedupStage.SimilarityBins - 1, (int)(Math.Max(0, max[i]) * (double)SemanticDedupStage.SimilarityBins))]++;
+            histogram[SemanticDedupStage.SimilarityBin(max[i])]++;
             healthy.Add(max[i]);
         }
         await StageObjects.WriteParquetAsync(data, Key(task, $"scores/{partition:D4}.parquet"), scores, null, cancellationToken).ConfigureAwait(false);

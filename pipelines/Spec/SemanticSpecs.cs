@@ -1,0 +1,111 @@
+using System.Text.Json.Serialization;
+
+namespace Curation.Pipelines.Spec;
+
+public enum SemanticOrder { Hard, Easy, Random }
+
+/// <summary>
+/// SemDeDup on the embeddings of the last embed stage: distributed spherical k-means, then within each cluster every
+/// member whose highest cosine similarity to an earlier-ranked member reaches 1 − eps is removed.
+/// </summary>
+public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec
+{
+    public const string TypeName = "semantic_dedup";
+    public const double DefaultEps = 0.01;
+    [JsonIgnore] public override string Type => TypeName;
+
+    public int Clusters { get; init; } = 100;
+    public int MaxIterations { get; init; } = 20;
+
+    /// <summary>Stop when no centroid moves more than this (1 − cos between iterations).</summary>
+    public double Tolerance { get; init; } = 1e-4;
+
+    /// <summary>Fraction of documents (seeded by id) that k-means++ initialisation sees.</summary>
+    public double InitSampleFraction { get; init; } = 1.0;
+
+    /// <summary>Remove when M ≥ 1 − eps. Unset: <see cref="DefaultEps"/> (NeMo's default), or chosen by <see cref="TargetKeepFraction"/>.</summary>
+    public double? Eps { get; init; }
+
+    /// <summary>
+    /// Instead of a fixed eps: the fraction of the stage's documents to keep; eps is picked from the run's own curve of
+    /// M (SemDeDup §6.5), as the largest eps whose kept fraction is closest to the target.
+    /// </summary>
+    public double? TargetKeepFraction { get; init; }
+
+    /// <summary>Eps values reported in the manifest's eps curve (fraction removed at each).</summary>
+    public IReadOnlyList<double> EpsCurve { get; init; } = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2];
+
+    public SemanticOrder Order { get; init; } = SemanticOrder.Hard;
+
+    /// <summary>Cluster partitions, each deduplicated by its own task (cluster mod partitions).</summary>
+    public int Partitions { get; init; } = 8;
+
+    /// <summary>Columns of the similarity block: memory per cluster is O(tile × dimensions + members); vectors are paged from a local spill file.</summary>
+    public int TileSize { get; init; } = 512;
+
+    /// <summary>
+    /// Embeddings this close (cosine) to the corpus mean direction are degenerate ("sticky"): kept out of dedup, so
+    /// they are never collapsed as false duplicates, and reported. 1 turns the check off.
+    /// </summary>
+    public double StickyCosine { get; init; } = 0.95;
+
+    /// <summary>
+    /// The two-tier cascade: pairs the last embed stage's (static) vectors propose at <see cref="SemanticVerifySpec.CandidateEps"/>
+    /// are re-embedded with <see cref="SemanticVerifySpec.Model"/> (a transformer) and decided at <see cref="Eps"/>. Null: off.
+    /// </summary>
+    public SemanticVerifySpec? Verify { get; init; }
+
+    /// <summary>
+    /// k-means assignment in a PCA projection of this many dimensions (fitted deterministically on the init sample);
+    /// null or the embeddings' own dimensions: the full space. Within clusters, similarity is exact cosine as always.
+    /// </summary>
+    public int? ClusterDims { get; init; }
+}
+
+/// <summary>semantic_dedup's cascade: which model decides the static tier's candidate pairs, and how loose the candidates are.</summary>
+public sealed record SemanticVerifySpec
+{
+    /// <summary>The model that re-embeds the candidates (default: the shipped transformer).</summary>
+    public ModelSpec Model { get; init; } = new();
+
+    /// <summary>
+    /// Candidate pairs: static cosine ≥ 1 − candidateEps. Null: <see cref="DefaultFactor"/> × eps (at least eps + 0.01),
+    /// at most 0.5. Looser finds more of the transformer's pairs and embeds more documents.
+    /// </summary>
+    public double? CandidateEps { get; init; }
+
+    public const double DefaultFactor = 4;
+
+    /// <summary>The candidate eps used for a stage eps.</summary>
+    public double CandidateEpsFor(double eps) => CandidateEps ?? Math.Min(0.5, Math.Max(DefaultFactor * eps, eps + 0.01));
+}
+
+/// <summary>
+/// D4 diversification: re-cluster the documents reaching the stage (typically SemDeDup's survivors) with spherical
+/// k-means and remove the most prototypical ones — nearest their centroid — until <see cref="KeepFraction"/> remains.
+/// </summary>
+public sealed record D4StageSpec : StageSpec, IClusteringSpec
+{
+    public const string TypeName = "d4";
+    [JsonIgnore] public override string Type => TypeName;
+
+    /// <summary>Fraction of the documents reaching this stage to keep (required).</summary>
+    public double KeepFraction { get; init; }
+
+    public int Clusters { get; init; } = 100;
+    public int MaxIterations { get; init; } = 20;
+    public double Tolerance { get; init; } = 1e-4;
+    public double InitSampleFraction { get; init; } = 1.0;
+}
+
+/// <summary>Settings of the distributed spherical k-means a clustering stage runs.</summary>
+public interface IClusteringSpec
+{
+    int Clusters { get; }
+    int MaxIterations { get; }
+    double Tolerance { get; }
+    double InitSampleFraction { get; }
+
+    /// <summary>k-means assigns in a PCA projection of this many dimensions; null: the embeddings' own space.</summary>
+    int? ClusterDims => null;
+}

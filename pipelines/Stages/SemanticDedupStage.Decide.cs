@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Globalization;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Semantic;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Pipelines.Stages;
+
+// The decide phase: per partition, which members are removed and which kept document each removed one names.
+public sealed partial class SemanticDedupStage
+{
+    private async Task<TaskStats> DecideAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var partition = task.Task;
+        var eps = (await ReadChoiceAsync(task, cancellationToken).ConfigureAwait(false)).Eps;
+        var scores = await StageObjects.ReadParquetAsync(task.Job.Data, Key(task, $"scores/{partition:D4}.parquet"), cancellationToken).ConfigureAwait(false);
+        var (shards, rows, clusterOf, ranks, max, twinRanks) = (scores.GetColumn<int>("shard"), scores.GetColumn<long>("row"), scores.GetColumn<int>("cluster"),
+            scores.GetColumn<int>("rank"), scores.GetColumn<float>("max_similarity"), scores.GetColumn<int>("twin_rank"));
+        var n = scores.RowCount;
+
+        // Rows of one cluster are contiguous, healthy ones in rank order first: row of rank r = start + r. A refresh's
+        // base members (shard BaseShard) rank first; they are already curated, get no verdict and are never removed.
+        var removed = new bool[n];
+        var twinRow = new int[n];
+        var twinSimilarity = new float[n];
+        var twinKept = new bool[n];
+        var chains = new List<int>();
+        var clusterStart = new Dictionary<int, int>();
+        for (var i = 0; i < n; i++)
+        {
+            twinRow[i] = -1;
+            if (!clusterStart.ContainsKey(clusterOf[i])) clusterStart[clusterOf[i]] = i;
+            if (ranks[i] < 0 || shards[i] == BaseShard || !SemDeDup.IsDuplicate(max[i], eps)) continue;
+            removed[i] = true;
+            var twin = clusterStart[clusterOf[i]] + twinRanks[i];
+            // The direct twin gave M, the maximum over every earlier member, so when it is kept it is also the most
+            // similar kept one. When it is removed itself (a chain), the kept members are searched below.
+            (twinRow[i], twinSimilarity[i], twinKept[i]) = (twin, max[i], !removed[twin]);
+            if (removed[twin]) chains.Add(i);
+        }
+
+        long chainResolved = 0;
+        if (chains.Count > 0)
+            chainResolved = _cascade.Enabled
+                ? await _cascade.ResolveChainsAsync(task, partition, chains, removed, twinRow, twinSimilarity, twinKept, cancellationToken).ConfigureAwait(false)
+                : await ResolveChainsAsync(task, partition, scores, chains, removed, clusterStart, eps, twinRow, twinSimilarity, twinKept, cancellationToken)
+                    .ConfigureAwait(false);
+
+        var verdicts = new SortedDictionary<int, RecordBatch>();
+        var clusterTable = RecordBatch.WithSchema(ClusterSchema);
+        var health = scores.GetColumn<string>("health");
+        for (var i = 0; i < n; i++)
+        {
+            if (i == clusterStart[clusterOf[i]])
+            {
+                var end = i;
+                while (end < n && clusterOf[end] == clusterOf[i]) end++;
+                var own = Enumerable.Range(i, end - i).Where(r => shards[r] != BaseShard).ToArray();
+                clusterTable.GetColumn<int>("cluster").Add(clusterOf[i]);
+                clusterTable.GetColumn<long>("size").Add(own.Length);
+                clusterTable.GetColumn<long>("healthy").Add(own.Count(r => ranks[r] >= 0));
+                clusterTable.GetColumn<long>("removed").Add(own.Count(r => removed[r]));
+            }
+            if (shards[i] == BaseShard) continue;
+            var batch = verdicts.TryGetValue(shards[i], out var b) ? b : verdicts[shards[i]] = RecordBatch.WithSchema(VerdictSchema);
+            batch.GetColumn<long>("row").Add(rows[i]);
+            batch.GetColumn<int>("cluster").Add(clusterOf[i]);
+            batch.GetColumn<float>("max_similarity").Add(max[i]);
+            batch.GetColumn<string>(DropsSchema.TwinId).Add(removed[i] ? scores.Ids[twinRow[i]] : "");
+            batch.GetColumn<float>("twin_similarity").Add(twinSimilarity[i]);
+            batch.GetColumn<bool>("twin_kept").Add(twinKept[i]);
+            batch.GetColumn<string>("health").Add(health[i]);
+        }
+        foreach (var (shard, batch) in verdicts)
+            await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"verdicts/{JobLayout.ShardName(shard)}/{partition:D4}.parquet"), batch, null, cancellationToken)
+                .ConfigureAwait(false);
+        await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"clusters/{partition:D4}.parquet"), clusterTable, null, cancellationToken).ConfigureAwait(false);
+
+        var removedCount = removed.Count(r => r);
+        var stats = new TaskStats
+        {
+            In = shards.List.Count(s => s != BaseShard), Seconds = clock.Elapsed.TotalSeconds,
+            Metrics =
+            {
+                ["removed"] = removedCount, ["twins_kept"] = Enumerable.Range(0, n).Count(i => removed[i] && twinKept[i]),
+                ["chain_twins_kept"] = chainResolved, ["chain_twins_removed"] = chains.Count - chainResolved,
+            },
+            Indexes = task.Job.Refresh is null ? null
+                : [await WriteMembersIndexAsync(task, partition, scores, removed, cancellationToken).ConfigureAwait(false)],
+        };
+        if (Refreshing(task))
+            stats.Metrics["duplicates_of_corpus"] = Enumerable.Range(0, n).Count(i => removed[i] && shards[twinRow[i]] == BaseShard);
+        return stats;
+    }
+
+    /// <summary>
+    /// A versioned corpus: this partition's members index for the snapshot this job writes — the base's members (index
+    /// order) then this run's kept healthy members (shard, row order). Carried by reference when this run kept none here.
+    /// Streams both, a row group per piece, so the partition is never held in memory.
+    /// </summary>
+    private async Task<SnapshotIndex> WriteMembersIndexAsync(TaskContext task, int partition, RecordBatch scores, bool[] removed,
+        CancellationToken cancellationToken)
+    {
+        var (shards, rows, ranks) = (scores.GetColumn<int>("shard"), scores.GetColumn<long>("row"), scores.GetColumn<int>("rank"));
+        var keep = new HashSet<(int Shard, long Row)>();
+        for (var i = 0; i < scores.RowCount; i++)
+            if (shards[i] != BaseShard && ranks[i] >= 0 && !removed[i]) keep.Add((shards[i], rows[i]));
+        var baseIndex = Refreshing(task) ? await BaseMembersIndexAsync(task, partition, cancellationToken).ConfigureAwait(false) : null;
+        if (baseIndex is not null && keep.Count == 0) return baseIndex;
+
+        var keys = new List<string>();
+        await foreach (var info in task.Job.Data.ListAsync(MembersFolder(task, partition), cancellationToken).ConfigureAwait(false)) keys.Add(info.Key);
+        keys.Sort(StringComparer.Ordinal);
+        return await StageObjects.WriteIndexAsync(task, MembersIndex, partition, MembersIndexSchema, null, async (writer, ct) =>
+        {
+            if (baseIndex is not null)
+                await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, baseIndex, ct).ConfigureAwait(false))
+                    await writer.WriteAsync(batch, ct).ConfigureAwait(false);
+            foreach (var key in keys)
+            {
+                var shard = int.Parse(Path.GetFileNameWithoutExtension(key), CultureInfo.InvariantCulture);
+                await using var input = await task.Job.Data.OpenReadAsync(key, ct).ConfigureAwait(false);
+                await using var reader = await ParquetTableReader.OpenAsync(input, ct).ConfigureAwait(false);
+                await foreach (var batch in reader.ReadAllAsync(ct).ConfigureAwait(false))
+                {
+                    var piece = RecordBatch.WithSchema(MembersIndexSchema);
+                    var (pieceRows, clusters, vectors) = (batch.GetColumn<long>("row"), batch.GetColumn<int>("cluster"), batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn));
+                    for (var i = 0; i < batch.RowCount; i++)
+                    {
+                        if (!keep.Contains((shard, pieceRows[i]))) continue;
+                        piece.Ids.Add(batch.Ids[i]);
+                        piece.GetColumn<int>("cluster").Add(clusters[i]);
+                        piece.GetColumn<byte[]>(EmbeddingFile.VectorColumn).Add(vectors[i]);
+                    }
+                    await writer.WriteAsync(piece, ct).ConfigureAwait(false);
+                }
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// For removed members whose direct twin was removed too: the most similar kept earlier member of the cluster
+    /// (earliest rank on ties), when it lies within eps. Otherwise the direct twin stays — a removed document within
+    /// eps whose own drop names the next link — because no kept document is within eps (a chain a ~ b ~ c).
+    /// Loads only the vectors of the clusters concerned. Returns how many found a kept twin.
+    /// </summary>
+    private async Task<long> ResolveChainsAsync(TaskContext task, int partition, RecordBatch scores, List<int> chains, bool[] removed,
+        Dictionary<int, int> clusterStart, double eps, int[] twinRow, float[] twinSimilarity, bool[] twinKept, CancellationToken cancellationToken)
+    {
+        var clusterOf = scores.GetColumn<int>("cluster");
+        var ranks = scores.GetColumn<int>("rank");
+        var wantedClusters = chains.Select(i => clusterOf[i]).ToHashSet();
+        var rowOf = new Dictionary<(int Shard, long Row), int>();
+        for (var i = 0; i < scores.RowCount; i++)
+            if (ranks[i] >= 0 && wantedClusters.Contains(clusterOf[i])) rowOf[(scores.GetColumn<int>("shard")[i], scores.GetColumn<long>("row")[i])] = i;
+
+        VectorSpill? spill = null;
+        try
+        {
+            var spillRowOf = new Dictionary<int, int>();
+            var members = await ReadMembersAsync(task, partition, (shard, row, cluster, _) => wantedClusters.Contains(cluster),
+                d => spill = new VectorSpill(d), cancellationToken).ConfigureAwait(false);
+            // A refresh: the corpus' members rank first and are kept, so they are candidates too.
+            if (Refreshing(task))
+                members.AddRange(await ReadBaseMembersAsync(task, partition, wantedClusters.Contains, _ => spill!, cancellationToken).ConfigureAwait(false));
+            foreach (var m in members)
+                if (m.SpillRow >= 0) spillRowOf[rowOf[(m.Shard, m.Row)]] = m.SpillRow;
+            spill!.Seal();
+
+            long resolved = 0;
+            foreach (var j in chains)
+            {
+                var start = clusterStart[clusterOf[j]];
+                var (best, bestRow) = (float.NegativeInfinity, -1);
+                for (var i = start; i < j; i++)
+                {
+                    if (removed[i]) continue;
+                    var similarity = VectorKernels.SequentialDot(spill.Row(spillRowOf[i]), spill.Row(spillRowOf[j]));
+                    if (similarity > best) (best, bestRow) = (similarity, i);
+                }
+                if (bestRow < 0 || !SemDeDup.IsDuplicate(best, eps)) continue;
+                (twinRow[j], twinSimilarity[j], twinKept[j]) = (bestRow, best, true);
+                resolved++;
+            }
+            return resolved;
+        }
+        finally
+        {
+            spill?.Dispose();
+        }
+    }
+}
