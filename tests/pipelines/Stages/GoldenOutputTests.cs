@@ -1,0 +1,61 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+
+namespace Curation.Pipelines.Tests.Stages;
+
+/// <summary>
+/// Pins the bytes the README's demo job writes (every stage: read, normalize, quality filter, exact and near dedup,
+/// tokenize, embed, semantic dedup, token output), so an engine refactor that must not change the output proves it:
+/// the shard, drops, quarantine and embedding objects (keys, rows, SHA-256), the books and the token totals. Timings
+/// and the free-form reports are left out. The expected digest was recorded on main before issue 13's refactor.
+/// </summary>
+public sealed class GoldenOutputTests(Xunit.Abstractions.ITestOutputHelper log) : IDisposable
+{
+    /// <summary>SHA-256 of <see cref="Describe"/> for the demo job, recorded on main at b5a760e.</summary>
+    private const string DemoDigest = "PENDING";
+
+    private readonly TempDirectory _temp = new("golden");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Demo_job_writes_the_pinned_bytes()
+    {
+        var samples = Path.Combine(RepositoryRoot.Get(), "samples");
+        var spec = JobSpec.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "demo.job.json"))).WithInputsRelativeTo(samples);
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data") });
+        using var services = StageServices.CreateDefault();
+        await InProcessJob.RunAsync(spec, stores, services, parallelism: 2);
+
+        var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/demo");
+        var description = Describe(output);
+        log.WriteLine(description);
+        var digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(description)));
+        log.WriteLine($"digest {digest}");
+        Assert.Equal(DemoDigest, digest);
+    }
+
+    /// <summary>The parts of a job's output that must not change: one line per object, then the books and token totals.</summary>
+    private static string Describe(CuratedOutput output)
+    {
+        var manifest = output.Manifest;
+        var lines = new List<string>();
+        void Objects(string kind, IEnumerable<OutputObject> objects) =>
+            lines.AddRange(objects.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{kind} {o.Key} {o.Rows} {o.Bytes} {o.Sha256}"));
+        Objects("shard", manifest.Shards);
+        Objects("drops", manifest.Drops);
+        Objects("quarantine", manifest.Quarantine);
+        Objects("embeddings", manifest.Embeddings);
+        lines.Add("schema " + JsonSerializer.Serialize(manifest.Schema, CurationJson.Options));
+        lines.Add("accounting " + JsonSerializer.Serialize(manifest.Accounting, CurationJson.Options));
+        lines.Add("errors " + JsonSerializer.Serialize(manifest.Errors, CurationJson.Options));
+        if (manifest.Tokens is { } tokens) lines.Add($"tokens {tokens.Tokenizer} {tokens.DType} {tokens.VocabSize} {tokens.Documents} {tokens.Tokens}");
+        return string.Join('\n', lines);
+    }
+}
