@@ -18,7 +18,7 @@ namespace Curation.Pipelines.Tests.Stages;
 public sealed class GoldenOutputTests(Xunit.Abstractions.ITestOutputHelper log) : IDisposable
 {
     /// <summary>SHA-256 of <see cref="Describe"/> for the demo job, recorded on main at b5a760e.</summary>
-    private const string DemoDigest = "PENDING";
+    private const string DemoDigest = "b2a5b4f27ca90a923653836f5822684b7a8a0f276ebfa7994edac71081be7a44";
 
     private readonly TempDirectory _temp = new("golden");
 
@@ -31,7 +31,7 @@ public sealed class GoldenOutputTests(Xunit.Abstractions.ITestOutputHelper log) 
         var spec = JobSpec.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "demo.job.json"))).WithInputsRelativeTo(samples);
         var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data") });
         using var services = StageServices.CreateDefault();
-        await InProcessJob.RunAsync(spec, stores, services, parallelism: 2);
+        await InProcessJob.RunAsync(spec, stores, services, parallelism: 3);
 
         var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/demo");
         var description = Describe(output);
