@@ -96,6 +96,9 @@ public sealed record ManifestColumn(string Name, string Type)
         var t when t == typeof(float) => "float",
         var t when t == typeof(bool) => "bool",
         var t when t == typeof(byte[]) => "binary",
+        var t when t == typeof(long?) => "int64?",
+        var t when t == typeof(double?) => "double?",
+        var t when t == typeof(bool?) => "bool?",
         var t => t.Name,
     });
 }

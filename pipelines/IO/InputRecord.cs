@@ -20,6 +20,9 @@ public readonly record struct InputRecord(long Position, string? Id, string? Tex
 {
     public bool IsQuarantined => Problem is not null;
 
+    /// <summary>The record's other fields (metadata passthrough, <see cref="InputFields"/>), in input order; null: none.</summary>
+    public IReadOnlyList<FieldValue>? Fields { get; init; }
+
     public static InputRecord Document(long position, string? id, string text) => new(position, id, text, null, null);
 
     public static InputRecord Quarantine(long position, string reason, string detail) => new(position, null, null, reason, detail);

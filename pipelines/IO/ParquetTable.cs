@@ -68,6 +68,9 @@ public sealed class ParquetTableWriter : IAsyncDisposable
         Column<float> c => rowGroup.WriteAsync<float>(field, c.List.ToArray(), cancellationToken: ct),
         Column<bool> c => rowGroup.WriteAsync<bool>(field, c.List.ToArray(), cancellationToken: ct),
         Column<byte[]> c => rowGroup.WriteAsync(field, c.List),
+        Column<long?> c => rowGroup.WriteAsync<long>(field, c.List.ToArray(), cancellationToken: ct),
+        Column<double?> c => rowGroup.WriteAsync<double>(field, c.List.ToArray(), cancellationToken: ct),
+        Column<bool?> c => rowGroup.WriteAsync<bool>(field, c.List.ToArray(), cancellationToken: ct),
         _ => throw new NotSupportedException($"Column '{column.Name}' of type {column.ElementType.Name} cannot be written to Parquet."),
     };
 
@@ -77,6 +80,8 @@ public sealed class ParquetTableWriter : IAsyncDisposable
         var t when t == typeof(byte[]) => new DataField(column.Name, typeof(byte[]), isNullable: true),
         var t when t == typeof(long) || t == typeof(int) || t == typeof(double) || t == typeof(float) || t == typeof(bool)
             => new DataField(column.Name, t, isNullable: false),
+        var t when Nullable.GetUnderlyingType(t) is { } value && (value == typeof(long) || value == typeof(double) || value == typeof(bool))
+            => new DataField(column.Name, value, isNullable: true),
         _ => throw new NotSupportedException($"Column '{column.Name}' of type {column.Type.Name} cannot be written to Parquet."),
     };
 
@@ -150,7 +155,8 @@ public sealed class ParquetTableReader : IAsyncDisposable
             case Column<string> c:
                 var strings = new string?[rows];
                 await rowGroup.ReadAsync(field, strings.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
-                c.AddRange(strings.Select(s => s ?? string.Empty));
+                // The core columns are never null; a passed-through input field may be (kept as null).
+                c.AddRange(IsCore(field.Name) ? strings.Select(s => s ?? string.Empty) : strings!);
                 break;
             case Column<byte[]> c:
                 var blobs = new byte[]?[rows];
@@ -162,6 +168,9 @@ public sealed class ParquetTableReader : IAsyncDisposable
             case Column<double> c: c.AddRange(await ReadValuesAsync<double>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
             case Column<float> c: c.AddRange(await ReadValuesAsync<float>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
             case Column<bool> c: c.AddRange(await ReadValuesAsync<bool>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<long?> c: c.AddRange(await ReadNullableAsync<long>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<double?> c: c.AddRange(await ReadNullableAsync<double>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<bool?> c: c.AddRange(await ReadNullableAsync<bool>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
             default: throw new NotSupportedException($"Column '{field.Name}' has an unsupported type.");
         }
     }
@@ -174,9 +183,22 @@ public sealed class ParquetTableReader : IAsyncDisposable
         return values;
     }
 
+    private static async Task<T?[]> ReadNullableAsync<T>(ParquetRowGroupReader rowGroup, DataField field, int rows, CancellationToken ct)
+        where T : struct
+    {
+        var values = new T?[rows];
+        await rowGroup.ReadAsync<T>(field, values.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
+        return values;
+    }
+
+    private static bool IsCore(string name) => name is Columns.Id or Columns.Text or Columns.Source;
+
     private static Type ElementType(DataField field)
     {
         var type = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
+        // Nullable numbers and booleans are passed-through input fields (ParquetTableWriter writes its own ones required).
+        if (field.IsNullable && (type == typeof(long) || type == typeof(double) || type == typeof(bool)))
+            return typeof(Nullable<>).MakeGenericType(type);
         // Parquet.Net 6 reports byte-array columns as memory types; our batches hold strings and byte arrays.
         if (type == typeof(ReadOnlyMemory<char>) || type == typeof(Memory<char>)) return typeof(string);
         if (type == typeof(ReadOnlyMemory<byte>) || type == typeof(Memory<byte>)) return typeof(byte[]);

@@ -106,6 +106,9 @@ public static class Columns
     public const string Source = "source";
     public const string Position = "position";
 
+    /// <summary>Input fields kept as JSON (nested, mixed-type or untyped ones): a JSON object per row, or null.</summary>
+    public const string Metadata = "metadata";
+
     public static readonly IReadOnlyList<ColumnSchema> Core =
     [
         new(Id, typeof(string)), new(Text, typeof(string)), new(Source, typeof(string)), new(Position, typeof(long)),
@@ -136,6 +139,9 @@ public abstract class Column(string name)
         var t when t == typeof(double) => new Column<double>(schema.Name, capacity),
         var t when t == typeof(float) => new Column<float>(schema.Name, capacity),
         var t when t == typeof(bool) => new Column<bool>(schema.Name, capacity),
+        var t when t == typeof(long?) => new Column<long?>(schema.Name, capacity),
+        var t when t == typeof(double?) => new Column<double?>(schema.Name, capacity),
+        var t when t == typeof(bool?) => new Column<bool?>(schema.Name, capacity),
         var t => throw new NotSupportedException($"Column '{schema.Name}' has unsupported type {t.Name}."),
     };
 }

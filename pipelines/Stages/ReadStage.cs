@@ -46,7 +46,8 @@ public sealed class ReadStage() : PipelineStage(0)
         long bytesIn = 0;
         IReadOnlyDictionary<string, long[]>? firstLines = null;
 
-        await using var sink = await ReadSink.CreateAsync(cancellationToken).ConfigureAwait(false);
+        var fieldColumns = await FieldSchema.ForJobAsync(job, cancellationToken).ConfigureAwait(false);
+        await using var sink = await ReadSink.CreateAsync(fieldColumns, cancellationToken).ConfigureAwait(false);
         foreach (var obj in shard.Objects)
         {
             bytesIn += obj.ReadBytes;
