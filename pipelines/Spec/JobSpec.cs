@@ -101,7 +101,7 @@ public sealed record InputSpec
     public int MaxRecordBytes { get; init; } = 8 * 1024 * 1024;
 }
 
-public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt, JsonlZst }
+public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt, JsonlZst, Warc, WarcGz, Html }
 
 public enum TextDocumentMode { File, Line, Paragraph }
 
@@ -152,6 +152,7 @@ public sealed record OutputSpec
 /// <summary>A stage and its parameters; <c>type</c> selects the stage.</summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type", UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization)]
 [JsonDerivedType(typeof(NormalizeStageSpec), NormalizeStageSpec.TypeName)]
+[JsonDerivedType(typeof(ExtractStageSpec), ExtractStageSpec.TypeName)]
 [JsonDerivedType(typeof(QualityFilterStageSpec), QualityFilterStageSpec.TypeName)]
 [JsonDerivedType(typeof(ExactDedupStageSpec), ExactDedupStageSpec.TypeName)]
 [JsonDerivedType(typeof(NearDedupStageSpec), NearDedupStageSpec.TypeName)]
@@ -179,6 +180,16 @@ public sealed record NormalizeStageSpec : StageSpec
 }
 
 public enum UnicodeForm { Nfc, Nfkc }
+
+/// <summary>HTML → main text (WARC and HTML inputs): boilerplate removed, paragraph breaks kept, the page title as a column.</summary>
+public sealed record ExtractStageSpec : StageSpec
+{
+    public const string TypeName = "extract";
+    [JsonIgnore] public override string Type => TypeName;
+
+    /// <summary>A page with less main text than this (characters) is dropped as no_main_text.</summary>
+    public int MinChars { get; init; } = 1;
+}
 
 /// <summary>Heuristic quality filters; each failed check drops the document with its own reason.</summary>
 public sealed record QualityFilterStageSpec : StageSpec

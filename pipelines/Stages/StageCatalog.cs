@@ -20,6 +20,7 @@ public static class StageCatalog
             stages.Add(stageSpec switch
             {
                 NormalizeStageSpec s => new DocumentStage(index, s.Type, new NormalizeTransform(s)),
+                ExtractStageSpec s => new DocumentStage(index, s.Type, new ExtractTransform(s)),
                 QualityFilterStageSpec s => new DocumentStage(index, s.Type, new QualityFilterTransform(s)),
                 ExactDedupStageSpec s => new ExactDedupStage(index, s),
                 NearDedupStageSpec s => new NearDedupStage(index, s),
