@@ -76,21 +76,31 @@ public sealed partial class HtmlExtractor
         if (articles.Length == 1) return articles[0];
         if (body.QuerySelector("main, [role=main]") is { } main) return main;
 
-        var scores = new Dictionary<IElement, double>();
-        foreach (var block in body.QuerySelectorAll("p, pre, blockquote, td, dd, li"))
+        // Text outside links, counted into every ancestor: the deepest element holding most of it is the content.
+        var weight = new Dictionary<IElement, int>();
+        foreach (var node in body.Descendants<IText>())
         {
-            var length = Collapse(block.TextContent).Length;
-            if (length < 25) continue;
-            var score = 1 + length / 100.0 - LinkTextLength(block) / 50.0;
-            if (block.ParentElement is { } parent) scores[parent] = scores.GetValueOrDefault(parent) + score;
-            if (block.ParentElement?.ParentElement is { } grand) scores[grand] = scores.GetValueOrDefault(grand) + score / 2;
+            var length = node.Data.AsSpan().Trim().Length;
+            if (length == 0 || node.ParentElement?.Closest("a") is not null) continue;
+            for (var e = node.ParentElement; e is not null; e = e.ParentElement)
+            {
+                weight[e] = weight.GetValueOrDefault(e) + length;
+                if (e == body) break;
+            }
         }
-        if (scores.Count == 0) return body;
-        var best = scores.MaxBy(s => s.Value).Key;
-        // A best block that is a list or table item's container is widened to its section.
-        while (best.LocalName is "ul" or "ol" or "tr" or "tbody" or "table" && best.ParentElement is { } up && up != body.ParentElement) best = up;
-        return best;
+        var total = weight.GetValueOrDefault(body);
+        if (total == 0) return body;
+        var best = body;
+        while (true)
+        {
+            var next = best.Children.FirstOrDefault(c => weight.GetValueOrDefault(c) >= ContentShare * total);
+            if (next is null || next.LocalName is "p" or "pre" or "li" or "td" or "tr" or "tbody" or "table" or "ul" or "ol") return best;
+            best = next;
+        }
     }
+
+    /// <summary>The share of the page's non-link text the content element holds.</summary>
+    private const double ContentShare = 0.85;
 
     private static int LinkTextLength(IElement element) => element.QuerySelectorAll("a").Sum(a => Collapse(a.TextContent).Length);
 
