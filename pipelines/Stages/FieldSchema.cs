@@ -32,16 +32,19 @@ internal static class FieldSchema
 
     private static async Task<IReadOnlyList<ColumnSchema>> InferAsync(JobContext job, CancellationToken cancellationToken)
     {
-        var keepsAny = job.Spec.Inputs.Any(InputFields.KeepsAny);
-        if (!keepsAny) return [];
+        var keepsAny = false;
         var sample = new List<FieldValue>();
         var objects = job.Plan.Shards.SelectMany(s => s.Objects).ToArray();
         for (var input = 0; input < job.Spec.Inputs.Count; input++)
         {
+            if (!InputFields.KeepsAny(job.Spec.Inputs[input])) continue;
             var first = objects.Where(o => o.Input == input).OrderBy(o => o.Source, StringComparer.Ordinal).FirstOrDefault();
             if (first is null) continue;
             var (store, spec) = await ReadStage.OpenCheckedAsync(job, first, cancellationToken).ConfigureAwait(false);
             var reader = InputReaders.For(spec, first.Key);
+            // Plain text has no fields: an input of text objects only adds no columns.
+            if (objects.Where(o => o.Input == input).All(o => InputReaders.For(spec, o.Key) is TextInputReader)) continue;
+            keepsAny = true;
             if (reader is ParquetInputReader)
             {
                 try
