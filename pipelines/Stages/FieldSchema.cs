@@ -72,7 +72,12 @@ internal static class FieldSchema
     /// <summary>Columns the job's stages add: an input field of such a name stays in <c>metadata</c>.</summary>
     private static HashSet<string> StageColumns(JobContext job)
     {
-        var names = new HashSet<string>(StringComparer.Ordinal) { TokenizeStage.TokenCountColumn, EmbedStage.WindowsColumn };
+        var names = new HashSet<string>(StringComparer.Ordinal)
+        {
+            TokenizeStage.TokenCountColumn, EmbedStage.WindowsColumn, ExactDedupStage.HashColumn, TrainTokenizeStage.TokensColumn,
+            SemanticDedupStage.ClusterColumn, SemanticDedupStage.MaxSimilarityColumn, SemanticDedupStage.HealthColumn,
+            D4Stage.ClusterColumn, D4Stage.DistanceColumn,
+        };
         foreach (var stage in job.Stages.OfType<DocumentStage>())
             foreach (var column in stage.Transform.AddedColumns) names.Add(column.Name);
         return names;
