@@ -119,6 +119,22 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         public string? Id { get; } = idField;
         public byte[] TextUtf8 { get; } = Encoding.UTF8.GetBytes(textField);
         public byte[]? IdUtf8 { get; } = idField is null ? null : Encoding.UTF8.GetBytes(idField);
+
+        private readonly List<(byte[] Utf8, string Name, bool Kept)> _names = [];
+
+        /// <summary>
+        /// The name of the property the reader is on, if <see cref="Keep"/> keeps it; null otherwise. Names seen before
+        /// are matched as bytes, so a corpus' recurring field names are decoded once per object, not once per line.
+        /// </summary>
+        public string? KeptName(ref Utf8JsonReader reader)
+        {
+            foreach (var (utf8, name, kept) in _names)
+                if (reader.ValueTextEquals(utf8)) return kept ? name : null;
+            var decoded = reader.GetString()!;
+            var keep = InputFields.Keeps(Keep!, decoded);
+            if (_names.Count < 64) _names.Add((Encoding.UTF8.GetBytes(decoded), decoded, keep));
+            return keep ? decoded : null;
+        }
     }
 
     /// <summary>One line to a document, a quarantined record, or nothing (blank line).</summary>
@@ -144,9 +160,9 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
             {
                 var isText = reader.ValueTextEquals(fields.TextUtf8);
                 var isId = fields.IdUtf8 is not null && reader.ValueTextEquals(fields.IdUtf8);
-                var name = !isText && !isId && fields.Keep is not null ? reader.GetString()! : null;
+                var name = !isText && !isId && fields.Keep is not null ? fields.KeptName(ref reader) : null;
                 reader.Read();
-                if (name is not null && InputFields.Keeps(fields.Keep!, name))
+                if (name is not null)
                 {
                     (kept ??= []).Add(new FieldValue(name, FieldValueOf(ref reader, line)));
                     continue;
