@@ -49,8 +49,10 @@ public sealed partial class HtmlExtractor
             if (element.Parent is not null && IsChrome(element)) element.Remove();
 
         var root = PickRoot(body);
+        // Link lists inside the content are chrome (related links, tag clouds) unless they are most of it (an index page).
+        var rootLength = Collapse(root.TextContent).Length;
         foreach (var element in root.QuerySelectorAll("ul, ol, table, div, p").ToArray())
-            if (element.Parent is not null && IsLinkList(element)) element.Remove();
+            if (element.Parent is not null && IsLinkList(element, rootLength)) element.Remove();
 
         var text = new TextWriter();
         text.Write(root);
@@ -76,12 +78,13 @@ public sealed partial class HtmlExtractor
         if (articles.Length == 1) return articles[0];
         if (body.QuerySelector("main, [role=main]") is { } main) return main;
 
-        // Text outside links, counted into every ancestor: the deepest element holding most of it is the content.
+        // Text, link text at a fifth, counted into every ancestor: the deepest element holding most of it is the content.
         var weight = new Dictionary<IElement, int>();
         foreach (var node in body.Descendants<IText>())
         {
             var length = node.Data.AsSpan().Trim().Length;
-            if (length == 0 || node.ParentElement?.Closest("a") is not null) continue;
+            if (node.ParentElement?.Closest("a") is not null) length /= 5;
+            if (length == 0) continue;
             for (var e = node.ParentElement; e is not null; e = e.ParentElement)
             {
                 weight[e] = weight.GetValueOrDefault(e) + length;
@@ -99,15 +102,19 @@ public sealed partial class HtmlExtractor
         }
     }
 
-    /// <summary>The share of the page's non-link text the content element holds.</summary>
+    /// <summary>The share of the page's (link-discounted) text the content element holds.</summary>
     private const double ContentShare = 0.85;
+
+    /// <summary>A link list holding more than this share of the content's text is the content (an index page), not chrome.</summary>
+    private const double IndexShare = 0.4;
 
     private static int LinkTextLength(IElement element) => element.QuerySelectorAll("a").Sum(a => Collapse(a.TextContent).Length);
 
-    private static bool IsLinkList(IElement element)
+    private static bool IsLinkList(IElement element, int rootLength)
     {
         var length = Collapse(element.TextContent).Length;
         if (length == 0) return element.QuerySelector("img, pre") is null;
+        if (length > IndexShare * rootLength) return false;
         if (element.LocalName == "p" && length > 200) return false;
         return LinkTextLength(element) > 0.6 * length && element.QuerySelectorAll("a").Length >= 2;
     }
