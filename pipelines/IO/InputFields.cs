@@ -104,6 +104,9 @@ public sealed class FieldColumns
     private readonly object?[] _row;
     private readonly ArrayBufferWriter<byte> _buffer = new();
 
+    /// <summary>Text as it is (no \uXXXX escapes for non-ASCII letters), as the input had it.</summary>
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public FieldColumns(IReadOnlyList<ColumnSchema> schema)
     {
         _schema = schema;
@@ -131,7 +134,7 @@ public sealed class FieldColumns
                 if (json is null)
                 {
                     _buffer.ResetWrittenCount();
-                    json = new Utf8JsonWriter(_buffer);
+                    json = new Utf8JsonWriter(_buffer, WriterOptions);
                     json.WriteStartObject();
                 }
                 json.WritePropertyName(field.Name);

@@ -28,6 +28,8 @@ internal sealed class ParquetFieldColumns
 
     public bool IsEmpty => _order.Length == 0;
 
+    private static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static ParquetFieldColumns For(ParquetSchema schema, InputSpec spec)
     {
         var flat = new List<DataField>();
@@ -79,7 +81,7 @@ internal sealed class ParquetFieldColumns
                 var values = new object?[rows];
                 for (var row = 0; row < rows && row < untyped.Data.Count; row++)
                     values[row] = untyped.Data[row].TryGetValue(field.Name, out var value) && value is not null
-                        ? new RawJson(JsonSerializer.Serialize(Plain(value)))
+                        ? new RawJson(JsonSerializer.Serialize(Plain(value), JsonOptions))
                         : null;
                 columns[field.Name] = values;
             }

@@ -220,10 +220,11 @@ public sealed class InputFieldsTests
         var columns = new FieldColumns(schema);
         columns.Add(batch, [F("n", "seven"), F("x", 3L), F("url", "v"), F("source", "s"), F("later", 1L)]);
         columns.Add(batch, null);
-        Assert.Equal(new long?[] { null, null }, batch.GetColumn<long?>("n").List);
-        Assert.Equal(new double?[] { 3.0, null }, batch.GetColumn<double?>("x").List);
-        Assert.Equal(new string?[] { "v", null }, batch.GetColumn<string>("url").List);
-        Assert.Equal(new string?[] { """{"n":"seven","source":"s","later":1}""", null }, batch.GetColumn<string>("metadata").List);
+        columns.Add(batch, [F("ja", "日本語 \"q\"")]);
+        Assert.Equal(new long?[] { null, null, null }, batch.GetColumn<long?>("n").List);
+        Assert.Equal(new double?[] { 3.0, null, null }, batch.GetColumn<double?>("x").List);
+        Assert.Equal(new string?[] { "v", null, null }, batch.GetColumn<string>("url").List);
+        Assert.Equal(new string?[] { """{"n":"seven","source":"s","later":1}""", null, """{"ja":"日本語 \"q\""}""" }, batch.GetColumn<string>("metadata").List);
 
         var spec = new InputSpec { Path = "x", IdField = "id", Fields = ["a", "b", "id"], DropFields = ["b"] };
         Assert.True(InputFields.Keeps(spec, "a"));
