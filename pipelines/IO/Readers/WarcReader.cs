@@ -19,7 +19,8 @@ namespace Curation.Pipelines.IO.Readers;
 /// the fields <c>url</c> (WARC-Target-URI), <c>warc_date</c>, <c>warc_record_id</c>, <c>content_type</c> (media type)
 /// and <c>charset</c>. Other response and resource records are counted and quarantined as <c>not_html</c> with their
 /// content type; <c>warcinfo</c>, <c>request</c>, <c>metadata</c>, <c>revisit</c> and <c>continuation</c> records
-/// hold no document and are passed over (not records, like blank JSONL lines).
+/// hold no document and are passed over (not records, like blank JSONL lines). An HTTP payload kept raw (chunked,
+/// gzip, deflate, brotli) is decoded first (<see cref="HttpPayload"/>); one that cannot be → bad_http_body.
 /// </para>
 /// <para>
 /// A page whose charset is unknown → unknown_charset; bytes that are not UTF-8 where UTF-8 is meant → invalid_utf8; a
@@ -143,8 +144,15 @@ public sealed class WarcReader(bool gzip) : IInputReader
             if (end < 0) { end = body.IndexOf("\n\n"u8); skip = 2; }
             if (end < 0)
                 return InputRecord.Quarantine(number, NotHtml, $"{where} ({url}): the HTTP response has no end of headers");
-            contentType = HttpHeader(Encoding.Latin1.GetString(body[..end]), "Content-Type");
+            var http = Encoding.Latin1.GetString(body[..end]);
+            contentType = HttpPayload.Header(http, "Content-Type");
             body = body[(end + skip)..];
+            if (HttpPayload.Header(http, "Transfer-Encoding") is not null || HttpPayload.Header(http, "Content-Encoding") is not null)
+            {
+                var (decoded, problem, detail) = HttpPayload.Decode(http, body.ToArray(), maxBytes);
+                if (problem is not null) return InputRecord.Quarantine(number, problem, $"{where} ({url}): {detail}");
+                body = decoded;
+            }
         }
         var media = HtmlText.MediaType(contentType);
         string? text;
@@ -175,16 +183,6 @@ public sealed class WarcReader(bool gzip) : IInputReader
     }
 
     private static bool MediaTypeIs(string? contentType, string media) => HtmlText.MediaType(contentType) == media;
-
-    private static string? HttpHeader(string head, string name)
-    {
-        foreach (var line in head.Split('\n').Skip(1))
-        {
-            var colon = line.IndexOf(':');
-            if (colon > 0 && line[..colon].Trim().Equals(name, StringComparison.OrdinalIgnoreCase)) return line[(colon + 1)..].Trim();
-        }
-        return null;
-    }
 }
 
 /// <summary>A stream read line by line (headers) and block by block (record contents), counting the bytes consumed.</summary>

@@ -87,4 +87,34 @@ public sealed class WarcReaderTests
         var bad = await ReadAllAsync(HtmlFileReader.Instance, "<meta charset=\"klingon-8\"><p>x</p>"u8.ToArray(), MakeSpec(), "b.html");
         Assert.Equal(HtmlText.UnknownCharset, Assert.Single(bad).Problem);
     }
+
+    [Fact]
+    public async Task A_raw_chunked_and_gzip_encoded_HTTP_payload_is_decoded_and_a_broken_one_is_quarantined()
+    {
+        var page = "<html><body><p>Chunked and compressed, as wget keeps it.</p></body></html>"u8.ToArray();
+        var gzip = WebPageCorpus.GzipMember(page);
+        var chunked = new MemoryStream();
+        foreach (var piece in gzip.Chunk(17))
+        {
+            chunked.Write(Encoding.ASCII.GetBytes($"{piece.Length:x}\r\n"));
+            chunked.Write(piece);
+            chunked.Write("\r\n"u8);
+        }
+        chunked.Write("0\r\n\r\n"u8);
+        byte[] Raw(byte[] payload, string headers) =>
+        [
+            .. Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n{headers}\r\n"), .. payload,
+        ];
+        byte[] warc =
+        [
+            .. WebPageCorpus.WarcRecord("WARC/1.0", "response", "https://a.example/", Raw(chunked.ToArray(), "Transfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n"), "application/http; msgtype=response", 1),
+            .. WebPageCorpus.WarcRecord("WARC/1.0", "response", "https://b.example/", Raw(gzip.AsSpan(0, 20).ToArray(), "Content-Encoding: gzip\r\n"), "application/http; msgtype=response", 2),
+            .. WebPageCorpus.WarcRecord("WARC/1.0", "response", "https://c.example/", Raw("zz\r\nxx"u8.ToArray(), "Transfer-Encoding: chunked\r\n"), "application/http; msgtype=response", 3),
+        ];
+        var records = await ReadAllAsync(WarcReader.Plain, warc, MakeSpec(), "raw.warc");
+        Assert.Equal(Encoding.UTF8.GetString(page), records[0].Text);
+        Assert.Equal((HttpPayload.BadHttpBody, HttpPayload.BadHttpBody), (records[1].Problem, records[2].Problem));
+        Assert.Contains("gzip", records[1].Detail);
+        Assert.Contains("chunked", records[2].Detail);
+    }
 }
