@@ -27,7 +27,7 @@ public static class InputFields
 {
     /// <summary>Whether a field other than text and id is kept under the spec.</summary>
     public static bool Keeps(InputSpec spec, string name) =>
-        name != spec.TextField && name != spec.IdField && (spec.Fields is null || spec.Fields.Contains(name)) && !spec.DropFields.Contains(name);
+        name != spec.TextField && name != spec.IdField && (spec.Fields is null || spec.Fields.Contains(name)) && spec.DropFields?.Contains(name) != true;
 
     /// <summary>Whether any field can be kept: false when <c>fields</c> is empty.</summary>
     public static bool KeepsAny(InputSpec spec) => spec.Fields is null || spec.Fields.Count > 0;

@@ -89,10 +89,12 @@ public sealed record InputSpec
     /// Input fields (JSONL) or columns (Parquet) besides text and id to keep as columns of the curated shards; null: all
     /// of them; empty: none (<c>docs/metadata</c>, README "Metadata passthrough").
     /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<string>? Fields { get; init; }
 
-    /// <summary>Input fields not to keep (applied after <see cref="Fields"/>).</summary>
-    public IReadOnlyList<string> DropFields { get; init; } = [];
+    /// <summary>Input fields not to keep (applied after <see cref="Fields"/>); null: none.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? DropFields { get; init; }
 
     /// <summary>How a plain-text object splits into documents.</summary>
     public TextDocumentMode TextDocuments { get; init; } = TextDocumentMode.File;
