@@ -34,6 +34,7 @@ internal static class FieldSchema
     {
         var keepsAny = false;
         var sample = new List<FieldValue>();
+        var sampled = new HashSet<string>(StringComparer.Ordinal);   // inputs naming the same object the same way are read once
         var objects = job.Plan.Shards.SelectMany(s => s.Objects).ToArray();
         for (var input = 0; input < job.Spec.Inputs.Count; input++)
         {
@@ -42,6 +43,7 @@ internal static class FieldSchema
             if (first is null) continue;
             var (store, spec) = await ReadStage.OpenCheckedAsync(job, first, cancellationToken).ConfigureAwait(false);
             var reader = InputReaders.For(spec, first.Key);
+            if (!sampled.Add($"{store.Location}\n{first.Key}\n{System.Text.Json.JsonSerializer.Serialize(spec with { Path = "" }, CurationJson.Options)}")) continue;
             // Plain text has no fields: an input of text objects only adds no columns.
             if (objects.Where(o => o.Input == input).All(o => InputReaders.For(spec, o.Key) is TextInputReader)) continue;
             keepsAny = true;
