@@ -1,3 +1,4 @@
+using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Storage;
@@ -61,6 +62,7 @@ internal sealed class ReadSink : IAsyncDisposable
         }
         Records++;
         Kept++;
+        TaskProgress.Add(1);
         _batch.AddDocument(record.Id ?? ReadStage.DerivedId(source, record.Position), record.Text!, source, record.Position);
         _fields.Add(_batch, record.Fields);
         _batchChars += record.Text!.Length;
