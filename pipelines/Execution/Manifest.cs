@@ -99,6 +99,7 @@ public sealed record ManifestColumn(string Name, string Type)
         var t when t == typeof(long?) => "int64?",
         var t when t == typeof(double?) => "double?",
         var t when t == typeof(bool?) => "bool?",
+        var t when ColumnSchema.ListElementOf(t) is { } element => $"list<{Of(new ColumnSchema("", element)).Type}>",
         var t => t.Name,
     });
 }

@@ -8,9 +8,19 @@ namespace Curation.Pipelines.IO;
 
 /// <summary>
 /// One input field of a record besides text and id (metadata passthrough). <see cref="Value"/> is null, a string, a
-/// long, a double, a bool, or <see cref="RawJson"/> (a nested object or array, as its JSON text).
+/// long, a double, a bool, a list (<c>List&lt;T?&gt;</c> of string, long, double or bool: a Parquet list of one
+/// primitive) or <see cref="RawJson"/> (a nested object or array, as its JSON text).
 /// </summary>
-public readonly record struct FieldValue(string Name, object? Value);
+public readonly record struct FieldValue(string Name, object? Value)
+{
+    /// <summary>By value, lists (a Parquet list column's rows) element by element.</summary>
+    public bool Equals(FieldValue other) =>
+        Name == other.Name && (Equals(Value, other.Value)
+                               || Value is System.Collections.IList a && other.Value is System.Collections.IList b && a.GetType() == b.GetType()
+                               && a.Cast<object?>().SequenceEqual(b.Cast<object?>()));
+
+    public override int GetHashCode() => HashCode.Combine(Name, Value is System.Collections.IList list ? list.Count : Value?.GetHashCode() ?? 0);
+}
 
 /// <summary>A nested value (object, array) kept as its JSON text.</summary>
 public sealed record RawJson(string Json);
@@ -64,6 +74,10 @@ public static class InputFields
         long => typeof(long?),
         double => typeof(double?),
         bool => typeof(bool?),
+        List<string?> => typeof(List<string?>),
+        List<long?> => typeof(List<long?>),
+        List<double?> => typeof(List<double?>),
+        List<bool?> => typeof(List<bool?>),
         _ => typeof(RawJson),
     };
 
@@ -72,6 +86,8 @@ public static class InputFields
     {
         if (seen is null || seen == kind) return kind;
         if ((seen == typeof(long?) && kind == typeof(double?)) || (seen == typeof(double?) && kind == typeof(long?))) return typeof(double?);
+        if ((seen == typeof(List<long?>) && kind == typeof(List<double?>)) || (seen == typeof(List<double?>) && kind == typeof(List<long?>)))
+            return typeof(List<double?>);
         return typeof(RawJson);
     }
 
@@ -87,8 +103,19 @@ public static class InputFields
             case double: json.WriteNullValue(); break;
             case bool b: json.WriteBooleanValue(b); break;
             case RawJson raw: json.WriteRawValue(raw.Json, skipInputValidation: true); break;
+            case List<string?> list: WriteArray(json, list); break;
+            case List<long?> list: WriteArray(json, list); break;
+            case List<double?> list: WriteArray(json, list); break;
+            case List<bool?> list: WriteArray(json, list); break;
             default: throw new NotSupportedException($"A field value of type {value.GetType().Name} has no JSON form.");
         }
+    }
+
+    private static void WriteArray<T>(Utf8JsonWriter json, List<T> list)
+    {
+        json.WriteStartArray();
+        foreach (var item in list) WriteJson(json, item);
+        json.WriteEndArray();
     }
 }
 
@@ -166,6 +193,11 @@ public sealed class FieldColumns
             if (value is long l) { typed = (double)l; return true; }
             return value is double;
         }
-        return false;
+        if (type == typeof(List<double?>) && value is List<long?> integers)
+        {
+            typed = integers.Select(v => (double?)v).ToList();
+            return true;
+        }
+        return value.GetType() == type; // a list of the column's element type
     }
 }

@@ -75,6 +75,9 @@ public static class JsonlShardFile
             case Column<float> c when float.IsFinite(c[row]): json.WriteNumberValue(c[row]); break;
             case Column<double> or Column<float>: json.WriteNullValue(); break;
             case Column<byte[]> c: json.WriteBase64StringValue(c[row]); break;
+            case Column<List<string?>?> or Column<List<long?>?> or Column<List<double?>?> or Column<List<bool?>?>:
+                InputFields.WriteJson(json, column.Values[row]);
+                break;
             default: throw new NotSupportedException($"Column '{column.Name}' of type {column.ElementType.Name} has no JSON form.");
         }
     }

@@ -11,17 +11,20 @@ namespace Curation.Pipelines.IO.Readers;
 /// The Parquet columns a job keeps besides text and id (metadata passthrough), read one row group at a time into each
 /// row's <see cref="FieldValue"/>s. Flat columns keep their type family: strings (binary as base64), every integer
 /// type as int64, float/double/decimal as double, booleans, dates and times as ISO 8601 strings. Nested columns
-/// (lists, structs, maps) are read through Parquet.Net's untyped deserializer and kept as JSON (<see cref="RawJson"/>).
+/// lists of one primitive become list columns (<see cref="ListKind"/>); other nested columns (lists of structs, structs,
+/// maps) are read through Parquet.Net's untyped deserializer and kept as JSON (<see cref="RawJson"/>).
 /// </summary>
 internal sealed class ParquetFieldColumns
 {
     private readonly DataField[] _flat;
+    private readonly (string Name, DataField Item)[] _lists;
     private readonly Field[] _nested;
     private readonly string[] _order;
 
-    private ParquetFieldColumns(DataField[] flat, Field[] nested, string[] order)
+    private ParquetFieldColumns(DataField[] flat, (string, DataField)[] lists, Field[] nested, string[] order)
     {
         _flat = flat;
+        _lists = lists;
         _nested = nested;
         _order = order;
     }
@@ -33,6 +36,7 @@ internal sealed class ParquetFieldColumns
     public static ParquetFieldColumns For(ParquetSchema schema, InputSpec spec)
     {
         var flat = new List<DataField>();
+        var lists = new List<(string, DataField)>();
         var nested = new List<Field>();
         var order = new List<string>();
         if (InputFields.KeepsAny(spec))
@@ -41,9 +45,10 @@ internal sealed class ParquetFieldColumns
                 if (!InputFields.Keeps(spec, field.Name)) continue;
                 order.Add(field.Name);
                 if (field is DataField { IsArray: false, MaxRepetitionLevel: 0 } data) flat.Add(data);
+                else if (field is ListField { Item: DataField item } && ListKind(item) is not null) lists.Add((field.Name, item));
                 else nested.Add(field);
             }
-        return new ParquetFieldColumns(flat.ToArray(), nested.ToArray(), order.ToArray());
+        return new ParquetFieldColumns(flat.ToArray(), lists.ToArray(), nested.ToArray(), order.ToArray());
     }
 
     /// <summary>
@@ -60,7 +65,54 @@ internal sealed class ParquetFieldColumns
                 var t when t == typeof(bool) => false,
                 _ => "",
             });
+        foreach (var (name, item) in _lists)
+            yield return new FieldValue(name, ListKind(item) switch
+            {
+                var t when t == typeof(List<long?>) => new List<long?>(),
+                var t when t == typeof(List<double?>) => new List<double?>(),
+                var t when t == typeof(List<bool?>) => new List<bool?>(),
+                _ => new List<string?>(),
+            });
         foreach (var field in _nested) yield return new FieldValue(field.Name, new RawJson("null"));
+    }
+
+    /// <summary>
+    /// The list column a Parquet list of one primitive becomes (strings; every integer up to 32 bits and int64 as int64;
+    /// float and double as double; booleans), or null when it stays JSON (other element types).
+    /// </summary>
+    private static Type? ListKind(DataField item)
+    {
+        if (item.MaxRepetitionLevel != 1) return null;
+        var type = ElementType(item);
+        return type switch
+        {
+            _ when type == typeof(string) => typeof(List<string?>),
+            _ when IsInteger(type) && type != typeof(ulong) => typeof(List<long?>),
+            _ when type == typeof(double) || type == typeof(float) => typeof(List<double?>),
+            _ when type == typeof(bool) => typeof(List<bool?>),
+            _ => null,
+        };
+    }
+
+    private static async Task<object?[]> ReadListAsync(ParquetRowGroupReader rowGroup, DataField item, int rows, CancellationToken ct)
+    {
+        var type = Nullable.GetUnderlyingType(item.ClrType) ?? item.ClrType;
+        object?[] Boxed<T>(List<T>?[] lists) => lists.Cast<object?>().ToArray();
+        return type switch
+        {
+            _ when type == typeof(ReadOnlyMemory<char>) => Boxed(await ListColumns.ReadAsync<ReadOnlyMemory<char>, string?>(rowGroup, item, rows, v => v.ToString(), ct).ConfigureAwait(false)),
+            _ when type == typeof(long) => Boxed(await ListColumns.ReadAsync<long, long?>(rowGroup, item, rows, v => v, ct).ConfigureAwait(false)),
+            _ when type == typeof(int) => Boxed(await ListColumns.ReadAsync<int, long?>(rowGroup, item, rows, v => v, ct).ConfigureAwait(false)),
+            _ when type == typeof(uint) => Boxed(await ListColumns.ReadAsync<uint, long?>(rowGroup, item, rows, v => v, ct).ConfigureAwait(false)),
+            _ when type == typeof(short) => Boxed(await ListColumns.ReadAsync<short, long?>(rowGroup, item, rows, v => v, ct).ConfigureAwait(false)),
+            _ when type == typeof(ushort) => Boxed(await ListColumns.ReadAsync<ushort, long?>(rowGroup, item, rows, v => v, ct).ConfigureAwait(false)),
+            _ when type == typeof(sbyte) => Boxed(await ListColumns.ReadAsync<sbyte, long?>(rowGroup, item, rows, v => v, ct).ConfigureAwait(false)),
+            _ when type == typeof(byte) => Boxed(await ListColumns.ReadAsync<byte, long?>(rowGroup, item, rows, v => v, ct).ConfigureAwait(false)),
+            _ when type == typeof(double) => Boxed(await ListColumns.ReadAsync<double, double?>(rowGroup, item, rows, v => v, ct).ConfigureAwait(false)),
+            _ when type == typeof(float) => Boxed(await ListColumns.ReadAsync<float, double?>(rowGroup, item, rows, v => v, ct).ConfigureAwait(false)),
+            _ when type == typeof(bool) => Boxed(await ListColumns.ReadAsync<bool, bool?>(rowGroup, item, rows, v => v, ct).ConfigureAwait(false)),
+            _ => throw new NotSupportedException($"list column '{item.Path}' of {type.Name} cannot be kept as a list"),
+        };
     }
 
     /// <summary>Every row's kept fields in the row group, in the file's column order.</summary>
@@ -72,6 +124,7 @@ internal sealed class ParquetFieldColumns
         {
             rows = checked((int)rowGroup.RowCount);
             foreach (var field in _flat) columns[field.Name] = await ReadFlatAsync(rowGroup, field, rows, cancellationToken).ConfigureAwait(false);
+            foreach (var (name, item) in _lists) columns[name] = await ReadListAsync(rowGroup, item, rows, cancellationToken).ConfigureAwait(false);
         }
         if (_nested.Length > 0)
         {

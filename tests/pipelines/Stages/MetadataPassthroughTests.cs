@@ -10,8 +10,8 @@ using Parquet.Serialization;
 namespace Curation.Pipelines.Tests.Stages;
 
 /// <summary>
-/// Every input field besides text and id reaches the curated shards: Parquet columns with their types (a list column as
-/// JSON in <c>metadata</c>), JSONL fields of one type as typed columns, nested and mixed ones in <c>metadata</c>;
+/// Every input field besides text and id reaches the curated shards: Parquet columns with their types (a list of strings as
+/// a list column), JSONL fields of one type as typed columns, nested and mixed ones in <c>metadata</c>;
 /// <c>fields</c>/<c>dropFields</c> choose them; drops and quarantine keep id, source and position only; DuckDB reads
 /// every output file, in both output formats.
 /// </summary>
@@ -90,7 +90,7 @@ public sealed class MetadataPassthroughTests : IDisposable
         Assert.Equal("bool?", schema["ok"]);
         Assert.DoesNotContain("n", schema.Keys);      // integers and a string: mixed
         Assert.Equal("string", schema["metadata"]);
-        Assert.DoesNotContain("tags", schema.Keys);   // a list column: JSON in metadata
+        Assert.Equal("list<string>", schema["tags"]); // a Parquet list of strings: a list column
         Assert.DoesNotContain("meta", schema.Keys);   // nested objects
         Assert.DoesNotContain("mixed", schema.Keys);  // string and integer
         Assert.DoesNotContain("secret", schema.Keys);
@@ -106,9 +106,9 @@ public sealed class MetadataPassthroughTests : IDisposable
         var quarantine = Path.Combine(outputFolder, "quarantine", "*.parquet");
         var embeddings = Path.Combine(outputFolder, "embeddings", "*.parquet");
         var results = DuckDbReference.Query(
-            $"SELECT id, year::INTEGER AS year, url, score, ratio, ok, metadata FROM read_parquet('{shards}') ORDER BY id",
-            $"SELECT typeof(year) AS year, typeof(score) AS score, typeof(ok) AS ok FROM read_parquet('{shards}') LIMIT 1",
-            $"SELECT id, json_extract_string(metadata, '$.tags[1]') AS tag FROM read_parquet('{shards}') WHERE id = 'p1'",
+            $"SELECT id, year::INTEGER AS year, url, score, ratio, ok, to_json(tags)::VARCHAR AS tags, metadata FROM read_parquet('{shards}') ORDER BY id",
+            $"SELECT typeof(year) AS year, typeof(score) AS score, typeof(ok) AS ok, typeof(tags) AS tags FROM read_parquet('{shards}') LIMIT 1",
+            $"SELECT id, tags[2] AS tag FROM read_parquet('{shards}') WHERE id = 'p1'",
             $"SELECT id, to_json(tags)::VARCHAR AS tags FROM read_parquet('{Path.Combine(folder, "table.parquet")}') ORDER BY id",
             $"SELECT * FROM read_parquet('{drops}') LIMIT 1",
             $"SELECT * FROM read_parquet('{quarantine}') LIMIT 1",
@@ -122,12 +122,13 @@ public sealed class MetadataPassthroughTests : IDisposable
         Assert.Equal(0.5, rows["p1"].GetProperty("score").GetDouble());
         Assert.Equal(JsonValueKind.Null, rows["p2"].GetProperty("url").ValueKind);
         Assert.Equal(JsonValueKind.Null, rows["p2"].GetProperty("score").ValueKind);
-        AssertJson("""{"tags":["news","geo"]}""", rows["p1"].GetProperty("metadata").GetString());
-        // The list column as DuckDB reads it from the input file. Known limit: Parquet.Net's untyped reader gives an empty
-        // list as null, so p2's [] arrives as null (README, metadata mapping).
-        AssertJson("""{"tags":null}""", rows["p2"].GetProperty("metadata").GetString());
-        foreach (var input in results[3].EnumerateArray().Where(r => r.GetProperty("id").GetString() != "p2" && rows.ContainsKey(r.GetProperty("id").GetString()!)))
-            AssertJson($"{{\"tags\":{input.GetProperty("tags").GetString()}}}", rows[input.GetProperty("id").GetString()!].GetProperty("metadata").GetString());
+        // The list column exactly as DuckDB reads it from the input file, an empty list included; nothing left for metadata.
+        AssertJson("""["news","geo"]""", rows["p1"].GetProperty("tags").GetString());
+        AssertJson("[]", rows["p2"].GetProperty("tags").GetString());
+        Assert.Equal(JsonValueKind.Null, rows["p1"].GetProperty("metadata").ValueKind);
+        Assert.Equal(JsonValueKind.Null, rows["j1"].GetProperty("tags").ValueKind);
+        foreach (var input in results[3].EnumerateArray().Where(r => rows.ContainsKey(r.GetProperty("id").GetString()!)))
+            AssertJson(input.GetProperty("tags").GetString()!, rows[input.GetProperty("id").GetString()!].GetProperty("tags").GetString());
 
         Assert.Equal(1.0, rows["j1"].GetProperty("ratio").GetDouble());
         Assert.Equal(0.25, rows["j2"].GetProperty("ratio").GetDouble());
@@ -143,6 +144,7 @@ public sealed class MetadataPassthroughTests : IDisposable
         Assert.Equal("BIGINT", types.GetProperty("year").GetString());
         Assert.Equal("DOUBLE", types.GetProperty("score").GetString());
         Assert.Equal("BOOLEAN", types.GetProperty("ok").GetString());
+        Assert.Equal("VARCHAR[]", types.GetProperty("tags").GetString());
         Assert.Equal("geo", results[2][0].GetProperty("tag").GetString());
 
         // Drops and quarantine: id, source, position (and the reason), never the document's fields.
@@ -179,17 +181,18 @@ public sealed class MetadataPassthroughTests : IDisposable
         };
         await InProcessJob.RunAsync(spec, stores, services);
         var (manifest, _) = await stores.DataStore.TryReadJsonAsync<Manifest>("curated/metadata/" + Manifest.FileName, CurationJson.Options);
-        Assert.Equal(["id", "text", "source", "position", "url", "year", "metadata"], manifest!.Schema.Select(c => c.Name).Take(7));
+        Assert.Equal(["id", "text", "source", "position", "tags", "url", "year", "metadata"], manifest!.Schema.Select(c => c.Name).Take(8));
         var shard = Path.Combine(root, "curated", "metadata", manifest.Shards.Single().Key);
         Assert.EndsWith(".jsonl.zst", shard);
         var results = DuckDbReference.Query(
-            $"SELECT id, year::INTEGER AS year, url, json_extract(metadata::JSON, '$.tags') AS tags, json_extract_string(metadata::JSON, '$.meta.lang') AS lang FROM read_json('{shard}', format = 'newline_delimited') ORDER BY id");
+            $"SELECT id, year::INTEGER AS year, url, to_json(tags)::VARCHAR AS tags, json_extract_string(metadata::JSON, '$.meta.lang') AS lang FROM read_json('{shard}', format = 'newline_delimited') ORDER BY id");
         var rows = results[0].EnumerateArray().ToDictionary(r => r.GetProperty("id").GetString()!);
         Assert.Equal(["j1", "j2", "j3", "p1", "p2"], rows.Keys);
         Assert.Equal(2021, rows["p1"].GetProperty("year").GetInt64());
         Assert.Equal("https://b.example/1", rows["j1"].GetProperty("url").GetString());
         Assert.Equal("en", rows["j1"].GetProperty("lang").GetString());
-        AssertJson("""["news","geo"]""", rows["p1"].GetProperty("tags").ValueKind == JsonValueKind.String ? rows["p1"].GetProperty("tags").GetString() : rows["p1"].GetProperty("tags").GetRawText());
+        AssertJson("""["news","geo"]""", rows["p1"].GetProperty("tags").GetString());
+        AssertJson("[]", rows["p2"].GetProperty("tags").GetString());
     }
 
     private static void AssertJson(string expected, string? actual)
