@@ -258,8 +258,12 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             };
         }
 
+        var shardObjects = outputs.Where(o => o.Kind == ShardKind).ToArray();
+        var idIndex = await IdIndex.WriteAsync(job.Output, job.OutputLocation, Relative(task, IdIndex.FolderName), shardObjects,
+            outputs.Where(o => o.Kind == DropsKind).ToArray(), cancellationToken).ConfigureAwait(false);
         var manifest = new Manifest
         {
+            IdIndex = idIndex,
             JobId = job.JobId, JobName = job.Spec.Name, Seed = job.Spec.Seed, Schema = schema,
             Shards = outputs.Where(o => o.Kind == ShardKind).ToArray(),
             Drops = outputs.Where(o => o.Kind == DropsKind).ToArray(),
