@@ -1,0 +1,93 @@
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Pipelines.IO;
+
+namespace Curation.Pipelines.Execution;
+
+/// <summary>One link of a document's lineage: its fate in the output (or in an earlier snapshot) and, when kept, its text.</summary>
+public sealed record LineageStep(IdIndexEntry Entry, string? Text, int? Snapshot);
+
+/// <summary>
+/// "Why was this document removed, and what is it a copy of?": follows a document through the output's id index to
+/// the kept document that survives (an exact copy of a near duplicate of … ), across earlier snapshots of a versioned
+/// corpus. Each step reads one index bucket; the kept end reads its shard. Unknown ids and broken chains end the list.
+/// </summary>
+public static class DocumentLineage
+{
+    public const int MaxSteps = 16;
+
+    public static async Task<IReadOnlyList<LineageStep>> FollowAsync(IObjectStore output, StoreLocation location, Manifest manifest, string id,
+        CancellationToken cancellationToken = default)
+    {
+        var steps = new List<LineageStep>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var current = id;
+        while (steps.Count < MaxSteps && seen.Add(current))
+        {
+            var found = await FindAsync(output, location, manifest, current, cancellationToken).ConfigureAwait(false);
+            if (found is not { } hit) break;
+            var (entry, snapshot) = hit;
+            if (entry.Kept)
+            {
+                var document = await IdIndex.ReadDocumentAsync(output, location, entry.Shard!, entry.Id, cancellationToken).ConfigureAwait(false);
+                steps.Add(new LineageStep(entry, document?.Text, snapshot));
+                break;
+            }
+            steps.Add(new LineageStep(entry, null, snapshot));
+            if (entry.Twin is null) break;
+            current = entry.Twin;
+        }
+        return steps;
+    }
+
+    /// <summary>The id's entry in this manifest's index, else in its earlier snapshots' (newest first).</summary>
+    public static async Task<(IdIndexEntry Entry, int? Snapshot)?> FindAsync(IObjectStore output, StoreLocation location, Manifest manifest, string id,
+        CancellationToken cancellationToken = default)
+    {
+        for (var m = manifest; m is not null;)
+        {
+            if (m.IdIndex is { } index && await IdIndex.LookupAsync(output, location, index, id, cancellationToken).ConfigureAwait(false) is { } entry)
+                return (entry, m.Snapshot?.Number);
+            m = m.Snapshot?.PreviousManifest is { } previous
+                ? await CorpusSnapshots.ReadManifestAsync(output, location.Prefix, previous, cancellationToken).ConfigureAwait(false)
+                : null;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// A page of the output's drops in file order (stage and reason filters optional), after a cursor
+    /// <c>file:row</c> from the previous page; the next cursor is null at the end.
+    /// </summary>
+    public static async Task<(IReadOnlyList<IdIndexEntry> Drops, string? Next)> DropsPageAsync(IObjectStore output, StoreLocation location, Manifest manifest,
+        string? stage, string? reason, int limit, string? after, CancellationToken cancellationToken = default)
+    {
+        var (startFile, startRow) = (0, 0L);
+        if (after is { } cursor && cursor.Split(':') is [var f, var r] && int.TryParse(f, out var file) && long.TryParse(r, out var row))
+            (startFile, startRow) = (file, row + 1);
+        var page = new List<IdIndexEntry>();
+        for (var fileIndex = startFile; fileIndex < manifest.Drops.Count; fileIndex++)
+        {
+            var bytes = await output.ReadBytesAsync(location.KeyOf(manifest.Drops[fileIndex].Key), cancellationToken).ConfigureAwait(false);
+            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(bytes), cancellationToken).ConfigureAwait(false);
+            long rowIndex = 0;
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var stages = batch.GetColumn<string>(DropsSchema.Stage);
+                var reasons = batch.GetColumn<string>(DropsSchema.Reason);
+                var details = batch.GetColumn<string>(DropsSchema.Detail);
+                var twins = batch.GetColumn<string>(DropsSchema.TwinId);
+                for (var i = 0; i < batch.RowCount; i++, rowIndex++)
+                {
+                    if (fileIndex == startFile && rowIndex < startRow) continue;
+                    if (stage is not null && stages[i] != stage || reason is not null && reasons[i] != reason) continue;
+                    page.Add(new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], null, stages[i], reasons[i],
+                        details[i].Length == 0 ? null : details[i], twins[i].Length == 0 ? null : twins[i]));
+                    if (page.Count == limit) return (page, $"{fileIndex}:{rowIndex}");
+                }
+            }
+        }
+        return (page, null);
+    }
+}
