@@ -1,0 +1,71 @@
+using Curation.Pipelines;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Silo.Api;
+
+/// <summary>
+/// The drop explorer's API: one document's fate (kept, or dropped with stage, reason, detail and the chain of twins to
+/// the kept survivor, each kept one with its text) through the output's id index, and pages of the output's drops.
+/// </summary>
+public static class DocumentsApi
+{
+    public static void Map(WebApplication app)
+    {
+        var api = app.MapGroup("/api").RequireAuthorization(ApiRoles.CanRead).WithTags("explorer");
+        api.MapGet("/jobs/{id}/documents/{docId}", FateAsync).Produces<DocumentFate>().Produces(StatusCodes.Status404NotFound)
+            .WithSummary("A document's fate: kept (with its text) or dropped (stage, reason, detail) and the chain of twins to the kept document that survives.");
+        api.MapGet("/jobs/{id}/drops", DropsAsync).Produces<DropsPage>()
+            .WithSummary("Pages through the output's drops (optional stage and reason filters); pass the returned next as after.");
+    }
+
+    private static async Task<IResult> FateAsync(string id, string docId, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        var (manifest, location, problem) = await OutputAsync(id, grains, stores, cancellationToken);
+        if (problem is not null) return problem;
+        var store = stores.Resolve(location!);
+        var chain = await DocumentLineage.FollowAsync(store, location!, manifest!, docId, cancellationToken);
+        if (chain.Count == 0) return Results.NotFound(new { error = $"job {id}: no document {docId} in its output" });
+        var first = chain[0];
+        return Results.Json(new DocumentFate(docId, first.Entry.Kept ? "kept" : "dropped", first.Entry.Stage, first.Entry.Reason, first.Entry.Detail,
+            chain.Select(Step).ToArray()), CurationJson.Options);
+    }
+
+    private static async Task<IResult> DropsAsync(string id, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken,
+        string? stage = null, string? reason = null, int limit = 50, string? after = null)
+    {
+        var (manifest, location, problem) = await OutputAsync(id, grains, stores, cancellationToken);
+        if (problem is not null) return problem;
+        var (drops, next) = await DocumentLineage.DropsPageAsync(stores.Resolve(location!), location!, manifest!, NullIfBlank(stage), NullIfBlank(reason),
+            Math.Clamp(limit, 1, 1000), NullIfBlank(after), cancellationToken);
+        return Results.Json(new DropsPage(drops.Select(d => new DocumentStep(d.Id, d.Source, d.Position, "dropped", d.Stage, d.Reason, d.Detail, d.Twin, null, null, null))
+            .ToArray(), next), CurationJson.Options);
+    }
+
+    private static DocumentStep Step(LineageStep step) => new(step.Entry.Id, step.Entry.Source, step.Entry.Position, step.Entry.Kept ? "kept" : "dropped",
+        step.Entry.Stage, step.Entry.Reason, step.Entry.Detail, step.Entry.Twin, step.Entry.Shard, step.Text, step.Snapshot);
+
+    private static async Task<(Manifest?, StoreLocation?, IResult?)> OutputAsync(string id, IGrainFactory grains, IStoreResolver stores,
+        CancellationToken cancellationToken)
+    {
+        var (manifest, problem) = await JobsApi.ReadManifestAsync(id, grains, stores, cancellationToken);
+        if (problem is not null) return (null, null, problem);
+        var spec = await JobsApi.SpecOfAsync(id, stores, cancellationToken);
+        if (manifest!.IdIndex is null)
+            return (null, null, Results.NotFound(new { error = $"job {id}: its output has no id index (written before the explorer existed)" }));
+        return (manifest, StoreLocation.Parse(spec!.Output.Path), null);
+    }
+
+    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+}
+
+/// <summary>A document's fate and its lineage: the document itself first, then each twin up to the kept survivor.</summary>
+public sealed record DocumentFate(string Id, string Fate, string? Stage, string? Reason, string? Detail, IReadOnlyList<DocumentStep> Chain);
+
+/// <summary>One document of a lineage (or one drop of a page). Text is given for kept documents (the output holds no dropped text).</summary>
+public sealed record DocumentStep(string Id, string Source, long Position, string Fate, string? Stage, string? Reason, string? Detail, string? Twin,
+    string? Shard, string? Text, int? Snapshot);
+
+/// <summary>A page of drops; <see cref="Next"/> is the cursor of the following page (null at the end).</summary>
+public sealed record DropsPage(IReadOnlyList<DocumentStep> Drops, string? Next);
