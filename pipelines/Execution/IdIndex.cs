@@ -28,6 +28,9 @@ public static class IdIndex
     public const int TargetBucketEntries = 20_000;
     public const string FolderName = "index";
 
+    /// <summary>One entry per line: the shared options without indentation.</summary>
+    private static readonly JsonSerializerOptions Line = new(CurationJson.Options) { WriteIndented = false };
+
     public static string BucketKey(int bucket) => $"ids-{bucket:D5}.jsonl";
 
     /// <summary>FNV-1a over the id's UTF-8 bytes: stable across processes and .NET versions (string.GetHashCode is not).</summary>
@@ -57,7 +60,7 @@ public static class IdIndex
                 spools[b] = SpoolFile.Create();
                 writers[b] = new StreamWriter(new NonClosingStream(spools[b].Stream), new UTF8Encoding(false));
             }
-            void Add(IdIndexEntry entry) => writers[BucketOf(entry.Id, buckets)].WriteLine(JsonSerializer.Serialize(entry, CurationJson.Options));
+            void Add(IdIndexEntry entry) => writers[BucketOf(entry.Id, buckets)].WriteLine(JsonSerializer.Serialize(entry, Line));
 
             foreach (var shard in shards)
             {
@@ -88,7 +91,7 @@ public static class IdIndex
                 var lines = new List<(string Id, string Line)>();
                 using (var reader = new StreamReader(new NonClosingStream(spools[b].Stream), Encoding.UTF8))
                     while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
-                        lines.Add((JsonSerializer.Deserialize<IdIndexEntry>(line, CurationJson.Options)!.Id, line));
+                        lines.Add((JsonSerializer.Deserialize<IdIndexEntry>(line, Line)!.Id, line));
                 // Sorted by id, then by line: a document a run both kept and dropped cannot happen, but order stays total.
                 lines.Sort((x, y) => string.CompareOrdinal(x.Id, y.Id) is var c and not 0 ? c : string.CompareOrdinal(x.Line, y.Line));
                 var bytes = Encoding.UTF8.GetBytes(string.Concat(lines.Select(l => l.Line + "\n")));
@@ -113,7 +116,7 @@ public static class IdIndex
         using var reader = new StreamReader(content, Encoding.UTF8);
         while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
-            var entry = JsonSerializer.Deserialize<IdIndexEntry>(line, CurationJson.Options)!;
+            var entry = JsonSerializer.Deserialize<IdIndexEntry>(line, Line)!;
             var order = string.CompareOrdinal(entry.Id, id);
             if (order == 0) return entry;
             if (order > 0) break;
