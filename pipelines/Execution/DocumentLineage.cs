@@ -17,8 +17,9 @@ public static class DocumentLineage
 {
     public const int MaxSteps = 16;
 
+    /// <param name="droppedText">Reads a dropped document's text (it is not in the output) given the job that dropped it; may return null.</param>
     public static async Task<IReadOnlyList<LineageStep>> FollowAsync(IObjectStore output, StoreLocation location, Manifest manifest, string id,
-        CancellationToken cancellationToken = default)
+        Func<IdIndexEntry, string, CancellationToken, Task<string?>>? droppedText = null, CancellationToken cancellationToken = default)
     {
         var steps = new List<LineageStep>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -27,14 +28,15 @@ public static class DocumentLineage
         {
             var found = await FindAsync(output, location, manifest, current, cancellationToken).ConfigureAwait(false);
             if (found is not { } hit) break;
-            var (entry, snapshot) = hit;
+            var (entry, snapshot, jobId) = hit;
             if (entry.Kept)
             {
                 var document = await IdIndex.ReadDocumentAsync(output, location, entry.Shard!, entry.Id, cancellationToken).ConfigureAwait(false);
                 steps.Add(new LineageStep(entry, document?.Text, snapshot));
                 break;
             }
-            steps.Add(new LineageStep(entry, null, snapshot));
+            var text = droppedText is null ? null : await droppedText(entry, jobId, cancellationToken).ConfigureAwait(false);
+            steps.Add(new LineageStep(entry, text, snapshot));
             if (entry.Twin is null) break;
             current = entry.Twin;
         }
@@ -42,17 +44,44 @@ public static class DocumentLineage
     }
 
     /// <summary>The id's entry in this manifest's index, else in its earlier snapshots' (newest first).</summary>
-    public static async Task<(IdIndexEntry Entry, int? Snapshot)?> FindAsync(IObjectStore output, StoreLocation location, Manifest manifest, string id,
+    public static async Task<(IdIndexEntry Entry, int? Snapshot, string JobId)?> FindAsync(IObjectStore output, StoreLocation location, Manifest manifest, string id,
         CancellationToken cancellationToken = default)
     {
         for (var m = manifest; m is not null;)
         {
             if (m.IdIndex is { } index && await IdIndex.LookupAsync(output, location, index, id, cancellationToken).ConfigureAwait(false) is { } entry)
-                return (entry, m.Snapshot?.Number);
+                return (entry, m.Snapshot?.Number, m.JobId);
             m = m.Snapshot?.PreviousManifest is { } previous
                 ? await CorpusSnapshots.ReadManifestAsync(output, location.Prefix, previous, cancellationToken).ConfigureAwait(false)
                 : null;
         }
+        return null;
+    }
+
+    /// <summary>
+    /// A dropped document's text, from the job's own copy of the shard the dropping stage read (the output holds no
+    /// dropped text); null when the job's working objects are gone.
+    /// </summary>
+    public static async Task<string?> DroppedTextAsync(IStoreResolver stores, string jobId, IdIndexEntry entry, CancellationToken cancellationToken = default)
+    {
+        if (entry.ShardNumber is not { } shard) return null;
+        JobContext job;
+        try
+        {
+            job = await JobContext.LoadAsync(jobId, stores, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ObjectNotFoundException or InvalidOperationException)
+        {
+            return null;
+        }
+        var stage = job.Stages.Select((s, i) => (s, i)).FirstOrDefault(x => x.s.Name == entry.Stage);
+        if (stage.s is null || stage.i == 0) return null;
+        var previous = job.Stages[stage.i - 1];
+        var key = job.Layout.ShardData(previous.Index, previous.Name, shard);
+        if (await job.Data.GetInfoAsync(key, cancellationToken).ConfigureAwait(false) is null) return null;
+        var bytes = await job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false);
+        await foreach (var document in JsonlShardFile.ReadDocumentsAsync(new MemoryStream(bytes), key, cancellationToken).ConfigureAwait(false))
+            if (document.Id == entry.Id) return document.Text;
         return null;
     }
 
@@ -82,7 +111,7 @@ public static class DocumentLineage
                 {
                     if (fileIndex == startFile && rowIndex < startRow) continue;
                     if (stage is not null && stages[i] != stage || reason is not null && reasons[i] != reason) continue;
-                    page.Add(new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], null, stages[i], reasons[i],
+                    page.Add(new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], manifest.Drops[fileIndex].Key, stages[i], reasons[i],
                         details[i].Length == 0 ? null : details[i], twins[i].Length == 0 ? null : twins[i]));
                     if (page.Count == limit) return (page, $"{fileIndex}:{rowIndex}");
                 }

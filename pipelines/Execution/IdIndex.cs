@@ -8,10 +8,17 @@ using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Execution;
 
-/// <summary>One document's fate as the id index records it: kept in a shard, or dropped by a stage (reason, detail, twin).</summary>
+/// <summary>
+/// One document's fate as the id index records it: kept in a shard, or dropped by a stage (reason, detail, twin).
+/// <see cref="Shard"/> is the output object holding its row: the curated shard, or the drops file.
+/// </summary>
 public sealed record IdIndexEntry(string Id, string Source, long Position, string? Shard, string? Stage, string? Reason, string? Detail, string? Twin)
 {
-    public bool Kept => Shard is not null;
+    public bool Kept => Stage is null;
+
+    /// <summary>The shard number of the object holding the row (part-NNNNN), or null.</summary>
+    public int? ShardNumber => Shard is { } key && System.Text.RegularExpressions.Regex.Match(key, @"part-(\d+)") is { Success: true } m
+        ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
 }
 
 /// <summary>Where an output's id index lies: <see cref="Buckets"/> objects named by <see cref="IdIndex.BucketKey"/> under the folder.</summary>
@@ -79,7 +86,7 @@ public static class IdIndex
                     var details = batch.GetColumn<string>(DropsSchema.Detail);
                     var twins = batch.GetColumn<string>(DropsSchema.TwinId);
                     for (var i = 0; i < batch.RowCount; i++)
-                        Add(new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], null, stages[i], reasons[i],
+                        Add(new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], file.Key, stages[i], reasons[i],
                             NullIfEmpty(details[i]), NullIfEmpty(twins[i])));
                 }
             }

@@ -25,7 +25,8 @@ public static class DocumentsApi
         var (manifest, location, problem) = await OutputAsync(id, grains, stores, cancellationToken);
         if (problem is not null) return problem;
         var store = stores.Resolve(location!);
-        var chain = await DocumentLineage.FollowAsync(store, location!, manifest!, docId, cancellationToken);
+        var chain = await DocumentLineage.FollowAsync(store, location!, manifest!, docId,
+            (entry, jobId, ct) => DocumentLineage.DroppedTextAsync(stores, jobId, entry, ct), cancellationToken);
         if (chain.Count == 0) return Results.NotFound(new { error = $"job {id}: no document {docId} in its output" });
         var first = chain[0];
         return Results.Json(new DocumentFate(docId, first.Entry.Kept ? "kept" : "dropped", first.Entry.Stage, first.Entry.Reason, first.Entry.Detail,
@@ -63,7 +64,7 @@ public static class DocumentsApi
 /// <summary>A document's fate and its lineage: the document itself first, then each twin up to the kept survivor.</summary>
 public sealed record DocumentFate(string Id, string Fate, string? Stage, string? Reason, string? Detail, IReadOnlyList<DocumentStep> Chain);
 
-/// <summary>One document of a lineage (or one drop of a page). Text is given for kept documents (the output holds no dropped text).</summary>
+/// <summary>One document of a lineage (or one drop of a page) with its text: kept ones from the output, dropped ones from the job's working copy.</summary>
 public sealed record DocumentStep(string Id, string Source, long Position, string Fate, string? Stage, string? Reason, string? Detail, string? Twin,
     string? Shard, string? Text, int? Snapshot);
 

@@ -73,6 +73,8 @@ public sealed class ExplorerApiTests : IAsyncLifetime
         Assert.Equal(["c-copy", "b-near", "a-keep"], fate.Chain.Select(s => s.Id));
         Assert.Equal(("exact_duplicate", "b-near"), (fate.Chain[0].Reason, fate.Chain[0].Twin));
         Assert.Equal(("near_duplicate", "a-keep"), (fate.Chain[1].Reason, fate.Chain[1].Twin));
+        // Dropped texts come from the job's working copy of the shard the dropping stage read: b beside a, diffable.
+        Assert.Equal([b, b], fate.Chain.Take(2).Select(s => s.Text));
         Assert.Equal("kept", fate.Chain[2].Fate);
         Assert.Equal(a, fate.Chain[2].Text);
 
