@@ -18,7 +18,6 @@ namespace Curation.Silo.Tests;
 /// </summary>
 public sealed class ExplorerApiTests : IAsyncLifetime
 {
-    private const string Hostile = "Hostile <img src=x onerror=alert(1)> and </script><script>alert(2)</script> stays text in every view of it.";
     private readonly TempDirectory _temp = new("explorer");
     private TestApiHost _host = null!;
 
@@ -30,36 +29,10 @@ public sealed class ExplorerApiTests : IAsyncLifetime
         _temp.Dispose();
     }
 
-    private static string Words(int seed, int count)
-    {
-        var random = new Random(seed);
-        return string.Join(' ', Enumerable.Range(0, count).Select(_ => "w" + random.Next(100_000).ToString(System.Globalization.CultureInfo.InvariantCulture)));
-    }
-
     [Fact]
     public async Task A_copy_of_a_near_duplicate_is_followed_to_the_kept_document_and_drops_page_through()
     {
-        var a = Words(1, 120);
-        var b = a + " tail";
-        var corpus = Directory.CreateDirectory(_temp.Combine("corpus")).FullName;
-        var lines = new List<string>
-        {
-            JsonSerializer.Serialize(new { id = "a-keep", text = a }),
-            JsonSerializer.Serialize(new { id = "b-near", text = b }),
-            JsonSerializer.Serialize(new { id = "c-copy", text = b }),
-            JsonSerializer.Serialize(new { id = "d-hostile", text = Hostile }),
-        };
-        lines.AddRange(Enumerable.Range(0, 30).Select(i => JsonSerializer.Serialize(new { id = $"f-{i:D2}", text = Words(100 + i, 60) })));
-        await File.WriteAllLinesAsync(Path.Combine(corpus, "part-0.jsonl"), lines.Take(17));
-        await File.WriteAllLinesAsync(Path.Combine(corpus, "part-1.jsonl"), lines.Skip(17));
-        var spec = JsonSerializer.Serialize(new
-        {
-            name = "explorer", seed = 7,
-            inputs = new[] { new { path = Path.Combine(corpus, "*.jsonl"), format = "jsonl", idField = "id" } },
-            sharding = new { targetShardBytes = 4096 },
-            stages = new object[] { new { type = "normalize" }, new { type = "exact_dedup", partitions = 2 }, new { type = "near_dedup", partitions = 2 } },
-            output = new { path = "curated/explorer" },
-        });
+        var (a, b, lines, spec) = await PlantedChain.WriteAsync(_temp.Combine("corpus"));
         using var client = _host.Client();
         var response = await client.PostAsync("/api/jobs", SmallJob.Body(spec));
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
@@ -80,7 +53,7 @@ public sealed class ExplorerApiTests : IAsyncLifetime
 
         // The document's text comes back as the JSON string it is: the API never turns it into markup.
         var hostile = (await viewer.GetFromJsonAsync<DocumentFate>($"/api/jobs/{jobId}/documents/d-hostile", TestApiHost.Json))!;
-        Assert.Equal(Hostile, Assert.Single(hostile.Chain).Text);
+        Assert.Equal(PlantedChain.Hostile, Assert.Single(hostile.Chain).Text);
         Assert.Equal(HttpStatusCode.NotFound, (await viewer.GetAsync($"/api/jobs/{jobId}/documents/no-such-id")).StatusCode);
 
         // The index lies with the output: its buckets hold every document once, kept and dropped.
@@ -101,5 +74,43 @@ public sealed class ExplorerApiTests : IAsyncLifetime
         Assert.Equal(["b-near", "c-copy"], seen.Order(StringComparer.Ordinal));
         var near = (await viewer.GetFromJsonAsync<DropsPage>($"/api/jobs/{jobId}/drops?reason=near_duplicate", TestApiHost.Json))!;
         Assert.Equal("b-near", Assert.Single(near.Drops).Id);
+    }
+}
+
+/// <summary>The planted chain: c an exact copy of b, b a near duplicate of a, a hostile document, 30 fillers; and its job spec.</summary>
+public static class PlantedChain
+{
+    public const string Hostile = "Hostile <img src=x onerror=alert(1)> and </script><script>alert(2)</script> stays text in every view of it.";
+
+    public static string Words(int seed, int count)
+    {
+        var random = new Random(seed);
+        return string.Join(' ', Enumerable.Range(0, count).Select(_ => "w" + random.Next(100_000).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    public static async Task<(string A, string B, List<string> Lines, string Spec)> WriteAsync(string folder)
+    {
+        var a = Words(1, 120);
+        var b = a + " tail";
+        var corpus = Directory.CreateDirectory(folder).FullName;
+        var lines = new List<string>
+        {
+            JsonSerializer.Serialize(new { id = "a-keep", text = a }),
+            JsonSerializer.Serialize(new { id = "b-near", text = b }),
+            JsonSerializer.Serialize(new { id = "c-copy", text = b }),
+            JsonSerializer.Serialize(new { id = "d-hostile", text = Hostile }),
+        };
+        lines.AddRange(Enumerable.Range(0, 30).Select(i => JsonSerializer.Serialize(new { id = $"f-{i:D2}", text = Words(100 + i, 60) })));
+        await File.WriteAllLinesAsync(Path.Combine(corpus, "part-0.jsonl"), lines.Take(17));
+        await File.WriteAllLinesAsync(Path.Combine(corpus, "part-1.jsonl"), lines.Skip(17));
+        var spec = JsonSerializer.Serialize(new
+        {
+            name = "explorer", seed = 7,
+            inputs = new[] { new { path = Path.Combine(corpus, "*.jsonl"), format = "jsonl", idField = "id" } },
+            sharding = new { targetShardBytes = 4096 },
+            stages = new object[] { new { type = "normalize" }, new { type = "exact_dedup", partitions = 2 }, new { type = "near_dedup", partitions = 2 } },
+            output = new { path = "curated/explorer" },
+        });
+        return (a, b, lines, spec);
     }
 }
