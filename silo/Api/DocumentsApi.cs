@@ -1,5 +1,6 @@
 using Curation.Pipelines;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.Reports;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 
@@ -18,6 +19,12 @@ public static class DocumentsApi
             .WithSummary("A document's fate: kept (with its text) or dropped (stage, reason, detail) and the chain of twins to the kept document that survives.");
         api.MapGet("/jobs/{id}/drops", DropsAsync).Produces<DropsPage>()
             .WithSummary("Pages through the output's drops (optional stage and reason filters); pass the returned next as after.");
+        api.MapGet("/jobs/{id}/report.html", (string id, IGrainFactory grains, IStoreResolver stores, CancellationToken ct) =>
+                CorpusReportAsync(id, CorpusReport.HtmlName, "text/html; charset=utf-8", grains, stores, ct))
+            .WithSummary("The output's self-contained corpus report (report.html: inline SVG, no script), as written with the output.");
+        api.MapGet("/jobs/{id}/report.json", (string id, IGrainFactory grains, IStoreResolver stores, CancellationToken ct) =>
+                CorpusReportAsync(id, CorpusReport.JsonName, "application/json", grains, stores, ct))
+            .WithSummary("The output's corpus report as data (report.json): books, funnel, distributions, per-source breakdown, samples.");
     }
 
     private static async Task<IResult> FateAsync(string id, string docId, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken)
@@ -42,6 +49,22 @@ public static class DocumentsApi
             Math.Clamp(limit, 1, 1000), NullIfBlank(after), cancellationToken);
         return Results.Json(new DropsPage(drops.Select(d => new DocumentStep(d.Id, d.Source, d.Position, "dropped", d.Stage, d.Reason, d.Detail, d.Twin, null, null, null))
             .ToArray(), next), CurationJson.Options);
+    }
+
+    private static async Task<IResult> CorpusReportAsync(string id, string name, string contentType, IGrainFactory grains, IStoreResolver stores,
+        CancellationToken cancellationToken)
+    {
+        var (manifest, problem) = await JobsApi.ReadManifestAsync(id, grains, stores, cancellationToken);
+        if (problem is not null) return problem;
+        var spec = await JobsApi.SpecOfAsync(id, stores, cancellationToken);
+        var location = StoreLocation.Parse(spec!.Output.Path);
+        var key = location.KeyOf(CorpusReport.Join(manifest!.Snapshot?.Folder ?? "", name));
+        var store = stores.Resolve(location);
+        if (await store.GetInfoAsync(key, cancellationToken) is null)
+            return Results.NotFound(new { error = $"job {id}: its output has no {name} (written before corpus reports existed)" });
+        var bytes = await store.ReadBytesAsync(key, cancellationToken);
+        // The report is a page of its own: no script may run in it, whatever a document holds.
+        return Results.Bytes(bytes, contentType);
     }
 
     private static DocumentStep Step(LineageStep step) => new(step.Entry.Id, step.Entry.Source, step.Entry.Position, step.Entry.Kept ? "kept" : "dropped",

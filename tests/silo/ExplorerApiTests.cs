@@ -62,6 +62,17 @@ public sealed class ExplorerApiTests : IAsyncLifetime
         var (manifest, _) = await store.Resolve(location).TryReadJsonAsync<Manifest>(location.KeyOf(Manifest.FileName), CurationJson.Options);
         Assert.Equal(lines.Count, manifest!.IdIndex!.Entries);
 
+        // The corpus report travels with the output: report.json's books equal the manifest's, report.html escapes every document.
+        var report = await viewer.GetFromJsonAsync<JsonElement>($"/api/jobs/{jobId}/report.json");
+        Assert.Equal(lines.Count - 2, report.GetProperty("documents").GetInt64());
+        Assert.Equal(manifest.Accounting.Stages.Count, report.GetProperty("books").GetArrayLength());
+        Assert.Contains(report.GetProperty("dropped").EnumerateArray(), d => d.GetProperty("id").GetString() == "b-near" && d.GetProperty("twin").GetString() == "a-keep");
+        var html = await viewer.GetStringAsync($"/api/jobs/{jobId}/report.html");
+        foreach (var section in new[] { "funnel", "books", "length", "sources", "kept-samples", "dropped-samples" }) Assert.Contains($"<section id=\"{section}\">", html);
+        Assert.DoesNotContain("<img", html);
+        Assert.DoesNotContain("<script", html);
+        Assert.DoesNotContain("http", html.Replace("http://www.w3.org/2000/svg", ""));
+
         // Drops page one at a time, filtered by stage, until the cursor ends.
         var seen = new List<string>();
         string? after = null;
