@@ -86,5 +86,13 @@
   $("explorer-form").addEventListener("submit", (e) => { e.preventDefault(); explore($("explorer-id").value.trim()); });
   $("explorer-list").addEventListener("click", () => drops(null));
   $("explorer-next").addEventListener("click", () => drops($("explorer-next").dataset.after));
+  // The output's report.html, fetched with the key and opened as a page of its own (it holds no script).
+  $("corpus-report").addEventListener("click", async () => {
+    try {
+      const response = await fetch(`/api/jobs/${encodeURIComponent(job())}/report.html`, { headers: { "X-Api-Key": key() } });
+      if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error || response.statusText);
+      window.open(URL.createObjectURL(new Blob([await response.text()], { type: "text/html" })), "_blank");
+    } catch (e) { $("explorer-result").replaceChildren(node("p", "error", e.message)); }
+  });
   window.curationExplore = explore;
 })();

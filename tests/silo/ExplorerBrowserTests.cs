@@ -68,5 +68,17 @@ public sealed class ExplorerBrowserTests
         Assert.False(await page.IsVisibleAsync("#submit"));
         Assert.False(await page.IsVisibleAsync("#cancel"));
         Assert.Empty(consoleErrors);
+
+        // report.html, opened from the dashboard's button, renders its sections with no script at all.
+        var popup = await page.RunAndWaitForPopupAsync(() => page.ClickAsync("#corpus-report"));
+        await popup.Locator("#dropped-samples").WaitForAsync();
+        Assert.True(await popup.Locator("#length svg rect[width]:not([width='0'])").CountAsync() > 0, "the length distribution shows bars");
+        Assert.Equal(["Funnel", "Books and drop reasons", "Length (characters)", "Per source", "Sample of kept documents", "Sample of dropped documents, per reason"],
+            await popup.Locator("h2").AllTextContentsAsync());
+        Assert.Equal(0, await popup.Locator("script, img").CountAsync());
+        var reportShot = Path.Combine(AppContext.BaseDirectory, "artifacts", "report.png");
+        await popup.ScreenshotAsync(new PageScreenshotOptions { Path = reportShot, FullPage = true });
+        Assert.True(new FileInfo(reportShot).Length > 10_000);
+        Assert.Empty(dialogs);
     }
 }
