@@ -93,29 +93,23 @@ public static class DocumentLineage
         string? stage, string? reason, int limit, string? after, CancellationToken cancellationToken = default)
     {
         var (startFile, startRow) = (0, 0L);
-        if (after is { } cursor && cursor.Split(':') is [var f, var r] && int.TryParse(f, out var file) && long.TryParse(r, out var row))
-            (startFile, startRow) = (file, row + 1);
+        if (after is { } cursor && cursor.Split(':') is [var f, var r] && int.TryParse(f, out var file) && long.TryParse(r, out var last))
+            (startFile, startRow) = (file, last + 1);
         var page = new List<IdIndexEntry>();
         for (var fileIndex = startFile; fileIndex < manifest.Drops.Count; fileIndex++)
         {
             var bytes = await output.ReadBytesAsync(location.KeyOf(manifest.Drops[fileIndex].Key), cancellationToken).ConfigureAwait(false);
             await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(bytes), cancellationToken).ConfigureAwait(false);
-            long rowIndex = 0;
+            long row = 0;
             await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var stages = batch.GetColumn<string>(DropsSchema.Stage);
-                var reasons = batch.GetColumn<string>(DropsSchema.Reason);
-                var details = batch.GetColumn<string>(DropsSchema.Detail);
-                var twins = batch.GetColumn<string>(DropsSchema.TwinId);
-                for (var i = 0; i < batch.RowCount; i++, rowIndex++)
+                foreach (var entry in IdIndex.DropEntries(batch, manifest.Drops[fileIndex].Key))
                 {
+                    var rowIndex = row++;
                     if (fileIndex == startFile && rowIndex < startRow) continue;
-                    if (stage is not null && stages[i] != stage || reason is not null && reasons[i] != reason) continue;
-                    page.Add(new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], manifest.Drops[fileIndex].Key, stages[i], reasons[i],
-                        details[i].Length == 0 ? null : details[i], twins[i].Length == 0 ? null : twins[i]));
+                    if (stage is not null && entry.Stage != stage || reason is not null && entry.Reason != reason) continue;
+                    page.Add(entry);
                     if (page.Count == limit) return (page, $"{fileIndex}:{rowIndex}");
                 }
-            }
         }
         return (page, null);
     }

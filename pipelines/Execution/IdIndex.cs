@@ -80,15 +80,7 @@ public static class IdIndex
                 await using var content = await OpenBufferedAsync(output, location.KeyOf(file.Key), cancellationToken).ConfigureAwait(false);
                 await using var reader = await ParquetTableReader.OpenAsync(content, cancellationToken).ConfigureAwait(false);
                 await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    var stages = batch.GetColumn<string>(DropsSchema.Stage);
-                    var reasons = batch.GetColumn<string>(DropsSchema.Reason);
-                    var details = batch.GetColumn<string>(DropsSchema.Detail);
-                    var twins = batch.GetColumn<string>(DropsSchema.TwinId);
-                    for (var i = 0; i < batch.RowCount; i++)
-                        Add(new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], file.Key, stages[i], reasons[i],
-                            NullIfEmpty(details[i]), NullIfEmpty(twins[i])));
-                }
+                    foreach (var entry in DropEntries(batch, file.Key)) Add(entry);
             }
 
             for (var b = 0; b < buckets; b++)
@@ -159,6 +151,17 @@ public static class IdIndex
         long row = 0;
         await foreach (var (id, source, _) in JsonlShardFile.ReadDocumentsAsync(content, key, cancellationToken).ConfigureAwait(false))
             yield return (id, source, row++);
+    }
+
+    /// <summary>The rows of a drops-file batch as index entries (<paramref name="key"/>: the drops file), in row order.</summary>
+    public static IEnumerable<IdIndexEntry> DropEntries(RecordBatch batch, string key)
+    {
+        var stages = batch.GetColumn<string>(DropsSchema.Stage);
+        var reasons = batch.GetColumn<string>(DropsSchema.Reason);
+        var details = batch.GetColumn<string>(DropsSchema.Detail);
+        var twins = batch.GetColumn<string>(DropsSchema.TwinId);
+        for (var i = 0; i < batch.RowCount; i++)
+            yield return new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], key, stages[i], reasons[i], NullIfEmpty(details[i]), NullIfEmpty(twins[i]));
     }
 
     private static async Task<MemoryStream> OpenBufferedAsync(IObjectStore store, string key, CancellationToken cancellationToken) =>

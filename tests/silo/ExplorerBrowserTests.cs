@@ -27,11 +27,7 @@ public sealed class ExplorerBrowserTests
 
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await Browser.LaunchAsync(playwright);
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1500, Height = 1100 } });
-        var dialogs = new List<string>();
-        page.Dialog += (_, dialog) => { dialogs.Add(dialog.Message); _ = dialog.DismissAsync(); };
-        var consoleErrors = new List<string>();
-        page.Console += (_, m) => { if (m.Type == "error") consoleErrors.Add($"{m.Text} ({m.Location})"); };
+        var (page, dialogs, consoleErrors) = await Browser.OpenPageAsync(browser);
 
         await page.GotoAsync(host.Url + "/dashboard/");
         await page.FillAsync("#api-key", TestApiHost.ViewerKey);
