@@ -14,9 +14,10 @@ namespace Curation.Pipelines.Execution;
 /// </summary>
 public sealed record IdIndexEntry(string Id, string Source, long Position, string? Shard, string? Stage, string? Reason, string? Detail, string? Twin)
 {
-    public bool Kept => Stage is null;
+    [System.Text.Json.Serialization.JsonIgnore] public bool Kept => Stage is null;
 
     /// <summary>The shard number of the object holding the row (part-NNNNN), or null.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int? ShardNumber => Shard is { } key && System.Text.RegularExpressions.Regex.Match(key, @"part-(\d+)") is { Success: true } m
         ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
 }
