@@ -14,6 +14,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["plan"] = PlanBenchmark.RunAsync,
     ["read"] = ReadBenchmark.RunAsync, // one big JSONL object split across tasks vs read whole
     ["extract"] = ExtractBenchmark.RunAsync, // HTML main text vs Mozilla Readability (node) on 200 Debian pages in chrome: ≈ 4 min, by name only
+    ["lookup"] = LookupBenchmark.RunAsync, // the drop explorer: one id in a --docs output through the id index vs a scan
     ["record"] = RecordBenchmark.RunAsync,
     ["train-tokenize"] = TrainTokenizeBenchmark.RunAsync,
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`
