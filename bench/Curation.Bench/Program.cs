@@ -13,6 +13,8 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["near"] = NearBenchmark.RunAsync,
     ["plan"] = PlanBenchmark.RunAsync,
     ["read"] = ReadBenchmark.RunAsync, // one big JSONL object split across tasks vs read whole
+    ["extract"] = ExtractBenchmark.RunAsync, // HTML main text vs Mozilla Readability (node) on 200 Debian pages in chrome: ≈ 4 min, by name only
+    ["lookup"] = LookupBenchmark.RunAsync, // the drop explorer: one id in a --docs output through the id index vs a scan
     ["record"] = RecordBenchmark.RunAsync,
     ["train-tokenize"] = TrainTokenizeBenchmark.RunAsync,
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`
@@ -39,7 +41,7 @@ catch (ArgumentException e)
 }
 
 var selected = args[0].Equals("all", StringComparison.OrdinalIgnoreCase)
-    ? benchmarks.Keys.Where(name => name is not ("kmeans" or "cascade" or "semantic")).ToList()
+    ? benchmarks.Keys.Where(name => name is not ("kmeans" or "cascade" or "semantic" or "extract")).ToList()
     : benchmarks.ContainsKey(args[0]) ? [args[0]] : null;
 if (selected is null)
 {

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace Curation.Grains;
 
 /// <summary>
@@ -17,6 +19,13 @@ public interface IJobGrain : IGrainWithStringKey
 
     /// <summary>Stops dispatching, cancels running tasks, and leaves no manifest. Finished task outputs stay (resumable).</summary>
     Task<JobStatus> Cancel();
+
+    /// <summary>
+    /// A running task's progress (documents and bytes done, and expected), sent by its worker every few seconds. Live
+    /// only: not stored, dropped when the task finishes, ignored for tasks the coordinator is not waiting for.
+    /// </summary>
+    [OneWay]
+    Task ReportProgress(Pipelines.Execution.TaskRef task, Pipelines.Execution.TaskProgressSample progress);
 }
 
 /// <summary>

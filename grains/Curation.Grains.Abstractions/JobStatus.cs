@@ -48,4 +48,23 @@ public sealed record PhaseProgress
     [Id(9)] public int Retries { get; init; }
     /// <summary>Object store operations the phase's finished tasks retried after transient failures.</summary>
     [Id(10)] public long StoreRetries { get; init; }
+
+    /// <summary>Documents and bytes the phase's running tasks have done so far (live; 0 once the phase ended).</summary>
+    [Id(11)] public long InFlightDocuments { get; init; }
+    [Id(12)] public long InFlightBytes { get; init; }
+
+    /// <summary>Tasks running now that reported progress.</summary>
+    [Id(13)] public int Running { get; init; }
+
+    /// <summary>
+    /// How far the phase is, 0–1: finished tasks plus the running tasks' own fractions (documents or bytes done of
+    /// what each expects), over all tasks.
+    /// </summary>
+    [Id(14)] public double Fraction { get; init; }
+
+    /// <summary>Documents per second of wall time in this phase, running tasks' documents included.</summary>
+    [Id(15)] public double DocumentsPerSecond { get; init; }
+
+    /// <summary>Seconds left at the phase's pace so far; null before the phase has a pace or after it ended.</summary>
+    [Id(16)] public double? EtaSeconds { get; init; }
 }

@@ -1,3 +1,4 @@
+using Curation.Pipelines.Execution;
 using System.Buffers;
 using System.Numerics.Tensors;
 
@@ -54,7 +55,11 @@ public sealed class BatchEmbedder
             throw new ArgumentException($"Destination holds {destination.Length} floats; {documents.Length} documents of {dimensions} need {documents.Length * dimensions}.", nameof(destination));
         var plan = Plan(documents);
         destination[..(documents.Length * dimensions)].Clear();
-        if (plan.Batches.Count == 0) return plan;
+        if (plan.Batches.Count == 0)
+        {
+            TaskProgress.Add(documents.Length);
+            return plan;
+        }
 
         var maxRows = 0;
         foreach (var batch in plan.Batches) maxRows = Math.Max(maxRows, batch.Count);
@@ -63,6 +68,7 @@ public sealed class BatchEmbedder
         try
         {
             var windows = plan.WindowArray;
+            long windowsDone = 0, documentsReported = 0;
             foreach (var batch in plan.Batches)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -82,7 +88,13 @@ public sealed class BatchEmbedder
                     else
                         TensorPrimitives.MultiplyAdd(vector, window.Length, row, row); // weighted by its tokens
                 }
+                // Long batches of a slow model: the task's progress moves with the windows embedded, in documents.
+                windowsDone += batch.Count;
+                var documentsDone = documents.Length * windowsDone / windows.Length;
+                TaskProgress.Add(documentsDone - documentsReported);
+                documentsReported = documentsDone;
             }
+            TaskProgress.Add(documents.Length - documentsReported);
         }
         finally
         {

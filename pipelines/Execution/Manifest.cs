@@ -36,6 +36,9 @@ public sealed record Manifest
     /// </summary>
     public SnapshotSection? Snapshot { get; init; }
 
+    /// <summary>The id index of this run's documents, kept and dropped (see IdIndex); null for outputs written before it existed.</summary>
+    public IdIndexSection? IdIndex { get; init; }
+
     /// <summary>Every curated shard of the corpus this manifest describes: its own and, for a snapshot, the carried ones.</summary>
     public IEnumerable<OutputObject> AllShards => Snapshot is null ? Shards : Snapshot.CarriedShards.Concat(Shards);
 
@@ -96,6 +99,10 @@ public sealed record ManifestColumn(string Name, string Type)
         var t when t == typeof(float) => "float",
         var t when t == typeof(bool) => "bool",
         var t when t == typeof(byte[]) => "binary",
+        var t when t == typeof(long?) => "int64?",
+        var t when t == typeof(double?) => "double?",
+        var t when t == typeof(bool?) => "bool?",
+        var t when ColumnSchema.ListElementOf(t) is { } element => $"list<{Of(new ColumnSchema("", element)).Type}>",
         var t => t.Name,
     });
 }

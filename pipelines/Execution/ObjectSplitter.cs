@@ -49,6 +49,7 @@ public static class ObjectSplitter
                 JsonlReader { IsCompressed: false } => ByteParts(obj.Size, target),
                 TextInputReader when input.TextDocuments == TextDocumentMode.Line => ByteParts(obj.Size, target),
                 JsonlReader { IsCompressed: true } => StreamParts(obj.Size, target),
+                WarcReader => StreamParts(obj.Size, target),
                 ParquetInputReader when obj.Size > target => await RowGroupPartsAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, target, cancellationToken).ConfigureAwait(false),
                 _ => [],
             };

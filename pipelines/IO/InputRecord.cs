@@ -20,6 +20,16 @@ public readonly record struct InputRecord(long Position, string? Id, string? Tex
 {
     public bool IsQuarantined => Problem is not null;
 
+    /// <summary>The record's other fields (metadata passthrough, <see cref="InputFields"/>), in input order; null: none.</summary>
+    public IReadOnlyList<FieldValue>? Fields { get; init; }
+
+    /// <summary>Records are equal when every member is, the fields compared value by value (in order).</summary>
+    public bool Equals(InputRecord other) =>
+        Position == other.Position && Id == other.Id && Text == other.Text && Problem == other.Problem && Detail == other.Detail &&
+        (ReferenceEquals(Fields, other.Fields) || (Fields is not null && other.Fields is not null && Fields.SequenceEqual(other.Fields)));
+
+    public override int GetHashCode() => HashCode.Combine(Position, Id, Text, Problem, Detail, Fields?.Count);
+
     public static InputRecord Document(long position, string? id, string text) => new(position, id, text, null, null);
 
     public static InputRecord Quarantine(long position, string reason, string detail) => new(position, null, null, reason, detail);

@@ -62,7 +62,12 @@ public static class JsonlShardFile
         json.WritePropertyName(column.Name);
         switch (column)
         {
+            case Column<string> c when c.Name == Columns.Metadata && c[row] is { } raw: json.WriteRawValue(raw, skipInputValidation: true); break;
             case Column<string> c: json.WriteStringValue(c[row]); break;
+            case Column<long?> c when c[row] is { } v: json.WriteNumberValue(v); break;
+            case Column<double?> c when c[row] is { } v && double.IsFinite(v): json.WriteNumberValue(v); break;
+            case Column<bool?> c when c[row] is { } v: json.WriteBooleanValue(v); break;
+            case Column<long?> or Column<double?> or Column<bool?>: json.WriteNullValue(); break;
             case Column<long> c: json.WriteNumberValue(c[row]); break;
             case Column<int> c: json.WriteNumberValue(c[row]); break;
             case Column<bool> c: json.WriteBooleanValue(c[row]); break;
@@ -70,6 +75,9 @@ public static class JsonlShardFile
             case Column<float> c when float.IsFinite(c[row]): json.WriteNumberValue(c[row]); break;
             case Column<double> or Column<float>: json.WriteNullValue(); break;
             case Column<byte[]> c: json.WriteBase64StringValue(c[row]); break;
+            case Column<List<string?>?> or Column<List<long?>?> or Column<List<double?>?> or Column<List<bool?>?>:
+                InputFields.WriteJson(json, column.Values[row]);
+                break;
             default: throw new NotSupportedException($"Column '{column.Name}' of type {column.ElementType.Name} has no JSON form.");
         }
     }

@@ -34,9 +34,10 @@ public sealed class ParquetTableWriter : IAsyncDisposable
     public static async Task<ParquetTableWriter> CreateAsync(Stream output, IReadOnlyList<ColumnSchema> schema,
         IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellationToken = default)
     {
-        var fields = schema.Select(ToField).ToArray();
+        var tops = schema.Select(ToField).ToArray();
+        var fields = tops.Select(f => f is ListField list ? (DataField)list.Item : (DataField)f).ToArray();
         var options = new ParquetOptions { CompressionMethod = CompressionMethod.Snappy };
-        var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), output, options, cancellationToken: cancellationToken)
+        var writer = await ParquetWriter.CreateAsync(new ParquetSchema(tops), output, options, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         if (metadata is not null) writer.CustomMetadata = metadata.ToDictionary();
         return new ParquetTableWriter(writer, fields, schema);
@@ -68,15 +69,26 @@ public sealed class ParquetTableWriter : IAsyncDisposable
         Column<float> c => rowGroup.WriteAsync<float>(field, c.List.ToArray(), cancellationToken: ct),
         Column<bool> c => rowGroup.WriteAsync<bool>(field, c.List.ToArray(), cancellationToken: ct),
         Column<byte[]> c => rowGroup.WriteAsync(field, c.List),
+        Column<long?> c => rowGroup.WriteAsync<long>(field, c.List.ToArray(), cancellationToken: ct),
+        Column<double?> c => rowGroup.WriteAsync<double>(field, c.List.ToArray(), cancellationToken: ct),
+        Column<bool?> c => rowGroup.WriteAsync<bool>(field, c.List.ToArray(), cancellationToken: ct),
+        Column<List<string?>?> c => ListColumns.WriteAsync(rowGroup, field, c.List, s => s.AsMemory(), ct),
+        Column<List<long?>?> c => ListColumns.WriteAsync(rowGroup, field, c.List, v => v!.Value, ct),
+        Column<List<double?>?> c => ListColumns.WriteAsync(rowGroup, field, c.List, v => v!.Value, ct),
+        Column<List<bool?>?> c => ListColumns.WriteAsync(rowGroup, field, c.List, v => v!.Value, ct),
         _ => throw new NotSupportedException($"Column '{column.Name}' of type {column.ElementType.Name} cannot be written to Parquet."),
     };
 
-    internal static DataField ToField(ColumnSchema column) => column.Type switch
+    internal static Field ToField(ColumnSchema column) => column.Type switch
     {
+        var t when ColumnSchema.ListElementOf(t) is { } element =>
+            new ListField(column.Name, new DataField(ListColumns.ElementName, Nullable.GetUnderlyingType(element) ?? element, isNullable: true)),
         var t when t == typeof(string) => new DataField(column.Name, typeof(string), isNullable: true),
         var t when t == typeof(byte[]) => new DataField(column.Name, typeof(byte[]), isNullable: true),
         var t when t == typeof(long) || t == typeof(int) || t == typeof(double) || t == typeof(float) || t == typeof(bool)
             => new DataField(column.Name, t, isNullable: false),
+        var t when Nullable.GetUnderlyingType(t) is { } value && (value == typeof(long) || value == typeof(double) || value == typeof(bool))
+            => new DataField(column.Name, value, isNullable: true),
         _ => throw new NotSupportedException($"Column '{column.Name}' of type {column.Type.Name} cannot be written to Parquet."),
     };
 
@@ -87,12 +99,18 @@ public sealed class ParquetTableWriter : IAsyncDisposable
 public sealed class ParquetTableReader : IAsyncDisposable
 {
     private readonly ParquetReader _reader;
-    private readonly DataField[] _fields;
+    private readonly (string Name, DataField Field, Type Type)[] _fields;
 
     private ParquetTableReader(ParquetReader reader)
     {
         _reader = reader;
-        _fields = reader.Schema.GetDataFields();
+        // Top-level columns: plain ones, and lists of one primitive (read into list columns by their element field).
+        // Other nested columns (the output's embedding list of floats) are seen leaf by leaf, as their readers expect.
+        _fields = reader.Schema.Fields.SelectMany(f => f switch
+        {
+            ListField { Item: DataField item } list when ListColumns.ElementType(item) is { } element => [(list.Name, item, element)],
+            _ => LeavesOf(f).Select(data => (data.Name, data, ElementType(data))),
+        }).ToArray();
     }
 
     public int RowGroupCount => _reader.RowGroupCount;
@@ -101,7 +119,7 @@ public sealed class ParquetTableReader : IAsyncDisposable
 
     public IReadOnlyDictionary<string, string> Metadata => _reader.CustomMetadata;
 
-    public IReadOnlyList<ColumnSchema> Schema => _fields.Select(f => new ColumnSchema(f.Name, ElementType(f))).ToArray();
+    public IReadOnlyList<ColumnSchema> Schema => _fields.Select(f => new ColumnSchema(f.Name, f.Type)).ToArray();
 
     public static async Task<ParquetTableReader> OpenAsync(Stream input, CancellationToken cancellationToken = default)
     {
@@ -133,10 +151,10 @@ public sealed class ParquetTableReader : IAsyncDisposable
         using var rowGroup = _reader.OpenRowGroupReader(index);
         var rows = checked((int)rowGroup.RowCount);
         var table = new RecordBatch();
-        foreach (var field in _fields)
+        foreach (var (name, field, type) in _fields)
         {
-            if (columns is not null && !columns.Contains(field.Name)) continue;
-            var target = table.Add(Column.Create(new ColumnSchema(field.Name, ElementType(field)), rows));
+            if (columns is not null && !columns.Contains(name)) continue;
+            var target = table.Add(Column.Create(new ColumnSchema(name, type), rows));
             await ReadColumnAsync(rowGroup, field, target, rows, cancellationToken).ConfigureAwait(false);
         }
         table.Validate();
@@ -150,7 +168,8 @@ public sealed class ParquetTableReader : IAsyncDisposable
             case Column<string> c:
                 var strings = new string?[rows];
                 await rowGroup.ReadAsync(field, strings.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
-                c.AddRange(strings.Select(s => s ?? string.Empty));
+                // The core columns are never null; a passed-through input field may be (kept as null).
+                c.AddRange(IsCore(field.Name) ? strings.Select(s => s ?? string.Empty) : strings!);
                 break;
             case Column<byte[]> c:
                 var blobs = new byte[]?[rows];
@@ -162,6 +181,13 @@ public sealed class ParquetTableReader : IAsyncDisposable
             case Column<double> c: c.AddRange(await ReadValuesAsync<double>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
             case Column<float> c: c.AddRange(await ReadValuesAsync<float>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
             case Column<bool> c: c.AddRange(await ReadValuesAsync<bool>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<long?> c: c.AddRange(await ReadNullableAsync<long>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<double?> c: c.AddRange(await ReadNullableAsync<double>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<bool?> c: c.AddRange(await ReadNullableAsync<bool>(rowGroup, field, rows, ct).ConfigureAwait(false)); break;
+            case Column<List<string?>?> c: c.AddRange(await ListColumns.ReadAsync<ReadOnlyMemory<char>, string?>(rowGroup, field, rows, v => v.ToString(), ct).ConfigureAwait(false)); break;
+            case Column<List<long?>?> c: c.AddRange(await ListColumns.ReadAsync<long, long?>(rowGroup, field, rows, v => v, ct).ConfigureAwait(false)); break;
+            case Column<List<double?>?> c: c.AddRange(await ListColumns.ReadAsync<double, double?>(rowGroup, field, rows, v => v, ct).ConfigureAwait(false)); break;
+            case Column<List<bool?>?> c: c.AddRange(await ListColumns.ReadAsync<bool, bool?>(rowGroup, field, rows, v => v, ct).ConfigureAwait(false)); break;
             default: throw new NotSupportedException($"Column '{field.Name}' has an unsupported type.");
         }
     }
@@ -174,9 +200,31 @@ public sealed class ParquetTableReader : IAsyncDisposable
         return values;
     }
 
+    private static async Task<T?[]> ReadNullableAsync<T>(ParquetRowGroupReader rowGroup, DataField field, int rows, CancellationToken ct)
+        where T : struct
+    {
+        var values = new T?[rows];
+        await rowGroup.ReadAsync<T>(field, values.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
+        return values;
+    }
+
+    private static IEnumerable<DataField> LeavesOf(Field field) => field switch
+    {
+        DataField data => [data],
+        ListField list => LeavesOf(list.Item),
+        MapField map => LeavesOf(map.Key).Concat(LeavesOf(map.Value)),
+        StructField s => s.Fields.SelectMany(LeavesOf),
+        _ => [],
+    };
+
+    private static bool IsCore(string name) => name is Columns.Id or Columns.Text or Columns.Source;
+
     private static Type ElementType(DataField field)
     {
         var type = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
+        // Nullable numbers and booleans are passed-through input fields (ParquetTableWriter writes its own ones required).
+        if (field.IsNullable && (type == typeof(long) || type == typeof(double) || type == typeof(bool)))
+            return typeof(Nullable<>).MakeGenericType(type);
         // Parquet.Net 6 reports byte-array columns as memory types; our batches hold strings and byte arrays.
         if (type == typeof(ReadOnlyMemory<char>) || type == typeof(Memory<char>)) return typeof(string);
         if (type == typeof(ReadOnlyMemory<byte>) || type == typeof(Memory<byte>)) return typeof(byte[]);

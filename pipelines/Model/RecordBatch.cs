@@ -106,14 +106,30 @@ public static class Columns
     public const string Source = "source";
     public const string Position = "position";
 
+    /// <summary>Input fields kept as JSON (nested, mixed-type or untyped ones): a JSON object per row, or null.</summary>
+    public const string Metadata = "metadata";
+
     public static readonly IReadOnlyList<ColumnSchema> Core =
     [
         new(Id, typeof(string)), new(Text, typeof(string)), new(Source, typeof(string)), new(Position, typeof(long)),
     ];
 }
 
+/// <param name="Type">
+/// The element type: string, byte[], long, int, double, float, bool; nullable long, double, bool (passed-through input
+/// fields); or a list of nullable string, long, double or bool (<c>List&lt;long?&gt;</c>: a passed-through Parquet list
+/// column, written back as a Parquet LIST; a row's list may itself be null).
+/// </param>
 public sealed record ColumnSchema(string Name, Type Type)
 {
+    /// <summary>The list element types a column may hold (<see cref="Type"/> <c>List&lt;T&gt;</c> of these).</summary>
+    public static readonly IReadOnlyList<Type> ListElements = [typeof(string), typeof(long?), typeof(double?), typeof(bool?)];
+
+    /// <summary>The element type of a list column, or null for a column of single values.</summary>
+    public static Type? ListElementOf(Type type) =>
+        type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>) && ListElements.Contains(type.GetGenericArguments()[0])
+            ? type.GetGenericArguments()[0] : null;
+
     public override string ToString() => $"{Name}:{Type.Name}";
 }
 
@@ -136,6 +152,13 @@ public abstract class Column(string name)
         var t when t == typeof(double) => new Column<double>(schema.Name, capacity),
         var t when t == typeof(float) => new Column<float>(schema.Name, capacity),
         var t when t == typeof(bool) => new Column<bool>(schema.Name, capacity),
+        var t when t == typeof(long?) => new Column<long?>(schema.Name, capacity),
+        var t when t == typeof(double?) => new Column<double?>(schema.Name, capacity),
+        var t when t == typeof(bool?) => new Column<bool?>(schema.Name, capacity),
+        var t when t == typeof(List<string?>) => new Column<List<string?>?>(schema.Name, capacity),
+        var t when t == typeof(List<long?>) => new Column<List<long?>?>(schema.Name, capacity),
+        var t when t == typeof(List<double?>) => new Column<List<double?>?>(schema.Name, capacity),
+        var t when t == typeof(List<bool?>) => new Column<List<bool?>?>(schema.Name, capacity),
         var t => throw new NotSupportedException($"Column '{schema.Name}' has unsupported type {t.Name}."),
     };
 }

@@ -85,6 +85,17 @@ public sealed record InputSpec
     /// <summary>Field or column holding a stable document id; absent: the id is derived from object + position.</summary>
     public string? IdField { get; init; }
 
+    /// <summary>
+    /// Input fields (JSONL) or columns (Parquet) besides text and id to keep as columns of the curated shards; null: all
+    /// of them; empty: none (<c>docs/metadata</c>, README "Metadata passthrough").
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Fields { get; init; }
+
+    /// <summary>Input fields not to keep (applied after <see cref="Fields"/>); null: none.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? DropFields { get; init; }
+
     /// <summary>How a plain-text object splits into documents.</summary>
     public TextDocumentMode TextDocuments { get; init; } = TextDocumentMode.File;
 
@@ -92,7 +103,7 @@ public sealed record InputSpec
     public int MaxRecordBytes { get; init; } = 8 * 1024 * 1024;
 }
 
-public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt, JsonlZst }
+public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt, JsonlZst, Warc, WarcGz, Html }
 
 public enum TextDocumentMode { File, Line, Paragraph }
 
@@ -143,6 +154,7 @@ public sealed record OutputSpec
 /// <summary>A stage and its parameters; <c>type</c> selects the stage.</summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type", UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization)]
 [JsonDerivedType(typeof(NormalizeStageSpec), NormalizeStageSpec.TypeName)]
+[JsonDerivedType(typeof(ExtractStageSpec), ExtractStageSpec.TypeName)]
 [JsonDerivedType(typeof(QualityFilterStageSpec), QualityFilterStageSpec.TypeName)]
 [JsonDerivedType(typeof(ExactDedupStageSpec), ExactDedupStageSpec.TypeName)]
 [JsonDerivedType(typeof(NearDedupStageSpec), NearDedupStageSpec.TypeName)]
@@ -170,6 +182,16 @@ public sealed record NormalizeStageSpec : StageSpec
 }
 
 public enum UnicodeForm { Nfc, Nfkc }
+
+/// <summary>HTML → main text (WARC and HTML inputs): boilerplate removed, paragraph breaks kept, the page title as a column.</summary>
+public sealed record ExtractStageSpec : StageSpec
+{
+    public const string TypeName = "extract";
+    [JsonIgnore] public override string Type => TypeName;
+
+    /// <summary>A page with less main text than this (characters) is dropped as no_main_text.</summary>
+    public int MinChars { get; init; } = 1;
+}
 
 /// <summary>Heuristic quality filters; each failed check drops the document with its own reason.</summary>
 public sealed record QualityFilterStageSpec : StageSpec

@@ -151,6 +151,9 @@ public static partial class JobSpecValidator
                 break;
             case NormalizeStageSpec:
                 break;
+            case ExtractStageSpec x:
+                check(x.MinChars >= 0, $"{at}.minChars", "must be ≥ 0");
+                break;
             case QualityFilterStageSpec q:
                 check(q.MinChars >= 0, $"{at}.minChars", "must be ≥ 0");
                 check(q.MaxChars > q.MinChars, $"{at}.maxChars", "must be greater than minChars");

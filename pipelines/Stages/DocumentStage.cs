@@ -49,13 +49,16 @@ public static class ShardTransformer
         await using (var input = await data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
         await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
         {
+            TaskProgress.Expect(reader.RowCount);
             var schema = reader.Schema.Concat(transform.AddedColumns.Where(c => reader.Schema.All(s => s.Name != c.Name))).ToArray();
             await using var dataWriter = await ParquetTableWriter.CreateAsync(dataSpool.Stream, schema, cancellationToken: cancellationToken).ConfigureAwait(false);
             await using var dropsWriter = await ParquetTableWriter.CreateAsync(dropsSpool.Stream, DropsSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
             await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 rowsIn += batch.RowCount;
-                foreach (var text in batch.Texts.List) bytesIn += System.Text.Encoding.UTF8.GetByteCount(text);
+                var batchBytes = 0L;
+                foreach (var text in batch.Texts.List) batchBytes += System.Text.Encoding.UTF8.GetByteCount(text);
+                bytesIn += batchBytes;
                 var drops = new DropCollector(batch, task.Stage.Name);
                 transform.Process(batch, drops);
                 batch.Validate();
@@ -64,6 +67,7 @@ public static class ShardTransformer
                 drops.CountReasons(dropped);
                 await dataWriter.WriteAsync(keptRows.Count == batch.RowCount ? batch : batch.Select(keptRows), cancellationToken).ConfigureAwait(false);
                 if (drops.Count > 0) await dropsWriter.WriteAsync(drops.ToDropsBatch(), cancellationToken).ConfigureAwait(false);
+                TaskProgress.Add(batch.RowCount, batchBytes);
             }
         }
 

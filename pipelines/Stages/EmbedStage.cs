@@ -64,6 +64,7 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
             await using var vectorWriter = await ParquetTableWriter.CreateAsync(vectorsSpool.Stream, EmbeddingFile.Schema,
                 EmbeddingFile.Metadata(dimensions, spec.Precision, modelName), cancellationToken).ConfigureAwait(false);
 
+            TaskProgress.Expect(reader.RowCount);
             await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 rowsIn += batch.RowCount;
@@ -78,6 +79,7 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
                 {
                     var empty = new bool[batch.RowCount];
                     table.Table.EmbedMany(tokens, vectors, empty, Environment.ProcessorCount);
+                    TaskProgress.Add(batch.RowCount);
                     for (var row = 0; row < batch.RowCount; row++)
                     {
                         infos[row] = new DocumentEmbeddingInfo(tokens[row].Length, empty[row] ? 0 : 1, false);

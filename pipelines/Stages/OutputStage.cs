@@ -258,8 +258,12 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             };
         }
 
+        var shardObjects = outputs.Where(o => o.Kind == ShardKind).ToArray();
+        var idIndex = await IdIndex.WriteAsync(job.Output, job.OutputLocation, Relative(task, IdIndex.FolderName), shardObjects,
+            outputs.Where(o => o.Kind == DropsKind).ToArray(), cancellationToken).ConfigureAwait(false);
         var manifest = new Manifest
         {
+            IdIndex = idIndex,
             JobId = job.JobId, JobName = job.Spec.Name, Seed = job.Spec.Seed, Schema = schema,
             Shards = outputs.Where(o => o.Kind == ShardKind).ToArray(),
             Drops = outputs.Where(o => o.Kind == DropsKind).ToArray(),
@@ -269,6 +273,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             Tokens = job.Spec.Output.Tokens is null || job.Stages.OfType<TrainTokenizeStage>().LastOrDefault() is not { } train ? null
                 : TokensSection.Of(job.Spec, train.Spec, tokenFiles, metrics.GetValueOrDefault(Folder) ?? []),
         };
+        await Reports.CorpusReport.WriteAsync(job.Output, job.OutputLocation, Relative(task, ""), manifest, cancellationToken).ConfigureAwait(false);
         var key = OutputKey(task, Relative(task, Manifest.FileName));
         try
         {

@@ -154,7 +154,8 @@ internal static class ReadParts
         var target = job.Spec.Sharding.TargetShardBytes;
         var reader = InputReaders.For(input, obj.Key);
         var current = 0;
-        var sink = await ReadSink.CreateAsync(cancellationToken).ConfigureAwait(false);
+        var fieldColumns = await FieldSchema.ForJobAsync(job, cancellationToken).ConfigureAwait(false);
+        var sink = await ReadSink.CreateAsync(fieldColumns, cancellationToken).ConfigureAwait(false);
         try
         {
             await using var content = await store.OpenReadAsync(obj.Key, cancellationToken).ConfigureAwait(false);
@@ -166,7 +167,7 @@ internal static class ReadParts
                 {
                     await sink.CommitAsync(job.Data, PartData(job, stage.Index, stage.Name, obj, current), PartQuarantine(job, stage.Index, stage.Name, obj, current), cancellationToken).ConfigureAwait(false);
                     await sink.DisposeAsync().ConfigureAwait(false);
-                    sink = await ReadSink.CreateAsync(cancellationToken).ConfigureAwait(false);
+                    sink = await ReadSink.CreateAsync(fieldColumns, cancellationToken).ConfigureAwait(false);
                     current++;
                 }
                 await sink.AddAsync(obj.Source, record, cancellationToken).ConfigureAwait(false);
@@ -177,7 +178,7 @@ internal static class ReadParts
                 await sink.CommitAsync(job.Data, PartData(job, stage.Index, stage.Name, obj, current), PartQuarantine(job, stage.Index, stage.Name, obj, current), cancellationToken).ConfigureAwait(false);
                 if (++current == part.Parts) break;
                 await sink.DisposeAsync().ConfigureAwait(false);
-                sink = await ReadSink.CreateAsync(cancellationToken).ConfigureAwait(false);
+                sink = await ReadSink.CreateAsync(fieldColumns, cancellationToken).ConfigureAwait(false);
             }
         }
         finally

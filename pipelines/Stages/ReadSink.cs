@@ -1,3 +1,4 @@
+using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Storage;
@@ -18,14 +19,19 @@ internal sealed class ReadSink : IAsyncDisposable
     private readonly SpoolFile _quarantineSpool;
     private ParquetTableWriter? _dataWriter;
     private ParquetTableWriter? _quarantineWriter;
-    private RecordBatch _batch = RecordBatch.ForDocuments(MaxBatchRows);
+    private readonly IReadOnlyList<ColumnSchema> _schema;
+    private readonly FieldColumns _fields;
+    private RecordBatch _batch;
     private readonly RecordBatch _bad = RecordBatch.WithSchema(QuarantineSchema.Columns);
     private long _batchChars;
 
-    private ReadSink(SpoolFile data, SpoolFile quarantine)
+    private ReadSink(SpoolFile data, SpoolFile quarantine, IReadOnlyList<ColumnSchema> fieldColumns)
     {
         _dataSpool = data;
         _quarantineSpool = quarantine;
+        _schema = [.. Columns.Core, .. fieldColumns];
+        _fields = new FieldColumns(fieldColumns);
+        _batch = RecordBatch.WithSchema(_schema, MaxBatchRows);
     }
 
     public long Records { get; private set; }
@@ -37,10 +43,11 @@ internal sealed class ReadSink : IAsyncDisposable
     public Dictionary<string, long> Quarantined { get; } = [];
     public List<string> Errors { get; } = [];
 
-    public static async Task<ReadSink> CreateAsync(CancellationToken cancellationToken)
+    /// <summary>A sink writing the core columns and the job's passthrough columns (<see cref="FieldSchema"/>).</summary>
+    public static async Task<ReadSink> CreateAsync(IReadOnlyList<ColumnSchema> fieldColumns, CancellationToken cancellationToken)
     {
-        var sink = new ReadSink(SpoolFile.Create(), SpoolFile.Create());
-        sink._dataWriter = await ParquetTableWriter.CreateAsync(sink._dataSpool.Stream, Columns.Core, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var sink = new ReadSink(SpoolFile.Create(), SpoolFile.Create(), fieldColumns);
+        sink._dataWriter = await ParquetTableWriter.CreateAsync(sink._dataSpool.Stream, sink._schema, cancellationToken: cancellationToken).ConfigureAwait(false);
         sink._quarantineWriter = await ParquetTableWriter.CreateAsync(sink._quarantineSpool.Stream, QuarantineSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
         return sink;
     }
@@ -55,7 +62,9 @@ internal sealed class ReadSink : IAsyncDisposable
         }
         Records++;
         Kept++;
+        TaskProgress.Add(1);
         _batch.AddDocument(record.Id ?? ReadStage.DerivedId(source, record.Position), record.Text!, source, record.Position);
+        _fields.Add(_batch, record.Fields);
         _batchChars += record.Text!.Length;
         TextChars += record.Text!.Length;
         if (_batch.RowCount >= MaxBatchRows || _batchChars >= MaxBatchChars) await FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -87,7 +96,7 @@ internal sealed class ReadSink : IAsyncDisposable
     {
         if (_batch.RowCount == 0) return;
         await _dataWriter!.WriteAsync(_batch, cancellationToken).ConfigureAwait(false);
-        _batch = RecordBatch.ForDocuments(MaxBatchRows);
+        _batch = RecordBatch.WithSchema(_schema, MaxBatchRows);
         _batchChars = 0;
     }
 

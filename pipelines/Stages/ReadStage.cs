@@ -46,13 +46,16 @@ public sealed class ReadStage() : PipelineStage(0)
         long bytesIn = 0;
         IReadOnlyDictionary<string, long[]>? firstLines = null;
 
-        await using var sink = await ReadSink.CreateAsync(cancellationToken).ConfigureAwait(false);
+        var fieldColumns = await FieldSchema.ForJobAsync(job, cancellationToken).ConfigureAwait(false);
+        await using var sink = await ReadSink.CreateAsync(fieldColumns, cancellationToken).ConfigureAwait(false);
+        TaskProgress.Expect(0, shard.Objects.Sum(o => o.ReadBytes));
         foreach (var obj in shard.Objects)
         {
             bytesIn += obj.ReadBytes;
             if (obj.Part is { Unit: PartUnit.Stream })
             {
                 await ReadParts.CopyPartAsync(task, obj, sink, cancellationToken).ConfigureAwait(false);
+                TaskProgress.Add(0, obj.ReadBytes); // a stream part was read (decompressed) by the prepare phase
                 continue;
             }
             var part = obj.Part;
@@ -63,7 +66,7 @@ public sealed class ReadStage() : PipelineStage(0)
             }
             var (store, input) = await OpenCheckedAsync(job, obj, cancellationToken).ConfigureAwait(false);
             var reader = InputReaders.For(input, obj.Key);
-            await using var content = await store.OpenReadAsync(obj.Key, cancellationToken).ConfigureAwait(false);
+            await using var content = new ProgressStream(await store.OpenReadAsync(obj.Key, cancellationToken).ConfigureAwait(false));
             await foreach (var record in reader.ReadAsync(content, new InputObject(obj.Source, obj.Size, input) { Part = part }, cancellationToken).ConfigureAwait(false))
                 await sink.AddAsync(obj.Source, record, cancellationToken).ConfigureAwait(false);
         }

@@ -9,7 +9,7 @@ public static class StageCatalog
     /// Bump when any stage writes different bytes for the same input and spec: it is part of every job id, so
     /// resumed jobs never mix outputs of two releases.
     /// </summary>
-    public const int OutputFormatVersion = 2;
+    public const int OutputFormatVersion = 3;   // 3: input fields passed through (metadata columns)
 
     public static IReadOnlyList<PipelineStage> Build(JobSpec spec)
     {
@@ -20,6 +20,7 @@ public static class StageCatalog
             stages.Add(stageSpec switch
             {
                 NormalizeStageSpec s => new DocumentStage(index, s.Type, new NormalizeTransform(s)),
+                ExtractStageSpec s => new DocumentStage(index, s.Type, new ExtractTransform(s)),
                 QualityFilterStageSpec s => new DocumentStage(index, s.Type, new QualityFilterTransform(s)),
                 ExactDedupStageSpec s => new ExactDedupStage(index, s),
                 NearDedupStageSpec s => new NearDedupStage(index, s),

@@ -75,7 +75,8 @@ public sealed class TokenShards : IAsyncDisposable
                     await WriteInt32Async(encoded.Stream, tokens[row], buffer, cancellationToken).ConfigureAwait(false);
                     result.Corpus.Add(batch.Sources[row], languages?[row], tokens[row].Count);
 
-                    var key = mix.Bucketed ? mix.BucketOf(Convert.ToDouble(keyValues![row], System.Globalization.CultureInfo.InvariantCulture))
+                    // A passed-through numeric column may be null in a row: NaN, the lowest bucket.
+                    var key = mix.Bucketed ? mix.BucketOf(keyValues![row] is { } number ? Convert.ToDouble(number, System.Globalization.CultureInfo.InvariantCulture) : double.NaN)
                         : mix.KeyOf(batch.Sources[row], (string?)keyValues?[row]);
                     var id = batch.Ids[row];
                     var weight = mix.WeightOf(key) * (similarities is null ? 1.0 : mix.SoftDedupFactor(similarities[row]));

@@ -68,6 +68,7 @@ public static class ApiHost
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         JobsApi.Map(app);
         SchedulesApi.Map(app);
+        DocumentsApi.Map(app);
         Dashboard.Map(app);
 
         var options = app.Services.GetRequiredService<IOptions<ApiOptions>>().Value;

@@ -30,7 +30,9 @@ public sealed record JobView
         {
             var account = status.Accounting?.Stages.FirstOrDefault(a => a.Stage == g.Key);
             var wall = g.Sum(p => p.WallSeconds);
-            var documents = g.Max(p => p.DocumentsIn);
+            var documents = g.Max(p => p.DocumentsIn + p.InFlightDocuments);
+            var current = g.FirstOrDefault(p => p.Done < p.Total);
+            var total = g.Sum(p => p.Total);
             return new StageView
             {
                 Stage = g.Key,
@@ -38,7 +40,11 @@ public sealed record JobView
                 Done = g.Sum(p => p.Done),
                 Reused = g.Sum(p => p.Reused),
                 Retries = g.Sum(p => p.Retries),
-                CurrentPhase = g.FirstOrDefault(p => p.Done < p.Total)?.Phase ?? g.Last().Phase,
+                CurrentPhase = current?.Phase ?? g.Last().Phase,
+                Fraction = total > 0 ? g.Sum(p => p.Fraction * p.Total) / total : 0,
+                InFlightDocuments = current?.InFlightDocuments ?? 0,
+                PhaseDocumentsPerSecond = current?.DocumentsPerSecond,
+                PhaseEtaSeconds = current?.EtaSeconds,
                 DocumentsIn = documents,
                 WallSeconds = wall,
                 TaskSeconds = g.Sum(p => p.TaskSeconds),
@@ -87,6 +93,13 @@ public sealed record StageView
     public int Reused { get; init; }
     public int Retries { get; init; }
     public string CurrentPhase { get; init; } = "";
+    /// <summary>How far the stage is, 0–1, counting its running tasks' reported progress.</summary>
+    public double Fraction { get; init; }
+    /// <summary>Documents the current phase's running tasks have done (live).</summary>
+    public long InFlightDocuments { get; init; }
+    /// <summary>The current phase's documents per second and its time left, while it runs.</summary>
+    public double? PhaseDocumentsPerSecond { get; init; }
+    public double? PhaseEtaSeconds { get; init; }
     public long DocumentsIn { get; init; }
     public double WallSeconds { get; init; }
     public double TaskSeconds { get; init; }

@@ -118,7 +118,7 @@ public static partial class JobsApi
         return Results.Ok(JobView.Of(status, clock.GetUtcNow()));
     }
 
-    private static async Task<(Manifest? Manifest, IResult? Problem)> ReadManifestAsync(string id, IGrainFactory grains, IStoreResolver stores,
+    internal static async Task<(Manifest? Manifest, IResult? Problem)> ReadManifestAsync(string id, IGrainFactory grains, IStoreResolver stores,
         CancellationToken cancellationToken)
     {
         var status = await StatusAsync(id, grains);
@@ -134,7 +134,7 @@ public static partial class JobsApi
         return manifest is null ? (null, Results.NotFound(new { error = $"job {id}: no manifest at its output" })) : (manifest, null);
     }
 
-    private static async Task<JobSpec?> SpecOfAsync(string id, IStoreResolver stores, CancellationToken cancellationToken)
+    internal static async Task<JobSpec?> SpecOfAsync(string id, IStoreResolver stores, CancellationToken cancellationToken)
     {
         var key = $"{ResumeRunningJobsService.StatePrefix}{Uri.EscapeDataString(id)}.json";
         var (state, _) = await stores.DataStore.TryReadJsonAsync<JobGrainState>(key, CurationJson.Options, cancellationToken);

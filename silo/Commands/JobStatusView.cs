@@ -25,12 +25,15 @@ public static class JobStatusView
                     {
                         var total = stage.Sum(p => p.Total);
                         var done = stage.Sum(p => p.Done);
-                        var current = stage.FirstOrDefault(p => p.Done < p.Total)?.Phase ?? stage.Last().Phase;
+                        // Finished tasks plus the running tasks' own progress: a long single task moves the bar too.
+                        var progressed = stage.Sum(p => p.Fraction * p.Total);
+                        var running = stage.FirstOrDefault(p => p.Done < p.Total);
+                        var current = running?.Phase ?? stage.Last().Phase;
                         if (!bars.TryGetValue(stage.Key, out var bar))
                             bars[stage.Key] = bar = context.AddTask(Markup.Escape(stage.Key), autoStart: false, maxValue: Math.Max(1, total));
-                        bar.Description = Markup.Escape($"{stage.Key} {current}");
-                        if (done > 0 && !bar.IsStarted) bar.StartTask();
-                        bar.Value = done;
+                        bar.Description = Markup.Escape($"{stage.Key} {current}{Pace(running)}");
+                        if ((done > 0 || progressed > 0) && !bar.IsStarted) bar.StartTask();
+                        bar.Value = Math.Max(done, progressed);
                         if (done >= total && total > 0) bar.StopTask();
                     }
                     if (status.IsFinal) break;
@@ -39,6 +42,14 @@ public static class JobStatusView
                 }
             });
         return status;
+    }
+
+    /// <summary>A running phase's pace for the CLI: documents done by running tasks, documents/s and time left.</summary>
+    public static string Pace(PhaseProgress? phase)
+    {
+        if (phase is null || phase.Running == 0 && phase.Done == 0) return "";
+        var text = $" · {phase.DocumentsIn + phase.InFlightDocuments:N0} docs · {phase.DocumentsPerSecond:N0} docs/s";
+        return phase.EtaSeconds is { } eta ? $"{text} · ETA {TimeSpan.FromSeconds(Math.Round(eta)):g}" : text;
     }
 
     public static void WriteSummary(JobStatus status)

@@ -146,12 +146,21 @@
     }
   }
 
+  function duration(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    return s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.floor(s % 3600 / 60)} min` : s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+  }
+
   function renderStages(job) {
     $("stages").replaceChildren(...job.stages.map((s) => {
-      const pct = s.total > 0 ? Math.round(100 * s.done / s.total) : 0;
+      // Finished tasks plus what the running tasks reported: a phase of one long task still moves.
+      const pct = Math.round(100 * Math.max(s.fraction || 0, s.total > 0 ? s.done / s.total : 0));
       const bar = el("div", { class: "bar" }, el("div", { style: `width:${pct}%` }));
-      return el("div", { class: "stage", "data-stage": s.stage, "data-done": s.done, "data-total": s.total },
-        el("span", {}, `${s.stage} · ${s.currentPhase}`), bar, el("span", {}, `${s.done}/${s.total} · ${fmt(s.documentsPerSecond)} docs/s`));
+      const live = s.phaseDocumentsPerSecond != null && s.done < s.total
+        ? ` · ${fmt(s.phaseDocumentsPerSecond)} docs/s now` + (s.phaseEtaSeconds != null ? ` · ETA ${duration(s.phaseEtaSeconds)}` : "")
+        : ` · ${fmt(s.documentsPerSecond)} docs/s`;
+      return el("div", { class: "stage", "data-stage": s.stage, "data-done": s.done, "data-total": s.total, "data-fraction": (s.fraction || 0).toFixed(3) },
+        el("span", {}, `${s.stage} · ${s.currentPhase}`), bar, el("span", {}, `${s.done}/${s.total} · ${fmt(s.documentsIn)} docs${live}`));
     }));
   }
 

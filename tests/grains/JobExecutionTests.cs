@@ -54,6 +54,45 @@ public sealed class JobExecutionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_running_task_reports_its_documents_before_it_finishes_and_the_phase_shows_a_pace()
+    {
+        var stores = Stores("progress");
+        // Every normalize task is held at its commit, after it processed all its rows: only the progress reports can
+        // tell the coordinator how far the phase is (no task has finished).
+        var gate = new StoreGate();
+        gate.Close();
+        var held = new GatedResolver(stores, gate, call => call.InDataStore && call.IsWrite && call.Key.Contains("/01-normalize/", StringComparison.Ordinal));
+        await using var cluster = await CurationCluster.StartAsync(1, () => held, o => o.ProgressInterval = TimeSpan.FromMilliseconds(200));
+        var spec = Spec("progress");
+        var job = cluster.Client.GetGrain<IJobGrain>(Pipelines.Execution.JobContext.JobIdOf(spec));
+        await job.Submit(spec.ToJson());
+
+        static PhaseProgress? Normalize(JobStatus s) => s.Phases.FirstOrDefault(p => p.Stage.EndsWith("normalize", StringComparison.Ordinal));
+        var live = await CurationCluster.WaitAsync(job, TimeSpan.FromMinutes(2), s => s.IsFinal ||
+            Normalize(s) is { Running: > 0, EtaSeconds: not null } p && Math.Abs(p.Fraction - (double)p.Running / p.Total) < 1e-9);
+        Assert.False(live.IsFinal, $"{live.State}: {live.Error}");
+        var phase = Normalize(live)!;
+        var readKept = live.Phases.Where(p => p.Stage.EndsWith("read", StringComparison.Ordinal)).Sum(p => p.DocumentsIn);
+        Assert.Equal(0, phase.Done);
+        Assert.True(phase.Total > phase.Running, "the test needs more shards than task slots");
+        Assert.InRange(phase.InFlightDocuments, 1, readKept);
+        Assert.True(phase.InFlightBytes > 0);
+        Assert.True(phase.DocumentsPerSecond > 0);
+        Assert.True(phase.EtaSeconds > 0);
+
+        gate.Open();
+        var done = await CurationCluster.WaitAsync(job, TimeSpan.FromMinutes(3));
+        Assert.True(done.State == JobState.Completed, done.Error);
+        Assert.All(done.Phases, p =>
+        {
+            Assert.Equal(0, p.Running);
+            Assert.Equal(0, p.InFlightDocuments);
+            Assert.Equal(p.Total > 0 ? 1.0 : 0.0, p.Fraction);
+            Assert.Null(p.EtaSeconds);
+        });
+    }
+
+    [Fact]
     public async Task One_and_three_silo_clusters_write_identical_output()
     {
         var one = Stores("one");

@@ -37,6 +37,17 @@ public static class Browser
             Headless = true,
             Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
         });
+
+    /// <summary>A 1500×1100 page that records every dialog (dismissed: a script that ran) and console error.</summary>
+    public static async Task<(IPage Page, List<string> Dialogs, List<string> ConsoleErrors)> OpenPageAsync(IBrowser browser)
+    {
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1500, Height = 1100 } });
+        var dialogs = new List<string>();
+        page.Dialog += (_, dialog) => { dialogs.Add(dialog.Message); _ = dialog.DismissAsync(); };
+        var consoleErrors = new List<string>();
+        page.Console += (_, m) => { if (m.Type == "error") consoleErrors.Add($"{m.Text} ({m.Location})"); };
+        return (page, dialogs, consoleErrors);
+    }
 }
 
 /// <summary>The dashboard in headless Chromium: an operator submits a job and watches it complete; a viewer only reads.</summary>
@@ -74,11 +85,7 @@ public sealed class DashboardBrowserTests
 
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await Browser.LaunchAsync(playwright);
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1500, Height = 1100 } });
-        var dialogs = new List<string>();
-        page.Dialog += (_, dialog) => { dialogs.Add(dialog.Message); _ = dialog.DismissAsync(); };
-        var consoleErrors = new List<string>();
-        page.Console += (_, m) => { if (m.Type == "error") consoleErrors.Add($"{m.Text} ({m.Location})"); };
+        var (page, dialogs, consoleErrors) = await Browser.OpenPageAsync(browser);
 
         await page.GotoAsync(host.Url + "/dashboard/");
         await page.FillAsync("#api-key", TestApiHost.OperatorKey);

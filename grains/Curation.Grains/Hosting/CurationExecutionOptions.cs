@@ -34,6 +34,9 @@ public sealed class CurationExecutionOptions
     /// <summary>How often a silo looks for running jobs whose coordinator was lost, to resume them.</summary>
     public TimeSpan ResumeScanInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often a running task reports its documents and bytes done to its job's coordinator.</summary>
+    public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     public int EffectiveTaskSlots => TaskSlots > 0 ? TaskSlots : Environment.ProcessorCount;
 }
 
@@ -49,6 +52,7 @@ public sealed class CurationExecutionOptionsValidator : IValidateOptions<Curatio
         if (o.MaxSiloLossBackoff <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:MaxSiloLossBackoff must be positive.");
         if (o.TaskSlots < 0) failures.Add($"{CurationExecutionOptions.Section}:TaskSlots must be ≥ 0 (0 = one per core).");
         if (o.TaskTimeout <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:TaskTimeout must be positive.");
+        if (o.ProgressInterval <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:ProgressInterval must be positive.");
         if (o.ResumeScanInterval <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:ResumeScanInterval must be positive.");
         return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
     }

@@ -27,6 +27,12 @@ public sealed class JobGrain(
     private Task? _run;
     private ObjectStoreMetrics.RetryScope? _coordinatorRetries;
 
+    // The running phase's live progress: what its running tasks reported last (not stored; a resumed coordinator
+    // starts without it and the workers' next reports fill it again).
+    private readonly Dictionary<int, TaskProgressSample> _live = [];
+    private readonly HashSet<int> _finished = [];
+    private (int Index, int Stage, string Phase, Stopwatch Clock)? _livePhase;
+
     private JobGrainState S => state.State;
 
     public async Task<JobStatus> Submit(string specJson)
@@ -82,6 +88,14 @@ public sealed class JobGrain(
         _cancellation = new CancellationTokenSource();
         this.DelayDeactivation(TimeSpan.FromDays(7));
         _run = RunAsync(_cancellation.Token);
+    }
+
+    public Task ReportProgress(TaskRef task, TaskProgressSample progress)
+    {
+        if (_livePhase is { } live && task.JobId == this.GetPrimaryKeyString() && task.Stage == live.Stage && task.Phase == live.Phase
+            && !_finished.Contains(task.Task))
+            _live[task.Task] = progress;
+        return Task.CompletedTask;
     }
 
     private async Task RunAsync(CancellationToken cancellationToken)
@@ -142,6 +156,23 @@ public sealed class JobGrain(
     private async Task RunPhaseAsync(string jobId, int stage, PhaseInfo phase, int progressIndex, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        _live.Clear();
+        _finished.Clear();
+        _livePhase = (progressIndex, stage, phase.Name, clock);
+        try
+        {
+            await RunPhaseTasksAsync(jobId, stage, phase, progressIndex, clock, cancellationToken);
+        }
+        finally
+        {
+            _livePhase = null;
+            _live.Clear();
+            _finished.Clear();
+        }
+    }
+
+    private async Task RunPhaseTasksAsync(string jobId, int stage, PhaseInfo phase, int progressIndex, Stopwatch clock, CancellationToken cancellationToken)
+    {
         var limit = options.Value.MaxTasksInFlight;
         using var throttle = new SemaphoreSlim(limit, limit);
         // The first task that fails for good stops the rest of the phase: the job fails as a whole, resumably.
@@ -166,6 +197,8 @@ public sealed class JobGrain(
                 cancellationToken.ThrowIfCancellationRequested();
                 CurationMetrics.Documents.Add(stats.In, stageTag);
                 CurationMetrics.TasksCompleted.Add(1, stageTag, new KeyValuePair<string, object?>("reused", stats.Reused));
+                _finished.Add(task);
+                _live.Remove(task);
                 var p = S.Phases[progressIndex];
                 S.Phases[progressIndex] = p with
                 {
@@ -287,9 +320,33 @@ public sealed class JobGrain(
         return warnings;
     }
 
+    /// <summary>A phase with its pace: finished phases from their counters, the running one with its tasks' live reports.</summary>
+    private PhaseProgress WithPace(PhaseProgress p, int index)
+    {
+        if (_livePhase is not { } live || live.Index != index)
+        {
+            var fraction = p.Total > 0 ? (double)p.Done / p.Total : 0;
+            return p with { Fraction = fraction, DocumentsPerSecond = p.WallSeconds > 0 ? p.DocumentsIn / p.WallSeconds : 0 };
+        }
+        var wall = live.Clock.Elapsed.TotalSeconds;
+        var running = _live.Values;
+        var documents = p.DocumentsIn + running.Sum(r => r.Documents);
+        var done = p.Total > 0 ? Math.Min(1, (p.Done + running.Sum(r => r.Fraction ?? 0)) / p.Total) : 0;
+        return p with
+        {
+            WallSeconds = wall,
+            InFlightDocuments = running.Sum(r => r.Documents),
+            InFlightBytes = running.Sum(r => r.Bytes),
+            Running = running.Count,
+            Fraction = done,
+            DocumentsPerSecond = wall > 0 ? documents / wall : 0,
+            EtaSeconds = done is > 0 and < 1 && wall >= 1 ? wall * (1 - done) / done : null,
+        };
+    }
+
     private JobStatus Snapshot() => new()
     {
-        JobId = this.GetPrimaryKeyString(), Name = S.Name, State = S.State, Error = S.Error, Phases = S.Phases.ToArray(),
+        JobId = this.GetPrimaryKeyString(), Name = S.Name, State = S.State, Error = S.Error, Phases = S.Phases.Select(WithPace).ToArray(),
         StartedAt = S.StartedAt, CompletedAt = S.CompletedAt, Output = S.Output, Accounting = S.Accounting,
         Warnings = S.Warnings.ToArray(), Shards = S.Shards,
         StoreRetries = S.Phases.Sum(p => p.StoreRetries) + Math.Max(S.CoordinatorStoreRetries, _coordinatorRetries?.Count ?? 0),

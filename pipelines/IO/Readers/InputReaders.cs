@@ -11,6 +11,9 @@ public static class InputReaders
         (".jsonl.gz", InputFormat.JsonlGz), (".ndjson.gz", InputFormat.JsonlGz), (".json.gz", InputFormat.JsonlGz),
         (".jsonl.zst", InputFormat.JsonlZst), (".ndjson.zst", InputFormat.JsonlZst), (".json.zst", InputFormat.JsonlZst), (".zst", InputFormat.JsonlZst),
         (".jsonl", InputFormat.Jsonl), (".ndjson", InputFormat.Jsonl), (".json", InputFormat.Jsonl),
+        (".warc.gz", InputFormat.WarcGz), (".warc.wet.gz", InputFormat.WarcGz), (".wet.gz", InputFormat.WarcGz),
+        (".warc", InputFormat.Warc), (".wet", InputFormat.Warc),
+        (".html", InputFormat.Html), (".htm", InputFormat.Html),
         (".parquet", InputFormat.Parquet),
         (".txt", InputFormat.Txt), (".md", InputFormat.Txt),
     ];
@@ -36,6 +39,9 @@ public static class InputReaders
             InputFormat.JsonlZst => JsonlReader.Zstd,
             InputFormat.Parquet => ParquetInputReader.Instance,
             InputFormat.Txt => TextInputReader.Instance,
+            InputFormat.Warc => WarcReader.Plain,
+            InputFormat.WarcGz => WarcReader.Gzip,
+            InputFormat.Html => HtmlFileReader.Instance,
             _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.Format, $"Unknown input format for '{key}'."),
         };
     }
@@ -49,6 +55,6 @@ public static class InputReaders
                 return format;
         throw new ArgumentException(
             $"Cannot tell the format of input object '{key}' from its extension: supported are {string.Join(", ", SupportedExtensions)}; " +
-            "set the input's \"format\" (jsonl, jsonl_gz, jsonl_zst, parquet, txt) to read it anyway.", nameof(key));
+            "set the input's \"format\" (jsonl, jsonl_gz, jsonl_zst, parquet, txt, warc, warc_gz, html) to read it anyway.", nameof(key));
     }
 }

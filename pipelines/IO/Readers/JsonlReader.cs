@@ -49,7 +49,7 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(input);
-        var fields = new FieldNames(input.Spec.TextField, input.Spec.IdField);
+        var fields = new FieldNames(input.Spec.TextField, input.Spec.IdField, input.Spec);
         var maxBytes = input.Spec.MaxRecordBytes;
         var source = Compression switch
         {
@@ -110,12 +110,31 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
     }
 
     /// <summary>The field names as UTF-8, to compare with property names without decoding them.</summary>
-    internal sealed class FieldNames(string textField, string? idField)
+    internal sealed class FieldNames(string textField, string? idField, Spec.InputSpec? keep = null)
     {
+        /// <summary>The spec choosing the fields kept besides text and id (metadata passthrough); null: none kept.</summary>
+        public Spec.InputSpec? Keep { get; } = keep is not null && InputFields.KeepsAny(keep) ? keep : null;
+
         public string Text { get; } = textField;
         public string? Id { get; } = idField;
         public byte[] TextUtf8 { get; } = Encoding.UTF8.GetBytes(textField);
         public byte[]? IdUtf8 { get; } = idField is null ? null : Encoding.UTF8.GetBytes(idField);
+
+        private readonly List<(byte[] Utf8, string Name, bool Kept)> _names = [];
+
+        /// <summary>
+        /// The name of the property the reader is on, if <see cref="Keep"/> keeps it; null otherwise. Names seen before
+        /// are matched as bytes, so a corpus' recurring field names are decoded once per object, not once per line.
+        /// </summary>
+        public string? KeptName(ref Utf8JsonReader reader)
+        {
+            foreach (var (utf8, name, kept) in _names)
+                if (reader.ValueTextEquals(utf8)) return kept ? name : null;
+            var decoded = reader.GetString()!;
+            var keep = InputFields.Keeps(Keep!, decoded);
+            if (_names.Count < 64) _names.Add((Encoding.UTF8.GetBytes(decoded), decoded, keep));
+            return keep ? decoded : null;
+        }
     }
 
     /// <summary>One line to a document, a quarantined record, or nothing (blank line).</summary>
@@ -128,6 +147,7 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
                 $"line {ReaderText.Num(index + 1)}: invalid UTF-8 at byte {ReaderText.Num(bad)} of the line (0x{line[bad]:X2}) near {ReaderText.Excerpt(line, bad)}");
 
         string? text = null, id = null;
+        List<FieldValue>? kept = null;
         JsonTokenType textType = JsonTokenType.None, idType = JsonTokenType.None;
         var reader = new Utf8JsonReader(line);
         try
@@ -140,7 +160,13 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
             {
                 var isText = reader.ValueTextEquals(fields.TextUtf8);
                 var isId = fields.IdUtf8 is not null && reader.ValueTextEquals(fields.IdUtf8);
+                var name = !isText && !isId && fields.Keep is not null ? fields.KeptName(ref reader) : null;
                 reader.Read();
+                if (name is not null)
+                {
+                    (kept ??= []).Add(new FieldValue(name, FieldValueOf(ref reader, line)));
+                    continue;
+                }
                 if (isText)
                 {
                     textType = reader.TokenType;
@@ -185,7 +211,26 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
             return InputRecord.Quarantine(index, QuarantineReasons.MissingIdField, idType == JsonTokenType.None
                 ? $"line {ReaderText.Num(index + 1)}: no field '{fields.Id}' (fields: {ListFields(line)})"
                 : $"line {ReaderText.Num(index + 1)}: field '{fields.Id}' is {Article(idType)}, not a string or number");
-        return InputRecord.Document(index, id, text!);
+        return InputRecord.Document(index, id, text!) with { Fields = kept };
+    }
+
+    /// <summary>The value the reader is on as a field value; a nested one is skipped past and kept as its JSON text.</summary>
+    private static object? FieldValueOf(ref Utf8JsonReader reader, ReadOnlySpan<byte> line)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.String: return reader.GetString();
+            case JsonTokenType.Number:
+                if (reader.TryGetInt64(out var integer)) return integer;
+                return reader.TryGetDouble(out var number) && double.IsFinite(number) ? number : new RawJson(Encoding.UTF8.GetString(reader.ValueSpan));
+            case JsonTokenType.True: return true;
+            case JsonTokenType.False: return false;
+            case JsonTokenType.Null: return null;
+            default:
+                var start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                return new RawJson(Encoding.UTF8.GetString(line[start..(int)reader.BytesConsumed]));
+        }
     }
 
     /// <summary>System.Text.Json's message without its "LineNumber: 0 | BytePositionInLine: n." tail (we say it ourselves).</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Curation.Pipelines.Spec;
 using Parquet;
 using Parquet.Schema;
 
@@ -71,11 +72,13 @@ public sealed class ParquetInputReader : IInputReader
                 }
             }
             DataField? textField = null, idField = null;
+            ParquetFieldColumns? extra = null;
             if (reader is not null)
             {
                 (textField, problem) = FindColumn(reader.Schema, spec.TextField, "text", input.Source, IsTextType);
                 if (problem is null && spec.IdField is not null)
                     (idField, problem) = FindColumn(reader.Schema, spec.IdField, "id", input.Source, t => IsTextType(t) || IntegerTypes.Contains(t));
+                if (problem is null) extra = ParquetFieldColumns.For(reader.Schema, spec);
             }
             if (problem is not null)
             {
@@ -90,10 +93,12 @@ public sealed class ParquetInputReader : IInputReader
             for (var group = (int)(part?.Start ?? 0); group < groupEnd; group++)
             {
                 RowGroupColumns columns;
+                IReadOnlyList<FieldValue>[]? fields = null;
                 Exception? failure = null;
                 try
                 {
                     columns = await ReadRowGroupAsync(reader, group, textField!, idField, cancellationToken).ConfigureAwait(false);
+                    if (extra is { IsEmpty: false }) fields = await extra.ReadAsync(reader, seekable, group, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
                 {
@@ -108,13 +113,31 @@ public sealed class ParquetInputReader : IInputReader
                     yield break;
                 }
                 for (var i = 0; i < columns.Count; i++)
-                    yield return ToRecord(columns, i, firstRow + i, spec.TextField, spec.IdField, maxBytes);
+                {
+                    var record = ToRecord(columns, i, firstRow + i, spec.TextField, spec.IdField, maxBytes);
+                    yield return fields is null || record.IsQuarantined ? record : record with { Fields = fields[i] };
+                }
                 firstRow += columns.Count;
             }
         }
         finally
         {
             if (reader is not null) await reader.DisposeAsync().ConfigureAwait(false);
+            if (spooled is not null) await spooled.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Type hints of the columns a Parquet object keeps (<see cref="ParquetFieldColumns.TypeHints"/>), from its footer.</summary>
+    internal static async Task<IReadOnlyList<FieldValue>> TypeHintsAsync(Stream content, InputSpec spec, CancellationToken cancellationToken)
+    {
+        Stream? spooled = content.CanSeek ? null : await SpoolAsync(content, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var reader = await ParquetReader.CreateAsync(spooled ?? content, leaveStreamOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return ParquetFieldColumns.For(reader.Schema, spec).TypeHints().ToArray();
+        }
+        finally
+        {
             if (spooled is not null) await spooled.DisposeAsync().ConfigureAwait(false);
         }
     }

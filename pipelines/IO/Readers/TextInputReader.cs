@@ -39,7 +39,21 @@ public sealed class TextInputReader : IInputReader
         };
     }
 
-    private static async IAsyncEnumerable<InputRecord> ReadFileAsync(Stream content, InputObject input,
+    private static IAsyncEnumerable<InputRecord> ReadFileAsync(Stream content, InputObject input, CancellationToken cancellationToken) =>
+        ReadWholeAsync(content, input, bytes =>
+        {
+            if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) bytes = bytes[3..];
+            return ReaderText.IsBlank(bytes) ? null : FileDocument(bytes, input.Source);
+        }, cancellationToken);
+
+    /// <summary>Turns a whole object's bytes (within the size limit) into its one record, or none.</summary>
+    internal delegate InputRecord? WholeObject(ReadOnlySpan<byte> bytes);
+
+    /// <summary>
+    /// Reads an object that is one document (at most <see cref="InputSpec.MaxRecordBytes"/>, reading just past the limit
+    /// to tell) and yields what <paramref name="toRecord"/> makes of its bytes; record_too_large or corrupt_object otherwise.
+    /// </summary>
+    internal static async IAsyncEnumerable<InputRecord> ReadWholeAsync(Stream content, InputObject input, WholeObject toRecord,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var maxBytes = Math.Max(1, input.Spec.MaxRecordBytes);
@@ -70,8 +84,6 @@ public sealed class TextInputReader : IInputReader
             yield break;
         }
 
-        var bytes = buffer.Span;
-        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) bytes = bytes[3..];
         var size = buffer.Length;
         if (size > maxBytes)
         {
@@ -80,8 +92,7 @@ public sealed class TextInputReader : IInputReader
                 $"{input.Source}: {sizeText} bytes > limit {ReaderText.Num(maxBytes)} (the whole file is one document)");
             yield break;
         }
-        if (ReaderText.IsBlank(bytes)) yield break;
-        yield return FileDocument(bytes, input.Source);
+        if (toRecord(buffer.Span) is { } record) yield return record;
     }
 
     private static InputRecord FileDocument(ReadOnlySpan<byte> bytes, string source)

@@ -16,11 +16,16 @@ public class InputReadersTests
     [InlineData("x.parquet", typeof(ParquetInputReader), false)]
     [InlineData("notes.txt", typeof(TextInputReader), false)]
     [InlineData("README.md", typeof(TextInputReader), false)]
+    [InlineData("CC-MAIN-1.warc.gz", typeof(WarcReader), false)]
+    [InlineData("CC-MAIN-1.warc.wet.gz", typeof(WarcReader), false)]
+    [InlineData("crawl.WARC", typeof(WarcReader), false)]
+    [InlineData("page.htm", typeof(HtmlFileReader), false)]
     public void Auto_picks_the_reader_by_extension(string key, Type expected, bool gzip)
     {
         var reader = InputReaders.For(MakeSpec(), key);
         Assert.IsType(expected, reader);
         if (reader is JsonlReader jsonl) Assert.Equal(gzip, jsonl.IsGzip);
+        if (reader is WarcReader warc) Assert.Equal(key.EndsWith(".gz", StringComparison.Ordinal), warc.IsGzip);
     }
 
     [Fact]

@@ -28,6 +28,28 @@ public sealed class JobSpecTests
     }
 
     [Fact]
+    public void Web_archive_inputs_passthrough_fields_and_the_extract_stage_parse_and_validate()
+    {
+        var spec = JobSpec.Parse("""
+            {
+              "name": "web",
+              "inputs": [{ "path": "crawl/*.warc.gz", "format": "warc_gz", "fields": ["url", "title"], "dropFields": ["title"] }],
+              "stages": [ { "type": "extract", "minChars": 200 }, { "type": "normalize" } ],
+              "output": { "path": "curated/web" }
+            }
+            """);
+        Assert.Empty(JobSpecValidator.Validate(spec));
+        Assert.Equal(InputFormat.WarcGz, spec.Inputs[0].Format);
+        Assert.Equal(["url", "title"], spec.Inputs[0].Fields!);
+        Assert.Equal(["title"], spec.Inputs[0].DropFields!);
+        Assert.Equal(200, Assert.IsType<ExtractStageSpec>(spec.Stages[0]).MinChars);
+        Assert.Equal(spec.ToJson(), JobSpec.Parse(spec.ToJson()).ToJson());
+        Assert.Contains(JobSpecValidator.Validate(spec with { Stages = [new ExtractStageSpec { MinChars = -1 }] }), e => e.Field == "stages[0].minChars");
+        // Unset, the options stay out of the spec's JSON (and so out of its job id).
+        Assert.DoesNotContain("dropFields", JobSpec.Parse(Valid).ToJson());
+    }
+
+    [Fact]
     public void Round_trip_through_json_keeps_the_spec_and_its_job_id()
     {
         var spec = JobSpec.Parse(Valid);

@@ -80,6 +80,25 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
             Assert.Contains("\"n\":", lines[position]);
         }
         Assert.Equal(small.Output.Manifest.Accounting.InputRecords, large.Output.Manifest.Accounting.InputRecords);
+
+        // Passed-through fields too: the same schema (fixed per job, not per shard) and the same values in every row.
+        Assert.Equal(large.Output.Manifest.Schema, small.Output.Manifest.Schema);
+        Assert.Contains(small.Output.Manifest.Schema, c => c.Name == "n" && c.Type == "int64?");
+        Assert.Equal(await AllColumnsAsync("large", large.Output), await AllColumnsAsync("small", small.Output));
+    }
+
+    /// <summary>Every row of every curated shard with all its columns, ordered by id.</summary>
+    private async Task<List<string>> AllColumnsAsync(string name, CuratedOutput result)
+    {
+        var rows = new List<string>();
+        foreach (var shard in result.Manifest.Shards)
+        {
+            await using var reader = await ParquetTableReader.OpenAsync(File.OpenRead(Path.Combine(_temp.Combine(name), "curated", "split", shard.Key)));
+            await foreach (var b in reader.ReadAllAsync())
+                for (var i = 0; i < b.RowCount; i++)
+                    rows.Add(string.Join("\u0001", b.AllColumns.Select(c => $"{c.Name}={c.Values[i]}")));
+        }
+        return rows.Order(StringComparer.Ordinal).ToList();
     }
 
     private static string ReadStageId(string source, long position) => Pipelines.Stages.ReadStage.DerivedId(source, position);

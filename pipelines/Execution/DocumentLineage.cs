@@ -1,0 +1,116 @@
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Pipelines.IO;
+
+namespace Curation.Pipelines.Execution;
+
+/// <summary>One link of a document's lineage: its fate in the output (or in an earlier snapshot) and, when kept, its text.</summary>
+public sealed record LineageStep(IdIndexEntry Entry, string? Text, int? Snapshot);
+
+/// <summary>
+/// "Why was this document removed, and what is it a copy of?": follows a document through the output's id index to
+/// the kept document that survives (an exact copy of a near duplicate of … ), across earlier snapshots of a versioned
+/// corpus. Each step reads one index bucket; the kept end reads its shard. Unknown ids and broken chains end the list.
+/// </summary>
+public static class DocumentLineage
+{
+    public const int MaxSteps = 16;
+
+    /// <param name="droppedText">Reads a dropped document's text (it is not in the output) given the job that dropped it; may return null.</param>
+    public static async Task<IReadOnlyList<LineageStep>> FollowAsync(IObjectStore output, StoreLocation location, Manifest manifest, string id,
+        Func<IdIndexEntry, string, CancellationToken, Task<string?>>? droppedText = null, CancellationToken cancellationToken = default)
+    {
+        var steps = new List<LineageStep>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var current = id;
+        while (steps.Count < MaxSteps && seen.Add(current))
+        {
+            var found = await FindAsync(output, location, manifest, current, cancellationToken).ConfigureAwait(false);
+            if (found is not { } hit) break;
+            var (entry, snapshot, jobId) = hit;
+            if (entry.Kept)
+            {
+                var document = await IdIndex.ReadDocumentAsync(output, location, entry.Shard!, entry.Id, cancellationToken).ConfigureAwait(false);
+                steps.Add(new LineageStep(entry, document?.Text, snapshot));
+                break;
+            }
+            var text = droppedText is null ? null : await droppedText(entry, jobId, cancellationToken).ConfigureAwait(false);
+            steps.Add(new LineageStep(entry, text, snapshot));
+            if (entry.Twin is null) break;
+            current = entry.Twin;
+        }
+        return steps;
+    }
+
+    /// <summary>The id's entry in this manifest's index, else in its earlier snapshots' (newest first).</summary>
+    public static async Task<(IdIndexEntry Entry, int? Snapshot, string JobId)?> FindAsync(IObjectStore output, StoreLocation location, Manifest manifest, string id,
+        CancellationToken cancellationToken = default)
+    {
+        for (var m = manifest; m is not null;)
+        {
+            if (m.IdIndex is { } index && await IdIndex.LookupAsync(output, location, index, id, cancellationToken).ConfigureAwait(false) is { } entry)
+                return (entry, m.Snapshot?.Number, m.JobId);
+            m = m.Snapshot?.PreviousManifest is { } previous
+                ? await CorpusSnapshots.ReadManifestAsync(output, location.Prefix, previous, cancellationToken).ConfigureAwait(false)
+                : null;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// A dropped document's text, from the job's own copy of the shard the dropping stage read (the output holds no
+    /// dropped text); null when the job's working objects are gone.
+    /// </summary>
+    public static async Task<string?> DroppedTextAsync(IStoreResolver stores, string jobId, IdIndexEntry entry, CancellationToken cancellationToken = default)
+    {
+        if (entry.ShardNumber is not { } shard) return null;
+        JobContext job;
+        try
+        {
+            job = await JobContext.LoadAsync(jobId, stores, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ObjectNotFoundException or InvalidOperationException)
+        {
+            return null;
+        }
+        var stage = job.Stages.Select((s, i) => (s, i)).FirstOrDefault(x => x.s.Name == entry.Stage);
+        if (stage.s is null || stage.i == 0) return null;
+        var previous = job.Stages[stage.i - 1];
+        var key = job.Layout.ShardData(previous.Index, previous.Name, shard);
+        if (await job.Data.GetInfoAsync(key, cancellationToken).ConfigureAwait(false) is null) return null;
+        var bytes = await job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false);
+        await foreach (var document in JsonlShardFile.ReadDocumentsAsync(new MemoryStream(bytes), key, cancellationToken).ConfigureAwait(false))
+            if (document.Id == entry.Id) return document.Text;
+        return null;
+    }
+
+    /// <summary>
+    /// A page of the output's drops in file order (stage and reason filters optional), after a cursor
+    /// <c>file:row</c> from the previous page; the next cursor is null at the end.
+    /// </summary>
+    public static async Task<(IReadOnlyList<IdIndexEntry> Drops, string? Next)> DropsPageAsync(IObjectStore output, StoreLocation location, Manifest manifest,
+        string? stage, string? reason, int limit, string? after, CancellationToken cancellationToken = default)
+    {
+        var (startFile, startRow) = (0, 0L);
+        if (after is { } cursor && cursor.Split(':') is [var f, var r] && int.TryParse(f, out var file) && long.TryParse(r, out var last))
+            (startFile, startRow) = (file, last + 1);
+        var page = new List<IdIndexEntry>();
+        for (var fileIndex = startFile; fileIndex < manifest.Drops.Count; fileIndex++)
+        {
+            var bytes = await output.ReadBytesAsync(location.KeyOf(manifest.Drops[fileIndex].Key), cancellationToken).ConfigureAwait(false);
+            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(bytes), cancellationToken).ConfigureAwait(false);
+            long row = 0;
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                foreach (var entry in IdIndex.DropEntries(batch, manifest.Drops[fileIndex].Key))
+                {
+                    var rowIndex = row++;
+                    if (fileIndex == startFile && rowIndex < startRow) continue;
+                    if (stage is not null && entry.Stage != stage || reason is not null && entry.Reason != reason) continue;
+                    page.Add(entry);
+                    if (page.Count == limit) return (page, $"{fileIndex}:{rowIndex}");
+                }
+        }
+        return (page, null);
+    }
+}

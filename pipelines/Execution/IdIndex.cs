@@ -1,0 +1,172 @@
+using System.Text;
+using System.Text.Json;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Pipelines.Execution;
+
+/// <summary>
+/// One document's fate as the id index records it: kept in a shard, or dropped by a stage (reason, detail, twin).
+/// <see cref="Shard"/> is the output object holding its row: the curated shard, or the drops file.
+/// </summary>
+public sealed record IdIndexEntry(string Id, string Source, long Position, string? Shard, string? Stage, string? Reason, string? Detail, string? Twin)
+{
+    [System.Text.Json.Serialization.JsonIgnore] public bool Kept => Stage is null;
+
+    /// <summary>The shard number of the object holding the row (part-NNNNN), or null.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int? ShardNumber => Shard is { } key && System.Text.RegularExpressions.Regex.Match(key, @"part-(\d+)") is { Success: true } m
+        ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
+}
+
+/// <summary>Where an output's id index lies: <see cref="Buckets"/> objects named by <see cref="IdIndex.BucketKey"/> under the folder.</summary>
+public sealed record IdIndexSection(string Folder, int Buckets, long Entries);
+
+/// <summary>
+/// The output's id index, written with its manifest: every document id of the run (kept and dropped) hashed into a
+/// bucket object of at most ~<see cref="TargetBucketEntries"/> entries, sorted by id. A lookup reads the manifest, one
+/// bucket and, for a kept document, its shard: three objects whatever the corpus size. Built by streaming the run's
+/// shards and drops into per-bucket spool files (bounded memory: one bucket is sorted at a time).
+/// </summary>
+public static class IdIndex
+{
+    public const int TargetBucketEntries = 20_000;
+    public const string FolderName = "index";
+
+    /// <summary>One entry per line: the shared options without indentation.</summary>
+    private static readonly JsonSerializerOptions Line = new(CurationJson.Options) { WriteIndented = false };
+
+    public static string BucketKey(int bucket) => $"ids-{bucket:D5}.jsonl";
+
+    /// <summary>FNV-1a over the id's UTF-8 bytes: stable across processes and .NET versions (string.GetHashCode is not).</summary>
+    public static int BucketOf(string id, int buckets)
+    {
+        var hash = 2166136261u;
+        foreach (var b in Encoding.UTF8.GetBytes(id)) hash = (hash ^ b) * 16777619u;
+        return (int)(hash % (uint)buckets);
+    }
+
+    /// <summary>
+    /// Writes the index of one run's output (its own shards and drops; keys relative to the corpus root, as in the
+    /// manifest) under <paramref name="folder"/> and returns its section for the manifest. Create-once: the content is
+    /// deterministic, so a rerun finds the same objects.
+    /// </summary>
+    public static async Task<IdIndexSection> WriteAsync(IObjectStore output, StoreLocation location, string folder,
+        IReadOnlyList<OutputObject> shards, IReadOnlyList<OutputObject> drops, CancellationToken cancellationToken = default)
+    {
+        var entries = shards.Sum(s => s.Rows) + drops.Sum(d => d.Rows);
+        var buckets = (int)Math.Max(1, (entries + TargetBucketEntries - 1) / TargetBucketEntries);
+        var spools = new SpoolFile[buckets];
+        var writers = new StreamWriter[buckets];
+        try
+        {
+            for (var b = 0; b < buckets; b++)
+            {
+                spools[b] = SpoolFile.Create();
+                writers[b] = new StreamWriter(new NonClosingStream(spools[b].Stream), new UTF8Encoding(false));
+            }
+            void Add(IdIndexEntry entry) => writers[BucketOf(entry.Id, buckets)].WriteLine(JsonSerializer.Serialize(entry, Line));
+
+            foreach (var shard in shards)
+            {
+                await using var content = await output.OpenReadAsync(location.KeyOf(shard.Key), cancellationToken).ConfigureAwait(false);
+                await foreach (var (id, source, position) in ReadIdsAsync(content, shard.Key, cancellationToken).ConfigureAwait(false))
+                    Add(new IdIndexEntry(id, source, position, shard.Key, null, null, null, null));
+            }
+            foreach (var file in drops)
+            {
+                await using var content = await OpenBufferedAsync(output, location.KeyOf(file.Key), cancellationToken).ConfigureAwait(false);
+                await using var reader = await ParquetTableReader.OpenAsync(content, cancellationToken).ConfigureAwait(false);
+                await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                    foreach (var entry in DropEntries(batch, file.Key)) Add(entry);
+            }
+
+            for (var b = 0; b < buckets; b++)
+            {
+                await writers[b].FlushAsync(cancellationToken).ConfigureAwait(false);
+                spools[b].Stream.Position = 0;
+                var lines = new List<(string Id, string Line)>();
+                using (var reader = new StreamReader(new NonClosingStream(spools[b].Stream), Encoding.UTF8))
+                    while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+                        lines.Add((JsonSerializer.Deserialize<IdIndexEntry>(line, Line)!.Id, line));
+                // Sorted by id, then by line: a document a run both kept and dropped cannot happen, but order stays total.
+                lines.Sort((x, y) => string.CompareOrdinal(x.Id, y.Id) is var c and not 0 ? c : string.CompareOrdinal(x.Line, y.Line));
+                var bytes = Encoding.UTF8.GetBytes(string.Concat(lines.Select(l => l.Line + "\n")));
+                await output.CreateOnceAsync(location.KeyOf($"{folder}/{BucketKey(b)}"),
+                    (s, ct) => s.WriteAsync(bytes, ct).AsTask(), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            foreach (var writer in writers) if (writer is not null) await writer.DisposeAsync().ConfigureAwait(false);
+            foreach (var spool in spools) if (spool is not null) await spool.DisposeAsync().ConfigureAwait(false);
+        }
+        return new IdIndexSection(folder, buckets, entries);
+    }
+
+    /// <summary>The entry of one id in an index, or null: reads exactly one bucket object.</summary>
+    public static async Task<IdIndexEntry?> LookupAsync(IObjectStore output, StoreLocation location, IdIndexSection index, string id,
+        CancellationToken cancellationToken = default)
+    {
+        var key = location.KeyOf($"{index.Folder}/{BucketKey(BucketOf(id, index.Buckets))}");
+        await using var content = await output.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        using var reader = new StreamReader(content, Encoding.UTF8);
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            var entry = JsonSerializer.Deserialize<IdIndexEntry>(line, Line)!;
+            var order = string.CompareOrdinal(entry.Id, id);
+            if (order == 0) return entry;
+            if (order > 0) break;
+        }
+        return null;
+    }
+
+    /// <summary>Reads one kept document (id, source, text) from its shard: the object the index named.</summary>
+    public static async Task<(string Id, string Source, string Text)?> ReadDocumentAsync(IObjectStore output, StoreLocation location, string shardKey,
+        string id, CancellationToken cancellationToken = default)
+    {
+        await using var buffered = await OpenBufferedAsync(output, location.KeyOf(shardKey), cancellationToken).ConfigureAwait(false);
+        await foreach (var document in JsonlShardFile.ReadDocumentsAsync(buffered, shardKey, cancellationToken).ConfigureAwait(false))
+            if (document.Id == id) return document;
+        return null;
+    }
+
+    private static async IAsyncEnumerable<(string Id, string Source, long Position)> ReadIdsAsync(Stream content, string key,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (key.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
+        {
+            await using var buffered = new MemoryStream();
+            await content.CopyToAsync(buffered, cancellationToken).ConfigureAwait(false);
+            buffered.Position = 0;
+            await using var reader = await ParquetTableReader.OpenAsync(buffered, cancellationToken).ConfigureAwait(false);
+            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Source, Columns.Position], cancellationToken).ConfigureAwait(false))
+                for (var i = 0; i < batch.RowCount; i++)
+                    yield return (batch.Ids[i], batch.Sources[i], batch.Positions[i]);
+            yield break;
+        }
+        // JSON Lines shards carry no position column in the reader's view: the record's position in the shard stands in.
+        long row = 0;
+        await foreach (var (id, source, _) in JsonlShardFile.ReadDocumentsAsync(content, key, cancellationToken).ConfigureAwait(false))
+            yield return (id, source, row++);
+    }
+
+    /// <summary>The rows of a drops-file batch as index entries (<paramref name="key"/>: the drops file), in row order.</summary>
+    public static IEnumerable<IdIndexEntry> DropEntries(RecordBatch batch, string key)
+    {
+        var stages = batch.GetColumn<string>(DropsSchema.Stage);
+        var reasons = batch.GetColumn<string>(DropsSchema.Reason);
+        var details = batch.GetColumn<string>(DropsSchema.Detail);
+        var twins = batch.GetColumn<string>(DropsSchema.TwinId);
+        for (var i = 0; i < batch.RowCount; i++)
+            yield return new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], key, stages[i], reasons[i], NullIfEmpty(details[i]), NullIfEmpty(twins[i]));
+    }
+
+    private static async Task<MemoryStream> OpenBufferedAsync(IObjectStore store, string key, CancellationToken cancellationToken) =>
+        new(await store.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false));
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+}

@@ -1,0 +1,94 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Curation.Pipelines.IO.Readers;
+
+/// <summary>
+/// Decoding HTML bytes to a string: the charset of the HTTP Content-Type header, else a byte order mark, else a
+/// <c>&lt;meta charset&gt;</c> / <c>&lt;meta http-equiv="Content-Type"&gt;</c> in the first 4 KiB, else UTF-8. Labels
+/// follow the WHATWG Encoding standard's common aliases (latin1 and ascii mean windows-1252). UTF-8 must be strict.
+/// </summary>
+public static partial class HtmlText
+{
+    static HtmlText() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+
+    public const string UnknownCharset = "unknown_charset";
+
+    /// <summary>Media types read as HTML.</summary>
+    public static bool IsHtml(string? mediaType) => mediaType is "text/html" or "application/xhtml+xml";
+
+    /// <summary>The media type of a Content-Type value, lower case, without parameters ("" when none).</summary>
+    public static string MediaType(string? contentType) =>
+        contentType is null ? "" : contentType.Split(';', 2)[0].Trim().ToLowerInvariant();
+
+    /// <summary>The charset parameter of a Content-Type value, or null.</summary>
+    public static string? CharsetParameter(string? contentType)
+    {
+        if (contentType is null) return null;
+        var match = CharsetParameterPattern().Match(contentType);
+        return match.Success ? match.Groups[1].Value.Trim().Trim('"', '\'') : null;
+    }
+
+    /// <summary>
+    /// The text of <paramref name="bytes"/> and the charset used (its canonical name), or a problem
+    /// (<see cref="UnknownCharset"/> or <see cref="QuarantineReasons.InvalidUtf8"/>) with a detail.
+    /// </summary>
+    public static (string? Text, string Charset, string? Problem, string? Detail) Decode(ReadOnlySpan<byte> bytes, string? headerCharset)
+    {
+        string? label = headerCharset;
+        var start = 0;
+        if (label is null)
+        {
+            if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) { label = "utf-8"; start = 3; }
+            else if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE])) label = "utf-16le";
+            else if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF])) label = "utf-16be";
+            else label = MetaCharset(bytes[..Math.Min(bytes.Length, 4096)]) ?? "utf-8";
+        }
+        var encoding = EncodingOf(label);
+        if (encoding is null) return (null, label, UnknownCharset, $"charset '{Clip(label)}' is not a known encoding");
+        var body = bytes[start..];
+        if (encoding.CodePage == Encoding.UTF8.CodePage)
+        {
+            if (body.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) body = body[3..];
+            var bad = ReaderText.FirstInvalidUtf8(body);
+            if (bad >= 0)
+                return (null, "utf-8", QuarantineReasons.InvalidUtf8, $"invalid UTF-8 at byte {ReaderText.Num(bad)} of the body (0x{body[bad]:X2})");
+            return (Encoding.UTF8.GetString(body), "utf-8", null, null);
+        }
+        return (encoding.GetString(body), encoding.WebName, null, null);
+    }
+
+    private static Encoding? EncodingOf(string label)
+    {
+        var name = label.Trim().ToLowerInvariant() switch
+        {
+            "utf8" or "unicode-1-1-utf-8" => "utf-8",
+            "latin1" or "iso-8859-1" or "iso8859-1" or "l1" or "ascii" or "us-ascii" or "iso_8859-1" => "windows-1252",
+            var other => other,
+        };
+        try
+        {
+            return Encoding.GetEncoding(name);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The charset a meta tag declares in the first bytes of a page (read as ASCII), or null.</summary>
+    private static string? MetaCharset(ReadOnlySpan<byte> head)
+    {
+        var ascii = Encoding.Latin1.GetString(head);
+        var match = MetaCharsetPattern().Match(ascii);
+        return match.Success ? match.Groups[1].Value : null;
+    }
+
+    private static string Clip(string value) => value.Length > 40 ? value[..40] + "…" : value;
+
+    [GeneratedRegex("""charset\s*=\s*["']?([^;"'\s]+)""", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex CharsetParameterPattern();
+
+    [GeneratedRegex("""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_:.\-]+)""", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex MetaCharsetPattern();
+}

@@ -1,0 +1,95 @@
+using Curation.Pipelines;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Reports;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Silo.Api;
+
+/// <summary>
+/// The drop explorer's API: one document's fate (kept, or dropped with stage, reason, detail and the chain of twins to
+/// the kept survivor, each kept one with its text) through the output's id index, and pages of the output's drops.
+/// </summary>
+public static class DocumentsApi
+{
+    public static void Map(WebApplication app)
+    {
+        var api = app.MapGroup("/api").RequireAuthorization(ApiRoles.CanRead).WithTags("explorer");
+        api.MapGet("/jobs/{id}/documents/{docId}", FateAsync).Produces<DocumentFate>().Produces(StatusCodes.Status404NotFound)
+            .WithSummary("A document's fate: kept (with its text) or dropped (stage, reason, detail) and the chain of twins to the kept document that survives.");
+        api.MapGet("/jobs/{id}/drops", DropsAsync).Produces<DropsPage>()
+            .WithSummary("Pages through the output's drops (optional stage and reason filters); pass the returned next as after.");
+        api.MapGet("/jobs/{id}/report.html", (string id, IGrainFactory grains, IStoreResolver stores, CancellationToken ct) =>
+                CorpusReportAsync(id, CorpusReport.HtmlName, "text/html; charset=utf-8", grains, stores, ct))
+            .WithSummary("The output's self-contained corpus report (report.html: inline SVG, no script), as written with the output.");
+        api.MapGet("/jobs/{id}/report.json", (string id, IGrainFactory grains, IStoreResolver stores, CancellationToken ct) =>
+                CorpusReportAsync(id, CorpusReport.JsonName, "application/json", grains, stores, ct))
+            .WithSummary("The output's corpus report as data (report.json): books, funnel, distributions, per-source breakdown, samples.");
+    }
+
+    private static async Task<IResult> FateAsync(string id, string docId, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        var (manifest, location, problem) = await OutputAsync(id, grains, stores, cancellationToken);
+        if (problem is not null) return problem;
+        var store = stores.Resolve(location!);
+        var chain = await DocumentLineage.FollowAsync(store, location!, manifest!, docId,
+            (entry, jobId, ct) => DocumentLineage.DroppedTextAsync(stores, jobId, entry, ct), cancellationToken);
+        if (chain.Count == 0) return Results.NotFound(new { error = $"job {id}: no document {docId} in its output" });
+        var first = chain[0];
+        return Results.Json(new DocumentFate(docId, first.Entry.Kept ? "kept" : "dropped", first.Entry.Stage, first.Entry.Reason, first.Entry.Detail,
+            chain.Select(Step).ToArray()), CurationJson.Options);
+    }
+
+    private static async Task<IResult> DropsAsync(string id, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken,
+        string? stage = null, string? reason = null, int limit = 50, string? after = null)
+    {
+        var (manifest, location, problem) = await OutputAsync(id, grains, stores, cancellationToken);
+        if (problem is not null) return problem;
+        var (drops, next) = await DocumentLineage.DropsPageAsync(stores.Resolve(location!), location!, manifest!, NullIfBlank(stage), NullIfBlank(reason),
+            Math.Clamp(limit, 1, 1000), NullIfBlank(after), cancellationToken);
+        return Results.Json(new DropsPage(drops.Select(d => new DocumentStep(d.Id, d.Source, d.Position, "dropped", d.Stage, d.Reason, d.Detail, d.Twin, null, null, null))
+            .ToArray(), next), CurationJson.Options);
+    }
+
+    private static async Task<IResult> CorpusReportAsync(string id, string name, string contentType, IGrainFactory grains, IStoreResolver stores,
+        CancellationToken cancellationToken)
+    {
+        var (manifest, problem) = await JobsApi.ReadManifestAsync(id, grains, stores, cancellationToken);
+        if (problem is not null) return problem;
+        var spec = await JobsApi.SpecOfAsync(id, stores, cancellationToken);
+        var location = StoreLocation.Parse(spec!.Output.Path);
+        var key = location.KeyOf(CorpusReport.Join(manifest!.Snapshot?.Folder ?? "", name));
+        var store = stores.Resolve(location);
+        if (await store.GetInfoAsync(key, cancellationToken) is null)
+            return Results.NotFound(new { error = $"job {id}: its output has no {name} (written before corpus reports existed)" });
+        var bytes = await store.ReadBytesAsync(key, cancellationToken);
+        // The report is a page of its own: no script may run in it, whatever a document holds.
+        return Results.Bytes(bytes, contentType);
+    }
+
+    private static DocumentStep Step(LineageStep step) => new(step.Entry.Id, step.Entry.Source, step.Entry.Position, step.Entry.Kept ? "kept" : "dropped",
+        step.Entry.Stage, step.Entry.Reason, step.Entry.Detail, step.Entry.Twin, step.Entry.Shard, step.Text, step.Snapshot);
+
+    private static async Task<(Manifest?, StoreLocation?, IResult?)> OutputAsync(string id, IGrainFactory grains, IStoreResolver stores,
+        CancellationToken cancellationToken)
+    {
+        var (manifest, problem) = await JobsApi.ReadManifestAsync(id, grains, stores, cancellationToken);
+        if (problem is not null) return (null, null, problem);
+        var spec = await JobsApi.SpecOfAsync(id, stores, cancellationToken);
+        if (manifest!.IdIndex is null)
+            return (null, null, Results.NotFound(new { error = $"job {id}: its output has no id index (written before the explorer existed)" }));
+        return (manifest, StoreLocation.Parse(spec!.Output.Path), null);
+    }
+
+    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+}
+
+/// <summary>A document's fate and its lineage: the document itself first, then each twin up to the kept survivor.</summary>
+public sealed record DocumentFate(string Id, string Fate, string? Stage, string? Reason, string? Detail, IReadOnlyList<DocumentStep> Chain);
+
+/// <summary>One document of a lineage (or one drop of a page) with its text: kept ones from the output, dropped ones from the job's working copy.</summary>
+public sealed record DocumentStep(string Id, string Source, long Position, string Fate, string? Stage, string? Reason, string? Detail, string? Twin,
+    string? Shard, string? Text, int? Snapshot);
+
+/// <summary>A page of drops; <see cref="Next"/> is the cursor of the following page (null at the end).</summary>
+public sealed record DropsPage(IReadOnlyList<DocumentStep> Drops, string? Next);

@@ -1,0 +1,239 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+using Parquet.Serialization;
+
+namespace Curation.Pipelines.Tests.Stages;
+
+/// <summary>
+/// Every input field besides text and id reaches the curated shards: Parquet columns with their types (a list of strings as
+/// a list column), JSONL fields of one type as typed columns, nested and mixed ones in <c>metadata</c>;
+/// <c>fields</c>/<c>dropFields</c> choose them; drops and quarantine keep id, source and position only; DuckDB reads
+/// every output file, in both output formats.
+/// </summary>
+public sealed class MetadataPassthroughTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("metadata");
+
+    public void Dispose() => _temp.Dispose();
+
+    private sealed class Row
+    {
+        [JsonPropertyName("id")] public string Id { get; set; } = "";
+        [JsonPropertyName("text")] public string Text { get; set; } = "";
+        [JsonPropertyName("year")] public int Year { get; set; }
+        [JsonPropertyName("url")] public string? Url { get; set; }
+        [JsonPropertyName("score")] public double? Score { get; set; }
+        [JsonPropertyName("tags")] public List<string> Tags { get; set; } = [];
+        [JsonPropertyName("secret")] public string Secret { get; set; } = "";
+    }
+
+    private async Task<string> WriteCorpusAsync()
+    {
+        var folder = _temp.Combine("corpus");
+        Directory.CreateDirectory(folder);
+        var rows = new List<Row>
+        {
+            new() { Id = "p1", Text = "The river runs north through the old valley town.", Year = 2021, Url = "https://a.example/1", Score = 0.5, Tags = ["news", "geo"], Secret = "x" },
+            new() { Id = "p2", Text = "Bakers rise before dawn to shape the morning bread.", Year = 1999, Url = null, Score = null, Tags = [], Secret = "y" },
+            new() { Id = "p3", Text = "The river runs north through the old valley town.", Year = 2022, Url = "https://a.example/3", Score = 1.5, Tags = ["dup"], Secret = "z" },
+        };
+        await using (var file = File.Create(Path.Combine(folder, "table.parquet")))
+            await ParquetSerializer.SerializeAsync(rows, file);
+        string[] lines =
+        [
+            """{"id":"j1","text":"A quiet harbour wakes to gulls and fishing boats.","url":"https://b.example/1","n":1,"ratio":1,"ok":true,"meta":{"lang":"en","tags":["a","b"]},"mixed":"one","drop_me":"x"}""",
+            """{"id":"j2","text":"Mountain trails wind past lakes of glacial blue water.","url":"https://b.example/2","n":2,"ratio":0.25,"ok":false,"meta":{"lang":"fr"},"mixed":2,"drop_me":"y"}""",
+            """{"id":"j3","text":"Students gather in the library before the final exam.","url":null,"n":"three","ratio":3,"ok":true,"meta":[1,2],"mixed":null,"drop_me":"z"}""",
+            """{"id":"j4","text":"Mountain trails wind past lakes of glacial blue water.","url":"https://b.example/4","n":4}""",
+            """{"id":"j5","text": 5, "url":"https://b.example/5"}""",
+        ];
+        await File.WriteAllLinesAsync(Path.Combine(folder, "docs.jsonl"), lines);
+        return folder;
+    }
+
+    private static JobSpec Spec(string folder, OutputFormat format, bool embed) => new()
+    {
+        Name = "metadata",
+        Inputs =
+        [
+            new InputSpec { Path = Path.Combine(folder, "*.parquet"), IdField = "id", DropFields = ["secret"] },
+            new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id", DropFields = ["drop_me"] },
+        ],
+        Stages = embed
+            ? [new NormalizeStageSpec(), new ExactDedupStageSpec(), new TokenizeStageSpec(), new EmbedStageSpec()]
+            : [new NormalizeStageSpec(), new ExactDedupStageSpec()],
+        Output = new OutputSpec { Path = "curated/metadata", Format = format },
+    };
+
+    [Fact]
+    public async Task Parquet_and_JSONL_fields_round_trip_into_curated_shards_that_DuckDB_reads()
+    {
+        var folder = await WriteCorpusAsync();
+        var root = _temp.Combine("data");
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+        using var services = StageServices.CreateDefault();
+        await InProcessJob.RunAsync(Spec(folder, OutputFormat.Parquet, embed: true), stores, services);
+        var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/metadata");
+        var outputFolder = Path.Combine(root, "curated", "metadata");
+
+        // The schema: core columns, typed passthrough columns in name order, metadata; stage columns after.
+        var schema = output.Manifest.Schema.ToDictionary(c => c.Name, c => c.Type);
+        Assert.Equal("int64?", schema["year"]);
+        Assert.Equal("string", schema["url"]);
+        Assert.Equal("double?", schema["score"]);   // Parquet double; JSONL has none
+        Assert.Equal("double?", schema["ratio"]);   // JSONL integers and floats
+        Assert.Equal("bool?", schema["ok"]);
+        Assert.DoesNotContain("n", schema.Keys);      // integers and a string: mixed
+        Assert.Equal("string", schema["metadata"]);
+        Assert.Equal("list<string>", schema["tags"]); // a Parquet list of strings: a list column
+        Assert.DoesNotContain("meta", schema.Keys);   // nested objects
+        Assert.DoesNotContain("mixed", schema.Keys);  // string and integer
+        Assert.DoesNotContain("secret", schema.Keys);
+        Assert.DoesNotContain("drop_me", schema.Keys);
+
+        // DuckDB reads every file the manifest lists, with its row count.
+        var files = output.Manifest.Shards.Concat(output.Manifest.Drops).Concat(output.Manifest.Quarantine).Concat(output.Manifest.Embeddings).ToArray();
+        var counts = DuckDbReference.Query(files.Select(f => $"SELECT count(*)::INTEGER AS n FROM read_parquet('{Path.Combine(outputFolder, f.Key)}')").ToArray());
+        for (var i = 0; i < files.Length; i++) Assert.Equal(files[i].Rows, counts[i][0].GetProperty("n").GetInt64());
+
+        var shards = Path.Combine(outputFolder, "part-*.parquet");
+        var drops = Path.Combine(outputFolder, "drops", "*.parquet");
+        var quarantine = Path.Combine(outputFolder, "quarantine", "*.parquet");
+        var embeddings = Path.Combine(outputFolder, "embeddings", "*.parquet");
+        var results = DuckDbReference.Query(
+            $"SELECT id, year::INTEGER AS year, url, score, ratio, ok, to_json(tags)::VARCHAR AS tags, metadata FROM read_parquet('{shards}') ORDER BY id",
+            $"SELECT typeof(year) AS year, typeof(score) AS score, typeof(ok) AS ok, typeof(tags) AS tags FROM read_parquet('{shards}') LIMIT 1",
+            $"SELECT id, tags[2] AS tag FROM read_parquet('{shards}') WHERE id = 'p1'",
+            $"SELECT id, to_json(tags)::VARCHAR AS tags FROM read_parquet('{Path.Combine(folder, "table.parquet")}') ORDER BY id",
+            $"SELECT * FROM read_parquet('{drops}') LIMIT 1",
+            $"SELECT * FROM read_parquet('{quarantine}') LIMIT 1",
+            $"SELECT count(*)::INTEGER AS n, min(len(embedding))::INTEGER AS lo FROM read_parquet('{embeddings}')",
+            $"SELECT array_cosine_similarity(x.embedding::FLOAT[384], x.embedding::FLOAT[384])::DOUBLE AS cos FROM read_parquet('{embeddings}') x LIMIT 1");
+
+        var rows = results[0].EnumerateArray().ToDictionary(r => r.GetProperty("id").GetString()!);
+        Assert.Equal(["j1", "j2", "j3", "p1", "p2"], rows.Keys);   // p3 and j4 duplicate p1 and j2; j5 is quarantined
+        Assert.Equal(2021, rows["p1"].GetProperty("year").GetInt64());
+        Assert.Equal("https://a.example/1", rows["p1"].GetProperty("url").GetString());
+        Assert.Equal(0.5, rows["p1"].GetProperty("score").GetDouble());
+        Assert.Equal(JsonValueKind.Null, rows["p2"].GetProperty("url").ValueKind);
+        Assert.Equal(JsonValueKind.Null, rows["p2"].GetProperty("score").ValueKind);
+        // The list column exactly as DuckDB reads it from the input file, an empty list included; nothing left for metadata.
+        AssertJson("""["news","geo"]""", rows["p1"].GetProperty("tags").GetString());
+        AssertJson("[]", rows["p2"].GetProperty("tags").GetString());
+        Assert.Equal(JsonValueKind.Null, rows["p1"].GetProperty("metadata").ValueKind);
+        Assert.Equal(JsonValueKind.Null, rows["j1"].GetProperty("tags").ValueKind);
+        foreach (var input in results[3].EnumerateArray().Where(r => rows.ContainsKey(r.GetProperty("id").GetString()!)))
+            AssertJson(input.GetProperty("tags").GetString()!, rows[input.GetProperty("id").GetString()!].GetProperty("tags").GetString());
+
+        Assert.Equal(1.0, rows["j1"].GetProperty("ratio").GetDouble());
+        Assert.Equal(0.25, rows["j2"].GetProperty("ratio").GetDouble());
+        Assert.True(rows["j1"].GetProperty("ok").GetBoolean());
+        Assert.False(rows["j2"].GetProperty("ok").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, rows["j1"].GetProperty("year").ValueKind);
+        AssertJson("""{"n":1,"meta":{"lang":"en","tags":["a","b"]},"mixed":"one"}""", rows["j1"].GetProperty("metadata").GetString());
+        AssertJson("""{"n":2,"meta":{"lang":"fr"},"mixed":2}""", rows["j2"].GetProperty("metadata").GetString());
+        AssertJson("""{"n":"three","meta":[1,2],"mixed":null}""", rows["j3"].GetProperty("metadata").GetString());
+        Assert.Equal(JsonValueKind.Null, rows["j3"].GetProperty("url").ValueKind);
+
+        var types = results[1][0];
+        Assert.Equal("BIGINT", types.GetProperty("year").GetString());
+        Assert.Equal("DOUBLE", types.GetProperty("score").GetString());
+        Assert.Equal("BOOLEAN", types.GetProperty("ok").GetString());
+        Assert.Equal("VARCHAR[]", types.GetProperty("tags").GetString());
+        Assert.Equal("geo", results[2][0].GetProperty("tag").GetString());
+
+        // Drops and quarantine: id, source, position (and the reason), never the document's fields.
+        var dropColumns = results[4][0].EnumerateObject().Select(p => p.Name).ToArray();
+        var quarantineColumns = results[5][0].EnumerateObject().Select(p => p.Name).ToArray();
+        foreach (var columns in new[] { dropColumns, quarantineColumns })
+        {
+            Assert.Contains("source", columns);
+            Assert.Contains("position", columns);
+            Assert.DoesNotContain("url", columns);
+            Assert.DoesNotContain("metadata", columns);
+            Assert.DoesNotContain("text", columns);
+        }
+        Assert.Contains("id", dropColumns);
+        Assert.Equal(5, results[6][0].GetProperty("n").GetInt64());
+        Assert.Equal(384, results[6][0].GetProperty("lo").GetInt64());
+        Assert.Equal(1.0, results[7][0].GetProperty("cos").GetDouble(), 4);
+    }
+
+    [Fact]
+    public async Task JSONL_output_carries_the_same_columns_with_metadata_as_a_JSON_object_and_fields_chooses_them()
+    {
+        var folder = await WriteCorpusAsync();
+        var root = _temp.Combine("data");
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+        using var services = StageServices.CreateDefault();
+        var spec = Spec(folder, OutputFormat.JsonlZst, embed: false) with
+        {
+            Inputs =
+            [
+                new InputSpec { Path = Path.Combine(folder, "*.parquet"), IdField = "id", Fields = ["year", "tags"] },
+                new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id", Fields = ["url", "meta"] },
+            ],
+        };
+        await InProcessJob.RunAsync(spec, stores, services);
+        var (manifest, _) = await stores.DataStore.TryReadJsonAsync<Manifest>("curated/metadata/" + Manifest.FileName, CurationJson.Options);
+        Assert.Equal(["id", "text", "source", "position", "tags", "url", "year", "metadata"], manifest!.Schema.Select(c => c.Name).Take(8));
+        var shard = Path.Combine(root, "curated", "metadata", manifest.Shards.Single().Key);
+        Assert.EndsWith(".jsonl.zst", shard);
+        var results = DuckDbReference.Query(
+            $"SELECT id, year::INTEGER AS year, url, to_json(tags)::VARCHAR AS tags, json_extract_string(metadata::JSON, '$.meta.lang') AS lang FROM read_json('{shard}', format = 'newline_delimited') ORDER BY id");
+        var rows = results[0].EnumerateArray().ToDictionary(r => r.GetProperty("id").GetString()!);
+        Assert.Equal(["j1", "j2", "j3", "p1", "p2"], rows.Keys);
+        Assert.Equal(2021, rows["p1"].GetProperty("year").GetInt64());
+        Assert.Equal("https://b.example/1", rows["j1"].GetProperty("url").GetString());
+        Assert.Equal("en", rows["j1"].GetProperty("lang").GetString());
+        AssertJson("""["news","geo"]""", rows["p1"].GetProperty("tags").GetString());
+        AssertJson("[]", rows["p2"].GetProperty("tags").GetString());
+    }
+
+    private static void AssertJson(string expected, string? actual)
+    {
+        Assert.NotNull(actual);
+        Assert.True(JsonElement.DeepEquals(JsonDocument.Parse(expected).RootElement, JsonDocument.Parse(actual).RootElement), $"expected {expected}, got {actual}");
+    }
+}
+
+/// <summary>The column rule itself: one type → typed column; mixed, nested, null-only, reserved → metadata; misfits → metadata.</summary>
+public sealed class InputFieldsTests
+{
+    [Fact]
+    public void Typed_columns_come_from_the_sample_and_values_that_do_not_fit_go_to_metadata()
+    {
+        FieldValue F(string name, object? value) => new(name, value);
+        var sample = new[]
+        {
+            F("url", "u"), F("n", 1L), F("x", 1L), F("x", 2.5), F("flag", true), F("nested", new RawJson("{}")),
+            F("mixed", "a"), F("mixed", 1L), F("nothing", null), F("source", "s"), F("token_count", 3L), F("url", null),
+        };
+        var schema = InputFields.Schema(sample, keepsAny: true, reserved: new HashSet<string> { "token_count" });
+        Assert.Equal(["flag:Nullable`1", "n:Nullable`1", "url:String", "x:Nullable`1", "metadata:String"], schema.Select(c => c.ToString()));
+        Assert.Equal([typeof(bool?), typeof(long?), typeof(string), typeof(double?), typeof(string)], schema.Select(c => c.Type));
+        Assert.Empty(InputFields.Schema(sample, keepsAny: false));
+
+        var batch = Model.RecordBatch.WithSchema(schema);
+        var columns = new FieldColumns(schema);
+        columns.Add(batch, [F("n", "seven"), F("x", 3L), F("url", "v"), F("source", "s"), F("later", 1L)]);
+        columns.Add(batch, null);
+        columns.Add(batch, [F("ja", "日本語 \"q\"")]);
+        Assert.Equal(new long?[] { null, null, null }, batch.GetColumn<long?>("n").List);
+        Assert.Equal(new double?[] { 3.0, null, null }, batch.GetColumn<double?>("x").List);
+        Assert.Equal(new string?[] { "v", null, null }, batch.GetColumn<string>("url").List);
+        Assert.Equal(new string?[] { """{"n":"seven","source":"s","later":1}""", null, """{"ja":"日本語 \"q\""}""" }, batch.GetColumn<string>("metadata").List);
+
+        var spec = new InputSpec { Path = "x", IdField = "id", Fields = ["a", "b", "id"], DropFields = ["b"] };
+        Assert.True(InputFields.Keeps(spec, "a"));
+        Assert.False(InputFields.Keeps(spec, "b"));
+        Assert.False(InputFields.Keeps(spec, "c"));
+        Assert.False(InputFields.Keeps(spec, "id"));
+        Assert.False(InputFields.Keeps(spec, "text"));
+    }
+}
