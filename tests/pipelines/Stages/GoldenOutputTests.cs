@@ -17,8 +17,8 @@ namespace Curation.Pipelines.Tests.Stages;
 /// </summary>
 public sealed class GoldenOutputTests(Xunit.Abstractions.ITestOutputHelper log) : IDisposable
 {
-    /// <summary>SHA-256 of <see cref="Describe"/> for the demo job, recorded on main at b5a760e.</summary>
-    private const string DemoDigest = "b2a5b4f27ca90a923653836f5822684b7a8a0f276ebfa7994edac71081be7a44";
+    /// <summary>SHA-256 of <see cref="Describe"/> for the demo job, recorded on main at 2be6066.</summary>
+    private const string DemoDigest = "2a3f2d980783409d16f269ee32c014557c8bc01661cba8620c56624bfa5c29a2";
 
     private readonly TempDirectory _temp = new("golden");
 
