@@ -24,6 +24,9 @@ public interface IJobGrain : IGrainWithStringKey
     /// A running task's progress (documents and bytes done, and expected), sent by its worker every few seconds. Live
     /// only: not stored, dropped when the task finishes, ignored for tasks the coordinator is not waiting for.
     /// </summary>
+    /// <summary>The job's throughput history: one sample per <c>HistoryInterval</c> while it ran (bounded, oldest thinned first).</summary>
+    Task<IReadOnlyList<ThroughputSample>> GetHistory();
+
     [OneWay]
     Task ReportProgress(Pipelines.Execution.TaskRef task, Pipelines.Execution.TaskProgressSample progress);
 }

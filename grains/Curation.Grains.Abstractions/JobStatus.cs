@@ -68,3 +68,16 @@ public sealed record PhaseProgress
     /// <summary>Seconds left at the phase's pace so far; null before the phase has a pace or after it ended.</summary>
     [Id(16)] public double? EtaSeconds { get; init; }
 }
+
+/// <summary>
+/// One point of a job's throughput history: when, and how many documents its phases had processed in all by then
+/// (finished tasks plus the running tasks' reports). Stored with the job's state, so the chart survives reloads.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ThroughputSample
+{
+    [Id(0)] public DateTimeOffset At { get; init; }
+    [Id(1)] public long Documents { get; init; }
+    /// <summary>The phase running then (its stage folder and phase name), or null between phases.</summary>
+    [Id(2)] public string? Phase { get; init; }
+}

@@ -69,6 +69,7 @@ public static class ApiHost
         JobsApi.Map(app);
         SchedulesApi.Map(app);
         DocumentsApi.Map(app);
+        JobLiveApi.Map(app);
         Dashboard.Map(app);
 
         var options = app.Services.GetRequiredService<IOptions<ApiOptions>>().Value;

@@ -95,7 +95,7 @@ public static partial class JobsApi
         return Results.Ok(jobs.OrderByDescending(j => j.StartedAt).ThenBy(j => j.JobId, StringComparer.Ordinal));
     }
 
-    private static async Task<JobStatus?> StatusAsync(string id, IGrainFactory grains)
+    internal static async Task<JobStatus?> StatusAsync(string id, IGrainFactory grains)
     {
         if (!JobIdPattern().IsMatch(id)) return null;
         var status = await ResilientGrainCalls.CallAsync(() => grains.GetGrain<IJobGrain>(id).GetStatus());

@@ -50,8 +50,47 @@
       renderJobs(jobs);
       renderSchedules(schedules);
       renderSilos(silos);
-      if (state.selected) await refreshJob(state.selected);
+      // The selected job comes by its event stream; polling is the fallback when the stream is not open.
+      if (state.selected && state.stream?.jobId !== state.selected) await refreshJob(state.selected);
     } catch (e) { message(e.message); }
+  }
+
+  // Server-sent events for the selected job (GET /api/jobs/{id}/events), read with fetch so the API key goes in a
+  // header; when the stream cannot be opened or breaks, refresh() polls the job again.
+  function follow(jobId) {
+    state.stream?.controller.abort();
+    state.stream = null;
+    const controller = new AbortController();
+    const stream = { jobId, controller };
+    (async () => {
+      try {
+        const response = await fetch(`/api/jobs/${encodeURIComponent(jobId)}/events`, { headers: { "X-Api-Key": state.key }, signal: controller.signal });
+        if (!response.ok || !response.body) return;
+        state.stream = stream;
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+            if (data && state.selected === jobId) {
+              const detail = $("job-detail");
+              detail.dataset.events = String(Number(detail.dataset.events || 0) + 1); // how many views came pushed
+              await showJob(JSON.parse(data));
+            }
+          }
+        }
+      } catch (e) {
+        if (e.name !== "AbortError") console.debug("event stream closed", e);
+      } finally {
+        if (state.stream === stream) state.stream = null;
+      }
+    })();
   }
 
   function renderJobs(jobs) {
@@ -114,12 +153,18 @@
   async function select(jobId) {
     state.selected = jobId;
     state.lastReport = null;
+    delete $("job-detail").dataset.events;
     $("job-detail").hidden = false;
+    follow(jobId);
     await refresh();
   }
 
   async function refreshJob(jobId) {
-    const job = await api(`/api/jobs/${encodeURIComponent(jobId)}`);
+    await showJob(await api(`/api/jobs/${encodeURIComponent(jobId)}`));
+  }
+
+  async function showJob(job) {
+    const jobId = job.jobId;
     $("job-title").textContent = job.jobId;
     const badge = $("job-state");
     badge.textContent = job.state;
@@ -131,7 +176,7 @@
       (job.elapsedSeconds != null ? ` · ${fmt(job.elapsedSeconds)} s` : "") + (job.output ? ` · output ${job.output}` : "");
     $("job-error").textContent = [job.error, ...(job.warnings || [])].filter(Boolean).join(" · ");
     renderStages(job);
-    sampleThroughput(job);
+    await drawThroughput(job);
     renderFunnel(job.funnel || []);
     renderBooks(job);
     if (job.state === "Completed" && state.lastReport?.jobId !== job.jobId) {
@@ -164,22 +209,27 @@
     }));
   }
 
-  // Throughput over time: documents processed per second between two polls, per job (kept while the page is open).
-  function sampleThroughput(job) {
-    const samples = state.samples[job.jobId] ||= [];
-    const documents = job.phases.reduce((a, p) => a + p.documentsIn, 0);
+  // Throughput over time from the job's stored history (GET /api/jobs/{id}/history: documents processed in all, sampled
+  // by the coordinator every few seconds), fetched again at most every 5 s: it survives reloads and shows finished jobs.
+  async function drawThroughput(job) {
+    const cached = state.samples[job.jobId];
     const now = Date.now() / 1000;
-    const last = samples[samples.length - 1];
-    if (!last || now - last.t >= 0.5) samples.push({ t: now, documents, rate: last ? Math.max(0, (documents - last.documents) / (now - last.t)) : 0 });
-    if (samples.length > 240) samples.shift();
+    if (!cached || (!cached.final && now - cached.fetched >= 5)) {
+      const history = await api(`/api/jobs/${encodeURIComponent(job.jobId)}/history`);
+      const points = history.map((h) => ({ t: Date.parse(h.at) / 1000, documents: h.documents }));
+      state.samples[job.jobId] = { fetched: now, final: ["Completed", "Failed", "Cancelled"].includes(job.state), points };
+    }
+    const recorded = state.samples[job.jobId].points;
+    const samples = recorded.slice(1).map((p, i) => ({ t: p.t, rate: Math.max(0, (p.documents - recorded[i].documents) / Math.max(0.001, p.t - recorded[i].t)) }));
+    if (samples.length === 0) samples.push({ t: now, rate: 0 });
     const chart = $("throughput");
     chart.replaceChildren();
     const max = Math.max(1, ...samples.map((s) => s.rate));
-    const t0 = samples[0].t, span = Math.max(1, now - t0);
+    const t0 = samples[0].t, span = Math.max(1, samples[samples.length - 1].t - t0);
     const points = samples.map((s) => `${20 + 390 * (s.t - t0) / span},${140 - 120 * s.rate / max}`).join(" ");
     chart.append(svg("line", { x1: 20, y1: 140, x2: 410, y2: 140, stroke: "#999" }), svg("text", { x: 22, y: 14 }, `${fmt(max)} docs/s`),
       svg("polyline", { points, fill: "none", stroke: "#3d7bf7", "stroke-width": 2 }),
-      svg("text", { x: 22, y: 155 }, `${fmt(span)} s of this page's polling`));
+      svg("text", { x: 22, y: 155 }, `${fmt(span)} s of the job's history (${recorded.length} samples)`));
     const overall = job.stages.map((s) => `${s.stage}: ${fmt(s.documentsPerSecond)}`).join(" · ");
     chart.append(svg("title", {}, overall));
   }

@@ -18,7 +18,7 @@ public sealed class ApiHostFixture : IAsyncLifetime
 
     public async Task InitializeAsync() =>
         Host = await TestApiHost.StartAsync(Temp.Combine("data"), Temp.Path,
-            new Dictionary<string, string?> { ["Curation:Execution:MaxTasksInFlight"] = "2" });
+            new Dictionary<string, string?> { ["Curation:Execution:MaxTasksInFlight"] = "2", ["Curation:Execution:HistoryInterval"] = "00:00:00.200" });
 
     public async Task DisposeAsync()
     {
@@ -130,6 +130,41 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
         Assert.Contains(documents!, d => d.Text == SmallJob.ScriptText);
         var list = await viewer.GetFromJsonAsync<JobSummary[]>("/api/jobs", TestApiHost.Json);
         Assert.Contains(list!, j => j.JobId == jobId && j.State == JobState.Completed && j.Kept == view.Accounting.Kept);
+    }
+
+    [Fact]
+    public async Task The_event_stream_pushes_the_job_until_it_is_final_and_the_stored_history_serves_its_throughput()
+    {
+        var (jobId, _) = await SubmitAsync("live", originals: 120, copies: 30, files: 6, shardBytes: 1024);
+        using var viewer = Host.Client(TestApiHost.ViewerKey);
+        using var response = await viewer.GetAsync($"/api/jobs/{jobId}/events", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var states = new List<JobState>();
+        using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync()))
+        {
+            // The stream ends by itself once the job is final.
+            var read = Task.Run(async () =>
+            {
+                while (await reader.ReadLineAsync() is { } line)
+                    if (line.StartsWith("data: ", StringComparison.Ordinal))
+                        states.Add(JsonSerializer.Deserialize<JobView>(line[6..], TestApiHost.Json)!.State);
+            });
+            await read.WaitAsync(TimeSpan.FromMinutes(3));
+        }
+        Assert.True(states.Count >= 2, $"{states.Count} event(s): {string.Join(", ", states)}");
+        Assert.Equal(JobState.Completed, states[^1]);
+        Assert.All(states[..^1], s => Assert.Equal(JobState.Running, s));
+
+        var history = (await viewer.GetFromJsonAsync<ThroughputSample[]>($"/api/jobs/{jobId}/history", TestApiHost.Json))!;
+        Assert.True(history.Length >= 2, $"{history.Length} sample(s)");
+        Assert.Equal(history.OrderBy(h => h.At), history);
+        Assert.True(history.Zip(history.Skip(1)).All(p => p.First.Documents <= p.Second.Documents), "documents processed never go down");
+        var view = (await viewer.GetFromJsonAsync<JobView>($"/api/jobs/{jobId}", TestApiHost.Json))!;
+        Assert.Equal(view.Phases.Sum(p => p.DocumentsIn), history[^1].Documents);
+
+        Assert.Equal(HttpStatusCode.NotFound, (await viewer.GetAsync("/api/jobs/no-such-job/history")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await viewer.GetAsync("/api/jobs/no-such-job/events")).StatusCode);
     }
 
     [Fact]

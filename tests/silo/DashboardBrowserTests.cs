@@ -99,6 +99,10 @@ public sealed class DashboardBrowserTests
         var jobId = await page.GetAttributeAsync("#job-detail", "data-job");
         Assert.StartsWith("dashboard-demo-", jobId);
 
+        // The job's views came pushed by its event stream, and the throughput chart draws the stored history.
+        Assert.True(int.Parse(await page.GetAttributeAsync("#job-detail", "data-events") ?? "0") >= 1, "no view came by the event stream");
+        await page.Locator("#throughput text", new PageLocatorOptions { HasTextString = "of the job's history" }).WaitForAsync();
+
         // The funnel on the page equals the API's.
         using var client = host.Client(TestApiHost.ViewerKey);
         var view = (await client.GetFromJsonAsync<JobView>($"/api/jobs/{jobId}", TestApiHost.Json))!;

@@ -37,6 +37,9 @@ public sealed class CurationExecutionOptions
     /// <summary>How often a running task reports its documents and bytes done to its job's coordinator.</summary>
     public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How often a job's coordinator adds a sample to its stored throughput history.</summary>
+    public TimeSpan HistoryInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     public int EffectiveTaskSlots => TaskSlots > 0 ? TaskSlots : Environment.ProcessorCount;
 }
 
@@ -52,6 +55,7 @@ public sealed class CurationExecutionOptionsValidator : IValidateOptions<Curatio
         if (o.MaxSiloLossBackoff <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:MaxSiloLossBackoff must be positive.");
         if (o.TaskSlots < 0) failures.Add($"{CurationExecutionOptions.Section}:TaskSlots must be ≥ 0 (0 = one per core).");
         if (o.TaskTimeout <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:TaskTimeout must be positive.");
+        if (o.HistoryInterval <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:HistoryInterval must be positive.");
         if (o.ProgressInterval <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:ProgressInterval must be positive.");
         if (o.ResumeScanInterval <= TimeSpan.Zero) failures.Add($"{CurationExecutionOptions.Section}:ResumeScanInterval must be positive.");
         return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;

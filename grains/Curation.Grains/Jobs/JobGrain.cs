@@ -23,6 +23,9 @@ public sealed class JobGrain(
 {
     public const string StateName = "job";
 
+    /// <summary>Samples kept in a job's throughput history; when full, every other one of the older half goes.</summary>
+    public const int HistoryLimit = 720;
+
     private CancellationTokenSource? _cancellation;
     private Task? _run;
     private ObjectStoreMetrics.RetryScope? _coordinatorRetries;
@@ -90,6 +93,22 @@ public sealed class JobGrain(
         _run = RunAsync(_cancellation.Token);
     }
 
+    public Task<IReadOnlyList<ThroughputSample>> GetHistory() => Task.FromResult<IReadOnlyList<ThroughputSample>>(S.History.ToArray());
+
+    /// <summary>Appends a throughput sample (the timer's tick while a run goes, and once when it ends).</summary>
+    private void Sample()
+    {
+        var phases = S.Phases.Select(WithPace).ToArray();
+        var running = _livePhase is { } live && live.Index < phases.Length ? $"{phases[live.Index].Stage} {phases[live.Index].Phase}" : null;
+        S.History.Add(new ThroughputSample { At = DateTimeOffset.UtcNow, Documents = phases.Sum(p => p.DocumentsIn + p.InFlightDocuments), Phase = running });
+        if (S.History.Count > HistoryLimit)
+        {
+            // Thin the older half (every other sample goes): recent minutes stay at full resolution, a long job's start coarser.
+            var half = S.History.Count / 2;
+            S.History = S.History.Take(half).Where((_, i) => i % 2 == 0).Concat(S.History.Skip(half)).ToList();
+        }
+    }
+
     public Task ReportProgress(TaskRef task, TaskProgressSample progress)
     {
         if (_livePhase is { } live && task.JobId == this.GetPrimaryKeyString() && task.Stage == live.Stage && task.Phase == live.Phase
@@ -101,12 +120,15 @@ public sealed class JobGrain(
     private async Task RunAsync(CancellationToken cancellationToken)
     {
         var jobId = this.GetPrimaryKeyString();
+        IGrainTimer? history = null;
         try
         {
             await Task.Yield();
             // The coordinator's own store retries (plan, state, manifest); each task counts its own (innermost scope).
             _coordinatorRetries = ObjectStoreMetrics.BeginRetryScope();
             S.CoordinatorStoreRetries = 0;
+            history = this.RegisterGrainTimer(_ => { Sample(); return Task.CompletedTask; },
+                new GrainTimerCreationOptions(options.Value.HistoryInterval, options.Value.HistoryInterval) { Interleave = true });
             var spec = JobSpec.Parse(S.SpecJson!);
             var job = await Task.Run(() => JobContext.CreateOrLoadAsync(spec, stores, cancellationToken, Limits), cancellationToken);
             S.Shards = job.Plan.ShardCount;
@@ -141,6 +163,8 @@ public sealed class JobGrain(
             logger.LogError(e, "Job {JobId} failed", jobId);
         }
         S.CompletedAt = DateTimeOffset.UtcNow;
+        history?.Dispose();
+        Sample();
         if (_coordinatorRetries is { } coordinator)
         {
             S.CoordinatorStoreRetries = coordinator.Count;

@@ -18,4 +18,6 @@ public sealed class JobGrainState
     public List<string> Warnings { get; set; } = [];
     /// <summary>Store retries of this run's coordinator (its own reads and writes); its tasks' are in <see cref="Phases"/>.</summary>
     public long CoordinatorStoreRetries { get; set; }
+    /// <summary>Throughput samples of every run of the job (a resumed run appends), at most <see cref="JobGrain.HistoryLimit"/>.</summary>
+    public List<ThroughputSample> History { get; set; } = [];
 }
