@@ -200,6 +200,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         foreach (var stage in job.Stages)
             foreach (var phase in stage.Phases(job.Plan))
             {
+                if (stage != this && await stage.SkipsPhaseAsync(job, phase, cancellationToken).ConfigureAwait(false)) continue; // never dispatched
                 var stats = new List<TaskStats>();
                 for (var t = 0; t < phase.TaskCount && !(stage == this && phase.Name is ManifestPhase or PublishPhase); t++)
                 {

@@ -15,26 +15,44 @@ public sealed partial class NearDedupStage
     /// <summary>What one round task found: nodes of its input not yet in star form, and whether it ran at all.</summary>
     private sealed record RoundSummary(long Violations, long Edges, bool Skipped);
 
-    private async Task<RoundSummary?> ReadRoundSummaryAsync(TaskContext task, int round, int partition, CancellationToken cancellationToken)
+    private async Task<RoundSummary?> ReadRoundSummaryAsync(JobContext job, int round, int partition, CancellationToken cancellationToken)
     {
-        var (summary, _) = await task.Job.Data.TryReadJsonAsync<RoundSummary>(RoundSummaryKey(task, round, partition), cancellationToken: cancellationToken)
+        var (summary, _) = await job.Data.TryReadJsonAsync<RoundSummary>(RoundSummaryKey(job, round, partition), cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         return summary;
     }
 
-    /// <summary>True when round <paramref name="round"/> has nothing to do: the input of the round before was already all stars (or it skipped).</summary>
-    private async Task<bool> ConvergedBeforeAsync(TaskContext task, int round, CancellationToken cancellationToken)
+    private Task<RoundSummary?> ReadRoundSummaryAsync(TaskContext task, int round, int partition, CancellationToken cancellationToken) =>
+        ReadRoundSummaryAsync(task.Job, round, partition, cancellationToken);
+
+    /// <summary>
+    /// True when round <paramref name="round"/> has nothing to do: the round before left every node in star form, or it did not run
+    /// itself (passed over by the executor: no summaries; or run as a no-op: skipped summaries). Depends only on stored summaries.
+    /// </summary>
+    private async Task<bool> ConvergedBeforeAsync(JobContext job, int round, CancellationToken cancellationToken)
     {
         if (round == 0) return false;
         long violations = 0;
         for (var partition = 0; partition < spec.Partitions; partition++)
         {
-            var summary = await ReadRoundSummaryAsync(task, round - 1, partition, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"{this}: round {round - 1} of partition {partition} left no summary.");
+            var summary = await ReadRoundSummaryAsync(job, round - 1, partition, cancellationToken).ConfigureAwait(false);
+            if (summary is null && partition == 0) return true; // the round before was not dispatched: converged earlier
+            if (summary is null) throw new InvalidOperationException($"{this}: round {round - 1} of partition {partition} left no summary.");
             if (summary.Skipped) return true;
             violations += summary.Violations;
         }
         return violations == 0;
+    }
+
+    /// <summary>A converged connected-components group ends early: its remaining rounds are not dispatched.</summary>
+    public override async Task<bool> SkipsPhaseAsync(JobContext job, PhaseInfo phase, CancellationToken cancellationToken) =>
+        TryParseRound(phase.Name, out var round) && await ConvergedBeforeAsync(job, round, cancellationToken).ConfigureAwait(false);
+
+    private static bool TryParseRound(string phase, out int round)
+    {
+        round = -1;
+        return phase.StartsWith(RoundPhasePrefix, StringComparison.Ordinal) &&
+               int.TryParse(phase.AsSpan(RoundPhasePrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out round);
     }
 
     private IEnumerable<string> RoundInputs(TaskContext task, int round) => round == 0
@@ -45,7 +63,7 @@ public sealed partial class NearDedupStage
     {
         var clock = Stopwatch.StartNew();
         var partition = task.Task;
-        if (await ConvergedBeforeAsync(task, round, cancellationToken).ConfigureAwait(false))
+        if (await ConvergedBeforeAsync(task.Job, round, cancellationToken).ConfigureAwait(false))
         {
             await StageObjects.WriteJsonOnceAsync(task.Job.Data, RoundSummaryKey(task, round, partition), new RoundSummary(0, 0, true), cancellationToken).ConfigureAwait(false);
             return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["cc_skipped_converged"] = partition == 0 ? 1 : 0 } };

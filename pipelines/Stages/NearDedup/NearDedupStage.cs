@@ -131,7 +131,9 @@ public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) :
     private string PairsKey(TaskContext task, int shard) => Key(task, $"{PairPhase}/{JobLayout.ShardName(shard)}.parquet");
     private string EdgesKey(TaskContext task, int shard) => Key(task, $"{VerifyPhase}/{JobLayout.ShardName(shard)}.parquet");
     private string RoundKey(TaskContext task, int round, int partition) => Key(task, $"{RoundPhase(round)}/{partition:D5}.parquet");
-    private string RoundSummaryKey(TaskContext task, int round, int partition) => Key(task, $"{RoundPhase(round)}/{partition:D5}.json");
+    private string RoundSummaryKey(TaskContext task, int round, int partition) => RoundSummaryKey(task.Job, round, partition);
+    private string RoundSummaryKey(JobContext job, int round, int partition) =>
+        job.Layout.StageRoot(Index, Name) + $"{RoundPhase(round)}/{partition:D5}.json";
     private string DecisionsKey(TaskContext task, int partition) => Key(task, $"{ComponentsPhase}/{partition:D5}.parquet");
     private string ComponentSummaryKey(TaskContext task, int partition) => Key(task, $"{ComponentsPhase}/{partition:D5}.json");
     private string BasePairsKey(TaskContext task, int partition) => Key(task, $"{BasePairPhase}/{partition:D5}.parquet");
