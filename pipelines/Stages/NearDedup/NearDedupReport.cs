@@ -18,11 +18,8 @@ public sealed partial class NearDedupStage
         async Task<Dictionary<string, double>> SumAsync(string phase, int tasks)
         {
             var sums = new Dictionary<string, double>();
-            for (var t = 0; t < tasks; t++)
+            foreach (var stats in await task.Job.PhaseStatsAsync(this, phase, tasks, cancellationToken).ConfigureAwait(false))
             {
-                var (stats, _) = await task.Job.Data.TryReadJsonAsync<TaskStats>(task.Job.Layout.TaskStats(Index, Name, phase, t), cancellationToken: cancellationToken)
-                    .ConfigureAwait(false);
-                if (stats is null) throw new InvalidOperationException($"{this}/{phase} task {t} has not finished; the report cannot be written yet.");
                 sums[""] = sums.GetValueOrDefault("") + stats.In;
                 foreach (var (name, value) in stats.Metrics) sums[name] = sums.GetValueOrDefault(name) + value;
             }
