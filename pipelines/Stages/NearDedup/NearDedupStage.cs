@@ -118,8 +118,7 @@ public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) :
         ApplyPhase => ApplyAsync(task, cancellationToken),
         BasePairPhase => BasePairAsync(task, cancellationToken),
         IndexPhase => IndexAsync(task, cancellationToken),
-        var p when p.StartsWith(RoundPhasePrefix, StringComparison.Ordinal) =>
-            RoundAsync(task, int.Parse(p[RoundPhasePrefix.Length..], CultureInfo.InvariantCulture), cancellationToken),
+        var p when TryParseRound(p, out var round) => RoundAsync(task, round, cancellationToken),
         _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
     };
 
