@@ -251,6 +251,11 @@ public static class NearBenchmark
         foreach (var (stage, phase) in job.Phases())
         {
             var phaseClock = Stopwatch.StartNew();
+            if (await stage.SkipsPhaseAsync(job, phase, CancellationToken.None))
+            {
+                phases.Add((stage.Name, phase.Name, 0, phaseClock.Elapsed.TotalSeconds, 0, true)); // converged: not dispatched
+                continue;
+            }
             var stats = new TaskStats[phase.TaskCount];
             await Parallel.ForEachAsync(Enumerable.Range(0, phase.TaskCount), new ParallelOptions { MaxDegreeOfParallelism = threads },
                 async (task, ct) => stats[task] = await JobExecutor.RunTaskAsync(job, stage.Index, phase.Name, task, services, ct));

@@ -122,6 +122,22 @@ public sealed class JobContext
     /// <summary>Key in the output store of an object relative to the corpus root.</summary>
     public string OutputKeyOf(string relative) => OutputLocation.KeyOf(relative);
 
+    /// <summary>
+    /// The committed stats of the first <paramref name="tasks"/> tasks of a stage's phase, in task order: what reports and the
+    /// manifest sum up. A task without stats has not finished: it fails naming the task (the phase must have run).
+    /// </summary>
+    public async Task<IReadOnlyList<TaskStats>> PhaseStatsAsync(PipelineStage stage, string phase, int tasks, CancellationToken cancellationToken)
+    {
+        var stats = new TaskStats[tasks];
+        for (var t = 0; t < tasks; t++)
+        {
+            var (s, _) = await Data.TryReadJsonAsync<TaskStats>(Layout.TaskStats(stage.Index, stage.Name, phase, t), cancellationToken: cancellationToken)
+                .ConfigureAwait(false);
+            stats[t] = s ?? throw new InvalidOperationException($"{stage}/{phase} task {t} has not finished; its stats are not there yet.");
+        }
+        return stats;
+    }
+
     /// <summary>Every task of the job, phase by phase: what a coordinator dispatches.</summary>
     public IEnumerable<(PipelineStage Stage, PhaseInfo Phase)> Phases() =>
         Stages.SelectMany(stage => stage.Phases(Plan).Select(phase => (stage, phase)));

@@ -200,13 +200,11 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         foreach (var stage in job.Stages)
             foreach (var phase in stage.Phases(job.Plan))
             {
-                var stats = new List<TaskStats>();
-                for (var t = 0; t < phase.TaskCount && !(stage == this && phase.Name is ManifestPhase or PublishPhase); t++)
-                {
-                    var (s, _) = await job.Data.TryReadJsonAsync<TaskStats>(job.Layout.TaskStats(stage.Index, stage.Name, phase.Name, t),
-                        cancellationToken: cancellationToken).ConfigureAwait(false);
-                    stats.Add(s ?? throw new InvalidOperationException($"{stage}/{phase.Name} task {t} has not finished; the manifest cannot be written yet."));
-                }
+                if (stage != this && await stage.SkipsPhaseAsync(job, phase, cancellationToken).ConfigureAwait(false)) continue; // never dispatched
+                // The manifest and publish tasks of this stage are running now: they have no stats yet.
+                var stats = stage == this && phase.Name is ManifestPhase or PublishPhase
+                    ? []
+                    : await job.PhaseStatsAsync(stage, phase.Name, phase.TaskCount, cancellationToken).ConfigureAwait(false);
                 foreach (var s in stats)
                 {
                     errors.AddRange(s.Errors);

@@ -18,6 +18,13 @@ public abstract class PipelineStage(int index)
 
     public abstract IReadOnlyList<PhaseInfo> Phases(JobPlan plan);
 
+    /// <summary>
+    /// True when <paramref name="phase"/> has nothing left to do and its tasks are not dispatched: the remaining phases of a
+    /// converged iterative group (connected-components rounds). Asked only after every earlier phase of the job finished, and
+    /// decided from stored outputs alone, so it is deterministic and resume-safe. A skipped phase leaves no task stats.
+    /// </summary>
+    public virtual Task<bool> SkipsPhaseAsync(JobContext job, PhaseInfo phase, CancellationToken cancellationToken) => Task.FromResult(false);
+
     /// <summary>Runs one task and writes its outputs; the executor commits the returned stats afterwards.</summary>
     public abstract Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken);
 

@@ -431,17 +431,8 @@ public sealed partial class SemanticDedupStage : PipelineStage
         return histogram;
     }
 
-    private async Task<List<TaskStats>> PhaseStatsAsync(TaskContext task, string phase, int count, CancellationToken cancellationToken)
-    {
-        var stats = new List<TaskStats>();
-        for (var t = 0; t < count; t++)
-        {
-            var (s, _) = await task.Job.Data.TryReadJsonAsync<TaskStats>(task.Job.Layout.TaskStats(Index, Name, phase, t), cancellationToken: cancellationToken)
-                .ConfigureAwait(false);
-            stats.Add(s ?? throw new InvalidOperationException($"{this}/{phase} task {t} has not finished."));
-        }
-        return stats;
-    }
+    private Task<IReadOnlyList<TaskStats>> PhaseStatsAsync(TaskContext task, string phase, int count, CancellationToken cancellationToken) =>
+        task.Job.PhaseStatsAsync(this, phase, count, cancellationToken);
 
     private async Task<TaskStats> ChooseAsync(TaskContext task, CancellationToken cancellationToken)
     {

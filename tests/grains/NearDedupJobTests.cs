@@ -40,6 +40,11 @@ public sealed class NearDedupJobTests : IDisposable
         {
             var status = await cluster.RunAsync(Spec());
             Assert.True(status.State == JobState.Completed, status.Error);
+            // The converged connected-components rounds were not dispatched: they show no tasks; every other phase ran all its tasks.
+            var rounds = status.Phases.Where(p => p.Phase.StartsWith(NearDedupStage.RoundPhasePrefix, StringComparison.Ordinal)).ToList();
+            Assert.Contains(rounds, p => p.Total == 0);
+            Assert.Equal(Enumerable.Repeat(0, rounds.Count(p => p.Total == 0)), rounds.SkipWhile(p => p.Total > 0).Select(p => p.Total));
+            Assert.All(status.Phases, p => Assert.Equal(p.Total, p.Done));
         }
         var three = Stores("three");
         await using (var cluster = await CurationCluster.StartAsync(3, () => three))

@@ -12,8 +12,11 @@ public static class InProcessJob
     {
         var job = await JobContext.CreateOrLoadAsync(spec, stores);
         foreach (var (stage, phase) in job.Phases().Take(maxPhases ?? int.MaxValue))
+        {
+            if (await stage.SkipsPhaseAsync(job, phase, CancellationToken.None)) continue;
             await Parallel.ForEachAsync(Enumerable.Range(0, phase.TaskCount), new ParallelOptions { MaxDegreeOfParallelism = parallelism },
                 async (task, ct) => await JobExecutor.RunTaskAsync(job, stage.Index, phase.Name, task, services, ct));
+        }
         return job;
     }
 }

@@ -139,6 +139,12 @@ public sealed class JobGrain(
             var index = 0;
             foreach (var (stage, phase) in job.Phases())
             {
+                if (await stage.SkipsPhaseAsync(job, phase, cancellationToken))
+                {
+                    S.Phases[index] = S.Phases[index] with { Total = 0 }; // a converged group's remaining round: nothing dispatched
+                    index++;
+                    continue;
+                }
                 await RunPhaseAsync(jobId, stage.Index, phase, index++, cancellationToken);
                 S.CoordinatorStoreRetries = _coordinatorRetries.Count;
                 await state.WriteStateAsync();

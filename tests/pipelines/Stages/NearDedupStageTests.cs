@@ -152,6 +152,48 @@ public sealed class NearDedupStageTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_converged_components_group_ends_early_and_removes_what_running_every_round_removes()
+    {
+        using var services = StageServices.CreateDefault();
+        var stores = Stores("early");
+        var job = await InProcessJob.RunAsync(Spec(), stores, services);
+        var early = await CuratedOutput.ReadAsync(stores.DataStore, "curated/near");
+
+        // Every planned round dispatched, as before: the converged ones run as no-ops.
+        var everyStores = Stores("every-round");
+        var every = await JobContext.CreateOrLoadAsync(Spec(), everyStores);
+        foreach (var (stage, phase) in every.Phases())
+            for (var t = 0; t < phase.TaskCount; t++)
+                await JobExecutor.RunTaskAsync(every, stage.Index, phase.Name, t, services, CancellationToken.None);
+        var reference = await CuratedOutput.ReadAsync(everyStores.DataStore, "curated/near");
+        Assert.Equal(reference.ShardHashes, early.ShardHashes);
+        Assert.Equal(reference.Drops, early.Drops);
+        Assert.Equal(reference.KeptIds, early.KeptIds);
+
+        var near = job.Stages.OfType<NearDedupStage>().Single();
+        var dispatched = new List<int>();
+        for (var round = 0; round < near.Spec.MaxRounds; round++)
+            if (await job.Data.GetInfoAsync(job.Layout.TaskStats(near.Index, near.Name, NearDedupStage.RoundPhase(round), 0)) is not null) dispatched.Add(round);
+        _output.WriteLine($"rounds dispatched: {string.Join(", ", dispatched)} of {near.Spec.MaxRounds} planned");
+        Assert.Equal(Enumerable.Range(0, dispatched.Count), dispatched); // a prefix of the rounds, then none
+        Assert.InRange(dispatched.Count, 2, near.Spec.MaxRounds - 1);
+        var report = await StageReports.TryReadAsync(job, near, CancellationToken.None);
+        Assert.Equal(dispatched.Count, report!.Value.GetProperty("rounds").GetInt32());
+
+        // Interrupted right before, at and after the first round not dispatched: resumed, the same bytes.
+        var firstSkipped = job.Phases().ToList().FindIndex(p => p.Phase.Name == NearDedupStage.RoundPhase(dispatched.Count));
+        foreach (var phases in new[] { firstSkipped - 1, firstSkipped, firstSkipped + 1 })
+        {
+            var resumedStores = Stores($"resumed-{phases}");
+            await InProcessJob.RunAsync(Spec(), resumedStores, services, maxPhases: phases);
+            await InProcessJob.RunAsync(Spec(), resumedStores, services);
+            var resumed = await CuratedOutput.ReadAsync(resumedStores.DataStore, "curated/near");
+            Assert.Equal(reference.ShardHashes, resumed.ShardHashes);
+            Assert.Equal(reference.Drops, resumed.Drops);
+        }
+    }
+
     [Theory]
     [InlineData(NearDedupVerify.None, 0.7)]
     [InlineData(NearDedupVerify.Exact, 0.9)]

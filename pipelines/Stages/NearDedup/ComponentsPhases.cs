@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Globalization;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.NearDup;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Pipelines.Stages;
+
+// The connected-components phases: star-contraction rounds (cc-NNN), then the components decision per partition.
+public sealed partial class NearDedupStage
+{
+    /// <summary>What one round task found: nodes of its input not yet in star form, and whether it ran at all.</summary>
+    private sealed record RoundSummary(long Violations, long Edges, bool Skipped);
+
+    private async Task<RoundSummary?> ReadRoundSummaryAsync(JobContext job, int round, int partition, CancellationToken cancellationToken)
+    {
+        var (summary, _) = await job.Data.TryReadJsonAsync<RoundSummary>(RoundSummaryKey(job, round, partition), cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        return summary;
+    }
+
+    private Task<RoundSummary?> ReadRoundSummaryAsync(TaskContext task, int round, int partition, CancellationToken cancellationToken) =>
+        ReadRoundSummaryAsync(task.Job, round, partition, cancellationToken);
+
+    /// <summary>
+    /// True when round <paramref name="round"/> has nothing to do: the round before left every node in star form, or it did not run
+    /// itself (passed over by the executor: no summaries; or run as a no-op: skipped summaries). Depends only on stored summaries.
+    /// </summary>
+    private async Task<bool> ConvergedBeforeAsync(JobContext job, int round, CancellationToken cancellationToken)
+    {
+        if (round == 0) return false;
+        long violations = 0;
+        for (var partition = 0; partition < spec.Partitions; partition++)
+        {
+            var summary = await ReadRoundSummaryAsync(job, round - 1, partition, cancellationToken).ConfigureAwait(false);
+            if (summary is null && partition == 0) return true; // the round before was not dispatched: converged earlier
+            if (summary is null) throw new InvalidOperationException($"{this}: round {round - 1} of partition {partition} left no summary.");
+            if (summary.Skipped) return true;
+            violations += summary.Violations;
+        }
+        return violations == 0;
+    }
+
+    /// <summary>A converged connected-components group ends early: its remaining rounds are not dispatched.</summary>
+    public override async Task<bool> SkipsPhaseAsync(JobContext job, PhaseInfo phase, CancellationToken cancellationToken) =>
+        TryParseRound(phase.Name, out var round) && await ConvergedBeforeAsync(job, round, cancellationToken).ConfigureAwait(false);
+
+    private static bool TryParseRound(string phase, out int round)
+    {
+        round = -1;
+        return phase.StartsWith(RoundPhasePrefix, StringComparison.Ordinal) &&
+               int.TryParse(phase.AsSpan(RoundPhasePrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out round);
+    }
+
+    private IEnumerable<string> RoundInputs(TaskContext task, int round) => round == 0
+        ? Enumerable.Range(0, task.Job.Plan.ShardCount).Select(shard => EdgesKey(task, shard))
+        : Enumerable.Range(0, spec.Partitions).Select(partition => RoundKey(task, round - 1, partition));
+
+    private async Task<TaskStats> RoundAsync(TaskContext task, int round, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var partition = task.Task;
+        if (await ConvergedBeforeAsync(task.Job, round, cancellationToken).ConfigureAwait(false))
+        {
+            await StageObjects.WriteJsonOnceAsync(task.Job.Data, RoundSummaryKey(task, round, partition), new RoundSummary(0, 0, true), cancellationToken).ConfigureAwait(false);
+            return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["cc_skipped_converged"] = partition == 0 ? 1 : 0 } };
+        }
+
+        var adjacency = await ReadAdjacencyAsync(task, RoundInputs(task, round), partition, cancellationToken).ConfigureAwait(false);
+        long violations = 0, edgesIn = 0;
+        var emitted = new List<(Node, Node)>();
+        foreach (var (node, neighbours) in adjacency)
+        {
+            edgesIn += neighbours.Count;
+            if (!StarContraction.IsStarNode(node, neighbours)) violations++;
+            StarContraction.Apply(round, node, neighbours, emitted);
+        }
+        await WriteEdgesAsync(task, RoundKey(task, round, partition), emitted, cancellationToken).ConfigureAwait(false);
+        await StageObjects.WriteJsonOnceAsync(task.Job.Data, RoundSummaryKey(task, round, partition), new RoundSummary(violations, edgesIn, false), cancellationToken)
+            .ConfigureAwait(false);
+        return new TaskStats
+        {
+            Seconds = clock.Elapsed.TotalSeconds,
+            Metrics = { ["cc_rounds"] = partition == 0 ? 1 : 0, ["cc_edges_in"] = edgesIn, ["cc_unsettled_nodes"] = violations },
+        };
+    }
+
+    /// <summary>What one components task decided: how many components of each size it holds the centres of.</summary>
+    private sealed record ComponentSummary(int Round, Dictionary<long, long> Sizes);
+
+    private async Task<TaskStats> ComponentsAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var partition = task.Task;
+        var last = 0;
+        while (last + 1 < spec.MaxRounds && (await ReadRoundSummaryAsync(task, last + 1, partition, cancellationToken).ConfigureAwait(false))?.Skipped == false)
+            last++;
+
+        var adjacency = await ReadAdjacencyAsync(task, Enumerable.Range(0, spec.Partitions).Select(p => RoundKey(task, last, p)), partition, cancellationToken)
+            .ConfigureAwait(false);
+        var unsettled = adjacency.Count(a => !StarContraction.IsStarNode(a.Key, a.Value));
+        if (unsettled > 0)
+            throw new InvalidOperationException(
+                $"{this}: connected components did not converge in {spec.MaxRounds} rounds ({unsettled} document(s) of partition {partition} not yet " +
+                $"in a star around their component's smallest id); raise the stage's maxRounds.");
+
+        var sizes = new Dictionary<long, long>();
+        var byShard = new Dictionary<int, RecordBatch>();
+        long removed = 0;
+        foreach (var (centre, leaves) in adjacency)
+        {
+            if (leaves[0] < centre) continue; // a leaf: its centre decides
+            var size = leaves.Count + 1L;
+            sizes[size] = sizes.GetValueOrDefault(size) + 1;
+            foreach (var leaf in leaves)
+            {
+                if (leaf.IsBase) continue; // a curated document is never removed (its component is centred on a base document)
+                if (!byShard.TryGetValue(leaf.Shard, out var batch)) byShard[leaf.Shard] = batch = RecordBatch.WithSchema(DecisionSchema);
+                batch.GetColumn<long>(Row).Add(leaf.Row);
+                batch.GetColumn<string>(DropsSchema.TwinId).Add(centre.Id);
+                batch.GetColumn<long>("component_size").Add(size);
+                removed++;
+            }
+        }
+        await RoutedTable.WriteAsync(task.Job.Data, DecisionsKey(task, partition), DecisionSchema, byShard, cancellationToken).ConfigureAwait(false);
+        await StageObjects.WriteJsonOnceAsync(task.Job.Data, ComponentSummaryKey(task, partition), new ComponentSummary(last, sizes), cancellationToken)
+            .ConfigureAwait(false);
+
+        var metrics = new Dictionary<string, double>
+        {
+            ["components"] = sizes.Values.Sum(), ["component_documents"] = sizes.Sum(s => s.Key * s.Value), ["removed"] = removed,
+        };
+        foreach (var (size, count) in sizes)
+        {
+            var bin = SizeBin(size);
+            metrics[bin] = metrics.GetValueOrDefault(bin) + count;
+        }
+        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = metrics };
+    }
+
+    /// <summary>Histogram bin of a component size in the metrics: exact up to 4, then powers of two (<c>component_size_5_8</c>, …).</summary>
+    public static string SizeBin(long size)
+    {
+        if (size <= 4) return $"component_size_{size}";
+        long upper = 8;
+        while (upper < size) upper *= 2;
+        return $"component_size_{upper / 2 + 1}_{upper}";
+    }
+}

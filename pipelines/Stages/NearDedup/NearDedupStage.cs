@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Globalization;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.NearDup;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>
+/// Near-duplicate dedup (MinHash LSH) as shuffles, so no task ever sees every document:
+/// <list type="number">
+/// <item><b>signature</b> (per shard): shingles → MinHash signature (stored per shard) → one key per band, written
+/// grouped by bucket partition (band key mod partitions);</item>
+/// <item><b>bucket</b> (per partition): documents grouped by (band, key); each member of a shared bucket is paired with
+/// the bucket's <c>anchors</c> smallest members (O(n) pairs per bucket); pairs routed to the shard of their smaller end;</item>
+/// <item><b>pair</b> (per shard): distinct candidate pairs, each with the smaller end's signature (or shingle set)
+/// attached, routed to the shard of the other end;</item>
+/// <item><b>verify</b> (per shard): estimated or exact Jaccard against <c>threshold</c> (or none); accepted pairs become
+/// edges, routed by node partition;</item>
+/// <item><b>cc-NNN</b> (per partition): alternating large-star / small-star rounds (<see cref="StarContraction"/>) until
+/// every component is a star around its smallest document; converged rounds are no-ops;</item>
+/// <item><b>components</b> (per partition): checks the star form (a graph not converged after <c>maxRounds</c> fails
+/// the job), and decides: every leaf is dropped naming its star's centre; <b>report</b> sums it up;</item>
+/// <item><b>apply</b> (per shard): drops the decided rows with reason <c>near_duplicate</c> and the kept twin's id.</item>
+/// </list>
+/// Every choice depends only on ids, positions, the spec and the seed, so silo count and timing never change the result.
+/// </summary>
+public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) : PipelineStage(index)
+{
+    public const string DuplicateReason = "near_duplicate";
+    public const string SignaturePhase = "signature";
+    public const string BucketPhase = "bucket";
+    public const string PairPhase = "pair";
+    public const string VerifyPhase = "verify";
+    public const string RoundPhasePrefix = "cc-";
+    public const string ComponentsPhase = "components";
+    public const string ReportPhase = "report";
+    public const string ApplyPhase = "apply";
+    public const string BasePairPhase = "base-pair";
+    public const string IndexPhase = "index";
+
+    /// <summary>Durable index of a versioned corpus, per bucket partition: (band, key) → up to <c>anchors</c> smallest kept ids.</summary>
+    public const string BandsIndex = "bands";
+
+    /// <summary>Durable index of a versioned corpus, per id partition: each kept document's signature (and shingle set with exact verify).</summary>
+    public const string SignaturesIndex = "signatures";
+
+    private static readonly IReadOnlyList<ColumnSchema> BandIndexSchema =
+        [new("band", typeof(int)), new("key", typeof(long)), new(Columns.Id, typeof(string))];
+
+    private static readonly IReadOnlyList<ColumnSchema> SignatureIndexSchema =
+        [new(Columns.Id, typeof(string)), new("signature", typeof(byte[])), new("hashes", typeof(byte[]))];
+
+    private const string Row = "row";
+
+    private static readonly IReadOnlyList<ColumnSchema> SignatureSchema =
+        [new(Row, typeof(long)), new(Columns.Id, typeof(string)), new("shingles", typeof(int)), new("signature", typeof(byte[]))];
+
+    private static readonly IReadOnlyList<ColumnSchema> ShingleSetSchema = [new(Row, typeof(long)), new("hashes", typeof(byte[]))];
+
+    private static readonly IReadOnlyList<ColumnSchema> BandSchema =
+        [new("band", typeof(int)), new("key", typeof(long)), new(Columns.Id, typeof(string)), new(Row, typeof(long))];
+
+    private static readonly IReadOnlyList<ColumnSchema> CandidateSchema =
+        [new("u_id", typeof(string)), new("u_row", typeof(long)), new("v_id", typeof(string)), new("v_shard", typeof(int)), new("v_row", typeof(long))];
+
+    private static readonly IReadOnlyList<ColumnSchema> PairSchema =
+    [
+        new("u_id", typeof(string)), new("u_shard", typeof(int)), new("u_row", typeof(long)), new("v_id", typeof(string)), new("v_row", typeof(long)),
+        new("u_data", typeof(byte[])),
+    ];
+
+    private static readonly IReadOnlyList<ColumnSchema> EdgeSchema =
+    [
+        new("src_id", typeof(string)), new("src_shard", typeof(int)), new("src_row", typeof(long)),
+        new("dst_id", typeof(string)), new("dst_shard", typeof(int)), new("dst_row", typeof(long)),
+    ];
+
+    private static readonly IReadOnlyList<ColumnSchema> DecisionSchema =
+        [new(Row, typeof(long)), new(DropsSchema.TwinId, typeof(string)), new("component_size", typeof(long))];
+
+    public override string Name => NearDedupStageSpec.TypeName;
+
+    public NearDedupStageSpec Spec => spec;
+
+    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan)
+    {
+        var phases = new List<PhaseInfo>
+        {
+            new(SignaturePhase, TaskScope.Shard, plan.ShardCount, false),
+            new(BucketPhase, TaskScope.Partition, spec.Partitions, false),
+            new(PairPhase, TaskScope.Shard, plan.ShardCount, false),
+            new(VerifyPhase, TaskScope.Shard, plan.ShardCount, false),
+        };
+        // A refresh pairs candidates with documents of the base snapshot: their signatures come from its index.
+        if (plan.Refresh?.BaseSnapshot is not null) phases.Insert(3, new(BasePairPhase, TaskScope.Partition, spec.Partitions, false));
+        for (var round = 0; round < spec.MaxRounds; round++) phases.Add(new(RoundPhase(round), TaskScope.Partition, spec.Partitions, false));
+        phases.Add(new(ComponentsPhase, TaskScope.Partition, spec.Partitions, false));
+        phases.Add(new(ReportPhase, TaskScope.Single, 1, false));
+        phases.Add(new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true));
+        if (plan.Refresh is not null) phases.Add(new(IndexPhase, TaskScope.Partition, spec.Partitions, false));
+        return phases;
+    }
+
+    public static string RoundPhase(int round) => $"{RoundPhasePrefix}{round:D3}";
+
+    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
+    {
+        SignaturePhase => SignatureAsync(task, cancellationToken),
+        BucketPhase => BucketAsync(task, cancellationToken),
+        PairPhase => PairAsync(task, cancellationToken),
+        VerifyPhase => VerifyAsync(task, cancellationToken),
+        ComponentsPhase => ComponentsAsync(task, cancellationToken),
+        ReportPhase => ReportAsync(task, cancellationToken),
+        ApplyPhase => ApplyAsync(task, cancellationToken),
+        BasePairPhase => BasePairAsync(task, cancellationToken),
+        IndexPhase => IndexAsync(task, cancellationToken),
+        var p when TryParseRound(p, out var round) => RoundAsync(task, round, cancellationToken),
+        _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
+    };
+
+    private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
+    private string SignatureKey(TaskContext task, int shard) => Key(task, $"{SignaturePhase}/{JobLayout.ShardName(shard)}.parquet");
+    private string ShingleSetKey(TaskContext task, int shard) => Key(task, $"{SignaturePhase}/{JobLayout.ShardName(shard)}.shingles.parquet");
+    private string BandsKey(TaskContext task, int shard) => Key(task, $"{SignaturePhase}/{JobLayout.ShardName(shard)}.bands.parquet");
+    private string CandidatesKey(TaskContext task, int partition) => Key(task, $"{BucketPhase}/{partition:D5}.parquet");
+    private string PairsKey(TaskContext task, int shard) => Key(task, $"{PairPhase}/{JobLayout.ShardName(shard)}.parquet");
+    private string EdgesKey(TaskContext task, int shard) => Key(task, $"{VerifyPhase}/{JobLayout.ShardName(shard)}.parquet");
+    private string RoundKey(TaskContext task, int round, int partition) => Key(task, $"{RoundPhase(round)}/{partition:D5}.parquet");
+    private string RoundSummaryKey(TaskContext task, int round, int partition) => RoundSummaryKey(task.Job, round, partition);
+    private string RoundSummaryKey(JobContext job, int round, int partition) =>
+        job.Layout.StageRoot(Index, Name) + $"{RoundPhase(round)}/{partition:D5}.json";
+    private string DecisionsKey(TaskContext task, int partition) => Key(task, $"{ComponentsPhase}/{partition:D5}.parquet");
+    private string ComponentSummaryKey(TaskContext task, int partition) => Key(task, $"{ComponentsPhase}/{partition:D5}.json");
+    private string BasePairsKey(TaskContext task, int partition) => Key(task, $"{BasePairPhase}/{partition:D5}.parquet");
+    private string IndexInputKey(TaskContext task, int shard, string name) => Key(task, $"{IndexPhase}/{JobLayout.ShardName(shard)}.{name}.parquet");
+
+    /// <summary>The signature-index partition of a document id (base documents are looked up there).</summary>
+    private int IdPartition(string id) => (int)((ulong)Node.Base(id).Row % (ulong)spec.Partitions);
+}
