@@ -27,8 +27,13 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
 
     public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) => [new(ApplyPhase, TaskScope.Shard, plan.ShardCount, ProducesShardOutput: true)];
 
-    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) =>
-        ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken);
+    public override async Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var members = FusedDocumentPass.Enabled ? FusedDocumentPass.Members(task.Job, this) : [this];
+        if (members.Count > 1 && members[0] == this) return await FusedDocumentPass.RunAsync(task, members, cancellationToken).ConfigureAwait(false);
+        if (members.Count > 1 && await FusedDocumentPass.RecordedAsync(task, cancellationToken).ConfigureAwait(false) is { } recorded) return recorded;
+        return await ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken).ConfigureAwait(false);
+    }
 }
 
 /// <summary>

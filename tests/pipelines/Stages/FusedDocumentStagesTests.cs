@@ -1,0 +1,77 @@
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+
+namespace Curation.Pipelines.Tests.Stages;
+
+/// <summary>
+/// Consecutive document stages fused into one pass write exactly what the unfused chain writes: the same shard
+/// SHA-256s, the same drops per stage, the same books; the intermediate shards are never written.
+/// </summary>
+public sealed class FusedDocumentStagesTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("fused-document");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Fused_pass_writes_the_unfused_chains_bytes_drops_and_books()
+    {
+        var input = _temp.Combine("corpus");
+        Directory.CreateDirectory(input);
+        var corpus = new BigObjectCorpus(seed: 13);
+        for (var i = 0; i < 3; i++) await File.WriteAllBytesAsync(Path.Combine(input, $"docs-{i}.jsonl"), corpus.Jsonl(80_000));
+
+        var spec = new JobSpec
+        {
+            Name = "fused",
+            Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl") }],
+            Sharding = new ShardingSpec { TargetShardBytes = 64 * 1024 },
+            Stages = [new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 200, MinWords = 30 }, new ExactDedupStageSpec()],
+            Output = new OutputSpec { Path = "curated/fused" },
+        };
+        async Task<(CuratedOutput Output, string Root)> RunAsync(string name, bool fuse)
+        {
+            var root = _temp.Combine(name);
+            var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+            using var services = StageServices.CreateDefault();
+            var before = FusedDocumentPass.Enabled;
+            FusedDocumentPass.Enabled = fuse;
+            try
+            {
+                await InProcessJob.RunAsync(spec, stores, services);
+            }
+            finally
+            {
+                FusedDocumentPass.Enabled = before;
+            }
+            return (await CuratedOutput.ReadAsync(stores.DataStore, "curated/fused"), root);
+        }
+
+        var (unfused, unfusedRoot) = await RunAsync("unfused", fuse: false);
+        var (fused, fusedRoot) = await RunAsync("fused", fuse: true);
+
+        Assert.True(unfused.Manifest.Shards.Count > 1);
+        Assert.Equal(unfused.ShardHashes, fused.ShardHashes);
+        Assert.Equal(unfused.KeptIds, fused.KeptIds);
+        Assert.Equal(unfused.Drops, fused.Drops);
+        Assert.Contains(fused.Drops, d => d.Stage == "quality_filter");
+        Assert.Equal(unfused.Manifest.Drops.Select(d => (d.Key, d.Sha256)), fused.Manifest.Drops.Select(d => (d.Key, d.Sha256)));
+        Assert.Empty(fused.Manifest.Accounting.Imbalances());
+        Assert.Equal(unfused.Manifest.Accounting.Stages.Count, fused.Manifest.Accounting.Stages.Count);
+        for (var s = 0; s < unfused.Manifest.Accounting.Stages.Count; s++)
+        {
+            var (a, b) = (unfused.Manifest.Accounting.Stages[s], fused.Manifest.Accounting.Stages[s]);
+            Assert.Equal((a.Stage, a.In, a.Kept), (b.Stage, b.In, b.Kept));
+            Assert.Equal(a.Dropped.OrderBy(p => p.Key), b.Dropped.OrderBy(p => p.Key));
+        }
+
+        // One read and one write: normalize's own shard data exists only in the unfused run.
+        static int NormalizeShards(string root) => Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories)
+            .Count(f => Path.GetFileName(Path.GetDirectoryName(f))!.EndsWith("-normalize", StringComparison.Ordinal) && !f.EndsWith(".drops.parquet", StringComparison.Ordinal));
+        Assert.True(NormalizeShards(unfusedRoot) > 0);
+        Assert.Equal(0, NormalizeShards(fusedRoot));
+    }
+}
