@@ -29,9 +29,13 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
 
     public override async Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var members = FusedDocumentPass.Enabled ? FusedDocumentPass.Members(task.Job, this) : [this];
-        if (members.Count > 1 && members[0] == this) return await FusedDocumentPass.RunAsync(task, members, cancellationToken).ConfigureAwait(false);
-        if (members.Count > 1 && await FusedDocumentPass.RecordedAsync(task, cancellationToken).ConfigureAwait(false) is { } recorded) return recorded;
+        // Only the run's first member decides whether to fuse (its silo's setting); a later member always looks for the
+        // stats a fused head recorded first, so silos with different settings still agree on one shard's path.
+        var members = FusedDocumentPass.Members(task.Job, this);
+        if (members.Count > 1 && members[0] == this && FusedDocumentPass.Enabled)
+            return await FusedDocumentPass.RunAsync(task, members, cancellationToken).ConfigureAwait(false);
+        if (members.Count > 1 && members[0] != this && await FusedDocumentPass.RecordedAsync(task, cancellationToken).ConfigureAwait(false) is { } recorded)
+            return recorded;
         return await ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -53,6 +53,7 @@ public static class FusedDocumentPass
             await using (var input = await data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
             await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
             {
+                TaskProgress.Expect(reader.RowCount);
                 IEnumerable<ColumnSchema> schema = reader.Schema;
                 foreach (var member in members)
                 {
@@ -87,6 +88,7 @@ public static class FusedDocumentPass
                         }
 
                         await dataWriter.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                        TaskProgress.Add(read.RowCount);
                     }
                 }
                 finally
