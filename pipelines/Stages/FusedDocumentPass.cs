@@ -71,6 +71,7 @@ public static class FusedDocumentPass
                     await foreach (var read in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
                     {
                         var batch = read;
+                        var headBytes = bytesIn[0];
                         for (var m = 0; m < members.Count && batch.RowCount > 0; m++)
                         {
                             step.Restart();
@@ -88,7 +89,7 @@ public static class FusedDocumentPass
                         }
 
                         await dataWriter.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                        TaskProgress.Add(read.RowCount);
+                        TaskProgress.Add(read.RowCount, bytesIn[0] - headBytes);
                     }
                 }
                 finally
