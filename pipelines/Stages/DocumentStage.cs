@@ -41,47 +41,99 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
 }
 
 /// <summary>
-/// Streams one shard through a transform: previous output → transform → kept rows and drops, each spooled locally
-/// and committed create-once (drops first, data last). One row group in memory at a time.
+/// Streams one shard through one or more transforms in order (a fused run of document stages is several; every other
+/// caller has one): previous output → each transform → kept rows and each member's drops, spooled locally and committed
+/// create-once (every member's drops first, data last). One row group in memory at a time; a batch left empty goes no
+/// further, exactly as the writer skips an empty row group in an unfused chain, so the bytes do not depend on fusing.
 /// </summary>
 public static class ShardTransformer
 {
+    /// <summary>One stage's transform in a pass: its drops are written under its own name and drops key.</summary>
+    public readonly record struct Member(PipelineStage Stage, IDocumentTransform Transform);
+
     public static async Task<TaskStats> RunAsync(TaskContext task, int shard, IDocumentTransform transform, CancellationToken cancellationToken)
+    {
+        var (stats, seconds) = await RunAsync(task, shard, [new Member(task.Stage, transform)], task.OutputShardKey(shard), null, cancellationToken)
+            .ConfigureAwait(false);
+        return stats[0] with { Seconds = seconds };
+    }
+
+    /// <summary>
+    /// Runs <paramref name="members"/> over the shard and writes the surviving rows to <paramref name="outputKey"/>;
+    /// <paramref name="beforeData"/> runs after the drops are committed and before the data is (a fused head records
+    /// its later members' stats there). Returns each member's stats (its own transform time) and the pass's wall time.
+    /// </summary>
+    public static async Task<(TaskStats[] Members, double Seconds)> RunAsync(TaskContext task, int shard, IReadOnlyList<Member> members,
+        string outputKey, Func<TaskStats[], CancellationToken, Task>? beforeData, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var data = task.Job.Data;
-        long rowsIn = 0, kept = 0, bytesIn = 0;
-        var dropped = new Dictionary<string, long>();
+        var rowsIn = new long[members.Count];
+        var kept = new long[members.Count];
+        var bytesIn = new long[members.Count];
+        var seconds = new double[members.Count];
+        var dropped = members.Select(_ => new Dictionary<string, long>()).ToArray();
 
         await using var dataSpool = SpoolFile.Create();
-        await using var dropsSpool = SpoolFile.Create();
-        await using (var input = await data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
-        await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
+        var dropsSpools = members.Select(_ => SpoolFile.Create()).ToArray();
+        try
         {
-            TaskProgress.Expect(reader.RowCount);
-            var schema = reader.Schema.Concat(transform.AddedColumns.Where(c => reader.Schema.All(s => s.Name != c.Name))).ToArray();
-            await using var dataWriter = await ParquetTableWriter.CreateAsync(dataSpool.Stream, schema, cancellationToken: cancellationToken).ConfigureAwait(false);
-            await using var dropsWriter = await ParquetTableWriter.CreateAsync(dropsSpool.Stream, DropsSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await using (var input = await data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
+            await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
             {
-                rowsIn += batch.RowCount;
-                var batchBytes = 0L;
-                foreach (var text in batch.Texts.List) batchBytes += System.Text.Encoding.UTF8.GetByteCount(text);
-                bytesIn += batchBytes;
-                var drops = new DropCollector(batch, task.Stage.Name);
-                transform.Process(batch, drops);
-                batch.Validate();
-                var keptRows = drops.KeptRows();
-                kept += keptRows.Count;
-                drops.CountReasons(dropped);
-                await dataWriter.WriteAsync(keptRows.Count == batch.RowCount ? batch : batch.Select(keptRows), cancellationToken).ConfigureAwait(false);
-                if (drops.Count > 0) await dropsWriter.WriteAsync(drops.ToDropsBatch(), cancellationToken).ConfigureAwait(false);
-                TaskProgress.Add(batch.RowCount, batchBytes);
+                TaskProgress.Expect(reader.RowCount);
+                var schema = reader.Schema.ToList();
+                foreach (var member in members)
+                    schema.AddRange(member.Transform.AddedColumns.Where(c => schema.All(s => s.Name != c.Name)).ToArray());
+                await using var dataWriter = await ParquetTableWriter.CreateAsync(dataSpool.Stream, schema, cancellationToken: cancellationToken).ConfigureAwait(false);
+                var dropsWriters = new ParquetTableWriter[members.Count];
+                try
+                {
+                    for (var m = 0; m < members.Count; m++)
+                        dropsWriters[m] = await ParquetTableWriter.CreateAsync(dropsSpools[m].Stream, DropsSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    var step = new Stopwatch();
+                    await foreach (var read in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        var batch = read;
+                        var readBytes = 0L;
+                        for (var m = 0; m < members.Count && batch.RowCount > 0; m++)
+                        {
+                            step.Restart();
+                            rowsIn[m] += batch.RowCount;
+                            var batchBytes = 0L;
+                            foreach (var text in batch.Texts.List) batchBytes += System.Text.Encoding.UTF8.GetByteCount(text);
+                            bytesIn[m] += batchBytes;
+                            if (m == 0) readBytes = batchBytes;
+                            var drops = new DropCollector(batch, members[m].Stage.Name);
+                            members[m].Transform.Process(batch, drops);
+                            batch.Validate();
+                            var keptRows = drops.KeptRows();
+                            kept[m] += keptRows.Count;
+                            drops.CountReasons(dropped[m]);
+                            if (drops.Count > 0) await dropsWriters[m].WriteAsync(drops.ToDropsBatch(), cancellationToken).ConfigureAwait(false);
+                            batch = keptRows.Count == batch.RowCount ? batch : batch.Select(keptRows);
+                            seconds[m] += step.Elapsed.TotalSeconds;
+                        }
+                        await dataWriter.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                        TaskProgress.Add(read.RowCount, readBytes);
+                    }
+                }
+                finally
+                {
+                    foreach (var writer in dropsWriters) if (writer is not null) await writer.DisposeAsync().ConfigureAwait(false);
+                }
             }
-        }
 
-        await dropsSpool.CommitOnceAsync(data, task.DropsKey(shard), cancellationToken).ConfigureAwait(false);
-        await dataSpool.CommitOnceAsync(data, task.OutputShardKey(shard), cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = rowsIn, Kept = kept, Dropped = dropped, BytesIn = bytesIn, Seconds = clock.Elapsed.TotalSeconds };
+            var stats = members.Select((_, m) => new TaskStats { In = rowsIn[m], Kept = kept[m], Dropped = dropped[m], BytesIn = bytesIn[m], Seconds = seconds[m] }).ToArray();
+            for (var m = 0; m < members.Count; m++)
+                await dropsSpools[m].CommitOnceAsync(data, task.Job.Layout.ShardDrops(members[m].Stage.Index, members[m].Stage.Name, shard), cancellationToken).ConfigureAwait(false);
+            if (beforeData is not null) await beforeData(stats, cancellationToken).ConfigureAwait(false);
+            await dataSpool.CommitOnceAsync(data, outputKey, cancellationToken).ConfigureAwait(false);
+            return (stats, clock.Elapsed.TotalSeconds);
+        }
+        finally
+        {
+            foreach (var spool in dropsSpools) await spool.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.IO;
-using Curation.Pipelines.Model;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages;
@@ -35,92 +32,26 @@ public static class FusedDocumentPass
     public static async Task<TaskStats> RunAsync(TaskContext task, IReadOnlyList<DocumentStage> members, CancellationToken cancellationToken)
     {
         var job = task.Job;
-        var data = job.Data;
         var shard = task.Task;
-        var clock = Stopwatch.StartNew();
         var last = members[^1];
-        var rowsIn = new long[members.Count];
-        var kept = new long[members.Count];
-        var bytesIn = new long[members.Count];
-        var dropped = members.Select(_ => new Dictionary<string, long>()).ToArray();
-        var seconds = new double[members.Count];
+        var (stats, seconds) = await ShardTransformer.RunAsync(task, shard, [.. members.Select(m => new ShardTransformer.Member(m, m.Transform))],
+            job.Layout.ShardData(last.Index, last.Name, shard), RecordLaterMembersAsync, cancellationToken).ConfigureAwait(false);
+        return stats[0] with { Seconds = seconds };
 
-        await using var dataSpool = SpoolFile.Create();
-        var dropsSpools = new SpoolFile[members.Count];
-        for (var m = 0; m < members.Count; m++) dropsSpools[m] = SpoolFile.Create();
-        try
+        async Task RecordLaterMembersAsync(TaskStats[] memberStats, CancellationToken ct)
         {
-            await using (var input = await data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
-            await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
-            {
-                TaskProgress.Expect(reader.RowCount);
-                IEnumerable<ColumnSchema> schema = reader.Schema;
-                foreach (var member in members)
-                {
-                    var current = schema.ToArray();
-                    schema = current.Concat(member.Transform.AddedColumns.Where(c => current.All(s => s.Name != c.Name)));
-                }
-
-                await using var dataWriter = await ParquetTableWriter.CreateAsync(dataSpool.Stream, [.. schema], cancellationToken: cancellationToken).ConfigureAwait(false);
-                var dropsWriters = new ParquetTableWriter[members.Count];
-                for (var m = 0; m < members.Count; m++)
-                    dropsWriters[m] = await ParquetTableWriter.CreateAsync(dropsSpools[m].Stream, DropsSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    var step = Stopwatch.StartNew();
-                    await foreach (var read in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        var batch = read;
-                        var headBytes = bytesIn[0];
-                        for (var m = 0; m < members.Count && batch.RowCount > 0; m++)
-                        {
-                            step.Restart();
-                            rowsIn[m] += batch.RowCount;
-                            foreach (var text in batch.Texts.List) bytesIn[m] += System.Text.Encoding.UTF8.GetByteCount(text);
-                            var drops = new DropCollector(batch, members[m].Name);
-                            members[m].Transform.Process(batch, drops);
-                            batch.Validate();
-                            var keptRows = drops.KeptRows();
-                            kept[m] += keptRows.Count;
-                            drops.CountReasons(dropped[m]);
-                            if (drops.Count > 0) await dropsWriters[m].WriteAsync(drops.ToDropsBatch(), cancellationToken).ConfigureAwait(false);
-                            batch = keptRows.Count == batch.RowCount ? batch : batch.Select(keptRows);
-                            seconds[m] += step.Elapsed.TotalSeconds;
-                        }
-
-                        await dataWriter.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                        TaskProgress.Add(read.RowCount, bytesIn[0] - headBytes);
-                    }
-                }
-                finally
-                {
-                    foreach (var writer in dropsWriters) await writer.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-
-            for (var m = 0; m < members.Count; m++)
-                await dropsSpools[m].CommitOnceAsync(data, job.Layout.ShardDrops(members[m].Index, members[m].Name, shard), cancellationToken).ConfigureAwait(false);
             for (var m = 1; m < members.Count; m++)
             {
-                var stats = new TaskStats { In = rowsIn[m], Kept = kept[m], Dropped = dropped[m], BytesIn = bytesIn[m], Seconds = seconds[m] };
                 try
                 {
-                    await data.WriteJsonAsync(MemberStatsKey(job, members[m], shard), stats, WriteCondition.CreateOnly, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    await job.Data.WriteJsonAsync(MemberStatsKey(job, members[m], shard), memberStats[m], WriteCondition.CreateOnly, cancellationToken: ct).ConfigureAwait(false);
                 }
                 catch (ObjectAlreadyExistsException)
                 {
                     // A killed or duplicate attempt recorded them first; the pass is deterministic, so they are the same.
                 }
             }
-
-            await dataSpool.CommitOnceAsync(data, job.Layout.ShardData(last.Index, last.Name, shard), cancellationToken).ConfigureAwait(false);
         }
-        finally
-        {
-            foreach (var spool in dropsSpools) await spool.DisposeAsync().ConfigureAwait(false);
-        }
-
-        return new TaskStats { In = rowsIn[0], Kept = kept[0], Dropped = dropped[0], BytesIn = bytesIn[0], Seconds = clock.Elapsed.TotalSeconds };
     }
 
     /// <summary>A later member's task: the stats the head's pass recorded, or null when the head ran unfused.</summary>

@@ -50,11 +50,12 @@ public static class JobLiveApi
         {
             while (true)
             {
-                var view = JsonSerializer.Serialize(JobView.Of(status, clock.GetUtcNow()) with { ElapsedSeconds = null }, json.Value.SerializerOptions);
+                var current = JobView.Of(status, clock.GetUtcNow());
+                // The elapsed time alone changes every call: it is left out of the comparison and sent with the event.
+                var view = JsonSerializer.Serialize(current with { ElapsedSeconds = null }, json.Value.SerializerOptions);
                 if (view != last)
                 {
-                    // The elapsed time alone changes every call: it is left out of the comparison and sent with the event.
-                    var sent = JsonSerializer.Serialize(JobView.Of(status, clock.GetUtcNow()), json.Value.SerializerOptions);
+                    var sent = JsonSerializer.Serialize(current, json.Value.SerializerOptions);
                     await http.Response.WriteAsync($"event: job\ndata: {sent}\n\n", cancellationToken);
                     await http.Response.Body.FlushAsync(cancellationToken);
                     last = view;
