@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Curation.Pipelines;
 
@@ -16,5 +17,7 @@ public static class CurationJson
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
+        // Stage specs are registered where they are declared ([Stage] on the record), not listed on StageSpec.
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { Stages.StageRegistry.AddDerivedTypes } },
     };
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Curation.Pipelines.Stages;
 
 namespace Curation.Pipelines.Spec;
 
@@ -151,70 +152,41 @@ public sealed record OutputSpec
     public int? KeepSnapshots { get; init; }
 }
 
-/// <summary>A stage and its parameters; <c>type</c> selects the stage.</summary>
+/// <summary>
+/// A stage and its parameters; <c>type</c> selects the stage. Each stage's spec record carries
+/// <see cref="Stages.StageAttribute"/> (its <c>type</c> and funnel role), validates its own fields and creates its stage:
+/// that record is the one place a stage is declared (<see cref="Stages.StageRegistry"/>).
+/// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type", UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization)]
-[JsonDerivedType(typeof(NormalizeStageSpec), NormalizeStageSpec.TypeName)]
-[JsonDerivedType(typeof(ExtractStageSpec), ExtractStageSpec.TypeName)]
-[JsonDerivedType(typeof(QualityFilterStageSpec), QualityFilterStageSpec.TypeName)]
-[JsonDerivedType(typeof(ExactDedupStageSpec), ExactDedupStageSpec.TypeName)]
-[JsonDerivedType(typeof(NearDedupStageSpec), NearDedupStageSpec.TypeName)]
-[JsonDerivedType(typeof(TokenizeStageSpec), TokenizeStageSpec.TypeName)]
-[JsonDerivedType(typeof(TrainTokenizeStageSpec), TrainTokenizeStageSpec.TypeName)]
-[JsonDerivedType(typeof(EmbedStageSpec), EmbedStageSpec.TypeName)]
-[JsonDerivedType(typeof(SemanticDedupStageSpec), SemanticDedupStageSpec.TypeName)]
-[JsonDerivedType(typeof(D4StageSpec), D4StageSpec.TypeName)]
 public abstract record StageSpec
 {
-    [JsonIgnore] public abstract string Type { get; }
+    /// <summary>The stage's <c>type</c> from its <see cref="Stages.StageAttribute"/>.</summary>
+    [JsonIgnore] public string Type => Stages.StageRegistry.Of(GetType()).Type;
+
+    /// <summary>Reports problems with this stage's fields (ranges, stages it needs before it, what a refresh cannot do).</summary>
+    public virtual void Validate(Stages.StageChecks check) { }
+
+    /// <summary>The stage that runs this spec at position <paramref name="index"/> of the job (0 = read).</summary>
+    public abstract Stages.PipelineStage CreateStage(int index);
 }
 
-/// <summary>Unicode NFC, control characters removed, whitespace collapsed.</summary>
-public sealed record NormalizeStageSpec : StageSpec
+/// <summary>
+/// A per-document stage: one <see cref="Stages.IDocumentTransform"/> over every shard, fused with its per-document
+/// neighbours into one pass (<see cref="Stages.FusedDocumentPass"/>). A new filter is one file: this record with its
+/// parameters and <see cref="Stages.StageAttribute"/>, and the transform.
+/// </summary>
+public abstract record DocumentStageSpec : StageSpec
 {
-    public const string TypeName = "normalize";
-    [JsonIgnore] public override string Type => TypeName;
+    public abstract Stages.IDocumentTransform CreateTransform();
 
-    /// <summary>Unicode normalisation form: nfc (default) or nfkc.</summary>
-    public UnicodeForm Form { get; init; } = UnicodeForm.Nfc;
-
-    /// <summary>Keep line breaks (collapsed to at most one blank line); false joins everything into one line.</summary>
-    public bool KeepLineBreaks { get; init; } = true;
-}
-
-public enum UnicodeForm { Nfc, Nfkc }
-
-/// <summary>HTML → main text (WARC and HTML inputs): boilerplate removed, paragraph breaks kept, the page title as a column.</summary>
-public sealed record ExtractStageSpec : StageSpec
-{
-    public const string TypeName = "extract";
-    [JsonIgnore] public override string Type => TypeName;
-
-    /// <summary>A page with less main text than this (characters) is dropped as no_main_text.</summary>
-    public int MinChars { get; init; } = 1;
-}
-
-/// <summary>Heuristic quality filters; each failed check drops the document with its own reason.</summary>
-public sealed record QualityFilterStageSpec : StageSpec
-{
-    public const string TypeName = "quality_filter";
-    [JsonIgnore] public override string Type => TypeName;
-
-    public int MinChars { get; init; } = 50;
-    public int MaxChars { get; init; } = 1_000_000;
-    public int MinWords { get; init; } = 5;
-
-    /// <summary>Largest share of characters that are neither letters, digits, whitespace nor common punctuation.</summary>
-    public double MaxSymbolRatio { get; init; } = 0.1;
-
-    /// <summary>Largest share of non-empty lines that repeat an earlier line of the same document.</summary>
-    public double MaxRepeatedLineFraction { get; init; } = 0.3;
+    public sealed override Stages.PipelineStage CreateStage(int index) => new Stages.DocumentStage(index, Type, CreateTransform());
 }
 
 /// <summary>Exact dedup on a hash of the (normalised) text; the smallest document id of each group is kept.</summary>
+[Stage(TypeName, Role = StageRole.ExactDedup)]
 public sealed record ExactDedupStageSpec : StageSpec
 {
     public const string TypeName = "exact_dedup";
-    [JsonIgnore] public override string Type => TypeName;
 
     /// <summary>Hash partitions, each resolved by its own grain: bounds the memory of one resolver.</summary>
     public int Partitions { get; init; } = 16;
@@ -224,6 +196,10 @@ public sealed record ExactDedupStageSpec : StageSpec
 
     /// <summary>Compare with all whitespace runs collapsed to one space, so layout variants count as copies.</summary>
     public bool CollapseWhitespace { get; init; } = true;
+
+    public override void Validate(StageChecks check) => check.That(Partitions is >= 1 and <= 4096, "partitions", "must be between 1 and 4096");
+
+    public override PipelineStage CreateStage(int index) => new ExactDedupStage(index, this);
 }
 
 public enum NearDedupShingle { Word, Char }
@@ -236,10 +212,10 @@ public enum NearDedupVerify { None, Estimated, Exact }
 /// its smallest document id; every other member is dropped naming it as twin. A pair of Jaccard similarity j becomes a
 /// candidate with probability 1 − (1 − j^rows)^bands: the S-curve is steepest near (1/bands)^(1/rows).
 /// </summary>
+[Stage(TypeName, Role = StageRole.NearDedup)]
 public sealed record NearDedupStageSpec : StageSpec
 {
     public const string TypeName = "near_dedup";
-    [JsonIgnore] public override string Type => TypeName;
 
     /// <summary>word: word n-grams (texts mostly in scripts without spaces fall back to character n-grams); char: character n-grams.</summary>
     public NearDedupShingle Shingle { get; init; } = NearDedupShingle.Word;
@@ -270,6 +246,21 @@ public sealed record NearDedupStageSpec : StageSpec
 
     /// <summary>Most connected-components rounds planned; a graph that has not converged by then fails the job (it never yields a wrong result).</summary>
     public int MaxRounds { get; init; } = 24;
+
+    public override void Validate(StageChecks check)
+    {
+        check.That(Ngram is >= 1 and <= 64, "ngram", "must be between 1 and 64");
+        check.That(CharNgram is >= 1 and <= 256, "charNgram", "must be between 1 and 256");
+        check.That(Bands is >= 1 and <= 512, "bands", "must be between 1 and 512");
+        check.That(Rows is >= 1 and <= 64, "rows", "must be between 1 and 64");
+        check.That((long)Bands * Rows <= 1024, "rows", $"bands × rows (permutations) must be at most 1024, not {(long)Bands * Rows}");
+        check.That(Threshold is > 0 and <= 1, "threshold", "must be in (0, 1]");
+        check.That(Anchors is >= 1 and <= 64, "anchors", "must be between 1 and 64");
+        check.That(Partitions is >= 1 and <= 4096, "partitions", "must be between 1 and 4096");
+        check.That(MaxRounds is >= 2 and <= 200, "maxRounds", "must be between 2 and 200");
+    }
+
+    public override PipelineStage CreateStage(int index) => new NearDedupStage(index, this);
 }
 
 /// <summary>
@@ -305,12 +296,16 @@ public enum Pooling { Mean, Cls, LastToken }
 public enum ModelKind { Transformer, Static, InputMean }
 
 /// <summary>WordPiece tokenization; records each document's token count (a column) for length-aware stages.</summary>
+[Stage(TypeName)]
 public sealed record TokenizeStageSpec : StageSpec
 {
     public const string TypeName = "tokenize";
-    [JsonIgnore] public override string Type => TypeName;
 
     public ModelSpec Model { get; init; } = new();
+
+    public override void Validate(StageChecks check) => check.Model(Model, "model");
+
+    public override PipelineStage CreateStage(int index) => new TokenizeStage(index, this);
 }
 
 public enum WindowStrategy { Average, Truncate }
@@ -318,10 +313,10 @@ public enum WindowStrategy { Average, Truncate }
 public enum EmbeddingPrecision { Float32, Float16 }
 
 /// <summary>Embeds every document with an ONNX model, on silos with the embed role (GPU where present).</summary>
+[Stage(TypeName)]
 public sealed record EmbedStageSpec : StageSpec
 {
     public const string TypeName = "embed";
-    [JsonIgnore] public override string Type => TypeName;
 
     public ModelSpec Model { get; init; } = new();
 
@@ -339,6 +334,18 @@ public sealed record EmbedStageSpec : StageSpec
 
     /// <summary>How vectors are stored: float32, or float16 for half the bytes.</summary>
     public EmbeddingPrecision Precision { get; init; } = EmbeddingPrecision.Float32;
+
+    public override void Validate(StageChecks check)
+    {
+        check.Model(Model, "model");
+        check.That(WindowTokens == 0 || (WindowTokens >= 8 && WindowTokens <= Model.MaxTokens - 2), "windowTokens",
+            $"must be 0 (the model's window) or between 8 and model.maxTokens − 2 ({Model.MaxTokens - 2})");
+        check.That(WindowStride >= 0 && (WindowStride == 0 || WindowStride <= Math.Max(WindowTokens, Model.MaxTokens - 2)),
+            "windowStride", "must be 0 (no overlap) or between 1 and windowTokens");
+        check.That(BatchTokens >= Model.MaxTokens, "batchTokens", $"must be at least model.maxTokens ({Model.MaxTokens})");
+    }
+
+    public override PipelineStage CreateStage(int index) => new EmbedStage(index, this);
 }
 
 /// <summary>One problem in a spec, with the JSON path of the field it is about.</summary>

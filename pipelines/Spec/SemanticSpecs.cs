@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Curation.Pipelines.Stages;
 
 namespace Curation.Pipelines.Spec;
 
@@ -8,11 +9,11 @@ public enum SemanticOrder { Hard, Easy, Random }
 /// SemDeDup on the embeddings of the last embed stage: distributed spherical k-means, then within each cluster every
 /// member whose highest cosine similarity to an earlier-ranked member reaches 1 − eps is removed.
 /// </summary>
+[Stage(TypeName, Role = StageRole.SemanticDedup)]
 public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec
 {
     public const string TypeName = "semantic_dedup";
     public const double DefaultEps = 0.01;
-    [JsonIgnore] public override string Type => TypeName;
 
     public int Clusters { get; init; } = 100;
     public int MaxIterations { get; init; } = 20;
@@ -60,6 +61,40 @@ public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec
     /// null or the embeddings' own dimensions: the full space. Within clusters, similarity is exact cosine as always.
     /// </summary>
     public int? ClusterDims { get; init; }
+
+    public override void Validate(StageChecks check)
+    {
+        check.NeedsEarlier<EmbedStageSpec>(TypeName, "an embed stage");
+        check.Clustering(this);
+        check.That(Eps is null or (>= 0 and < 1), "eps", "must be in [0, 1)");
+        check.That(TargetKeepFraction is null or (> 0 and <= 1), "targetKeepFraction", "must be in (0, 1]");
+        check.That(Eps is null || TargetKeepFraction is null, "targetKeepFraction", "set eps or targetKeepFraction, not both");
+        check.That(EpsCurve is not null, "epsCurve", "must be a list (it may be empty)");
+        check.ListLength(EpsCurve, "epsCurve");
+        check.That(EpsCurve is null || EpsCurve.All(e => e is >= 0 and < 1), "epsCurve", "values must be in [0, 1)");
+        check.That(Partitions is >= 1 and <= 4096, "partitions", "must be between 1 and 4096");
+        check.That(TileSize is >= 16 and <= 8192, "tileSize", "must be between 16 and 8192");
+        check.That(StickyCosine is > 0 and <= 1, "stickyCosine", "must be in (0, 1]");
+        check.That(ClusterDims is null or (>= 2 and <= 4096), "clusterDims", "must be between 2 and the embeddings' dimensions (unset: the full space)");
+        if (Verify is { } verify)
+        {
+            check.Model(verify.Model, "verify.model");
+            check.That(verify.Model.Kind == ModelKind.Transformer, "verify.model.kind", "must be transformer (the tier that decides the static candidates)");
+            check.That(TargetKeepFraction is null, "verify",
+                "needs eps, not targetKeepFraction: the cascade computes the transformer's similarity for the candidates only, not the whole M curve a target is picked from");
+            var eps = Eps ?? DefaultEps;
+            check.That(verify.CandidateEps is null or (> 0 and < 1), "verify.candidateEps", "must be in (0, 1)");
+            check.That(verify.CandidateEps is null || verify.CandidateEps >= eps, "verify.candidateEps",
+                $"must be at least eps ({eps}): candidates are found at a looser threshold than the one that decides");
+        }
+        if (check.Snapshots)
+        {
+            check.That(Verify is null, "verify", "is not supported with output.snapshots yet (the corpus' members are indexed with their static vectors only)");
+            check.That(ClusterDims is null, "clusterDims", "is not supported with output.snapshots yet (the corpus' centroids index holds full-dimension centroids)");
+        }
+    }
+
+    public override PipelineStage CreateStage(int index) => new SemanticDedupStage(index, this);
 }
 
 /// <summary>semantic_dedup's cascade: which model decides the static tier's candidate pairs, and how loose the candidates are.</summary>
@@ -84,10 +119,10 @@ public sealed record SemanticVerifySpec
 /// D4 diversification: re-cluster the documents reaching the stage (typically SemDeDup's survivors) with spherical
 /// k-means and remove the most prototypical ones — nearest their centroid — until <see cref="KeepFraction"/> remains.
 /// </summary>
+[Stage(TypeName, Role = StageRole.Selection)]
 public sealed record D4StageSpec : StageSpec, IClusteringSpec
 {
     public const string TypeName = "d4";
-    [JsonIgnore] public override string Type => TypeName;
 
     /// <summary>Fraction of the documents reaching this stage to keep (required).</summary>
     public double KeepFraction { get; init; }
@@ -96,6 +131,17 @@ public sealed record D4StageSpec : StageSpec, IClusteringSpec
     public int MaxIterations { get; init; } = 20;
     public double Tolerance { get; init; } = 1e-4;
     public double InitSampleFraction { get; init; } = 1.0;
+
+    public override void Validate(StageChecks check)
+    {
+        check.NeedsEarlier<EmbedStageSpec>(TypeName, "an embed stage");
+        check.Clustering(this);
+        check.That(KeepFraction is > 0 and <= 1, "keepFraction", "is required and must be in (0, 1]");
+        // d4 cannot yet select against the corpus: refusing beats a refresh that silently diversifies new documents only among themselves.
+        check.That(!check.Snapshots, "type", "d4 is not supported with output.snapshots yet (it cannot deduplicate against the corpus' earlier snapshots)");
+    }
+
+    public override PipelineStage CreateStage(int index) => new D4Stage(index, this);
 }
 
 /// <summary>Settings of the distributed spherical k-means a clustering stage runs.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Curation.Pipelines.Stages;
 
 namespace Curation.Pipelines.Spec;
 
@@ -6,16 +7,26 @@ namespace Curation.Pipelines.Spec;
 /// The training tokenizer: counts each document's tokens (<c>train_tokens</c>) in the encoding the model is trained
 /// with; the output's token files are encoded with it. Drops documents with no tokens.
 /// </summary>
+[Stage(TypeName)]
 public sealed record TrainTokenizeStageSpec : StageSpec
 {
     public const string TypeName = "train_tokenize";
-    [JsonIgnore] public override string Type => TypeName;
 
     /// <summary>A tiktoken encoding shipped in NuGet: o200k_base, cl100k_base, r50k_base or gpt2. With tokenizerPath: the encoding whose split pattern and &lt;|endoftext|&gt; id the file uses.</summary>
     public string Encoding { get; init; } = "o200k_base";
 
     /// <summary>Optional local <c>.tiktoken</c> file (base64 token and rank per line) instead of the shipped ranks.</summary>
     public string? TokenizerPath { get; init; }
+
+    public override void Validate(StageChecks check)
+    {
+        check.That(Training.TrainingTokenizer.KnownEncodings.Contains(Encoding), "encoding",
+            $"must be one of {string.Join(", ", Training.TrainingTokenizer.KnownEncodings)}");
+        check.That(TokenizerPath is null || (Path.IsPathRooted(TokenizerPath) && TokenizerPath.EndsWith(".tiktoken", StringComparison.Ordinal)),
+            "tokenizerPath", "must be omitted or an absolute path to a .tiktoken file");
+    }
+
+    public override PipelineStage CreateStage(int index) => new TrainTokenizeStage(index, this);
 }
 
 /// <summary>Which token file formats the output writes next to each Parquet shard.</summary>

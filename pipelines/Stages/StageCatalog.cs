@@ -14,24 +14,7 @@ public static class StageCatalog
     public static IReadOnlyList<PipelineStage> Build(JobSpec spec)
     {
         var stages = new List<PipelineStage> { new ReadStage() };
-        foreach (var stageSpec in spec.Stages)
-        {
-            var index = stages.Count;
-            stages.Add(stageSpec switch
-            {
-                NormalizeStageSpec s => new DocumentStage(index, s.Type, new NormalizeTransform(s)),
-                ExtractStageSpec s => new DocumentStage(index, s.Type, new ExtractTransform(s)),
-                QualityFilterStageSpec s => new DocumentStage(index, s.Type, new QualityFilterTransform(s)),
-                ExactDedupStageSpec s => new ExactDedupStage(index, s),
-                NearDedupStageSpec s => new NearDedupStage(index, s),
-                TokenizeStageSpec s => new TokenizeStage(index, s),
-                TrainTokenizeStageSpec s => new TrainTokenizeStage(index, s),
-                EmbedStageSpec s => new EmbedStage(index, s),
-                SemanticDedupStageSpec s => new SemanticDedupStage(index, s),
-                D4StageSpec s => new D4Stage(index, s),
-                _ => throw new NotSupportedException($"stages[{index - 1}]: stage type '{stageSpec.Type}' has no implementation."),
-            });
-        }
+        foreach (var stageSpec in spec.Stages) stages.Add(stageSpec.CreateStage(stages.Count));
         stages.Add(new OutputStage(stages.Count));
         return stages;
     }

@@ -1,5 +1,6 @@
 using Curation.Grains;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.Stages;
 
 namespace Curation.Silo.Api;
 
@@ -71,15 +72,10 @@ public sealed record JobView
     {
         if (books is null || books.Stages.Count == 0) return [];
         var steps = new List<FunnelStep> { new("in", books.InputRecords) };
-        void After(string step, Func<string, bool> match)
-        {
-            var last = books.Stages.LastOrDefault(s => match(s.Stage));
-            if (last is not null) steps.Add(new FunnelStep(step, last.Kept));
-        }
-        After("filtered", s => s.EndsWith("quality_filter", StringComparison.Ordinal));
-        After("exact", s => s.EndsWith("exact_dedup", StringComparison.Ordinal));
-        After("near", s => s.Contains("near", StringComparison.Ordinal) || s.Contains("minhash", StringComparison.Ordinal) || s.Contains("fuzzy", StringComparison.Ordinal));
-        After("semantic", s => s.EndsWith("semantic_dedup", StringComparison.Ordinal));
+        // One step per stage that removes documents by its role (Stage attribute): each filter by name, each dedup by kind.
+        foreach (var stage in books.Stages)
+            if (StageRegistry.FindByStageName(stage.Stage)?.FunnelStep is { } step)
+                steps.Add(new FunnelStep(step, stage.Kept));
         steps.Add(new FunnelStep("kept", books.Kept));
         return steps;
     }

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Curation.Grains.Hosting;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 using Xunit.Abstractions;

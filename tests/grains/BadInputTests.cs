@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 

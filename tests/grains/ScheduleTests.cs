@@ -3,6 +3,7 @@ using Curation.Grains.Hosting;
 using Curation.Grains.Reminders;
 using Curation.Grains.Schedules;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 using Microsoft.Extensions.DependencyInjection;

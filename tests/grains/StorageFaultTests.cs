@@ -3,6 +3,7 @@ using Azure.Core.Pipeline;
 using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 

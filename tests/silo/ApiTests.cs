@@ -93,7 +93,7 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
         Assert.True(view.State == JobState.Completed, view.Error);
         Assert.NotEmpty(view.Stages);
         Assert.All(view.Stages, s => Assert.Equal(s.Total, s.Done));
-        Assert.Equal(["in", "filtered", "exact", "kept"], view.Funnel.Select(f => f.Step));
+        Assert.Equal(["in", "quality_filter", "exact", "kept"], view.Funnel.Select(f => f.Step));
         Assert.Equal(52, view.Funnel[0].Count);
         Assert.Equal(view.Accounting!.Kept, view.Funnel[^1].Count);
         Assert.Equal(1, view.Stages.Single(s => s.Stage.EndsWith("quality_filter")).Dropped["too_short"]);

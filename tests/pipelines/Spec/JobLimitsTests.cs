@@ -1,5 +1,6 @@
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 
 namespace Curation.Pipelines.Tests.Spec;
 

@@ -1,4 +1,5 @@
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 
 namespace Curation.Pipelines.Tests.Spec;
 

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 using Parquet.Serialization;

@@ -6,6 +6,20 @@ using Curation.Pipelines.Text;
 
 namespace Curation.Pipelines.Stages;
 
+/// <summary>HTML → main text (WARC and HTML inputs): boilerplate removed, paragraph breaks kept, the page title as a column.</summary>
+[Stage(TypeName)]
+public sealed record ExtractStageSpec : DocumentStageSpec
+{
+    public const string TypeName = "extract";
+
+    /// <summary>A page with less main text than this (characters) is dropped as no_main_text.</summary>
+    public int MinChars { get; init; } = 1;
+
+    public override void Validate(StageChecks check) => check.That(MinChars >= 0, "minChars", "must be ≥ 0");
+
+    public override IDocumentTransform CreateTransform() => new ExtractTransform(this);
+}
+
 /// <summary>
 /// HTML → main text (<see cref="HtmlExtractor"/>): replaces each HTML document's text with its main content, with
 /// paragraph breaks, and fills the <c>title</c> column. A row whose <c>content_type</c> column (WARC, HTML readers)

@@ -5,6 +5,23 @@ using Curation.Pipelines.Text;
 
 namespace Curation.Pipelines.Stages;
 
+/// <summary>Unicode NFC, control characters removed, whitespace collapsed.</summary>
+[Stage(TypeName)]
+public sealed record NormalizeStageSpec : DocumentStageSpec
+{
+    public const string TypeName = "normalize";
+
+    /// <summary>Unicode normalisation form: nfc (default) or nfkc.</summary>
+    public UnicodeForm Form { get; init; } = UnicodeForm.Nfc;
+
+    /// <summary>Keep line breaks (collapsed to at most one blank line); false joins everything into one line.</summary>
+    public bool KeepLineBreaks { get; init; } = true;
+
+    public override IDocumentTransform CreateTransform() => new NormalizeTransform(this);
+}
+
+public enum UnicodeForm { Nfc, Nfkc }
+
 /// <summary>Rewrites each text in canonical form; a document with nothing left is dropped.</summary>
 public sealed class NormalizeTransform(NormalizeStageSpec spec) : IDocumentTransform
 {

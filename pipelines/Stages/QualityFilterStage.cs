@@ -4,6 +4,34 @@ using Curation.Pipelines.Spec;
 
 namespace Curation.Pipelines.Stages;
 
+/// <summary>Heuristic quality filters; each failed check drops the document with its own reason.</summary>
+[Stage(TypeName, Role = StageRole.Filter)]
+public sealed record QualityFilterStageSpec : DocumentStageSpec
+{
+    public const string TypeName = "quality_filter";
+
+    public int MinChars { get; init; } = 50;
+    public int MaxChars { get; init; } = 1_000_000;
+    public int MinWords { get; init; } = 5;
+
+    /// <summary>Largest share of characters that are neither letters, digits, whitespace nor common punctuation.</summary>
+    public double MaxSymbolRatio { get; init; } = 0.1;
+
+    /// <summary>Largest share of non-empty lines that repeat an earlier line of the same document.</summary>
+    public double MaxRepeatedLineFraction { get; init; } = 0.3;
+
+    public override void Validate(StageChecks check)
+    {
+        check.That(MinChars >= 0, "minChars", "must be ≥ 0");
+        check.That(MaxChars > MinChars, "maxChars", "must be greater than minChars");
+        check.That(MinWords >= 0, "minWords", "must be ≥ 0");
+        check.That(MaxSymbolRatio is > 0 and <= 1, "maxSymbolRatio", "must be in (0, 1]");
+        check.That(MaxRepeatedLineFraction is > 0 and <= 1, "maxRepeatedLineFraction", "must be in (0, 1]");
+    }
+
+    public override IDocumentTransform CreateTransform() => new QualityFilterTransform(this);
+}
+
 /// <summary>
 /// Gopher-style heuristic filters. Checks run in a fixed order and the first failure names the drop reason;
 /// the measured values are kept as columns so thresholds can be tuned from the output.
