@@ -15,6 +15,9 @@ namespace Curation.Silo.Tests;
 /// </summary>
 public sealed class WhatIfBrowserTests
 {
+    // A vertical marker line has an empty box, which Playwright counts as hidden: wait for it in the DOM.
+    private static readonly LocatorWaitForOptions Attached = new() { State = WaitForSelectorState.Attached };
+
     [BrowserFact]
     public async Task An_operator_runs_the_adjusted_spec_and_its_drops_equal_the_what_if_count()
     {
@@ -51,10 +54,10 @@ public sealed class WhatIfBrowserTests
         await page.Locator("#whatif-section").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
 
         await page.SelectOptionAsync("#whatif-field", new SelectOptionValue { Label = "02-near_dedup · threshold" });
-        await page.Locator("#whatif-curve line.current[data-threshold='0.7']").WaitForAsync();
+        await page.Locator("#whatif-curve line.current[data-threshold='0.7']").WaitForAsync(Attached);
         await page.FillAsync("#whatif-threshold", "0.9");
         await page.ClickAsync("#whatif-form button[type='submit']");
-        await page.Locator("#whatif-curve line.chosen[data-threshold='0.9']").WaitForAsync();
+        await page.Locator("#whatif-curve line.chosen[data-threshold='0.9']").WaitForAsync(Attached);
         var shown = long.Parse((await page.GetAttributeAsync("#whatif-result", "data-removed"))!, System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal("true", await page.GetAttributeAsync("#whatif-result", "data-exact"));
         var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "whatif.png");
@@ -69,7 +72,7 @@ public sealed class WhatIfBrowserTests
         Assert.True(adjusted.State == JobState.Completed, adjusted.Error);
         var rerun = adjusted.Stages.Single(s => s.Stage.EndsWith("near_dedup", StringComparison.Ordinal)).Dropped.Values.Sum();
         Assert.Equal(rerun, shown);
-        Assert.Equal("curated/whatif-threshold-0.9", adjusted.Output);
+        Assert.EndsWith("curated/whatif-threshold-0.9", adjusted.Output);
 
         // A viewer reads the curve but gets no action control.
         var (viewerPage, viewerDialogs, viewerErrors) = await Browser.OpenPageAsync(browser);
