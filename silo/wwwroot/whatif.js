@@ -77,7 +77,7 @@
       fill: "none", stroke: "#3d7bf7", "stroke-width": 2 }));
     const mark = (t, color, cls, label) => chart.append(
       svg("line", { x1: x(t), y1: 15, x2: x(t), y2: 140, stroke: color, "stroke-dasharray": "4 3", class: cls, "data-threshold": t }),
-      svg("text", { x: x(t) + 3, y: cls === "current" ? 26 : 38, fill: color }, label));
+      svg("text", { x: x(t) > 330 ? x(t) - 3 : x(t) + 3, y: cls === "current" ? 26 : 38, fill: color, "text-anchor": x(t) > 330 ? "end" : "start" }, label));
     mark(answer.current, "#d33", "current", `run: ${fmt(answer.current)}`);
     if (answer.threshold !== answer.current) mark(answer.threshold, "#2e9e5b", "chosen", `what if: ${fmt(answer.threshold)}`);
     // A click on the chart asks for the count at that threshold.
