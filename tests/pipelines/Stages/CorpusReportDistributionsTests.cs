@@ -2,6 +2,7 @@ using System.Text.Json;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Reports;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 using Xunit.Abstractions;
