@@ -29,10 +29,7 @@ public sealed class ExplorerBrowserTests
         await using var browser = await Browser.LaunchAsync(playwright);
         var (page, dialogs, consoleErrors) = await Browser.OpenPageAsync(browser);
 
-        await page.GotoAsync(host.Url + "/dashboard/");
-        await page.FillAsync("#api-key", TestApiHost.ViewerKey);
-        await page.ClickAsync("#save-key");
-        await page.Locator("#role", new PageLocatorOptions { HasTextString = "viewer" }).WaitForAsync();
+        await Browser.SignInAsync(page, host.Url, TestApiHost.ViewerKey, "viewer");
         await page.Locator("#jobs tbody tr").First.ClickAsync();
         await page.Locator("#job-detail[data-state='Completed']").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
 

@@ -46,10 +46,7 @@ public sealed class WhatIfBrowserTests
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await Browser.LaunchAsync(playwright);
         var (page, dialogs, consoleErrors) = await Browser.OpenPageAsync(browser);
-        await page.GotoAsync(host.Url + "/dashboard/");
-        await page.FillAsync("#api-key", TestApiHost.OperatorKey);
-        await page.ClickAsync("#save-key");
-        await page.Locator("#role", new PageLocatorOptions { HasTextString = "operator" }).WaitForAsync();
+        await Browser.SignInAsync(page, host.Url, TestApiHost.OperatorKey, "operator");
         await page.Locator($"#jobs tbody tr[data-job='{jobId}']").ClickAsync();
         await page.Locator("#whatif-section").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
 
@@ -76,10 +73,7 @@ public sealed class WhatIfBrowserTests
 
         // A viewer reads the curve but gets no action control.
         var (viewerPage, viewerDialogs, viewerErrors) = await Browser.OpenPageAsync(browser);
-        await viewerPage.GotoAsync(host.Url + "/dashboard/");
-        await viewerPage.FillAsync("#api-key", TestApiHost.ViewerKey);
-        await viewerPage.ClickAsync("#save-key");
-        await viewerPage.Locator("#role", new PageLocatorOptions { HasTextString = "viewer" }).WaitForAsync();
+        await Browser.SignInAsync(viewerPage, host.Url, TestApiHost.ViewerKey, "viewer");
         await viewerPage.Locator($"#jobs tbody tr[data-job='{jobId}']").ClickAsync();
         await viewerPage.Locator("#whatif-curve polyline").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
         Assert.False(await viewerPage.IsVisibleAsync("#whatif-run"));

@@ -22,6 +22,16 @@ public sealed class WhatIfTests(ITestOutputHelper output) : IDisposable
     private IStoreResolver Stores(string name) =>
         CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(name) });
 
+    /// <summary>A job over a folder of JSONL files: its stages, written to <c>curated/{name}</c>.</summary>
+    private static JobSpec Job(string name, string folder, long shardBytes, params StageSpec[] stages) => new()
+    {
+        Name = name,
+        Inputs = [new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id" }],
+        Sharding = new ShardingSpec { TargetShardBytes = shardBytes },
+        Stages = stages,
+        Output = new OutputSpec { Path = "curated/" + name },
+    };
+
     /// <summary>Runs the adjusted spec the what-if produced and counts the stage's drops in its output.</summary>
     private async Task<long> RerunAsync(WhatIf.Answer answer, IStoreResolver stores, Func<JobSpec, Task<JobContext>> run)
     {
@@ -36,14 +46,7 @@ public sealed class WhatIfTests(ITestOutputHelper output) : IDisposable
     {
         var input = _temp.Combine("near-corpus");
         NearDupCorpus.Generate(originals: 150, nearPerLevel: 6, chains: 6, levels: [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]).WriteJsonl(input, files: 4);
-        var spec = new JobSpec
-        {
-            Name = "near",
-            Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl"), IdField = "id" }],
-            Sharding = new ShardingSpec { TargetShardBytes = 48 * 1024 },
-            Stages = [new NearDedupStageSpec { Partitions = 3, Threshold = 0.7 }],
-            Output = new OutputSpec { Path = "curated/near" },
-        };
+        var spec = Job("near", input, 48 * 1024, new NearDedupStageSpec { Partitions = 3, Threshold = 0.7 });
         using var services = StageServices.CreateDefault();
         var stores = Stores("near");
         var job = await InProcessJob.RunAsync(spec, stores, services);
@@ -78,14 +81,8 @@ public sealed class WhatIfTests(ITestOutputHelper output) : IDisposable
         Directory.CreateDirectory(corpus);
         for (var f = 0; f < 3; f++)
             File.WriteAllLines(Path.Combine(corpus, $"part-{f}.jsonl"), ids.Where((_, i) => i % 3 == f).Select(id => JsonSerializer.Serialize(new { id, text = $"document {id}" })));
-        var spec = new JobSpec
-        {
-            Name = "semantic",
-            Inputs = [new InputSpec { Path = Path.Combine(corpus, "*.jsonl"), IdField = "id" }],
-            Sharding = new ShardingSpec { TargetShardBytes = 8 * 1024 },
-            Stages = [new EmbedStageSpec(), new SemanticDedupStageSpec { Clusters = 8, MaxIterations = 10, Eps = 0.05, Partitions = 3, TileSize = 64 }],
-            Output = new OutputSpec { Path = "curated/semantic" },
-        };
+        var spec = Job("semantic", corpus, 8 * 1024,
+            new EmbedStageSpec(), new SemanticDedupStageSpec { Clusters = 8, MaxIterations = 10, Eps = 0.05, Partitions = 3, TileSize = 64 });
         using var services = StageServices.CreateDefault();
         var stores = Stores("semantic");
         float[] VectorOf(string id) => SemanticCorpus.Row(vectors, dimensions, index[id]).ToArray();
@@ -123,14 +120,7 @@ public sealed class WhatIfTests(ITestOutputHelper output) : IDisposable
             text = string.Join(' ', Enumerable.Range(0, random.Next(1, 120)).Select(_ => words[random.Next(words.Length)])),
         }));
         File.WriteAllLines(Path.Combine(corpus, "part.jsonl"), lines);
-        var spec = new JobSpec
-        {
-            Name = "quality",
-            Inputs = [new InputSpec { Path = Path.Combine(corpus, "*.jsonl"), IdField = "id" }],
-            Sharding = new ShardingSpec { TargetShardBytes = 16 * 1024 },
-            Stages = [new QualityFilterStageSpec { MinChars = 60, MaxSymbolRatio = 0.2 }],
-            Output = new OutputSpec { Path = "curated/quality" },
-        };
+        var spec = Job("quality", corpus, 16 * 1024, new QualityFilterStageSpec { MinChars = 60, MaxSymbolRatio = 0.2 });
         using var services = StageServices.CreateDefault();
         var stores = Stores("quality");
         var job = await InProcessJob.RunAsync(spec, stores, services);
