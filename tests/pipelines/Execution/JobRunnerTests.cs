@@ -45,10 +45,13 @@ public sealed class JobRunnerTests : IDisposable
     private IStoreResolver Stores(string name) =>
         CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(name) });
 
+    /// <summary>Repeats a run's random choices: the seed it printed.</summary>
+    public const string SeedVariable = "CURATION_RUNNER_SEED";
+
     private int Seed()
     {
-        var seed = Environment.TickCount & 0x7fffffff;
-        _log.WriteLine($"seed {seed}");
+        var seed = int.TryParse(Environment.GetEnvironmentVariable(SeedVariable), out var given) ? given : Environment.TickCount & 0x7fffffff;
+        _log.WriteLine($"seed {seed} ({SeedVariable}={seed} repeats these choices)");
         return seed;
     }
 
