@@ -160,8 +160,7 @@ public sealed class JobRunner
             _observer.TaskStarted(phase, task);
             try
             {
-                var stats = committed.Contains(task)
-                    ? await JobExecutor.TryCommittedAsync(Job, phase.Stage.Index, phase.Info.Name, task, phaseCancellation.Token) : null;
+                var stats = committed.Contains(task) ? await ReadCommittedAsync(phase, task, phaseCancellation.Token) : null;
                 stats ??= await RunWithRetriesAsync(phase, task, phaseCancellation.Token);
                 // A task whose answer arrives after cancellation changes nothing: the canceller's word is the last.
                 cancellationToken.ThrowIfCancellationRequested();
@@ -199,6 +198,20 @@ public sealed class JobRunner
             throw;
         }
         lock (_lock) _tallies[phase.Index] = _tallies[phase.Index] with { WallSeconds = clock.Elapsed.TotalSeconds };
+    }
+
+    /// <summary>A listed task's committed stats; null (dispatch it: its worker finds the marker) when they cannot be read.</summary>
+    private async Task<TaskStats?> ReadCommittedAsync(JobPhase phase, int task, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await JobExecutor.TryCommittedAsync(Job, phase.Stage.Index, phase.Info.Name, task, cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            _logger.LogDebug("Task {Task}: its committed stats could not be read, dispatching it ({Error})", phase.Task(Job.JobId, task), e.Message);
+            return null;
+        }
     }
 
     /// <summary>

@@ -70,6 +70,25 @@ public sealed class JobRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_runner_plans_the_jobs_phases_in_order_and_refuses_settings_it_cannot_run_with()
+    {
+        var job = await JobContext.CreateOrLoadAsync(Spec(), Stores("plan"));
+        var runner = new JobRunner(job, new LocalTaskDispatcher(job, _services), Fast);
+        Assert.Equal(job.Phases().Select(p => (p.Stage.Folder, p.Phase.Name, p.Phase.TaskCount)),
+            runner.Phases.Select(p => (p.Stage.Folder, p.Info.Name, p.Info.TaskCount)));
+        Assert.Equal(Enumerable.Range(0, runner.Phases.Count), runner.Phases.Select(p => p.Index));
+        Assert.Equal(runner.Phases.Select(p => (p.Stage.Folder, p.Info.Name, p.Info.TaskCount)),
+            runner.Tallies.Select(t => (t.Stage, t.Phase, t.Total)));
+        Assert.All(runner.Tallies, t => Assert.Equal(0, t.Done));
+        Assert.Null(runner.Running);
+
+        var error = Assert.Throws<ArgumentException>(() => new JobRunner(job, new LocalTaskDispatcher(job, _services),
+            new JobRunnerOptions { MaxTasksInFlight = 0, MaxTaskAttempts = 0, SettingsSection = "Curation:Execution" }));
+        Assert.Contains("Curation:Execution:MaxTasksInFlight must be ≥ 1", error.Message);
+        Assert.Contains("Curation:Execution:MaxTaskAttempts must be ≥ 1", error.Message);
+    }
+
+    [Fact]
     public async Task Tasks_that_fail_at_random_or_lose_their_worker_are_retried_and_the_output_is_the_clean_runs()
     {
         var reference = await CleanOutputAsync();
