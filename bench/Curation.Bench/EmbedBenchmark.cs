@@ -389,21 +389,10 @@ public static class EmbedBenchmark
             new("plan", 1, total.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds,
                 GC.GetTotalAllocatedBytes(precise: true) - allocatedStart, 0, new Dictionary<string, double>()),
         };
-        var reused = 0;
-        foreach (var (stage, phase) in job.Phases())
-        {
-            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-            var allocated = GC.GetTotalAllocatedBytes(precise: true);
-            var clock = Stopwatch.StartNew();
-            var stats = new TaskStats[phase.TaskCount];
-            await Parallel.ForEachAsync(Enumerable.Range(0, phase.TaskCount), new ParallelOptions { MaxDegreeOfParallelism = threads },
-                async (task, ct) => stats[task] = await JobExecutor.RunTaskAsync(job, stage.Index, phase.Name, task, services, ct));
-            var wall = clock.Elapsed.TotalSeconds;
-            reused += stats.Count(s => s.Reused);
-            var metrics = stats.SelectMany(s => s.Metrics).GroupBy(m => m.Key).ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
-            phases.Add(new PhaseRun($"{stage.Folder}/{phase.Name}", phase.TaskCount, wall, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds,
-                GC.GetTotalAllocatedBytes(precise: true) - allocated, stats.Sum(s => s.In), metrics));
-        }
+        var recorded = await PhaseRecorder.RunAsync(job, services, threads);
+        var reused = recorded.Sum(p => p.Reused);
+        phases.AddRange(recorded.Select(p => new PhaseRun(p.Name, p.Tasks, p.WallSeconds, p.CpuSeconds, p.Allocated, p.DocumentsIn,
+            p.Stats.SelectMany(s => s.Metrics).GroupBy(m => m.Key).ToDictionary(g => g.Key, g => g.Sum(m => m.Value)))));
         var seconds = total.Elapsed.TotalSeconds;
         var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
         var allocatedTotal = GC.GetTotalAllocatedBytes(precise: true) - allocatedStart;

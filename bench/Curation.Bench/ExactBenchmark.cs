@@ -171,17 +171,9 @@ public static class ExactBenchmark
         var job = await JobContext.CreateOrLoadAsync(SpecFor(corpus, shardMiB), stores);
         using var services = StageServices.CreateDefault();
         phases.Add(new PhaseRun("plan", 1, total.Elapsed.TotalSeconds, 0, 0));
-        var reused = 0;
-        foreach (var (stage, phase) in job.Phases())
-        {
-            var clock = Stopwatch.StartNew();
-            var stats = new TaskStats[phase.TaskCount];
-            await Parallel.ForEachAsync(Enumerable.Range(0, phase.TaskCount), new ParallelOptions { MaxDegreeOfParallelism = threads },
-                async (task, ct) => stats[task] = await JobExecutor.RunTaskAsync(job, stage.Index, phase.Name, task, services, ct));
-            reused += stats.Count(s => s.Reused);
-            phases.Add(new PhaseRun($"{stage.Folder}/{phase.Name}", phase.TaskCount, clock.Elapsed.TotalSeconds,
-                stats.Sum(s => s.Seconds), stats.Sum(s => s.In)));
-        }
+        var recorded = await PhaseRecorder.RunAsync(job, services, threads);
+        var reused = recorded.Sum(p => p.Reused);
+        phases.AddRange(recorded.Select(p => new PhaseRun(p.Name, p.Tasks, p.WallSeconds, p.TaskSeconds, p.DocumentsIn)));
         var seconds = total.Elapsed.TotalSeconds;
 
         var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.OutputLocation.KeyOf(Manifest.FileName));

@@ -247,21 +247,9 @@ public static class NearBenchmark
         var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = Path.Combine(root, "data") });
         var job = await JobContext.CreateOrLoadAsync(spec, stores);
         using var services = StageServices.CreateDefault();
-        var phases = new List<(string Stage, string Phase, int Tasks, double Wall, double TaskSeconds, bool Skipped)>();
-        foreach (var (stage, phase) in job.Phases())
-        {
-            var phaseClock = Stopwatch.StartNew();
-            if (await stage.SkipsPhaseAsync(job, phase, CancellationToken.None))
-            {
-                phases.Add((stage.Name, phase.Name, 0, phaseClock.Elapsed.TotalSeconds, 0, true)); // converged: not dispatched
-                continue;
-            }
-            var stats = new TaskStats[phase.TaskCount];
-            await Parallel.ForEachAsync(Enumerable.Range(0, phase.TaskCount), new ParallelOptions { MaxDegreeOfParallelism = threads },
-                async (task, ct) => stats[task] = await JobExecutor.RunTaskAsync(job, stage.Index, phase.Name, task, services, ct));
-            phases.Add((stage.Name, phase.Name, phase.TaskCount, phaseClock.Elapsed.TotalSeconds, stats.Sum(s => s.Seconds),
-                stats.Any(s => s.Metrics.ContainsKey("cc_skipped_converged"))));
-        }
+        // A converged round is not dispatched (skipped), or its tasks found nothing to do.
+        var phases = (await PhaseRecorder.RunAsync(job, services, threads)).Select(p => (Stage: p.Phase.Stage.Name, Phase: p.Phase.Info.Name, p.Tasks,
+            Wall: p.WallSeconds, p.TaskSeconds, Skipped: p.Skipped || p.Stats.Any(s => s.Metrics.ContainsKey("cc_skipped_converged")))).ToList();
         probe.Stop();
         var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.OutputLocation.KeyOf(Manifest.FileName));
         if (manifest is null) throw new InvalidOperationException("the job finished without a manifest");

@@ -41,6 +41,39 @@ public static class JobExecutor
     }
 
     /// <summary>
+    /// The tasks of a phase whose commit markers exist (one listing): a runner reads their stats instead of dispatching
+    /// them. Advisory: where the listing fails, none is taken as committed and each worker finds its marker itself.
+    /// </summary>
+    public static async Task<IReadOnlySet<int>> CommittedAsync(JobContext job, int stageIndex, string phase, int taskCount,
+        CancellationToken cancellationToken = default)
+    {
+        var stage = job.Stages[stageIndex];
+        var markers = Enumerable.Range(0, taskCount).ToDictionary(t => job.Layout.TaskStats(stage.Index, stage.Name, phase, t), StringComparer.Ordinal);
+        var committed = new HashSet<int>();
+        var prefix = $"{job.Layout.StageRoot(stage.Index, stage.Name)}_tasks/{phase}-";
+        try
+        {
+            await foreach (var info in job.Data.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+                if (markers.TryGetValue(info.Key, out var task)) committed.Add(task);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new HashSet<int>();
+        }
+        return committed;
+    }
+
+    /// <summary>A task's committed stats (marked <see cref="TaskStats.Reused"/>), or null when it has not committed.</summary>
+    public static async Task<TaskStats?> TryCommittedAsync(JobContext job, int stageIndex, string phase, int task,
+        CancellationToken cancellationToken = default)
+    {
+        var stage = job.Stages[stageIndex];
+        var (done, _) = await job.Data.TryReadJsonAsync<TaskStats>(job.Layout.TaskStats(stage.Index, stage.Name, phase, task),
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        return done is null ? null : done with { Reused = true, StoreRetries = 0 };
+    }
+
+    /// <summary>
     /// Deletes temp files dead writers left on this machine: the data store's and a local output's <c>.tmp</c> parts and
     /// the spool folder. Runs when a task starts and when a job completes; live writers' files are locked and kept.
     /// </summary>

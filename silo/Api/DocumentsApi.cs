@@ -1,3 +1,4 @@
+using Curation.Grains.Jobs;
 using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Reports;
@@ -19,17 +20,17 @@ public static class DocumentsApi
             .WithSummary("A document's fate: kept (with its text) or dropped (stage, reason, detail) and the chain of twins to the kept document that survives.");
         api.MapGet("/jobs/{id}/drops", DropsAsync).Produces<DropsPage>()
             .WithSummary("Pages through the output's drops (optional stage and reason filters); pass the returned next as after.");
-        api.MapGet("/jobs/{id}/report.html", (string id, IGrainFactory grains, IStoreResolver stores, CancellationToken ct) =>
-                CorpusReportAsync(id, CorpusReport.HtmlName, "text/html; charset=utf-8", grains, stores, ct))
+        api.MapGet("/jobs/{id}/report.html", (string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken ct) =>
+                CorpusReportAsync(id, CorpusReport.HtmlName, "text/html; charset=utf-8", grains, stores, jobs, ct))
             .WithSummary("The output's self-contained corpus report (report.html: inline SVG, no script), as written with the output.");
-        api.MapGet("/jobs/{id}/report.json", (string id, IGrainFactory grains, IStoreResolver stores, CancellationToken ct) =>
-                CorpusReportAsync(id, CorpusReport.JsonName, "application/json", grains, stores, ct))
+        api.MapGet("/jobs/{id}/report.json", (string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken ct) =>
+                CorpusReportAsync(id, CorpusReport.JsonName, "application/json", grains, stores, jobs, ct))
             .WithSummary("The output's corpus report as data (report.json): books, funnel, distributions, per-source breakdown, samples.");
     }
 
-    private static async Task<IResult> FateAsync(string id, string docId, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken)
+    private static async Task<IResult> FateAsync(string id, string docId, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken)
     {
-        var (manifest, location, problem) = await OutputAsync(id, grains, stores, cancellationToken);
+        var (manifest, location, problem) = await OutputAsync(id, grains, stores, jobs, cancellationToken);
         if (problem is not null) return problem;
         var store = stores.Resolve(location!);
         var chain = await DocumentLineage.FollowAsync(store, location!, manifest!, docId,
@@ -40,10 +41,10 @@ public static class DocumentsApi
             chain.Select(Step).ToArray()), CurationJson.Options);
     }
 
-    private static async Task<IResult> DropsAsync(string id, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken,
+    private static async Task<IResult> DropsAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken,
         string? stage = null, string? reason = null, int limit = 50, string? after = null)
     {
-        var (manifest, location, problem) = await OutputAsync(id, grains, stores, cancellationToken);
+        var (manifest, location, problem) = await OutputAsync(id, grains, stores, jobs, cancellationToken);
         if (problem is not null) return problem;
         var (drops, next) = await DocumentLineage.DropsPageAsync(stores.Resolve(location!), location!, manifest!, NullIfBlank(stage), NullIfBlank(reason),
             Math.Clamp(limit, 1, 1000), NullIfBlank(after), cancellationToken);
@@ -51,12 +52,12 @@ public static class DocumentsApi
             .ToArray(), next), CurationJson.Options);
     }
 
-    private static async Task<IResult> CorpusReportAsync(string id, string name, string contentType, IGrainFactory grains, IStoreResolver stores,
+    private static async Task<IResult> CorpusReportAsync(string id, string name, string contentType, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs,
         CancellationToken cancellationToken)
     {
-        var (manifest, problem) = await JobsApi.ReadManifestAsync(id, grains, stores, cancellationToken);
+        var (manifest, problem) = await JobsApi.ReadManifestAsync(id, grains, stores, jobs, cancellationToken);
         if (problem is not null) return problem;
-        var spec = await JobsApi.SpecOfAsync(id, stores, cancellationToken);
+        var spec = await jobs.SpecAsync(id, cancellationToken);
         var location = StoreLocation.Parse(spec!.Output.Path);
         var key = location.KeyOf(CorpusReport.Join(manifest!.Snapshot?.Folder ?? "", name));
         var store = stores.Resolve(location);
@@ -70,12 +71,12 @@ public static class DocumentsApi
     private static DocumentStep Step(LineageStep step) => new(step.Entry.Id, step.Entry.Source, step.Entry.Position, step.Entry.Kept ? "kept" : "dropped",
         step.Entry.Stage, step.Entry.Reason, step.Entry.Detail, step.Entry.Twin, step.Entry.Shard, step.Text, step.Snapshot);
 
-    private static async Task<(Manifest?, StoreLocation?, IResult?)> OutputAsync(string id, IGrainFactory grains, IStoreResolver stores,
+    private static async Task<(Manifest?, StoreLocation?, IResult?)> OutputAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs,
         CancellationToken cancellationToken)
     {
-        var (manifest, problem) = await JobsApi.ReadManifestAsync(id, grains, stores, cancellationToken);
+        var (manifest, problem) = await JobsApi.ReadManifestAsync(id, grains, stores, jobs, cancellationToken);
         if (problem is not null) return (null, null, problem);
-        var spec = await JobsApi.SpecOfAsync(id, stores, cancellationToken);
+        var spec = await jobs.SpecAsync(id, cancellationToken);
         if (manifest!.IdIndex is null)
             return (null, null, Results.NotFound(new { error = $"job {id}: its output has no id index (written before the explorer existed)" }));
         return (manifest, StoreLocation.Parse(spec!.Output.Path), null);

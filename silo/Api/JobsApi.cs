@@ -85,10 +85,10 @@ public static partial class JobsApi
         return Results.BadRequest(new ValidationProblem("invalid job spec: " + string.Join("; ", list.Select(e => $"{e.Field}: {e.Message}")), list));
     }
 
-    private static async Task<IResult> ListAsync(IStoreResolver stores, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(IJobRegistry registry, CancellationToken cancellationToken)
     {
         var jobs = new List<JobSummary>();
-        await foreach (var (id, s) in ResumeRunningJobsService.StoredJobsAsync(stores.DataStore, cancellationToken))
+        await foreach (var (id, s) in registry.ListAsync(cancellationToken))
             jobs.Add(new JobSummary(id, s.Name, s.State, s.StartedAt, s.CompletedAt, s.Phases.Sum(p => p.Done), s.Phases.Sum(p => p.Total),
                 s.Accounting?.InputRecords, s.Accounting?.Kept, s.Error));
         return Results.Ok(jobs.OrderByDescending(j => j.StartedAt).ThenBy(j => j.JobId, StringComparer.Ordinal));
@@ -117,14 +117,14 @@ public static partial class JobsApi
         return Results.Ok(JobView.Of(status, clock.GetUtcNow()));
     }
 
-    internal static async Task<(Manifest? Manifest, IResult? Problem)> ReadManifestAsync(string id, IGrainFactory grains, IStoreResolver stores,
+    internal static async Task<(Manifest? Manifest, IResult? Problem)> ReadManifestAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs,
         CancellationToken cancellationToken)
     {
         var status = await StatusAsync(id, grains);
         if (status is null) return (null, NotFound(id));
         if (status.State != JobState.Completed)
             return (null, Results.NotFound(new { error = $"job {id} is {status.State}: its manifest is written when it completes" }));
-        var spec = await SpecOfAsync(id, stores, cancellationToken);
+        var spec = await jobs.SpecAsync(id, cancellationToken);
         if (spec is null) return (null, NotFound(id));
         var location = StoreLocation.Parse(spec.Output.Path);
         // A versioned corpus' job writes its manifest into its snapshot's folder, which its plan names.
@@ -133,26 +133,19 @@ public static partial class JobsApi
         return manifest is null ? (null, Results.NotFound(new { error = $"job {id}: no manifest at its output" })) : (manifest, null);
     }
 
-    internal static async Task<JobSpec?> SpecOfAsync(string id, IStoreResolver stores, CancellationToken cancellationToken)
+    private static async Task<IResult> ManifestAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken)
     {
-        var key = $"{ResumeRunningJobsService.StatePrefix}{Uri.EscapeDataString(id)}.json";
-        var (state, _) = await stores.DataStore.TryReadJsonAsync<JobGrainState>(key, CurationJson.Options, cancellationToken);
-        return state?.SpecJson is { } json ? JobSpec.Parse(json) : null;
-    }
-
-    private static async Task<IResult> ManifestAsync(string id, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken)
-    {
-        var (manifest, problem) = await ReadManifestAsync(id, grains, stores, cancellationToken);
+        var (manifest, problem) = await ReadManifestAsync(id, grains, stores, jobs, cancellationToken);
         return problem ?? Results.Json(manifest, CurationJson.Options);
     }
 
-    private static async Task<IResult> ReportAsync(string id, IGrainFactory grains, IStoreResolver stores, TimeProvider clock, CancellationToken cancellationToken)
+    private static async Task<IResult> ReportAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, TimeProvider clock, CancellationToken cancellationToken)
     {
         var status = await StatusAsync(id, grains);
         if (status is null) return NotFound(id);
-        var spec = await SpecOfAsync(id, stores, cancellationToken);
+        var spec = await jobs.SpecAsync(id, cancellationToken);
         Manifest? manifest = null;
-        if (status.State == JobState.Completed) (manifest, _) = await ReadManifestAsync(id, grains, stores, cancellationToken);
+        if (status.State == JobState.Completed) (manifest, _) = await ReadManifestAsync(id, grains, stores, jobs, cancellationToken);
         return Results.Ok(new
         {
             job = JobView.Of(status, clock.GetUtcNow()),
@@ -166,11 +159,11 @@ public static partial class JobsApi
         });
     }
 
-    private static async Task<IResult> DocumentsAsync(string id, IGrainFactory grains, IStoreResolver stores, CancellationToken cancellationToken, int limit = 20)
+    private static async Task<IResult> DocumentsAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken, int limit = 20)
     {
-        var (manifest, problem) = await ReadManifestAsync(id, grains, stores, cancellationToken);
+        var (manifest, problem) = await ReadManifestAsync(id, grains, stores, jobs, cancellationToken);
         if (problem is not null) return problem;
-        var spec = await SpecOfAsync(id, stores, cancellationToken);
+        var spec = await jobs.SpecAsync(id, cancellationToken);
         var location = StoreLocation.Parse(spec!.Output.Path);
         var documents = new List<DocumentView>();
         limit = Math.Clamp(limit, 1, 200);
@@ -197,9 +190,9 @@ public static partial class JobsApi
             h.IAmAliveTime == default ? null : new DateTimeOffset(h.IAmAliveTime, TimeSpan.Zero))));
     }
 
-    private static async Task<IResult> SnapshotsAsync(string id, IStoreResolver stores, CancellationToken cancellationToken)
+    private static async Task<IResult> SnapshotsAsync(string id, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken)
     {
-        var spec = await SpecOfAsync(id, stores, cancellationToken);
+        var spec = await jobs.SpecAsync(id, cancellationToken);
         if (spec is null) return NotFound(id);
         if (!spec.Output.Snapshots) return Results.NotFound(new { error = $"job {id} does not write a versioned corpus (output.snapshots is not set)" });
         return Results.Ok(await CorpusSnapshots.ListAsync(stores, spec.Output.Path, cancellationToken));

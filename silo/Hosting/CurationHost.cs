@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Curation.Grains.Hosting;
+using Curation.Grains.Jobs;
 using Curation.Grains.Schedules;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Spec;
@@ -61,6 +62,7 @@ public static class CurationHost
                 o.LocalRoots = [.. roots];
         });
         builder.Services.AddCurationLimits(o => builder.Configuration.GetSection(JobLimits.Section).Bind(o));
+        builder.Services.AddCurationJobRegistry(o => builder.Configuration.GetSection(JobRegistryOptions.Section).Bind(o));
         builder.UseOrleans(silo =>
         {
             silo.UseCurationClustering(cluster);

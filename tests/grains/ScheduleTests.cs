@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using Curation.Grains.Hosting;
+using Curation.Grains.Jobs;
 using Curation.Grains.Reminders;
 using Curation.Grains.Schedules;
 using Curation.Pipelines.Spec;
@@ -64,7 +64,7 @@ public sealed class ScheduleTests : IDisposable
     private static async Task<List<string>> JobsNamedAsync(IStoreResolver stores, string name)
     {
         var ids = new List<string>();
-        await foreach (var (id, state) in ResumeRunningJobsService.StoredJobsAsync(stores.DataStore, CancellationToken.None))
+        await foreach (var (id, state) in new ObjectStoreJobRegistry(stores).ListAsync())
             if (state.Name == name) ids.Add(id);
         return ids.Order(StringComparer.Ordinal).ToList();
     }

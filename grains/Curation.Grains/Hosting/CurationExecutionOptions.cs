@@ -1,3 +1,4 @@
+using Curation.Pipelines.Execution;
 using Microsoft.Extensions.Options;
 
 namespace Curation.Grains.Hosting;
@@ -41,6 +42,18 @@ public sealed class CurationExecutionOptions
     public TimeSpan HistoryInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     public int EffectiveTaskSlots => TaskSlots > 0 ? TaskSlots : Environment.ProcessorCount;
+
+    /// <summary>What a job coordinator's <see cref="JobRunner"/> runs with: these limits, named as configured here.</summary>
+    public JobRunnerOptions ForRunner() => new()
+    {
+        MaxTasksInFlight = MaxTasksInFlight, MaxTaskAttempts = MaxTaskAttempts, RetryDelay = RetryDelay,
+        WorkerLossRetryTime = SiloLossRetryTime, MaxWorkerLossBackoff = MaxSiloLossBackoff, SettingsSection = Section,
+        SettingNames = new Dictionary<string, string>
+        {
+            [nameof(JobRunnerOptions.WorkerLossRetryTime)] = nameof(SiloLossRetryTime),
+            [nameof(JobRunnerOptions.MaxWorkerLossBackoff)] = nameof(MaxSiloLossBackoff),
+        },
+    };
 }
 
 public sealed class CurationExecutionOptionsValidator : IValidateOptions<CurationExecutionOptions>

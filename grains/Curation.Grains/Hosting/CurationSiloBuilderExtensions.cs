@@ -1,3 +1,4 @@
+using Curation.Grains.Jobs;
 using Curation.Grains.Placement;
 using Curation.Grains.Schedules;
 using Curation.Grains.Storage;
@@ -42,6 +43,7 @@ public static class CurationSiloBuilderExtensions
         services.AddCurationLimits(); // bound to Curation:Limits by the host; a second registration only adds a no-op configure
         services.AddSingleton<JobContextCache>();
         services.AddSingleton(sp => new TaskSlots(sp.GetRequiredService<IOptions<CurationExecutionOptions>>().Value.EffectiveTaskSlots));
+        services.AddCurationJobRegistry(); // the host binds Curation:Jobs; the resume scan and the API read jobs through it
         services.AddHostedService<ResumeRunningJobsService>();
         services.AddOptions<ScheduleOptions>().Configure(schedules ?? (_ => { })).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ScheduleOptions>, ScheduleOptionsValidator>();

@@ -1,7 +1,4 @@
-using System.Text.Json;
 using Curation.Grains.Jobs;
-using Curation.Pipelines;
-using Curation.Pipelines.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,17 +6,15 @@ using Microsoft.Extensions.Options;
 namespace Curation.Grains.Hosting;
 
 /// <summary>
-/// Finds jobs whose persisted state says Running and pings their coordinator, which resumes them if its activation
-/// was lost (silo crash, whole-cluster restart). Idempotent, so every silo may run it.
+/// Finds jobs whose persisted state says Running (through the <see cref="IJobRegistry"/>) and pings their coordinator,
+/// which resumes them if its activation was lost (silo crash, whole-cluster restart). Idempotent, so every silo may run it.
 /// </summary>
 public sealed class ResumeRunningJobsService(
     IGrainFactory grains,
-    IStoreResolver stores,
+    IJobRegistry jobs,
     IOptions<CurationExecutionOptions> options,
     ILogger<ResumeRunningJobsService> logger) : BackgroundService
 {
-    public static string StatePrefix => $"state/{JobGrain.StateName}/";
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.ResumeScanInterval);
@@ -27,40 +22,13 @@ public sealed class ResumeRunningJobsService(
         {
             try
             {
-                await foreach (var jobId in RunningJobIdsAsync(stores.DataStore, stoppingToken).ConfigureAwait(false))
+                await foreach (var jobId in jobs.RunningJobIdsAsync(stoppingToken).ConfigureAwait(false))
                     await grains.GetGrain<IJobGrain>(jobId).GetStatus().ConfigureAwait(false);
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
                 logger.LogWarning(e, "Scan for running jobs failed; retrying next interval");
             }
-        }
-    }
-
-    /// <summary>Ids of jobs whose stored state is Running.</summary>
-    public static async IAsyncEnumerable<string> RunningJobIdsAsync(IObjectStore store,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await foreach (var (jobId, state) in StoredJobsAsync(store, cancellationToken).ConfigureAwait(false))
-            if (state.State == JobState.Running)
-                yield return jobId;
-    }
-
-    /// <summary>
-    /// Every job the cluster knows (the registry is the coordinators' persisted state in the data store), with that
-    /// state as last written: after each phase and at the end.
-    /// </summary>
-    public static async IAsyncEnumerable<(string JobId, JobGrainState State)> StoredJobsAsync(IObjectStore store,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await foreach (var info in store.ListAsync(StatePrefix, cancellationToken).ConfigureAwait(false))
-        {
-            if (!info.Key.EndsWith(".json", StringComparison.Ordinal)) continue;
-            JobGrainState? state;
-            try { state = JsonSerializer.Deserialize<JobGrainState>(await store.ReadBytesAsync(info.Key, cancellationToken).ConfigureAwait(false), CurationJson.Options); }
-            catch (ObjectNotFoundException) { continue; }
-            if (state is not null)
-                yield return (Uri.UnescapeDataString(Path.GetFileNameWithoutExtension(info.Key)), state);
         }
     }
 }

@@ -1,8 +1,6 @@
-using System.Diagnostics;
 using Curation.Grains.Hosting;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
-using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -11,16 +9,16 @@ using Microsoft.Extensions.Options;
 namespace Curation.Grains.Jobs;
 
 /// <summary>
-/// The coordinator of one job. Runs the job's phases in order; within a phase, dispatches every task to a
-/// <see cref="IStageTaskGrain"/> (bounded in flight), retries tasks that fail (a lost silo, a transient error),
-/// and records progress. All work and all outputs live in the object store; this grain holds only counters.
+/// The coordinator of one job: a <see cref="JobRunner"/> (phase order, fan-out, retries, failure policy) whose tasks a
+/// <see cref="GrainTaskDispatcher"/> sends to task grains; this grain persists its state after every phase, keeps the
+/// throughput history and answers status calls. All work and all outputs live in the object store; it holds only counters.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The run's token source lives as long as the activation; a grain is not disposed.")]
 public sealed class JobGrain(
     [PersistentState(JobGrain.StateName, CurationSiloBuilderExtensions.StorageName)] IPersistentState<JobGrainState> state,
     IStoreResolver stores,
     IOptions<CurationExecutionOptions> options,
-    ILogger<JobGrain> logger) : Grain, IJobGrain
+    ILogger<JobGrain> logger) : Grain, IJobGrain, IJobRunObserver
 {
     public const string StateName = "job";
 
@@ -31,11 +29,8 @@ public sealed class JobGrain(
     private Task? _run;
     private ObjectStoreMetrics.RetryScope? _coordinatorRetries;
 
-    // The running phase's live progress: what its running tasks reported last (not stored; a resumed coordinator
-    // starts without it and the workers' next reports fill it again).
-    private readonly Dictionary<int, TaskProgressSample> _live = [];
-    private readonly HashSet<int> _finished = [];
-    private (int Index, int Stage, string Phase, Stopwatch Clock)? _livePhase;
+    // This activation's run of the job: its phase order, fan-out, retries, counters and live progress.
+    private JobRunner? _runner;
 
     private JobGrainState S => state.State;
 
@@ -99,8 +94,8 @@ public sealed class JobGrain(
     /// <summary>Appends a throughput sample (the timer's tick while a run goes, and once when it ends).</summary>
     private void Sample()
     {
-        var phases = S.Phases.Select(WithPace).ToArray();
-        var running = _livePhase is { } live && live.Index < phases.Length ? $"{phases[live.Index].Stage} {phases[live.Index].Phase}" : null;
+        var phases = PhasesWithPace();
+        var running = _runner?.Running is { } live ? $"{live.Stage.Folder} {live.Info.Name}" : null;
         S.History.Add(new ThroughputSample { At = DateTimeOffset.UtcNow, Documents = phases.Sum(p => p.DocumentsIn + p.InFlightDocuments), Phase = running });
         if (S.History.Count > HistoryLimit)
         {
@@ -112,9 +107,7 @@ public sealed class JobGrain(
 
     public Task ReportProgress(TaskRef task, TaskProgressSample progress)
     {
-        if (_livePhase is { } live && task.JobId == this.GetPrimaryKeyString() && task.Stage == live.Stage && task.Phase == live.Phase
-            && !_finished.Contains(task.Task))
-            _live[task.Task] = progress;
+        _runner?.ReportProgress(task, progress);
         return Task.CompletedTask;
     }
 
@@ -125,6 +118,7 @@ public sealed class JobGrain(
         try
         {
             await Task.Yield();
+            _runner = null; // until this run's plan is loaded, status shows the stored phases
             // The coordinator's own store retries (plan, state, manifest); each task counts its own (innermost scope).
             _coordinatorRetries = ObjectStoreMetrics.BeginRetryScope();
             S.CoordinatorStoreRetries = 0;
@@ -134,25 +128,14 @@ public sealed class JobGrain(
             var job = await Task.Run(() => JobContext.CreateOrLoadAsync(spec, stores, cancellationToken, Limits), cancellationToken);
             S.Shards = job.Plan.ShardCount;
             S.Output = $"{job.Output.Location.TrimEnd('/')}/{job.OutputLocation.Prefix.TrimEnd('/')}";
-            S.Phases = job.Phases().Select(p => new PhaseProgress { Stage = p.Stage.Folder, Phase = p.Phase.Name, Total = p.Phase.TaskCount }).ToList();
+            var runner = new JobRunner(job, new GrainTaskDispatcher(GrainFactory), options.Value.ForRunner(), this, logger);
+            _runner = runner;
+            S.Phases = Progress(runner.Tallies);
             logger.LogInformation("Job {JobId}: {Shards} shards, {Objects} objects, {Bytes:N0} bytes", jobId, job.Plan.ShardCount, job.Plan.ObjectCount, job.Plan.TotalBytes);
 
-            var index = 0;
-            foreach (var (stage, phase) in job.Phases())
-            {
-                if (await stage.SkipsPhaseAsync(job, phase, cancellationToken))
-                {
-                    S.Phases[index] = S.Phases[index] with { Total = 0 }; // a converged group's remaining round: nothing dispatched
-                    index++;
-                    continue;
-                }
-                await RunPhaseAsync(jobId, stage.Index, phase, index++, cancellationToken);
-                S.CoordinatorStoreRetries = _coordinatorRetries.Count;
-                await state.WriteStateAsync(CancellationToken.None);
-            }
+            await runner.RunAsync(cancellationToken);
 
-            JobExecutor.SweepOrphanedTempFiles(job); // what killed attempts left on this machine goes now, not a day later
-            var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.ManifestKey, cancellationToken: cancellationToken);
+            var manifest = await runner.FinishAsync(cancellationToken);
             S.Accounting = manifest?.Accounting;
             S.Warnings = StoredWarnings(manifest?.Errors ?? []);
             S.State = JobState.Completed;
@@ -166,9 +149,10 @@ public sealed class JobGrain(
         catch (Exception e)
         {
             S.State = JobState.Failed;
-            S.Error = Limits.Truncate(Describe(e));
+            S.Error = Limits.Truncate(JobRunner.Describe(e));
             logger.LogError(e, "Job {JobId} failed", jobId);
         }
+        if (_runner is { } ran) S.Phases = Progress(ran.Tallies);
         S.CompletedAt = DateTimeOffset.UtcNow;
         history?.Dispose();
         Sample();
@@ -184,164 +168,35 @@ public sealed class JobGrain(
         DelayDeactivation(TimeSpan.Zero);
     }
 
-    private async Task RunPhaseAsync(string jobId, int stage, PhaseInfo phase, int progressIndex, CancellationToken cancellationToken)
+    // What the runner reports: the cluster's task metrics, and the job's state written after every phase that ran.
+    void IJobRunObserver.PhaseStarted(JobPhase phase) => CurationMetrics.TasksQueued.Add(phase.Info.TaskCount);
+
+    void IJobRunObserver.TaskDequeued(JobPhase phase, int task) => CurationMetrics.TasksQueued.Add(-1);
+
+    void IJobRunObserver.TaskStarted(JobPhase phase, int task) => CurationMetrics.TasksInFlight.Add(1);
+
+    void IJobRunObserver.TaskCompleted(JobPhase phase, int task, TaskStats stats)
     {
-        var clock = Stopwatch.StartNew();
-        _live.Clear();
-        _finished.Clear();
-        _livePhase = (progressIndex, stage, phase.Name, clock);
-        try
-        {
-            await RunPhaseTasksAsync(jobId, stage, phase, progressIndex, clock, cancellationToken);
-        }
-        finally
-        {
-            _livePhase = null;
-            _live.Clear();
-            _finished.Clear();
-        }
+        var stageTag = new KeyValuePair<string, object?>("stage", phase.Stage.Folder);
+        CurationMetrics.Documents.Add(stats.In, stageTag);
+        CurationMetrics.TasksCompleted.Add(1, stageTag, new KeyValuePair<string, object?>("reused", stats.Reused));
     }
 
-    private async Task RunPhaseTasksAsync(string jobId, int stage, PhaseInfo phase, int progressIndex, Stopwatch clock, CancellationToken cancellationToken)
+    void IJobRunObserver.TaskEnded(JobPhase phase, int task) => CurationMetrics.TasksInFlight.Add(-1);
+
+    async ValueTask IJobRunObserver.PhaseEndedAsync(JobPhase phase, bool skipped, CancellationToken cancellationToken)
     {
-        var limit = options.Value.MaxTasksInFlight;
-        using var throttle = new SemaphoreSlim(limit, limit);
-        // The first task that fails for good stops the rest of the phase: the job fails as a whole, resumably.
-        using var phaseCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var stageTag = new KeyValuePair<string, object?>("stage", S.Phases[progressIndex].Stage);
-        CurationMetrics.TasksQueued.Add(phase.TaskCount);
-        var tasks = Enumerable.Range(0, phase.TaskCount).Select(async task =>
-        {
-            try
-            {
-                await throttle.WaitAsync(phaseCancellation.Token);
-            }
-            finally
-            {
-                CurationMetrics.TasksQueued.Add(-1);
-            }
-            CurationMetrics.TasksInFlight.Add(1);
-            try
-            {
-                var stats = await RunTaskWithRetriesAsync(new TaskRef(jobId, stage, phase.Name, task), phase.RequiredRole, progressIndex, phaseCancellation.Token);
-                // A task whose answer arrives after Cancel changes nothing: Cancel's status is the job's last word.
-                cancellationToken.ThrowIfCancellationRequested();
-                CurationMetrics.Documents.Add(stats.In, stageTag);
-                CurationMetrics.TasksCompleted.Add(1, stageTag, new KeyValuePair<string, object?>("reused", stats.Reused));
-                _finished.Add(task);
-                _live.Remove(task);
-                var p = S.Phases[progressIndex];
-                S.Phases[progressIndex] = p with
-                {
-                    Done = p.Done + 1,
-                    Reused = p.Reused + (stats.Reused ? 1 : 0),
-                    DocumentsIn = p.DocumentsIn + stats.In,
-                    BytesIn = p.BytesIn + stats.BytesIn,
-                    TaskSeconds = p.TaskSeconds + stats.Seconds,
-                    WallSeconds = clock.Elapsed.TotalSeconds,
-                    StoreRetries = p.StoreRetries + stats.StoreRetries,
-                };
-                if (stats.StoreRetries > 0)
-                    logger.LogInformation("Task {Task} retried {Retries} store operations after transient failures",
-                        new TaskRef(jobId, stage, phase.Name, task), stats.StoreRetries);
-            }
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                phaseCancellation.Cancel();
-                throw;
-            }
-            finally
-            {
-                CurationMetrics.TasksInFlight.Add(-1);
-                throttle.Release();
-            }
-        }).ToList();
-        try
-        {
-            await Task.WhenAll(tasks);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Report the task that failed, not the ones it cancelled.
-            var cause = tasks.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
-            if (cause is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
-            throw;
-        }
-        S.Phases[progressIndex] = S.Phases[progressIndex] with { WallSeconds = clock.Elapsed.TotalSeconds };
+        S.Phases = Progress(_runner!.Tallies);
+        if (skipped) return; // a converged group's remaining round: nothing dispatched, nothing to save
+        S.CoordinatorStoreRetries = _coordinatorRetries?.Count ?? 0;
+        await state.WriteStateAsync(CancellationToken.None);
     }
 
-    /// <summary>
-    /// Runs one task until it succeeds. A task that fails on its own is retried <see cref="CurationExecutionOptions.MaxTaskAttempts"/>
-    /// times in all; a dispatch that failed because a silo died or cannot be reached costs no attempt: it is retried, with
-    /// backoff, until the cluster's membership has decided about that silo, for at most
-    /// <see cref="CurationExecutionOptions.SiloLossRetryTime"/> in a row.
-    /// </summary>
-    private async Task<TaskStats> RunTaskWithRetriesAsync(TaskRef task, string? requiredRole, int progressIndex, CancellationToken cancellationToken)
+    private static List<PhaseProgress> Progress(IReadOnlyList<PhaseTally> tallies) => tallies.Select(t => new PhaseProgress
     {
-        var o = options.Value;
-        var attempt = 1;
-        Stopwatch? unreachable = null;
-        for (var call = 1; ; call++)
-        {
-            try
-            {
-                // A fresh grain key per call: a retry lands wherever placement puts it now, not on a dead activation.
-                var key = $"{task.JobId}/{task.Stage}/{task.Phase}/{task.Task}/{call}";
-                return requiredRole switch
-                {
-                    null => await GrainFactory.GetGrain<IStageTaskGrain>(key).Run(task, cancellationToken),
-                    EmbedStage.RequiredRole => await GrainFactory.GetGrain<IEmbedTaskGrain>(key).Run(task, cancellationToken),
-                    _ => throw new InvalidOperationException($"No task grain serves the role '{requiredRole}'."),
-                };
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested && SiloLoss.Is(e))
-            {
-                unreachable ??= Stopwatch.StartNew();
-                if (unreachable.Elapsed >= o.SiloLossRetryTime)
-                    throw new SiloLossTimeoutException(
-                        $"Task {task} could not be run for {unreachable.Elapsed.TotalSeconds:F0} s because silos kept failing or could not be reached, " +
-                        $"and the cluster's membership did not settle within {CurationExecutionOptions.Section}:SiloLossRetryTime " +
-                        $"({o.SiloLossRetryTime}); check the silos and the membership store, then submit the job again to resume it: {Describe(e)}");
-                logger.LogWarning("Task {Task}: a silo left the cluster or cannot be reached; dispatching again once membership decides ({Error})",
-                    task, e.Message);
-                S.Phases[progressIndex] = S.Phases[progressIndex] with { Retries = S.Phases[progressIndex].Retries + 1 };
-                await Task.Delay(Backoff(o, call), cancellationToken);
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not SiloLossTimeoutException)
-            {
-                unreachable = null;
-                if (attempt >= o.MaxTaskAttempts)
-                    throw new TaskFailedException(
-                        $"Task {task} failed {attempt} time(s) on its own ({CurationExecutionOptions.Section}:MaxTaskAttempts = {o.MaxTaskAttempts}), " +
-                        $"so another retry would not fix it: {Describe(e)}", e);
-                logger.LogWarning("Task {Task} attempt {Attempt} failed, retrying: {Error}", task, attempt, e.Message);
-                S.Phases[progressIndex] = S.Phases[progressIndex] with { Retries = S.Phases[progressIndex].Retries + 1 };
-                await Task.Delay(o.RetryDelay * attempt, cancellationToken);
-                attempt++;
-            }
-        }
-    }
-
-    /// <summary>Exponential backoff from <see cref="CurationExecutionOptions.RetryDelay"/>, at most <see cref="CurationExecutionOptions.MaxSiloLossBackoff"/>.</summary>
-    private static TimeSpan Backoff(CurationExecutionOptions o, int call)
-    {
-        var delay = o.RetryDelay * Math.Pow(2, Math.Min(call - 1, 16));
-        return delay > o.MaxSiloLossBackoff ? o.MaxSiloLossBackoff : delay;
-    }
-
-    private sealed class SiloLossTimeoutException(string message) : Exception(message);
-
-    private sealed class TaskFailedException(string message, Exception inner) : Exception(message, inner);
-
-    /// <summary>An exception's messages, outermost first, joined by " → " (a message repeated by its wrapper only once).</summary>
-    internal static string Describe(Exception e)
-    {
-        if (e is TaskFailedException or SiloLossTimeoutException) return e.Message;
-        var messages = new List<string>();
-        for (var current = e; current is not null; current = current.InnerException)
-            if (messages.Count == 0 || !messages[^1].Contains(current.Message, StringComparison.Ordinal)) messages.Add(current.Message);
-        return string.Join(" → ", messages);
-    }
+        Stage = t.Stage, Phase = t.Phase, Total = t.Total, Done = t.Done, Reused = t.Reused, DocumentsIn = t.DocumentsIn, BytesIn = t.BytesIn,
+        TaskSeconds = t.TaskSeconds, WallSeconds = t.WallSeconds, Retries = t.Retries, StoreRetries = t.StoreRetries,
+    }).ToList();
 
     /// <summary>Configured limits (<c>Curation:Limits</c>); the defaults where a host registers none.</summary>
     private JobLimits Limits => ServiceProvider.GetService<IOptions<JobLimits>>()?.Value ?? JobLimits.Default;
@@ -355,33 +210,32 @@ public sealed class JobGrain(
         return warnings;
     }
 
-    /// <summary>A phase with its pace: finished phases from their counters, the running one with its tasks' live reports.</summary>
-    private PhaseProgress WithPace(PhaseProgress p, int index)
+    /// <summary>
+    /// The phases with their pace: during a run, the runner's counters with the running phase's live reports; otherwise
+    /// the stored counters.
+    /// </summary>
+    private PhaseProgress[] PhasesWithPace()
     {
-        if (_livePhase is not { } live || live.Index != index)
-        {
-            var fraction = p.Total > 0 ? (double)p.Done / p.Total : 0;
-            return p with { Fraction = fraction, DocumentsPerSecond = p.WallSeconds > 0 ? p.DocumentsIn / p.WallSeconds : 0 };
-        }
-        var wall = live.Clock.Elapsed.TotalSeconds;
-        var running = _live.Values;
-        var documents = p.DocumentsIn + running.Sum(r => r.Documents);
-        var done = p.Total > 0 ? Math.Min(1, (p.Done + running.Sum(r => r.Fraction ?? 0)) / p.Total) : 0;
-        return p with
-        {
-            WallSeconds = wall,
-            InFlightDocuments = running.Sum(r => r.Documents),
-            InFlightBytes = running.Sum(r => r.Bytes),
-            Running = running.Count,
-            Fraction = done,
-            DocumentsPerSecond = wall > 0 ? documents / wall : 0,
-            EtaSeconds = done is > 0 and < 1 && wall >= 1 ? wall * (1 - done) / done : null,
-        };
+        if (_runner is not { } runner) return S.Phases.Select(p => WithPace(p, PhasePace.Of(Tally(p)))).ToArray();
+        var pace = runner.Pace();
+        return Progress(runner.Tallies).Select((p, i) => WithPace(p, pace[i])).ToArray();
     }
+
+    private static PhaseProgress WithPace(PhaseProgress p, PhasePace pace) => p with
+    {
+        WallSeconds = pace.WallSeconds, InFlightDocuments = pace.InFlightDocuments, InFlightBytes = pace.InFlightBytes, Running = pace.Running,
+        Fraction = pace.Fraction, DocumentsPerSecond = pace.DocumentsPerSecond, EtaSeconds = pace.EtaSeconds,
+    };
+
+    private static PhaseTally Tally(PhaseProgress p) => new()
+    {
+        Stage = p.Stage, Phase = p.Phase, Total = p.Total, Done = p.Done, Reused = p.Reused, DocumentsIn = p.DocumentsIn, BytesIn = p.BytesIn,
+        TaskSeconds = p.TaskSeconds, WallSeconds = p.WallSeconds, Retries = p.Retries, StoreRetries = p.StoreRetries,
+    };
 
     private JobStatus Snapshot() => new()
     {
-        JobId = this.GetPrimaryKeyString(), Name = S.Name, State = S.State, Error = S.Error, Phases = S.Phases.Select(WithPace).ToArray(),
+        JobId = this.GetPrimaryKeyString(), Name = S.Name, State = S.State, Error = S.Error, Phases = PhasesWithPace(),
         StartedAt = S.StartedAt, CompletedAt = S.CompletedAt, Output = S.Output, Accounting = S.Accounting,
         Warnings = S.Warnings.ToArray(), Shards = S.Shards,
         StoreRetries = S.Phases.Sum(p => p.StoreRetries) + Math.Max(S.CoordinatorStoreRetries, _coordinatorRetries?.Count ?? 0),

@@ -29,7 +29,7 @@ public sealed class TaskRunner(JobContextCache jobs, TaskSlots slots, StageServi
         {
             // The pure library's exception types (ObjectStoreException, AccountingException, …) have no Orleans codec, so
             // they cannot reach a coordinator on another silo: their messages do, exactly as the job will report them.
-            throw new InvalidOperationException(Jobs.JobGrain.Describe(e));
+            throw new InvalidOperationException(JobRunner.Describe(e));
         }
         finally
         {

@@ -56,8 +56,8 @@ public sealed class JobSpecTests
         var spec = JobSpec.Parse(Valid);
         var again = JobSpec.Parse(spec.ToJson());
         Assert.Equal(spec.ToJson(), again.ToJson());
-        Assert.Equal(Execution.JobContext.JobIdOf(spec), Execution.JobContext.JobIdOf(again));
-        Assert.StartsWith("demo-", Execution.JobContext.JobIdOf(spec));
+        Assert.Equal(Pipelines.Execution.JobContext.JobIdOf(spec), Pipelines.Execution.JobContext.JobIdOf(again));
+        Assert.StartsWith("demo-", Pipelines.Execution.JobContext.JobIdOf(spec));
     }
 
     [Fact]
