@@ -9,7 +9,7 @@ namespace Curation.Bench;
 
 /// <summary>
 /// <c>language</c>: the language stage's detector (Lingua, all 75 languages) against the peer franc 6.2.0 (npm, node) on
-/// the same labelled documents in the same run: paragraphs of Debian's translated manual pages (the packages in
+/// the same labelled documents in the same run: paragraphs (≥ 60 letters) of Debian's translated manual pages (the packages in
 /// <see cref="Packages"/>, fetched once with <c>apt-get download</c> and unpacked with <c>dpkg -x</c> into a cache
 /// folder — no root install), ≥ 200 documents in each of ≥ 20 languages. Prints accuracy per language and overall, and
 /// docs/s and MB/s per core (one thread each, best of --repeat), then ours on every core through the stage's transform,
@@ -45,7 +45,7 @@ public static class LanguageBenchmark
             ? c : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "curation");
         var manRoot = FetchManPages(Path.Combine(cache, "manpages-l10n"), out var debs);
         var perLanguage = options.LanguageDocs;
-        var corpus = LabelledLanguageCorpus.Build(manRoot, perLanguage).ToArray();
+        var corpus = LabelledLanguageCorpus.Build(manRoot, perLanguage, perFile: 50, minLetters: 60).ToArray();
         var counts = corpus.GroupBy(d => d.Language).ToDictionary(g => g.Key, g => g.Count());
         var full = counts.Where(kv => kv.Value >= perLanguage).Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
         corpus = corpus.Where(d => full.Contains(d.Language)).ToArray();

@@ -9,16 +9,14 @@ namespace Curation.Testing;
 /// (<c>/usr/share/man</c>, or a folder where <c>manpages-*</c> packages were unpacked with <c>dpkg -x</c>), labelled by
 /// their folder (<c>de</c>, <c>pt_BR</c> → pt, <c>zh_CN</c> → zh; the untranslated <c>man1</c>… folders → en). Roff
 /// requests and escapes are removed; paragraphs left in English by a translation (three or more of a few English
-/// function words) are skipped for the other languages, as are e-mail credits, shell examples, option synopses and paragraphs under <see cref="MinLetters"/> letters.
+/// function words) are skipped for the other languages, as are e-mail credits, shell examples, option synopses and paragraphs under <c>minLetters</c> letters.
 /// Deterministic: files in ordinal order, at most <c>perFile</c> paragraphs a file, at most <c>perLanguage</c> a language.
 /// </summary>
 public static partial class LabelledLanguageCorpus
 {
-    public const int MinLetters = 120;
-
     public sealed record Document(string Id, string Language, string Text);
 
-    public static IReadOnlyList<Document> Build(string manRoot, int perLanguage, int perFile = 4, int maxChars = 1200)
+    public static IReadOnlyList<Document> Build(string manRoot, int perLanguage, int perFile = 4, int maxChars = 1200, int minLetters = 120)
     {
         var documents = new List<Document>();
         if (!Directory.Exists(manRoot)) return documents;
@@ -50,7 +48,7 @@ public static partial class LabelledLanguageCorpus
                 {
                     number++;
                     var text = paragraph.Length > maxChars ? paragraph[..maxChars] : paragraph;
-                    if (text.Count(char.IsLetter) < MinLetters) continue;
+                    if (text.Count(char.IsLetter) < minLetters) continue;
                     if (language != "en" && LooksEnglish(text)) continue;
                     if (text.Contains('@') || text.StartsWith('$') || text.Count(c => c == '[') >= 3) continue; // addresses, shell examples, synopses
                     documents.Add(new Document($"{name}/{Path.GetFileName(file)}#{number}", language, text));

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
+using Curation.Pipelines.Reports;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
@@ -135,6 +136,13 @@ public sealed class LanguageStageTests(ITestOutputHelper output) : IDisposable
             for (var i = 0; i < batch.RowCount; i++) languages[batch.Ids[i]] = batch.GetColumn<string>(LanguageTransform.LanguageColumn)[i];
         Assert.Equal("th", languages["th-8"]);
         Assert.Equal("ja", languages["ja-6"]);
+
+        // The corpus report counts the curated documents per language and bins their scores.
+        var (report, _) = await stores.DataStore.TryReadJsonAsync<CorpusReport>("curated/language/" + CorpusReport.JsonName, CurationJson.Options);
+        Assert.Equal(["ar 1", "en 1", "ja 1", "ko 1", "th 1", "zh 1"], report!.Languages.Select(b => $"{b.Label} {b.Count}"));
+        Assert.Equal(10, report.LanguageScores.Count);
+        Assert.Equal(6, report.LanguageScores.Sum(b => b.Count));
+        Assert.Contains("id=\"languages\"", CorpusReportHtml.Render(report));
     }
 
     /// <summary>
