@@ -26,6 +26,12 @@ public sealed record LanguageStageSpec : DocumentStageSpec
     /// <summary>Characters read from the start of each document: Lingua's accuracy is flat long before this and its cost grows with length.</summary>
     public int MaxChars { get; init; } = 2000;
 
+    /// <summary>
+    /// Lingua's low-accuracy mode: trigram models only (far less memory, faster), accurate on long text but much less so
+    /// under ~120 characters. Default false: all n-gram models (high accuracy).
+    /// </summary>
+    public bool LowAccuracy { get; init; }
+
     public override void Validate(StageChecks check)
     {
         check.ListLength(Keep, "keep");
@@ -63,7 +69,7 @@ public sealed class LanguageTransform(LanguageStageSpec spec) : IDocumentTransfo
         var texts = batch.Texts;
         var answers = new LanguageIdentifier.Answer[batch.RowCount];
         Parallel.For(0, batch.RowCount, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            row => answers[row] = LanguageIdentifier.Identify(texts[row], spec.MinLetters, spec.MaxChars));
+            row => answers[row] = LanguageIdentifier.Identify(texts[row], spec.MinLetters, spec.MaxChars, spec.LowAccuracy));
         var languages = batch.ResetColumn<string>(LanguageColumn, batch.RowCount);
         var scores = batch.ResetColumn<double>(ScoreColumn, batch.RowCount);
         for (var row = 0; row < batch.RowCount; row++)
@@ -93,6 +99,9 @@ public static class LanguageIdentifier
     private static readonly Lazy<LanguageDetector> Detector = new(
         () => LanguageDetectorBuilder.FromAllLanguages().Build(), LazyThreadSafetyMode.ExecutionAndPublication);
 
+    private static readonly Lazy<LanguageDetector> LowAccuracyDetector = new(
+        () => LanguageDetectorBuilder.FromAllLanguages().WithLowAccuracyMode().Build(), LazyThreadSafetyMode.ExecutionAndPublication);
+
     private static readonly Dictionary<Language, string> Codes = LanguageInfo.All().ToDictionary(l => l, Code);
 
     /// <summary>Every accepted spelling (639-1 and 639-3, lower case) → the code the stage writes.</summary>
@@ -109,12 +118,14 @@ public static class LanguageIdentifier
     /// <summary>
     /// The language of <paramref name="text"/>: the first <paramref name="maxChars"/> characters are read; fewer than
     /// <paramref name="minLetters"/> letters, or a tie between the best two languages, answer <c>und</c> with score 0.
+    /// <paramref name="lowAccuracy"/>: Lingua's low-accuracy (trigram-only) detector.
     /// </summary>
-    public static Answer Identify(string text, int minLetters, int maxChars)
+    public static Answer Identify(string text, int minLetters, int maxChars, bool lowAccuracy = false)
     {
         var sample = Prefix(text, maxChars);
         if (Letters(sample, minLetters) < minLetters) return new Answer(Undetermined, 0);
-        using var values = Detector.Value.ComputeLanguageConfidenceValues(sample).GetEnumerator();
+        var detector = lowAccuracy ? LowAccuracyDetector.Value : Detector.Value;
+        using var values = detector.ComputeLanguageConfidenceValues(sample).GetEnumerator();
         if (!values.MoveNext() || values.Current.Value <= 0) return new Answer(Undetermined, 0);
         var best = values.Current;
         if (values.MoveNext() && values.Current.Value >= best.Value) return new Answer(Undetermined, 0);
