@@ -59,6 +59,18 @@ public sealed class LanguageStageTests(ITestOutputHelper output) : IDisposable
     }
 
     [Theory]
+    [InlineData("en")]
+    [InlineData("ru")]
+    [InlineData("zh")]
+    [InlineData("th")]
+    [InlineData("ar")]
+    public void Low_accuracy_mode_identifies_sentences(string expected)
+    {
+        var text = Udhr.Single(row => (string)row[0] == expected)[1];
+        Assert.Equal(expected, IdentifyOne((string)text, new LanguageStageSpec { LowAccuracy = true }).Language);
+    }
+
+    [Theory]
     [InlineData("")]
     [InlineData("  12 345 !!! ")]
     [InlineData("ok")]
