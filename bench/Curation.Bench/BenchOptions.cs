@@ -62,6 +62,9 @@ public sealed record BenchOptions
     /// <summary>Documents of <c>train-tokenize</c>'s multilingual corpus (demo corpus + installed translations).</summary>
     public int TokenizeDocs { get; init; } = 20_000;
 
+    /// <summary><c>language</c>: labelled paragraphs per language (languages with fewer are left out; at least 20 must remain).</summary>
+    public int LanguageDocs { get; init; } = 200;
+
     /// <summary><c>embed --model static</c>: the static embedders against the transformer instead of the stage-vs-bare comparison.</summary>
     public string? Model { get; init; }
 
@@ -114,6 +117,7 @@ public sealed record BenchOptions
                 "--inputs" => options with { Inputs = Next("--inputs") },
                 "--mb" => options with { RecordMiB = Next("--mb") },
                 "--tokenize-docs" => options with { TokenizeDocs = Next("--tokenize-docs") },
+                "--language-docs" => options with { LanguageDocs = Next("--language-docs") },
                 "--bytes" => options with { Bytes = i + 1 < args.Length ? ParseBytes(args[++i]) : throw new ArgumentException("--bytes needs a size (e.g. 2G)") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
@@ -162,6 +166,7 @@ public sealed record BenchOptions
                              (part size) and --threads
           --mb N             record: size of the one record in MiB (default 8, the MaxRecordBytes ceiling; goal: peak RSS < 1 GiB)
           --tokenize-docs N  train-tokenize: documents of the multilingual corpus (default 20000; --repeat: best of N, default 3)
+          --language-docs N  language: labelled paragraphs per language, ≥ 20 languages (default 200; --repeat: best of N, default 3)
 
           --provider P       embed: cpu | cuda | auto (default) for the pipeline's runtime and the bare loop alike
           --cascade-docs N   cascade: paragraphs of /usr/share/doc in the second corpus (default 6000)

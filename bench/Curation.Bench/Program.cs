@@ -17,6 +17,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["lookup"] = LookupBenchmark.RunAsync, // the drop explorer: one id in a --docs output through the id index vs a scan
     ["record"] = RecordBenchmark.RunAsync,
     ["train-tokenize"] = TrainTokenizeBenchmark.RunAsync,
+    ["language"] = LanguageBenchmark.RunAsync, // Lingua vs franc (node) on ≥ 20 languages × 200 man-page paragraphs (apt-get download once)
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`
     ["cascade"] = CascadeBenchmark.RunAsync, // transformer truth over ~8,000 documents: minutes on 2 cores, by name only
     ["semantic"] = SemanticBenchmark.RunAsync, // the semantic_dedup stage as a job on planted embeddings: minutes, by name only

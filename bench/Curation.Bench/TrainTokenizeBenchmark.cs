@@ -68,7 +68,7 @@ public static class TrainTokenizeBenchmark
         }
     }
 
-    private static string NodeVersion()
+    internal static string NodeVersion()
     {
         using var process = Process.Start(new ProcessStartInfo("node", "--version") { RedirectStandardOutput = true })!;
         var version = process.StandardOutput.ReadToEnd().Trim();

@@ -185,9 +185,12 @@
       state.lastReport = { jobId: job.jobId };
       renderHistograms(report);
       renderDocuments(documents);
+      // The corpus report (report.json, written with the output): documents per language when the job identified them.
+      renderLanguages(await api(`/api/jobs/${encodeURIComponent(jobId)}/report.json`).catch(() => null));
     } else if (job.state !== "Completed") {
       $("documents").tBodies[0].replaceChildren();
       $("cluster-figure").hidden = $("similarity-figure").hidden = true;
+      $("language-figure").hidden = $("language-score-figure").hidden = true;
     }
   }
 
@@ -289,6 +292,17 @@
     $("similarity-figure").hidden = !similarity;
     if (clusters) bars($("clusters"), clusters, (k) => `≤${k}`);
     if (similarity) bars($("similarity"), similarity, (k) => k.toFixed(2), eps == null ? null : { at: 1 - eps, eps });
+  }
+
+  function renderLanguages(corpus) {
+    // Bars of the 12 most frequent languages (codes, counts in the tooltip) and the language_score histogram; labels are text nodes.
+    const languages = (corpus?.languages || []).slice(0, 12).map((b) => [b.label, b.count]);
+    const scores = (corpus?.languageScores || []).map((b) => [b.from, b.count]);
+    $("language-figure").hidden = languages.length === 0;
+    $("language-score-figure").hidden = scores.length === 0;
+    $("languages").dataset.languages = languages.map(([k, v]) => `${k}:${v}`).join(" ");
+    if (languages.length) bars($("languages"), languages, (k) => String(k));
+    if (scores.length) bars($("language-scores"), scores, (k) => k.toFixed(1));
   }
 
   function renderDocuments(documents) {
