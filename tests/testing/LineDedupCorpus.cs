@@ -108,11 +108,11 @@ public sealed class LineDedupCorpus
 
     /// <summary>
     /// Checks a line_dedup output against the truth: each planted line kept exactly once, in the smallest id holding it
-    /// (compared case- and space-folded), every unique line still in its document. Returns the problems (empty: correct).
+    /// (compared as line_dedup folds lines: case, spacing, invisible characters), every unique line still in its document. Returns the problems (empty: correct).
     /// </summary>
     public List<string> Check(IReadOnlyDictionary<string, string> texts)
     {
-        static string Fold(string line) => string.Join(' ', line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToLowerInvariant();
+        static string Fold(string line) => Curation.Pipelines.Text.ContentHash.Of(line, caseFold: true, collapseWhitespace: true).ToString();
         var problems = new List<string>();
         var linesOf = texts.ToDictionary(t => t.Key, t => t.Value.Split('\n').Select(Fold).ToList());
         foreach (var (line, holders) in Planted)
