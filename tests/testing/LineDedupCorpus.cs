@@ -62,7 +62,7 @@ public sealed class LineDedupCorpus
     }
 
     /// <summary>The demo corpus' sentences of 40+ characters, each once (folded as line_dedup folds: case, spacing, invisible characters), in file order.</summary>
-    private static IEnumerable<string> RealSentences()
+    public static IEnumerable<string> RealSentences()
     {
         var seen = new HashSet<Curation.Pipelines.Text.ContentHash>();
         foreach (var file in Directory.GetFiles(Path.Combine(RepositoryRoot.Get(), "samples", "corpus"), "*.jsonl").Order(StringComparer.Ordinal))
