@@ -88,10 +88,10 @@ public sealed partial class DecontaminationCorpus
     [GeneratedRegex(@"[\p{L}\p{M}\p{N}]+")]
     private static partial Regex WordPattern();
 
-    /// <summary>Long translated messages of one language's catalogs (at least 40 characters each, joined in fours), or none.</summary>
+    /// <summary>Runs of eight translated messages of one language's catalogs (200+ characters, no format strings), or none.</summary>
     private static IEnumerable<string> Catalog(string language, int count) =>
-        MultilingualCorpus.Build(maxDocuments: int.MaxValue)
-            .Where(d => d.Language == language && d.Text.Length >= 200 && !d.Text.Contains('%') && !d.Text.Contains('\\'))
+        MultilingualCorpus.MessageCatalogs(perDocument: 8, language)
+            .Where(d => d.Text.Length >= 200 && !d.Text.Contains('%') && !d.Text.Contains('\\'))
             .OrderBy(d => d.Id, StringComparer.Ordinal).Take(count).Select(d => d.Text);
 
     public void WriteCorpus(string folder, int files)
