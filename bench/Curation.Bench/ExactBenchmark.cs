@@ -148,9 +148,9 @@ public static class ExactBenchmark
         return (result, probe.Stop());
     }
 
-    private sealed record PhaseRun(string Name, int Tasks, double WallSeconds, double TaskSeconds, long DocumentsIn);
+    internal sealed record PhaseRun(string Name, int Tasks, double WallSeconds, double TaskSeconds, long DocumentsIn);
 
-    private sealed record PipelineRun(JobContext Job, double Seconds, IReadOnlyList<PhaseRun> Phases, long Kept, Accounting Accounting,
+    internal sealed record PipelineRun(JobContext Job, double Seconds, IReadOnlyList<PhaseRun> Phases, long Kept, Accounting Accounting,
         Manifest Manifest, int Reused, long StoreBytes, int StoreObjects);
 
     private static JobSpec SpecFor(Corpus corpus, int shardMiB) => new()
@@ -163,12 +163,16 @@ public static class ExactBenchmark
     };
 
     /// <summary>The job as the coordinator runs it: plan, then every phase in order, its tasks in parallel.</summary>
-    private static async Task<PipelineRun> RunPipelineAsync(Corpus corpus, string dataDir, int threads, int shardMiB)
+    private static Task<PipelineRun> RunPipelineAsync(Corpus corpus, string dataDir, int threads, int shardMiB) =>
+        RunJobAsync(SpecFor(corpus, shardMiB), dataDir, threads);
+
+    /// <summary>Any job as the coordinator runs it (plan, then every phase in order, its tasks in parallel), timed per phase.</summary>
+    internal static async Task<PipelineRun> RunJobAsync(JobSpec spec, string dataDir, int threads)
     {
         var total = Stopwatch.StartNew();
         var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = dataDir });
         var phases = new List<PhaseRun>();
-        var job = await JobContext.CreateOrLoadAsync(SpecFor(corpus, shardMiB), stores);
+        var job = await JobContext.CreateOrLoadAsync(spec, stores);
         using var services = StageServices.CreateDefault();
         phases.Add(new PhaseRun("plan", 1, total.Elapsed.TotalSeconds, 0, 0));
         var reused = 0;

@@ -16,6 +16,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["extract"] = ExtractBenchmark.RunAsync, // HTML main text vs Mozilla Readability (node) on 200 Debian pages in chrome: ≈ 4 min, by name only
     ["lookup"] = LookupBenchmark.RunAsync, // the drop explorer: one id in a --docs output through the id index vs a scan
     ["record"] = RecordBenchmark.RunAsync,
+    ["line-dedup"] = LineDedupBenchmark.RunAsync, // read → line_dedup → output vs a bare in-memory loop; MiB/s per core
     ["train-tokenize"] = TrainTokenizeBenchmark.RunAsync,
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`
     ["cascade"] = CascadeBenchmark.RunAsync, // transformer truth over ~8,000 documents: minutes on 2 cores, by name only
@@ -41,7 +42,7 @@ catch (ArgumentException e)
 }
 
 var selected = args[0].Equals("all", StringComparison.OrdinalIgnoreCase)
-    ? benchmarks.Keys.Where(name => name is not ("kmeans" or "cascade" or "semantic" or "extract")).ToList()
+    ? benchmarks.Keys.Where(name => name is not ("kmeans" or "cascade" or "semantic" or "extract" or "line-dedup" or "decontaminate")).ToList()
     : benchmarks.ContainsKey(args[0]) ? [args[0]] : null;
 if (selected is null)
 {
