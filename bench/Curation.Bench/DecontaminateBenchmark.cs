@@ -77,7 +77,7 @@ public static class DecontaminateBenchmark
                           $"(corpus {Measure.Size(bytes)}, never held: shards stream)");
         Console.WriteLine($"index: {entries:N0} (n-gram, item) entries in {spec.Partitions} partitions, built in {index:0.00} s");
         Console.WriteLine($"bare:  index {bare.Index:0.00} s, parse {bare.Parse:0.00} s, match {bare.Match:0.00} s");
-        Console.WriteLine($"match phase: {bytes / Measure.MiB / match / threads:0.0} MiB/s per core (each task loads the index, then streams its shard); " +
+        Console.WriteLine($"match phase: {bytes / Measure.MiB / match / threads:0.0} MiB/s per core (the process loads the index once, its tasks stream their shards); " +
                           $"bare match {bytes / Measure.MiB / bare.Match / threads:0.0} MiB/s per core");
         Console.WriteLine($"ratio (bare time / pipeline time, higher is better): whole job {bare.Total / run.Seconds:0.000}; " +
                           $"index + match phases vs bare index + match {(bare.Index + bare.Match) / (index + match):0.000}");

@@ -29,6 +29,26 @@ public sealed class EvaluationIndex
     public ReadOnlySpan<int> ItemsOf(ulong hash) =>
         _postings.TryGetValue(hash, out var range) ? _items.AsSpan(range.Start, range.Count) : [];
 
+    private static readonly object Gate = new();
+    private static (string Key, Task<EvaluationIndex> Index)? _shared;
+
+    /// <summary>
+    /// The index of one job's stage, loaded once per process and shared by the match tasks running here (the latest one
+    /// stays until another job's is asked for: one index in memory at a time). The index objects are created once and
+    /// never change, so a shared copy is the same as a fresh one. A failed load is not kept.
+    /// </summary>
+    internal static Task<EvaluationIndex> SharedAsync(JobContext job, string itemsKey, string[] partitionKeys)
+    {
+        var key = $"{job.Data.Location}|{itemsKey}";
+        lock (Gate)
+        {
+            if (_shared is { } shared && shared.Key == key && !shared.Index.IsFaulted && !shared.Index.IsCanceled) return shared.Index;
+            var load = LoadAsync(job, itemsKey, partitionKeys, CancellationToken.None);
+            _shared = (key, load);
+            return load;
+        }
+    }
+
     /// <summary>Loads the items table and every partition of the index (each sorted by hash).</summary>
     internal static async Task<EvaluationIndex> LoadAsync(JobContext job, string itemsKey, IEnumerable<string> partitionKeys, CancellationToken cancellationToken)
     {
@@ -50,9 +70,9 @@ public sealed class EvaluationIndex
                 for (var i = 0; i < batch.RowCount; i++)
                 {
                     var hash = unchecked((ulong)hashes[i]);
-                    // Rows are sorted by hash, so one hash's items are consecutive.
-                    if (postings.TryGetValue(hash, out var range) && range.Item1 + range.Item2 == items.Count) postings[hash] = (range.Item1, range.Item2 + 1);
-                    else postings[hash] = (items.Count, 1);
+                    // Rows are sorted by hash (and a hash lives in one partition), so one hash's items are consecutive.
+                    ref var range = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(postings, hash, out var exists);
+                    range = exists ? (range.Item1, range.Item2 + 1) : (items.Count, 1);
                     items.Add(owners[i]);
                 }
             }

@@ -2,25 +2,33 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 
 namespace Curation.Pipelines.Stages;
 
-// The index phase: one partition of the evaluation sets' n-gram index.
+// The ngrams and index phases: the evaluation sets read once, their n-gram index written by hash partition.
 public sealed partial class DecontaminateStage
 {
-    private async Task<TaskStats> IndexAsync(TaskContext task, CancellationToken cancellationToken)
+    /// <summary>Rows of one partition buffered before they are written as a row group of the routed n-gram table.</summary>
+    private const int RoutedBatchRows = 65_536;
+
+    /// <summary>
+    /// The ngrams phase (one task): reads the evaluation sets once, lists the items (benchmark, id, distinct n-grams) and
+    /// routes every item's distinct n-grams (hash, item) by hash partition; memory: the partitions' write buffers.
+    /// </summary>
+    private async Task<TaskStats> NgramsAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var partition = task.Task;
-        var entries = new List<(ulong Hash, int Item)>();
         var items = RecordBatch.WithSchema(ItemSchema);
         var ngrams = new EvaluationNgrams(spec.Ngram);
         var tokens = new List<NgramToken>();
         var hashes = new List<ulong>();
         var distinct = new HashSet<ulong>();
-        long tooShort = 0, indexed = 0;
+        var buffers = new RecordBatch?[spec.Partitions];
+        long tooShort = 0, routed = 0;
+        await using var writer = await RoutedTableWriter.CreateAsync(IndexSchema, cancellationToken).ConfigureAwait(false);
         for (var b = 0; b < spec.Benchmarks.Count; b++)
             await foreach (var (id, text) in ReadItemsAsync(task.Job, spec.Benchmarks[b], cancellationToken).ConfigureAwait(false))
             {
@@ -33,30 +41,49 @@ public sealed partial class DecontaminateStage
                 items.GetColumn<string>("item_id").Add(id);
                 items.GetColumn<int>("ngrams").Add(distinct.Count);
                 if (distinct.Count == 0) tooShort++;
-                indexed += distinct.Count;
+                routed += distinct.Count;
                 foreach (var hash in distinct)
-                    if (PartitionOf(hash) == partition) entries.Add((hash, item));
+                {
+                    var partition = PartitionOf(hash);
+                    var buffer = buffers[partition] ??= RecordBatch.WithSchema(IndexSchema, RoutedBatchRows);
+                    buffer.GetColumn<long>("hash").Add(unchecked((long)hash));
+                    buffer.GetColumn<int>("item").Add(item);
+                    if (buffer.RowCount < RoutedBatchRows) continue;
+                    await writer.WriteAsync(partition, buffer, cancellationToken).ConfigureAwait(false);
+                    buffers[partition] = null;
+                }
             }
+        for (var partition = 0; partition < buffers.Length; partition++)
+            if (buffers[partition] is { } rest) await writer.WriteAsync(partition, rest, cancellationToken).ConfigureAwait(false);
+        await writer.CommitOnceAsync(task.Job.Data, NgramsKey(task), cancellationToken).ConfigureAwait(false);
+        await StageObjects.WriteParquetAsync(task.Job.Data, ItemsKey(task), items, null, cancellationToken).ConfigureAwait(false);
+        return new TaskStats
+        {
+            In = items.RowCount, Seconds = clock.Elapsed.TotalSeconds,
+            Metrics = { ["items"] = items.RowCount, ["items_too_short"] = tooShort, ["item_ngrams"] = routed },
+        };
+    }
 
+    /// <summary>The index phase (per partition): the partition's (hash, item) rows, sorted by hash, so one hash's items are consecutive.</summary>
+    private async Task<TaskStats> IndexAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var entries = new List<(long Hash, int Item)>();
+        await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, NgramsKey(task), task.Task, cancellationToken).ConfigureAwait(false))
+        {
+            var (hashes, items) = (batch.GetColumn<long>("hash"), batch.GetColumn<int>("item"));
+            for (var i = 0; i < batch.RowCount; i++) entries.Add((hashes[i], items[i]));
+        }
         entries.Sort();
         var table = RecordBatch.WithSchema(IndexSchema, entries.Count);
         var (hashColumn, itemColumn) = (table.GetColumn<long>("hash"), table.GetColumn<int>("item"));
         foreach (var (hash, item) in entries)
         {
-            hashColumn.Add(unchecked((long)hash));
+            hashColumn.Add(hash);
             itemColumn.Add(item);
         }
-        await StageObjects.WriteParquetAsync(task.Job.Data, IndexKey(task, partition), table, null, cancellationToken).ConfigureAwait(false);
-        if (partition == 0) await StageObjects.WriteParquetAsync(task.Job.Data, ItemsKey(task), items, null, cancellationToken).ConfigureAwait(false);
-
-        var stats = new TaskStats { In = entries.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["index_entries"] = entries.Count } };
-        if (partition == 0)
-        {
-            stats.Metrics["items"] = items.RowCount;
-            stats.Metrics["items_too_short"] = tooShort;
-            stats.Metrics["item_ngrams"] = indexed;
-        }
-        return stats;
+        await StageObjects.WriteParquetAsync(task.Job.Data, IndexKey(task, task.Task), table, null, cancellationToken).ConfigureAwait(false);
+        return new TaskStats { In = entries.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["index_entries"] = entries.Count } };
     }
 
     /// <summary>

@@ -10,8 +10,8 @@ public sealed partial class DecontaminateStage
 {
     private async Task<TaskStats> MatchAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var index = await EvaluationIndex.LoadAsync(task.Job, ItemsKey(task), Enumerable.Range(0, spec.Partitions).Select(p => IndexKey(task, p)),
-            cancellationToken).ConfigureAwait(false);
+        var index = await EvaluationIndex.SharedAsync(task.Job, ItemsKey(task), Enumerable.Range(0, spec.Partitions).Select(p => IndexKey(task, p)).ToArray())
+            .ConfigureAwait(false);
         var transform = new MatchTransform(spec, index);
         var (stats, seconds) = await ShardTransformer.RunAsync(task, task.Task, [new ShardTransformer.Member(this, transform)], task.OutputShardKey(task.Task),
             (_, ct) => StageObjects.WriteJsonOnceAsync(task.Job.Data, HitsKey(task, task.Task), transform.Hits(), ct), cancellationToken).ConfigureAwait(false);
@@ -32,6 +32,7 @@ public sealed partial class DecontaminateStage
         private readonly List<NgramToken> _tokens = [];
         private readonly List<ulong> _hashes = [];
         private readonly Dictionary<int, HashSet<ulong>> _matched = [];
+        private readonly HashSet<ulong> _distinct = [];
         private readonly List<(int Position, int Item)> _positions = [];
         private readonly Dictionary<int, ItemHits> _hits = [];
         private readonly long[] _benchmarkDocuments = new long[spec.Benchmarks.Count];
@@ -56,7 +57,8 @@ public sealed partial class DecontaminateStage
                 _ngrams.Ngrams(_tokens, _hashes);
                 _matched.Clear();
                 _positions.Clear();
-                var distinct = new HashSet<ulong>();
+                var distinct = _distinct;
+                distinct.Clear();
                 for (var p = 0; p < _hashes.Count; p++)
                     foreach (var item in index.ItemsOf(_hashes[p]))
                     {
