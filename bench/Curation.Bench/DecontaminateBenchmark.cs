@@ -16,18 +16,7 @@ public static class DecontaminateBenchmark
 {
     public const long IndexNgrams = 1_000_000;
 
-    public static async Task<int> RunAsync(BenchOptions options)
-    {
-        var root = Path.Combine(Path.GetTempPath(), $"curation-bench-decon-{Guid.NewGuid():N}");
-        try
-        {
-            return await RunInAsync(root, options);
-        }
-        finally
-        {
-            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
+    public static Task<int> RunAsync(BenchOptions options) => Measure.InTempFolderAsync("decon", root => RunInAsync(root, options));
 
     private static async Task<int> RunInAsync(string root, BenchOptions options)
     {

@@ -18,18 +18,7 @@ public static class ExactBenchmark
     private static readonly QualityFilterStageSpec Quality = new();
     private static readonly ExactDedupStageSpec Dedup = new();
 
-    public static async Task<int> RunAsync(BenchOptions options)
-    {
-        var root = Path.Combine(Path.GetTempPath(), $"curation-bench-exact-{Guid.NewGuid():N}");
-        try
-        {
-            return await RunInAsync(root, options);
-        }
-        finally
-        {
-            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
+    public static Task<int> RunAsync(BenchOptions options) => Measure.InTempFolderAsync("exact", root => RunInAsync(root, options));
 
     private static async Task<int> RunInAsync(string root, BenchOptions options)
     {

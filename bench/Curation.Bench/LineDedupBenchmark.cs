@@ -16,18 +16,7 @@ public static class LineDedupBenchmark
 {
     private static readonly LineDedupStageSpec Stage = new();
 
-    public static async Task<int> RunAsync(BenchOptions options)
-    {
-        var root = Path.Combine(Path.GetTempPath(), $"curation-bench-lines-{Guid.NewGuid():N}");
-        try
-        {
-            return await RunInAsync(root, options);
-        }
-        finally
-        {
-            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
+    public static Task<int> RunAsync(BenchOptions options) => Measure.InTempFolderAsync("lines", root => RunInAsync(root, options));
 
     private static async Task<int> RunInAsync(string root, BenchOptions options)
     {

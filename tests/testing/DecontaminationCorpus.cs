@@ -94,20 +94,7 @@ public sealed partial class DecontaminationCorpus
             .Where(d => d.Text.Length >= 200 && !d.Text.Contains('%') && !d.Text.Contains('\\'))
             .OrderBy(d => d.Id, StringComparer.Ordinal).Take(count).Select(d => d.Text);
 
-    public void WriteCorpus(string folder, int files)
-    {
-        Directory.CreateDirectory(folder);
-        var writers = Enumerable.Range(0, files).Select(i => new StreamWriter(Path.Combine(folder, $"part-{i.ToString("D3", CultureInfo.InvariantCulture)}.jsonl"))).ToArray();
-        try
-        {
-            for (var i = 0; i < Documents.Count; i++)
-                writers[i % files].WriteLine(JsonSerializer.Serialize(new { id = Documents[i].Id, text = Documents[i].Text }));
-        }
-        finally
-        {
-            foreach (var w in writers) w.Dispose();
-        }
-    }
+    public void WriteCorpus(string folder, int files) => NearDupCorpus.WriteJsonl(folder, files, Documents);
 
     /// <summary>Writes each benchmark's items as JSONL (<c>{name}.jsonl</c>, fields id and text); returns name → path.</summary>
     public Dictionary<string, string> WriteBenchmarks(string folder)

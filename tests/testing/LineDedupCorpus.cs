@@ -78,20 +78,7 @@ public sealed class LineDedupCorpus
             }
     }
 
-    public void WriteJsonl(string folder, int files)
-    {
-        Directory.CreateDirectory(folder);
-        var writers = Enumerable.Range(0, files).Select(i => new StreamWriter(Path.Combine(folder, $"part-{i.ToString("D3", CultureInfo.InvariantCulture)}.jsonl"))).ToArray();
-        try
-        {
-            for (var i = 0; i < Documents.Count; i++)
-                writers[i % files].WriteLine(JsonSerializer.Serialize(new { id = Documents[i].Id, text = Documents[i].Text }));
-        }
-        finally
-        {
-            foreach (var w in writers) w.Dispose();
-        }
-    }
+    public void WriteJsonl(string folder, int files) => NearDupCorpus.WriteJsonl(folder, files, Documents);
 
     /// <summary>Id → text of every document in a finished job's output shards.</summary>
     public static async Task<Dictionary<string, string>> ReadTextsAsync(IObjectStore store, string prefix, CuratedOutput output)
