@@ -18,18 +18,7 @@ public static class ExactBenchmark
     private static readonly QualityFilterStageSpec Quality = new();
     private static readonly ExactDedupStageSpec Dedup = new();
 
-    public static async Task<int> RunAsync(BenchOptions options)
-    {
-        var root = Path.Combine(Path.GetTempPath(), $"curation-bench-exact-{Guid.NewGuid():N}");
-        try
-        {
-            return await RunInAsync(root, options);
-        }
-        finally
-        {
-            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
+    public static Task<int> RunAsync(BenchOptions options) => Measure.InTempFolderAsync("exact", root => RunInAsync(root, options));
 
     private static async Task<int> RunInAsync(string root, BenchOptions options)
     {
@@ -148,9 +137,9 @@ public static class ExactBenchmark
         return (result, probe.Stop());
     }
 
-    private sealed record PhaseRun(string Name, int Tasks, double WallSeconds, double TaskSeconds, long DocumentsIn);
+    internal sealed record PhaseRun(string Name, int Tasks, double WallSeconds, double TaskSeconds, long DocumentsIn);
 
-    private sealed record PipelineRun(JobContext Job, double Seconds, IReadOnlyList<PhaseRun> Phases, long Kept, Accounting Accounting,
+    internal sealed record PipelineRun(JobContext Job, double Seconds, IReadOnlyList<PhaseRun> Phases, long Kept, Accounting Accounting,
         Manifest Manifest, int Reused, long StoreBytes, int StoreObjects);
 
     private static JobSpec SpecFor(Corpus corpus, int shardMiB) => new()
@@ -163,12 +152,16 @@ public static class ExactBenchmark
     };
 
     /// <summary>The job as the coordinator runs it: plan, then every phase in order, its tasks in parallel.</summary>
-    private static async Task<PipelineRun> RunPipelineAsync(Corpus corpus, string dataDir, int threads, int shardMiB)
+    private static Task<PipelineRun> RunPipelineAsync(Corpus corpus, string dataDir, int threads, int shardMiB) =>
+        RunJobAsync(SpecFor(corpus, shardMiB), dataDir, threads);
+
+    /// <summary>Any job as the coordinator runs it (plan, then every phase in order, its tasks in parallel), timed per phase.</summary>
+    internal static async Task<PipelineRun> RunJobAsync(JobSpec spec, string dataDir, int threads)
     {
         var total = Stopwatch.StartNew();
         var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = dataDir });
         var phases = new List<PhaseRun>();
-        var job = await JobContext.CreateOrLoadAsync(SpecFor(corpus, shardMiB), stores);
+        var job = await JobContext.CreateOrLoadAsync(spec, stores);
         using var services = StageServices.CreateDefault();
         phases.Add(new PhaseRun("plan", 1, total.Elapsed.TotalSeconds, 0, 0));
         var recorded = await PhaseRecorder.RunAsync(job, services, threads);

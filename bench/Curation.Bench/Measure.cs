@@ -24,6 +24,20 @@ public static class Measure
     }
 
     /// <summary>A full collection so one side's garbage is not collected on the other side's clock.</summary>
+    /// <summary>Runs <paramref name="body"/> in a fresh temp folder (<c>curation-bench-{name}-…</c>) and deletes it afterwards.</summary>
+    public static async Task<int> InTempFolderAsync(string name, Func<string, Task<int>> body)
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"curation-bench-{name}-{Guid.NewGuid():N}");
+        try
+        {
+            return await body(root);
+        }
+        finally
+        {
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
     public static void Settle()
     {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);

@@ -16,6 +16,8 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["extract"] = ExtractBenchmark.RunAsync, // HTML main text vs Mozilla Readability (node) on 200 Debian pages in chrome: ≈ 4 min, by name only
     ["lookup"] = LookupBenchmark.RunAsync, // the drop explorer: one id in a --docs output through the id index vs a scan
     ["record"] = RecordBenchmark.RunAsync,
+    ["line-dedup"] = LineDedupBenchmark.RunAsync, // read → line_dedup → output vs a bare in-memory loop; MiB/s per core; by name only
+    ["decontaminate"] = DecontaminateBenchmark.RunAsync, // a 1,000,000-13-gram evaluation index against a streamed corpus; by name only
     ["train-tokenize"] = TrainTokenizeBenchmark.RunAsync,
     ["language"] = LanguageBenchmark.RunAsync, // Lingua vs franc (node) on ≥ 20 languages × 200 man-page paragraphs (apt-get download once)
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`
@@ -42,7 +44,7 @@ catch (ArgumentException e)
 }
 
 var selected = args[0].Equals("all", StringComparison.OrdinalIgnoreCase)
-    ? benchmarks.Keys.Where(name => name is not ("kmeans" or "cascade" or "semantic" or "extract")).ToList()
+    ? benchmarks.Keys.Where(name => name is not ("kmeans" or "cascade" or "semantic" or "extract" or "line-dedup" or "decontaminate")).ToList()
     : benchmarks.ContainsKey(args[0]) ? [args[0]] : null;
 if (selected is null)
 {

@@ -165,7 +165,7 @@ public sealed class Shingler
     }
 
     /// <summary>Thai, Lao, Tibetan, Myanmar, Khmer, CJK punctuation, kana, CJK ideographs and their extensions (BMP).</summary>
-    private static bool IsWrittenWithoutSpaces(char c) => c switch
+    internal static bool IsWrittenWithoutSpaces(char c) => c switch
     {
         >= '\u0E00' and <= '\u0FFF' => true, // Thai, Lao, Tibetan
         >= '\u1000' and <= '\u109F' => true, // Myanmar

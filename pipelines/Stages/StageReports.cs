@@ -16,6 +16,22 @@ public static class StageReports
     internal static Task WriteAsync<T>(TaskContext task, T report, CancellationToken cancellationToken) =>
         StageObjects.WriteJsonOnceAsync(task.Job.Data, Key(task.Job.Layout, task.Stage), report, cancellationToken);
 
+    /// <summary>
+    /// The sums over one phase's task stats, for a report: every metric by name, plus <c>""</c> = documents (or rows) in
+    /// and <c>"kept"</c> = kept.
+    /// </summary>
+    internal static async Task<Dictionary<string, double>> SumPhaseAsync(TaskContext task, string phase, int tasks, CancellationToken cancellationToken)
+    {
+        var sums = new Dictionary<string, double>();
+        foreach (var stats in await task.Job.PhaseStatsAsync(task.Stage, phase, tasks, cancellationToken).ConfigureAwait(false))
+        {
+            sums[""] = sums.GetValueOrDefault("") + stats.In;
+            sums["kept"] = sums.GetValueOrDefault("kept") + stats.Kept;
+            foreach (var (name, value) in stats.Metrics) sums[name] = sums.GetValueOrDefault(name) + value;
+        }
+        return sums;
+    }
+
     /// <summary>The report of a stage, or null when it writes none.</summary>
     public static async Task<JsonElement?> TryReadAsync(Execution.JobContext job, PipelineStage stage, CancellationToken cancellationToken)
     {

@@ -46,17 +46,18 @@ public static class MultilingualCorpus
         return texts.Select((text, i) => new Document($"edge-{i:D3}", "mul", text));
     }
 
-    private static IEnumerable<Document> MessageCatalogs(int perDocument)
+    /// <summary>Runs of consecutive translated messages of the installed catalogs; <paramref name="language"/>: only that locale folder's.</summary>
+    public static IEnumerable<Document> MessageCatalogs(int perDocument, string? language = null)
     {
-        const string root = "/usr/share/locale";
+        var root = language is null ? "/usr/share/locale" : Path.Combine("/usr/share/locale", language);
         if (!Directory.Exists(root)) yield break;
         foreach (var file in Directory.EnumerateFiles(root, "*.mo", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
-            var language = Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(file)))!;
-            if (language.StartsWith("en", StringComparison.Ordinal)) continue;
+            var locale = Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(file)))!;
+            if (locale.StartsWith("en", StringComparison.Ordinal)) continue;
             var messages = ReadCatalog(file);
             for (var i = 0; i < messages.Count; i += perDocument)
-                yield return new Document($"mo:{language}:{Path.GetFileName(file)}:{i}", language, string.Join("\n", messages.Skip(i).Take(perDocument)));
+                yield return new Document($"mo:{locale}:{Path.GetFileName(file)}:{i}", locale, string.Join("\n", messages.Skip(i).Take(perDocument)));
         }
     }
 

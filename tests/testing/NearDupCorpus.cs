@@ -163,14 +163,17 @@ public sealed class NearDupCorpus
     }
 
     /// <summary>Writes the corpus as <paramref name="files"/> JSONL files in <paramref name="folder"/>.</summary>
-    public void WriteJsonl(string folder, int files)
+    public void WriteJsonl(string folder, int files) => WriteJsonl(folder, files, Documents);
+
+    /// <summary>Writes (id, text) documents round-robin into <paramref name="files"/> JSONL files <c>part-000.jsonl</c> … in <paramref name="folder"/>.</summary>
+    public static void WriteJsonl(string folder, int files, IReadOnlyList<(string Id, string Text)> documents)
     {
         Directory.CreateDirectory(folder);
         var writers = Enumerable.Range(0, files).Select(i => new StreamWriter(Path.Combine(folder, $"part-{i.ToString("D3", CultureInfo.InvariantCulture)}.jsonl"))).ToArray();
         try
         {
-            for (var i = 0; i < Documents.Count; i++)
-                writers[i % files].WriteLine(JsonSerializer.Serialize(new { id = Documents[i].Id, text = Documents[i].Text }));
+            for (var i = 0; i < documents.Count; i++)
+                writers[i % files].WriteLine(JsonSerializer.Serialize(new { id = documents[i].Id, text = documents[i].Text }));
         }
         finally
         {

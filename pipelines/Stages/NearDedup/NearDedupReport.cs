@@ -12,16 +12,7 @@ public sealed partial class NearDedupStage
     private async Task<TaskStats> ReportAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        async Task<Dictionary<string, double>> SumAsync(string phase, int tasks)
-        {
-            var sums = new Dictionary<string, double>();
-            foreach (var stats in await task.Job.PhaseStatsAsync(this, phase, tasks, cancellationToken).ConfigureAwait(false))
-            {
-                sums[""] = sums.GetValueOrDefault("") + stats.In;
-                foreach (var (name, value) in stats.Metrics) sums[name] = sums.GetValueOrDefault(name) + value;
-            }
-            return sums;
-        }
+        Task<Dictionary<string, double>> SumAsync(string phase, int tasks) => StageReports.SumPhaseAsync(task, phase, tasks, cancellationToken);
 
         var shards = task.Job.Plan.ShardCount;
         var signature = await SumAsync(SignaturePhase, shards).ConfigureAwait(false);

@@ -1,0 +1,62 @@
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Model;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>
+/// Benchmark decontamination in four phases:
+/// <list type="number">
+/// <item><b>ngrams</b> (one task): reads the evaluation sets once, lists the items (benchmark, id, n-gram count) and
+/// routes every item's distinct n-grams (hash, item) by hash partition;</item>
+/// <item><b>index</b> (per partition): the partition's n-grams sorted by hash. Built once per job, whatever the number
+/// of shards;</item>
+/// <item><b>match</b> (per shard): loads the index (the evaluation sets' size, never the corpus'), streams the shard,
+/// and drops (or cuts) every document contaminated by an item; each shard lists the items it found;</item>
+/// <item><b>report</b>: contamination per benchmark and per item.</item>
+/// </list>
+/// </summary>
+public sealed partial class DecontaminateStage(int index, DecontaminateStageSpec spec) : PipelineStage(index)
+{
+    public const string NgramsPhase = "ngrams";
+    public const string IndexPhase = "index";
+    public const string MatchPhase = "match";
+    public const string ReportPhase = "report";
+
+    public const string ContaminatedReason = "contaminated";
+    public const string MatchedColumn = "contamination_ngrams";
+
+    private static readonly IReadOnlyList<ColumnSchema> IndexSchema = [new("hash", typeof(long)), new("item", typeof(int))];
+
+    private static readonly IReadOnlyList<ColumnSchema> ItemSchema =
+        [new("benchmark", typeof(int)), new("item_id", typeof(string)), new("ngrams", typeof(int))];
+
+    public override string Name => DecontaminateStageSpec.TypeName;
+
+    public DecontaminateStageSpec Spec => spec;
+
+    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
+    [
+        new(NgramsPhase, TaskScope.Single, 1, false),
+        new(IndexPhase, TaskScope.Partition, spec.Partitions, false),
+        new(MatchPhase, TaskScope.Shard, plan.ShardCount, true),
+        new(ReportPhase, TaskScope.Single, 1, false),
+    ];
+
+    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
+    {
+        NgramsPhase => NgramsAsync(task, cancellationToken),
+        IndexPhase => IndexAsync(task, cancellationToken),
+        MatchPhase => MatchAsync(task, cancellationToken),
+        ReportPhase => ReportAsync(task, cancellationToken),
+        _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
+    };
+
+    private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
+    private string IndexKey(TaskContext task, int partition) => Key(task, $"{IndexPhase}/{partition:D5}.parquet");
+    private string ItemsKey(TaskContext task) => Key(task, $"{NgramsPhase}/items.parquet");
+    private string NgramsKey(TaskContext task) => Key(task, $"{NgramsPhase}/ngrams.parquet");
+    private string HitsKey(TaskContext task, int shard) => Key(task, $"{MatchPhase}/{JobLayout.ShardName(shard)}.hits.json");
+
+    /// <summary>The partition of an n-gram hash.</summary>
+    private int PartitionOf(ulong hash) => (int)(hash % (ulong)spec.Partitions);
+}

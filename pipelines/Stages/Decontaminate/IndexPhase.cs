@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Spec;
+
+namespace Curation.Pipelines.Stages;
+
+// The ngrams and index phases: the evaluation sets read once, their n-gram index written by hash partition.
+public sealed partial class DecontaminateStage
+{
+    /// <summary>Rows of one partition buffered before they are written as a row group of the routed n-gram table.</summary>
+    private const int RoutedBatchRows = 65_536;
+
+    /// <summary>
+    /// The ngrams phase (one task): reads the evaluation sets once, lists the items (benchmark, id, distinct n-grams) and
+    /// routes every item's distinct n-grams (hash, item) by hash partition; memory: the partitions' write buffers.
+    /// </summary>
+    private async Task<TaskStats> NgramsAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var items = RecordBatch.WithSchema(ItemSchema);
+        var ngrams = new EvaluationNgrams(spec.Ngram);
+        var tokens = new List<NgramToken>();
+        var hashes = new List<ulong>();
+        var distinct = new HashSet<ulong>();
+        var buffers = new RecordBatch?[spec.Partitions];
+        long tooShort = 0, routed = 0;
+        await using var writer = await RoutedTableWriter.CreateAsync(IndexSchema, cancellationToken).ConfigureAwait(false);
+        for (var b = 0; b < spec.Benchmarks.Count; b++)
+            await foreach (var (id, text) in ReadItemsAsync(task.Job, spec.Benchmarks[b], cancellationToken).ConfigureAwait(false))
+            {
+                ngrams.Tokenize(text, tokens);
+                ngrams.Ngrams(tokens, hashes);
+                distinct.Clear();
+                distinct.UnionWith(hashes);
+                var item = items.RowCount;
+                items.GetColumn<int>("benchmark").Add(b);
+                items.GetColumn<string>("item_id").Add(id);
+                items.GetColumn<int>("ngrams").Add(distinct.Count);
+                if (distinct.Count == 0) tooShort++;
+                routed += distinct.Count;
+                foreach (var hash in distinct)
+                {
+                    var partition = PartitionOf(hash);
+                    var buffer = buffers[partition] ??= RecordBatch.WithSchema(IndexSchema, RoutedBatchRows);
+                    buffer.GetColumn<long>("hash").Add(unchecked((long)hash));
+                    buffer.GetColumn<int>("item").Add(item);
+                    if (buffer.RowCount < RoutedBatchRows) continue;
+                    await writer.WriteAsync(partition, buffer, cancellationToken).ConfigureAwait(false);
+                    buffers[partition] = null;
+                }
+            }
+        for (var partition = 0; partition < buffers.Length; partition++)
+            if (buffers[partition] is { } rest) await writer.WriteAsync(partition, rest, cancellationToken).ConfigureAwait(false);
+        await writer.CommitOnceAsync(task.Job.Data, NgramsKey(task), cancellationToken).ConfigureAwait(false);
+        await StageObjects.WriteParquetAsync(task.Job.Data, ItemsKey(task), items, null, cancellationToken).ConfigureAwait(false);
+        return new TaskStats
+        {
+            In = items.RowCount, Seconds = clock.Elapsed.TotalSeconds,
+            Metrics = { ["items"] = items.RowCount, ["items_too_short"] = tooShort, ["item_ngrams"] = routed },
+        };
+    }
+
+    /// <summary>The index phase (per partition): the partition's (hash, item) rows, sorted by hash, so one hash's items are consecutive.</summary>
+    private async Task<TaskStats> IndexAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var entries = new List<(long Hash, int Item)>();
+        await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, NgramsKey(task), task.Task, cancellationToken).ConfigureAwait(false))
+        {
+            var (hashes, items) = (batch.GetColumn<long>("hash"), batch.GetColumn<int>("item"));
+            for (var i = 0; i < batch.RowCount; i++) entries.Add((hashes[i], items[i]));
+        }
+        entries.Sort();
+        var table = RecordBatch.WithSchema(IndexSchema, entries.Count);
+        var (hashColumn, itemColumn) = (table.GetColumn<long>("hash"), table.GetColumn<int>("item"));
+        foreach (var (hash, item) in entries)
+        {
+            hashColumn.Add(hash);
+            itemColumn.Add(item);
+        }
+        await StageObjects.WriteParquetAsync(task.Job.Data, IndexKey(task, task.Task), table, null, cancellationToken).ConfigureAwait(false);
+        return new TaskStats { In = entries.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["index_entries"] = entries.Count } };
+    }
+
+    /// <summary>
+    /// The items of one evaluation set: (id, text) per JSONL line; blank lines are skipped. A line that is not an object
+    /// with a string text fails the task, naming the benchmark, file and line: a silently skipped item would leave its
+    /// contamination in the corpus.
+    /// </summary>
+    private static async IAsyncEnumerable<(string Id, string Text)> ReadItemsAsync(JobContext job, EvaluationSetSpec set,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var location = StoreLocation.Parse(set.Path);
+        if (location.Prefix.Length == 0) throw new FileNotFoundException($"benchmark '{set.Name}': {set.Path} is not a file");
+        var store = job.Stores.Resolve(location);
+        await using var stream = await store.OpenReadAsync(location.Prefix, cancellationToken).ConfigureAwait(false);
+        using var reader = new StreamReader(stream);
+        var number = 0;
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            string? text = null, id = null;
+            try
+            {
+                using var document = JsonDocument.Parse(line);
+                var root = document.RootElement;
+                if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(set.TextField, out var value) && value.ValueKind == JsonValueKind.String)
+                    text = value.GetString();
+                if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(set.IdField, out var idValue))
+                    id = idValue.ValueKind == JsonValueKind.String ? idValue.GetString() : idValue.GetRawText();
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"benchmark '{set.Name}' ({set.Path}) line {number}: not valid JSON ({e.Message})", e);
+            }
+            if (text is null) throw new InvalidDataException($"benchmark '{set.Name}' ({set.Path}) line {number}: no string field '{set.TextField}'");
+            yield return (id ?? number.ToString(CultureInfo.InvariantCulture), text);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+using System.Globalization;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Storage;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Text;
+
+namespace Curation.Pipelines.Stages;
+
+// The apply phase: the decided units removed from each document of the shard.
+public sealed partial class LineDedupStage
+{
+    private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var removals = new Dictionary<long, HashSet<ContentHash>>();
+        for (var partition = 0; partition < spec.Partitions; partition++)
+            await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, RemovalsKey(task, partition), task.Task, cancellationToken).ConfigureAwait(false))
+            {
+                var (rows, high, low) = (batch.GetColumn<long>(Row), batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"));
+                for (var i = 0; i < batch.RowCount; i++)
+                {
+                    if (!removals.TryGetValue(rows[i], out var set)) removals[rows[i]] = set = [];
+                    set.Add(new ContentHash(high[i], low[i]));
+                }
+            }
+        var top = (await TopUnitsAsync(task, cancellationToken).ConfigureAwait(false)).Select(u => u.Hash).ToHashSet(StringComparer.Ordinal);
+
+        var transform = new RemoveUnits(spec, removals, top);
+        var (stats, seconds) = await ShardTransformer.RunAsync(task, task.Task, [new ShardTransformer.Member(this, transform)], task.OutputShardKey(task.Task),
+            (_, ct) => StageObjects.WriteJsonOnceAsync(task.Job.Data, SamplesKey(task, task.Task), transform.Samples, ct), cancellationToken).ConfigureAwait(false);
+        var result = stats[0] with { Seconds = seconds };
+        result.Metrics["units_removed"] = transform.UnitsRemoved;
+        result.Metrics["chars_removed"] = transform.CharsRemoved;
+        result.Metrics["chars_in"] = transform.CharsIn;
+        result.Metrics["documents_changed"] = transform.DocumentsChanged;
+        return result;
+    }
+
+    /// <summary>The job's most repeated units: the top of every partition's top list (a hash lives in one partition).</summary>
+    private async Task<List<RepeatedUnit>> TopUnitsAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var all = new List<RepeatedUnit>();
+        for (var partition = 0; partition < spec.Partitions; partition++)
+        {
+            var (listed, _) = await task.Job.Data.TryReadJsonAsync<RepeatedUnit[]>(TopKey(task, partition), cancellationToken: cancellationToken).ConfigureAwait(false);
+            all.AddRange(listed ?? throw new InvalidOperationException($"{this}: the top units of partition {partition} are missing."));
+        }
+        return all.OrderByDescending(u => u.Documents).ThenBy(u => u.Hash, StringComparer.Ordinal).Take(spec.TopLines).ToList();
+    }
+
+    /// <summary>The apply phase's transform: removes the decided units of each row (by running row number).</summary>
+    private sealed class RemoveUnits(LineDedupStageSpec spec, Dictionary<long, HashSet<ContentHash>> removals, HashSet<string> top) : IDocumentTransform
+    {
+        private readonly List<LineUnit> _units = [];
+        private long _offset;
+
+        public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(LinesRemovedColumn, typeof(int))];
+
+        /// <summary>The first text this shard saw of each of the job's most repeated units (hash → truncated sample).</summary>
+        public SortedDictionary<string, string> Samples { get; } = new(StringComparer.Ordinal);
+
+        public long UnitsRemoved { get; private set; }
+        public long CharsRemoved { get; private set; }
+        public long CharsIn { get; private set; }
+        public long DocumentsChanged { get; private set; }
+
+        public void Process(RecordBatch batch, DropCollector drops)
+        {
+            var counts = batch.ResetColumn<int>(LinesRemovedColumn, batch.RowCount);
+            var texts = batch.Texts;
+            for (var i = 0; i < batch.RowCount; i++)
+            {
+                var text = texts[i];
+                CharsIn += text.Length;
+                if (!removals.TryGetValue(_offset + i, out var hashes))
+                {
+                    counts.Add(0);
+                    continue;
+                }
+                LineUnits.Split(text, spec.Unit, _units);
+                var remove = new bool[_units.Count];
+                var removed = 0;
+                for (var u = 0; u < _units.Count; u++)
+                {
+                    var hash = LineUnits.Hash(text, _units[u]);
+                    if (!hashes.Contains(hash)) continue;
+                    remove[u] = true;
+                    removed++;
+                    var key = hash.ToString();
+                    if (top.Contains(key) && !Samples.ContainsKey(key)) Samples[key] = Sample(text.Substring(_units[u].Start, _units[u].Length));
+                }
+                counts.Add(removed);
+                if (removed == 0) continue;
+                var kept = LineUnits.Without(text, _units, remove);
+                texts[i] = kept;
+                UnitsRemoved += removed;
+                CharsRemoved += text.Length - kept.Length;
+                DocumentsChanged++;
+                var left = kept.AsSpan().Trim().Length;
+                if (left < spec.MinChars)
+                    drops.Drop(i, EmptyReason, string.Create(CultureInfo.InvariantCulture,
+                        $"{left} chars left < minChars {spec.MinChars} after removing {removed} repeated {(spec.Unit == LineDedupUnit.Line ? "lines" : "paragraphs")}"));
+            }
+            _offset += batch.RowCount;
+        }
+
+        private static string Sample(string unit)
+        {
+            var collapsed = string.Join(' ', unit.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+            return collapsed.Length <= SampleChars ? collapsed : collapsed[..SampleChars] + "…";
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Model;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>
+/// Line (paragraph) dedup as a shuffle, so no task holds every line hash:
+/// <list type="number">
+/// <item><b>hash</b> (per shard): the distinct unit hashes of every document, routed by hash partition;</item>
+/// <item><b>resolve</b> (per partition): per hash, the documents it occurs in; the first <c>maxOccurrences</c> by
+/// (id, shard, row) keep it, every other occurrence becomes a removal routed back to its shard; the partition's most
+/// repeated units are listed for the report;</item>
+/// <item><b>apply</b> (per shard): removes the decided units, fills <c>lines_removed</c>, drops documents left below
+/// <c>minChars</c> (<c>empty_after_line_dedup</c>) and samples the text of the job's most repeated units;</item>
+/// <item><b>report</b>: most repeated removed units (hash, documents, removed, sample) and characters removed.</item>
+/// </list>
+/// Every choice depends only on ids, positions and the spec: silo count and timing never change the result.
+/// </summary>
+public sealed partial class LineDedupStage(int index, LineDedupStageSpec spec) : PipelineStage(index)
+{
+    public const string HashPhase = "hash";
+    public const string ResolvePhase = "resolve";
+    public const string ApplyPhase = "apply";
+    public const string ReportPhase = "report";
+
+    public const string EmptyReason = "empty_after_line_dedup";
+    public const string LinesRemovedColumn = "lines_removed";
+
+    /// <summary>Characters of a unit the report shows (the rest is cut, marked with …).</summary>
+    public const int SampleChars = 80;
+
+    private const string Row = "row";
+
+    private static readonly IReadOnlyList<ColumnSchema> OccurrenceSchema =
+        [new("hash_hi", typeof(long)), new("hash_lo", typeof(long)), new(Columns.Id, typeof(string)), new(Row, typeof(long))];
+
+    private static readonly IReadOnlyList<ColumnSchema> RemovalSchema =
+        [new(Row, typeof(long)), new("hash_hi", typeof(long)), new("hash_lo", typeof(long))];
+
+    public override string Name => LineDedupStageSpec.TypeName;
+
+    public LineDedupStageSpec Spec => spec;
+
+    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
+    [
+        new(HashPhase, TaskScope.Shard, plan.ShardCount, false),
+        new(ResolvePhase, TaskScope.Partition, spec.Partitions, false),
+        new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true),
+        new(ReportPhase, TaskScope.Single, 1, false),
+    ];
+
+    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
+    {
+        HashPhase => HashAsync(task, cancellationToken),
+        ResolvePhase => ResolveAsync(task, cancellationToken),
+        ApplyPhase => ApplyAsync(task, cancellationToken),
+        ReportPhase => ReportAsync(task, cancellationToken),
+        _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
+    };
+
+    private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
+    private string OccurrencesKey(TaskContext task, int shard) => Key(task, $"{HashPhase}/{JobLayout.ShardName(shard)}.parquet");
+    private string RemovalsKey(TaskContext task, int partition) => Key(task, $"{ResolvePhase}/{partition:D5}.parquet");
+    private string TopKey(TaskContext task, int partition) => Key(task, $"{ResolvePhase}/{partition:D5}.top.json");
+    private string SamplesKey(TaskContext task, int shard) => Key(task, $"{ApplyPhase}/{JobLayout.ShardName(shard)}.samples.json");
+}

@@ -1,0 +1,81 @@
+using Curation.Pipelines.Text;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>One line or paragraph of a text: its characters [Start, End) and what removing it takes away [Start, RemoveEnd).</summary>
+public readonly record struct LineUnit(int Start, int End, int RemoveEnd)
+{
+    public int Length => End - Start;
+}
+
+/// <summary>
+/// Cuts a text into the units line_dedup compares and hashes them (<see cref="ContentHash"/>: NFC, invisible characters
+/// removed, case folded, whitespace collapsed). Blank units are never listed: they are neither counted nor removed.
+/// </summary>
+public static class LineUnits
+{
+    public static void Split(string text, LineDedupUnit unit, List<LineUnit> units)
+    {
+        units.Clear();
+        var span = text.AsSpan();
+        var position = 0;
+        int paragraphStart = -1, paragraphEnd = -1;
+        while (position <= text.Length)
+        {
+            var newline = span[position..].IndexOf('\n');
+            var lineEnd = newline < 0 ? text.Length : position + newline;
+            var next = newline < 0 ? text.Length + 1 : lineEnd + 1;
+            var blank = span[position..lineEnd].IsWhiteSpace();
+            if (unit == LineDedupUnit.Line)
+            {
+                if (!blank) units.Add(new LineUnit(position, TrimCarriageReturn(span, position, lineEnd), Math.Min(next, text.Length)));
+            }
+            else if (blank)
+            {
+                if (paragraphStart >= 0) units.Add(new LineUnit(paragraphStart, paragraphEnd, Math.Min(next, text.Length)));
+                paragraphStart = -1;
+            }
+            else
+            {
+                if (paragraphStart < 0) paragraphStart = position;
+                paragraphEnd = TrimCarriageReturn(span, position, lineEnd);
+            }
+            if (newline < 0) break;
+            position = next;
+        }
+        if (paragraphStart >= 0) units.Add(new LineUnit(paragraphStart, paragraphEnd, text.Length));
+        // A paragraph swallows the blank lines after it; the last unit also what trails it.
+        if (unit == LineDedupUnit.Paragraph)
+            for (var i = 0; i + 1 < units.Count; i++) units[i] = units[i] with { RemoveEnd = units[i + 1].Start };
+        if (units.Count > 0) units[^1] = units[^1] with { RemoveEnd = text.Length };
+    }
+
+    public static ContentHash Hash(string text, LineUnit unit) =>
+        ContentHash.Of(text.Substring(unit.Start, unit.Length), caseFold: true, collapseWhitespace: true);
+
+    /// <summary>
+    /// The text without the units marked in <paramref name="remove"/>. Whatever separated a removed last unit from the
+    /// unit kept before it (its line break) goes with it, so the text does not end in a dangling break it did not have.
+    /// </summary>
+    public static string Without(string text, List<LineUnit> units, bool[] remove)
+    {
+        var result = new System.Text.StringBuilder(text.Length);
+        var position = 0;
+        for (var i = 0; i < units.Count; i++)
+        {
+            if (!remove[i]) continue;
+            result.Append(text, position, units[i].Start - position);
+            position = units[i].RemoveEnd;
+        }
+        result.Append(text, position, text.Length - position);
+        if (units.Count > 0 && remove[units.Count - 1])
+        {
+            var end = result.Length;
+            while (end > 0 && result[end - 1] is '\n' or '\r') end--;
+            result.Length = end;
+        }
+        return result.ToString();
+    }
+
+    private static int TrimCarriageReturn(ReadOnlySpan<char> text, int start, int end) => end > start && text[end - 1] == '\r' ? end - 1 : end;
+}

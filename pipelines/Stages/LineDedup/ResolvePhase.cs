@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Text;
+
+namespace Curation.Pipelines.Stages;
+
+// The resolve phase: per hash of one partition, which documents keep the unit and which lose it.
+public sealed partial class LineDedupStage
+{
+    private async Task<TaskStats> ResolveAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var partition = task.Task;
+        var shards = task.Job.Plan.ShardCount;
+        var keep = spec.MaxOccurrences;
+
+        // Pass 1: per hash, the number of documents and the first `keep` of them by (id, shard, row).
+        // Memory: one entry per distinct unit hash of this partition.
+        var entries = new Dictionary<ContentHash, Entry>();
+        long occurrences = 0;
+        for (var shard = 0; shard < shards; shard++)
+            await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, OccurrencesKey(task, shard), partition, cancellationToken).ConfigureAwait(false))
+            {
+                var (high, low, ids, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>(Row));
+                for (var i = 0; i < batch.RowCount; i++)
+                {
+                    occurrences++;
+                    var hash = new ContentHash(high[i], low[i]);
+                    var candidate = new Keeper(ids[i], shard, rows[i]);
+                    entries[hash] = entries.TryGetValue(hash, out var entry) ? entry.With(candidate, keep) : Entry.First(candidate, keep);
+                }
+            }
+
+        // Pass 2: every occurrence of a unit found in more than `keep` documents, outside its keepers, is removed.
+        var removals = new SortedDictionary<int, RecordBatch>();
+        long removed = 0;
+        for (var shard = 0; shard < shards; shard++)
+            await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, OccurrencesKey(task, shard), partition, cancellationToken).ConfigureAwait(false))
+            {
+                var (high, low, ids, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>(Row));
+                for (var i = 0; i < batch.RowCount; i++)
+                {
+                    var entry = entries[new ContentHash(high[i], low[i])];
+                    if (entry.Count <= keep || entry.Keeps(new Keeper(ids[i], shard, rows[i]))) continue;
+                    if (!removals.TryGetValue(shard, out var target)) removals[shard] = target = RecordBatch.WithSchema(RemovalSchema);
+                    target.GetColumn<long>(Row).Add(rows[i]);
+                    target.GetColumn<long>("hash_hi").Add(high[i]);
+                    target.GetColumn<long>("hash_lo").Add(low[i]);
+                    removed++;
+                }
+            }
+        await RoutedTable.WriteAsync(task.Job.Data, RemovalsKey(task, partition), RemovalSchema, removals, cancellationToken).ConfigureAwait(false);
+
+        // The partition's most repeated units: the job's top list is the top of these lists (a hash lives in one partition).
+        var top = entries.Where(e => e.Value.Count > keep)
+            .OrderByDescending(e => e.Value.Count).ThenBy(e => e.Key.High).ThenBy(e => e.Key.Low)
+            .Take(spec.TopLines)
+            .Select(e => new RepeatedUnit(e.Key.ToString(), e.Value.Count, e.Value.Count - keep, null))
+            .ToArray();
+        await StageObjects.WriteJsonOnceAsync(task.Job.Data, TopKey(task, partition), top, cancellationToken).ConfigureAwait(false);
+
+        return new TaskStats
+        {
+            In = occurrences, Seconds = clock.Elapsed.TotalSeconds,
+            Metrics =
+            {
+                ["distinct_units"] = entries.Count,
+                ["repeated_units"] = entries.Values.Count(e => e.Count > keep),
+                ["occurrences_removed"] = removed,
+            },
+        };
+    }
+
+    /// <summary>A document holding a unit, ordered by (id, shard, row): the keep rule's order.</summary>
+    private readonly record struct Keeper(string Id, int Shard, long Row) : IComparable<Keeper>
+    {
+        public int CompareTo(Keeper other)
+        {
+            var byId = string.CompareOrdinal(Id, other.Id);
+            if (byId != 0) return byId;
+            return Shard != other.Shard ? Shard.CompareTo(other.Shard) : Row.CompareTo(other.Row);
+        }
+    }
+
+    /// <summary>
+    /// One unit hash: the documents it occurs in and its keepers: <see cref="Best"/> when one document keeps it (the
+    /// default), else the sorted first ones in <see cref="Firsts"/>.
+    /// </summary>
+    private readonly record struct Entry(long Count, Keeper Best, Keeper[]? Firsts)
+    {
+        public static Entry First(Keeper keeper, int keep) => new(1, keeper, keep == 1 ? null : [keeper]);
+
+        public Entry With(Keeper candidate, int keep)
+        {
+            if (Firsts is null) return new Entry(Count + 1, candidate.CompareTo(Best) < 0 ? candidate : Best, null);
+            if (Firsts.Length == keep && candidate.CompareTo(Firsts[^1]) >= 0) return this with { Count = Count + 1 };
+            var firsts = new List<Keeper>(Firsts) { candidate };
+            firsts.Sort();
+            return new Entry(Count + 1, firsts[0], firsts.Take(keep).ToArray());
+        }
+
+        public bool Keeps(Keeper occurrence) => Firsts is null ? Best == occurrence : Array.IndexOf(Firsts, occurrence) >= 0;
+    }
+}

@@ -1,0 +1,151 @@
+using System.Text.Json;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+using Xunit.Abstractions;
+
+namespace Curation.Pipelines.Tests.Stages;
+
+/// <summary>line_dedup end to end in-process on real sentences with planted boilerplate lines, and its unit rules.</summary>
+public sealed class LineDedupStageTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly int[] PlantedIn = [2, 3, 10, 100, 1000];
+    private static readonly Lazy<LineDedupCorpus> SharedCorpus = new(() => LineDedupCorpus.Generate(documents: 1000, PlantedIn));
+    private readonly TempDirectory _temp = new("line-dedup");
+
+    public void Dispose() => _temp.Dispose();
+
+    private JobSpec Spec(string input, LineDedupStageSpec? stage = null, long shardBytes = 64 * 1024) => new()
+    {
+        Name = "lines",
+        Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl"), IdField = "id" }],
+        Sharding = new ShardingSpec { TargetShardBytes = shardBytes },
+        Stages = [stage ?? new LineDedupStageSpec { Partitions = 3 }],
+        Output = new OutputSpec { Path = "curated/lines" },
+    };
+
+    private IStoreResolver Stores(string name) =>
+        CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(name) });
+
+    private string WriteCorpus(string name, IEnumerable<(string Id, string Text)> documents)
+    {
+        var folder = _temp.Combine(name);
+        Directory.CreateDirectory(folder);
+        File.WriteAllLines(Path.Combine(folder, "part-000.jsonl"), documents.Select(d => JsonSerializer.Serialize(new { id = d.Id, text = d.Text })));
+        return folder;
+    }
+
+    [Fact]
+    public async Task Every_planted_line_is_kept_once_in_its_first_document_no_unique_line_is_lost_and_a_resumed_run_is_identical()
+    {
+        var corpus = SharedCorpus.Value;
+        var input = _temp.Combine("corpus");
+        corpus.WriteJsonl(input, files: 5);
+        using var services = StageServices.CreateDefault();
+        var stores = Stores("whole");
+        var job = await InProcessJob.RunAsync(Spec(input), stores, services);
+        var result = await CuratedOutput.ReadAsync(stores.DataStore, "curated/lines");
+        Assert.True(result.Manifest.Shards.Count > 3, "the test needs several shards");
+        Assert.Empty(result.Manifest.Accounting.Imbalances());
+        Assert.Empty(result.Drops);
+        var texts = await LineDedupCorpus.ReadTextsAsync(stores.DataStore, "curated/lines", result);
+        Assert.Equal(corpus.Documents.Count, texts.Count);
+        var problems = corpus.Check(texts);
+        Assert.True(problems.Count == 0, string.Join("\n", problems.Take(10)));
+
+        // The report: the most repeated line first with its count and sample; characters removed add up.
+        var stage = job.Stages.OfType<LineDedupStage>().Single();
+        var report = (await StageReports.TryReadAsync(job, stage, CancellationToken.None))!.Value;
+        output.WriteLine(report.ToString());
+        var top = report.GetProperty("topRemoved").EnumerateArray().ToList();
+        Assert.Equal(PlantedIn.Length, top.Count);
+        Assert.Equal(1000, top[0].GetProperty("documents").GetInt64());
+        Assert.Equal(999, top[0].GetProperty("removed").GetInt64());
+        Assert.Equal(LineDedupCorpus.Boilerplate[4].ToLowerInvariant(), top[0].GetProperty("sample").GetString()!.ToLowerInvariant());
+        Assert.Equal(PlantedIn.Sum(c => c - 1), report.GetProperty("unitsRemoved").GetInt64());
+        var charsIn = corpus.Documents.Sum(d => (long)d.Text.Length);
+        Assert.Equal(charsIn, report.GetProperty("charsIn").GetInt64());
+        Assert.Equal(charsIn - texts.Values.Sum(t => (long)t.Length), report.GetProperty("charsRemoved").GetInt64());
+
+        // Interrupted after hash, after resolve: resumed, the same bytes.
+        foreach (var phases in new[] { 2, 3 })
+        {
+            var resumed = Stores($"resumed-{phases}");
+            await InProcessJob.RunAsync(Spec(input), resumed, services, maxPhases: phases);
+            Assert.Null(await resumed.DataStore.GetInfoAsync("curated/lines/manifest.json"));
+            await InProcessJob.RunAsync(Spec(input), resumed, services);
+            var again = await CuratedOutput.ReadAsync(resumed.DataStore, "curated/lines");
+            Assert.Equal(result.ShardHashes, again.ShardHashes);
+        }
+
+        // One shard and one partition: the same documents and texts (the keep rule never depends on the split).
+        var single = Stores("single");
+        await InProcessJob.RunAsync(Spec(input, new LineDedupStageSpec { Partitions = 1 }, shardBytes: 64L << 20), single, services);
+        var one = await CuratedOutput.ReadAsync(single.DataStore, "curated/lines");
+        Assert.Single(one.Manifest.Shards);
+        Assert.Equal(texts.OrderBy(t => t.Key, StringComparer.Ordinal),
+            (await LineDedupCorpus.ReadTextsAsync(single.DataStore, "curated/lines", one)).OrderBy(t => t.Key, StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Paragraphs_are_kept_in_the_first_max_occurrences_documents_and_a_document_left_short_is_dropped()
+    {
+        const string footer = "Posted in Uncategorized.\nLeave a comment below.";
+        var body = "A paragraph of real content that is long enough to stay above the minimum character count.";
+        var input = WriteCorpus("paragraphs",
+        [
+            ("d4", $"Fourth page intro, unique to it and long enough to keep.\n\n{footer}\n\n\n{body}"),
+            ("d2", $"{footer}\r\n\r\nSecond page content that nobody else has, long enough to keep.\n\n{body}"),
+            ("d3", $"Third page text that is unique and long enough to be kept here.\n\n{footer.ToUpperInvariant()}"),
+            ("d1", $"First page: a unique opening paragraph with plenty of characters.\n\n{footer}\n\n{body}"),
+            ("d5", $"{footer}\n\n{body}"),
+            ("d6", "Posted in Uncategorized.\n\nLeave a comment below."), // the footer's lines, but not the footer paragraph
+        ]);
+        using var services = StageServices.CreateDefault();
+        var stores = Stores("paragraph-run");
+        await InProcessJob.RunAsync(Spec(input, new LineDedupStageSpec { Unit = LineDedupUnit.Paragraph, MaxOccurrences = 2, MinChars = 30, Partitions = 2 }),
+            stores, services);
+        var result = await CuratedOutput.ReadAsync(stores.DataStore, "curated/lines");
+        var texts = await LineDedupCorpus.ReadTextsAsync(stores.DataStore, "curated/lines", result);
+
+        // The footer (5 documents) stays in d1 and d2; the body (4 documents) in d1 and d2; d5 loses both and is dropped.
+        Assert.Equal($"First page: a unique opening paragraph with plenty of characters.\n\n{footer}\n\n{body}", texts["d1"]);
+        Assert.Equal($"{footer}\r\n\r\nSecond page content that nobody else has, long enough to keep.\n\n{body}", texts["d2"]);
+        Assert.Equal("Third page text that is unique and long enough to be kept here.", texts["d3"]);
+        Assert.Equal("Fourth page intro, unique to it and long enough to keep.", texts["d4"]);
+        Assert.Equal("Posted in Uncategorized.\n\nLeave a comment below.", texts["d6"]);
+        var drop = Assert.Single(result.Drops);
+        Assert.Equal(("d5", LineDedupStage.EmptyReason), (drop.Id, drop.Reason));
+        Assert.Equal("0 chars left < minChars 30 after removing 2 repeated paragraphs", drop.Detail);
+    }
+
+    [Fact]
+    public void Units_split_on_lines_or_blank_line_separated_paragraphs_and_removal_keeps_the_rest_intact()
+    {
+        var units = new List<LineUnit>();
+        const string text = "one\r\n\n  \ntwo a\ntwo b\n\nthree\n";
+        LineUnits.Split(text, LineDedupUnit.Line, units);
+        Assert.Equal(["one", "two a", "two b", "three"], units.Select(u => text[u.Start..u.End]));
+        Assert.Equal("one\r\n\n  \ntwo b\n\nthree\n", LineUnits.Without(text, units, [false, true, false, false]));
+        Assert.Equal("one\r\n\n  \ntwo a\ntwo b", LineUnits.Without(text, units, [false, false, false, true]));
+        LineUnits.Split(text, LineDedupUnit.Paragraph, units);
+        Assert.Equal(["one", "two a\ntwo b", "three"], units.Select(u => text[u.Start..u.End]));
+        Assert.Equal("one\r\n\n  \nthree\n", LineUnits.Without(text, units, [false, true, false]));
+        Assert.Equal("two a\ntwo b\n\nthree\n", LineUnits.Without(text, units, [true, false, false]));
+        Assert.Equal(LineUnits.Hash("Two  A", new LineUnit(0, 6, 6)), LineUnits.Hash("two a", new LineUnit(0, 5, 5)));
+        LineUnits.Split("", LineDedupUnit.Line, units);
+        Assert.Empty(units);
+    }
+
+    [Fact]
+    public void A_versioned_corpus_is_refused_with_the_reason()
+    {
+        var spec = Spec("/tmp/in") with { Output = new OutputSpec { Path = "curated/lines", Snapshots = true } };
+        var errors = JobSpecValidator.Validate(spec);
+        var error = Assert.Single(errors, e => e.Field == "stages[0].type");
+        Assert.Contains("versioned corpus", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(JobSpecValidator.Validate(Spec("/tmp/in")), e => e.Field.StartsWith("stages", StringComparison.Ordinal));
+    }
+}
