@@ -86,7 +86,7 @@ public sealed class DedupKeepNoneTests : IDisposable
 
         // The default's groups: each dropped document and the twin it names (the component's smallest id, which it keeps).
         var twins = kept.Drops.ToDictionary(d => d.Id, d => d.TwinId);
-        foreach (var twin in twins.Values.Distinct()) twins[twin] = twin;
+        foreach (var twin in twins.Values.Distinct().ToList()) twins[twin] = twin;
         Assert.NotEmpty(kept.Drops);
         var dropped = none.Drops.ToDictionary(d => d.Id);
         Assert.Equal(twins.Keys.Order(StringComparer.Ordinal), dropped.Keys.Order(StringComparer.Ordinal));
