@@ -1,4 +1,5 @@
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Silo.Api;
