@@ -24,9 +24,16 @@ public static class PiiBenchmark
         Console.WriteLine($"corpus:    {documents:N0} documents, {Measure.Size(bytes)}, {corpus.Documents.Sum(d => d.Planted.Count):N0} planted values (seed {options.Seed})");
 
         var all = PiiTypes.All.ToHashSet();
+        var shown = new Dictionary<PiiType, int>();
         var scores = PiiCorpus.Score(corpus.Documents.Select(d => (d, (IReadOnlyList<PiiMatch>)PiiScanner.Find(d.Text, all, PhoneRegions.For(d.Language, "US")))));
         Console.WriteLine("type          planted  found  precision  recall");
         foreach (var (type, s) in scores) Console.WriteLine($"{PiiTypes.Name(type),-12} {s.Planted,8} {s.Found,6} {s.Precision,10:0.0000} {s.Recall,7:0.0000}");
+
+        // The first false positives of each type, in context: generated text, so showing them leaks nothing.
+        foreach (var d in corpus.Documents)
+            foreach (var f in PiiScanner.Find(d.Text, all, PhoneRegions.For(d.Language, "US")))
+                if (!d.Planted.Any(p => p.Type == f.Type && f.Start < p.Start + p.Length && p.Start < f.End) && (shown[f.Type] = shown.GetValueOrDefault(f.Type) + 1) <= 4)
+                    Console.WriteLine($"false {PiiTypes.Name(f.Type)} ({d.Language}): …{d.Text[Math.Max(0, f.Start - 30)..f.Start]}[{d.Text.Substring(f.Start, f.Length)}]{d.Text[f.End..Math.Min(d.Text.Length, f.End + 20)]}…");
 
         var transform = new PiiTransform(new PiiStageSpec());
         double ours = 0, bare = 0;

@@ -69,15 +69,15 @@ public static partial class PiiScanner
                 var colons = candidate.Count(':');
                 var hexDigits = 0;
                 foreach (var c in candidate) if (char.IsAsciiHexDigit(c)) hexDigits++;
-                // Full form (7 colons) or compressed (::) with some digits: times (12:30:45) and C++ scopes never parse as both.
-                if ((colons == 7 || candidate.Contains("::", StringComparison.Ordinal)) && hexDigits >= 2
+                // Full form (7 colons) or compressed (::) with ≥ 3 hex digits: times (12:30:45) and C++ scopes (a::b) never pass.
+                if ((colons == 7 || candidate.Contains("::", StringComparison.Ordinal)) && hexDigits >= 3
                     && IPAddress.TryParse(candidate, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
                     found.Add(new PiiMatch(m.Index, m.Length, PiiType.IpAddress));
             }
     }
 
     /// <summary>13–19 digits, in groups separated by single spaces or hyphens.</summary>
-    [GeneratedRegex(@"(?<![\d\-.,/])\d{2,6}(?:[ \-]?\d{2,6}){1,7}(?![\d\-]|[.,/]\d)")]
+    [GeneratedRegex(@"(?<![\d\-.,/+])\d{2,6}(?:[ \-]?\d{2,6}){1,7}(?![\d\-]|[.,/]\d)")]
     private static partial Regex CardPattern();
 
     private static void Cards(string text, List<PiiMatch> found)
@@ -180,6 +180,10 @@ public static partial class PiiScanner
         foreach (var c in text) if (char.IsAsciiDigit(c) && ++digits >= 7) break;
         if (digits < 7) return;
         foreach (var m in Phones.FindNumbers(text, region ?? "ZZ", PhoneNumberUtil.Leniency.VALID, long.MaxValue))
-            found.Add(new PiiMatch(m.Start, m.Length, PiiType.Phone));
+            if (!DottedNumberPattern().IsMatch(m.RawString)) found.Add(new PiiMatch(m.Start, m.Length, PiiType.Phone));
     }
+
+    /// <summary>Digits in 3–4 dot-separated short groups: dates (06.09.2001) and versions (16.9.56), which some regions' plans accept as numbers.</summary>
+    [GeneratedRegex(@"^\d{1,4}(?:\.\d{1,4}){2,3}$")]
+    private static partial Regex DottedNumberPattern();
 }
