@@ -77,7 +77,7 @@ public static partial class PiiScanner
     }
 
     /// <summary>13–19 digits, in groups separated by single spaces or hyphens.</summary>
-    [GeneratedRegex(@"(?<![\d\-.,/+])\d{2,6}(?:[ \-]?\d{2,6}){1,7}(?![\d\-]|[.,/]\d)")]
+    [GeneratedRegex(@"(?<![\w\-.,/+])\d{2,6}(?:[ \-]?\d{2,6}){1,7}(?![\w\-]|[.,/]\d)")]
     private static partial Regex CardPattern();
 
     private static void Cards(string text, List<PiiMatch> found)
