@@ -197,10 +197,20 @@ public sealed record ExactDedupStageSpec : StageSpec
     /// <summary>Compare with all whitespace runs collapsed to one space, so layout variants count as copies.</summary>
     public bool CollapseWhitespace { get; init; } = true;
 
+    /// <summary>
+    /// Which member of a duplicate group survives: <c>smallest_id</c> (the default, omitted from the JSON so older specs
+    /// keep their ids) keeps the smallest id; <c>none</c> drops every member ("drop every copy"), each naming the group's smallest id as twin.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public DedupKeep Keep { get; init; }
+
     public override void Validate(StageChecks check) => check.That(Partitions is >= 1 and <= 4096, "partitions", "must be between 1 and 4096");
 
     public override PipelineStage CreateStage(int index) => new ExactDedupStage(index, this);
 }
+
+/// <summary>Which member of a duplicate group a dedup stage keeps: the smallest id, or none of them.</summary>
+public enum DedupKeep { SmallestId, None }
 
 public enum NearDedupShingle { Word, Char }
 
@@ -246,6 +256,13 @@ public sealed record NearDedupStageSpec : StageSpec, IThresholdedSpec
 
     /// <summary>Most connected-components rounds planned; a graph that has not converged by then fails the job (it never yields a wrong result).</summary>
     public int MaxRounds { get; init; } = 24;
+
+    /// <summary>
+    /// Which member of a duplicate group survives: <c>smallest_id</c> (the default, omitted from the JSON so older specs
+    /// keep their ids) keeps the smallest id; <c>none</c> drops every member ("drop every copy"), each naming the group's smallest id as twin.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public DedupKeep Keep { get; init; }
 
     public override void Validate(StageChecks check)
     {

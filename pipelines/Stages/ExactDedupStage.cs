@@ -13,7 +13,8 @@ namespace Curation.Pipelines.Stages;
 /// <list type="number">
 /// <item><b>hash</b> (per shard): content hash of every document, written grouped by hash partition;</item>
 /// <item><b>resolve</b> (per partition): within each group of equal hashes the document with the smallest
-/// (id, shard, row) is kept; the others become decisions routed back to their shard;</item>
+/// (id, shard, row) is kept (with <c>keep: none</c> it too is dropped, naming itself); the others become decisions
+/// routed back to their shard;</item>
 /// <item><b>apply</b> (per shard): drops the decided rows with reason <c>exact_duplicate</c> and the kept twin's id.</item>
 /// </list>
 /// The keep rule uses only ids and positions, so the result never depends on timing or silo count.
@@ -155,7 +156,7 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
                 {
                     var keeper = keepers[new ContentHash(high[i], low[i])];
                     var row = rows[i];
-                    if (keeper.Count == 1 || (keeper.Shard == shard && keeper.Row == row)) continue;
+                    if (keeper.Count == 1 || (spec.Keep != DedupKeep.None && keeper.Shard == shard && keeper.Row == row)) continue;
                     if (keeper.Indexed) ofIndexed++;
                     decidedRows.Add(row);
                     twins.Add(keeper.Id);

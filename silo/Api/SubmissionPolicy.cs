@@ -1,4 +1,5 @@
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Silo.Api;
@@ -21,6 +22,10 @@ public static class SubmissionPolicy
         for (var i = 0; i < spec.Stages.Count; i++)
             if (spec.Stages[i] is TrainTokenizeStageSpec { TokenizerPath: { } file } && FileProblem(file, allowedRoots) is { } fileProblem)
                 errors.Add(new SpecError($"stages[{i}].tokenizerPath", fileProblem));
+        for (var i = 0; i < spec.Stages.Count; i++)
+            if (spec.Stages[i] is UrlFilterStageSpec filter)
+                foreach (var (file, field) in new[] { (filter.DomainsPath, "domainsPath"), (filter.SubstringsPath, "substringsPath") })
+                    if (file is not null && FileProblem(file, allowedRoots) is { } problem) errors.Add(new SpecError($"stages[{i}].{field}", problem));
         // Model files a job names (tokenize, embed, semantic_dedup's verify): the same rule as any local file it reads.
         for (var i = 0; i < spec.Stages.Count; i++)
         {

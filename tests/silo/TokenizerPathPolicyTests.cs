@@ -42,6 +42,25 @@ public sealed class TokenizerPathPolicyTests : IDisposable
     }
 
     [Fact]
+    public void Url_filter_blocklists_outside_the_allowed_roots_or_linking_out_are_refused()
+    {
+        var inside = _allowed.Combine("domains.txt");
+        File.WriteAllText(inside, "");
+        var outside = _outside.Combine("substrings.txt");
+        File.WriteAllText(outside, "");
+        var link = _allowed.Combine("link.txt");
+        File.CreateSymbolicLink(link, outside);
+        JobSpec Filter(string domains, string substrings) => Spec(inside) with
+        {
+            Stages = [new Curation.Pipelines.Stages.UrlFilterStageSpec { DomainsPath = domains, SubstringsPath = substrings }],
+        };
+
+        Assert.Empty(SubmissionPolicy.Check(Filter(inside, inside), [_allowed.Path]));
+        Assert.Contains(SubmissionPolicy.Check(Filter(inside, outside), [_allowed.Path]), e => e.Field == "stages[0].substringsPath");
+        Assert.Contains(SubmissionPolicy.Check(Filter(link, inside), [_allowed.Path]), e => e.Field == "stages[0].domainsPath");
+    }
+
+    [Fact]
     public void Model_files_of_tokenize_embed_and_the_semantic_cascade_outside_the_allowed_roots_are_refused()
     {
         var inside = _allowed.Combine("model.onnx");

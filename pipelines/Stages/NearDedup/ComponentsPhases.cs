@@ -4,6 +4,7 @@ using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.NearDup;
+using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages;
@@ -114,7 +115,7 @@ public sealed partial class NearDedupStage
             if (leaves[0] < centre) continue; // a leaf: its centre decides
             var size = leaves.Count + 1L;
             sizes[size] = sizes.GetValueOrDefault(size) + 1;
-            foreach (var leaf in leaves)
+            foreach (var leaf in spec.Keep == DedupKeep.None ? leaves.Prepend(centre) : leaves)
             {
                 if (leaf.IsBase) continue; // a curated document is never removed (its component is centred on a base document)
                 if (!byShard.TryGetValue(leaf.Shard, out var batch)) byShard[leaf.Shard] = batch = RecordBatch.WithSchema(DecisionSchema);

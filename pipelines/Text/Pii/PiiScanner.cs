@@ -1,0 +1,189 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using PhoneNumbers;
+
+namespace Curation.Pipelines.Text.Pii;
+
+/// <summary>
+/// Finds personal data and secrets in a text: every detector proposes spans (a pattern, then a check that
+/// separates the real thing from look-alikes: Luhn for cards, mod-97 for IBANs, an address parse for IPs,
+/// libphonenumber's validity for phones, entropy for keyword-adjacent tokens); overlaps are settled by type
+/// priority (secret, e-mail, IBAN, card, IP, phone), then by length. Stateless and thread-safe.
+/// </summary>
+public static partial class PiiScanner
+{
+    private static readonly PhoneNumberUtil Phones = PhoneNumberUtil.GetInstance();
+
+    /// <summary>Every wanted match of <paramref name="text"/>, sorted by position and non-overlapping.</summary>
+    /// <param name="region">ISO 3166 region for numbers written without a country code (e.g. <c>DE</c>); null: only <c>+</c> numbers.</param>
+    public static List<PiiMatch> Find(string text, IReadOnlySet<PiiType> types, string? region)
+    {
+        var found = new List<PiiMatch>();
+        if (types.Contains(PiiType.Secret)) Secrets(text, found);
+        if (types.Contains(PiiType.Email)) AddAll(EmailPattern(), text, PiiType.Email, found);
+        if (types.Contains(PiiType.Iban)) Ibans(text, found);
+        if (types.Contains(PiiType.Card)) Cards(text, found);
+        if (types.Contains(PiiType.IpAddress)) IpAddresses(text, found);
+        if (types.Contains(PiiType.Phone)) PhoneNumbers(text, region, found);
+        return found.Count <= 1 ? found : Settle(found);
+    }
+
+    /// <summary>Keeps, left to right, each match that overlaps no match of a higher priority (earlier type) or a longer one of its type.</summary>
+    private static List<PiiMatch> Settle(List<PiiMatch> found)
+    {
+        var ranked = found.OrderBy(m => (int)Priority(m.Type)).ThenByDescending(m => m.Length).ThenBy(m => m.Start);
+        var kept = new List<PiiMatch>();
+        foreach (var m in ranked)
+            if (!kept.Any(k => k.Start < m.End && m.Start < k.End)) kept.Add(m);
+        kept.Sort((a, b) => a.Start.CompareTo(b.Start));
+        return kept;
+    }
+
+    private static int Priority(PiiType type) => type switch
+    {
+        PiiType.Secret => 0, PiiType.Email => 1, PiiType.Iban => 2, PiiType.Card => 3, PiiType.IpAddress => 4, _ => 5,
+    };
+
+    private static void AddAll(Regex pattern, string text, PiiType type, List<PiiMatch> found)
+    {
+        foreach (var m in pattern.EnumerateMatches(text)) found.Add(new PiiMatch(m.Index, m.Length, type));
+    }
+
+    [GeneratedRegex(@"(?<![\p{L}\p{N}._%+\-])[\p{L}\p{N}._%+\-]{1,64}@(?:[\p{L}\p{N}](?:[\p{L}\p{N}\-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,24}(?![\p{L}\p{N}\-])")]
+    private static partial Regex EmailPattern();
+
+    [GeneratedRegex(@"(?<![\d.\w])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\.?\d|\w)")]
+    private static partial Regex Ipv4Pattern();
+
+    [GeneratedRegex(@"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?::(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")]
+    private static partial Regex Ipv6Pattern();
+
+    private static void IpAddresses(string text, List<PiiMatch> found)
+    {
+        foreach (var m in Ipv4Pattern().EnumerateMatches(text))
+            if (m.Index == 0 || text[m.Index - 1] is not ('v' or 'V')) found.Add(new PiiMatch(m.Index, m.Length, PiiType.IpAddress));
+        if (text.Contains("::", StringComparison.Ordinal) || text.Contains(':'))
+            foreach (var m in Ipv6Pattern().EnumerateMatches(text))
+            {
+                var candidate = text.AsSpan(m.Index, m.Length);
+                var colons = candidate.Count(':');
+                var hexDigits = 0;
+                foreach (var c in candidate) if (char.IsAsciiHexDigit(c)) hexDigits++;
+                // Full form (7 colons) or compressed (::) with ≥ 3 hex digits: times (12:30:45) and C++ scopes (a::b) never pass.
+                if ((colons == 7 || candidate.Contains("::", StringComparison.Ordinal)) && hexDigits >= 3
+                    && IPAddress.TryParse(candidate, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+                    found.Add(new PiiMatch(m.Index, m.Length, PiiType.IpAddress));
+            }
+    }
+
+    /// <summary>13–19 digits, in groups separated by single spaces or hyphens.</summary>
+    [GeneratedRegex(@"(?<![\w\-.,/+])\d{2,6}(?:[ \-]?\d{2,6}){1,7}(?![\w\-]|[.,/]\d)")]
+    private static partial Regex CardPattern();
+
+    private static void Cards(string text, List<PiiMatch> found)
+    {
+        Span<char> digits = stackalloc char[19];
+        foreach (var m in CardPattern().EnumerateMatches(text))
+        {
+            var span = text.AsSpan(m.Index, m.Length);
+            var n = 0;
+            foreach (var c in span)
+                if (char.IsAsciiDigit(c)) { if (n == 19) { n = 99; break; } digits[n++] = c; }
+            if (n is < 13 or > 19) continue;
+            var number = digits[..n];
+            if (IsCardPrefix(number) && Checksums.Luhn(number)) found.Add(new PiiMatch(m.Index, m.Length, PiiType.Card));
+        }
+    }
+
+    /// <summary>Issuer prefixes of the major networks (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro).</summary>
+    private static bool IsCardPrefix(ReadOnlySpan<char> d)
+    {
+        var two = (d[0] - '0') * 10 + (d[1] - '0');
+        var four = two * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+        return d[0] == '4' && d.Length is 13 or 16 or 19
+            || (two is >= 51 and <= 55 || four is >= 2221 and <= 2720) && d.Length == 16
+            || two is 34 or 37 && d.Length == 15
+            || (four == 6011 || two == 65 || four is >= 6440 and <= 6499) && d.Length is >= 16 and <= 19
+            || four is >= 3528 and <= 3589 && d.Length is >= 16 and <= 19
+            || two is 36 or 38 or 30 && d.Length is >= 14 and <= 19
+            || two == 62 && d.Length is >= 16 and <= 19
+            || two is 50 or 56 or 57 or 58 or 67 && d.Length is >= 13 and <= 19;
+    }
+
+    [GeneratedRegex(@"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?!\w)")]
+    private static partial Regex IbanPattern();
+
+    /// <summary>IBAN lengths of the countries that use them most; a country not listed needs only the checksum.</summary>
+    private static readonly Dictionary<string, int> IbanLengths = new(StringComparer.Ordinal)
+    {
+        ["AT"] = 20, ["BE"] = 16, ["CH"] = 21, ["CZ"] = 24, ["DE"] = 22, ["DK"] = 18, ["ES"] = 24, ["FI"] = 18, ["FR"] = 27, ["GB"] = 22,
+        ["GR"] = 27, ["HU"] = 28, ["IE"] = 22, ["IT"] = 27, ["LU"] = 20, ["NL"] = 18, ["NO"] = 15, ["PL"] = 28, ["PT"] = 25, ["RO"] = 24,
+        ["SE"] = 24, ["SK"] = 24, ["TR"] = 26,
+    };
+
+    private static void Ibans(string text, List<PiiMatch> found)
+    {
+        Span<char> compact = stackalloc char[40];
+        foreach (var m in IbanPattern().EnumerateMatches(text))
+        {
+            var n = 0;
+            foreach (var c in text.AsSpan(m.Index, m.Length))
+                if (c != ' ' && n < compact.Length) compact[n++] = c;
+            var iban = compact[..n];
+            if (IbanLengths.TryGetValue(iban[..2].ToString(), out var length) && length != n) continue;
+            if (Checksums.Iban(iban)) found.Add(new PiiMatch(m.Index, m.Length, PiiType.Iban));
+        }
+    }
+
+    [GeneratedRegex(@"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")]
+    private static partial Regex PrivateKeyPattern();
+
+    /// <summary>Formats that identify themselves: AWS, GitHub, Slack, Stripe, Google, OpenAI-style keys and JWTs.</summary>
+    [GeneratedRegex(@"(?<![\w\-])(?:(?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255}|xox[abprs]-[A-Za-z0-9\-]{10,200}" +
+        @"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,200}|AIza[0-9A-Za-z_\-]{35}|sk-(?:proj-)?[A-Za-z0-9_\-]{32,200}|glpat-[A-Za-z0-9_\-]{20}" +
+        @"|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})(?![\w\-])")]
+    private static partial Regex TokenFormatPattern();
+
+    /// <summary>A value assigned to a key/token/secret/password name: <c>api_key = "…"</c>, <c>token: …</c>.</summary>
+    [GeneratedRegex(@"(?i:key|token|secret|passw(?:or)?d|credential)s?[\w\-]{0,20}[""']?\s{0,3}(?:[:=]|=>|\bis\b)\s{0,3}[""']?(?<value>[A-Za-z0-9+/_\-.=~]{20,200})")]
+    private static partial Regex AssignedSecretPattern();
+
+    private static void Secrets(string text, List<PiiMatch> found)
+    {
+        if (text.Contains("PRIVATE KEY", StringComparison.Ordinal)) AddAll(PrivateKeyPattern(), text, PiiType.Secret, found);
+        AddAll(TokenFormatPattern(), text, PiiType.Secret, found);
+        foreach (Match m in AssignedSecretPattern().Matches(text))
+        {
+            var value = m.Groups["value"];
+            var span = value.ValueSpan.TrimEnd('.');
+            if (IsHighEntropyToken(span)) found.Add(new PiiMatch(value.Index, span.Length, PiiType.Secret));
+        }
+    }
+
+    /// <summary>Random-looking: letters and digits mixed, ≥ 3.5 bits per character (words, paths and version strings stay below).</summary>
+    private static bool IsHighEntropyToken(ReadOnlySpan<char> value)
+    {
+        if (value.Length < 20) return false;
+        bool digit = false, letter = false;
+        foreach (var c in value)
+        {
+            digit |= char.IsAsciiDigit(c);
+            letter |= char.IsAsciiLetter(c);
+        }
+        return digit && letter && Checksums.Entropy(value) >= 3.5;
+    }
+
+    private static void PhoneNumbers(string text, string? region, List<PiiMatch> found)
+    {
+        // Cheap gate: a phone number has at least 7 digits.
+        var digits = 0;
+        foreach (var c in text) if (char.IsAsciiDigit(c) && ++digits >= 7) break;
+        if (digits < 7) return;
+        foreach (var m in Phones.FindNumbers(text, region ?? "ZZ", PhoneNumberUtil.Leniency.VALID, long.MaxValue))
+            if (!DottedNumberPattern().IsMatch(m.RawString)) found.Add(new PiiMatch(m.Start, m.Length, PiiType.Phone));
+    }
+
+    /// <summary>Digits in 3–4 dot-separated short groups: dates (06.09.2001) and versions (16.9.56), which some regions' plans accept as numbers.</summary>
+    [GeneratedRegex(@"^\d{1,4}(?:\.\d{1,4}){2,3}$")]
+    private static partial Regex DottedNumberPattern();
+}
