@@ -44,9 +44,6 @@ public sealed record CorpusReport
     public required IReadOnlyList<Bar> LengthChars { get; init; }
     public required IReadOnlyList<Bar> Sources { get; init; }
 
-    /// <summary>Curated documents per language (the language stage's <c>language</c> column); empty without that stage.</summary>
-    public IReadOnlyList<Bar> Languages { get; init; } = [];
-
     /// <summary>Histogram of the curated documents' <c>language_score</c> (ten bins of 0.1); empty without the language stage.</summary>
     public IReadOnlyList<HistogramBin> LanguageScores { get; init; } = [];
     public required IReadOnlyList<Sample> Kept { get; init; }
@@ -73,7 +70,7 @@ public sealed record CorpusReport
         var languages = new Dictionary<string, (long Documents, long Chars, long Tokens)>(StringComparer.Ordinal);
         var sources = new Dictionary<string, long>(StringComparer.Ordinal);
         var kept = new List<Sample>();
-        var languages = new LanguageBreakdown();
+        var languageScores = new LanguageBreakdown();
         long documents = 0;
         foreach (var shard in manifest.Shards)
         {
@@ -99,7 +96,7 @@ public sealed record CorpusReport
                 sources[group] = sources.GetValueOrDefault(group) + 1;
                 if (kept.Count < KeptSamples) kept.Add(new Sample(id, source, null, null, Excerpt(text)));
             }
-            await languages.AddShardAsync(bytes, shard.Key, cancellationToken).ConfigureAwait(false);
+            await languageScores.AddShardAsync(bytes, shard.Key, cancellationToken).ConfigureAwait(false);
         }
         var dropped = new List<Sample>();
         var perReason = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -126,7 +123,7 @@ public sealed record CorpusReport
             Funnel = books.Count == 0 ? [] : [new Bar("in", books[0].In), .. books.Select(s => new Bar(s.Stage, s.Kept))],
             LengthChars = Edged(LengthEdges, lengths),
             Sources = sources.OrderByDescending(s => s.Value).ThenBy(s => s.Key, StringComparer.Ordinal).Take(20).Select(s => new Bar(s.Key, s.Value)).ToArray(),
-            Languages = languages.Languages, LanguageScores = languages.Scores,
+            LanguageScores = languageScores.Scores,
             Kept = kept, Dropped = dropped, StageReports = manifest.Reports,
             Distributions =
             [

@@ -43,13 +43,13 @@ public static class CorpusReportHtml
             foreach (var l in report.Languages)
                 html.Append("<tr><td>").Append(E(l.Language)).Append("</td><td>").Append(l.Documents).Append("</td><td>").Append(E(l.MeanChars))
                     .Append("</td><td>").Append(E(l.MeanTokens)).Append("</td></tr>");
-            html.Append("</table></section>");
+            html.Append("</table>");
+            if (report.LanguageScores.Count > 0)
+                html.Append("<h3>Language score</h3>")
+                    .Append(Bars(report.LanguageScores.Select(b => new Bar(string.Create(CultureInfo.InvariantCulture, $"{b.From:0.0}–{b.To:0.0}"), b.Count)).ToList()));
+            html.Append("</section>");
         }
         html.Append("<section id=\"sources\"><h2>Per source</h2>").Append(Bars(report.Sources)).Append("</section>");
-        if (report.Languages.Count > 0)
-            html.Append("<section id=\"languages\"><h2>Per language</h2>").Append(Bars(report.Languages)).Append("<h3>Language score</h3>")
-                .Append(Bars(report.LanguageScores.Select(b => new Bar(string.Create(CultureInfo.InvariantCulture, $"{b.From:0.0}–{b.To:0.0}"), b.Count)).ToList()))
-                .Append("</section>");
         html.Append("<section id=\"kept-samples\"><h2>Sample of kept documents</h2><table><tr><th>id</th><th>source</th><th>text</th></tr>");
         foreach (var s in report.Kept)
             html.Append("<tr><td>").Append(E(s.Id)).Append("</td><td>").Append(E(s.Source)).Append("</td><td class=\"text\">").Append(E(s.Text)).Append("</td></tr>");

@@ -296,7 +296,7 @@
 
   function renderLanguages(corpus) {
     // Bars of the 12 most frequent languages (codes, counts in the tooltip) and the language_score histogram; labels are text nodes.
-    const languages = (corpus?.languages || []).slice(0, 12).map((b) => [b.label, b.count]);
+    const languages = (corpus?.languages || []).slice(0, 12).map((l) => [l.language, l.documents]);
     const scores = (corpus?.languageScores || []).map((b) => [b.from, b.count]);
     $("language-figure").hidden = languages.length === 0;
     $("language-score-figure").hidden = scores.length === 0;

@@ -151,7 +151,7 @@ public sealed class LanguageStageTests(ITestOutputHelper output) : IDisposable
 
         // The corpus report counts the curated documents per language and bins their scores.
         var (report, _) = await stores.DataStore.TryReadJsonAsync<CorpusReport>("curated/language/" + CorpusReport.JsonName, CurationJson.Options);
-        Assert.Equal(["ar 1", "en 1", "ja 1", "ko 1", "th 1", "zh 1"], report!.Languages.Select(b => $"{b.Label} {b.Count}"));
+        Assert.Equal(["ar 1", "en 1", "ja 1", "ko 1", "th 1", "zh 1"], report!.Languages.Select(l => $"{l.Language} {l.Documents}"));
         Assert.Equal(10, report.LanguageScores.Count);
         Assert.Equal(6, report.LanguageScores.Sum(b => b.Count));
         Assert.Contains("id=\"languages\"", CorpusReportHtml.Render(report));
