@@ -1,4 +1,5 @@
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages.QualityScore;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Silo.Api;
@@ -21,6 +22,10 @@ public static class SubmissionPolicy
         for (var i = 0; i < spec.Stages.Count; i++)
             if (spec.Stages[i] is TrainTokenizeStageSpec { TokenizerPath: { } file } && FileProblem(file, allowedRoots) is { } fileProblem)
                 errors.Add(new SpecError($"stages[{i}].tokenizerPath", fileProblem));
+        // quality_score's labelled examples: a path like an input's.
+        for (var i = 0; i < spec.Stages.Count; i++)
+            if (spec.Stages[i] is QualityScoreStageSpec { Training: { } training } && Problem(training, allowedRoots, output: false) is { } trainingProblem)
+                errors.Add(new SpecError($"stages[{i}].training", trainingProblem));
         // Model files a job names (tokenize, embed, semantic_dedup's verify): the same rule as any local file it reads.
         for (var i = 0; i < spec.Stages.Count; i++)
         {
