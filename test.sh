@@ -67,6 +67,9 @@ export CURATION_TEST_AZURITE_BLOB="http://127.0.0.1:$blob_port/devstoreaccount1"
 export CURATION_TEST_AZURITE_TABLE="http://127.0.0.1:$table_port/devstoreaccount1"
 echo "Azurite blob service: $CURATION_TEST_AZURITE_BLOB (pid $azurite_pid), table service: $CURATION_TEST_AZURITE_TABLE (pid $table_pid)"
 
+log "dotnet format whitespace --verify-no-changes (style and analyzers are enforced by the build itself)"
+dotnet format whitespace Curation.sln --verify-no-changes
+
 log "dotnet test"
 # The output is kept in a file too, so that the failures can be repeated at the very end, where a CI log's tail shows them.
 test_log="$azurite_dir/dotnet-test.log"

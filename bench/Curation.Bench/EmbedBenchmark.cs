@@ -52,7 +52,9 @@ public static class EmbedBenchmark
         // before any clock starts, as a silo keeps its session from job to job.
         var provider = options.Provider switch
         {
-            "cpu" => ExecutionProviderPreference.Cpu, "cuda" => ExecutionProviderPreference.Cuda, _ => ExecutionProviderPreference.Auto,
+            "cpu" => ExecutionProviderPreference.Cpu,
+            "cuda" => ExecutionProviderPreference.Cuda,
+            _ => ExecutionProviderPreference.Auto,
         };
         using var services = new StageServices(new EmbeddingRuntime(new EmbeddingRuntimeOptions { Provider = provider }), Environment.MachineName, ownsRuntime: true);
         var modelOptions = EmbeddingRuntime.ModelOptionsOf(new ModelSpec(), services.Embedding.Options);

@@ -1,5 +1,4 @@
 using Curation.Pipelines;
-using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
 
 namespace Curation.Grains;

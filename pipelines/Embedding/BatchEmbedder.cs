@@ -1,6 +1,6 @@
-using Curation.Pipelines.Execution;
 using System.Buffers;
 using System.Numerics.Tensors;
+using Curation.Pipelines.Execution;
 
 namespace Curation.Pipelines.Embedding;
 

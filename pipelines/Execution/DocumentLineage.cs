@@ -1,7 +1,6 @@
-using Curation.Pipelines.Spec;
-using Curation.Pipelines.Stages;
-using Curation.Pipelines.Storage;
 using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Execution;
 

@@ -74,7 +74,7 @@ public static class ObjectSplitter
         return parts;
     }
 
-    private static IReadOnlyList<ObjectPart> StreamParts(long size, long target)
+    private static ObjectPart[] StreamParts(long size, long target)
     {
         var expanded = (Int128)size * CompressedExpansion;
         if (expanded <= target) return [];

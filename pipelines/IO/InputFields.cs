@@ -27,7 +27,7 @@ public sealed record RawJson(string Json);
 
 /// <summary>
 /// Which input fields are kept (<see cref="InputSpec.Fields"/>, <see cref="InputSpec.DropFields"/>) and the rule that
-/// turns them into columns: a field whose non-null values in the job's sample (<see cref="MetadataSampler"/>) all have
+/// turns them into columns: a field whose non-null values in the job's sample (<c>MetadataSampler</c>) all have
 /// one type — string, integer (int64), number (a mix of integers and floats: double), boolean — becomes a nullable
 /// column of that type; every other field (nested objects, arrays, mixed types, only nulls in the sample, names of the
 /// core columns) and every value that does not fit its column's type goes into the <c>metadata</c> column, one JSON

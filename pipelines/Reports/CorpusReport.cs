@@ -7,7 +7,7 @@ using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Reports;
 
-/// <summary>A bar of a distribution: documents whose value is at most <see cref="UpTo"/> (and above the previous bar's).</summary>
+/// <summary>A bar of a distribution: documents whose value is at most <c>UpTo</c> (and above the previous bar's).</summary>
 public sealed record Bar(string Label, long Count);
 
 /// <summary>A short excerpt of one document for the report's samples (the text as data: escaped wherever it is shown).</summary>

@@ -89,7 +89,7 @@ public sealed record EmbeddingHealthResult(EmbeddingIssues[] Issues, float[] Cos
 /// Flags degenerate embeddings before semantic dedup so they are quarantined (with a reason) instead of being
 /// collapsed as false duplicates: (a) non-finite, (b) (near-)zero norm, (c) "sticky": within a threshold of the corpus
 /// mean direction. The mean comes from per-shard partial sums (<see cref="Accumulate"/>) that a reducer totals
-/// (<see cref="Reduce"/>) over the healthy vectors only. Cosines use <see cref="VectorKernels.PairDot"/>, the same bits
+/// (<see cref="Reduce"/>) over the healthy vectors only. Cosines use <see cref="VectorKernels.PairDot(ReadOnlySpan{float}, ReadOnlySpan{float})"/>, the same bits
 /// on every machine.
 /// </summary>
 public static class EmbeddingHealth

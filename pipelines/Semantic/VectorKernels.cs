@@ -13,7 +13,7 @@ namespace Curation.Pipelines.Semantic;
 /// <c>acc = fma(a[p], b[p], acc)</c> for p = 0 … d − 1 starting from +0 (<see cref="SequentialDot"/>): SIMD lanes hold
 /// different <em>columns</em>, never different parts of one sum. AVX-512, AVX2 and the scalar fallback therefore give
 /// bit-identical results, so a silo's vector width never changes a cluster assignment or a SemDeDup decision.
-/// <see cref="PairDot"/> (one pair at a time: norms, cosine to a mean) uses a different but equally fixed order
+/// <see cref="PairDot(ReadOnlySpan{float}, ReadOnlySpan{float})"/> (one pair at a time: norms, cosine to a mean) uses a different but equally fixed order
 /// (16 lanes, then a fixed halving tree) that every path reproduces exactly as well.
 /// </para>
 /// </summary>
@@ -340,6 +340,6 @@ internal static unsafe class VectorKernels
         return lanes[0];
     }
 
-    /// <summary>Euclidean norm through <see cref="PairDot"/>: the same bits on every machine.</summary>
+    /// <summary>Euclidean norm through <see cref="PairDot(ReadOnlySpan{float}, ReadOnlySpan{float})"/>: the same bits on every machine.</summary>
     public static float Norm(ReadOnlySpan<float> x) => MathF.Sqrt(PairDot(x, x));
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Curation.Pipelines.Stages;
 
 namespace Curation.Pipelines.Spec;

@@ -1,4 +1,3 @@
-using Curation.Pipelines.IO;
 using Curation.Pipelines.IO.Readers;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;

@@ -3,7 +3,6 @@ using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.IO.Readers;
 using Curation.Pipelines.Model;
-using Curation.Pipelines.Spec;
 
 namespace Curation.Pipelines.Stages;
 

@@ -56,7 +56,7 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IF
 
     private static int Iteration(string phase) => int.Parse(phase[(phase.LastIndexOf('-') + 1)..], CultureInfo.InvariantCulture);
 
-    private ulong Seed(TaskContext task) => unchecked((ulong)task.Job.Spec.Seed);
+    private static ulong Seed(TaskContext task) => unchecked((ulong)task.Job.Spec.Seed);
 
     private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(stage.Index, stage.Name) + relative;
 

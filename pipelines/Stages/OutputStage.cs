@@ -54,7 +54,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
     /// <summary>An output object's key relative to the corpus root: inside the snapshot's folder for a versioned corpus.</summary>
     private static string Relative(TaskContext task, string name) => task.Job.Refresh is { } refresh ? $"{refresh.Folder}/{name}" : name;
 
-    private async Task<TaskStats> WriteShardAsync(TaskContext task, CancellationToken cancellationToken)
+    private static async Task<TaskStats> WriteShardAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var job = task.Job;

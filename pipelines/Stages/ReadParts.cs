@@ -4,7 +4,6 @@ using System.Text;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.IO.Readers;
-using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.IO.Readers;
-using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 

@@ -4,8 +4,6 @@ using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Semantic;
-using Curation.Pipelines.Spec;
-using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages;
 

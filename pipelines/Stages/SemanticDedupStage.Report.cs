@@ -1,11 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
-using Curation.Pipelines.Semantic;
-using Curation.Pipelines.Spec;
-using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages;
 

@@ -177,7 +177,7 @@ public sealed partial class SemanticDedupStage : PipelineStage
 
     public override string Name => SemanticDedupStageSpec.TypeName;
 
-    private ulong Seed(TaskContext task) => unchecked((ulong)task.Job.Spec.Seed);
+    private static ulong Seed(TaskContext task) => unchecked((ulong)task.Job.Spec.Seed);
 
     public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
     [
@@ -252,7 +252,7 @@ public sealed partial class SemanticDedupStage : PipelineStage
 
     /// <summary>
     /// Streams this partition's members from every shard's piece (shard order), spilling the vectors of those
-    /// <paramref name="wanted"/> accepts to <paramref name="spill"/> (created on the first piece).
+    /// <paramref name="wanted"/> accepts to a spill <paramref name="createSpill"/> makes (on the first piece).
     /// </summary>
     private async Task<List<Member>> ReadMembersAsync(TaskContext task, int partition, Func<int, long, int, string, bool> wanted,
         Func<int, VectorSpill> createSpill, CancellationToken cancellationToken)

@@ -63,7 +63,7 @@ internal static class StageObjects
         return new Execution.SnapshotIndex(task.Stage.Folder, name, partition, relative, rows, length);
     }
 
-    /// <summary>Every row group of a durable index partition (written by <see cref="WriteIndexAsync"/>, possibly by an earlier snapshot).</summary>
+    /// <summary>Every row group of a durable index partition (written by <c>WriteIndexAsync</c>, possibly by an earlier snapshot).</summary>
     public static async IAsyncEnumerable<RecordBatch> ReadIndexAsync(Execution.JobContext job, Execution.SnapshotIndex index,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -16,6 +16,7 @@ namespace Curation.Pipelines.Storage;
 /// Construct the <see cref="BlobContainerClient"/> with <see cref="CreateClientOptions"/>: the SDK's own retries are off
 /// because <see cref="ResilientObjectStore"/> retries whole operations (retrying at both levels multiplies attempts).
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "A process-lifetime store: its container gate lives as long as the process.")]
 public sealed class AzureBlobStore : IObjectStore
 {
     /// <summary>Produced bytes stay in memory up to this size, then spill to a temp file before the upload.</summary>

@@ -247,7 +247,7 @@ public sealed class LocalFolderStore : IObjectStore
 
     private static object CommitLockFor(string path) => CommitLocks[(uint)StringComparer.Ordinal.GetHashCode(path) % CommitLocks.Length];
 
-    private ObjectInfo InfoOf(string key, FileInfo file) => new(key, file.Length, ETagOf(file), new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero));
+    private static ObjectInfo InfoOf(string key, FileInfo file) => new(key, file.Length, ETagOf(file), new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero));
 
     private static string ETagOf(FileInfo file) => $"{file.LastWriteTimeUtc.Ticks:x}-{file.Length:x}";
 

@@ -72,7 +72,8 @@ public static class BadInput
             if (line12.RootElement.GetProperty("text").GetString() != Mixed12Text) throw new InvalidOperationException("mixed.jsonl line 12 does not decode as documented");
         var mixedIds = Enumerable.Range(0, lines.Count).Where(i => quarantined.All(q => q.Item1 != i)).Select(i => $"mixed-{i:D2}").ToList();
         expected.Add(new Expected("mixed.jsonl", lines.Count, lines.Count - quarantined.Count, quarantined,
-            "Line 12 holds JSON escapes (`\\u00e9`, a `\\t`, the surrogate pair `\\ud83d\\ude00`) and the same characters as raw UTF-8; its text must decode to: `" + Mixed12Text.Replace("\t", "\\t") + "`") { DocumentIds = mixedIds });
+            "Line 12 holds JSON escapes (`\\u00e9`, a `\\t`, the surrogate pair `\\ud83d\\ude00`) and the same characters as raw UTF-8; its text must decode to: `" + Mixed12Text.Replace("\t", "\\t") + "`")
+        { DocumentIds = mixedIds });
 
         // 2. empty.jsonl: zero bytes, zero records, nothing quarantined.
         File.WriteAllBytes(Path.Combine(dir, "empty.jsonl"), []);
@@ -95,7 +96,8 @@ public static class BadInput
             $"end of it. Expected: {complete} documents, then one corrupt_object record at position {complete} naming the object; " +
             $"the partial record is NOT a document and NOT malformed_json. Note: .NET's GZipStream ends such a stream without " +
             $"an exception (it returns 0 as at a normal end), so a reader has to notice the missing gzip trailer itself " +
-            $"(Python's gzip module, by contrast, raises EOFError).") { DocumentIds = [.. Enumerable.Range(0, complete).Select(i => $"truncated-{i:D2}")] });
+            $"(Python's gzip module, by contrast, raises EOFError).")
+        { DocumentIds = [.. Enumerable.Range(0, complete).Select(i => $"truncated-{i:D2}")] });
 
         // 5. bad.parquet: not Parquet at all (no PAR1 magic), so the object fails at its first read.
         File.WriteAllText(Path.Combine(dir, "bad.parquet"), "id,text\n1,\"This is a CSV file that somebody saved with a .parquet name.\"\n2,\"It has no PAR1 magic at either end.\"\n", new UTF8Encoding(false));

@@ -110,16 +110,16 @@ public static class CorpusCommand
 
         // Quality: low-quality documents fail exactly their labelled check; every other document passes all.
         foreach (var d in all)
-        foreach (var minWords in new[] { 5, 8 })
-        {
-            var failures = QualityReference.Failures(d.Text, minWords);
-            if (d.Truth?.Kind == Truth.LowQuality)
+            foreach (var minWords in new[] { 5, 8 })
             {
-                if (failures.Count != 1 || failures[0] != d.Truth.ExpectedReason)
-                    problems.Add($"{d.Id} (min_words {minWords}): expected only {d.Truth.ExpectedReason}, got [{string.Join(", ", failures)}]: {d.Text[..Math.Min(60, d.Text.Length)]}");
+                var failures = QualityReference.Failures(d.Text, minWords);
+                if (d.Truth?.Kind == Truth.LowQuality)
+                {
+                    if (failures.Count != 1 || failures[0] != d.Truth.ExpectedReason)
+                        problems.Add($"{d.Id} (min_words {minWords}): expected only {d.Truth.ExpectedReason}, got [{string.Join(", ", failures)}]: {d.Text[..Math.Min(60, d.Text.Length)]}");
+                }
+                else if (failures.Count > 0) problems.Add($"{d.Id} ({d.Truth?.Kind ?? "original"}, min_words {minWords}) fails quality checks: {string.Join(", ", failures)}");
             }
-            else if (failures.Count > 0) problems.Add($"{d.Id} ({d.Truth?.Kind ?? "original"}, min_words {minWords}) fails quality checks: {string.Join(", ", failures)}");
-        }
         return problems;
     }
 }

@@ -20,7 +20,7 @@ public sealed class Rng(ulong seed)
     /// <summary>Uniform in [0, n) without modulo bias.</summary>
     public int Next(int n)
     {
-        if (n <= 0) throw new ArgumentOutOfRangeException(nameof(n));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
         var bound = (ulong)n;
         var limit = ulong.MaxValue - ulong.MaxValue % bound;
         ulong x;

@@ -248,7 +248,7 @@ public static partial class DebianDocSource
         if (TextTools.HasControlOrFormat(text)) return Reject("text: control or format characters");
         if (LegalText().IsMatch(text)) return Reject("text: licence or legal wording");
         if (text.Contains('@') || text.Contains("://") || text.Contains("www.")) return Reject("text: e-mail address or URL");
-        if (!(text.EndsWith('.') || text.EndsWith('!') || text.EndsWith('?') || text.EndsWith(".)") || text.EndsWith(".\""))) return Reject("text: no sentence end");
+        if (!(text.EndsWith('.') || text.EndsWith('!') || text.EndsWith('?') || text.EndsWith(".)", StringComparison.Ordinal) || text.EndsWith(".\"", StringComparison.Ordinal))) return Reject("text: no sentence end");
         if (!char.IsUpper(text[0])) return Reject("text: does not start with a capital");
 
         int letters = 0, upper = 0, codeish = 0, nonSpace = 0, nonAscii = 0;
@@ -264,7 +264,7 @@ public static partial class DebianDocSource
         if (upper > 0.12 * letters) return Reject("chars: over 12% capitals");
         if (codeish > 0.01 * nonSpace) return Reject("chars: code punctuation");
         if (nonAscii > 0.02 * nonSpace) return Reject("chars: over 2% non-ASCII");
-        if (CodeToken().Matches(text).Count > 1) return Reject("words: code tokens");
+        if (CodeToken().Count(text) > 1) return Reject("words: code tokens");
 
         var words = text.Split(' ');
         if (words.Length < 35) return Reject("words: under 35");

@@ -25,7 +25,7 @@ public sealed class Variants(Rng rng, IReadOnlyDictionary<string, IReadOnlyList<
 
     /// <summary>
     /// Applies <paramref name="primary"/> plus up to two more transforms; the result equals the original under
-    /// <see cref="TextTools.Canonical"/> but not byte for byte. Null when the primary transform cannot change this text.
+    /// <see cref="TextTools.Canonical(string)"/> but not byte for byte. Null when the primary transform cannot change this text.
     /// </summary>
     public (string Text, List<string> Transforms)? WhitespaceCase(string original, string primary)
     {

@@ -3,9 +3,9 @@ using System.Text.Json.Serialization;
 using Curation.Grains.Hosting;
 using Curation.Pipelines.Storage;
 using Curation.Silo.Hosting;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -86,7 +86,7 @@ public sealed class ClusterHealthCheck(IGrainFactory grains) : IHealthCheck
     {
         try
         {
-            var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
             return hosts.Count > 0 ? HealthCheckResult.Healthy($"{hosts.Count} active silo(s)") : HealthCheckResult.Unhealthy("no active silo");
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -147,7 +147,8 @@ public static class ShutdownWatchdog
                 Console.Out.Flush();
                 // Environment.Exit would wait for the host's own exit handlers, which wait for the stuck stop.
                 System.Diagnostics.Process.GetCurrentProcess().Kill();
-            }) { IsBackground = true, Name = "shutdown watchdog" };
+            })
+            { IsBackground = true, Name = "shutdown watchdog" };
             timer.Start();
         });
     }

@@ -7,7 +7,6 @@ using Curation.Grains.Placement;
 using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
-using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 using Microsoft.AspNetCore.Mvc;

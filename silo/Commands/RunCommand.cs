@@ -4,8 +4,6 @@ using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 using Curation.Silo.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Spectre.Console;
 
@@ -41,8 +39,8 @@ public static class RunCommand
         var overrides = new Dictionary<string, string?>
         {
             ["Curation:Cluster:Clustering"] = "Localhost",
-            ["Curation:Cluster:SiloPort"] = CurationHost.FreePort().ToString(),
-            ["Curation:Cluster:GatewayPort"] = CurationHost.FreePort().ToString(),
+            ["Curation:Cluster:SiloPort"] = CurationHost.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Curation:Cluster:GatewayPort"] = CurationHost.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Curation:Cluster:ClusterId"] = "curate-run-" + Environment.ProcessId,
         };
         if (dataRoot is not null)

@@ -129,7 +129,7 @@ public static class ScheduleCommands
         return command;
     }
 
-    private static string When(DateTimeOffset? time) => time?.ToUniversalTime().ToString("yyyy-MM-dd HH:mm'Z'") ?? "";
+    private static string When(DateTimeOffset? time) => time?.ToUniversalTime().ToString("yyyy-MM-dd HH:mm'Z'", System.Globalization.CultureInfo.InvariantCulture) ?? "";
 
     private static void Write(ScheduleView s)
     {

@@ -5,11 +5,6 @@ using Curation.Grains.Schedules;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Curation.Silo.Hosting;
 

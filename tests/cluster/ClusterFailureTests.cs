@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Curation.Grains;
 using Curation.Grains.Hosting;
-using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;

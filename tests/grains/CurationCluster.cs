@@ -1,11 +1,10 @@
-using Curation.Grains;
 using Curation.Grains.Hosting;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 using Orleans.Serialization;
+using Orleans.TestingHost;
 
 namespace Curation.Grains.Tests;
 

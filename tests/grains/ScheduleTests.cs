@@ -8,7 +8,6 @@ using Curation.Pipelines.Storage;
 using Curation.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using Orleans.Configuration;
 
 namespace Curation.Grains.Tests;
 

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
@@ -5,7 +6,6 @@ using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
-using System.Text.Json;
 
 namespace Curation.Grains.Tests;
 

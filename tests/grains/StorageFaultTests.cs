@@ -1,6 +1,5 @@
 using System.Net;
 using Azure.Core.Pipeline;
-using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;

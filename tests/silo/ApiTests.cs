@@ -96,7 +96,7 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
         Assert.Equal(["in", "quality_filter", "exact", "kept"], view.Funnel.Select(f => f.Step));
         Assert.Equal(52, view.Funnel[0].Count);
         Assert.Equal(view.Accounting!.Kept, view.Funnel[^1].Count);
-        Assert.Equal(1, view.Stages.Single(s => s.Stage.EndsWith("quality_filter")).Dropped["too_short"]);
+        Assert.Equal(1, view.Stages.Single(s => s.Stage.EndsWith("quality_filter", StringComparison.Ordinal)).Dropped["too_short"]);
 
         // The same spec through `curate run` (its own process, its own data store).
         var specFile = Path.Combine(job.Folder, "job.json");
@@ -228,7 +228,7 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
         using var client = Host.Client();
         var job = new SmallJob(fixture.Temp.Combine("traversal-" + Guid.NewGuid().ToString("N")[..6]), "traversal");
         var spec = job.SpecJson();
-        spec = path.StartsWith("INPUT:")
+        spec = path.StartsWith("INPUT:", StringComparison.Ordinal)
             ? spec.Replace(JsonSerializer.Serialize(Path.Combine(job.Folder, "corpus", "*.jsonl")), JsonSerializer.Serialize(path["INPUT:".Length..]))
             : job.SpecJson(output: path.Replace("{root}", fixture.Temp.Path));
         var response = await client.PostAsync("/api/jobs", SmallJob.Body(spec));

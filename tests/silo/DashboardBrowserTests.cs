@@ -125,8 +125,11 @@ public sealed class DashboardBrowserTests
         // A schedule shows in the Schedules panel with its next run; the operator pauses it from there.
         using (var op = host.Client())
         {
-            var body = JsonSerializer.Serialize(new { id = "nightly-demo", cron = "0 3 * * *", timeZone = "Europe/Paris", overlap = "skip",
-                spec = JsonSerializer.Deserialize<JsonElement>(spec.Replace("\"dashboard-demo\"", "\"nightly-demo\"").Replace("curated/dashboard-demo", "curated/nightly")) });
+            var body = JsonSerializer.Serialize(new
+            {
+                id = "nightly-demo", cron = "0 3 * * *", timeZone = "Europe/Paris", overlap = "skip",
+                spec = JsonSerializer.Deserialize<JsonElement>(spec.Replace("\"dashboard-demo\"", "\"nightly-demo\"").Replace("curated/dashboard-demo", "curated/nightly"))
+            });
             var created = await op.PostAsync("/api/schedules", SmallJob.Body(body));
             Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
         }

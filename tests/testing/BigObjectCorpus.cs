@@ -1,7 +1,6 @@
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
-using Curation.Pipelines;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Storage;
 using Parquet;

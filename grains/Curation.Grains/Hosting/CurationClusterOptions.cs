@@ -1,11 +1,10 @@
 using System.Net;
 using Azure.Data.Tables;
+using Curation.Grains.Reminders;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
-using Orleans.Hosting;
-using Curation.Grains.Reminders;
 using StackExchange.Redis;
 
 namespace Curation.Grains.Hosting;

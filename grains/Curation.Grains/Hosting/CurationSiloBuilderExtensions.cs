@@ -1,13 +1,13 @@
 using Curation.Grains.Placement;
 using Curation.Grains.Schedules;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Curation.Grains.Storage;
+using Curation.Grains.Workers;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
-using Microsoft.Extensions.Logging;
-using Curation.Grains.Workers;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;

@@ -1,10 +1,10 @@
+using System.Text.Json;
 using Curation.Grains.Jobs;
 using Curation.Pipelines;
 using Curation.Pipelines.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using System.Text.Json;
 
 namespace Curation.Grains.Hosting;
 

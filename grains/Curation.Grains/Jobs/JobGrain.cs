@@ -15,6 +15,7 @@ namespace Curation.Grains.Jobs;
 /// <see cref="IStageTaskGrain"/> (bounded in flight), retries tasks that fail (a lost silo, a transient error),
 /// and records progress. All work and all outputs live in the object store; this grain holds only counters.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The run's token source lives as long as the activation; a grain is not disposed.")]
 public sealed class JobGrain(
     [PersistentState(JobGrain.StateName, CurationSiloBuilderExtensions.StorageName)] IPersistentState<JobGrainState> state,
     IStoreResolver stores,
@@ -89,7 +90,7 @@ public sealed class JobGrain(
     private void StartRun()
     {
         _cancellation = new CancellationTokenSource();
-        this.DelayDeactivation(TimeSpan.FromDays(7));
+        DelayDeactivation(TimeSpan.FromDays(7));
         _run = RunAsync(_cancellation.Token);
     }
 
@@ -147,7 +148,7 @@ public sealed class JobGrain(
                 }
                 await RunPhaseAsync(jobId, stage.Index, phase, index++, cancellationToken);
                 S.CoordinatorStoreRetries = _coordinatorRetries.Count;
-                await state.WriteStateAsync();
+                await state.WriteStateAsync(CancellationToken.None);
             }
 
             JobExecutor.SweepOrphanedTempFiles(job); // what killed attempts left on this machine goes now, not a day later
@@ -177,10 +178,10 @@ public sealed class JobGrain(
             coordinator.Dispose();
             _coordinatorRetries = null;
         }
-        await state.WriteStateAsync();
+        await state.WriteStateAsync(CancellationToken.None);   // the final state is written even when the run was cancelled
         CurationMetrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("state", S.State.ToString()));
         MemoryTrim.Request(); // the job's plan, listings and spec copies are garbage now: give the memory back
-        this.DelayDeactivation(TimeSpan.Zero);
+        DelayDeactivation(TimeSpan.Zero);
     }
 
     private async Task RunPhaseAsync(string jobId, int stage, PhaseInfo phase, int progressIndex, CancellationToken cancellationToken)
@@ -232,8 +233,12 @@ public sealed class JobGrain(
                 var p = S.Phases[progressIndex];
                 S.Phases[progressIndex] = p with
                 {
-                    Done = p.Done + 1, Reused = p.Reused + (stats.Reused ? 1 : 0), DocumentsIn = p.DocumentsIn + stats.In,
-                    BytesIn = p.BytesIn + stats.BytesIn, TaskSeconds = p.TaskSeconds + stats.Seconds, WallSeconds = clock.Elapsed.TotalSeconds,
+                    Done = p.Done + 1,
+                    Reused = p.Reused + (stats.Reused ? 1 : 0),
+                    DocumentsIn = p.DocumentsIn + stats.In,
+                    BytesIn = p.BytesIn + stats.BytesIn,
+                    TaskSeconds = p.TaskSeconds + stats.Seconds,
+                    WallSeconds = clock.Elapsed.TotalSeconds,
                     StoreRetries = p.StoreRetries + stats.StoreRetries,
                 };
                 if (stats.StoreRetries > 0)

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Curation.Pipelines;
 using Curation.Pipelines.Storage;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Runtime;
 
 namespace Curation.Grains.Reminders;
 
@@ -82,7 +81,7 @@ public sealed class ObjectStoreReminderTable(IStoreResolver stores) : IReminderT
         if (stored is null) return null;
         return new ReminderEntry
         {
-            GrainId = GrainId.Parse(stored.GrainId), ReminderName = stored.Name, StartAt = stored.StartAt, Period = stored.Period,
+            GrainId = GrainId.Parse(stored.GrainId, System.Globalization.CultureInfo.InvariantCulture), ReminderName = stored.Name, StartAt = stored.StartAt, Period = stored.Period,
             // The ETag of the version read (a write between GetInfo and the read makes a later remove fail, as it should).
             ETag = info.ETag,
         };

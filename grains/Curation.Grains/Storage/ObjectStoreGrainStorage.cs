@@ -3,7 +3,6 @@ using Curation.Pipelines;
 using Curation.Pipelines.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Orleans.Runtime;
 using Orleans.Runtime.Hosting;
 using Orleans.Storage;
 

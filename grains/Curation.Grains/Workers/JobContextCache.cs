@@ -21,6 +21,7 @@ public sealed class JobContextCache(IStoreResolver stores)
 /// Bounds how many tasks run at once on this silo (default: one per core), whatever the number of task grains
 /// placed here: CPU-bound work beyond the cores only adds memory.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "A silo-lifetime singleton: its semaphore lives as long as the process.")]
 public sealed class TaskSlots(int slots)
 {
     private readonly SemaphoreSlim _semaphore = new(slots, slots);

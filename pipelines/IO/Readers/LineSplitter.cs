@@ -1,7 +1,5 @@
 using System.Buffers;
 
-using Curation.Pipelines.IO;
-
 namespace Curation.Pipelines.IO.Readers;
 
 /// <summary>

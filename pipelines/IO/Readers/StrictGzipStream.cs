@@ -105,7 +105,9 @@ public sealed class StrictGzipStream : Stream
     public override int Read(byte[] buffer, int offset, int count)
     {
         ValidateBufferArguments(buffer, offset, count);
+#pragma warning disable CA2012 // useAsync: false completes synchronously; nothing is awaited
         return ReadCoreAsync(buffer.AsMemory(offset, count), useAsync: false, CancellationToken.None).GetAwaiter().GetResult();
+#pragma warning restore CA2012
     }
 
     public override int Read(Span<byte> buffer)
@@ -113,7 +115,9 @@ public sealed class StrictGzipStream : Stream
         var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
         try
         {
+#pragma warning disable CA2012 // useAsync: false completes synchronously; nothing is awaited
             var read = ReadCoreAsync(rented.AsMemory(0, buffer.Length), useAsync: false, CancellationToken.None).GetAwaiter().GetResult();
+#pragma warning restore CA2012
             rented.AsSpan(0, read).CopyTo(buffer);
             return read;
         }
@@ -473,7 +477,9 @@ public sealed class StrictGzipStream : Stream
         public override int Read(byte[] buffer, int offset, int count)
         {
             ValidateBufferArguments(buffer, offset, count);
+#pragma warning disable CA2012 // useAsync: false completes synchronously; nothing is awaited
             return owner.FeedAsync(buffer.AsMemory(offset, count), useAsync: false, CancellationToken.None).GetAwaiter().GetResult();
+#pragma warning restore CA2012
         }
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>

@@ -110,7 +110,7 @@ public sealed partial class NearDedupStage
     }
 
     /// <summary>The adjacency of this partition's nodes, read from the row groups addressed to it; neighbours sorted.</summary>
-    private async Task<SortedDictionary<Node, List<Node>>> ReadAdjacencyAsync(TaskContext task, IEnumerable<string> sources, int partition,
+    private static async Task<SortedDictionary<Node, List<Node>>> ReadAdjacencyAsync(TaskContext task, IEnumerable<string> sources, int partition,
         CancellationToken cancellationToken)
     {
         var adjacency = new SortedDictionary<Node, List<Node>>();

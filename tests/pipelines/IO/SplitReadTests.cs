@@ -25,7 +25,7 @@ public sealed class SplitReadTests(ITestOutputHelper output)
         {
             switch (random.Next(8))
             {
-                case 0: text.Append("\n"); break;
+                case 0: text.Append('\n'); break;
                 case 1: text.Append("{\"text\": \"broken\n"); break;
                 case 2: text.Append($"{{\"text\": \"{new string('x', 90)}\"}}\r\n"); break; // over the 64-byte limit
                 default: text.Append($"{{\"id\": {i}, \"text\": \"doc {i} 日本語 {new string('a', random.Next(30))}\"}}{(random.Next(3) == 0 ? "\r\n" : "\n")}"); break;

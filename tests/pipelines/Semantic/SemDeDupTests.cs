@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Xunit.Abstractions;
 using Curation.Pipelines.Semantic;
+using Xunit.Abstractions;
 
 namespace Curation.Pipelines.Tests.Semantic;
 

@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.IO;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;

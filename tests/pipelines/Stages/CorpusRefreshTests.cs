@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.IO;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;

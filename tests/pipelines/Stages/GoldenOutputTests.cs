@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
-using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 

@@ -1,5 +1,4 @@
 using Curation.Pipelines.Model;
-using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Text;
 
