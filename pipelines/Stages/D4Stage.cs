@@ -48,7 +48,7 @@ public sealed class D4Stage : PipelineStage
     [
         .. _kmeans.Phases(plan),
         new(AssignPhase, TaskScope.Shard, plan.ShardCount, false),
-        .. _cutoff.Phases(plan),
+        .. GlobalCutoffPhases.Phases(plan),
         new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true),
         new(ReportPhase, TaskScope.Single, 1, false),
     ];

@@ -30,7 +30,7 @@ internal sealed class GlobalCutoffPhases(PipelineStage stage, double keepFractio
     /// <summary>The rounds' decisions: what locate-high, locate-low and cutoff found.</summary>
     public sealed record Round(long Documents, long Remove, int HighBin = 0, long RankInHigh = 0, uint Key = 0, long RankAmongTies = 0, string? LastId = null);
 
-    public IEnumerable<PhaseInfo> Phases(JobPlan plan)
+    public static IEnumerable<PhaseInfo> Phases(JobPlan plan)
     {
         yield return new(LocateHighPhase, TaskScope.Single, 1, false);
         yield return new(CountLowPhase, TaskScope.Shard, plan.ShardCount, false);

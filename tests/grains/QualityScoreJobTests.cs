@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Curation.Pipelines;
 using Curation.Pipelines.Spec;
-using Curation.Pipelines.Stages;
 using Curation.Pipelines.Stages.QualityScore;
 using Curation.Pipelines.Storage;
 using Curation.Testing;

@@ -1,9 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Semantic;
-using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages.QualityScore;
 

@@ -48,7 +48,7 @@ public sealed class QualityScoreStage : PipelineStage
     [
         new(TrainPhaseName, TaskScope.Single, 1, false, EmbedStage.RequiredRole),
         new(ScorePhaseName, TaskScope.Shard, plan.ShardCount, false),
-        .. Cutoff?.Phases(plan) ?? [],
+        .. Cutoff is null ? [] : GlobalCutoffPhases.Phases(plan),
         new(ApplyPhaseName, TaskScope.Shard, plan.ShardCount, true),
         new(ReportPhaseName, TaskScope.Single, 1, false),
     ];
