@@ -86,12 +86,25 @@ public static class JsonlShardFile
     public static async IAsyncEnumerable<(string Id, string Source, string Text)> ReadDocumentsAsync(Stream content, string key,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await foreach (var (id, source, text, _) in ReadDocumentFieldsAsync(content, key, [], cancellationToken).ConfigureAwait(false))
+            yield return (id, source, text);
+    }
+
+    /// <summary>As <see cref="ReadDocumentsAsync"/>, with the named extra fields as text (null where the file or the document has none).</summary>
+    public static async IAsyncEnumerable<(string Id, string Source, string Text, string?[] Fields)> ReadDocumentFieldsAsync(Stream content, string key,
+        IReadOnlyList<string> fields, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
         if (key.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
         {
             await using var reader = await ParquetTableReader.OpenAsync(content, cancellationToken).ConfigureAwait(false);
-            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text, Columns.Source], cancellationToken).ConfigureAwait(false))
+            var present = fields.Where(f => reader.Schema.Any(c => c.Name == f)).ToArray();
+            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text, Columns.Source, .. present], cancellationToken).ConfigureAwait(false))
+            {
+                var columns = fields.Select(f => batch.Find(f)).ToArray();
                 for (var i = 0; i < batch.RowCount; i++)
-                    yield return (batch.Ids[i], batch.Sources[i], batch.Texts[i]);
+                    yield return (batch.Ids[i], batch.Sources[i], batch.Texts[i],
+                        columns.Select(c => c is null ? null : Convert.ToString(c.Values[i], System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+            }
             yield break;
         }
         Stream decompressed = key.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
@@ -105,7 +118,9 @@ public static class JsonlShardFile
                 if (line.Length == 0) continue;
                 using var document = JsonDocument.Parse(line);
                 var root = document.RootElement;
-                yield return (root.GetProperty(Columns.Id).GetString()!, root.GetProperty(Columns.Source).GetString()!, root.GetProperty(Columns.Text).GetString()!);
+                var values = fields.Select(f => root.TryGetProperty(f, out var v) && v.ValueKind != JsonValueKind.Null
+                    ? (v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText()) : null).ToArray();
+                yield return (root.GetProperty(Columns.Id).GetString()!, root.GetProperty(Columns.Source).GetString()!, root.GetProperty(Columns.Text).GetString()!, values);
             }
         }
     }

@@ -10,6 +10,12 @@ namespace Curation.Pipelines.Reports;
 /// <summary>A bar of a distribution: documents whose value is at most <c>UpTo</c> (and above the previous bar's).</summary>
 public sealed record Bar(string Label, long Count);
 
+/// <summary>One distribution of the report: an id (the HTML section's), a title and its bars.</summary>
+public sealed record Distribution(string Id, string Title, IReadOnlyList<Bar> Bars);
+
+/// <summary>One language's share of the curated corpus: documents, mean length in characters and in tokens (when tokenized).</summary>
+public sealed record LanguageRow(string Language, long Documents, double MeanChars, double? MeanTokens);
+
 /// <summary>A short excerpt of one document for the report's samples (the text as data: escaped wherever it is shown).</summary>
 public sealed record Sample(string Id, string Source, string? Reason, string? Twin, string? Text);
 
@@ -26,6 +32,8 @@ public sealed record CorpusReport
     private const int KeptSamples = 5;
     private const int ExcerptChars = 300;
     private static readonly long[] LengthEdges = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536, long.MaxValue];
+    private static readonly long[] TokenEdges = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384, long.MaxValue];
+    private const int MaxBars = 30;
 
     public required string JobId { get; init; }
     public required string JobName { get; init; }
@@ -38,21 +46,47 @@ public sealed record CorpusReport
     public required IReadOnlyList<Sample> Dropped { get; init; }
     public Dictionary<string, JsonElement> StageReports { get; init; } = [];
 
+    /// <summary>
+    /// Tokens per document (when a stage counted them), languages (when a <c>language</c> column exists), every thresholded
+    /// measure of a filter or dedup stage (the what-if's histograms: quality measures, near-dup similarity of candidate pairs),
+    /// semantic M, cluster and component sizes.
+    /// </summary>
+    public IReadOnlyList<Distribution> Distributions { get; init; } = [];
+
+    /// <summary>Per-language breakdown (empty without a <c>language</c> column), most documents first.</summary>
+    public IReadOnlyList<LanguageRow> Languages { get; init; } = [];
+
     /// <summary>Builds the report of one run's output by streaming its shards and drops once (bounded memory: counters and samples).</summary>
-    public static async Task<CorpusReport> BuildAsync(IObjectStore output, StoreLocation location, Manifest manifest, CancellationToken cancellationToken = default)
+    public static async Task<CorpusReport> BuildAsync(IObjectStore output, StoreLocation location, Manifest manifest, JobSpec? spec = null,
+        CancellationToken cancellationToken = default)
     {
         var lengths = new long[LengthEdges.Length];
+        var tokens = new long[TokenEdges.Length];
+        var counted = false;
+        var languages = new Dictionary<string, (long Documents, long Chars, long Tokens)>(StringComparer.Ordinal);
         var sources = new Dictionary<string, long>(StringComparer.Ordinal);
         var kept = new List<Sample>();
         long documents = 0;
         foreach (var shard in manifest.Shards)
         {
             var bytes = await output.ReadBytesAsync(location.KeyOf(shard.Key), cancellationToken).ConfigureAwait(false);
-            await foreach (var (id, source, text) in JsonlShardFile.ReadDocumentsAsync(new MemoryStream(bytes), shard.Key, cancellationToken).ConfigureAwait(false))
+            await foreach (var (id, source, text, fields) in JsonlShardFile.ReadDocumentFieldsAsync(new MemoryStream(bytes), shard.Key,
+                               [TokenizeStage.TokenCountColumn, TrainTokenizeStage.LanguageColumn], cancellationToken).ConfigureAwait(false))
             {
                 documents++;
                 var chars = System.Globalization.StringInfo.ParseCombiningCharacters(text).Length; // characters as readers count them, any script
                 lengths[Array.FindIndex(LengthEdges, e => chars <= e)]++;
+                var tokenCount = long.TryParse(fields[0], System.Globalization.CultureInfo.InvariantCulture, out var t) ? t : -1;
+                if (tokenCount >= 0)
+                {
+                    counted = true;
+                    tokens[Array.FindIndex(TokenEdges, e => tokenCount <= e)]++;
+                }
+                if (fields[1] is { } language)
+                {
+                    var had = languages.GetValueOrDefault(language.Length == 0 ? "und" : language);
+                    languages[language.Length == 0 ? "und" : language] = (had.Documents + 1, had.Chars + chars, had.Tokens + Math.Max(0, tokenCount));
+                }
                 var group = SourceGroup(source);
                 sources[group] = sources.GetValueOrDefault(group) + 1;
                 if (kept.Count < KeptSamples) kept.Add(new Sample(id, source, null, null, Excerpt(text)));
@@ -81,16 +115,80 @@ public sealed record CorpusReport
         {
             JobId = manifest.JobId, JobName = manifest.JobName, Documents = documents, Books = books,
             Funnel = books.Count == 0 ? [] : [new Bar("in", books[0].In), .. books.Select(s => new Bar(s.Stage, s.Kept))],
-            LengthChars = LengthEdges.Select((e, i) => new Bar(e == long.MaxValue ? $"> {LengthEdges[^2]:N0}" : $"≤ {e:N0}", lengths[i])).ToArray(),
+            LengthChars = Edged(LengthEdges, lengths),
             Sources = sources.OrderByDescending(s => s.Value).ThenBy(s => s.Key, StringComparer.Ordinal).Take(20).Select(s => new Bar(s.Key, s.Value)).ToArray(),
             Kept = kept, Dropped = dropped, StageReports = manifest.Reports,
+            Distributions =
+            [
+                .. counted ? [new Distribution("tokens", "Tokens per document", Edged(TokenEdges, tokens))] : Array.Empty<Distribution>(),
+                .. languages.Count > 0
+                    ? [new Distribution("language", "Language", languages.OrderByDescending(l => l.Value.Documents).ThenBy(l => l.Key, StringComparer.Ordinal)
+                        .Take(MaxBars).Select(l => new Bar(l.Key, l.Value.Documents)).ToArray())]
+                    : Array.Empty<Distribution>(),
+                .. StageDistributions(manifest, spec),
+            ],
+            Languages = languages.OrderByDescending(l => l.Value.Documents).ThenBy(l => l.Key, StringComparer.Ordinal)
+                .Select(l => new LanguageRow(l.Key, l.Value.Documents, Math.Round((double)l.Value.Chars / l.Value.Documents, 1),
+                    counted ? Math.Round((double)l.Value.Tokens / l.Value.Documents, 1) : null)).ToArray(),
         };
     }
 
-    /// <summary>Writes report.json and report.html next to the manifest (create-once; deterministic content).</summary>
-    public static async Task WriteAsync(IObjectStore output, StoreLocation location, string folder, Manifest manifest, CancellationToken cancellationToken = default)
+    private static Bar[] Edged(long[] edges, long[] counts) =>
+        edges.Select((e, i) => new Bar(e == long.MaxValue ? $"> {edges[^2]:N0}" : $"≤ {e:N0}", counts[i])).ToArray();
+
+    /// <summary>The stages' own distributions: every thresholded measure (from the task metrics the manifest sums), semantic M, cluster and component sizes.</summary>
+    private static IEnumerable<Distribution> StageDistributions(Manifest manifest, JobSpec? spec)
     {
-        var report = await BuildAsync(output, location, manifest, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < (spec?.Stages.Count ?? 0); i++)
+        {
+            var stage = spec!.Stages[i];
+            var folder = JobLayout.StageFolderName(i + 1, stage.Type);
+            if (stage is IThresholdedSpec thresholded && manifest.Metrics.TryGetValue(folder, out var metrics))
+                foreach (var measure in thresholded.Thresholds)
+                {
+                    var histogram = MeasureHistogram.Collect(measure, [new TaskStats { Metrics = metrics }]);
+                    if (histogram.Bins.Sum(b => b.Count) == 0) continue;
+                    yield return new Distribution($"measure-{folder}-{measure.Field}", $"{folder}: {measure.Measure} ({measure.Field} = {measure.Current.ToString(System.Globalization.CultureInfo.InvariantCulture)})",
+                        Coarsen(histogram.Bins));
+                }
+            if (!manifest.Reports.TryGetValue(folder, out var report) || report.ValueKind != JsonValueKind.Object) continue;
+            if (report.TryGetProperty("maxSimilarityHistogram", out var m) && m.ValueKind == JsonValueKind.Array)
+                yield return new Distribution($"semantic-m-{folder}", $"{folder}: M, highest cosine to an earlier member of the cluster",
+                    Coarsen([.. m.EnumerateArray().Select(b => new HistogramBin(b.GetProperty("from").GetDouble(), b.GetProperty("to").GetDouble(), b.GetProperty("count").GetInt64()))]));
+            if (report.TryGetProperty("clusterSizes", out var c) && c.ValueKind == JsonValueKind.Object && c.TryGetProperty("buckets", out var buckets))
+                yield return new Distribution($"clusters-{folder}", $"{folder}: cluster sizes (clusters per size bucket)",
+                    [.. buckets.EnumerateArray().Select(b => new Bar($"≤ {b.GetProperty("upTo").GetInt64():N0}", b.GetProperty("clusters").GetInt64()))]);
+            if (report.TryGetProperty("componentSizes", out var sizes) && sizes.ValueKind == JsonValueKind.Array && sizes.GetArrayLength() > 0)
+                yield return new Distribution($"components-{folder}", $"{folder}: near-duplicate component sizes (components per size)",
+                    [.. sizes.EnumerateArray().Take(MaxBars).Select(b => new Bar($"{b.GetProperty("size").GetInt64():N0}", b.GetProperty("components").GetInt64()))]);
+        }
+    }
+
+    /// <summary>Histogram bins as at most <see cref="MaxBars"/> bars over the range that holds values.</summary>
+    private static Bar[] Coarsen(IReadOnlyList<HistogramBin> bins)
+    {
+        var first = bins.ToList().FindIndex(b => b.Count > 0);
+        if (first < 0) return [];
+        var last = bins.ToList().FindLastIndex(b => b.Count > 0);
+        var width = (last - first) / MaxBars + 1;
+        var bars = new List<Bar>();
+        for (var from = first; from <= last; from += width)
+        {
+            var to = Math.Min(last, from + width - 1);
+            bars.Add(new Bar($"{Label(bins[from].From)} – {Label(bins[to].To)}", bins.Skip(from).Take(to - from + 1).Sum(b => b.Count)));
+        }
+        return [.. bars];
+
+        static string Label(double value) => Math.Abs(value) >= 10
+            ? Math.Round(value).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)
+            : value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Writes report.json and report.html next to the manifest (create-once; deterministic content).</summary>
+    public static async Task WriteAsync(IObjectStore output, StoreLocation location, string folder, Manifest manifest, JobSpec? spec = null,
+        CancellationToken cancellationToken = default)
+    {
+        var report = await BuildAsync(output, location, manifest, spec, cancellationToken).ConfigureAwait(false);
         var json = JsonSerializer.SerializeToUtf8Bytes(report, CurationJson.Options);
         var html = System.Text.Encoding.UTF8.GetBytes(CorpusReportHtml.Render(report));
         await output.CreateOnceAsync(location.KeyOf(Join(folder, JsonName)), (s, ct) => s.WriteAsync(json, ct).AsTask(), cancellationToken).ConfigureAwait(false);

@@ -30,6 +30,21 @@ public static class CorpusReportHtml
                 .Append(E(string.Join(", ", s.Quarantined.OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => $"{d.Key} {d.Value}")))).Append("</td></tr>");
         html.Append("</table></section>");
         html.Append("<section id=\"length\"><h2>Length (characters)</h2>").Append(Bars(report.LengthChars)).Append("</section>");
+        if (report.Distributions.Count > 0)
+        {
+            html.Append("<section id=\"distributions\"><h2>Distributions</h2>");
+            foreach (var d in report.Distributions)
+                html.Append("<div id=\"").Append(E(d.Id)).Append("\" class=\"distribution\"><h3>").Append(E(d.Title)).Append("</h3>").Append(Bars(d.Bars)).Append("</div>");
+            html.Append("</section>");
+        }
+        if (report.Languages.Count > 0)
+        {
+            html.Append("<section id=\"languages\"><h2>Per language</h2><table><tr><th>language</th><th>documents</th><th>mean characters</th><th>mean tokens</th></tr>");
+            foreach (var l in report.Languages)
+                html.Append("<tr><td>").Append(E(l.Language)).Append("</td><td>").Append(l.Documents).Append("</td><td>").Append(E(l.MeanChars))
+                    .Append("</td><td>").Append(E(l.MeanTokens)).Append("</td></tr>");
+            html.Append("</table></section>");
+        }
         html.Append("<section id=\"sources\"><h2>Per source</h2>").Append(Bars(report.Sources)).Append("</section>");
         html.Append("<section id=\"kept-samples\"><h2>Sample of kept documents</h2><table><tr><th>id</th><th>source</th><th>text</th></tr>");
         foreach (var s in report.Kept)

@@ -213,7 +213,7 @@ public enum NearDedupVerify { None, Estimated, Exact }
 /// candidate with probability 1 − (1 − j^rows)^bands: the S-curve is steepest near (1/bands)^(1/rows).
 /// </summary>
 [Stage(TypeName, Role = StageRole.NearDedup)]
-public sealed record NearDedupStageSpec : StageSpec
+public sealed record NearDedupStageSpec : StageSpec, IThresholdedSpec
 {
     public const string TypeName = "near_dedup";
 
@@ -261,6 +261,16 @@ public sealed record NearDedupStageSpec : StageSpec
     }
 
     public override PipelineStage CreateStage(int index) => new NearDedupStage(index, this);
+
+    /// <summary>The Jaccard (estimated or exact, as <see cref="Verify"/> says) of candidate pairs; at or above the threshold a pair is an edge.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ThresholdMeasure> Thresholds =>
+        [new("threshold", Verify == NearDedupVerify.Exact ? "exact Jaccard of candidate pairs" : "estimated Jaccard of candidate pairs", Threshold, DropsAbove: true, 0, 1)];
+
+    /// <summary>A new threshold; a stage that ran without verification verifies by estimate (the what-if measured that).</summary>
+    public StageSpec WithThreshold(string field, double value) => field == "threshold"
+        ? this with { Threshold = value, Verify = Verify == NearDedupVerify.None ? NearDedupVerify.Estimated : Verify }
+        : throw new ArgumentException($"{TypeName} has no threshold '{field}'.", nameof(field));
 }
 
 /// <summary>

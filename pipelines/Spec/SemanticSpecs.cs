@@ -9,7 +9,7 @@ public enum SemanticOrder { Hard, Easy, Random }
 /// member whose highest cosine similarity to an earlier-ranked member reaches 1 − eps is removed.
 /// </summary>
 [Stage(TypeName, Role = StageRole.SemanticDedup)]
-public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec
+public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec, IThresholdedSpec
 {
     public const string TypeName = "semantic_dedup";
     public const double DefaultEps = 0.01;
@@ -60,6 +60,16 @@ public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec
     /// null or the embeddings' own dimensions: the full space. Within clusters, similarity is exact cosine as always.
     /// </summary>
     public int? ClusterDims { get; init; }
+
+    /// <summary>M, a member's highest cosine to an earlier-ranked member of its cluster; removed when M ≥ 1 − eps.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<ThresholdMeasure> Thresholds =>
+        [new("eps", "M: highest cosine to an earlier member (removed when M ≥ 1 − eps)", Eps ?? DefaultEps, DropsAbove: true, 0, 1)];
+
+    /// <summary>A fixed eps (a target keep fraction gives way to it).</summary>
+    public StageSpec WithThreshold(string field, double value) => field == "eps"
+        ? this with { Eps = value, TargetKeepFraction = null }
+        : throw new ArgumentException($"{TypeName} has no threshold '{field}'.", nameof(field));
 
     public override void Validate(StageChecks check)
     {

@@ -73,6 +73,7 @@ public static class ShardTransformer
         var bytesIn = new long[members.Count];
         var seconds = new double[members.Count];
         var dropped = members.Select(_ => new Dictionary<string, long>()).ToArray();
+        var metrics = members.Select(_ => new Dictionary<string, double>()).ToArray();
 
         await using var dataSpool = SpoolFile.Create();
         var dropsSpools = members.Select(_ => SpoolFile.Create()).ToArray();
@@ -110,6 +111,7 @@ public static class ShardTransformer
                             var keptRows = drops.KeptRows();
                             kept[m] += keptRows.Count;
                             drops.CountReasons(dropped[m]);
+                            drops.AddMeasures(metrics[m]);
                             if (drops.Count > 0) await dropsWriters[m].WriteAsync(drops.ToDropsBatch(), cancellationToken).ConfigureAwait(false);
                             batch = keptRows.Count == batch.RowCount ? batch : batch.Select(keptRows);
                             seconds[m] += step.Elapsed.TotalSeconds;
@@ -124,7 +126,7 @@ public static class ShardTransformer
                 }
             }
 
-            var stats = members.Select((_, m) => new TaskStats { In = rowsIn[m], Kept = kept[m], Dropped = dropped[m], BytesIn = bytesIn[m], Seconds = seconds[m] }).ToArray();
+            var stats = members.Select((_, m) => new TaskStats { In = rowsIn[m], Kept = kept[m], Dropped = dropped[m], BytesIn = bytesIn[m], Seconds = seconds[m], Metrics = metrics[m] }).ToArray();
             for (var m = 0; m < members.Count; m++)
                 await dropsSpools[m].CommitOnceAsync(data, task.Job.Layout.ShardDrops(members[m].Stage.Index, members[m].Stage.Name, shard), cancellationToken).ConfigureAwait(false);
             if (beforeData is not null) await beforeData(stats, cancellationToken).ConfigureAwait(false);

@@ -9,6 +9,7 @@ namespace Curation.Pipelines.Stages;
 public sealed class DropCollector(RecordBatch batch, string stage)
 {
     private readonly Dictionary<int, DropEntry> _drops = [];
+    private Dictionary<string, MeasureCounts>? _measures;
 
     public RecordBatch Batch => batch;
 
@@ -20,6 +21,20 @@ public sealed class DropCollector(RecordBatch batch, string stage)
     }
 
     public bool IsDropped(int row) => _drops.ContainsKey(row);
+
+    /// <summary>Records one document's value of a thresholded measure for the stage's what-if histogram.</summary>
+    public void Measure(ThresholdMeasure measure, double value)
+    {
+        _measures ??= [];
+        if (!_measures.TryGetValue(measure.Field, out var counts)) _measures[measure.Field] = counts = new MeasureCounts(measure);
+        counts.Add(value);
+    }
+
+    /// <summary>Adds the measures recorded from this batch to the task's metrics.</summary>
+    public void AddMeasures(IDictionary<string, double> metrics)
+    {
+        foreach (var counts in _measures?.Values ?? Enumerable.Empty<MeasureCounts>()) counts.AddTo(metrics);
+    }
 
     public IReadOnlyList<int> KeptRows()
     {

@@ -271,7 +271,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             Tokens = job.Spec.Output.Tokens is null || job.Stages.OfType<TrainTokenizeStage>().LastOrDefault() is not { } train ? null
                 : TokensSection.Of(job.Spec, train.Spec, tokenFiles, metrics.GetValueOrDefault(Folder) ?? []),
         };
-        await Reports.CorpusReport.WriteAsync(job.Output, job.OutputLocation, Relative(task, ""), manifest, cancellationToken).ConfigureAwait(false);
+        await Reports.CorpusReport.WriteAsync(job.Output, job.OutputLocation, Relative(task, ""), manifest, job.Spec, cancellationToken).ConfigureAwait(false);
         var key = OutputKey(task, Relative(task, Manifest.FileName));
         try
         {

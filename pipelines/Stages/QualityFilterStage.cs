@@ -6,7 +6,7 @@ namespace Curation.Pipelines.Stages;
 
 /// <summary>Heuristic quality filters; each failed check drops the document with its own reason.</summary>
 [Stage(TypeName, Role = StageRole.Filter)]
-public sealed record QualityFilterStageSpec : DocumentStageSpec
+public sealed record QualityFilterStageSpec : DocumentStageSpec, IThresholdedSpec
 {
     public const string TypeName = "quality_filter";
 
@@ -30,6 +30,27 @@ public sealed record QualityFilterStageSpec : DocumentStageSpec
     }
 
     public override IDocumentTransform CreateTransform() => new QualityFilterTransform(this);
+
+    /// <summary>Each threshold's measure, recorded over the documents every other check passes (so the what-if adds up exactly per bin).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ThresholdMeasure> Thresholds =>
+    [
+        new("minChars", "characters", MinChars, DropsAbove: false, 0, 1_000_000, Bins: 120, Log: true),
+        new("maxChars", "characters", MaxChars, DropsAbove: true, 0, 10_000_000, Bins: 120, Log: true),
+        new("minWords", "words", MinWords, DropsAbove: false, 0, 100_000, Bins: 100, Log: true),
+        new("maxSymbolRatio", "symbol ratio", MaxSymbolRatio, DropsAbove: true, 0, 1),
+        new("maxRepeatedLineFraction", "repeated-line fraction", MaxRepeatedLineFraction, DropsAbove: true, 0, 1),
+    ];
+
+    public StageSpec WithThreshold(string field, double value) => field switch
+    {
+        "minChars" => this with { MinChars = (int)Math.Round(value) },
+        "maxChars" => this with { MaxChars = (int)Math.Round(value) },
+        "minWords" => this with { MinWords = (int)Math.Round(value) },
+        "maxSymbolRatio" => this with { MaxSymbolRatio = value },
+        "maxRepeatedLineFraction" => this with { MaxRepeatedLineFraction = value },
+        _ => throw new ArgumentException($"{TypeName} has no threshold '{field}'.", nameof(field)),
+    };
 }
 
 /// <summary>
@@ -50,10 +71,13 @@ public sealed class QualityFilterTransform(QualityFilterStageSpec spec) : IDocum
     public IReadOnlyList<ColumnSchema> AddedColumns { get; } =
         [new(CharCountColumn, typeof(int)), new(WordCountColumn, typeof(int))];
 
+    private readonly IReadOnlyList<ThresholdMeasure> _thresholds = spec.Thresholds;
+
     public void Process(RecordBatch batch, DropCollector drops)
     {
         var chars = batch.ResetColumn<int>(CharCountColumn, batch.RowCount);
         var words = batch.ResetColumn<int>(WordCountColumn, batch.RowCount);
+        Span<bool> fails = stackalloc bool[5];
         for (var row = 0; row < batch.RowCount; row++)
         {
             var measures = TextMeasures.Of(batch.Texts[row]);
@@ -61,7 +85,27 @@ public sealed class QualityFilterTransform(QualityFilterStageSpec spec) : IDocum
             words.Add(measures.Words);
             var failure = Check(measures);
             if (failure is { } f) drops.Drop(row, f.Reason, f.Detail);
+            RecordMeasures(measures, fails, drops);
         }
+    }
+
+    /// <summary>
+    /// Each threshold's measure for the what-if, counted only when every other check passes: a document such a check removes
+    /// stays removed whatever this threshold becomes, so removed(t) = removed − this histogram beyond the current threshold + beyond t.
+    /// </summary>
+    private void RecordMeasures(TextMeasures m, Span<bool> fails, DropCollector drops)
+    {
+        fails[0] = m.Chars < spec.MinChars;
+        fails[1] = m.Chars > spec.MaxChars;
+        fails[2] = m.Words < spec.MinWords;
+        fails[3] = m.SymbolRatio > spec.MaxSymbolRatio;
+        fails[4] = m.RepeatedLineFraction > spec.MaxRepeatedLineFraction;
+        var failing = 0;
+        foreach (var f in fails) if (f) failing++;
+        if (failing > 1) return;
+        ReadOnlySpan<double> values = [m.Chars, m.Chars, m.Words, m.SymbolRatio, m.RepeatedLineFraction];
+        for (var i = 0; i < fails.Length; i++)
+            if (failing == 0 || fails[i]) drops.Measure(_thresholds[i], values[i]);
     }
 
     private (string Reason, string Detail)? Check(TextMeasures m)

@@ -98,3 +98,74 @@ public sealed record D4Report
     public IReadOnlyList<ClusterCount> Clusters { get; init; } = [];
     public IReadOnlyList<HistogramBin> DistanceHistogram { get; init; } = [];
 }
+
+/// <summary>
+/// A threshold a stage applies to a measure (<paramref name="Field"/> is the spec field holding it, camelCase as in the
+/// job JSON) and the scale its histogram is recorded on: <paramref name="Bins"/> bins over [<paramref name="Min"/>,
+/// <paramref name="Max"/>] (values outside land in the end bins), evenly spaced or, with <paramref name="Log"/>, evenly in
+/// log(1 + v). <paramref name="DropsAbove"/>: values above the threshold remove a document (else values below do).
+/// Document stages record values with <see cref="DropCollector.Measure"/>, multi-phase stages with <see cref="MeasureCounts"/>;
+/// the counts travel in the task's metrics, add up across tasks and come back with <see cref="MeasureHistogram.Collect"/>.
+/// The what-if curve "documents removed at threshold t" (<see cref="WhatIf"/>) is read from it.
+/// </summary>
+public sealed record ThresholdMeasure(string Field, string Measure, double Current, bool DropsAbove, double Min, double Max, int Bins = 100, bool Log = false)
+{
+    private double Scale(double value) => Log ? Math.Log(1 + Math.Max(0, value)) : value;
+
+    /// <summary>The bin a value falls in.</summary>
+    public int BinOf(double value)
+    {
+        var (lo, hi) = (Scale(Min), Scale(Max));
+        var position = (Scale(value) - lo) / (hi - lo) * Bins;
+        return double.IsNaN(position) ? 0 : (int)Math.Clamp(Math.Floor(position), 0, Bins - 1);
+    }
+
+    /// <summary>The lower edge of bin <paramref name="bin"/> (bin <see cref="Bins"/> gives the upper edge of the last).</summary>
+    public double Edge(int bin)
+    {
+        var (lo, hi) = (Scale(Min), Scale(Max));
+        var scaled = lo + (hi - lo) * bin / Bins;
+        return Log ? Math.Exp(scaled) - 1 : scaled;
+    }
+
+    /// <summary>The metric under which tasks count bin <paramref name="bin"/>.</summary>
+    public string Metric(int bin) => $"measure.{Field}.{bin:D4}";
+}
+
+/// <summary>Counts of one <see cref="ThresholdMeasure"/> in one task; <see cref="AddTo"/> puts the non-empty bins into its metrics.</summary>
+public sealed class MeasureCounts(ThresholdMeasure measure)
+{
+    private readonly long[] _counts = new long[measure.Bins];
+
+    public ThresholdMeasure Measure => measure;
+
+    public void Add(double value) => _counts[measure.BinOf(value)]++;
+
+    public void AddTo(IDictionary<string, double> metrics)
+    {
+        for (var bin = 0; bin < _counts.Length; bin++)
+            if (_counts[bin] != 0) metrics[measure.Metric(bin)] = metrics.TryGetValue(measure.Metric(bin), out var had) ? had + _counts[bin] : _counts[bin];
+    }
+}
+
+/// <summary>The histogram of a thresholded measure, summed over a stage's tasks: what its report stores for the what-if.</summary>
+public sealed record MeasureHistogram(string Field, string Measure, double Current, bool DropsAbove, bool Log, IReadOnlyList<HistogramBin> Bins)
+{
+    public static MeasureHistogram Collect(ThresholdMeasure measure, IEnumerable<Execution.TaskStats> stats)
+    {
+        var counts = new long[measure.Bins];
+        foreach (var task in stats)
+            for (var bin = 0; bin < counts.Length; bin++)
+                if (task.Metrics.TryGetValue(measure.Metric(bin), out var count)) counts[bin] += (long)count;
+        return new MeasureHistogram(measure.Field, measure.Measure, measure.Current, measure.DropsAbove, measure.Log,
+            counts.Select((c, b) => new HistogramBin(measure.Edge(b), measure.Edge(b + 1), c)).ToArray());
+    }
+
+    /// <summary>
+    /// Documents of the histogram the threshold <paramref name="threshold"/> removes, to the bins' resolution: a bin counts
+    /// when it lies wholly on the removing side (values above a DropsAbove threshold, below otherwise).
+    /// </summary>
+    public long RemovedAt(double threshold) => DropsAbove
+        ? Bins.Where(b => b.From >= threshold).Sum(b => b.Count)
+        : Bins.Where(b => b.To <= threshold).Sum(b => b.Count);
+}

@@ -70,6 +70,7 @@ public static class ApiHost
         SchedulesApi.Map(app);
         DocumentsApi.Map(app);
         JobLiveApi.Map(app);
+        WhatIfApi.Map(app);
         Dashboard.Map(app);
 
         var options = app.Services.GetRequiredService<IOptions<ApiOptions>>().Value;

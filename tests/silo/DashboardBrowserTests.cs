@@ -38,6 +38,15 @@ public static class Browser
             Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
         });
 
+    /// <summary>Opens the dashboard, uses <paramref name="key"/> and waits until the page shows its <paramref name="role"/>.</summary>
+    public static async Task SignInAsync(IPage page, string url, string key, string role)
+    {
+        await page.GotoAsync(url + "/dashboard/");
+        await page.FillAsync("#api-key", key);
+        await page.ClickAsync("#save-key");
+        await page.Locator("#role", new PageLocatorOptions { HasTextString = role }).WaitForAsync();
+    }
+
     /// <summary>A 1500×1100 page that records every dialog (dismissed: a script that ran) and console error.</summary>
     public static async Task<(IPage Page, List<string> Dialogs, List<string> ConsoleErrors)> OpenPageAsync(IBrowser browser)
     {

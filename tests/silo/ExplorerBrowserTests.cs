@@ -29,10 +29,7 @@ public sealed class ExplorerBrowserTests
         await using var browser = await Browser.LaunchAsync(playwright);
         var (page, dialogs, consoleErrors) = await Browser.OpenPageAsync(browser);
 
-        await page.GotoAsync(host.Url + "/dashboard/");
-        await page.FillAsync("#api-key", TestApiHost.ViewerKey);
-        await page.ClickAsync("#save-key");
-        await page.Locator("#role", new PageLocatorOptions { HasTextString = "viewer" }).WaitForAsync();
+        await Browser.SignInAsync(page, host.Url, TestApiHost.ViewerKey, "viewer");
         await page.Locator("#jobs tbody tr").First.ClickAsync();
         await page.Locator("#job-detail[data-state='Completed']").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
 
@@ -69,9 +66,11 @@ public sealed class ExplorerBrowserTests
         var popup = await page.RunAndWaitForPopupAsync(() => page.ClickAsync("#corpus-report"));
         await popup.Locator("#dropped-samples").WaitForAsync();
         Assert.True(await popup.Locator("#length svg rect[width]:not([width='0'])").CountAsync() > 0, "the length distribution shows bars");
-        Assert.Equal(["Funnel", "Books and drop reasons", "Length (characters)", "Per source", "Sample of kept documents", "Sample of dropped documents, per reason"],
+        Assert.Equal(["Funnel", "Books and drop reasons", "Length (characters)", "Distributions", "Per source", "Sample of kept documents", "Sample of dropped documents, per reason"],
             await popup.Locator("h2").AllTextContentsAsync());
         Assert.Equal(0, await popup.Locator("script, img").CountAsync());
+        Assert.True(await popup.Locator("#components-03-near_dedup svg rect").CountAsync() > 0, "near-dup component sizes are drawn");
+        Assert.True(await popup.Locator("#measure-03-near_dedup-threshold svg rect").CountAsync() > 0, "near-dup candidate similarity is drawn");
         var reportShot = Path.Combine(AppContext.BaseDirectory, "artifacts", "report.png");
         await popup.ScreenshotAsync(new PageScreenshotOptions { Path = reportShot, FullPage = true });
         Assert.True(new FileInfo(reportShot).Length > 10_000);

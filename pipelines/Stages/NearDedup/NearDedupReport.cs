@@ -58,6 +58,9 @@ public sealed partial class NearDedupStage
             Removed = (long)components.GetValueOrDefault("removed"),
             LargestComponent = sizes.Count == 0 ? 0 : sizes.Keys.Max(),
             ComponentSizes = sizes.Select(s => new ComponentSizeCount(s.Key, s.Value)).ToArray(),
+            CandidateSimilarity = spec.Verify == NearDedupVerify.None
+                ? null
+                : MeasureHistogram.Collect(spec.Thresholds[0], await task.Job.PhaseStatsAsync(this, VerifyPhase, shards, cancellationToken).ConfigureAwait(false)),
         };
         await StageReports.WriteAsync(task, report, cancellationToken).ConfigureAwait(false);
         return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
@@ -96,4 +99,7 @@ public sealed record NearDedupReport
 
     /// <summary>Component size histogram: every size that occurs, with its number of components (singletons not counted).</summary>
     public IReadOnlyList<ComponentSizeCount> ComponentSizes { get; init; } = [];
+
+    /// <summary>The similarity of every candidate pair (the measure the threshold cuts; null without verify): the what-if's histogram.</summary>
+    public MeasureHistogram? CandidateSimilarity { get; init; }
 }

@@ -37,14 +37,19 @@ public sealed partial class NearDedupStage
             : await LoadVerificationDataAsync(task, shard, pairs.Select(p => p.V.Row).ToHashSet(), cancellationToken).ConfigureAwait(false);
         var edges = new List<(Node, Node)>();
         long rejected = 0;
+        // Every candidate pair's similarity is kept (and its histogram counted): the what-if re-runs components on them at any threshold.
+        var similarities = spec.Verify == NearDedupVerify.None ? null : RecordBatch.WithSchema(SimilaritySchema, pairs.Count);
+        var histogram = new MeasureCounts(spec.Thresholds[0]);
         foreach (var (u, v, uData) in pairs)
         {
-            if (spec.Verify != NearDedupVerify.None)
+            if (similarities is not null)
             {
                 var vData = data[v.Row];
                 var similarity = spec.Verify == NearDedupVerify.Exact
                     ? MinHasher.Exact(MinHasher.HashesFromBytes(uData), MinHasher.HashesFromBytes(vData))
                     : MinHasher.Estimate(MinHasher.FromBytes(uData), MinHasher.FromBytes(vData));
+                AddSimilarity(similarities, u, v, similarity);
+                histogram.Add(similarity);
                 if (similarity < spec.Threshold)
                 {
                     rejected++;
@@ -54,11 +59,15 @@ public sealed partial class NearDedupStage
             edges.Add((u, v));
         }
         await WriteEdgesAsync(task, EdgesKey(task, shard), edges, cancellationToken).ConfigureAwait(false);
-        return new TaskStats
+        if (similarities is not null)
+            await StageObjects.WriteParquetAsync(task.Job.Data, SimilaritiesKey(task.Job, shard), similarities, null, cancellationToken).ConfigureAwait(false);
+        var stats = new TaskStats
         {
             Seconds = clock.Elapsed.TotalSeconds,
             Metrics = { ["verified_edges"] = edges.Count, ["rejected_candidates"] = rejected },
         };
+        histogram.AddTo(stats.Metrics);
+        return stats;
     }
 
     /// <summary>Writes undirected edges as directed pairs both ways, each routed to the partition of its source, sorted and distinct.</summary>
