@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Curation.Pipelines.Stages;
 
 namespace Curation.Pipelines.Spec;
