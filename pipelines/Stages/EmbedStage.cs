@@ -37,13 +37,9 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
     public override async Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var runtime = task.Services.Embedding;
-        // Static kinds need no inference session: a table lookup per word piece (see StaticModel).
-        var table = spec.Model.Kind == ModelKind.Transformer ? null : await runtime.GetStaticAsync(spec.Model, cancellationToken).ConfigureAwait(false);
-        var model = table is null ? await runtime.GetAsync(spec.Model, cancellationToken).ConfigureAwait(false) : null;
-        var embedder = model is null ? null : new BatchEmbedder(model.Embedder, BatchOptions);
-        var tokenizer = table?.Tokenizer ?? model!.Tokenizer;
-        var dimensions = table?.Table.Dimensions ?? embedder!.Dimensions;
+        var embedder = await StageEmbedder.LoadAsync(task.Services.Embedding, this, cancellationToken).ConfigureAwait(false);
+        var table = embedder.Table;
+        var dimensions = embedder.Dimensions;
         var data = task.Job.Data;
         var shard = task.Task;
         long rowsIn = 0, kept = 0, bytesIn = 0, attended = 0, padded = 0;
@@ -58,7 +54,7 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
             IReadOnlyList<ColumnSchema> added = [new(TokenizeStage.TokenCountColumn, typeof(int)), new(WindowsColumn, typeof(int))];
             var schema = reader.Schema.Concat(added.Where(c => reader.Schema.All(s => s.Name != c.Name))).ToArray();
             var modelName = (spec.Model.ModelPath ?? ShippedModel.ModelName) +
-                            (table is null ? "" : $" {spec.Model.Kind.ToString().ToLowerInvariant()} table sha256:{table.Table.Sha256}");
+                            (table is null ? "" : $" {spec.Model.Kind.ToString().ToLowerInvariant()} table sha256:{table.Sha256}");
             await using var dataWriter = await ParquetTableWriter.CreateAsync(dataSpool.Stream, schema, cancellationToken: cancellationToken).ConfigureAwait(false);
             await using var dropsWriter = await ParquetTableWriter.CreateAsync(dropsSpool.Stream, DropsSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
             await using var vectorWriter = await ParquetTableWriter.CreateAsync(vectorsSpool.Stream, EmbeddingFile.Schema,
@@ -70,31 +66,11 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
                 rowsIn += batch.RowCount;
                 var texts = batch.Texts.List;
                 foreach (var text in texts) bytesIn += System.Text.Encoding.UTF8.GetByteCount(text);
-                var tokens = new ReadOnlyMemory<int>[batch.RowCount];
-                Parallel.For(0, batch.RowCount, row => tokens[row] = tokenizer.Tokenize(texts[row]));
-
                 var vectors = new float[batch.RowCount * dimensions];
-                var infos = new DocumentEmbeddingInfo[batch.RowCount];
-                if (table is not null)
-                {
-                    var empty = new bool[batch.RowCount];
-                    table.Table.EmbedMany(tokens, vectors, empty, Environment.ProcessorCount);
-                    TaskProgress.Add(batch.RowCount);
-                    for (var row = 0; row < batch.RowCount; row++)
-                    {
-                        infos[row] = new DocumentEmbeddingInfo(tokens[row].Length, empty[row] ? 0 : 1, false);
-                        attended += tokens[row].Length;
-                    }
-                }
-                else
-                {
-                    EmbeddingPlan plan;
-                    using (await runtime.AcquireInferenceAsync(cancellationToken).ConfigureAwait(false))
-                        plan = embedder!.Embed(tokens, vectors, cancellationToken);
-                    attended += plan.AttendedTokens;
-                    padded += plan.PaddedTokens;
-                    for (var row = 0; row < batch.RowCount; row++) infos[row] = plan.Documents[row];
-                }
+                var result = await embedder.EmbedAsync(texts, vectors, cancellationToken).ConfigureAwait(false);
+                attended += result.AttendedTokens;
+                padded += result.PaddedTokens;
+                var infos = result.Documents;
 
                 var drops = new DropCollector(batch, Name);
                 var tokenCounts = batch.ResetColumn<int>(TokenizeStage.TokenCountColumn, batch.RowCount);
@@ -122,7 +98,7 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
         return new TaskStats
         {
             In = rowsIn, Kept = kept, Dropped = dropped, BytesIn = bytesIn, Seconds = clock.Elapsed.TotalSeconds,
-            Metrics = { ["tokens"] = attended, ["padded_tokens"] = padded, ["provider_cuda"] = model?.Embedder.ActiveProvider == ActiveExecutionProvider.Cuda ? 1 : 0 },
+            Metrics = { ["tokens"] = attended, ["padded_tokens"] = padded, ["provider_cuda"] = embedder.Session?.ActiveProvider == ActiveExecutionProvider.Cuda ? 1 : 0 },
         };
 
         RecordBatch VectorsOf(List<string> ids, IReadOnlyList<int> rows, float[] vectors, int dimensions)

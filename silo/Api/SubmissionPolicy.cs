@@ -1,5 +1,6 @@
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
+using Curation.Pipelines.Stages.QualityScore;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Silo.Api;
@@ -26,6 +27,10 @@ public static class SubmissionPolicy
             if (spec.Stages[i] is UrlFilterStageSpec filter)
                 foreach (var (file, field) in new[] { (filter.DomainsPath, "domainsPath"), (filter.SubstringsPath, "substringsPath") })
                     if (file is not null && FileProblem(file, allowedRoots) is { } problem) errors.Add(new SpecError($"stages[{i}].{field}", problem));
+        // quality_score's labelled examples: a path like an input's.
+        for (var i = 0; i < spec.Stages.Count; i++)
+            if (spec.Stages[i] is QualityScoreStageSpec { Training: { } training } && Problem(training, allowedRoots, output: false) is { } trainingProblem)
+                errors.Add(new SpecError($"stages[{i}].training", trainingProblem));
         // Model files a job names (tokenize, embed, semantic_dedup's verify): the same rule as any local file it reads.
         for (var i = 0; i < spec.Stages.Count; i++)
         {

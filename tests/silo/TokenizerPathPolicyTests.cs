@@ -1,10 +1,11 @@
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages.QualityScore;
 using Curation.Silo.Api;
 using Curation.Testing;
 
 namespace Curation.Silo.Tests;
 
-/// <summary>A submitted job's tokenizer and model files must lie under an allowed root, links followed.</summary>
+/// <summary>A submitted job's tokenizer, model and labelled-example files must lie under an allowed root, links followed.</summary>
 public sealed class TokenizerPathPolicyTests : IDisposable
 {
     private readonly TempDirectory _allowed = new("allowed");
@@ -91,5 +92,28 @@ public sealed class TokenizerPathPolicyTests : IDisposable
             Output = new OutputSpec { Path = "out" },
         };
         Assert.Contains(SubmissionPolicy.Check(embed, [_allowed.Path]), e => e.Field == "stages[0].model.vocabPath");
+    }
+
+    [Fact]
+    public void Quality_score_training_files_are_checked_like_inputs()
+    {
+        var inside = _allowed.Combine("train.jsonl");
+        File.WriteAllText(inside, "");
+        var outside = _outside.Combine("train.jsonl");
+        File.WriteAllText(outside, "");
+        var link = _allowed.Combine("link.jsonl");
+        File.CreateSymbolicLink(link, outside);
+        JobSpec With(string training) => new()
+        {
+            Name = "q", Inputs = [new InputSpec { Path = "in/*.jsonl" }],
+            Stages = [new EmbedStageSpec(), new QualityScoreStageSpec { Training = training, MinScore = 0.5 }],
+            Output = new OutputSpec { Path = "out" },
+        };
+        Assert.Empty(SubmissionPolicy.Check(With(inside), [_allowed.Path]));
+        Assert.Empty(SubmissionPolicy.Check(With("labelled/train.jsonl"), [_allowed.Path])); // in the data store
+        Assert.Contains(SubmissionPolicy.Check(With(outside), [_allowed.Path]), e => e.Field == "stages[1].training");
+        Assert.Contains(SubmissionPolicy.Check(With(link), [_allowed.Path]), e => e.Field == "stages[1].training");
+        Assert.Contains(SubmissionPolicy.Check(With("labelled/../../x.jsonl"), [_allowed.Path]), e => e.Field == "stages[1].training");
+        Assert.Contains(SubmissionPolicy.Check(With(inside), []), e => e.Field == "stages[1].training");
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
+using Curation.Pipelines.Stages.QualityScore;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 using Xunit.Abstractions;
@@ -32,11 +33,20 @@ public sealed class StageContractTests(ITestOutputHelper output) : IDisposable
         EmbedStageSpec.TypeName => [new NormalizeStageSpec(), Embed],
         SemanticDedupStageSpec.TypeName => [new NormalizeStageSpec(), Embed, new SemanticDedupStageSpec { Clusters = 4, Eps = 0.05, Partitions = 3 }],
         D4StageSpec.TypeName => [new NormalizeStageSpec(), Embed, new D4StageSpec { Clusters = 4, KeepFraction = 0.7 }],
+        QualityScoreStageSpec.TypeName => [new NormalizeStageSpec(), Embed, new QualityScoreStageSpec { Training = QualityTraining.Value, KeepFraction = 0.7, MinScore = 0.01 }],
         ExactDedupStageSpec.TypeName => [new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 3 }],
         NearDedupStageSpec.TypeName => [new NormalizeStageSpec(), new NearDedupStageSpec { Partitions = 3 }],
         NormalizeStageSpec.TypeName => [new NormalizeStageSpec()],
         _ => [new NormalizeStageSpec(), Default(type)],
     };
+
+    /// <summary>quality_score's labelled examples (real paragraphs against boilerplate), written once per test process.</summary>
+    private static readonly Lazy<string> QualityTraining = new(() =>
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"curation-contract-quality-{Environment.ProcessId}.jsonl");
+        QualityExamples.WriteLabelled(path, QualityExamples.Take(skip: 0, count: 20, boilerplate: true, seed: 5, idPrefix: "q-"));
+        return path;
+    });
 
     /// <summary>The shipped model on the first 128 tokens: the contract is about the stage, not the model's window.</summary>
     private static EmbedStageSpec Embed => new() { Model = new ModelSpec { MaxTokens = 128 }, Windows = WindowStrategy.Truncate, BatchTokens = 4096 };
