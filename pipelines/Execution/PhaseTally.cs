@@ -43,8 +43,13 @@ public sealed record PhaseTally
     /// <summary>These counters with one more finished task.</summary>
     public PhaseTally With(TaskStats stats, double wallSeconds) => this with
     {
-        Done = Done + 1, Reused = Reused + (stats.Reused ? 1 : 0), DocumentsIn = DocumentsIn + stats.In, BytesIn = BytesIn + stats.BytesIn,
-        TaskSeconds = TaskSeconds + stats.Seconds, WallSeconds = wallSeconds, StoreRetries = StoreRetries + stats.StoreRetries,
+        Done = Done + 1,
+        Reused = Reused + (stats.Reused ? 1 : 0),
+        DocumentsIn = DocumentsIn + stats.In,
+        BytesIn = BytesIn + stats.BytesIn,
+        TaskSeconds = TaskSeconds + stats.Seconds,
+        WallSeconds = wallSeconds,
+        StoreRetries = StoreRetries + stats.StoreRetries,
     };
 }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Storage;

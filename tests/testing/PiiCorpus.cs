@@ -122,7 +122,10 @@ public sealed class PiiCorpus
     {
         var (prefix, length) = Pick(random, "visa", "mc", "amex", "disc") switch
         {
-            "visa" => ("4", 16), "mc" => ("5" + random.Next(1, 6), 16), "amex" => ("3" + Pick(random, "4", "7"), 15), _ => ("6011", 16),
+            "visa" => ("4", 16),
+            "mc" => ("5" + random.Next(1, 6), 16),
+            "amex" => ("3" + Pick(random, "4", "7"), 15),
+            _ => ("6011", 16),
         };
         var digits = prefix + Chars(random, "0123456789", length - prefix.Length - 1);
         for (var check = 0; check < 10; check++)
@@ -140,7 +143,11 @@ public sealed class PiiCorpus
     {
         var (country, length) = Pick(random, "DE", "FR", "GB", "NL", "ES") switch
         {
-            "DE" => ("DE", 22), "FR" => ("FR", 27), "GB" => ("GB", 22), "NL" => ("NL", 18), _ => ("ES", 24),
+            "DE" => ("DE", 22),
+            "FR" => ("FR", 27),
+            "GB" => ("GB", 22),
+            "NL" => ("NL", 18),
+            _ => ("ES", 24),
         };
         var bban = country is "GB" or "NL" ? Chars(random, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 4) + Chars(random, "0123456789", length - 8)
             : Chars(random, "0123456789", length - 4);

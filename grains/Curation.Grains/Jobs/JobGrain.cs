@@ -223,8 +223,13 @@ public sealed class JobGrain(
 
     private static PhaseProgress WithPace(PhaseProgress p, PhasePace pace) => p with
     {
-        WallSeconds = pace.WallSeconds, InFlightDocuments = pace.InFlightDocuments, InFlightBytes = pace.InFlightBytes, Running = pace.Running,
-        Fraction = pace.Fraction, DocumentsPerSecond = pace.DocumentsPerSecond, EtaSeconds = pace.EtaSeconds,
+        WallSeconds = pace.WallSeconds,
+        InFlightDocuments = pace.InFlightDocuments,
+        InFlightBytes = pace.InFlightBytes,
+        Running = pace.Running,
+        Fraction = pace.Fraction,
+        DocumentsPerSecond = pace.DocumentsPerSecond,
+        EtaSeconds = pace.EtaSeconds,
     };
 
     private static PhaseTally Tally(PhaseProgress p) => new()

@@ -1,8 +1,8 @@
 using System.Globalization;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.Storage;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
+using Curation.Pipelines.Storage;
 using Curation.Pipelines.Text;
 
 namespace Curation.Pipelines.Stages;

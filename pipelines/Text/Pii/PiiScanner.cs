@@ -41,7 +41,12 @@ public static partial class PiiScanner
 
     private static int Priority(PiiType type) => type switch
     {
-        PiiType.Secret => 0, PiiType.Email => 1, PiiType.Iban => 2, PiiType.Card => 3, PiiType.IpAddress => 4, _ => 5,
+        PiiType.Secret => 0,
+        PiiType.Email => 1,
+        PiiType.Iban => 2,
+        PiiType.Card => 3,
+        PiiType.IpAddress => 4,
+        _ => 5,
     };
 
     private static void AddAll(Regex pattern, string text, PiiType type, List<PiiMatch> found)

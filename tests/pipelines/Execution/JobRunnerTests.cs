@@ -167,7 +167,8 @@ public sealed class JobRunnerTests : IDisposable
         var dead = new FlakyDispatcher(other, _services, random) { AlwaysLost = gone };
         var settings = once with
         {
-            WorkerLossRetryTime = TimeSpan.FromMilliseconds(300), SettingsSection = "Curation:Execution",
+            WorkerLossRetryTime = TimeSpan.FromMilliseconds(300),
+            SettingsSection = "Curation:Execution",
             SettingNames = new Dictionary<string, string> { [nameof(JobRunnerOptions.WorkerLossRetryTime)] = "SiloLossRetryTime" },
         };
         var error = await Assert.ThrowsAsync<WorkerLossTimeoutException>(() => new JobRunner(other, dead, settings).RunAsync());

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
