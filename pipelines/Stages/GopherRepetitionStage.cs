@@ -90,17 +90,26 @@ public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec 
 
         Words.Split(text, _words);
         var words = _words.Select(w => w.In(text).ToString()).ToList();
+        var glued = _words.Select(w => Scripts.IsUnspaced(w.Script)).ToList();
+        // Per-character units of Chinese, Japanese, Thai…: an n-gram of n words spans about n × units-per-word of them.
+        var units = Scripts.UnitsPerWord(Scripts.Dominant(text));
         foreach (var limit in spec.TopNGrams)
         {
-            if (words.Count < limit.N) continue;
-            if (Over(Repetition.TopNGramChars(words, limit.N) / length, limit.MaxFraction, TopNGram(limit.N), $"characters in the top {limit.N}-gram") is { } e)
+            var n = limit.N * units;
+            if (words.Count < n) continue;
+            if (Over(Repetition.TopNGramChars(words, n, glued) / length, limit.MaxFraction, TopNGram(limit.N), $"characters in the top {Gram(limit.N, n)}") is { } e)
                 return e;
         }
         foreach (var limit in spec.DupNGrams)
-            if (Over(Repetition.DuplicatedNGramChars(words, limit.N) / length, limit.MaxFraction, DuplicatedNGrams(limit.N), $"characters in duplicated {limit.N}-grams") is { } f)
+        {
+            var n = limit.N * units;
+            if (Over(Repetition.DuplicatedNGramChars(words, n) / length, limit.MaxFraction, DuplicatedNGrams(limit.N), $"characters in duplicated {Gram(limit.N, n)}s") is { } f)
                 return f;
+        }
         return null;
     }
+
+    private static string Gram(int n, int units) => n == units ? $"{n}-gram" : $"{n}-gram ({units} units)";
 
     private static (string, string)? Over(double measured, double? max, string reason, string what) =>
         max is { } m && measured > m

@@ -23,18 +23,26 @@ public static class Repetition
     }
 
     /// <summary>
-    /// Characters of the most frequent word n-gram (words joined by one space) times its count; 0 when the text has
-    /// fewer than n words. Ties go to the n-gram seen first (Python's <c>Counter.most_common</c>).
+    /// Characters of the most frequent word n-gram (words joined by one space; two units of a script written without
+    /// spaces, <paramref name="glued"/>, by none) times its count; 0 when the text has fewer than n words. Ties go to the
+    /// n-gram seen first (Python's <c>Counter.most_common</c>).
     /// </summary>
-    public static long TopNGramChars(IReadOnlyList<string> words, int n)
+    public static long TopNGramChars(IReadOnlyList<string> words, int n, IReadOnlyList<bool>? glued = null)
     {
         if (words.Count < n) return 0;
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         string? top = null;
         var topCount = 0;
+        var sb = new System.Text.StringBuilder();
         for (var i = 0; i + n <= words.Count; i++)
         {
-            var gram = string.Join(' ', words.Skip(i).Take(n));
+            sb.Clear();
+            for (var j = i; j < i + n; j++)
+            {
+                if (j > i && !(glued is not null && glued[j - 1] && glued[j])) sb.Append(' ');
+                sb.Append(words[j]);
+            }
+            var gram = sb.ToString();
             var c = counts[gram] = counts.GetValueOrDefault(gram) + 1;
             if (c > topCount) (top, topCount) = (gram, c);
         }

@@ -65,17 +65,42 @@ public static class Scripts
     public static bool IsWrittenWithoutSpaces(char c) => c >= 0x0E00 && (
         IsUnspaced(Of(c)) || c is (>= '\u3000' and <= '\u303F') or (>= '\uFF00' and <= '\uFF65') or (>= '\uD840' and <= '\uD88F'));
 
-    /// <summary>The script with the most letters in <paramref name="text"/> (ties: the earlier enum value).</summary>
+    /// <summary>
+    /// The script with the most words in <paramref name="text"/> (ties: the earlier enum value), counted as
+    /// <see cref="Words"/> does: a Han, kana, Thai… letter is a word, a run of letters of another script is one.
+    /// </summary>
     public static Script Dominant(ReadOnlySpan<char> text)
     {
         Span<int> counts = stackalloc int[9];
+        var previous = -1;
         foreach (var rune in text.EnumerateRunes())
-            if (Rune.IsLetter(rune)) counts[(int)Of(rune.Value)]++;
+        {
+            if (!Rune.IsLetter(rune))
+            {
+                if (!Rune.IsDigit(rune) && rune.Value != '\'' && rune.Value != '-') previous = -1;
+                continue;
+            }
+            var script = Of(rune.Value);
+            if (IsUnspaced(script) || (int)script != previous) counts[(int)script]++;
+            previous = (int)script;
+        }
         var best = 0;
         for (var i = 1; i < counts.Length; i++)
             if (counts[i] > counts[best]) best = i;
         return (Script)best;
     }
+
+    /// <summary>
+    /// About how many of <see cref="Words"/>' units make one word of a script written without spaces: Chinese words
+    /// average 1.5–2 characters, Japanese about 2, Thai, Lao, Khmer, Myanmar and Tibetan words 2–4 clusters; 1 for the
+    /// rest. Rules on word n-grams (gopher_repetition) multiply n by it, so a "5-gram" covers about five words everywhere.
+    /// </summary>
+    public static int UnitsPerWord(Script s) => s switch
+    {
+        Script.Han or Script.Kana => 2,
+        Script.Thai or Script.Lao or Script.Khmer or Script.Myanmar or Script.Tibetan => 3,
+        _ => 1,
+    };
 
     /// <summary>The lowercase name of a script, as the <c>charScale</c> parameters key it.</summary>
     public static string Name(Script s) => s.ToString().ToLowerInvariant();

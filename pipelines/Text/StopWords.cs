@@ -6,7 +6,7 @@ namespace Curation.Pipelines.Text;
 /// <summary>
 /// Stop words per language for the Gopher stop-word rule, and the language a document is measured in.
 /// English is Gopher's own list (Rae et al. 2021: "the, be, to, of, and, that, have, with"). The other lists are the
-/// same kind of word for each language: its eight most frequent function words (articles, copulas, conjunctions,
+/// same kind of word for each language: its eight most frequent function words (Korean: twelve, because its particles and endings attach to the word before them) (articles, copulas, conjunctions,
 /// prepositions; for Chinese, Japanese, Korean and Thai the particles and function words that ordinary prose of the
 /// Debian FAQ and Firefox translations in tests/data/multilingual uses in nearly every paragraph).
 /// In scripts written without spaces a stop word counts when it occurs anywhere in the text (there are no word
@@ -29,7 +29,7 @@ public static class StopWords
         ["ru"] = ["и", "в", "не", "на", "что", "с", "это", "как"],
         ["zh"] = ["的", "是", "在", "了", "和", "有", "不", "这"],
         ["ja"] = ["の", "に", "は", "を", "が", "た", "で", "と"],
-        ["ko"] = ["수", "것", "및", "이", "그", "있는", "있습니다", "합니다"],
+        ["ko"] = ["수", "것", "및", "또는", "그리고", "이", "그", "있는", "하는", "있습니다", "합니다", "위해"],
         ["th"] = ["ที่", "และ", "ของ", "ใน", "เป็น", "ได้", "ให้", "มี"],
     }.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ToFrozenSet(StringComparer.Ordinal), StringComparer.Ordinal);
 

@@ -51,7 +51,13 @@ def thai(root):
                 if not m: continue
                 v = re.sub(r"\{[^}]*\}", "Firefox", m.group(1))
                 v = re.sub(r"<[^>]*>", "", v).strip()
-                if sum(1 for c in v if "\u0e00" <= c <= "\u0e7f") >= 60: msgs.append(v)
+                if sum(1 for c in v if "\u0e00" <= c <= "\u0e7f") >= 60 and v not in msgs: msgs.append(v)
+            # UI files hold variants of one message: keep a message only when it shares no 20-character run with an
+            # earlier one of the document (a document of distinct messages, not of one phrase repeated).
+            distinct = []
+            for v in msgs:
+                if not any(v[i:i + 20] in e for e in distinct for i in range(0, max(1, len(v) - 19), 5)): distinct.append(v)
+            msgs = distinct
             if len(msgs) >= 3 and len(docs) < 30:
                 msgs = msgs[:12]
                 docs.append({"id": "firefox-th-" + name.split("/")[-1][:-4], "text": "\n".join(msgs), "language": "th", "source": "firefox-esr-l10n-th 153.8.0esr"})
