@@ -71,8 +71,6 @@ public sealed partial class C4Transform(C4StageSpec spec) : IDocumentTransform
     public static readonly string[] PolicySubstrings =
         ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"];
 
-    private readonly List<Word> _words = [];
-
     public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(LinesRemovedColumn, typeof(int))];
 
     public void Process(RecordBatch batch, DropCollector drops)
@@ -94,11 +92,12 @@ public sealed partial class C4Transform(C4StageSpec spec) : IDocumentTransform
         var sentences = 0;
         var removed = 0;
         var kept = new List<string>();
+        var tokens = new List<Word>(); // per call: one transform serves every shard task of a silo at once
         foreach (var raw in Lines.SplitLines(text))
         {
             var line = raw.Trim();
-            Words.Split(line, _words);
-            if (spec.MaxWordLength is { } maxLength && _words.Any(w => !w.IsPunctuation && w.Length > maxLength))
+            Words.Split(line, tokens);
+            if (spec.MaxWordLength is { } maxLength && tokens.Any(w => !w.IsPunctuation && w.Length > maxLength))
             {
                 removed++;
                 continue;
@@ -111,7 +110,7 @@ public sealed partial class C4Transform(C4StageSpec spec) : IDocumentTransform
                 removed++;
                 continue;
             }
-            var words = _words.Count(w => !w.IsPunctuation);
+            var words = tokens.Count(w => !w.IsPunctuation);
             if (spec.MinWordsPerLine is { } minWords && words < minWords)
             {
                 removed++;

@@ -59,8 +59,6 @@ public sealed class FineWebQualityTransform(FineWebQualityStageSpec spec) : IDoc
     public const string CharDupRatio = "char_dup_ratio";
     public const string ListRatio = "list_ratio";
 
-    private readonly List<Word> _words = [];
-
     public IReadOnlyList<ColumnSchema> AddedColumns => [];
 
     public void Process(RecordBatch batch, DropCollector drops)
@@ -94,9 +92,10 @@ public sealed class FineWebQualityTransform(FineWebQualityStageSpec spec) : IDoc
         if (dupRatio > spec.CharDuplicatesRatio)
             return (CharDupRatio, $"characters in duplicated lines {F(dupRatio)} > {F(spec.CharDuplicatesRatio)}");
 
-        Words.Split(text, _words);
+        var words = new List<Word>();
+        Words.Split(text, words);
         var newLines = GopherQualityTransform.Count(text, "\n");
-        if (_words.Count > 0 && (double)newLines / _words.Count is var listRatio && listRatio > spec.NewLineRatio)
+        if (words.Count > 0 && (double)newLines / words.Count is var listRatio && listRatio > spec.NewLineRatio)
             return (ListRatio, $"newlines per word {F(listRatio)} > {F(spec.NewLineRatio)}");
         return null;
     }

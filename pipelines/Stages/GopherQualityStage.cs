@@ -83,7 +83,6 @@ public sealed class GopherQualityTransform(GopherQualityStageSpec spec) : IDocum
     public const string BelowAlphaThreshold = "gopher_below_alpha_threshold";
     public const string NotEnoughStopWords = "gopher_enough_stop_words";
 
-    private readonly List<Word> _words = [];
     private readonly IReadOnlySet<string>? _stopWords = spec.StopWords?.ToHashSet(StringComparer.Ordinal);
 
     public IReadOnlyList<ColumnSchema> AddedColumns => [];
@@ -98,11 +97,12 @@ public sealed class GopherQualityTransform(GopherQualityStageSpec spec) : IDocum
     /// <summary>The first rule the text fails, with the measured value and the threshold; null when it passes.</summary>
     public (string Reason, string Detail)? Check(string text, string? language)
     {
-        Words.Split(text, _words);
-        var nWords = _words.Count;
+        var words = new List<Word>(); // per call: one transform serves every shard task of a silo at once
+        Words.Split(text, words);
+        var nWords = words.Count;
         int nonSymbol = 0, spaced = 0, unspaced = 0, alpha = 0;
         long spacedLetters = 0;
-        foreach (var w in _words)
+        foreach (var w in words)
         {
             if (HasLetter(w.In(text))) alpha++;
             if (w.IsPunctuation) continue;
@@ -148,7 +148,7 @@ public sealed class GopherQualityTransform(GopherQualityStageSpec spec) : IDocum
 
         if (spec.MinStopWords is { } minStop && StopWordsFor(text, language) is { } list)
         {
-            var found = StopWords.CountIn(text, _words, list);
+            var found = StopWords.CountIn(text, words, list);
             if (found < minStop) return (NotEnoughStopWords, $"{found} stop words < {minStop}");
         }
         return null;

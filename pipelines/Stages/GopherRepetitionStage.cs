@@ -63,8 +63,6 @@ public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec 
     /// <summary><c>duplicated_{n}_n_grams</c>: repeated n-grams cover too much of the text.</summary>
     public static string DuplicatedNGrams(int n) => $"duplicated_{n}_n_grams";
 
-    private readonly List<Word> _words = [];
-
     public IReadOnlyList<ColumnSchema> AddedColumns => [];
 
     public void Process(RecordBatch batch, DropCollector drops)
@@ -88,9 +86,10 @@ public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec 
         if (Over(lineDups / (double)lines.Length, spec.DupLineFrac, DupLineFrac, "repeated lines") is { } c) return c;
         if (Over(lineChars / length, spec.DupLineCharFrac, DupLineCharFrac, "characters in repeated lines") is { } d) return d;
 
-        Words.Split(text, _words);
-        var words = _words.Select(w => w.In(text).ToString()).ToList();
-        var glued = _words.Select(w => Scripts.IsUnspaced(w.Script)).ToList();
+        var tokens = new List<Word>();
+        Words.Split(text, tokens);
+        var words = tokens.Select(w => w.In(text).ToString()).ToList();
+        var glued = tokens.Select(w => Scripts.IsUnspaced(w.Script)).ToList();
         // Per-character units of Chinese, Japanese, Thai…: an n-gram of n words spans about n × units-per-word of them.
         var units = Scripts.UnitsPerWord(Scripts.Dominant(text));
         foreach (var limit in spec.TopNGrams)

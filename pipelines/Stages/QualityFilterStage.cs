@@ -76,8 +76,6 @@ public sealed class QualityFilterTransform(QualityFilterStageSpec spec) : IDocum
     public const string CharCountColumn = "char_count";
     public const string WordCountColumn = "word_count";
 
-    private readonly List<Word> _words = [];
-
     public IReadOnlyList<ColumnSchema> AddedColumns { get; } =
         [new(CharCountColumn, typeof(int)), new(WordCountColumn, typeof(int))];
 
@@ -86,10 +84,11 @@ public sealed class QualityFilterTransform(QualityFilterStageSpec spec) : IDocum
         var chars = batch.ResetColumn<int>(CharCountColumn, batch.RowCount);
         var words = batch.ResetColumn<int>(WordCountColumn, batch.RowCount);
         var languages = StopWords.LanguageColumnOf(batch);
+        var scratch = new List<Word>(); // per call: one transform serves every shard task of a silo at once
         for (var row = 0; row < batch.RowCount; row++)
         {
             var text = batch.Texts[row];
-            var measures = TextMeasures.Of(text, _words);
+            var measures = TextMeasures.Of(text, scratch);
             chars.Add(measures.Chars);
             words.Add(measures.Words);
             var minChars = (int)Math.Ceiling(spec.MinChars * Scripts.CharScale(text, languages?.List[row], spec.CharScale));
