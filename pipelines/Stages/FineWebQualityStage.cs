@@ -1,4 +1,3 @@
-using System.Globalization;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Text;
@@ -100,5 +99,5 @@ public sealed class FineWebQualityTransform(FineWebQualityStageSpec spec) : IDoc
         return null;
     }
 
-    private static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+    private static string F(double v) => RuleSetChecks.Show(v);
 }

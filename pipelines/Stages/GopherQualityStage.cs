@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
@@ -176,5 +175,5 @@ public sealed class GopherQualityTransform(GopherQualityStageSpec spec) : IDocum
         return n;
     }
 
-    private static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+    private static string F(double v) => RuleSetChecks.Show(v);
 }

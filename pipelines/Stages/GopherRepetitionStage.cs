@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
@@ -112,7 +111,7 @@ public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec 
 
     private static (string, string)? Over(double measured, double? max, string reason, string what) =>
         max is { } m && measured > m
-            ? (reason, $"{what} {measured.ToString("0.###", CultureInfo.InvariantCulture)} > {m.ToString(CultureInfo.InvariantCulture)}")
+            ? (reason, $"{what} {RuleSetChecks.Show(measured)} > {RuleSetChecks.Show(m)}")
             : null;
 
     [GeneratedRegex(@"\n{2,}")]

@@ -28,6 +28,9 @@ public static class RuleSetChecks
         }
     }
 
+    /// <summary>A measured value or threshold as a drop's detail shows it (invariant culture, at most 3 decimals).</summary>
+    public static string Show(double v) => v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>An optional ratio: null disables the rule, otherwise in [0, 1].</summary>
     public static void Ratio(StageChecks check, double? value, string field) =>
         check.That(value is null or (>= 0 and <= 1), field, "must be in [0, 1] (null disables the rule)");
