@@ -44,7 +44,8 @@ public sealed class RuleSetJobTests(ITestOutputHelper output) : IDisposable
         foreach (var account in result.Manifest.Accounting.Stages.Where(a => a.Dropped.Count > 0))
             Assert.Equal(account.Dropped.OrderBy(d => d.Key), byStage[StageRegistry.FindByStageName(account.Stage)!.Type].OrderBy(d => d.Key));
         Assert.Contains(result.Manifest.Schema, c => c.Name == C4Transform.LinesRemovedColumn);
-        Assert.True(result.KeptIds.Count >= 150, $"{result.KeptIds.Count} of 180 real documents kept");
+        // As MultilingualRulesTests finds per rule set: the FAQ sections that are short or mostly commands go, in every language.
+        Assert.True(result.KeptIds.Count >= 140, $"{result.KeptIds.Count} of 180 real documents kept");
         Assert.All(result.Drops, d => Assert.False(string.IsNullOrEmpty(d.Detail)));
     }
 }
