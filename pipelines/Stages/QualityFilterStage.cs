@@ -112,6 +112,8 @@ public sealed class QualityFilterTransform(QualityFilterStageSpec spec) : IDocum
 /// <summary>The numbers the quality filters look at.</summary>
 public readonly record struct TextMeasures(int Chars, int Words, double SymbolRatio, double RepeatedLineFraction)
 {
+    public static TextMeasures Of(string text) => Of(text, []);
+
     public static TextMeasures Of(string text, List<Word> scratch)
     {
         int symbols = 0, visible = 0;
