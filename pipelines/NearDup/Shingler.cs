@@ -3,6 +3,7 @@ using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Text;
 
 namespace Curation.Pipelines.NearDup;
 
@@ -30,7 +31,8 @@ public enum ShingleOutcome
 /// (invariant culture), whitespace runs collapsed to one space and trimmed; punctuation stays attached to its word.
 /// Word mode: the n-grams of whitespace-separated words, written with single spaces (the same shingles the demo
 /// corpus generator measures Jaccard on); a text of fewer than n words is one shingle; a text mostly in scripts written
-/// without spaces falls back to character n-grams. Char mode: character n-grams of the normalised text (one shingle
+/// without spaces (<see cref="Scripts.IsWrittenWithoutSpaces"/>, the definition every text measure shares) falls back
+/// to character n-grams. Char mode: character n-grams of the normalised text (one shingle
 /// when shorter). Not thread-safe: one per task (it reuses its buffers).
 /// </summary>
 public sealed class Shingler
@@ -138,7 +140,7 @@ public sealed class Shingler
                     inWord = true;
                 }
                 visible++;
-                if (c >= 0x0E00 && IsWrittenWithoutSpaces(c)) noSpaceScript++;
+                if (Scripts.IsWrittenWithoutSpaces(c)) noSpaceScript++;
                 _text[length++] = c;
             }
             if (inWord) _ends[words++] = length;
@@ -163,18 +165,4 @@ public sealed class Shingler
             return text;
         }
     }
-
-    /// <summary>Thai, Lao, Tibetan, Myanmar, Khmer, CJK punctuation, kana, CJK ideographs and their extensions (BMP).</summary>
-    internal static bool IsWrittenWithoutSpaces(char c) => c switch
-    {
-        >= '\u0E00' and <= '\u0FFF' => true, // Thai, Lao, Tibetan
-        >= '\u1000' and <= '\u109F' => true, // Myanmar
-        >= '\u1780' and <= '\u17FF' => true, // Khmer
-        >= '\u3000' and <= '\u30FF' => true, // CJK symbols and punctuation, Hiragana, Katakana
-        >= '\u3400' and <= '\u4DBF' => true, // CJK extension A
-        >= '\u4E00' and <= '\u9FFF' => true, // CJK unified ideographs
-        >= '\uF900' and <= '\uFAFF' => true, // CJK compatibility ideographs
-        >= '\uD840' and <= '\uD87F' => true, // high surrogates of the supplementary ideographic plane (extensions B–F)
-        _ => false,
-    };
 }

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
-using Curation.Pipelines.NearDup;
+using Curation.Pipelines.Text;
 
 namespace Curation.Pipelines.Stages;
 
@@ -68,7 +68,7 @@ public sealed class EvaluationNgrams(int n)
         var pair = char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]);
         var category = pair ? CharUnicodeInfo.GetUnicodeCategory(text, i) : CharUnicodeInfo.GetUnicodeCategory(c);
         var word = category <= UnicodeCategory.OtherNumber; // letters, marks, numbers: the first ten categories
-        return (word, word && Shingler.IsWrittenWithoutSpaces(c), pair ? 2 : 1);
+        return (word, word && Scripts.IsWrittenWithoutSpaces(c), pair ? 2 : 1);
     }
 
     private static bool IsMark(string text, int i) =>

@@ -17,7 +17,7 @@ namespace Curation.Pipelines.Tests.Stages;
 public sealed class GoldenOutputTests(Xunit.Abstractions.ITestOutputHelper log) : IDisposable
 {
     /// <summary>SHA-256 of <see cref="Describe"/> for the demo job, recorded on main after issues 14 and 19 merged (before issue 13's refactor).</summary>
-    private const string DemoDigest = "1c3547ef50e3bcda3706ebb99dbbbaf55a9c96deebeebace87902f4fa81cac62";
+    private const string DemoDigest = "87edc091f5f131feef69999d5d3eba29779ee0d296b4df7fab74a88e94ee6164";
 
     private readonly TempDirectory _temp = new("golden");
 

@@ -40,6 +40,19 @@ public sealed class TransformTests
     }
 
     [Fact]
+    public void Quality_filter_keeps_e_mail_and_markup_whose_ascii_marks_are_not_symbol_soup()
+    {
+        var mail = "From: ana@example.org\nTo: dev@lists.example.org\nSubject: Re: [patch] fix #42\n\n> On Monday Bob wrote:\n> > the build fails with x == y\n"
+            + "I pushed a fix to the branch; see https://example.org/a_b?c=d&e=f for the *details* and ~~old~~ notes.";
+        var chinese = "本文档提供了关于 Debian 发行版和 Debian 项目的常见问题以及解答。";
+        var batch = Batch(mail, chinese);
+        var drops = new DropCollector(batch, "quality_filter");
+        new QualityFilterTransform(new QualityFilterStageSpec()).Process(batch, drops);
+        Assert.Equal([0, 1], drops.KeptRows());
+        Assert.True(batch.GetColumn<int>(QualityFilterTransform.WordCountColumn)[1] > 20); // Han per character
+    }
+
+    [Fact]
     public void Each_quality_filter_drops_with_its_own_reason_and_measures_are_kept_as_columns()
     {
         var good = "A perfectly ordinary sentence about data curation with enough words in it.";
@@ -48,7 +61,7 @@ public sealed class TransformTests
             "too short",
             good + new string('x', 1000),
             "word " + new string('a', 60),
-            "## ** ~~ || == >> << {{ }} @@ ## ** ~~ || == >> << {{ }} @@ some words here to pass the count",
+            "■□ ▓▒ ★☆ →← ╔═╗ ♦♣ ∞≈ ✓✗ ■□ ▓▒ ★☆ →← ╔═╗ ♦♣ ∞≈ ✓✗ some words here to pass the count",
             string.Join('\n', Enumerable.Repeat("the same line again and again and again", 6)));
         var drops = new DropCollector(batch, "quality_filter");
         new QualityFilterTransform(new QualityFilterStageSpec { MinChars = 20, MaxChars = 500, MinWords = 5 }).Process(batch, drops);
