@@ -24,12 +24,14 @@ public sealed class LanguageBreakdown
         {
             await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(shard), cancellationToken).ConfigureAwait(false);
             if (reader.Schema.All(c => c.Name != LanguageTransform.LanguageColumn)) return;
-            string[] columns = [LanguageTransform.LanguageColumn, LanguageTransform.ScoreColumn];
+            // A language column may come from the input (metadata passthrough) without the language stage's score.
+            var scored = reader.Schema.Any(c => c.Name == LanguageTransform.ScoreColumn && c.Type == typeof(double));
+            string[] columns = scored ? [LanguageTransform.LanguageColumn, LanguageTransform.ScoreColumn] : [LanguageTransform.LanguageColumn];
             await foreach (var batch in reader.ReadColumnsAsync(columns, cancellationToken).ConfigureAwait(false))
             {
                 var languages = batch.GetColumn<string>(LanguageTransform.LanguageColumn);
-                var scores = batch.GetColumn<double>(LanguageTransform.ScoreColumn);
-                for (var i = 0; i < batch.RowCount; i++) Add(languages[i], scores[i]);
+                var scores = scored ? batch.GetColumn<double>(LanguageTransform.ScoreColumn) : null;
+                for (var i = 0; i < batch.RowCount; i++) Add(languages[i] ?? LanguageIdentifier.Undetermined, scores?[i]);
             }
             return;
         }
@@ -42,23 +44,24 @@ public sealed class LanguageBreakdown
             if (line.Length == 0) continue;
             using var document = JsonDocument.Parse(line);
             if (!document.RootElement.TryGetProperty(LanguageTransform.LanguageColumn, out var language)) return;
-            var score = document.RootElement.TryGetProperty(LanguageTransform.ScoreColumn, out var s) && s.ValueKind == JsonValueKind.Number ? s.GetDouble() : 0;
+            double? score = document.RootElement.TryGetProperty(LanguageTransform.ScoreColumn, out var s) && s.ValueKind == JsonValueKind.Number ? s.GetDouble() : null;
             Add(language.GetString() ?? LanguageIdentifier.Undetermined, score);
         }
     }
 
-    public void Add(string language, double score)
+    /// <summary>Counts one document; <paramref name="score"/> null (no language_score column) counts its language only.</summary>
+    public void Add(string language, double? score)
     {
         _languages[language] = _languages.GetValueOrDefault(language) + 1;
-        _scores[Math.Clamp((int)(score * Bins), 0, Bins - 1)]++;
+        if (score is { } value) _scores[Math.Clamp((int)(value * Bins), 0, Bins - 1)]++;
     }
 
     /// <summary>Documents per language, most first (ties by code).</summary>
     public IReadOnlyList<Bar> Languages => _languages.OrderByDescending(l => l.Value).ThenBy(l => l.Key, StringComparer.Ordinal)
         .Select(l => new Bar(l.Key, l.Value)).ToArray();
 
-    /// <summary>Scores in bins [0, 0.1), [0.1, 0.2) … [0.9, 1]; empty when no document had a language column.</summary>
-    public IReadOnlyList<HistogramBin> Scores => _languages.Count == 0
+    /// <summary>Scores in bins [0, 0.1), [0.1, 0.2) … [0.9, 1]; empty when no document had a language_score column.</summary>
+    public IReadOnlyList<HistogramBin> Scores => _scores.Sum() == 0
         ? []
         : _scores.Select((count, i) => new HistogramBin(i / (double)Bins, (i + 1) / (double)Bins, count)).ToArray();
 }

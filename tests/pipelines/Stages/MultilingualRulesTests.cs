@@ -148,9 +148,10 @@ public sealed class MultilingualRulesTests(ITestOutputHelper output)
                 if (language == "th" && reason == C4Transform.TooFewSentences) continue; // Thai: a sentence per space-separated segment
                 var bad = make(sample) ?? throw new InvalidOperationException(reason);
                 var dropped = Run(spec, [sample with { Text = bad }], true);
-                var got = dropped.TryGetValue(sample.Id, out var d) ? $"{d.Reason} ({d.Detail})" : "kept";
+                var found = dropped.TryGetValue(sample.Id, out var d);
+                var got = found ? $"{d.Reason} ({d.Detail})" : "kept";
                 output.WriteLine($"{language} {StageRegistry.Of(spec.GetType()).Type,-18} {reason,-30} → {got}");
-                if (!dropped.ContainsKey(sample.Id) || dropped[sample.Id].Reason != reason) failures.Add($"{language} {reason}: {got}");
+                if (!found || d.Reason != reason) failures.Add($"{language} {reason}: {got}");
             }
         }
         Assert.Empty(failures);

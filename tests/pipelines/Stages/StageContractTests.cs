@@ -37,6 +37,11 @@ public sealed class StageContractTests(ITestOutputHelper output) : IDisposable
         ExactDedupStageSpec.TypeName => [new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 3 }],
         NearDedupStageSpec.TypeName => [new NormalizeStageSpec(), new NearDedupStageSpec { Partitions = 3 }],
         NormalizeStageSpec.TypeName => [new NormalizeStageSpec()],
+        UrlFilterStageSpec.TypeName => [new NormalizeStageSpec(), new UrlFilterStageSpec { DomainsPath = Blocklists.Value.Domains, SubstringsPath = Blocklists.Value.Substrings }],
+        DecontaminateStageSpec.TypeName => [new NormalizeStageSpec(), new DecontaminateStageSpec
+        {
+            Benchmarks = [new EvaluationSetSpec { Name = "contract-eval", Path = EvaluationSet.Value }], Partitions = 3,
+        }],
         _ => [new NormalizeStageSpec(), Default(type)],
     };
 
@@ -45,6 +50,25 @@ public sealed class StageContractTests(ITestOutputHelper output) : IDisposable
     {
         var path = Path.Combine(Path.GetTempPath(), $"curation-contract-quality-{Environment.ProcessId}.jsonl");
         QualityExamples.WriteLabelled(path, QualityExamples.Take(skip: 0, count: 20, boilerplate: true, seed: 5, idPrefix: "q-"));
+        return path;
+    });
+
+    /// <summary>url_filter's blocklists: a domain no document has and a substring some URLs have.</summary>
+    private static readonly Lazy<(string Domains, string Substrings)> Blocklists = new(() =>
+    {
+        var domains = Path.Combine(Path.GetTempPath(), $"curation-contract-domains-{Environment.ProcessId}.txt");
+        var substrings = Path.Combine(Path.GetTempPath(), $"curation-contract-substrings-{Environment.ProcessId}.txt");
+        File.WriteAllLines(domains, ["spam.example.com"]);
+        File.WriteAllLines(substrings, ["/page/1"]);
+        return (domains, substrings);
+    });
+
+    /// <summary>decontaminate's evaluation set: five documents of the contract corpus, so their copies are found.</summary>
+    private static readonly Lazy<string> EvaluationSet = new(() =>
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"curation-contract-eval-{Environment.ProcessId}.jsonl");
+        var texts = MultilingualCorpus.Build(maxDocuments: 160).Select(d => d.Text).Where(t => t.Split(' ').Length > 30).Take(5);
+        File.WriteAllLines(path, texts.Select((text, i) => JsonSerializer.Serialize(new { id = $"item-{i}", text })));
         return path;
     });
 

@@ -113,7 +113,7 @@ public sealed class WhatIfTests(ITestOutputHelper output) : IDisposable
         var random = new Random(seed);
         var corpus = _temp.Combine("quality-corpus");
         Directory.CreateDirectory(corpus);
-        var words = new[] { "river", "bread", "海", "ข้าว", "model", "data", "###", "budget", "rain", "**" };
+        var words = new[] { "river", "bread", "海", "ข้าว", "model", "data", "→→→", "budget", "rain", "■■" }; // non-ASCII symbols: what symbol_ratio counts
         var lines = Enumerable.Range(0, 600).Select(i => JsonSerializer.Serialize(new
         {
             id = $"q{i:D4}",
