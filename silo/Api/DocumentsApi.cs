@@ -1,6 +1,7 @@
 using Curation.Grains.Jobs;
 using Curation.Pipelines;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.NearDup;
 using Curation.Pipelines.Reports;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
@@ -37,8 +38,10 @@ public static class DocumentsApi
             (entry, jobId, ct) => DocumentLineage.DroppedTextAsync(stores, jobId, entry, ct), cancellationToken);
         if (chain.Count == 0) return Results.NotFound(new { error = $"job {id}: no document {docId} in its output" });
         var first = chain[0];
+        var spec = await jobs.SpecAsync(id, cancellationToken);
         return Results.Json(new DocumentFate(docId, first.Entry.Kept ? "kept" : "dropped", first.Entry.Stage, first.Entry.Reason, first.Entry.Detail,
-            chain.Select(Step).ToArray()), CurationJson.Options);
+            chain.Select((step, k) => Step(step) with { Similarity = Similarity(spec, step, k + 1 < chain.Count ? chain[k + 1] : null) }).ToArray()),
+            CurationJson.Options);
     }
 
     private static async Task<IResult> DropsAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken,
@@ -68,6 +71,18 @@ public static class DocumentsApi
         return Results.Bytes(bytes, contentType);
     }
 
+    /// <summary>
+    /// What decided a drop against its twin, when it can be recomputed from the two texts: a near duplicate's Jaccard (the
+    /// MinHash estimate its stage compared, and the exact value). Exact copies and semantic twins say so in their detail.
+    /// </summary>
+    private static string? Similarity(JobSpec? spec, LineageStep step, LineageStep? twin)
+    {
+        if (step.Entry.Kept || twin?.Text is null || step.Text is null || spec is null) return null;
+        if (spec.Stages.OfType<NearDedupStageSpec>().FirstOrDefault() is { } near && step.Entry.Stage == NearDedupStageSpec.TypeName)
+            return PairSimilarity.Of(near, spec.Seed, step.Text, twin.Text).ToString();
+        return null;
+    }
+
     private static DocumentStep Step(LineageStep step) => new(step.Entry.Id, step.Entry.Source, step.Entry.Position, step.Entry.Kept ? "kept" : "dropped",
         step.Entry.Stage, step.Entry.Reason, step.Entry.Detail, step.Entry.Twin, step.Entry.Shard, step.Text, step.Snapshot);
 
@@ -90,7 +105,11 @@ public sealed record DocumentFate(string Id, string Fate, string? Stage, string?
 
 /// <summary>One document of a lineage (or one drop of a page) with its text: kept ones from the output, dropped ones from the job's working copy.</summary>
 public sealed record DocumentStep(string Id, string Source, long Position, string Fate, string? Stage, string? Reason, string? Detail, string? Twin,
-    string? Shard, string? Text, int? Snapshot);
+    string? Shard, string? Text, int? Snapshot)
+{
+    /// <summary>The similarity to its twin that decided a drop, where it can be recomputed (near duplicates: Jaccard estimated and exact).</summary>
+    public string? Similarity { get; init; }
+}
 
 /// <summary>A page of drops; <see cref="Next"/> is the cursor of the following page (null at the end).</summary>
 public sealed record DropsPage(IReadOnlyList<DocumentStep> Drops, string? Next);

@@ -37,6 +37,7 @@
 
   function similarity(step) {
     if (step.reason === "exact_duplicate") return "identical text (exact hash)";
+    if (step.similarity) return step.similarity + (step.detail ? ` · ${step.detail}` : "");
     return step.detail || "";
   }
 

@@ -155,6 +155,29 @@ public sealed class DashboardBrowserTests
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = false });
         Assert.True(new FileInfo(screenshot).Length > 10_000);
 
+        // The README's pictures of the demo job (docs/demo-explorer.png and docs/demo-report.png are these files, copied):
+        // the explorer on one of the demo corpus' near duplicates, with the Jaccard that decided it, and its report.html.
+        string nearId;
+        using (var op = host.Client())
+        {
+            var drops = await op.GetFromJsonAsync<DropsPage>($"/api/jobs/{jobId}/drops?reason=near_duplicate&limit=1", TestApiHost.Json);
+            nearId = drops!.Drops[0].Id;
+        }
+        await page.FillAsync("#explorer-id", nearId);
+        await page.ClickAsync("#explorer-form button[type='submit']");
+        await page.Locator("#explorer-result .pair").First.WaitForAsync();
+        Assert.Contains("Jaccard", await page.Locator("#explorer-result .pair .similarity").First.TextContentAsync());
+        var demoExplorer = Path.Combine(AppContext.BaseDirectory, "artifacts", "demo-explorer.png");
+        await page.Locator("#job-detail").ScreenshotAsync(new LocatorScreenshotOptions { Path = demoExplorer });
+        Assert.True(new FileInfo(demoExplorer).Length > 10_000);
+        var report = await page.RunAndWaitForPopupAsync(() => page.ClickAsync("#corpus-report"));
+        await report.Locator("#dropped-samples").WaitForAsync();
+        Assert.Equal(0, await report.Locator("script, img").CountAsync());
+        var demoReport = Path.Combine(AppContext.BaseDirectory, "artifacts", "demo-report.png");
+        await report.ScreenshotAsync(new PageScreenshotOptions { Path = demoReport, FullPage = true });
+        Assert.True(new FileInfo(demoReport).Length > 10_000);
+        await report.CloseAsync();
+
         // A viewer sees the same job but no submit or cancel controls.
         var viewerPage = await browser.NewPageAsync();
         await viewerPage.GotoAsync(host.Url + "/dashboard/");

@@ -46,6 +46,11 @@ public sealed class ExplorerApiTests : IAsyncLifetime
         Assert.Equal(["c-copy", "b-near", "a-keep"], fate.Chain.Select(s => s.Id));
         Assert.Equal(("exact_duplicate", "b-near"), (fate.Chain[0].Reason, fate.Chain[0].Twin));
         Assert.Equal(("near_duplicate", "a-keep"), (fate.Chain[1].Reason, fate.Chain[1].Twin));
+        // The similarity that decided the near duplicate, recomputed from the two texts as its stage saw them.
+        Assert.Null(fate.Chain[0].Similarity);
+        Assert.Matches(@"^Jaccard (0\.\d+|1) estimated \(\d+ MinHash permutations\), (0\.\d+|1) exact$", fate.Chain[1].Similarity);
+        var estimated = double.Parse(fate.Chain[1].Similarity!.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(estimated, JobSpec.Parse(spec).Stages.OfType<NearDedupStageSpec>().Single().Threshold, 1.0);
         // Dropped texts come from the job's working copy of the shard the dropping stage read: b beside a, diffable.
         Assert.Equal([b, b], fate.Chain.Take(2).Select(s => s.Text));
         Assert.Equal("kept", fate.Chain[2].Fate);
