@@ -46,6 +46,8 @@ public sealed record CorpusReport
 
     /// <summary>Histogram of the curated documents' <c>language_score</c> (ten bins of 0.1); empty without the language stage.</summary>
     public IReadOnlyList<HistogramBin> LanguageScores { get; init; } = [];
+
+    private const int LanguageScoreBins = 10;
     public required IReadOnlyList<Sample> Kept { get; init; }
     public required IReadOnlyList<Sample> Dropped { get; init; }
     public Dictionary<string, JsonElement> StageReports { get; init; } = [];
@@ -70,13 +72,13 @@ public sealed record CorpusReport
         var languages = new Dictionary<string, (long Documents, long Chars, long Tokens)>(StringComparer.Ordinal);
         var sources = new Dictionary<string, long>(StringComparer.Ordinal);
         var kept = new List<Sample>();
-        var languageScores = new LanguageBreakdown();
+        var languageScores = new long[LanguageScoreBins];
         long documents = 0;
         foreach (var shard in manifest.Shards)
         {
             var bytes = await output.ReadBytesAsync(location.KeyOf(shard.Key), cancellationToken).ConfigureAwait(false);
             await foreach (var (id, source, text, fields) in JsonlShardFile.ReadDocumentFieldsAsync(new MemoryStream(bytes), shard.Key,
-                               [TokenizeStage.TokenCountColumn, TrainTokenizeStage.LanguageColumn], cancellationToken).ConfigureAwait(false))
+                               [TokenizeStage.TokenCountColumn, LanguageTransform.LanguageColumn, LanguageTransform.ScoreColumn], cancellationToken).ConfigureAwait(false))
             {
                 documents++;
                 var chars = System.Globalization.StringInfo.ParseCombiningCharacters(text).Length; // characters as readers count them, any script
@@ -92,11 +94,13 @@ public sealed record CorpusReport
                     var had = languages.GetValueOrDefault(language.Length == 0 ? "und" : language);
                     languages[language.Length == 0 ? "und" : language] = (had.Documents + 1, had.Chars + chars, had.Tokens + Math.Max(0, tokenCount));
                 }
+                // The language stage's confidence (absent when a language column came from the input): ten bins of 0.1.
+                if (double.TryParse(fields[2], System.Globalization.CultureInfo.InvariantCulture, out var score))
+                    languageScores[Math.Clamp((int)(score * LanguageScoreBins), 0, LanguageScoreBins - 1)]++;
                 var group = SourceGroup(source);
                 sources[group] = sources.GetValueOrDefault(group) + 1;
                 if (kept.Count < KeptSamples) kept.Add(new Sample(id, source, null, null, Excerpt(text)));
             }
-            await languageScores.AddShardAsync(bytes, shard.Key, cancellationToken).ConfigureAwait(false);
         }
         var dropped = new List<Sample>();
         var perReason = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -123,7 +127,8 @@ public sealed record CorpusReport
             Funnel = books.Count == 0 ? [] : [new Bar("in", books[0].In), .. books.Select(s => new Bar(s.Stage, s.Kept))],
             LengthChars = Edged(LengthEdges, lengths),
             Sources = sources.OrderByDescending(s => s.Value).ThenBy(s => s.Key, StringComparer.Ordinal).Take(20).Select(s => new Bar(s.Key, s.Value)).ToArray(),
-            LanguageScores = languageScores.Scores,
+            LanguageScores = languageScores.Sum() == 0 ? []
+                : languageScores.Select((count, i) => new HistogramBin(i / (double)LanguageScoreBins, (i + 1) / (double)LanguageScoreBins, count)).ToArray(),
             Kept = kept, Dropped = dropped, StageReports = manifest.Reports,
             Distributions =
             [

@@ -168,7 +168,21 @@ public abstract record StageSpec
 
     /// <summary>The stage that runs this spec at position <paramref name="index"/> of the job (0 = read).</summary>
     public abstract Stages.PipelineStage CreateStage(int index);
+
+    /// <summary>
+    /// Everything outside the job's inputs this stage reads, with its field (relative to the stage): submitted jobs may only
+    /// name paths inside their allowed roots, so a stage that reads a file says so here and the API checks it.
+    /// </summary>
+    public virtual IEnumerable<StageFile> FilesRead() => [];
 }
+
+/// <summary>
+/// A path a stage reads: a local <see cref="StageFileKind.File"/> (a model, a tokenizer, a blocklist) or a
+/// <see cref="StageFileKind.Location"/> read like an input (data store key, local path or <c>az://</c>).
+/// </summary>
+public sealed record StageFile(string Field, string Path, StageFileKind Kind = StageFileKind.File);
+
+public enum StageFileKind { File, Location }
 
 /// <summary>
 /// A per-document stage: one <see cref="Stages.IDocumentTransform"/> over every shard, fused with its per-document
@@ -316,6 +330,10 @@ public sealed record ModelSpec
     public bool LowerCase { get; init; } = true;
     public string OutputName { get; init; } = "last_hidden_state";
     public bool Normalize { get; init; } = true;
+
+    /// <summary>The model's own files (none for the shipped model), under <paramref name="field"/>.</summary>
+    public IEnumerable<StageFile> FilesRead(string field) =>
+        new[] { (ModelPath, "modelPath"), (VocabPath, "vocabPath") }.Where(f => f.Item1 is not null).Select(f => new StageFile($"{field}.{f.Item2}", f.Item1!));
 }
 
 public enum Pooling { Mean, Cls, LastToken }
@@ -333,6 +351,8 @@ public sealed record TokenizeStageSpec : StageSpec
     public override void Validate(StageChecks check) => check.Model(Model, "model");
 
     public override PipelineStage CreateStage(int index) => new TokenizeStage(index, this);
+
+    public override IEnumerable<StageFile> FilesRead() => Model.FilesRead("model");
 }
 
 public enum WindowStrategy { Average, Truncate }
@@ -373,6 +393,8 @@ public sealed record EmbedStageSpec : StageSpec
     }
 
     public override PipelineStage CreateStage(int index) => new EmbedStage(index, this);
+
+    public override IEnumerable<StageFile> FilesRead() => Model.FilesRead("model");
 }
 
 /// <summary>One problem in a spec, with the JSON path of the field it is about.</summary>

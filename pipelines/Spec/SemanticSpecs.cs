@@ -105,6 +105,8 @@ public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec, IThres
     }
 
     public override PipelineStage CreateStage(int index) => new SemanticDedupStage(index, this);
+
+    public override IEnumerable<StageFile> FilesRead() => Verify?.Model.FilesRead("verify.model") ?? [];
 }
 
 /// <summary>semantic_dedup's cascade: which model decides the static tier's candidate pairs, and how loose the candidates are.</summary>

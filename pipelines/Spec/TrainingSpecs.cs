@@ -27,6 +27,8 @@ public sealed record TrainTokenizeStageSpec : StageSpec
     }
 
     public override PipelineStage CreateStage(int index) => new TrainTokenizeStage(index, this);
+
+    public override IEnumerable<StageFile> FilesRead() => TokenizerPath is null ? [] : [new StageFile("tokenizerPath", TokenizerPath)];
 }
 
 /// <summary>Which token file formats the output writes next to each Parquet shard.</summary>

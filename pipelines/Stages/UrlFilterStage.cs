@@ -29,6 +29,9 @@ public sealed record UrlFilterStageSpec : DocumentStageSpec
     }
 
     public override IDocumentTransform CreateTransform() => new UrlFilterTransform(this);
+
+    public override IEnumerable<StageFile> FilesRead() =>
+        new[] { (DomainsPath, "domainsPath"), (SubstringsPath, "substringsPath") }.Where(f => f.Item1 is not null).Select(f => new StageFile(f.Item2, f.Item1!));
 }
 
 public sealed class UrlFilterTransform : IDocumentTransform

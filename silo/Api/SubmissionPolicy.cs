@@ -1,6 +1,4 @@
 using Curation.Pipelines.Spec;
-using Curation.Pipelines.Stages;
-using Curation.Pipelines.Stages.QualityScore;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Silo.Api;
@@ -20,31 +18,11 @@ public static class SubmissionPolicy
         for (var i = 0; i < spec.Inputs.Count; i++)
             if (Problem(spec.Inputs[i].Path, allowedRoots, output: false) is { } problem) errors.Add(new SpecError($"inputs[{i}].path", problem));
         if (Problem(spec.Output.Path, allowedRoots, output: true) is { } outputProblem) errors.Add(new SpecError("output.path", outputProblem));
+        // Whatever else a stage reads (models, tokenizers, blocklists, labelled examples, evaluation sets), as it declares it.
         for (var i = 0; i < spec.Stages.Count; i++)
-            if (spec.Stages[i] is TrainTokenizeStageSpec { TokenizerPath: { } file } && FileProblem(file, allowedRoots) is { } fileProblem)
-                errors.Add(new SpecError($"stages[{i}].tokenizerPath", fileProblem));
-        for (var i = 0; i < spec.Stages.Count; i++)
-            if (spec.Stages[i] is UrlFilterStageSpec filter)
-                foreach (var (file, field) in new[] { (filter.DomainsPath, "domainsPath"), (filter.SubstringsPath, "substringsPath") })
-                    if (file is not null && FileProblem(file, allowedRoots) is { } problem) errors.Add(new SpecError($"stages[{i}].{field}", problem));
-        // quality_score's labelled examples: a path like an input's.
-        for (var i = 0; i < spec.Stages.Count; i++)
-            if (spec.Stages[i] is QualityScoreStageSpec { Training: { } training } && Problem(training, allowedRoots, output: false) is { } trainingProblem)
-                errors.Add(new SpecError($"stages[{i}].training", trainingProblem));
-        // Model files a job names (tokenize, embed, semantic_dedup's verify): the same rule as any local file it reads.
-        for (var i = 0; i < spec.Stages.Count; i++)
-        {
-            var (model, at) = spec.Stages[i] switch
-            {
-                TokenizeStageSpec t => (t.Model, $"stages[{i}].model"),
-                EmbedStageSpec e => (e.Model, $"stages[{i}].model"),
-                SemanticDedupStageSpec { Verify: { } v } => (v.Model, $"stages[{i}].verify.model"),
-                _ => (null, ""),
-            };
-            if (model is null) continue;
-            foreach (var (file, field) in new[] { (model.ModelPath, "modelPath"), (model.VocabPath, "vocabPath") })
-                if (file is not null && FileProblem(file, allowedRoots) is { } problem) errors.Add(new SpecError($"{at}.{field}", problem));
-        }
+            foreach (var file in spec.Stages[i].FilesRead())
+                if ((file.Kind == StageFileKind.File ? FileProblem(file.Path, allowedRoots) : Problem(file.Path, allowedRoots, output: false)) is { } problem)
+                    errors.Add(new SpecError($"stages[{i}].{file.Field}", problem));
         return errors;
     }
 

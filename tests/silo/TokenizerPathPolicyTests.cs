@@ -116,4 +116,22 @@ public sealed class TokenizerPathPolicyTests : IDisposable
         Assert.Contains(SubmissionPolicy.Check(With("labelled/../../x.jsonl"), [_allowed.Path]), e => e.Field == "stages[1].training");
         Assert.Contains(SubmissionPolicy.Check(With(inside), []), e => e.Field == "stages[1].training");
     }
+
+    [Fact]
+    public void Decontamination_evaluation_sets_are_checked_like_inputs()
+    {
+        var inside = _allowed.Combine("eval.jsonl");
+        File.WriteAllText(inside, "");
+        var outside = _outside.Combine("eval.jsonl");
+        File.WriteAllText(outside, "");
+        JobSpec With(string path) => new()
+        {
+            Name = "d", Inputs = [new InputSpec { Path = "in/*.jsonl" }],
+            Stages = [new Curation.Pipelines.Stages.DecontaminateStageSpec { Benchmarks = [new Curation.Pipelines.Stages.EvaluationSetSpec { Name = "b", Path = path }] }],
+            Output = new OutputSpec { Path = "out" },
+        };
+        Assert.Empty(SubmissionPolicy.Check(With(inside), [_allowed.Path]));
+        Assert.Contains(SubmissionPolicy.Check(With(outside), [_allowed.Path]), e => e.Field == "stages[0].benchmarks[0].path");
+        Assert.Contains(SubmissionPolicy.Check(With("evals/../../x.jsonl"), [_allowed.Path]), e => e.Field == "stages[0].benchmarks[0].path");
+    }
 }

@@ -72,4 +72,7 @@ public sealed record DecontaminateStageSpec : StageSpec
     }
 
     public override PipelineStage CreateStage(int index) => new DecontaminateStage(index, this);
+
+    public override IEnumerable<StageFile> FilesRead() =>
+        Benchmarks.Select((b, i) => new StageFile($"benchmarks[{i}].path", b.Path, StageFileKind.Location)).Where(f => !string.IsNullOrWhiteSpace(f.Path));
 }

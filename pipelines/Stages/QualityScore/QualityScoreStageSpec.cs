@@ -61,4 +61,6 @@ public sealed record QualityScoreStageSpec : StageSpec
     }
 
     public override PipelineStage CreateStage(int index) => new QualityScoreStage(index, this);
+
+    public override IEnumerable<StageFile> FilesRead() => Training is null ? [] : [new StageFile("training", Training, StageFileKind.Location)];
 }
