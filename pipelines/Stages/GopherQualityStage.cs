@@ -14,7 +14,10 @@ public sealed record GopherQualityStageSpec : DocumentStageSpec
 {
     public const string TypeName = "gopher_quality";
 
-    /// <summary>Fewest words (punctuation tokens not counted): 50.</summary>
+    /// <summary>
+    /// Fewest words: 50. A token made only of Unicode punctuation or symbols (categories P*, S*) is not counted; this
+    /// is broader than datatrove's punctuation list, which counts a bullet <c>•</c> or <c>·</c> as a word.
+    /// </summary>
     public int? MinDocWords { get; init; } = 50;
 
     /// <summary>Most words: 100,000.</summary>

@@ -5,7 +5,7 @@ parameters; the word tokenizer is the one input that is not datatrove's: the tes
 Curation's script-aware tokenizer cut them, because NLTK and its models are not available here).
 Reads [{"text": ..., "words": [...]}] on stdin, writes [[gopher_quality, gopher_repetition, fineweb_quality] reasons]
 ("" = kept)."""
-import json, re, sys
+import json, re, sys, unicodedata
 from collections import Counter
 
 TERMINAL = set("!.?\u0589\u061d\u061e\u061f\u06d4\u0700\u0701\u0702\u07f9\u0837\u0839\u083d\u083e\u0964\u0965\u0f0d\u0f0e"
@@ -15,7 +15,10 @@ STOP = {"the", "be", "to", "of", "and", "that", "have", "with"}
 
 def gopher_quality(text, words):
     n_words = len(words)
-    non_symbol = [w for w in words if any(ch not in PUNCT for ch in w)]
+    # Curation's one documented deviation: a token made only of Unicode punctuation or symbols (categories P*, S*) is
+    # not a word. datatrove's list above misses "•", "·", "§" and most scripts' punctuation, so it counts a bullet
+    # "•" as a word; Curation does not (GopherQualityStageSpec.MinDocWords).
+    non_symbol = [w for w in words if any(ch not in PUNCT and unicodedata.category(ch)[0] not in "PS" for ch in w)]
     if len(non_symbol) < 50: return "gopher_short_doc"
     if len(non_symbol) > 100000: return "gopher_long_doc"
     avg = sum(len(w) for w in non_symbol) / len(non_symbol)
