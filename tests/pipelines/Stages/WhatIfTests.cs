@@ -242,38 +242,48 @@ public sealed class WhatIfTests(ITestOutputHelper output) : IDisposable
         string[] stop = ["the", "and", "of", "to", "is", "in", "that", "with"];
         string[] content = ["river", "bread", "mountain", "library", "harbour", "valley", "budget", "rain"];
         string[] numbers = ["123", "2024", "45", "7", "3.14"];
-        var corpus = _temp.Combine("gopher-corpus");
+        var corpus = _temp.Combine("rules-corpus");
         Directory.CreateDirectory(corpus);
-        // Pages of 1–6 lines, some bulleted, some number-heavy, some short: several rules fail, often more than one per page.
+        // Pages of 1–6 lines, some bulleted, some number-heavy, some short, some lines ending a sentence: several rules fail,
+        // often more than one per page.
         File.WriteAllLines(Path.Combine(corpus, "part.jsonl"), Enumerable.Range(0, 400).Select(i =>
         {
-            var (numberShare, stopShare, bulletShare) = (random.NextDouble() * 0.4, random.NextDouble() * 0.3, random.NextDouble());
+            var (numberShare, stopShare, bulletShare, endShare) = (random.NextDouble() * 0.4, random.NextDouble() * 0.3, random.NextDouble(), random.NextDouble());
             var lines = Enumerable.Range(0, random.Next(1, 7)).Select(_ =>
                 (random.NextDouble() < bulletShare ? "- " : "") + string.Join(' ', Enumerable.Range(0, random.Next(2, 22)).Select(_ =>
                     random.NextDouble() < numberShare ? numbers[random.Next(numbers.Length)]
-                    : random.NextDouble() < stopShare ? stop[random.Next(stop.Length)] : content[random.Next(content.Length)])));
+                    : random.NextDouble() < stopShare ? stop[random.Next(stop.Length)] : content[random.Next(content.Length)]))
+                + (random.NextDouble() < endShare ? "." : ""));
             return JsonSerializer.Serialize(new { id = $"g{i:D3}", text = string.Join('\n', lines) });
         }));
-        var spec = Job("gopher", corpus, 16 * 1024, new GopherQualityStageSpec { StopWords = stop });
         using var services = StageServices.CreateDefault();
-        var stores = Stores("gopher");
-        var job = await InProcessJob.RunAsync(spec, stores, services);
-        var stage = WhatIf.FindStage(job, "gopher_quality")!;
-        var original = await CuratedOutput.ReadAsync(stores.DataStore, spec.Output.Path);
-        output.WriteLine(string.Join(", ", original.Drops.GroupBy(d => d.Reason).Select(g => $"{g.Key} {g.Count()}")));
 
-        foreach (var (field, current, value) in new[] { ("minAlphaWordsRatio", 0.8, 0.65), ("maxBulletLinesRatio", 0.9, 0.5), ("minStopWords", 2.0, 4.0), ("minDocWords", 50.0, 0.0) })
+        async Task CheckAsync(string name, StageSpec rules, params (string Field, double Current, double Value)[] cases)
         {
-            var now = await WhatIf.ComputeAsync(job, stage, field, current, CancellationToken.None);
-            Assert.Equal(original.Drops.Count, now.Removed);
-            if (now.Exact) Assert.Equal(now.Removed, now.RemovedAtThreshold); // minDocWords 50 lies between two edges of its log scale
-            var answer = await WhatIf.ComputeAsync(job, stage, field, value, CancellationToken.None);
-            var rerun = await RerunAsync(answer, stores, s => InProcessJob.RunAsync(s, stores, services));
-            output.WriteLine($"gopher_quality {field} {value}: what-if {answer.RemovedAtThreshold}, re-run {rerun} (at {current}: {now.Removed})");
-            Assert.True(answer.Exact);
-            Assert.Equal(rerun, answer.RemovedAtThreshold);
-            Assert.NotEqual(now.Removed, rerun);
+            var spec = Job(name, corpus, 16 * 1024, rules);
+            var stores = Stores(name);
+            var job = await InProcessJob.RunAsync(spec, stores, services);
+            var stage = WhatIf.FindStage(job, rules.Type)!;
+            var original = await CuratedOutput.ReadAsync(stores.DataStore, spec.Output.Path);
+            output.WriteLine($"{rules.Type}: " + string.Join(", ", original.Drops.GroupBy(d => d.Reason).Select(g => $"{g.Key} {g.Count()}")));
+            foreach (var (field, current, value) in cases)
+            {
+                var now = await WhatIf.ComputeAsync(job, stage, field, current, CancellationToken.None);
+                Assert.Equal(original.Drops.Count, now.Removed);
+                if (now.Exact) Assert.Equal(now.Removed, now.RemovedAtThreshold); // minDocWords 50 lies between two edges of its log scale
+                var answer = await WhatIf.ComputeAsync(job, stage, field, value, CancellationToken.None);
+                var rerun = await RerunAsync(answer, stores, s => InProcessJob.RunAsync(s, stores, services));
+                output.WriteLine($"{rules.Type} {field} {value}: what-if {answer.RemovedAtThreshold}, re-run {rerun} (at {current}: {now.Removed})");
+                Assert.True(answer.Exact);
+                Assert.Equal(rerun, answer.RemovedAtThreshold);
+                Assert.NotEqual(now.Removed, rerun);
+            }
         }
+
+        await CheckAsync("gopher", new GopherQualityStageSpec { StopWords = stop },
+            ("minAlphaWordsRatio", 0.8, 0.65), ("maxBulletLinesRatio", 0.9, 0.5), ("minStopWords", 2, 4), ("minDocWords", 50, 0));
+        await CheckAsync("fineweb", new FineWebQualityStageSpec(), ("linePunctThr", 0.12, 0.5), ("shortLineThr", 0.67, 0.3));
+        await CheckAsync("c4", new C4StageSpec(), ("minNumSentences", 5, 2));
     }
 }
 
