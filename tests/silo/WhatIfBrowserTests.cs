@@ -53,6 +53,10 @@ public sealed class WhatIfBrowserTests
         await page.Locator($"#jobs tbody tr[data-job='{jobId}']").ClickAsync();
         await page.Locator("#whatif-section").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
 
+        // The first threshold offered, quality_filter's minChars, is binned on log(1 + chars): its curve is drawn on a log axis.
+        Assert.Equal("01-quality_filter|minChars", await page.InputValueAsync("#whatif-field"));
+        await page.Locator("#whatif-curve[data-scale='log'] polyline").WaitForAsync();
+
         // The language charts of the job view: a bar per language of report.json (its documents in the tooltip) and the
         // score histogram's ten bins.
         JsonElement corpusReport;
@@ -75,6 +79,7 @@ public sealed class WhatIfBrowserTests
         await page.FillAsync("#whatif-threshold", "0.5");
         await page.ClickAsync("#whatif-form button[type='submit']");
         await page.Locator("#whatif-curve line.chosen[data-threshold='0.5']").WaitForAsync(Attached);
+        Assert.Equal("linear", await page.GetAttributeAsync("#whatif-curve", "data-scale"));
         Assert.Equal("true", await page.GetAttributeAsync("#whatif-result", "data-exact"));
         using (var op = host.Client())
         {
