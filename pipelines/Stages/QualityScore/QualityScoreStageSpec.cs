@@ -9,7 +9,7 @@ namespace Curation.Pipelines.Stages.QualityScore;
 /// <see cref="MinScore"/> and/or the top <see cref="KeepFraction"/> (a global cutoff, ties by id, as d4's).
 /// </summary>
 [Stage(TypeName, Role = StageRole.Selection)]
-public sealed record QualityScoreStageSpec : StageSpec
+public sealed record QualityScoreStageSpec : StageSpec, IThresholdedSpec
 {
     public const string TypeName = "quality_score";
 
@@ -61,6 +61,17 @@ public sealed record QualityScoreStageSpec : StageSpec
     }
 
     public override PipelineStage CreateStage(int index) => new QualityScoreStage(index, this);
+
+    /// <summary>
+    /// <see cref="MinScore"/>'s measure, recorded over the documents the keepFraction cutoff keeps (it ranks every document
+    /// reaching the stage, whatever minScore is); the cutoff is a rank, not a threshold on a measure: no what-if.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ThresholdMeasure> Thresholds => MinScore is { } min ? [new ThresholdMeasure("minScore", "quality score", min, DropsAbove: false, 0, 1)] : [];
+
+    public StageSpec WithThreshold(string field, double value) => field == "minScore"
+        ? this with { MinScore = Math.Clamp(value, 0, 1) }
+        : throw new ArgumentException($"{TypeName} has no threshold '{field}'.", nameof(field));
 
     public override IEnumerable<StageFile> FilesRead() => Training is null ? [] : [new StageFile("training", Training, StageFileKind.Location)];
 }

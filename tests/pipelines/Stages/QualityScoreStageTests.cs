@@ -42,7 +42,8 @@ public sealed class QualityScoreStageTests(ITestOutputHelper log) : IDisposable
         Output = new OutputSpec { Path = "curated/quality" },
     };
 
-    private sealed record Run(CuratedOutput Output, QualityScoreReport Report, Dictionary<string, (float Logit, float Score)> Scores, Dictionary<string, float> Column);
+    private sealed record Run(CuratedOutput Output, QualityScoreReport Report, Dictionary<string, (float Logit, float Score)> Scores, Dictionary<string, float> Column,
+        JobContext Job);
 
     private async Task<Run> RunAsync(JobSpec spec, string name)
     {
@@ -62,7 +63,7 @@ public sealed class QualityScoreStageTests(ITestOutputHelper log) : IDisposable
         foreach (var shard in output.Manifest.Shards)
             foreach (var batch in await ReadAsync(stores.DataStore, "curated/quality/" + shard.Key))
                 for (var i = 0; i < batch.RowCount; i++) column[batch.Ids[i]] = batch.GetColumn<float>(QualityScoreStage.ScoreColumn)[i];
-        return new Run(output, report, scores, column);
+        return new Run(output, report, scores, column, job);
     }
 
     private static async Task<List<Model.RecordBatch>> ReadAsync(IObjectStore store, string key)
@@ -142,6 +143,16 @@ public sealed class QualityScoreStageTests(ITestOutputHelper log) : IDisposable
         Assert.Contains(report.Classifier.SkippedSamples, s => s.StartsWith("line 204: label \"maybe\"", StringComparison.Ordinal));
         Assert.Null(report.CutoffId);
         Assert.Equal(0.5, report.MinScore);
+
+        // The what-if of minScore: at each edge of its histogram, exactly the documents scoring below it (what a re-run drops).
+        var stage = WhatIf.FindStage(run.Job, QualityScoreStageSpec.TypeName)!;
+        foreach (var t in new[] { 0.3, 0.5, 0.7 })
+        {
+            var answer = await WhatIf.ComputeAsync(run.Job, stage, "minScore", t, CancellationToken.None);
+            Assert.True(answer.Exact);
+            Assert.Equal(drops.Count, answer.Removed);
+            Assert.Equal(run.Scores.Count(s => s.Value.Score < t), answer.RemovedAtThreshold);
+        }
     }
 
     [Fact]
