@@ -24,7 +24,12 @@ public static partial class PiiScanner
         if (types.Contains(PiiType.Iban)) Ibans(text, found);
         if (types.Contains(PiiType.Card)) Cards(text, found);
         if (types.Contains(PiiType.IpAddress)) IpAddresses(text, found);
-        if (types.Contains(PiiType.Phone)) PhoneNumbers(text, region, found);
+        if (types.Contains(PiiType.Phone))
+        {
+            // The other types settled first (the same result: phone ranks last), so only their kept matches hide digits.
+            if (found.Count > 1) found = Settle(found);
+            PhoneNumbers(text, region, found);
+        }
         return found.Count <= 1 ? found : Settle(found);
     }
 
@@ -207,15 +212,22 @@ public static partial class PiiScanner
     {
         // libphonenumber's matcher scans the whole text with its candidate pattern: give it only windows around digit
         // clusters that could hold a number (≥ 7 digits, gaps ≤ ClusterGap characters), with enough context around them
-        // for its checks of the characters before and after a candidate.
+        // for its checks of the characters before and after a candidate. Digits inside a match of another type do not
+        // count: a phone number overlapping one would lose to it anyway (phone has the lowest priority).
+        bool[]? covered = null;
+        foreach (var m in found)
+        {
+            covered ??= new bool[text.Length];
+            covered.AsSpan(m.Start, m.Length).Fill(true);
+        }
         var end = 0;
-        while (NextDigitCluster(text, end) is var (first, last) && first >= 0)
+        while (NextDigitCluster(text, covered, end) is var (first, last) && first >= 0)
         {
             end = last + 1;
             var start = Math.Max(0, first - WindowMargin);
             var stop = Math.Min(text.Length, last + 1 + WindowMargin);
             // Merge the windows of clusters whose margins touch, so no candidate is cut in two.
-            while (stop < text.Length && NextDigitCluster(text, end) is var (nextFirst, nextLast) && nextFirst >= 0 && nextFirst - WindowMargin <= stop)
+            while (stop < text.Length && NextDigitCluster(text, covered, end) is var (nextFirst, nextLast) && nextFirst >= 0 && nextFirst - WindowMargin <= stop)
             {
                 end = nextLast + 1;
                 stop = Math.Min(text.Length, nextLast + 1 + WindowMargin);
@@ -233,13 +245,13 @@ public static partial class PiiScanner
     /// <summary>Context around a cluster handed to the matcher: a leading + or (, a trailing letter or time suffix.</summary>
     private const int WindowMargin = 24;
 
-    /// <summary>The next run of digits (any script) from <paramref name="from"/> whose gaps are ≤ <see cref="ClusterGap"/> and that holds ≥ 7 digits; (-1, -1) when none.</summary>
-    private static (int First, int Last) NextDigitCluster(string text, int from)
+    /// <summary>The next run of uncovered digits (any script) from <paramref name="from"/> whose gaps are ≤ <see cref="ClusterGap"/> and that holds ≥ 7 digits; (-1, -1) when none.</summary>
+    private static (int First, int Last) NextDigitCluster(string text, bool[]? covered, int from)
     {
         int first = -1, last = -1, digits = 0;
         for (var i = from; i < text.Length; i++)
         {
-            if (!char.IsDigit(text[i])) continue;
+            if (!char.IsDigit(text[i]) || (covered is not null && covered[i])) continue;
             if (first >= 0 && i - last > ClusterGap)
             {
                 if (digits >= 7) return (first, last);
