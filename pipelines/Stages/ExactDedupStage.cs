@@ -60,51 +60,81 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
         _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
     };
 
-    private string HashKey(TaskContext task, int shard) => $"{task.Job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
+    private string HashKey(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
 
     private string DecisionFolder(TaskContext task, int shard) => $"{task.Job.Layout.PhaseRoot(Index, Name, ResolvePhase)}{JobLayout.ShardName(shard)}/";
+
+    /// <summary>The hash phase's work done while the document pass before this stage writes the shard (one read less).</summary>
+    public override IShardTap? TapInput(JobContext job, int shard) => new ShardHashes(spec, job, HashKey(job, shard));
 
     private async Task<TaskStats> HashAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var entries = new List<(int Partition, ContentHash Hash, string Id, long Row)>();
-        long row = 0;
+        var key = HashKey(task.Job, task.Task);
+        // Tapped: the document pass before this stage hashed the rows as it wrote them (the same object, byte for byte).
+        if (await task.Job.Data.GetInfoAsync(key, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            await using var tapped = await task.Job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+            await using var hashes = await ParquetTableReader.OpenAsync(tapped, cancellationToken).ConfigureAwait(false);
+            return new TaskStats { In = hashes.RowCount, Seconds = clock.Elapsed.TotalSeconds };
+        }
+        var shard = new ShardHashes(spec, task.Job, key);
         await using (var input = await task.Job.Data.OpenReadAsync(task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false))
         await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
             await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text], cancellationToken).ConfigureAwait(false))
-                for (var i = 0; i < batch.RowCount; i++, row++)
-                {
-                    var hash = ContentHash.Of(batch.Texts[i], spec.CaseFold, spec.CollapseWhitespace);
-                    entries.Add((hash.PartitionOf(spec.Partitions), hash, batch.Ids[i], row));
-                }
+                shard.Add(batch);
+        await shard.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new TaskStats { In = shard.Rows, Seconds = clock.Elapsed.TotalSeconds };
+    }
 
-        // One row group per non-empty partition, so a resolver reads only its own part of every shard's file.
-        entries.Sort((a, b) => a.Partition.CompareTo(b.Partition));
-        await using var spool = SpoolFile.Create();
-        var partitions = new List<int>();
-        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, HashSchema,
-            new Dictionary<string, string> { [PartitionsMetadata] = "" }, cancellationToken).ConfigureAwait(false))
+    /// <summary>
+    /// One shard's hash file: the content hash of every row, written grouped by hash partition (one row group per non-empty
+    /// partition, so a resolver reads only its own part of every shard's file). Fed by the hash phase reading the shard, or
+    /// by the document pass writing it (<see cref="IShardTap"/>): the same rows in the same order, so the same bytes.
+    /// </summary>
+    private sealed class ShardHashes(ExactDedupStageSpec spec, JobContext job, string key) : IShardTap
+    {
+        private readonly List<(int Partition, ContentHash Hash, string Id, long Row)> _entries = [];
+
+        public long Rows { get; private set; }
+
+        public void Add(RecordBatch batch)
         {
-            foreach (var group in entries.GroupBy(e => e.Partition))
+            for (var i = 0; i < batch.RowCount; i++, Rows++)
             {
-                var batch = RecordBatch.WithSchema(HashSchema);
-                var (partitionColumn, high, low, ids, rows) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
-                    batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"));
-                foreach (var e in group)
-                {
-                    partitionColumn.Add(e.Partition);
-                    high.Add(e.Hash.High);
-                    low.Add(e.Hash.Low);
-                    ids.Add(e.Id);
-                    rows.Add(e.Row);
-                }
-                await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                partitions.Add(group.Key);
+                var hash = ContentHash.Of(batch.Texts[i], spec.CaseFold, spec.CollapseWhitespace);
+                _entries.Add((hash.PartitionOf(spec.Partitions), hash, batch.Ids[i], Rows));
             }
-            writer.SetMetadata(PartitionsMetadata, string.Join(',', partitions));
         }
-        await spool.CommitOnceAsync(task.Job.Data, HashKey(task, task.Task), cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = row, Seconds = clock.Elapsed.TotalSeconds };
+
+        public async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            _entries.Sort((a, b) => a.Partition.CompareTo(b.Partition));
+            await using var spool = SpoolFile.Create();
+            var partitions = new List<int>();
+            await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, HashSchema,
+                new Dictionary<string, string> { [PartitionsMetadata] = "" }, cancellationToken).ConfigureAwait(false))
+            {
+                foreach (var group in _entries.GroupBy(e => e.Partition))
+                {
+                    var batch = RecordBatch.WithSchema(HashSchema);
+                    var (partitionColumn, high, low, ids, rows) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
+                        batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"));
+                    foreach (var e in group)
+                    {
+                        partitionColumn.Add(e.Partition);
+                        high.Add(e.Hash.High);
+                        low.Add(e.Hash.Low);
+                        ids.Add(e.Id);
+                        rows.Add(e.Row);
+                    }
+                    await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                    partitions.Add(group.Key);
+                }
+                writer.SetMetadata(PartitionsMetadata, string.Join(',', partitions));
+            }
+            await spool.CommitOnceAsync(job.Data, key, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task<TaskStats> ResolveAsync(TaskContext task, CancellationToken cancellationToken)
@@ -202,7 +232,7 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
     private async IAsyncEnumerable<RecordBatch> ReadPartitionAsync(TaskContext task, int shard, int partition,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var input = await task.Job.Data.OpenReadAsync(HashKey(task, shard), cancellationToken).ConfigureAwait(false);
+        await using var input = await task.Job.Data.OpenReadAsync(HashKey(task.Job, shard), cancellationToken).ConfigureAwait(false);
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
         var listed = reader.Metadata.GetValueOrDefault(PartitionsMetadata, "");
         var rowGroup = listed.Length == 0 ? -1 : Array.IndexOf(listed.Split(','), partition.ToString(CultureInfo.InvariantCulture));

@@ -35,7 +35,8 @@ public static class FusedDocumentPass
         var shard = task.Task;
         var last = members[^1];
         var (stats, seconds) = await ShardTransformer.RunAsync(task, shard, [.. members.Select(m => new ShardTransformer.Member(m, m.Transform))],
-            job.Layout.ShardData(last.Index, last.Name, shard), RecordLaterMembersAsync, cancellationToken).ConfigureAwait(false);
+            job.Layout.ShardData(last.Index, last.Name, shard), RecordLaterMembersAsync, DocumentStage.TapOfNext(job, last, shard), cancellationToken)
+            .ConfigureAwait(false);
         return stats[0] with { Seconds = seconds };
 
         async Task RecordLaterMembersAsync(TaskStats[] memberStats, CancellationToken ct)

@@ -28,6 +28,12 @@ public abstract class PipelineStage(int index)
     /// <summary>Runs one task and writes its outputs; the executor commits the returned stats afterwards.</summary>
     public abstract Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A tap on shard <paramref name="shard"/> of the previous stage's output while a document pass writes it (see
+    /// <see cref="IShardTap"/>), or null (the default) when this stage reads its input itself.
+    /// </summary>
+    public virtual IShardTap? TapInput(JobContext job, int shard) => null;
+
     public override string ToString() => Folder;
 }
 
