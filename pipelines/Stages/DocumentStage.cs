@@ -32,18 +32,12 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
         // Only the run's first member decides whether to fuse (its silo's setting); a later member always looks for the
         // stats a fused head recorded first, so silos with different settings still agree on one shard's path.
         var members = FusedDocumentPass.Members(task.Job, this);
-        if (members.Count > 1 && members[0] == this && FusedDocumentPass.Enabled)
+        if (members[0] == this && FusedDocumentPass.Enabled && (members.Count > 1 || FusedDocumentPass.TapOfNext(task.Job, this, task.Task) is not null))
             return await FusedDocumentPass.RunAsync(task, members, cancellationToken).ConfigureAwait(false);
         if (members.Count > 1 && members[0] != this && await FusedDocumentPass.RecordedAsync(task, cancellationToken).ConfigureAwait(false) is { } recorded)
             return recorded;
-        var (stats, seconds) = await ShardTransformer.RunAsync(task, task.Task, [new ShardTransformer.Member(this, transform)], task.OutputShardKey(task.Task),
-            null, TapOfNext(task.Job, this, task.Task), cancellationToken).ConfigureAwait(false);
-        return stats[0] with { Seconds = seconds };
+        return await ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>The next stage's tap on the shard a document pass ending with <paramref name="last"/> writes, or null.</summary>
-    internal static IShardTap? TapOfNext(JobContext job, PipelineStage last, int shard) =>
-        last.Index + 1 < job.Stages.Count ? job.Stages[last.Index + 1].TapInput(job, shard) : null;
 }
 
 /// <summary>

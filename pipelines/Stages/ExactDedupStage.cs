@@ -252,7 +252,16 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
                 for (var i = 0; i < batch.RowCount; i++) decisions[rows[i]] = twins[i];
             }
         }
-        return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(spec, decisions), cancellationToken).ConfigureAwait(false);
+        // Every row's hash as the hash phase computed it from this very input, for the content_hash column (no second hashing).
+        await using var hashFile = await task.Job.Data.OpenReadAsync(HashKey(task.Job, task.Task), cancellationToken).ConfigureAwait(false);
+        await using var hashReader = await ParquetTableReader.OpenAsync(hashFile, cancellationToken).ConfigureAwait(false);
+        var hashes = new ContentHash[hashReader.RowCount];
+        await foreach (var batch in hashReader.ReadColumnsAsync(["row", "hash_hi", "hash_lo"], cancellationToken).ConfigureAwait(false))
+        {
+            var (rows, high, low) = (batch.GetColumn<long>("row"), batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"));
+            for (var i = 0; i < batch.RowCount; i++) hashes[rows[i]] = new ContentHash(high[i], low[i]);
+        }
+        return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(hashes, decisions), cancellationToken).ConfigureAwait(false);
     }
 
     /// <param name="Indexed">A document of the corpus' base snapshot (from its index): kept whatever its id.</param>
@@ -266,8 +275,8 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
         }
     }
 
-    /// <summary>The apply phase's transform: drops decided rows (by running row number) and records each hash.</summary>
-    private sealed class ApplyDecisions(ExactDedupStageSpec spec, Dictionary<long, string> decisions) : IDocumentTransform
+    /// <summary>The apply phase's transform: drops decided rows (by running row number) and records each row's hash.</summary>
+    private sealed class ApplyDecisions(ContentHash[] hashes, Dictionary<long, string> decisions) : IDocumentTransform
     {
         private long _offset;
 
@@ -275,10 +284,10 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
 
         public void Process(RecordBatch batch, DropCollector drops)
         {
-            var hashes = batch.ResetColumn<string>(HashColumn, batch.RowCount);
+            var column = batch.ResetColumn<string>(HashColumn, batch.RowCount);
             for (var i = 0; i < batch.RowCount; i++)
             {
-                hashes.Add(ContentHash.Of(batch.Texts[i], spec.CaseFold, spec.CollapseWhitespace).ToString());
+                column.Add(hashes[_offset + i].ToString());
                 if (decisions.TryGetValue(_offset + i, out var twin)) drops.Drop(i, DuplicateReason, twinId: twin);
             }
             _offset += batch.RowCount;
