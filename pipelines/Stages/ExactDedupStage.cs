@@ -11,7 +11,8 @@ namespace Curation.Pipelines.Stages;
 /// <summary>
 /// Exact dedup as a shuffle, so no process ever holds the whole corpus:
 /// <list type="number">
-/// <item><b>hash</b> (per shard): content hash of every document, written grouped by hash partition;</item>
+/// <item><b>hash</b> (per shard): content hash of every document, written grouped by hash partition (by the fused document
+/// pass before this stage as it writes the shard, <see cref="IShardTap"/>, else by this phase reading the shard);</item>
 /// <item><b>resolve</b> (per partition): within each group of equal hashes the document with the smallest
 /// (id, shard, row) is kept (with <c>keep: none</c> it too is dropped, naming itself); the others become decisions
 /// routed back to their shard;</item>
