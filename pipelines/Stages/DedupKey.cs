@@ -34,6 +34,12 @@ public abstract class DedupKey
 
     /// <summary>The value of <see cref="OutputColumn"/> for <paramref name="row"/>.</summary>
     public abstract string? OutputValue(RecordBatch batch, int row);
+
+    /// <summary>
+    /// True when <see cref="OutputValue"/> is the key itself in readable form and every document has a key: the apply
+    /// phase then takes it from the stored keys instead of computing it again.
+    /// </summary>
+    public virtual bool OutputIsKey => false;
 }
 
 /// <summary>exact_dedup's key: the content hash of the text (see <see cref="ContentHash"/>); every member ranks alike.</summary>
@@ -54,6 +60,8 @@ public sealed class ContentDedupKey(ExactDedupStageSpec spec) : DedupKey
     public override (ContentHash Key, long Rank)? KeyOf(RecordBatch batch, int row) => (Hash(batch, row), 0);
 
     public override string? OutputValue(RecordBatch batch, int row) => Hash(batch, row).ToString();
+
+    public override bool OutputIsKey => true;
 
     private ContentHash Hash(RecordBatch batch, int row) => ContentHash.Of(batch.Texts[row], spec.CaseFold, spec.CollapseWhitespace);
 }

@@ -12,7 +12,8 @@ namespace Curation.Pipelines.Stages;
 /// Exact dedup as a shuffle, so no process ever holds the whole corpus:
 /// <list type="number">
 /// <item><b>hash</b> (per shard): the key of every document (its <see cref="DedupKey"/>: the content hash for
-/// exact_dedup, the normalised URL's hash for url_dedup) and its rank, written grouped by key partition;</item>
+/// exact_dedup, the normalised URL's hash for url_dedup) and its rank, written grouped by key partition (by the fused
+/// document pass before this stage as it writes the shard, <see cref="IShardTap"/>, else by this phase reading the shard);</item>
 /// <item><b>resolve</b> (per partition): within each group of equal keys the document with the smallest
 /// (rank, id, shard, row) is kept (with <c>keep: none</c> it too is dropped, naming itself); the others become decisions
 /// routed back to their shard;</item>
@@ -61,49 +62,79 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
     };
 
-    private string HashKey(TaskContext task, int shard) => $"{task.Job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
+    private string HashKey(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
 
     private string DecisionFolder(TaskContext task, int shard) => $"{task.Job.Layout.PhaseRoot(Index, Name, ResolvePhase)}{JobLayout.ShardName(shard)}/";
+
+    /// <summary>The hash phase's work done while the document pass before this stage writes the shard (one read less).</summary>
+    public override IShardTap? TapInput(JobContext job, int shard) => new ShardHashes(key, job, HashKey(job, shard));
 
     private async Task<TaskStats> HashAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var entries = new List<(int Partition, ContentHash Hash, string Id, long Row, long Rank)>();
-        long row = 0;
+        var hashKey = HashKey(task.Job, task.Task);
+        // Tapped: the document pass before this stage hashed the rows as it wrote them (the same object, byte for byte).
+        if (await task.Job.Data.GetInfoAsync(hashKey, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            await using var tapped = await task.Job.Data.OpenReadAsync(hashKey, cancellationToken).ConfigureAwait(false);
+            await using var hashes = await ParquetTableReader.OpenAsync(tapped, cancellationToken).ConfigureAwait(false);
+            return new TaskStats { In = hashes.RowCount, Seconds = clock.Elapsed.TotalSeconds };
+        }
+        var shard = new ShardHashes(key, task.Job, hashKey);
         await using (var input = await task.Job.Data.OpenReadAsync(task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false))
         await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
             await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, .. key.ReadColumns], cancellationToken).ConfigureAwait(false))
-                for (var i = 0; i < batch.RowCount; i++, row++)
-                    if (key.KeyOf(batch, i) is var (hash, rank)) entries.Add((hash.PartitionOf(key.Partitions), hash, batch.Ids[i], row, rank));
+                shard.Add(batch);
+        await shard.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new TaskStats { In = shard.Rows, Seconds = clock.Elapsed.TotalSeconds };
+    }
 
-        // One row group per non-empty partition, so a resolver reads only its own part of every shard's file.
-        entries.Sort((a, b) => a.Partition.CompareTo(b.Partition));
-        await using var spool = SpoolFile.Create();
-        var partitions = new List<int>();
-        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, HashSchema,
-            new Dictionary<string, string> { [PartitionsMetadata] = "" }, cancellationToken).ConfigureAwait(false))
+    /// <summary>
+    /// One shard's hash file: the key and rank of every row that has a key, written grouped by key partition (one row group per non-empty
+    /// partition, so a resolver reads only its own part of every shard's file). Fed by the hash phase reading the shard, or
+    /// by the document pass writing it (<see cref="IShardTap"/>): the same rows in the same order, so the same bytes.
+    /// </summary>
+    private sealed class ShardHashes(DedupKey key, JobContext job, string objectKey) : IShardTap
+    {
+        private readonly List<(int Partition, ContentHash Hash, string Id, long Row, long Rank)> _entries = [];
+
+        public long Rows { get; private set; }
+
+        public void Add(RecordBatch batch)
         {
-            foreach (var group in entries.GroupBy(e => e.Partition))
-            {
-                var batch = RecordBatch.WithSchema(HashSchema);
-                var (partitionColumn, high, low, ids, rows, ranks) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
-                    batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"), batch.GetColumn<long>("rank"));
-                foreach (var e in group)
-                {
-                    partitionColumn.Add(e.Partition);
-                    high.Add(e.Hash.High);
-                    low.Add(e.Hash.Low);
-                    ids.Add(e.Id);
-                    rows.Add(e.Row);
-                    ranks.Add(e.Rank);
-                }
-                await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                partitions.Add(group.Key);
-            }
-            writer.SetMetadata(PartitionsMetadata, string.Join(',', partitions));
+            for (var i = 0; i < batch.RowCount; i++, Rows++)
+                if (key.KeyOf(batch, i) is var (hash, rank)) _entries.Add((hash.PartitionOf(key.Partitions), hash, batch.Ids[i], Rows, rank));
         }
-        await spool.CommitOnceAsync(task.Job.Data, HashKey(task, task.Task), cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = row, Seconds = clock.Elapsed.TotalSeconds };
+
+        public async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            _entries.Sort((a, b) => a.Partition.CompareTo(b.Partition));
+            await using var spool = SpoolFile.Create();
+            var partitions = new List<int>();
+            await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, HashSchema,
+                new Dictionary<string, string> { [PartitionsMetadata] = "" }, cancellationToken).ConfigureAwait(false))
+            {
+                foreach (var group in _entries.GroupBy(e => e.Partition))
+                {
+                    var batch = RecordBatch.WithSchema(HashSchema);
+                    var (partitionColumn, high, low, ids, rows, ranks) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
+                        batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"), batch.GetColumn<long>("rank"));
+                    foreach (var e in group)
+                    {
+                        partitionColumn.Add(e.Partition);
+                        high.Add(e.Hash.High);
+                        low.Add(e.Hash.Low);
+                        ids.Add(e.Id);
+                        rows.Add(e.Row);
+                        ranks.Add(e.Rank);
+                    }
+                    await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                    partitions.Add(group.Key);
+                }
+                writer.SetMetadata(PartitionsMetadata, string.Join(',', partitions));
+            }
+            await spool.CommitOnceAsync(job.Data, objectKey, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task<TaskStats> ResolveAsync(TaskContext task, CancellationToken cancellationToken)
@@ -202,7 +233,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     private async IAsyncEnumerable<RecordBatch> ReadPartitionAsync(TaskContext task, int shard, int partition,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var input = await task.Job.Data.OpenReadAsync(HashKey(task, shard), cancellationToken).ConfigureAwait(false);
+        await using var input = await task.Job.Data.OpenReadAsync(HashKey(task.Job, shard), cancellationToken).ConfigureAwait(false);
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
         var listed = reader.Metadata.GetValueOrDefault(PartitionsMetadata, "");
         var rowGroup = listed.Length == 0 ? -1 : Array.IndexOf(listed.Split(','), partition.ToString(CultureInfo.InvariantCulture));
@@ -222,7 +253,21 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
                 for (var i = 0; i < batch.RowCount; i++) decisions[rows[i]] = twins[i];
             }
         }
-        return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(key, decisions), cancellationToken).ConfigureAwait(false);
+        // Where the output column is the key itself (the content hash), every row's key as the hash phase computed it from
+        // this very input (no second hashing); otherwise the key computes the column.
+        ContentHash[]? keys = null;
+        if (key.OutputIsKey)
+        {
+            await using var hashFile = await task.Job.Data.OpenReadAsync(HashKey(task.Job, task.Task), cancellationToken).ConfigureAwait(false);
+            await using var hashReader = await ParquetTableReader.OpenAsync(hashFile, cancellationToken).ConfigureAwait(false);
+            keys = new ContentHash[hashReader.RowCount];
+            await foreach (var batch in hashReader.ReadColumnsAsync(["row", "hash_hi", "hash_lo"], cancellationToken).ConfigureAwait(false))
+            {
+                var (rows, high, low) = (batch.GetColumn<long>("row"), batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"));
+                for (var i = 0; i < batch.RowCount; i++) keys[rows[i]] = new ContentHash(high[i], low[i]);
+            }
+        }
+        return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(key, keys, decisions), cancellationToken).ConfigureAwait(false);
     }
 
     /// <param name="Indexed">A document of the corpus' base snapshot (from its index): kept whatever its id.</param>
@@ -237,8 +282,11 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         }
     }
 
-    /// <summary>The apply phase's transform: drops decided rows (by running row number) and records each key.</summary>
-    private sealed class ApplyDecisions(DedupKey key, Dictionary<long, string> decisions) : IDocumentTransform
+    /// <summary>
+    /// The apply phase's transform: drops decided rows (by running row number) and records each row's key in readable form
+    /// (from <paramref name="keys"/>, the stored keys, when the output column is the key itself).
+    /// </summary>
+    private sealed class ApplyDecisions(DedupKey key, ContentHash[]? keys, Dictionary<long, string> decisions) : IDocumentTransform
     {
         private long _offset;
 
@@ -246,10 +294,10 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
 
         public void Process(RecordBatch batch, DropCollector drops)
         {
-            var keys = batch.ResetColumn<string>(key.OutputColumn, batch.RowCount);
+            var column = batch.ResetColumn<string>(key.OutputColumn, batch.RowCount);
             for (var i = 0; i < batch.RowCount; i++)
             {
-                keys.Add(key.OutputValue(batch, i)!);
+                column.Add(keys is null ? key.OutputValue(batch, i)! : keys[_offset + i].ToString());
                 if (decisions.TryGetValue(_offset + i, out var twin)) drops.Drop(i, key.Reason, twinId: twin);
             }
             _offset += batch.RowCount;

@@ -44,6 +44,12 @@ public abstract class PipelineStage(int index)
         throw new ArgumentException($"{this} has no phase '{task.Phase}'.");
     }
 
+    /// <summary>
+    /// A tap on shard <paramref name="shard"/> of the previous stage's output while a document pass writes it (see
+    /// <see cref="IShardTap"/>), or null (the default) when this stage reads its input itself.
+    /// </summary>
+    public virtual IShardTap? TapInput(JobContext job, int shard) => null;
+
     public override string ToString() => Folder;
 }
 
