@@ -249,17 +249,18 @@ public static class NearBenchmark
         using var services = StageServices.CreateDefault();
         // A converged round is not dispatched (skipped), or its tasks found nothing to do.
         var phases = (await PhaseRecorder.RunAsync(job, services, threads)).Select(p => (Stage: p.Phase.Stage.Name, Phase: p.Phase.Info.Name, p.Tasks,
-            Wall: p.WallSeconds, p.TaskSeconds, Skipped: p.Skipped || p.Stats.Any(s => s.Metrics.ContainsKey("cc_skipped_converged")))).ToList();
+            Wall: p.WallSeconds, p.TaskSeconds, Cpu: p.CpuSeconds, p.Allocated, Skipped: p.Skipped || p.Stats.Any(s => s.Metrics.ContainsKey("cc_skipped_converged")))).ToList();
         probe.Stop();
         var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.OutputLocation.KeyOf(Manifest.FileName));
         if (manifest is null) throw new InvalidOperationException("the job finished without a manifest");
 
-        Console.WriteLine($"{"phase",-28} {"tasks",5} {"wall s",8} {"task s",8}");
+        Console.WriteLine($"{"phase",-36} {"tasks",5} {"wall s",8} {"task s",8} {"CPU s",8} {"alloc",10}");
         foreach (var group in phases.GroupBy(p => p.Phase.StartsWith(NearDedupStage.RoundPhasePrefix, StringComparison.Ordinal)
                      ? $"{p.Stage}/cc-* ({phases.Count(q => q.Phase.StartsWith(NearDedupStage.RoundPhasePrefix, StringComparison.Ordinal) && !q.Skipped)} ran, " +
                        $"{phases.Count(q => q.Skipped)} skipped)"
                      : $"{p.Stage}/{p.Phase}"))
-            Console.WriteLine($"{group.Key,-28} {group.Sum(p => p.Tasks),5} {group.Sum(p => p.Wall),8:0.00} {group.Sum(p => p.TaskSeconds),8:0.00}");
+            Console.WriteLine($"{group.Key,-36} {group.Sum(p => p.Tasks),5} {group.Sum(p => p.Wall),8:0.00} {group.Sum(p => p.TaskSeconds),8:0.00} " +
+                              $"{group.Sum(p => p.Cpu),8:0.00} {Measure.Size(group.Sum(p => p.Allocated)),10}");
         var nearWall = phases.Where(p => p.Stage == NearDedupStageSpec.TypeName).Sum(p => p.Wall);
         var componentsWall = phases.Where(p => p.Stage == NearDedupStageSpec.TypeName &&
             (p.Phase.StartsWith(NearDedupStage.RoundPhasePrefix, StringComparison.Ordinal) || p.Phase == NearDedupStage.ComponentsPhase)).Sum(p => p.Wall);
@@ -278,6 +279,8 @@ public static class NearBenchmark
         Console.WriteLine($"bare single-process loop (parallel signatures on {threads} threads, in-memory buckets, union-find): {bare.Seconds:0.00} s " +
                           $"(CPU {bare.CpuSeconds:0.0} s, peak WS {Measure.Size(bare.PeakWorkingSet)}), removed {removed:N0}");
         Console.WriteLine($"ratio near_dedup stage / bare loop (throughput = bare time / stage time): {bare.Seconds / nearWall:0.000}");
+        var nearCpu = phases.Where(p => p.Stage == NearDedupStageSpec.TypeName).Sum(p => p.Cpu);
+        Console.WriteLine($"CPU: near_dedup stage {nearCpu:0.0} s, bare loop {bare.CpuSeconds:0.0} s (ratio bare/stage {bare.CpuSeconds / nearCpu:0.000})");
         if (removed != (long)metrics["removed"])
         {
             Console.WriteLine($"FAILED: the bare loop removed {removed:N0}, the stage {metrics["removed"]:N0}");

@@ -14,12 +14,13 @@ public sealed partial class NearDedupStage
     {
         var clock = Stopwatch.StartNew();
         // Memory: one entry per (document, band) whose key falls in this partition: documents × bands / partitions.
-        var entries = new List<(int Band, long Key, Node Node)>();
+        var entries = new List<BandEntry>();
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
             await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, BandsKey(task, shard), task.Task, cancellationToken).ConfigureAwait(false))
             {
-                var (band, key, rows) = (batch.GetColumn<int>("band"), batch.GetColumn<long>("key"), batch.GetColumn<long>(Row));
-                for (var i = 0; i < batch.RowCount; i++) entries.Add((band[i], key[i], new Node(batch.Ids[i], shard, rows[i])));
+                var (band, key, rows, ids) = (batch.GetColumn<int>("band").List, batch.GetColumn<long>("key").List, batch.GetColumn<long>(Row).List, batch.Ids.List);
+                entries.EnsureCapacity(entries.Count + batch.RowCount);
+                for (var i = 0; i < batch.RowCount; i++) entries.Add(new BandEntry(key[i], band[i], new Node(ids[i], shard, rows[i])));
             }
         // A refresh: the base snapshot's kept documents of the buckets this run's documents fall in (memory stays
         // proportional to the new documents); they order before every new document, so they are the anchors.
@@ -31,33 +32,11 @@ public sealed partial class NearDedupStage
             {
                 var (band, key) = (batch.GetColumn<int>("band"), batch.GetColumn<long>("key"));
                 for (var i = 0; i < batch.RowCount; i++)
-                    if (buckets.Contains((band[i], key[i]))) entries.Add((band[i], key[i], Node.Base(batch.Ids[i])));
+                    if (buckets.Contains((band[i], key[i]))) entries.Add(new BandEntry(key[i], band[i], Node.Base(batch.Ids[i])));
             }
         }
-        entries.Sort((a, b) => a.Band != b.Band ? a.Band.CompareTo(b.Band) : a.Key != b.Key ? a.Key.CompareTo(b.Key) : a.Node.CompareTo(b.Node));
-
         var pairs = new HashSet<(Node U, Node V)>();
-        long sharedBuckets = 0, bucketPairs = 0, largest = 0;
-        for (var start = 0; start < entries.Count;)
-        {
-            var end = start + 1;
-            while (end < entries.Count && entries[end].Band == entries[start].Band && entries[end].Key == entries[start].Key) end++;
-            var size = end - start;
-            if (size > 1)
-            {
-                sharedBuckets++;
-                largest = Math.Max(largest, size);
-                // Members are sorted, so the anchors are the bucket's smallest documents and each pair is (smaller, larger).
-                for (var i = start + 1; i < end; i++)
-                    for (var a = start; a < Math.Min(i, start + spec.Anchors); a++)
-                    {
-                        if (entries[a].Node.IsBase && entries[i].Node.IsBase) continue; // both curated already
-                        bucketPairs++;
-                        pairs.Add((entries[a].Node, entries[i].Node));
-                    }
-            }
-            start = end;
-        }
+        var (sharedBuckets, bucketPairs, largest) = CollectPairs(entries, pairs);
 
         // Routed to the shard of the smaller end, which attaches its signature; a base document's pairs go to target
         // shards + its id partition, where the base-pair phase attaches its indexed signature.
@@ -79,6 +58,59 @@ public sealed partial class NearDedupStage
             Seconds = clock.Elapsed.TotalSeconds,
             Metrics = { ["band_entries"] = entries.Count, ["shared_buckets"] = sharedBuckets, ["bucket_pairs"] = bucketPairs },
         };
+    }
+
+    /// <summary>One document's key in one band, as the bucket phase groups them.</summary>
+    private readonly record struct BandEntry(long Key, int Band, Node Node);
+
+    /// <summary>
+    /// Pairs every member of a shared bucket (same band, same key) with the bucket's <c>anchors</c> smallest members.
+    /// Buckets are found by sorting the keys alone (a primitive sort: the order of buckets is irrelevant, as pairs are
+    /// collected in a set and sorted); only the few entries whose key recurs are ordered by band and document, so most
+    /// entries never compare ids. Returns the shared buckets, the pairs counted, and the largest bucket's size.
+    /// </summary>
+    private (long Shared, long Pairs, long Largest) CollectPairs(List<BandEntry> entries, HashSet<(Node U, Node V)> pairs)
+    {
+        var keys = new long[entries.Count];
+        var order = new int[entries.Count];
+        for (var i = 0; i < keys.Length; i++) (keys[i], order[i]) = (entries[i].Key, i);
+        Array.Sort(keys, order);
+
+        long sharedBuckets = 0, bucketPairs = 0, largest = 0;
+        var group = new List<BandEntry>();
+        for (var start = 0; start < keys.Length;)
+        {
+            var end = start + 1;
+            while (end < keys.Length && keys[end] == keys[start]) end++;
+            if (end - start > 1)
+            {
+                group.Clear();
+                for (var i = start; i < end; i++) group.Add(entries[order[i]]);
+                group.Sort(static (x, y) => x.Band != y.Band ? x.Band.CompareTo(y.Band) : x.Node.CompareTo(y.Node));
+                for (var first = 0; first < group.Count;)
+                {
+                    var last = first + 1;
+                    while (last < group.Count && group[last].Band == group[first].Band) last++;
+                    var size = last - first;
+                    if (size > 1)
+                    {
+                        sharedBuckets++;
+                        largest = Math.Max(largest, size);
+                        // Members are sorted, so the anchors are the bucket's smallest documents and each pair is (smaller, larger).
+                        for (var i = first + 1; i < last; i++)
+                            for (var a = first; a < Math.Min(i, first + spec.Anchors); a++)
+                            {
+                                if (group[a].Node.IsBase && group[i].Node.IsBase) continue; // both curated already
+                                bucketPairs++;
+                                pairs.Add((group[a].Node, group[i].Node));
+                            }
+                    }
+                    first = last;
+                }
+            }
+            start = end;
+        }
+        return (sharedBuckets, bucketPairs, largest);
     }
 
     // ---- pair ------------------------------------------------------------------------------------------------------
@@ -120,7 +152,10 @@ public sealed partial class NearDedupStage
         var result = new Dictionary<long, byte[]>(rows.Count);
         if (rows.Count == 0) return result;
         var (key, column) = spec.Verify == NearDedupVerify.Exact ? (ShingleSetKey(task, shard), "hashes") : (SignatureKey(task, shard), "signature");
-        await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, key, 0, cancellationToken).ConfigureAwait(false))
+        // Every row group of these files is addressed to target 0: only the two columns needed are decoded (not the ids).
+        await using var input = await task.Job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        await foreach (var batch in reader.ReadColumnsAsync([Row, column], cancellationToken).ConfigureAwait(false))
         {
             var (rowColumn, values) = (batch.GetColumn<long>(Row), batch.GetColumn<byte[]>(column));
             for (var i = 0; i < batch.RowCount; i++)

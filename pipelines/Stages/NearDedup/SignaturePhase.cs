@@ -31,43 +31,43 @@ public sealed partial class NearDedupStage
             {
                 var signed = RecordBatch.WithSchema(SignatureSchema, batch.RowCount);
                 var sets = RecordBatch.WithSchema(ShingleSetSchema, exact ? batch.RowCount : 0);
-                var byPartition = new SortedDictionary<int, RecordBatch>();
+                var (signedRows, signedIds, signedShingles, signedSignatures) = (signed.GetColumn<long>(Row).List, signed.Ids.List,
+                    signed.GetColumn<int>("shingles").List, signed.GetColumn<byte[]>("signature").List);
+                var (setRows, setHashes) = (sets.GetColumn<long>(Row).List, sets.GetColumn<byte[]>("hashes").List);
+                var (ids, texts) = (batch.Ids.List, batch.Texts.List);
+                // Band keys by partition, in partition order (a partition with no key this batch writes nothing).
+                var byPartition = new BandColumns?[spec.Partitions];
+                var expected = batch.RowCount * keys.Length / spec.Partitions + 16;
                 for (var i = 0; i < batch.RowCount; i++, row++)
                 {
-                    var (id, text) = (batch.Ids[i], batch.Texts[i]);
+                    var (id, text) = (ids[i], texts[i]);
                     bytesIn += System.Text.Encoding.UTF8.GetByteCount(text);
                     var outcome = shingler.Shingle(text, hashes);
                     outcomes[(int)outcome]++;
                     shingles += hashes.Count;
-                    signed.GetColumn<long>(Row).Add(row);
-                    signed.Ids.Add(id);
-                    signed.GetColumn<int>("shingles").Add(hashes.Count);
+                    signedRows.Add(row);
+                    signedIds.Add(id);
+                    signedShingles.Add(hashes.Count);
                     if (outcome == ShingleOutcome.Empty)
                     {
-                        signed.GetColumn<byte[]>("signature").Add([]);
+                        signedSignatures.Add([]);
                         continue;
                     }
                     hasher.Signature(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(hashes), signature);
-                    signed.GetColumn<byte[]>("signature").Add(MinHasher.ToBytes(signature));
+                    signedSignatures.Add(MinHasher.ToBytes(signature));
                     if (exact)
                     {
-                        sets.GetColumn<long>(Row).Add(row);
-                        sets.GetColumn<byte[]>("hashes").Add(MinHasher.ToBytes(Distinct(hashes)));
+                        setRows.Add(row);
+                        setHashes.Add(MinHasher.ToBytes(Distinct(hashes)));
                     }
                     hasher.BandKeys(signature, keys);
                     for (var band = 0; band < keys.Length; band++)
-                    {
-                        var partition = (int)(keys[band] % (ulong)spec.Partitions);
-                        if (!byPartition.TryGetValue(partition, out var target)) byPartition[partition] = target = RecordBatch.WithSchema(BandSchema);
-                        target.GetColumn<int>("band").Add(band);
-                        target.GetColumn<long>("key").Add(unchecked((long)keys[band]));
-                        target.Ids.Add(id);
-                        target.GetColumn<long>(Row).Add(row);
-                    }
+                        (byPartition[(int)(keys[band] % (ulong)spec.Partitions)] ??= new BandColumns(expected)).Add(band, keys[band], id, row);
                 }
                 await signatures.WriteAsync(0, signed, cancellationToken).ConfigureAwait(false);
                 if (shingleSets is not null) await shingleSets.WriteAsync(0, sets, cancellationToken).ConfigureAwait(false);
-                foreach (var (partition, entries) in byPartition) await bands.WriteAsync(partition, entries, cancellationToken).ConfigureAwait(false);
+                for (var partition = 0; partition < byPartition.Length; partition++)
+                    if (byPartition[partition] is { } entries) await bands.WriteAsync(partition, entries.Batch, cancellationToken).ConfigureAwait(false);
             }
 
         await signatures.CommitOnceAsync(task.Job.Data, SignatureKey(task, task.Task), cancellationToken).ConfigureAwait(false);
@@ -86,6 +86,31 @@ public sealed partial class NearDedupStage
                 ["skipped_empty"] = outcomes[(int)ShingleOutcome.Empty],
             },
         };
+    }
+
+    /// <summary>One partition's band keys of a batch, filled column by column.</summary>
+    private sealed class BandColumns
+    {
+        private readonly List<int> _bands;
+        private readonly List<long> _keys;
+        private readonly List<string> _ids;
+        private readonly List<long> _rows;
+
+        public BandColumns(int capacity)
+        {
+            Batch = RecordBatch.WithSchema(BandSchema, capacity);
+            (_bands, _keys, _ids, _rows) = (Batch.GetColumn<int>("band").List, Batch.GetColumn<long>("key").List, Batch.Ids.List, Batch.GetColumn<long>(Row).List);
+        }
+
+        public RecordBatch Batch { get; }
+
+        public void Add(int band, ulong key, string id, long row)
+        {
+            _bands.Add(band);
+            _keys.Add(unchecked((long)key));
+            _ids.Add(id);
+            _rows.Add(row);
+        }
     }
 
     private static ulong[] Distinct(List<ulong> hashes)

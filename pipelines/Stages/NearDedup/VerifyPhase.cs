@@ -118,11 +118,12 @@ public sealed partial class NearDedupStage
         }
     }
 
-    /// <summary>The adjacency of this partition's nodes, read from the row groups addressed to it; neighbours sorted.</summary>
-    private static async Task<SortedDictionary<Node, List<Node>>> ReadAdjacencyAsync(TaskContext task, IEnumerable<string> sources, int partition,
+    /// <summary>The adjacency of this partition's nodes, read from the row groups addressed to it; nodes and neighbours sorted.</summary>
+    private static async Task<List<KeyValuePair<Node, List<Node>>>> ReadAdjacencyAsync(TaskContext task, IEnumerable<string> sources, int partition,
         CancellationToken cancellationToken)
     {
-        var adjacency = new SortedDictionary<Node, List<Node>>();
+        // Grouped by hashing, then ordered once (cheaper than a sorted tree of every node).
+        var adjacency = new Dictionary<Node, List<Node>>();
         foreach (var key in sources)
             await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, key, partition, cancellationToken).ConfigureAwait(false))
             {
@@ -135,7 +136,9 @@ public sealed partial class NearDedupStage
                     list.Add(new Node(dstIds[i], dstShards[i], dstRows[i]));
                 }
             }
-        foreach (var list in adjacency.Values)
+        var sorted = adjacency.ToList();
+        sorted.Sort((x, y) => x.Key.CompareTo(y.Key));
+        foreach (var (_, list) in sorted)
         {
             list.Sort();
             var distinct = 1;
@@ -143,6 +146,6 @@ public sealed partial class NearDedupStage
                 if (!list[i].Equals(list[distinct - 1])) list[distinct++] = list[i];
             list.RemoveRange(distinct, list.Count - distinct);
         }
-        return adjacency;
+        return sorted;
     }
 }
