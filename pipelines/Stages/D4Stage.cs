@@ -44,22 +44,14 @@ public sealed class D4Stage : PipelineStage
 
     public override string Name => D4StageSpec.TypeName;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
     [
         .. _kmeans.Phases(plan),
-        new(AssignPhase, TaskScope.Shard, plan.ShardCount, false),
-        .. GlobalCutoffPhases.Phases(plan),
-        new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true),
-        new(ReportPhase, TaskScope.Single, 1, false),
+        new(AssignPhase, TaskScope.Shard, plan.ShardCount, AssignAsync),
+        .. _cutoff.Declare(plan),
+        new(ApplyPhase, TaskScope.Shard, plan.ShardCount, ApplyAsync, producesShardOutput: true),
+        new(ReportPhase, TaskScope.Single, 1, ReportAsync),
     ];
-
-    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        AssignPhase => AssignAsync(task, cancellationToken),
-        ApplyPhase => ApplyAsync(task, cancellationToken),
-        ReportPhase => ReportAsync(task, cancellationToken),
-        _ => _kmeans.TryRun(task, cancellationToken) ?? _cutoff.TryRun(task, cancellationToken) ?? throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
-    };
 
     private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
 

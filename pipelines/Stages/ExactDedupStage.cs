@@ -47,20 +47,12 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
 
     public override string Name => key.StageName;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
     [
-        new(HashPhase, TaskScope.Shard, plan.ShardCount, false),
-        new(ResolvePhase, TaskScope.Partition, key.Partitions, false),
-        new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true),
+        new(HashPhase, TaskScope.Shard, plan.ShardCount, HashAsync),
+        new(ResolvePhase, TaskScope.Partition, key.Partitions, ResolveAsync),
+        new(ApplyPhase, TaskScope.Shard, plan.ShardCount, ApplyAsync, producesShardOutput: true),
     ];
-
-    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        HashPhase => HashAsync(task, cancellationToken),
-        ResolvePhase => ResolveAsync(task, cancellationToken),
-        ApplyPhase => ApplyAsync(task, cancellationToken),
-        _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
-    };
 
     private string HashKey(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
 

@@ -39,6 +39,16 @@ internal sealed class GlobalCutoffPhases(PipelineStage stage, double keepFractio
         yield return new(CutoffPhase, TaskScope.Single, 1, false);
     }
 
+    /// <summary>The phases as values, for a stage that declares its phases (<see cref="PipelineStage.DeclarePhases"/>).</summary>
+    public IEnumerable<StagePhase> Declare(JobPlan plan)
+    {
+        yield return new(LocateHighPhase, TaskScope.Single, 1, LocateHighAsync);
+        yield return new(CountLowPhase, TaskScope.Shard, plan.ShardCount, CountLowAsync);
+        yield return new(LocateLowPhase, TaskScope.Single, 1, LocateLowAsync);
+        yield return new(TiesPhase, TaskScope.Shard, plan.ShardCount, TiesAsync);
+        yield return new(CutoffPhase, TaskScope.Single, 1, CutoffRoundAsync);
+    }
+
     /// <summary>Runs the task when its phase is one of these; null otherwise.</summary>
     public Task<TaskStats>? TryRun(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
     {

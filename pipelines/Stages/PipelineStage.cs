@@ -34,7 +34,12 @@ public abstract class PipelineStage(int index)
     /// converged iterative group (connected-components rounds). Asked only after every earlier phase of the job finished, and
     /// decided from stored outputs alone, so it is deterministic and resume-safe. A skipped phase leaves no task stats.
     /// </summary>
-    public virtual Task<bool> SkipsPhaseAsync(JobContext job, PhaseInfo phase, CancellationToken cancellationToken) => Task.FromResult(false);
+    public virtual Task<bool> SkipsPhaseAsync(JobContext job, PhaseInfo phase, CancellationToken cancellationToken)
+    {
+        foreach (var declared in DeclarePhases(job.Plan))
+            if (declared.Info.Name == phase.Name) return declared.SkipWhen?.Invoke(job, cancellationToken) ?? Task.FromResult(false);
+        return Task.FromResult(false);
+    }
 
     /// <summary>Runs one task and writes its outputs; the executor commits the returned stats afterwards.</summary>
     public virtual Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
@@ -65,11 +70,16 @@ public sealed record TaskContext(JobContext Job, PipelineStage Stage, string Pha
 }
 
 /// <summary>A phase as a value: its plan (<see cref="PhaseInfo"/>) and the function that runs one of its tasks.</summary>
-public sealed record StagePhase(PhaseInfo Info, Func<TaskContext, CancellationToken, Task<TaskStats>> Run)
+/// <param name="SkipWhen">
+/// For a phase of a converging iterative group: true when it has nothing left to do, asked once every earlier phase
+/// finished (see <see cref="PipelineStage.SkipsPhaseAsync"/>); null: always runs.
+/// </param>
+public sealed record StagePhase(PhaseInfo Info, Func<TaskContext, CancellationToken, Task<TaskStats>> Run,
+    Func<JobContext, CancellationToken, Task<bool>>? SkipWhen = null)
 {
     public StagePhase(string name, TaskScope scope, int taskCount, Func<TaskContext, CancellationToken, Task<TaskStats>> run,
-        bool producesShardOutput = false, string? requiredRole = null)
-        : this(new PhaseInfo(name, scope, taskCount, producesShardOutput, requiredRole), run)
+        bool producesShardOutput = false, string? requiredRole = null, Func<JobContext, CancellationToken, Task<bool>>? skipWhen = null)
+        : this(new PhaseInfo(name, scope, taskCount, producesShardOutput, requiredRole), run, skipWhen)
     {
     }
 }

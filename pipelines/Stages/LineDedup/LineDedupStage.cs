@@ -41,22 +41,13 @@ public sealed partial class LineDedupStage(int index, LineDedupStageSpec spec) :
 
     public LineDedupStageSpec Spec => spec;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
     [
-        new(HashPhase, TaskScope.Shard, plan.ShardCount, false),
-        new(ResolvePhase, TaskScope.Partition, spec.Partitions, false),
-        new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true),
-        new(ReportPhase, TaskScope.Single, 1, false),
+        new(HashPhase, TaskScope.Shard, plan.ShardCount, HashAsync),
+        new(ResolvePhase, TaskScope.Partition, spec.Partitions, ResolveAsync),
+        new(ApplyPhase, TaskScope.Shard, plan.ShardCount, ApplyAsync, producesShardOutput: true),
+        new(ReportPhase, TaskScope.Single, 1, ReportAsync),
     ];
-
-    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        HashPhase => HashAsync(task, cancellationToken),
-        ResolvePhase => ResolveAsync(task, cancellationToken),
-        ApplyPhase => ApplyAsync(task, cancellationToken),
-        ReportPhase => ReportAsync(task, cancellationToken),
-        _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
-    };
 
     private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
     private string OccurrencesKey(TaskContext task, int shard) => Key(task, $"{HashPhase}/{JobLayout.ShardName(shard)}.parquet");

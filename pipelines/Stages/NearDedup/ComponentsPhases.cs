@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -42,17 +41,6 @@ public sealed partial class NearDedupStage
             violations += summary.Violations;
         }
         return violations == 0;
-    }
-
-    /// <summary>A converged connected-components group ends early: its remaining rounds are not dispatched.</summary>
-    public override async Task<bool> SkipsPhaseAsync(JobContext job, PhaseInfo phase, CancellationToken cancellationToken) =>
-        TryParseRound(phase.Name, out var round) && await ConvergedBeforeAsync(job, round, cancellationToken).ConfigureAwait(false);
-
-    private static bool TryParseRound(string phase, out int round)
-    {
-        round = -1;
-        return phase.StartsWith(RoundPhasePrefix, StringComparison.Ordinal) &&
-               int.TryParse(phase.AsSpan(RoundPhasePrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out round);
     }
 
     private IEnumerable<string> RoundInputs(TaskContext task, int round) => round == 0

@@ -82,41 +82,32 @@ public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) :
 
     public NearDedupStageSpec Spec => spec;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan)
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan)
     {
-        var phases = new List<PhaseInfo>
+        var phases = new List<StagePhase>
         {
-            new(SignaturePhase, TaskScope.Shard, plan.ShardCount, false),
-            new(BucketPhase, TaskScope.Partition, spec.Partitions, false),
-            new(PairPhase, TaskScope.Shard, plan.ShardCount, false),
-            new(VerifyPhase, TaskScope.Shard, plan.ShardCount, false),
+            new(SignaturePhase, TaskScope.Shard, plan.ShardCount, SignatureAsync),
+            new(BucketPhase, TaskScope.Partition, spec.Partitions, BucketAsync),
+            new(PairPhase, TaskScope.Shard, plan.ShardCount, PairAsync),
+            new(VerifyPhase, TaskScope.Shard, plan.ShardCount, VerifyAsync),
         };
         // A refresh pairs candidates with documents of the base snapshot: their signatures come from its index.
-        if (plan.Refresh?.BaseSnapshot is not null) phases.Insert(3, new(BasePairPhase, TaskScope.Partition, spec.Partitions, false));
-        for (var round = 0; round < spec.MaxRounds; round++) phases.Add(new(RoundPhase(round), TaskScope.Partition, spec.Partitions, false));
-        phases.Add(new(ComponentsPhase, TaskScope.Partition, spec.Partitions, false));
-        phases.Add(new(ReportPhase, TaskScope.Single, 1, false));
-        phases.Add(new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true));
-        if (plan.Refresh is not null) phases.Add(new(IndexPhase, TaskScope.Partition, spec.Partitions, false));
+        if (plan.Refresh?.BaseSnapshot is not null) phases.Insert(3, new(BasePairPhase, TaskScope.Partition, spec.Partitions, BasePairAsync));
+        for (var round = 0; round < spec.MaxRounds; round++)
+        {
+            var r = round;
+            phases.Add(new(RoundPhase(r), TaskScope.Partition, spec.Partitions, (task, ct) => RoundAsync(task, r, ct),
+                // A converged connected-components group ends early: its remaining rounds are not dispatched.
+                skipWhen: (job, ct) => ConvergedBeforeAsync(job, r, ct)));
+        }
+        phases.Add(new(ComponentsPhase, TaskScope.Partition, spec.Partitions, ComponentsAsync));
+        phases.Add(new(ReportPhase, TaskScope.Single, 1, ReportAsync));
+        phases.Add(new(ApplyPhase, TaskScope.Shard, plan.ShardCount, ApplyAsync, producesShardOutput: true));
+        if (plan.Refresh is not null) phases.Add(new(IndexPhase, TaskScope.Partition, spec.Partitions, IndexAsync));
         return phases;
     }
 
     public static string RoundPhase(int round) => $"{RoundPhasePrefix}{round:D3}";
-
-    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        SignaturePhase => SignatureAsync(task, cancellationToken),
-        BucketPhase => BucketAsync(task, cancellationToken),
-        PairPhase => PairAsync(task, cancellationToken),
-        VerifyPhase => VerifyAsync(task, cancellationToken),
-        ComponentsPhase => ComponentsAsync(task, cancellationToken),
-        ReportPhase => ReportAsync(task, cancellationToken),
-        ApplyPhase => ApplyAsync(task, cancellationToken),
-        BasePairPhase => BasePairAsync(task, cancellationToken),
-        IndexPhase => IndexAsync(task, cancellationToken),
-        var p when TryParseRound(p, out var round) => RoundAsync(task, round, cancellationToken),
-        _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
-    };
 
     private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
     private string SignatureKey(TaskContext task, int shard) => Key(task, $"{SignaturePhase}/{JobLayout.ShardName(shard)}.parquet");

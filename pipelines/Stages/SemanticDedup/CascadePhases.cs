@@ -46,19 +46,12 @@ internal sealed partial class CascadePhases(SemanticDedupStage stage, SemanticDe
     /// <summary>The phase whose task stats and objects hold the final M: verify with the cascade, score without.</summary>
     public string FinalScorePhase => Enabled ? VerifyPhase : SemanticDedupStage.ScorePhase;
 
-    public IEnumerable<PhaseInfo> Phases(JobPlan plan)
+    public IEnumerable<StagePhase> Phases(JobPlan plan)
     {
         if (!Enabled) yield break;
-        yield return new(EmbedPhase, TaskScope.Shard, plan.ShardCount, false, EmbedStage.RequiredRole);
-        yield return new(VerifyPhase, TaskScope.Partition, spec.Partitions, false);
+        yield return new(EmbedPhase, TaskScope.Shard, plan.ShardCount, EmbedAsync, requiredRole: EmbedStage.RequiredRole);
+        yield return new(VerifyPhase, TaskScope.Partition, spec.Partitions, VerifyAsync);
     }
-
-    public Task<TaskStats>? TryRun(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        EmbedPhase when Enabled => EmbedAsync(task, cancellationToken),
-        VerifyPhase when Enabled => VerifyAsync(task, cancellationToken),
-        _ => null,
-    };
 
     private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(stage.Index, stage.Name) + relative;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -34,28 +33,18 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
     private const string AssignPrefix = "assign-";
     private const string ReducePrefix = "reduce-";
 
-    public IEnumerable<PhaseInfo> Phases(JobPlan plan)
+    /// <summary>The k-means phases: sample, init, then an assign and a reduce phase per Lloyd iteration.</summary>
+    public IEnumerable<StagePhase> Phases(JobPlan plan)
     {
-        yield return new(SamplePhase, TaskScope.Shard, plan.ShardCount, false);
-        yield return new(InitPhase, TaskScope.Single, 1, false);
+        yield return new(SamplePhase, TaskScope.Shard, plan.ShardCount, SampleAsync);
+        yield return new(InitPhase, TaskScope.Single, 1, InitAsync);
         for (var i = 0; i < spec.MaxIterations; i++)
         {
-            yield return new($"{AssignPrefix}{i:D3}", TaskScope.Shard, plan.ShardCount, false);
-            yield return new($"{ReducePrefix}{i:D3}", TaskScope.Single, 1, false);
+            var iteration = i;
+            yield return new($"{AssignPrefix}{i:D3}", TaskScope.Shard, plan.ShardCount, (task, ct) => LloydAssignAsync(task, iteration, ct));
+            yield return new($"{ReducePrefix}{i:D3}", TaskScope.Single, 1, (task, ct) => ReduceAsync(task, iteration, ct));
         }
     }
-
-    /// <summary>Runs the task when its phase is one of these; null otherwise.</summary>
-    public Task<TaskStats>? TryRun(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        SamplePhase => SampleAsync(task, cancellationToken),
-        InitPhase => InitAsync(task, cancellationToken),
-        var p when p.StartsWith(AssignPrefix, StringComparison.Ordinal) => LloydAssignAsync(task, Iteration(p), cancellationToken),
-        var p when p.StartsWith(ReducePrefix, StringComparison.Ordinal) => ReduceAsync(task, Iteration(p), cancellationToken),
-        _ => null,
-    };
-
-    private static int Iteration(string phase) => int.Parse(phase[(phase.LastIndexOf('-') + 1)..], CultureInfo.InvariantCulture);
 
     private static ulong Seed(TaskContext task) => unchecked((ulong)task.Job.Spec.Seed);
 

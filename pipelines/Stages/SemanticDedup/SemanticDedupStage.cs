@@ -103,28 +103,17 @@ public sealed partial class SemanticDedupStage : PipelineStage
 
     private static ulong Seed(TaskContext task) => unchecked((ulong)task.Job.Spec.Seed);
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
     [
         .. _kmeans.Phases(plan),
-        new(AssignPhase, TaskScope.Shard, plan.ShardCount, false),
-        new(ScorePhase, TaskScope.Partition, _spec.Partitions, false),
+        new(AssignPhase, TaskScope.Shard, plan.ShardCount, AssignAsync),
+        new(ScorePhase, TaskScope.Partition, _spec.Partitions, ScoreAsync),
         .. _cascade.Phases(plan),
-        new(ChoosePhase, TaskScope.Single, 1, false),
-        new(DecidePhase, TaskScope.Partition, _spec.Partitions, false),
-        new(ReportPhase, TaskScope.Single, 1, false),
-        new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true),
+        new(ChoosePhase, TaskScope.Single, 1, ChooseAsync),
+        new(DecidePhase, TaskScope.Partition, _spec.Partitions, DecideAsync),
+        new(ReportPhase, TaskScope.Single, 1, ReportAsync),
+        new(ApplyPhase, TaskScope.Shard, plan.ShardCount, ApplyAsync, producesShardOutput: true),
     ];
-
-    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        AssignPhase => AssignAsync(task, cancellationToken),
-        ScorePhase => ScoreAsync(task, cancellationToken),
-        ChoosePhase => ChooseAsync(task, cancellationToken),
-        DecidePhase => DecideAsync(task, cancellationToken),
-        ReportPhase => ReportAsync(task, cancellationToken),
-        ApplyPhase => ApplyAsync(task, cancellationToken),
-        _ => _kmeans.TryRun(task, cancellationToken) ?? _cascade.TryRun(task, cancellationToken) ?? throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
-    };
 
     private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
 
