@@ -44,20 +44,31 @@ public static class RecordBenchmark
             // What such a record costs, whatever the configured ceiling (Curation:Limits:MaxRecordBytes) would allow.
             var job = await JobContext.CreateOrLoadAsync(spec, stores, limits: new JobLimits { MaxRecordBytes = JobLimits.HardMaxRecordBytes });
             var books = new List<string>();
+            var tasks = new List<string>();
+            var peak = Rss("VmHWM"); // planning
             foreach (var (stage, phase) in job.Phases())
                 for (var task = 0; task < phase.TaskCount; task++)
                 {
+                    // Each task's own peak (the kernel's high-water mark, reset before it) and what it allocated.
+                    var allocated = GC.GetTotalAllocatedBytes(precise: true);
+                    ResetPeak();
                     var stats = await JobExecutor.RunTaskAsync(job, stage.Index, phase.Name, task, services);
+                    var taskPeak = Rss("VmHWM");
+                    peak = Math.Max(peak, taskPeak);
+                    var taskAllocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+                    if (taskAllocated > recordBytes / 2) // the tasks that touched the record's text
+                        tasks.Add($"{stage.Folder}/{phase.Name}#{task} {Measure.Size(taskPeak)} (allocated {Measure.Size(taskAllocated)})");
                     books.AddRange(stats.Dropped.Concat(stats.Quarantined).Select(d => $"{stage.Folder}: {d.Key} {d.Value}"));
                 }
             var seconds = clock.Elapsed.TotalSeconds;
-            var peak = Rss("VmHWM");
+            peak = Math.Max(peak, Rss("VmHWM"));
             var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.ManifestKey);
             var kept = manifest?.Accounting.Kept ?? 0;
             var shard = new DirectoryInfo(Path.Combine(root, "data", "curated", "bench-record")).EnumerateFiles("part-*.parquet").Sum(f => f.Length);
             Console.WriteLine($"reference: RSS before the job {Measure.Size(idle)}; record {Measure.Size(recordBytes)}");
             Console.WriteLine($"peak RSS:  {Measure.Size(peak)} ({(peak - idle) / (double)recordBytes:0.0} × the record above the RSS before); goal < 1 GiB: " +
                               $"{(peak < 1L << 30 ? "met" : "NOT MET")} (the default ceiling of maxRecordBytes is {Measure.Size(JobLimits.Default.MaxRecordBytes)})");
+            Console.WriteLine($"per task:  peak RSS of each task holding the record: {string.Join("; ", tasks)}");
             if (books.Count > 0) Console.WriteLine($"dropped:   {string.Join(", ", books)}");
             Console.WriteLine($"output:    {kept} document kept, curated shard {Measure.Size(shard)} ({shard / (double)recordBytes:0.00} × the record); {seconds:0.0} s");
             return peak < 1L << 30 && kept == 1 ? 0 : 1;

@@ -6,18 +6,21 @@ namespace Curation.Pipelines.IO;
 
 /// <summary>
 /// Writes <see cref="RecordBatch"/>es as Parquet row groups with the low-level column API
-/// (the serializer is ~10x slower). Snappy, one row group per batch written.
+/// (the serializer is ~10x slower). Snappy, one row group per batch written. String columns carry no min/max
+/// statistics (<see cref="Utf8StringColumn"/>): a document's cost in the file is its compressed text, once.
 /// </summary>
 public sealed class ParquetTableWriter : IAsyncDisposable
 {
     private readonly ParquetWriter _writer;
     private readonly DataField[] _fields;
+    private readonly Utf8StringColumn?[] _strings;
     private readonly IReadOnlyList<ColumnSchema> _schema;
 
     private ParquetTableWriter(ParquetWriter writer, DataField[] fields, IReadOnlyList<ColumnSchema> schema)
     {
         _writer = writer;
         _fields = fields;
+        _strings = [.. schema.Select((c, i) => c.Type == typeof(string) ? new Utf8StringColumn(fields[i]) : null)];
         _schema = schema;
     }
 
@@ -55,14 +58,14 @@ public sealed class ParquetTableWriter : IAsyncDisposable
                 ?? throw new InvalidOperationException($"Batch lacks column '{_schema[i].Name}' of the file's schema.");
             if (column.ElementType != _schema[i].Type)
                 throw new InvalidOperationException($"Column '{column.Name}' holds {column.ElementType.Name}; the file expects {_schema[i].Type.Name}.");
-            await WriteColumnAsync(rowGroup, _fields[i], column, cancellationToken).ConfigureAwait(false);
+            if (_strings[i] is { } strings) await strings.WriteAsync(rowGroup, ((Column<string>)column).List, cancellationToken).ConfigureAwait(false);
+            else await WriteColumnAsync(rowGroup, _fields[i], column, cancellationToken).ConfigureAwait(false);
         }
         RowsWritten += table.RowCount;
     }
 
     private static Task WriteColumnAsync(ParquetRowGroupWriter rowGroup, DataField field, Column column, CancellationToken ct) => column switch
     {
-        Column<string> c => rowGroup.WriteAsync(field, c.List),
         Column<long> c => rowGroup.WriteAsync<long>(field, c.List.ToArray(), cancellationToken: ct),
         Column<int> c => rowGroup.WriteAsync<int>(field, c.List.ToArray(), cancellationToken: ct),
         Column<double> c => rowGroup.WriteAsync<double>(field, c.List.ToArray(), cancellationToken: ct),

@@ -181,14 +181,16 @@ public readonly record struct TextMeasures(int Chars, int Words, double SymbolRa
     private static double RepeatedLines(string text)
     {
         if (text.IndexOf('\n') < 0) return 0;
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Lines are told apart by a 128-bit hash of their characters, not a copy of each (a big document's lines would be
+        // a second copy of it): a false match needs a collision of XxHash128.
+        var seen = new HashSet<UInt128>();
         int lines = 0, repeated = 0;
         foreach (var range in text.AsSpan().Split('\n'))
         {
             var line = text.AsSpan()[range].Trim();
             if (line.IsEmpty) continue;
             lines++;
-            if (!seen.Add(line.ToString())) repeated++;
+            if (!seen.Add(System.IO.Hashing.XxHash128.HashToUInt128(System.Runtime.InteropServices.MemoryMarshal.AsBytes(line)))) repeated++;
         }
         return lines == 0 ? 0 : (double)repeated / lines;
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 
@@ -11,7 +12,25 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
 {
     public string Normalize(string text)
     {
-        var builder = new StringBuilder(text.Length);
+        // The result is never longer than the text (a kept break or space stands for at least one character of it):
+        // one pooled buffer, and the text itself back when nothing changed, so a big document is copied at most once.
+        var rented = ArrayPool<char>.Shared.Rent(Math.Max(1, text.Length));
+        try
+        {
+            var length = Canonical(text, rented);
+            var canonical = rented.AsSpan(0, length);
+            var result = canonical.SequenceEqual(text) ? text : new string(canonical);
+            return result.IsNormalized(form) ? result : result.Normalize(form);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+    }
+
+    private int Canonical(string text, char[] output)
+    {
+        var builder = new CharWriter(output);
         var pendingSpace = false;
         var newlines = 0; // newlines seen since the last visible character
         var atStart = true;
@@ -46,11 +65,29 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
             builder.Append(c);
         }
 
-        var result = builder.ToString();
-        return result.IsNormalized(form) ? result : result.Normalize(form);
+        return builder.Length;
     }
 
-    private static void Flush(StringBuilder builder, ref bool pendingSpace, ref int newlines, ref bool atStart)
+    /// <summary>Appends to a buffer known to be large enough.</summary>
+    private sealed class CharWriter(char[] buffer)
+    {
+        public int Length { get; private set; }
+
+        public CharWriter Append(char c)
+        {
+            buffer[Length++] = c;
+            return this;
+        }
+
+        public CharWriter Append(string s)
+        {
+            s.CopyTo(buffer.AsSpan(Length));
+            Length += s.Length;
+            return this;
+        }
+    }
+
+    private static void Flush(CharWriter builder, ref bool pendingSpace, ref int newlines, ref bool atStart)
     {
         if (!atStart)
         {

@@ -103,4 +103,41 @@ public sealed class OrphanedTempFilesTests : IDisposable
         Assert.False(File.Exists(part), "the killed attempt's store part is still there");
         Assert.False(File.Exists(spool), "the killed attempt's spool file is still there");
     }
+
+    [Fact]
+    public async Task A_completed_job_clears_what_killed_attempts_left_after_its_last_task()
+    {
+        var input = _temp.Combine("corpus");
+        Directory.CreateDirectory(input);
+        await File.WriteAllTextAsync(Path.Combine(input, "a.jsonl"), "{\"text\":\"one document of the corpus\"}\n");
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data") });
+        var spec = new JobSpec
+        {
+            Name = "orphans-end", Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl") }], Stages = [new NormalizeStageSpec()],
+            Output = new OutputSpec { Path = "curated/orphans-end" },
+        };
+        var job = await JobContext.CreateOrLoadAsync(spec, stores);
+        using var services = StageServices.CreateDefault();
+        var runner = new JobRunner(job, new LocalTaskDispatcher(job, services), JobRunnerOptions.Local(1));
+        await runner.RunAsync();
+
+        // A duplicate attempt of a task, killed after the job's last task ran: no later task start would sweep its files.
+        Directory.CreateDirectory(_temp.Combine("data", ".tmp"));
+        Directory.CreateDirectory(SpoolFile.Folder);
+        var part = _temp.Combine("data", ".tmp", $"{Guid.NewGuid():N}.part");
+        var spool = Path.Combine(SpoolFile.Folder, $"{Guid.NewGuid():N}.tmp");
+        foreach (var file in new[] { part, spool })
+        {
+            await File.WriteAllTextAsync(file, "half an output");
+            using var killed = await HoldAsync(file);
+            await KillAsync(killed, file);
+            Age(file);
+        }
+
+        var manifest = await runner.FinishAsync();
+        Assert.NotNull(manifest);
+        Assert.Equal(1, manifest.Accounting.Kept);
+        Assert.False(File.Exists(part), "the killed attempt's store part is still there after the job completed");
+        Assert.False(File.Exists(spool), "the killed attempt's spool file is still there after the job completed");
+    }
 }
