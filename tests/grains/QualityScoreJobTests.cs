@@ -57,7 +57,7 @@ public sealed class QualityScoreJobTests(ITestOutputHelper log) : IDisposable
 
         var expected = await CuratedOutput.ReadAsync(one.DataStore, "curated/quality");
         var report = expected.Manifest.Reports["02-quality_score"].Deserialize<QualityScoreReport>(CurationJson.Options)!;
-        var classifier = report.Classifier;
+        var classifier = report.Classifier!;
         log.WriteLine($"held-out accuracy {classifier.HeldOutAccuracy:0.000} on {classifier.HeldOutExamples}, train {classifier.TrainAccuracy:0.000} on {classifier.TrainExamples}; " +
                       $"corpus means: {string.Join(", ", report.Sources.Select(s => $"{Path.GetFileName(s.Source)} {s.MeanScore:0.000}"))}");
         Assert.Equal(120, classifier.Examples);
@@ -79,6 +79,50 @@ public sealed class QualityScoreJobTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(expected.Drops, actual.Drops);
         Assert.Equal(expected.KeptIds, actual.KeptIds);
         Assert.Equal(expected.Manifest.Reports["02-quality_score"].GetRawText(), actual.Manifest.Reports["02-quality_score"].GetRawText());
+    }
+
+    [Fact]
+    public async Task An_onnx_classifier_by_path_scores_and_ranks_identically_on_one_and_three_silos()
+    {
+        // A real sequence classifier: the shipped graph with a two-label head of seeded weights (Debian's python3-onnx builds it).
+        var random = new Random(15);
+        var rows = Enumerable.Range(0, 2).Select(_ => Enumerable.Range(0, 384).Select(_ => random.NextDouble() * 8 - 4).ToArray()).ToArray();
+        var model = await ClassifierHeadModel.BuildAsync(_temp.Combine("model", "model.onnx"), rows, [0.1, -0.1]);
+        var vocabulary = (await ClassifierHeadModel.ShippedAsync()).VocabPath;
+        var corpus = _temp.Combine("corpus");
+        QualityExamples.WriteCorpus(corpus, QualityExamples.Take(skip: 120, count: 20, boilerplate: true, seed: 23, idPrefix: "c-"));
+        var spec = Spec("unused", corpus) with
+        {
+            Stages = [new QualityScoreStageSpec { Model = new ScoringModelSpec { ModelPath = model, VocabPath = vocabulary }, KeepFraction = 0.5 }],
+        };
+
+        var one = Stores("model-one");
+        await using (var cluster = await CurationCluster.StartAsync(1, () => one))
+        {
+            var status = await cluster.RunAsync(spec, TimeSpan.FromMinutes(5));
+            Assert.True(status.State == JobState.Completed, status.Error);
+        }
+        var three = Stores("model-three");
+        await using (var cluster = await CurationCluster.StartAsync(3, () => three))
+        {
+            var status = await cluster.RunAsync(spec, TimeSpan.FromMinutes(5));
+            Assert.True(status.State == JobState.Completed, status.Error);
+        }
+
+        var expected = await CuratedOutput.ReadAsync(one.DataStore, "curated/quality");
+        var actual = await CuratedOutput.ReadAsync(three.DataStore, "curated/quality");
+        var report = expected.Manifest.Reports["01-quality_score"].Deserialize<QualityScoreReport>(CurationJson.Options)!;
+        log.WriteLine($"model {report.Model}: head {report.Head}, kept {expected.KeptIds.Count} of {report.Documents}, cutoff score {report.CutoffScore}");
+        Assert.Equal(new ModelHead(2, 1, false), report.Head);
+        Assert.Equal(40, report.Documents);
+        Assert.Equal(20, expected.KeptIds.Count);
+        Assert.Empty(expected.Manifest.Accounting.Imbalances());
+        Assert.Equal(await ObjectsAsync(one, "classifier.json"), await ObjectsAsync(three, "classifier.json"));
+        Assert.Equal(await ObjectsAsync(one, "scores/"), await ObjectsAsync(three, "scores/"));
+        Assert.Equal(expected.ShardHashes, actual.ShardHashes);
+        Assert.Equal(expected.Drops, actual.Drops);
+        Assert.Equal(expected.KeptIds, actual.KeptIds);
+        Assert.Equal(expected.Manifest.Reports["01-quality_score"].GetRawText(), actual.Manifest.Reports["01-quality_score"].GetRawText());
     }
 
     /// <summary>The bytes of the quality_score objects under <paramref name="prefix"/> (relative to the stage folder), by name.</summary>

@@ -38,7 +38,7 @@ internal static class InspectPhase
         {
             embedder = await StageEmbedder.LoadAsync(task.Services.Embedding, model.ToModelSpec(), options, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is NotSupportedException or OnnxRuntimeException or FileNotFoundException or InvalidDataException or IOException)
+        catch (Exception e) when (e is NotSupportedException or OnnxRuntimeException or IOException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException)
         {
             throw new InvalidOperationException($"{stage}: model {model.ModelPath} (vocabulary {model.Vocabulary}) cannot be used: {e.Message}", e);
         }
