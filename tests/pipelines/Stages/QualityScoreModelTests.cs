@@ -1,5 +1,4 @@
 using Curation.Pipelines.Spec;
-using Curation.Pipelines.Stages;
 using Curation.Pipelines.Stages.QualityScore;
 using Curation.Testing;
 using Xunit.Abstractions;
@@ -120,7 +119,8 @@ public sealed class QualityScoreModelTests(QualityScoreModelFixture models, ITes
         Assert.Equal(trained.Report.CutoffId, report.CutoffId);
         Assert.Equal(40, report.Documents);
         Assert.Equal(trained.Report.Removed, report.Removed);
-        Assert.Equal(head == Head.OneLogitRaw ? report.CutoffLogit : trained.Report.CutoffScore, report.CutoffScore!.Value, 5);
+        var expectedCutoff = head == Head.OneLogitRaw ? (double)report.CutoffLogit!.Value : trained.Report.CutoffScore!.Value;
+        Assert.Equal(expectedCutoff, report.CutoffScore!.Value, 5);
     }
 
     [Fact]

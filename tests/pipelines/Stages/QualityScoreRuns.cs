@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages.QualityScore;

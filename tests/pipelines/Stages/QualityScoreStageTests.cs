@@ -1,11 +1,7 @@
-using System.Text.Json;
-using Curation.Pipelines.Execution;
-using Curation.Pipelines.IO;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Stages.QualityScore;
-using Curation.Pipelines.Storage;
 using Curation.Testing;
 using Xunit.Abstractions;
 
