@@ -95,7 +95,7 @@ public sealed class QualityScoreJobTests(ITestOutputHelper log) : IDisposable
     private async Task<(IStoreResolver One, IStoreResolver Three)> RunOnOneAndThreeSilosAsync(JobSpec spec, string name)
     {
         var stores = new List<IStoreResolver>();
-        foreach (var silos in new[] { 1, 3 })
+        foreach (var silos in new short[] { 1, 3 })
         {
             var store = Stores($"{name}-{silos}");
             await using (var cluster = await CurationCluster.StartAsync(silos, () => store))

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Curation.Pipelines.Spec;
 
 namespace Curation.Pipelines.Stages.QualityScore;
@@ -43,7 +44,8 @@ public sealed record ScoringModelSpec
     /// <summary>Padded tokens per inference batch (documents are batched by length up to it).</summary>
     public int BatchTokens { get; init; } = 8192;
 
-    /// <summary>The vocabulary read: <see cref="VocabPath"/>, or vocab.txt beside the model.</summary>
+    /// <summary>The vocabulary read: <see cref="VocabPath"/>, or vocab.txt beside the model (not a field of the spec).</summary>
+    [JsonIgnore]
     public string? Vocabulary => VocabPath ?? (ModelPath is null ? null : Path.Combine(Path.GetDirectoryName(ModelPath) ?? "", "vocab.txt"));
 
     /// <summary>The model as the embedding runtime loads it: its output taken as is (no pooling, no normalisation).</summary>

@@ -176,6 +176,7 @@ public sealed class QualityScoreModelTests(QualityScoreModelFixture models, ITes
             new QualityScoreStageSpec { Model = model, MinScore = 0.5 }.FilesRead());
         var json = System.Text.Json.JsonSerializer.Serialize<StageSpec>(new QualityScoreStageSpec { Model = model with { Label = 0 }, KeepFraction = 0.1 }, CurationJson.Options);
         log.WriteLine(json);
+        Assert.DoesNotContain("\"vocabulary\"", json, StringComparison.Ordinal);
         var back = Assert.IsType<QualityScoreStageSpec>(System.Text.Json.JsonSerializer.Deserialize<StageSpec>(json, CurationJson.Options));
         Assert.Equal(model with { Label = 0 }, back.Model);
     }
