@@ -9,7 +9,8 @@ using Curation.Testing;
 namespace Curation.Pipelines.Tests.Stages;
 
 /// <summary>A quality_score job run in-process, and what it wrote: the output, the report, the scores table and the output column.</summary>
-public sealed record QualityScoreRun(CuratedOutput Output, QualityScoreReport Report, Dictionary<string, (float Logit, float Score)> Scores, Dictionary<string, float> Column)
+public sealed record QualityScoreRun(CuratedOutput Output, QualityScoreReport Report, Dictionary<string, (float Logit, float Score)> Scores, Dictionary<string, float> Column,
+    JobContext Job)
 {
     /// <summary>Runs <paramref name="spec"/> (quality_score its last stage, output <c>curated/quality</c>) with stores under <paramref name="root"/>.</summary>
     public static async Task<QualityScoreRun> RunAsync(JobSpec spec, string root)
@@ -28,7 +29,7 @@ public sealed record QualityScoreRun(CuratedOutput Output, QualityScoreReport Re
         foreach (var shard in output.Manifest.Shards)
             foreach (var batch in await ReadAsync(stores.DataStore, "curated/quality/" + shard.Key))
                 for (var i = 0; i < batch.RowCount; i++) column[batch.Ids[i]] = batch.GetColumn<float>(QualityScoreStage.ScoreColumn)[i];
-        return new QualityScoreRun(output, report, scores, column);
+        return new QualityScoreRun(output, report, scores, column, job);
     }
 
     private static async Task<List<Model.RecordBatch>> ReadAsync(IObjectStore store, string key)
