@@ -68,36 +68,46 @@ public static class IdIndex
                 spools[b] = SpoolFile.Create();
                 writers[b] = new StreamWriter(new NonClosingStream(spools[b].Stream), new UTF8Encoding(false));
             }
-            void Add(IdIndexEntry entry) => writers[BucketOf(entry.Id, buckets)].WriteLine(JsonSerializer.Serialize(entry, Line));
-
-            foreach (var shard in shards)
+            // The files are read in parallel, so a bucket's lines arrive in any order: the sort below is total, so the
+            // objects do not depend on it.
+            void Add(IdIndexEntry entry)
             {
-                await using var content = await output.OpenReadAsync(location.KeyOf(shard.Key), cancellationToken).ConfigureAwait(false);
-                await foreach (var (id, source, position) in ReadIdsAsync(content, shard.Key, cancellationToken).ConfigureAwait(false))
-                    Add(new IdIndexEntry(id, source, position, shard.Key, null, null, null, null));
-            }
-            foreach (var file in drops)
-            {
-                await using var content = await OpenBufferedAsync(output, location.KeyOf(file.Key), cancellationToken).ConfigureAwait(false);
-                await using var reader = await ParquetTableReader.OpenAsync(content, cancellationToken).ConfigureAwait(false);
-                await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-                    foreach (var entry in DropEntries(batch, file.Key)) Add(entry);
+                var line = JsonSerializer.Serialize(entry, Line);
+                var writer = writers[BucketOf(entry.Id, buckets)];
+                lock (writer) writer.WriteLine(line);
             }
 
-            for (var b = 0; b < buckets; b++)
+            var files = shards.Select(s => (File: s, Kept: true)).Concat(drops.Select(d => (File: d, Kept: false))).ToArray();
+            await Parallel.ForEachAsync(files, cancellationToken, async (item, ct) =>
             {
-                await writers[b].FlushAsync(cancellationToken).ConfigureAwait(false);
+                if (item.Kept)
+                {
+                    await using var content = await output.OpenReadAsync(location.KeyOf(item.File.Key), ct).ConfigureAwait(false);
+                    await foreach (var (id, source, position) in ReadIdsAsync(content, item.File.Key, ct).ConfigureAwait(false))
+                        Add(new IdIndexEntry(id, source, position, item.File.Key, null, null, null, null));
+                    return;
+                }
+                await using var buffered = await OpenBufferedAsync(output, location.KeyOf(item.File.Key), ct).ConfigureAwait(false);
+                await using var reader = await ParquetTableReader.OpenAsync(buffered, ct).ConfigureAwait(false);
+                await foreach (var batch in reader.ReadAllAsync(ct).ConfigureAwait(false))
+                    foreach (var entry in DropEntries(batch, item.File.Key)) Add(entry);
+            }).ConfigureAwait(false);
+
+            await Parallel.ForAsync(0, buckets, cancellationToken, async (b, ct) =>
+            {
+                await writers[b].FlushAsync(ct).ConfigureAwait(false);
                 spools[b].Stream.Position = 0;
                 var lines = new List<(string Id, string Line)>();
                 using (var reader = new StreamReader(new NonClosingStream(spools[b].Stream), Encoding.UTF8))
-                    while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
-                        lines.Add((JsonSerializer.Deserialize<IdIndexEntry>(line, Line)!.Id, line));
+                    while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+                        lines.Add((IdOf(line), line));
                 // Sorted by id, then by line: a document a run both kept and dropped cannot happen, but order stays total.
                 lines.Sort((x, y) => string.CompareOrdinal(x.Id, y.Id) is var c and not 0 ? c : string.CompareOrdinal(x.Line, y.Line));
-                var bytes = Encoding.UTF8.GetBytes(string.Concat(lines.Select(l => l.Line + "\n")));
-                await output.CreateOnceAsync(location.KeyOf($"{folder}/{BucketKey(b)}"),
-                    (s, ct) => s.WriteAsync(bytes, ct).AsTask(), cancellationToken).ConfigureAwait(false);
-            }
+                var text = new StringBuilder();
+                foreach (var (_, line) in lines) text.Append(line).Append('\n');
+                var bytes = Encoding.UTF8.GetBytes(text.ToString());
+                await output.CreateOnceAsync(location.KeyOf($"{folder}/{BucketKey(b)}"), (s, c) => s.WriteAsync(bytes, c).AsTask(), ct).ConfigureAwait(false);
+            }).ConfigureAwait(false);
         }
         finally
         {
@@ -105,6 +115,16 @@ public static class IdIndex
             foreach (var spool in spools) if (spool is not null) await spool.DisposeAsync().ConfigureAwait(false);
         }
         return new IdIndexSection(folder, buckets, entries);
+    }
+
+    /// <summary>The id of a spooled line: its first property, read without deserializing the whole entry.</summary>
+    private static string IdOf(string line)
+    {
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(line));
+        reader.Read(); // {
+        reader.Read(); // "id"
+        reader.Read();
+        return reader.GetString()!;
     }
 
     /// <summary>The entry of one id in an index, or null: reads exactly one bucket object.</summary>

@@ -23,8 +23,14 @@ public static class JobExecutor
         // A retried task's killed attempt may have left temp parts and spool files behind: clear what no live writer holds.
         SweepOrphanedTempFiles(job);
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var stats = await stage.RunAsync(new TaskContext(job, stage, phase, task, services), cancellationToken).ConfigureAwait(false);
-        stats = stats with { Worker = services.Worker, StoreRetries = retries.Count };
+        // The executor times every task; a stage that measures a part of its own (a fused pass's share) sets Seconds itself.
+        stats = stats with
+        {
+            Worker = services.Worker, StoreRetries = retries.Count,
+            Seconds = stats.Seconds > 0 ? stats.Seconds : clock.Elapsed.TotalSeconds,
+        };
         try
         {
             await job.Data.WriteJsonAsync(markerKey, stats, WriteCondition.CreateOnly, cancellationToken: cancellationToken).ConfigureAwait(false);

@@ -66,42 +66,23 @@ public sealed record CorpusReport
     public static async Task<CorpusReport> BuildAsync(IObjectStore output, StoreLocation location, Manifest manifest, JobSpec? spec = null,
         CancellationToken cancellationToken = default)
     {
-        var lengths = new long[LengthEdges.Length];
-        var tokens = new long[TokenEdges.Length];
-        var counted = false;
-        var languages = new Dictionary<string, (long Documents, long Chars, long Tokens)>(StringComparer.Ordinal);
-        var sources = new Dictionary<string, long>(StringComparer.Ordinal);
-        var kept = new List<Sample>();
-        var languageScores = new long[LanguageScoreBins];
-        long documents = 0;
-        foreach (var shard in manifest.Shards)
+        // The shards are tallied in parallel and the tallies added in shard order (the kept samples are the first ones of
+        // the first shards), so the report does not depend on which shard finished first.
+        var tallies = new ShardTally[manifest.Shards.Count];
+        await Parallel.ForAsync(0, tallies.Length, cancellationToken, async (s, ct) =>
         {
-            var bytes = await output.ReadBytesAsync(location.KeyOf(shard.Key), cancellationToken).ConfigureAwait(false);
+            var shard = manifest.Shards[s];
+            var tally = new ShardTally();
+            var bytes = await output.ReadBytesAsync(location.KeyOf(shard.Key), ct).ConfigureAwait(false);
             await foreach (var (id, source, text, fields) in JsonlShardFile.ReadDocumentFieldsAsync(new MemoryStream(bytes), shard.Key,
-                               [TokenizeStage.TokenCountColumn, LanguageTransform.LanguageColumn, LanguageTransform.ScoreColumn], cancellationToken).ConfigureAwait(false))
-            {
-                documents++;
-                var chars = System.Globalization.StringInfo.ParseCombiningCharacters(text).Length; // characters as readers count them, any script
-                lengths[Array.FindIndex(LengthEdges, e => chars <= e)]++;
-                var tokenCount = long.TryParse(fields[0], System.Globalization.CultureInfo.InvariantCulture, out var t) ? t : -1;
-                if (tokenCount >= 0)
-                {
-                    counted = true;
-                    tokens[Array.FindIndex(TokenEdges, e => tokenCount <= e)]++;
-                }
-                if (fields[1] is { } language)
-                {
-                    var had = languages.GetValueOrDefault(language.Length == 0 ? "und" : language);
-                    languages[language.Length == 0 ? "und" : language] = (had.Documents + 1, had.Chars + chars, had.Tokens + Math.Max(0, tokenCount));
-                }
-                // The language stage's confidence (absent when a language column came from the input): ten bins of 0.1.
-                if (double.TryParse(fields[2], System.Globalization.CultureInfo.InvariantCulture, out var score))
-                    languageScores[Math.Clamp((int)(score * LanguageScoreBins), 0, LanguageScoreBins - 1)]++;
-                var group = SourceGroup(source);
-                sources[group] = sources.GetValueOrDefault(group) + 1;
-                if (kept.Count < KeptSamples) kept.Add(new Sample(id, source, null, null, Excerpt(text)));
-            }
-        }
+                               [TokenizeStage.TokenCountColumn, LanguageTransform.LanguageColumn, LanguageTransform.ScoreColumn], ct).ConfigureAwait(false))
+                tally.Add(id, source, text, fields);
+            tallies[s] = tally;
+        }).ConfigureAwait(false);
+        var all = new ShardTally();
+        foreach (var tally in tallies) all.Add(tally);
+        var (lengths, tokens, counted, languages, sources, kept, languageScores, documents) =
+            (all.Lengths, all.Tokens, all.Counted, all.Languages, all.Sources, all.Kept, all.LanguageScores, all.Documents);
         var dropped = new List<Sample>();
         var perReason = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var file in manifest.Drops)
@@ -211,6 +192,66 @@ public sealed record CorpusReport
 
     /// <summary>The source object's folder (or the object itself when at the root): the per-source breakdown's unit.</summary>
     private static string SourceGroup(string source) => source.LastIndexOf('/') is var slash and > 0 ? source[..slash] : source;
+
+    /// <summary>The report's counters over some of the curated documents (one shard, or all of them added up).</summary>
+    private sealed class ShardTally
+    {
+        public readonly long[] Lengths = new long[LengthEdges.Length];
+        public readonly long[] Tokens = new long[TokenEdges.Length];
+        public readonly Dictionary<string, (long Documents, long Chars, long Tokens)> Languages = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, long> Sources = new(StringComparer.Ordinal);
+        public readonly List<Sample> Kept = [];
+        public readonly long[] LanguageScores = new long[LanguageScoreBins];
+        public bool Counted;
+        public long Documents;
+
+        public void Add(string id, string source, string text, string?[] fields)
+        {
+            Documents++;
+            var chars = TextElements(text); // characters as readers count them, any script
+            Lengths[Array.FindIndex(LengthEdges, e => chars <= e)]++;
+            var tokenCount = long.TryParse(fields[0], System.Globalization.CultureInfo.InvariantCulture, out var t) ? t : -1;
+            if (tokenCount >= 0)
+            {
+                Counted = true;
+                Tokens[Array.FindIndex(TokenEdges, e => tokenCount <= e)]++;
+            }
+            if (fields[1] is { } language) AddLanguage(language.Length == 0 ? "und" : language, (1, chars, Math.Max(0, tokenCount)));
+            // The language stage's confidence (absent when a language column came from the input): ten bins of 0.1.
+            if (double.TryParse(fields[2], System.Globalization.CultureInfo.InvariantCulture, out var score))
+                LanguageScores[Math.Clamp((int)(score * LanguageScoreBins), 0, LanguageScoreBins - 1)]++;
+            var group = SourceGroup(source);
+            Sources[group] = Sources.GetValueOrDefault(group) + 1;
+            if (Kept.Count < KeptSamples) Kept.Add(new Sample(id, source, null, null, Excerpt(text)));
+        }
+
+        /// <summary>Adds a later shard's tally (call in shard order).</summary>
+        public void Add(ShardTally other)
+        {
+            Documents += other.Documents;
+            Counted |= other.Counted;
+            for (var i = 0; i < Lengths.Length; i++) Lengths[i] += other.Lengths[i];
+            for (var i = 0; i < Tokens.Length; i++) Tokens[i] += other.Tokens[i];
+            for (var i = 0; i < LanguageScores.Length; i++) LanguageScores[i] += other.LanguageScores[i];
+            foreach (var (language, count) in other.Languages) AddLanguage(language, count);
+            foreach (var (group, count) in other.Sources) Sources[group] = Sources.GetValueOrDefault(group) + count;
+            Kept.AddRange(other.Kept.Take(KeptSamples - Kept.Count));
+        }
+
+        private void AddLanguage(string language, (long Documents, long Chars, long Tokens) count)
+        {
+            var had = Languages.GetValueOrDefault(language);
+            Languages[language] = (had.Documents + count.Documents, had.Chars + count.Chars, had.Tokens + count.Tokens);
+        }
+    }
+
+    /// <summary>The text's user-perceived characters (extended grapheme clusters), counted without allocating.</summary>
+    private static int TextElements(string text)
+    {
+        var count = 0;
+        for (var i = 0; i < text.Length; i += System.Globalization.StringInfo.GetNextTextElementLength(text, i)) count++;
+        return count;
+    }
 
     private static string Excerpt(string text) => text.Length <= ExcerptChars ? text : text[..ExcerptChars] + "…";
 }

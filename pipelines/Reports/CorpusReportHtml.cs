@@ -49,6 +49,7 @@ public static class CorpusReportHtml
                     .Append(Bars(report.LanguageScores.Select(b => new Bar(string.Create(CultureInfo.InvariantCulture, $"{b.From:0.0}–{b.To:0.0}"), b.Count)).ToList()));
             html.Append("</section>");
         }
+        RemovedLines(html, report);
         html.Append("<section id=\"sources\"><h2>Per source</h2>").Append(Bars(report.Sources)).Append("</section>");
         html.Append("<section id=\"kept-samples\"><h2>Sample of kept documents</h2><table><tr><th>id</th><th>source</th><th>text</th></tr>");
         foreach (var s in report.Kept)
@@ -60,6 +61,42 @@ public static class CorpusReportHtml
                 .Append(E(s.Source)).Append("</td></tr>");
         html.Append("</table></section></body></html>\n");
         return html.ToString();
+    }
+
+    /// <summary>Rows of the removed-lines table per line_dedup stage.</summary>
+    private const int RemovedLineRows = 20;
+
+    /// <summary>The longest excerpt of a removed line shown (the stage already keeps only its start).</summary>
+    private const int RemovedLineChars = 120;
+
+    /// <summary>
+    /// Each line_dedup stage's most repeated removed lines (or paragraphs), from its report in the manifest: the text
+    /// (escaped, truncated), the documents it occurs in and how many lost it.
+    /// </summary>
+    private static void RemovedLines(StringBuilder html, CorpusReport report)
+    {
+        foreach (var (folder, stage) in report.StageReports.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            if (stage.ValueKind != System.Text.Json.JsonValueKind.Object || !stage.TryGetProperty("topRemoved", out var top)
+                || top.ValueKind != System.Text.Json.JsonValueKind.Array) continue;
+            var unit = stage.TryGetProperty("unit", out var u) ? u.ToString().ToLowerInvariant() : "line";
+            html.Append("<section id=\"removed-lines-").Append(E(folder)).Append("\" class=\"removed-lines\"><h2>Top removed ").Append(E(unit))
+                .Append("s: ").Append(E(folder)).Append("</h2><p>").Append(E(Number(stage, "unitsRemoved"))).Append(" removed of ")
+                .Append(E(Number(stage, "units"))).Append(" · ").Append(E(Number(stage, "documentsChanged"))).Append(" documents changed · ")
+                .Append(E(Number(stage, "documentsDropped"))).Append(" dropped</p>")
+                .Append("<table><tr><th>documents</th><th>removed from</th><th>text</th></tr>");
+            foreach (var row in top.EnumerateArray().Take(RemovedLineRows))
+            {
+                var sample = row.TryGetProperty("sample", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.String ? t.GetString()! : "";
+                if (sample.Length > RemovedLineChars) sample = sample[..(char.IsHighSurrogate(sample[RemovedLineChars - 1]) ? RemovedLineChars - 1 : RemovedLineChars)] + "…";
+                html.Append("<tr><td>").Append(E(Number(row, "documents"))).Append("</td><td>").Append(E(Number(row, "removed")))
+                    .Append("</td><td class=\"text\">").Append(E(sample)).Append("</td></tr>");
+            }
+            html.Append("</table></section>");
+        }
+
+        static string Number(System.Text.Json.JsonElement element, string name) =>
+            element.TryGetProperty(name, out var value) && value.TryGetInt64(out var n) ? n.ToString("N0", CultureInfo.InvariantCulture) : "";
     }
 
     /// <summary>Horizontal bars, one row each, label left and count right (inline SVG).</summary>

@@ -164,16 +164,31 @@ public static class SphericalKMeans
     /// <paramref name="distances"/> when they are not empty. Single-threaded; partial sums of batches or threads
     /// combine exactly (<see cref="PartialSums.Combine"/>).
     /// </summary>
-    public static unsafe PartialSums Assign(ReadOnlySpan<float> vectors, int dimensions, Centroids centroids, Span<int> clusterIds, Span<float> distances)
+    public static PartialSums Assign(ReadOnlySpan<float> vectors, int dimensions, Centroids centroids, Span<int> clusterIds, Span<float> distances)
     {
         ArgumentNullException.ThrowIfNull(centroids);
+        var sums = new PartialSums(centroids.Count, dimensions);
+        AssignInto(sums, vectors, dimensions, centroids, clusterIds, distances);
+        return sums;
+    }
+
+    /// <summary>
+    /// <see cref="Assign(ReadOnlySpan{float}, int, Centroids, Span{int}, Span{float})"/> adding into existing partial
+    /// sums: a shard read in tiles of rows gives the same sums as the whole shard at once (the sums are exact).
+    /// </summary>
+    public static unsafe void AssignInto(PartialSums sums, ReadOnlySpan<float> vectors, int dimensions, Centroids centroids, Span<int> clusterIds = default,
+        Span<float> distances = default)
+    {
+        ArgumentNullException.ThrowIfNull(sums);
+        ArgumentNullException.ThrowIfNull(centroids);
+        if (sums.Clusters != centroids.Count || sums.Dimensions != dimensions)
+            throw new ArgumentException($"Partial sums are {sums.Clusters}×{sums.Dimensions}, centroids {centroids.Count}×{dimensions}.", nameof(sums));
         if (centroids.Dimensions != dimensions) throw new ArgumentException($"Centroids have {centroids.Dimensions} dimensions, vectors {dimensions}.");
         var count = RowCount(vectors, dimensions);
         if (!clusterIds.IsEmpty && clusterIds.Length != count) throw new ArgumentException($"{clusterIds.Length} cluster ids for {count} vectors.", nameof(clusterIds));
         if (!distances.IsEmpty && distances.Length != count) throw new ArgumentException($"{distances.Length} distances for {count} vectors.", nameof(distances));
 
         var k = centroids.Count;
-        var sums = new PartialSums(k, dimensions);
         var path = VectorKernels.BestPath;
         var panelCount = VectorKernels.PaddedColumns(k) / VectorKernels.PanelWidth;
         var panelLength = (long)VectorKernels.PanelWidth * dimensions;
@@ -212,7 +227,6 @@ public static class SphericalKMeans
                 }
             }
         }
-        return sums;
     }
 
     /// <summary>

@@ -220,7 +220,7 @@ public sealed record ExactDedupStageSpec : StageSpec
 
     public override void Validate(StageChecks check) => check.That(Partitions is >= 1 and <= 4096, "partitions", "must be between 1 and 4096");
 
-    public override PipelineStage CreateStage(int index) => new ExactDedupStage(index, this);
+    public override PipelineStage CreateStage(int index) => new ExactDedupStage(index, new ContentDedupKey(this));
 }
 
 /// <summary>Which member of a duplicate group a dedup stage keeps: the smallest id, or none of them.</summary>

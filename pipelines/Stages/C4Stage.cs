@@ -15,7 +15,7 @@ namespace Curation.Pipelines.Stages;
 /// segment; words are counted by <see cref="Words"/>.
 /// </summary>
 [Stage(TypeName, Role = StageRole.Filter)]
-public sealed record C4StageSpec : DocumentStageSpec
+public sealed record C4StageSpec : DocumentStageSpec, IThresholdedSpec
 {
     public const string TypeName = "c4";
 
@@ -54,6 +54,19 @@ public sealed record C4StageSpec : DocumentStageSpec
     }
 
     public override IDocumentTransform CreateTransform() => new C4Transform(this);
+
+    /// <summary>
+    /// The page-level threshold: sentences in the kept lines, recorded over the pages no other rule drops (see
+    /// <see cref="RuleOutcome"/>). The line rules change the text rather than drop it, so the what-if does not move them.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ThresholdMeasure> Thresholds => MinNumSentences is { } min
+        ? [new ThresholdMeasure("minNumSentences", "sentences in kept lines", min, DropsAbove: false, 0, 100, Integer: true)]
+        : [];
+
+    public StageSpec WithThreshold(string field, double value) => field == "minNumSentences"
+        ? this with { MinNumSentences = (int)Math.Round(value) }
+        : throw new ArgumentException($"{TypeName} has no threshold '{field}'.", nameof(field));
 }
 
 /// <summary>Filters each document's lines in place and drops what is left unusable; counts removed lines in a column.</summary>
@@ -73,21 +86,32 @@ public sealed partial class C4Transform(C4StageSpec spec) : IDocumentTransform
 
     public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(LinesRemovedColumn, typeof(int))];
 
+    private readonly ThresholdMeasure? _minSentences = spec.Threshold("minNumSentences");
+
     public void Process(RecordBatch batch, DropCollector drops)
     {
         var removed = batch.ResetColumn<int>(LinesRemovedColumn, batch.RowCount);
         var texts = batch.Texts;
         for (var row = 0; row < batch.RowCount; row++)
         {
-            var result = Apply(texts[row]);
-            removed.Add(result.LinesRemoved);
-            if (result.Drop is { } d) drops.Drop(row, d.Reason, d.Detail);
-            else texts[row] = result.Text;
+            var outcome = new RuleOutcome();
+            var (text, linesRemoved) = Run(texts[row], outcome);
+            removed.Add(linesRemoved);
+            outcome.Apply(drops, row);
+            if (outcome.Drop is null) texts[row] = text;
         }
     }
 
     /// <summary>The rules on one document: its kept text, the lines removed, or why it is dropped.</summary>
     public (string Text, int LinesRemoved, (string Reason, string Detail)? Drop) Apply(string text)
+    {
+        var outcome = new RuleOutcome();
+        var (kept, removed) = Run(text, outcome);
+        return (kept, removed, outcome.Drop);
+    }
+
+    /// <summary>The line rules, then the page rules into <paramref name="outcome"/>: the kept text and the lines removed.</summary>
+    private (string Text, int LinesRemoved) Run(string text, RuleOutcome outcome)
     {
         var sentences = 0;
         var removed = 0;
@@ -118,14 +142,20 @@ public sealed partial class C4Transform(C4StageSpec spec) : IDocumentTransform
             }
             var lower = line.ToLowerInvariant();
             if (spec.FilterLoremIpsum && lower.Contains("lorem ipsum", StringComparison.Ordinal))
-                return (text, removed, (LoremIpsum, "the page contains \"lorem ipsum\""));
+            {
+                outcome.Rule(true, LoremIpsum, () => "the page contains \"lorem ipsum\"");
+                return (text, removed);
+            }
             if (spec.FilterJavascript && lower.Contains("javascript", StringComparison.Ordinal))
             {
                 removed++;
                 continue;
             }
             if (spec.FilterCurlyBracket && line.Contains('{'))
-                return (text, removed, (CurlyBracket, "the page contains a curly bracket"));
+            {
+                outcome.Rule(true, CurlyBracket, () => "the page contains a curly bracket");
+                return (text, removed);
+            }
             if (spec.FilterPolicy && PolicySubstrings.Any(p => lower.Contains(p, StringComparison.Ordinal)))
             {
                 removed++;
@@ -134,11 +164,11 @@ public sealed partial class C4Transform(C4StageSpec spec) : IDocumentTransform
             sentences += spaceEnded ? SpaceSeparatedSegments(line) : Sentences(line);
             kept.Add(line);
         }
-        if (spec.MinNumSentences is { } minSentences && sentences < minSentences)
-            return (text, removed, (TooFewSentences, $"{sentences} sentences in kept lines < {minSentences}"));
+        outcome.Rule(_minSentences, sentences, sentences < spec.MinNumSentences, TooFewSentences,
+            () => $"{sentences} sentences in kept lines < {spec.MinNumSentences}");
         var result = string.Join('\n', kept).Trim();
-        if (result.Length == 0) return (text, removed, (NoLinesLeft, $"all {removed} lines removed"));
-        return (result, removed, null);
+        outcome.Rule(result.Length == 0, NoLinesLeft, () => $"all {removed} lines removed");
+        return outcome.Drop is null ? (result, removed) : (text, removed);
     }
 
     /// <summary>C4's end marks <c>. ? ! " '</c> and every script's sentence terminals.</summary>

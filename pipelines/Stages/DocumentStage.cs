@@ -32,7 +32,7 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
         // Only the run's first member decides whether to fuse (its silo's setting); a later member always looks for the
         // stats a fused head recorded first, so silos with different settings still agree on one shard's path.
         var members = FusedDocumentPass.Members(task.Job, this);
-        if (members.Count > 1 && members[0] == this && FusedDocumentPass.Enabled)
+        if (members[0] == this && FusedDocumentPass.Enabled && (members.Count > 1 || FusedDocumentPass.TapOfNext(task.Job, this, task.Task) is not null))
             return await FusedDocumentPass.RunAsync(task, members, cancellationToken).ConfigureAwait(false);
         if (members.Count > 1 && members[0] != this && await FusedDocumentPass.RecordedAsync(task, cancellationToken).ConfigureAwait(false) is { } recorded)
             return recorded;
@@ -63,8 +63,16 @@ public static class ShardTransformer
     /// <paramref name="beforeData"/> runs after the drops are committed and before the data is (a fused head records
     /// its later members' stats there). Returns each member's stats (its own transform time) and the pass's wall time.
     /// </summary>
+    public static Task<(TaskStats[] Members, double Seconds)> RunAsync(TaskContext task, int shard, IReadOnlyList<Member> members,
+        string outputKey, Func<TaskStats[], CancellationToken, Task>? beforeData, CancellationToken cancellationToken) =>
+        RunAsync(task, shard, members, outputKey, beforeData, null, cancellationToken);
+
+    /// <summary>
+    /// As above, and <paramref name="tap"/> (the next stage's, see <see cref="IShardTap"/>) sees every written batch and is
+    /// committed just before the data.
+    /// </summary>
     public static async Task<(TaskStats[] Members, double Seconds)> RunAsync(TaskContext task, int shard, IReadOnlyList<Member> members,
-        string outputKey, Func<TaskStats[], CancellationToken, Task>? beforeData, CancellationToken cancellationToken)
+        string outputKey, Func<TaskStats[], CancellationToken, Task>? beforeData, IShardTap? tap, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var data = task.Job.Data;
@@ -117,6 +125,7 @@ public static class ShardTransformer
                             seconds[m] += step.Elapsed.TotalSeconds;
                         }
                         await dataWriter.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                        if (batch.RowCount > 0) tap?.Add(batch);
                         TaskProgress.Add(read.RowCount, readBytes);
                     }
                 }
@@ -130,6 +139,7 @@ public static class ShardTransformer
             for (var m = 0; m < members.Count; m++)
                 await dropsSpools[m].CommitOnceAsync(data, task.Job.Layout.ShardDrops(members[m].Stage.Index, members[m].Stage.Name, shard), cancellationToken).ConfigureAwait(false);
             if (beforeData is not null) await beforeData(stats, cancellationToken).ConfigureAwait(false);
+            if (tap is not null) await tap.CommitAsync(cancellationToken).ConfigureAwait(false);
             await dataSpool.CommitOnceAsync(data, outputKey, cancellationToken).ConfigureAwait(false);
             return (stats, clock.Elapsed.TotalSeconds);
         }

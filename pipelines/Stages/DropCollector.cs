@@ -23,11 +23,16 @@ public sealed class DropCollector(RecordBatch batch, string stage)
     public bool IsDropped(int row) => _drops.ContainsKey(row);
 
     /// <summary>Records one document's value of a thresholded measure for the stage's what-if histogram.</summary>
-    public void Measure(ThresholdMeasure measure, double value)
+    public void Measure(ThresholdMeasure measure, double value) => CountsOf(measure).Add(value);
+
+    /// <summary>Records one document a thresholded rule does not apply to (no threshold removes it) for the what-if.</summary>
+    public void MeasureNone(ThresholdMeasure measure) => CountsOf(measure).AddUnmeasured();
+
+    private MeasureCounts CountsOf(ThresholdMeasure measure)
     {
         _measures ??= [];
         if (!_measures.TryGetValue(measure.Field, out var counts)) _measures[measure.Field] = counts = new MeasureCounts(measure);
-        counts.Add(value);
+        return counts;
     }
 
     /// <summary>Adds the measures recorded from this batch to the task's metrics.</summary>

@@ -11,15 +11,17 @@ namespace Curation.Pipelines.Stages;
 /// <summary>
 /// Exact dedup as a shuffle, so no process ever holds the whole corpus:
 /// <list type="number">
-/// <item><b>hash</b> (per shard): content hash of every document, written grouped by hash partition;</item>
-/// <item><b>resolve</b> (per partition): within each group of equal hashes the document with the smallest
-/// (id, shard, row) is kept (with <c>keep: none</c> it too is dropped, naming itself); the others become decisions
+/// <item><b>hash</b> (per shard): the key of every document (its <see cref="DedupKey"/>: the content hash for
+/// exact_dedup, the normalised URL's hash for url_dedup) and its rank, written grouped by key partition (by the fused
+/// document pass before this stage as it writes the shard, <see cref="IShardTap"/>, else by this phase reading the shard);</item>
+/// <item><b>resolve</b> (per partition): within each group of equal keys the document with the smallest
+/// (rank, id, shard, row) is kept (with <c>keep: none</c> it too is dropped, naming itself); the others become decisions
 /// routed back to their shard;</item>
-/// <item><b>apply</b> (per shard): drops the decided rows with reason <c>exact_duplicate</c> and the kept twin's id.</item>
+/// <item><b>apply</b> (per shard): drops the decided rows with the key's reason (<c>exact_duplicate</c>) and the kept twin's id.</item>
 /// </list>
-/// The keep rule uses only ids and positions, so the result never depends on timing or silo count.
+/// The keep rule uses only ranks, ids and positions, so the result never depends on timing or silo count.
 /// </summary>
-public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : PipelineStage(index)
+public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(index)
 {
     public const string HashPhase = "hash";
     public const string ResolvePhase = "resolve";
@@ -32,7 +34,7 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
     private static readonly IReadOnlyList<ColumnSchema> HashSchema =
     [
         new("partition", typeof(int)), new("hash_hi", typeof(long)), new("hash_lo", typeof(long)),
-        new(Columns.Id, typeof(string)), new("row", typeof(long)),
+        new(Columns.Id, typeof(string)), new("row", typeof(long)), new("rank", typeof(long)),
     ];
 
     /// <summary>The durable index of a versioned corpus, per hash partition: every kept document's hash, sorted.</summary>
@@ -43,12 +45,12 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
 
     private static readonly IReadOnlyList<ColumnSchema> DecisionSchema = [new("row", typeof(long)), new(DropsSchema.TwinId, typeof(string))];
 
-    public override string Name => ExactDedupStageSpec.TypeName;
+    public override string Name => key.StageName;
 
     public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
     [
         new(HashPhase, TaskScope.Shard, plan.ShardCount, false),
-        new(ResolvePhase, TaskScope.Partition, spec.Partitions, false),
+        new(ResolvePhase, TaskScope.Partition, key.Partitions, false),
         new(ApplyPhase, TaskScope.Shard, plan.ShardCount, true),
     ];
 
@@ -60,51 +62,79 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
         _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
     };
 
-    private string HashKey(TaskContext task, int shard) => $"{task.Job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
+    private string HashKey(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
 
     private string DecisionFolder(TaskContext task, int shard) => $"{task.Job.Layout.PhaseRoot(Index, Name, ResolvePhase)}{JobLayout.ShardName(shard)}/";
+
+    /// <summary>The hash phase's work done while the document pass before this stage writes the shard (one read less).</summary>
+    public override IShardTap? TapInput(JobContext job, int shard) => new ShardHashes(key, job, HashKey(job, shard));
 
     private async Task<TaskStats> HashAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var entries = new List<(int Partition, ContentHash Hash, string Id, long Row)>();
-        long row = 0;
+        var hashKey = HashKey(task.Job, task.Task);
+        // Tapped: the document pass before this stage hashed the rows as it wrote them (the same object, byte for byte).
+        if (await task.Job.Data.GetInfoAsync(hashKey, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            await using var tapped = await task.Job.Data.OpenReadAsync(hashKey, cancellationToken).ConfigureAwait(false);
+            await using var hashes = await ParquetTableReader.OpenAsync(tapped, cancellationToken).ConfigureAwait(false);
+            return new TaskStats { In = hashes.RowCount, Seconds = clock.Elapsed.TotalSeconds };
+        }
+        var shard = new ShardHashes(key, task.Job, hashKey);
         await using (var input = await task.Job.Data.OpenReadAsync(task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false))
         await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
-            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text], cancellationToken).ConfigureAwait(false))
-                for (var i = 0; i < batch.RowCount; i++, row++)
-                {
-                    var hash = ContentHash.Of(batch.Texts[i], spec.CaseFold, spec.CollapseWhitespace);
-                    entries.Add((hash.PartitionOf(spec.Partitions), hash, batch.Ids[i], row));
-                }
+            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, .. key.ReadColumns], cancellationToken).ConfigureAwait(false))
+                shard.Add(batch);
+        await shard.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new TaskStats { In = shard.Rows, Seconds = clock.Elapsed.TotalSeconds };
+    }
 
-        // One row group per non-empty partition, so a resolver reads only its own part of every shard's file.
-        entries.Sort((a, b) => a.Partition.CompareTo(b.Partition));
-        await using var spool = SpoolFile.Create();
-        var partitions = new List<int>();
-        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, HashSchema,
-            new Dictionary<string, string> { [PartitionsMetadata] = "" }, cancellationToken).ConfigureAwait(false))
+    /// <summary>
+    /// One shard's hash file: the key and rank of every row that has a key, written grouped by key partition (one row group per non-empty
+    /// partition, so a resolver reads only its own part of every shard's file). Fed by the hash phase reading the shard, or
+    /// by the document pass writing it (<see cref="IShardTap"/>): the same rows in the same order, so the same bytes.
+    /// </summary>
+    private sealed class ShardHashes(DedupKey key, JobContext job, string objectKey) : IShardTap
+    {
+        private readonly List<(int Partition, ContentHash Hash, string Id, long Row, long Rank)> _entries = [];
+
+        public long Rows { get; private set; }
+
+        public void Add(RecordBatch batch)
         {
-            foreach (var group in entries.GroupBy(e => e.Partition))
-            {
-                var batch = RecordBatch.WithSchema(HashSchema);
-                var (partitionColumn, high, low, ids, rows) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
-                    batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"));
-                foreach (var e in group)
-                {
-                    partitionColumn.Add(e.Partition);
-                    high.Add(e.Hash.High);
-                    low.Add(e.Hash.Low);
-                    ids.Add(e.Id);
-                    rows.Add(e.Row);
-                }
-                await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                partitions.Add(group.Key);
-            }
-            writer.SetMetadata(PartitionsMetadata, string.Join(',', partitions));
+            for (var i = 0; i < batch.RowCount; i++, Rows++)
+                if (key.KeyOf(batch, i) is var (hash, rank)) _entries.Add((hash.PartitionOf(key.Partitions), hash, batch.Ids[i], Rows, rank));
         }
-        await spool.CommitOnceAsync(task.Job.Data, HashKey(task, task.Task), cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = row, Seconds = clock.Elapsed.TotalSeconds };
+
+        public async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            _entries.Sort((a, b) => a.Partition.CompareTo(b.Partition));
+            await using var spool = SpoolFile.Create();
+            var partitions = new List<int>();
+            await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, HashSchema,
+                new Dictionary<string, string> { [PartitionsMetadata] = "" }, cancellationToken).ConfigureAwait(false))
+            {
+                foreach (var group in _entries.GroupBy(e => e.Partition))
+                {
+                    var batch = RecordBatch.WithSchema(HashSchema);
+                    var (partitionColumn, high, low, ids, rows, ranks) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
+                        batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"), batch.GetColumn<long>("rank"));
+                    foreach (var e in group)
+                    {
+                        partitionColumn.Add(e.Partition);
+                        high.Add(e.Hash.High);
+                        low.Add(e.Hash.Low);
+                        ids.Add(e.Id);
+                        rows.Add(e.Row);
+                        ranks.Add(e.Rank);
+                    }
+                    await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                    partitions.Add(group.Key);
+                }
+                writer.SetMetadata(PartitionsMetadata, string.Join(',', partitions));
+            }
+            await spool.CommitOnceAsync(job.Data, objectKey, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task<TaskStats> ResolveAsync(TaskContext task, CancellationToken cancellationToken)
@@ -118,24 +148,25 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
         // curated, always win, and a new document with the same hash is dropped naming the indexed one.
         var keepers = new Dictionary<ContentHash, Keeper>();
         var baseIndex = task.Job.Refresh is null ? null
-            : (await task.Job.BaseIndexAsync(Folder, IndexName, spec.Partitions, cancellationToken).ConfigureAwait(false)).ElementAtOrDefault(partition);
+            : (await task.Job.BaseIndexAsync(Folder, IndexName, key.Partitions, cancellationToken).ConfigureAwait(false)).ElementAtOrDefault(partition);
         if (baseIndex is not null)
             await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, baseIndex, cancellationToken).ConfigureAwait(false))
             {
                 var (high, low, ids) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.Ids);
-                for (var i = 0; i < batch.RowCount; i++) keepers[new ContentHash(high[i], low[i])] = new Keeper(ids[i], -1, -1, 1, Indexed: true);
+                for (var i = 0; i < batch.RowCount; i++) keepers[new ContentHash(high[i], low[i])] = new Keeper(ids[i], -1, -1, 0, 1, Indexed: true);
             }
         var indexed = keepers.Count;
         long documents = 0;
         for (var shard = 0; shard < shards; shard++)
             await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
             {
-                var (high, low, rows, ids) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"), batch.Ids);
+                var (high, low, rows, ids, ranks) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"),
+                    batch.Ids, batch.GetColumn<long>("rank"));
                 for (var i = 0; i < batch.RowCount; i++)
                 {
                     documents++;
                     var hash = new ContentHash(high[i], low[i]);
-                    var candidate = new Keeper(ids[i], shard, rows[i], 1);
+                    var candidate = new Keeper(ids[i], shard, rows[i], ranks[i], 1);
                     keepers[hash] = keepers.TryGetValue(hash, out var current)
                         ? (!current.Indexed && candidate.IsBefore(current) ? candidate with { Count = current.Count + 1 } : current with { Count = current.Count + 1 })
                         : candidate;
@@ -156,7 +187,7 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
                 {
                     var keeper = keepers[new ContentHash(high[i], low[i])];
                     var row = rows[i];
-                    if (keeper.Count == 1 || (spec.Keep != DedupKeep.None && keeper.Shard == shard && keeper.Row == row)) continue;
+                    if (keeper.Count == 1 || (key.Keep != DedupKeep.None && keeper.Shard == shard && keeper.Row == row)) continue;
                     if (keeper.Indexed) ofIndexed++;
                     decidedRows.Add(row);
                     twins.Add(keeper.Id);
@@ -202,7 +233,7 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
     private async IAsyncEnumerable<RecordBatch> ReadPartitionAsync(TaskContext task, int shard, int partition,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var input = await task.Job.Data.OpenReadAsync(HashKey(task, shard), cancellationToken).ConfigureAwait(false);
+        await using var input = await task.Job.Data.OpenReadAsync(HashKey(task.Job, shard), cancellationToken).ConfigureAwait(false);
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
         var listed = reader.Metadata.GetValueOrDefault(PartitionsMetadata, "");
         var rowGroup = listed.Length == 0 ? -1 : Array.IndexOf(listed.Split(','), partition.ToString(CultureInfo.InvariantCulture));
@@ -222,34 +253,52 @@ public sealed class ExactDedupStage(int index, ExactDedupStageSpec spec) : Pipel
                 for (var i = 0; i < batch.RowCount; i++) decisions[rows[i]] = twins[i];
             }
         }
-        return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(spec, decisions), cancellationToken).ConfigureAwait(false);
+        // Where the output column is the key itself (the content hash), every row's key as the hash phase computed it from
+        // this very input (no second hashing); otherwise the key computes the column.
+        ContentHash[]? keys = null;
+        if (key.OutputIsKey)
+        {
+            await using var hashFile = await task.Job.Data.OpenReadAsync(HashKey(task.Job, task.Task), cancellationToken).ConfigureAwait(false);
+            await using var hashReader = await ParquetTableReader.OpenAsync(hashFile, cancellationToken).ConfigureAwait(false);
+            keys = new ContentHash[hashReader.RowCount];
+            await foreach (var batch in hashReader.ReadColumnsAsync(["row", "hash_hi", "hash_lo"], cancellationToken).ConfigureAwait(false))
+            {
+                var (rows, high, low) = (batch.GetColumn<long>("row"), batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"));
+                for (var i = 0; i < batch.RowCount; i++) keys[rows[i]] = new ContentHash(high[i], low[i]);
+            }
+        }
+        return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(key, keys, decisions), cancellationToken).ConfigureAwait(false);
     }
 
     /// <param name="Indexed">A document of the corpus' base snapshot (from its index): kept whatever its id.</param>
-    private readonly record struct Keeper(string Id, int Shard, long Row, long Count, bool Indexed = false)
+    private readonly record struct Keeper(string Id, int Shard, long Row, long Rank, long Count, bool Indexed = false)
     {
         public bool IsBefore(Keeper other)
         {
+            if (Rank != other.Rank) return Rank < other.Rank;
             var byId = string.CompareOrdinal(Id, other.Id);
             if (byId != 0) return byId < 0;
             return Shard != other.Shard ? Shard < other.Shard : Row < other.Row;
         }
     }
 
-    /// <summary>The apply phase's transform: drops decided rows (by running row number) and records each hash.</summary>
-    private sealed class ApplyDecisions(ExactDedupStageSpec spec, Dictionary<long, string> decisions) : IDocumentTransform
+    /// <summary>
+    /// The apply phase's transform: drops decided rows (by running row number) and records each row's key in readable form
+    /// (from <paramref name="keys"/>, the stored keys, when the output column is the key itself).
+    /// </summary>
+    private sealed class ApplyDecisions(DedupKey key, ContentHash[]? keys, Dictionary<long, string> decisions) : IDocumentTransform
     {
         private long _offset;
 
-        public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(HashColumn, typeof(string))];
+        public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(key.OutputColumn, typeof(string))];
 
         public void Process(RecordBatch batch, DropCollector drops)
         {
-            var hashes = batch.ResetColumn<string>(HashColumn, batch.RowCount);
+            var column = batch.ResetColumn<string>(key.OutputColumn, batch.RowCount);
             for (var i = 0; i < batch.RowCount; i++)
             {
-                hashes.Add(ContentHash.Of(batch.Texts[i], spec.CaseFold, spec.CollapseWhitespace).ToString());
-                if (decisions.TryGetValue(_offset + i, out var twin)) drops.Drop(i, DuplicateReason, twinId: twin);
+                column.Add(keys is null ? key.OutputValue(batch, i)! : keys[_offset + i].ToString());
+                if (decisions.TryGetValue(_offset + i, out var twin)) drops.Drop(i, key.Reason, twinId: twin);
             }
             _offset += batch.RowCount;
         }

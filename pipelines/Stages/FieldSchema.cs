@@ -77,7 +77,7 @@ internal static class FieldSchema
         {
             TokenizeStage.TokenCountColumn, EmbedStage.WindowsColumn, ExactDedupStage.HashColumn, TrainTokenizeStage.TokensColumn,
             SemanticDedupStage.ClusterColumn, SemanticDedupStage.MaxSimilarityColumn, SemanticDedupStage.HealthColumn,
-            D4Stage.ClusterColumn, D4Stage.DistanceColumn, QualityScore.QualityScoreStage.ScoreColumn,
+            D4Stage.ClusterColumn, D4Stage.DistanceColumn, QualityScore.QualityScoreStage.ScoreColumn, UrlDedupKey.NormalizedUrlColumn,
         };
         foreach (var stage in job.Stages.OfType<DocumentStage>())
             foreach (var column in stage.Transform.AddedColumns) names.Add(column.Name);

@@ -11,7 +11,7 @@ namespace Curation.Pipelines.Stages;
 /// <see cref="Words"/>, and Thai and Lao text (sentences end with a space, not a mark) skips the line-punctuation rule.
 /// </summary>
 [Stage(TypeName, Role = StageRole.Filter)]
-public sealed record FineWebQualityStageSpec : DocumentStageSpec
+public sealed record FineWebQualityStageSpec : DocumentStageSpec, IThresholdedSpec
 {
     public const string TypeName = "fineweb_quality";
 
@@ -47,6 +47,25 @@ public sealed record FineWebQualityStageSpec : DocumentStageSpec
     }
 
     public override IDocumentTransform CreateTransform() => new FineWebQualityTransform(this);
+
+    /// <summary>Each ratio rule's measure, recorded over the documents every other rule passes (see <see cref="RuleOutcome"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ThresholdMeasure> Thresholds =>
+    [
+        new("linePunctThr", "lines ending in punctuation", LinePunctThr, DropsAbove: false, 0, 1),
+        new("shortLineThr", "short lines", ShortLineThr, DropsAbove: true, 0, 1),
+        new("charDuplicatesRatio", "characters in duplicated lines", CharDuplicatesRatio, DropsAbove: true, 0, 1),
+        new("newLineRatio", "newlines per word", NewLineRatio, DropsAbove: true, 0, 2),
+    ];
+
+    public StageSpec WithThreshold(string field, double value) => field switch
+    {
+        "linePunctThr" => this with { LinePunctThr = value },
+        "shortLineThr" => this with { ShortLineThr = value },
+        "charDuplicatesRatio" => this with { CharDuplicatesRatio = value },
+        "newLineRatio" => this with { NewLineRatio = value },
+        _ => throw new ArgumentException($"{TypeName} has no threshold '{field}'.", nameof(field)),
+    };
 }
 
 /// <summary>Applies the rules in datatrove's order; the first failure names the drop reason.</summary>
@@ -58,45 +77,54 @@ public sealed class FineWebQualityTransform(FineWebQualityStageSpec spec) : IDoc
     public const string CharDupRatio = "char_dup_ratio";
     public const string ListRatio = "list_ratio";
 
+    private readonly IReadOnlyList<ThresholdMeasure> _thresholds = spec.Thresholds;
+
     public IReadOnlyList<ColumnSchema> AddedColumns => [];
 
     public void Process(RecordBatch batch, DropCollector drops)
     {
         var languages = StopWords.LanguageColumnOf(batch);
-        for (var row = 0; row < batch.RowCount; row++)
-            if (Check(batch.Texts[row], languages?.List[row]) is { } f) drops.Drop(row, f.Reason, f.Detail);
+        for (var row = 0; row < batch.RowCount; row++) Evaluate(batch.Texts[row], languages?.List[row]).Apply(drops, row);
     }
 
-    public (string Reason, string Detail)? Check(string text, string? language)
+    public (string Reason, string Detail)? Check(string text, string? language) => Evaluate(text, language).Drop;
+
+    /// <summary>The rules in order, run past the first failure until the outcome is settled (for the what-if's histograms).</summary>
+    private RuleOutcome Evaluate(string text, string? language)
     {
+        var outcome = new RuleOutcome();
         var lines = text.Split('\n').Where(l => !Lines.IsBlank(l)).ToList();
-        if (lines.Count == 0) return (Empty, "no non-blank line");
+        outcome.Rule(lines.Count == 0, Empty, () => "no non-blank line");
+        if (outcome.Settled) return outcome;
 
         var script = Scripts.Dominant(text);
-        if (script is not (Script.Thai or Script.Lao))
-        {
-            // datatrove: line.endswith(stop_chars), trailing spaces included.
-            var ratio = (double)lines.Count(l => l.Length > 0 && !char.IsWhiteSpace(l[^1]) && Punctuation.EndsWithTerminal(l)) / lines.Count;
-            if (ratio < spec.LinePunctThr && !(ratio == 0 && spec.LinePunctExcludeZero))
-                return (LinePunctRatio, $"lines ending in punctuation {F(ratio)} < {F(spec.LinePunctThr)}");
-        }
+        // datatrove: line.endswith(stop_chars), trailing spaces included.
+        var ratio = (double)lines.Count(l => l.Length > 0 && !char.IsWhiteSpace(l[^1]) && Punctuation.EndsWithTerminal(l)) / lines.Count;
+        if (script is Script.Thai or Script.Lao || (ratio == 0 && spec.LinePunctExcludeZero)) outcome.NotApplicable(_thresholds[0]);
+        else outcome.Rule(_thresholds[0], ratio, ratio < spec.LinePunctThr, LinePunctRatio, () => $"lines ending in punctuation {F(ratio)} < {F(spec.LinePunctThr)}");
 
         var shortLength = (int)Math.Floor(spec.ShortLineLength * Scripts.CharScale(text, language, spec.CharScale));
         var shortRatio = (double)lines.Count(l => l.Length <= shortLength) / lines.Count;
-        if (shortRatio > spec.ShortLineThr)
-            return (ShortLineRatio, $"lines of ≤ {shortLength} chars {F(shortRatio)} > {F(spec.ShortLineThr)}");
+        outcome.Rule(_thresholds[1], shortRatio, shortRatio > spec.ShortLineThr, ShortLineRatio,
+            () => $"lines of ≤ {shortLength} chars {F(shortRatio)} > {F(spec.ShortLineThr)}");
+        if (outcome.Settled) return outcome;
 
         var chars = text.Length - GopherQualityTransform.Count(text, "\n");
         var dupRatio = chars == 0 ? 0 : (double)Repetition.Duplicates(lines).Chars / chars;
-        if (dupRatio > spec.CharDuplicatesRatio)
-            return (CharDupRatio, $"characters in duplicated lines {F(dupRatio)} > {F(spec.CharDuplicatesRatio)}");
+        outcome.Rule(_thresholds[2], dupRatio, dupRatio > spec.CharDuplicatesRatio, CharDupRatio,
+            () => $"characters in duplicated lines {F(dupRatio)} > {F(spec.CharDuplicatesRatio)}");
+        if (outcome.Settled) return outcome;
 
         var words = new List<Word>();
         Words.Split(text, words);
         var newLines = GopherQualityTransform.Count(text, "\n");
-        if (words.Count > 0 && (double)newLines / words.Count is var listRatio && listRatio > spec.NewLineRatio)
-            return (ListRatio, $"newlines per word {F(listRatio)} > {F(spec.NewLineRatio)}");
-        return null;
+        if (words.Count == 0) outcome.NotApplicable(_thresholds[3]);
+        else
+        {
+            var listRatio = (double)newLines / words.Count;
+            outcome.Rule(_thresholds[3], listRatio, listRatio > spec.NewLineRatio, ListRatio, () => $"newlines per word {F(listRatio)} > {F(spec.NewLineRatio)}");
+        }
+        return outcome;
     }
 
     private static string F(double v) => RuleSetChecks.Show(v);

@@ -4,7 +4,8 @@ using Curation.Pipelines.Storage;
 namespace Curation.Pipelines.Stages;
 
 /// <summary>
-/// Consecutive <see cref="DocumentStage"/>s run as one pass over a shard: the first member's task reads the shard once,
+/// Consecutive <see cref="DocumentStage"/>s run as one pass over a shard (a single one too when the next stage taps its
+/// output, <see cref="IShardTap"/>): the first member's task reads the shard once,
 /// applies every member's transform in order, writes each member's drops to its own drops key (its own stage name and
 /// reasons), the surviving rows once to the last member's shard key, and each later member's stats create-once; later
 /// members' tasks only read their recorded stats. Row groups are cut exactly where the unfused chain cuts them (one per
@@ -25,6 +26,13 @@ public static class FusedDocumentPass
         return [.. Enumerable.Range(first, last - first + 1).Select(i => (DocumentStage)job.Stages[i])];
     }
 
+    /// <summary>
+    /// The next stage's tap on the shard a pass ending with <paramref name="last"/> writes (<see cref="IShardTap"/>), or null.
+    /// Part of the fused pass: with fusion off each stage reads its own input (the reference the identity tests compare with).
+    /// </summary>
+    public static IShardTap? TapOfNext(JobContext job, PipelineStage last, int shard) =>
+        last.Index + 1 < job.Stages.Count ? job.Stages[last.Index + 1].TapInput(job, shard) : null;
+
     /// <summary>Where the head's pass records a later member's stats for one shard.</summary>
     public static string MemberStatsKey(JobContext job, PipelineStage member, int shard) =>
         job.Layout.PhaseRoot(member.Index, member.Name, "fused") + JobLayout.ShardName(shard) + ".stats.json";
@@ -35,7 +43,8 @@ public static class FusedDocumentPass
         var shard = task.Task;
         var last = members[^1];
         var (stats, seconds) = await ShardTransformer.RunAsync(task, shard, [.. members.Select(m => new ShardTransformer.Member(m, m.Transform))],
-            job.Layout.ShardData(last.Index, last.Name, shard), RecordLaterMembersAsync, cancellationToken).ConfigureAwait(false);
+            job.Layout.ShardData(last.Index, last.Name, shard), RecordLaterMembersAsync, TapOfNext(job, last, shard), cancellationToken)
+            .ConfigureAwait(false);
         return stats[0] with { Seconds = seconds };
 
         async Task RecordLaterMembersAsync(TaskStats[] memberStats, CancellationToken ct)

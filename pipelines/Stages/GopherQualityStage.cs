@@ -10,7 +10,7 @@ namespace Curation.Pipelines.Stages;
 /// NeMo Curator's heuristic filters define them). A null parameter disables its rule.
 /// </summary>
 [Stage(TypeName, Role = StageRole.Filter)]
-public sealed record GopherQualityStageSpec : DocumentStageSpec
+public sealed record GopherQualityStageSpec : DocumentStageSpec, IThresholdedSpec
 {
     public const string TypeName = "gopher_quality";
 
@@ -69,6 +69,35 @@ public sealed record GopherQualityStageSpec : DocumentStageSpec
     }
 
     public override IDocumentTransform CreateTransform() => new GopherQualityTransform(this);
+
+    /// <summary>Each enabled rule's measure, recorded over the documents every other rule passes (see <see cref="RuleOutcome"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ThresholdMeasure> Thresholds =>
+    [
+        .. MinDocWords is { } minWords ? [new ThresholdMeasure("minDocWords", "words", minWords, DropsAbove: false, 0, 1_000_000, Log: true, Integer: true)] : Array.Empty<ThresholdMeasure>(),
+        .. MaxDocWords is { } maxWords ? [new ThresholdMeasure("maxDocWords", "words", maxWords, DropsAbove: true, 0, 1_000_000, Log: true, Integer: true)] : Array.Empty<ThresholdMeasure>(),
+        .. MinAvgWordLength is { } minLength ? [new ThresholdMeasure("minAvgWordLength", "mean word length", minLength, DropsAbove: false, 0, 50)] : Array.Empty<ThresholdMeasure>(),
+        .. MaxAvgWordLength is { } maxLength ? [new ThresholdMeasure("maxAvgWordLength", "mean word length", maxLength, DropsAbove: true, 0, 50)] : Array.Empty<ThresholdMeasure>(),
+        .. MaxSymbolWordRatio is { } symbols ? [new ThresholdMeasure("maxSymbolWordRatio", "# or ellipses per word", symbols, DropsAbove: true, 0, 1)] : Array.Empty<ThresholdMeasure>(),
+        .. MaxBulletLinesRatio is { } bullets ? [new ThresholdMeasure("maxBulletLinesRatio", "bullet lines", bullets, DropsAbove: true, 0, 1)] : Array.Empty<ThresholdMeasure>(),
+        .. MaxEllipsisLinesRatio is { } ellipsis ? [new ThresholdMeasure("maxEllipsisLinesRatio", "lines ending in an ellipsis", ellipsis, DropsAbove: true, 0, 1)] : Array.Empty<ThresholdMeasure>(),
+        .. MinAlphaWordsRatio is { } alpha ? [new ThresholdMeasure("minAlphaWordsRatio", "words with a letter", alpha, DropsAbove: false, 0, 1)] : Array.Empty<ThresholdMeasure>(),
+        .. MinStopWords is { } stop ? [new ThresholdMeasure("minStopWords", "distinct stop words", stop, DropsAbove: false, 0, 100, Integer: true)] : Array.Empty<ThresholdMeasure>(),
+    ];
+
+    public StageSpec WithThreshold(string field, double value) => field switch
+    {
+        "minDocWords" => this with { MinDocWords = (int)Math.Round(value) },
+        "maxDocWords" => this with { MaxDocWords = (int)Math.Round(value) },
+        "minAvgWordLength" => this with { MinAvgWordLength = value },
+        "maxAvgWordLength" => this with { MaxAvgWordLength = value },
+        "maxSymbolWordRatio" => this with { MaxSymbolWordRatio = value },
+        "maxBulletLinesRatio" => this with { MaxBulletLinesRatio = value },
+        "maxEllipsisLinesRatio" => this with { MaxEllipsisLinesRatio = value },
+        "minAlphaWordsRatio" => this with { MinAlphaWordsRatio = value },
+        "minStopWords" => this with { MinStopWords = (int)Math.Round(value) },
+        _ => throw new ArgumentException($"{TypeName} has no threshold '{field}'.", nameof(field)),
+    };
 }
 
 /// <summary>Applies the rules in datatrove's order; the first failure names the drop reason.</summary>
@@ -86,19 +115,26 @@ public sealed class GopherQualityTransform(GopherQualityStageSpec spec) : IDocum
     public const string NotEnoughStopWords = "gopher_enough_stop_words";
 
     private readonly IReadOnlySet<string>? _stopWords = spec.StopWords?.ToHashSet(StringComparer.Ordinal);
+    private readonly ThresholdMeasure? _minWords = spec.Threshold("minDocWords"), _maxWords = spec.Threshold("maxDocWords"),
+        _minLength = spec.Threshold("minAvgWordLength"), _maxLength = spec.Threshold("maxAvgWordLength"), _symbols = spec.Threshold("maxSymbolWordRatio"),
+        _bullets = spec.Threshold("maxBulletLinesRatio"), _endEllipsis = spec.Threshold("maxEllipsisLinesRatio"), _alpha = spec.Threshold("minAlphaWordsRatio"),
+        _stop = spec.Threshold("minStopWords");
 
     public IReadOnlyList<ColumnSchema> AddedColumns => [];
 
     public void Process(RecordBatch batch, DropCollector drops)
     {
         var languages = StopWords.LanguageColumnOf(batch);
-        for (var row = 0; row < batch.RowCount; row++)
-            if (Check(batch.Texts[row], languages?.List[row]) is { } f) drops.Drop(row, f.Reason, f.Detail);
+        for (var row = 0; row < batch.RowCount; row++) Evaluate(batch.Texts[row], languages?.List[row]).Apply(drops, row);
     }
 
     /// <summary>The first rule the text fails, with the measured value and the threshold; null when it passes.</summary>
-    public (string Reason, string Detail)? Check(string text, string? language)
+    public (string Reason, string Detail)? Check(string text, string? language) => Evaluate(text, language).Drop;
+
+    /// <summary>The rules in order, run past the first failure until the outcome is settled (for the what-if's histograms).</summary>
+    private RuleOutcome Evaluate(string text, string? language)
     {
+        var outcome = new RuleOutcome();
         var words = new List<Word>(); // per call: one transform serves every shard task of a silo at once
         Words.Split(text, words);
         var nWords = words.Count;
@@ -113,47 +149,63 @@ public sealed class GopherQualityTransform(GopherQualityStageSpec spec) : IDocum
             else (spaced, spacedLetters) = (spaced + 1, spacedLetters + w.Letters);
         }
 
-        if (spec.MinDocWords is { } min && nonSymbol < min) return (ShortDoc, $"{nonSymbol} words < {min}");
-        if (spec.MaxDocWords is { } max && nonSymbol > max) return (LongDoc, $"{nonSymbol} words > {max}");
+        outcome.Rule(_minWords, nonSymbol, nonSymbol < spec.MinDocWords, ShortDoc, () => $"{nonSymbol} words < {spec.MinDocWords}");
+        outcome.Rule(_maxWords, nonSymbol, nonSymbol > spec.MaxDocWords, LongDoc, () => $"{nonSymbol} words > {spec.MaxDocWords}");
+        if (outcome.Settled) return outcome;
 
         // Word length means nothing for per-character words: measured on the spaced-script words of a text mostly in them.
         if (spaced > 0 && spaced >= unspaced)
         {
             var mean = (double)spacedLetters / spaced;
-            if (spec.MinAvgWordLength is { } lo && mean < lo) return (BelowAvgWordLength, $"mean word length {F(mean)} < {F(lo)}");
-            if (spec.MaxAvgWordLength is { } hi && mean > hi) return (AboveAvgWordLength, $"mean word length {F(mean)} > {F(hi)}");
+            outcome.Rule(_minLength, mean, mean < spec.MinAvgWordLength, BelowAvgWordLength, () => $"mean word length {F(mean)} < {F(spec.MinAvgWordLength!.Value)}");
+            outcome.Rule(_maxLength, mean, mean > spec.MaxAvgWordLength, AboveAvgWordLength, () => $"mean word length {F(mean)} > {F(spec.MaxAvgWordLength!.Value)}");
         }
-        if (nWords == 0) return null;
+        else outcome.NotApplicable(_minLength, _maxLength);
+        if (nWords == 0)
+        {
+            outcome.NotApplicable(_symbols, _bullets, _endEllipsis, _alpha, _stop);
+            return outcome;
+        }
+        if (outcome.Settled) return outcome;
 
         if (spec.MaxSymbolWordRatio is { } symbols)
         {
+            // One threshold for both ratios: the larger decides; hashes name the drop first, as in datatrove's order.
             var hashes = (double)Count(text, "#") / nWords;
-            if (hashes > symbols) return (TooManyHashes, $"# per word {F(hashes)} > {F(symbols)}");
             var ellipses = (double)(Count(text, "...") + Count(text, "…")) / nWords;
-            if (ellipses > symbols) return (TooManyEllipsis, $"ellipses per word {F(ellipses)} > {F(symbols)}");
+            outcome.Rule(_symbols, Math.Max(hashes, ellipses), Math.Max(hashes, ellipses) > symbols, hashes > symbols ? TooManyHashes : TooManyEllipsis,
+                () => hashes > symbols ? $"# per word {F(hashes)} > {F(symbols)}" : $"ellipses per word {F(ellipses)} > {F(symbols)}");
         }
 
         var lines = Lines.SplitLines(text);
         if (lines.Count > 0 && spec.MaxBulletLinesRatio is { } bullets)
         {
             var ratio = (double)lines.Count(l => l.TrimStart() is var t && (t.StartsWith('•') || t.StartsWith('-'))) / lines.Count;
-            if (ratio > bullets) return (TooManyBullets, $"bullet lines {F(ratio)} > {F(bullets)}");
+            outcome.Rule(_bullets, ratio, ratio > bullets, TooManyBullets, () => $"bullet lines {F(ratio)} > {F(bullets)}");
         }
+        else outcome.NotApplicable(_bullets);
+        if (outcome.Settled) return outcome;
         if (lines.Count > 0 && spec.MaxEllipsisLinesRatio is { } endEllipsis)
         {
             var ratio = (double)lines.Count(l => l.TrimEnd() is var t && (t.EndsWith("...", StringComparison.Ordinal) || t.EndsWith('…'))) / lines.Count;
-            if (ratio > endEllipsis) return (TooManyEndEllipsis, $"lines ending in an ellipsis {F(ratio)} > {F(endEllipsis)}");
+            outcome.Rule(_endEllipsis, ratio, ratio > endEllipsis, TooManyEndEllipsis, () => $"lines ending in an ellipsis {F(ratio)} > {F(endEllipsis)}");
         }
+        else outcome.NotApplicable(_endEllipsis);
 
-        if (spec.MinAlphaWordsRatio is { } minAlpha && (double)alpha / nWords is var alphaRatio && alphaRatio < minAlpha)
-            return (BelowAlphaThreshold, $"words with a letter {F(alphaRatio)} < {F(minAlpha)}");
+        if (spec.MinAlphaWordsRatio is { } minAlpha)
+        {
+            var alphaRatio = (double)alpha / nWords;
+            outcome.Rule(_alpha, alphaRatio, alphaRatio < minAlpha, BelowAlphaThreshold, () => $"words with a letter {F(alphaRatio)} < {F(minAlpha)}");
+        }
+        if (outcome.Settled) return outcome;
 
         if (spec.MinStopWords is { } minStop && StopWordsFor(text, language) is { } list)
         {
             var found = StopWords.CountIn(text, words, list);
-            if (found < minStop) return (NotEnoughStopWords, $"{found} stop words < {minStop}");
+            outcome.Rule(_stop, found, found < minStop, NotEnoughStopWords, () => $"{found} stop words < {minStop}");
         }
-        return null;
+        else outcome.NotApplicable(_stop);
+        return outcome;
     }
 
     private IReadOnlySet<string>? StopWordsFor(string text, string? language)

@@ -12,7 +12,7 @@ namespace Curation.Pipelines.Stages;
 /// A null fraction disables its rule.
 /// </summary>
 [Stage(TypeName, Role = StageRole.Filter)]
-public sealed record GopherRepetitionStageSpec : DocumentStageSpec
+public sealed record GopherRepetitionStageSpec : DocumentStageSpec, IThresholdedSpec
 {
     public const string TypeName = "gopher_repetition";
 
@@ -46,6 +46,31 @@ public sealed record GopherRepetitionStageSpec : DocumentStageSpec
     }
 
     public override IDocumentTransform CreateTransform() => new GopherRepetitionTransform(this);
+
+    /// <summary>
+    /// The line and paragraph fractions (the n-gram limits are lists: not moved by the what-if), each recorded over the
+    /// documents every other rule passes (see <see cref="RuleOutcome"/>).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ThresholdMeasure> Thresholds =>
+    [
+        .. Fraction("dupParaFrac", "repeated paragraphs", DupParaFrac),
+        .. Fraction("dupParaCharFrac", "characters in repeated paragraphs", DupParaCharFrac),
+        .. Fraction("dupLineFrac", "repeated lines", DupLineFrac),
+        .. Fraction("dupLineCharFrac", "characters in repeated lines", DupLineCharFrac),
+    ];
+
+    private static ThresholdMeasure[] Fraction(string field, string measure, double? max) =>
+        max is { } m ? [new ThresholdMeasure(field, measure, m, DropsAbove: true, 0, 1)] : [];
+
+    public StageSpec WithThreshold(string field, double value) => field switch
+    {
+        "dupParaFrac" => this with { DupParaFrac = value },
+        "dupParaCharFrac" => this with { DupParaCharFrac = value },
+        "dupLineFrac" => this with { DupLineFrac = value },
+        "dupLineCharFrac" => this with { DupLineCharFrac = value },
+        _ => throw new ArgumentException($"{TypeName} has no threshold '{field}'.", nameof(field)),
+    };
 }
 
 /// <summary>Applies the rules in datatrove's order; the first failure names the drop reason.</summary>
@@ -62,28 +87,59 @@ public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec 
     /// <summary><c>duplicated_{n}_n_grams</c>: repeated n-grams cover too much of the text.</summary>
     public static string DuplicatedNGrams(int n) => $"duplicated_{n}_n_grams";
 
+    private readonly ThresholdMeasure? _paraFrac = spec.Threshold("dupParaFrac"), _paraCharFrac = spec.Threshold("dupParaCharFrac"),
+        _lineFrac = spec.Threshold("dupLineFrac"), _lineCharFrac = spec.Threshold("dupLineCharFrac");
+
     public IReadOnlyList<ColumnSchema> AddedColumns => [];
 
     public void Process(RecordBatch batch, DropCollector drops)
     {
         for (var row = 0; row < batch.RowCount; row++)
-            if (Check(batch.Texts[row]) is { } f) drops.Drop(row, f.Reason, f.Detail);
+        {
+            var outcome = new RuleOutcome();
+            Evaluate(batch.Texts[row], outcome);
+            outcome.Apply(drops, row);
+        }
     }
 
     public (string Reason, string Detail)? Check(string text)
     {
-        if (text.Length == 0) return null;
+        var outcome = new RuleOutcome();
+        Evaluate(text, outcome);
+        return outcome.Drop;
+    }
+
+    /// <summary>The fraction rules (thresholded: run past the first failure until settled), then the n-gram rules.</summary>
+    private void Evaluate(string text, RuleOutcome outcome)
+    {
+        if (text.Length == 0)
+        {
+            outcome.NotApplicable(_paraFrac, _paraCharFrac, _lineFrac, _lineCharFrac);
+            return;
+        }
         double length = text.Length;
 
         var paragraphs = ParagraphBreak().Split(text.Trim());
         var (paraDups, paraChars) = Repetition.Duplicates(paragraphs);
-        if (Over(paraDups / (double)paragraphs.Length, spec.DupParaFrac, DupParaFrac, "repeated paragraphs") is { } a) return a;
-        if (Over(paraChars / length, spec.DupParaCharFrac, DupParaCharFrac, "characters in repeated paragraphs") is { } b) return b;
+        Fraction(outcome, _paraFrac, paraDups / (double)paragraphs.Length, spec.DupParaFrac, DupParaFrac, "repeated paragraphs");
+        Fraction(outcome, _paraCharFrac, paraChars / length, spec.DupParaCharFrac, DupParaCharFrac, "characters in repeated paragraphs");
+        if (outcome.Settled) return;
 
         var lines = LineBreaks().Split(text);
         var (lineDups, lineChars) = Repetition.Duplicates(lines);
-        if (Over(lineDups / (double)lines.Length, spec.DupLineFrac, DupLineFrac, "repeated lines") is { } c) return c;
-        if (Over(lineChars / length, spec.DupLineCharFrac, DupLineCharFrac, "characters in repeated lines") is { } d) return d;
+        Fraction(outcome, _lineFrac, lineDups / (double)lines.Length, spec.DupLineFrac, DupLineFrac, "repeated lines");
+        Fraction(outcome, _lineCharFrac, lineChars / length, spec.DupLineCharFrac, DupLineCharFrac, "characters in repeated lines");
+        if (outcome.Settled) return;
+        if (NGrams(text) is { } failed) outcome.Rule(true, failed.Reason, () => failed.Detail);
+    }
+
+    private static void Fraction(RuleOutcome outcome, ThresholdMeasure? measure, double measured, double? max, string reason, string what) =>
+        outcome.Rule(measure, measured, max is { } m && measured > m, reason, () => Over(measured, max, reason, what)!.Value.Detail);
+
+    /// <summary>The first n-gram rule the text fails.</summary>
+    private (string Reason, string Detail)? NGrams(string text)
+    {
+        double length = text.Length;
 
         var tokens = new List<Word>();
         Words.Split(text, tokens);
@@ -109,7 +165,7 @@ public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec 
 
     private static string Gram(int n, int units) => n == units ? $"{n}-gram" : $"{n}-gram ({units} units)";
 
-    private static (string, string)? Over(double measured, double? max, string reason, string what) =>
+    private static (string Reason, string Detail)? Over(double measured, double? max, string reason, string what) =>
         max is { } m && measured > m
             ? (reason, $"{what} {RuleSetChecks.Show(measured)} > {RuleSetChecks.Show(m)}")
             : null;

@@ -10,7 +10,7 @@ namespace Curation.Pipelines.Stages;
 /// optionally keeps only some languages or confident answers.
 /// </summary>
 [Stage(TypeName, Role = StageRole.Filter)]
-public sealed record LanguageStageSpec : DocumentStageSpec
+public sealed record LanguageStageSpec : DocumentStageSpec, IThresholdedSpec
 {
     public const string TypeName = "language";
 
@@ -44,6 +44,14 @@ public sealed record LanguageStageSpec : DocumentStageSpec
     }
 
     public override IDocumentTransform CreateTransform() => new LanguageTransform(this);
+
+    /// <summary>The language score, recorded over the documents the keep list passes (the what-if's histogram: 100 bins of 0.01).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ThresholdMeasure> Thresholds => [new("minScore", "language score", MinScore, DropsAbove: false, 0, 1)];
+
+    public StageSpec WithThreshold(string field, double value) => field == "minScore"
+        ? this with { MinScore = Math.Clamp(value, 0, 1) }
+        : throw new ArgumentException($"{TypeName} has no threshold '{field}'.", nameof(field));
 }
 
 /// <summary>
@@ -57,6 +65,8 @@ public sealed class LanguageTransform(LanguageStageSpec spec) : IDocumentTransfo
     public const string ScoreColumn = "language_score";
     public const string NotKept = "language_not_kept";
     public const string Uncertain = "language_uncertain";
+
+    private readonly ThresholdMeasure _minScore = spec.Thresholds[0];
 
     private readonly HashSet<string>? _keep = spec.Keep is { Count: > 0 } keep
         ? keep.Select(LanguageIdentifier.Canonical).ToHashSet(StringComparer.Ordinal)
@@ -77,10 +87,10 @@ public sealed class LanguageTransform(LanguageStageSpec spec) : IDocumentTransfo
             var (code, score) = answers[row];
             languages.Add(code);
             scores.Add(score);
-            if (score < spec.MinScore)
-                drops.Drop(row, Uncertain, $"{code} score {score:0.###} < minScore {spec.MinScore}");
-            else if (_keep is not null && !_keep.Contains(code))
-                drops.Drop(row, NotKept, $"{code} (score {score:0.###}) not in keep [{string.Join(", ", spec.Keep!)}]");
+            var outcome = new RuleOutcome();
+            outcome.Rule(_minScore, score, score < spec.MinScore, Uncertain, () => $"{code} score {score:0.###} < minScore {spec.MinScore}");
+            outcome.Rule(_keep is not null && !_keep.Contains(code), NotKept, () => $"{code} (score {score:0.###}) not in keep [{string.Join(", ", spec.Keep!)}]");
+            outcome.Apply(drops, row);
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
@@ -26,26 +25,12 @@ public sealed class OutputStage(int index) : PipelineStage(index)
     public override string Name => StageName;
 
     /// <summary>A versioned corpus gets a last phase: moving <c>current.json</c> (and retention) only after the manifest exists.</summary>
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) => plan.Refresh is null
-        ?
-        [
-            new(WritePhase, TaskScope.Shard, plan.ShardCount, false),
-            new(ManifestPhase, TaskScope.Single, 1, false),
-        ]
-        :
-        [
-            new(WritePhase, TaskScope.Shard, plan.ShardCount, false),
-            new(ManifestPhase, TaskScope.Single, 1, false),
-            new(PublishPhase, TaskScope.Single, 1, false),
-        ];
-
-    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        WritePhase => WriteShardAsync(task, cancellationToken),
-        ManifestPhase => WriteManifestAsync(task, cancellationToken),
-        PublishPhase => PublishSnapshotAsync(task, cancellationToken),
-        _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
-    };
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
+    [
+        new(WritePhase, TaskScope.Shard, plan.ShardCount, WriteShardAsync),
+        new(ManifestPhase, TaskScope.Single, 1, WriteManifestAsync),
+        .. plan.Refresh is null ? Array.Empty<StagePhase>() : [new(PublishPhase, TaskScope.Single, 1, PublishSnapshotAsync)],
+    ];
 
     public static string ShardFile(int shard) => $"part-{shard:D5}.parquet";
 
@@ -56,7 +41,6 @@ public sealed class OutputStage(int index) : PipelineStage(index)
 
     private static async Task<TaskStats> WriteShardAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var job = task.Job;
         var shard = task.Task;
         var name = ShardFile(shard);
@@ -116,9 +100,9 @@ public sealed class OutputStage(int index) : PipelineStage(index)
                 metrics[TokensSection.MixCopies + key] = count.Copies;
                 metrics[TokensSection.MixTokens + key] = count.Tokens;
             }
-            return new TaskStats { Outputs = outputs, TokenFiles = files, Metrics = metrics, Seconds = clock.Elapsed.TotalSeconds };
+            return new TaskStats { Outputs = outputs, TokenFiles = files, Metrics = metrics };
         }
-        return new TaskStats { Outputs = outputs, Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats { Outputs = outputs };
     }
 
     private static async Task WriteKeptEmbeddingsAsync(JobContext job, EmbedStage embed, int shard, SpoolFile documents, SpoolFile target,
@@ -188,7 +172,6 @@ public sealed class OutputStage(int index) : PipelineStage(index)
 
     private async Task<TaskStats> WriteManifestAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var job = task.Job;
         var accounts = new List<StageAccount>();
         var errors = new List<string>();
@@ -283,7 +266,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             if (existing?.JobId != job.JobId)
                 throw new InvalidOperationException($"{job.Output.Location}/{key} belongs to job {existing?.JobId}; choose a new output.path.");
         }
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["shards"] = manifest.Shards.Count, ["kept"] = accounting.Kept } };
+        return new TaskStats { Metrics = { ["shards"] = manifest.Shards.Count, ["kept"] = accounting.Kept } };
     }
 
     /// <summary>
@@ -293,7 +276,6 @@ public sealed class OutputStage(int index) : PipelineStage(index)
     /// </summary>
     private static async Task<TaskStats> PublishSnapshotAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var job = task.Job;
         var refresh = job.Refresh ?? throw new InvalidOperationException($"{job.JobId} writes no snapshots.");
         var manifestKey = Relative(task, Manifest.FileName);
@@ -304,7 +286,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             cancellationToken).ConfigureAwait(false);
         var deleted = await CorpusSnapshots.ApplyRetentionAsync(job.Output, prefix, job.Spec.Output.KeepSnapshots ?? Spec.OutputSpec.DefaultKeepSnapshots,
             cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["snapshot"] = refresh.Snapshot, ["retention_deleted_objects"] = deleted } };
+        return new TaskStats { Metrics = { ["snapshot"] = refresh.Snapshot, ["retention_deleted_objects"] = deleted } };
     }
 
     private static Dictionary<string, long> Sum(IEnumerable<Dictionary<string, long>> counters)

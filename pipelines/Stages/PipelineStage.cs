@@ -16,7 +16,18 @@ public abstract class PipelineStage(int index)
 
     public string Folder => Execution.JobLayout.StageFolderName(Index, Name);
 
-    public abstract IReadOnlyList<PhaseInfo> Phases(JobPlan plan);
+    /// <summary>
+    /// The stage's phases in order, each a value: what the executor plans (name, scope, task count, whether it produces
+    /// the shard output) and the function that runs one of its tasks. Dynamic phase lists (k-means iterations,
+    /// connected-components rounds) are declared the same way, one value per iteration, so no phase name is ever parsed
+    /// back. The executor times each task (a stage leaves <see cref="TaskStats.Seconds"/> at 0), writes its stats and
+    /// skips committed tasks.
+    /// </summary>
+    protected virtual IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
+        throw new NotSupportedException($"{this} declares no phases: override {nameof(DeclarePhases)}.");
+
+    /// <summary>What the executor plans: the declared phases without their functions.</summary>
+    public virtual IReadOnlyList<PhaseInfo> Phases(JobPlan plan) => [.. DeclarePhases(plan).Select(p => p.Info)];
 
     /// <summary>
     /// True when <paramref name="phase"/> has nothing left to do and its tasks are not dispatched: the remaining phases of a
@@ -26,7 +37,18 @@ public abstract class PipelineStage(int index)
     public virtual Task<bool> SkipsPhaseAsync(JobContext job, PhaseInfo phase, CancellationToken cancellationToken) => Task.FromResult(false);
 
     /// <summary>Runs one task and writes its outputs; the executor commits the returned stats afterwards.</summary>
-    public abstract Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken);
+    public virtual Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        foreach (var phase in DeclarePhases(task.Job.Plan))
+            if (phase.Info.Name == task.Phase) return phase.Run(task, cancellationToken);
+        throw new ArgumentException($"{this} has no phase '{task.Phase}'.");
+    }
+
+    /// <summary>
+    /// A tap on shard <paramref name="shard"/> of the previous stage's output while a document pass writes it (see
+    /// <see cref="IShardTap"/>), or null (the default) when this stage reads its input itself.
+    /// </summary>
+    public virtual IShardTap? TapInput(JobContext job, int shard) => null;
 
     public override string ToString() => Folder;
 }
@@ -40,4 +62,14 @@ public sealed record TaskContext(JobContext Job, PipelineStage Stage, string Pha
     public string InputShardKey(int shard) => Job.Layout.ShardData(Previous.Index, Previous.Name, shard);
     public string OutputShardKey(int shard) => Job.Layout.ShardData(Stage.Index, Stage.Name, shard);
     public string DropsKey(int shard) => Job.Layout.ShardDrops(Stage.Index, Stage.Name, shard);
+}
+
+/// <summary>A phase as a value: its plan (<see cref="PhaseInfo"/>) and the function that runs one of its tasks.</summary>
+public sealed record StagePhase(PhaseInfo Info, Func<TaskContext, CancellationToken, Task<TaskStats>> Run)
+{
+    public StagePhase(string name, TaskScope scope, int taskCount, Func<TaskContext, CancellationToken, Task<TaskStats>> run,
+        bool producesShardOutput = false, string? requiredRole = null)
+        : this(new PhaseInfo(name, scope, taskCount, producesShardOutput, requiredRole), run)
+    {
+    }
 }

@@ -64,9 +64,9 @@ public sealed record QualityFilterStageSpec : DocumentStageSpec, IThresholdedSpe
     [System.Text.Json.Serialization.JsonIgnore]
     public IReadOnlyList<ThresholdMeasure> Thresholds =>
     [
-        new("minChars", "characters", MinChars, DropsAbove: false, 0, 1_000_000, Bins: 120, Log: true),
-        new("maxChars", "characters", MaxChars, DropsAbove: true, 0, 10_000_000, Bins: 120, Log: true),
-        new("minWords", "words", MinWords, DropsAbove: false, 0, 100_000, Bins: 100, Log: true),
+        new("minChars", "characters", MinChars, DropsAbove: false, 0, 1_000_000, Bins: 120, Log: true, Integer: true),
+        new("maxChars", "characters", MaxChars, DropsAbove: true, 0, 10_000_000, Bins: 120, Log: true, Integer: true),
+        new("minWords", "words", MinWords, DropsAbove: false, 0, 100_000, Bins: 100, Log: true, Integer: true),
         new("maxSymbolRatio", "symbol ratio", MaxSymbolRatio, DropsAbove: true, 0, 1),
         new("maxRepeatedLineFraction", "repeated-line fraction", MaxRepeatedLineFraction, DropsAbove: true, 0, 1),
     ];

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.IO.Readers;
@@ -20,26 +19,17 @@ public sealed class ReadStage() : PipelineStage(0)
 
     public override string Name => StageName;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan)
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan)
     {
-        var phases = new List<PhaseInfo>();
-        if (ReadParts.NeedsPrepare(plan)) phases.Add(new(ReadParts.PreparePhase, TaskScope.Shard, plan.ShardCount, ProducesShardOutput: false));
-        if (ReadParts.NeedsIndex(plan)) phases.Add(new(ReadParts.IndexPhase, TaskScope.Single, 1, ProducesShardOutput: false));
-        phases.Add(new(ReadPhase, TaskScope.Shard, plan.ShardCount, ProducesShardOutput: true));
+        var phases = new List<StagePhase>();
+        if (ReadParts.NeedsPrepare(plan)) phases.Add(new(ReadParts.PreparePhase, TaskScope.Shard, plan.ShardCount, ReadParts.PrepareAsync));
+        if (ReadParts.NeedsIndex(plan)) phases.Add(new(ReadParts.IndexPhase, TaskScope.Single, 1, ReadParts.IndexAsync));
+        phases.Add(new(ReadPhase, TaskScope.Shard, plan.ShardCount, ReadAsync, producesShardOutput: true));
         return phases;
     }
 
-    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        ReadParts.PreparePhase => ReadParts.PrepareAsync(task, cancellationToken),
-        ReadParts.IndexPhase => ReadParts.IndexAsync(task, cancellationToken),
-        ReadPhase => ReadAsync(task, cancellationToken),
-        _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
-    };
-
     private async Task<TaskStats> ReadAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var job = task.Job;
         var shard = job.Plan.Shards[task.Task];
         long bytesIn = 0;
@@ -73,7 +63,6 @@ public sealed class ReadStage() : PipelineStage(0)
         return new TaskStats
         {
             In = sink.Records, Kept = sink.Kept, Quarantined = sink.Quarantined, BytesIn = bytesIn, Errors = sink.Errors,
-            Seconds = clock.Elapsed.TotalSeconds,
         };
     }
 

@@ -122,19 +122,40 @@ public sealed record D4Report
 /// log(1 + v). <paramref name="DropsAbove"/>: values above the threshold remove a document (else values below do).
 /// Document stages record values with <see cref="DropCollector.Measure"/>, multi-phase stages with <see cref="MeasureCounts"/>;
 /// the counts travel in the task's metrics, add up across tasks and come back with <see cref="MeasureHistogram.Collect"/>.
-/// The what-if curve "documents removed at threshold t" (<see cref="WhatIf"/>) is read from it.
+/// The what-if curve "documents removed at threshold t" (<see cref="WhatIf"/>) is read from it. <paramref name="Integer"/>: the
+/// spec field is a whole number (a what-if threshold is rounded as the adjusted spec rounds it).
 /// </summary>
-public sealed record ThresholdMeasure(string Field, string Measure, double Current, bool DropsAbove, double Min, double Max, int Bins = 100, bool Log = false)
+public sealed record ThresholdMeasure(string Field, string Measure, double Current, bool DropsAbove, double Min, double Max, int Bins = 100, bool Log = false,
+    bool Integer = false)
 {
     private double Scale(double value) => Log ? Math.Log(1 + Math.Max(0, value)) : value;
 
-    /// <summary>The bin a value falls in.</summary>
+    /// <summary>
+    /// The bin a value falls in: [From, To) when values below the threshold remove a document, (From, To] when values above
+    /// do, settled against <see cref="Edge"/> itself, so a threshold on an edge splits the histogram exactly as the stage's
+    /// comparison splits the documents.
+    /// </summary>
     public int BinOf(double value)
     {
         var (lo, hi) = (Scale(Min), Scale(Max));
         var position = (Scale(value) - lo) / (hi - lo) * Bins;
-        return double.IsNaN(position) ? 0 : (int)Math.Clamp(Math.Floor(position), 0, Bins - 1);
+        if (double.IsNaN(position)) return 0;
+        var bin = (int)Math.Clamp(Math.Floor(position), 0, Bins - 1);
+        if (DropsAbove)
+        {
+            while (bin > 0 && value <= Edge(bin)) bin--;
+            while (bin < Bins - 1 && value > Edge(bin + 1)) bin++;
+        }
+        else
+        {
+            while (bin > 0 && value < Edge(bin)) bin--;
+            while (bin < Bins - 1 && value >= Edge(bin + 1)) bin++;
+        }
+        return bin;
     }
+
+    /// <summary>Whether a threshold lies on an edge of the histogram, where the count it removes is exact.</summary>
+    public bool IsEdge(double threshold) => Enumerable.Range(0, Bins + 1).Any(b => Edge(b) == threshold);
 
     /// <summary>The lower edge of bin <paramref name="bin"/> (bin <see cref="Bins"/> gives the upper edge of the last).</summary>
     public double Edge(int bin)
@@ -146,35 +167,55 @@ public sealed record ThresholdMeasure(string Field, string Measure, double Curre
 
     /// <summary>The metric under which tasks count bin <paramref name="bin"/>.</summary>
     public string Metric(int bin) => $"measure.{Field}.{bin:D4}";
+
+    /// <summary>
+    /// The metric counting documents every other check passes but that this rule does not apply to (e.g. mean word length
+    /// of a text in an unspaced script): no threshold removes them.
+    /// </summary>
+    public string UnmeasuredMetric => $"measure.{Field}.none";
 }
 
 /// <summary>Counts of one <see cref="ThresholdMeasure"/> in one task; <see cref="AddTo"/> puts the non-empty bins into its metrics.</summary>
 public sealed class MeasureCounts(ThresholdMeasure measure)
 {
     private readonly long[] _counts = new long[measure.Bins];
+    private long _unmeasured;
 
     public ThresholdMeasure Measure => measure;
 
     public void Add(double value) => _counts[measure.BinOf(value)]++;
 
+    /// <summary>Counts a document the rule does not apply to (see <see cref="ThresholdMeasure.UnmeasuredMetric"/>).</summary>
+    public void AddUnmeasured() => _unmeasured++;
+
     public void AddTo(IDictionary<string, double> metrics)
     {
+        if (_unmeasured != 0)
+            metrics[measure.UnmeasuredMetric] = metrics.TryGetValue(measure.UnmeasuredMetric, out var none) ? none + _unmeasured : _unmeasured;
         for (var bin = 0; bin < _counts.Length; bin++)
             if (_counts[bin] != 0) metrics[measure.Metric(bin)] = metrics.TryGetValue(measure.Metric(bin), out var had) ? had + _counts[bin] : _counts[bin];
     }
 }
 
-/// <summary>The histogram of a thresholded measure, summed over a stage's tasks: what its report stores for the what-if.</summary>
-public sealed record MeasureHistogram(string Field, string Measure, double Current, bool DropsAbove, bool Log, IReadOnlyList<HistogramBin> Bins)
+/// <summary>
+/// The histogram of a thresholded measure, summed over a stage's tasks: what its report stores for the what-if.
+/// <paramref name="Unmeasured"/>: documents every other check passes that the rule does not apply to (kept at any threshold).
+/// </summary>
+public sealed record MeasureHistogram(string Field, string Measure, double Current, bool DropsAbove, bool Log, IReadOnlyList<HistogramBin> Bins,
+    long Unmeasured = 0)
 {
     public static MeasureHistogram Collect(ThresholdMeasure measure, IEnumerable<Execution.TaskStats> stats)
     {
         var counts = new long[measure.Bins];
+        long unmeasured = 0;
         foreach (var task in stats)
+        {
             for (var bin = 0; bin < counts.Length; bin++)
                 if (task.Metrics.TryGetValue(measure.Metric(bin), out var count)) counts[bin] += (long)count;
+            if (task.Metrics.TryGetValue(measure.UnmeasuredMetric, out var none)) unmeasured += (long)none;
+        }
         return new MeasureHistogram(measure.Field, measure.Measure, measure.Current, measure.DropsAbove, measure.Log,
-            counts.Select((c, b) => new HistogramBin(measure.Edge(b), measure.Edge(b + 1), c)).ToArray());
+            counts.Select((c, b) => new HistogramBin(measure.Edge(b), measure.Edge(b + 1), c)).ToArray(), unmeasured);
     }
 
     /// <summary>

@@ -31,8 +31,7 @@ public static class Repetition
     {
         if (words.Count < n) return 0;
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        string? top = null;
-        var topCount = 0;
+        var firstSeen = new List<string>();
         var sb = new System.Text.StringBuilder();
         for (var i = 0; i + n <= words.Count; i++)
         {
@@ -43,10 +42,23 @@ public static class Repetition
                 sb.Append(words[j]);
             }
             var gram = sb.ToString();
-            var c = counts[gram] = counts.GetValueOrDefault(gram) + 1;
-            if (c > topCount) (top, topCount) = (gram, c);
+            if (counts.TryGetValue(gram, out var c))
+            {
+                counts[gram] = c + 1;
+            }
+            else
+            {
+                counts[gram] = 1;
+                firstSeen.Add(gram);
+            }
         }
-        return (long)top!.Length * topCount;
+
+        // The tie rule needs the order of first appearance, not the order in which counts reach the maximum:
+        // in "a b b a" both grams count 2 and "a" wins.
+        var top = firstSeen[0];
+        foreach (var gram in firstSeen)
+            if (counts[gram] > counts[top]) top = gram;
+        return (long)top.Length * counts[top];
     }
 
     /// <summary>

@@ -67,12 +67,16 @@
     const curve = answer.curve;
     const xs = curve.map((p) => p.threshold), max = Math.max(1, ...curve.map((p) => p.removed));
     const lo = Math.min(...xs, answer.current), hi = Math.max(...xs, answer.current);
-    const x = (t) => 40 + 370 * (t - lo) / Math.max(1e-12, hi - lo);
+    // A measure binned on a log scale (characters, words) is drawn on one: its curve's points are evenly spaced there.
+    const log = answer.histogram && answer.histogram.log;
+    const scale = log ? (t) => Math.log1p(Math.max(0, t)) : (t) => t, unscale = log ? (v) => Math.expm1(v) : (v) => v;
+    const x = (t) => 40 + 370 * (scale(t) - scale(lo)) / Math.max(1e-12, scale(hi) - scale(lo));
+    chart.dataset.scale = log ? "log" : "linear";
     const y = (n) => 140 - 125 * n / max;
     chart.append(svg("line", { x1: 40, y1: 140, x2: 410, y2: 140, stroke: "#999" }), svg("line", { x1: 40, y1: 15, x2: 40, y2: 140, stroke: "#999" }),
       svg("text", { x: 2, y: 18 }, fmt(max)), svg("text", { x: 30, y: 140, "text-anchor": "end" }, "0"),
       svg("text", { x: 40, y: 156 }, fmt(lo)), svg("text", { x: 410, y: 156, "text-anchor": "end" }, fmt(hi)),
-      svg("text", { x: 225, y: 168, "text-anchor": "middle" }, `${answer.field} (${answer.measure})`));
+      svg("text", { x: 225, y: 168, "text-anchor": "middle" }, `${answer.field} (${answer.measure}${log ? ", log scale" : ""})`));
     chart.append(svg("polyline", { id: "whatif-line", points: curve.map((p) => `${x(p.threshold)},${y(p.removed)}`).join(" "),
       fill: "none", stroke: "#3d7bf7", "stroke-width": 2 }));
     const mark = (t, color, cls, label) => chart.append(
@@ -84,7 +88,7 @@
     chart.onclick = (e) => {
       const box = chart.getBoundingClientRect();
       const px = (e.clientX - box.left) * 420 / box.width;
-      if (px >= 40 && px <= 410) count(+(lo + (hi - lo) * (px - 40) / 370).toFixed(4));
+      if (px >= 40 && px <= 410) count(+unscale(scale(lo) + (scale(hi) - scale(lo)) * (px - 40) / 370).toFixed(4));
     };
   }
 

@@ -12,6 +12,8 @@ namespace Curation.Silo.Tests;
 /// <summary>
 /// What-if thresholds in headless Chromium: the near_dedup curve with the run's threshold marked, the count at a new
 /// threshold, and the operator's adjusted spec run as a new job whose drops equal that count; a viewer sees no action.
+/// The job also identifies languages: the job view's and report.html's language charts (documents per language, score
+/// histogram) render from its report.json, and the language stage's minScore is in the what-if panel.
 /// </summary>
 public sealed class WhatIfBrowserTests
 {
@@ -30,7 +32,8 @@ public sealed class WhatIfBrowserTests
             name = "whatif", seed = 7,
             inputs = new[] { new { path = Path.Combine(corpus, "*.jsonl"), format = "jsonl", idField = "id" } },
             sharding = new { targetShardBytes = 16 * 1024 },
-            stages = new object[] { new { type = "quality_filter", minChars = 20, minWords = 3 }, new { type = "near_dedup", partitions = 2, threshold = 0.7 } },
+            stages = new object[] { new { type = "quality_filter", minChars = 20, minWords = 3 }, new { type = "near_dedup", partitions = 2, threshold = 0.7 },
+                new { type = "language", minScore = 0.0, lowAccuracy = true } },
             output = new { path = "curated/whatif" },
         });
         string jobId;
@@ -49,6 +52,50 @@ public sealed class WhatIfBrowserTests
         await Browser.SignInAsync(page, host.Url, TestApiHost.OperatorKey, "operator");
         await page.Locator($"#jobs tbody tr[data-job='{jobId}']").ClickAsync();
         await page.Locator("#whatif-section").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
+
+        // The first threshold offered, quality_filter's minChars, is binned on log(1 + chars): its curve is drawn on a log axis.
+        Assert.Equal("01-quality_filter|minChars", await page.InputValueAsync("#whatif-field"));
+        await page.Locator("#whatif-curve[data-scale='log'] polyline").WaitForAsync();
+
+        // The language charts of the job view: a bar per language of report.json (its documents in the tooltip) and the
+        // score histogram's ten bins.
+        JsonElement corpusReport;
+        using (var op = host.Client()) corpusReport = await op.GetFromJsonAsync<JsonElement>($"/api/jobs/{jobId}/report.json", TestApiHost.Json);
+        var languages = corpusReport.GetProperty("languages").EnumerateArray()
+            .Select(l => (Code: l.GetProperty("language").GetString()!, Documents: l.GetProperty("documents").GetInt64())).Take(12).ToArray();
+        Assert.NotEmpty(languages);
+        await page.Locator("#languages rect").First.WaitForAsync();
+        Assert.True(await page.IsVisibleAsync("#language-figure"));
+        Assert.Equal(string.Join(" ", languages.Select(l => $"{l.Code}:{l.Documents}")), await page.GetAttributeAsync("#languages", "data-languages"));
+        Assert.Equal(languages.Select(l => $"{l.Code}: {l.Documents:N0}"), await page.Locator("#languages rect title").AllTextContentsAsync());
+        Assert.True(await page.IsVisibleAsync("#language-score-figure"));
+        Assert.Equal(10, await page.Locator("#language-scores rect").CountAsync());
+        var scores = corpusReport.GetProperty("languageScores").EnumerateArray().Select(b => b.GetProperty("count").GetInt64()).ToArray();
+        Assert.Equal(corpusReport.GetProperty("languages").EnumerateArray().Sum(l => l.GetProperty("documents").GetInt64()), scores.Sum());
+
+        // The language stage's minScore in the what-if panel: its curve and an exact count at 0.5, as the API gives it.
+        await page.SelectOptionAsync("#whatif-field", new SelectOptionValue { Label = "03-language · minScore" });
+        await page.Locator("#whatif-curve line.current[data-threshold='0']").WaitForAsync(Attached);
+        await page.FillAsync("#whatif-threshold", "0.5");
+        await page.ClickAsync("#whatif-form button[type='submit']");
+        await page.Locator("#whatif-curve line.chosen[data-threshold='0.5']").WaitForAsync(Attached);
+        Assert.Equal("linear", await page.GetAttributeAsync("#whatif-curve", "data-scale"));
+        Assert.Equal("true", await page.GetAttributeAsync("#whatif-result", "data-exact"));
+        using (var op = host.Client())
+        {
+            var language = await op.GetFromJsonAsync<WhatIf.Answer>($"/api/jobs/{jobId}/whatif?stage=language&field=minScore&threshold=0.5", TestApiHost.Json);
+            Assert.Equal(language!.RemovedAtThreshold.ToString(), await page.GetAttributeAsync("#whatif-result", "data-removed"));
+        }
+
+        // report.html, opened from the job view: the per-language table and the score histogram, and the language distribution.
+        var report = await page.RunAndWaitForPopupAsync(() => page.ClickAsync("#corpus-report"));
+        await report.Locator("#languages table").WaitForAsync();
+        Assert.Equal(corpusReport.GetProperty("languages").GetArrayLength() + 1, await report.Locator("#languages table tr").CountAsync());
+        Assert.Equal(languages[0].Code, await report.Locator("#languages table tr:nth-child(2) td").First.TextContentAsync());
+        Assert.Equal(10, await report.Locator("#languages svg rect").CountAsync());
+        Assert.True(await report.Locator("#distributions #language svg rect").CountAsync() >= 1);
+        Assert.True(await report.Locator("#distributions #measure-03-language-minScore svg rect").CountAsync() >= 1);
+        await report.CloseAsync();
 
         await page.SelectOptionAsync("#whatif-field", new SelectOptionValue { Label = "02-near_dedup · threshold" });
         await page.Locator("#whatif-curve line.current[data-threshold='0.7']").WaitForAsync(Attached);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Storage;
 
@@ -12,7 +11,6 @@ public sealed partial class DecontaminateStage
 
     private async Task<TaskStats> ReportAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var items = await StageObjects.ReadParquetAsync(task.Job.Data, ItemsKey(task), cancellationToken).ConfigureAwait(false);
         var (benchmarkOf, ids, ngrams) = (items.GetColumn<int>("benchmark"), items.GetColumn<string>("item_id"), items.GetColumn<int>("ngrams"));
         var hits = new Dictionary<int, ItemHits>();
@@ -54,7 +52,7 @@ public sealed partial class DecontaminateStage
             Items = contaminated,
         };
         await StageReports.WriteAsync(task, report, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats();
     }
 }
 

@@ -34,22 +34,13 @@ public sealed partial class DecontaminateStage(int index, DecontaminateStageSpec
 
     public DecontaminateStageSpec Spec => spec;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
     [
-        new(NgramsPhase, TaskScope.Single, 1, false),
-        new(IndexPhase, TaskScope.Partition, spec.Partitions, false),
-        new(MatchPhase, TaskScope.Shard, plan.ShardCount, true),
-        new(ReportPhase, TaskScope.Single, 1, false),
+        new(NgramsPhase, TaskScope.Single, 1, NgramsAsync),
+        new(IndexPhase, TaskScope.Partition, spec.Partitions, IndexAsync),
+        new(MatchPhase, TaskScope.Shard, plan.ShardCount, MatchAsync, producesShardOutput: true),
+        new(ReportPhase, TaskScope.Single, 1, ReportAsync),
     ];
-
-    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        NgramsPhase => NgramsAsync(task, cancellationToken),
-        IndexPhase => IndexAsync(task, cancellationToken),
-        MatchPhase => MatchAsync(task, cancellationToken),
-        ReportPhase => ReportAsync(task, cancellationToken),
-        _ => throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
-    };
 
     private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
     private string IndexKey(TaskContext task, int partition) => Key(task, $"{IndexPhase}/{partition:D5}.parquet");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Curation.Pipelines.Execution;
@@ -20,7 +19,6 @@ public sealed partial class DecontaminateStage
     /// </summary>
     private async Task<TaskStats> NgramsAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var items = RecordBatch.WithSchema(ItemSchema);
         var ngrams = new EvaluationNgrams(spec.Ngram);
         var tokens = new List<NgramToken>();
@@ -59,7 +57,7 @@ public sealed partial class DecontaminateStage
         await StageObjects.WriteParquetAsync(task.Job.Data, ItemsKey(task), items, null, cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
-            In = items.RowCount, Seconds = clock.Elapsed.TotalSeconds,
+            In = items.RowCount,
             Metrics = { ["items"] = items.RowCount, ["items_too_short"] = tooShort, ["item_ngrams"] = routed },
         };
     }
@@ -67,7 +65,6 @@ public sealed partial class DecontaminateStage
     /// <summary>The index phase (per partition): the partition's (hash, item) rows, sorted by hash, so one hash's items are consecutive.</summary>
     private async Task<TaskStats> IndexAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var entries = new List<(long Hash, int Item)>();
         await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, NgramsKey(task), task.Task, cancellationToken).ConfigureAwait(false))
         {
@@ -83,7 +80,7 @@ public sealed partial class DecontaminateStage
             itemColumn.Add(item);
         }
         await StageObjects.WriteParquetAsync(task.Job.Data, IndexKey(task, task.Task), table, null, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = entries.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["index_entries"] = entries.Count } };
+        return new TaskStats { In = entries.Count, Metrics = { ["index_entries"] = entries.Count } };
     }
 
     /// <summary>

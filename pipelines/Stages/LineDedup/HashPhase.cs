@@ -21,9 +21,11 @@ public sealed partial class LineDedupStage
             await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text], cancellationToken).ConfigureAwait(false))
             {
                 var byPartition = new SortedDictionary<int, RecordBatch>();
+                var columns = new (Column<long> High, Column<long> Low, Column<string> Ids, Column<long> Rows)?[spec.Partitions];
+                var (texts, documentIds) = (batch.Texts, batch.Ids);
                 for (var i = 0; i < batch.RowCount; i++, row++)
                 {
-                    var text = batch.Texts[i];
+                    var text = texts[i];
                     bytesIn += System.Text.Encoding.UTF8.GetByteCount(text);
                     LineUnits.Split(text, spec.Unit, units);
                     unitCount += units.Count;
@@ -33,11 +35,16 @@ public sealed partial class LineDedupStage
                         var hash = LineUnits.Hash(text, unit);
                         if (!distinct.Add(hash)) continue;
                         var partition = hash.PartitionOf(spec.Partitions);
-                        if (!byPartition.TryGetValue(partition, out var target)) byPartition[partition] = target = RecordBatch.WithSchema(OccurrenceSchema);
-                        target.GetColumn<long>("hash_hi").Add(hash.High);
-                        target.GetColumn<long>("hash_lo").Add(hash.Low);
-                        target.Ids.Add(batch.Ids[i]);
-                        target.GetColumn<long>(Row).Add(row);
+                        if (columns[partition] is null)
+                        {
+                            var target = byPartition[partition] = RecordBatch.WithSchema(OccurrenceSchema);
+                            columns[partition] = (target.GetColumn<long>("hash_hi"), target.GetColumn<long>("hash_lo"), target.Ids, target.GetColumn<long>(Row));
+                        }
+                        var (high, low, ids, rows) = columns[partition]!.Value;
+                        high.Add(hash.High);
+                        low.Add(hash.Low);
+                        ids.Add(documentIds[i]);
+                        rows.Add(row);
                     }
                     occurrences += distinct.Count;
                 }

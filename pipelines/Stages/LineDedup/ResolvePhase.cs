@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -17,10 +18,14 @@ public sealed partial class LineDedupStage
         var keep = spec.MaxOccurrences;
 
         // Pass 1: per hash, the number of documents and the first `keep` of them by (id, shard, row).
-        // Memory: one entry per distinct unit hash of this partition.
+        // Memory: one entry per distinct unit hash of this partition, and 24 bytes per occurrence (hash and row, so
+        // pass 2 does not read and decode every shard's file again: a (shard, row) names one occurrence of a hash).
         var entries = new Dictionary<ContentHash, Entry>();
+        var seen = new List<(ContentHash Hash, long Row)>[shards];
         long occurrences = 0;
         for (var shard = 0; shard < shards; shard++)
+        {
+            var list = seen[shard] = [];
             await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, OccurrencesKey(task, shard), partition, cancellationToken).ConfigureAwait(false))
             {
                 var (high, low, ids, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>(Row));
@@ -29,28 +34,35 @@ public sealed partial class LineDedupStage
                     occurrences++;
                     var hash = new ContentHash(high[i], low[i]);
                     var candidate = new Keeper(ids[i], shard, rows[i]);
-                    entries[hash] = entries.TryGetValue(hash, out var entry) ? entry.With(candidate, keep) : Entry.First(candidate, keep);
+                    list.Add((hash, rows[i]));
+                    ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(entries, hash, out var exists);
+                    entry = exists ? entry.With(candidate, keep) : Entry.First(candidate, keep);
                 }
             }
+        }
 
         // Pass 2: every occurrence of a unit found in more than `keep` documents, outside its keepers, is removed.
         var removals = new SortedDictionary<int, RecordBatch>();
         long removed = 0;
         for (var shard = 0; shard < shards; shard++)
-            await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, OccurrencesKey(task, shard), partition, cancellationToken).ConfigureAwait(false))
+        {
+            Column<long>? rows = null, high = null, low = null;
+            foreach (var (hash, row) in seen[shard])
             {
-                var (high, low, ids, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>(Row));
-                for (var i = 0; i < batch.RowCount; i++)
+                var entry = entries[hash];
+                if (entry.Count <= keep || entry.Keeps(shard, row)) continue;
+                if (rows is null)
                 {
-                    var entry = entries[new ContentHash(high[i], low[i])];
-                    if (entry.Count <= keep || entry.Keeps(new Keeper(ids[i], shard, rows[i]))) continue;
-                    if (!removals.TryGetValue(shard, out var target)) removals[shard] = target = RecordBatch.WithSchema(RemovalSchema);
-                    target.GetColumn<long>(Row).Add(rows[i]);
-                    target.GetColumn<long>("hash_hi").Add(high[i]);
-                    target.GetColumn<long>("hash_lo").Add(low[i]);
-                    removed++;
+                    var target = removals[shard] = RecordBatch.WithSchema(RemovalSchema);
+                    (rows, high, low) = (target.GetColumn<long>(Row), target.GetColumn<long>("hash_hi"), target.GetColumn<long>("hash_lo"));
                 }
+                rows.Add(row);
+                high!.Add(hash.High);
+                low!.Add(hash.Low);
+                removed++;
             }
+            seen[shard] = [];
+        }
         await RoutedTable.WriteAsync(task.Job.Data, RemovalsKey(task, partition), RemovalSchema, removals, cancellationToken).ConfigureAwait(false);
 
         // The partition's most repeated units: the job's top list is the top of these lists (a hash lives in one partition).
@@ -101,6 +113,12 @@ public sealed partial class LineDedupStage
             return new Entry(Count + 1, firsts[0], firsts.Take(keep).ToArray());
         }
 
-        public bool Keeps(Keeper occurrence) => Firsts is null ? Best == occurrence : Array.IndexOf(Firsts, occurrence) >= 0;
+        /// <summary>Whether the occurrence at (<paramref name="shard"/>, <paramref name="row"/>) is one of the keepers.</summary>
+        public bool Keeps(int shard, long row)
+        {
+            if (Firsts is null) return Best.Shard == shard && Best.Row == row;
+            foreach (var k in Firsts) if (k.Shard == shard && k.Row == row) return true;
+            return false;
+        }
     }
 }

@@ -37,6 +37,7 @@ internal static class ApplyPhase
     private sealed class Transform(QualityScoreStage stage, RecordBatch scores, D4Cutoff cutoff) : IDocumentTransform
     {
         private int _offset;
+        private readonly ThresholdMeasure? _minScore = stage.Spec.Threshold("minScore");
 
         public long[] Histogram { get; } = new long[ScoreSummary.Bins];
         public long[] KeptHistogram { get; } = new long[ScoreSummary.Bins];
@@ -57,9 +58,12 @@ internal static class ApplyPhase
                 var (logit, score) = (logits[row], values[row]);
                 column.Add(score);
                 string? detail = null;
+                var cut = cutoff.Removes(logit, batch.Ids[i]);
+                // For the what-if: a document the cutoff removes stays removed whatever minScore becomes.
+                if (_minScore is not null && !cut) drops.Measure(_minScore, score);
                 if (score < minScore)
                     detail = string.Create(CultureInfo.InvariantCulture, $"quality score {score:0.######} < minScore {minScore}");
-                else if (cutoff.Removes(logit, batch.Ids[i]))
+                else if (cut)
                     detail = string.Create(CultureInfo.InvariantCulture,
                         $"quality score {score:0.######} (logit {logit:0.######}) at or below the keepFraction {stage.Spec.KeepFraction} cutoff: logit {GlobalCutoffPhases.ValueOf(cutoff.Key):0.######}, ties by id up to {cutoff.LastId}");
                 if (detail is not null) drops.Drop(i, QualityScoreStage.LowScoreReason, detail);

@@ -10,7 +10,7 @@ namespace Curation.Pipelines.Stages.QualityScore;
 /// Or, instead of training, any ONNX sequence-classification model by path scores the documents (<see cref="Model"/>).
 /// </summary>
 [Stage(TypeName, Role = StageRole.Selection)]
-public sealed record QualityScoreStageSpec : StageSpec
+public sealed record QualityScoreStageSpec : StageSpec, IThresholdedSpec
 {
     public const string TypeName = "quality_score";
 
@@ -81,6 +81,17 @@ public sealed record QualityScoreStageSpec : StageSpec
     }
 
     public override PipelineStage CreateStage(int index) => new QualityScoreStage(index, this);
+
+    /// <summary>
+    /// <see cref="MinScore"/>'s measure, recorded over the documents the keepFraction cutoff keeps (it ranks every document
+    /// reaching the stage, whatever minScore is); the cutoff is a rank, not a threshold on a measure: no what-if.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ThresholdMeasure> Thresholds => MinScore is { } min ? [new ThresholdMeasure("minScore", "quality score", min, DropsAbove: false, 0, 1)] : [];
+
+    public StageSpec WithThreshold(string field, double value) => field == "minScore"
+        ? this with { MinScore = Model is null ? Math.Clamp(value, 0, 1) : value }
+        : throw new ArgumentException($"{TypeName} has no threshold '{field}'.", nameof(field));
 
     public override IEnumerable<StageFile> FilesRead()
     {

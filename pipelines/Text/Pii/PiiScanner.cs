@@ -20,11 +20,16 @@ public static partial class PiiScanner
     {
         var found = new List<PiiMatch>();
         if (types.Contains(PiiType.Secret)) Secrets(text, found);
-        if (types.Contains(PiiType.Email)) AddAll(EmailPattern(), text, PiiType.Email, found);
+        if (types.Contains(PiiType.Email)) Emails(text, found);
         if (types.Contains(PiiType.Iban)) Ibans(text, found);
         if (types.Contains(PiiType.Card)) Cards(text, found);
         if (types.Contains(PiiType.IpAddress)) IpAddresses(text, found);
-        if (types.Contains(PiiType.Phone)) PhoneNumbers(text, region, found);
+        if (types.Contains(PiiType.Phone))
+        {
+            // The other types settled first (the same result: phone ranks last), so only their kept matches hide digits.
+            if (found.Count > 1) found = Settle(found);
+            PhoneNumbers(text, region, found);
+        }
         return found.Count <= 1 ? found : Settle(found);
     }
 
@@ -54,8 +59,32 @@ public static partial class PiiScanner
         foreach (var m in pattern.EnumerateMatches(text)) found.Add(new PiiMatch(m.Index, m.Length, type));
     }
 
-    [GeneratedRegex(@"(?<![\p{L}\p{N}._%+\-])[\p{L}\p{N}._%+\-]{1,64}@(?:[\p{L}\p{N}](?:[\p{L}\p{N}\-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,24}(?![\p{L}\p{N}\-])")]
-    private static partial Regex EmailPattern();
+    /// <summary>
+    /// E-mail addresses, found from each '@' (a regex scanning for the local part would try every letter of the text):
+    /// the local part is the run of local-part characters before it (1–64 of them, not preceded by another), the domain
+    /// must match <see cref="EmailDomainPattern"/> right after it. The same matches as the one pattern
+    /// <c>(?&lt;![local])[local]{1,64}@domain</c>, left to right and non-overlapping.
+    /// </summary>
+    private static void Emails(string text, List<PiiMatch> found)
+    {
+        var end = 0;
+        for (var at = text.IndexOf('@'); at >= 0; at = at + 1 < text.Length ? text.IndexOf('@', at + 1) : -1)
+        {
+            if (at < end) continue;
+            var start = at;
+            while (start > 0 && IsLocalPartChar(text[start - 1])) start--;
+            if (start == at || at - start > 64 || start < end) continue;
+            var domain = EmailDomainPattern().Match(text, at + 1);
+            if (!domain.Success) continue;
+            found.Add(new PiiMatch(start, domain.Index + domain.Length - start, PiiType.Email));
+            end = domain.Index + domain.Length;
+        }
+    }
+
+    private static bool IsLocalPartChar(char c) => char.IsLetterOrDigit(c) || char.IsNumber(c) || c is '.' or '_' or '%' or '+' or '-';
+
+    [GeneratedRegex(@"\G(?:[\p{L}\p{N}](?:[\p{L}\p{N}\-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,24}(?![\p{L}\p{N}\-])")]
+    private static partial Regex EmailDomainPattern();
 
     [GeneratedRegex(@"(?<![\d.\w])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\.?\d|\w)")]
     private static partial Regex Ipv4Pattern();
@@ -67,7 +96,8 @@ public static partial class PiiScanner
     {
         foreach (var m in Ipv4Pattern().EnumerateMatches(text))
             if (m.Index == 0 || text[m.Index - 1] is not ('v' or 'V')) found.Add(new PiiMatch(m.Index, m.Length, PiiType.IpAddress));
-        if (text.Contains("::", StringComparison.Ordinal) || text.Contains(':'))
+        // An address has "::" or seven colons: most texts with a colon have neither and skip the pattern.
+        if (text.Contains("::", StringComparison.Ordinal) || text.AsSpan().Count(':') >= 7)
             foreach (var m in Ipv6Pattern().EnumerateMatches(text))
             {
                 var candidate = text.AsSpan(m.Index, m.Length);
@@ -180,12 +210,59 @@ public static partial class PiiScanner
 
     private static void PhoneNumbers(string text, string? region, List<PiiMatch> found)
     {
-        // Cheap gate: a phone number has at least 7 digits.
-        var digits = 0;
-        foreach (var c in text) if (char.IsAsciiDigit(c) && ++digits >= 7) break;
-        if (digits < 7) return;
-        foreach (var m in Phones.FindNumbers(text, region ?? "ZZ", PhoneNumberUtil.Leniency.VALID, long.MaxValue))
-            if (!DottedNumberPattern().IsMatch(m.RawString)) found.Add(new PiiMatch(m.Start, m.Length, PiiType.Phone));
+        // libphonenumber's matcher scans the whole text with its candidate pattern: give it only windows around digit
+        // clusters that could hold a number (≥ 7 digits, gaps ≤ ClusterGap characters), with enough context around them
+        // for its checks of the characters before and after a candidate. Digits inside a match of another type do not
+        // count: a phone number overlapping one would lose to it anyway (phone has the lowest priority).
+        bool[]? covered = null;
+        foreach (var m in found)
+        {
+            covered ??= new bool[text.Length];
+            covered.AsSpan(m.Start, m.Length).Fill(true);
+        }
+        var end = 0;
+        while (NextDigitCluster(text, covered, end) is var (first, last) && first >= 0)
+        {
+            end = last + 1;
+            var start = Math.Max(0, first - WindowMargin);
+            var stop = Math.Min(text.Length, last + 1 + WindowMargin);
+            // Merge the windows of clusters whose margins touch, so no candidate is cut in two.
+            while (stop < text.Length && NextDigitCluster(text, covered, end) is var (nextFirst, nextLast) && nextFirst >= 0 && nextFirst - WindowMargin <= stop)
+            {
+                end = nextLast + 1;
+                stop = Math.Min(text.Length, nextLast + 1 + WindowMargin);
+            }
+            var window = text.Substring(start, stop - start);
+            foreach (var m in Phones.FindNumbers(window, region ?? "ZZ", PhoneNumberUtil.Leniency.VALID, long.MaxValue))
+                if (!DottedNumberPattern().IsMatch(m.RawString)) found.Add(new PiiMatch(start + m.Start, m.Length, PiiType.Phone));
+            if (end >= text.Length) break;
+        }
+    }
+
+    /// <summary>Characters between two digits of one cluster at most (an extension such as " extension " fits).</summary>
+    private const int ClusterGap = 16;
+
+    /// <summary>Context around a cluster handed to the matcher: a leading + or (, a trailing letter or time suffix.</summary>
+    private const int WindowMargin = 24;
+
+    /// <summary>The next run of uncovered digits (any script) from <paramref name="from"/> whose gaps are ≤ <see cref="ClusterGap"/> and that holds ≥ 7 digits; (-1, -1) when none.</summary>
+    private static (int First, int Last) NextDigitCluster(string text, bool[]? covered, int from)
+    {
+        int first = -1, last = -1, digits = 0;
+        for (var i = from; i < text.Length; i++)
+        {
+            if (!char.IsDigit(text[i]) || (covered is not null && covered[i])) continue;
+            if (first >= 0 && i - last > ClusterGap)
+            {
+                if (digits >= 7) return (first, last);
+                first = -1;
+                digits = 0;
+            }
+            if (first < 0) first = i;
+            last = i;
+            digits++;
+        }
+        return digits >= 7 ? (first, last) : (-1, -1);
     }
 
     /// <summary>Digits in 3–4 dot-separated short groups: dates (06.09.2001) and versions (16.9.56), which some regions' plans accept as numbers.</summary>

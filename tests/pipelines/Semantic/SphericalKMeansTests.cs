@@ -56,6 +56,26 @@ public sealed class SphericalKMeansTests
     }
 
     [Fact]
+    public void AssignInto_over_tiles_of_a_shard_gives_the_sums_of_the_whole_shard()
+    {
+        // The Lloyd phases read a shard's vectors in tiles into one running PartialSums: same bits as the whole shard.
+        var vectors = Clustered(7, 41, 13);
+        var centroids = SphericalKMeans.InitializePlusPlus(vectors, D, 7, seed: 4);
+        var whole = SphericalKMeans.Assign(vectors, D, centroids);
+        foreach (var tile in new[] { 1, 64, 100, 287 })
+        {
+            var tiled = new PartialSums(7, D);
+            for (var start = 0; start < 287; start += tile)
+                SphericalKMeans.AssignInto(tiled, vectors.AsSpan(start * D, Math.Min(tile, 287 - start) * D), D, centroids);
+            Assert.Equal(whole.Sums, tiled.Sums);
+            Assert.Equal(whole.Counts, tiled.Counts);
+            Assert.Equal(whole.InertiaFixed, tiled.InertiaFixed);
+            Assert.Equal(287, tiled.VectorCount);
+        }
+        Assert.Throws<ArgumentException>(() => SphericalKMeans.AssignInto(new PartialSums(6, D), vectors, D, centroids));
+    }
+
+    [Fact]
     public void Assign_finds_the_most_similar_centroid_and_its_cosine_distance()
     {
         var vectors = SemanticCorpus.RandomUnitRows(200, D, 13);

@@ -8,7 +8,8 @@ namespace Curation.Pipelines.Tests.Stages;
 
 /// <summary>
 /// Consecutive document stages fused into one pass write exactly what the unfused chain writes: the same shard
-/// SHA-256s, the same drops per stage, the same books; the intermediate shards are never written.
+/// SHA-256s, the same drops per stage, the same books, the same exact-dedup hash files (tapped by the pass); the
+/// intermediate shards are never written.
 /// </summary>
 public sealed class FusedDocumentStagesTests : IDisposable
 {
@@ -67,6 +68,23 @@ public sealed class FusedDocumentStagesTests : IDisposable
             Assert.Equal((a.Stage, a.In, a.Kept), (b.Stage, b.In, b.Kept));
             Assert.Equal(a.Dropped.OrderBy(p => p.Key), b.Dropped.OrderBy(p => p.Key));
         }
+
+        // exact_dedup's hash files: made by the fused pass as it wrote the shards (its tap), by the hash phase itself when
+        // unfused; the same bytes either way. The output's id index and report (built in parallel) are the same objects too.
+        static Dictionary<string, string> Digests(IEnumerable<string> files) => files.ToDictionary(
+            f => Path.GetFileName(f), f => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))), StringComparer.Ordinal);
+        static Dictionary<string, string> HashFiles(string root) => Digests(Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) == ExactDedupStage.HashPhase
+                        && Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(f)))!.EndsWith("-exact_dedup", StringComparison.Ordinal)));
+        static Dictionary<string, string> IndexAndReport(string root) => Digests(Directory.EnumerateFiles(Path.Combine(root, "curated", "fused"), "*", SearchOption.AllDirectories)
+            .Where(f => f.EndsWith(".jsonl", StringComparison.Ordinal) || Path.GetFileName(f) == "report.json"));
+        var hashFiles = HashFiles(unfusedRoot);
+        Assert.Equal(unfused.Manifest.Shards.Count, hashFiles.Count);
+        Assert.Equal(hashFiles, HashFiles(fusedRoot));
+        var indexAndReport = IndexAndReport(unfusedRoot);
+        Assert.Contains("report.json", indexAndReport.Keys);
+        Assert.Contains(indexAndReport.Keys, k => k.StartsWith("ids-", StringComparison.Ordinal));
+        Assert.Equal(indexAndReport, IndexAndReport(fusedRoot));
 
         // One read and one write: normalize's own shard data exists only in the unfused run.
         static int NormalizeShards(string root) => Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.Reports;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
@@ -119,6 +120,30 @@ public sealed class LineDedupStageTests(ITestOutputHelper output) : IDisposable
         var drop = Assert.Single(result.Drops);
         Assert.Equal(("d5", LineDedupStage.EmptyReason), (drop.Id, drop.Reason));
         Assert.Equal("0 chars left < minChars 30 after removing 2 repeated paragraphs", drop.Detail);
+    }
+
+    [Fact]
+    public async Task Report_html_lists_the_top_removed_lines_escaped_and_truncated()
+    {
+        const string hostile = "Share <img src=x onerror=alert(1)> on </script><script>alert(2)</script> now";
+        var long_ = "Subscribe to our newsletter " + string.Concat(Enumerable.Repeat("and read every issue ", 12)) + "today";
+        var input = WriteCorpus("report", Enumerable.Range(0, 12).Select(i =>
+            ($"r{i:D2}", $"Page {i} opens with its own sentence, unique to page number {i}.\n{hostile}\n" + (i < 5 ? long_ : $"Page {i} closes alone."))));
+        using var services = StageServices.CreateDefault();
+        var stores = Stores("report-run");
+        await InProcessJob.RunAsync(Spec(input, new LineDedupStageSpec { Partitions = 2, MinChars = 10 }), stores, services);
+        var html = System.Text.Encoding.UTF8.GetString(await stores.DataStore.ReadBytesAsync("curated/lines/" + CorpusReport.HtmlName));
+        var start = html.IndexOf("<section id=\"removed-lines-01-line_dedup\"", StringComparison.Ordinal);
+        Assert.True(start >= 0, "report.html has the removed-lines section");
+        var section = html[start..(html.IndexOf("</section>", start, StringComparison.Ordinal) + "</section>".Length)];
+        output.WriteLine(section);
+        // The hostile line is in all 12 documents and removed from 11 of them; the long one in 5, removed from 4.
+        Assert.Contains("<tr><td>12</td><td>11</td><td class=\"text\">Share &lt;img src=x onerror=alert(1)&gt; on &lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt; now</td></tr>", section);
+        Assert.Contains("<tr><td>5</td><td>4</td><td class=\"text\">Subscribe to our newsletter and read", section);
+        Assert.DoesNotContain(long_, section);
+        Assert.Contains("…</td>", section);
+        Assert.DoesNotContain("<img", html);
+        Assert.DoesNotContain("<script", html);
     }
 
     [Fact]

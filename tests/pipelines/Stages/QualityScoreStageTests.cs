@@ -109,6 +109,16 @@ public sealed class QualityScoreStageTests(ITestOutputHelper log) : IDisposable
         Assert.Contains(report.Classifier!.SkippedSamples, s => s.StartsWith("line 204: label \"maybe\"", StringComparison.Ordinal));
         Assert.Null(report.CutoffId);
         Assert.Equal(0.5, report.MinScore);
+
+        // The what-if of minScore: at each edge of its histogram, exactly the documents scoring below it (what a re-run drops).
+        var stage = WhatIf.FindStage(run.Job, QualityScoreStageSpec.TypeName)!;
+        foreach (var t in new[] { 0.3, 0.5, 0.7 })
+        {
+            var answer = await WhatIf.ComputeAsync(run.Job, stage, "minScore", t, CancellationToken.None);
+            Assert.True(answer.Exact);
+            Assert.Equal(drops.Count, answer.Removed);
+            Assert.Equal(run.Scores.Count(s => s.Value.Score < t), answer.RemovedAtThreshold);
+        }
     }
 
     [Fact]

@@ -37,6 +37,7 @@ public sealed class StageContractTests(ITestOutputHelper output) : IDisposable
         ExactDedupStageSpec.TypeName => [new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 3 }],
         NearDedupStageSpec.TypeName => [new NormalizeStageSpec(), new NearDedupStageSpec { Partitions = 3 }],
         NormalizeStageSpec.TypeName => [new NormalizeStageSpec()],
+        UrlDedupStageSpec.TypeName => [new NormalizeStageSpec(), new UrlDedupStageSpec { Partitions = 3 }],
         UrlFilterStageSpec.TypeName => [new NormalizeStageSpec(), new UrlFilterStageSpec { DomainsPath = Blocklists.Value.Domains, SubstringsPath = Blocklists.Value.Substrings }],
         DecontaminateStageSpec.TypeName => [new NormalizeStageSpec(), new DecontaminateStageSpec
         {

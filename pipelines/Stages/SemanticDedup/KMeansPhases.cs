@@ -20,13 +20,14 @@ namespace Curation.Pipelines.Stages;
 /// shard, reduced in shard order, so the centroids are bit-identical whatever the silo count; once converged, the
 /// remaining iterations are no-ops.</item>
 /// </list>
-/// Objects live under the owning stage's folder: <c>sample/</c>, <c>mean/</c>, <c>mean.bin</c>, <c>partials/</c>,
+/// Objects live under the owning stage's folder: <c>sample/</c>, <c>mean/</c>, <c>mean.bin</c>, <c>vectors/</c> (each
+/// shard's vectors as a raw float32 matrix, written by sample, read in tiles by every assign-i), <c>partials/</c>,
 /// <c>centroids/NNN.bin</c>.
 /// With <paramref name="fixedClustering"/> applying to a job (a refresh of a versioned corpus), nothing is fitted: sample
 /// is a no-op, init writes the given centroids (and mean direction) as converged, and the Lloyd phases forward them —
 /// the phase list stays the same, fixed at plan time.
 /// </summary>
-internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IFixedClustering? fixedClustering = null)
+internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IFixedClustering? fixedClustering = null)
 {
     public const string SamplePhase = "sample";
     public const string InitPhase = "init";
@@ -70,12 +71,16 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IF
     /// </summary>
     public async Task<(float[] Vectors, int Dimensions)> ClusterSpaceAsync(TaskContext task, float[] vectors, int dimensions, CancellationToken cancellationToken)
     {
-        if (spec.ClusterDims is null || (fixedClustering?.Applies(task) ?? false)) return (vectors, dimensions);
-        var projection = ClusterProjection.FromBytes(await task.Job.Data.ReadBytesAsync(Key(task, ProjectionObject), cancellationToken).ConfigureAwait(false));
+        if (await ProjectionAsync(task, cancellationToken).ConfigureAwait(false) is not { } projection) return (vectors, dimensions);
         if (vectors.Length > 0 && projection.InputDims != dimensions)
             throw new InvalidOperationException($"{stage}: the embeddings have {dimensions} dimensions, the clusterDims projection {projection.InputDims}.");
         return (projection.Project(vectors), projection.OutputDims);
     }
+
+    /// <summary>The clusterDims projection init fitted; null without clusterDims or when the clustering is given.</summary>
+    private async Task<ClusterProjection?> ProjectionAsync(TaskContext task, CancellationToken cancellationToken) =>
+        spec.ClusterDims is null || (fixedClustering?.Applies(task) ?? false) ? null
+            : ClusterProjection.FromBytes(await task.Job.Data.ReadBytesAsync(Key(task, ProjectionObject), cancellationToken).ConfigureAwait(false));
 
     /// <summary>The centroids after the last iteration.</summary>
     public async Task<Centroids> FinalCentroidsAsync(TaskContext task, CancellationToken cancellationToken) =>
@@ -102,6 +107,8 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IF
 
         await using var file = await task.Job.Data.OpenReadAsync(task.Job.Layout.ShardEmbeddings(embed.Index, embed.Name, shard), cancellationToken).ConfigureAwait(false);
         var (embeddedIds, embedded, dimensions) = await EmbeddingFile.ReadAllAsync(file, cancellationToken).ConfigureAwait(false);
+        // Usually the shard's documents are exactly the embedded ones, in the same order: the matrix is used as read.
+        if (embeddedIds.Count == ids.Count && embeddedIds.SequenceEqual(ids, StringComparer.Ordinal)) return (ids, embedded, dimensions);
         var rowOf = new Dictionary<string, int>(embeddedIds.Count, StringComparer.Ordinal);
         for (var i = 0; i < embeddedIds.Count; i++) rowOf.TryAdd(embeddedIds[i], i);
         var vectors = new float[ids.Count * dimensions];
@@ -123,6 +130,7 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IF
         var sample = new float[rows.Length * dimensions];
         for (var i = 0; i < rows.Length; i++) vectors.AsSpan(rows[i] * dimensions, dimensions).CopyTo(sample.AsSpan(i * dimensions));
         var mean = EmbeddingHealth.Accumulate(vectors, dimensions);
+        await WriteShardVectorsAsync(task, vectors, dimensions, cancellationToken).ConfigureAwait(false);
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(task.Task)}.bin"), [mean.Count, .. mean.Sums], cancellationToken).ConfigureAwait(false);
         await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"sample/{JobLayout.ShardName(task.Task)}.parquet"),
             EmbeddingFile.ToBatch(rows.Select(r => ids[r]).ToArray(), sample, dimensions, EmbeddingPrecision.Float32),
@@ -189,12 +197,17 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IF
         var clock = Stopwatch.StartNew();
         var (centroids, converged) = await ReadCentroidsAsync(task, iteration, cancellationToken).ConfigureAwait(false);
         if (converged) return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["skipped_converged"] = 1 } };
-        var (ids, full, fullDimensions) = await LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
-        var (vectors, dimensions) = await ClusterSpaceAsync(task, full, fullDimensions, cancellationToken).ConfigureAwait(false);
-        var partial = SphericalKMeans.Assign(vectors, dimensions, centroids);
+        // The shard's vectors as the sample phase wrote them, a tile of rows at a time (bounded memory, no parquet decode).
+        var projection = await ProjectionAsync(task, cancellationToken).ConfigureAwait(false);
+        var partial = new PartialSums(centroids.Count, centroids.Dimensions);
+        var rows = await ReadShardVectorsAsync(task, task.Task, (tile, dimensions) =>
+        {
+            if (projection is null) SphericalKMeans.AssignInto(partial, tile, dimensions, centroids);
+            else SphericalKMeans.AssignInto(partial, projection.Project(tile), projection.OutputDims, centroids);
+        }, cancellationToken).ConfigureAwait(false);
         await task.Job.Data.CreateOnceAsync(Key(task, $"partials/{iteration:D3}/{JobLayout.ShardName(task.Task)}.bin"),
             (stream, ct) => WritePartialAsync(stream, partial, ct), cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats { In = rows, Seconds = clock.Elapsed.TotalSeconds };
     }
 
     private async Task<TaskStats> ReduceAsync(TaskContext task, int iteration, CancellationToken cancellationToken)
@@ -206,13 +219,14 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IF
             await WriteCentroidsAsync(task, iteration + 1, previous, 0, converged: true, cancellationToken).ConfigureAwait(false);
             return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["skipped_converged"] = 1 } };
         }
-        var partials = new List<PartialSums>();
+        // A running total (exact integer sums, so the same as totalling them all at once): one shard's partial in memory at a time.
+        var total = new PartialSums(previous.Count, previous.Dimensions);
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
         {
             await using var input = await task.Job.Data.OpenReadAsync(Key(task, $"partials/{iteration:D3}/{JobLayout.ShardName(shard)}.bin"), cancellationToken).ConfigureAwait(false);
-            partials.Add(await ReadPartialAsync(input, cancellationToken).ConfigureAwait(false));
+            total.AddFrom(await ReadPartialAsync(input, cancellationToken).ConfigureAwait(false));
         }
-        var update = SphericalKMeans.Reduce(partials, previous);
+        var update = SphericalKMeans.Reduce([total], previous);
         var done = update.MaxShift <= spec.Tolerance;
         await WriteCentroidsAsync(task, iteration + 1, update.Centroids, update.MaxShift, done, cancellationToken).ConfigureAwait(false);
         return new TaskStats
@@ -222,68 +236,4 @@ internal sealed class KMeansPhases(PipelineStage stage, IClusteringSpec spec, IF
         };
     }
 
-    private async Task WriteCentroidsAsync(TaskContext task, int iteration, Centroids centroids, double shift, bool converged, CancellationToken cancellationToken) =>
-        await task.Job.Data.CreateOnceAsync(CentroidsKey(task, iteration), async (stream, ct) =>
-        {
-            using var buffer = new MemoryStream();
-            await using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
-            {
-                writer.Write(centroids.Count);
-                writer.Write(centroids.Dimensions);
-                writer.Write(shift);
-                writer.Write(converged);
-                foreach (var value in centroids.Values) writer.Write(value);
-            }
-            buffer.Position = 0;
-            await buffer.CopyToAsync(stream, ct).ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
-
-    private async Task<(Centroids Centroids, bool Converged)> ReadCentroidsAsync(TaskContext task, int iteration, CancellationToken cancellationToken)
-    {
-        using var reader = new BinaryReader(new MemoryStream(await task.Job.Data.ReadBytesAsync(CentroidsKey(task, iteration), cancellationToken).ConfigureAwait(false)));
-        var (k, d) = (reader.ReadInt32(), reader.ReadInt32());
-        reader.ReadDouble();
-        var converged = reader.ReadBoolean();
-        var values = new float[k * d];
-        for (var i = 0; i < values.Length; i++) values[i] = reader.ReadSingle();
-        return (new Centroids(values, d), converged);
-    }
-
-    private static async Task WritePartialAsync(Stream stream, PartialSums partial, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        await using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            writer.Write(partial.Clusters);
-            writer.Write(partial.Dimensions);
-            writer.Write(partial.InertiaFixed);
-            writer.Write(partial.VectorCount);
-            foreach (var value in partial.Sums) writer.Write(value);
-            foreach (var value in partial.Counts) writer.Write(value);
-        }
-        buffer.Position = 0;
-        await buffer.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async Task<PartialSums> ReadPartialAsync(Stream input, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        await input.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        buffer.Position = 0;
-        using var reader = new BinaryReader(buffer);
-        var (k, d, inertia, count) = (reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt64(), reader.ReadInt64());
-        var sums = new long[k * d];
-        for (var i = 0; i < sums.Length; i++) sums[i] = reader.ReadInt64();
-        var counts = new long[k];
-        for (var i = 0; i < counts.Length; i++) counts[i] = reader.ReadInt64();
-        return new PartialSums(k, d, sums, counts, inertia, count);
-    }
-}
-
-/// <summary>Centroids and mean direction given instead of fitted, for the jobs it applies to (see <see cref="KMeansPhases"/>).</summary>
-internal interface IFixedClustering
-{
-    bool Applies(TaskContext task);
-
-    Task<(Centroids Centroids, MeanDirection Mean)> LoadAsync(TaskContext task, CancellationToken cancellationToken);
 }

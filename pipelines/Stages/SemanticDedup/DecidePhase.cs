@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Semantic;
 
@@ -93,51 +91,6 @@ public sealed partial class SemanticDedupStage
         if (Refreshing(task))
             stats.Metrics["duplicates_of_corpus"] = Enumerable.Range(0, n).Count(i => removed[i] && shards[twinRow[i]] == BaseShard);
         return stats;
-    }
-
-    /// <summary>
-    /// A versioned corpus: this partition's members index for the snapshot this job writes — the base's members (index
-    /// order) then this run's kept healthy members (shard, row order). Carried by reference when this run kept none here.
-    /// Streams both, a row group per piece, so the partition is never held in memory.
-    /// </summary>
-    private async Task<SnapshotIndex> WriteMembersIndexAsync(TaskContext task, int partition, RecordBatch scores, bool[] removed,
-        CancellationToken cancellationToken)
-    {
-        var (shards, rows, ranks) = (scores.GetColumn<int>("shard"), scores.GetColumn<long>("row"), scores.GetColumn<int>("rank"));
-        var keep = new HashSet<(int Shard, long Row)>();
-        for (var i = 0; i < scores.RowCount; i++)
-            if (shards[i] != BaseShard && ranks[i] >= 0 && !removed[i]) keep.Add((shards[i], rows[i]));
-        var baseIndex = Refreshing(task) ? await BaseMembersIndexAsync(task, partition, cancellationToken).ConfigureAwait(false) : null;
-        if (baseIndex is not null && keep.Count == 0) return baseIndex;
-
-        var keys = new List<string>();
-        await foreach (var info in task.Job.Data.ListAsync(MembersFolder(task, partition), cancellationToken).ConfigureAwait(false)) keys.Add(info.Key);
-        keys.Sort(StringComparer.Ordinal);
-        return await StageObjects.WriteIndexAsync(task, MembersIndex, partition, MembersIndexSchema, null, async (writer, ct) =>
-        {
-            if (baseIndex is not null)
-                await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, baseIndex, ct).ConfigureAwait(false))
-                    await writer.WriteAsync(batch, ct).ConfigureAwait(false);
-            foreach (var key in keys)
-            {
-                var shard = int.Parse(Path.GetFileNameWithoutExtension(key), CultureInfo.InvariantCulture);
-                await using var input = await task.Job.Data.OpenReadAsync(key, ct).ConfigureAwait(false);
-                await using var reader = await ParquetTableReader.OpenAsync(input, ct).ConfigureAwait(false);
-                await foreach (var batch in reader.ReadAllAsync(ct).ConfigureAwait(false))
-                {
-                    var piece = RecordBatch.WithSchema(MembersIndexSchema);
-                    var (pieceRows, clusters, vectors) = (batch.GetColumn<long>("row"), batch.GetColumn<int>("cluster"), batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn));
-                    for (var i = 0; i < batch.RowCount; i++)
-                    {
-                        if (!keep.Contains((shard, pieceRows[i]))) continue;
-                        piece.Ids.Add(batch.Ids[i]);
-                        piece.GetColumn<int>("cluster").Add(clusters[i]);
-                        piece.GetColumn<byte[]>(EmbeddingFile.VectorColumn).Add(vectors[i]);
-                    }
-                    await writer.WriteAsync(piece, ct).ConfigureAwait(false);
-                }
-            }
-        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

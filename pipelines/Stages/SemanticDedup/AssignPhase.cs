@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
+using Curation.Pipelines.Semantic;
+using Curation.Pipelines.Spec;
+
+namespace Curation.Pipelines.Stages;
+
+// The assign phase: each document's cluster, distance and embedding health, shuffled by cluster partition with its vector.
+public sealed partial class SemanticDedupStage
+{
+    private async Task<TaskStats> AssignAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var centroids = await _kmeans.FinalCentroidsAsync(task, cancellationToken).ConfigureAwait(false);
+        var mean = await _kmeans.MeanAsync(task, cancellationToken).ConfigureAwait(false);
+        var (ids, vectors, dimensions) = await KMeansPhases.LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
+        // clusterDims: assignment (and the distance that ranks members) in the projected space; dedup on the full vectors.
+        var (clusterVectors, clusterDimensions) = await _kmeans.ClusterSpaceAsync(task, vectors, dimensions, cancellationToken).ConfigureAwait(false);
+        if (ids.Count > 0 && clusterDimensions != centroids.Dimensions)
+            throw new InvalidOperationException($"{this}: shard {task.Task} has {dimensions}-dimensional embeddings, the centroids {centroids.Dimensions} " +
+                "(a refresh must embed with the corpus' model).");
+        var clusters = new int[ids.Count];
+        var distances = new float[ids.Count];
+        SphericalKMeans.Assign(clusterVectors, clusterDimensions, centroids, clusters, distances);
+        // Degenerate embeddings sit near the mean direction and look alike whatever their text: they are kept out of
+        // dedup (never removed, never anyone's twin) and reported, instead of being collapsed as duplicates.
+        var health = EmbeddingHealth.Check(vectors, dimensions, mean, new EmbeddingHealthOptions { StickyCosine = _spec.StickyCosine });
+
+        var pieces = new SortedDictionary<int, RecordBatch>();
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var partition = clusters[i] % _spec.Partitions;
+            var piece = pieces.TryGetValue(partition, out var p) ? p : pieces[partition] = RecordBatch.WithSchema(MemberSchema);
+            piece.GetColumn<long>("row").Add(i);
+            piece.Ids.Add(ids[i]);
+            piece.GetColumn<int>("cluster").Add(clusters[i]);
+            piece.GetColumn<float>("distance").Add(distances[i]);
+            piece.GetColumn<string>("health").Add(health.Issues[i] == EmbeddingIssues.None ? "" : string.Join("; ", health.Reasons(i)));
+            piece.GetColumn<byte[]>(EmbeddingFile.VectorColumn).Add(EmbeddingFile.Encode(vectors.AsSpan(i * dimensions, dimensions), EmbeddingPrecision.Float32));
+        }
+        var metadata = EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "members");
+        foreach (var (partition, piece) in pieces)
+            await StageObjects.WriteParquetAsync(task.Job.Data, $"{MembersFolder(task, partition)}{JobLayout.ShardName(task.Task)}.parquet", piece, metadata, cancellationToken)
+                .ConfigureAwait(false);
+        var stats = new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds };
+        for (var i = 0; i < ids.Count; i++)
+            if (health.Issues[i] != EmbeddingIssues.None)
+                Bump(stats.Metrics, $"health_{health.Issues[i].ToString().ToLowerInvariant().Replace(", ", "_", StringComparison.Ordinal)}");
+        return stats;
+    }
+
+    private static void Bump(Dictionary<string, double> counters, string key) => counters[key] = counters.GetValueOrDefault(key) + 1;
+}

@@ -1,0 +1,139 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Semantic;
+using Curation.Pipelines.Storage;
+
+namespace Curation.Pipelines.Stages;
+
+// The k-means phases' objects: centroids per iteration and per-shard partial sums, as binary files.
+internal sealed partial class KMeansPhases
+{
+    private async Task WriteCentroidsAsync(TaskContext task, int iteration, Centroids centroids, double shift, bool converged, CancellationToken cancellationToken) =>
+        await task.Job.Data.CreateOnceAsync(CentroidsKey(task, iteration), async (stream, ct) =>
+        {
+            using var buffer = new MemoryStream();
+            await using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                writer.Write(centroids.Count);
+                writer.Write(centroids.Dimensions);
+                writer.Write(shift);
+                writer.Write(converged);
+                foreach (var value in centroids.Values) writer.Write(value);
+            }
+            buffer.Position = 0;
+            await buffer.CopyToAsync(stream, ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+
+    private async Task<(Centroids Centroids, bool Converged)> ReadCentroidsAsync(TaskContext task, int iteration, CancellationToken cancellationToken)
+    {
+        using var reader = new BinaryReader(new MemoryStream(await task.Job.Data.ReadBytesAsync(CentroidsKey(task, iteration), cancellationToken).ConfigureAwait(false)));
+        var (k, d) = (reader.ReadInt32(), reader.ReadInt32());
+        reader.ReadDouble();
+        var converged = reader.ReadBoolean();
+        var values = new float[k * d];
+        for (var i = 0; i < values.Length; i++) values[i] = reader.ReadSingle();
+        return (new Centroids(values, d), converged);
+    }
+
+    private string VectorsKey(TaskContext task, int shard) => Key(task, $"vectors/{JobLayout.ShardName(shard)}.f32");
+
+    /// <summary>Rows of a tile the assign-i phases read at once: a multiple of the assignment's row block.</summary>
+    private const int TileRows = 2048;
+
+    /// <summary>Receives one tile of a shard's vectors (row-major, <paramref name="dimensions"/> each), valid during the call.</summary>
+    internal delegate void TileAction(ReadOnlySpan<float> tile, int dimensions);
+
+    /// <summary>
+    /// sample: the shard's vectors in row order as a raw little-endian float32 matrix after an 8-byte header (rows,
+    /// dimensions), so the Lloyd phases read tiles of it instead of decoding the embeddings and matching ids each time.
+    /// </summary>
+    private async Task WriteShardVectorsAsync(TaskContext task, float[] vectors, int dimensions, CancellationToken cancellationToken) =>
+        await task.Job.Data.CreateOnceAsync(VectorsKey(task, task.Task), async (stream, ct) =>
+        {
+            var chunk = ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(chunk, vectors.Length / Math.Max(1, dimensions));
+                BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(4), dimensions);
+                await stream.WriteAsync(chunk.AsMemory(0, 8), ct).ConfigureAwait(false);
+                var floatsPerChunk = chunk.Length / sizeof(float);
+                for (var start = 0; start < vectors.Length; start += floatsPerChunk)
+                {
+                    var count = Math.Min(floatsPerChunk, vectors.Length - start);
+                    MemoryMarshal.AsBytes(vectors.AsSpan(start, count)).CopyTo(chunk);
+                    await stream.WriteAsync(chunk.AsMemory(0, count * sizeof(float)), ct).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
+        }, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// assign-i: the shard's vectors as sample wrote them, <see cref="TileRows"/> rows at a time into one pooled buffer,
+    /// each tile handed to <paramref name="consume"/>. Returns the shard's row count.
+    /// </summary>
+    private async Task<int> ReadShardVectorsAsync(TaskContext task, int shard, TileAction consume, CancellationToken cancellationToken)
+    {
+        await using var input = await task.Job.Data.OpenReadAsync(VectorsKey(task, shard), cancellationToken).ConfigureAwait(false);
+        var header = new byte[8];
+        await input.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
+        var (rows, dimensions) = (BinaryPrimitives.ReadInt32LittleEndian(header), BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4)));
+        var buffer = ArrayPool<byte>.Shared.Rent(TileRows * dimensions * sizeof(float));
+        try
+        {
+            for (var start = 0; start < rows; start += TileRows)
+            {
+                var length = Math.Min(TileRows, rows - start) * dimensions * sizeof(float);
+                await input.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                consume(MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, length)), dimensions);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return rows;
+    }
+
+    private static async Task WritePartialAsync(Stream stream, PartialSums partial, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(partial.Clusters);
+            writer.Write(partial.Dimensions);
+            writer.Write(partial.InertiaFixed);
+            writer.Write(partial.VectorCount);
+            foreach (var value in partial.Sums) writer.Write(value);
+            foreach (var value in partial.Counts) writer.Write(value);
+        }
+        buffer.Position = 0;
+        await buffer.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<PartialSums> ReadPartialAsync(Stream input, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await input.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        buffer.Position = 0;
+        using var reader = new BinaryReader(buffer);
+        var (k, d, inertia, count) = (reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt64(), reader.ReadInt64());
+        var sums = new long[k * d];
+        for (var i = 0; i < sums.Length; i++) sums[i] = reader.ReadInt64();
+        var counts = new long[k];
+        for (var i = 0; i < counts.Length; i++) counts[i] = reader.ReadInt64();
+        return new PartialSums(k, d, sums, counts, inertia, count);
+    }
+}
+
+/// <summary>Centroids and mean direction given instead of fitted, for the jobs it applies to (see <see cref="KMeansPhases"/>).</summary>
+internal interface IFixedClustering
+{
+    bool Applies(TaskContext task);
+
+    Task<(Centroids Centroids, MeanDirection Mean)> LoadAsync(TaskContext task, CancellationToken cancellationToken);
+}

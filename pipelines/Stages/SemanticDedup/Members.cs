@@ -1,0 +1,51 @@
+using System.Globalization;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Semantic;
+
+namespace Curation.Pipelines.Stages;
+
+// A partition's members as the score and decide phases read them back from the assign phase's pieces.
+public sealed partial class SemanticDedupStage
+{
+    /// <summary>One document of a partition, as the score and decide phases track it (its vector lives in a spill).</summary>
+    private sealed record Member(int Shard, long Row, string Id, int Cluster, float Distance, string Health, int SpillRow);
+
+    /// <summary>
+    /// Streams this partition's members from every shard's piece (shard order), spilling the vectors of those
+    /// <paramref name="wanted"/> accepts to a spill <paramref name="createSpill"/> makes (on the first piece).
+    /// </summary>
+    private async Task<List<Member>> ReadMembersAsync(TaskContext task, int partition, Func<int, long, int, string, bool> wanted,
+        Func<int, VectorSpill> createSpill, CancellationToken cancellationToken)
+    {
+        var members = new List<Member>();
+        VectorSpill? spill = null;
+        var keys = new List<string>();
+        await foreach (var info in task.Job.Data.ListAsync(MembersFolder(task, partition), cancellationToken).ConfigureAwait(false)) keys.Add(info.Key);
+        keys.Sort(StringComparer.Ordinal);
+        foreach (var key in keys)
+        {
+            var shard = int.Parse(Path.GetFileNameWithoutExtension(key), CultureInfo.InvariantCulture);
+            await using var input = await task.Job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+            await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+            var dimensions = int.Parse(reader.Metadata[EmbeddingFile.DimensionsKey], CultureInfo.InvariantCulture);
+            spill ??= createSpill(dimensions);
+            var vector = new float[dimensions];
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var (rows, clusters, distances, health, vectors) = (batch.GetColumn<long>("row"), batch.GetColumn<int>("cluster"),
+                    batch.GetColumn<float>("distance"), batch.GetColumn<string>("health"), batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn));
+                for (var i = 0; i < batch.RowCount; i++)
+                {
+                    var spillRow = -1;
+                    if (health[i].Length == 0 && wanted(shard, rows[i], clusters[i], batch.Ids[i]))
+                    {
+                        EmbeddingFile.Decode(vectors[i], vector, float16: false);
+                        spillRow = spill.Append(vector);
+                    }
+                    members.Add(new Member(shard, rows[i], batch.Ids[i], clusters[i], distances[i], health[i], spillRow));
+                }
+            }
+        }
+        return members;
+    }
+}
