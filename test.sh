@@ -23,11 +23,13 @@ if [ ! -f tools/duckdb/node_modules/@duckdb/node-api/package.json ]; then
   npm ci --prefix tools/duckdb --no-audit --no-fund --loglevel=error
 fi
 
-log "Debian packages: redis-server (Redis clustering test), chromium (dashboard browser test), python3 (rule-set parity oracle)"
+log "Debian packages: redis-server (Redis clustering test), chromium (dashboard browser test), python3 (rule-set parity oracle), python3-onnx (quality_score's test classifier)"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)   # the reference transcription of datatrove's rules (RuleSetParityTests)
+# quality_score's model tests build a real sequence classifier from the shipped graph (tests/testing/classifier_head.py)
+/usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1 || missing+=(python3-onnx python3-numpy)
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   # With recommends: chromium's fonts come that way (the dashboard test takes a screenshot).

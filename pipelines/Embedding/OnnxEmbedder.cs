@@ -76,6 +76,9 @@ public sealed class OnnxEmbedder : IDisposable
 
     public ActiveExecutionProvider ActiveProvider { get; }
 
+    /// <summary>The output is [batch, n]: the model pools (or classifies) itself, and <see cref="Dimensions"/> is n.</summary>
+    public bool PooledOutput => _pooledOutput;
+
     public SpecialTokenIds SpecialTokens { get; }
 
     public PoolingMode Pooling { get; }

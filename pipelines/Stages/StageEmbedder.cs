@@ -25,13 +25,19 @@ public sealed class StageEmbedder
     }
 
     /// <summary>The model of <paramref name="stage"/>, loaded once per process.</summary>
-    public static async Task<StageEmbedder> LoadAsync(EmbeddingRuntime runtime, EmbedStage stage, CancellationToken cancellationToken)
+    public static Task<StageEmbedder> LoadAsync(EmbeddingRuntime runtime, EmbedStage stage, CancellationToken cancellationToken) =>
+        LoadAsync(runtime, stage.Spec.Model, stage.BatchOptions, cancellationToken);
+
+    /// <summary>
+    /// Any model spec with its windowing and batching, loaded once per process (quality_score's classifier model runs
+    /// through the same session plumbing: its <c>logits</c> [batch, n] are a pooled output of n dimensions).
+    /// </summary>
+    public static async Task<StageEmbedder> LoadAsync(EmbeddingRuntime runtime, ModelSpec spec, EmbeddingBatchOptions options, CancellationToken cancellationToken)
     {
-        var spec = stage.Spec;
         // Static kinds need no inference session: a table lookup per word piece (see StaticModel).
-        var table = spec.Model.Kind == ModelKind.Transformer ? null : await runtime.GetStaticAsync(spec.Model, cancellationToken).ConfigureAwait(false);
-        var model = table is null ? await runtime.GetAsync(spec.Model, cancellationToken).ConfigureAwait(false) : null;
-        return new StageEmbedder(runtime, table, model, stage.BatchOptions);
+        var table = spec.Kind == ModelKind.Transformer ? null : await runtime.GetStaticAsync(spec, cancellationToken).ConfigureAwait(false);
+        var model = table is null ? await runtime.GetAsync(spec, cancellationToken).ConfigureAwait(false) : null;
+        return new StageEmbedder(runtime, table, model, options);
     }
 
     public int Dimensions => _table?.Table.Dimensions ?? _embedder!.Dimensions;

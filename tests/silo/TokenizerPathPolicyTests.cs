@@ -118,6 +118,29 @@ public sealed class TokenizerPathPolicyTests : IDisposable
     }
 
     [Fact]
+    public void A_quality_score_model_and_its_vocabulary_must_lie_inside_the_allowed_roots()
+    {
+        var inside = _allowed.Combine("edu", "model.onnx");
+        Directory.CreateDirectory(Path.GetDirectoryName(inside)!);
+        File.WriteAllText(inside, "");
+        var outside = _outside.Combine("model.onnx");
+        File.WriteAllText(outside, "");
+        var link = _allowed.Combine("link.onnx");
+        File.CreateSymbolicLink(link, outside);
+        JobSpec With(ScoringModelSpec model) => new()
+        {
+            Name = "q", Inputs = [new InputSpec { Path = "in/*.jsonl" }],
+            Stages = [new QualityScoreStageSpec { Model = model, MinScore = 0.5 }],
+            Output = new OutputSpec { Path = "out" },
+        };
+        Assert.Empty(SubmissionPolicy.Check(With(new() { ModelPath = inside }), [_allowed.Path])); // vocab.txt beside it
+        Assert.Contains(SubmissionPolicy.Check(With(new() { ModelPath = outside }), [_allowed.Path]), e => e.Field == "stages[0].model.modelPath");
+        Assert.Contains(SubmissionPolicy.Check(With(new() { ModelPath = link, VocabPath = _allowed.Combine("vocab.txt") }), [_allowed.Path]), e => e.Field == "stages[0].model.modelPath");
+        Assert.Contains(SubmissionPolicy.Check(With(new() { ModelPath = inside, VocabPath = _outside.Combine("vocab.txt") }), [_allowed.Path]), e => e.Field == "stages[0].model.vocabPath");
+        Assert.Contains(SubmissionPolicy.Check(With(new() { ModelPath = inside }), []), e => e.Field == "stages[0].model.modelPath");
+    }
+
+    [Fact]
     public void Decontamination_evaluation_sets_are_checked_like_inputs()
     {
         var inside = _allowed.Combine("eval.jsonl");

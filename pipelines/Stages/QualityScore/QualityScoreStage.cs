@@ -16,6 +16,9 @@ namespace Curation.Pipelines.Stages.QualityScore;
 /// <item><b>apply</b> (per shard): writes <c>quality_score</c> and drops <c>low_quality_score</c> (<see cref="ApplyPhase"/>);</item>
 /// <item><b>report</b>: score histogram, per-source means, the classifier's held-out accuracy (<see cref="ReportPhase"/>).</item>
 /// </list>
+/// With a <c>model</c> (<see cref="ScoringModelSpec"/>) instead of training examples, <b>inspect</b> (one task, embed
+/// role) loads the model and records its head (<see cref="InspectPhase"/>) in place of train, and <b>score</b> runs the
+/// model on the shard's texts (<see cref="ModelScorePhase"/>, embed role); the rest is the same.
 /// </summary>
 public sealed class QualityScoreStage : PipelineStage
 {
@@ -23,6 +26,7 @@ public sealed class QualityScoreStage : PipelineStage
     public const string LowScoreReason = "low_quality_score";
 
     internal const string TrainPhaseName = "train";
+    internal const string InspectPhaseName = "inspect";
     internal const string ScorePhaseName = "score";
     internal const string ApplyPhaseName = "apply";
     internal const string ReportPhaseName = "report";
@@ -46,8 +50,8 @@ public sealed class QualityScoreStage : PipelineStage
 
     public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
     [
-        new(TrainPhaseName, TaskScope.Single, 1, false, EmbedStage.RequiredRole),
-        new(ScorePhaseName, TaskScope.Shard, plan.ShardCount, false),
+        new(Spec.Model is null ? TrainPhaseName : InspectPhaseName, TaskScope.Single, 1, false, EmbedStage.RequiredRole),
+        new(ScorePhaseName, TaskScope.Shard, plan.ShardCount, false, Spec.Model is null ? null : EmbedStage.RequiredRole),
         .. Cutoff is null ? [] : GlobalCutoffPhases.Phases(plan),
         new(ApplyPhaseName, TaskScope.Shard, plan.ShardCount, true),
         new(ReportPhaseName, TaskScope.Single, 1, false),
@@ -56,6 +60,8 @@ public sealed class QualityScoreStage : PipelineStage
     public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
     {
         TrainPhaseName => TrainPhase.RunAsync(this, task, cancellationToken),
+        InspectPhaseName => InspectPhase.RunAsync(this, task, cancellationToken),
+        ScorePhaseName when Spec.Model is not null => ModelScorePhase.RunAsync(this, task, cancellationToken),
         ScorePhaseName => ScorePhase.RunAsync(this, task, cancellationToken),
         ApplyPhaseName => ApplyPhase.RunAsync(this, task, cancellationToken),
         ReportPhaseName => ReportPhase.RunAsync(this, task, cancellationToken),
@@ -72,5 +78,5 @@ public sealed class QualityScoreStage : PipelineStage
 
     internal async Task<TrainedClassifier> ReadClassifierAsync(TaskContext task, CancellationToken cancellationToken) =>
         (await task.Job.Data.TryReadJsonAsync<TrainedClassifier>(ClassifierKey(task), CurationJson.Options, cancellationToken).ConfigureAwait(false)).Value
-        ?? throw new InvalidOperationException($"{this}: classifier.json is missing (the train phase has not run).");
+        ?? throw new InvalidOperationException($"{this}: classifier.json is missing (the {(Spec.Model is null ? TrainPhaseName : InspectPhaseName)} phase has not run).");
 }

@@ -21,9 +21,12 @@ public sealed record QualityScoreReport
     public string? CutoffId { get; init; }
     public double MeanScore { get; init; }
 
-    /// <summary>The classifier: model, training examples, train and held-out accuracy.</summary>
-    public required ClassifierTraining Classifier { get; init; }
+    /// <summary>The classifier: model, training examples, train and held-out accuracy; null with a scoring model.</summary>
+    public ClassifierTraining? Classifier { get; init; }
     public required string Model { get; init; }
+
+    /// <summary>A scoring model's outputs, the label scored and whether a sigmoid applies; null for the trained classifier.</summary>
+    public ModelHead? Head { get; init; }
 
     /// <summary>Scores of every document reaching the stage, and of those kept, in 20 bins of 0.05.</summary>
     public IReadOnlyList<HistogramBin> ScoreHistogram { get; init; } = [];
@@ -72,11 +75,12 @@ internal static class ReportPhase
             Documents = documents,
             Removed = documents - kept.Sum(),
             CutoffLogit = cutoffLogit,
-            CutoffScore = cutoffLogit is { } l ? LogisticRegression.Sigmoid(l) : null,
+            CutoffScore = cutoffLogit is { } l ? trained.Head?.ScoreOf(l) ?? LogisticRegression.Sigmoid(l) : null,
             CutoffId = round?.LastId,
             MeanScore = documents == 0 ? 0 : sources.Values.Sum(s => s.Sum) / documents,
             Classifier = trained.Training,
             Model = trained.Model,
+            Head = trained.Head,
             ScoreHistogram = Bins(histogram),
             KeptScoreHistogram = Bins(kept),
             Sources = listed,

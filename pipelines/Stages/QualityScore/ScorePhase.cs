@@ -23,17 +23,25 @@ internal static class ScorePhase
         if (ids.Count > 0 && dimensions != classifier.Dimensions)
             throw new InvalidOperationException($"{stage}: the embeddings have {dimensions} dimensions, the classifier {classifier.Dimensions}.");
         var logits = new float[ids.Count];
-        var table = RecordBatch.WithSchema(Schema, ids.Count);
-        table.Ids.AddRange(ids);
+        var scores = new float[ids.Count];
         for (var i = 0; i < ids.Count; i++)
         {
             var logit = classifier.Logit(vectors.AsSpan(i * dimensions, dimensions));
             logits[i] = (float)logit;
-            table.GetColumn<float>(QualityScoreStage.LogitColumn).Add(logits[i]);
-            table.GetColumn<float>(QualityScoreStage.ScoreValueColumn).Add((float)LogisticRegression.Sigmoid(logit));
+            scores[i] = (float)LogisticRegression.Sigmoid(logit);
         }
+        await WriteAsync(stage, task, ids, logits, scores, cancellationToken).ConfigureAwait(false);
+        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds };
+    }
+
+    /// <summary>Writes one shard's scores table (id, logit, score, in the shard's row order) and, for keepFraction, the logits' histogram.</summary>
+    internal static async Task WriteAsync(QualityScoreStage stage, TaskContext task, IReadOnlyList<string> ids, float[] logits, float[] scores, CancellationToken cancellationToken)
+    {
+        var table = RecordBatch.WithSchema(Schema, ids.Count);
+        table.Ids.AddRange(ids);
+        table.GetColumn<float>(QualityScoreStage.LogitColumn).AddRange(logits);
+        table.GetColumn<float>(QualityScoreStage.ScoreValueColumn).AddRange(scores);
         await StageObjects.WriteParquetAsync(task.Job.Data, stage.ScoresKey(task, task.Task), table, null, cancellationToken).ConfigureAwait(false);
         if (stage.Cutoff is { } cutoff) await cutoff.WriteHighAsync(task, logits, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds };
     }
 }

@@ -8,14 +8,22 @@ using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages.QualityScore;
 
-/// <summary>What the train phase learnt (<c>classifier.json</c>): the weights and how well they do on the held-out examples.</summary>
+/// <summary>
+/// What the train phase learnt (<c>classifier.json</c>): the weights and how well they do on the held-out examples; or,
+/// with a scoring model, what the inspect phase found (the model's path and <see cref="Head"/>, no weights).
+/// </summary>
 public sealed record TrainedClassifier
 {
-    /// <summary>The embedding model the examples were embedded with (the embed stage's).</summary>
+    /// <summary>The embedding model the examples were embedded with (the embed stage's), or the scoring model's path.</summary>
     public required string Model { get; init; }
     public required double[] Weights { get; init; }
     public double Bias { get; init; }
-    public required ClassifierTraining Training { get; init; }
+
+    /// <summary>How the classifier was trained; null for a scoring model.</summary>
+    public ClassifierTraining? Training { get; init; }
+
+    /// <summary>A scoring model's outputs and how they become scores; null for the trained classifier.</summary>
+    public ModelHead? Head { get; init; }
 
     public LinearClassifier ToClassifier() => new(Weights, Bias);
 }

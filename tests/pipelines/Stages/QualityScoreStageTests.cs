@@ -1,11 +1,7 @@
-using System.Text.Json;
-using Curation.Pipelines.Execution;
-using Curation.Pipelines.IO;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Stages.QualityScore;
-using Curation.Pipelines.Storage;
 using Curation.Testing;
 using Xunit.Abstractions;
 
@@ -42,37 +38,7 @@ public sealed class QualityScoreStageTests(ITestOutputHelper log) : IDisposable
         Output = new OutputSpec { Path = "curated/quality" },
     };
 
-    private sealed record Run(CuratedOutput Output, QualityScoreReport Report, Dictionary<string, (float Logit, float Score)> Scores, Dictionary<string, float> Column,
-        JobContext Job);
-
-    private async Task<Run> RunAsync(JobSpec spec, string name)
-    {
-        using var services = StageServices.CreateDefault();
-        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(name) });
-        var job = await InProcessJob.RunAsync(spec, stores, services);
-        var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/quality");
-        var report = output.Manifest.Reports["02-quality_score"].Deserialize<QualityScoreReport>(CurationJson.Options)!;
-        var scores = new Dictionary<string, (float, float)>();
-        await foreach (var info in stores.DataStore.ListAsync(job.Layout.StageRoot(2, QualityScoreStageSpec.TypeName) + "scores/"))
-        {
-            var table = await ReadAsync(stores.DataStore, info.Key);
-            foreach (var batch in table)
-                for (var i = 0; i < batch.RowCount; i++) scores[batch.Ids[i]] = (batch.GetColumn<float>("logit")[i], batch.GetColumn<float>("score")[i]);
-        }
-        var column = new Dictionary<string, float>();
-        foreach (var shard in output.Manifest.Shards)
-            foreach (var batch in await ReadAsync(stores.DataStore, "curated/quality/" + shard.Key))
-                for (var i = 0; i < batch.RowCount; i++) column[batch.Ids[i]] = batch.GetColumn<float>(QualityScoreStage.ScoreColumn)[i];
-        return new Run(output, report, scores, column, job);
-    }
-
-    private static async Task<List<Model.RecordBatch>> ReadAsync(IObjectStore store, string key)
-    {
-        var batches = new List<Model.RecordBatch>();
-        await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(await store.ReadBytesAsync(key)));
-        await foreach (var batch in reader.ReadAllAsync()) batches.Add(batch);
-        return batches;
-    }
+    private Task<QualityScoreRun> RunAsync(JobSpec spec, string name) => QualityScoreRun.RunAsync(spec, _temp.Combine(name));
 
     [Fact]
     public async Task The_top_keep_fraction_by_score_is_kept_exactly_ties_by_id_and_the_report_adds_up()
@@ -81,7 +47,7 @@ public sealed class QualityScoreStageTests(ITestOutputHelper log) : IDisposable
         const double keep = 0.4;
         var run = await RunAsync(Spec(corpus, new QualityScoreStageSpec { Training = training, KeepFraction = keep }), "keep");
         var (output, report) = (run.Output, run.Report);
-        log.WriteLine($"held-out accuracy {report.Classifier.HeldOutAccuracy} on {report.Classifier.HeldOutExamples}, train {report.Classifier.TrainAccuracy}");
+        log.WriteLine($"held-out accuracy {report.Classifier!.HeldOutAccuracy} on {report.Classifier!.HeldOutExamples}, train {report.Classifier!.TrainAccuracy}");
         Assert.True(output.Manifest.Shards.Count >= 2, "several shards");
         Assert.Empty(output.Manifest.Accounting.Imbalances());
         const int n = 120;
@@ -100,10 +66,10 @@ public sealed class QualityScoreStageTests(ITestOutputHelper log) : IDisposable
         // A separable task: the kept 40 % are all real paragraphs.
         Assert.All(output.KeptIds, id => Assert.StartsWith("c-good-", id));
 
-        Assert.True(report.Classifier.HeldOutAccuracy >= 0.9, $"held-out accuracy {report.Classifier.HeldOutAccuracy}");
-        Assert.Equal(200, report.Classifier.Examples);
-        Assert.Equal(200, report.Classifier.TrainExamples + report.Classifier.HeldOutExamples);
-        Assert.InRange(report.Classifier.HeldOutExamples, 20, 60);
+        Assert.True(report.Classifier!.HeldOutAccuracy >= 0.9, $"held-out accuracy {report.Classifier!.HeldOutAccuracy}");
+        Assert.Equal(200, report.Classifier!.Examples);
+        Assert.Equal(200, report.Classifier!.TrainExamples + report.Classifier!.HeldOutExamples);
+        Assert.InRange(report.Classifier!.HeldOutExamples, 20, 60);
         Assert.Equal(n, report.Documents);
         Assert.Equal(drops.Count, report.Removed);
         Assert.Equal(n, report.ScoreHistogram.Sum(b => b.Count));
@@ -136,11 +102,11 @@ public sealed class QualityScoreStageTests(ITestOutputHelper log) : IDisposable
         Assert.True(drops.Count >= 50, $"{drops.Count} dropped");
         Assert.Equal(QualityScoreStage.LowScoreReason, Assert.Single(output.Manifest.Accounting.Stages.Single(s => s.Stage.EndsWith("quality_score", StringComparison.Ordinal)).Dropped).Key);
 
-        Assert.Equal(4, report.Classifier.Skipped);
-        Assert.Equal(204, report.Classifier.Lines);
-        Assert.Contains(report.Classifier.SkippedSamples, s => s.StartsWith("line 201: not JSON", StringComparison.Ordinal));
-        Assert.Contains("line 202: no label", report.Classifier.SkippedSamples);
-        Assert.Contains(report.Classifier.SkippedSamples, s => s.StartsWith("line 204: label \"maybe\"", StringComparison.Ordinal));
+        Assert.Equal(4, report.Classifier!.Skipped);
+        Assert.Equal(204, report.Classifier!.Lines);
+        Assert.Contains(report.Classifier!.SkippedSamples, s => s.StartsWith("line 201: not JSON", StringComparison.Ordinal));
+        Assert.Contains("line 202: no label", report.Classifier!.SkippedSamples);
+        Assert.Contains(report.Classifier!.SkippedSamples, s => s.StartsWith("line 204: label \"maybe\"", StringComparison.Ordinal));
         Assert.Null(report.CutoffId);
         Assert.Equal(0.5, report.MinScore);
 
