@@ -28,7 +28,8 @@ public static class JobExecutor
         // The executor times every task; a stage that measures a part of its own (a fused pass's share) sets Seconds itself.
         stats = stats with
         {
-            Worker = services.Worker, StoreRetries = retries.Count,
+            Worker = services.Worker,
+            StoreRetries = retries.Count,
             Seconds = stats.Seconds > 0 ? stats.Seconds : clock.Elapsed.TotalSeconds,
         };
         try

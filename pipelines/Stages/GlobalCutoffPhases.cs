@@ -30,15 +30,6 @@ internal sealed class GlobalCutoffPhases(PipelineStage stage, double keepFractio
     /// <summary>The rounds' decisions: what locate-high, locate-low and cutoff found.</summary>
     public sealed record Round(long Documents, long Remove, int HighBin = 0, long RankInHigh = 0, uint Key = 0, long RankAmongTies = 0, string? LastId = null);
 
-    public static IEnumerable<PhaseInfo> Phases(JobPlan plan)
-    {
-        yield return new(LocateHighPhase, TaskScope.Single, 1, false);
-        yield return new(CountLowPhase, TaskScope.Shard, plan.ShardCount, false);
-        yield return new(LocateLowPhase, TaskScope.Single, 1, false);
-        yield return new(TiesPhase, TaskScope.Shard, plan.ShardCount, false);
-        yield return new(CutoffPhase, TaskScope.Single, 1, false);
-    }
-
     /// <summary>The phases as values, for a stage that declares its phases (<see cref="PipelineStage.DeclarePhases"/>).</summary>
     public IEnumerable<StagePhase> Declare(JobPlan plan)
     {
@@ -48,17 +39,6 @@ internal sealed class GlobalCutoffPhases(PipelineStage stage, double keepFractio
         yield return new(TiesPhase, TaskScope.Shard, plan.ShardCount, TiesAsync);
         yield return new(CutoffPhase, TaskScope.Single, 1, CutoffRoundAsync);
     }
-
-    /// <summary>Runs the task when its phase is one of these; null otherwise.</summary>
-    public Task<TaskStats>? TryRun(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        LocateHighPhase => LocateHighAsync(task, cancellationToken),
-        CountLowPhase => CountLowAsync(task, cancellationToken),
-        LocateLowPhase => LocateLowAsync(task, cancellationToken),
-        TiesPhase => TiesAsync(task, cancellationToken),
-        CutoffPhase => CutoffRoundAsync(task, cancellationToken),
-        _ => null,
-    };
 
     /// <summary>The value a key stands for (the inverse of <see cref="D4Selection.KeyOf"/>).</summary>
     public static float ValueOf(uint key)

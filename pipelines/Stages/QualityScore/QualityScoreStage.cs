@@ -48,25 +48,18 @@ public sealed class QualityScoreStage : PipelineStage
 
     public override string Name => QualityScoreStageSpec.TypeName;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
     [
-        new(Spec.Model is null ? TrainPhaseName : InspectPhaseName, TaskScope.Single, 1, false, EmbedStage.RequiredRole),
-        new(ScorePhaseName, TaskScope.Shard, plan.ShardCount, false, Spec.Model is null ? null : EmbedStage.RequiredRole),
-        .. Cutoff is null ? [] : GlobalCutoffPhases.Phases(plan),
-        new(ApplyPhaseName, TaskScope.Shard, plan.ShardCount, true),
-        new(ReportPhaseName, TaskScope.Single, 1, false),
+        Spec.Model is null
+            ? new(TrainPhaseName, TaskScope.Single, 1, (task, ct) => TrainPhase.RunAsync(this, task, ct), requiredRole: EmbedStage.RequiredRole)
+            : new(InspectPhaseName, TaskScope.Single, 1, (task, ct) => InspectPhase.RunAsync(this, task, ct), requiredRole: EmbedStage.RequiredRole),
+        Spec.Model is null
+            ? new(ScorePhaseName, TaskScope.Shard, plan.ShardCount, (task, ct) => ScorePhase.RunAsync(this, task, ct))
+            : new(ScorePhaseName, TaskScope.Shard, plan.ShardCount, (task, ct) => ModelScorePhase.RunAsync(this, task, ct), requiredRole: EmbedStage.RequiredRole),
+        .. Cutoff is null ? [] : Cutoff.Declare(plan),
+        new(ApplyPhaseName, TaskScope.Shard, plan.ShardCount, (task, ct) => ApplyPhase.RunAsync(this, task, ct), producesShardOutput: true),
+        new(ReportPhaseName, TaskScope.Single, 1, (task, ct) => ReportPhase.RunAsync(this, task, ct)),
     ];
-
-    public override Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken) => task.Phase switch
-    {
-        TrainPhaseName => TrainPhase.RunAsync(this, task, cancellationToken),
-        InspectPhaseName => InspectPhase.RunAsync(this, task, cancellationToken),
-        ScorePhaseName when Spec.Model is not null => ModelScorePhase.RunAsync(this, task, cancellationToken),
-        ScorePhaseName => ScorePhase.RunAsync(this, task, cancellationToken),
-        ApplyPhaseName => ApplyPhase.RunAsync(this, task, cancellationToken),
-        ReportPhaseName => ReportPhase.RunAsync(this, task, cancellationToken),
-        _ => Cutoff?.TryRun(task, cancellationToken) ?? throw new ArgumentException($"{this} has no phase '{task.Phase}'."),
-    };
 
     internal string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
 
