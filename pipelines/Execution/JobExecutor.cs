@@ -24,6 +24,8 @@ public static class JobExecutor
         SweepOrphanedTempFiles(job);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        // A task that handled a big record frees its copies before the next task makes its own (see LargeRecordRelease).
+        using var largeRecords = LargeRecordRelease.Begin();
         var stats = await stage.RunAsync(new TaskContext(job, stage, phase, task, services), cancellationToken).ConfigureAwait(false);
         // The executor times every task; a stage that measures a part of its own (a fused pass's share) sets Seconds itself.
         stats = stats with

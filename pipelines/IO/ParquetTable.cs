@@ -171,6 +171,7 @@ public sealed class ParquetTableReader : IAsyncDisposable
             case Column<string> c:
                 var strings = new string?[rows];
                 await rowGroup.ReadAsync(field, strings.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
+                foreach (var s in strings) Execution.LargeRecordRelease.Saw(s?.Length ?? 0);
                 // The core columns are never null; a passed-through input field may be (kept as null).
                 c.AddRange(IsCore(field.Name) ? strings.Select(s => s ?? string.Empty) : strings!);
                 break;

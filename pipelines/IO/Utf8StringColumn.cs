@@ -30,7 +30,13 @@ internal sealed class Utf8StringColumn
     public async Task WriteAsync(ParquetRowGroupWriter rowGroup, IReadOnlyList<string?> values, CancellationToken cancellationToken)
     {
         var total = 0L;
-        foreach (var value in values) if (value is not null) total += Encoding.UTF8.GetByteCount(value);
+        foreach (var value in values)
+        {
+            if (value is null) continue;
+            var bytes = Encoding.UTF8.GetByteCount(value);
+            Execution.LargeRecordRelease.Saw(bytes);
+            total += bytes;
+        }
         var slices = new ReadOnlyMemory<byte>?[values.Count];
         if (total > Array.MaxLength)
         {
