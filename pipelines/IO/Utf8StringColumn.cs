@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Parquet;
 using Parquet.Schema;
@@ -45,7 +44,7 @@ internal sealed class Utf8StringColumn
             await rowGroup.WriteAsync<ReadOnlyMemory<byte>>(_bytes, slices, cancellationToken: cancellationToken).ConfigureAwait(false);
             return;
         }
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, total));
+        var buffer = ScratchArray.Rent<byte>((int)Math.Max(1, total));
         try
         {
             var at = 0;
@@ -60,7 +59,7 @@ internal sealed class Utf8StringColumn
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ScratchArray.Return(buffer);
         }
     }
 }

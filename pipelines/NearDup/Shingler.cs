@@ -1,9 +1,9 @@
-using System.Buffers;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Text;
+using Curation.Pipelines.IO;
 
 namespace Curation.Pipelines.NearDup;
 
@@ -108,7 +108,7 @@ public sealed class Shingler
     {
         var source = Nfc(text);
         if (_text.Length < source.Length) _text = new char[Math.Max(source.Length, _text.Length * 2)];
-        var lowered = ArrayPool<char>.Shared.Rent(Math.Max(1, source.Length));
+        var lowered = ScratchArray.Rent<char>(Math.Max(1, source.Length));
         try
         {
             source.AsSpan().ToLowerInvariant(lowered); // whole-span lowering handles surrogate pairs; same length
@@ -149,7 +149,7 @@ public sealed class Shingler
         }
         finally
         {
-            ArrayPool<char>.Shared.Return(lowered);
+            ScratchArray.Return(lowered);
         }
     }
 

@@ -1,7 +1,7 @@
-using System.Buffers;
 using System.Globalization;
 using System.IO.Hashing;
 using System.Text;
+using Curation.Pipelines.IO;
 
 namespace Curation.Pipelines.Text;
 
@@ -15,8 +15,8 @@ public readonly record struct ContentHash(long High, long Low)
     public static ContentHash Of(string text, bool caseFold, bool collapseWhitespace)
     {
         var canonical = text.IsNormalized(NormalizationForm.FormC) ? text : text.Normalize(NormalizationForm.FormC);
-        var chars = ArrayPool<char>.Shared.Rent(Math.Max(1, canonical.Length));
-        var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(canonical.Length));
+        var chars = ScratchArray.Rent<char>(Math.Max(1, canonical.Length));
+        var bytes = ScratchArray.Rent<byte>(Encoding.UTF8.GetMaxByteCount(canonical.Length));
         try
         {
             ReadOnlySpan<char> source = canonical;
@@ -49,8 +49,8 @@ public readonly record struct ContentHash(long High, long Low)
         }
         finally
         {
-            ArrayPool<char>.Shared.Return(chars);
-            ArrayPool<byte>.Shared.Return(bytes);
+            ScratchArray.Return(chars);
+            ScratchArray.Return(bytes);
         }
     }
 

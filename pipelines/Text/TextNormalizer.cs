@@ -1,6 +1,6 @@
-using System.Buffers;
 using System.Globalization;
 using System.Text;
+using Curation.Pipelines.IO;
 
 namespace Curation.Pipelines.Text;
 
@@ -14,7 +14,7 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
     {
         // The result is never longer than the text (a kept break or space stands for at least one character of it):
         // one pooled buffer, and the text itself back when nothing changed, so a big document is copied at most once.
-        var rented = ArrayPool<char>.Shared.Rent(Math.Max(1, text.Length));
+        var rented = ScratchArray.Rent<char>(Math.Max(1, text.Length));
         try
         {
             var length = Canonical(text, rented);
@@ -24,7 +24,7 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
         }
         finally
         {
-            ArrayPool<char>.Shared.Return(rented);
+            ScratchArray.Return(rented);
         }
     }
 
