@@ -13,7 +13,7 @@ namespace Curation.Pipelines.Execution;
 public static class LargeRecordRelease
 {
     /// <summary>The record size (UTF-8 bytes, or characters for a text read back) from which a task ends with a collection.</summary>
-    public const long Threshold = 8L * 1024 * 1024;
+    public const long Threshold = 4L * 1024 * 1024;
 
     private static readonly AsyncLocal<Tracker?> Current = new();
 

@@ -1,0 +1,74 @@
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+
+namespace Curation.Pipelines.Tests.Execution;
+
+public class LargeRecordReleaseTests
+{
+    [Fact]
+    public async Task A_task_tracks_its_largest_record_from_the_threshold_up_across_the_flows_it_starts()
+    {
+        using var tracker = LargeRecordRelease.Begin();
+        LargeRecordRelease.Saw(LargeRecordRelease.Threshold - 1); // ordinary records are not counted
+        Assert.Equal(0, tracker.Largest);
+        await Task.Run(() => LargeRecordRelease.Saw(LargeRecordRelease.Threshold + 5)); // a stage's pool thread
+        LargeRecordRelease.Saw(LargeRecordRelease.Threshold);
+        Assert.Equal(LargeRecordRelease.Threshold + 5, tracker.Largest);
+    }
+
+    [Fact]
+    public async Task Each_task_has_its_own_tracker_and_outside_a_task_nothing_is_tracked()
+    {
+        LargeRecordRelease.Saw(LargeRecordRelease.Threshold * 2); // no task: a no-op
+        var first = Task.Run(() =>
+        {
+            using var tracker = LargeRecordRelease.Begin();
+            LargeRecordRelease.Saw(LargeRecordRelease.Threshold * 3);
+            return tracker.Largest;
+        });
+        var second = Task.Run(() =>
+        {
+            using var tracker = LargeRecordRelease.Begin();
+            return tracker.Largest;
+        });
+        Assert.Equal(LargeRecordRelease.Threshold * 3, await first);
+        Assert.Equal(0, await second);
+    }
+
+    [Fact]
+    public void Disposing_a_tracker_that_saw_a_big_record_runs_a_full_collection_and_frees_the_large_garbage()
+    {
+        var before = GC.CollectionCount(GC.MaxGeneration);
+        var garbage = TaskWithABigRecord();
+        Assert.True(GC.CollectionCount(GC.MaxGeneration) > before);
+        Assert.False(garbage.IsAlive);
+    }
+
+    /// <summary>A task that made a big record's copy and dropped it; what it returns does not hold the copy.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference TaskWithABigRecord()
+    {
+        using var tracker = LargeRecordRelease.Begin();
+        var garbage = Copy((int)LargeRecordRelease.Threshold);
+        LargeRecordRelease.Saw(LargeRecordRelease.Threshold);
+        return garbage;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference Copy(int bytes) => new(new byte[bytes]);
+
+    [Theory]
+    [InlineData(16, true)]
+    [InlineData(1024 * 1024, true)]
+    [InlineData(1024 * 1024 + 1, false)]
+    [InlineData(64 * 1024 * 1024, false)]
+    public void Scratch_buffers_come_from_the_shared_pool_up_to_1_MiB_and_are_allocated_at_their_size_above(int bytes, bool pooled)
+    {
+        Assert.Equal(pooled, ScratchArray.IsPooled<byte>(bytes));
+        var buffer = ScratchArray.Rent<byte>(bytes);
+        Assert.True(buffer.Length >= bytes);
+        if (!pooled) Assert.Equal(bytes, buffer.Length); // exact: the pool would round up to a power of two
+        ScratchArray.Return(buffer);
+        Assert.Equal(ScratchArray.IsPooled<char>(bytes / 2), bytes / 2 * sizeof(char) <= ScratchArray.PooledLimitBytes);
+    }
+}
