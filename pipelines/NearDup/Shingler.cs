@@ -1,9 +1,9 @@
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Text;
-using Curation.Pipelines.IO;
 
 namespace Curation.Pipelines.NearDup;
 
