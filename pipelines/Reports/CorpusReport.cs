@@ -245,11 +245,25 @@ public sealed record CorpusReport
         }
     }
 
-    /// <summary>The text's user-perceived characters (extended grapheme clusters), counted without allocating.</summary>
-    private static int TextElements(string text)
+    /// <summary>
+    /// The text's user-perceived characters (extended grapheme clusters, UAX #29), counted without allocating. An ASCII
+    /// character followed by another (or the end) is a cluster of its own: no ASCII character extends, joins or prepends
+    /// (GB9–GB9c, GB11–GB13), and only CR LF is one cluster (GB3); anything else is segmented by
+    /// <see cref="System.Globalization.StringInfo.GetNextTextElementLength(string, int)"/>.
+    /// </summary>
+    internal static int TextElements(string text)
     {
         var count = 0;
-        for (var i = 0; i < text.Length; i += System.Globalization.StringInfo.GetNextTextElementLength(text, i)) count++;
+        var i = 0;
+        while (i < text.Length)
+        {
+            var c = text[i];
+            if (c < 0x80 && (i + 1 == text.Length || text[i + 1] < 0x80))
+                i += c == '\r' && i + 1 < text.Length && text[i + 1] == '\n' ? 2 : 1;
+            else
+                i += System.Globalization.StringInfo.GetNextTextElementLength(text, i);
+            count++;
+        }
         return count;
     }
 

@@ -78,47 +78,48 @@ public sealed class D4Stage : PipelineStage
         return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds };
     }
 
+    /// <summary>
+    /// The cutoff turned into decisions of the shard (rows at or before it; <see cref="ShardDecisions"/>), applied by the
+    /// shared transform, which also records every row's cluster and distance.
+    /// </summary>
     private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var (cutoff, round) = await _cutoff.CutoffAsync(task, cancellationToken).ConfigureAwait(false);
         var table = await ReadDistancesAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
-        var transform = new ApplyCutoff(table, cutoff, GlobalCutoffPhases.ValueOf(round.Key));
-        var stats = await ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken).ConfigureAwait(false);
-        // Per cluster: members and removed, as (cluster, size, removed) triples for the report.
-        var counts = transform.Counts.OrderBy(c => c.Key).SelectMany(c => new[] { c.Key, c.Value.Size, c.Value.Removed }).ToArray();
-        await StageObjects.WriteArrayAsync(task.Job.Data, ShardKey(task, "counts", task.Task, "bin"), counts, cancellationToken).ConfigureAwait(false);
-        return stats;
-    }
-
-    private sealed class ApplyCutoff(RecordBatch table, D4Cutoff cutoff, float cutoffDistance) : IDocumentTransform
-    {
-        private int _offset;
-
-        public Dictionary<long, (long Size, long Removed)> Counts { get; } = [];
-
-        public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(ClusterColumn, typeof(int)), new(DistanceColumn, typeof(float))];
-
-        public void Process(RecordBatch batch, DropCollector drops)
+        var cutoffDistance = GlobalCutoffPhases.ValueOf(round.Key);
+        var (ids, clusterOf, distanceOf) = (table.Ids, table.GetColumn<int>("cluster"), table.GetColumn<float>("distance"));
+        var decisions = new Dictionary<long, ShardDecision>();
+        var sizes = new Dictionary<long, (long Size, long Removed)>();
+        for (var row = 0; row < table.RowCount; row++)
+        {
+            var (cluster, distance) = (clusterOf[row], distanceOf[row]);
+            var removed = cutoff.Removes(distance, ids[row]);
+            var count = sizes.GetValueOrDefault(cluster);
+            sizes[cluster] = (count.Size + 1, count.Removed + (removed ? 1 : 0));
+            if (removed)
+                decisions[row] = new ShardDecision(PrototypicalReason,
+                    $"cosine distance {distance:0.000000} to the centroid of cluster {cluster}, at or below the cutoff {cutoffDistance:0.000000}");
+        }
+        var transform = new ApplyDecisionsTransform(decisions, [new(ClusterColumn, typeof(int)), new(DistanceColumn, typeof(float))], (batch, offset) =>
         {
             var clusters = batch.ResetColumn<int>(ClusterColumn, batch.RowCount);
             var distances = batch.ResetColumn<float>(DistanceColumn, batch.RowCount);
-            var (ids, clusterOf, distanceOf) = (table.Ids, table.GetColumn<int>("cluster"), table.GetColumn<float>("distance"));
             for (var i = 0; i < batch.RowCount; i++)
             {
-                var row = _offset + i;
-                if (row >= table.RowCount || ids[row] != batch.Ids[i])
+                var row = offset + i;
+                if (row >= table.RowCount || ids[(int)row] != batch.Ids[i])
                     throw new InvalidOperationException($"Row {row} ({batch.Ids[i]}) has no d4 assignment; the shard changed under the stage.");
-                var (cluster, distance) = (clusterOf[row], distanceOf[row]);
-                clusters.Add(cluster);
-                distances.Add(distance);
-                var removed = cutoff.Removes(distance, batch.Ids[i]);
-                var count = Counts.GetValueOrDefault(cluster);
-                Counts[cluster] = (count.Size + 1, count.Removed + (removed ? 1 : 0));
-                if (removed)
-                    drops.Drop(i, PrototypicalReason, $"cosine distance {distance:0.000000} to the centroid of cluster {cluster}, at or below the cutoff {cutoffDistance:0.000000}");
+                clusters.Add(clusterOf[(int)row]);
+                distances.Add(distanceOf[(int)row]);
             }
-            _offset += batch.RowCount;
-        }
+        });
+        var stats = await ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken).ConfigureAwait(false);
+        if (stats.In != table.RowCount)
+            throw new InvalidOperationException($"shard {task.Task} has {stats.In} rows, its d4 assignments {table.RowCount}; the shard changed under the stage.");
+        // Per cluster: members and removed, as (cluster, size, removed) triples for the report.
+        var counts = sizes.OrderBy(c => c.Key).SelectMany(c => new[] { c.Key, c.Value.Size, c.Value.Removed }).ToArray();
+        await StageObjects.WriteArrayAsync(task.Job.Data, ShardKey(task, "counts", task.Task, "bin"), counts, cancellationToken).ConfigureAwait(false);
+        return stats;
     }
 
     private async Task<TaskStats> ReportAsync(TaskContext task, CancellationToken cancellationToken)
