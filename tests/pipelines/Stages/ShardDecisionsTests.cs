@@ -43,10 +43,11 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
         var kept = new List<string>();
         var reasons = new Dictionary<string, long>();
         var drops = new List<(string Id, string Reason, string Detail, string Twin)>();
+        var next = 0;
         foreach (var texts in new[] { new[] { "a", "b" }, ["c", "d", "e"] })
         {
             var batch = RecordBatch.ForDocuments();
-            foreach (var text in texts) batch.AddDocument($"d{kept.Count + drops.Count}", text, "test.jsonl", kept.Count + drops.Count);
+            foreach (var text in texts) batch.AddDocument($"d{next}", text, "test.jsonl", next++);
             var collector = new DropCollector(batch, "dedup");
             transform.Process(batch, collector);
             batch.Validate();
