@@ -15,6 +15,10 @@ namespace Curation.Pipelines.Stages;
 /// <item><b>report</b>: most repeated removed units (hash, documents, removed, sample) and characters removed.</item>
 /// </list>
 /// Every choice depends only on ids, positions and the spec: silo count and timing never change the result.
+/// A versioned corpus keeps a durable line index per hash partition in each snapshot (<see cref="IndexName"/>: hash →
+/// documents keeping it, the first of them): a refresh's resolve loads the base's partition first, so units the corpus
+/// already keeps are removed from the new documents, and writes the merged partition (the base's by reference when
+/// this run changed nothing in it).
 /// </summary>
 public sealed partial class LineDedupStage(int index, LineDedupStageSpec spec) : PipelineStage(index)
 {
