@@ -163,14 +163,4 @@ public sealed class LineDedupStageTests(ITestOutputHelper output) : IDisposable
         LineUnits.Split("", LineDedupUnit.Line, units);
         Assert.Empty(units);
     }
-
-    [Fact]
-    public void A_versioned_corpus_is_refused_with_the_reason()
-    {
-        var spec = Spec("/tmp/in") with { Output = new OutputSpec { Path = "curated/lines", Snapshots = true } };
-        var errors = JobSpecValidator.Validate(spec);
-        var error = Assert.Single(errors, e => e.Field == "stages[0].type");
-        Assert.Contains("versioned corpus", error.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain(JobSpecValidator.Validate(Spec("/tmp/in")), e => e.Field.StartsWith("stages", StringComparison.Ordinal));
-    }
 }
