@@ -68,7 +68,7 @@ public sealed class LineDedupJobTests : IDisposable
             Name = "lines",
             RunKey = runKey,
             Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl"), IdField = "id" }],
-            Sharding = new ShardingSpec { TargetShardBytes = 16 * 1024 },
+            Sharding = new ShardingSpec { TargetShardBytes = 8 * 1024 },
             Stages = [new LineDedupStageSpec { Partitions = 3 }],
             Output = new OutputSpec { Path = "curated/versioned", Snapshots = true },
         };

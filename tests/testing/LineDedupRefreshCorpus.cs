@@ -63,13 +63,13 @@ public sealed class LineDedupRefreshCorpus
 
     public static LineDedupRefreshCorpus Generate(int seed = 7) => new(seed);
 
-    /// <summary>Writes part <paramref name="part"/> (1-based) into <paramref name="folder"/> as two JSONL objects.</summary>
-    public void WritePart(string folder, int part)
+    /// <summary>Writes part <paramref name="part"/> (1-based) into <paramref name="folder"/> as <paramref name="files"/> JSONL objects.</summary>
+    public void WritePart(string folder, int part, int files = 4)
     {
         Directory.CreateDirectory(folder);
         var documents = Parts[part - 1];
-        for (var f = 0; f < 2; f++)
-            File.WriteAllLines(Path.Combine(folder, $"part{part}-{f}.jsonl"), documents.Where((_, i) => i % 2 == f)
+        for (var f = 0; f < files; f++)
+            File.WriteAllLines(Path.Combine(folder, $"part{part}-{f}.jsonl"), documents.Where((_, i) => i % files == f)
                 .Select(d => JsonSerializer.Serialize(new { id = d.Id, text = string.Join('\n', d.Lines) })));
     }
 

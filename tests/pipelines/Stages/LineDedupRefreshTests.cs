@@ -22,7 +22,7 @@ public sealed class LineDedupRefreshTests(ITestOutputHelper output) : IDisposabl
 
     private string Input => _temp.Combine("corpus");
 
-    private JobSpec Spec(string runKey, long shardBytes = 16 * 1024, int maxOccurrences = 1) => new()
+    private JobSpec Spec(string runKey, long shardBytes = 8 * 1024, int maxOccurrences = 1) => new()
     {
         Name = "lines",
         RunKey = runKey,
