@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
+using Curation.Pipelines.Storage;
 using Curation.Pipelines.Text;
 
 namespace Curation.Pipelines.Stages;
@@ -17,48 +18,76 @@ public sealed partial class LineDedupStage
         var shards = task.Job.Plan.ShardCount;
         var keep = spec.MaxOccurrences;
 
-        // Pass 1: per hash, the number of documents and the first `keep` of them by (id, shard, row).
-        // Memory: one entry per distinct unit hash of this partition, and 24 bytes per occurrence (hash and row, so
-        // pass 2 does not read and decode every shard's file again: a (shard, row) names one occurrence of a hash).
+        // Pass 1: per hash, the number of documents and, per shard, its first `keep` holders by rank (the keep order
+        // within a shard). Memory: one entry per distinct unit hash of this partition, candidates only for hashes seen
+        // twice, and 24 bytes per occurrence (so pass 2 does not read and decode every shard's file again).
         var entries = new Dictionary<ContentHash, Entry>();
-        var seen = new List<(ContentHash Hash, long Row)>[shards];
+        var seen = new List<Occurrence>[shards];
         long occurrences = 0;
         for (var shard = 0; shard < shards; shard++)
         {
             var list = seen[shard] = [];
             await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, OccurrencesKey(task, shard), partition, cancellationToken).ConfigureAwait(false))
             {
-                var (high, low, ids, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>(Row));
+                var (high, low) = (batch.GetColumn<long>(HashHigh).List, batch.GetColumn<long>(HashLow).List);
+                var (ranks, rows, units) = (batch.GetColumn<int>(Rank).List, batch.GetColumn<int>(Row).List, batch.GetColumn<int>(Unit).List);
                 for (var i = 0; i < batch.RowCount; i++)
                 {
                     occurrences++;
                     var hash = new ContentHash(high[i], low[i]);
-                    var candidate = new Keeper(ids[i], shard, rows[i]);
-                    list.Add((hash, rows[i]));
+                    list.Add(new Occurrence(hash, rows[i], units[i]));
+                    var holder = new Holder(shard, ranks[i], rows[i]);
                     ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(entries, hash, out var exists);
-                    entry = exists ? entry.With(candidate, keep) : Entry.First(candidate, keep);
+                    if (!exists) entry = new Entry(holder);
+                    else entry.Add(holder, keep);
                 }
             }
         }
+
+        // The keepers of every unit found in more than `keep` documents: the first `keep` by (id, shard, row). Ids are
+        // read back (from the hash phase's ranked ids) only where the candidates lie in more than one shard.
+        var repeated = new List<ContentHash>();
+        var needed = new SortedDictionary<int, HashSet<int>>();
+        foreach (var (hash, entry) in entries)
+        {
+            if (entry.Count <= keep) continue;
+            repeated.Add(hash);
+            if (!entry.SpansShards) continue;
+            foreach (var holder in entry.Candidates!)
+            {
+                if (!needed.TryGetValue(holder.Shard, out var set)) needed[holder.Shard] = set = [];
+                set.Add(holder.Rank);
+            }
+        }
+        var ids = new Dictionary<(int Shard, int Rank), string>();
+        foreach (var (shard, wanted) in needed)
+        {
+            var key = IdsKey(task, shard);
+            var ranked = new RankedIds(await task.Job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false), key);
+            foreach (var rank in wanted) ids[(shard, rank)] = ranked[rank];
+        }
+        foreach (var hash in repeated) CollectionsMarshal.GetValueRefOrNullRef(entries, hash).Resolve(keep, ids);
 
         // Pass 2: every occurrence of a unit found in more than `keep` documents, outside its keepers, is removed.
         var removals = new SortedDictionary<int, RecordBatch>();
         long removed = 0;
         for (var shard = 0; shard < shards; shard++)
         {
-            Column<long>? rows = null, high = null, low = null;
-            foreach (var (hash, row) in seen[shard])
+            Column<int>? rows = null, units = null;
+            Column<long>? high = null, low = null;
+            foreach (var occurrence in seen[shard])
             {
-                var entry = entries[hash];
-                if (entry.Count <= keep || entry.Keeps(shard, row)) continue;
+                var entry = entries[occurrence.Hash];
+                if (entry.Count <= keep || entry.Keeps(shard, occurrence.Row)) continue;
                 if (rows is null)
                 {
                     var target = removals[shard] = RecordBatch.WithSchema(RemovalSchema);
-                    (rows, high, low) = (target.GetColumn<long>(Row), target.GetColumn<long>("hash_hi"), target.GetColumn<long>("hash_lo"));
+                    (rows, units, high, low) = (target.GetColumn<int>(Row), target.GetColumn<int>(Unit), target.GetColumn<long>(HashHigh), target.GetColumn<long>(HashLow));
                 }
-                rows.Add(row);
-                high!.Add(hash.High);
-                low!.Add(hash.Low);
+                rows.Add(occurrence.Row);
+                units!.Add(occurrence.Unit);
+                high!.Add(occurrence.Hash.High);
+                low!.Add(occurrence.Hash.Low);
                 removed++;
             }
             seen[shard] = [];
@@ -79,45 +108,66 @@ public sealed partial class LineDedupStage
             Metrics =
             {
                 ["distinct_units"] = entries.Count,
-                ["repeated_units"] = entries.Values.Count(e => e.Count > keep),
+                ["repeated_units"] = repeated.Count,
                 ["occurrences_removed"] = removed,
             },
         };
     }
 
-    /// <summary>A document holding a unit, ordered by (id, shard, row): the keep rule's order.</summary>
-    private readonly record struct Keeper(string Id, int Shard, long Row) : IComparable<Keeper>
-    {
-        public int CompareTo(Keeper other)
-        {
-            var byId = string.CompareOrdinal(Id, other.Id);
-            if (byId != 0) return byId;
-            return Shard != other.Shard ? Shard.CompareTo(other.Shard) : Row.CompareTo(other.Row);
-        }
-    }
+    /// <summary>One document holding a unit, as pass 2 needs it: its row and the unit's index there.</summary>
+    private readonly record struct Occurrence(ContentHash Hash, int Row, int Unit);
+
+    /// <summary>A document holding a unit: its shard, its rank in the shard's id order, its row.</summary>
+    private readonly record struct Holder(int Shard, int Rank, int Row);
 
     /// <summary>
-    /// One unit hash: the documents it occurs in and its keepers: <see cref="Best"/> when one document keeps it (the
-    /// default), else the sorted first ones in <see cref="Firsts"/>.
+    /// One unit hash: the documents it occurs in and its keeper candidates: <see cref="First"/> alone until a second
+    /// document holds it, then <see cref="Candidates"/>: per shard its first <c>maxOccurrences</c> holders by rank
+    /// (shards arrive in order, so the current shard's are the list's tail); after <see cref="Resolve"/> the keepers.
     /// </summary>
-    private readonly record struct Entry(long Count, Keeper Best, Keeper[]? Firsts)
+    private struct Entry(Holder first)
     {
-        public static Entry First(Keeper keeper, int keep) => new(1, keeper, keep == 1 ? null : [keeper]);
+        public long Count { get; private set; } = 1;
+        public Holder First { get; } = first;
+        public List<Holder>? Candidates { get; private set; }
 
-        public Entry With(Keeper candidate, int keep)
+        public readonly bool SpansShards => Candidates is { } list && list[0].Shard != list[^1].Shard;
+
+        public void Add(Holder holder, int keep)
         {
-            if (Firsts is null) return new Entry(Count + 1, candidate.CompareTo(Best) < 0 ? candidate : Best, null);
-            if (Firsts.Length == keep && candidate.CompareTo(Firsts[^1]) >= 0) return this with { Count = Count + 1 };
-            var firsts = new List<Keeper>(Firsts) { candidate };
-            firsts.Sort();
-            return new Entry(Count + 1, firsts[0], firsts.Take(keep).ToArray());
+            Count++;
+            var list = Candidates ??= [First];
+            var tail = list.Count;
+            while (tail > 0 && list[tail - 1].Shard == holder.Shard) tail--;
+            if (list.Count - tail == keep)
+            {
+                if (holder.Rank >= list[^1].Rank) return;
+                list.RemoveAt(list.Count - 1);
+            }
+            var at = list.Count;
+            while (at > tail && list[at - 1].Rank > holder.Rank) at--;
+            list.Insert(at, holder);
         }
 
-        /// <summary>Whether the occurrence at (<paramref name="shard"/>, <paramref name="row"/>) is one of the keepers.</summary>
-        public bool Keeps(int shard, long row)
+        /// <summary>Keeps the first <paramref name="keep"/> candidates by (id, shard, rank); ids only across shards.</summary>
+        public void Resolve(int keep, Dictionary<(int Shard, int Rank), string> ids)
         {
-            if (Firsts is null) return Best.Shard == shard && Best.Row == row;
-            foreach (var k in Firsts) if (k.Shard == shard && k.Row == row) return true;
+            var list = Candidates!;
+            if (SpansShards)
+                list.Sort((a, b) =>
+                {
+                    var byId = string.CompareOrdinal(ids[(a.Shard, a.Rank)], ids[(b.Shard, b.Rank)]);
+                    if (byId != 0) return byId;
+                    return a.Shard != b.Shard ? a.Shard.CompareTo(b.Shard) : a.Rank.CompareTo(b.Rank);
+                });
+            if (list.Count > keep) list.RemoveRange(keep, list.Count - keep);
+        }
+
+        /// <summary>Whether the document at (<paramref name="shard"/>, <paramref name="row"/>) keeps the unit (after <see cref="Resolve"/>).</summary>
+        public readonly bool Keeps(int shard, int row)
+        {
+            if (Candidates is null) return First.Shard == shard && First.Row == row;
+            foreach (var k in Candidates) if (k.Shard == shard && k.Row == row) return true;
             return false;
         }
     }
