@@ -15,7 +15,7 @@ public sealed partial class LineDedupStage
     private const string UnitMetadata = "curation.line_dedup.unit";
 
     private static readonly IReadOnlyList<ColumnSchema> IndexSchema =
-        [new("hash_hi", typeof(long)), new("hash_lo", typeof(long)), new(Columns.Id, typeof(string)), new("kept", typeof(int))];
+        [new(HashHigh, typeof(long)), new(HashLow, typeof(long)), new(Columns.Id, typeof(string)), new("kept", typeof(int))];
 
     /// <summary>
     /// A refresh: the base snapshot's line index of this partition (null for a plain output or the first snapshot),
@@ -37,7 +37,7 @@ public sealed partial class LineDedupStage
                 "a refresh needs the same unit (start a new corpus instead).");
         await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            var (high, low, ids, kept) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<int>("kept"));
+            var (high, low, ids, kept) = (batch.GetColumn<long>(HashHigh), batch.GetColumn<long>(HashLow), batch.Ids, batch.GetColumn<int>("kept"));
             for (var i = 0; i < batch.RowCount; i++) add(new ContentHash(high[i], low[i]), ids[i], kept[i]);
         }
         return found;
@@ -48,19 +48,21 @@ public sealed partial class LineDedupStage
     /// sorted by hash, each with its keepers after this run — or the base's object by reference when this run added no
     /// unit and no keeper here.
     /// </summary>
+    /// <param name="ids">The ids resolve read back, holding every new unit's first keeper.</param>
     private async Task<List<SnapshotIndex>?> WriteIndexAsync(TaskContext task, int partition, SnapshotIndex? baseIndex,
-        Dictionary<ContentHash, Entry> entries, CancellationToken cancellationToken)
+        Dictionary<ContentHash, Entry> entries, Dictionary<(int Shard, int Rank), string> ids, CancellationToken cancellationToken)
     {
         if (task.Job.Refresh is null) return null;
         var keep = spec.MaxOccurrences;
         if (baseIndex is not null && !entries.Values.Any(e => e.Kept(keep) != e.Indexed)) return [baseIndex];
         var index = RecordBatch.WithSchema(IndexSchema, entries.Count);
-        var (high, low, ids, kept) = (index.GetColumn<long>("hash_hi"), index.GetColumn<long>("hash_lo"), index.Ids, index.GetColumn<int>("kept"));
+        var (high, low, column, kept) = (index.GetColumn<long>(HashHigh), index.GetColumn<long>(HashLow), index.Ids, index.GetColumn<int>("kept"));
         foreach (var (hash, entry) in entries.OrderBy(e => e.Key.High).ThenBy(e => e.Key.Low))
         {
             high.Add(hash.High);
             low.Add(hash.Low);
-            ids.Add(entry.Best.Id);
+            var keeper = entry.Keeper;
+            column.Add(keeper.Shard < 0 ? entry.CorpusId! : ids[(keeper.Shard, keeper.Rank)]);
             kept.Add(entry.Kept(keep));
         }
         return [await StageObjects.WriteIndexAsync(task, IndexName, partition, IndexSchema, new Dictionary<string, string> { [UnitMetadata] = UnitName },
