@@ -158,5 +158,11 @@ public sealed class LineDedupRefreshTests(ITestOutputHelper output) : IDisposabl
         // The sentence kept once in part 1 may stay in two new documents, the line kept three times in part 1 in none.
         Assert.Equal(3, KeptIn(second, _corpus.UniqueOfBase).Count);
         Assert.Equal(_corpus.HoldersOf(LineDedupRefreshCorpus.Few, 1), KeptIn(second, LineDedupRefreshCorpus.Few));
+
+        // Another unit would never match the corpus' hashes: the refresh fails naming the setting.
+        _corpus.WritePart(Input, 3);
+        var paragraphs = Spec("3", maxOccurrences: 3) with { Stages = [new LineDedupStageSpec { Partitions = 4, Unit = LineDedupUnit.Paragraph }] };
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => RunAsync(stores, paragraphs));
+        Assert.Contains("indexed unit = line, this job asks for unit = paragraph", error.Message, StringComparison.Ordinal);
     }
 }
