@@ -114,27 +114,24 @@ public sealed partial class SemanticDedupStage
         for (var i = 0; i < scores.Count; i++)
             if (scores[i].Shard != BaseShard && scores[i].Rank >= 0 && !removed[i]) keep.Add((scores[i].Shard, scores[i].Row));
         var baseIndex = Refreshing(task) ? await BaseMembersIndexAsync(task, partition, cancellationToken).ConfigureAwait(false) : null;
-        if (baseIndex is not null && keep.Count == 0) return baseIndex;
-
-        var keys = new List<string>();
-        await foreach (var info in task.Job.Data.ListAsync(MembersFolder(task, partition), cancellationToken).ConfigureAwait(false)) keys.Add(info.Key);
-        keys.Sort(StringComparer.Ordinal);
-        return await StageObjects.WriteIndexAsync(task, MembersIndex, partition, ShuffleTable.Schema<MemberIndexRow>(), null, async (writer, ct) =>
-        {
-            if (baseIndex is not null)
-                await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, baseIndex, ct).ConfigureAwait(false))
-                    await writer.WriteAsync(batch, ct).ConfigureAwait(false);
-            foreach (var key in keys)
+        return await CorpusIndex.MergeOrCarryAsync<MemberIndexRow>(task, MembersIndex, partition, baseIndex, addsNothing: keep.Count == 0, null,
+            async (writer, baseRows, ct) =>
             {
-                var shard = int.Parse(Path.GetFileNameWithoutExtension(key), CultureInfo.InvariantCulture);
-                await foreach (var rows in ShuffleTable.ReadAsync<MemberRow>(task.Job.Data, key, ct).ConfigureAwait(false))
+                await foreach (var batch in baseRows.ConfigureAwait(false)) await writer.WriteAsync(batch, ct).ConfigureAwait(false);
+                var keys = new List<string>();
+                await foreach (var info in task.Job.Data.ListAsync(MembersFolder(task, partition), ct).ConfigureAwait(false)) keys.Add(info.Key);
+                keys.Sort(StringComparer.Ordinal);
+                foreach (var key in keys)
                 {
-                    var piece = new ShuffleRows<MemberIndexRow>();
-                    foreach (var row in rows)
-                        if (keep.Contains((shard, row.Row))) piece.Add(new MemberIndexRow(row.Id, row.Cluster, row.Vector));
-                    await writer.WriteAsync(piece.Batch, ct).ConfigureAwait(false);
+                    var shard = int.Parse(Path.GetFileNameWithoutExtension(key), CultureInfo.InvariantCulture);
+                    await foreach (var rows in ShuffleTable.ReadAsync<MemberRow>(task.Job.Data, key, ct).ConfigureAwait(false))
+                    {
+                        var piece = new ShuffleRows<MemberIndexRow>();
+                        foreach (var row in rows)
+                            if (keep.Contains((shard, row.Row))) piece.Add(new MemberIndexRow(row.Id, row.Cluster, row.Vector));
+                        await writer.WriteAsync(piece.Batch, ct).ConfigureAwait(false);
+                    }
                 }
-            }
-        }, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
     }
 }
