@@ -89,17 +89,13 @@ public sealed record CorpusReport
         {
             var bytes = await output.ReadBytesAsync(location.KeyOf(file.Key), cancellationToken).ConfigureAwait(false);
             await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(bytes), cancellationToken).ConfigureAwait(false);
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var reasons = batch.GetColumn<string>(DropsSchema.Reason);
-                var twins = batch.GetColumn<string>(DropsSchema.TwinId);
-                for (var i = 0; i < batch.RowCount; i++)
+            await foreach (var rows in ShuffleTable.ReadAsync<DropRow>(reader, file.Key, cancellationToken).ConfigureAwait(false))
+                foreach (var drop in rows)
                 {
-                    if (perReason.GetValueOrDefault(reasons[i]) >= SamplesPerReason) continue;
-                    perReason[reasons[i]] = perReason.GetValueOrDefault(reasons[i]) + 1;
-                    dropped.Add(new Sample(batch.Ids[i], batch.Sources[i], reasons[i], twins[i].Length == 0 ? null : twins[i], null));
+                    if (perReason.GetValueOrDefault(drop.Reason) >= SamplesPerReason) continue;
+                    perReason[drop.Reason] = perReason.GetValueOrDefault(drop.Reason) + 1;
+                    dropped.Add(new Sample(drop.Id, drop.Source, drop.Reason, drop.TwinId.Length == 0 ? null : drop.TwinId, null));
                 }
-            }
         }
         var books = manifest.Accounting.Stages;
         return new CorpusReport

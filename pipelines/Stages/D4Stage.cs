@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
@@ -28,8 +28,8 @@ public sealed class D4Stage : PipelineStage
     private const string ApplyPhase = "apply";
     private const string ReportPhase = "report";
 
-    private static readonly IReadOnlyList<ColumnSchema> DistanceSchema =
-        [new("row", typeof(long)), new(Columns.Id, typeof(string)), new("cluster", typeof(int)), new("distance", typeof(float))];
+    /// <summary>A row of a shard's distances table: a document's cluster and cosine distance to its centroid, in shard row order.</summary>
+    private readonly record struct DistanceRow(long Row, string Id, int Cluster, float Distance);
 
     private readonly D4StageSpec _spec;
     private readonly KMeansPhases _kmeans;
@@ -62,20 +62,16 @@ public sealed class D4Stage : PipelineStage
 
     private async Task<TaskStats> AssignAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var centroids = await _kmeans.FinalCentroidsAsync(task, cancellationToken).ConfigureAwait(false);
         var (ids, vectors, dimensions) = await KMeansPhases.LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
         var clusters = new int[ids.Count];
         var distances = new float[ids.Count];
         SphericalKMeans.Assign(vectors, dimensions, centroids, clusters, distances);
-        var batch = RecordBatch.WithSchema(DistanceSchema, ids.Count);
-        for (var i = 0; i < ids.Count; i++) batch.GetColumn<long>("row").Add(i);
-        batch.Ids.AddRange(ids);
-        batch.GetColumn<int>("cluster").AddRange(clusters);
-        batch.GetColumn<float>("distance").AddRange(distances);
-        await StageObjects.WriteParquetAsync(task.Job.Data, ShardKey(task, "distances", task.Task, "parquet"), batch, null, cancellationToken).ConfigureAwait(false);
+        var rows = new ShuffleRows<DistanceRow>(ids.Count);
+        for (var i = 0; i < ids.Count; i++) rows.Add(new DistanceRow(i, ids[i], clusters[i], distances[i]));
+        await ShuffleTable.WriteAsync(task.Job.Data, ShardKey(task, "distances", task.Task, "parquet"), rows, null, cancellationToken).ConfigureAwait(false);
         await _cutoff.WriteHighAsync(task, distances, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats { In = ids.Count };
     }
 
     /// <summary>
@@ -124,7 +120,6 @@ public sealed class D4Stage : PipelineStage
 
     private async Task<TaskStats> ReportAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var (_, round) = await _cutoff.CutoffAsync(task, cancellationToken).ConfigureAwait(false);
         var counts = new SortedDictionary<long, (long Size, long Removed)>();
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
@@ -149,7 +144,7 @@ public sealed class D4Stage : PipelineStage
             DistanceHistogram = DistanceHistogram(high),
         };
         await StageReports.WriteAsync(task, report, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats();
     }
 
     /// <summary>Cosine distance to the centroid in 40 bins of 0.025 over [0, 1] (larger distances in the last bin).</summary>

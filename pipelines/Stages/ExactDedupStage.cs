@@ -140,8 +140,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         // A versioned corpus first loads its base snapshot's index of this partition: those documents are already
         // curated, always win, and a new document with the same hash is dropped naming the indexed one.
         var keepers = new Dictionary<ContentHash, Keeper>();
-        var baseIndex = task.Job.Refresh is null ? null
-            : (await task.Job.BaseIndexAsync(Folder, IndexName, key.Partitions, cancellationToken).ConfigureAwait(false)).ElementAtOrDefault(partition);
+        var baseIndex = await CorpusIndex.BaseAsync(task, IndexName, key.Partitions, partition, cancellationToken).ConfigureAwait(false);
         if (baseIndex is not null)
             await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, baseIndex, cancellationToken).ConfigureAwait(false))
             {
@@ -193,21 +192,20 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         // (sorted by hash); when this run kept nothing new here, the base's object is carried by reference.
         List<SnapshotIndex>? indexes = null;
         if (task.Job.Refresh is not null)
-        {
-            if (baseIndex is not null && keepers.Count == indexed) indexes = [baseIndex];
-            else
-            {
-                var index = RecordBatch.WithSchema(IndexSchema, keepers.Count);
-                var (high, low, ids) = (index.GetColumn<long>("hash_hi"), index.GetColumn<long>("hash_lo"), index.Ids);
-                foreach (var (hash, keeper) in keepers.OrderBy(k => k.Key.High).ThenBy(k => k.Key.Low))
+            indexes = [await CorpusIndex.MergeOrCarryAsync(task, IndexName, partition, baseIndex, addsNothing: keepers.Count == indexed, IndexSchema, null,
+                (writer, _, ct) =>
                 {
-                    high.Add(hash.High);
-                    low.Add(hash.Low);
-                    ids.Add(keeper.Id);
-                }
-                indexes = [await StageObjects.WriteIndexAsync(task, IndexName, partition, index, cancellationToken).ConfigureAwait(false)];
-            }
-        }
+                    // The base's rows are already among the keepers: the merge is the keepers sorted by hash.
+                    var index = RecordBatch.WithSchema(IndexSchema, keepers.Count);
+                    var (high, low, ids) = (index.GetColumn<long>("hash_hi"), index.GetColumn<long>("hash_lo"), index.Ids);
+                    foreach (var (hash, keeper) in keepers.OrderBy(k => k.Key.High).ThenBy(k => k.Key.Low))
+                    {
+                        high.Add(hash.High);
+                        low.Add(hash.Low);
+                        ids.Add(keeper.Id);
+                    }
+                    return writer.WriteAsync(index, ct);
+                }, cancellationToken).ConfigureAwait(false)];
 
         var stats = new TaskStats
         {
