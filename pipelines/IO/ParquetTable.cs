@@ -24,6 +24,9 @@ public sealed class ParquetTableWriter : IAsyncDisposable
         _schema = schema;
     }
 
+    /// <summary>What Parquet.Net's page stream pools may keep (each) once returned: a few ordinary pages' worth.</summary>
+    internal const int PagePoolFreeBytes = 16 * 1024 * 1024;
+
     public long RowsWritten { get; private set; }
 
     /// <summary>Sets a key of the file's metadata; it is written with the footer when the writer is disposed.</summary>
@@ -39,7 +42,14 @@ public sealed class ParquetTableWriter : IAsyncDisposable
     {
         var tops = schema.Select(ToField).ToArray();
         var fields = tops.Select(f => f is ListField list ? (DataField)list.Item : (DataField)f).ToArray();
-        var options = new ParquetOptions { CompressionMethod = CompressionMethod.Snappy };
+        // Parquet.Net builds each page in a pooled stream and keeps returned buffers up to these totals for the life of the
+        // process (its defaults 16 and 64 MiB): a big record's page buffer (its whole text) is left to the GC instead.
+        var options = new ParquetOptions
+        {
+            CompressionMethod = CompressionMethod.Snappy,
+            MaximumSmallPoolFreeBytes = PagePoolFreeBytes,
+            MaximumLargePoolFreeBytes = PagePoolFreeBytes,
+        };
         var writer = await ParquetWriter.CreateAsync(new ParquetSchema(tops), output, options, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         if (metadata is not null) writer.CustomMetadata = metadata.ToDictionary();
