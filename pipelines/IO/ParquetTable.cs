@@ -16,11 +16,11 @@ public sealed class ParquetTableWriter : IAsyncDisposable
     private readonly Utf8StringColumn?[] _strings;
     private readonly IReadOnlyList<ColumnSchema> _schema;
 
-    private ParquetTableWriter(ParquetWriter writer, DataField[] fields, IReadOnlyList<ColumnSchema> schema)
+    private ParquetTableWriter(ParquetWriter writer, ParquetOptions options, DataField[] fields, IReadOnlyList<ColumnSchema> schema)
     {
         _writer = writer;
         _fields = fields;
-        _strings = [.. schema.Select((c, i) => c.Type == typeof(string) ? new Utf8StringColumn(fields[i]) : null)];
+        _strings = [.. schema.Select((c, i) => c.Type == typeof(string) ? new Utf8StringColumn(fields[i], options) : null)];
         _schema = schema;
     }
 
@@ -53,7 +53,7 @@ public sealed class ParquetTableWriter : IAsyncDisposable
         var writer = await ParquetWriter.CreateAsync(new ParquetSchema(tops), output, options, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         if (metadata is not null) writer.CustomMetadata = metadata.ToDictionary();
-        return new ParquetTableWriter(writer, fields, schema);
+        return new ParquetTableWriter(writer, options, fields, schema);
     }
 
     /// <summary>Writes one batch as one row group; an empty batch writes nothing.</summary>
@@ -179,8 +179,7 @@ public sealed class ParquetTableReader : IAsyncDisposable
         switch (target)
         {
             case Column<string> c:
-                var strings = new string?[rows];
-                await rowGroup.ReadAsync(field, strings.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
+                var strings = await Utf8StringColumn.ReadAsync(rowGroup, field, rows, ct).ConfigureAwait(false);
                 foreach (var s in strings) Execution.LargeRecordRelease.Saw(s?.Length ?? 0);
                 // The core columns are never null; a passed-through input field may be (kept as null).
                 c.AddRange(IsCore(field.Name) ? strings.Select(s => s ?? string.Empty) : strings!);
