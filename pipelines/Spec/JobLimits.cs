@@ -44,7 +44,7 @@ public sealed class JobLimits
 
     /// <summary>
     /// Ceiling of <c>inputs[].maxRecordBytes</c>: the largest record <c>bench record</c> measured below 1 GiB of peak RSS
-    /// through four stages (60 MiB → 0.91 GiB, about 15 × the record). A task collects a big record's garbage while it
+    /// through four stages (60 MiB → 0.79–0.91 GiB, 64 MiB → 1.06 GiB). A task collects a big record's garbage while it
     /// runs and after it (<see cref="Execution.LargeRecordRelease"/>), string columns carry no Parquet statistics, are read
     /// as UTF-8 once and a column chunk holding a value of 16 MiB or more is written uncompressed (IO/Utf8StringColumn).
     /// </summary>
