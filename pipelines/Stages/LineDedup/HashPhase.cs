@@ -16,28 +16,20 @@ public sealed partial class LineDedupStage
         var data = task.Job.Data;
         var inputKey = task.InputShardKey(task.Task);
 
-        // The shard's ids first (one small column): each document's rank in the keep order, and the ids in that order
-        // for resolve, so the shuffle rows need no id.
+        // One pass over (id, text): the occurrences are held per partition (fixed-width, a shard's worth) until every id
+        // is known, then each gets its document's rank in the keep order, and the ids go to resolve in that order, so the
+        // shuffle rows need no id.
         var ids = new List<string>();
-        await using (var input = await data.OpenReadAsync(inputKey, cancellationToken).ConfigureAwait(false))
-        await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
-            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id], cancellationToken).ConfigureAwait(false))
-                ids.AddRange(batch.Ids.List);
-        var (ranks, order) = RankedIds.Rank(ids);
-        var encoded = RankedIds.Encode(ids, order);
-        await data.CreateOnceAsync(IdsKey(task, task.Task), (stream, ct) => stream.WriteAsync(encoded, ct).AsTask(), cancellationToken).ConfigureAwait(false);
-        ids.Clear();
-
+        var targets = new OccurrenceColumns?[spec.Partitions];
         var units = new List<LineUnit>();
         var firstUnit = new Dictionary<ContentHash, int>();
         var row = 0;
         long bytesIn = 0, unitCount = 0, occurrences = 0;
-        await using var routed = await RoutedTableWriter.CreateAsync(OccurrenceSchema, cancellationToken).ConfigureAwait(false);
         await using (var input = await data.OpenReadAsync(inputKey, cancellationToken).ConfigureAwait(false))
         await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
-            await foreach (var batch in reader.ReadColumnsAsync([Columns.Text], cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text], cancellationToken).ConfigureAwait(false))
             {
-                var targets = new OccurrenceColumns?[spec.Partitions];
+                ids.AddRange(batch.Ids.List);
                 var texts = batch.Texts;
                 for (var i = 0; i < batch.RowCount; i++, row++)
                 {
@@ -59,12 +51,18 @@ public sealed partial class LineDedupStage
                         firstUnit[hash] = u;
                     }
                     foreach (var (hash, unit) in firstUnit)
-                        (targets[hash.PartitionOf(spec.Partitions)] ??= new OccurrenceColumns()).Add(hash, ranks[row], row, unit);
+                        (targets[hash.PartitionOf(spec.Partitions)] ??= new OccurrenceColumns()).Add(hash, row, unit);
                     occurrences += firstUnit.Count;
                 }
-                for (var partition = 0; partition < spec.Partitions; partition++)
-                    if (targets[partition] is { } target) await routed.WriteAsync(partition, target.Batch, cancellationToken).ConfigureAwait(false);
             }
+
+        var (ranks, order) = RankedIds.Rank(ids);
+        var encoded = RankedIds.Encode(ids, order);
+        ids.Clear();
+        await data.CreateOnceAsync(IdsKey(task, task.Task), (stream, ct) => stream.WriteAsync(encoded, ct).AsTask(), cancellationToken).ConfigureAwait(false);
+        await using var routed = await RoutedTableWriter.CreateAsync(OccurrenceSchema, cancellationToken).ConfigureAwait(false);
+        for (var partition = 0; partition < spec.Partitions; partition++)
+            if (targets[partition] is { } target) await routed.WriteAsync(partition, target.Ranked(ranks), cancellationToken).ConfigureAwait(false);
         await routed.CommitOnceAsync(data, OccurrencesKey(task, task.Task), cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
@@ -73,28 +71,33 @@ public sealed partial class LineDedupStage
         };
     }
 
-    /// <summary>The hash phase's rows for one partition: a unit hash, the document's rank and row, the unit's index.</summary>
+    /// <summary>The hash phase's rows for one partition: a unit hash, the document's row (and rank, once known), the unit's index.</summary>
     private sealed class OccurrenceColumns
     {
+        private readonly RecordBatch _batch = RecordBatch.WithSchema(OccurrenceSchema);
         private readonly Column<long> _high, _low;
-        private readonly Column<int> _ranks, _rows, _units;
+        private readonly Column<int> _rows, _units;
 
         public OccurrenceColumns()
         {
-            Batch = RecordBatch.WithSchema(OccurrenceSchema);
-            (_high, _low) = (Batch.GetColumn<long>(HashHigh), Batch.GetColumn<long>(HashLow));
-            (_ranks, _rows, _units) = (Batch.GetColumn<int>(Rank), Batch.GetColumn<int>(Row), Batch.GetColumn<int>(Unit));
+            (_high, _low) = (_batch.GetColumn<long>(HashHigh), _batch.GetColumn<long>(HashLow));
+            (_rows, _units) = (_batch.GetColumn<int>(Row), _batch.GetColumn<int>(Unit));
         }
 
-        public RecordBatch Batch { get; }
-
-        public void Add(ContentHash hash, int rank, int row, int unit)
+        public void Add(ContentHash hash, int row, int unit)
         {
             _high.Add(hash.High);
             _low.Add(hash.Low);
-            _ranks.Add(rank);
             _rows.Add(row);
             _units.Add(unit);
+        }
+
+        /// <summary>The rows with each document's rank filled in from <paramref name="rankOfRow"/>.</summary>
+        public RecordBatch Ranked(int[] rankOfRow)
+        {
+            var ranks = _batch.GetColumn<int>(Rank).List;
+            foreach (var row in _rows.List) ranks.Add(rankOfRow[row]);
+            return _batch;
         }
     }
 }

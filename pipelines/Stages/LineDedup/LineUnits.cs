@@ -59,22 +59,30 @@ public static class LineUnits
     /// </summary>
     public static string Without(string text, List<LineUnit> units, bool[] remove)
     {
-        var result = new System.Text.StringBuilder(text.Length);
-        var position = 0;
+        // The kept pieces are measured first, so the result is written once at its length (no builder to grow and copy).
+        var length = text.Length;
         for (var i = 0; i < units.Count; i++)
+            if (remove[i]) length -= units[i].RemoveEnd - units[i].Start;
+        var result = string.Create(length, (text, units, remove), static (target, state) =>
         {
-            if (!remove[i]) continue;
-            result.Append(text, position, units[i].Start - position);
-            position = units[i].RemoveEnd;
-        }
-        result.Append(text, position, text.Length - position);
+            var (source, list, marks) = state;
+            var (position, written) = (0, 0);
+            for (var i = 0; i < list.Count; i++)
+            {
+                if (!marks[i]) continue;
+                source.AsSpan(position, list[i].Start - position).CopyTo(target[written..]);
+                written += list[i].Start - position;
+                position = list[i].RemoveEnd;
+            }
+            source.AsSpan(position).CopyTo(target[written..]);
+        });
         if (units.Count > 0 && remove[units.Count - 1])
         {
             var end = result.Length;
             while (end > 0 && result[end - 1] is '\n' or '\r') end--;
-            result.Length = end;
+            if (end < result.Length) result = result[..end];
         }
-        return result.ToString();
+        return result;
     }
 
     private static int TrimCarriageReturn(ReadOnlySpan<char> text, int start, int end) => end > start && text[end - 1] == '\r' ? end - 1 : end;
