@@ -115,7 +115,9 @@ public sealed partial class NearDedupStage
         foreach (var byShard in shared.SelectMany(bucket => bucket).Where(e => e.Shard >= 0).Select(e => (e.Shard, e.Row)).Distinct().GroupBy(e => e.Shard).OrderBy(g => g.Key))
         {
             await using var reader = await SignatureFileReader.OpenAsync(task.Job.Data, SignatureKey(task, byShard.Key), cancellationToken).ConfigureAwait(false);
-            foreach (var (shard, row) in byShard.OrderBy(e => e.Row)) ids[(shard, row)] = await reader.ReadIdAsync(row, cancellationToken).ConfigureAwait(false);
+            var rows = byShard.Select(e => e.Row).Order().ToList();
+            var found = await reader.ReadIdsAsync(rows.ConvertAll(row => (long)row), cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < rows.Count; i++) ids[(byShard.Key, rows[i])] = found[i];
         }
         return ids;
     }
@@ -149,9 +151,11 @@ public sealed partial class NearDedupStage
         if (rows.Count == 0) return [];
         if (spec.Verify != NearDedupVerify.Exact)
         {
-            var result = new Dictionary<long, byte[]>(rows.Count);
+            var sorted = rows.Order().ToList();
             await using var signatures = await SignatureFileReader.OpenAsync(task.Job.Data, SignatureKey(task, shard), cancellationToken).ConfigureAwait(false);
-            foreach (var row in rows.Order()) result[row] = await signatures.ReadSignatureAsync(row, cancellationToken).ConfigureAwait(false);
+            var values = await signatures.ReadSignaturesAsync(sorted, cancellationToken).ConfigureAwait(false);
+            var result = new Dictionary<long, byte[]>(sorted.Count);
+            for (var i = 0; i < sorted.Count; i++) result[sorted[i]] = values[i];
             return result;
         }
         return await ShingleSetFile.ReadAsync(task.Job.Data, ShingleSetKey(task, shard), rows, cancellationToken).ConfigureAwait(false);

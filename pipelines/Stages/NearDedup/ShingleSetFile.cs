@@ -68,19 +68,14 @@ internal static class ShingleSetFile
         if (BinaryPrimitives.ReadInt32LittleEndian(footer) != Magic || BinaryPrimitives.ReadInt32LittleEndian(footer.AsSpan(4)) != Version ||
             offsetsStart + (count + 1) * 8 + FooterBytes != input.Length)
             throw new InvalidDataException($"{key}: corrupt shingle-set file (not this version, or its footer does not match its length).");
-        var result = new Dictionary<long, byte[]>();
-        var offsets = new byte[16];
-        foreach (var row in rows?.Order() ?? (IEnumerable<long>)Enumerable.Range(0, (int)count).Select(r => (long)r))
-        {
+        var wanted = (rows?.Order() ?? Enumerable.Range(0, (int)count).Select(r => (long)r)).ToList();
+        foreach (var row in wanted)
             if ((ulong)row >= (ulong)count) throw new InvalidDataException($"{key}: row {row} is outside the file's {count} rows.");
-            input.Position = offsetsStart + row * 8;
-            await input.ReadExactlyAsync(offsets, cancellationToken).ConfigureAwait(false);
-            var (start, end) = (BinaryPrimitives.ReadInt64LittleEndian(offsets), BinaryPrimitives.ReadInt64LittleEndian(offsets.AsSpan(8)));
-            var value = new byte[end - start];
-            input.Position = start;
-            await input.ReadExactlyAsync(value, cancellationToken).ConfigureAwait(false);
-            result[row] = value;
-        }
+        var offsets = await ByteRanges.ReadAsync(input, wanted.Select(row => (offsetsStart + row * 8, 16)).ToList(), cancellationToken).ConfigureAwait(false);
+        var values = await ByteRanges.ReadAsync(input, offsets.Select(o => (BinaryPrimitives.ReadInt64LittleEndian(o),
+            (int)(BinaryPrimitives.ReadInt64LittleEndian(o.AsSpan(8)) - BinaryPrimitives.ReadInt64LittleEndian(o)))).ToList(), cancellationToken).ConfigureAwait(false);
+        var result = new Dictionary<long, byte[]>(wanted.Count);
+        for (var i = 0; i < wanted.Count; i++) result[wanted[i]] = values[i];
         return result;
     }
 }

@@ -146,28 +146,23 @@ internal sealed class SignatureFileReader : IAsyncDisposable
         if ((ulong)row >= (ulong)Rows) throw new InvalidDataException($"{_key}: row {row} is outside the file's {Rows} rows.");
     }
 
-    /// <summary>The stored signature bytes of <paramref name="row"/> (little-endian uint32s; empty when it has no shingles).</summary>
-    public async Task<byte[]> ReadSignatureAsync(long row, CancellationToken cancellationToken)
+    /// <summary>The stored signature bytes of each of <paramref name="rows"/> (sorted; little-endian uint32s, empty when it has no shingles).</summary>
+    public async Task<byte[][]> ReadSignaturesAsync(IReadOnlyList<long> rows, CancellationToken cancellationToken)
     {
-        CheckRow(row);
-        var record = new byte[RecordBytes];
-        _input.Position = SignatureFile.HeaderBytes + row * RecordBytes;
-        await _input.ReadExactlyAsync(record, cancellationToken).ConfigureAwait(false);
-        return BinaryPrimitives.ReadInt32LittleEndian(record) == 0 ? [] : record[4..];
+        foreach (var row in rows) CheckRow(row);
+        var records = await ByteRanges.ReadAsync(_input, rows.Select(row => (SignatureFile.HeaderBytes + row * RecordBytes, RecordBytes)).ToList(), cancellationToken)
+            .ConfigureAwait(false);
+        return Array.ConvertAll(records, record => BinaryPrimitives.ReadInt32LittleEndian(record) == 0 ? [] : record[4..]);
     }
 
-    /// <summary>The id of <paramref name="row"/>.</summary>
-    public async Task<string> ReadIdAsync(long row, CancellationToken cancellationToken)
+    /// <summary>The ids of <paramref name="rows"/> (sorted).</summary>
+    public async Task<string[]> ReadIdsAsync(IReadOnlyList<long> rows, CancellationToken cancellationToken)
     {
-        CheckRow(row);
-        var offsets = new byte[16];
-        _input.Position = _offsetsStart + row * 8;
-        await _input.ReadExactlyAsync(offsets, cancellationToken).ConfigureAwait(false);
-        var (start, end) = (BinaryPrimitives.ReadInt64LittleEndian(offsets), BinaryPrimitives.ReadInt64LittleEndian(offsets.AsSpan(8)));
-        var bytes = new byte[end - start];
-        _input.Position = _idsStart + start;
-        await _input.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-        return Encoding.UTF8.GetString(bytes);
+        foreach (var row in rows) CheckRow(row);
+        var offsets = await ByteRanges.ReadAsync(_input, rows.Select(row => (_offsetsStart + row * 8, 16)).ToList(), cancellationToken).ConfigureAwait(false);
+        var spans = offsets.Select(o => (Start: BinaryPrimitives.ReadInt64LittleEndian(o), End: BinaryPrimitives.ReadInt64LittleEndian(o.AsSpan(8)))).ToList();
+        var bytes = await ByteRanges.ReadAsync(_input, spans.Select(s => (_idsStart + s.Start, (int)(s.End - s.Start))).ToList(), cancellationToken).ConfigureAwait(false);
+        return Array.ConvertAll(bytes, Encoding.UTF8.GetString);
     }
 
     /// <summary>Every row in order: id and signature bytes (empty when it has no shingles).</summary>

@@ -50,14 +50,15 @@ public sealed class NearDedupFilesTests : IDisposable
 
         await using var reader = await SignatureFileReader.OpenAsync(_store, "sig.bin", default);
         Assert.Equal(Texts.Length, reader.Rows);
-        // By row, in any order.
-        foreach (var row in new[] { 3, 0, 2, 1 })
+        // By row: one, some, all.
+        foreach (long[] rows in new[] { new long[] { 2 }, [0, 3], [0, 1, 2, 3] })
         {
-            Assert.Equal(expected[row].Id, await reader.ReadIdAsync(row, default));
-            var bytes = await reader.ReadSignatureAsync(row, default);
-            Assert.Equal(expected[row].Signature is null ? [] : MinHasher.ToBytes(expected[row].Signature), bytes);
+            Assert.Equal(rows.Select(r => expected[(int)r].Id), await reader.ReadIdsAsync(rows, default));
+            var signatures = await reader.ReadSignaturesAsync(rows, default);
+            for (var i = 0; i < rows.Length; i++)
+                Assert.Equal(expected[(int)rows[i]].Signature is { } s ? MinHasher.ToBytes(s) : [], signatures[i]);
         }
-        await Assert.ThrowsAsync<InvalidDataException>(() => reader.ReadIdAsync(Texts.Length, default));
+        await Assert.ThrowsAsync<InvalidDataException>(() => reader.ReadIdsAsync([Texts.Length], default));
         // In order.
         var all = new List<(long Row, string Id, byte[] Signature)>();
         await foreach (var entry in reader.ReadAllAsync(default)) all.Add(entry);
@@ -101,6 +102,17 @@ public sealed class NearDedupFilesTests : IDisposable
         var all = await ShingleSetFile.ReadAsync(_store, "sets.bin", null, default);
         Assert.Equal(sets.Length, all.Count);
         Assert.Empty(all[1]);
+    }
+
+    [Fact]
+    public async Task Byte_ranges_read_near_ranges_as_one_run_and_far_ones_apart()
+    {
+        var data = Enumerable.Range(0, 300_000).Select(i => (byte)(i * 7)).ToArray();
+        using var stream = new MemoryStream(data);
+        (long, int)[] ranges = [(0, 3), (10, 5), (12, 2), (200_000, 4), (299_990, 10)];
+        var read = await ByteRanges.ReadAsync(stream, ranges, default);
+        for (var i = 0; i < ranges.Length; i++) Assert.Equal(data.AsSpan((int)ranges[i].Item1, ranges[i].Item2).ToArray(), read[i]);
+        await Assert.ThrowsAsync<ArgumentException>(() => ByteRanges.ReadAsync(stream, [(10, 1), (5, 1)], default));
     }
 
     [Fact]
