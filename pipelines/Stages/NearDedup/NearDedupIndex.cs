@@ -17,41 +17,38 @@ public sealed partial class NearDedupStage
     private async Task WriteIndexInputsAsync(TaskContext task, HashSet<long> removed, CancellationToken cancellationToken)
     {
         var shard = task.Task;
-        var bands = new Dictionary<int, RecordBatch>();
-        await using (var input = await task.Job.Data.OpenReadAsync(BandsKey(task, shard), cancellationToken).ConfigureAwait(false))
-        await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        var survivors = new List<(long Row, string Id, byte[] Signature)>();
+        var ids = new List<string>();
+        await using (var reader = await SignatureFileReader.OpenAsync(task.Job.Data, SignatureKey(task, shard), cancellationToken).ConfigureAwait(false))
+            await foreach (var entry in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                var (band, key, rows) = (batch.GetColumn<int>("band"), batch.GetColumn<long>("key"), batch.GetColumn<long>(Row));
-                for (var i = 0; i < batch.RowCount; i++)
-                {
-                    if (removed.Contains(rows[i])) continue;
-                    var partition = (int)((ulong)key[i] % (ulong)spec.Partitions);
-                    if (!bands.TryGetValue(partition, out var target)) bands[partition] = target = RecordBatch.WithSchema(BandIndexSchema);
-                    target.GetColumn<int>("band").Add(band[i]);
-                    target.GetColumn<long>("key").Add(key[i]);
-                    target.Ids.Add(batch.Ids[i]);
-                }
+                ids.Add(entry.Id);
+                if (!removed.Contains(entry.Row) && entry.Signature.Length != 0) survivors.Add(entry); // else removed, or nothing to compare (empty text)
             }
+
+        var bands = new Dictionary<int, RecordBatch>();
+        foreach (var record in await BandFile.ReadAsync(task.Job.Data, BandsKey(task, shard), null, cancellationToken).ConfigureAwait(false))
+        {
+            if (removed.Contains(record.Row)) continue;
+            var partition = (int)(record.Key % (ulong)spec.Partitions);
+            if (!bands.TryGetValue(partition, out var target)) bands[partition] = target = RecordBatch.WithSchema(BandIndexSchema);
+            target.GetColumn<int>("band").Add(record.Band);
+            target.GetColumn<long>("key").Add(unchecked((long)record.Key));
+            target.Ids.Add(ids[record.Row]);
+        }
         await RoutedTable.WriteAsync(task.Job.Data, IndexInputKey(task, shard, BandsIndex), BandIndexSchema, bands, cancellationToken).ConfigureAwait(false);
 
-        var shingleSets = new Dictionary<long, byte[]>();
-        if (spec.Verify == NearDedupVerify.Exact)
-            await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, ShingleSetKey(task, shard), 0, cancellationToken).ConfigureAwait(false))
-                for (var i = 0; i < batch.RowCount; i++) shingleSets[batch.GetColumn<long>(Row)[i]] = batch.GetColumn<byte[]>("hashes")[i];
+        var shingleSets = spec.Verify == NearDedupVerify.Exact
+            ? await ShingleSetFile.ReadAsync(task.Job.Data, ShingleSetKey(task, shard), survivors.Select(s => s.Row), cancellationToken).ConfigureAwait(false)
+            : [];
         var signatures = new Dictionary<int, RecordBatch>();
-        await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, SignatureKey(task, shard), 0, cancellationToken).ConfigureAwait(false))
+        foreach (var (row, id, signature) in survivors)
         {
-            var (rows, values) = (batch.GetColumn<long>(Row), batch.GetColumn<byte[]>("signature"));
-            for (var i = 0; i < batch.RowCount; i++)
-            {
-                if (removed.Contains(rows[i]) || values[i].Length == 0) continue; // removed, or nothing to compare (empty text)
-                var partition = IdPartition(batch.Ids[i]);
-                if (!signatures.TryGetValue(partition, out var target)) signatures[partition] = target = RecordBatch.WithSchema(SignatureIndexSchema);
-                target.Ids.Add(batch.Ids[i]);
-                target.GetColumn<byte[]>("signature").Add(values[i]);
-                target.GetColumn<byte[]>("hashes").Add(shingleSets.GetValueOrDefault(rows[i], []));
-            }
+            var partition = IdPartition(id);
+            if (!signatures.TryGetValue(partition, out var target)) signatures[partition] = target = RecordBatch.WithSchema(SignatureIndexSchema);
+            target.Ids.Add(id);
+            target.GetColumn<byte[]>("signature").Add(signature);
+            target.GetColumn<byte[]>("hashes").Add(shingleSets.GetValueOrDefault(row, []));
         }
         await RoutedTable.WriteAsync(task.Job.Data, IndexInputKey(task, shard, SignaturesIndex), SignatureIndexSchema, signatures, cancellationToken)
             .ConfigureAwait(false);

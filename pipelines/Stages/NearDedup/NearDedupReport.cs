@@ -16,10 +16,10 @@ public sealed partial class NearDedupStage
 
         var shards = task.Job.Plan.ShardCount;
         var signature = await SumAsync(SignaturePhase, shards).ConfigureAwait(false);
-        var pair = await SumAsync(PairPhase, shards).ConfigureAwait(false);
-        if (task.Job.Refresh?.BaseSnapshot is not null)
-            foreach (var (name, value) in await SumAsync(BasePairPhase, spec.Partitions).ConfigureAwait(false)) pair[name] = pair.GetValueOrDefault(name) + value;
         var verify = await SumAsync(VerifyPhase, shards).ConfigureAwait(false);
+        var candidatePairs = verify.GetValueOrDefault("candidate_pairs");
+        if (task.Job.Refresh?.BaseSnapshot is not null)
+            candidatePairs += (await SumAsync(BasePairPhase, spec.Partitions).ConfigureAwait(false)).GetValueOrDefault("candidate_pairs");
         var components = await SumAsync(ComponentsPhase, spec.Partitions).ConfigureAwait(false);
         var sizes = new SortedDictionary<long, long>();
         var rounds = 0;
@@ -40,7 +40,7 @@ public sealed partial class NearDedupStage
             Shingling = new NearDedupShingling((long)signature.GetValueOrDefault("shingled_words"), (long)signature.GetValueOrDefault("shingled_chars"),
                 (long)signature.GetValueOrDefault("shingled_char_fallback"), (long)signature.GetValueOrDefault("shingled_single"),
                 (long)signature.GetValueOrDefault("skipped_empty")),
-            CandidatePairs = (long)pair.GetValueOrDefault("candidate_pairs"),
+            CandidatePairs = (long)candidatePairs,
             VerifiedEdges = (long)verify.GetValueOrDefault("verified_edges"),
             RejectedCandidates = (long)verify.GetValueOrDefault("rejected_candidates"),
             Rounds = rounds,

@@ -8,14 +8,15 @@ namespace Curation.Pipelines.Stages;
 /// <summary>
 /// Near-duplicate dedup (MinHash LSH) as shuffles, so no task ever sees every document:
 /// <list type="number">
-/// <item><b>signature</b> (per shard): shingles → MinHash signature (stored per shard) → one key per band, written
-/// grouped by bucket partition (band key mod partitions);</item>
-/// <item><b>bucket</b> (per partition): documents grouped by (band, key); each member of a shared bucket is paired with
-/// the bucket's <c>anchors</c> smallest members (O(n) pairs per bucket); pairs routed to the shard of their smaller end;</item>
-/// <item><b>pair</b> (per shard): distinct candidate pairs, each with the smaller end's signature (or shingle set)
-/// attached, routed to the shard of the other end;</item>
-/// <item><b>verify</b> (per shard): estimated or exact Jaccard against <c>threshold</c> (or none); accepted pairs become
-/// edges, routed by node partition;</item>
+/// <item><b>signature</b> (per shard): shingles → MinHash signature, stored per shard in a row-addressable binary file
+/// with the ids (<see cref="SignatureFile"/>) → one key per band, written as fixed-width binary rows (key, band, row: no
+/// ids) grouped by bucket partition (band key mod partitions; <see cref="BandFile"/>);</item>
+/// <item><b>bucket</b> (per partition): documents grouped by (band, key); only the members of shared buckets get their
+/// ids read (by row); each is paired with the bucket's <c>anchors</c> smallest members (O(n) pairs per bucket); pairs
+/// routed to the shard of their larger end;</item>
+/// <item><b>verify</b> (per shard): distinct candidate pairs, both ends' signatures (or shingle sets) read by row from
+/// their shards' files; estimated or exact Jaccard against <c>threshold</c> (or none); accepted pairs become edges,
+/// routed by node partition;</item>
 /// <item><b>cc-NNN</b> (per partition): alternating large-star / small-star rounds (<see cref="StarContraction"/>) until
 /// every component is a star around its smallest document; converged rounds are no-ops;</item>
 /// <item><b>components</b> (per partition): checks the star form (a graph not converged after <c>maxRounds</c> fails
@@ -29,7 +30,6 @@ public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) :
     public const string DuplicateReason = "near_duplicate";
     public const string SignaturePhase = "signature";
     public const string BucketPhase = "bucket";
-    public const string PairPhase = "pair";
     public const string VerifyPhase = "verify";
     public const string RoundPhasePrefix = "cc-";
     public const string ComponentsPhase = "components";
@@ -52,16 +52,11 @@ public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) :
 
     private const string Row = "row";
 
-    private static readonly IReadOnlyList<ColumnSchema> SignatureSchema =
-        [new(Row, typeof(long)), new(Columns.Id, typeof(string)), new("shingles", typeof(int)), new("signature", typeof(byte[]))];
-
-    private static readonly IReadOnlyList<ColumnSchema> ShingleSetSchema = [new(Row, typeof(long)), new("hashes", typeof(byte[]))];
-
-    private static readonly IReadOnlyList<ColumnSchema> BandSchema =
-        [new("band", typeof(int)), new("key", typeof(long)), new(Columns.Id, typeof(string)), new(Row, typeof(long))];
-
     private static readonly IReadOnlyList<ColumnSchema> CandidateSchema =
-        [new("u_id", typeof(string)), new("u_row", typeof(long)), new("v_id", typeof(string)), new("v_shard", typeof(int)), new("v_row", typeof(long))];
+    [
+        new("u_id", typeof(string)), new("u_shard", typeof(int)), new("u_row", typeof(long)), new("v_id", typeof(string)), new("v_shard", typeof(int)),
+        new("v_row", typeof(long)),
+    ];
 
     private static readonly IReadOnlyList<ColumnSchema> PairSchema =
     [
@@ -88,11 +83,10 @@ public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) :
         {
             new(SignaturePhase, TaskScope.Shard, plan.ShardCount, SignatureAsync),
             new(BucketPhase, TaskScope.Partition, spec.Partitions, BucketAsync),
-            new(PairPhase, TaskScope.Shard, plan.ShardCount, PairAsync),
             new(VerifyPhase, TaskScope.Shard, plan.ShardCount, VerifyAsync),
         };
         // A refresh pairs candidates with documents of the base snapshot: their signatures come from its index.
-        if (plan.Refresh?.BaseSnapshot is not null) phases.Insert(3, new(BasePairPhase, TaskScope.Partition, spec.Partitions, BasePairAsync));
+        if (plan.Refresh?.BaseSnapshot is not null) phases.Insert(2, new(BasePairPhase, TaskScope.Partition, spec.Partitions, BasePairAsync));
         for (var round = 0; round < spec.MaxRounds; round++)
         {
             var r = round;
@@ -110,11 +104,10 @@ public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) :
     public static string RoundPhase(int round) => $"{RoundPhasePrefix}{round:D3}";
 
     private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(Index, Name) + relative;
-    private string SignatureKey(TaskContext task, int shard) => Key(task, $"{SignaturePhase}/{JobLayout.ShardName(shard)}.parquet");
-    private string ShingleSetKey(TaskContext task, int shard) => Key(task, $"{SignaturePhase}/{JobLayout.ShardName(shard)}.shingles.parquet");
-    private string BandsKey(TaskContext task, int shard) => Key(task, $"{SignaturePhase}/{JobLayout.ShardName(shard)}.bands.parquet");
+    private string SignatureKey(TaskContext task, int shard) => Key(task, $"{SignaturePhase}/{JobLayout.ShardName(shard)}.signatures.bin");
+    private string ShingleSetKey(TaskContext task, int shard) => Key(task, $"{SignaturePhase}/{JobLayout.ShardName(shard)}.shingles.bin");
+    private string BandsKey(TaskContext task, int shard) => Key(task, $"{SignaturePhase}/{JobLayout.ShardName(shard)}.bands.bin");
     private string CandidatesKey(TaskContext task, int partition) => Key(task, $"{BucketPhase}/{partition:D5}.parquet");
-    private string PairsKey(TaskContext task, int shard) => Key(task, $"{PairPhase}/{JobLayout.ShardName(shard)}.parquet");
     private string EdgesKey(TaskContext task, int shard) => Key(task, $"{VerifyPhase}/{JobLayout.ShardName(shard)}.parquet");
     private string RoundKey(TaskContext task, int round, int partition) => Key(task, $"{RoundPhase(round)}/{partition:D5}.parquet");
     private string RoundSummaryKey(TaskContext task, int round, int partition) => RoundSummaryKey(task.Job, round, partition);

@@ -7,7 +7,7 @@ using Curation.Pipelines.Spec;
 
 namespace Curation.Pipelines.Stages;
 
-// The signature phase: shingles → MinHash signature, band keys routed by bucket partition.
+// The signature phase: shingles → MinHash signature (a row-addressable signature file), band keys grouped by bucket partition.
 public sealed partial class NearDedupStage
 {
     private async Task<TaskStats> SignatureAsync(TaskContext task, CancellationToken cancellationToken)
@@ -22,22 +22,15 @@ public sealed partial class NearDedupStage
         var keys = new ulong[spec.Bands];
         long row = 0, shingles = 0, bytesIn = 0;
 
-        await using var signatures = await RoutedTableWriter.CreateAsync(SignatureSchema, cancellationToken).ConfigureAwait(false);
-        await using var bands = await RoutedTableWriter.CreateAsync(BandSchema, cancellationToken).ConfigureAwait(false);
-        await using var shingleSets = exact ? await RoutedTableWriter.CreateAsync(ShingleSetSchema, cancellationToken).ConfigureAwait(false) : null;
+        await using var signatures = new SignatureFileWriter(hasher.Permutations);
+        var bands = new List<BandRecord>[spec.Partitions];
+        for (var partition = 0; partition < bands.Length; partition++) bands[partition] = [];
+        await using var shingleSets = exact ? new ShingleSetFile.Writer() : null;
         await using (var input = await task.Job.Data.OpenReadAsync(task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false))
         await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
             await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text], cancellationToken).ConfigureAwait(false))
             {
-                var signed = RecordBatch.WithSchema(SignatureSchema, batch.RowCount);
-                var sets = RecordBatch.WithSchema(ShingleSetSchema, exact ? batch.RowCount : 0);
-                var (signedRows, signedIds, signedShingles, signedSignatures) = (signed.GetColumn<long>(Row).List, signed.Ids.List,
-                    signed.GetColumn<int>("shingles").List, signed.GetColumn<byte[]>("signature").List);
-                var (setRows, setHashes) = (sets.GetColumn<long>(Row).List, sets.GetColumn<byte[]>("hashes").List);
                 var (ids, texts) = (batch.Ids.List, batch.Texts.List);
-                // Band keys by partition, in partition order (a partition with no key this batch writes nothing).
-                var byPartition = new BandColumns?[spec.Partitions];
-                var expected = batch.RowCount * keys.Length / spec.Partitions + 16;
                 for (var i = 0; i < batch.RowCount; i++, row++)
                 {
                     var (id, text) = (ids[i], texts[i]);
@@ -45,34 +38,24 @@ public sealed partial class NearDedupStage
                     var outcome = shingler.Shingle(text, hashes);
                     outcomes[(int)outcome]++;
                     shingles += hashes.Count;
-                    signedRows.Add(row);
-                    signedIds.Add(id);
-                    signedShingles.Add(hashes.Count);
                     if (outcome == ShingleOutcome.Empty)
                     {
-                        signedSignatures.Add([]);
+                        signatures.Add(id, []);
+                        shingleSets?.Add([]);
                         continue;
                     }
                     hasher.Signature(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(hashes), signature);
-                    signedSignatures.Add(MinHasher.ToBytes(signature));
-                    if (exact)
-                    {
-                        setRows.Add(row);
-                        setHashes.Add(MinHasher.ToBytes(Distinct(hashes)));
-                    }
+                    signatures.Add(id, signature);
+                    shingleSets?.Add(Distinct(hashes));
                     hasher.BandKeys(signature, keys);
                     for (var band = 0; band < keys.Length; band++)
-                        (byPartition[(int)(keys[band] % (ulong)spec.Partitions)] ??= new BandColumns(expected)).Add(band, keys[band], id, row);
+                        bands[(int)(keys[band] % (ulong)spec.Partitions)].Add(new BandRecord(keys[band], band, checked((int)row)));
                 }
-                await signatures.WriteAsync(0, signed, cancellationToken).ConfigureAwait(false);
-                if (shingleSets is not null) await shingleSets.WriteAsync(0, sets, cancellationToken).ConfigureAwait(false);
-                for (var partition = 0; partition < byPartition.Length; partition++)
-                    if (byPartition[partition] is { } entries) await bands.WriteAsync(partition, entries.Batch, cancellationToken).ConfigureAwait(false);
             }
 
         await signatures.CommitOnceAsync(task.Job.Data, SignatureKey(task, task.Task), cancellationToken).ConfigureAwait(false);
         if (shingleSets is not null) await shingleSets.CommitOnceAsync(task.Job.Data, ShingleSetKey(task, task.Task), cancellationToken).ConfigureAwait(false);
-        await bands.CommitOnceAsync(task.Job.Data, BandsKey(task, task.Task), cancellationToken).ConfigureAwait(false);
+        await BandFile.WriteAsync(task.Job.Data, BandsKey(task, task.Task), bands, cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
             In = row, BytesIn = bytesIn, Seconds = clock.Elapsed.TotalSeconds,
@@ -86,31 +69,6 @@ public sealed partial class NearDedupStage
                 ["skipped_empty"] = outcomes[(int)ShingleOutcome.Empty],
             },
         };
-    }
-
-    /// <summary>One partition's band keys of a batch, filled column by column.</summary>
-    private sealed class BandColumns
-    {
-        private readonly List<int> _bands;
-        private readonly List<long> _keys;
-        private readonly List<string> _ids;
-        private readonly List<long> _rows;
-
-        public BandColumns(int capacity)
-        {
-            Batch = RecordBatch.WithSchema(BandSchema, capacity);
-            (_bands, _keys, _ids, _rows) = (Batch.GetColumn<int>("band").List, Batch.GetColumn<long>("key").List, Batch.Ids.List, Batch.GetColumn<long>(Row).List);
-        }
-
-        public RecordBatch Batch { get; }
-
-        public void Add(int band, ulong key, string id, long row)
-        {
-            _bands.Add(band);
-            _keys.Add(unchecked((long)key));
-            _ids.Add(id);
-            _rows.Add(row);
-        }
     }
 
     private static ulong[] Distinct(List<ulong> hashes)

@@ -14,15 +14,24 @@ public sealed partial class NearDedupStage
     {
         var clock = Stopwatch.StartNew();
         var shard = task.Task;
-        var pairs = new List<(Node U, Node V, byte[] UData)>();
-        for (var from = 0; from < task.Job.Plan.ShardCount; from++)
-            await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, PairsKey(task, from), shard, cancellationToken).ConfigureAwait(false))
+        // Candidate pairs of this shard's documents (the larger end), distinct over the bucket partitions, in the order of
+        // their smaller end's shard, then (smaller, larger).
+        var candidates = new HashSet<(Node U, Node V)>();
+        for (var partition = 0; partition < spec.Partitions; partition++)
+            await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, CandidatesKey(task, partition), shard, cancellationToken).ConfigureAwait(false))
             {
-                var (uIds, uShards, uRows, vIds, vRows, uData) = (batch.GetColumn<string>("u_id"), batch.GetColumn<int>("u_shard"), batch.GetColumn<long>("u_row"),
-                    batch.GetColumn<string>("v_id"), batch.GetColumn<long>("v_row"), batch.GetColumn<byte[]>("u_data"));
-                for (var i = 0; i < batch.RowCount; i++)
-                    pairs.Add((new Node(uIds[i], uShards[i], uRows[i]), new Node(vIds[i], shard, vRows[i]), uData[i]));
+                var (uIds, uShards, uRows, vIds, vRows) = (batch.GetColumn<string>("u_id"), batch.GetColumn<int>("u_shard"), batch.GetColumn<long>("u_row"),
+                    batch.GetColumn<string>("v_id"), batch.GetColumn<long>("v_row"));
+                for (var i = 0; i < batch.RowCount; i++) candidates.Add((new Node(uIds[i], uShards[i], uRows[i]), new Node(vIds[i], shard, vRows[i])));
             }
+        var pairs = new List<(Node U, Node V, byte[] UData)>(candidates.Count);
+        foreach (var group in candidates.GroupBy(p => p.U.Shard).OrderBy(g => g.Key))
+        {
+            var uData = spec.Verify == NearDedupVerify.None
+                ? []
+                : await LoadVerificationDataAsync(task, group.Key, group.Select(p => p.U.Row).ToHashSet(), cancellationToken).ConfigureAwait(false);
+            foreach (var (u, v) in group.OrderBy(p => p.U).ThenBy(p => p.V)) pairs.Add((u, v, uData.GetValueOrDefault(u.Row, [])));
+        }
         if (task.Job.Refresh?.BaseSnapshot is not null)
             for (var partition = 0; partition < spec.Partitions; partition++)
                 await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, BasePairsKey(task, partition), shard, cancellationToken).ConfigureAwait(false))
@@ -64,7 +73,7 @@ public sealed partial class NearDedupStage
         var stats = new TaskStats
         {
             Seconds = clock.Elapsed.TotalSeconds,
-            Metrics = { ["verified_edges"] = edges.Count, ["rejected_candidates"] = rejected },
+            Metrics = { ["candidate_pairs"] = candidates.Count, ["verified_edges"] = edges.Count, ["rejected_candidates"] = rejected },
         };
         histogram.AddTo(stats.Metrics);
         return stats;
