@@ -125,7 +125,7 @@ public static class CascadeBenchmark
     /// The eps at which the transformer keeps <paramref name="keep"/> of the documents: midway between the M values either
     /// side of the cut, so float rounding between kernels does not move a document across it.
     /// </summary>
-    private static double KeepEps(float[] sortedDescending, double keep)
+    internal static double KeepEps(float[] sortedDescending, double keep)
     {
         var removed = Math.Max(1, (int)Math.Round((1 - keep) * sortedDescending.Length));
         return 1 - (sortedDescending[removed - 1] + (double)sortedDescending[Math.Min(removed, sortedDescending.Length - 1)]) / 2;
