@@ -119,6 +119,8 @@ public static class StaticRecipesBenchmark
                 new StaticDistillSettings(256, StaticWeighting.CountedSif, 1e-3, demoCounts), out _)),
             ("ORACLE contextual (both corpora), 256, Zipf SIF", () => StaticModelStore.Finish(Contextual("both", corpora.SelectMany(c => c.Tokens)), hidden, vocabulary,
                 new StaticDistillSettings(256), out _)),
+            ("256, Zipf SIF, sqrt(tf) pooling", () => new StaticModel(StaticRecipe.Distilled, vocabulary, 256, Finish(new StaticDistillSettings(256)).Table) { Pooling = StaticPooling.SqrtTf }),
+            ("256, Zipf SIF, distinct-piece pooling", () => new StaticModel(StaticRecipe.Distilled, vocabulary, 256, Finish(new StaticDistillSettings(256)).Table) { Pooling = StaticPooling.Distinct }),
             ("ORACLE 256, counted SIF a=1e-3 (both corpora's own counts)", () => Finish(new StaticDistillSettings(256, StaticWeighting.CountedSif, 1e-3, bothCounts))),
         };
         if (options.Variants is { } only) variants = variants.Where((_, i) => only.Contains(i)).ToList();

@@ -18,6 +18,19 @@ public enum StaticRecipe
     InputMean,
 }
 
+/// <summary>How a document's repeated word pieces count in <see cref="StaticModel.Embed"/>.</summary>
+public enum StaticPooling
+{
+    /// <summary>Every occurrence counts once: the plain mean of the rows.</summary>
+    Mean,
+
+    /// <summary>A piece occurring tf times counts √tf times (damps runs such as "=====" or repeated names).</summary>
+    SqrtTf,
+
+    /// <summary>Every distinct piece counts once.</summary>
+    Distinct,
+}
+
 /// <summary>
 /// A static embedding model: one vector per vocabulary entry. A document's vector is the mean of its word pieces'
 /// rows (weights are already folded into the rows), L2-normalised: O(tokens), no windows, no inference session.
@@ -38,6 +51,11 @@ public sealed class StaticModel
     }
 
     public StaticRecipe Recipe { get; }
+
+    /// <summary>How repeated pieces of a document count.</summary>
+    public StaticPooling Pooling { get; init; }
+
+    [ThreadStatic] private static Dictionary<int, int>? _termCounts;
     public int VocabularySize { get; }
     public int Dimensions { get; }
 
@@ -58,10 +76,22 @@ public sealed class StaticModel
         if (tokens.IsEmpty) return false;
         var table = Table.AsSpan();
         foreach (var token in tokens)
-        {
             if ((uint)token >= (uint)VocabularySize)
                 throw new ArgumentOutOfRangeException(nameof(tokens), token, $"token id outside the vocabulary of {VocabularySize}");
-            TensorPrimitives.Add(row, table.Slice(token * Dimensions, Dimensions), row);
+        if (Pooling == StaticPooling.Mean)
+            foreach (var token in tokens) TensorPrimitives.Add(row, table.Slice(token * Dimensions, Dimensions), row);
+        else
+        {
+            var counts = _termCounts ??= [];
+            counts.Clear();
+            foreach (var token in tokens) counts[token] = counts.GetValueOrDefault(token) + 1;
+            // Distinct pieces in first-occurrence order, so the float sum is the same on every run.
+            foreach (var token in tokens)
+            {
+                if (!counts.Remove(token, out var tf)) continue;
+                var weight = Pooling == StaticPooling.Distinct ? 1f : MathF.Sqrt(tf);
+                TensorPrimitives.MultiplyAdd(table.Slice(token * Dimensions, Dimensions), weight, row, row);
+            }
         }
         var norm = TensorPrimitives.Norm(row);
         if (norm > 0) TensorPrimitives.Divide(row, norm, row);
