@@ -103,7 +103,8 @@ public static class StaticRecipesBenchmark
 
         var variants = new List<(string Name, Func<StaticModel> Build)>
         {
-            ("v1: 256, Zipf SIF a=1e-4 (shipped)", () => Finish(new StaticDistillSettings(256))),
+            ("v2: 256, Zipf SIF a=1e-4, sqrt(tf) pooling (shipped)", () => Finish(new StaticDistillSettings(256))),
+            ("v1: 256, Zipf SIF a=1e-4, mean pooling", () => Mean(Finish(new StaticDistillSettings(256)))),
             ("384 PCA (rotation), Zipf SIF", () => Finish(new StaticDistillSettings(384))),
             ("384 no PCA (not centred), Zipf SIF", () => Finish(new StaticDistillSettings(384, NoPca: true))),
             ("256, uniform weights", () => Finish(new StaticDistillSettings(256, StaticWeighting.Uniform))),
@@ -119,7 +120,6 @@ public static class StaticRecipesBenchmark
                 new StaticDistillSettings(256, StaticWeighting.CountedSif, 1e-3, demoCounts), out _)),
             ("ORACLE contextual (both corpora), 256, Zipf SIF", () => StaticModelStore.Finish(Contextual("both", corpora.SelectMany(c => c.Tokens)), hidden, vocabulary,
                 new StaticDistillSettings(256), out _)),
-            ("256, Zipf SIF, sqrt(tf) pooling", () => new StaticModel(StaticRecipe.Distilled, vocabulary, 256, Finish(new StaticDistillSettings(256)).Table) { Pooling = StaticPooling.SqrtTf }),
             ("256, Zipf SIF, distinct-piece pooling", () => new StaticModel(StaticRecipe.Distilled, vocabulary, 256, Finish(new StaticDistillSettings(256)).Table) { Pooling = StaticPooling.Distinct }),
             ("ORACLE 256, counted SIF a=1e-3 (both corpora's own counts)", () => Finish(new StaticDistillSettings(256, StaticWeighting.CountedSif, 1e-3, bothCounts))),
         };
@@ -142,6 +142,7 @@ public static class StaticRecipesBenchmark
         return 0;
 
         StaticModel Finish(StaticDistillSettings settings) => StaticModelStore.Finish(raw, hidden, vocabulary, settings, out _);
+        StaticModel Mean(StaticModel model) => new(model.Recipe, model.VocabularySize, model.Dimensions, model.Table) { Pooling = StaticPooling.Mean };
     }
 
     private static void Evaluate(Corpus corpus, StaticModel table, int truthDims, int threads, bool examples)

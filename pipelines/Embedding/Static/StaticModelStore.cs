@@ -17,8 +17,11 @@ namespace Curation.Pipelines.Embedding.Static;
 /// </summary>
 public static class StaticModelStore
 {
-    /// <summary>Bump when the recipe changes: the cached file's name carries it.</summary>
-    public const int RecipeVersion = 1;
+    /// <summary>
+    /// Bump when the recipe changes: the cached file's name carries it. v2: the same table bytes as v1, documents pooled
+    /// with √tf (<see cref="StaticPooling.SqrtTf"/>), so a job never mixes vectors of the two recipes.
+    /// </summary>
+    public const int RecipeVersion = 2;
 
     /// <summary>Model2Vec's SIF coefficient.</summary>
     public const double SifCoefficient = 1e-4;
@@ -30,8 +33,8 @@ public static class StaticModelStore
     /// <summary>SHA-256 of the tables this recipe gives for the shipped model, by file name, as distilled on the reference machine.</summary>
     public static readonly IReadOnlyDictionary<string, string> KnownSha256 = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["static-v1-4a64cee3d4134bbd-distilled-256.bin"] = "1ec0ef0b0c884c8299416b6d152c009e6f04432ca76cdb27b48d79649a82010b",
-        ["static-v1-4a64cee3d4134bbd-input-mean.bin"] = "2cfbb8be4b6d559d1604ef4627c81b3c2fdfa55d230d7bc4957ea7620ed577e7",
+        ["static-v2-4a64cee3d4134bbd-distilled-256.bin"] = "1ec0ef0b0c884c8299416b6d152c009e6f04432ca76cdb27b48d79649a82010b",
+        ["static-v2-4a64cee3d4134bbd-input-mean.bin"] = "2cfbb8be4b6d559d1604ef4627c81b3c2fdfa55d230d7bc4957ea7620ed577e7",
     };
 
     /// <summary>The cached table's file name for a model file and recipe.</summary>
