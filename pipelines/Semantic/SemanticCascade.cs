@@ -47,16 +47,18 @@ public static class SemanticCascade
     /// The candidate eps of one cluster under a transformer budget: the loosest eps, no looser than
     /// <paramref name="candidateEps"/>, whose candidate pairs hold at most ⌊<paramref name="budget"/> × members⌋ documents.
     /// A member is in some candidate pair at threshold t exactly when its highest static cosine to any other member
-    /// (earlier: <paramref name="maxByRank"/>; later: the same kernel over the reversed ranking) reaches t, so the
+    /// (earlier: <paramref name="maxByRank"/>, by rank; later: the same kernel over the reversed ranking; row
+    /// <c>ranking[r]</c> of <paramref name="vectors"/> is the member ranked r-th, other rows are ignored) reaches t, so the
     /// threshold is read off those maxima; ties are never split (the cut moves up past them). Returns
     /// <paramref name="candidateEps"/> when the budget does not bind, and a negative eps (no candidates) when it allows none.
     /// </summary>
-    public static double BudgetEps(ReadOnlySpan<float> vectors, int dimensions, int[] ranking, IReadOnlyList<float> maxByRank, double candidateEps, double budget)
+    public static unsafe double BudgetEps(ReadOnlySpan<float> vectors, int dimensions, int[] ranking, IReadOnlyList<float> maxByRank, double candidateEps, double budget)
     {
         var n = ranking.Length;
         var cap = (int)Math.Floor(budget * n);
         var reversed = ranking.Reverse().ToArray();
-        var later = SemDeDup.ComputeMaxSimilarity(vectors, dimensions, reversed).MaxSimilarity;
+        float[] later; // by reversed rank: later[n − 1 − r] is the highest cosine of the member ranked r to any member ranked after it
+        fixed (float* source = vectors) later = SemDeDup.ComputeRanked(source, dimensions, reversed).MaxByRank;
         var highest = new float[n];
         for (var r = 0; r < n; r++) highest[r] = Math.Max(maxByRank[r], later[n - 1 - r]);
         Array.Sort(highest);

@@ -50,7 +50,8 @@ public sealed class SemanticCascadeTests
         for (var c = 0; c < 60; c++)
             Unit(vectors.AsSpan(c * 3 * dims, dims).ToArray().Select(v => v + (float)(random.NextDouble() - 0.5) * 0.05f).ToArray()).CopyTo(vectors, (200 + c) * dims);
         var ranking = Enumerable.Range(0, n).Reverse().ToArray();
-        var max = SemDeDup.ComputeMaxSimilarity(vectors, dims, ranking).MaxSimilarity.ToArray();
+        var byRow = SemDeDup.ComputeMaxSimilarity(vectors, dims, ranking).MaxSimilarity;
+        var max = ranking.Select(row => byRow[row]).ToArray(); // by rank
         static int Documents(List<CandidatePair> pairs) => pairs.SelectMany(p => new[] { p.Member, p.Earlier }).Distinct().Count();
 
         var unbounded = Documents(SemanticCascade.FindCandidates(vectors, dims, ranking, 0.05, max));
