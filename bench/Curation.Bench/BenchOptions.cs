@@ -57,7 +57,7 @@ public sealed record BenchOptions
     public int Inputs { get; init; } = 10_000;
 
     /// <summary>Size in MiB of <c>record</c>'s one record.</summary>
-    public int RecordMiB { get; init; } = 32;
+    public int RecordMiB { get; init; } = 60;
 
     /// <summary>Documents of <c>train-tokenize</c>'s multilingual corpus (demo corpus + installed translations).</summary>
     public int TokenizeDocs { get; init; } = 20_000;

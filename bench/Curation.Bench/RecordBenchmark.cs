@@ -52,12 +52,13 @@ public static class RecordBenchmark
                     // Each task's own peak (the kernel's high-water mark, reset before it) and what it allocated.
                     var allocated = GC.GetTotalAllocatedBytes(precise: true);
                     ResetPeak();
+                    var before = Rss("VmRSS");
                     var stats = await JobExecutor.RunTaskAsync(job, stage.Index, phase.Name, task, services);
                     var taskPeak = Rss("VmHWM");
                     peak = Math.Max(peak, taskPeak);
                     var taskAllocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
                     if (taskAllocated > recordBytes / 2) // the tasks that touched the record's text
-                        tasks.Add($"{stage.Folder}/{phase.Name}#{task} {Measure.Size(taskPeak)} (allocated {Measure.Size(taskAllocated)})");
+                        tasks.Add($"{stage.Folder}/{phase.Name}#{task} {Measure.Size(taskPeak)} (from {Measure.Size(before)}; allocated {Measure.Size(taskAllocated)})");
                     books.AddRange(stats.Dropped.Concat(stats.Quarantined).Select(d => $"{stage.Folder}: {d.Key} {d.Value}"));
                 }
             var seconds = clock.Elapsed.TotalSeconds;

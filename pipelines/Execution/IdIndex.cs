@@ -177,12 +177,8 @@ public static class IdIndex
     /// <summary>The rows of a drops-file batch as index entries (<paramref name="key"/>: the drops file), in row order.</summary>
     public static IEnumerable<IdIndexEntry> DropEntries(RecordBatch batch, string key)
     {
-        var stages = batch.GetColumn<string>(DropsSchema.Stage);
-        var reasons = batch.GetColumn<string>(DropsSchema.Reason);
-        var details = batch.GetColumn<string>(DropsSchema.Detail);
-        var twins = batch.GetColumn<string>(DropsSchema.TwinId);
-        for (var i = 0; i < batch.RowCount; i++)
-            yield return new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], key, stages[i], reasons[i], NullIfEmpty(details[i]), NullIfEmpty(twins[i]));
+        foreach (var drop in ShuffleTable.Rows<DropRow>(batch, key))
+            yield return new IdIndexEntry(drop.Id, drop.Source, drop.Position, key, drop.Stage, drop.Reason, NullIfEmpty(drop.Detail), NullIfEmpty(drop.TwinId));
     }
 
     private static async Task<MemoryStream> OpenBufferedAsync(IObjectStore store, string key, CancellationToken cancellationToken) =>

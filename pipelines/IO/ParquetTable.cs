@@ -16,13 +16,16 @@ public sealed class ParquetTableWriter : IAsyncDisposable
     private readonly Utf8StringColumn?[] _strings;
     private readonly IReadOnlyList<ColumnSchema> _schema;
 
-    private ParquetTableWriter(ParquetWriter writer, DataField[] fields, IReadOnlyList<ColumnSchema> schema)
+    private ParquetTableWriter(ParquetWriter writer, ParquetOptions options, DataField[] fields, IReadOnlyList<ColumnSchema> schema)
     {
         _writer = writer;
         _fields = fields;
-        _strings = [.. schema.Select((c, i) => c.Type == typeof(string) ? new Utf8StringColumn(fields[i]) : null)];
+        _strings = [.. schema.Select((c, i) => c.Type == typeof(string) ? new Utf8StringColumn(fields[i], options) : null)];
         _schema = schema;
     }
+
+    /// <summary>What Parquet.Net's page stream pools may keep (each) once returned: a few ordinary pages' worth.</summary>
+    internal const int PagePoolFreeBytes = 16 * 1024 * 1024;
 
     public long RowsWritten { get; private set; }
 
@@ -39,11 +42,18 @@ public sealed class ParquetTableWriter : IAsyncDisposable
     {
         var tops = schema.Select(ToField).ToArray();
         var fields = tops.Select(f => f is ListField list ? (DataField)list.Item : (DataField)f).ToArray();
-        var options = new ParquetOptions { CompressionMethod = CompressionMethod.Snappy };
+        // Parquet.Net builds each page in a pooled stream and keeps returned buffers up to these totals for the life of the
+        // process (its defaults 16 and 64 MiB): a big record's page buffer (its whole text) is left to the GC instead.
+        var options = new ParquetOptions
+        {
+            CompressionMethod = CompressionMethod.Snappy,
+            MaximumSmallPoolFreeBytes = PagePoolFreeBytes,
+            MaximumLargePoolFreeBytes = PagePoolFreeBytes,
+        };
         var writer = await ParquetWriter.CreateAsync(new ParquetSchema(tops), output, options, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         if (metadata is not null) writer.CustomMetadata = metadata.ToDictionary();
-        return new ParquetTableWriter(writer, fields, schema);
+        return new ParquetTableWriter(writer, options, fields, schema);
     }
 
     /// <summary>Writes one batch as one row group; an empty batch writes nothing.</summary>
@@ -169,8 +179,7 @@ public sealed class ParquetTableReader : IAsyncDisposable
         switch (target)
         {
             case Column<string> c:
-                var strings = new string?[rows];
-                await rowGroup.ReadAsync(field, strings.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
+                var strings = await Utf8StringColumn.ReadAsync(rowGroup, field, rows, ct).ConfigureAwait(false);
                 foreach (var s in strings) Execution.LargeRecordRelease.Saw(s?.Length ?? 0);
                 // The core columns are never null; a passed-through input field may be (kept as null).
                 c.AddRange(IsCore(field.Name) ? strings.Select(s => s ?? string.Empty) : strings!);

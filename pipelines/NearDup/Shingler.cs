@@ -1,7 +1,7 @@
+using System.Buffers;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
-using Curation.Pipelines.IO;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Text;
 
@@ -43,6 +43,9 @@ public sealed class Shingler
     private char[] _text = new char[1024];
     private int[] _starts = new int[256];
     private int[] _ends = new int[256];
+
+    /// <summary>Characters lowered at a time (see <see cref="Normalise"/>).</summary>
+    private const int LowerChunk = 4096;
 
     public Shingler(NearDedupShingle mode, int ngram, int charNgram)
     {
@@ -108,40 +111,48 @@ public sealed class Shingler
     {
         var source = Nfc(text);
         if (_text.Length < source.Length) _text = new char[Math.Max(source.Length, _text.Length * 2)];
-        var lowered = ScratchArray.Rent<char>(Math.Max(1, source.Length));
+        // Lowered a chunk at a time into a small buffer (a big document is not copied whole), never splitting a
+        // surrogate pair: invariant lowering maps each code point on its own, so chunks give the same characters.
+        var lowered = ArrayPool<char>.Shared.Rent(LowerChunk);
         try
         {
-            source.AsSpan().ToLowerInvariant(lowered); // whole-span lowering handles surrogate pairs; same length
             var length = 0;
             words = 0;
             int visible = 0, noSpaceScript = 0;
             var inWord = false;
-            for (var i = 0; i < source.Length; i++)
+            for (var at = 0; at < source.Length;)
             {
-                var c = lowered[i];
-                if (c < 128 ? c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f' : char.IsWhiteSpace(c))
+                var count = Math.Min(LowerChunk, source.Length - at);
+                if (at + count < source.Length && char.IsHighSurrogate(source[at + count - 1])) count--;
+                source.AsSpan(at, count).ToLowerInvariant(lowered);
+                at += count;
+                for (var i = 0; i < count; i++)
                 {
-                    if (inWord)
+                    var c = lowered[i];
+                    if (c < 128 ? c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f' : char.IsWhiteSpace(c))
                     {
-                        _ends[words++] = length;
-                        inWord = false;
+                        if (inWord)
+                        {
+                            _ends[words++] = length;
+                            inWord = false;
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                if (!inWord)
-                {
-                    if (words == _starts.Length)
+                    if (!inWord)
                     {
-                        Array.Resize(ref _starts, words * 2);
-                        Array.Resize(ref _ends, words * 2);
+                        if (words == _starts.Length)
+                        {
+                            Array.Resize(ref _starts, words * 2);
+                            Array.Resize(ref _ends, words * 2);
+                        }
+                        if (length > 0) _text[length++] = ' ';
+                        _starts[words] = length;
+                        inWord = true;
                     }
-                    if (length > 0) _text[length++] = ' ';
-                    _starts[words] = length;
-                    inWord = true;
+                    visible++;
+                    if (Scripts.IsWrittenWithoutSpaces(c)) noSpaceScript++;
+                    _text[length++] = c;
                 }
-                visible++;
-                if (Scripts.IsWrittenWithoutSpaces(c)) noSpaceScript++;
-                _text[length++] = c;
             }
             if (inWord) _ends[words++] = length;
             unspaced = noSpaceScript * 2 > visible;
@@ -149,7 +160,7 @@ public sealed class Shingler
         }
         finally
         {
-            ScratchArray.Return(lowered);
+            ArrayPool<char>.Shared.Return(lowered);
         }
     }
 

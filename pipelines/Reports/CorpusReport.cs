@@ -89,17 +89,13 @@ public sealed record CorpusReport
         {
             var bytes = await output.ReadBytesAsync(location.KeyOf(file.Key), cancellationToken).ConfigureAwait(false);
             await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(bytes), cancellationToken).ConfigureAwait(false);
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var reasons = batch.GetColumn<string>(DropsSchema.Reason);
-                var twins = batch.GetColumn<string>(DropsSchema.TwinId);
-                for (var i = 0; i < batch.RowCount; i++)
+            await foreach (var rows in ShuffleTable.ReadAsync<DropRow>(reader, file.Key, cancellationToken).ConfigureAwait(false))
+                foreach (var drop in rows)
                 {
-                    if (perReason.GetValueOrDefault(reasons[i]) >= SamplesPerReason) continue;
-                    perReason[reasons[i]] = perReason.GetValueOrDefault(reasons[i]) + 1;
-                    dropped.Add(new Sample(batch.Ids[i], batch.Sources[i], reasons[i], twins[i].Length == 0 ? null : twins[i], null));
+                    if (perReason.GetValueOrDefault(drop.Reason) >= SamplesPerReason) continue;
+                    perReason[drop.Reason] = perReason.GetValueOrDefault(drop.Reason) + 1;
+                    dropped.Add(new Sample(drop.Id, drop.Source, drop.Reason, drop.TwinId.Length == 0 ? null : drop.TwinId, null));
                 }
-            }
         }
         var books = manifest.Accounting.Stages;
         return new CorpusReport
@@ -245,11 +241,25 @@ public sealed record CorpusReport
         }
     }
 
-    /// <summary>The text's user-perceived characters (extended grapheme clusters), counted without allocating.</summary>
-    private static int TextElements(string text)
+    /// <summary>
+    /// The text's user-perceived characters (extended grapheme clusters, UAX #29), counted without allocating. An ASCII
+    /// character followed by another (or the end) is a cluster of its own: no ASCII character extends, joins or prepends
+    /// (GB9–GB9c, GB11–GB13), and only CR LF is one cluster (GB3); anything else is segmented by
+    /// <see cref="System.Globalization.StringInfo.GetNextTextElementLength(string, int)"/>.
+    /// </summary>
+    internal static int TextElements(string text)
     {
         var count = 0;
-        for (var i = 0; i < text.Length; i += System.Globalization.StringInfo.GetNextTextElementLength(text, i)) count++;
+        var i = 0;
+        while (i < text.Length)
+        {
+            var c = text[i];
+            if (c < 0x80 && (i + 1 == text.Length || text[i + 1] < 0x80))
+                i += c == '\r' && i + 1 < text.Length && text[i + 1] == '\n' ? 2 : 1;
+            else
+                i += System.Globalization.StringInfo.GetNextTextElementLength(text, i);
+            count++;
+        }
         return count;
     }
 

@@ -43,12 +43,12 @@ public sealed class JobLimits
     public const int HardMaxRecordBytes = 256 * 1024 * 1024;
 
     /// <summary>
-    /// Ceiling of <c>inputs[].maxRecordBytes</c>. A record's peak cost through four stages is about 26 × its size
-    /// (<c>bench record</c>: 16 MiB → 0.47–0.57 GiB peak RSS, 32 MiB → 0.86–0.88 GiB, 60 MiB → 1.6 GiB) now that string
-    /// columns carry no Parquet statistics, big scratch buffers are not pooled and a task that handled a big record
-    /// collects its garbage (<see cref="Execution.LargeRecordRelease"/>): 32 MiB keeps one record under 1 GiB.
+    /// Ceiling of <c>inputs[].maxRecordBytes</c>: the largest record <c>bench record</c> measured below 1 GiB of peak RSS
+    /// through four stages (60 MiB → 0.79–0.91 GiB, 64 MiB → 1.06 GiB). A task collects a big record's garbage while it
+    /// runs and after it (<see cref="Execution.LargeRecordRelease"/>), string columns carry no Parquet statistics, are read
+    /// as UTF-8 once and a column chunk holding a value of 16 MiB or more is written uncompressed (IO/Utf8StringColumn).
     /// </summary>
-    public int MaxRecordBytes { get; set; } = 32 * 1024 * 1024;
+    public int MaxRecordBytes { get; set; } = 60 * 1024 * 1024;
 
     /// <summary>Longest error text a job's state keeps (longer ones are cut, saying how much was left out).</summary>
     public int MaxStoredErrorChars { get; set; } = 4_096;

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
@@ -28,8 +28,8 @@ public sealed class D4Stage : PipelineStage
     private const string ApplyPhase = "apply";
     private const string ReportPhase = "report";
 
-    private static readonly IReadOnlyList<ColumnSchema> DistanceSchema =
-        [new("row", typeof(long)), new(Columns.Id, typeof(string)), new("cluster", typeof(int)), new("distance", typeof(float))];
+    /// <summary>A row of a shard's distances table: a document's cluster and cosine distance to its centroid, in shard row order.</summary>
+    private readonly record struct DistanceRow(long Row, string Id, int Cluster, float Distance);
 
     private readonly D4StageSpec _spec;
     private readonly KMeansPhases _kmeans;
@@ -62,68 +62,64 @@ public sealed class D4Stage : PipelineStage
 
     private async Task<TaskStats> AssignAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var centroids = await _kmeans.FinalCentroidsAsync(task, cancellationToken).ConfigureAwait(false);
         var (ids, vectors, dimensions) = await KMeansPhases.LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
         var clusters = new int[ids.Count];
         var distances = new float[ids.Count];
         SphericalKMeans.Assign(vectors, dimensions, centroids, clusters, distances);
-        var batch = RecordBatch.WithSchema(DistanceSchema, ids.Count);
-        for (var i = 0; i < ids.Count; i++) batch.GetColumn<long>("row").Add(i);
-        batch.Ids.AddRange(ids);
-        batch.GetColumn<int>("cluster").AddRange(clusters);
-        batch.GetColumn<float>("distance").AddRange(distances);
-        await StageObjects.WriteParquetAsync(task.Job.Data, ShardKey(task, "distances", task.Task, "parquet"), batch, null, cancellationToken).ConfigureAwait(false);
+        var rows = new ShuffleRows<DistanceRow>(ids.Count);
+        for (var i = 0; i < ids.Count; i++) rows.Add(new DistanceRow(i, ids[i], clusters[i], distances[i]));
+        await ShuffleTable.WriteAsync(task.Job.Data, ShardKey(task, "distances", task.Task, "parquet"), rows, null, cancellationToken).ConfigureAwait(false);
         await _cutoff.WriteHighAsync(task, distances, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats { In = ids.Count };
     }
 
+    /// <summary>
+    /// The cutoff turned into decisions of the shard (rows at or before it; <see cref="ShardDecisions"/>), applied by the
+    /// shared transform, which also records every row's cluster and distance.
+    /// </summary>
     private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var (cutoff, round) = await _cutoff.CutoffAsync(task, cancellationToken).ConfigureAwait(false);
         var table = await ReadDistancesAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
-        var transform = new ApplyCutoff(table, cutoff, GlobalCutoffPhases.ValueOf(round.Key));
+        var cutoffDistance = GlobalCutoffPhases.ValueOf(round.Key);
+        var (ids, clusterOf, distanceOf) = (table.Ids, table.GetColumn<int>("cluster"), table.GetColumn<float>("distance"));
+        var decisions = new Dictionary<long, ShardDecision>();
+        var sizes = new Dictionary<long, (long Size, long Removed)>();
+        for (var row = 0; row < table.RowCount; row++)
+        {
+            var (cluster, distance) = (clusterOf[row], distanceOf[row]);
+            var removed = cutoff.Removes(distance, ids[row]);
+            var count = sizes.GetValueOrDefault(cluster);
+            sizes[cluster] = (count.Size + 1, count.Removed + (removed ? 1 : 0));
+            if (removed)
+                decisions[row] = new ShardDecision(PrototypicalReason,
+                    $"cosine distance {distance:0.000000} to the centroid of cluster {cluster}, at or below the cutoff {cutoffDistance:0.000000}");
+        }
+        var transform = new ApplyDecisionsTransform(decisions, [new(ClusterColumn, typeof(int)), new(DistanceColumn, typeof(float))], (batch, offset) =>
+        {
+            var clusters = batch.ResetColumn<int>(ClusterColumn, batch.RowCount);
+            var distances = batch.ResetColumn<float>(DistanceColumn, batch.RowCount);
+            for (var i = 0; i < batch.RowCount; i++)
+            {
+                var row = offset + i;
+                if (row >= table.RowCount || ids[(int)row] != batch.Ids[i])
+                    throw new InvalidOperationException($"Row {row} ({batch.Ids[i]}) has no d4 assignment; the shard changed under the stage.");
+                clusters.Add(clusterOf[(int)row]);
+                distances.Add(distanceOf[(int)row]);
+            }
+        });
         var stats = await ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken).ConfigureAwait(false);
+        if (stats.In != table.RowCount)
+            throw new InvalidOperationException($"shard {task.Task} has {stats.In} rows, its d4 assignments {table.RowCount}; the shard changed under the stage.");
         // Per cluster: members and removed, as (cluster, size, removed) triples for the report.
-        var counts = transform.Counts.OrderBy(c => c.Key).SelectMany(c => new[] { c.Key, c.Value.Size, c.Value.Removed }).ToArray();
+        var counts = sizes.OrderBy(c => c.Key).SelectMany(c => new[] { c.Key, c.Value.Size, c.Value.Removed }).ToArray();
         await StageObjects.WriteArrayAsync(task.Job.Data, ShardKey(task, "counts", task.Task, "bin"), counts, cancellationToken).ConfigureAwait(false);
         return stats;
     }
 
-    private sealed class ApplyCutoff(RecordBatch table, D4Cutoff cutoff, float cutoffDistance) : IDocumentTransform
-    {
-        private int _offset;
-
-        public Dictionary<long, (long Size, long Removed)> Counts { get; } = [];
-
-        public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(ClusterColumn, typeof(int)), new(DistanceColumn, typeof(float))];
-
-        public void Process(RecordBatch batch, DropCollector drops)
-        {
-            var clusters = batch.ResetColumn<int>(ClusterColumn, batch.RowCount);
-            var distances = batch.ResetColumn<float>(DistanceColumn, batch.RowCount);
-            var (ids, clusterOf, distanceOf) = (table.Ids, table.GetColumn<int>("cluster"), table.GetColumn<float>("distance"));
-            for (var i = 0; i < batch.RowCount; i++)
-            {
-                var row = _offset + i;
-                if (row >= table.RowCount || ids[row] != batch.Ids[i])
-                    throw new InvalidOperationException($"Row {row} ({batch.Ids[i]}) has no d4 assignment; the shard changed under the stage.");
-                var (cluster, distance) = (clusterOf[row], distanceOf[row]);
-                clusters.Add(cluster);
-                distances.Add(distance);
-                var removed = cutoff.Removes(distance, batch.Ids[i]);
-                var count = Counts.GetValueOrDefault(cluster);
-                Counts[cluster] = (count.Size + 1, count.Removed + (removed ? 1 : 0));
-                if (removed)
-                    drops.Drop(i, PrototypicalReason, $"cosine distance {distance:0.000000} to the centroid of cluster {cluster}, at or below the cutoff {cutoffDistance:0.000000}");
-            }
-            _offset += batch.RowCount;
-        }
-    }
-
     private async Task<TaskStats> ReportAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var (_, round) = await _cutoff.CutoffAsync(task, cancellationToken).ConfigureAwait(false);
         var counts = new SortedDictionary<long, (long Size, long Removed)>();
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
@@ -148,7 +144,7 @@ public sealed class D4Stage : PipelineStage
             DistanceHistogram = DistanceHistogram(high),
         };
         await StageReports.WriteAsync(task, report, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats();
     }
 
     /// <summary>Cosine distance to the centroid in 40 bins of 0.025 over [0, 1] (larger distances in the last bin).</summary>

@@ -48,6 +48,15 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
 /// </summary>
 public static class ShardTransformer
 {
+    /// <summary>The schema a pass writes: the input's columns, then each transform's added columns not already there.</summary>
+    public static List<ColumnSchema> OutputSchema(IEnumerable<ColumnSchema> input, IEnumerable<IDocumentTransform> transforms)
+    {
+        var schema = input.ToList();
+        foreach (var transform in transforms)
+            schema.AddRange(transform.AddedColumns.Where(c => schema.All(s => s.Name != c.Name)).ToArray());
+        return schema;
+    }
+
     /// <summary>One stage's transform in a pass: its drops are written under its own name and drops key.</summary>
     public readonly record struct Member(PipelineStage Stage, IDocumentTransform Transform);
 
@@ -74,6 +83,21 @@ public static class ShardTransformer
     public static async Task<(TaskStats[] Members, double Seconds)> RunAsync(TaskContext task, int shard, IReadOnlyList<Member> members,
         string outputKey, Func<TaskStats[], CancellationToken, Task>? beforeData, IShardTap? tap, CancellationToken cancellationToken)
     {
+        await using var dataSpool = SpoolFile.Create();
+        var result = await RunIntoAsync(task, task.InputShardKey(shard), shard, members, dataSpool, beforeData, tap, cancellationToken).ConfigureAwait(false);
+        await dataSpool.CommitOnceAsync(task.Job.Data, outputKey, cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>
+    /// The pass itself: reads <paramref name="inputKey"/>, writes the surviving rows into <paramref name="dataSpool"/> (the
+    /// caller commits or publishes it), commits every member's drops, then runs <paramref name="beforeData"/> and commits
+    /// <paramref name="tap"/>. A stage that applies the previous stage's deferred decisions in its own pass (the output)
+    /// calls it with the previous stage's input shard.
+    /// </summary>
+    public static async Task<(TaskStats[] Members, double Seconds)> RunIntoAsync(TaskContext task, string inputKey, int shard, IReadOnlyList<Member> members,
+        SpoolFile dataSpool, Func<TaskStats[], CancellationToken, Task>? beforeData, IShardTap? tap, CancellationToken cancellationToken)
+    {
         var clock = Stopwatch.StartNew();
         var data = task.Job.Data;
         var rowsIn = new long[members.Count];
@@ -83,17 +107,14 @@ public static class ShardTransformer
         var dropped = members.Select(_ => new Dictionary<string, long>()).ToArray();
         var metrics = members.Select(_ => new Dictionary<string, double>()).ToArray();
 
-        await using var dataSpool = SpoolFile.Create();
         var dropsSpools = members.Select(_ => SpoolFile.Create()).ToArray();
         try
         {
-            await using (var input = await data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
+            await using (var input = await data.OpenReadAsync(inputKey, cancellationToken).ConfigureAwait(false))
             await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
             {
                 TaskProgress.Expect(reader.RowCount);
-                var schema = reader.Schema.ToList();
-                foreach (var member in members)
-                    schema.AddRange(member.Transform.AddedColumns.Where(c => schema.All(s => s.Name != c.Name)).ToArray());
+                var schema = OutputSchema(reader.Schema, members.Select(m => m.Transform));
                 await using var dataWriter = await ParquetTableWriter.CreateAsync(dataSpool.Stream, schema, cancellationToken: cancellationToken).ConfigureAwait(false);
                 var dropsWriters = new ParquetTableWriter[members.Count];
                 try
@@ -140,7 +161,6 @@ public static class ShardTransformer
                 await dropsSpools[m].CommitOnceAsync(data, task.Job.Layout.ShardDrops(members[m].Stage.Index, members[m].Stage.Name, shard), cancellationToken).ConfigureAwait(false);
             if (beforeData is not null) await beforeData(stats, cancellationToken).ConfigureAwait(false);
             if (tap is not null) await tap.CommitAsync(cancellationToken).ConfigureAwait(false);
-            await dataSpool.CommitOnceAsync(data, outputKey, cancellationToken).ConfigureAwait(false);
             return (stats, clock.Elapsed.TotalSeconds);
         }
         finally

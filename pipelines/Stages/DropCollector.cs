@@ -1,3 +1,4 @@
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 
 namespace Curation.Pipelines.Stages;
@@ -74,11 +75,7 @@ public static class DropsSchema
     public const string Detail = "detail";
     public const string TwinId = "twin_id";
 
-    public static readonly IReadOnlyList<ColumnSchema> Columns =
-    [
-        new(Model.Columns.Id, typeof(string)), new(Model.Columns.Source, typeof(string)), new(Model.Columns.Position, typeof(long)),
-        new(Stage, typeof(string)), new(Reason, typeof(string)), new(Detail, typeof(string)), new(TwinId, typeof(string)),
-    ];
+    public static readonly IReadOnlyList<ColumnSchema> Columns = ShuffleTable.Schema<DropRow>();
 
     public static void Append(RecordBatch drops, string id, string source, long position, string stage, string reason, string? detail, string? twinId)
     {
@@ -91,6 +88,9 @@ public static class DropsSchema
         drops.GetColumn<string>(TwinId).Add(twinId ?? "");
     }
 }
+
+/// <summary>A row of a drops file: the document, the stage that dropped it, why (detail: the measured value and threshold), and the twin it duplicates.</summary>
+public readonly record struct DropRow(string Id, string Source, long Position, string Stage, string Reason, string Detail, string TwinId);
 
 /// <summary>Schema of the quarantine files: records that could not be read, with object, position and reason.</summary>
 public static class QuarantineSchema

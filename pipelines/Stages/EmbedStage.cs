@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
@@ -23,8 +22,8 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
 
     public override string Name => EmbedStageSpec.TypeName;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
-        [new(EmbedPhase, TaskScope.Shard, plan.ShardCount, ProducesShardOutput: true, RequiredRole)];
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
+        [new(EmbedPhase, TaskScope.Shard, plan.ShardCount, EmbedAsync, producesShardOutput: true, requiredRole: RequiredRole)];
 
     public EmbeddingBatchOptions BatchOptions => new()
     {
@@ -34,9 +33,8 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
         TokenBudget = spec.BatchTokens,
     };
 
-    public override async Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
+    private async Task<TaskStats> EmbedAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var embedder = await StageEmbedder.LoadAsync(task.Services.Embedding, this, cancellationToken).ConfigureAwait(false);
         var table = embedder.Table;
         var dimensions = embedder.Dimensions;
@@ -97,7 +95,7 @@ public sealed class EmbedStage(int index, EmbedStageSpec spec) : PipelineStage(i
         await dataSpool.CommitOnceAsync(data, task.OutputShardKey(shard), cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
-            In = rowsIn, Kept = kept, Dropped = dropped, BytesIn = bytesIn, Seconds = clock.Elapsed.TotalSeconds,
+            In = rowsIn, Kept = kept, Dropped = dropped, BytesIn = bytesIn,
             Metrics = { ["tokens"] = attended, ["padded_tokens"] = padded, ["provider_cuda"] = embedder.Session?.ActiveProvider == ActiveExecutionProvider.Cuda ? 1 : 0 },
         };
 

@@ -17,7 +17,10 @@ namespace Curation.Pipelines.Stages;
 /// <item><b>resolve</b> (per partition): within each group of equal keys the document with the smallest
 /// (rank, id, shard, row) is kept (with <c>keep: none</c> it too is dropped, naming itself); the others become decisions
 /// routed back to their shard;</item>
-/// <item><b>apply</b> (per shard): drops the decided rows with the key's reason (<c>exact_duplicate</c>) and the kept twin's id.</item>
+/// <item><b>apply</b> (per shard): drops the decided rows with the key's reason (<c>exact_duplicate</c>) and the kept twin's id
+/// (<see cref="ShardDecisions"/>). When the next stage is the output, that happens inside the output's write of the shard
+/// (<see cref="DeferredApplyAsync"/>): this phase then only records its books from the decisions, and the shard is read and
+/// written once instead of twice, with the same bytes.</item>
 /// </list>
 /// The keep rule uses only ranks, ids and positions, so the result never depends on timing or silo count.
 /// </summary>
@@ -43,8 +46,6 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     private static readonly IReadOnlyList<ColumnSchema> IndexSchema =
         [new("hash_hi", typeof(long)), new("hash_lo", typeof(long)), new(Columns.Id, typeof(string))];
 
-    private static readonly IReadOnlyList<ColumnSchema> DecisionSchema = [new("row", typeof(long)), new(DropsSchema.TwinId, typeof(string))];
-
     public override string Name => key.StageName;
 
     protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
@@ -56,7 +57,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
 
     private string HashKey(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
 
-    private string DecisionFolder(TaskContext task, int shard) => $"{task.Job.Layout.PhaseRoot(Index, Name, ResolvePhase)}{JobLayout.ShardName(shard)}/";
+    private string DecisionFolder(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, ResolvePhase)}{JobLayout.ShardName(shard)}/";
 
     /// <summary>The hash phase's work done while the document pass before this stage writes the shard (one read less).</summary>
     public override IShardTap? TapInput(JobContext job, int shard) => new ShardHashes(key, job, HashKey(job, shard));
@@ -139,8 +140,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         // A versioned corpus first loads its base snapshot's index of this partition: those documents are already
         // curated, always win, and a new document with the same hash is dropped naming the indexed one.
         var keepers = new Dictionary<ContentHash, Keeper>();
-        var baseIndex = task.Job.Refresh is null ? null
-            : (await task.Job.BaseIndexAsync(Folder, IndexName, key.Partitions, cancellationToken).ConfigureAwait(false)).ElementAtOrDefault(partition);
+        var baseIndex = await CorpusIndex.BaseAsync(task, IndexName, key.Partitions, partition, cancellationToken).ConfigureAwait(false);
         if (baseIndex is not null)
             await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, baseIndex, cancellationToken).ConfigureAwait(false))
             {
@@ -170,8 +170,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         var groups = keepers.Values.Count(k => k.Count > 1);
         for (var shard = 0; shard < shards; shard++)
         {
-            var decisions = RecordBatch.WithSchema(DecisionSchema);
-            var (decidedRows, twins) = (decisions.GetColumn<long>("row"), decisions.GetColumn<string>(DropsSchema.TwinId));
+            var decisions = new List<(long Row, ShardDecision Decision)>();
             await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
             {
                 var (high, low, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"));
@@ -181,37 +180,32 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
                     var row = rows[i];
                     if (keeper.Count == 1 || (key.Keep != DedupKeep.None && keeper.Shard == shard && keeper.Row == row)) continue;
                     if (keeper.Indexed) ofIndexed++;
-                    decidedRows.Add(row);
-                    twins.Add(keeper.Id);
+                    decisions.Add((row, new ShardDecision(key.Reason, TwinId: keeper.Id)));
                 }
             }
-            if (decisions.RowCount == 0) continue;
-            duplicates += decisions.RowCount;
-            await using var spool = SpoolFile.Create();
-            await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, DecisionSchema, cancellationToken: cancellationToken).ConfigureAwait(false))
-                await writer.WriteAsync(decisions, cancellationToken).ConfigureAwait(false);
-            await spool.CommitOnceAsync(task.Job.Data, $"{DecisionFolder(task, shard)}{partition:D4}.parquet", cancellationToken).ConfigureAwait(false);
+            duplicates += decisions.Count;
+            await ShardDecisions.WriteAsync(task.Job.Data, $"{DecisionFolder(task.Job, shard)}{partition:D4}.parquet", decisions, cancellationToken)
+                .ConfigureAwait(false);
         }
 
         // A versioned corpus: the next snapshot's index of this partition is the base's plus this run's keepers
         // (sorted by hash); when this run kept nothing new here, the base's object is carried by reference.
         List<SnapshotIndex>? indexes = null;
         if (task.Job.Refresh is not null)
-        {
-            if (baseIndex is not null && keepers.Count == indexed) indexes = [baseIndex];
-            else
-            {
-                var index = RecordBatch.WithSchema(IndexSchema, keepers.Count);
-                var (high, low, ids) = (index.GetColumn<long>("hash_hi"), index.GetColumn<long>("hash_lo"), index.Ids);
-                foreach (var (hash, keeper) in keepers.OrderBy(k => k.Key.High).ThenBy(k => k.Key.Low))
+            indexes = [await CorpusIndex.MergeOrCarryAsync(task, IndexName, partition, baseIndex, addsNothing: keepers.Count == indexed, IndexSchema, null,
+                (writer, _, ct) =>
                 {
-                    high.Add(hash.High);
-                    low.Add(hash.Low);
-                    ids.Add(keeper.Id);
-                }
-                indexes = [await StageObjects.WriteIndexAsync(task, IndexName, partition, index, cancellationToken).ConfigureAwait(false)];
-            }
-        }
+                    // The base's rows are already among the keepers: the merge is the keepers sorted by hash.
+                    var index = RecordBatch.WithSchema(IndexSchema, keepers.Count);
+                    var (high, low, ids) = (index.GetColumn<long>("hash_hi"), index.GetColumn<long>("hash_lo"), index.Ids);
+                    foreach (var (hash, keeper) in keepers.OrderBy(k => k.Key.High).ThenBy(k => k.Key.Low))
+                    {
+                        high.Add(hash.High);
+                        low.Add(hash.Low);
+                        ids.Add(keeper.Id);
+                    }
+                    return writer.WriteAsync(index, ct);
+                }, cancellationToken).ConfigureAwait(false)];
 
         var stats = new TaskStats
         {
@@ -232,25 +226,40 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         if (rowGroup >= 0) yield return await reader.ReadRowGroupAsync(rowGroup, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The decisions are applied inside the output's write of the shard when the output comes next (and fusing is on where
+    /// this task runs): this phase then writes no shard, only its books; the output finds no shard of this stage and asks
+    /// <see cref="DeferredApplyAsync"/>. Whichever path ran, the books, drops and bytes are the same.
+    /// </summary>
+    private bool DefersApply(JobContext job) => FusedDocumentPass.Enabled && Index + 1 < job.Stages.Count && job.Stages[Index + 1] is OutputStage;
+
     private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var decisions = new Dictionary<long, string>();
-        await foreach (var info in task.Job.Data.ListAsync(DecisionFolder(task, task.Task), cancellationToken).ConfigureAwait(false))
+        if (DefersApply(task.Job))
         {
-            await using var input = await task.Job.Data.OpenReadAsync(info.Key, cancellationToken).ConfigureAwait(false);
-            await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var (rows, twins) = (batch.GetColumn<long>("row"), batch.GetColumn<string>(DropsSchema.TwinId));
-                for (var i = 0; i < batch.RowCount; i++) decisions[rows[i]] = twins[i];
-            }
+            var decisions = await ShardDecisions.ReadFolderAsync(task.Job.Data, DecisionFolder(task.Job, task.Task), cancellationToken).ConfigureAwait(false);
+            var rows = await ShardDecisions.RowCountAsync(task.Job.Data, task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false);
+            return ShardDecisions.StatsOf(rows, decisions);
         }
-        // Where the output column is the key itself (the content hash), every row's key as the hash phase computed it from
-        // this very input (no second hashing); otherwise the key computes the column.
+        var transform = await ApplyTransformAsync(task.Job, task.Task, cancellationToken).ConfigureAwait(false);
+        return await ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task<IDocumentTransform?> DeferredApplyAsync(JobContext job, int shard, CancellationToken cancellationToken) =>
+        await ApplyTransformAsync(job, shard, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Drops the decided rows and records each row's key in readable form: where the output column is the key itself (the
+    /// content hash), every row's key as the hash phase computed it from this very input (no second hashing); otherwise
+    /// the key computes the column.
+    /// </summary>
+    private async Task<IDocumentTransform> ApplyTransformAsync(JobContext job, int shard, CancellationToken cancellationToken)
+    {
+        var decisions = await ShardDecisions.ReadFolderAsync(job.Data, DecisionFolder(job, shard), cancellationToken).ConfigureAwait(false);
         ContentHash[]? keys = null;
         if (key.OutputIsKey)
         {
-            await using var hashFile = await task.Job.Data.OpenReadAsync(HashKey(task.Job, task.Task), cancellationToken).ConfigureAwait(false);
+            await using var hashFile = await job.Data.OpenReadAsync(HashKey(job, shard), cancellationToken).ConfigureAwait(false);
             await using var hashReader = await ParquetTableReader.OpenAsync(hashFile, cancellationToken).ConfigureAwait(false);
             keys = new ContentHash[hashReader.RowCount];
             await foreach (var batch in hashReader.ReadColumnsAsync(["row", "hash_hi", "hash_lo"], cancellationToken).ConfigureAwait(false))
@@ -259,7 +268,11 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
                 for (var i = 0; i < batch.RowCount; i++) keys[rows[i]] = new ContentHash(high[i], low[i]);
             }
         }
-        return await ShardTransformer.RunAsync(task, task.Task, new ApplyDecisions(key, keys, decisions), cancellationToken).ConfigureAwait(false);
+        return new ApplyDecisionsTransform(decisions, [new(key.OutputColumn, typeof(string))], (batch, offset) =>
+        {
+            var column = batch.ResetColumn<string>(key.OutputColumn, batch.RowCount);
+            for (var i = 0; i < batch.RowCount; i++) column.Add(keys is null ? key.OutputValue(batch, i)! : keys[offset + i].ToString());
+        });
     }
 
     /// <param name="Indexed">A document of the corpus' base snapshot (from its index): kept whatever its id.</param>
@@ -271,28 +284,6 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
             var byId = string.CompareOrdinal(Id, other.Id);
             if (byId != 0) return byId < 0;
             return Shard != other.Shard ? Shard < other.Shard : Row < other.Row;
-        }
-    }
-
-    /// <summary>
-    /// The apply phase's transform: drops decided rows (by running row number) and records each row's key in readable form
-    /// (from <paramref name="keys"/>, the stored keys, when the output column is the key itself).
-    /// </summary>
-    private sealed class ApplyDecisions(DedupKey key, ContentHash[]? keys, Dictionary<long, string> decisions) : IDocumentTransform
-    {
-        private long _offset;
-
-        public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(key.OutputColumn, typeof(string))];
-
-        public void Process(RecordBatch batch, DropCollector drops)
-        {
-            var column = batch.ResetColumn<string>(key.OutputColumn, batch.RowCount);
-            for (var i = 0; i < batch.RowCount; i++)
-            {
-                column.Add(keys is null ? key.OutputValue(batch, i)! : keys[_offset + i].ToString());
-                if (decisions.TryGetValue(_offset + i, out var twin)) drops.Drop(i, key.Reason, twinId: twin);
-            }
-            _offset += batch.RowCount;
         }
     }
 }

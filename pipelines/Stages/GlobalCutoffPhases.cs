@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Semantic;
 
@@ -84,12 +84,15 @@ internal sealed class GlobalCutoffPhases(PipelineStage stage, double keepFractio
         return histogram;
     }
 
+    /// <summary>A row of a shard's ties: a document whose value falls in the cutoff's key.</summary>
+    private readonly record struct TieRow(string Id);
+
+    /// <summary>A shard's values table: ids and the value column named by the owning stage (<c>valueColumn</c>).</summary>
     private async Task<RecordBatch> ReadValuesAsync(TaskContext task, int shard, CancellationToken cancellationToken) =>
         await StageObjects.ReadParquetAsync(task.Job.Data, valuesKey(task, shard), cancellationToken).ConfigureAwait(false);
 
     private async Task<TaskStats> LocateHighAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var high = await MergeAsync(task, "high", cancellationToken).ConfigureAwait(false);
         var documents = high.Sum();
         var remove = documents - D4Selection.KeepCount(documents, keepFraction);
@@ -100,12 +103,11 @@ internal sealed class GlobalCutoffPhases(PipelineStage stage, double keepFractio
             round = round with { HighBin = bin, RankInHigh = rankInBin };
         }
         await WriteRoundAsync(task, LocateHighPhase, round, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["to_remove"] = remove } };
+        return new TaskStats { Metrics = { ["to_remove"] = remove } };
     }
 
     private async Task<TaskStats> CountLowAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var round = await ReadRoundAsync(task, LocateHighPhase, cancellationToken).ConfigureAwait(false);
         var low = new long[D4Selection.HistogramBins];
         if (round.Remove > 0)
@@ -114,12 +116,11 @@ internal sealed class GlobalCutoffPhases(PipelineStage stage, double keepFractio
             D4Selection.CountLow(values.List.ToArray(), round.HighBin, low);
         }
         await StageObjects.WriteSparseHistogramAsync(task.Job.Data, ShardKey(task, "low", task.Task, "bin"), low, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats();
     }
 
     private async Task<TaskStats> LocateLowAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var round = await ReadRoundAsync(task, LocateHighPhase, cancellationToken).ConfigureAwait(false);
         if (round.Remove > 0)
         {
@@ -127,37 +128,36 @@ internal sealed class GlobalCutoffPhases(PipelineStage stage, double keepFractio
             round = round with { Key = ((uint)round.HighBin << 16) | (uint)bin, RankAmongTies = rankAmongTies };
         }
         await WriteRoundAsync(task, LocateLowPhase, round, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats();
     }
 
     private async Task<TaskStats> TiesAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var round = await ReadRoundAsync(task, LocateLowPhase, cancellationToken).ConfigureAwait(false);
-        var ties = RecordBatch.WithSchema([new(Columns.Id, typeof(string))]);
+        var ties = new ShuffleRows<TieRow>();
         if (round.Remove > 0)
         {
             var table = await ReadValuesAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
             var values = table.GetColumn<float>(valueColumn);
             for (var i = 0; i < table.RowCount; i++)
-                if (D4Selection.KeyOf(values[i]) == round.Key) ties.Ids.Add(table.Ids[i]);
+                if (D4Selection.KeyOf(values[i]) == round.Key) ties.Add(new TieRow(table.Ids[i]));
         }
-        await StageObjects.WriteParquetAsync(task.Job.Data, ShardKey(task, "ties", task.Task, "parquet"), ties, null, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["ties"] = ties.RowCount } };
+        await ShuffleTable.WriteAsync(task.Job.Data, ShardKey(task, "ties", task.Task, "parquet"), ties, null, cancellationToken).ConfigureAwait(false);
+        return new TaskStats { Metrics = { ["ties"] = ties.Count } };
     }
 
     private async Task<TaskStats> CutoffRoundAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var round = await ReadRoundAsync(task, LocateLowPhase, cancellationToken).ConfigureAwait(false);
         if (round.Remove > 0)
         {
             var ids = new List<string>();
             for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
-                ids.AddRange((await StageObjects.ReadParquetAsync(task.Job.Data, ShardKey(task, "ties", shard, "parquet"), cancellationToken).ConfigureAwait(false)).Ids.List);
+                ids.AddRange((await ShuffleTable.ReadAllAsync<TieRow>(task.Job.Data, ShardKey(task, "ties", shard, "parquet"), cancellationToken).ConfigureAwait(false))
+                    .Select(t => t.Id));
             round = round with { LastId = D4Selection.CutoffAmongTies(round.Key, ids, round.RankAmongTies).LastId };
         }
         await WriteRoundAsync(task, CutoffPhase, round, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats();
     }
 }

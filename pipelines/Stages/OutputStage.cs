@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 
@@ -45,10 +46,15 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         var shard = task.Task;
         var name = ShardFile(shard);
 
-        // Curated documents: the last stage's file is already in the output schema, so it is copied byte for byte.
+        // Curated documents: the last stage's file is already in the output schema, so it is copied byte for byte; a last
+        // stage that left its decisions to this pass wrote none: they are applied here, over its input (one read, one write).
         await using var documents = SpoolFile.Create();
-        await using (var source = await job.Data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
-            await source.CopyToAsync(documents.Stream, cancellationToken).ConfigureAwait(false);
+        if (await DeferredApplyAsync(task, shard, cancellationToken).ConfigureAwait(false) is { } apply)
+            await ShardTransformer.RunIntoAsync(task, PreviousInputKey(task, shard), shard, [new ShardTransformer.Member(task.Previous, apply)], documents,
+                null, null, cancellationToken).ConfigureAwait(false);
+        else
+            await using (var source = await job.Data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
+                await source.CopyToAsync(documents.Stream, cancellationToken).ConfigureAwait(false);
 
         await using var drops = SpoolFile.Create();
         await using (var writer = await ParquetTableWriter.CreateAsync(drops.Stream, DropsSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false))
@@ -103,6 +109,32 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             return new TaskStats { Outputs = outputs, TokenFiles = files, Metrics = metrics };
         }
         return new TaskStats { Outputs = outputs };
+    }
+
+    /// <summary>
+    /// The previous stage's deferred decisions for <paramref name="shard"/> (<see cref="PipelineStage.DeferredApplyAsync"/>)
+    /// when it wrote no shard of its own; null when its shard is there to copy.
+    /// </summary>
+    private static async Task<IDocumentTransform?> DeferredApplyAsync(TaskContext task, int shard, CancellationToken cancellationToken) =>
+        await task.Job.Data.GetInfoAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false) is null
+            ? await task.Previous.DeferredApplyAsync(task.Job, shard, cancellationToken).ConfigureAwait(false)
+            : null;
+
+    /// <summary>The shard the previous stage read: where its deferred decisions are applied.</summary>
+    private static string PreviousInputKey(TaskContext task, int shard)
+    {
+        var before = task.Job.Stages[task.Previous.Index - 1];
+        return task.Job.Layout.ShardData(before.Index, before.Name, shard);
+    }
+
+    /// <summary>The curated documents' schema: the previous stage's shard's, or what applying its deferred decisions writes.</summary>
+    private static async Task<IReadOnlyList<ColumnSchema>> ShardSchemaAsync(TaskContext task, int shard, CancellationToken cancellationToken)
+    {
+        var apply = await DeferredApplyAsync(task, shard, cancellationToken).ConfigureAwait(false);
+        await using var input = await task.Job.Data.OpenReadAsync(apply is null ? task.InputShardKey(shard) : PreviousInputKey(task, shard), cancellationToken)
+            .ConfigureAwait(false);
+        await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        return apply is null ? reader.Schema : ShardTransformer.OutputSchema(reader.Schema, [apply]);
     }
 
     private static async Task WriteKeptEmbeddingsAsync(JobContext job, EmbedStage embed, int shard, SpoolFile documents, SpoolFile target,
@@ -218,11 +250,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         if (job.Plan.ShardCount == 0)
             schema = baseManifest?.Schema ?? [];   // a refresh that found nothing new: the corpus' schema
         else
-        {
-            await using var last = await job.Data.OpenReadAsync(task.InputShardKey(0), cancellationToken).ConfigureAwait(false);
-            await using var reader = await ParquetTableReader.OpenAsync(last, cancellationToken).ConfigureAwait(false);
-            schema = reader.Schema.Select(ManifestColumn.Of).ToArray();
-        }
+            schema = (await ShardSchemaAsync(task, 0, cancellationToken).ConfigureAwait(false)).Select(ManifestColumn.Of).ToArray();
 
         SnapshotSection? snapshot = null;
         if (job.Refresh is { } refresh)

@@ -57,6 +57,15 @@ public abstract class PipelineStage(int index)
     /// </summary>
     public virtual IShardTap? TapInput(JobContext job, int shard) => null;
 
+    /// <summary>
+    /// For a stage whose shard-output phase only applies decisions (<see cref="ShardDecisions"/>) and left that to the next
+    /// stage's pass (it wrote no shard of its own): the transform that applies them to shard <paramref name="shard"/> of
+    /// this stage's input, run by the next stage as the first step of its own read of that input, with this stage's name
+    /// on the drops. Null (the default) for a stage that always writes its shard.
+    /// </summary>
+    public virtual Task<IDocumentTransform?> DeferredApplyAsync(JobContext job, int shard, CancellationToken cancellationToken) =>
+        Task.FromResult<IDocumentTransform?>(null);
+
     public override string ToString() => Folder;
 }
 

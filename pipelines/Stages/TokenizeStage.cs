@@ -13,10 +13,10 @@ public sealed class TokenizeStage(int index, TokenizeStageSpec spec) : PipelineS
 
     public override string Name => TokenizeStageSpec.TypeName;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
-        [new(DocumentStage.ApplyPhase, TaskScope.Shard, plan.ShardCount, ProducesShardOutput: true)];
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
+        [new(DocumentStage.ApplyPhase, TaskScope.Shard, plan.ShardCount, ApplyAsync, producesShardOutput: true)];
 
-    public override async Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
+    private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var tokenizer = await task.Services.Embedding.GetTokenizerAsync(spec.Model, cancellationToken).ConfigureAwait(false);
         var stats = await ShardTransformer.RunAsync(task, task.Task, new CountTokens(tokenizer), cancellationToken).ConfigureAwait(false);

@@ -20,10 +20,10 @@ public sealed class TrainTokenizeStage(int index, TrainTokenizeStageSpec spec) :
 
     public TrainTokenizeStageSpec Spec => spec;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) =>
-        [new(DocumentStage.ApplyPhase, TaskScope.Shard, plan.ShardCount, ProducesShardOutput: true)];
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
+        [new(DocumentStage.ApplyPhase, TaskScope.Shard, plan.ShardCount, ApplyAsync, producesShardOutput: true)];
 
-    public override async Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
+    private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var transform = new CountTrainTokens(TrainingTokenizer.For(spec));
         var stats = await ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken).ConfigureAwait(false);

@@ -102,8 +102,10 @@ public static class Scripts
         _ => 1,
     };
 
+    private static readonly string[] Names = [.. Enum.GetValues<Script>().Select(s => s.ToString().ToLowerInvariant())];
+
     /// <summary>The lowercase name of a script, as the <c>charScale</c> parameters key it.</summary>
-    public static string Name(Script s) => s.ToString().ToLowerInvariant();
+    public static string Name(Script s) => (int)s < Names.Length ? Names[(int)s] : s.ToString().ToLowerInvariant();
 
     /// <summary>
     /// How many characters of a script carry the text of one character of English, by default: the ratio of non-space
@@ -128,7 +130,9 @@ public static class Scripts
     public static double CharScale(ReadOnlySpan<char> text, string? language, IReadOnlyDictionary<string, double>? overrides)
     {
         if (language is not null && overrides is not null && overrides.TryGetValue(language, out var byLanguage)) return byLanguage;
-        var script = Dominant(text);
+        // Below U+0E00 every character is of Script.Other (surrogates included, they are above), so such a text's dominant
+        // script is Other: one vectorised scan instead of decoding every rune.
+        var script = text.IndexOfAnyInRange('\u0E00', '\uFFFF') < 0 ? Script.Other : Dominant(text);
         if (script == Script.Han && ContainsKana(text)) script = Script.Kana;
         var name = Name(script);
         if (overrides is not null && overrides.TryGetValue(name, out var byScript)) return byScript;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 using Curation.Pipelines.IO;
@@ -12,25 +13,24 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
 {
     public string Normalize(string text)
     {
-        // The result is never longer than the text (a kept break or space stands for at least one character of it):
-        // one pooled buffer, and the text itself back when nothing changed, so a big document is copied at most once.
-        var rented = ScratchArray.Rent<char>(Math.Max(1, text.Length));
+        // The result is never longer than the text (a kept break or space stands for at least one character of it).
+        // While it matches the text it is only compared with it: an unchanged text (most big documents) comes back
+        // itself with no copy; from the first difference on it goes to one scratch buffer, so a changed one is copied once.
+        var writer = new CharWriter(text);
         try
         {
-            var length = Canonical(text, rented);
-            var canonical = rented.AsSpan(0, length);
-            var result = canonical.SequenceEqual(text) ? text : new string(canonical);
+            Canonical(text, writer);
+            var result = writer.Result();
             return result.IsNormalized(form) ? result : result.Normalize(form);
         }
         finally
         {
-            ScratchArray.Return(rented);
+            writer.Release();
         }
     }
 
-    private int Canonical(string text, char[] output)
+    private void Canonical(string text, CharWriter builder)
     {
-        var builder = new CharWriter(output);
         var pendingSpace = false;
         var newlines = 0; // newlines seen since the last visible character
         var atStart = true;
@@ -64,26 +64,52 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
             Flush(builder, ref pendingSpace, ref newlines, ref atStart);
             builder.Append(c);
         }
-
-        return builder.Length;
     }
 
-    /// <summary>Appends to a buffer known to be large enough.</summary>
-    private sealed class CharWriter(char[] buffer)
+    /// <summary>
+    /// The canonical text, written over <paramref name="source"/>: compared with it while the two agree, copied into a
+    /// scratch buffer (at most the source's length) from the first character that differs.
+    /// </summary>
+    private sealed class CharWriter(string source)
     {
+        private char[]? _buffer;
+
         public int Length { get; private set; }
 
         public CharWriter Append(char c)
         {
-            buffer[Length++] = c;
+            if (_buffer is null)
+            {
+                if (Length < source.Length && source[Length] == c)
+                {
+                    Length++;
+                    return this;
+                }
+                Diverge();
+            }
+            _buffer[Length++] = c;
             return this;
         }
 
         public CharWriter Append(string s)
         {
-            s.CopyTo(buffer.AsSpan(Length));
-            Length += s.Length;
+            foreach (var c in s) Append(c);
             return this;
+        }
+
+        /// <summary>The text written: the source itself (or its prefix) while nothing differed.</summary>
+        public string Result() => _buffer is not null ? new string(_buffer, 0, Length) : Length == source.Length ? source : source[..Length];
+
+        public void Release()
+        {
+            if (_buffer is not null) ScratchArray.Return(_buffer);
+        }
+
+        [MemberNotNull(nameof(_buffer))]
+        private void Diverge()
+        {
+            _buffer = ScratchArray.Rent<char>(Math.Max(1, source.Length));
+            source.AsSpan(0, Length).CopyTo(_buffer);
         }
     }
 

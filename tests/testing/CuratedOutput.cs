@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
+using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 using Xunit;
 
@@ -27,7 +28,7 @@ public sealed record CuratedOutput(Manifest Manifest, IReadOnlyList<string> Kept
             await foreach (var batch in reader.ReadAllAsync()) ids.AddRange(batch.Ids.List);
         }
         var drops = new List<DropRow>();
-        foreach (var file in manifest.Drops) drops.AddRange(await DropRow.ReadAllAsync(store, prefix.TrimEnd('/') + "/" + file.Key));
+        foreach (var file in manifest.Drops) drops.AddRange(await ShuffleTable.ReadAllAsync<DropRow>(store, prefix.TrimEnd('/') + "/" + file.Key, default));
         var quarantine = new List<QuarantineRow>();
         foreach (var file in manifest.Quarantine)
         {
@@ -37,21 +38,6 @@ public sealed record CuratedOutput(Manifest Manifest, IReadOnlyList<string> Kept
                     quarantine.Add(new QuarantineRow(b.Sources[i], b.Positions[i], b.GetColumn<string>("reason")[i], b.GetColumn<string>("detail")[i]));
         }
         return new CuratedOutput(manifest, ids, hashes, drops, quarantine);
-    }
-}
-
-public sealed record DropRow(string Id, string Source, long Position, string Stage, string Reason, string Detail, string TwinId)
-{
-    /// <summary>Every row of one drops file.</summary>
-    public static async Task<List<DropRow>> ReadAllAsync(IObjectStore store, string key)
-    {
-        var drops = new List<DropRow>();
-        await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(await store.ReadBytesAsync(key)));
-        await foreach (var b in reader.ReadAllAsync())
-            for (var i = 0; i < b.RowCount; i++)
-                drops.Add(new DropRow(b.Ids[i], b.Sources[i], b.Positions[i], b.GetColumn<string>("stage")[i], b.GetColumn<string>("reason")[i],
-                    b.GetColumn<string>("detail")[i], b.GetColumn<string>("twin_id")[i]));
-        return drops;
     }
 }
 

@@ -40,7 +40,7 @@ public sealed record CuratedSnapshot(Manifest Manifest, Dictionary<string, strin
             }
         }
         var drops = new List<DropRow>();
-        foreach (var file in manifest.Drops) drops.AddRange(await DropRow.ReadAllAsync(store, $"{corpusPath}/{file.Key}"));
+        foreach (var file in manifest.Drops) drops.AddRange(await ShuffleTable.ReadAllAsync<DropRow>(store, $"{corpusPath}/{file.Key}", default));
         return new CuratedSnapshot(manifest, texts, clusterOf, drops, hashes);
     }
 }

@@ -1,4 +1,5 @@
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages;
@@ -11,8 +12,8 @@ public sealed partial class DecontaminateStage
 
     private async Task<TaskStats> ReportAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var items = await StageObjects.ReadParquetAsync(task.Job.Data, ItemsKey(task), cancellationToken).ConfigureAwait(false);
-        var (benchmarkOf, ids, ngrams) = (items.GetColumn<int>("benchmark"), items.GetColumn<string>("item_id"), items.GetColumn<int>("ngrams"));
+        var items = await ShuffleTable.ReadAllAsync<ItemRow>(task.Job.Data, ItemsKey(task), cancellationToken).ConfigureAwait(false);
+        var (benchmarkOf, ids, ngrams) = (items.Select(r => r.Benchmark).ToArray(), items.Select(r => r.ItemId).ToArray(), items.Select(r => r.Ngrams).ToArray());
         var hits = new Dictionary<int, ItemHits>();
         var benchmarkDocuments = new long[spec.Benchmarks.Count];
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
@@ -30,7 +31,7 @@ public sealed partial class DecontaminateStage
 
         var benchmarks = spec.Benchmarks.Select((b, i) =>
         {
-            var mine = Enumerable.Range(0, items.RowCount).Where(item => benchmarkOf[item] == i).ToList();
+            var mine = Enumerable.Range(0, items.Count).Where(item => benchmarkOf[item] == i).ToList();
             return new BenchmarkContamination(b.Name, b.Path, mine.Count, mine.Count(item => ngrams[item] == 0), mine.Sum(item => (long)ngrams[item]),
                 mine.Count(hits.ContainsKey), benchmarkDocuments[i]);
         }).ToArray();

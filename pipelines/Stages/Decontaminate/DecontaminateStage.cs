@@ -1,5 +1,4 @@
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.Model;
 
 namespace Curation.Pipelines.Stages;
 
@@ -25,10 +24,11 @@ public sealed partial class DecontaminateStage(int index, DecontaminateStageSpec
     public const string ContaminatedReason = "contaminated";
     public const string MatchedColumn = "contamination_ngrams";
 
-    private static readonly IReadOnlyList<ColumnSchema> IndexSchema = [new("hash", typeof(long)), new("item", typeof(int))];
+    /// <summary>A row of the n-gram index (and of the routed n-grams): an n-gram's hash and an item holding it.</summary>
+    internal readonly record struct IndexRow(long Hash, int Item);
 
-    private static readonly IReadOnlyList<ColumnSchema> ItemSchema =
-        [new("benchmark", typeof(int)), new("item_id", typeof(string)), new("ngrams", typeof(int))];
+    /// <summary>A row of the items table: an evaluation item's benchmark (position in the spec), id and distinct n-grams.</summary>
+    internal readonly record struct ItemRow(int Benchmark, string ItemId, int Ngrams);
 
     public override string Name => DecontaminateStageSpec.TypeName;
 

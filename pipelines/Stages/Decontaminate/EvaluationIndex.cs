@@ -52,10 +52,10 @@ public sealed class EvaluationIndex
     /// <summary>Loads the items table and every partition of the index (each sorted by hash).</summary>
     internal static async Task<EvaluationIndex> LoadAsync(JobContext job, string itemsKey, IEnumerable<string> partitionKeys, CancellationToken cancellationToken)
     {
-        var table = await StageObjects.ReadParquetAsync(job.Data, itemsKey, cancellationToken).ConfigureAwait(false);
-        var benchmarks = table.GetColumn<int>("benchmark").List.ToArray();
-        var ids = table.GetColumn<string>("item_id").List.ToArray();
-        var ngrams = table.GetColumn<int>("ngrams").List.ToArray();
+        var table = await ShuffleTable.ReadAllAsync<DecontaminateStage.ItemRow>(job.Data, itemsKey, cancellationToken).ConfigureAwait(false);
+        var benchmarks = table.Select(r => r.Benchmark).ToArray();
+        var ids = table.Select(r => r.ItemId).ToArray();
+        var ngrams = table.Select(r => r.Ngrams).ToArray();
 
         var postings = new Dictionary<ulong, (int, int)>();
         var items = new List<int>();
@@ -64,16 +64,15 @@ public sealed class EvaluationIndex
             await using var input = await job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
             await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
             postings.EnsureCapacity(postings.Count + (int)reader.RowCount);
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var rows in ShuffleTable.ReadAsync<DecontaminateStage.IndexRow>(reader, key, cancellationToken).ConfigureAwait(false))
             {
-                var (hashes, owners) = (batch.GetColumn<long>("hash"), batch.GetColumn<int>("item"));
-                for (var i = 0; i < batch.RowCount; i++)
+                foreach (var row in rows)
                 {
-                    var hash = unchecked((ulong)hashes[i]);
+                    var hash = unchecked((ulong)row.Hash);
                     // Rows are sorted by hash (and a hash lives in one partition), so one hash's items are consecutive.
                     ref var range = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(postings, hash, out var exists);
                     range = exists ? (range.Item1, range.Item2 + 1) : (items.Count, 1);
-                    items.Add(owners[i]);
+                    items.Add(row.Item);
                 }
             }
         }

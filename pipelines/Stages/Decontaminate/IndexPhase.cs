@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
-using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 
 namespace Curation.Pipelines.Stages;
@@ -19,14 +18,14 @@ public sealed partial class DecontaminateStage
     /// </summary>
     private async Task<TaskStats> NgramsAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var items = RecordBatch.WithSchema(ItemSchema);
+        var items = new ShuffleRows<ItemRow>();
         var ngrams = new EvaluationNgrams(spec.Ngram);
         var tokens = new List<NgramToken>();
         var hashes = new List<ulong>();
         var distinct = new HashSet<ulong>();
-        var buffers = new RecordBatch?[spec.Partitions];
+        var buffers = new ShuffleRows<IndexRow>?[spec.Partitions];
         long tooShort = 0, routed = 0;
-        await using var writer = await RoutedTableWriter.CreateAsync(IndexSchema, cancellationToken).ConfigureAwait(false);
+        await using var writer = await RoutedTableWriter.CreateAsync(ShuffleTable.Schema<IndexRow>(), cancellationToken).ConfigureAwait(false);
         for (var b = 0; b < spec.Benchmarks.Count; b++)
             await foreach (var (id, text) in ReadItemsAsync(task.Job, spec.Benchmarks[b], cancellationToken).ConfigureAwait(false))
             {
@@ -34,52 +33,41 @@ public sealed partial class DecontaminateStage
                 ngrams.Ngrams(tokens, hashes);
                 distinct.Clear();
                 distinct.UnionWith(hashes);
-                var item = items.RowCount;
-                items.GetColumn<int>("benchmark").Add(b);
-                items.GetColumn<string>("item_id").Add(id);
-                items.GetColumn<int>("ngrams").Add(distinct.Count);
+                var item = items.Count;
+                items.Add(new ItemRow(b, id, distinct.Count));
                 if (distinct.Count == 0) tooShort++;
                 routed += distinct.Count;
                 foreach (var hash in distinct)
                 {
                     var partition = PartitionOf(hash);
-                    var buffer = buffers[partition] ??= RecordBatch.WithSchema(IndexSchema, RoutedBatchRows);
-                    buffer.GetColumn<long>("hash").Add(unchecked((long)hash));
-                    buffer.GetColumn<int>("item").Add(item);
-                    if (buffer.RowCount < RoutedBatchRows) continue;
-                    await writer.WriteAsync(partition, buffer, cancellationToken).ConfigureAwait(false);
+                    var buffer = buffers[partition] ??= new ShuffleRows<IndexRow>(RoutedBatchRows);
+                    buffer.Add(new IndexRow(unchecked((long)hash), item));
+                    if (buffer.Count < RoutedBatchRows) continue;
+                    await writer.WriteAsync(partition, buffer.Batch, cancellationToken).ConfigureAwait(false);
                     buffers[partition] = null;
                 }
             }
         for (var partition = 0; partition < buffers.Length; partition++)
-            if (buffers[partition] is { } rest) await writer.WriteAsync(partition, rest, cancellationToken).ConfigureAwait(false);
+            if (buffers[partition] is { } rest) await writer.WriteAsync(partition, rest.Batch, cancellationToken).ConfigureAwait(false);
         await writer.CommitOnceAsync(task.Job.Data, NgramsKey(task), cancellationToken).ConfigureAwait(false);
-        await StageObjects.WriteParquetAsync(task.Job.Data, ItemsKey(task), items, null, cancellationToken).ConfigureAwait(false);
+        await ShuffleTable.WriteAsync(task.Job.Data, ItemsKey(task), items, null, cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
-            In = items.RowCount,
-            Metrics = { ["items"] = items.RowCount, ["items_too_short"] = tooShort, ["item_ngrams"] = routed },
+            In = items.Count,
+            Metrics = { ["items"] = items.Count, ["items_too_short"] = tooShort, ["item_ngrams"] = routed },
         };
     }
 
     /// <summary>The index phase (per partition): the partition's (hash, item) rows, sorted by hash, so one hash's items are consecutive.</summary>
     private async Task<TaskStats> IndexAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var entries = new List<(long Hash, int Item)>();
-        await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, NgramsKey(task), task.Task, cancellationToken).ConfigureAwait(false))
-        {
-            var (hashes, items) = (batch.GetColumn<long>("hash"), batch.GetColumn<int>("item"));
-            for (var i = 0; i < batch.RowCount; i++) entries.Add((hashes[i], items[i]));
-        }
-        entries.Sort();
-        var table = RecordBatch.WithSchema(IndexSchema, entries.Count);
-        var (hashColumn, itemColumn) = (table.GetColumn<long>("hash"), table.GetColumn<int>("item"));
-        foreach (var (hash, item) in entries)
-        {
-            hashColumn.Add(hash);
-            itemColumn.Add(item);
-        }
-        await StageObjects.WriteParquetAsync(task.Job.Data, IndexKey(task, task.Task), table, null, cancellationToken).ConfigureAwait(false);
+        var entries = new List<IndexRow>();
+        await foreach (var rows in ShuffleTable.ReadRoutedAsync<IndexRow>(task.Job.Data, NgramsKey(task), task.Task, cancellationToken).ConfigureAwait(false))
+            entries.AddRange(rows);
+        entries.Sort((a, b) => a.Hash != b.Hash ? a.Hash.CompareTo(b.Hash) : a.Item.CompareTo(b.Item));
+        var table = new ShuffleRows<IndexRow>(entries.Count);
+        foreach (var entry in entries) table.Add(entry);
+        await ShuffleTable.WriteAsync(task.Job.Data, IndexKey(task, task.Task), table, null, cancellationToken).ConfigureAwait(false);
         return new TaskStats { In = entries.Count, Metrics = { ["index_entries"] = entries.Count } };
     }
 

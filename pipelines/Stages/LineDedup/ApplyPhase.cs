@@ -12,15 +12,17 @@ public sealed partial class LineDedupStage
 {
     private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var removals = new Dictionary<long, HashSet<ContentHash>>();
+        // Per row, the units it loses: (unit index, hash), the index ~negated where the document holds the unit twice or more.
+        var removals = new Dictionary<int, List<(int Unit, ContentHash Hash)>>();
         for (var partition = 0; partition < spec.Partitions; partition++)
             await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, RemovalsKey(task, partition), task.Task, cancellationToken).ConfigureAwait(false))
             {
-                var (rows, high, low) = (batch.GetColumn<long>(Row), batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"));
+                var (rows, units) = (batch.GetColumn<int>(Row).List, batch.GetColumn<int>(Unit).List);
+                var (high, low) = (batch.GetColumn<long>(HashHigh).List, batch.GetColumn<long>(HashLow).List);
                 for (var i = 0; i < batch.RowCount; i++)
                 {
-                    if (!removals.TryGetValue(rows[i], out var set)) removals[rows[i]] = set = [];
-                    set.Add(new ContentHash(high[i], low[i]));
+                    if (!removals.TryGetValue(rows[i], out var list)) removals[rows[i]] = list = [];
+                    list.Add((units[i], new ContentHash(high[i], low[i])));
                 }
             }
         var top = (await TopUnitsAsync(task, cancellationToken).ConfigureAwait(false)).Select(u => u.Hash).ToHashSet(StringComparer.Ordinal);
@@ -48,11 +50,15 @@ public sealed partial class LineDedupStage
         return all.OrderByDescending(u => u.Documents).ThenBy(u => u.Hash, StringComparer.Ordinal).Take(spec.TopLines).ToList();
     }
 
-    /// <summary>The apply phase's transform: removes the decided units of each row (by running row number).</summary>
-    private sealed class RemoveUnits(LineDedupStageSpec spec, Dictionary<long, HashSet<ContentHash>> removals, HashSet<string> top) : IDocumentTransform
+    /// <summary>
+    /// The apply phase's transform: removes the decided units of each row (by running row number) by their index, as the
+    /// hash phase found them: only a unit the document holds more than once is hashed again, to find its later copies.
+    /// </summary>
+    private sealed class RemoveUnits(LineDedupStageSpec spec, Dictionary<int, List<(int Unit, ContentHash Hash)>> removals, HashSet<string> top)
+        : IDocumentTransform
     {
         private readonly List<LineUnit> _units = [];
-        private long _offset;
+        private int _offset;
 
         public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(LinesRemovedColumn, typeof(int))];
 
@@ -72,25 +78,34 @@ public sealed partial class LineDedupStage
             {
                 var text = texts[i];
                 CharsIn += text.Length;
-                if (!removals.TryGetValue(_offset + i, out var hashes))
+                if (!removals.TryGetValue(_offset + i, out var lost))
                 {
                     counts.Add(0);
                     continue;
                 }
                 LineUnits.Split(text, spec.Unit, _units);
+                var removedHash = new ContentHash?[_units.Count];
+                foreach (var (unit, hash) in lost)
+                {
+                    var first = unit >= 0 ? unit : ~unit;
+                    if (first >= _units.Count)
+                        throw new InvalidDataException($"line_dedup: row {_offset + i} has {_units.Count} units, the hash phase listed unit {first}.");
+                    removedHash[first] = hash;
+                    if (unit < 0)
+                        for (var u = first + 1; u < _units.Count; u++)
+                            if (removedHash[u] is null && LineUnits.Hash(text, _units[u]) == hash) removedHash[u] = hash;
+                }
                 var remove = new bool[_units.Count];
                 var removed = 0;
                 for (var u = 0; u < _units.Count; u++)
                 {
-                    var hash = LineUnits.Hash(text, _units[u]);
-                    if (!hashes.Contains(hash)) continue;
+                    if (removedHash[u] is not { } hash) continue;
                     remove[u] = true;
                     removed++;
                     var key = hash.ToString();
                     if (top.Contains(key) && !Samples.ContainsKey(key)) Samples[key] = Sample(text.Substring(_units[u].Start, _units[u].Length));
                 }
                 counts.Add(removed);
-                if (removed == 0) continue;
                 var kept = LineUnits.Without(text, _units, remove);
                 texts[i] = kept;
                 UnitsRemoved += removed;

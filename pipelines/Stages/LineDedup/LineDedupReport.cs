@@ -45,6 +45,8 @@ public sealed partial class LineDedupStage
             CharsRemoved = charsRemoved,
             CharsRemovedFraction = charsIn == 0 ? 0 : Math.Round((double)charsRemoved / charsIn, 6),
             TopRemoved = top,
+            CorpusUnits = resolve.TryGetValue("indexed_units", out var indexed) ? (long)indexed : null,
+            UnitsRemovedOfCorpus = resolve.TryGetValue("occurrences_removed_of_corpus", out var ofCorpus) ? (long)ofCorpus : null,
         };
         await StageReports.WriteAsync(task, report, cancellationToken).ConfigureAwait(false);
         return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
@@ -79,6 +81,12 @@ public sealed record LineDedupReport
     public long CharsIn { get; init; }
     public long CharsRemoved { get; init; }
     public double CharsRemovedFraction { get; init; }
+
+    /// <summary>A refresh of a versioned corpus: distinct units in the base snapshot's line index (null otherwise).</summary>
+    public long? CorpusUnits { get; init; }
+
+    /// <summary>A refresh: units removed from new documents because corpus documents already keep them (null otherwise).</summary>
+    public long? UnitsRemovedOfCorpus { get; init; }
 
     /// <summary>The most repeated removed units, most documents first (ties by hash).</summary>
     public IReadOnlyList<RepeatedUnit> TopRemoved { get; init; } = [];

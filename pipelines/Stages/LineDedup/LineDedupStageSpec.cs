@@ -10,7 +10,9 @@ public enum LineDedupUnit { Line, Paragraph }
 /// folded, whitespace collapsed; blank units are ignored), a shuffle by hash partition counts in how many documents each
 /// occurs, and a unit found in more than <see cref="MaxOccurrences"/> documents stays only in the first
 /// <see cref="MaxOccurrences"/> of them by document id: it is removed from every other document. A document left with
-/// fewer than <see cref="MinChars"/> characters is dropped (<c>empty_after_line_dedup</c>).
+/// fewer than <see cref="MinChars"/> characters is dropped (<c>empty_after_line_dedup</c>). Against a versioned corpus
+/// (<c>output.snapshots</c>) the corpus' documents come first: a unit its line index says corpus documents already keep
+/// is removed from the new documents (up to <see cref="MaxOccurrences"/> keepers in all).
 /// </summary>
 [Stage(TypeName, Role = StageRole.Filter)]
 public sealed record LineDedupStageSpec : StageSpec
@@ -39,11 +41,6 @@ public sealed record LineDedupStageSpec : StageSpec
         check.That(MinChars >= 0, "minChars", "must be ≥ 0");
         check.That(Partitions is >= 1 and <= 4096, "partitions", "must be between 1 and 4096");
         check.That(TopLines is >= 0 and <= 1000, "topLines", "must be between 0 and 1,000");
-        // A refresh would have to count this run's lines together with every earlier snapshot's: line_dedup keeps no
-        // durable line index yet, and deduplicating only the new documents among themselves would be a silent half-job.
-        check.That(!check.Snapshots, "type",
-            "line_dedup cannot run against a versioned corpus (output.snapshots): it keeps no durable line index of earlier snapshots, " +
-            "so lines repeated across snapshots would survive; run it on a plain output");
     }
 
     public override PipelineStage CreateStage(int index) => new LineDedupStage(index, this);

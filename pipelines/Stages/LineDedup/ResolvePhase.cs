@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
+using Curation.Pipelines.Storage;
 using Curation.Pipelines.Text;
 
 namespace Curation.Pipelines.Stages;
@@ -17,48 +18,88 @@ public sealed partial class LineDedupStage
         var shards = task.Job.Plan.ShardCount;
         var keep = spec.MaxOccurrences;
 
-        // Pass 1: per hash, the number of documents and the first `keep` of them by (id, shard, row).
-        // Memory: one entry per distinct unit hash of this partition, and 24 bytes per occurrence (hash and row, so
-        // pass 2 does not read and decode every shard's file again: a (shard, row) names one occurrence of a hash).
+        // Pass 1: per hash, the number of documents and, per shard, its first `keep` holders by rank (the keep order
+        // within a shard). Memory: one entry per distinct unit hash of this partition, candidates only for hashes seen
+        // twice, and 24 bytes per occurrence (so pass 2 does not read and decode every shard's file again).
         var entries = new Dictionary<ContentHash, Entry>();
-        var seen = new List<(ContentHash Hash, long Row)>[shards];
+        // A versioned corpus first loads its base snapshot's line index of this partition: the corpus' documents come
+        // before every new one (the CCNet rule "keep the first"), so the corpus documents keeping a unit are its first
+        // keepers and a new document keeps it only while fewer than `keep` corpus documents do.
+        var indexing = task.Job.Refresh is not null;
+        var baseIndex = await LoadBaseIndexAsync(task, partition, (hash, id, kept) => entries[hash] = Entry.OfCorpus(id, kept, keep),
+            cancellationToken).ConfigureAwait(false);
+        var indexed = entries.Count;
+        var seen = new List<Occurrence>[shards];
         long occurrences = 0;
         for (var shard = 0; shard < shards; shard++)
         {
             var list = seen[shard] = [];
             await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, OccurrencesKey(task, shard), partition, cancellationToken).ConfigureAwait(false))
             {
-                var (high, low, ids, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>(Row));
+                var (high, low) = (batch.GetColumn<long>(HashHigh).List, batch.GetColumn<long>(HashLow).List);
+                var (ranks, rows, units) = (batch.GetColumn<int>(Rank).List, batch.GetColumn<int>(Row).List, batch.GetColumn<int>(Unit).List);
                 for (var i = 0; i < batch.RowCount; i++)
                 {
                     occurrences++;
                     var hash = new ContentHash(high[i], low[i]);
-                    var candidate = new Keeper(ids[i], shard, rows[i]);
-                    list.Add((hash, rows[i]));
+                    list.Add(new Occurrence(hash, rows[i], units[i]));
+                    var holder = new Holder(shard, ranks[i], rows[i]);
                     ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(entries, hash, out var exists);
-                    entry = exists ? entry.With(candidate, keep) : Entry.First(candidate, keep);
+                    if (!exists) entry = new Entry(holder);
+                    else entry.Add(holder, keep);
                 }
             }
         }
 
+        // The keepers of every unit found in more than `keep` documents: the first `keep` by (id, shard, row). Ids are
+        // read back (from the hash phase's ranked ids) only where the candidates lie in more than one shard, and, for a
+        // versioned corpus' index, for the first keeper of every unit new to the corpus.
+        var toResolve = new List<ContentHash>();
+        var needed = new SortedDictionary<int, HashSet<int>>();
+        void Need(Holder holder)
+        {
+            if (holder.Shard < 0) return; // a corpus keeper: its id is in the index
+            if (!needed.TryGetValue(holder.Shard, out var set)) needed[holder.Shard] = set = [];
+            set.Add(holder.Rank);
+        }
+        foreach (var (hash, entry) in entries)
+        {
+            var isNew = indexing && entry.Indexed == 0;
+            if (entry.Count <= keep && !isNew) continue;
+            if (entry.Candidates is not null) toResolve.Add(hash);
+            if (entry.SpansShards) entry.Candidates!.ForEach(Need);
+            else if (isNew) Need(entry.Keeper);
+        }
+        var ids = new Dictionary<(int Shard, int Rank), string>();
+        foreach (var (shard, wanted) in needed)
+        {
+            var key = IdsKey(task, shard);
+            var ranked = new RankedIds(await task.Job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false), key);
+            foreach (var rank in wanted) ids[(shard, rank)] = ranked[rank];
+        }
+        foreach (var hash in toResolve) CollectionsMarshal.GetValueRefOrNullRef(entries, hash).Resolve(keep, ids);
+
         // Pass 2: every occurrence of a unit found in more than `keep` documents, outside its keepers, is removed.
         var removals = new SortedDictionary<int, RecordBatch>();
-        long removed = 0;
+        long removed = 0, ofCorpus = 0;
         for (var shard = 0; shard < shards; shard++)
         {
-            Column<long>? rows = null, high = null, low = null;
-            foreach (var (hash, row) in seen[shard])
+            Column<int>? rows = null, units = null;
+            Column<long>? high = null, low = null;
+            foreach (var occurrence in seen[shard])
             {
-                var entry = entries[hash];
-                if (entry.Count <= keep || entry.Keeps(shard, row)) continue;
+                var entry = entries[occurrence.Hash];
+                if (entry.Count <= keep || entry.Keeps(shard, occurrence.Row)) continue;
+                if (entry.Kept(keep) == entry.Indexed) ofCorpus++;
                 if (rows is null)
                 {
                     var target = removals[shard] = RecordBatch.WithSchema(RemovalSchema);
-                    (rows, high, low) = (target.GetColumn<long>(Row), target.GetColumn<long>("hash_hi"), target.GetColumn<long>("hash_lo"));
+                    (rows, units, high, low) = (target.GetColumn<int>(Row), target.GetColumn<int>(Unit), target.GetColumn<long>(HashHigh), target.GetColumn<long>(HashLow));
                 }
-                rows.Add(row);
-                high!.Add(hash.High);
-                low!.Add(hash.Low);
+                rows.Add(occurrence.Row);
+                units!.Add(occurrence.Unit);
+                high!.Add(occurrence.Hash.High);
+                low!.Add(occurrence.Hash.Low);
                 removed++;
             }
             seen[shard] = [];
@@ -66,58 +107,110 @@ public sealed partial class LineDedupStage
         await RoutedTable.WriteAsync(task.Job.Data, RemovalsKey(task, partition), RemovalSchema, removals, cancellationToken).ConfigureAwait(false);
 
         // The partition's most repeated units: the job's top list is the top of these lists (a hash lives in one partition).
-        var top = entries.Where(e => e.Value.Count > keep)
+        // Against a versioned corpus a unit's documents count the corpus documents keeping it too.
+        var top = entries.Where(e => e.Value.Removed(keep) > 0)
             .OrderByDescending(e => e.Value.Count).ThenBy(e => e.Key.High).ThenBy(e => e.Key.Low)
             .Take(spec.TopLines)
-            .Select(e => new RepeatedUnit(e.Key.ToString(), e.Value.Count, e.Value.Count - keep, null))
+            .Select(e => new RepeatedUnit(e.Key.ToString(), e.Value.Count, e.Value.Removed(keep), null))
             .ToArray();
         await StageObjects.WriteJsonOnceAsync(task.Job.Data, TopKey(task, partition), top, cancellationToken).ConfigureAwait(false);
+        var indexes = await WriteIndexAsync(task, partition, baseIndex, entries, ids, cancellationToken).ConfigureAwait(false);
 
-        return new TaskStats
+        var stats = new TaskStats
         {
-            In = occurrences, Seconds = clock.Elapsed.TotalSeconds,
+            In = occurrences, Seconds = clock.Elapsed.TotalSeconds, Indexes = indexes,
             Metrics =
             {
-                ["distinct_units"] = entries.Count,
-                ["repeated_units"] = entries.Values.Count(e => e.Count > keep),
+                ["distinct_units"] = entries.Count - indexed + entries.Values.Count(e => e.Indexed > 0 && e.Count > e.Indexed),
+                ["repeated_units"] = entries.Values.Count(e => e.Removed(keep) > 0),
                 ["occurrences_removed"] = removed,
             },
         };
+        if (indexing)
+        {
+            stats.Metrics["indexed_units"] = indexed;
+            stats.Metrics["occurrences_removed_of_corpus"] = ofCorpus;
+        }
+        return stats;
     }
 
-    /// <summary>A document holding a unit, ordered by (id, shard, row): the keep rule's order.</summary>
-    private readonly record struct Keeper(string Id, int Shard, long Row) : IComparable<Keeper>
-    {
-        public int CompareTo(Keeper other)
-        {
-            var byId = string.CompareOrdinal(Id, other.Id);
-            if (byId != 0) return byId;
-            return Shard != other.Shard ? Shard.CompareTo(other.Shard) : Row.CompareTo(other.Row);
-        }
-    }
+    /// <summary>One document holding a unit, as pass 2 needs it: its row and the unit's index there.</summary>
+    private readonly record struct Occurrence(ContentHash Hash, int Row, int Unit);
+
+    /// <summary>A document holding a unit: its shard, its rank in the shard's id order, its row (shard −1: a corpus document of the base's index).</summary>
+    private readonly record struct Holder(int Shard, int Rank, int Row);
 
     /// <summary>
-    /// One unit hash: the documents it occurs in and its keepers: <see cref="Best"/> when one document keeps it (the
-    /// default), else the sorted first ones in <see cref="Firsts"/>.
+    /// One unit hash: the documents it occurs in and its keeper candidates: <see cref="First"/> alone until a second
+    /// document holds it, then <see cref="Candidates"/>: per shard its first <c>maxOccurrences</c> holders by rank
+    /// (shards arrive in order, so the current shard's are the list's tail); after <see cref="Resolve"/> the keepers.
+    /// A unit of a versioned corpus' index starts with its <see cref="Indexed"/> corpus keepers (shard −1, counted in
+    /// <see cref="Count"/>), which come before every document of this run.
     /// </summary>
-    private readonly record struct Entry(long Count, Keeper Best, Keeper[]? Firsts)
+    private struct Entry(Holder first)
     {
-        public static Entry First(Keeper keeper, int keep) => new(1, keeper, keep == 1 ? null : [keeper]);
+        public long Count { get; private set; } = 1;
+        public Holder First { get; } = first;
+        public List<Holder>? Candidates { get; private set; }
 
-        public Entry With(Keeper candidate, int keep)
+        /// <summary>Corpus documents keeping the unit (from the base snapshot's index), the first of them <see cref="CorpusId"/>.</summary>
+        public int Indexed { get; private init; }
+        public string? CorpusId { get; private init; }
+
+        public static Entry OfCorpus(string id, int kept, int keep) => new(new Holder(-1, 0, -1))
         {
-            if (Firsts is null) return new Entry(Count + 1, candidate.CompareTo(Best) < 0 ? candidate : Best, null);
-            if (Firsts.Length == keep && candidate.CompareTo(Firsts[^1]) >= 0) return this with { Count = Count + 1 };
-            var firsts = new List<Keeper>(Firsts) { candidate };
-            firsts.Sort();
-            return new Entry(Count + 1, firsts[0], firsts.Take(keep).ToArray());
+            Count = kept, Indexed = kept, CorpusId = id,
+            Candidates = kept == 1 ? null : Enumerable.Range(0, Math.Min(kept, keep)).Select(rank => new Holder(-1, rank, -1)).ToList(),
+        };
+
+        /// <summary>The first keeper (after <see cref="Resolve"/> where the candidates span shards).</summary>
+        public readonly Holder Keeper => Candidates is { Count: > 0 } list ? list[0] : First;
+
+        /// <summary>Documents keeping the unit after this run: the corpus' keepers, then new ones up to <c>keep</c> in all.</summary>
+        public readonly int Kept(int keep) => (int)Math.Max(Indexed, Math.Min(keep, Count));
+
+        /// <summary>This run's occurrences that lose the unit.</summary>
+        public readonly long Removed(int keep) => Count - Kept(keep);
+
+        public readonly bool SpansShards => Candidates is { } list && list[0].Shard != list[^1].Shard;
+
+        public void Add(Holder holder, int keep)
+        {
+            Count++;
+            var list = Candidates ??= [First];
+            var tail = list.Count;
+            while (tail > 0 && list[tail - 1].Shard == holder.Shard) tail--;
+            if (list.Count - tail == keep)
+            {
+                if (holder.Rank >= list[^1].Rank) return;
+                list.RemoveAt(list.Count - 1);
+            }
+            var at = list.Count;
+            while (at > tail && list[at - 1].Rank > holder.Rank) at--;
+            list.Insert(at, holder);
         }
 
-        /// <summary>Whether the occurrence at (<paramref name="shard"/>, <paramref name="row"/>) is one of the keepers.</summary>
-        public bool Keeps(int shard, long row)
+        /// <summary>Keeps the first <paramref name="keep"/> candidates by (id, shard, rank); ids only across shards.</summary>
+        public void Resolve(int keep, Dictionary<(int Shard, int Rank), string> ids)
         {
-            if (Firsts is null) return Best.Shard == shard && Best.Row == row;
-            foreach (var k in Firsts) if (k.Shard == shard && k.Row == row) return true;
+            var list = Candidates!;
+            if (SpansShards)
+                list.Sort((a, b) =>
+                {
+                    if ((a.Shard < 0) != (b.Shard < 0)) return a.Shard < 0 ? -1 : 1;
+                    if (a.Shard < 0) return a.Rank.CompareTo(b.Rank);
+                    var byId = string.CompareOrdinal(ids[(a.Shard, a.Rank)], ids[(b.Shard, b.Rank)]);
+                    if (byId != 0) return byId;
+                    return a.Shard != b.Shard ? a.Shard.CompareTo(b.Shard) : a.Rank.CompareTo(b.Rank);
+                });
+            if (list.Count > keep) list.RemoveRange(keep, list.Count - keep);
+        }
+
+        /// <summary>Whether the document at (<paramref name="shard"/>, <paramref name="row"/>) keeps the unit (after <see cref="Resolve"/>).</summary>
+        public readonly bool Keeps(int shard, int row)
+        {
+            if (Candidates is null) return First.Shard == shard && First.Row == row;
+            foreach (var k in Candidates) if (k.Shard == shard && k.Row == row) return true;
             return false;
         }
     }

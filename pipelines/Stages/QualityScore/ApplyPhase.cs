@@ -1,5 +1,6 @@
 using System.Globalization;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Semantic;
 
@@ -25,7 +26,7 @@ internal static class ApplyPhase
     public static async Task<TaskStats> RunAsync(QualityScoreStage stage, TaskContext task, CancellationToken cancellationToken)
     {
         var cutoff = stage.Cutoff is { } phases ? (await phases.CutoffAsync(task, cancellationToken).ConfigureAwait(false)).Cutoff : D4Cutoff.None;
-        var scores = await StageObjects.ReadParquetAsync(task.Job.Data, stage.ScoresKey(task, task.Task), cancellationToken).ConfigureAwait(false);
+        var scores = await ShuffleTable.ReadAllAsync<ScorePhase.ScoreRow>(task.Job.Data, stage.ScoresKey(task, task.Task), cancellationToken).ConfigureAwait(false);
         var transform = new Transform(stage, scores, cutoff);
         var stats = await ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken).ConfigureAwait(false);
         var summary = new ScoreSummary(transform.Histogram, transform.KeptHistogram,
@@ -34,7 +35,7 @@ internal static class ApplyPhase
         return stats;
     }
 
-    private sealed class Transform(QualityScoreStage stage, RecordBatch scores, D4Cutoff cutoff) : IDocumentTransform
+    private sealed class Transform(QualityScoreStage stage, List<ScorePhase.ScoreRow> scores, D4Cutoff cutoff) : IDocumentTransform
     {
         private int _offset;
         private readonly ThresholdMeasure? _minScore = stage.Spec.Threshold("minScore");
@@ -48,14 +49,13 @@ internal static class ApplyPhase
         public void Process(RecordBatch batch, DropCollector drops)
         {
             var column = batch.ResetColumn<float>(QualityScoreStage.ScoreColumn, batch.RowCount);
-            var (ids, logits, values) = (scores.Ids, scores.GetColumn<float>(QualityScoreStage.LogitColumn), scores.GetColumn<float>(QualityScoreStage.ScoreValueColumn));
             var minScore = stage.Spec.MinScore;
             for (var i = 0; i < batch.RowCount; i++)
             {
                 var row = _offset + i;
-                if (row >= scores.RowCount || ids[row] != batch.Ids[i])
+                if (row >= scores.Count || scores[row].Id != batch.Ids[i])
                     throw new InvalidOperationException($"Row {row} ({batch.Ids[i]}) has no {QualityScoreStage.ScoreColumn}; the shard changed under the stage.");
-                var (logit, score) = (logits[row], values[row]);
+                var (logit, score) = (scores[row].Logit, scores[row].Score);
                 column.Add(score);
                 string? detail = null;
                 var cut = cutoff.Removes(logit, batch.Ids[i]);

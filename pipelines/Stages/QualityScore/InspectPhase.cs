@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Execution;
 using Microsoft.ML.OnnxRuntime;
@@ -15,7 +14,6 @@ internal static class InspectPhase
 {
     public static async Task<TaskStats> RunAsync(QualityScoreStage stage, TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var model = stage.Spec.Model!;
         var embedder = await LoadAsync(stage, task, cancellationToken).ConfigureAwait(false);
         var outputs = embedder.Dimensions;
@@ -25,7 +23,7 @@ internal static class InspectPhase
             throw new InvalidOperationException($"{stage}: model {model.ModelPath} has {outputs} outputs; sigmoid is for a one-output model (with several, the score is the softmax probability of label).");
         var trained = new TrainedClassifier { Model = model.ModelPath!, Weights = [], Head = new ModelHead(outputs, outputs == 1 ? 0 : model.Label, model.Sigmoid) };
         await StageObjects.WriteJsonOnceAsync(task.Job.Data, stage.ClassifierKey(task), trained, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["outputs"] = outputs } };
+        return new TaskStats { Metrics = { ["outputs"] = outputs } };
     }
 
     /// <summary>The stage's model, loaded once per process, or an error naming the model when it cannot score.</summary>

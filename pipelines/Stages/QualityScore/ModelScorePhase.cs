@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 
@@ -14,7 +13,6 @@ internal static class ModelScorePhase
 {
     public static async Task<TaskStats> RunAsync(QualityScoreStage stage, TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var head = (await stage.ReadClassifierAsync(task, cancellationToken).ConfigureAwait(false)).Head
             ?? throw new InvalidOperationException($"{stage}: classifier.json has no model head (written by another version of the stage).");
         var embedder = await InspectPhase.LoadAsync(stage, task, cancellationToken).ConfigureAwait(false);
@@ -61,7 +59,7 @@ internal static class ModelScorePhase
         await ScorePhase.WriteAsync(stage, task, ids, logits.ToArray(), scores.ToArray(), cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
-            In = ids.Count, BytesIn = bytesIn, Seconds = clock.Elapsed.TotalSeconds,
+            In = ids.Count, BytesIn = bytesIn,
             Metrics = { ["tokens"] = tokens, ["truncated"] = truncated },
         };
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Storage;
 
@@ -46,7 +45,6 @@ internal static class ReportPhase
 
     public static async Task<TaskStats> RunAsync(QualityScoreStage stage, TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var trained = await stage.ReadClassifierAsync(task, cancellationToken).ConfigureAwait(false);
         var histogram = new long[ScoreSummary.Bins];
         var kept = new long[ScoreSummary.Bins];
@@ -87,7 +85,7 @@ internal static class ReportPhase
             SourcesOmitted = sources.Count - listed.Length,
         };
         await StageReports.WriteAsync(task, report, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats();
     }
 
     private static HistogramBin[] Bins(long[] counts) =>

@@ -1,6 +1,5 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.Model;
+using Curation.Pipelines.IO;
 
 namespace Curation.Pipelines.Stages.QualityScore;
 
@@ -11,12 +10,12 @@ namespace Curation.Pipelines.Stages.QualityScore;
 /// </summary>
 internal static class ScorePhase
 {
-    private static readonly IReadOnlyList<ColumnSchema> Schema =
-        [new(Columns.Id, typeof(string)), new(QualityScoreStage.LogitColumn, typeof(float)), new(QualityScoreStage.ScoreValueColumn, typeof(float))];
+    /// <summary>A row of a shard's scores table, in the shard's row order.</summary>
+    internal readonly record struct ScoreRow(string Id, [ShuffleColumn(QualityScoreStage.LogitColumn)] float Logit,
+        [ShuffleColumn(QualityScoreStage.ScoreValueColumn)] float Score);
 
     public static async Task<TaskStats> RunAsync(QualityScoreStage stage, TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var trained = await stage.ReadClassifierAsync(task, cancellationToken).ConfigureAwait(false);
         var classifier = trained.ToClassifier();
         var (ids, vectors, dimensions) = await KMeansPhases.LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
@@ -31,17 +30,15 @@ internal static class ScorePhase
             scores[i] = (float)LogisticRegression.Sigmoid(logit);
         }
         await WriteAsync(stage, task, ids, logits, scores, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats { In = ids.Count };
     }
 
     /// <summary>Writes one shard's scores table (id, logit, score, in the shard's row order) and, for keepFraction, the logits' histogram.</summary>
     internal static async Task WriteAsync(QualityScoreStage stage, TaskContext task, IReadOnlyList<string> ids, float[] logits, float[] scores, CancellationToken cancellationToken)
     {
-        var table = RecordBatch.WithSchema(Schema, ids.Count);
-        table.Ids.AddRange(ids);
-        table.GetColumn<float>(QualityScoreStage.LogitColumn).AddRange(logits);
-        table.GetColumn<float>(QualityScoreStage.ScoreValueColumn).AddRange(scores);
-        await StageObjects.WriteParquetAsync(task.Job.Data, stage.ScoresKey(task, task.Task), table, null, cancellationToken).ConfigureAwait(false);
+        var table = new ShuffleRows<ScoreRow>(ids.Count);
+        for (var i = 0; i < ids.Count; i++) table.Add(new ScoreRow(ids[i], logits[i], scores[i]));
+        await ShuffleTable.WriteAsync(task.Job.Data, stage.ScoresKey(task, task.Task), table, null, cancellationToken).ConfigureAwait(false);
         if (stage.Cutoff is { } cutoff) await cutoff.WriteHighAsync(task, logits, cancellationToken).ConfigureAwait(false);
     }
 }

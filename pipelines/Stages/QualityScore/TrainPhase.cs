@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Curation.Pipelines.Execution;
@@ -70,7 +69,6 @@ internal static class TrainPhase
 
     public static async Task<TaskStats> RunAsync(QualityScoreStage stage, TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var spec = stage.Spec;
         var embed = task.Job.Stages.Take(stage.Index).OfType<EmbedStage>().LastOrDefault()
             ?? throw new InvalidOperationException($"{stage} needs an embed stage before it.");
@@ -156,7 +154,7 @@ internal static class TrainPhase
         await StageObjects.WriteJsonOnceAsync(task.Job.Data, stage.ClassifierKey(task), trained, cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
-            In = examples.Count, Seconds = clock.Elapsed.TotalSeconds,
+            In = examples.Count,
             Metrics = { ["examples"] = train.Count + heldOut.Count, ["held_out"] = heldOut.Count, ["skipped"] = skippedCount },
         };
     }

@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
-using Curation.Pipelines.Model;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
 
@@ -12,7 +10,6 @@ public sealed partial class SemanticDedupStage
 {
     private async Task<TaskStats> AssignAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var centroids = await _kmeans.FinalCentroidsAsync(task, cancellationToken).ConfigureAwait(false);
         var mean = await _kmeans.MeanAsync(task, cancellationToken).ConfigureAwait(false);
         var (ids, vectors, dimensions) = await KMeansPhases.LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
@@ -28,23 +25,20 @@ public sealed partial class SemanticDedupStage
         // dedup (never removed, never anyone's twin) and reported, instead of being collapsed as duplicates.
         var health = EmbeddingHealth.Check(vectors, dimensions, mean, new EmbeddingHealthOptions { StickyCosine = _spec.StickyCosine });
 
-        var pieces = new SortedDictionary<int, RecordBatch>();
+        var pieces = new SortedDictionary<int, ShuffleRows<MemberRow>>();
         for (var i = 0; i < ids.Count; i++)
         {
             var partition = clusters[i] % _spec.Partitions;
-            var piece = pieces.TryGetValue(partition, out var p) ? p : pieces[partition] = RecordBatch.WithSchema(MemberSchema);
-            piece.GetColumn<long>("row").Add(i);
-            piece.Ids.Add(ids[i]);
-            piece.GetColumn<int>("cluster").Add(clusters[i]);
-            piece.GetColumn<float>("distance").Add(distances[i]);
-            piece.GetColumn<string>("health").Add(health.Issues[i] == EmbeddingIssues.None ? "" : string.Join("; ", health.Reasons(i)));
-            piece.GetColumn<byte[]>(EmbeddingFile.VectorColumn).Add(EmbeddingFile.Encode(vectors.AsSpan(i * dimensions, dimensions), EmbeddingPrecision.Float32));
+            var piece = pieces.TryGetValue(partition, out var p) ? p : pieces[partition] = new ShuffleRows<MemberRow>();
+            piece.Add(new MemberRow(i, ids[i], clusters[i], distances[i],
+                health.Issues[i] == EmbeddingIssues.None ? "" : string.Join("; ", health.Reasons(i)),
+                EmbeddingFile.Encode(vectors.AsSpan(i * dimensions, dimensions), EmbeddingPrecision.Float32)));
         }
         var metadata = EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "members");
         foreach (var (partition, piece) in pieces)
-            await StageObjects.WriteParquetAsync(task.Job.Data, $"{MembersFolder(task, partition)}{JobLayout.ShardName(task.Task)}.parquet", piece, metadata, cancellationToken)
+            await ShuffleTable.WriteAsync(task.Job.Data, $"{MembersFolder(task, partition)}{JobLayout.ShardName(task.Task)}.parquet", piece, metadata, cancellationToken)
                 .ConfigureAwait(false);
-        var stats = new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds };
+        var stats = new TaskStats { In = ids.Count };
         for (var i = 0; i < ids.Count; i++)
             if (health.Issues[i] != EmbeddingIssues.None)
                 Bump(stats.Metrics, $"health_{health.Issues[i].ToString().ToLowerInvariant().Replace(", ", "_", StringComparison.Ordinal)}");

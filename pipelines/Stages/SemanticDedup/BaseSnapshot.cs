@@ -1,7 +1,6 @@
 using System.Globalization;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
-using Curation.Pipelines.Model;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
 
@@ -36,25 +35,24 @@ public sealed partial class SemanticDedupStage
         var index = await BaseCentroidsIndexAsync(task, cancellationToken).ConfigureAwait(false);
         await BaseMembersIndexAsync(task, 0, cancellationToken).ConfigureAwait(false); // checks the partition count
         var (table, metadata) = await StageObjects.ReadSmallIndexAsync(task.Job, index, cancellationToken).ConfigureAwait(false);
+        var rows = ShuffleTable.Rows<CentroidRow>(table, index.Key).ToArray();
         if (!metadata.TryGetValue(ClustersMetadata, out var clusters) || clusters != _spec.Clusters.ToString(CultureInfo.InvariantCulture))
             throw new InvalidOperationException(
                 $"{this}: the base snapshot {task.Job.Refresh!.BaseSnapshot} was clustered with clusters = {clusters ?? "?"}, this job asks for " +
                 $"{_spec.Clusters}: a refresh reuses the corpus' centroids, so clusters and partitions must stay the same (start a new corpus instead).");
-        var (ids, resultant, counts, vectors) = (table.GetColumn<int>("cluster"), table.GetColumn<double>("resultant_length"), table.GetColumn<long>("count"),
-            table.GetColumn<byte[]>(EmbeddingFile.VectorColumn));
-        var dimensions = vectors[0].Length / sizeof(float);
-        var k = ids.List.Count(c => c != MeanRow);
+        var dimensions = rows[0].Vector.Length / sizeof(float);
+        var k = rows.Count(r => r.Cluster != MeanRow);
         var values = new float[k * dimensions];
         MeanDirection? mean = null;
-        for (var i = 0; i < table.RowCount; i++)
+        foreach (var row in rows)
         {
-            if (ids[i] == MeanRow)
+            if (row.Cluster == MeanRow)
             {
                 var direction = new float[dimensions];
-                EmbeddingFile.Decode(vectors[i], direction, float16: false);
-                mean = new MeanDirection(direction, resultant[i], counts[i]);
+                EmbeddingFile.Decode(row.Vector, direction, float16: false);
+                mean = new MeanDirection(direction, row.ResultantLength, row.Count);
             }
-            else EmbeddingFile.Decode(vectors[i], values.AsSpan(ids[i] * dimensions, dimensions), float16: false);
+            else EmbeddingFile.Decode(row.Vector, values.AsSpan(row.Cluster * dimensions, dimensions), float16: false);
         }
         return (new Centroids(values, dimensions), mean ?? throw new InvalidOperationException($"{index.Key} holds no mean direction."));
     }
@@ -65,14 +63,9 @@ public sealed partial class SemanticDedupStage
         if (Refreshing(task)) return await BaseCentroidsIndexAsync(task, cancellationToken).ConfigureAwait(false);
         var centroids = await _kmeans.FinalCentroidsAsync(task, cancellationToken).ConfigureAwait(false);
         var mean = await _kmeans.MeanAsync(task, cancellationToken).ConfigureAwait(false);
-        var batch = RecordBatch.WithSchema(CentroidsIndexSchema, centroids.Count + 1);
-        void Add(int cluster, double resultant, long count, ReadOnlySpan<float> vector)
-        {
-            batch.GetColumn<int>("cluster").Add(cluster);
-            batch.GetColumn<double>("resultant_length").Add(resultant);
-            batch.GetColumn<long>("count").Add(count);
-            batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn).Add(EmbeddingFile.Encode(vector, EmbeddingPrecision.Float32));
-        }
+        var batch = new ShuffleRows<CentroidRow>(centroids.Count + 1);
+        void Add(int cluster, double resultant, long count, ReadOnlySpan<float> vector) =>
+            batch.Add(new CentroidRow(cluster, resultant, count, EmbeddingFile.Encode(vector, EmbeddingPrecision.Float32)));
         for (var c = 0; c < centroids.Count; c++) Add(c, 0, 0, centroids[c]);
         Add(MeanRow, mean.ResultantLength, mean.Count, mean.Direction);
         var metadata = new Dictionary<string, string>
@@ -80,7 +73,7 @@ public sealed partial class SemanticDedupStage
             [ClustersMetadata] = _spec.Clusters.ToString(CultureInfo.InvariantCulture),
             [EmbeddingFile.DimensionsKey] = centroids.Dimensions.ToString(CultureInfo.InvariantCulture),
         };
-        return await StageObjects.WriteIndexAsync(task, CentroidsIndex, 0, CentroidsIndexSchema, metadata, (writer, ct) => writer.WriteAsync(batch, ct),
+        return await StageObjects.WriteIndexAsync(task, CentroidsIndex, 0, ShuffleTable.Schema<CentroidRow>(), metadata, (writer, ct) => writer.WriteAsync(batch.Batch, ct),
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -99,16 +92,13 @@ public sealed partial class SemanticDedupStage
         long ordinal = 0;
         float[]? vector = null;
         await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, index, cancellationToken).ConfigureAwait(false))
-        {
-            var (clusters, vectors) = (batch.GetColumn<int>("cluster"), batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn));
-            for (var i = 0; i < batch.RowCount; i++, ordinal++)
+            foreach (var row in ShuffleTable.Rows<MemberIndexRow>(batch, index.Key))
             {
-                if (!wanted(clusters[i])) continue;
-                vector ??= new float[vectors[i].Length / sizeof(float)];
-                EmbeddingFile.Decode(vectors[i], vector, float16: false);
-                members.Add(new Member(BaseShard, ordinal, batch.Ids[i], clusters[i], 0, "", spillFor(vector.Length).Append(vector)));
+                if (!wanted(row.Cluster)) { ordinal++; continue; }
+                vector ??= new float[row.Vector.Length / sizeof(float)];
+                EmbeddingFile.Decode(row.Vector, vector, float16: false);
+                members.Add(new Member(BaseShard, ordinal++, row.Id, row.Cluster, 0, "", spillFor(vector.Length).Append(vector)));
             }
-        }
         return members;
     }
 
@@ -117,43 +107,31 @@ public sealed partial class SemanticDedupStage
     /// order) then this run's kept healthy members (shard, row order). Carried by reference when this run kept none here.
     /// Streams both, a row group per piece, so the partition is never held in memory.
     /// </summary>
-    private async Task<SnapshotIndex> WriteMembersIndexAsync(TaskContext task, int partition, RecordBatch scores, bool[] removed,
+    private async Task<SnapshotIndex> WriteMembersIndexAsync(TaskContext task, int partition, List<ScoreRow> scores, bool[] removed,
         CancellationToken cancellationToken)
     {
-        var (shards, rows, ranks) = (scores.GetColumn<int>("shard"), scores.GetColumn<long>("row"), scores.GetColumn<int>("rank"));
         var keep = new HashSet<(int Shard, long Row)>();
-        for (var i = 0; i < scores.RowCount; i++)
-            if (shards[i] != BaseShard && ranks[i] >= 0 && !removed[i]) keep.Add((shards[i], rows[i]));
+        for (var i = 0; i < scores.Count; i++)
+            if (scores[i].Shard != BaseShard && scores[i].Rank >= 0 && !removed[i]) keep.Add((scores[i].Shard, scores[i].Row));
         var baseIndex = Refreshing(task) ? await BaseMembersIndexAsync(task, partition, cancellationToken).ConfigureAwait(false) : null;
-        if (baseIndex is not null && keep.Count == 0) return baseIndex;
-
-        var keys = new List<string>();
-        await foreach (var info in task.Job.Data.ListAsync(MembersFolder(task, partition), cancellationToken).ConfigureAwait(false)) keys.Add(info.Key);
-        keys.Sort(StringComparer.Ordinal);
-        return await StageObjects.WriteIndexAsync(task, MembersIndex, partition, MembersIndexSchema, null, async (writer, ct) =>
-        {
-            if (baseIndex is not null)
-                await foreach (var batch in StageObjects.ReadIndexAsync(task.Job, baseIndex, ct).ConfigureAwait(false))
-                    await writer.WriteAsync(batch, ct).ConfigureAwait(false);
-            foreach (var key in keys)
+        return await CorpusIndex.MergeOrCarryAsync<MemberIndexRow>(task, MembersIndex, partition, baseIndex, addsNothing: keep.Count == 0, null,
+            async (writer, baseRows, ct) =>
             {
-                var shard = int.Parse(Path.GetFileNameWithoutExtension(key), CultureInfo.InvariantCulture);
-                await using var input = await task.Job.Data.OpenReadAsync(key, ct).ConfigureAwait(false);
-                await using var reader = await ParquetTableReader.OpenAsync(input, ct).ConfigureAwait(false);
-                await foreach (var batch in reader.ReadAllAsync(ct).ConfigureAwait(false))
+                await foreach (var batch in baseRows.ConfigureAwait(false)) await writer.WriteAsync(batch, ct).ConfigureAwait(false);
+                var keys = new List<string>();
+                await foreach (var info in task.Job.Data.ListAsync(MembersFolder(task, partition), ct).ConfigureAwait(false)) keys.Add(info.Key);
+                keys.Sort(StringComparer.Ordinal);
+                foreach (var key in keys)
                 {
-                    var piece = RecordBatch.WithSchema(MembersIndexSchema);
-                    var (pieceRows, clusters, vectors) = (batch.GetColumn<long>("row"), batch.GetColumn<int>("cluster"), batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn));
-                    for (var i = 0; i < batch.RowCount; i++)
+                    var shard = int.Parse(Path.GetFileNameWithoutExtension(key), CultureInfo.InvariantCulture);
+                    await foreach (var rows in ShuffleTable.ReadAsync<MemberRow>(task.Job.Data, key, ct).ConfigureAwait(false))
                     {
-                        if (!keep.Contains((shard, pieceRows[i]))) continue;
-                        piece.Ids.Add(batch.Ids[i]);
-                        piece.GetColumn<int>("cluster").Add(clusters[i]);
-                        piece.GetColumn<byte[]>(EmbeddingFile.VectorColumn).Add(vectors[i]);
+                        var piece = new ShuffleRows<MemberIndexRow>();
+                        foreach (var row in rows)
+                            if (keep.Contains((shard, row.Row))) piece.Add(new MemberIndexRow(row.Id, row.Cluster, row.Vector));
+                        await writer.WriteAsync(piece.Batch, ct).ConfigureAwait(false);
                     }
-                    await writer.WriteAsync(piece, ct).ConfigureAwait(false);
                 }
-            }
-        }, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
 
@@ -17,7 +16,6 @@ public sealed partial class SemanticDedupStage
 
     private async Task<TaskStats> ChooseAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var histogram = await MergedHistogramAsync(task, cancellationToken).ConfigureAwait(false);
         var documents = (long)(await PhaseStatsAsync(task, _cascade.FinalScorePhase, _spec.Partitions, cancellationToken).ConfigureAwait(false)).Sum(s => s.In);
         var eps = _spec.TargetKeepFraction is { } target ? PickEps(histogram, documents, target) : _spec.Eps ?? SemanticDedupStageSpec.DefaultEps;
@@ -30,7 +28,7 @@ public sealed partial class SemanticDedupStage
         await StageObjects.WriteJsonOnceAsync(task.Job.Data, Key(task, "eps.json"), choice, cancellationToken).ConfigureAwait(false);
         // A versioned corpus: the centroids (and mean direction) every later refresh assigns with.
         List<SnapshotIndex>? indexes = task.Job.Refresh is null ? null : [await WriteCentroidsIndexAsync(task, cancellationToken).ConfigureAwait(false)];
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["eps"] = eps }, Indexes = indexes };
+        return new TaskStats { Metrics = { ["eps"] = eps }, Indexes = indexes };
     }
 
     /// <summary>

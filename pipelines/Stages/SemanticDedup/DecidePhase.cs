@@ -1,6 +1,5 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.Model;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Semantic;
 
 namespace Curation.Pipelines.Stages;
@@ -10,13 +9,10 @@ public sealed partial class SemanticDedupStage
 {
     private async Task<TaskStats> DecideAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var partition = task.Task;
         var eps = (await ReadChoiceAsync(task, cancellationToken).ConfigureAwait(false)).Eps;
-        var scores = await StageObjects.ReadParquetAsync(task.Job.Data, Key(task, $"scores/{partition:D4}.parquet"), cancellationToken).ConfigureAwait(false);
-        var (shards, rows, clusterOf, ranks, max, twinRanks) = (scores.GetColumn<int>("shard"), scores.GetColumn<long>("row"), scores.GetColumn<int>("cluster"),
-            scores.GetColumn<int>("rank"), scores.GetColumn<float>("max_similarity"), scores.GetColumn<int>("twin_rank"));
-        var n = scores.RowCount;
+        var scores = await ShuffleTable.ReadAllAsync<ScoreRow>(task.Job.Data, Key(task, $"scores/{partition:D4}.parquet"), cancellationToken).ConfigureAwait(false);
+        var n = scores.Count;
 
         // Rows of one cluster are contiguous, healthy ones in rank order first: row of rank r = start + r. A refresh's
         // base members (shard BaseShard) rank first; they are already curated, get no verdict and are never removed.
@@ -29,13 +25,14 @@ public sealed partial class SemanticDedupStage
         for (var i = 0; i < n; i++)
         {
             twinRow[i] = -1;
-            if (!clusterStart.ContainsKey(clusterOf[i])) clusterStart[clusterOf[i]] = i;
-            if (ranks[i] < 0 || shards[i] == BaseShard || !SemDeDup.IsDuplicate(max[i], eps)) continue;
+            var score = scores[i];
+            clusterStart.TryAdd(score.Cluster, i);
+            if (score.Rank < 0 || score.Shard == BaseShard || !SemDeDup.IsDuplicate(score.MaxSimilarity, eps)) continue;
             removed[i] = true;
-            var twin = clusterStart[clusterOf[i]] + twinRanks[i];
+            var twin = clusterStart[score.Cluster] + score.TwinRank;
             // The direct twin gave M, the maximum over every earlier member, so when it is kept it is also the most
             // similar kept one. When it is removed itself (a chain), the kept members are searched below.
-            (twinRow[i], twinSimilarity[i], twinKept[i]) = (twin, max[i], !removed[twin]);
+            (twinRow[i], twinSimilarity[i], twinKept[i]) = (twin, score.MaxSimilarity, !removed[twin]);
             if (removed[twin]) chains.Add(i);
         }
 
@@ -46,40 +43,32 @@ public sealed partial class SemanticDedupStage
                 : await ResolveChainsAsync(task, partition, scores, chains, removed, clusterStart, eps, twinRow, twinSimilarity, twinKept, cancellationToken)
                     .ConfigureAwait(false);
 
-        var verdicts = new SortedDictionary<int, RecordBatch>();
-        var clusterTable = RecordBatch.WithSchema(ClusterSchema);
-        var health = scores.GetColumn<string>("health");
+        var verdicts = new SortedDictionary<int, ShuffleRows<VerdictRow>>();
+        var clusterTable = new ShuffleRows<ClusterRow>();
         for (var i = 0; i < n; i++)
         {
-            if (i == clusterStart[clusterOf[i]])
+            var score = scores[i];
+            if (i == clusterStart[score.Cluster])
             {
                 var end = i;
-                while (end < n && clusterOf[end] == clusterOf[i]) end++;
-                var own = Enumerable.Range(i, end - i).Where(r => shards[r] != BaseShard).ToArray();
-                clusterTable.GetColumn<int>("cluster").Add(clusterOf[i]);
-                clusterTable.GetColumn<long>("size").Add(own.Length);
-                clusterTable.GetColumn<long>("healthy").Add(own.Count(r => ranks[r] >= 0));
-                clusterTable.GetColumn<long>("removed").Add(own.Count(r => removed[r]));
+                while (end < n && scores[end].Cluster == score.Cluster) end++;
+                var own = Enumerable.Range(i, end - i).Where(r => scores[r].Shard != BaseShard).ToArray();
+                clusterTable.Add(new ClusterRow(score.Cluster, own.Length, own.Count(r => scores[r].Rank >= 0), own.Count(r => removed[r])));
             }
-            if (shards[i] == BaseShard) continue;
-            var batch = verdicts.TryGetValue(shards[i], out var b) ? b : verdicts[shards[i]] = RecordBatch.WithSchema(VerdictSchema);
-            batch.GetColumn<long>("row").Add(rows[i]);
-            batch.GetColumn<int>("cluster").Add(clusterOf[i]);
-            batch.GetColumn<float>("max_similarity").Add(max[i]);
-            batch.GetColumn<string>(DropsSchema.TwinId).Add(removed[i] ? scores.Ids[twinRow[i]] : "");
-            batch.GetColumn<float>("twin_similarity").Add(twinSimilarity[i]);
-            batch.GetColumn<bool>("twin_kept").Add(twinKept[i]);
-            batch.GetColumn<string>("health").Add(health[i]);
+            if (score.Shard == BaseShard) continue;
+            var batch = verdicts.TryGetValue(score.Shard, out var b) ? b : verdicts[score.Shard] = new ShuffleRows<VerdictRow>();
+            batch.Add(new VerdictRow(score.Row, score.Cluster, score.MaxSimilarity, removed[i] ? scores[twinRow[i]].Id : "",
+                twinSimilarity[i], twinKept[i], score.Health));
         }
         foreach (var (shard, batch) in verdicts)
-            await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"verdicts/{JobLayout.ShardName(shard)}/{partition:D4}.parquet"), batch, null, cancellationToken)
+            await ShuffleTable.WriteAsync(task.Job.Data, Key(task, $"verdicts/{JobLayout.ShardName(shard)}/{partition:D4}.parquet"), batch, null, cancellationToken)
                 .ConfigureAwait(false);
-        await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"clusters/{partition:D4}.parquet"), clusterTable, null, cancellationToken).ConfigureAwait(false);
+        await ShuffleTable.WriteAsync(task.Job.Data, Key(task, $"clusters/{partition:D4}.parquet"), clusterTable, null, cancellationToken).ConfigureAwait(false);
 
         var removedCount = removed.Count(r => r);
         var stats = new TaskStats
         {
-            In = shards.List.Count(s => s != BaseShard), Seconds = clock.Elapsed.TotalSeconds,
+            In = scores.Count(s => s.Shard != BaseShard),
             Metrics =
             {
                 ["removed"] = removedCount, ["twins_kept"] = Enumerable.Range(0, n).Count(i => removed[i] && twinKept[i]),
@@ -89,7 +78,7 @@ public sealed partial class SemanticDedupStage
                 : [await WriteMembersIndexAsync(task, partition, scores, removed, cancellationToken).ConfigureAwait(false)],
         };
         if (Refreshing(task))
-            stats.Metrics["duplicates_of_corpus"] = Enumerable.Range(0, n).Count(i => removed[i] && shards[twinRow[i]] == BaseShard);
+            stats.Metrics["duplicates_of_corpus"] = Enumerable.Range(0, n).Count(i => removed[i] && scores[twinRow[i]].Shard == BaseShard);
         return stats;
     }
 
@@ -99,15 +88,13 @@ public sealed partial class SemanticDedupStage
     /// eps whose own drop names the next link — because no kept document is within eps (a chain a ~ b ~ c).
     /// Loads only the vectors of the clusters concerned. Returns how many found a kept twin.
     /// </summary>
-    private async Task<long> ResolveChainsAsync(TaskContext task, int partition, RecordBatch scores, List<int> chains, bool[] removed,
+    private async Task<long> ResolveChainsAsync(TaskContext task, int partition, List<ScoreRow> scores, List<int> chains, bool[] removed,
         Dictionary<int, int> clusterStart, double eps, int[] twinRow, float[] twinSimilarity, bool[] twinKept, CancellationToken cancellationToken)
     {
-        var clusterOf = scores.GetColumn<int>("cluster");
-        var ranks = scores.GetColumn<int>("rank");
-        var wantedClusters = chains.Select(i => clusterOf[i]).ToHashSet();
+        var wantedClusters = chains.Select(i => scores[i].Cluster).ToHashSet();
         var rowOf = new Dictionary<(int Shard, long Row), int>();
-        for (var i = 0; i < scores.RowCount; i++)
-            if (ranks[i] >= 0 && wantedClusters.Contains(clusterOf[i])) rowOf[(scores.GetColumn<int>("shard")[i], scores.GetColumn<long>("row")[i])] = i;
+        for (var i = 0; i < scores.Count; i++)
+            if (scores[i].Rank >= 0 && wantedClusters.Contains(scores[i].Cluster)) rowOf[(scores[i].Shard, scores[i].Row)] = i;
 
         VectorSpill? spill = null;
         try
@@ -125,7 +112,7 @@ public sealed partial class SemanticDedupStage
             long resolved = 0;
             foreach (var j in chains)
             {
-                var start = clusterStart[clusterOf[j]];
+                var start = clusterStart[scores[j].Cluster];
                 var (best, bestRow) = (float.NegativeInfinity, -1);
                 for (var i = start; i < j; i++)
                 {

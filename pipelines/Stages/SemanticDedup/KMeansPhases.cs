@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -112,8 +111,7 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
 
     private async Task<TaskStats> SampleAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
-        if (fixedClustering?.Applies(task) == true) return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
+        if (fixedClustering?.Applies(task) == true) return new TaskStats();
         var (ids, vectors, dimensions) = await LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
         var rows = Enumerable.Range(0, ids.Count).Where(i => SphericalKMeans.InSample(ids[i], Seed(task), spec.InitSampleFraction)).ToArray();
         var sample = new float[rows.Length * dimensions];
@@ -124,19 +122,18 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"sample/{JobLayout.ShardName(task.Task)}.parquet"),
             EmbeddingFile.ToBatch(rows.Select(r => ids[r]).ToArray(), sample, dimensions, EmbeddingPrecision.Float32),
             EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "sample"), cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["sampled"] = rows.Length } };
+        return new TaskStats { In = ids.Count, Metrics = { ["sampled"] = rows.Length } };
     }
 
     private async Task<TaskStats> InitAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         if (fixedClustering?.Applies(task) == true)
         {
             var (given, mean) = await fixedClustering.LoadAsync(task, cancellationToken).ConfigureAwait(false);
             await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, "mean.bin"), [(float)mean.ResultantLength, mean.Count, .. mean.Direction],
                 cancellationToken).ConfigureAwait(false);
             await WriteCentroidsAsync(task, 0, given, shift: 0, converged: true, cancellationToken).ConfigureAwait(false);
-            return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["clusters"] = given.Count, ["reused_centroids"] = 1 } };
+            return new TaskStats { Metrics = { ["clusters"] = given.Count, ["reused_centroids"] = 1 } };
         }
         var ids = new List<string>();
         var vectors = new List<float>();
@@ -176,16 +173,15 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         }
         var centroids = SphericalKMeans.InitializePlusPlus(sample, dimensions, ids, k, Seed(task));
         await WriteCentroidsAsync(task, 0, centroids, shift: double.PositiveInfinity, converged: false, cancellationToken).ConfigureAwait(false);
-        var stats = new TaskStats { In = ids.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["clusters"] = k } };
+        var stats = new TaskStats { In = ids.Count, Metrics = { ["clusters"] = k } };
         if (explained is { } fraction) stats.Metrics["cluster_dims_explained_variance"] = fraction;
         return stats;
     }
 
     private async Task<TaskStats> LloydAssignAsync(TaskContext task, int iteration, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var (centroids, converged) = await ReadCentroidsAsync(task, iteration, cancellationToken).ConfigureAwait(false);
-        if (converged) return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["skipped_converged"] = 1 } };
+        if (converged) return new TaskStats { Metrics = { ["skipped_converged"] = 1 } };
         // The shard's vectors as the sample phase wrote them, a tile of rows at a time (bounded memory, no parquet decode).
         var projection = await ProjectionAsync(task, cancellationToken).ConfigureAwait(false);
         var partial = new PartialSums(centroids.Count, centroids.Dimensions);
@@ -196,17 +192,16 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         }, cancellationToken).ConfigureAwait(false);
         await task.Job.Data.CreateOnceAsync(Key(task, $"partials/{iteration:D3}/{JobLayout.ShardName(task.Task)}.bin"),
             (stream, ct) => WritePartialAsync(stream, partial, ct), cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = rows, Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats { In = rows };
     }
 
     private async Task<TaskStats> ReduceAsync(TaskContext task, int iteration, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var (previous, converged) = await ReadCentroidsAsync(task, iteration, cancellationToken).ConfigureAwait(false);
         if (converged)
         {
             await WriteCentroidsAsync(task, iteration + 1, previous, 0, converged: true, cancellationToken).ConfigureAwait(false);
-            return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["skipped_converged"] = 1 } };
+            return new TaskStats { Metrics = { ["skipped_converged"] = 1 } };
         }
         // A running total (exact integer sums, so the same as totalling them all at once): one shard's partial in memory at a time.
         var total = new PartialSums(previous.Count, previous.Dimensions);
@@ -220,7 +215,6 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         await WriteCentroidsAsync(task, iteration + 1, update.Centroids, update.MaxShift, done, cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
-            Seconds = clock.Elapsed.TotalSeconds,
             Metrics = { ["iterations"] = 1, ["converged"] = done ? 1 : 0, [$"inertia_{iteration:D3}"] = update.Inertia, ["empty_clusters"] = update.EmptyClusters },
         };
     }

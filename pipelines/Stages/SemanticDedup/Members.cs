@@ -30,21 +30,17 @@ public sealed partial class SemanticDedupStage
             var dimensions = int.Parse(reader.Metadata[EmbeddingFile.DimensionsKey], CultureInfo.InvariantCulture);
             spill ??= createSpill(dimensions);
             var vector = new float[dimensions];
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var (rows, clusters, distances, health, vectors) = (batch.GetColumn<long>("row"), batch.GetColumn<int>("cluster"),
-                    batch.GetColumn<float>("distance"), batch.GetColumn<string>("health"), batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn));
-                for (var i = 0; i < batch.RowCount; i++)
+            await foreach (var rows in ShuffleTable.ReadAsync<MemberRow>(reader, key, cancellationToken).ConfigureAwait(false))
+                foreach (var row in rows)
                 {
                     var spillRow = -1;
-                    if (health[i].Length == 0 && wanted(shard, rows[i], clusters[i], batch.Ids[i]))
+                    if (row.Health.Length == 0 && wanted(shard, row.Row, row.Cluster, row.Id))
                     {
-                        EmbeddingFile.Decode(vectors[i], vector, float16: false);
+                        EmbeddingFile.Decode(row.Vector, vector, float16: false);
                         spillRow = spill.Append(vector);
                     }
-                    members.Add(new Member(shard, rows[i], batch.Ids[i], clusters[i], distances[i], health[i], spillRow));
+                    members.Add(new Member(shard, row.Row, row.Id, row.Cluster, row.Distance, row.Health, spillRow));
                 }
-            }
         }
         return members;
     }

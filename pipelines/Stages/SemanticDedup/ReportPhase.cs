@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
 
 namespace Curation.Pipelines.Stages;
 
@@ -8,7 +8,6 @@ public sealed partial class SemanticDedupStage
 {
     private async Task<TaskStats> ReportAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var choice = await ReadChoiceAsync(task, cancellationToken).ConfigureAwait(false);
         var assignStats = await PhaseStatsAsync(task, AssignPhase, task.Job.Plan.ShardCount, cancellationToken).ConfigureAwait(false);
         var scoreStats = await PhaseStatsAsync(task, _cascade.FinalScorePhase, _spec.Partitions, cancellationToken).ConfigureAwait(false);
@@ -17,12 +16,9 @@ public sealed partial class SemanticDedupStage
         var clusters = new List<ClusterCount>();
         for (var partition = 0; partition < _spec.Partitions; partition++)
         {
-            var table = await StageObjects.ReadParquetAsync(task.Job.Data, Key(task, $"clusters/{partition:D4}.parquet"), cancellationToken).ConfigureAwait(false);
-            for (var i = 0; i < table.RowCount; i++)
-            {
-                var (size, removedCount) = (table.GetColumn<long>("size")[i], table.GetColumn<long>("removed")[i]);
-                clusters.Add(new ClusterCount(table.GetColumn<int>("cluster")[i], size, table.GetColumn<long>("healthy")[i], removedCount, size - removedCount));
-            }
+            foreach (var row in await ShuffleTable.ReadAllAsync<ClusterRow>(task.Job.Data, Key(task, $"clusters/{partition:D4}.parquet"), cancellationToken)
+                .ConfigureAwait(false))
+                clusters.Add(new ClusterCount(row.Cluster, row.Size, row.Healthy, row.Removed, row.Size - row.Removed));
         }
         clusters.Sort((a, b) => a.Cluster.CompareTo(b.Cluster));
 
@@ -53,7 +49,7 @@ public sealed partial class SemanticDedupStage
                 : null,
         };
         await StageReports.WriteAsync(task, report, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats();
     }
 
     private static Dictionary<string, long> Sum(IEnumerable<TaskStats> stats, string prefix)

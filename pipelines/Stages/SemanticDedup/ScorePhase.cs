@@ -1,6 +1,5 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.Model;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
 
@@ -11,7 +10,6 @@ public sealed partial class SemanticDedupStage
 {
     private async Task<TaskStats> ScoreAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var partition = task.Task;
         VectorSpill? spill = null;
         try
@@ -30,12 +28,12 @@ public sealed partial class SemanticDedupStage
             if (candidates is not null)
             {
                 // The cascade: the verify phases decide the candidates and write the final scores and histogram.
-                foreach (var (key, value) in await _cascade.WriteCandidatesAsync(task, partition, scores.Table, candidates, cancellationToken).ConfigureAwait(false))
+                foreach (var (key, value) in await _cascade.WriteCandidatesAsync(task, partition, scores.Table.Batch, candidates, cancellationToken).ConfigureAwait(false))
                     metrics[key] = value;
             }
             else
             {
-                await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"scores/{partition:D4}.parquet"), scores.Table, null, cancellationToken).ConfigureAwait(false);
+                await ShuffleTable.WriteAsync(task.Job.Data, Key(task, $"scores/{partition:D4}.parquet"), scores.Table, null, cancellationToken).ConfigureAwait(false);
                 await StageObjects.WriteSparseHistogramAsync(task.Job.Data, Key(task, $"mhist/{partition:D4}.bin"), scores.Histogram, cancellationToken).ConfigureAwait(false);
             }
 
@@ -43,7 +41,7 @@ public sealed partial class SemanticDedupStage
             // M is computed once, so every eps of the curve costs nothing more.
             foreach (var eps in _spec.EpsCurve)
                 metrics[EpsMetric(eps)] = scores.MaxSimilarity.Count(m => SemDeDup.IsDuplicate(m, eps));
-            return new TaskStats { In = members.Count, Seconds = clock.Elapsed.TotalSeconds, Metrics = metrics };
+            return new TaskStats { In = members.Count, Metrics = metrics };
         }
         finally
         {
@@ -51,7 +49,7 @@ public sealed partial class SemanticDedupStage
         }
     }
 
-    private sealed record PartitionScores(RecordBatch Table, long[] Histogram, List<float> MaxSimilarity, long Healthy, int Clusters);
+    private sealed record PartitionScores(ShuffleRows<ScoreRow> Table, long[] Histogram, List<float> MaxSimilarity, long Healthy, int Clusters);
 
     /// <summary>
     /// Ranks each cluster's healthy members and computes M and direct twins over the spilled vectors. A refresh's base
@@ -61,7 +59,7 @@ public sealed partial class SemanticDedupStage
     private unsafe PartitionScores Score(List<Member> members, List<Member> baseMembers, VectorSpill? spill, ulong seed, List<CandidatePair>? candidates)
     {
         var baseOf = baseMembers.GroupBy(m => m.Cluster).ToDictionary(g => g.Key, g => g.ToArray());
-        var table = RecordBatch.WithSchema(ScoreSchema, members.Count);
+        var table = new ShuffleRows<ScoreRow>(members.Count);
         var histogram = new long[SimilarityBins];
         var allMax = new List<float>();
         spill?.Seal();
@@ -76,7 +74,7 @@ public sealed partial class SemanticDedupStage
             var rowOfRank = corpus.Select(m => m.SpillRow).Concat(ranking.Select(r => list[r].SpillRow)).ToArray();
             var (max, twinRank) = SemDeDup.ComputeRanked(source, spill?.Dimensions ?? 1, rowOfRank, _spec.TileSize, firstScored: corpus.Length);
             if (candidates is not null && spill is not null)
-                CascadePhases.CollectCandidates(candidates, source, spill.Count, spill.Dimensions, rowOfRank, max, _cascade.CandidateRule, table.RowCount);
+                CascadePhases.CollectCandidates(candidates, source, spill.Count, spill.Dimensions, rowOfRank, max, _cascade.CandidateRule, table.Count);
             for (var b = 0; b < corpus.Length; b++) AddScore(table, corpus[b], b, 0, -1);
             for (var r = corpus.Length; r < rowOfRank.Length; r++)
             {
@@ -89,17 +87,8 @@ public sealed partial class SemanticDedupStage
         }
         return new PartitionScores(table, histogram, allMax, healthy, clusters.Count);
 
-        static void AddScore(RecordBatch table, Member m, int rank, float max, int twinRank)
-        {
-            table.GetColumn<int>("shard").Add(m.Shard);
-            table.GetColumn<long>("row").Add(m.Row);
-            table.Ids.Add(m.Id);
-            table.GetColumn<int>("cluster").Add(m.Cluster);
-            table.GetColumn<int>("rank").Add(rank);
-            table.GetColumn<float>("max_similarity").Add(max);
-            table.GetColumn<int>("twin_rank").Add(twinRank);
-            table.GetColumn<string>("health").Add(m.Health);
-        }
+        static void AddScore(ShuffleRows<ScoreRow> table, Member m, int rank, float max, int twinRank) =>
+            table.Add(new ScoreRow(m.Shard, m.Row, m.Id, m.Cluster, rank, max, twinRank, m.Health));
     }
 
     private static SemDeDupOrder ToOrder(SemanticOrder order) =>

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
-using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 
@@ -59,34 +58,25 @@ public sealed partial class SemanticDedupStage : PipelineStage
     /// <summary>The cluster value of the centroids index row holding the mean direction.</summary>
     private const int MeanRow = -1;
 
-    private static readonly IReadOnlyList<ColumnSchema> CentroidsIndexSchema =
-    [
-        new("cluster", typeof(int)), new("resultant_length", typeof(double)), new("count", typeof(long)), new(EmbeddingFile.VectorColumn, typeof(byte[])),
-    ];
+    /// <summary>A row of the centroids index: one per cluster, and the mean direction (<see cref="MeanRow"/>).</summary>
+    private readonly record struct CentroidRow(int Cluster, double ResultantLength, long Count, [ShuffleColumn(EmbeddingFile.VectorColumn)] byte[] Vector);
 
-    private static readonly IReadOnlyList<ColumnSchema> MembersIndexSchema =
-        [new(Columns.Id, typeof(string)), new("cluster", typeof(int)), new(EmbeddingFile.VectorColumn, typeof(byte[]))];
+    /// <summary>A row of a versioned corpus' members index partition.</summary>
+    private readonly record struct MemberIndexRow(string Id, int Cluster, [ShuffleColumn(EmbeddingFile.VectorColumn)] byte[] Vector);
 
-    private static readonly IReadOnlyList<ColumnSchema> MemberSchema =
-    [
-        new("row", typeof(long)), new(Columns.Id, typeof(string)), new("cluster", typeof(int)), new("distance", typeof(float)),
-        new("health", typeof(string)), new(EmbeddingFile.VectorColumn, typeof(byte[])),
-    ];
+    /// <summary>A row of an assign piece: a document of a shard shuffled to its cluster's partition with its vector.</summary>
+    private readonly record struct MemberRow(long Row, string Id, int Cluster, float Distance, string Health,
+        [ShuffleColumn(EmbeddingFile.VectorColumn)] byte[] Vector);
 
-    private static readonly IReadOnlyList<ColumnSchema> ScoreSchema =
-    [
-        new("shard", typeof(int)), new("row", typeof(long)), new(Columns.Id, typeof(string)), new("cluster", typeof(int)),
-        new("rank", typeof(int)), new("max_similarity", typeof(float)), new("twin_rank", typeof(int)), new("health", typeof(string)),
-    ];
+    /// <summary>A row of a partition's scores: rank in its cluster (−1 unhealthy), M and the direct twin's rank.</summary>
+    private readonly record struct ScoreRow(int Shard, long Row, string Id, int Cluster, int Rank, float MaxSimilarity, int TwinRank, string Health);
 
-    private static readonly IReadOnlyList<ColumnSchema> VerdictSchema =
-    [
-        new("row", typeof(long)), new("cluster", typeof(int)), new("max_similarity", typeof(float)), new(DropsSchema.TwinId, typeof(string)),
-        new("twin_similarity", typeof(float)), new("twin_kept", typeof(bool)), new("health", typeof(string)),
-    ];
+    /// <summary>A row of a shard's verdicts from one partition, read by the apply phase.</summary>
+    private readonly record struct VerdictRow(long Row, int Cluster, float MaxSimilarity, [ShuffleColumn(DropsSchema.TwinId)] string TwinId,
+        float TwinSimilarity, bool TwinKept, string Health);
 
-    private static readonly IReadOnlyList<ColumnSchema> ClusterSchema =
-        [new("cluster", typeof(int)), new("size", typeof(long)), new("healthy", typeof(long)), new("removed", typeof(long))];
+    /// <summary>A row of a partition's cluster counts, read by the report.</summary>
+    private readonly record struct ClusterRow(int Cluster, long Size, long Healthy, long Removed);
 
     private readonly SemanticDedupStageSpec _spec;
     private readonly KMeansPhases _kmeans;

@@ -31,19 +31,14 @@ public sealed partial class SemanticDedupStage : IExactWhatIf
         var removed = new long[eps.Count];
         for (var partition = 0; partition < _spec.Partitions; partition++)
         {
-            await using var input = await job.Data.OpenReadAsync(job.Layout.StageRoot(Index, Name) + $"scores/{partition:D4}.parquet", cancellationToken)
-                .ConfigureAwait(false);
-            await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var (shards, ranks, max) = (batch.GetColumn<int>("shard"), batch.GetColumn<int>("rank"), batch.GetColumn<float>("max_similarity"));
-                for (var i = 0; i < batch.RowCount; i++)
+            var key = job.Layout.StageRoot(Index, Name) + $"scores/{partition:D4}.parquet";
+            await foreach (var rows in ShuffleTable.ReadAsync<ScoreRow>(job.Data, key, cancellationToken).ConfigureAwait(false))
+                foreach (var row in rows)
                 {
-                    if (ranks[i] < 0 || shards[i] == BaseShard) continue;
+                    if (row.Rank < 0 || row.Shard == BaseShard) continue;
                     for (var e = 0; e < eps.Count; e++)
-                        if (SemDeDup.IsDuplicate(max[i], eps[e])) removed[e]++;
+                        if (SemDeDup.IsDuplicate(row.MaxSimilarity, eps[e])) removed[e]++;
                 }
-            }
         }
         return removed;
     }

@@ -44,6 +44,24 @@ public class LargeRecordReleaseTests
         Assert.False(garbage.IsAlive);
     }
 
+    [Fact]
+    public void A_task_with_a_record_of_16_MiB_or_more_collects_while_it_runs_once_its_garbage_has_piled_up()
+    {
+        var record = LargeRecordRelease.CollectWithinTaskFrom;
+        using var tracker = LargeRecordRelease.Begin();
+        LargeRecordRelease.Saw(record - 1); // below: tracked, never collected within the task
+        var garbage = Copy((int)(LargeRecordRelease.PiledUpFactor * record));
+        LargeRecordRelease.Saw(record - 1);
+        Assert.Equal(0, tracker.CollectionsWithin);
+        var before = GC.CollectionCount(GC.MaxGeneration);
+        LargeRecordRelease.Saw(record); // 2 × the record allocated since the task began: collect before the next copy
+        Assert.Equal(1, tracker.CollectionsWithin);
+        Assert.True(GC.CollectionCount(GC.MaxGeneration) > before);
+        Assert.False(garbage.IsAlive);
+        LargeRecordRelease.Saw(record); // nothing piled up since: no second collection
+        Assert.Equal(1, tracker.CollectionsWithin);
+    }
+
     /// <summary>A task that made a big record's copy and dropped it; what it returns does not hold the copy.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static WeakReference TaskWithABigRecord()

@@ -80,4 +80,49 @@ public sealed class ParquetStatisticsTests(Xunit.Abstractions.ITestOutputHelper 
             foreach (var stat in new[] { "lo", "hi", "lov", "hiv" })
                 Assert.Equal(System.Text.Json.JsonValueKind.Null, column.GetProperty(stat).ValueKind);
     }
+
+    [Fact]
+    public async Task A_column_chunk_with_a_value_of_16_MiB_or_more_is_written_uncompressed_and_reads_back_the_same()
+    {
+        var seed = Environment.TickCount;
+        log.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        var big = new StringBuilder();
+        while (big.Length < (16 << 20) + 1000)
+            big.Append((char)('a' + random.Next(26))).Append(random.Next(1000) == 0 ? " 日本語 😀\n" : "");
+        var text = big.ToString();
+        Assert.True(Encoding.UTF8.GetByteCount(text) >= Utf8StringColumn.UncompressedFrom);
+        var path = _temp.Combine("huge.parquet");
+        var schema = new[] { new ColumnSchema("id", typeof(string)), new ColumnSchema("text", typeof(string)) };
+        await using (var file = File.Create(path))
+        await using (var writer = await ParquetTableWriter.CreateAsync(file, schema))
+        {
+            var first = RecordBatch.WithSchema(schema);
+            first.GetColumn<string>("id").AddRange(["big", "small"]);
+            first.GetColumn<string>("text").AddRange([text, "short ไทย"]);
+            await writer.WriteAsync(first);
+            var second = RecordBatch.WithSchema(schema); // an ordinary row group after it: compressed again
+            second.GetColumn<string>("id").AddRange(["next"]);
+            second.GetColumn<string>("text").AddRange(["ordinary text"]);
+            await writer.WriteAsync(second);
+        }
+
+        await using (var file = File.OpenRead(path))
+        await using (var reader = await ParquetTableReader.OpenAsync(file))
+        {
+            var read = await reader.ReadRowGroupAsync(0);
+            Assert.Equal(["big", "small"], read.GetColumn<string>("id").List);
+            Assert.Equal(text, read.GetColumn<string>("text").List[0]);
+            Assert.Equal("short ไทย", read.GetColumn<string>("text").List[1]);
+            Assert.Equal(["ordinary text"], (await reader.ReadRowGroupAsync(1)).GetColumn<string>("text").List);
+        }
+        var results = DuckDbReference.Query(
+            $"SELECT id, sha256(text) AS sha FROM read_parquet('{path}') ORDER BY id",
+            $"SELECT row_group_id::INTEGER AS g, path_in_schema AS col, compression FROM parquet_metadata('{path}') ORDER BY g, col");
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text))),
+            results[0].EnumerateArray().First().GetProperty("sha").GetString());
+        var codecs = results[1].EnumerateArray().Select(c => $"{c.GetProperty("g")}/{c.GetProperty("col").GetString()}: {c.GetProperty("compression").GetString()}").ToArray();
+        log.WriteLine(string.Join("; ", codecs));
+        Assert.Equal(["0/id: SNAPPY", "0/text: UNCOMPRESSED", "1/id: SNAPPY", "1/text: SNAPPY"], codecs);
+    }
 }

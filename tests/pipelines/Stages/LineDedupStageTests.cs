@@ -123,6 +123,48 @@ public sealed class LineDedupStageTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task The_keepers_lie_in_later_shards_by_id_and_a_line_held_twice_goes_or_stays_with_both_copies()
+    {
+        // Ids fall as the corpus goes on, so the smallest ids (the keepers) are in the last shards: resolve must compare
+        // the shards' ids. Document 10 and the footer's keeper hold the footer twice.
+        const string footer = "Copyright Example Corp. All rights reserved.";
+        const string sidebar = "Related posts: none yet";
+        string Id(int i) => $"k{59 - i:D2}";
+        var documents = Enumerable.Range(0, 60).Select(i =>
+        {
+            var lines = new List<string> { $"Unique opening line of document {i}, long enough to stay above the minimum.", footer };
+            if (i is 5 or 20 or 40 or 55) lines.Insert(1, sidebar);
+            if (i is 10 or 59) lines.Add(footer);
+            return (Id: Id(i), Lines: lines);
+        }).ToList();
+        var input = _temp.Combine("later-shards");
+        Directory.CreateDirectory(input);
+        foreach (var file in documents.Chunk(10).Select((chunk, f) => (chunk, f)))
+            File.WriteAllLines(Path.Combine(input, $"part-{file.f:D3}.jsonl"),
+                file.chunk.Select(d => JsonSerializer.Serialize(new { id = d.Id, text = string.Join('\n', d.Lines) })));
+        using var services = StageServices.CreateDefault();
+        foreach (var (name, shardBytes, keep) in new[] { ("many", 1024L, 1), ("one", 64L << 20, 1), ("many-keep-2", 1024L, 2) })
+        {
+            var stores = Stores($"later-{name}");
+            var job = await InProcessJob.RunAsync(Spec(input, new LineDedupStageSpec { MaxOccurrences = keep, Partitions = 4 }, shardBytes), stores, services);
+            var result = await CuratedOutput.ReadAsync(stores.DataStore, "curated/lines");
+            Assert.True(shardBytes > 1024 ? result.Manifest.Shards.Count == 1 : result.Manifest.Shards.Count == 6, $"{name}: {result.Manifest.Shards.Count} shards");
+            var texts = await LineDedupCorpus.ReadTextsAsync(stores.DataStore, "curated/lines", result);
+            // The footer stays (both copies) only in k00 (and k01 when two keep it); the sidebar (4 documents) in k04 (and k19).
+            string[] footerKeepers = keep == 1 ? ["k00"] : ["k00", "k01"], sidebarKeepers = keep == 1 ? ["k04"] : ["k04", "k19"];
+            foreach (var (id, lines) in documents)
+            {
+                var kept = lines.Where(l => (l != footer || footerKeepers.Contains(id)) && (l != sidebar || sidebarKeepers.Contains(id)));
+                Assert.Equal(string.Join('\n', kept), texts[id]);
+            }
+            var stage = job.Stages.OfType<LineDedupStage>().Single();
+            var report = (await StageReports.TryReadAsync(job, stage, CancellationToken.None))!.Value;
+            Assert.Equal(keep == 1 ? 59 + 1 + 3 : 58 + 1 + 2, report.GetProperty("unitsRemoved").GetInt64());
+            Assert.Equal(60, report.GetProperty("topRemoved")[0].GetProperty("documents").GetInt64());
+        }
+    }
+
+    [Fact]
     public async Task Report_html_lists_the_top_removed_lines_escaped_and_truncated()
     {
         const string hostile = "Share <img src=x onerror=alert(1)> on </script><script>alert(2)</script> now";
@@ -162,15 +204,5 @@ public sealed class LineDedupStageTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(LineUnits.Hash("Two  A", new LineUnit(0, 6, 6)), LineUnits.Hash("two a", new LineUnit(0, 5, 5)));
         LineUnits.Split("", LineDedupUnit.Line, units);
         Assert.Empty(units);
-    }
-
-    [Fact]
-    public void A_versioned_corpus_is_refused_with_the_reason()
-    {
-        var spec = Spec("/tmp/in") with { Output = new OutputSpec { Path = "curated/lines", Snapshots = true } };
-        var errors = JobSpecValidator.Validate(spec);
-        var error = Assert.Single(errors, e => e.Field == "stages[0].type");
-        Assert.Contains("versioned corpus", error.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain(JobSpecValidator.Validate(Spec("/tmp/in")), e => e.Field.StartsWith("stages", StringComparison.Ordinal));
     }
 }

@@ -23,6 +23,24 @@ public sealed class TransformTests
     public void Normalizer_produces_canonical_text(string input, string expected) =>
         Assert.Equal(expected, new TextNormalizer().Normalize(input));
 
+    [Theory]
+    [InlineData("already canonical\nline two\n\nthree ไทย 日本語")]
+    [InlineData("x")]
+    public void Normalizer_gives_an_unchanged_text_back_itself_without_a_copy(string text) =>
+        Assert.Same(text, new TextNormalizer().Normalize(text));
+
+    [Theory]
+    [InlineData("same start then  two spaces", "same start then two spaces")] // differs in the middle: copied from there
+    [InlineData("same text to the end \n ", "same text to the end")] // differs only by what is trimmed at the end
+    [InlineData("\u200Bchanged at once", "changed at once")]
+    [InlineData("a\r\nb\rc", "a\nb\nc")]
+    public void Normalizer_copies_from_the_first_difference_on(string input, string expected)
+    {
+        var result = new TextNormalizer().Normalize(input);
+        Assert.Equal(expected, result);
+        Assert.NotSame(input, result);
+    }
+
     [Fact]
     public void Normalizer_removes_lone_surrogates_which_cannot_be_normalised() =>
         Assert.Equal("lone surrogate \uD83D\uDE00", new TextNormalizer().Normalize("lone " + (char)0xD800 + " surrogate \uD83D\uDE00" + (char)0xDC00));
