@@ -8,10 +8,13 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace Curation.Pipelines.Embedding;
 
+/// <summary>One row's last-layer states, [CLS] first and [SEP] last, <c>hidden</c> floats a position.</summary>
+public delegate void TokenStates(int row, ReadOnlySpan<float> states);
+
 /// <summary>
 /// One ONNX Runtime session of a BERT-family embedding model, on CUDA when asked for and available, else on the CPU.
 /// <para>
-/// <see cref="Embed"/> is thread-safe: ONNX Runtime runs concurrent calls on one session, and each call borrows its own
+/// <see cref="Embed(ReadOnlySpan{ReadOnlyMemory{int}}, Span{float})"/> is thread-safe: ONNX Runtime runs concurrent calls on one session, and each call borrows its own
 /// pre-allocated input/output buffers from a pool (grown to the largest batch seen, then reused). Share one instance
 /// per device and bound the number of concurrent calls yourself: on the CPU each call already uses
 /// <see cref="EmbeddingModelOptions.IntraOpThreads"/> threads, so more than one or two at a time only adds memory.
@@ -71,7 +74,7 @@ public sealed class OnnxEmbedder : IDisposable
     /// <summary>Longest model input, [CLS] and [SEP] included.</summary>
     public int MaxTokens { get; }
 
-    /// <summary>Longest token sequence <see cref="Embed"/> accepts: <see cref="MaxTokens"/> less [CLS] and [SEP].</summary>
+    /// <summary>Longest token sequence <see cref="Embed(ReadOnlySpan{ReadOnlyMemory{int}}, Span{float})"/> accepts: <see cref="MaxTokens"/> less [CLS] and [SEP].</summary>
     public int MaxSequenceLength => MaxTokens - 2;
 
     public ActiveExecutionProvider ActiveProvider { get; }
@@ -91,7 +94,19 @@ public sealed class OnnxEmbedder : IDisposable
     /// L2-normalised into <paramref name="destination"/>, row i at [i × Dimensions, (i + 1) × Dimensions).
     /// An empty sequence is embedded as [CLS] [SEP].
     /// </summary>
-    public void Embed(ReadOnlySpan<ReadOnlyMemory<int>> sequences, Span<float> destination)
+    public void Embed(ReadOnlySpan<ReadOnlyMemory<int>> sequences, Span<float> destination) => Run(sequences, destination, null);
+
+    /// <summary>
+    /// <see cref="Embed(ReadOnlySpan{ReadOnlyMemory{int}}, Span{float})"/>, also handing each row's last-layer token states to <paramref name="tokenStates"/> before they
+    /// are pooled (a model whose output is per token only).
+    /// </summary>
+    public void Embed(ReadOnlySpan<ReadOnlyMemory<int>> sequences, Span<float> destination, TokenStates tokenStates)
+    {
+        if (_pooledOutput) throw new NotSupportedException("The model's output is already pooled: it has no per-token states.");
+        Run(sequences, destination, tokenStates);
+    }
+
+    private void Run(ReadOnlySpan<ReadOnlyMemory<int>> sequences, Span<float> destination, TokenStates? tokenStates)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var rows = sequences.Length;
@@ -149,7 +164,10 @@ public sealed class OnnxEmbedder : IDisposable
                 if (_pooledOutput)
                     output.Slice(r * hidden, hidden).CopyTo(row);
                 else
+                {
+                    tokenStates?.Invoke(r, output.Slice(r * width * hidden, (sequences[r].Length + 2) * hidden));
                     Pool(output.Slice(r * width * hidden, width * hidden), sequences[r].Length + 2, hidden, row);
+                }
                 if (Normalize) NormalizeInPlace(row);
             }
         }

@@ -44,6 +44,35 @@ public static class SemanticCascade
     }
 
     /// <summary>
+    /// The candidate eps of one cluster under a transformer budget: the loosest eps, no looser than
+    /// <paramref name="candidateEps"/>, whose candidate pairs hold at most ⌊<paramref name="budget"/> × members⌋ documents.
+    /// A member is in some candidate pair at threshold t exactly when its highest static cosine to any other member
+    /// (earlier: <paramref name="maxByRank"/>, by rank; later: the same kernel over the reversed ranking; row
+    /// <c>ranking[r]</c> of <paramref name="vectors"/> is the member ranked r-th, other rows are ignored) reaches t, so the
+    /// threshold is read off those maxima; ties are never split (the cut moves up past them). Returns
+    /// <paramref name="candidateEps"/> when the budget does not bind, and a negative eps (no candidates) when it allows none.
+    /// </summary>
+    public static unsafe double BudgetEps(ReadOnlySpan<float> vectors, int dimensions, int[] ranking, IReadOnlyList<float> maxByRank, double candidateEps, double budget)
+    {
+        var n = ranking.Length;
+        var cap = (int)Math.Floor(budget * n);
+        var reversed = ranking.Reverse().ToArray();
+        float[] later; // by reversed rank: later[n − 1 − r] is the highest cosine of the member ranked r to any member ranked after it
+        fixed (float* source = vectors) later = SemDeDup.ComputeRanked(source, dimensions, reversed).MaxByRank;
+        var highest = new float[n];
+        for (var r = 0; r < n; r++) highest[r] = Math.Max(maxByRank[r], later[n - 1 - r]);
+        Array.Sort(highest);
+        Array.Reverse(highest);
+        var floor = (float)(1 - candidateEps);
+        var within = highest.Count(h => h >= floor);
+        if (within <= cap) return candidateEps;
+        // Largest k ≤ cap whose k-th highest differs from the next: the members at or above it number exactly k.
+        for (var k = cap; k >= 1; k--)
+            if (highest[k - 1] > highest[k]) return 1 - (double)highest[k - 1];
+        return -1;
+    }
+
+    /// <summary>
     /// Embeds the members of <paramref name="candidates"/> with <paramref name="embed"/> (rows in the order of the ids
     /// given, <paramref name="dimensions"/> each) and decides each member's M and twin over its candidate pairs.
     /// </summary>

@@ -94,6 +94,7 @@ public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec, IThres
                 "needs eps, not targetKeepFraction: the cascade computes the transformer's similarity for the candidates only, not the whole M curve a target is picked from");
             var eps = Eps ?? DefaultEps;
             check.That(verify.CandidateEps is null or (> 0 and < 1), "verify.candidateEps", "must be in (0, 1)");
+            check.That(verify.Budget is null or (> 0 and <= 1), "verify.budget", "must be in (0, 1]: the fraction of a cluster the transformer may embed");
             check.That(verify.CandidateEps is null || verify.CandidateEps >= eps, "verify.candidateEps",
                 $"must be at least eps ({eps}): candidates are found at a looser threshold than the one that decides");
         }
@@ -120,6 +121,13 @@ public sealed record SemanticVerifySpec
     /// at most 0.5. Looser finds more of the transformer's pairs and embeds more documents.
     /// </summary>
     public double? CandidateEps { get; init; }
+
+    /// <summary>
+    /// At most this fraction of each cluster's members is re-embedded with the transformer: where the candidates at
+    /// candidateEps would hold more, the cluster's candidate threshold is raised until they fit (decided per cluster from
+    /// its static vectors alone, so the same on any silo count). Null: no cap.
+    /// </summary>
+    public double? Budget { get; init; }
 
     public const double DefaultFactor = 4;
 

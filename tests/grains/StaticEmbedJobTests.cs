@@ -41,7 +41,7 @@ public sealed class StaticEmbedJobTests : IDisposable
             new SemanticDedupStageSpec
             {
                 Clusters = 5, MaxIterations = 5, Eps = 0.01, Partitions = 2, StickyCosine = 1, ClusterDims = 32,
-                Verify = new SemanticVerifySpec { CandidateEps = 0.05 },
+                Verify = new SemanticVerifySpec { CandidateEps = 0.05, Budget = 0.45 },
             },
             new D4StageSpec { KeepFraction = 0.9, Clusters = 4, MaxIterations = 5 },
         ],
@@ -96,6 +96,7 @@ public sealed class StaticEmbedJobTests : IDisposable
         var cascade = report.Cascade!;
         Assert.Equal(0.05, cascade.CandidateEps);
         Assert.InRange(cascade.TransformerEmbedded, semantic.Count + 1, report.Documents);
+        Assert.True(cascade.TransformerEmbeddedFraction <= 0.45, $"the budget caps each cluster at 45 %: {cascade}");
         Assert.True(cascade.CandidatePairs >= cascade.VerifiedPairs && cascade.VerifiedPairs >= semantic.Count, $"{cascade}");
         Assert.Equal((double)cascade.TransformerEmbedded / report.Documents, cascade.TransformerEmbeddedFraction, 12);
         var vectors = await EmbeddingBytesAsync(one);

@@ -18,9 +18,22 @@ public enum StaticRecipe
     InputMean,
 }
 
+/// <summary>How a document's repeated word pieces count in <see cref="StaticModel.Embed"/>.</summary>
+public enum StaticPooling
+{
+    /// <summary>Every occurrence counts once: the plain mean of the rows.</summary>
+    Mean,
+
+    /// <summary>A piece occurring tf times counts √tf times (damps runs such as "=====" or repeated names).</summary>
+    SqrtTf,
+
+    /// <summary>Every distinct piece counts once.</summary>
+    Distinct,
+}
+
 /// <summary>
 /// A static embedding model: one vector per vocabulary entry. A document's vector is the mean of its word pieces'
-/// rows (weights are already folded into the rows), L2-normalised: O(tokens), no windows, no inference session.
+/// rows (weights are already folded into the rows; a repeated piece counts √tf times with the distilled recipe), L2-normalised: O(tokens), no windows, no inference session.
 /// Thread-safe (read-only after construction).
 /// </summary>
 public sealed class StaticModel
@@ -32,12 +45,23 @@ public sealed class StaticModel
         if (table.Length != (long)vocabularySize * dimensions)
             throw new ArgumentException($"A table of {vocabularySize} × {dimensions} needs {(long)vocabularySize * dimensions} floats, not {table.Length}.", nameof(table));
         Recipe = recipe;
+        Pooling = recipe == StaticRecipe.Distilled ? StaticPooling.SqrtTf : StaticPooling.Mean;
         VocabularySize = vocabularySize;
         Dimensions = dimensions;
         Table = table;
     }
 
     public StaticRecipe Recipe { get; }
+
+    /// <summary>
+    /// How repeated pieces of a document count: <see cref="StaticPooling.SqrtTf"/> for <see cref="StaticRecipe.Distilled"/>
+    /// (measured by <c>bench static-recipes</c>: it keeps runs such as "=====" or a repeated name from dominating the mean),
+    /// the plain mean for <see cref="StaticRecipe.InputMean"/> (the seed paper's baseline).
+    /// </summary>
+    public StaticPooling Pooling { get; init; }
+
+    /// <summary>Per thread: occurrences of each piece in the document being embedded (zero between documents).</summary>
+    [ThreadStatic] private static int[]? _termCounts;
     public int VocabularySize { get; }
     public int Dimensions { get; }
 
@@ -48,7 +72,7 @@ public sealed class StaticModel
     public string? Sha256 { get; private set; }
 
     /// <summary>
-    /// Writes the normalised mean of the rows of <paramref name="tokens"/> to <paramref name="destination"/>; returns
+    /// Writes the normalised mean of the rows of <paramref name="tokens"/> (repeats counted per <see cref="Pooling"/>) to <paramref name="destination"/>; returns
     /// false (and zeros) for a document without tokens. Ids outside the vocabulary are rejected.
     /// </summary>
     public bool Embed(ReadOnlySpan<int> tokens, Span<float> destination)
@@ -58,10 +82,25 @@ public sealed class StaticModel
         if (tokens.IsEmpty) return false;
         var table = Table.AsSpan();
         foreach (var token in tokens)
-        {
             if ((uint)token >= (uint)VocabularySize)
                 throw new ArgumentOutOfRangeException(nameof(tokens), token, $"token id outside the vocabulary of {VocabularySize}");
-            TensorPrimitives.Add(row, table.Slice(token * Dimensions, Dimensions), row);
+        if (Pooling == StaticPooling.Mean)
+            foreach (var token in tokens) TensorPrimitives.Add(row, table.Slice(token * Dimensions, Dimensions), row);
+        else
+        {
+            var counts = _termCounts is { } existing && existing.Length >= VocabularySize ? existing : _termCounts = new int[VocabularySize];
+            foreach (var token in tokens) counts[token]++;
+            // Distinct pieces in first-occurrence order (the count is zeroed when taken), so the sum is the same on every run.
+            foreach (var token in tokens)
+            {
+                var tf = counts[token];
+                if (tf == 0) continue;
+                counts[token] = 0;
+                var weight = Pooling == StaticPooling.Distinct || tf == 1 ? 1f : MathF.Sqrt(tf);
+                var source = table.Slice(token * Dimensions, Dimensions);
+                if (weight == 1f) TensorPrimitives.Add(row, source, row);
+                else TensorPrimitives.MultiplyAdd(source, weight, row, row);
+            }
         }
         var norm = TensorPrimitives.Norm(row);
         if (norm > 0) TensorPrimitives.Divide(row, norm, row);

@@ -17,8 +17,11 @@ namespace Curation.Pipelines.Embedding.Static;
 /// </summary>
 public static class StaticModelStore
 {
-    /// <summary>Bump when the recipe changes: the cached file's name carries it.</summary>
-    public const int RecipeVersion = 1;
+    /// <summary>
+    /// Bump when the recipe changes: the cached file's name carries it. v2: the same table bytes as v1, documents pooled
+    /// with √tf (<see cref="StaticPooling.SqrtTf"/>), so a job never mixes vectors of the two recipes.
+    /// </summary>
+    public const int RecipeVersion = 2;
 
     /// <summary>Model2Vec's SIF coefficient.</summary>
     public const double SifCoefficient = 1e-4;
@@ -30,8 +33,8 @@ public static class StaticModelStore
     /// <summary>SHA-256 of the tables this recipe gives for the shipped model, by file name, as distilled on the reference machine.</summary>
     public static readonly IReadOnlyDictionary<string, string> KnownSha256 = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["static-v1-4a64cee3d4134bbd-distilled-256.bin"] = "1ec0ef0b0c884c8299416b6d152c009e6f04432ca76cdb27b48d79649a82010b",
-        ["static-v1-4a64cee3d4134bbd-input-mean.bin"] = "2cfbb8be4b6d559d1604ef4627c81b3c2fdfa55d230d7bc4957ea7620ed577e7",
+        ["static-v2-4a64cee3d4134bbd-distilled-256.bin"] = "1ec0ef0b0c884c8299416b6d152c009e6f04432ca76cdb27b48d79649a82010b",
+        ["static-v2-4a64cee3d4134bbd-input-mean.bin"] = "2cfbb8be4b6d559d1604ef4627c81b3c2fdfa55d230d7bc4957ea7620ed577e7",
     };
 
     /// <summary>The cached table's file name for a model file and recipe.</summary>
@@ -117,9 +120,22 @@ public static class StaticModelStore
     /// </summary>
     public static StaticModel Distill(Func<OnnxEmbedder> createEmbedder, int vocabulary, int dims, ILogger? logger, CancellationToken cancellationToken)
     {
+        var clock = Stopwatch.StartNew();
+        var (raw, hidden) = DistillTokens(createEmbedder, vocabulary, logger, cancellationToken);
+        var model = Finish(raw, hidden, vocabulary, new StaticDistillSettings(dims), out var explained);
+        logger?.LogInformation("Distilled {Vocabulary} tokens in {Seconds:0.0} s; PCA {Hidden} → {Dims} keeps {Explained:P1} of the variance",
+            vocabulary, clock.Elapsed.TotalSeconds, hidden, dims, explained);
+        return model;
+    }
+
+    /// <summary>
+    /// The first half of the recipe: every vocabulary token alone through the model ([CLS] t [SEP], mean-pooled,
+    /// normalised), rounded to float16 precision. Row-major [vocabulary × hidden].
+    /// </summary>
+    public static (float[] Rows, int Hidden) DistillTokens(Func<OnnxEmbedder> createEmbedder, int vocabulary, ILogger? logger, CancellationToken cancellationToken)
+    {
         using var embedder = createEmbedder();
         var hidden = embedder.Dimensions;
-        if (dims > hidden) throw new ArgumentOutOfRangeException(nameof(dims), dims, $"the model has {hidden} dimensions");
         var raw = new float[(long)vocabulary * hidden];
         var sequences = new ReadOnlyMemory<int>[DistillBatch];
         var clock = Stopwatch.StartNew();
@@ -133,22 +149,146 @@ public static class StaticModelStore
                 logger?.LogInformation("Distilling the static table: {Done}/{Total} tokens, {Seconds:0} s", start + count, vocabulary, clock.Elapsed.TotalSeconds);
         }
         for (var i = 0; i < raw.Length; i++) raw[i] = (float)(Half)raw[i];
+        return (raw, hidden);
+    }
 
-        var pca = Pca.Fit(raw, hidden, dims);
+    /// <summary>
+    /// Contextual token vectors: the transformer's last-layer state of every token occurrence in <paramref name="reference"/>
+    /// (documents cut into windows of at most <paramref name="window"/> tokens, in order), averaged per vocabulary entry
+    /// and normalised; entries that never occur keep their row of <paramref name="fallback"/> (<see cref="DistillTokens"/>).
+    /// Rounded to float16 precision like the per-token pass. Returns the rows and how many entries occurred.
+    /// </summary>
+    public static (float[] Rows, int Seen) ContextualTokens(Func<OnnxEmbedder> createEmbedder, float[] fallback, int vocabulary,
+        IEnumerable<ReadOnlyMemory<int>> reference, int window, ILogger? logger, CancellationToken cancellationToken)
+    {
+        using var embedder = createEmbedder();
+        var hidden = embedder.Dimensions;
+        window = Math.Min(window, embedder.MaxSequenceLength);
+        var sums = new double[(long)vocabulary * hidden];
+        var counts = new long[vocabulary];
+        var batch = new List<ReadOnlyMemory<int>>();
+        var pooled = new float[16 * hidden];
+        void Flush()
+        {
+            if (batch.Count == 0) return;
+            var windows = batch.ToArray();
+            embedder.Embed(windows, pooled, (row, states) =>
+            {
+                var tokens = windows[row].Span;
+                for (var p = 0; p < tokens.Length; p++)
+                {
+                    var id = tokens[p];
+                    counts[id]++;
+                    var sum = sums.AsSpan(id * hidden, hidden);
+                    var state = states.Slice((p + 1) * hidden, hidden);
+                    for (var d = 0; d < hidden; d++) sum[d] += state[d];
+                }
+            });
+            batch.Clear();
+        }
+        var clock = Stopwatch.StartNew();
+        foreach (var document in reference)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            for (var start = 0; start < document.Length; start += window)
+            {
+                batch.Add(document.Slice(start, Math.Min(window, document.Length - start)));
+                if (batch.Count == 16) Flush();
+            }
+        }
+        Flush();
+        var rows = (float[])fallback.Clone();
+        var seen = 0;
+        for (var t = 0; t < vocabulary; t++)
+        {
+            if (counts[t] == 0) continue;
+            seen++;
+            var row = rows.AsSpan(t * hidden, hidden);
+            var sum = sums.AsSpan(t * hidden, hidden);
+            double norm = 0;
+            for (var d = 0; d < hidden; d++) norm += sum[d] * sum[d];
+            norm = Math.Sqrt(norm);
+            for (var d = 0; d < hidden; d++) row[d] = (float)(Half)(sum[d] / norm);
+        }
+        logger?.LogInformation("Contextual token vectors: {Seen} of {Vocabulary} entries occur in the reference corpus ({Seconds:0.0} s)",
+            seen, vocabulary, clock.Elapsed.TotalSeconds);
+        return (rows, seen);
+    }
+
+    /// <summary>
+    /// The second half of the recipe on <see cref="DistillTokens"/>' rows: PCA to <see cref="StaticDistillSettings.Dims"/>
+    /// (none when <see cref="StaticDistillSettings.NoPca"/>), then each row scaled by its token weight.
+    /// </summary>
+    public static StaticModel Finish(float[] raw, int hidden, int vocabulary, StaticDistillSettings settings, out double explained)
+    {
+        var dims = settings.NoPca ? hidden : settings.Dims;
+        if (dims > hidden) throw new ArgumentOutOfRangeException(nameof(settings), dims, $"the model has {hidden} dimensions");
+        var skip = settings.SkipComponents;
+        var pca = settings.NoPca ? null : Pca.Fit(raw, hidden, Math.Min(hidden, dims + skip));
+        explained = pca?.ExplainedFraction ?? 1;
         var table = new float[(long)vocabulary * dims];
-        // SIF weights from Zipf-estimated frequencies: p(rank) = (1/rank) / H, ranks 1.. in vocabulary order.
-        double harmonic = 0;
-        for (var r = 1; r <= vocabulary; r++) harmonic += 1.0 / r;
+        var weights = settings.Weights(vocabulary);
+        var projected = new float[dims + skip];
         for (var t = 0; t < vocabulary; t++)
         {
             var row = table.AsSpan(t * dims, dims);
-            pca.Project(raw.AsSpan(t * hidden, hidden), row);
-            var p = 1.0 / (t + 1) / harmonic;
-            var weight = (float)(SifCoefficient / (SifCoefficient + p));
+            if (pca is null) raw.AsSpan(t * hidden, hidden).CopyTo(row);
+            else
+            {
+                pca.Project(raw.AsSpan(t * hidden, hidden), projected.AsSpan(0, pca.OutputDims));
+                projected.AsSpan(skip, dims).CopyTo(row);
+            }
+            var weight = (float)weights[t];
             for (var d = 0; d < dims; d++) row[d] *= weight;
         }
-        logger?.LogInformation("Distilled {Vocabulary} tokens in {Seconds:0.0} s; PCA {Hidden} → {Dims} keeps {Explained:P1} of the variance",
-            vocabulary, clock.Elapsed.TotalSeconds, hidden, dims, pca.ExplainedFraction);
         return new StaticModel(StaticRecipe.Distilled, vocabulary, dims, table);
+    }
+}
+
+/// <summary>How a token's weight damps frequent tokens in <see cref="StaticModelStore.Finish"/>.</summary>
+public enum StaticWeighting
+{
+    /// <summary>SIF a / (a + p), p the Zipf-estimated frequency of the token's vocabulary rank: p(rank) = (1/rank) / H.</summary>
+    ZipfSif,
+
+    /// <summary>SIF a / (a + p), p the token's relative frequency counted on a reference corpus (add-one smoothed).</summary>
+    CountedSif,
+
+    /// <summary>Every token weighs 1.</summary>
+    Uniform,
+}
+
+/// <summary>The distillation recipe's knobs after the per-token pass (see <see cref="StaticModelStore.Finish"/>).</summary>
+/// <param name="Dims">Output dimensions (PCA components kept).</param>
+/// <param name="Weighting">Token weights.</param>
+/// <param name="SifA">SIF's a.</param>
+/// <param name="TokenCounts">Occurrences of each token in a reference corpus, for <see cref="StaticWeighting.CountedSif"/>.</param>
+/// <param name="SkipComponents">Leading principal components dropped (the common component of SIF).</param>
+/// <param name="NoPca">Rows kept as distilled (all hidden dimensions, not centred).</param>
+public sealed record StaticDistillSettings(int Dims, StaticWeighting Weighting = StaticWeighting.ZipfSif, double SifA = StaticModelStore.SifCoefficient,
+    long[]? TokenCounts = null, int SkipComponents = 0, bool NoPca = false)
+{
+    /// <summary>The weight of every token id.</summary>
+    public double[] Weights(int vocabulary)
+    {
+        var weights = new double[vocabulary];
+        switch (Weighting)
+        {
+            case StaticWeighting.Uniform:
+                Array.Fill(weights, 1.0);
+                break;
+            case StaticWeighting.CountedSif:
+                var counts = TokenCounts ?? throw new InvalidOperationException("CountedSif needs token counts.");
+                double total = vocabulary;
+                for (var t = 0; t < vocabulary; t++) total += counts[t];
+                for (var t = 0; t < vocabulary; t++) weights[t] = SifA / (SifA + (counts[t] + 1) / total);
+                break;
+            default:
+                double harmonic = 0;
+                for (var r = 1; r <= vocabulary; r++) harmonic += 1.0 / r;
+                for (var t = 0; t < vocabulary; t++) weights[t] = SifA / (SifA + 1.0 / (t + 1) / harmonic);
+                break;
+        }
+        return weights;
     }
 }

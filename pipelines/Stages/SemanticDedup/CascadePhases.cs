@@ -43,6 +43,9 @@ internal sealed partial class CascadePhases(SemanticDedupStage stage, SemanticDe
 
     public double CandidateEps => spec.Verify!.CandidateEpsFor(Eps);
 
+    /// <summary>How the score phase picks a cluster's candidates: candidateEps, tightened per cluster by the budget.</summary>
+    public CandidateRule CandidateRule => new(CandidateEps, spec.Verify!.Budget);
+
     /// <summary>The phase whose task stats and objects hold the final M: verify with the cascade, score without.</summary>
     public string FinalScorePhase => Enabled ? VerifyPhase : SemanticDedupStage.ScorePhase;
 
@@ -61,10 +64,14 @@ internal sealed partial class CascadePhases(SemanticDedupStage stage, SemanticDe
     /// <paramref name="maxByRank"/> (static M) skips the members without any candidate.
     /// </summary>
     public static unsafe void CollectCandidates(List<CandidatePair> pairs, float* vectors, int vectorCount, int dimensions, int[] rowOfRank,
-        float[] maxByRank, double candidateEps, int tableStart)
+        float[] maxByRank, CandidateRule rule, int tableStart)
     {
         if (rowOfRank.Length < 2) return;
         var span = new ReadOnlySpan<float>(vectors, checked(vectorCount * dimensions));
+        var candidateEps = rule.Budget is { } budget
+            ? SemanticCascade.BudgetEps(span, dimensions, rowOfRank, maxByRank, rule.CandidateEps, budget)
+            : rule.CandidateEps;
+        if (candidateEps < 0) return;
         var found = SemanticCascade.FindCandidates(span, dimensions, rowOfRank, candidateEps, maxByRank);
         if (found.Count == 0) return;
         var rankOf = new Dictionary<int, int>(rowOfRank.Length);
@@ -153,3 +160,6 @@ internal sealed partial class CascadePhases(SemanticDedupStage stage, SemanticDe
             documents == 0 ? 0 : (double)embedded / documents);
     }
 }
+
+/// <summary>The cascade's candidate rule: pairs at static cosine ≥ 1 − <paramref name="CandidateEps"/>, tightened per cluster so at most <paramref name="Budget"/> of its members are embedded.</summary>
+internal readonly record struct CandidateRule(double CandidateEps, double? Budget);

@@ -74,7 +74,7 @@ public sealed partial class SemanticDedupStage
             var rowOfRank = corpus.Select(m => m.SpillRow).Concat(ranking.Select(r => list[r].SpillRow)).ToArray();
             var (max, twinRank) = SemDeDup.ComputeRanked(source, spill?.Dimensions ?? 1, rowOfRank, _spec.TileSize, firstScored: corpus.Length);
             if (candidates is not null && spill is not null)
-                CascadePhases.CollectCandidates(candidates, source, spill.Count, spill.Dimensions, rowOfRank, max, _cascade.CandidateEps, table.Count);
+                CascadePhases.CollectCandidates(candidates, source, spill.Count, spill.Dimensions, rowOfRank, max, _cascade.CandidateRule, table.Count);
             for (var b = 0; b < corpus.Length; b++) AddScore(table, corpus[b], b, 0, -1);
             for (var r = corpus.Length; r < rowOfRank.Length; r++)
             {

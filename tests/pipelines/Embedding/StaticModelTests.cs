@@ -128,4 +128,38 @@ public sealed class StaticModelTests(EmbeddingModelFixture model, ITestOutputHel
         Assert.Equal(built.Sha256, rebuilt.Sha256);
         Assert.Equal(built.Sha256, StaticModel.Read(path).Sha256);
     }
+
+    [Fact]
+    public void Distilled_tables_pool_repeats_with_sqrt_tf_and_input_mean_with_the_plain_mean()
+    {
+        // Three rows: a, b, c (unit axes). Document a a a a b: √4 a + b under √tf, 4a + b under the mean, a + b distinct.
+        float[] rows = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+        var distilled = new StaticModel(StaticRecipe.Distilled, 3, 3, rows);
+        var mean = new StaticModel(StaticRecipe.InputMean, 3, 3, rows);
+        var distinct = new StaticModel(StaticRecipe.Distilled, 3, 3, rows) { Pooling = StaticPooling.Distinct };
+        Assert.Equal(StaticPooling.SqrtTf, distilled.Pooling);
+        Assert.Equal(StaticPooling.Mean, mean.Pooling);
+        int[] document = [0, 0, 1, 0, 0];
+        float[] Vector(StaticModel table) { var v = new float[3]; Assert.True(table.Embed(document, v)); return v; }
+        Assert.Equal([2 / MathF.Sqrt(5), 1 / MathF.Sqrt(5), 0], Vector(distilled), new FloatTolerance(1e-6f));
+        Assert.Equal([4 / MathF.Sqrt(17), 1 / MathF.Sqrt(17), 0], Vector(mean), new FloatTolerance(1e-6f));
+        Assert.Equal([1 / MathF.Sqrt(2), 1 / MathF.Sqrt(2), 0], Vector(distinct), new FloatTolerance(1e-6f));
+        // The per-thread counts are cleared between documents: the same document again, and one of other pieces.
+        Assert.Equal(Vector(distilled), Vector(distilled));
+        var c = new float[3];
+        distilled.Embed([2, 2], c);
+        Assert.Equal([0f, 0f, 1f], c);
+        // A table read back from its file pools by its recipe.
+        using var stream = new MemoryStream();
+        distilled.Write(stream);
+        using var temp = new TempDirectory("static-pooling");
+        File.WriteAllBytes(temp.Combine("t.bin"), stream.ToArray());
+        Assert.Equal(StaticPooling.SqrtTf, StaticModel.Read(temp.Combine("t.bin")).Pooling);
+    }
+
+    private sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
+    {
+        public bool Equals(float x, float y) => Math.Abs(x - y) <= tolerance;
+        public int GetHashCode(float obj) => 0;
+    }
 }

@@ -34,4 +34,41 @@ public sealed class SemanticCascadeTests
         Assert.Equal(0, result.Twin[1]);
         Assert.Equal(-1, result.Twin[4]);
     }
+
+    [Theory]
+    [InlineData(0.2)]
+    [InlineData(0.05)]
+    [InlineData(1.0)]
+    public void A_budget_caps_the_documents_in_candidate_pairs_per_cluster(double budget)
+    {
+        // 200 random unit vectors, 60 of them with a near copy (noise 0.05): 120 members in candidate pairs at eps 0.05.
+        var random = new Random(5);
+        const int dims = 16, n = 260;
+        var vectors = new float[n * dims];
+        for (var i = 0; i < 200; i++)
+            Unit(Enumerable.Range(0, dims).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray()).CopyTo(vectors, i * dims);
+        for (var c = 0; c < 60; c++)
+            Unit(vectors.AsSpan(c * 3 * dims, dims).ToArray().Select(v => v + (float)(random.NextDouble() - 0.5) * 0.05f).ToArray()).CopyTo(vectors, (200 + c) * dims);
+        var ranking = Enumerable.Range(0, n).Reverse().ToArray();
+        var byRow = SemDeDup.ComputeMaxSimilarity(vectors, dims, ranking).MaxSimilarity;
+        var max = ranking.Select(row => byRow[row]).ToArray(); // by rank
+        static int Documents(List<CandidatePair> pairs) => pairs.SelectMany(p => new[] { p.Member, p.Earlier }).Distinct().Count();
+
+        var unbounded = Documents(SemanticCascade.FindCandidates(vectors, dims, ranking, 0.05, max));
+        Assert.InRange(unbounded, 120, 200);
+        var eps = SemanticCascade.BudgetEps(vectors, dims, ranking, max, 0.05, budget);
+        Console.WriteLine(FormattableString.Invariant($"budget {budget}: candidate eps {eps:0.00000}, {unbounded} documents at 0.05"));
+        if (budget * n >= unbounded)
+        {
+            Assert.Equal(0.05, eps); // the budget does not bind: candidateEps as given
+            return;
+        }
+        Assert.InRange(eps, 0, 0.05);
+        var capped = Documents(SemanticCascade.FindCandidates(vectors, dims, ranking, eps, max));
+        Assert.InRange(capped, 1, (int)Math.Floor(budget * n));
+        // The loosest such threshold: a slightly looser one holds more documents than the budget allows.
+        Assert.True(Documents(SemanticCascade.FindCandidates(vectors, dims, ranking, eps + 1e-4)) > budget * n);
+        // Same inputs, same threshold (it depends on the cluster's vectors alone).
+        Assert.Equal(eps, SemanticCascade.BudgetEps(vectors, dims, ranking, max, 0.05, budget));
+    }
 }

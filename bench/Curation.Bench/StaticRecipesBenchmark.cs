@@ -1,0 +1,298 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using Curation.Pipelines.Embedding;
+using Curation.Pipelines.Embedding.Static;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Semantic;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+
+namespace Curation.Bench;
+
+/// <summary>
+/// <c>static-recipes</c>: variants of the static distillation recipe and of the cascade's candidate rule, each measured
+/// on both <c>cascade</c> corpora (demo, Debian documentation paragraphs) against the same transformer truth. The
+/// per-token pass of the recipe (<see cref="StaticModelStore.DistillTokens"/>) runs once; every variant finishes it
+/// differently (<see cref="StaticModelStore.Finish"/>). Per variant, corpus and setting: static pair recall/precision at
+/// the matched removal count (as <c>cascade</c>), and the fraction of documents the cascade must embed with the
+/// transformer to reach pair recall 0.97 (precision is 1 by construction), with the candidate rule <c>global</c> (one
+/// static cosine threshold, as the stage) and <c>top3</c> (the same threshold, but only on each member's 3 nearest
+/// earlier documents). <c>rec@20%</c>: pair recall when the threshold is the lowest that embeds at most 20 % of the
+/// documents (a threshold calibrated on the cluster, here the whole corpus, to the transformer budget).
+/// Transformer vectors and the per-token pass are cached under the temp folder between runs (keyed by the texts' and
+/// the model's SHA-256).
+/// </summary>
+public static class StaticRecipesBenchmark
+{
+    private const int TopK = 3;
+
+    private sealed record Corpus(string Name, IReadOnlyList<string> Texts, ReadOnlyMemory<int>[] Tokens, float[] Truth, float[] TruthM,
+        List<(string Label, double Eps)> Settings);
+
+    public static async Task<int> RunAsync(BenchOptions options)
+    {
+        using var services = StageServices.CreateDefault();
+        var transformer = await services.Embedding.GetAsync(new ModelSpec());
+        var tokenizer = transformer.Tokenizer;
+        var shipped = await services.Embedding.GetStaticAsync(new ModelSpec { Kind = ModelKind.Static });
+        var embedder = new BatchEmbedder(transformer.Embedder, new EmbedStage(0, new EmbedStageSpec()).BatchOptions);
+        var modelOptions = EmbeddingRuntime.ModelOptionsOf(new ModelSpec(), new EmbeddingRuntimeOptions());
+        modelOptions.Normalize = true;
+        var files = await ModelFiles.ResolveAsync(modelOptions);
+        var vocabulary = tokenizer.VocabularySize;
+        var modelSha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(files.ModelPath)));
+
+        var rawPath = Path.Combine(Path.GetTempPath(), $"curation-static-raw-{modelSha[..16]}.bin");
+        float[] raw;
+        if (File.Exists(rawPath)) raw = ReadFloats(rawPath);
+        else
+        {
+            (raw, _) = StaticModelStore.DistillTokens(() => new OnnxEmbedder(files.ModelPath, tokenizer.SpecialTokens, modelOptions), vocabulary, null, default);
+            WriteFloats(rawPath, raw);
+        }
+        var hidden = raw.Length / vocabulary;
+
+        var demo = EmbedWorkload.FromDemoCorpus(EmbedWorkload.FindDemoCorpus(), Path.Combine(Path.GetTempPath(), $"curation-recipes-{Guid.NewGuid():N}"), int.MaxValue, tokenizer);
+        try { Directory.Delete(demo.Folder, recursive: true); } catch (IOException) { }
+        var demoTexts = demo.Texts.DistinctBy(t => t.ToLowerInvariant()).ToList();
+        var (_, debTexts, debFiles) = DebianDocsCorpus.Build(options.CascadeDocs);
+        var corpora = new List<Corpus>();
+        foreach (var (name, texts) in new[] { ("demo", (IReadOnlyList<string>)demoTexts), ("debian-docs", debTexts) })
+        {
+            var tokens = new ReadOnlyMemory<int>[texts.Count];
+            Parallel.For(0, texts.Count, i => tokens[i] = tokenizer.Tokenize(texts[i]));
+            var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(modelSha + "\n" + string.Join("\u0001", texts))))[..16];
+            var truthPath = Path.Combine(Path.GetTempPath(), $"curation-truth-{name}-{key}.bin");
+            float[] truth;
+            if (File.Exists(truthPath)) truth = ReadFloats(truthPath);
+            else
+            {
+                truth = new float[texts.Count * embedder.Dimensions];
+                embedder.Embed(tokens, truth);
+                WriteFloats(truthPath, truth);
+            }
+            var ranking = Enumerable.Range(0, texts.Count).ToArray();
+            var truthM = SemDeDup.ComputeMaxSimilarity(truth, embedder.Dimensions, ranking).MaxSimilarity.ToArray();
+            var sorted = truthM.OrderDescending().ToArray();
+            corpora.Add(new Corpus(name, texts, tokens, truth, truthM,
+                [("eps 0.01", 0.01), ("eps 0.05", 0.05), ("keep 0.90", CascadeBenchmark.KeepEps(sorted, 0.90)), ("keep 0.95", CascadeBenchmark.KeepEps(sorted, 0.95))]));
+        }
+        Console.WriteLine($"corpora: demo {demoTexts.Count:N0} documents, debian-docs {debTexts.Count:N0} paragraphs of {debFiles:N0} files; {Machine.Load()}");
+
+        long[] Count(IEnumerable<ReadOnlyMemory<int>> documents)
+        {
+            var counts = new long[vocabulary];
+            foreach (var document in documents) foreach (var t in document.Span) counts[t]++;
+            return counts;
+        }
+        var demoCounts = Count(corpora[0].Tokens);
+        var bothCounts = Count(corpora.SelectMany(c => c.Tokens));
+
+        float[] Contextual(string name, IEnumerable<ReadOnlyMemory<int>> reference)
+        {
+            var path = Path.Combine(Path.GetTempPath(), $"curation-static-contextual-{name}-{modelSha[..16]}.bin");
+            if (File.Exists(path)) return ReadFloats(path);
+            var (rows, seen) = StaticModelStore.ContextualTokens(() => new OnnxEmbedder(files.ModelPath, tokenizer.SpecialTokens, modelOptions),
+                raw, vocabulary, reference, 256, null, default);
+            Console.WriteLine($"  contextual token vectors ({name}): {seen:N0} of {vocabulary:N0} entries occur");
+            WriteFloats(path, rows);
+            return rows;
+        }
+
+        var variants = new List<(string Name, Func<StaticModel> Build)>
+        {
+            ("v2: 256, Zipf SIF a=1e-4, sqrt(tf) pooling (shipped)", () => Finish(new StaticDistillSettings(256))),
+            ("v1: 256, Zipf SIF a=1e-4, mean pooling", () => Mean(Finish(new StaticDistillSettings(256)))),
+            ("384 PCA (rotation), Zipf SIF", () => Finish(new StaticDistillSettings(384))),
+            ("384 no PCA (not centred), Zipf SIF", () => Finish(new StaticDistillSettings(384, NoPca: true))),
+            ("256, uniform weights", () => Finish(new StaticDistillSettings(256, StaticWeighting.Uniform))),
+            ("256, Zipf SIF a=1e-3", () => Finish(new StaticDistillSettings(256, SifA: 1e-3))),
+            ("256, Zipf SIF, first PC removed", () => Finish(new StaticDistillSettings(256, SkipComponents: 1))),
+            ("256, Zipf SIF, 2 PCs removed", () => Finish(new StaticDistillSettings(256, SkipComponents: 2))),
+            ("256, Zipf SIF, demo docs' common component removed", () => RemoveCommonComponent(Finish(new StaticDistillSettings(256)), corpora[0].Tokens)),
+            ("256, counted SIF a=1e-4 (demo counts)", () => Finish(new StaticDistillSettings(256, StaticWeighting.CountedSif, 1e-4, demoCounts))),
+            ("256, counted SIF a=1e-3 (demo counts)", () => Finish(new StaticDistillSettings(256, StaticWeighting.CountedSif, 1e-3, demoCounts))),
+            ("256, counted SIF a=1e-3 (demo counts), first PC removed", () => Finish(new StaticDistillSettings(256, StaticWeighting.CountedSif, 1e-3, demoCounts, 1))),
+            ("contextual (demo corpus), 256, Zipf SIF", () => StaticModelStore.Finish(Contextual("demo", corpora[0].Tokens), hidden, vocabulary, new StaticDistillSettings(256), out _)),
+            ("contextual (demo corpus), 256, counted SIF a=1e-3", () => StaticModelStore.Finish(Contextual("demo", corpora[0].Tokens), hidden, vocabulary,
+                new StaticDistillSettings(256, StaticWeighting.CountedSif, 1e-3, demoCounts), out _)),
+            ("ORACLE contextual (both corpora), 256, Zipf SIF", () => StaticModelStore.Finish(Contextual("both", corpora.SelectMany(c => c.Tokens)), hidden, vocabulary,
+                new StaticDistillSettings(256), out _)),
+            ("256, Zipf SIF, distinct-piece pooling", () => new StaticModel(StaticRecipe.Distilled, vocabulary, 256, Finish(new StaticDistillSettings(256)).Table) { Pooling = StaticPooling.Distinct }),
+            ("ORACLE 256, counted SIF a=1e-3 (both corpora's own counts)", () => Finish(new StaticDistillSettings(256, StaticWeighting.CountedSif, 1e-3, bothCounts))),
+        };
+        if (options.Variants is { } only) variants = variants.Where((_, i) => only.Contains(i)).ToList();
+
+        Console.WriteLine("columns: per setting, static pair recall / precision at the transformer's removal count R; cascade = % of documents " +
+                          "the transformer embeds for pair recall 0.97 with the global static threshold | with the top-3 rule; rec@20% = pair recall when at most 20 % may be embedded (global | top-3)");
+        foreach (var (name, build) in variants)
+        {
+            var table = build();
+            if (name.Contains("(shipped)", StringComparison.Ordinal))
+            {
+                using var stream = Stream.Null;
+                table.Write(stream);
+                Console.WriteLine($"  (finish reproduces the cached shipped table byte for byte: {table.Sha256 == shipped.Table.Sha256}, {table.Sha256})");
+            }
+            Console.WriteLine($"== {name} ==");
+            foreach (var corpus in corpora) Evaluate(corpus, table, embedder.Dimensions, options.Threads, examples: name == variants[0].Name);
+        }
+        return 0;
+
+        StaticModel Finish(StaticDistillSettings settings) => StaticModelStore.Finish(raw, hidden, vocabulary, settings, out _);
+        StaticModel Mean(StaticModel model) => new(model.Recipe, model.VocabularySize, model.Dimensions, model.Table) { Pooling = StaticPooling.Mean };
+    }
+
+    private static void Evaluate(Corpus corpus, StaticModel table, int truthDims, int threads, bool examples)
+    {
+        var n = corpus.Texts.Count;
+        var d = table.Dimensions;
+        var vectors = new float[n * d];
+        table.EmbedMany(corpus.Tokens, vectors, new bool[n], threads);
+        var s = Similarities(vectors, d, n);
+        var t = Similarities(corpus.Truth, truthDims, n);
+        var staticM = new float[n];
+        for (var j = 1; j < n; j++) staticM[j] = TensorPrimitives.Max(s.AsSpan(j * n, j));
+        var staticSorted = staticM.OrderDescending().ToArray();
+        // top-k: each member's k-th highest static cosine to an earlier document.
+        var kth = new float[n];
+        Parallel.For(0, n, j =>
+        {
+            if (j < TopK) { kth[j] = -2; return; }
+            var row = s.AsSpan(j * n, j).ToArray();
+            Array.Sort(row);
+            kth[j] = row[j - TopK];
+        });
+        float Global(int j, int i) => s[j * n + i];
+        float TopK3(int j, int i) => s[j * n + i] >= kth[j] ? s[j * n + i] : -2;
+        var (globalBudget, topK3Budget) = (BudgetThreshold(n, Global), BudgetThreshold(n, TopK3));
+        var line = new StringBuilder($"  {corpus.Name,-12}");
+        foreach (var (label, eps) in corpus.Settings)
+        {
+            var removed = corpus.TruthM.Count(m => SemDeDup.IsDuplicate(m, eps));
+            var truthPairs = new List<(int J, int I)>();
+            for (var j = 1; j < n; j++)
+                for (var i = 0; i < j; i++)
+                    if (SemDeDup.IsDuplicate(t[j * n + i], eps)) truthPairs.Add((j, i));
+            if (removed == 0 || truthPairs.Count == 0) { line.Append($" | {label}: no truth"); continue; }
+            var cut = staticSorted[removed - 1];
+            long found = 0, hit = 0;
+            for (var j = 1; j < n; j++)
+                for (var i = 0; i < j; i++)
+                    if (s[j * n + i] >= cut) { found++; if (SemDeDup.IsDuplicate(t[j * n + i], eps)) hit++; }
+            if (examples && eps == 0.05) Examples(corpus, truthPairs, cut, Global, (j, i) => t[j * n + i], eps);
+            var global = EmbeddedFor(truthPairs, n, Global);
+            var topK3 = EmbeddedFor(truthPairs, n, TopK3);
+            var globalAt = (double)truthPairs.Count(p => Global(p.J, p.I) >= globalBudget) / truthPairs.Count;
+            var topK3At = (double)truthPairs.Count(p => TopK3(p.J, p.I) >= topK3Budget) / truthPairs.Count;
+            line.Append(FormattableString.Invariant($" | {label}: R {(double)removed / n:P1} rec {(double)hit / truthPairs.Count:0.000} prec {(found == 0 ? 1 : (double)hit / found):0.000} casc {global:P1}|{topK3:P1} rec@20% {globalAt:0.000}|{topK3At:0.000}"));
+        }
+        Console.WriteLine(line.ToString());
+    }
+
+    /// <summary>A few truth pairs the static cut misses and a few static pairs the transformer rejects, to see what each tier keys on.</summary>
+    private static void Examples(Corpus corpus, List<(int J, int I)> truthPairs, float cut, Func<int, int, float> stat, Func<int, int, float> truth, double eps)
+    {
+        static string Short(string text) => text.Length <= 150 ? text : text[..150] + "…";
+        var n = corpus.Texts.Count;
+        foreach (var (j, i) in truthPairs.Where(p => stat(p.J, p.I) < cut).Take(4))
+            Console.WriteLine(FormattableString.Invariant($"    missed (transformer {truth(j, i):0.000}, static {stat(j, i):0.000} < cut {cut:0.000}): «{Short(corpus.Texts[j])}» ~ «{Short(corpus.Texts[i])}»"));
+        var shown = 0;
+        for (var j = 1; j < n && shown < 4; j += 7)
+            for (var i = 0; i < j && shown < 4; i++)
+                if (stat(j, i) >= cut && !SemDeDup.IsDuplicate(truth(j, i), eps))
+                {
+                    Console.WriteLine(FormattableString.Invariant($"    false (transformer {truth(j, i):0.000}, static {stat(j, i):0.000}): «{Short(corpus.Texts[j])}» ~ «{Short(corpus.Texts[i])}»"));
+                    shown++;
+                }
+    }
+
+    /// <summary>The fraction of documents in the candidate pairs when the threshold on <paramref name="score"/> keeps 97 % of the truth pairs.</summary>
+    private static double EmbeddedFor(List<(int J, int I)> truthPairs, int n, Func<int, int, float> score)
+    {
+        var scores = truthPairs.Select(p => score(p.J, p.I)).OrderDescending().ToArray();
+        var threshold = scores[(int)Math.Ceiling(0.97 * scores.Length) - 1];
+        var embedded = new bool[n];
+        for (var j = 1; j < n; j++)
+            for (var i = 0; i < j; i++)
+                if (score(j, i) >= threshold) embedded[j] = embedded[i] = true;
+        return (double)embedded.Count(e => e) / n;
+    }
+
+    /// <summary>The lowest threshold on <paramref name="score"/> whose candidate pairs embed at most 20 % of the documents.</summary>
+    private static float BudgetThreshold(int n, Func<int, int, float> score)
+    {
+        int Embedded(float threshold)
+        {
+            var embedded = new bool[n];
+            for (var j = 1; j < n; j++)
+                for (var i = 0; i < j; i++)
+                    if (score(j, i) >= threshold) embedded[j] = embedded[i] = true;
+            return embedded.Count(e => e);
+        }
+        double low = -2, high = 2; // scores lie in [-2, 2]: high always within budget
+        for (var step = 0; step < 24; step++)
+        {
+            var middle = (low + high) / 2;
+            if (Embedded((float)middle) <= 0.2 * n) high = middle; else low = middle;
+        }
+        return (float)high;
+    }
+
+    /// <summary>Row-major n × n cosines (lower triangle filled).</summary>
+    private static float[] Similarities(float[] vectors, int dims, int n)
+    {
+        var matrix = new float[(long)n * n];
+        Parallel.For(0, n, j =>
+        {
+            var member = vectors.AsSpan(j * dims, dims);
+            for (var i = 0; i < j; i++) matrix[(long)j * n + i] = TensorPrimitives.Dot(member, vectors.AsSpan(i * dims, dims));
+        });
+        return matrix;
+    }
+
+    /// <summary>
+    /// SIF's common-component removal, folded into the table: the first (uncentred) singular vector u of the reference
+    /// documents' vectors, projected out of every row (a document's mean then has no component along u).
+    /// </summary>
+    public static StaticModel RemoveCommonComponent(StaticModel table, ReadOnlyMemory<int>[] reference)
+    {
+        var d = table.Dimensions;
+        var docs = new float[reference.Length * d];
+        table.EmbedMany(reference, docs, new bool[reference.Length]);
+        var u = new double[d];
+        Array.Fill(u, 1.0 / Math.Sqrt(d));
+        for (var iteration = 0; iteration < 100; iteration++)
+        {
+            var next = new double[d];
+            for (var r = 0; r < reference.Length; r++)
+            {
+                double dot = 0;
+                for (var k = 0; k < d; k++) dot += docs[r * d + k] * u[k];
+                for (var k = 0; k < d; k++) next[k] += dot * docs[r * d + k];
+            }
+            var norm = Math.Sqrt(next.Sum(x => x * x));
+            for (var k = 0; k < d; k++) u[k] = next[k] / norm;
+        }
+        var rows = (float[])table.Table.Clone();
+        for (var t = 0; t < table.VocabularySize; t++)
+        {
+            var row = rows.AsSpan(t * d, d);
+            double dot = 0;
+            for (var k = 0; k < d; k++) dot += row[k] * u[k];
+            for (var k = 0; k < d; k++) row[k] -= (float)(dot * u[k]);
+        }
+        return new StaticModel(table.Recipe, table.VocabularySize, d, rows);
+    }
+
+    private static float[] ReadFloats(string path) => MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(path)).ToArray();
+
+    private static void WriteFloats(string path, float[] values)
+    {
+        var temp = path + $".{Environment.ProcessId}.tmp";
+        File.WriteAllBytes(temp, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        File.Move(temp, path, overwrite: true);
+    }
+}
