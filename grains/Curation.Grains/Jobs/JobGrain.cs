@@ -91,7 +91,7 @@ public sealed class JobGrain(
 
     public Task<IReadOnlyList<ThroughputSample>> GetHistory() => Task.FromResult<IReadOnlyList<ThroughputSample>>(S.History.ToArray());
 
-    /// <summary>Appends a throughput sample (the timer's tick while a run goes, and once when it ends).</summary>
+    /// <summary>Appends a throughput sample (once when a run starts, the timer's tick while it goes, and once when it ends).</summary>
     private void Sample()
     {
         var phases = PhasesWithPace();
@@ -122,6 +122,9 @@ public sealed class JobGrain(
             // The coordinator's own store retries (plan, state, manifest); each task counts its own (innermost scope).
             _coordinatorRetries = ObjectStoreMetrics.BeginRetryScope();
             S.CoordinatorStoreRetries = 0;
+            // A run's history starts with where it starts from (0, or what a resumed run has done), so even a job faster
+            // than one timer tick has a start and an end to draw a rate from.
+            Sample();
             history = this.RegisterGrainTimer(_ => { Sample(); return Task.CompletedTask; },
                 new GrainTimerCreationOptions(options.Value.HistoryInterval, options.Value.HistoryInterval) { Interleave = true });
             var spec = JobSpec.Parse(S.SpecJson!);
