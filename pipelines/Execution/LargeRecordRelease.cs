@@ -54,7 +54,7 @@ public static class LargeRecordRelease
     public sealed class Tracker : IDisposable
     {
         private long _largest;
-        private long _allocatedAtCollection = GC.GetTotalAllocatedBytes();
+        private long _allocatedAtCollection = GC.GetTotalAllocatedBytes(precise: true);
 
         /// <summary>Collections this task ran while it ran (not counting the one at its end).</summary>
         public int CollectionsWithin { get; private set; }
@@ -76,10 +76,10 @@ public static class LargeRecordRelease
         internal void CollectWhenPiledUp(long bytes)
         {
             // The process-wide counter: other tasks' garbage counts too, which only makes a collection come sooner.
-            if (GC.GetTotalAllocatedBytes() - Interlocked.Read(ref _allocatedAtCollection) < PiledUpFactor * bytes) return;
+            if (GC.GetTotalAllocatedBytes(precise: true) - Interlocked.Read(ref _allocatedAtCollection) < PiledUpFactor * bytes) return;
             Collect();
             CollectionsWithin++;
-            Interlocked.Exchange(ref _allocatedAtCollection, GC.GetTotalAllocatedBytes());
+            Interlocked.Exchange(ref _allocatedAtCollection, GC.GetTotalAllocatedBytes(precise: true));
         }
 
         public void Dispose()

@@ -50,7 +50,7 @@ public class LargeRecordReleaseTests
         var record = LargeRecordRelease.CollectWithinTaskFrom;
         using var tracker = LargeRecordRelease.Begin();
         LargeRecordRelease.Saw(record - 1); // below: tracked, never collected within the task
-        var garbage = Copy((int)(LargeRecordRelease.PiledUpFactor * record));
+        var garbage = Copy((int)(LargeRecordRelease.PiledUpFactor * record) + (1 << 20)); // a margin over the threshold
         LargeRecordRelease.Saw(record - 1);
         Assert.Equal(0, tracker.CollectionsWithin);
         var before = GC.CollectionCount(GC.MaxGeneration);
