@@ -64,7 +64,6 @@ public sealed partial class NearDedupStage
         var clock = Stopwatch.StartNew();
         var partition = task.Task;
         var job = task.Job;
-        var hasBase = job.Refresh!.BaseSnapshot is not null;
         var indexes = new List<SnapshotIndex>();
 
         // bands
@@ -72,62 +71,60 @@ public sealed partial class NearDedupStage
         for (var shard = 0; shard < job.Plan.ShardCount; shard++)
             await foreach (var batch in RoutedTable.ReadAsync(job.Data, IndexInputKey(task, shard, BandsIndex), partition, cancellationToken).ConfigureAwait(false))
                 for (var i = 0; i < batch.RowCount; i++) added.Add((batch.GetColumn<int>("band")[i], batch.GetColumn<long>("key")[i], batch.Ids[i]));
-        var baseBands = hasBase ? (await job.BaseIndexAsync(Folder, BandsIndex, spec.Partitions, cancellationToken).ConfigureAwait(false))[partition] : null;
-        if (baseBands is not null && added.Count == 0) indexes.Add(baseBands);
-        else
-        {
-            var buckets = new SortedDictionary<(int Band, long Key), List<string>>();
-            if (baseBands is not null)
-                await foreach (var batch in StageObjects.ReadIndexAsync(job, baseBands, cancellationToken).ConfigureAwait(false))
+        var baseBands = await CorpusIndex.BaseAsync(task, BandsIndex, spec.Partitions, partition, cancellationToken).ConfigureAwait(false);
+        indexes.Add(await CorpusIndex.MergeOrCarryAsync(task, BandsIndex, partition, baseBands, addsNothing: added.Count == 0, BandIndexSchema, null,
+            async (writer, baseRows, ct) =>
+            {
+                var buckets = new SortedDictionary<(int Band, long Key), List<string>>();
+                await foreach (var batch in baseRows.ConfigureAwait(false))
                     for (var i = 0; i < batch.RowCount; i++)
                     {
                         var bucket = (batch.GetColumn<int>("band")[i], batch.GetColumn<long>("key")[i]);
                         if (!buckets.TryGetValue(bucket, out var ids)) buckets[bucket] = ids = [];
                         ids.Add(batch.Ids[i]);
                     }
-            added.Sort((a, b) => a.Band != b.Band ? a.Band.CompareTo(b.Band) : a.Key != b.Key ? a.Key.CompareTo(b.Key) : string.CompareOrdinal(a.Id, b.Id));
-            foreach (var (band, key, id) in added)
-            {
-                if (!buckets.TryGetValue((band, key), out var ids)) buckets[(band, key)] = ids = [];
-                if (ids.Count < spec.Anchors) ids.Add(id);
-            }
-            var index = RecordBatch.WithSchema(BandIndexSchema);
-            foreach (var ((band, key), ids) in buckets)
-                foreach (var id in ids)
+                added.Sort((a, b) => a.Band != b.Band ? a.Band.CompareTo(b.Band) : a.Key != b.Key ? a.Key.CompareTo(b.Key) : string.CompareOrdinal(a.Id, b.Id));
+                foreach (var (band, key, id) in added)
                 {
-                    index.GetColumn<int>("band").Add(band);
-                    index.GetColumn<long>("key").Add(key);
-                    index.Ids.Add(id);
+                    if (!buckets.TryGetValue((band, key), out var ids)) buckets[(band, key)] = ids = [];
+                    if (ids.Count < spec.Anchors) ids.Add(id);
                 }
-            indexes.Add(await StageObjects.WriteIndexAsync(task, BandsIndex, partition, index, cancellationToken).ConfigureAwait(false));
-        }
+                var index = RecordBatch.WithSchema(BandIndexSchema);
+                foreach (var ((band, key), ids) in buckets)
+                    foreach (var id in ids)
+                    {
+                        index.GetColumn<int>("band").Add(band);
+                        index.GetColumn<long>("key").Add(key);
+                        index.Ids.Add(id);
+                    }
+                await writer.WriteAsync(index, ct).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false));
 
-        // signatures
+        // signatures: the base's rows as they are, then this run's survivors sorted by id
         var fresh = RecordBatch.WithSchema(SignatureIndexSchema);
         for (var shard = 0; shard < job.Plan.ShardCount; shard++)
             await foreach (var batch in RoutedTable.ReadAsync(job.Data, IndexInputKey(task, shard, SignaturesIndex), partition, cancellationToken).ConfigureAwait(false))
                 foreach (var column in batch.AllColumns)
                     foreach (var value in column.Values) fresh.Find(column.Name)!.Values.Add(value);
-        var baseSignatures = hasBase ? (await job.BaseIndexAsync(Folder, SignaturesIndex, spec.Partitions, cancellationToken).ConfigureAwait(false))[partition] : null;
-        if (baseSignatures is not null && fresh.RowCount == 0) indexes.Add(baseSignatures);
-        else
-        {
-            var merged = RecordBatch.WithSchema(SignatureIndexSchema);
-            void Append(RecordBatch from, IEnumerable<int> rows)
+        var baseSignatures = await CorpusIndex.BaseAsync(task, SignaturesIndex, spec.Partitions, partition, cancellationToken).ConfigureAwait(false);
+        indexes.Add(await CorpusIndex.MergeOrCarryAsync(task, SignaturesIndex, partition, baseSignatures, addsNothing: fresh.RowCount == 0,
+            SignatureIndexSchema, null,
+            async (writer, baseRows, ct) =>
             {
-                foreach (var row in rows)
+                var merged = RecordBatch.WithSchema(SignatureIndexSchema);
+                void Append(RecordBatch from, IEnumerable<int> rows)
                 {
-                    merged.Ids.Add(from.Ids[row]);
-                    merged.GetColumn<byte[]>("signature").Add(from.GetColumn<byte[]>("signature")[row]);
-                    merged.GetColumn<byte[]>("hashes").Add(from.GetColumn<byte[]>("hashes")[row]);
+                    foreach (var row in rows)
+                    {
+                        merged.Ids.Add(from.Ids[row]);
+                        merged.GetColumn<byte[]>("signature").Add(from.GetColumn<byte[]>("signature")[row]);
+                        merged.GetColumn<byte[]>("hashes").Add(from.GetColumn<byte[]>("hashes")[row]);
+                    }
                 }
-            }
-            if (baseSignatures is not null)
-                await foreach (var batch in StageObjects.ReadIndexAsync(job, baseSignatures, cancellationToken).ConfigureAwait(false))
-                    Append(batch, Enumerable.Range(0, batch.RowCount));
-            Append(fresh, Enumerable.Range(0, fresh.RowCount).OrderBy(row => fresh.Ids[row], StringComparer.Ordinal));
-            indexes.Add(await StageObjects.WriteIndexAsync(task, SignaturesIndex, partition, merged, cancellationToken).ConfigureAwait(false));
-        }
+                await foreach (var batch in baseRows.ConfigureAwait(false)) Append(batch, Enumerable.Range(0, batch.RowCount));
+                Append(fresh, Enumerable.Range(0, fresh.RowCount).OrderBy(row => fresh.Ids[row], StringComparer.Ordinal));
+                await writer.WriteAsync(merged, ct).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false));
         return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Indexes = indexes };
     }
 
@@ -155,7 +152,8 @@ public sealed partial class NearDedupStage
         {
             var wanted = pairs.Select(p => p.U).ToHashSet(StringComparer.Ordinal);
             var column = spec.Verify == NearDedupVerify.Exact ? "hashes" : "signature";
-            var index = (await job.BaseIndexAsync(Folder, SignaturesIndex, spec.Partitions, cancellationToken).ConfigureAwait(false))[partition];
+            var index = await CorpusIndex.BaseAsync(task, SignaturesIndex, spec.Partitions, partition, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"{Folder}: a refresh against a base snapshot found no '{SignaturesIndex}' index partition {partition}.");
             await foreach (var batch in StageObjects.ReadIndexAsync(job, index, cancellationToken).ConfigureAwait(false))
                 for (var i = 0; i < batch.RowCount; i++)
                     if (wanted.Contains(batch.Ids[i])) data[batch.Ids[i]] = batch.GetColumn<byte[]>(column)[i];
