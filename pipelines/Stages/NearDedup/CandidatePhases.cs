@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -12,7 +11,6 @@ public sealed partial class NearDedupStage
 {
     private async Task<TaskStats> BucketAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         // Memory: one entry per (document, band) whose key falls in this partition: documents × bands / partitions; no ids.
         var entries = new List<BucketEntry>();
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
@@ -64,7 +62,6 @@ public sealed partial class NearDedupStage
         await RoutedTable.WriteAsync(task.Job.Data, CandidatesKey(task, task.Task), CandidateSchema, byShard, cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
-            Seconds = clock.Elapsed.TotalSeconds,
             Metrics = { ["band_entries"] = entries.Count, ["shared_buckets"] = sharedBuckets, ["bucket_pairs"] = bucketPairs },
         };
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -49,12 +48,11 @@ public sealed partial class NearDedupStage
 
     private async Task<TaskStats> RoundAsync(TaskContext task, int round, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var partition = task.Task;
         if (await ConvergedBeforeAsync(task.Job, round, cancellationToken).ConfigureAwait(false))
         {
             await StageObjects.WriteJsonOnceAsync(task.Job.Data, RoundSummaryKey(task, round, partition), new RoundSummary(0, 0, true), cancellationToken).ConfigureAwait(false);
-            return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["cc_skipped_converged"] = partition == 0 ? 1 : 0 } };
+            return new TaskStats { Metrics = { ["cc_skipped_converged"] = partition == 0 ? 1 : 0 } };
         }
 
         var adjacency = await ReadAdjacencyAsync(task, RoundInputs(task, round), partition, cancellationToken).ConfigureAwait(false);
@@ -71,7 +69,6 @@ public sealed partial class NearDedupStage
             .ConfigureAwait(false);
         return new TaskStats
         {
-            Seconds = clock.Elapsed.TotalSeconds,
             Metrics = { ["cc_rounds"] = partition == 0 ? 1 : 0, ["cc_edges_in"] = edgesIn, ["cc_unsettled_nodes"] = violations },
         };
     }
@@ -81,7 +78,6 @@ public sealed partial class NearDedupStage
 
     private async Task<TaskStats> ComponentsAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var partition = task.Task;
         var last = 0;
         while (last + 1 < spec.MaxRounds && (await ReadRoundSummaryAsync(task, last + 1, partition, cancellationToken).ConfigureAwait(false))?.Skipped == false)
@@ -126,7 +122,7 @@ public sealed partial class NearDedupStage
             var bin = SizeBin(size);
             metrics[bin] = metrics.GetValueOrDefault(bin) + count;
         }
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = metrics };
+        return new TaskStats { Metrics = metrics };
     }
 
     /// <summary>Histogram bin of a component size in the metrics: exact up to 4, then powers of two (<c>component_size_5_8</c>, …).</summary>

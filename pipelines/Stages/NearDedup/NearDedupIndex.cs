@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -61,7 +60,6 @@ public sealed partial class NearDedupStage
     /// </summary>
     private async Task<TaskStats> IndexAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var partition = task.Task;
         var job = task.Job;
         var indexes = new List<SnapshotIndex>();
@@ -125,7 +123,7 @@ public sealed partial class NearDedupStage
                 Append(fresh, Enumerable.Range(0, fresh.RowCount).OrderBy(row => fresh.Ids[row], StringComparer.Ordinal));
                 await writer.WriteAsync(merged, ct).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false));
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Indexes = indexes };
+        return new TaskStats { Indexes = indexes };
     }
 
     /// <summary>
@@ -134,7 +132,6 @@ public sealed partial class NearDedupStage
     /// </summary>
     private async Task<TaskStats> BasePairAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var partition = task.Task;
         var job = task.Job;
         var target = job.Plan.ShardCount + partition;
@@ -172,6 +169,6 @@ public sealed partial class NearDedupStage
             batch.GetColumn<byte[]>("u_data").Add(data.GetValueOrDefault(u, []));
         }
         await RoutedTable.WriteAsync(job.Data, BasePairsKey(task, partition), PairSchema, byShard, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds, Metrics = { ["candidate_pairs"] = pairs.Count, ["candidate_pairs_with_corpus"] = pairs.Count } };
+        return new TaskStats { Metrics = { ["candidate_pairs"] = pairs.Count, ["candidate_pairs_with_corpus"] = pairs.Count } };
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.NearDup;
 using Curation.Pipelines.Spec;
@@ -11,7 +10,6 @@ public sealed partial class NearDedupStage
 {
     private async Task<TaskStats> ReportAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         Task<Dictionary<string, double>> SumAsync(string phase, int tasks) => StageReports.SumPhaseAsync(task, phase, tasks, cancellationToken);
 
         var shards = task.Job.Plan.ShardCount;
@@ -54,7 +52,7 @@ public sealed partial class NearDedupStage
                 : MeasureHistogram.Collect(spec.Thresholds[0], await task.Job.PhaseStatsAsync(this, VerifyPhase, shards, cancellationToken).ConfigureAwait(false)),
         };
         await StageReports.WriteAsync(task, report, cancellationToken).ConfigureAwait(false);
-        return new TaskStats { Seconds = clock.Elapsed.TotalSeconds };
+        return new TaskStats();
     }
 }
 

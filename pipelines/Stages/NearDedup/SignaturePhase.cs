@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -12,7 +11,6 @@ public sealed partial class NearDedupStage
 {
     private async Task<TaskStats> SignatureAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var shingler = new Shingler(spec);
         var hasher = new MinHasher(spec.Bands, spec.Rows, task.Job.Spec.Seed);
         var exact = spec.Verify == NearDedupVerify.Exact;
@@ -58,7 +56,7 @@ public sealed partial class NearDedupStage
         await BandFile.WriteAsync(task.Job.Data, BandsKey(task, task.Task), bands, cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
-            In = row, BytesIn = bytesIn, Seconds = clock.Elapsed.TotalSeconds,
+            In = row, BytesIn = bytesIn,
             Metrics =
             {
                 ["shingles"] = shingles,

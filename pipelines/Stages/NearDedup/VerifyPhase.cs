@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -12,7 +11,6 @@ public sealed partial class NearDedupStage
 {
     private async Task<TaskStats> VerifyAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var shard = task.Task;
         // Candidate pairs of this shard's documents (the larger end), distinct over the bucket partitions, in the order of
         // their smaller end's shard, then (smaller, larger).
@@ -72,7 +70,6 @@ public sealed partial class NearDedupStage
             await StageObjects.WriteParquetAsync(task.Job.Data, SimilaritiesKey(task.Job, shard), similarities, null, cancellationToken).ConfigureAwait(false);
         var stats = new TaskStats
         {
-            Seconds = clock.Elapsed.TotalSeconds,
             Metrics = { ["candidate_pairs"] = candidates.Count, ["verified_edges"] = edges.Count, ["rejected_candidates"] = rejected },
         };
         histogram.AddTo(stats.Metrics);

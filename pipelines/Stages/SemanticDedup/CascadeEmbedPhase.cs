@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Execution;
@@ -14,7 +13,6 @@ internal sealed partial class CascadePhases
     /// <summary>verify-embed: the shard's wanted rows (every partition's), embedded with the verify model, in row order.</summary>
     private async Task<TaskStats> EmbedAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var data = task.Job.Data;
         var shard = task.Task;
         var wanted = new SortedSet<long>();
@@ -62,7 +60,7 @@ internal sealed partial class CascadePhases
             .ConfigureAwait(false);
         return new TaskStats
         {
-            In = rows.Count, Seconds = clock.Elapsed.TotalSeconds,
+            In = rows.Count,
             Metrics =
             {
                 ["transformer_embedded"] = rows.Count, ["tokens"] = plan?.AttendedTokens ?? 0,

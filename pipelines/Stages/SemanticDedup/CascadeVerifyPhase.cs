@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
@@ -12,7 +11,6 @@ internal sealed partial class CascadePhases
     /// <summary>verify: the transformer decides the partition's candidate pairs; final scores, histogram and confirmed pairs.</summary>
     private async Task<TaskStats> VerifyAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
         var data = task.Job.Data;
         var partition = task.Task;
         var scores = await StageObjects.ReadParquetAsync(data, Key(task, $"static-scores/{partition:D4}.parquet"), cancellationToken).ConfigureAwait(false);
@@ -84,6 +82,6 @@ internal sealed partial class CascadePhases
             ["candidate_members"] = pairs.Select(p => p.Member).Distinct().Count(),
         };
         foreach (var eps in spec.EpsCurve) metrics[SemanticDedupStage.EpsMetric(eps)] = healthy.Count(m => SemDeDup.IsDuplicate(m, eps));
-        return new TaskStats { In = scores.RowCount, Seconds = clock.Elapsed.TotalSeconds, Metrics = metrics };
+        return new TaskStats { In = scores.RowCount, Metrics = metrics };
     }
 }
