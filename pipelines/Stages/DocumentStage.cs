@@ -25,9 +25,10 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
 
     public IDocumentTransform Transform => transform;
 
-    public override IReadOnlyList<PhaseInfo> Phases(JobPlan plan) => [new(ApplyPhase, TaskScope.Shard, plan.ShardCount, ProducesShardOutput: true)];
+    protected override IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan) =>
+        [new(ApplyPhase, TaskScope.Shard, plan.ShardCount, ApplyAsync, producesShardOutput: true)];
 
-    public override async Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
+    private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
     {
         // Only the run's first member decides whether to fuse (its silo's setting); a later member always looks for the
         // stats a fused head recorded first, so silos with different settings still agree on one shard's path.

@@ -21,32 +21,29 @@ public abstract class PipelineStage(int index)
     /// the shard output) and the function that runs one of its tasks. Dynamic phase lists (k-means iterations,
     /// connected-components rounds) are declared the same way, one value per iteration, so no phase name is ever parsed
     /// back. The executor times each task (a stage leaves <see cref="TaskStats.Seconds"/> at 0), writes its stats and
-    /// skips committed tasks. Null for a stage that still overrides <see cref="Phases"/> and <see cref="RunAsync"/> itself.
+    /// skips committed tasks. Every stage declares its phases here, a per-document stage too (<see cref="DocumentStage"/>).
     /// </summary>
-    protected virtual IReadOnlyList<StagePhase>? DeclarePhases(JobPlan plan) => null;
-
-    private IReadOnlyList<StagePhase> Declared(JobPlan plan) =>
-        DeclarePhases(plan) ?? throw new NotSupportedException($"{this} declares no phases: override {nameof(DeclarePhases)}.");
+    protected abstract IReadOnlyList<StagePhase> DeclarePhases(JobPlan plan);
 
     /// <summary>What the executor plans: the declared phases without their functions.</summary>
-    public virtual IReadOnlyList<PhaseInfo> Phases(JobPlan plan) => [.. Declared(plan).Select(p => p.Info)];
+    public IReadOnlyList<PhaseInfo> Phases(JobPlan plan) => [.. DeclarePhases(plan).Select(p => p.Info)];
 
     /// <summary>
     /// True when <paramref name="phase"/> has nothing left to do and its tasks are not dispatched: the remaining phases of a
     /// converged iterative group (connected-components rounds). Asked only after every earlier phase of the job finished, and
     /// decided from stored outputs alone, so it is deterministic and resume-safe. A skipped phase leaves no task stats.
     /// </summary>
-    public virtual Task<bool> SkipsPhaseAsync(JobContext job, PhaseInfo phase, CancellationToken cancellationToken)
+    public Task<bool> SkipsPhaseAsync(JobContext job, PhaseInfo phase, CancellationToken cancellationToken)
     {
-        foreach (var declared in DeclarePhases(job.Plan) ?? [])
+        foreach (var declared in DeclarePhases(job.Plan))
             if (declared.Info.Name == phase.Name) return declared.SkipWhen?.Invoke(job, cancellationToken) ?? Task.FromResult(false);
         return Task.FromResult(false);
     }
 
     /// <summary>Runs one task and writes its outputs; the executor commits the returned stats afterwards.</summary>
-    public virtual Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
+    public Task<TaskStats> RunAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        foreach (var phase in Declared(task.Job.Plan))
+        foreach (var phase in DeclarePhases(task.Job.Plan))
             if (phase.Info.Name == task.Phase) return phase.Run(task, cancellationToken);
         throw new ArgumentException($"{this} has no phase '{task.Phase}'.");
     }
