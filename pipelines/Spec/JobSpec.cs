@@ -342,7 +342,7 @@ public enum ModelKind { Transformer, Static, InputMean }
 
 /// <summary>WordPiece tokenization; records each document's token count (a column) for length-aware stages.</summary>
 [Stage(TypeName)]
-public sealed record TokenizeStageSpec : StageSpec
+public sealed record TokenizeStageSpec : DocumentStageSpec
 {
     public const string TypeName = "tokenize";
 
@@ -350,7 +350,7 @@ public sealed record TokenizeStageSpec : StageSpec
 
     public override void Validate(StageChecks check) => check.Model(Model, "model");
 
-    public override PipelineStage CreateStage(int index) => new TokenizeStage(index, this);
+    public override IDocumentTransform CreateTransform() => new TokenizeTransform(Model);
 
     public override IEnumerable<StageFile> FilesRead() => Model.FilesRead("model");
 }

@@ -16,6 +16,16 @@ public interface IDocumentTransform
     void Process(RecordBatch batch, DropCollector drops);
 }
 
+/// <summary>
+/// A document transform that needs a silo's services to run (a tokenizer or model each silo loads once): every task binds
+/// it first (<see cref="DocumentStage.BindAsync"/>) and runs the bound transform. Its <see cref="IDocumentTransform.AddedColumns"/>
+/// are known unbound (the job's field schema reads them); unbound, it does not process.
+/// </summary>
+public interface IServiceTransform : IDocumentTransform
+{
+    Task<IDocumentTransform> BindAsync(StageServices services, CancellationToken cancellationToken);
+}
+
 /// <summary>A stage made of one transform applied to every shard: one phase, one task per shard.</summary>
 public sealed class DocumentStage(int index, string name, IDocumentTransform transform) : PipelineStage(index)
 {
@@ -37,7 +47,19 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
             return await FusedDocumentPass.RunAsync(task, members, cancellationToken).ConfigureAwait(false);
         if (members.Count > 1 && members[0] != this && await FusedDocumentPass.RecordedAsync(task, cancellationToken).ConfigureAwait(false) is { } recorded)
             return recorded;
-        return await ShardTransformer.RunAsync(task, task.Task, transform, cancellationToken).ConfigureAwait(false);
+        var bound = await BindAsync([this], task.Services, cancellationToken).ConfigureAwait(false);
+        return await ShardTransformer.RunAsync(task, task.Task, bound[0].Transform, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A pass's members with their transforms for one task: bound to its services where they need them (<see cref="IServiceTransform"/>).</summary>
+    public static async Task<ShardTransformer.Member[]> BindAsync(IReadOnlyList<DocumentStage> members, StageServices services, CancellationToken cancellationToken)
+    {
+        var bound = new ShardTransformer.Member[members.Count];
+        for (var m = 0; m < members.Count; m++)
+            bound[m] = new(members[m], members[m].Transform is IServiceTransform needsServices
+                ? await needsServices.BindAsync(services, cancellationToken).ConfigureAwait(false)
+                : members[m].Transform);
+        return bound;
     }
 }
 

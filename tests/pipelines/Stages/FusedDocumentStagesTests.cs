@@ -1,4 +1,5 @@
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
@@ -91,5 +92,76 @@ public sealed class FusedDocumentStagesTests : IDisposable
             .Count(f => Path.GetFileName(Path.GetDirectoryName(f))!.EndsWith("-normalize", StringComparison.Ordinal) && !f.EndsWith(".drops.parquet", StringComparison.Ordinal));
         Assert.True(NormalizeShards(unfusedRoot) > 0);
         Assert.Equal(0, NormalizeShards(fusedRoot));
+    }
+
+    /// <summary>
+    /// tokenize is a per-document stage bound to its silo's tokenizer per task: it heads the pass of tokenize → normalize →
+    /// quality_filter (its token counts reach the later members and the output) with the unfused chain's bytes, drops and books.
+    /// </summary>
+    [Fact]
+    public async Task Tokenize_joins_the_pass_with_the_unfused_chains_bytes_drops_and_books()
+    {
+        var input = _temp.Combine("tokenize-corpus");
+        Directory.CreateDirectory(input);
+        var corpus = new BigObjectCorpus(seed: 31);
+        for (var i = 0; i < 2; i++) await File.WriteAllBytesAsync(Path.Combine(input, $"docs-{i}.jsonl"), corpus.Jsonl(60_000));
+        // Texts with no word pieces (tokenize drops them: no_tokens) and a short one (quality_filter drops it after tokenize).
+        await File.WriteAllLinesAsync(Path.Combine(input, "docs-empty.jsonl"),
+            ["{\"id\":\"e-1\",\"text\":\"\\u0001\\u0002\\u0003\"}", "{\"id\":\"e-2\",\"text\":\"\\u0007\"}", "{\"id\":\"e-3\",\"text\":\"too short\"}"]);
+
+        var spec = new JobSpec
+        {
+            Name = "fused-tokenize",
+            Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl") }],
+            Sharding = new ShardingSpec { TargetShardBytes = 48 * 1024 },
+            Stages = [new TokenizeStageSpec(), new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 200, MinWords = 30 }, new ExactDedupStageSpec()],
+            Output = new OutputSpec { Path = "curated/fused-tokenize" },
+        };
+        async Task<(CuratedOutput Output, string Root)> RunAsync(string name, bool fuse)
+        {
+            var root = _temp.Combine(name);
+            var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+            using var services = StageServices.CreateDefault();
+            var before = FusedDocumentPass.Enabled;
+            FusedDocumentPass.Enabled = fuse;
+            try
+            {
+                await InProcessJob.RunAsync(spec, stores, services);
+            }
+            finally
+            {
+                FusedDocumentPass.Enabled = before;
+            }
+            return (await CuratedOutput.ReadAsync(stores.DataStore, "curated/fused-tokenize"), root);
+        }
+
+        var (unfused, unfusedRoot) = await RunAsync("tokenize-unfused", fuse: false);
+        var (fused, fusedRoot) = await RunAsync("tokenize-fused", fuse: true);
+
+        Assert.True(unfused.Manifest.Shards.Count > 1);
+        Assert.Equal(unfused.ShardHashes, fused.ShardHashes);
+        Assert.Equal(unfused.KeptIds, fused.KeptIds);
+        Assert.Equal(unfused.Drops, fused.Drops);
+        Assert.Contains(fused.Drops, d => d.Stage == "tokenize" && d.Reason == TokenizeStage.NoTokens);
+        Assert.Contains(fused.Drops, d => d.Stage == "quality_filter");
+        Assert.Equal(unfused.Manifest.Drops.Select(d => (d.Key, d.Sha256)), fused.Manifest.Drops.Select(d => (d.Key, d.Sha256)));
+        Assert.Empty(fused.Manifest.Accounting.Imbalances());
+        for (var s = 0; s < unfused.Manifest.Accounting.Stages.Count; s++)
+        {
+            var (a, b) = (unfused.Manifest.Accounting.Stages[s], fused.Manifest.Accounting.Stages[s]);
+            Assert.Equal((a.Stage, a.In, a.Kept), (b.Stage, b.In, b.Kept));
+            Assert.Equal(a.Dropped.OrderBy(p => p.Key), b.Dropped.OrderBy(p => p.Key));
+        }
+        Assert.Contains(fused.Manifest.Accounting.Stages, a => a.Stage == "tokenize" && a.Dropped.ContainsKey(TokenizeStage.NoTokens));
+
+        // The token counts reach the output; and one pass: neither normalize's nor tokenize's shards are written when fused.
+        await using (var shard = File.OpenRead(Path.Combine(fusedRoot, "curated", "fused-tokenize", fused.Manifest.Shards[0].Key)))
+        await using (var reader = await ParquetTableReader.OpenAsync(shard))
+            Assert.Contains(reader.Schema, c => c.Name == TokenizeStage.TokenCountColumn && c.Type == typeof(int));
+        static int Shards(string root, string stage) => Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories)
+            .Count(f => Path.GetFileName(Path.GetDirectoryName(f))!.EndsWith("-" + stage, StringComparison.Ordinal) && !f.EndsWith(".drops.parquet", StringComparison.Ordinal));
+        Assert.True(Shards(unfusedRoot, "tokenize") > 0);
+        Assert.Equal(0, Shards(fusedRoot, "normalize"));
+        Assert.Equal(0, Shards(fusedRoot, "tokenize"));
     }
 }
