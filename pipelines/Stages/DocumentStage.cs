@@ -75,8 +75,15 @@ public static class ShardTransformer
     public static List<ColumnSchema> OutputSchema(IEnumerable<ColumnSchema> input, IEnumerable<IDocumentTransform> transforms)
     {
         var schema = input.ToList();
-        foreach (var transform in transforms)
-            schema.AddRange(transform.AddedColumns.Where(c => schema.All(s => s.Name != c.Name)).ToArray());
+        foreach (var transform in transforms) schema = OutputSchema(schema, transform.AddedColumns);
+        return schema;
+    }
+
+    /// <summary>The schema a transform that adds <paramref name="added"/> writes over <paramref name="input"/> (its new columns last).</summary>
+    public static List<ColumnSchema> OutputSchema(IEnumerable<ColumnSchema> input, IReadOnlyList<ColumnSchema> added)
+    {
+        var schema = input.ToList();
+        schema.AddRange(added.Where(c => schema.All(s => s.Name != c.Name)).ToArray());
         return schema;
     }
 

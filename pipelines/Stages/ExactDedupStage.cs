@@ -248,6 +248,12 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     public override async Task<IDocumentTransform?> DeferredApplyAsync(JobContext job, int shard, CancellationToken cancellationToken) =>
         await ApplyTransformAsync(job, shard, cancellationToken).ConfigureAwait(false);
 
+    public override Task<IReadOnlyList<ColumnSchema>> DeferredApplyColumnsAsync(JobContext job, int shard, CancellationToken cancellationToken) =>
+        Task.FromResult(ApplyColumns);
+
+    /// <summary>The column the apply adds: each row's key in readable form.</summary>
+    private IReadOnlyList<ColumnSchema> ApplyColumns => [new(key.OutputColumn, typeof(string))];
+
     /// <summary>
     /// Drops the decided rows and records each row's key in readable form: where the output column is the key itself (the
     /// content hash), every row's key as the hash phase computed it from this very input (no second hashing); otherwise
@@ -268,7 +274,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
                 for (var i = 0; i < batch.RowCount; i++) keys[rows[i]] = new ContentHash(high[i], low[i]);
             }
         }
-        return new ApplyDecisionsTransform(decisions, [new(key.OutputColumn, typeof(string))], (batch, offset) =>
+        return new ApplyDecisionsTransform(decisions, ApplyColumns, (batch, offset) =>
         {
             var column = batch.ResetColumn<string>(key.OutputColumn, batch.RowCount);
             for (var i = 0; i < batch.RowCount; i++) column.Add(keys is null ? key.OutputValue(batch, i)! : keys[offset + i].ToString());

@@ -50,7 +50,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         // stage that left its decisions to this pass wrote none: they are applied here, over its input (one read, one write).
         await using var documents = SpoolFile.Create();
         if (await DeferredApplyAsync(task, shard, cancellationToken).ConfigureAwait(false) is { } apply)
-            await ShardTransformer.RunIntoAsync(task, PreviousInputKey(task, shard), shard, [new ShardTransformer.Member(task.Previous, apply)], documents,
+            await ShardTransformer.RunIntoAsync(task, task.PreviousInputShardKey(shard), shard, [new ShardTransformer.Member(task.Previous, apply)], documents,
                 null, null, cancellationToken).ConfigureAwait(false);
         else
             await using (var source = await job.Data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
@@ -120,21 +120,19 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             ? await task.Previous.DeferredApplyAsync(task.Job, shard, cancellationToken).ConfigureAwait(false)
             : null;
 
-    /// <summary>The shard the previous stage read: where its deferred decisions are applied.</summary>
-    private static string PreviousInputKey(TaskContext task, int shard)
-    {
-        var before = task.Job.Stages[task.Previous.Index - 1];
-        return task.Job.Layout.ShardData(before.Index, before.Name, shard);
-    }
-
-    /// <summary>The curated documents' schema: the previous stage's shard's, or what applying its deferred decisions writes.</summary>
+    /// <summary>
+    /// The curated documents' schema: the previous stage's shard's, or, where it deferred its decisions, its input's plus
+    /// the columns applying them adds (<see cref="PipelineStage.DeferredApplyColumnsAsync"/>: the decisions are not read).
+    /// </summary>
     private static async Task<IReadOnlyList<ColumnSchema>> ShardSchemaAsync(TaskContext task, int shard, CancellationToken cancellationToken)
     {
-        var apply = await DeferredApplyAsync(task, shard, cancellationToken).ConfigureAwait(false);
-        await using var input = await task.Job.Data.OpenReadAsync(apply is null ? task.InputShardKey(shard) : PreviousInputKey(task, shard), cancellationToken)
+        var deferred = await task.Job.Data.GetInfoAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false) is null;
+        await using var input = await task.Job.Data.OpenReadAsync(deferred ? task.PreviousInputShardKey(shard) : task.InputShardKey(shard), cancellationToken)
             .ConfigureAwait(false);
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-        return apply is null ? reader.Schema : ShardTransformer.OutputSchema(reader.Schema, [apply]);
+        return deferred
+            ? ShardTransformer.OutputSchema(reader.Schema, await task.Previous.DeferredApplyColumnsAsync(task.Job, shard, cancellationToken).ConfigureAwait(false))
+            : reader.Schema;
     }
 
     private static async Task WriteKeptEmbeddingsAsync(JobContext job, EmbedStage embed, int shard, SpoolFile documents, SpoolFile target,

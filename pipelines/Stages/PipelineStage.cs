@@ -1,4 +1,5 @@
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.Model;
 
 namespace Curation.Pipelines.Stages;
 
@@ -63,6 +64,14 @@ public abstract class PipelineStage(int index)
     public virtual Task<IDocumentTransform?> DeferredApplyAsync(JobContext job, int shard, CancellationToken cancellationToken) =>
         Task.FromResult<IDocumentTransform?>(null);
 
+    /// <summary>
+    /// The columns the deferred apply of <see cref="DeferredApplyAsync"/> adds to shard <paramref name="shard"/> (none without
+    /// one): what the output's schema needs without building the transform. The default builds it; a stage whose columns do
+    /// not depend on its decisions answers cheaply.
+    /// </summary>
+    public virtual async Task<IReadOnlyList<ColumnSchema>> DeferredApplyColumnsAsync(JobContext job, int shard, CancellationToken cancellationToken) =>
+        (await DeferredApplyAsync(job, shard, cancellationToken).ConfigureAwait(false))?.AddedColumns ?? [];
+
     public override string ToString() => Folder;
 }
 
@@ -73,6 +82,13 @@ public sealed record TaskContext(JobContext Job, PipelineStage Stage, string Pha
     public PipelineStage Previous => Job.Stages[Stage.Index - 1];
 
     public string InputShardKey(int shard) => Job.Layout.ShardData(Previous.Index, Previous.Name, shard);
+
+    /// <summary>The shard the previous stage read: where its deferred decisions are applied (<see cref="PipelineStage.DeferredApplyAsync"/>).</summary>
+    public string PreviousInputShardKey(int shard)
+    {
+        var before = Job.Stages[Previous.Index - 1];
+        return Job.Layout.ShardData(before.Index, before.Name, shard);
+    }
     public string OutputShardKey(int shard) => Job.Layout.ShardData(Stage.Index, Stage.Name, shard);
     public string DropsKey(int shard) => Job.Layout.ShardDrops(Stage.Index, Stage.Name, shard);
 }
