@@ -50,6 +50,9 @@ public sealed record BenchOptions
     /// <summary>Short documents of <c>near</c>'s end-to-end run.</summary>
     public int NearDocs { get; init; } = 200_000;
 
+    /// <summary><c>near</c>'s <c>oneTaskComponentsEdges</c> (null: the stage's default; 0: always the distributed rounds, the paired reference).</summary>
+    public long? NearOneTaskEdges { get; init; }
+
     /// <summary>Generated prose documents of <c>near</c>'s signature throughput run (besides the demo corpus).</summary>
     public int NearSignatureDocs { get; init; } = 20_000;
 
@@ -117,6 +120,7 @@ public sealed record BenchOptions
                 "--cluster-dims" => options with { ClusterDims = Next("--cluster-dims") },
                 "--cluster-size" => options with { ClusterSize = Next("--cluster-size") },
                 "--near-docs" => options with { NearDocs = Next("--near-docs") },
+                "--near-one-task-edges" => options with { NearOneTaskEdges = Next("--near-one-task-edges") },
                 "--near-signature-docs" => options with { NearSignatureDocs = Next("--near-signature-docs") },
                 "--inputs" => options with { Inputs = Next("--inputs") },
                 "--mb" => options with { RecordMiB = Next("--mb") },
@@ -163,6 +167,7 @@ public sealed record BenchOptions
           --cluster-size N   kmeans: members of the cluster whose SemDeDup pairwise stage is timed (default 20000)
                              (kmeans also uses --threads and --seed; --repeat N: N pairs of k-means runs, default 1)
           --near-docs N      near: short documents of the end-to-end run (default 200000; the README's figure: 1000000)
+          --near-one-task-edges N  near: the stage's oneTaskComponentsEdges (default: the stage's, 1000000; 0: distributed rounds)
           --near-signature-docs N  near: generated prose documents of the signature run (default 20000)
                              (near also uses --threads, --shard-mb and --repeat: signature timings, median, default 3)
           --inputs N         plan: inputs, each naming one file of one folder (default 10000; goal: plans in < 5 s)

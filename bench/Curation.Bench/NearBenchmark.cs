@@ -231,14 +231,15 @@ public static class NearBenchmark
         var (folder, textBytes) = WriteShortCorpus(Path.Combine(root, "corpus"), documents, options.Seed);
         Console.WriteLine($"end to end: {documents:N0} short documents (~200 characters, 10% near duplicates with 1-2 words replaced), " +
                           $"{Measure.Size(textBytes)} of text (generated in {clock.Elapsed.TotalSeconds:0.0} s, not timed); {threads} tasks in parallel; " +
-                          $"near_dedup with {Stage.Partitions} partitions, defaults otherwise; local folder store");
+                          $"near_dedup with {Stage.Partitions} partitions, oneTaskComponentsEdges {options.NearOneTaskEdges?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}, " +
+                          "defaults otherwise; local folder store");
 
         var spec = new JobSpec
         {
             Name = "bench-near",
             Inputs = [new InputSpec { Path = folder + "/*.jsonl", Format = InputFormat.Jsonl, IdField = "id" }],
             Sharding = new ShardingSpec { TargetShardBytes = options.ShardMiB * 1024L * 1024 },
-            Stages = [Stage],
+            Stages = [Stage with { OneTaskComponentsEdges = options.NearOneTaskEdges }],
             Output = new OutputSpec { Path = "curated/bench-near" },
         };
 
@@ -263,10 +264,11 @@ public static class NearBenchmark
                               $"{group.Sum(p => p.Cpu),8:0.00} {Measure.Size(group.Sum(p => p.Allocated)),10}");
         var nearWall = phases.Where(p => p.Stage == NearDedupStageSpec.TypeName).Sum(p => p.Wall);
         var componentsWall = phases.Where(p => p.Stage == NearDedupStageSpec.TypeName &&
-            (p.Phase.StartsWith(NearDedupStage.RoundPhasePrefix, StringComparison.Ordinal) || p.Phase == NearDedupStage.ComponentsPhase)).Sum(p => p.Wall);
+            (p.Phase.StartsWith(NearDedupStage.RoundPhasePrefix, StringComparison.Ordinal) || p.Phase is NearDedupStage.ComponentsPhase or NearDedupStage.OneTaskComponentsPhase))
+            .Sum(p => p.Wall);
         var metrics = manifest.Metrics.Single(m => m.Key.EndsWith(NearDedupStageSpec.TypeName, StringComparison.Ordinal)).Value;
         Console.WriteLine($"job total {probe.Seconds:0.00} s (CPU {probe.CpuSeconds:0.0} s, peak WS {Measure.Size(probe.PeakWorkingSet)}); " +
-                          $"near_dedup stage {nearWall:0.00} s = {documents / nearWall:N0} docs/s; connected components (cc-* + components) " +
+                          $"near_dedup stage {nearWall:0.00} s = {documents / nearWall:N0} docs/s; connected components (components-one-task + cc-* + components) " +
                           $"{componentsWall:0.00} s = {componentsWall / nearWall:P1} of the stage");
         Console.WriteLine($"near_dedup: candidate pairs {metrics["candidate_pairs"]:N0}, verified edges {metrics["verified_edges"]:N0}, rejected {metrics["rejected_candidates"]:N0}, " +
                           $"components {metrics["components"]:N0}, removed {metrics["removed"]:N0}, rounds {metrics["cc_rounds"]:N0}");

@@ -272,6 +272,13 @@ public sealed record NearDedupStageSpec : StageSpec, IThresholdedSpec
     public int MaxRounds { get; init; } = 24;
 
     /// <summary>
+    /// Verified edges up to which connected components are decided in one task, in memory, with the rounds' very result
+    /// (null: 1,000,000, about 2 × that many adjacency entries; 0: always as distributed rounds). Omitted from the JSON when null.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? OneTaskComponentsEdges { get; init; }
+
+    /// <summary>
     /// Which member of a duplicate group survives: <c>smallest_id</c> (the default, omitted from the JSON so older specs
     /// keep their ids) keeps the smallest id; <c>none</c> drops every member ("drop every copy"), each naming the group's smallest id as twin.
     /// </summary>
@@ -289,6 +296,7 @@ public sealed record NearDedupStageSpec : StageSpec, IThresholdedSpec
         check.That(Anchors is >= 1 and <= 64, "anchors", "must be between 1 and 64");
         check.That(Partitions is >= 1 and <= 4096, "partitions", "must be between 1 and 4096");
         check.That(MaxRounds is >= 2 and <= 200, "maxRounds", "must be between 2 and 200");
+        check.That(OneTaskComponentsEdges is null or >= 0, "oneTaskComponentsEdges", "must be ≥ 0 (0: always distributed rounds)");
     }
 
     public override PipelineStage CreateStage(int index) => new NearDedupStage(index, this);

@@ -56,21 +56,33 @@ public sealed partial class NearDedupStage
         }
 
         var adjacency = await ReadAdjacencyAsync(task, RoundInputs(task, round), partition, cancellationToken).ConfigureAwait(false);
-        long violations = 0, edgesIn = 0;
         var emitted = new List<(Node, Node)>();
+        var summary = Round(round, adjacency, emitted);
+        await WriteEdgesAsync(task, RoundKey(task, round, partition), emitted, cancellationToken).ConfigureAwait(false);
+        await StageObjects.WriteJsonOnceAsync(task.Job.Data, RoundSummaryKey(task, round, partition), summary, cancellationToken).ConfigureAwait(false);
+        var stats = new TaskStats();
+        AddRoundMetrics(stats.Metrics, partition, summary);
+        return stats;
+    }
+
+    /// <summary>One star-contraction round over one partition's adjacency: the edges it emits, and what it found.</summary>
+    private static RoundSummary Round(int round, List<KeyValuePair<Node, List<Node>>> adjacency, List<(Node, Node)> emitted)
+    {
+        long violations = 0, edgesIn = 0;
         foreach (var (node, neighbours) in adjacency)
         {
             edgesIn += neighbours.Count;
             if (!StarContraction.IsStarNode(node, neighbours)) violations++;
             StarContraction.Apply(round, node, neighbours, emitted);
         }
-        await WriteEdgesAsync(task, RoundKey(task, round, partition), emitted, cancellationToken).ConfigureAwait(false);
-        await StageObjects.WriteJsonOnceAsync(task.Job.Data, RoundSummaryKey(task, round, partition), new RoundSummary(violations, edgesIn, false), cancellationToken)
-            .ConfigureAwait(false);
-        return new TaskStats
-        {
-            Metrics = { ["cc_rounds"] = partition == 0 ? 1 : 0, ["cc_edges_in"] = edgesIn, ["cc_unsettled_nodes"] = violations },
-        };
+        return new RoundSummary(violations, edgesIn, false);
+    }
+
+    private static void AddRoundMetrics(Dictionary<string, double> metrics, int partition, RoundSummary summary)
+    {
+        metrics["cc_rounds"] = metrics.GetValueOrDefault("cc_rounds") + (partition == 0 ? 1 : 0);
+        metrics["cc_edges_in"] = metrics.GetValueOrDefault("cc_edges_in") + summary.Edges;
+        metrics["cc_unsettled_nodes"] = metrics.GetValueOrDefault("cc_unsettled_nodes") + summary.Violations;
     }
 
     /// <summary>What one components task decided: how many components of each size it holds the centres of.</summary>
@@ -85,6 +97,19 @@ public sealed partial class NearDedupStage
 
         var adjacency = await ReadAdjacencyAsync(task, Enumerable.Range(0, spec.Partitions).Select(p => RoundKey(task, last, p)), partition, cancellationToken)
             .ConfigureAwait(false);
+        var (byShard, sizes, removed) = Decide(partition, adjacency);
+        await WriteComponentsAsync(task, partition, last, byShard, sizes, cancellationToken).ConfigureAwait(false);
+        var stats = new TaskStats();
+        AddComponentMetrics(stats.Metrics, sizes, removed);
+        return stats;
+    }
+
+    /// <summary>
+    /// The components of one partition's converged adjacency (a graph not yet in star form fails the job): every leaf is
+    /// dropped naming its star's centre; the component sizes of the centres it holds.
+    /// </summary>
+    private (Dictionary<int, RecordBatch> ByShard, Dictionary<long, long> Sizes, long Removed) Decide(int partition, List<KeyValuePair<Node, List<Node>>> adjacency)
+    {
         var unsettled = adjacency.Count(a => !StarContraction.IsStarNode(a.Key, a.Value));
         if (unsettled > 0)
             throw new InvalidOperationException(
@@ -109,20 +134,28 @@ public sealed partial class NearDedupStage
                 removed++;
             }
         }
-        await RoutedTable.WriteAsync(task.Job.Data, DecisionsKey(task, partition), DecisionSchema, byShard, cancellationToken).ConfigureAwait(false);
-        await StageObjects.WriteJsonOnceAsync(task.Job.Data, ComponentSummaryKey(task, partition), new ComponentSummary(last, sizes), cancellationToken)
-            .ConfigureAwait(false);
+        return (byShard, sizes, removed);
+    }
 
-        var metrics = new Dictionary<string, double>
-        {
-            ["components"] = sizes.Values.Sum(), ["component_documents"] = sizes.Sum(s => s.Key * s.Value), ["removed"] = removed,
-        };
+    private async Task WriteComponentsAsync(TaskContext task, int partition, int lastRound, Dictionary<int, RecordBatch> byShard, Dictionary<long, long> sizes,
+        CancellationToken cancellationToken)
+    {
+        await RoutedTable.WriteAsync(task.Job.Data, DecisionsKey(task, partition), DecisionSchema, byShard, cancellationToken).ConfigureAwait(false);
+        await StageObjects.WriteJsonOnceAsync(task.Job.Data, ComponentSummaryKey(task, partition), new ComponentSummary(lastRound, sizes), cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>A components task's metrics, added to <paramref name="metrics"/> (summed as the manifest sums the tasks').</summary>
+    private static void AddComponentMetrics(Dictionary<string, double> metrics, Dictionary<long, long> sizes, long removed)
+    {
+        metrics["components"] = metrics.GetValueOrDefault("components") + sizes.Values.Sum();
+        metrics["component_documents"] = metrics.GetValueOrDefault("component_documents") + sizes.Sum(s => s.Key * s.Value);
+        metrics["removed"] = metrics.GetValueOrDefault("removed") + removed;
         foreach (var (size, count) in sizes)
         {
             var bin = SizeBin(size);
             metrics[bin] = metrics.GetValueOrDefault(bin) + count;
         }
-        return new TaskStats { Metrics = metrics };
     }
 
     /// <summary>Histogram bin of a component size in the metrics: exact up to 4, then powers of two (<c>component_size_5_8</c>, …).</summary>

@@ -18,7 +18,7 @@ public sealed partial class NearDedupStage
         var candidatePairs = verify.GetValueOrDefault("candidate_pairs");
         if (task.Job.Refresh?.BaseSnapshot is not null)
             candidatePairs += (await SumAsync(BasePairPhase, spec.Partitions).ConfigureAwait(false)).GetValueOrDefault("candidate_pairs");
-        var components = await SumAsync(ComponentsPhase, spec.Partitions).ConfigureAwait(false);
+        var removed = (await ComponentStatsAsync(task.Job, cancellationToken).ConfigureAwait(false)).Sum(s => s.Metrics.GetValueOrDefault("removed"));
         var sizes = new SortedDictionary<long, long>();
         var rounds = 0;
         for (var partition = 0; partition < spec.Partitions; partition++)
@@ -44,7 +44,7 @@ public sealed partial class NearDedupStage
             Rounds = rounds,
             Components = sizes.Values.Sum(),
             DocumentsInComponents = sizes.Sum(s => s.Key * s.Value),
-            Removed = (long)components.GetValueOrDefault("removed"),
+            Removed = (long)removed,
             LargestComponent = sizes.Count == 0 ? 0 : sizes.Keys.Max(),
             ComponentSizes = sizes.Select(s => new ComponentSizeCount(s.Key, s.Value)).ToArray(),
             CandidateSimilarity = spec.Verify == NearDedupVerify.None

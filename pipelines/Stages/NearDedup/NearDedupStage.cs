@@ -17,6 +17,9 @@ namespace Curation.Pipelines.Stages;
 /// <item><b>verify</b> (per shard): distinct candidate pairs, both ends' signatures (or shingle sets) read by row from
 /// their shards' files; estimated or exact Jaccard against <c>threshold</c> (or none); accepted pairs become edges,
 /// routed by node partition;</item>
+/// <item><b>components-one-task</b> (single): a graph of at most <c>oneTaskComponentsEdges</c> verified edges gets the
+/// rounds and components below computed in memory in this one task, with the same results; the phases below are then
+/// not dispatched;</item>
 /// <item><b>cc-NNN</b> (per partition): alternating large-star / small-star rounds (<see cref="StarContraction"/>) until
 /// every component is a star around its smallest document; converged rounds are no-ops;</item>
 /// <item><b>components</b> (per partition): checks the star form (a graph not converged after <c>maxRounds</c> fails
@@ -87,14 +90,16 @@ public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) :
         };
         // A refresh pairs candidates with documents of the base snapshot: their signatures come from its index.
         if (plan.Refresh?.BaseSnapshot is not null) phases.Insert(2, new(BasePairPhase, TaskScope.Partition, spec.Partitions, BasePairAsync));
+        // A small graph's connected components are decided in one task; the rounds and components then have nothing to do.
+        phases.Add(new(OneTaskComponentsPhase, TaskScope.Single, 1, OneTaskComponentsAsync));
         for (var round = 0; round < spec.MaxRounds; round++)
         {
             var r = round;
             phases.Add(new(RoundPhase(r), TaskScope.Partition, spec.Partitions, (task, ct) => RoundAsync(task, r, ct),
                 // A converged connected-components group ends early: its remaining rounds are not dispatched.
-                skipWhen: (job, ct) => ConvergedBeforeAsync(job, r, ct)));
+                skipWhen: async (job, ct) => await DecidedInOneTaskAsync(job, ct).ConfigureAwait(false) || await ConvergedBeforeAsync(job, r, ct).ConfigureAwait(false)));
         }
-        phases.Add(new(ComponentsPhase, TaskScope.Partition, spec.Partitions, ComponentsAsync));
+        phases.Add(new(ComponentsPhase, TaskScope.Partition, spec.Partitions, ComponentsAsync, skipWhen: DecidedInOneTaskAsync));
         phases.Add(new(ReportPhase, TaskScope.Single, 1, ReportAsync));
         phases.Add(new(ApplyPhase, TaskScope.Shard, plan.ShardCount, ApplyAsync, producesShardOutput: true));
         if (plan.Refresh is not null) phases.Add(new(IndexPhase, TaskScope.Partition, spec.Partitions, IndexAsync));

@@ -29,7 +29,7 @@ public sealed partial class NearDedupStage : IExactWhatIf
             throw new InvalidOperationException($"{this} ran without verify: candidate pairs have no similarity to move a threshold over (run it with verify estimated or exact).");
         var verify = await job.PhaseStatsAsync(this, VerifyPhase, job.Plan.ShardCount, cancellationToken).ConfigureAwait(false);
         var signature = await job.PhaseStatsAsync(this, SignaturePhase, job.Plan.ShardCount, cancellationToken).ConfigureAwait(false);
-        var components = await job.PhaseStatsAsync(this, ComponentsPhase, spec.Partitions, cancellationToken).ConfigureAwait(false);
+        var components = await ComponentStatsAsync(job, cancellationToken).ConfigureAwait(false);
         return new ExactWhatIf(threshold, signature.Sum(s => s.In), (long)components.Sum(s => s.Metrics.GetValueOrDefault("removed")),
             MeasureHistogram.Collect(threshold, verify), WhatIf.Grid(0.3, 1, 56), (values, ct) => RemovedAtAsync(job, values, ct));
     }

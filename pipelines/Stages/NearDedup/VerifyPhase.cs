@@ -142,6 +142,12 @@ public sealed partial class NearDedupStage
                     list.Add(new Node(dstIds[i], dstShards[i], dstRows[i]));
                 }
             }
+        return SortedAdjacency(adjacency);
+    }
+
+    /// <summary>Nodes in order, each with its neighbours sorted and distinct: how every phase sees a partition's edges.</summary>
+    private static List<KeyValuePair<Node, List<Node>>> SortedAdjacency(Dictionary<Node, List<Node>> adjacency)
+    {
         var sorted = adjacency.ToList();
         sorted.Sort((x, y) => x.Key.CompareTo(y.Key));
         foreach (var (_, list) in sorted)

@@ -38,7 +38,7 @@ public sealed class JobRunnerTests : IDisposable
         Name = "runner",
         Inputs = [new InputSpec { Path = Path.Combine(_input, "*.jsonl"), IdField = "id" }],
         Sharding = new ShardingSpec { TargetShardBytes = 16 * 1024 },
-        Stages = [new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 3 }, new NearDedupStageSpec { Partitions = 2 }],
+        Stages = [new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 3 }, new NearDedupStageSpec { Partitions = 2, OneTaskComponentsEdges = 0 }],
         Output = new OutputSpec { Path = "curated/runner" },
     };
 

@@ -18,6 +18,38 @@ public sealed class FusedDocumentStagesTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
+    /// <summary>Runs <paramref name="spec"/> in-process with document-stage fusion on or off; its output and data folder.</summary>
+    private async Task<(CuratedOutput Output, string Root)> RunAsync(JobSpec spec, string name, bool fuse)
+    {
+        var root = _temp.Combine(name);
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+        using var services = StageServices.CreateDefault();
+        var before = FusedDocumentPass.Enabled;
+        FusedDocumentPass.Enabled = fuse;
+        try
+        {
+            await InProcessJob.RunAsync(spec, stores, services);
+        }
+        finally
+        {
+            FusedDocumentPass.Enabled = before;
+        }
+        return (await CuratedOutput.ReadAsync(stores.DataStore, spec.Output.Path), root);
+    }
+
+    /// <summary>Both runs balance, with the same stages, counts and drop reasons.</summary>
+    private static void AssertSameBooks(CuratedOutput unfused, CuratedOutput fused)
+    {
+        Assert.Empty(fused.Manifest.Accounting.Imbalances());
+        Assert.Equal(unfused.Manifest.Accounting.Stages.Count, fused.Manifest.Accounting.Stages.Count);
+        for (var s = 0; s < unfused.Manifest.Accounting.Stages.Count; s++)
+        {
+            var (a, b) = (unfused.Manifest.Accounting.Stages[s], fused.Manifest.Accounting.Stages[s]);
+            Assert.Equal((a.Stage, a.In, a.Kept), (b.Stage, b.In, b.Kept));
+            Assert.Equal(a.Dropped.OrderBy(p => p.Key), b.Dropped.OrderBy(p => p.Key));
+        }
+    }
+
     [Fact]
     public async Task Fused_pass_writes_the_unfused_chains_bytes_drops_and_books()
     {
@@ -34,26 +66,8 @@ public sealed class FusedDocumentStagesTests : IDisposable
             Stages = [new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 200, MinWords = 30 }, new ExactDedupStageSpec()],
             Output = new OutputSpec { Path = "curated/fused" },
         };
-        async Task<(CuratedOutput Output, string Root)> RunAsync(string name, bool fuse)
-        {
-            var root = _temp.Combine(name);
-            var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
-            using var services = StageServices.CreateDefault();
-            var before = FusedDocumentPass.Enabled;
-            FusedDocumentPass.Enabled = fuse;
-            try
-            {
-                await InProcessJob.RunAsync(spec, stores, services);
-            }
-            finally
-            {
-                FusedDocumentPass.Enabled = before;
-            }
-            return (await CuratedOutput.ReadAsync(stores.DataStore, "curated/fused"), root);
-        }
-
-        var (unfused, unfusedRoot) = await RunAsync("unfused", fuse: false);
-        var (fused, fusedRoot) = await RunAsync("fused", fuse: true);
+        var (unfused, unfusedRoot) = await RunAsync(spec, "unfused", fuse: false);
+        var (fused, fusedRoot) = await RunAsync(spec, "fused", fuse: true);
 
         Assert.True(unfused.Manifest.Shards.Count > 1);
         Assert.Equal(unfused.ShardHashes, fused.ShardHashes);
@@ -61,14 +75,7 @@ public sealed class FusedDocumentStagesTests : IDisposable
         Assert.Equal(unfused.Drops, fused.Drops);
         Assert.Contains(fused.Drops, d => d.Stage == "quality_filter");
         Assert.Equal(unfused.Manifest.Drops.Select(d => (d.Key, d.Sha256)), fused.Manifest.Drops.Select(d => (d.Key, d.Sha256)));
-        Assert.Empty(fused.Manifest.Accounting.Imbalances());
-        Assert.Equal(unfused.Manifest.Accounting.Stages.Count, fused.Manifest.Accounting.Stages.Count);
-        for (var s = 0; s < unfused.Manifest.Accounting.Stages.Count; s++)
-        {
-            var (a, b) = (unfused.Manifest.Accounting.Stages[s], fused.Manifest.Accounting.Stages[s]);
-            Assert.Equal((a.Stage, a.In, a.Kept), (b.Stage, b.In, b.Kept));
-            Assert.Equal(a.Dropped.OrderBy(p => p.Key), b.Dropped.OrderBy(p => p.Key));
-        }
+        AssertSameBooks(unfused, fused);
 
         // exact_dedup's hash files: made by the fused pass as it wrote the shards (its tap), by the hash phase itself when
         // unfused; the same bytes either way. The output's id index and report (built in parallel) are the same objects too.
@@ -117,26 +124,8 @@ public sealed class FusedDocumentStagesTests : IDisposable
             Stages = [new TokenizeStageSpec(), new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 200, MinWords = 30 }, new ExactDedupStageSpec()],
             Output = new OutputSpec { Path = "curated/fused-tokenize" },
         };
-        async Task<(CuratedOutput Output, string Root)> RunAsync(string name, bool fuse)
-        {
-            var root = _temp.Combine(name);
-            var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
-            using var services = StageServices.CreateDefault();
-            var before = FusedDocumentPass.Enabled;
-            FusedDocumentPass.Enabled = fuse;
-            try
-            {
-                await InProcessJob.RunAsync(spec, stores, services);
-            }
-            finally
-            {
-                FusedDocumentPass.Enabled = before;
-            }
-            return (await CuratedOutput.ReadAsync(stores.DataStore, "curated/fused-tokenize"), root);
-        }
-
-        var (unfused, unfusedRoot) = await RunAsync("tokenize-unfused", fuse: false);
-        var (fused, fusedRoot) = await RunAsync("tokenize-fused", fuse: true);
+        var (unfused, unfusedRoot) = await RunAsync(spec, "tokenize-unfused", fuse: false);
+        var (fused, fusedRoot) = await RunAsync(spec, "tokenize-fused", fuse: true);
 
         Assert.True(unfused.Manifest.Shards.Count > 1);
         Assert.Equal(unfused.ShardHashes, fused.ShardHashes);
@@ -145,13 +134,7 @@ public sealed class FusedDocumentStagesTests : IDisposable
         Assert.Contains(fused.Drops, d => d.Stage == "tokenize" && d.Reason == TokenizeStage.NoTokens);
         Assert.Contains(fused.Drops, d => d.Stage == "quality_filter");
         Assert.Equal(unfused.Manifest.Drops.Select(d => (d.Key, d.Sha256)), fused.Manifest.Drops.Select(d => (d.Key, d.Sha256)));
-        Assert.Empty(fused.Manifest.Accounting.Imbalances());
-        for (var s = 0; s < unfused.Manifest.Accounting.Stages.Count; s++)
-        {
-            var (a, b) = (unfused.Manifest.Accounting.Stages[s], fused.Manifest.Accounting.Stages[s]);
-            Assert.Equal((a.Stage, a.In, a.Kept), (b.Stage, b.In, b.Kept));
-            Assert.Equal(a.Dropped.OrderBy(p => p.Key), b.Dropped.OrderBy(p => p.Key));
-        }
+        AssertSameBooks(unfused, fused);
         Assert.Contains(fused.Manifest.Accounting.Stages, a => a.Stage.EndsWith("-tokenize", StringComparison.Ordinal) && a.Dropped.ContainsKey(TokenizeStage.NoTokens));
 
         // The token counts reach the output; and one pass: neither normalize's nor tokenize's shards are written when fused.

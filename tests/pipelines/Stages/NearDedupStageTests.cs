@@ -155,14 +155,16 @@ public sealed class NearDedupStageTests : IDisposable
     [Fact]
     public async Task A_converged_components_group_ends_early_and_removes_what_running_every_round_removes()
     {
+        // The distributed rounds (a graph this small is otherwise decided in one task: see the test below).
+        var roundsSpec = Spec(near: new NearDedupStageSpec { Partitions = 4, OneTaskComponentsEdges = 0 });
         using var services = StageServices.CreateDefault();
         var stores = Stores("early");
-        var job = await InProcessJob.RunAsync(Spec(), stores, services);
+        var job = await InProcessJob.RunAsync(roundsSpec, stores, services);
         var early = await CuratedOutput.ReadAsync(stores.DataStore, "curated/near");
 
         // Every planned round dispatched, as before: the converged ones run as no-ops.
         var everyStores = Stores("every-round");
-        var every = await JobContext.CreateOrLoadAsync(Spec(), everyStores);
+        var every = await JobContext.CreateOrLoadAsync(roundsSpec, everyStores);
         foreach (var (stage, phase) in every.Phases())
             for (var t = 0; t < phase.TaskCount; t++)
                 await JobExecutor.RunTaskAsync(every, stage.Index, phase.Name, t, services, CancellationToken.None);
@@ -186,11 +188,60 @@ public sealed class NearDedupStageTests : IDisposable
         foreach (var phases in new[] { firstSkipped - 1, firstSkipped, firstSkipped + 1 })
         {
             var resumedStores = Stores($"resumed-{phases}");
-            await InProcessJob.RunAsync(Spec(), resumedStores, services, maxPhases: phases);
-            await InProcessJob.RunAsync(Spec(), resumedStores, services);
+            await InProcessJob.RunAsync(roundsSpec, resumedStores, services, maxPhases: phases);
+            await InProcessJob.RunAsync(roundsSpec, resumedStores, services);
             var resumed = await CuratedOutput.ReadAsync(resumedStores.DataStore, "curated/near");
             Assert.Equal(reference.ShardHashes, resumed.ShardHashes);
             Assert.Equal(reference.Drops, resumed.Drops);
+        }
+    }
+
+    /// <summary>
+    /// A graph within <c>oneTaskComponentsEdges</c> gets its connected components in one task: no round or components task
+    /// is dispatched, and the shards, drops, report (rounds included) and the stage's metrics (same keys, same order) are
+    /// those of the distributed rounds; resumed after interruption at every phase around it, the same bytes.
+    /// </summary>
+    [Fact]
+    public async Task Components_decided_in_one_task_equal_the_distributed_rounds()
+    {
+        using var services = StageServices.CreateDefault();
+        var roundsStores = Stores("rounds");
+        var roundsJob = await InProcessJob.RunAsync(Spec(near: new NearDedupStageSpec { Partitions = 4, OneTaskComponentsEdges = 0 }), roundsStores, services);
+        var rounds = await CuratedOutput.ReadAsync(roundsStores.DataStore, "curated/near");
+        var oneStores = Stores("one-task");
+        var oneJob = await InProcessJob.RunAsync(Spec(), oneStores, services);
+        var one = await CuratedOutput.ReadAsync(oneStores.DataStore, "curated/near");
+
+        Assert.True(rounds.Manifest.Shards.Count > 1);
+        Assert.Contains(one.Drops, d => d.Reason == NearDedupStage.DuplicateReason);
+        Assert.Equal(rounds.ShardHashes, one.ShardHashes);
+        Assert.Equal(rounds.Drops, one.Drops);
+        Assert.Equal(rounds.Manifest.Drops.Select(d => (d.Key, d.Sha256)), one.Manifest.Drops.Select(d => (d.Key, d.Sha256)));
+        static string Json<T>(T value) => System.Text.Json.JsonSerializer.Serialize(value, CurationJson.Options);
+        Assert.Equal(Json(rounds.Manifest.Metrics), Json(one.Manifest.Metrics));
+        Assert.Equal(Json(rounds.Manifest.Reports), Json(one.Manifest.Reports));
+        Assert.Equal(Json(rounds.Manifest.Accounting), Json(one.Manifest.Accounting));
+
+        var near = oneJob.Stages.OfType<NearDedupStage>().Single();
+        var report = await StageReports.TryReadAsync(oneJob, near, CancellationToken.None);
+        Assert.True(report!.Value.GetProperty("rounds").GetInt32() >= 2, "the graph needs several rounds");
+        Assert.NotNull(await oneJob.Data.GetInfoAsync(oneJob.Layout.TaskStats(near.Index, near.Name, NearDedupStage.OneTaskComponentsPhase, 0)));
+        for (var round = 0; round < near.Spec.MaxRounds; round++)
+            Assert.Null(await oneJob.Data.GetInfoAsync(oneJob.Layout.TaskStats(near.Index, near.Name, NearDedupStage.RoundPhase(round), 0)));
+        Assert.Null(await oneJob.Data.GetInfoAsync(oneJob.Layout.TaskStats(near.Index, near.Name, NearDedupStage.ComponentsPhase, 0)));
+        var roundsNear = roundsJob.Stages.OfType<NearDedupStage>().Single();
+        Assert.NotNull(await roundsJob.Data.GetInfoAsync(roundsJob.Layout.TaskStats(roundsNear.Index, roundsNear.Name, NearDedupStage.RoundPhase(0), 0)));
+
+        // Interrupted before, at and after the one task: resumed, the same bytes.
+        var at = oneJob.Phases().ToList().FindIndex(p => p.Phase.Name == NearDedupStage.OneTaskComponentsPhase);
+        foreach (var phases in new[] { at, at + 1, at + 2 })
+        {
+            var resumedStores = Stores($"one-task-resumed-{phases}");
+            await InProcessJob.RunAsync(Spec(), resumedStores, services, maxPhases: phases);
+            await InProcessJob.RunAsync(Spec(), resumedStores, services);
+            var resumed = await CuratedOutput.ReadAsync(resumedStores.DataStore, "curated/near");
+            Assert.Equal(rounds.ShardHashes, resumed.ShardHashes);
+            Assert.Equal(rounds.Drops, resumed.Drops);
         }
     }
 
