@@ -120,7 +120,11 @@ public sealed record BenchOptions
                 "--cluster-dims" => options with { ClusterDims = Next("--cluster-dims") },
                 "--cluster-size" => options with { ClusterSize = Next("--cluster-size") },
                 "--near-docs" => options with { NearDocs = Next("--near-docs") },
-                "--near-one-task-edges" => options with { NearOneTaskEdges = Next("--near-one-task-edges") },
+                "--near-one-task-edges" => options with
+                {
+                    NearOneTaskEdges = i + 1 < args.Length && long.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out var edges) ? edges
+                        : throw new ArgumentException("--near-one-task-edges needs a number ≥ 0"),
+                },
                 "--near-signature-docs" => options with { NearSignatureDocs = Next("--near-signature-docs") },
                 "--inputs" => options with { Inputs = Next("--inputs") },
                 "--mb" => options with { RecordMiB = Next("--mb") },

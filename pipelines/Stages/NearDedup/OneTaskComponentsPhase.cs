@@ -37,7 +37,8 @@ public sealed partial class NearDedupStage
         var job = task.Job;
         var edges = (await job.PhaseStatsAsync(this, VerifyPhase, job.Plan.ShardCount, cancellationToken).ConfigureAwait(false))
             .Sum(s => (long)s.Metrics.GetValueOrDefault("verified_edges"));
-        if (edges > (spec.OneTaskComponentsEdges ?? DefaultOneTaskComponentsEdges)) return new TaskStats();
+        var bound = spec.OneTaskComponentsEdges ?? DefaultOneTaskComponentsEdges;
+        if (bound == 0 || edges > bound) return new TaskStats(); // 0: always the distributed rounds
 
         var partitions = spec.Partitions;
         var adjacency = new List<KeyValuePair<Node, List<Node>>>[partitions];
