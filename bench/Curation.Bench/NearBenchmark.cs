@@ -231,7 +231,8 @@ public static class NearBenchmark
         var (folder, textBytes) = WriteShortCorpus(Path.Combine(root, "corpus"), documents, options.Seed);
         Console.WriteLine($"end to end: {documents:N0} short documents (~200 characters, 10% near duplicates with 1-2 words replaced), " +
                           $"{Measure.Size(textBytes)} of text (generated in {clock.Elapsed.TotalSeconds:0.0} s, not timed); {threads} tasks in parallel; " +
-                          $"near_dedup with {Stage.Partitions} partitions, oneTaskComponentsEdges {options.NearOneTaskEdges?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}, " +
+                          $"near_dedup with {Stage.Partitions} partitions, " +
+                          $"oneTaskComponentsEdges {options.NearOneTaskEdges?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}, " +
                           "defaults otherwise; local folder store");
 
         var spec = new JobSpec
@@ -264,7 +265,8 @@ public static class NearBenchmark
                               $"{group.Sum(p => p.Cpu),8:0.00} {Measure.Size(group.Sum(p => p.Allocated)),10}");
         var nearWall = phases.Where(p => p.Stage == NearDedupStageSpec.TypeName).Sum(p => p.Wall);
         var componentsWall = phases.Where(p => p.Stage == NearDedupStageSpec.TypeName &&
-            (p.Phase.StartsWith(NearDedupStage.RoundPhasePrefix, StringComparison.Ordinal) || p.Phase is NearDedupStage.ComponentsPhase or NearDedupStage.OneTaskComponentsPhase))
+            (p.Phase.StartsWith(NearDedupStage.RoundPhasePrefix, StringComparison.Ordinal)
+             || p.Phase is NearDedupStage.ComponentsPhase or NearDedupStage.OneTaskComponentsPhase))
             .Sum(p => p.Wall);
         var metrics = manifest.Metrics.Single(m => m.Key.EndsWith(NearDedupStageSpec.TypeName, StringComparison.Ordinal)).Value;
         Console.WriteLine($"job total {probe.Seconds:0.00} s (CPU {probe.CpuSeconds:0.0} s, peak WS {Measure.Size(probe.PeakWorkingSet)}); " +

@@ -52,7 +52,8 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
     }
 
     /// <summary>A pass's members with their transforms for one task: bound to its services where they need them (<see cref="IServiceTransform"/>).</summary>
-    public static async Task<ShardTransformer.Member[]> BindAsync(IReadOnlyList<DocumentStage> members, StageServices services, CancellationToken cancellationToken)
+    public static async Task<ShardTransformer.Member[]> BindAsync(IReadOnlyList<DocumentStage> members, StageServices services,
+        CancellationToken cancellationToken)
     {
         var bound = new ShardTransformer.Member[members.Count];
         for (var m = 0; m < members.Count; m++)

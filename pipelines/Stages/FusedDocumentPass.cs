@@ -42,7 +42,8 @@ public static class FusedDocumentPass
         var job = task.Job;
         var shard = task.Task;
         var last = members[^1];
-        var (stats, seconds) = await ShardTransformer.RunAsync(task, shard, await DocumentStage.BindAsync(members, task.Services, cancellationToken).ConfigureAwait(false),
+        var bound = await DocumentStage.BindAsync(members, task.Services, cancellationToken).ConfigureAwait(false);
+        var (stats, seconds) = await ShardTransformer.RunAsync(task, shard, bound,
             job.Layout.ShardData(last.Index, last.Name, shard), RecordLaterMembersAsync, TapOfNext(job, last, shard), cancellationToken)
             .ConfigureAwait(false);
         return stats[0] with { Seconds = seconds };

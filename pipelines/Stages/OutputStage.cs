@@ -130,9 +130,9 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         await using var input = await task.Job.Data.OpenReadAsync(deferred ? task.PreviousInputShardKey(shard) : task.InputShardKey(shard), cancellationToken)
             .ConfigureAwait(false);
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-        return deferred
-            ? ShardTransformer.OutputSchema(reader.Schema, await task.Previous.DeferredApplyColumnsAsync(task.Job, shard, cancellationToken).ConfigureAwait(false))
-            : reader.Schema;
+        if (!deferred) return reader.Schema;
+        var added = await task.Previous.DeferredApplyColumnsAsync(task.Job, shard, cancellationToken).ConfigureAwait(false);
+        return ShardTransformer.OutputSchema(reader.Schema, added);
     }
 
     private static async Task WriteKeptEmbeddingsAsync(JobContext job, EmbedStage embed, int shard, SpoolFile documents, SpoolFile target,

@@ -108,7 +108,8 @@ public sealed partial class NearDedupStage
     /// The components of one partition's converged adjacency (a graph not yet in star form fails the job): every leaf is
     /// dropped naming its star's centre; the component sizes of the centres it holds.
     /// </summary>
-    private (Dictionary<int, RecordBatch> ByShard, Dictionary<long, long> Sizes, long Removed) Decide(int partition, List<KeyValuePair<Node, List<Node>>> adjacency)
+    private (Dictionary<int, RecordBatch> ByShard, Dictionary<long, long> Sizes, long Removed) Decide(int partition,
+        List<KeyValuePair<Node, List<Node>>> adjacency)
     {
         var unsettled = adjacency.Count(a => !StarContraction.IsStarNode(a.Key, a.Value));
         if (unsettled > 0)

@@ -150,7 +150,7 @@ public sealed partial class NearDedupStage
             var wanted = pairs.Select(p => p.U).ToHashSet(StringComparer.Ordinal);
             var column = spec.Verify == NearDedupVerify.Exact ? "hashes" : "signature";
             var index = await CorpusIndex.BaseAsync(task, SignaturesIndex, spec.Partitions, partition, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"{Folder}: a refresh against a base snapshot found no '{SignaturesIndex}' index partition {partition}.");
+                ?? throw new InvalidOperationException($"{Folder}: the base snapshot has no '{SignaturesIndex}' index partition {partition}.");
             await foreach (var batch in StageObjects.ReadIndexAsync(job, index, cancellationToken).ConfigureAwait(false))
                 for (var i = 0; i < batch.RowCount; i++)
                     if (wanted.Contains(batch.Ids[i])) data[batch.Ids[i]] = batch.GetColumn<byte[]>(column)[i];

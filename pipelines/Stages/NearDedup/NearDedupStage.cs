@@ -97,7 +97,8 @@ public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) :
             var r = round;
             phases.Add(new(RoundPhase(r), TaskScope.Partition, spec.Partitions, (task, ct) => RoundAsync(task, r, ct),
                 // A converged connected-components group ends early: its remaining rounds are not dispatched.
-                skipWhen: async (job, ct) => await DecidedInOneTaskAsync(job, ct).ConfigureAwait(false) || await ConvergedBeforeAsync(job, r, ct).ConfigureAwait(false)));
+                skipWhen: async (job, ct) =>
+                    await DecidedInOneTaskAsync(job, ct).ConfigureAwait(false) || await ConvergedBeforeAsync(job, r, ct).ConfigureAwait(false)));
         }
         phases.Add(new(ComponentsPhase, TaskScope.Partition, spec.Partitions, ComponentsAsync, skipWhen: DecidedInOneTaskAsync));
         phases.Add(new(ReportPhase, TaskScope.Single, 1, ReportAsync));
