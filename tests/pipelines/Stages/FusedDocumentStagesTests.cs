@@ -122,7 +122,7 @@ public sealed class FusedDocumentStagesTests : IDisposable
             Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl") }],
             Sharding = new ShardingSpec { TargetShardBytes = 48 * 1024 },
             Stages = [new TokenizeStageSpec(), new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 200, MinWords = 30 }, new ExactDedupStageSpec()],
-            Output = new OutputSpec { Path = "curated/fused-tokenize" },
+            Output = new OutputSpec { Path = "curated/tokenized" },
         };
         var (unfused, unfusedRoot) = await RunAsync(spec, "tokenize-unfused", fuse: false);
         var (fused, fusedRoot) = await RunAsync(spec, "tokenize-fused", fuse: true);
@@ -138,7 +138,7 @@ public sealed class FusedDocumentStagesTests : IDisposable
         Assert.Contains(fused.Manifest.Accounting.Stages, a => a.Stage.EndsWith("-tokenize", StringComparison.Ordinal) && a.Dropped.ContainsKey(TokenizeStage.NoTokens));
 
         // The token counts reach the output; and one pass: neither normalize's nor tokenize's shards are written when fused.
-        await using (var shard = File.OpenRead(Path.Combine(fusedRoot, "curated", "fused-tokenize", fused.Manifest.Shards[0].Key)))
+        await using (var shard = File.OpenRead(Path.Combine(fusedRoot, "curated", "tokenized", fused.Manifest.Shards[0].Key)))
         await using (var reader = await ParquetTableReader.OpenAsync(shard))
             Assert.Contains(reader.Schema, c => c.Name == TokenizeStage.TokenCountColumn && c.Type == typeof(int));
         static int Shards(string root, string stage) => Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories)
