@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Curation.Pipelines.IO;
@@ -59,72 +60,131 @@ public static class IdIndex
     {
         var entries = shards.Sum(s => s.Rows) + drops.Sum(d => d.Rows);
         var buckets = (int)Math.Max(1, (entries + TargetBucketEntries - 1) / TargetBucketEntries);
-        var spools = new SpoolFile[buckets];
-        var writers = new StreamWriter[buckets];
-        try
+        await using var spools = new BucketSpools(buckets);
+        // The files are read in parallel, so a bucket's entries arrive in any order: the sort below is total, so the
+        // objects do not depend on it.
+        var files = shards.Select(s => (File: s, Kept: true)).Concat(drops.Select(d => (File: d, Kept: false))).ToArray();
+        await Parallel.ForEachAsync(files, cancellationToken, async (item, ct) =>
         {
-            for (var b = 0; b < buckets; b++)
+            var buffer = spools.Buffer();
+            if (item.Kept)
             {
-                spools[b] = SpoolFile.Create();
-                writers[b] = new StreamWriter(new NonClosingStream(spools[b].Stream), new UTF8Encoding(false));
+                await using var content = await output.OpenReadAsync(location.KeyOf(item.File.Key), ct).ConfigureAwait(false);
+                await foreach (var (id, source, position) in ReadIdsAsync(content, item.File.Key, ct).ConfigureAwait(false))
+                    buffer.Add(new IdIndexEntry(id, source, position, item.File.Key, null, null, null, null));
             }
-            // The files are read in parallel, so a bucket's lines arrive in any order: the sort below is total, so the
-            // objects do not depend on it.
-            void Add(IdIndexEntry entry)
+            else
             {
-                var line = JsonSerializer.Serialize(entry, Line);
-                var writer = writers[BucketOf(entry.Id, buckets)];
-                lock (writer) writer.WriteLine(line);
-            }
-
-            var files = shards.Select(s => (File: s, Kept: true)).Concat(drops.Select(d => (File: d, Kept: false))).ToArray();
-            await Parallel.ForEachAsync(files, cancellationToken, async (item, ct) =>
-            {
-                if (item.Kept)
-                {
-                    await using var content = await output.OpenReadAsync(location.KeyOf(item.File.Key), ct).ConfigureAwait(false);
-                    await foreach (var (id, source, position) in ReadIdsAsync(content, item.File.Key, ct).ConfigureAwait(false))
-                        Add(new IdIndexEntry(id, source, position, item.File.Key, null, null, null, null));
-                    return;
-                }
                 await using var buffered = await OpenBufferedAsync(output, location.KeyOf(item.File.Key), ct).ConfigureAwait(false);
                 await using var reader = await ParquetTableReader.OpenAsync(buffered, ct).ConfigureAwait(false);
                 await foreach (var batch in reader.ReadAllAsync(ct).ConfigureAwait(false))
-                    foreach (var entry in DropEntries(batch, item.File.Key)) Add(entry);
-            }).ConfigureAwait(false);
+                    foreach (var entry in DropEntries(batch, item.File.Key)) buffer.Add(entry);
+            }
+            buffer.Flush();
+        }).ConfigureAwait(false);
 
-            await Parallel.ForAsync(0, buckets, cancellationToken, async (b, ct) =>
-            {
-                await writers[b].FlushAsync(ct).ConfigureAwait(false);
-                spools[b].Stream.Position = 0;
-                var lines = new List<(string Id, string Line)>();
-                using (var reader = new StreamReader(new NonClosingStream(spools[b].Stream), Encoding.UTF8))
-                    while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
-                        lines.Add((IdOf(line), line));
-                // Sorted by id, then by line: a document a run both kept and dropped cannot happen, but order stays total.
-                lines.Sort((x, y) => string.CompareOrdinal(x.Id, y.Id) is var c and not 0 ? c : string.CompareOrdinal(x.Line, y.Line));
-                var text = new StringBuilder();
-                foreach (var (_, line) in lines) text.Append(line).Append('\n');
-                var bytes = Encoding.UTF8.GetBytes(text.ToString());
-                await output.CreateOnceAsync(location.KeyOf($"{folder}/{BucketKey(b)}"), (s, c) => s.WriteAsync(bytes, c).AsTask(), ct).ConfigureAwait(false);
-            }).ConfigureAwait(false);
-        }
-        finally
+        await Parallel.ForAsync(0, buckets, cancellationToken, async (b, ct) =>
         {
-            foreach (var writer in writers) if (writer is not null) await writer.DisposeAsync().ConfigureAwait(false);
-            foreach (var spool in spools) if (spool is not null) await spool.DisposeAsync().ConfigureAwait(false);
-        }
+            var bytes = spools.SortedLines(b);
+            await output.CreateOnceAsync(location.KeyOf($"{folder}/{BucketKey(b)}"), (s, c) => s.WriteAsync(bytes, c).AsTask(), ct).ConfigureAwait(false);
+        }).ConfigureAwait(false);
         return new IdIndexSection(folder, buckets, entries);
     }
 
-    /// <summary>The id of a spooled line: its first property, read without deserializing the whole entry.</summary>
-    private static string IdOf(string line)
+    /// <summary>
+    /// One spool file per bucket of serialized entries: each record is the id's and the JSON line's UTF-8 bytes, length-prefixed,
+    /// so a bucket is sorted without parsing its lines again. Readers fill a local <see cref="Writer"/> and append it to the
+    /// buckets under their locks in chunks (bounded memory: about <see cref="FlushBytes"/> per reader, one bucket sorted at a time).
+    /// </summary>
+    private sealed class BucketSpools(int buckets) : IAsyncDisposable
     {
-        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(line));
-        reader.Read(); // {
-        reader.Read(); // "id"
-        reader.Read();
-        return reader.GetString()!;
+        private const int FlushBytes = 1 << 20;
+        private readonly SpoolFile?[] _spools = new SpoolFile?[buckets];
+        private readonly Lock[] _locks = Enumerable.Range(0, buckets).Select(_ => new Lock()).ToArray();
+
+        public Writer Buffer() => new(this);
+
+        private void Append(int bucket, ReadOnlySpan<byte> records)
+        {
+            lock (_locks[bucket])
+            {
+                var spool = _spools[bucket] ??= SpoolFile.Create();
+                spool.Stream.Write(records);
+            }
+        }
+
+        /// <summary>The bucket's lines sorted by id (then by line: order stays total), each ending in a newline.</summary>
+        public byte[] SortedLines(int bucket)
+        {
+            byte[] records;
+            lock (_locks[bucket])
+            {
+                if (_spools[bucket] is not { } spool) return [];
+                records = new byte[spool.Length];
+                spool.Stream.Position = 0;
+                spool.Stream.ReadExactly(records);
+            }
+            var lines = new List<(string Id, int Start, int Length)>();
+            var total = 0;
+            for (var at = 0; at < records.Length;)
+            {
+                var idLength = BitConverter.ToInt32(records, at);
+                var id = Encoding.UTF8.GetString(records, at + 4, idLength);
+                at += 4 + idLength;
+                var lineLength = BitConverter.ToInt32(records, at);
+                lines.Add((id, at + 4, lineLength));
+                at += 4 + lineLength;
+                total += lineLength + 1;
+            }
+            // A document a run both kept and dropped cannot happen, but two inputs may share an id: ties compare the lines.
+            lines.Sort((x, y) => string.CompareOrdinal(x.Id, y.Id) is var c and not 0 ? c
+                : string.CompareOrdinal(Encoding.UTF8.GetString(records, x.Start, x.Length), Encoding.UTF8.GetString(records, y.Start, y.Length)));
+            var text = new byte[total];
+            var written = 0;
+            foreach (var (_, start, length) in lines)
+            {
+                records.AsSpan(start, length).CopyTo(text.AsSpan(written));
+                written += length;
+                text[written++] = (byte)'\n';
+            }
+            return text;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var spool in _spools) if (spool is not null) await spool.DisposeAsync().ConfigureAwait(false);
+        }
+
+        /// <summary>One reader's entries on their way to the buckets' spools.</summary>
+        public sealed class Writer(BucketSpools spools)
+        {
+            private readonly Dictionary<int, ArrayBufferWriter<byte>> _pending = [];
+            private long _bytes;
+
+            public void Add(IdIndexEntry entry)
+            {
+                var bucket = BucketOf(entry.Id, spools._spools.Length);
+                if (!_pending.TryGetValue(bucket, out var records)) _pending[bucket] = records = new ArrayBufferWriter<byte>();
+                var line = JsonSerializer.SerializeToUtf8Bytes(entry, Line);
+                var idLength = Encoding.UTF8.GetByteCount(entry.Id);
+                var size = 8 + idLength + line.Length;
+                var span = records.GetSpan(size);
+                BitConverter.TryWriteBytes(span, idLength);
+                Encoding.UTF8.GetBytes(entry.Id, span[4..]);
+                BitConverter.TryWriteBytes(span[(4 + idLength)..], line.Length);
+                line.CopyTo(span[(8 + idLength)..]);
+                records.Advance(size);
+                _bytes += size;
+                if (_bytes >= FlushBytes) Flush();
+            }
+
+            public void Flush()
+            {
+                foreach (var (bucket, records) in _pending) spools.Append(bucket, records.WrittenSpan);
+                _pending.Clear();
+                _bytes = 0;
+            }
+        }
     }
 
     /// <summary>The entry of one id in an index, or null: reads exactly one bucket object.</summary>

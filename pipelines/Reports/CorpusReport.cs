@@ -30,10 +30,10 @@ public sealed record CorpusReport
     public const string JsonName = "report.json";
     public const string HtmlName = "report.html";
     private const int SamplesPerReason = 3;
-    private const int KeptSamples = 5;
+    internal const int KeptSamples = 5;
     private const int ExcerptChars = 300;
-    private static readonly long[] LengthEdges = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536, long.MaxValue];
-    private static readonly long[] TokenEdges = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384, long.MaxValue];
+    internal static readonly long[] LengthEdges = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536, long.MaxValue];
+    internal static readonly long[] TokenEdges = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384, long.MaxValue];
     private const int MaxBars = 30;
 
     public required string JobId { get; init; }
@@ -47,7 +47,7 @@ public sealed record CorpusReport
     /// <summary>Histogram of the curated documents' <c>language_score</c> (ten bins of 0.1); empty without the language stage.</summary>
     public IReadOnlyList<HistogramBin> LanguageScores { get; init; } = [];
 
-    private const int LanguageScoreBins = 10;
+    internal const int LanguageScoreBins = 10;
     public required IReadOnlyList<Sample> Kept { get; init; }
     public required IReadOnlyList<Sample> Dropped { get; init; }
     public Dictionary<string, JsonElement> StageReports { get; init; } = [];
@@ -62,24 +62,33 @@ public sealed record CorpusReport
     /// <summary>Per-language breakdown (empty without a <c>language</c> column), most documents first.</summary>
     public IReadOnlyList<LanguageRow> Languages { get; init; } = [];
 
-    /// <summary>Builds the report of one run's output by streaming its shards and drops once (bounded memory: counters and samples).</summary>
+    /// <summary>
+    /// Builds the report of one run's output by streaming its shards and drops once (bounded memory: counters and samples).
+    /// <paramref name="gathered"/>, when given, holds per shard (in <see cref="Manifest.Shards"/> order) the tally the pass that
+    /// wrote it gathered (<see cref="ReportTally.Tap"/>); a shard without one (null) is read.
+    /// </summary>
     public static async Task<CorpusReport> BuildAsync(IObjectStore output, StoreLocation location, Manifest manifest, JobSpec? spec = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, IReadOnlyList<ReportTally?>? gathered = null)
     {
         // The shards are tallied in parallel and the tallies added in shard order (the kept samples are the first ones of
         // the first shards), so the report does not depend on which shard finished first.
-        var tallies = new ShardTally[manifest.Shards.Count];
+        var tallies = new ReportTally[manifest.Shards.Count];
         await Parallel.ForAsync(0, tallies.Length, cancellationToken, async (s, ct) =>
         {
+            if (gathered is not null && s < gathered.Count && gathered[s] is { } known)
+            {
+                tallies[s] = known;
+                return;
+            }
             var shard = manifest.Shards[s];
-            var tally = new ShardTally();
+            var tally = new ReportTally();
             var bytes = await output.ReadBytesAsync(location.KeyOf(shard.Key), ct).ConfigureAwait(false);
             await foreach (var (id, source, text, fields) in JsonlShardFile.ReadDocumentFieldsAsync(new MemoryStream(bytes), shard.Key,
-                               [TokenizeStage.TokenCountColumn, LanguageTransform.LanguageColumn, LanguageTransform.ScoreColumn], ct).ConfigureAwait(false))
+                               ReportTally.Fields, ct).ConfigureAwait(false))
                 tally.Add(id, source, text, fields);
             tallies[s] = tally;
         }).ConfigureAwait(false);
-        var all = new ShardTally();
+        var all = new ReportTally();
         foreach (var tally in tallies) all.Add(tally);
         var (lengths, tokens, counted, languages, sources, kept, languageScores, documents) =
             (all.Lengths, all.Tokens, all.Counted, all.Languages, all.Sources, all.Kept, all.LanguageScores, all.Documents);
@@ -175,9 +184,9 @@ public sealed record CorpusReport
 
     /// <summary>Writes report.json and report.html next to the manifest (create-once; deterministic content).</summary>
     public static async Task WriteAsync(IObjectStore output, StoreLocation location, string folder, Manifest manifest, JobSpec? spec = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, IReadOnlyList<ReportTally?>? gathered = null)
     {
-        var report = await BuildAsync(output, location, manifest, spec, cancellationToken).ConfigureAwait(false);
+        var report = await BuildAsync(output, location, manifest, spec, cancellationToken, gathered).ConfigureAwait(false);
         var json = JsonSerializer.SerializeToUtf8Bytes(report, CurationJson.Options);
         var html = System.Text.Encoding.UTF8.GetBytes(CorpusReportHtml.Render(report));
         await output.CreateOnceAsync(location.KeyOf(Join(folder, JsonName)), (s, ct) => s.WriteAsync(json, ct).AsTask(), cancellationToken).ConfigureAwait(false);
@@ -187,59 +196,7 @@ public sealed record CorpusReport
     public static string Join(string folder, string name) => folder.TrimEnd('/') is { Length: > 0 } f ? $"{f}/{name}" : name;
 
     /// <summary>The source object's folder (or the object itself when at the root): the per-source breakdown's unit.</summary>
-    private static string SourceGroup(string source) => source.LastIndexOf('/') is var slash and > 0 ? source[..slash] : source;
-
-    /// <summary>The report's counters over some of the curated documents (one shard, or all of them added up).</summary>
-    private sealed class ShardTally
-    {
-        public readonly long[] Lengths = new long[LengthEdges.Length];
-        public readonly long[] Tokens = new long[TokenEdges.Length];
-        public readonly Dictionary<string, (long Documents, long Chars, long Tokens)> Languages = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, long> Sources = new(StringComparer.Ordinal);
-        public readonly List<Sample> Kept = [];
-        public readonly long[] LanguageScores = new long[LanguageScoreBins];
-        public bool Counted;
-        public long Documents;
-
-        public void Add(string id, string source, string text, string?[] fields)
-        {
-            Documents++;
-            var chars = TextElements(text); // characters as readers count them, any script
-            Lengths[Array.FindIndex(LengthEdges, e => chars <= e)]++;
-            var tokenCount = long.TryParse(fields[0], System.Globalization.CultureInfo.InvariantCulture, out var t) ? t : -1;
-            if (tokenCount >= 0)
-            {
-                Counted = true;
-                Tokens[Array.FindIndex(TokenEdges, e => tokenCount <= e)]++;
-            }
-            if (fields[1] is { } language) AddLanguage(language.Length == 0 ? "und" : language, (1, chars, Math.Max(0, tokenCount)));
-            // The language stage's confidence (absent when a language column came from the input): ten bins of 0.1.
-            if (double.TryParse(fields[2], System.Globalization.CultureInfo.InvariantCulture, out var score))
-                LanguageScores[Math.Clamp((int)(score * LanguageScoreBins), 0, LanguageScoreBins - 1)]++;
-            var group = SourceGroup(source);
-            Sources[group] = Sources.GetValueOrDefault(group) + 1;
-            if (Kept.Count < KeptSamples) Kept.Add(new Sample(id, source, null, null, Excerpt(text)));
-        }
-
-        /// <summary>Adds a later shard's tally (call in shard order).</summary>
-        public void Add(ShardTally other)
-        {
-            Documents += other.Documents;
-            Counted |= other.Counted;
-            for (var i = 0; i < Lengths.Length; i++) Lengths[i] += other.Lengths[i];
-            for (var i = 0; i < Tokens.Length; i++) Tokens[i] += other.Tokens[i];
-            for (var i = 0; i < LanguageScores.Length; i++) LanguageScores[i] += other.LanguageScores[i];
-            foreach (var (language, count) in other.Languages) AddLanguage(language, count);
-            foreach (var (group, count) in other.Sources) Sources[group] = Sources.GetValueOrDefault(group) + count;
-            Kept.AddRange(other.Kept.Take(KeptSamples - Kept.Count));
-        }
-
-        private void AddLanguage(string language, (long Documents, long Chars, long Tokens) count)
-        {
-            var had = Languages.GetValueOrDefault(language);
-            Languages[language] = (had.Documents + count.Documents, had.Chars + count.Chars, had.Tokens + count.Tokens);
-        }
-    }
+    internal static string SourceGroup(string source) => source.LastIndexOf('/') is var slash and > 0 ? source[..slash] : source;
 
     /// <summary>
     /// The text's user-perceived characters (extended grapheme clusters, UAX #29), counted without allocating. An ASCII
@@ -263,5 +220,5 @@ public sealed record CorpusReport
         return count;
     }
 
-    private static string Excerpt(string text) => text.Length <= ExcerptChars ? text : text[..ExcerptChars] + "…";
+    internal static string Excerpt(string text) => text.Length <= ExcerptChars ? text : text[..ExcerptChars] + "…";
 }

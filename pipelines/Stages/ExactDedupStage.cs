@@ -149,9 +149,14 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
             }
         var indexed = keepers.Count;
         long documents = 0;
+        // Each shard's rows of this partition, read once for both passes (as much memory as the keepers: one partition).
+        var read = new List<RecordBatch>[shards];
         for (var shard = 0; shard < shards; shard++)
+        {
+            read[shard] = [];
             await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
             {
+                read[shard].Add(batch);
                 var (high, low, rows, ids, ranks) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"),
                     batch.Ids, batch.GetColumn<long>("rank"));
                 for (var i = 0; i < batch.RowCount; i++)
@@ -164,6 +169,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
                         : candidate;
                 }
             }
+        }
 
         // Pass 2: every non-keeper of a repeated hash becomes a decision for its own shard.
         long duplicates = 0, ofIndexed = 0;
@@ -171,7 +177,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         for (var shard = 0; shard < shards; shard++)
         {
             var decisions = new List<(long Row, ShardDecision Decision)>();
-            await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
+            foreach (var batch in read[shard])
             {
                 var (high, low, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"));
                 for (var i = 0; i < batch.RowCount; i++)

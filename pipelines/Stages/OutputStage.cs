@@ -35,6 +35,15 @@ public sealed class OutputStage(int index) : PipelineStage(index)
 
     public static string ShardFile(int shard) => $"part-{shard:D5}.parquet";
 
+    /// <summary>
+    /// The report's tally of a Parquet shard, gathered by whichever pass writes the rows this stage publishes (the document
+    /// pass before it, or this stage's own deferred apply), so the manifest does not read every shard again for the report.
+    /// </summary>
+    public override IShardTap? TapInput(JobContext job, int shard) =>
+        job.Spec.Output.Format == OutputFormat.Parquet ? new Reports.ReportTally.Tap(job.Data, ReportTallyKey(job, shard)) : null;
+
+    private string ReportTallyKey(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, "report")}{JobLayout.ShardName(shard)}.json";
+
     private static string OutputKey(TaskContext task, string relative) => task.Job.OutputLocation.KeyOf(relative);
 
     /// <summary>An output object's key relative to the corpus root: inside the snapshot's folder for a versioned corpus.</summary>
@@ -51,7 +60,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         await using var documents = SpoolFile.Create();
         if (await DeferredApplyAsync(task, shard, cancellationToken).ConfigureAwait(false) is { } apply)
             await ShardTransformer.RunIntoAsync(task, task.PreviousInputShardKey(shard), shard, [new ShardTransformer.Member(task.Previous, apply)], documents,
-                null, null, cancellationToken).ConfigureAwait(false);
+                null, task.Stage.TapInput(job, shard), cancellationToken).ConfigureAwait(false);
         else
             await using (var source = await job.Data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
                 await source.CopyToAsync(documents.Stream, cancellationToken).ConfigureAwait(false);
@@ -280,7 +289,12 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             Tokens = job.Spec.Output.Tokens is null || job.Stages.OfType<TrainTokenizeStage>().LastOrDefault() is not { } train ? null
                 : TokensSection.Of(job.Spec, train.Spec, tokenFiles, metrics.GetValueOrDefault(Folder) ?? []),
         };
-        await Reports.CorpusReport.WriteAsync(job.Output, job.OutputLocation, Relative(task, ""), manifest, job.Spec, cancellationToken).ConfigureAwait(false);
+        // The shards' tallies the writing passes gathered (task order is shard order); a shard without one is read.
+        var tallies = new Reports.ReportTally?[manifest.Shards.Count == job.Plan.ShardCount ? manifest.Shards.Count : 0];
+        await Parallel.ForAsync(0, tallies.Length, cancellationToken, async (s, ct) =>
+            tallies[s] = await Reports.ReportTally.TryReadAsync(job.Data, ReportTallyKey(job, s), ct).ConfigureAwait(false)).ConfigureAwait(false);
+        await Reports.CorpusReport.WriteAsync(job.Output, job.OutputLocation, Relative(task, ""), manifest, job.Spec, cancellationToken, tallies)
+            .ConfigureAwait(false);
         var key = OutputKey(task, Relative(task, Manifest.FileName));
         try
         {

@@ -1,0 +1,125 @@
+using System.Text;
+using System.Text.Json;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.Reports;
+using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+using Xunit.Abstractions;
+
+namespace Curation.Pipelines.Tests.Execution;
+
+/// <summary>
+/// The manifest's bookkeeping, made cheap without changing a byte: the id index's bucket objects equal a plain sort of
+/// every entry's JSON line (ids from several scripts, surrogate pairs and repeated ids included), and the report built from
+/// the tallies the writing passes gathered equals the report built by reading every shard, whichever pass wrote the rows
+/// (the output's deferred apply after exact_dedup, or the document pass right before the output).
+/// </summary>
+public sealed class ManifestBookkeepingTests(ITestOutputHelper log) : IDisposable
+{
+    private readonly TempDirectory _temp = new("manifest-bookkeeping");
+
+    public void Dispose() => _temp.Dispose();
+
+    private static readonly string[] Words = ["river", "bread", "東京", "図書館", "ข้าว", "ภูเขา", "𠮷野家", "ｆｕｌｌ", "model", "trail", "rain", "harbour"];
+
+    private async Task<string> CorpusAsync(int seed)
+    {
+        var random = new Random(seed);
+        var lines = new List<string>();
+        for (var i = 0; i < 600; i++)
+        {
+            var text = string.Join(" ", Enumerable.Range(0, random.Next(6, 60)).Select(_ => Words[random.Next(Words.Length)]));
+            // Ids whose UTF-16 order differs from their UTF-8 order (a surrogate pair against U+FF21), and repeated ids.
+            var id = (i % 7) switch { 0 => $"𠮷{i:D4}", 1 => $"Ａ{i:D4}", 2 => $"dup{i % 5}", _ => $"d{i:D4}" };
+            var language = (i % 3) switch { 0 => "en", 1 => "ja", _ => "" };
+            lines.Add(JsonSerializer.Serialize(new { id, text, language }));
+            if (i % 9 == 0) lines.Add(JsonSerializer.Serialize(new { id = $"copy{i}", text, language })); // an exact duplicate
+        }
+        var folder = _temp.Combine($"corpus-{seed}");
+        Directory.CreateDirectory(folder);
+        foreach (var part in lines.Chunk(lines.Count / 5 + 1).Select((chunk, i) => (chunk, i)))
+            await File.WriteAllLinesAsync(Path.Combine(folder, $"part-{part.i}.jsonl"), part.chunk);
+        return folder;
+    }
+
+    public static TheoryData<string> Chains => new() { "exact_dedup last", "document stages last", "tokenize last" };
+
+    [Theory]
+    [MemberData(nameof(Chains))]
+    public async Task Id_index_and_report_equal_a_plain_rebuild_from_the_published_objects(string chain)
+    {
+        var seed = Environment.TickCount;
+        log.WriteLine($"seed {seed}");
+        var corpus = await CorpusAsync(seed);
+        // The output applies exact_dedup's decisions in its own pass; the fused document pass before the output taps the
+        // rows; tokenize (not a document stage) writes its shard without a tap: the manifest reads the shards for the report.
+        List<StageSpec> stages = chain switch
+        {
+            "exact_dedup last" => [new NormalizeStageSpec(), new TokenizeStageSpec(), new ExactDedupStageSpec { Partitions = 3 }],
+            "document stages last" => [new ExactDedupStageSpec { Partitions = 3 }, new TokenizeStageSpec(), new NormalizeStageSpec(),
+                new LanguageStageSpec { MinScore = 0, LowAccuracy = true }],
+            _ => [new ExactDedupStageSpec { Partitions = 3 }, new NormalizeStageSpec(), new TokenizeStageSpec()],
+        };
+        var spec = new JobSpec
+        {
+            Name = "bookkeeping",
+            Inputs = [new InputSpec { Path = Path.Combine(corpus, "*.jsonl"), IdField = "id" }],
+            Sharding = new ShardingSpec { TargetShardBytes = 12 * 1024 },
+            Stages = stages,
+            Output = new OutputSpec { Path = "curated/bookkeeping" },
+        };
+        var root = _temp.Combine($"data-{chain.Replace(' ', '-')}");
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+        using var services = StageServices.CreateDefault();
+        await InProcessJob.RunAsync(spec, stores, services);
+        var store = stores.DataStore;
+        var location = StoreLocation.Parse(spec.Output.Path);
+        var manifest = (await CuratedOutput.ReadAsync(store, "curated/bookkeeping")).Manifest;
+        Assert.True(manifest.Shards.Count > 2, $"{manifest.Shards.Count} shards: too few to test the merge");
+
+        // The id index: every entry's line, bucketed and sorted by (id, line) ordinally, as a plain in-memory rebuild makes it.
+        var line = new JsonSerializerOptions(CurationJson.Options) { WriteIndented = false };
+        var entries = new List<IdIndexEntry>();
+        foreach (var shard in manifest.Shards)
+        {
+            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(await store.ReadBytesAsync(location.KeyOf(shard.Key))));
+            await foreach (var batch in reader.ReadAllAsync())
+                for (var i = 0; i < batch.RowCount; i++)
+                    entries.Add(new IdIndexEntry(batch.Ids[i], batch.Sources[i], batch.Positions[i], shard.Key, null, null, null, null));
+        }
+        foreach (var drops in manifest.Drops)
+        {
+            await using var reader = await ParquetTableReader.OpenAsync(new MemoryStream(await store.ReadBytesAsync(location.KeyOf(drops.Key))));
+            await foreach (var batch in reader.ReadAllAsync()) entries.AddRange(IdIndex.DropEntries(batch, drops.Key));
+        }
+        var index = manifest.IdIndex!;
+        Assert.Equal(entries.Count, index.Entries);
+        Assert.Contains(entries.GroupBy(e => e.Id), g => g.Count() > 1);
+        for (var b = 0; b < index.Buckets; b++)
+        {
+            var expected = entries.Where(e => IdIndex.BucketOf(e.Id, index.Buckets) == b)
+                .Select(e => (e.Id, Line: JsonSerializer.Serialize(e, line)))
+                .Order(Comparer<(string Id, string Line)>.Create((x, y) => string.CompareOrdinal(x.Id, y.Id) is var c and not 0 ? c : string.CompareOrdinal(x.Line, y.Line)))
+                .Aggregate(new StringBuilder(), (text, e) => text.Append(e.Line).Append('\n')).ToString();
+            var actual = Encoding.UTF8.GetString(await store.ReadBytesAsync(location.KeyOf($"{index.Folder}/{IdIndex.BucketKey(b)}")));
+            Assert.Equal(expected, actual);
+        }
+
+        // The report: the passes gathered every shard's tally (the manifest read none of the shards for it) unless no tapped
+        // pass wrote the rows, and the report equals the one built by reading every shard.
+        var tallies = Directory.EnumerateFiles(root, "*.json", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) == "report" && Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(f)))!.EndsWith("-output", StringComparison.Ordinal))
+            .ToList();
+        Assert.Equal(chain == "tokenize last" ? 0 : manifest.Shards.Count, tallies.Count);
+        var rebuilt = await CorpusReport.BuildAsync(store, location, manifest, spec);
+        Assert.Contains(rebuilt.Distributions, d => d.Id == "tokens");
+        Assert.Contains(rebuilt.Languages, l => chain == "document stages last" || l.Language == "und"); // "" from the input
+        if (chain == "document stages last") Assert.NotEmpty(rebuilt.LanguageScores); // the language stage's double column
+        Assert.Equal(Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(rebuilt, CurationJson.Options)),
+            Encoding.UTF8.GetString(await store.ReadBytesAsync(location.KeyOf(CorpusReport.JsonName))));
+        Assert.Equal(CorpusReportHtml.Render(rebuilt), Encoding.UTF8.GetString(await store.ReadBytesAsync(location.KeyOf(CorpusReport.HtmlName))));
+    }
+}
