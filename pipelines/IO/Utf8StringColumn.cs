@@ -1,4 +1,5 @@
 using System.Text;
+using Curation.Pipelines.Model;
 using Parquet;
 using Parquet.Schema;
 
@@ -63,6 +64,33 @@ internal sealed class Utf8StringColumn
         }
         return strings;
     }
+
+    /// <summary>
+    /// Replaces, in place, every string of <paramref name="batch"/>'s string and list-of-string columns by the string a reader
+    /// of the stored file sees: a lone surrogate is stored as U+FFFD (UTF-8 has none). Valid text is left as it is (one
+    /// vectorised scan for surrogates); for a pass that takes rows as they would be written instead of reading them back.
+    /// </summary>
+    public static void AsStored(RecordBatch batch)
+    {
+        foreach (var column in batch.AllColumns)
+        {
+            if (column is Column<string> strings)
+            {
+                var list = strings.List;
+                for (var i = 0; i < list.Count; i++) list[i] = AsStored(list[i]);
+            }
+            else if (column is Column<List<string?>?> lists)
+            {
+                foreach (var list in lists.List)
+                    if (list is not null)
+                        for (var i = 0; i < list.Count; i++) list[i] = AsStored(list[i]);
+            }
+        }
+    }
+
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(value))]
+    private static string? AsStored(string? value) =>
+        value is null || value.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0 ? value : Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(value));
 
     /// <summary>Writes <paramref name="values"/> (null where the field is nullable) from one pooled buffer of their UTF-8.</summary>
     public async Task WriteAsync(ParquetRowGroupWriter rowGroup, IReadOnlyList<string?> values, CancellationToken cancellationToken)

@@ -42,11 +42,12 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
     {
         // Only the run's first member decides whether to fuse (its silo's setting); a later member always looks for the
         // stats a fused head recorded first, so silos with different settings still agree on one shard's path.
+        // A run right after the read (stage 0) may have been run by the read task itself (FusedDocumentPass.AfterRead).
         var members = FusedDocumentPass.Members(task.Job, this);
+        if ((members[0] != this || Index == 1) && await FusedDocumentPass.RecordedAsync(task, cancellationToken).ConfigureAwait(false) is { } recorded)
+            return recorded;
         if (members[0] == this && FusedDocumentPass.Enabled && (members.Count > 1 || FusedDocumentPass.TapOfNext(task.Job, this, task.Task) is not null))
             return await FusedDocumentPass.RunAsync(task, members, cancellationToken).ConfigureAwait(false);
-        if (members.Count > 1 && members[0] != this && await FusedDocumentPass.RecordedAsync(task, cancellationToken).ConfigureAwait(false) is { } recorded)
-            return recorded;
         var bound = await BindAsync([this], task.Services, cancellationToken).ConfigureAwait(false);
         return await ShardTransformer.RunAsync(task, task.Task, bound[0].Transform, cancellationToken).ConfigureAwait(false);
     }
@@ -130,73 +131,18 @@ public static class ShardTransformer
         SpoolFile dataSpool, Func<TaskStats[], CancellationToken, Task>? beforeData, IShardTap? tap, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var data = task.Job.Data;
-        var rowsIn = new long[members.Count];
-        var kept = new long[members.Count];
-        var bytesIn = new long[members.Count];
-        var seconds = new double[members.Count];
-        var dropped = members.Select(_ => new Dictionary<string, long>()).ToArray();
-        var metrics = members.Select(_ => new Dictionary<string, double>()).ToArray();
-
-        var dropsSpools = members.Select(_ => SpoolFile.Create()).ToArray();
-        try
+        await using (var input = await task.Job.Data.OpenReadAsync(inputKey, cancellationToken).ConfigureAwait(false))
+        await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
         {
-            await using (var input = await data.OpenReadAsync(inputKey, cancellationToken).ConfigureAwait(false))
-            await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
+            TaskProgress.Expect(reader.RowCount);
+            await using var pass = await DocumentPassWriter.CreateAsync(members, reader.Schema, dataSpool.Stream, tap, cancellationToken).ConfigureAwait(false);
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                TaskProgress.Expect(reader.RowCount);
-                var schema = OutputSchema(reader.Schema, members.Select(m => m.Transform));
-                await using var dataWriter = await ParquetTableWriter.CreateAsync(dataSpool.Stream, schema, cancellationToken: cancellationToken).ConfigureAwait(false);
-                var dropsWriters = new ParquetTableWriter[members.Count];
-                try
-                {
-                    for (var m = 0; m < members.Count; m++)
-                        dropsWriters[m] = await ParquetTableWriter.CreateAsync(dropsSpools[m].Stream, DropsSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
-                    var step = new Stopwatch();
-                    await foreach (var read in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        var batch = read;
-                        var readBytes = 0L;
-                        for (var m = 0; m < members.Count && batch.RowCount > 0; m++)
-                        {
-                            step.Restart();
-                            rowsIn[m] += batch.RowCount;
-                            var batchBytes = 0L;
-                            foreach (var text in batch.Texts.List) batchBytes += System.Text.Encoding.UTF8.GetByteCount(text);
-                            bytesIn[m] += batchBytes;
-                            if (m == 0) readBytes = batchBytes;
-                            var drops = new DropCollector(batch, members[m].Stage.Name);
-                            members[m].Transform.Process(batch, drops);
-                            batch.Validate();
-                            var keptRows = drops.KeptRows();
-                            kept[m] += keptRows.Count;
-                            drops.CountReasons(dropped[m]);
-                            drops.AddMeasures(metrics[m]);
-                            if (drops.Count > 0) await dropsWriters[m].WriteAsync(drops.ToDropsBatch(), cancellationToken).ConfigureAwait(false);
-                            batch = keptRows.Count == batch.RowCount ? batch : batch.Select(keptRows);
-                            seconds[m] += step.Elapsed.TotalSeconds;
-                        }
-                        await dataWriter.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                        if (batch.RowCount > 0) tap?.Add(batch);
-                        TaskProgress.Add(read.RowCount, readBytes);
-                    }
-                }
-                finally
-                {
-                    foreach (var writer in dropsWriters) if (writer is not null) await writer.DisposeAsync().ConfigureAwait(false);
-                }
+                var rows = batch.RowCount;
+                TaskProgress.Add(rows, await pass.AddAsync(batch, cancellationToken).ConfigureAwait(false));
             }
-
-            var stats = members.Select((_, m) => new TaskStats { In = rowsIn[m], Kept = kept[m], Dropped = dropped[m], BytesIn = bytesIn[m], Seconds = seconds[m], Metrics = metrics[m] }).ToArray();
-            for (var m = 0; m < members.Count; m++)
-                await dropsSpools[m].CommitOnceAsync(data, task.Job.Layout.ShardDrops(members[m].Stage.Index, members[m].Stage.Name, shard), cancellationToken).ConfigureAwait(false);
-            if (beforeData is not null) await beforeData(stats, cancellationToken).ConfigureAwait(false);
-            if (tap is not null) await tap.CommitAsync(cancellationToken).ConfigureAwait(false);
+            var stats = await pass.CommitAsync(task.Job.Data, task.Job.Layout, shard, beforeData, cancellationToken).ConfigureAwait(false);
             return (stats, clock.Elapsed.TotalSeconds);
-        }
-        finally
-        {
-            foreach (var spool in dropsSpools) await spool.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

@@ -9,7 +9,9 @@ namespace Curation.Pipelines.Stages;
 /// applies every member's transform in order, writes each member's drops to its own drops key (its own stage name and
 /// reasons), the surviving rows once to the last member's shard key, and each later member's stats create-once; later
 /// members' tasks only read their recorded stats. Row groups are cut exactly where the unfused chain cuts them (one per
-/// non-empty batch), so the output bytes, drops, books and manifest are those of the unfused chain.
+/// non-empty batch), so the output bytes, drops, books and manifest are those of the unfused chain. The run right after
+/// the read stage goes further: the read task feeds it the row groups it cuts as it parses the sources (<see cref="AfterRead"/>),
+/// so the read stage's own shard is never written nor read back; the read keeps its own books and quarantine.
 /// </summary>
 public static class FusedDocumentPass
 {
@@ -48,18 +50,31 @@ public static class FusedDocumentPass
             .ConfigureAwait(false);
         return stats[0] with { Seconds = seconds };
 
-        async Task RecordLaterMembersAsync(TaskStats[] memberStats, CancellationToken ct)
+        Task RecordLaterMembersAsync(TaskStats[] memberStats, CancellationToken ct) => RecordAsync(job, members, 1, shard, memberStats, ct);
+    }
+
+    /// <summary>
+    /// The run of document stages right after the read stage, which the read task runs in its own pass as it parses its
+    /// sources (one Parquet write and read of every document less); empty when stage 1 is not a document stage or fusing is off.
+    /// Their tasks then only read their recorded stats (<see cref="RecordedAsync"/>).
+    /// </summary>
+    public static IReadOnlyList<DocumentStage> AfterRead(JobContext job) =>
+        Enabled && job.Stages.Count > 1 && job.Stages[1] is DocumentStage first ? Members(job, first) : [];
+
+    /// <summary>Records create-once the stats of <paramref name="members"/> from <paramref name="from"/> on, as their tasks will return them.</summary>
+    public static async Task RecordAsync(JobContext job, IReadOnlyList<DocumentStage> members, int from, int shard, TaskStats[] memberStats,
+        CancellationToken cancellationToken)
+    {
+        for (var m = from; m < members.Count; m++)
         {
-            for (var m = 1; m < members.Count; m++)
+            try
             {
-                try
-                {
-                    await job.Data.WriteJsonAsync(MemberStatsKey(job, members[m], shard), memberStats[m], WriteCondition.CreateOnly, cancellationToken: ct).ConfigureAwait(false);
-                }
-                catch (ObjectAlreadyExistsException)
-                {
-                    // A killed or duplicate attempt recorded them first; the pass is deterministic, so they are the same.
-                }
+                await job.Data.WriteJsonAsync(MemberStatsKey(job, members[m], shard), memberStats[m], WriteCondition.CreateOnly, cancellationToken: cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (ObjectAlreadyExistsException)
+            {
+                // A killed or duplicate attempt recorded them first; the pass is deterministic, so they are the same.
             }
         }
     }

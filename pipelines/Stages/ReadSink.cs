@@ -8,6 +8,8 @@ namespace Curation.Pipelines.Stages;
 /// <summary>
 /// Where a read task puts what it reads: documents into a Parquet spool of the internal format (row groups of bounded
 /// rows and text), bad records into a quarantine spool, with the counts the task reports. Committed create-once.
+/// Fused (<see cref="CreateFusedAsync"/>), each row group goes straight into the document stages that follow instead
+/// (<see cref="DocumentPassWriter"/>): the same batches they would read back from the read stage's shard, which is not written.
 /// </summary>
 internal sealed class ReadSink : IAsyncDisposable
 {
@@ -18,6 +20,7 @@ internal sealed class ReadSink : IAsyncDisposable
     private readonly SpoolFile _dataSpool;
     private readonly SpoolFile _quarantineSpool;
     private ParquetTableWriter? _dataWriter;
+    private DocumentPassWriter? _pass;
     private ParquetTableWriter? _quarantineWriter;
     private readonly IReadOnlyList<ColumnSchema> _schema;
     private readonly FieldColumns _fields;
@@ -49,6 +52,28 @@ internal sealed class ReadSink : IAsyncDisposable
         var sink = new ReadSink(SpoolFile.Create(), SpoolFile.Create(), fieldColumns);
         sink._dataWriter = await ParquetTableWriter.CreateAsync(sink._dataSpool.Stream, sink._schema, cancellationToken: cancellationToken).ConfigureAwait(false);
         sink._quarantineWriter = await ParquetTableWriter.CreateAsync(sink._quarantineSpool.Stream, QuarantineSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return sink;
+    }
+
+    /// <summary>
+    /// A sink that runs <paramref name="members"/> (the document stages after the read) over each row group as it is cut,
+    /// writing their drops, their surviving rows and <paramref name="tap"/> (<see cref="CommitFusedAsync"/>).
+    /// </summary>
+    public static async Task<ReadSink> CreateFusedAsync(IReadOnlyList<ColumnSchema> fieldColumns, IReadOnlyList<ShardTransformer.Member> members,
+        IShardTap? tap, CancellationToken cancellationToken)
+    {
+        var sink = new ReadSink(SpoolFile.Create(), SpoolFile.Create(), fieldColumns);
+        try
+        {
+            sink._pass = await DocumentPassWriter.CreateAsync(members, sink._schema, sink._dataSpool.Stream, tap, cancellationToken).ConfigureAwait(false);
+            sink._quarantineWriter = await ParquetTableWriter.CreateAsync(sink._quarantineSpool.Stream, QuarantineSchema.Columns, cancellationToken: cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch
+        {
+            await sink.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
         return sink;
     }
 
@@ -86,18 +111,31 @@ internal sealed class ReadSink : IAsyncDisposable
     {
         if (documents.RowCount == 0) return;
         await FlushAsync(cancellationToken).ConfigureAwait(false);
-        await _dataWriter!.WriteAsync(documents, cancellationToken).ConfigureAwait(false);
         Records += documents.RowCount;
         Kept += documents.RowCount;
         foreach (var text in documents.Texts.List) TextChars += text.Length;
+        await WriteAsync(documents, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task FlushAsync(CancellationToken cancellationToken)
     {
         if (_batch.RowCount == 0) return;
-        await _dataWriter!.WriteAsync(_batch, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(_batch, cancellationToken).ConfigureAwait(false);
         _batch = RecordBatch.WithSchema(_schema, MaxBatchRows);
         _batchChars = 0;
+    }
+
+    /// <summary>One row group: to the shard, or (fused) through the document stages, as the strings a reader of the shard would see.</summary>
+    private async Task WriteAsync(RecordBatch batch, CancellationToken cancellationToken)
+    {
+        if (_pass is null)
+        {
+            await _dataWriter!.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (batch.RowCount == 0) return;
+        Utf8StringColumn.AsStored(batch);
+        await _pass.AddAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Finishes both files and uploads them create-once (quarantine first: the data file marks the shard read).</summary>
@@ -110,6 +148,22 @@ internal sealed class ReadSink : IAsyncDisposable
         await _dataSpool.CommitOnceAsync(store, dataKey, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Fused: commits the quarantine, then the pass (every member's drops, <paramref name="beforeData"/>, the tap), then the last
+    /// member's shard under <paramref name="dataKey"/> (it marks the pass done); returns each member's stats.
+    /// </summary>
+    public async Task<TaskStats[]> CommitFusedAsync(IObjectStore store, Execution.JobLayout layout, int shard, string dataKey, string quarantineKey,
+        Func<TaskStats[], CancellationToken, Task> beforeData, CancellationToken cancellationToken)
+    {
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        await _quarantineWriter!.WriteAsync(_bad, cancellationToken).ConfigureAwait(false);
+        await CloseWritersAsync().ConfigureAwait(false);
+        await _quarantineSpool.CommitOnceAsync(store, quarantineKey, cancellationToken).ConfigureAwait(false);
+        var stats = await _pass!.CommitAsync(store, layout, shard, beforeData, cancellationToken).ConfigureAwait(false);
+        await _dataSpool.CommitOnceAsync(store, dataKey, cancellationToken).ConfigureAwait(false);
+        return stats;
+    }
+
     private async Task CloseWritersAsync()
     {
         if (_dataWriter is not null) await _dataWriter.DisposeAsync().ConfigureAwait(false);
@@ -120,6 +174,7 @@ internal sealed class ReadSink : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await CloseWritersAsync().ConfigureAwait(false);
+        if (_pass is not null) await _pass.DisposeAsync().ConfigureAwait(false);
         await _dataSpool.DisposeAsync().ConfigureAwait(false);
         await _quarantineSpool.DisposeAsync().ConfigureAwait(false);
     }

@@ -36,7 +36,12 @@ public sealed class ReadStage() : PipelineStage(0)
         IReadOnlyDictionary<string, long[]>? firstLines = null;
 
         var fieldColumns = await FieldSchema.ForJobAsync(job, cancellationToken).ConfigureAwait(false);
-        await using var sink = await ReadSink.CreateAsync(fieldColumns, cancellationToken).ConfigureAwait(false);
+        // The document stages right after the read run in this pass (FusedDocumentPass.AfterRead): the read stage's shard is not written.
+        var fused = FusedDocumentPass.AfterRead(job);
+        await using var sink = fused.Count == 0
+            ? await ReadSink.CreateAsync(fieldColumns, cancellationToken).ConfigureAwait(false)
+            : await ReadSink.CreateFusedAsync(fieldColumns, await DocumentStage.BindAsync(fused, task.Services, cancellationToken).ConfigureAwait(false),
+                FusedDocumentPass.TapOfNext(job, fused[^1], task.Task), cancellationToken).ConfigureAwait(false);
         TaskProgress.Expect(0, shard.Objects.Sum(o => o.ReadBytes));
         foreach (var obj in shard.Objects)
         {
@@ -59,7 +64,12 @@ public sealed class ReadStage() : PipelineStage(0)
             await foreach (var record in reader.ReadAsync(content, new InputObject(obj.Source, obj.Size, input) { Part = part }, cancellationToken).ConfigureAwait(false))
                 await sink.AddAsync(obj.Source, record, cancellationToken).ConfigureAwait(false);
         }
-        await sink.CommitAsync(job.Data, task.OutputShardKey(task.Task), job.Layout.ShardQuarantine(Index, Name, task.Task), cancellationToken).ConfigureAwait(false);
+        var quarantineKey = job.Layout.ShardQuarantine(Index, Name, task.Task);
+        if (fused.Count == 0)
+            await sink.CommitAsync(job.Data, task.OutputShardKey(task.Task), quarantineKey, cancellationToken).ConfigureAwait(false);
+        else
+            await sink.CommitFusedAsync(job.Data, job.Layout, task.Task, job.Layout.ShardData(fused[^1].Index, fused[^1].Name, task.Task), quarantineKey,
+                (stats, ct) => FusedDocumentPass.RecordAsync(job, fused, 0, task.Task, stats, ct), cancellationToken).ConfigureAwait(false);
         return new TaskStats
         {
             In = sink.Records, Kept = sink.Kept, Quarantined = sink.Quarantined, BytesIn = bytesIn, Errors = sink.Errors,

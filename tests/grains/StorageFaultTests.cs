@@ -152,8 +152,10 @@ public sealed class StorageFaultTests(AzuriteFixture azurite) : IClassFixture<Az
         var resumed = await cluster.RunAsync(spec);
 
         Assert.True(resumed.State == JobState.Completed, resumed.Error);
+        // Finished tasks are not run again. The broken object is written by the read task of shard 1 (the read runs normalize and
+        // quality_filter in its own pass, FusedDocumentPass.AfterRead): that task never finished, every other read task did.
         var read = resumed.Phases.First(p => p.Stage == "00-read");
-        Assert.Equal(read.Total, read.Reused); // finished tasks are not run again
+        Assert.Equal(read.Total - 1, read.Reused);
         var expected = await CuratedOutput.ReadAsync(cleanData, OutputPrefix);
         var written = Resolver(dataContainer, null).DataStore;
         var actual = await CuratedOutput.ReadAsync(written, OutputPrefix);

@@ -147,4 +147,91 @@ public sealed class FusedDocumentStagesTests : IDisposable
         Assert.Equal(0, Shards(fusedRoot, "normalize"));
         Assert.Equal(0, Shards(fusedRoot, "tokenize"));
     }
+
+    /// <summary>
+    /// The read task runs normalize and quality_filter in its own pass; a task killed inside it (at a seeded, printed moment:
+    /// before or after a commit of a member's drops, a member's recorded stats, the tapped hash file or the shard) leaves
+    /// no task committed, and running the job again writes the uninterrupted run's bytes, drops and books.
+    /// </summary>
+    [Fact]
+    public async Task A_read_killed_inside_its_fused_pass_resumes_to_the_uninterrupted_bytes()
+    {
+        var input = _temp.Combine("kill-corpus");
+        Directory.CreateDirectory(input);
+        var corpus = new BigObjectCorpus(seed: 31);
+        for (var i = 0; i < 2; i++) await File.WriteAllBytesAsync(Path.Combine(input, $"docs-{i}.jsonl"), corpus.Jsonl(60_000));
+        var spec = new JobSpec
+        {
+            Name = "fused-kill",
+            Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl") }],
+            Sharding = new ShardingSpec { TargetShardBytes = 48 * 1024 },
+            Stages = [new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 200, MinWords = 30 }, new ExactDedupStageSpec()],
+            Output = new OutputSpec { Path = "curated/fused-kill" },
+        };
+        using var services = StageServices.CreateDefault();
+        var referenceStores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("kill-reference") });
+        await InProcessJob.RunAsync(spec, referenceStores, services);
+        var reference = await CuratedOutput.ReadAsync(referenceStores.DataStore, "curated/fused-kill");
+        Assert.True(reference.Manifest.Shards.Count > 1);
+        Assert.True(FusedDocumentPass.Enabled);
+
+        var seed = Environment.TickCount;
+        var random = new Random(seed);
+        var shardNumber = random.Next(reference.Manifest.Shards.Count);
+        var shard = JobLayout.ShardName(shardNumber);
+        string[] moments =
+        [
+            $"/00-read/{shard}.quarantine.parquet", $"/01-normalize/{shard}.drops.parquet", $"/02-quality_filter/{shard}.drops.parquet",
+            $"/01-normalize/fused/{shard}.stats.json", $"/02-quality_filter/fused/{shard}.stats.json", $"/03-exact_dedup/hash/{shard}.parquet",
+            $"/02-quality_filter/{shard}.parquet",
+        ];
+        var moment = moments[random.Next(moments.Length)];
+        var afterApplied = random.Next(2) == 1;
+        Console.WriteLine($"seed {seed}: killing the read of shard {shard} at its write of …{moment} ({(afterApplied ? "after" : "before")} it is applied)");
+
+        var root = _temp.Combine("kill-resumed");
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+        var killed = 0;
+        var killing = new KillingResolver(stores, key => key.EndsWith(moment, StringComparison.Ordinal) && Interlocked.Exchange(ref killed, 1) == 0, afterApplied);
+        await Assert.ThrowsAsync<IOException>(() => InProcessJob.RunAsync(spec, killing, services));
+        Assert.Equal(1, killed);
+        var job = await JobContext.CreateOrLoadAsync(spec, stores);
+        Assert.Null(await stores.DataStore.GetInfoAsync(job.Layout.TaskStats(0, ReadStage.StageName, ReadStage.ReadPhase, shardNumber)));
+
+        await InProcessJob.RunAsync(spec, stores, services);
+        var resumed = await CuratedOutput.ReadAsync(stores.DataStore, "curated/fused-kill");
+        Assert.Equal(reference.ShardHashes, resumed.ShardHashes);
+        Assert.Equal(reference.Drops, resumed.Drops);
+        Assert.Equal(reference.Manifest.Drops.Select(d => (d.Key, d.Sha256)), resumed.Manifest.Drops.Select(d => (d.Key, d.Sha256)));
+        Assert.Equal(reference.Manifest.Accounting.Stages.Select(a => (a.Stage, a.In, a.Kept)), resumed.Manifest.Accounting.Stages.Select(a => (a.Stage, a.In, a.Kept)));
+        // Neither run wrote the read stage's own shards or normalize's: the read pass wrote quality_filter's directly.
+        Assert.DoesNotContain(Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories),
+            f => Path.GetFileName(Path.GetDirectoryName(f)) is "00-read" or "01-normalize" && !f.EndsWith("drops.parquet", StringComparison.Ordinal)
+                 && !f.EndsWith("quarantine.parquet", StringComparison.Ordinal));
+    }
+
+    /// <summary>Fails the data-store writes <paramref name="kills"/> picks with an <see cref="IOException"/>, before or after applying them.</summary>
+    private sealed class KillingResolver(IStoreResolver inner, Func<string, bool> kills, bool afterApplied) : IStoreResolver
+    {
+        public IObjectStore DataStore { get; } = new KillingStore(inner.DataStore, kills, afterApplied);
+
+        public IObjectStore Resolve(StoreLocation location) => location.Kind == StoreKind.DataStore ? DataStore : inner.Resolve(location);
+
+        private sealed class KillingStore(IObjectStore inner, Func<string, bool> kills, bool afterApplied) : IObjectStore
+        {
+            public string Location => inner.Location;
+            public Task<ObjectInfo?> GetInfoAsync(string key, CancellationToken cancellationToken = default) => inner.GetInfoAsync(key, cancellationToken);
+            public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
+            public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default) => inner.OpenReadAsync(key, cancellationToken);
+            public Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
+
+            public async Task<ObjectInfo> WriteAsync(string key, Func<Stream, CancellationToken, Task> produce, WriteCondition condition,
+                CancellationToken cancellationToken = default)
+            {
+                if (!kills(key)) return await inner.WriteAsync(key, produce, condition, cancellationToken);
+                if (afterApplied) await inner.WriteAsync(key, produce, condition, cancellationToken);
+                throw new IOException($"killed at the write of {key}");
+            }
+        }
+    }
 }
