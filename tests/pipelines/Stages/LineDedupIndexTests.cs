@@ -1,5 +1,6 @@
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
+using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
@@ -46,6 +47,42 @@ public sealed class LineDedupIndexTests : IDisposable
         // The small run's index partitions (of the last snapshot at least) span several row groups.
         Assert.Contains(small[^1].RowGroups, count => count > 1);
         Assert.True(small[^1].Index.Sum(rows => rows.Count) > whole[0].Index.Sum(rows => rows.Count));
+    }
+
+    [Fact]
+    public async Task A_base_index_out_of_hash_order_fails_naming_the_object()
+    {
+        var root = _temp.Combine("unsorted");
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+        var input = _temp.Combine("unsorted-corpus");
+        _corpus.WritePart(input, 1);
+        using var services = StageServices.CreateDefault();
+        var job = await InProcessJob.RunAsync(Spec(input, "1"), stores, services);
+        var snapshot = await CuratedSnapshot.ReadAsync(stores.DataStore, OutputPath);
+        var partition = snapshot.Manifest.Snapshot!.Indexes.Where(i => i.Name == LineDedupStage.IndexName).MaxBy(i => i.Rows)!;
+        Assert.True(partition.Rows > 1);
+
+        // The same rows and file metadata in reverse order, in place of the base's partition.
+        var key = job.OutputKeyOf(partition.Key);
+        RecordBatch rows;
+        IReadOnlyDictionary<string, string> metadata;
+        await using (var stream = await job.Output.OpenReadAsync(key))
+        await using (var reader = await ParquetTableReader.OpenAsync(stream))
+        {
+            metadata = reader.Metadata;
+            rows = await reader.ReadRowGroupAsync(0);
+        }
+        var reversed = rows.Select(Enumerable.Range(0, rows.RowCount).Reverse().ToList());
+        var path = Path.Combine(root, key);
+        Assert.True(File.Exists(path), path);
+        await using (var file = File.Create(path))
+        await using (var writer = await ParquetTableWriter.CreateAsync(file, rows.Schema, metadata.ToDictionary()))
+            await writer.WriteAsync(reversed);
+
+        _corpus.WritePart(input, 2);
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => InProcessJob.RunAsync(Spec(input, "2"), stores, services));
+        Assert.Contains(key, error.Message, StringComparison.Ordinal);
+        Assert.Contains("a line index is sorted by hash", error.Message, StringComparison.Ordinal);
     }
 
     private sealed record Run(CuratedSnapshot Snapshot, List<List<(long High, long Low, string Id, int Kept)>> Index, List<int> RowGroups);
