@@ -7,7 +7,7 @@ namespace Curation.Pipelines.Stages;
 
 /// <summary>
 /// <see cref="LineUnits"/> on a document's UTF-8 bytes, as the shard stores them, for the hash phase: the same units in
-/// the same order (so a unit's index is the one <see cref="LineUnits.Split"/> gives on the decoded text) with the same
+/// the same order (so a unit's index is the one <see cref="LineUnits.Split(string, LineDedupUnit, List{LineUnit})"/> gives on the decoded text) with the same
 /// hashes, without decoding the document into a string. A unit of ASCII only (ASCII is already NFC) is normalised and
 /// hashed straight from its bytes: lower-cased, control characters dropped, whitespace runs collapsed, exactly as
 /// <see cref="ContentHash"/> does; any other unit is decoded alone and hashed by <see cref="LineUnits.Hash"/>. Units are
@@ -18,36 +18,8 @@ internal sealed class Utf8LineUnits
 {
     private byte[] _scratch = new byte[1024];
 
-    /// <summary>The non-blank units of <paramref name="text"/> as byte ranges [Start, End) (RemoveEnd unused: hashing only).</summary>
-    public static void Split(ReadOnlySpan<byte> text, LineDedupUnit unit, List<LineUnit> units)
-    {
-        units.Clear();
-        var position = 0;
-        int paragraphStart = -1, paragraphEnd = -1;
-        while (position <= text.Length)
-        {
-            var newline = text[position..].IndexOf((byte)'\n');
-            var lineEnd = newline < 0 ? text.Length : position + newline;
-            var blank = IsBlank(text[position..lineEnd]);
-            if (unit == LineDedupUnit.Line)
-            {
-                if (!blank) units.Add(new LineUnit(position, TrimCarriageReturn(text, position, lineEnd), lineEnd));
-            }
-            else if (blank)
-            {
-                if (paragraphStart >= 0) units.Add(new LineUnit(paragraphStart, paragraphEnd, lineEnd));
-                paragraphStart = -1;
-            }
-            else
-            {
-                if (paragraphStart < 0) paragraphStart = position;
-                paragraphEnd = TrimCarriageReturn(text, position, lineEnd);
-            }
-            if (newline < 0) break;
-            position = lineEnd + 1;
-        }
-        if (paragraphStart >= 0) units.Add(new LineUnit(paragraphStart, paragraphEnd, text.Length));
-    }
+    /// <summary>The units of <paramref name="text"/> as <see cref="LineUnits.Split(string, LineDedupUnit, List{LineUnit})"/> cuts them, as byte ranges.</summary>
+    public static void Split(ReadOnlySpan<byte> text, LineDedupUnit unit, List<LineUnit> units) => LineUnits.Split(text, unit, units, IsBlank);
 
     /// <summary>The unit's hash: the one <see cref="LineUnits.Hash"/> gives for the same unit of the decoded text.</summary>
     public ContentHash Hash(ReadOnlySpan<byte> text, LineUnit unit)
@@ -93,6 +65,4 @@ internal sealed class Utf8LineUnits
             ArrayPool<char>.Shared.Return(chars);
         }
     }
-
-    private static int TrimCarriageReturn(ReadOnlySpan<byte> text, int start, int end) => end > start && text[end - 1] == '\r' ? end - 1 : end;
 }
