@@ -50,12 +50,19 @@ public static class LineDedupBenchmark
         var stageSeconds = run.Phases.Where(p => p.Name.Contains(LineDedupStageSpec.TypeName, StringComparison.Ordinal)).Sum(p => p.WallSeconds);
         var bareTotal = (bare.Total + bareAfter.Total) / 2;
         var bareDedup = (bare.Dedup + bareAfter.Dedup) / 2;
+        // CPU seconds: what the work costs, whatever else the machine runs (wall times stretch under load, CPU does not).
+        var stagePhases = run.Phases.Where(p => p.Name.Contains(LineDedupStageSpec.TypeName, StringComparison.Ordinal)).ToList();
+        var stageCpu = stagePhases.Sum(p => p.CpuSeconds);
+        var jobCpu = run.Phases.Sum(p => p.CpuSeconds);
+        var bareTotalCpu = (bare.TotalCpu + bareAfter.TotalCpu) / 2;
+        var bareDedupCpu = (bare.DedupCpu + bareAfter.DedupCpu) / 2;
 
         Console.WriteLine();
         foreach (var phase in run.Phases)
-            Console.WriteLine($"{phase.Name,-30} {phase.Tasks,5} tasks {phase.WallSeconds,8:0.00} s");
+            Console.WriteLine($"{phase.Name,-30} {phase.Tasks,5} tasks {phase.WallSeconds,8:0.00} s   CPU {phase.CpuSeconds,7:0.00} s");
         Console.WriteLine($"{"total (incl. planning)",-30} {"",11} {run.Seconds,8:0.00} s   CPU {probe.CpuSeconds:0.0} s, peak WS {Measure.Size(probe.PeakWorkingSet)}");
-        Console.WriteLine($"bare: parse {bare.Parse:0.00} s + dedup {bare.Dedup:0.00} s (after the pipeline: {bareAfter.Parse:0.00} + {bareAfter.Dedup:0.00} s)");
+        Console.WriteLine($"bare: parse {bare.Parse:0.00} s + dedup {bare.Dedup:0.00} s (after the pipeline: {bareAfter.Parse:0.00} + {bareAfter.Dedup:0.00} s); " +
+                          $"CPU parse {bare.ParseCpu:0.00} s + dedup {bare.DedupCpu:0.00} s (after: {bareAfter.ParseCpu:0.00} + {bareAfter.DedupCpu:0.00} s)");
         Console.WriteLine();
         Console.WriteLine($"whole job:        {Measure.MiBps(bytes, run.Seconds)} MiB/s = {bytes / Measure.MiB / run.Seconds / threads:0.0} MiB/s per core; " +
                           $"bare {bytes / Measure.MiB / bareTotal / threads:0.0} MiB/s per core");
@@ -64,6 +71,11 @@ public static class LineDedupBenchmark
         Console.WriteLine($"ratio (bare time / pipeline time, higher is better; goal ≥ 0.7):");
         Console.WriteLine($"  whole job vs bare parse + dedup:  {bareTotal / run.Seconds:0.000}");
         Console.WriteLine($"  line_dedup phases vs bare dedup:  {bareDedup / stageSeconds:0.000}");
+        Console.WriteLine($"ratio by CPU seconds (bare CPU / pipeline CPU; robust when the machine is busy):");
+        Console.WriteLine($"  whole job vs bare parse + dedup:  {bareTotalCpu / jobCpu:0.000}   ({jobCpu:0.00} s vs {bareTotalCpu:0.00} s; " +
+                          $"{bytes / Measure.MiB / jobCpu:0.0} vs {bytes / Measure.MiB / bareTotalCpu:0.0} MiB/s per CPU-second)");
+        Console.WriteLine($"  line_dedup phases vs bare dedup:  {bareDedupCpu / stageCpu:0.000}   ({string.Join(" + ", stagePhases.Select(p => $"{p.Name[(p.Name.LastIndexOf('/') + 1)..]} {p.CpuSeconds:0.00}"))} " +
+                          $"= {stageCpu:0.00} s vs {bareDedupCpu:0.00} s)");
         Console.WriteLine($"removed lines: pipeline {removed:N0}, bare {bare.Removed:N0}; kept documents: pipeline {run.Kept:N0}, bare {bare.Kept:N0}");
         if (removed != bare.Removed || run.Kept != bare.Kept)
         {
@@ -114,15 +126,17 @@ public static class LineDedupBenchmark
         return (files, bytes, counts);
     }
 
-    private sealed record BareResult(double Parse, double Dedup, long Removed, long Kept)
+    private sealed record BareResult(double Parse, double Dedup, long Removed, long Kept, double ParseCpu, double DedupCpu)
     {
         public double Total => Parse + Dedup;
+        public double TotalCpu => ParseCpu + DedupCpu;
     }
 
     /// <summary>The reference: the same rule in memory, one process, no intermediate files.</summary>
     private static BareResult Bare(List<string> files, int threads)
     {
         var clock = Stopwatch.StartNew();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var docs = new List<(string Id, string Text)>[files.Count];
         Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, f =>
         {
@@ -135,6 +149,7 @@ public static class LineDedupBenchmark
             docs[f] = list;
         });
         var parse = clock.Elapsed.TotalSeconds;
+        var parsed = Process.GetCurrentProcess().TotalProcessorTime;
         clock.Restart();
 
         var partials = new Dictionary<ContentHash, (long Count, string First)>[threads];
@@ -186,6 +201,8 @@ public static class LineDedupBenchmark
             Interlocked.Add(ref removed, myRemoved);
             Interlocked.Add(ref kept, myKept);
         });
-        return new BareResult(parse, clock.Elapsed.TotalSeconds, removed, kept);
+        var dedup = clock.Elapsed.TotalSeconds;
+        var done = Process.GetCurrentProcess().TotalProcessorTime;
+        return new BareResult(parse, dedup, removed, kept, (parsed - cpu).TotalSeconds, (done - parsed).TotalSeconds);
     }
 }

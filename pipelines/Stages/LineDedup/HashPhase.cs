@@ -22,25 +22,25 @@ public sealed partial class LineDedupStage
         var ids = new List<string>();
         var targets = new OccurrenceColumns?[spec.Partitions];
         var units = new List<LineUnit>();
+        var hasher = new Utf8LineUnits();
         var firstUnit = new Dictionary<ContentHash, int>();
         var row = 0;
         long bytesIn = 0, unitCount = 0, occurrences = 0;
+        // The texts are hashed from their UTF-8 bytes (as the shard stores them): no string per document.
         await using (var input = await data.OpenReadAsync(inputKey, cancellationToken).ConfigureAwait(false))
-        await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
-            await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Text], cancellationToken).ConfigureAwait(false))
+            await ShardTexts.ForEachRowGroupAsync(input, inputKey, (batchIds, texts) =>
             {
-                ids.AddRange(batch.Ids.List);
-                var texts = batch.Texts;
-                for (var i = 0; i < batch.RowCount; i++, row++)
+                ids.AddRange(batchIds);
+                for (var i = 0; i < texts.Length; i++, row++)
                 {
-                    var text = texts[i];
-                    bytesIn += System.Text.Encoding.UTF8.GetByteCount(text);
-                    LineUnits.Split(text, spec.Unit, units);
+                    var text = texts[i].Span;
+                    bytesIn += text.Length;
+                    Utf8LineUnits.Split(text, spec.Unit, units);
                     unitCount += units.Count;
                     firstUnit.Clear();
                     for (var u = 0; u < units.Count; u++)
                     {
-                        var hash = LineUnits.Hash(text, units[u]);
+                        var hash = hasher.Hash(text, units[u]);
                         // A unit repeated within the document is one occurrence; its first unit is marked (~index) so
                         // apply looks for the later copies of that one hash only.
                         if (firstUnit.TryGetValue(hash, out var first))
@@ -54,7 +54,7 @@ public sealed partial class LineDedupStage
                         (targets[hash.PartitionOf(spec.Partitions)] ??= new OccurrenceColumns()).Add(hash, row, unit);
                     occurrences += firstUnit.Count;
                 }
-            }
+            }, cancellationToken).ConfigureAwait(false);
 
         var (ranks, order) = RankedIds.Rank(ids);
         var encoded = RankedIds.Encode(ids, order);

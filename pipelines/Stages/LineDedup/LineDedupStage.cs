@@ -20,9 +20,10 @@ namespace Curation.Pipelines.Stages;
 /// </list>
 /// Every choice depends only on ids, positions and the spec: silo count and timing never change the result.
 /// A versioned corpus keeps a durable line index per hash partition in each snapshot (<see cref="IndexName"/>: hash →
-/// documents keeping it, the first of them): a refresh's resolve loads the base's partition first, so units the corpus
-/// already keeps are removed from the new documents, and writes the merged partition (the base's by reference when
-/// this run changed nothing in it).
+/// documents keeping it, the first of them; sorted by hash): a refresh's resolve streams the base's partition against
+/// this run's units (never holding it), so units the corpus already keeps are removed from the new documents, and
+/// writes the merged partition by a streaming merge (the base's by reference when this run changed nothing in it).
+/// The hash phase hashes each text from its UTF-8 bytes as the shard stores them (<see cref="Utf8LineUnits"/>).
 /// </summary>
 public sealed partial class LineDedupStage(int index, LineDedupStageSpec spec) : PipelineStage(index)
 {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -5,48 +6,69 @@ using Curation.Pipelines.Text;
 
 namespace Curation.Pipelines.Stages;
 
-// The durable line index of a versioned corpus: per hash partition, every distinct unit of the corpus with the number
-// of corpus documents keeping it and the first of them. Loaded by a refresh's resolve, merged and written per snapshot.
+// The durable line index of a versioned corpus: per hash partition, every distinct unit of the corpus (sorted by hash)
+// with the number of corpus documents keeping it and the first of them. A refresh's resolve streams the base's partition
+// twice against this run's units, never holding it: once to learn which of this run's units the corpus keeps (hash and
+// count columns only), once to write the merged partition.
 public sealed partial class LineDedupStage
 {
     /// <summary>The index's name in the snapshot manifest (<c>index/{stage}/lines-{partition}.parquet</c>).</summary>
     public const string IndexName = "lines";
 
     private const string UnitMetadata = "curation.line_dedup.unit";
-
-    private static readonly IReadOnlyList<ColumnSchema> IndexSchema =
-        [new(HashHigh, typeof(long)), new(HashLow, typeof(long)), new(Columns.Id, typeof(string)), new("kept", typeof(int))];
+    private const string Kept = "kept";
 
     /// <summary>
-    /// A refresh: the base snapshot's line index of this partition (null for a plain output or the first snapshot),
-    /// each row handed to <paramref name="add"/> as (hash, first keeper's id, documents keeping it). A base indexed with
-    /// the other unit (lines vs paragraphs) fails naming the setting: its hashes would never match.
+    /// Rows per row group of a merged index partition: bounds what the merge holds besides this run's units (settable for
+    /// tests, which merge across many row groups; the layout never changes an index's rows).
     /// </summary>
-    private async Task<SnapshotIndex?> LoadBaseIndexAsync(TaskContext task, int partition, Action<ContentHash, string, int> add,
+    internal static int IndexRowGroupRows { get; set; } = 64 * 1024;
+
+    private static readonly IReadOnlyList<ColumnSchema> IndexSchema =
+        [new(HashHigh, typeof(long)), new(HashLow, typeof(long)), new(Columns.Id, typeof(string)), new(Kept, typeof(int))];
+
+    /// <summary>
+    /// A refresh: joins the base snapshot's line index of this partition into this run's <paramref name="entries"/>,
+    /// streaming its hash and count columns (never its ids): a unit of this run that corpus documents already keep gets
+    /// them as its first keepers (<see cref="Entry.WithCorpus"/>). Returns the number of units the base indexes. A base
+    /// indexed with the other unit (lines vs paragraphs) fails naming the setting (its hashes would never match); one not
+    /// sorted by hash, or with a unit kept by no document, fails naming the object.
+    /// </summary>
+    private async Task<long> JoinBaseIndexAsync(TaskContext task, SnapshotIndex baseIndex, Dictionary<ContentHash, Entry> entries,
         CancellationToken cancellationToken)
     {
-        if (task.Job.Refresh is null) return null;
-        var found = (await task.Job.BaseIndexAsync(Folder, IndexName, spec.Partitions, cancellationToken).ConfigureAwait(false)).ElementAtOrDefault(partition);
-        if (found is null) return null;
-        await using var input = await task.Job.Output.OpenReadAsync(task.Job.OutputKeyOf(found.Key), cancellationToken).ConfigureAwait(false);
+        var key = task.Job.OutputKeyOf(baseIndex.Key);
+        await using var input = await task.Job.Output.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
         var unit = reader.Metadata.GetValueOrDefault(UnitMetadata);
         if (unit != UnitName)
             throw new InvalidOperationException(
-                $"{this}: the base snapshot {task.Job.Refresh.BaseSnapshot} indexed unit = {unit ?? "?"}, this job asks for unit = {UnitName}: " +
+                $"{this}: the base snapshot {task.Job.Refresh!.BaseSnapshot} indexed unit = {unit ?? "?"}, this job asks for unit = {UnitName}: " +
                 "a refresh needs the same unit (start a new corpus instead).");
-        await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        var keep = spec.MaxOccurrences;
+        long rows = 0;
+        ContentHash? previous = null;
+        await foreach (var batch in reader.ReadColumnsAsync([HashHigh, HashLow, Kept], cancellationToken).ConfigureAwait(false))
         {
-            var (high, low, ids, kept) = (batch.GetColumn<long>(HashHigh), batch.GetColumn<long>(HashLow), batch.Ids, batch.GetColumn<int>("kept"));
-            for (var i = 0; i < batch.RowCount; i++) add(new ContentHash(high[i], low[i]), ids[i], kept[i]);
+            var (high, low, kept) = (batch.GetColumn<long>(HashHigh).List, batch.GetColumn<long>(HashLow).List, batch.GetColumn<int>(Kept).List);
+            for (var i = 0; i < batch.RowCount; i++, rows++)
+            {
+                var hash = new ContentHash(high[i], low[i]);
+                if (previous is { } before && CompareHashes(before, hash) >= 0)
+                    throw new InvalidDataException($"{key}: row {rows:N0} (hash {hash}) does not follow {before}: a line index is sorted by hash, each once.");
+                if (kept[i] < 1) throw new InvalidDataException($"{key}: row {rows:N0} (hash {hash}) says {kept[i]} documents keep the unit (at least 1).");
+                previous = hash;
+                ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(entries, hash);
+                if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry)) entry = entry.WithCorpus(kept[i], keep);
+            }
         }
-        return found;
+        return rows;
     }
 
     /// <summary>
-    /// A versioned corpus: this partition's index for the snapshot this job writes — the base's units and this run's,
-    /// sorted by hash, each with its keepers after this run — or the base's object by reference when this run added no
-    /// unit and no keeper here.
+    /// A versioned corpus: this partition's index for the snapshot this job writes — the base's rows merged in hash order
+    /// with this run's units, each of those with its keepers after this run — or the base's object by reference when this
+    /// run added no unit and no keeper here. Streams the base; holds one row group of the output besides this run's units.
     /// </summary>
     /// <param name="ids">The ids resolve read back, holding every new unit's first keeper.</param>
     private async Task<List<SnapshotIndex>?> WriteIndexAsync(TaskContext task, int partition, SnapshotIndex? baseIndex,
@@ -54,20 +76,51 @@ public sealed partial class LineDedupStage
     {
         if (task.Job.Refresh is null) return null;
         var keep = spec.MaxOccurrences;
-        if (baseIndex is not null && !entries.Values.Any(e => e.Kept(keep) != e.Indexed)) return [baseIndex];
-        var index = RecordBatch.WithSchema(IndexSchema, entries.Count);
-        var (high, low, column, kept) = (index.GetColumn<long>(HashHigh), index.GetColumn<long>(HashLow), index.Ids, index.GetColumn<int>("kept"));
-        foreach (var (hash, entry) in entries.OrderBy(e => e.Key.High).ThenBy(e => e.Key.Low))
-        {
-            high.Add(hash.High);
-            low.Add(hash.Low);
-            var keeper = entry.Keeper;
-            column.Add(keeper.Shard < 0 ? entry.CorpusId! : ids[(keeper.Shard, keeper.Rank)]);
-            kept.Add(entry.Kept(keep));
-        }
-        return [await StageObjects.WriteIndexAsync(task, IndexName, partition, IndexSchema, new Dictionary<string, string> { [UnitMetadata] = UnitName },
-            (writer, ct) => writer.WriteAsync(index, ct), cancellationToken).ConfigureAwait(false)];
+        var addsNothing = !entries.Values.Any(e => e.Kept(keep) != e.Indexed);
+        return [await CorpusIndex.MergeOrCarryAsync(task, IndexName, partition, baseIndex, addsNothing, IndexSchema,
+            new Dictionary<string, string> { [UnitMetadata] = UnitName }, async (writer, baseRows, ct) =>
+            {
+                var fresh = entries.Keys.ToArray();
+                Array.Sort(fresh, CompareHashes);
+                var next = 0;
+                var index = RecordBatch.WithSchema(IndexSchema);
+                async Task AddAsync(ContentHash hash, string id, int kept)
+                {
+                    index.GetColumn<long>(HashHigh).Add(hash.High);
+                    index.GetColumn<long>(HashLow).Add(hash.Low);
+                    index.Ids.Add(id);
+                    index.GetColumn<int>(Kept).Add(kept);
+                    if (index.RowCount < IndexRowGroupRows) return;
+                    await writer.WriteAsync(index, ct).ConfigureAwait(false);
+                    index = RecordBatch.WithSchema(IndexSchema);
+                }
+                // This run's unit: its first keeper is a corpus document (the base row's id) or one of this run's.
+                Task AddFreshAsync(ContentHash hash, string? corpusId)
+                {
+                    var entry = entries[hash];
+                    var keeper = entry.Keeper;
+                    var id = keeper.Shard >= 0 ? ids[(keeper.Shard, keeper.Rank)]
+                        : corpusId ?? throw new InvalidOperationException($"{this}: unit {hash} has a corpus keeper but is not in the base's index.");
+                    return AddAsync(hash, id, entry.Kept(keep));
+                }
+                await foreach (var batch in baseRows.ConfigureAwait(false))
+                {
+                    var (high, low, kept) = (batch.GetColumn<long>(HashHigh).List, batch.GetColumn<long>(HashLow).List, batch.GetColumn<int>(Kept).List);
+                    for (var i = 0; i < batch.RowCount; i++)
+                    {
+                        var hash = new ContentHash(high[i], low[i]);
+                        while (next < fresh.Length && CompareHashes(fresh[next], hash) < 0) await AddFreshAsync(fresh[next++], null).ConfigureAwait(false);
+                        if (next < fresh.Length && fresh[next] == hash) await AddFreshAsync(fresh[next++], batch.Ids[i]).ConfigureAwait(false);
+                        else await AddAsync(hash, batch.Ids[i], kept[i]).ConfigureAwait(false);
+                    }
+                }
+                while (next < fresh.Length) await AddFreshAsync(fresh[next++], null).ConfigureAwait(false);
+                await writer.WriteAsync(index, ct).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false)];
     }
+
+    /// <summary>The index's order: by the hash's high, then low half (signed).</summary>
+    private static int CompareHashes(ContentHash a, ContentHash b) => a.High != b.High ? a.High.CompareTo(b.High) : a.Low.CompareTo(b.Low);
 
     private string UnitName => spec.Unit == LineDedupUnit.Line ? "line" : "paragraph";
 }

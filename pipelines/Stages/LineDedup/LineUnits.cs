@@ -1,3 +1,4 @@
+using System.Numerics;
 using Curation.Pipelines.Text;
 
 namespace Curation.Pipelines.Stages;
@@ -14,21 +15,33 @@ public readonly record struct LineUnit(int Start, int End, int RemoveEnd)
 /// </summary>
 public static class LineUnits
 {
-    public static void Split(string text, LineDedupUnit unit, List<LineUnit> units)
+    public static void Split(string text, LineDedupUnit unit, List<LineUnit> units) =>
+        Split(text.AsSpan(), unit, units, static line => line.IsWhiteSpace());
+
+    /// <summary>Whether a line (without its line feed) is blank.</summary>
+    internal delegate bool BlankTest<T>(ReadOnlySpan<T> line);
+
+    /// <summary>
+    /// The units of <paramref name="text"/>, its characters or its UTF-8 bytes (line feeds and carriage returns are the
+    /// same code in both, and never part of a multi-byte sequence), positions in the span's elements.
+    /// </summary>
+    internal static void Split<T>(ReadOnlySpan<T> text, LineDedupUnit unit, List<LineUnit> units, BlankTest<T> isBlank)
+        where T : unmanaged, INumberBase<T>
     {
         units.Clear();
-        var span = text.AsSpan();
+        var (lineFeed, carriageReturn) = (T.CreateTruncating('\n'), T.CreateTruncating('\r'));
         var position = 0;
         int paragraphStart = -1, paragraphEnd = -1;
         while (position <= text.Length)
         {
-            var newline = span[position..].IndexOf('\n');
+            var newline = text[position..].IndexOf(lineFeed);
             var lineEnd = newline < 0 ? text.Length : position + newline;
             var next = newline < 0 ? text.Length + 1 : lineEnd + 1;
-            var blank = span[position..lineEnd].IsWhiteSpace();
+            var blank = isBlank(text[position..lineEnd]);
+            var end = lineEnd > position && text[lineEnd - 1] == carriageReturn ? lineEnd - 1 : lineEnd;
             if (unit == LineDedupUnit.Line)
             {
-                if (!blank) units.Add(new LineUnit(position, TrimCarriageReturn(span, position, lineEnd), Math.Min(next, text.Length)));
+                if (!blank) units.Add(new LineUnit(position, end, Math.Min(next, text.Length)));
             }
             else if (blank)
             {
@@ -38,7 +51,7 @@ public static class LineUnits
             else
             {
                 if (paragraphStart < 0) paragraphStart = position;
-                paragraphEnd = TrimCarriageReturn(span, position, lineEnd);
+                paragraphEnd = end;
             }
             if (newline < 0) break;
             position = next;
@@ -84,6 +97,4 @@ public static class LineUnits
         }
         return result;
     }
-
-    private static int TrimCarriageReturn(ReadOnlySpan<char> text, int start, int end) => end > start && text[end - 1] == '\r' ? end - 1 : end;
 }

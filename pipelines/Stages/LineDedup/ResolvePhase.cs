@@ -19,16 +19,10 @@ public sealed partial class LineDedupStage
         var keep = spec.MaxOccurrences;
 
         // Pass 1: per hash, the number of documents and, per shard, its first `keep` holders by rank (the keep order
-        // within a shard). Memory: one entry per distinct unit hash of this partition, candidates only for hashes seen
-        // twice, and 24 bytes per occurrence (so pass 2 does not read and decode every shard's file again).
+        // within a shard). Memory: one entry per distinct unit hash this run found in this partition, candidates only for
+        // hashes seen twice, and 24 bytes per occurrence (so pass 2 does not read and decode every shard's file again).
         var entries = new Dictionary<ContentHash, Entry>();
-        // A versioned corpus first loads its base snapshot's line index of this partition: the corpus' documents come
-        // before every new one (the CCNet rule "keep the first"), so the corpus documents keeping a unit are its first
-        // keepers and a new document keeps it only while fewer than `keep` corpus documents do.
         var indexing = task.Job.Refresh is not null;
-        var baseIndex = await LoadBaseIndexAsync(task, partition, (hash, id, kept) => entries[hash] = Entry.OfCorpus(id, kept, keep),
-            cancellationToken).ConfigureAwait(false);
-        var indexed = entries.Count;
         var seen = new List<Occurrence>[shards];
         long occurrences = 0;
         for (var shard = 0; shard < shards; shard++)
@@ -50,6 +44,12 @@ public sealed partial class LineDedupStage
                 }
             }
         }
+
+        // A versioned corpus: its base snapshot's line index of this partition is streamed against these units. The
+        // corpus' documents come before every new one (the CCNet rule "keep the first"), so the corpus documents keeping
+        // a unit are its first keepers and a new document keeps it only while fewer than `keep` corpus documents do.
+        var baseIndex = await CorpusIndex.BaseAsync(task, IndexName, spec.Partitions, partition, cancellationToken).ConfigureAwait(false);
+        var indexed = baseIndex is null ? 0 : await JoinBaseIndexAsync(task, baseIndex, entries, cancellationToken).ConfigureAwait(false);
 
         // The keepers of every unit found in more than `keep` documents: the first `keep` by (id, shard, row). Ids are
         // read back (from the hash phase's ranked ids) only where the candidates lie in more than one shard, and, for a
@@ -121,7 +121,7 @@ public sealed partial class LineDedupStage
             In = occurrences, Seconds = clock.Elapsed.TotalSeconds, Indexes = indexes,
             Metrics =
             {
-                ["distinct_units"] = entries.Count - indexed + entries.Values.Count(e => e.Indexed > 0 && e.Count > e.Indexed),
+                ["distinct_units"] = entries.Count,
                 ["repeated_units"] = entries.Values.Count(e => e.Removed(keep) > 0),
                 ["occurrences_removed"] = removed,
             },
@@ -144,8 +144,8 @@ public sealed partial class LineDedupStage
     /// One unit hash: the documents it occurs in and its keeper candidates: <see cref="First"/> alone until a second
     /// document holds it, then <see cref="Candidates"/>: per shard its first <c>maxOccurrences</c> holders by rank
     /// (shards arrive in order, so the current shard's are the list's tail); after <see cref="Resolve"/> the keepers.
-    /// A unit of a versioned corpus' index starts with its <see cref="Indexed"/> corpus keepers (shard −1, counted in
-    /// <see cref="Count"/>), which come before every document of this run.
+    /// A unit of a versioned corpus' index gets its <see cref="Indexed"/> corpus keepers (shard −1, counted in
+    /// <see cref="Count"/>) by <see cref="WithCorpus"/>: they come before every document of this run.
     /// </summary>
     private struct Entry(Holder first)
     {
@@ -153,15 +153,20 @@ public sealed partial class LineDedupStage
         public Holder First { get; } = first;
         public List<Holder>? Candidates { get; private set; }
 
-        /// <summary>Corpus documents keeping the unit (from the base snapshot's index), the first of them <see cref="CorpusId"/>.</summary>
+        /// <summary>Corpus documents keeping the unit (from the base snapshot's index; the first one's id is there).</summary>
         public int Indexed { get; private init; }
-        public string? CorpusId { get; private init; }
 
-        public static Entry OfCorpus(string id, int kept, int keep) => new(new Holder(-1, 0, -1))
+        /// <summary>
+        /// This run's entry of a unit that <paramref name="kept"/> corpus documents keep: their first <paramref name="keep"/>
+        /// come before this run's candidates (which are kept per shard, so prepending them changes no shard's list).
+        /// </summary>
+        public readonly Entry WithCorpus(int kept, int keep)
         {
-            Count = kept, Indexed = kept, CorpusId = id,
-            Candidates = kept == 1 ? null : Enumerable.Range(0, Math.Min(kept, keep)).Select(rank => new Holder(-1, rank, -1)).ToList(),
-        };
+            var candidates = new List<Holder>();
+            for (var rank = 0; rank < Math.Min(kept, keep); rank++) candidates.Add(new Holder(-1, rank, -1));
+            candidates.AddRange(Candidates ?? [First]);
+            return new Entry(candidates[0]) { Count = Count + kept, Indexed = kept, Candidates = candidates };
+        }
 
         /// <summary>The first keeper (after <see cref="Resolve"/> where the candidates span shards).</summary>
         public readonly Holder Keeper => Candidates is { Count: > 0 } list ? list[0] : First;

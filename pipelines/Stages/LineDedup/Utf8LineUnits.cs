@@ -1,0 +1,68 @@
+using System.Buffers;
+using System.IO.Hashing;
+using System.Text;
+using Curation.Pipelines.Text;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>
+/// <see cref="LineUnits"/> on a document's UTF-8 bytes, as the shard stores them, for the hash phase: the same units in
+/// the same order (so a unit's index is the one <see cref="LineUnits.Split(string, LineDedupUnit, List{LineUnit})"/> gives on the decoded text) with the same
+/// hashes, without decoding the document into a string. A unit of ASCII only (ASCII is already NFC) is normalised and
+/// hashed straight from its bytes: lower-cased, control characters dropped, whitespace runs collapsed, exactly as
+/// <see cref="ContentHash"/> does; any other unit is decoded alone and hashed by <see cref="LineUnits.Hash"/>. Units are
+/// cut at line feeds, which are never part of a multi-byte sequence, so a unit decodes to the same characters alone as
+/// inside its document (an invalid sequence too: the decoder replaces it the same way).
+/// </summary>
+internal sealed class Utf8LineUnits
+{
+    private byte[] _scratch = new byte[1024];
+
+    /// <summary>The units of <paramref name="text"/> as <see cref="LineUnits.Split(string, LineDedupUnit, List{LineUnit})"/> cuts them, as byte ranges.</summary>
+    public static void Split(ReadOnlySpan<byte> text, LineDedupUnit unit, List<LineUnit> units) => LineUnits.Split(text, unit, units, IsBlank);
+
+    /// <summary>The unit's hash: the one <see cref="LineUnits.Hash"/> gives for the same unit of the decoded text.</summary>
+    public ContentHash Hash(ReadOnlySpan<byte> text, LineUnit unit)
+    {
+        var bytes = text[unit.Start..unit.End];
+        if (!Ascii.IsValid(bytes)) return ContentHash.Of(Encoding.UTF8.GetString(bytes), caseFold: true, collapseWhitespace: true);
+        if (_scratch.Length < bytes.Length) _scratch = new byte[Math.Max(bytes.Length, 2 * _scratch.Length)];
+        var target = _scratch;
+        var length = 0;
+        var pendingSpace = false;
+        foreach (var b in bytes)
+        {
+            if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or (byte)'\v' or (byte)'\f')
+            {
+                pendingSpace = length > 0;
+                continue;
+            }
+            if (b < 32 || b == 127) continue;
+            if (pendingSpace) { target[length++] = (byte)' '; pendingSpace = false; }
+            target[length++] = (uint)(b - 'A') <= 'Z' - 'A' ? (byte)(b | 0x20) : b;
+        }
+        var hash = XxHash128.HashToUInt128(target.AsSpan(0, length));
+        return new ContentHash((long)(ulong)(hash >> 64), (long)(ulong)hash);
+    }
+
+    /// <summary>Whether the line is all whitespace (<see cref="char.IsWhiteSpace(char)"/>, as <see cref="LineUnits"/> decides).</summary>
+    private static bool IsBlank(ReadOnlySpan<byte> line)
+    {
+        var ascii = true;
+        foreach (var b in line)
+        {
+            if (b >= 0x80) ascii = false;
+            else if (b != (byte)' ' && (b < 9 || b > 13)) return false;
+        }
+        if (ascii) return true;
+        var chars = ArrayPool<char>.Shared.Rent(Encoding.UTF8.GetMaxCharCount(line.Length));
+        try
+        {
+            return chars.AsSpan(0, Encoding.UTF8.GetChars(line, chars)).IsWhiteSpace();
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(chars);
+        }
+    }
+}

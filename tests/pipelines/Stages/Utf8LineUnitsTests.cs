@@ -1,0 +1,58 @@
+using System.Text;
+using Curation.Pipelines.Stages;
+using Xunit.Abstractions;
+
+namespace Curation.Pipelines.Tests.Stages;
+
+/// <summary>
+/// The hash phase's UTF-8 path against <see cref="LineUnits"/> on the decoded text: the same units (count and order) with
+/// the same hashes, for lines and paragraphs, on ASCII, every script, mixed case, controls, Unicode whitespace,
+/// unnormalised and invalid UTF-8.
+/// </summary>
+public sealed class Utf8LineUnitsTests(ITestOutputHelper output)
+{
+    private static readonly string[] Pieces =
+    [
+        "Cookie notice: we use cookies.", "COOKIE   NOTICE:\tWe use Cookies.", "  indented line  ", "tabs\tand\vfeeds\f",
+        "控制字符与中文没有空格", "ภาษาไทยไม่มีช่องว่าง", "日本語のテキスト", "Ünïcödé Straße İstanbul", "e\u0301 decomposed é",
+        "zero\u200Bwidth\u200Djoiner", "nbsp\u00A0inside", "\u3000ideographic space", "\u2028", "\u00A0", "\u0085", "emoji 👍🏽 family 👨‍👩‍👧",
+        "bell\u0007 and del\u007F", "\u001C\u001F separators", "ALL CAPS LINE", "a", "", " ", "\t", "\r", "Ελληνικά ΚΕΦΑΛΑΙΑ", "Кириллица ЗАГЛАВНЫЕ",
+        "العربية نص", "עברית", "한국어 텍스트",
+    ];
+
+    [Theory]
+    [InlineData(LineDedupUnit.Line)]
+    [InlineData(LineDedupUnit.Paragraph)]
+    public void The_utf8_path_finds_the_same_units_and_hashes_as_the_text_path(LineDedupUnit unit)
+    {
+        var seed = Environment.TickCount;
+        output.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        var hasher = new Utf8LineUnits();
+        var (fromText, fromBytes) = (new List<LineUnit>(), new List<LineUnit>());
+        for (var doc = 0; doc < 2000; doc++)
+        {
+            var text = new StringBuilder();
+            for (var line = random.Next(0, 12); line > 0; line--)
+            {
+                for (var piece = random.Next(1, 4); piece > 0; piece--) text.Append(Pieces[random.Next(Pieces.Length)]).Append(random.Next(3) == 0 ? "  " : " ");
+                text.Append(random.Next(5) switch { 0 => "\r\n", 1 => "\n\n", 2 => "\n \n", _ => "\n" });
+            }
+            Check(text.ToString(), Encoding.UTF8.GetBytes(text.ToString()));
+        }
+        // Invalid UTF-8 (a lone continuation byte, a truncated sequence before a line feed and at the end): Parquet's decoder
+        // replaces it; the unit decoded alone is replaced the same way.
+        byte[] invalid = [.. "ok line\n"u8, 0x80, .. " after\n"u8, .. "cut "u8, 0xE6, 0x97, .. "\nok line\n"u8, .. "end "u8, 0xF0, 0x9F];
+        Check(Encoding.UTF8.GetString(invalid), invalid);
+
+        void Check(string text, byte[] bytes)
+        {
+            LineUnits.Split(text, unit, fromText);
+            Utf8LineUnits.Split(bytes, unit, fromBytes);
+            Assert.Equal(fromText.Count, fromBytes.Count);
+            for (var u = 0; u < fromText.Count; u++)
+                Assert.True(LineUnits.Hash(text, fromText[u]) == hasher.Hash(bytes, fromBytes[u]),
+                    $"unit {u} ({text.Substring(fromText[u].Start, fromText[u].Length)}) hashes differently from its UTF-8 bytes");
+        }
+    }
+}
