@@ -58,8 +58,11 @@ public static class StaticRecipesBenchmark
         try { Directory.Delete(demo.Folder, recursive: true); } catch (IOException) { }
         var demoTexts = demo.Texts.DistinctBy(t => t.ToLowerInvariant()).ToList();
         var (_, debTexts, debFiles) = DebianDocsCorpus.Build(options.CascadeDocs);
+        var (manTexts, manFiles) = options.ManDocs > 0 ? ManPagesCorpus.Build(options.ManDocs) : ([], 0);
         var corpora = new List<Corpus>();
-        foreach (var (name, texts) in new[] { ("demo", (IReadOnlyList<string>)demoTexts), ("debian-docs", debTexts) })
+        var sources = new List<(string, IReadOnlyList<string>)> { ("demo", demoTexts), ("debian-docs", debTexts) };
+        if (manTexts.Count > 1) sources.Add(("man-pages", manTexts));
+        foreach (var (name, texts) in sources)
         {
             var tokens = new ReadOnlyMemory<int>[texts.Count];
             Parallel.For(0, texts.Count, i => tokens[i] = tokenizer.Tokenize(texts[i]));
@@ -79,7 +82,8 @@ public static class StaticRecipesBenchmark
             corpora.Add(new Corpus(name, texts, tokens, truth, truthM,
                 [("eps 0.01", 0.01), ("eps 0.05", 0.05), ("keep 0.90", CascadeBenchmark.KeepEps(sorted, 0.90)), ("keep 0.95", CascadeBenchmark.KeepEps(sorted, 0.95))]));
         }
-        Console.WriteLine($"corpora: demo {demoTexts.Count:N0} documents, debian-docs {debTexts.Count:N0} paragraphs of {debFiles:N0} files; {Machine.Load()}");
+        Console.WriteLine($"corpora: demo {demoTexts.Count:N0} documents, debian-docs {debTexts.Count:N0} paragraphs of {debFiles:N0} files, " +
+                          $"man-pages {manTexts.Count:N0} paragraphs of {manFiles:N0} pages; {Machine.Load()}");
 
         long[] Count(IEnumerable<ReadOnlyMemory<int>> documents)
         {
