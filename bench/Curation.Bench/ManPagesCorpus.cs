@@ -1,5 +1,3 @@
-using System.IO.Compression;
-using System.Text;
 using Curation.Testing;
 
 namespace Curation.Bench;
@@ -21,7 +19,6 @@ public static class ManPagesCorpus
         var texts = new List<string>();
         var files = 0;
         if (!Directory.Exists(Root)) return (texts, 0);
-        var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
         var paths = Directory.EnumerateDirectories(Root, "man*").SelectMany(folder => Directory.EnumerateFiles(folder, "*.gz"))
             .Order(StringComparer.Ordinal).ToList();
         var order = Enumerable.Range(0, 7).SelectMany(offset => paths.Where((_, i) => i % 7 == offset));
@@ -29,15 +26,7 @@ public static class ManPagesCorpus
         foreach (var path in order)
         {
             if (texts.Count >= documents) break;
-            string roff;
-            try
-            {
-                using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
-                using var buffer = new MemoryStream();
-                gz.CopyTo(buffer);
-                roff = strict.GetString(buffer.ToArray());
-            }
-            catch (Exception e) when (e is InvalidDataException or DecoderFallbackException or IOException or UnauthorizedAccessException) { continue; }
+            if (LabelledLanguageCorpus.ReadPage(path) is not { } roff) continue;
             files++;
             var taken = 0;
             foreach (var text in LabelledLanguageCorpus.Paragraphs(roff))
