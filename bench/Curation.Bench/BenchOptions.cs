@@ -77,6 +77,9 @@ public sealed record BenchOptions
     /// <summary>Paragraphs of Debian documentation in <c>cascade</c>'s second corpus.</summary>
     public int CascadeDocs { get; init; } = 6000;
 
+    /// <summary>static-recipes: paragraphs of English man pages in the third corpus (0 leaves it out).</summary>
+    public int ManDocs { get; init; } = 5000;
+
     /// <summary>static-recipes: only the variants at these indexes (0-based, comma-separated on the command line).</summary>
     public IReadOnlySet<int>? Variants { get; init; }
 
@@ -112,6 +115,7 @@ public sealed record BenchOptions
                 "--file" => options with { UseFile = true },
                 "--provider" => options with { Provider = i + 1 < args.Length && args[i + 1] is "cpu" or "cuda" or "auto" ? args[++i] : throw new ArgumentException("--provider needs cpu, cuda or auto") },
                 "--cascade-docs" => options with { CascadeDocs = Next("--cascade-docs") },
+                "--man-docs" => options with { ManDocs = Next("--man-docs") },
                 "--variants" => options with { Variants = args[++i].Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToHashSet() },
                 "--model" => options with { Model = i + 1 < args.Length ? args[++i] : throw new ArgumentException("--model needs a name (static)") },
                 "--vectors" => options with { Vectors = Next("--vectors") },
@@ -183,6 +187,7 @@ public sealed record BenchOptions
 
           --provider P       embed: cpu | cuda | auto (default) for the pipeline's runtime and the bare loop alike
           --cascade-docs N   cascade: paragraphs of /usr/share/doc in the second corpus (default 6000)
+          --man-docs N       static-recipes: paragraphs of /usr/share/man in the third corpus (default 5000, 0: left out)
           --variants 0,3     static-recipes: only these variants (0-based)
           --seed N           seed of the generated data (default 42)
         """;

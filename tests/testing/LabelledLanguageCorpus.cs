@@ -20,7 +20,6 @@ public static partial class LabelledLanguageCorpus
     {
         var documents = new List<Document>();
         if (!Directory.Exists(manRoot)) return documents;
-        var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
         var byLanguage = new Dictionary<string, int>(StringComparer.Ordinal);
         var folders = Directory.EnumerateDirectories(manRoot).Order(StringComparer.Ordinal).ToList();
         foreach (var folder in folders)
@@ -33,15 +32,7 @@ public static partial class LabelledLanguageCorpus
             foreach (var file in files.Order(StringComparer.Ordinal))
             {
                 if (byLanguage.GetValueOrDefault(language) >= perLanguage) break;
-                string roff;
-                try
-                {
-                    using var gz = new GZipStream(File.OpenRead(file), CompressionMode.Decompress);
-                    using var buffer = new MemoryStream();
-                    gz.CopyTo(buffer);
-                    roff = strict.GetString(buffer.ToArray());
-                }
-                catch (Exception e) when (e is InvalidDataException or DecoderFallbackException or IOException) { continue; }
+                if (ReadPage(file) is not { } roff) continue;
                 var taken = 0;
                 var number = 0;
                 foreach (var paragraph in Paragraphs(roff))
@@ -59,6 +50,21 @@ public static partial class LabelledLanguageCorpus
         }
         return documents;
     }
+
+    /// <summary>A gzip-compressed man page as UTF-8 text, or null when it is not valid gzip or UTF-8 or cannot be read.</summary>
+    public static string? ReadPage(string path)
+    {
+        try
+        {
+            using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
+            using var buffer = new MemoryStream();
+            gz.CopyTo(buffer);
+            return Strict.GetString(buffer.ToArray());
+        }
+        catch (Exception e) when (e is InvalidDataException or DecoderFallbackException or IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    private static readonly UTF8Encoding Strict = new(false, throwOnInvalidBytes: true);
 
     /// <summary>The text paragraphs of a roff page: request lines end a paragraph, escapes are dropped.</summary>
     public static IEnumerable<string> Paragraphs(string roff)
