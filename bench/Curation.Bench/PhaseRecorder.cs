@@ -68,15 +68,16 @@ public sealed class PhaseRecorder : IJobRunObserver, IDisposable
         if (_sampler is not null)
         {
             Sample();
-            rss = MemoryPeaks.KernelPeak() ?? Interlocked.Exchange(ref _sampledRss, 0);
+            var sampled = Interlocked.Exchange(ref _sampledRss, 0);
+            rss = MemoryPeaks.KernelPeak() ?? sampled;
             managed = Interlocked.Exchange(ref _sampledManaged, 0);
-            Interlocked.Exchange(ref _sampledRss, 0);
             MemoryPeaks.ResetKernelPeak();
         }
         lock (_lock)
         {
             _phases.Add(new RecordedPhase(phase, skipped, _clock.Elapsed.TotalSeconds, (cpu - _cpu).TotalSeconds, allocated - _allocated,
-                skipped ? [] : _stats) { PeakRss = rss, PeakManaged = managed });
+                skipped ? [] : _stats)
+            { PeakRss = rss, PeakManaged = managed });
             _stats = [];
         }
         _clock = Stopwatch.StartNew();
