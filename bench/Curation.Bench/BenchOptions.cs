@@ -86,6 +86,15 @@ public sealed record BenchOptions
     /// <summary><c>read</c>: size of the generated JSONL object (suffixes K, M, G: powers of 1024).</summary>
     public long Bytes { get; init; } = 256L << 20;
 
+    /// <summary><c>sizing</c>: the stage types measured, comma-separated (a chain), each with its defaults.</summary>
+    public string? Stage { get; init; }
+
+    /// <summary><c>sizing</c>: a JSON file of the stages measured (an array, or an object with <c>stages</c>); replaces <see cref="Stage"/>.</summary>
+    public string? SpecFile { get; init; }
+
+    /// <summary><c>sizing</c>: <c>partitions</c> of every measured stage that has them (absent: the stage's default).</summary>
+    public int? Partitions { get; init; }
+
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
 
@@ -134,6 +143,9 @@ public sealed record BenchOptions
                 "--mb" => options with { RecordMiB = Next("--mb") },
                 "--tokenize-docs" => options with { TokenizeDocs = Next("--tokenize-docs") },
                 "--language-docs" => options with { LanguageDocs = Next("--language-docs") },
+                "--stage" => options with { Stage = i + 1 < args.Length ? args[++i] : throw new ArgumentException("--stage needs a stage type (exact_dedup, or a,b for a chain)") },
+                "--spec" => options with { SpecFile = i + 1 < args.Length ? args[++i] : throw new ArgumentException("--spec needs a JSON file of stages") },
+                "--partitions" => options with { Partitions = Next("--partitions") },
                 "--bytes" => options with { Bytes = i + 1 < args.Length ? ParseBytes(args[++i]) : throw new ArgumentException("--bytes needs a size (e.g. 2G)") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };
@@ -183,6 +195,9 @@ public sealed record BenchOptions
                              (part size) and --threads
           --mb N             record: size of the one record in MiB (default 8, the MaxRecordBytes ceiling; goal: peak RSS < 1 GiB)
           --tokenize-docs N  train-tokenize: documents of the multilingual corpus (default 20000; --repeat: best of N, default 3)
+          --stage T[,T2…]    sizing: the stage type(s) measured, read → T → … → output, each with its defaults (default
+                             exact_dedup); --docs N documents, --partitions N on stages that have them, --shard-mb, --threads
+          --spec FILE        sizing: the stages as JSON (an array, or a job file's "stages") instead of --stage
           --language-docs N  language: labelled paragraphs per language, ≥ 20 languages (default 200; --repeat: best of N, default 3)
 
           --provider P       embed: cpu | cuda | auto (default) for the pipeline's runtime and the bare loop alike

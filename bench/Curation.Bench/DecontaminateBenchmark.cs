@@ -24,16 +24,7 @@ public static class DecontaminateBenchmark
         var gen = new TextGen(options.Seed);
         Directory.CreateDirectory(root);
         var evalPath = Path.Combine(root, "eval.jsonl");
-        var items = new List<string>();
-        long ngrams = 0;
-        using (var writer = new StreamWriter(evalPath))
-            while (ngrams < IndexNgrams)
-            {
-                var text = gen.Prose(gen.For(-1 - items.Count), 700);
-                ngrams += Math.Max(0, text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length - 12);
-                writer.WriteLine(JsonSerializer.Serialize(new { id = $"q{items.Count}", text }));
-                items.Add(text);
-            }
+        var (items, ngrams) = WriteEvaluationSet(evalPath, gen);
         var planted = Math.Max(1, options.Docs / 100);
         var (files, bytes) = Generate(Path.Combine(root, "corpus"), options.Docs, planted, items, gen);
         Console.WriteLine($"evaluation set: {items.Count:N0} items, ≈ {ngrams:N0} 13-grams ({Measure.Size(new FileInfo(evalPath).Length)})");
@@ -78,6 +69,25 @@ public static class DecontaminateBenchmark
         }
         Console.WriteLine("check: every planted passage found by both, nothing else: OK");
         return 0;
+    }
+
+    /// <summary>
+    /// An evaluation set of generated prose items (JSONL, <c>id</c> and <c>text</c>) holding at least
+    /// <see cref="IndexNgrams"/> 13-grams; its items (planted into a corpus by the caller) and its 13-gram count.
+    /// </summary>
+    internal static (List<string> Items, long Ngrams) WriteEvaluationSet(string path, TextGen gen)
+    {
+        var items = new List<string>();
+        long ngrams = 0;
+        using var writer = new StreamWriter(path);
+        while (ngrams < IndexNgrams)
+        {
+            var text = gen.Prose(gen.For(-1 - items.Count), 700);
+            ngrams += Math.Max(0, text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length - 12);
+            writer.WriteLine(JsonSerializer.Serialize(new { id = $"q{items.Count}", text }));
+            items.Add(text);
+        }
+        return (items, ngrams);
     }
 
     private static (List<string> Files, long Bytes) Generate(string folder, int documents, int planted, List<string> items, TextGen gen)

@@ -138,7 +138,8 @@ public static class ExactBenchmark
         return (result, probe.Stop());
     }
 
-    internal sealed record PhaseRun(string Name, int Tasks, double WallSeconds, double TaskSeconds, long DocumentsIn, double CpuSeconds = 0);
+    internal sealed record PhaseRun(string Name, int Tasks, double WallSeconds, double TaskSeconds, long DocumentsIn, double CpuSeconds = 0,
+        long PeakRss = 0, long PeakManaged = 0);
 
     internal sealed record PipelineRun(JobContext Job, double Seconds, IReadOnlyList<PhaseRun> Phases, long Kept, Accounting Accounting,
         Manifest Manifest, int Reused, long StoreBytes, int StoreObjects);
@@ -156,18 +157,22 @@ public static class ExactBenchmark
     private static Task<PipelineRun> RunPipelineAsync(Corpus corpus, string dataDir, int threads, int shardMiB) =>
         RunJobAsync(SpecFor(corpus, shardMiB), dataDir, threads);
 
-    /// <summary>Any job as the coordinator runs it (plan, then every phase in order, its tasks in parallel), timed per phase.</summary>
-    internal static async Task<PipelineRun> RunJobAsync(JobSpec spec, string dataDir, int threads)
+    /// <summary>
+    /// Any job as the coordinator runs it (plan, then every phase in order, its tasks in parallel), timed per phase; with
+    /// <paramref name="peaks"/> each phase's (and planning's) peak resident set and managed heap too.
+    /// </summary>
+    internal static async Task<PipelineRun> RunJobAsync(JobSpec spec, string dataDir, int threads, bool peaks = false)
     {
+        if (peaks) MemoryPeaks.ResetKernelPeak();
         var total = Stopwatch.StartNew();
         var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = dataDir });
         var phases = new List<PhaseRun>();
         var job = await JobContext.CreateOrLoadAsync(spec, stores);
         using var services = StageServices.CreateDefault();
-        phases.Add(new PhaseRun("plan", 1, total.Elapsed.TotalSeconds, 0, 0));
-        var recorded = await PhaseRecorder.RunAsync(job, services, threads);
+        phases.Add(new PhaseRun("plan", 1, total.Elapsed.TotalSeconds, 0, 0, PeakRss: peaks ? MemoryPeaks.KernelPeak() ?? 0 : 0));
+        var recorded = await PhaseRecorder.RunAsync(job, services, threads, peaks);
         var reused = recorded.Sum(p => p.Reused);
-        phases.AddRange(recorded.Select(p => new PhaseRun(p.Name, p.Tasks, p.WallSeconds, p.TaskSeconds, p.DocumentsIn, p.CpuSeconds)));
+        phases.AddRange(recorded.Select(p => new PhaseRun(p.Name, p.Tasks, p.WallSeconds, p.TaskSeconds, p.DocumentsIn, p.CpuSeconds, p.PeakRss, p.PeakManaged)));
         var seconds = total.Elapsed.TotalSeconds;
 
         var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.OutputLocation.KeyOf(Manifest.FileName));

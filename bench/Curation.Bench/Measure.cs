@@ -72,13 +72,7 @@ public sealed class ResourceProbe : IDisposable
     public double CpuSeconds { get; private set; }
     public string Collections { get; private set; } = "";
 
-    private void Sample()
-    {
-        var current = Environment.WorkingSet;
-        long seen;
-        while (current > (seen = Interlocked.Read(ref _peakWorkingSet)) &&
-               Interlocked.CompareExchange(ref _peakWorkingSet, current, seen) != seen) { }
-    }
+    private void Sample() => MemoryPeaks.Raise(ref _peakWorkingSet, Environment.WorkingSet);
 
     public ResourceProbe Stop()
     {

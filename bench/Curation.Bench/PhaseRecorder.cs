@@ -6,9 +6,12 @@ namespace Curation.Bench;
 /// <summary>
 /// Runs a job with the coordinators' <see cref="JobRunner"/> in this process and records each phase: its wall time (from
 /// the end of the phase before, so a converged round's check and the committed-task listing count), the process CPU
-/// and allocations over it, and its tasks' stats in task order.
+/// and allocations over it, and its tasks' stats in task order. With <c>peaks</c> it also records each phase's peak
+/// resident set (the kernel's own high-water mark, VmHWM, reset at the phase's start through
+/// <c>/proc/self/clear_refs</c>; where that cannot be written, the largest working set sampled every 20 ms) and its
+/// peak managed heap (sampled every 20 ms).
 /// </summary>
-public sealed class PhaseRecorder : IJobRunObserver
+public sealed class PhaseRecorder : IJobRunObserver, IDisposable
 {
     private readonly Lock _lock = new();
     private readonly List<RecordedPhase> _phases = [];
@@ -16,15 +19,35 @@ public sealed class PhaseRecorder : IJobRunObserver
     private Stopwatch _clock = Stopwatch.StartNew();
     private TimeSpan _cpu = Process.GetCurrentProcess().TotalProcessorTime;
     private long _allocated = GC.GetTotalAllocatedBytes(precise: true);
+    private readonly Timer? _sampler;
+    private long _sampledRss, _sampledManaged;
+
+    private PhaseRecorder(bool peaks)
+    {
+        if (!peaks) return;
+        MemoryPeaks.ResetKernelPeak();
+        _sampler = new Timer(_ => Sample(), null, 0, 20);
+    }
 
     public IReadOnlyList<RecordedPhase> Phases => _phases;
 
-    /// <summary>Every phase of <paramref name="job"/>, <paramref name="threads"/> tasks at a time; the phases as recorded.</summary>
-    public static async Task<IReadOnlyList<RecordedPhase>> RunAsync(JobContext job, StageServices services, int threads)
+    /// <summary>
+    /// Every phase of <paramref name="job"/>, <paramref name="threads"/> tasks at a time; the phases as recorded, with
+    /// their memory peaks when <paramref name="peaks"/>.
+    /// </summary>
+    public static async Task<IReadOnlyList<RecordedPhase>> RunAsync(JobContext job, StageServices services, int threads, bool peaks = false)
     {
-        var recorder = new PhaseRecorder();
+        using var recorder = new PhaseRecorder(peaks);
         await new JobRunner(job, new LocalTaskDispatcher(job, services), JobRunnerOptions.Local(threads), recorder).RunAsync();
         return recorder.Phases;
+    }
+
+    public void Dispose() => _sampler?.Dispose();
+
+    private void Sample()
+    {
+        MemoryPeaks.Raise(ref _sampledRss, Environment.WorkingSet);
+        MemoryPeaks.Raise(ref _sampledManaged, GC.GetTotalMemory(forceFullCollection: false));
     }
 
     void IJobRunObserver.PhaseStarted(JobPhase phase)
@@ -41,10 +64,20 @@ public sealed class PhaseRecorder : IJobRunObserver
     {
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        long rss = 0, managed = 0;
+        if (_sampler is not null)
+        {
+            Sample();
+            var sampled = Interlocked.Exchange(ref _sampledRss, 0);
+            rss = MemoryPeaks.KernelPeak() ?? sampled;
+            managed = Interlocked.Exchange(ref _sampledManaged, 0);
+            MemoryPeaks.ResetKernelPeak();
+        }
         lock (_lock)
         {
             _phases.Add(new RecordedPhase(phase, skipped, _clock.Elapsed.TotalSeconds, (cpu - _cpu).TotalSeconds, allocated - _allocated,
-                skipped ? [] : _stats));
+                skipped ? [] : _stats)
+            { PeakRss = rss, PeakManaged = managed });
             _stats = [];
         }
         _clock = Stopwatch.StartNew();
@@ -62,4 +95,10 @@ public sealed record RecordedPhase(JobPhase Phase, bool Skipped, double WallSeco
     public double TaskSeconds => Stats.Sum(s => s.Seconds);
     public long DocumentsIn => Stats.Sum(s => s.In);
     public int Reused => Stats.Count(s => s.Reused);
+
+    /// <summary>The phase's peak resident set in bytes (0: not recorded).</summary>
+    public long PeakRss { get; init; }
+
+    /// <summary>The phase's peak managed heap in bytes, sampled (0: not recorded).</summary>
+    public long PeakManaged { get; init; }
 }

@@ -25,6 +25,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["static-recipes"] = StaticRecipesBenchmark.RunAsync, // recipe and candidate-rule variants on the cascade corpora: minutes, by name only
     ["cascade"] = CascadeBenchmark.RunAsync, // transformer truth over ~8,000 documents: minutes on 2 cores, by name only
     ["semantic"] = SemanticBenchmark.RunAsync, // the semantic_dedup stage as a job on planted embeddings: minutes, by name only
+    ["sizing"] = SizingBenchmark.RunAsync, // peak memory per phase of read → --stage → output at --docs N: the deploy sizing guide; by name only
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -46,7 +47,7 @@ catch (ArgumentException e)
 }
 
 var selected = args[0].Equals("all", StringComparison.OrdinalIgnoreCase)
-    ? benchmarks.Keys.Where(name => name is not ("kmeans" or "cascade" or "static-recipes" or "semantic" or "extract" or "line-dedup" or "decontaminate")).ToList()
+    ? benchmarks.Keys.Where(name => name is not ("kmeans" or "cascade" or "static-recipes" or "semantic" or "extract" or "line-dedup" or "decontaminate" or "sizing")).ToList()
     : benchmarks.ContainsKey(args[0]) ? [args[0]] : null;
 if (selected is null)
 {
