@@ -135,15 +135,17 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
             await WriteCentroidsAsync(task, 0, given, shift: 0, converged: true, cancellationToken).ConfigureAwait(false);
             return new TaskStats { Metrics = { ["clusters"] = given.Count, ["reused_centroids"] = 1 } };
         }
+        // The shards' samples are kept as read and joined once into an array of the exact size (a growing list of floats
+        // held up to ~4 × the sample while it doubled and was copied out).
         var ids = new List<string>();
-        var vectors = new List<float>();
+        var parts = new List<float[]>(task.Job.Plan.ShardCount);
         var dimensions = 0;
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
         {
             await using var input = await task.Job.Data.OpenReadAsync(Key(task, $"sample/{JobLayout.ShardName(shard)}.parquet"), cancellationToken).ConfigureAwait(false);
             var (shardIds, shardVectors, d) = await EmbeddingFile.ReadAllAsync(input, cancellationToken).ConfigureAwait(false);
             ids.AddRange(shardIds);
-            vectors.AddRange(shardVectors);
+            parts.Add(shardVectors);
             dimensions = d;
         }
         if (ids.Count == 0) throw new InvalidOperationException($"{stage}: the initialisation sample is empty (no documents reach this stage).");
@@ -157,7 +159,14 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, "mean.bin"), [(float)direction.ResultantLength, direction.Count, .. direction.Direction],
             cancellationToken).ConfigureAwait(false);
         var k = Math.Min(spec.Clusters, ids.Count);
-        var sample = vectors.ToArray();
+        var sample = new float[parts.Sum(p => (long)p.Length)];
+        var at = 0;
+        foreach (var part in parts)
+        {
+            part.CopyTo(sample, at);
+            at += part.Length;
+        }
+        parts.Clear();
         double? explained = null;
         if (spec.ClusterDims is { } clusterDims)
         {

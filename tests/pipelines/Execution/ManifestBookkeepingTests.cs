@@ -45,7 +45,7 @@ public sealed class ManifestBookkeepingTests(ITestOutputHelper log) : IDisposabl
         return folder;
     }
 
-    public static TheoryData<string> Chains => new() { "exact_dedup last", "document stages last", "tokenize last" };
+    public static TheoryData<string> Chains => new() { "exact_dedup last", "document stages last", "near_dedup last" };
 
     [Theory]
     [MemberData(nameof(Chains))]
@@ -55,13 +55,13 @@ public sealed class ManifestBookkeepingTests(ITestOutputHelper log) : IDisposabl
         log.WriteLine($"seed {seed}");
         var corpus = await CorpusAsync(seed);
         // The output applies exact_dedup's decisions in its own pass; the fused document pass before the output taps the
-        // rows; tokenize (not a document stage) writes its shard without a tap: the manifest reads the shards for the report.
+        // rows; near_dedup's apply writes its shard without a tap: the manifest reads the shards for the report.
         List<StageSpec> stages = chain switch
         {
             "exact_dedup last" => [new NormalizeStageSpec(), new TokenizeStageSpec(), new ExactDedupStageSpec { Partitions = 3 }],
             "document stages last" => [new ExactDedupStageSpec { Partitions = 3 }, new TokenizeStageSpec(), new NormalizeStageSpec(),
                 new LanguageStageSpec { MinScore = 0, LowAccuracy = true }],
-            _ => [new ExactDedupStageSpec { Partitions = 3 }, new NormalizeStageSpec(), new TokenizeStageSpec()],
+            _ => [new ExactDedupStageSpec { Partitions = 3 }, new NormalizeStageSpec(), new TokenizeStageSpec(), new NearDedupStageSpec()],
         };
         var spec = new JobSpec
         {
@@ -113,7 +113,7 @@ public sealed class ManifestBookkeepingTests(ITestOutputHelper log) : IDisposabl
         var tallies = Directory.EnumerateFiles(root, "*.json", SearchOption.AllDirectories)
             .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) == "report" && Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(f)))!.EndsWith("-output", StringComparison.Ordinal))
             .ToList();
-        Assert.Equal(chain == "tokenize last" ? 0 : manifest.Shards.Count, tallies.Count);
+        Assert.Equal(chain == "near_dedup last" ? 0 : manifest.Shards.Count, tallies.Count);
         var rebuilt = await CorpusReport.BuildAsync(store, location, manifest, spec);
         Assert.Contains(rebuilt.Distributions, d => d.Id == "tokens");
         Assert.Contains(rebuilt.Languages, l => chain == "document stages last" || l.Language == "und"); // "" from the input
