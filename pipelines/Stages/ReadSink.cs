@@ -8,7 +8,7 @@ namespace Curation.Pipelines.Stages;
 /// <summary>
 /// Where a read task puts what it reads: documents into a Parquet spool of the internal format (row groups of bounded
 /// rows and text), bad records into a quarantine spool, with the counts the task reports. Committed create-once.
-/// Fused (<see cref="CreateFusedAsync"/>), each row group goes straight into the document stages that follow instead
+/// Fused (<see cref="CreateAsync(IReadOnlyList{ColumnSchema}, IReadOnlyList{ShardTransformer.Member}, IShardTap, CancellationToken)"/> given the stages), each row group goes straight into the document stages that follow instead
 /// (<see cref="DocumentPassWriter"/>): the same batches they would read back from the read stage's shard, which is not written.
 /// </summary>
 internal sealed class ReadSink : IAsyncDisposable
@@ -46,26 +46,25 @@ internal sealed class ReadSink : IAsyncDisposable
     public Dictionary<string, long> Quarantined { get; } = [];
     public List<string> Errors { get; } = [];
 
-    /// <summary>A sink writing the core columns and the job's passthrough columns (<see cref="FieldSchema"/>).</summary>
-    public static async Task<ReadSink> CreateAsync(IReadOnlyList<ColumnSchema> fieldColumns, CancellationToken cancellationToken)
-    {
-        var sink = new ReadSink(SpoolFile.Create(), SpoolFile.Create(), fieldColumns);
-        sink._dataWriter = await ParquetTableWriter.CreateAsync(sink._dataSpool.Stream, sink._schema, cancellationToken: cancellationToken).ConfigureAwait(false);
-        sink._quarantineWriter = await ParquetTableWriter.CreateAsync(sink._quarantineSpool.Stream, QuarantineSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return sink;
-    }
+    /// <summary>A sink writing the core columns and the job's passthrough columns to the read stage's shard.</summary>
+    public static Task<ReadSink> CreateAsync(IReadOnlyList<ColumnSchema> fieldColumns, CancellationToken cancellationToken) =>
+        CreateAsync(fieldColumns, null, null, cancellationToken);
 
     /// <summary>
-    /// A sink that runs <paramref name="members"/> (the document stages after the read) over each row group as it is cut,
-    /// writing their drops, their surviving rows and <paramref name="tap"/> (<see cref="CommitFusedAsync"/>).
+    /// A sink writing the core columns and the job's passthrough columns (<see cref="FieldSchema"/>) to the read stage's shard
+    /// (<see cref="CommitAsync"/>); or, given <paramref name="fused"/> (the document stages after the read), running them over
+    /// each row group as it is cut and writing their drops, their surviving rows and <paramref name="tap"/> (<see cref="CommitFusedAsync"/>).
     /// </summary>
-    public static async Task<ReadSink> CreateFusedAsync(IReadOnlyList<ColumnSchema> fieldColumns, IReadOnlyList<ShardTransformer.Member> members,
+    public static async Task<ReadSink> CreateAsync(IReadOnlyList<ColumnSchema> fieldColumns, IReadOnlyList<ShardTransformer.Member>? fused,
         IShardTap? tap, CancellationToken cancellationToken)
     {
         var sink = new ReadSink(SpoolFile.Create(), SpoolFile.Create(), fieldColumns);
         try
         {
-            sink._pass = await DocumentPassWriter.CreateAsync(members, sink._schema, sink._dataSpool.Stream, tap, cancellationToken).ConfigureAwait(false);
+            if (fused is null)
+                sink._dataWriter = await ParquetTableWriter.CreateAsync(sink._dataSpool.Stream, sink._schema, cancellationToken: cancellationToken).ConfigureAwait(false);
+            else
+                sink._pass = await DocumentPassWriter.CreateAsync(fused, sink._schema, sink._dataSpool.Stream, tap, cancellationToken).ConfigureAwait(false);
             sink._quarantineWriter = await ParquetTableWriter.CreateAsync(sink._quarantineSpool.Stream, QuarantineSchema.Columns, cancellationToken: cancellationToken)
                 .ConfigureAwait(false);
         }
