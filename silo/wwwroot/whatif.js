@@ -7,7 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const key = () => sessionStorage.getItem("curation.key") || "";
   const detail = $("job-detail");
-  const shown = { job: null, answer: null };
+  const shown = { job: null, answer: null, failedAt: 0 };
   const fmt = (n) => Number(n).toLocaleString("en-US", { maximumFractionDigits: 4 });
   function svg(tag, attrs, text) {
     const node = document.createElementNS(SVG, tag);
@@ -40,7 +40,11 @@
       })));
       $("whatif-section").hidden = false;
       await count(null);
-    } catch (e) { $("whatif-result").textContent = e.message; }
+    } catch (e) {
+      // A failed load (the silo busy, a request cut) is tried again on a later refresh of the job view, not given up.
+      $("whatif-result").textContent = e.message;
+      if (shown.job === jobId) { shown.job = null; shown.failedAt = Date.now(); }
+    }
   }
 
   async function count(threshold) {
@@ -107,7 +111,7 @@
   // The job view (app.js) marks the shown job and its state on #job-detail; a completed job gets its what-if.
   new MutationObserver(() => {
     const jobId = detail.dataset.job;
-    if (detail.dataset.state === "Completed" && jobId && jobId !== shown.job) load(jobId);
+    if (detail.dataset.state === "Completed" && jobId && jobId !== shown.job && Date.now() - shown.failedAt > 3000) load(jobId);
     else if (detail.dataset.state !== "Completed") { shown.job = null; $("whatif-section").hidden = true; }
   }).observe(detail, { attributes: true, attributeFilter: ["data-job", "data-state"] });
 })();

@@ -51,7 +51,17 @@ public sealed class WhatIfBrowserTests
         var (page, dialogs, consoleErrors) = await Browser.OpenPageAsync(browser);
         await Browser.SignInAsync(page, host.Url, TestApiHost.OperatorKey, "operator");
         await page.Locator($"#jobs tbody tr[data-job='{jobId}']").ClickAsync();
-        await page.Locator("#whatif-section").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
+        try
+        {
+            await page.Locator("#whatif-section").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
+        }
+        catch (TimeoutException e)
+        {
+            // Say what the page showed: the job view's state and the what-if's last message (an API error lands there).
+            throw new TimeoutException($"the what-if section stayed hidden: job view {await page.GetAttributeAsync("#job-detail", "data-job")} " +
+                $"state {await page.GetAttributeAsync("#job-detail", "data-state")}, what-if message '{await page.TextContentAsync("#whatif-result")}', " +
+                $"console errors: {string.Join(" | ", consoleErrors)}", e);
+        }
 
         // The first threshold offered, quality_filter's minChars, is binned on log(1 + chars): its curve is drawn on a log axis.
         Assert.Equal("01-quality_filter|minChars", await page.InputValueAsync("#whatif-field"));
