@@ -44,6 +44,8 @@ public sealed class EmbeddingRuntime(EmbeddingRuntimeOptions options, ILoggerFac
     private readonly ConcurrentDictionary<ModelSpec, Lazy<Task<LoadedStaticModel>>> _statics = new();
     private readonly SemaphoreSlim _inferences = new(Math.Max(1, options.MaxConcurrentInferences));
     private readonly ILoggerFactory _loggers = loggers ?? NullLoggerFactory.Instance;
+    // Cancelled when the process's runtime is disposed: a static table still being distilled stops at its next batch.
+    private readonly CancellationTokenSource _stopping = new();
 
     public EmbeddingRuntimeOptions Options => options;
 
@@ -81,7 +83,7 @@ public sealed class EmbeddingRuntime(EmbeddingRuntimeOptions options, ILoggerFac
         var recipe = model.Kind == ModelKind.InputMean ? StaticRecipe.InputMean : StaticRecipe.Distilled;
         var table = await StaticModelStore.EnsureAsync(files, recipe, model.Dims, StaticTableDirectory,
             () => new OnnxEmbedder(files.ModelPath, tokenizer.SpecialTokens, modelOptions, _loggers.CreateLogger<OnnxEmbedder>()),
-            logger).ConfigureAwait(false);
+            logger, _stopping.Token).ConfigureAwait(false);
         if (table.VocabularySize != tokenizer.VocabularySize)
             throw new InvalidDataException($"The static table has {table.VocabularySize} rows, the vocabulary {tokenizer.VocabularySize} tokens.");
         logger.LogInformation("Loaded static table {Recipe} ({Dims} dimensions, SHA-256 {Sha})", recipe, table.Dimensions, table.Sha256);
@@ -136,9 +138,11 @@ public sealed class EmbeddingRuntime(EmbeddingRuntimeOptions options, ILoggerFac
 
     public void Dispose()
     {
+        _stopping.Cancel();
         foreach (var entry in _models.Values)
             if (entry.IsValueCreated && entry.Value.IsCompletedSuccessfully) entry.Value.Result.Embedder.Dispose();
         _inferences.Dispose();
+        _stopping.Dispose();
     }
 
     private sealed class Turn(SemaphoreSlim semaphore) : IDisposable

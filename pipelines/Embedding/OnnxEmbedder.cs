@@ -35,6 +35,10 @@ public sealed class OnnxEmbedder : IDisposable
     private readonly string[] _outputNames;
     private readonly bool _pooledOutput; // rank-2 output: the model pools itself
     private readonly ConcurrentBag<Workspace> _workspaces = [];
+    // A silo shutting down disposes its sessions while a task may still be inside Run: the native session is released by
+    // whichever of Dispose and the last running Run comes last, never under a running inference (that would crash the process).
+    private readonly Lock _lifetime = new();
+    private int _running;
     private bool _disposed;
 
     /// <param name="modelPath">The ONNX file (see <see cref="ModelFiles.ResolveAsync"/>).</param>
@@ -108,7 +112,25 @@ public sealed class OnnxEmbedder : IDisposable
 
     private void Run(ReadOnlySpan<ReadOnlyMemory<int>> sequences, Span<float> destination, TokenStates? tokenStates)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_lifetime)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _running++;
+        }
+        try
+        {
+            RunSession(sequences, destination, tokenStates);
+        }
+        finally
+        {
+            bool release;
+            lock (_lifetime) release = --_running == 0 && _disposed;
+            if (release) ReleaseSession();
+        }
+    }
+
+    private void RunSession(ReadOnlySpan<ReadOnlyMemory<int>> sequences, Span<float> destination, TokenStates? tokenStates)
+    {
         var rows = sequences.Length;
         if (rows == 0) return;
         if (destination.Length < rows * Dimensions)
@@ -203,10 +225,21 @@ public sealed class OnnxEmbedder : IDisposable
         if (norm > 1e-12f) TensorPrimitives.Multiply(vector, 1f / norm, vector);
     }
 
+    /// <summary>Releases the session now, or when the inferences running at this moment end.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
+        bool release;
+        lock (_lifetime)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            release = _running == 0;
+        }
+        if (release) ReleaseSession();
+    }
+
+    private void ReleaseSession()
+    {
         _session.Dispose();
         _sessionOptions.Dispose();
         while (_workspaces.TryTake(out var workspace)) workspace.Dispose();

@@ -160,4 +160,36 @@ public sealed class OnnxEmbedderTests(EmbeddingModelFixture model)
         Assert.Contains("no output 'sentence_embedding'", error.Message);
         Assert.Contains("last_hidden_state", error.Message);
     }
+
+    [Fact]
+    public async Task Disposing_while_inferences_run_lets_them_finish_and_refuses_later_calls()
+    {
+        // A silo shutting down disposes its session while tasks may still be inside Run: they finish with the right
+        // vectors (the native session is released after the last one), and a call after Dispose is refused, not a crash.
+        var seed = Environment.TickCount;
+        var random = new Random(seed);
+        var embedder = new OnnxEmbedder(model.Files.ModelPath, model.Tokenizer.SpecialTokens,
+            new EmbeddingModelOptions { Provider = ExecutionProviderPreference.Cpu, IntraOpThreads = 1 });
+        var text = string.Join(" ", Enumerable.Range(0, 60).Select(i => $"Sentence {i} about eating food and bread."));
+        ReadOnlyMemory<int>[] batch = [.. Enumerable.Range(0, 8).Select(_ => (ReadOnlyMemory<int>)model.Tokenizer.Tokenize(text))];
+        var expected = new float[batch.Length * embedder.Dimensions];
+        model.Embedder.Embed(batch, expected);
+
+        using var started = new CountdownEvent(3);
+        var runs = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
+        {
+            var vectors = new float[batch.Length * embedder.Dimensions];
+            started.Signal();
+            embedder.Embed(batch, vectors);
+            return vectors;
+        })).ToArray();
+        started.Wait();
+        await Task.Delay(random.Next(0, 40)); // the moment of the shutdown, seeded
+        embedder.Dispose();
+        foreach (var vectors in await Task.WhenAll(runs))
+            for (var i = 0; i < vectors.Length; i++)
+                Assert.True(Math.Abs(expected[i] - vectors[i]) < 1e-5f, $"seed {seed}: value {i} is {vectors[i]}, expected {expected[i]}");
+        Assert.Throws<ObjectDisposedException>(() => embedder.Embed(batch, new float[batch.Length * embedder.Dimensions]));
+        embedder.Dispose(); // twice is harmless
+    }
 }
