@@ -24,16 +24,8 @@ public sealed class FusedDocumentStagesTests : IDisposable
         var root = _temp.Combine(name);
         var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
         using var services = StageServices.CreateDefault();
-        var before = FusedDocumentPass.Enabled;
-        FusedDocumentPass.Enabled = fuse;
-        try
-        {
+        using (FusedDocumentPass.Use(fuse))
             await InProcessJob.RunAsync(spec, stores, services);
-        }
-        finally
-        {
-            FusedDocumentPass.Enabled = before;
-        }
         return (await CuratedOutput.ReadAsync(stores.DataStore, spec.Output.Path), root);
     }
 

@@ -219,18 +219,11 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
         var root = _temp.Combine(name);
         var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
         using var services = StageServices.CreateDefault();
-        var before = FusedDocumentPass.Enabled;
-        try
-        {
-            FusedDocumentPass.Enabled = fuse;
-            if (stopAfter is { } stop) await InProcessJob.RunAsync(spec, stores, services, maxPhases: stop);
-            FusedDocumentPass.Enabled = resumeFused ?? fuse;
+        if (stopAfter is { } stop)
+            using (FusedDocumentPass.Use(fuse))
+                await InProcessJob.RunAsync(spec, stores, services, maxPhases: stop);
+        using (FusedDocumentPass.Use(resumeFused ?? fuse))
             await InProcessJob.RunAsync(spec, stores, services);
-        }
-        finally
-        {
-            FusedDocumentPass.Enabled = before;
-        }
         return (await CuratedOutput.ReadAsync(stores.DataStore, "curated/decisions"), root);
     }
 }
