@@ -15,8 +15,9 @@ namespace Curation.Pipelines.IO;
 /// A column chunk holding a value of <see cref="UncompressedFrom"/> or more is written uncompressed (the codec is per
 /// column chunk in Parquet): Parquet.Net's Snappy path copies a page 3–4 times each way (a growing stream and an array
 /// of the compressed page, the pooled output), where an uncompressed page is copied once. Reading goes through the same
-/// byte-array twin (<see cref="ReadAsync"/>): Parquet.Net's own string read decodes each value into a char array and
-/// copies that into a string.
+/// byte-array twin (<see cref="ReadAsync"/>) and keeps the values as their UTF-8 (<see cref="Utf8Values"/>), decoded only
+/// when something asks for the strings: a pass that only selects rows or adds columns (the output's deferred apply, every
+/// dedup's apply, the drops copy) writes the stored bytes back (<see cref="WriteAsync(ParquetRowGroupWriter, Column{string}, CancellationToken)"/>) without making a string.
 /// </summary>
 internal sealed class Utf8StringColumn
 {
