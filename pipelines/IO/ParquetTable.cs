@@ -68,7 +68,7 @@ public sealed class ParquetTableWriter : IAsyncDisposable
                 ?? throw new InvalidOperationException($"Batch lacks column '{_schema[i].Name}' of the file's schema.");
             if (column.ElementType != _schema[i].Type)
                 throw new InvalidOperationException($"Column '{column.Name}' holds {column.ElementType.Name}; the file expects {_schema[i].Type.Name}.");
-            if (_strings[i] is { } strings) await strings.WriteAsync(rowGroup, ((Column<string>)column).List, cancellationToken).ConfigureAwait(false);
+            if (_strings[i] is { } strings) await strings.WriteAsync(rowGroup, (Column<string>)column, cancellationToken).ConfigureAwait(false);
             else await WriteColumnAsync(rowGroup, _fields[i], column, cancellationToken).ConfigureAwait(false);
         }
         RowsWritten += table.RowCount;
@@ -167,7 +167,8 @@ public sealed class ParquetTableReader : IAsyncDisposable
         foreach (var (name, field, type) in _fields)
         {
             if (columns is not null && !columns.Contains(name)) continue;
-            var target = table.Add(Column.Create(new ColumnSchema(name, type), rows));
+            // A string column holds its rows' UTF-8 (no list of strings until it is decoded).
+            var target = table.Add(Column.Create(new ColumnSchema(name, type), type == typeof(string) ? 0 : rows));
             await ReadColumnAsync(rowGroup, field, target, rows, cancellationToken).ConfigureAwait(false);
         }
         table.Validate();
@@ -179,10 +180,8 @@ public sealed class ParquetTableReader : IAsyncDisposable
         switch (target)
         {
             case Column<string> c:
-                var strings = await Utf8StringColumn.ReadAsync(rowGroup, field, rows, ct).ConfigureAwait(false);
-                foreach (var s in strings) Execution.LargeRecordRelease.Saw(s?.Length ?? 0);
-                // The core columns are never null; a passed-through input field may be (kept as null).
-                c.AddRange(IsCore(field.Name) ? strings.Select(s => s ?? string.Empty) : strings!);
+                // Kept as UTF-8 until asked for as strings. The core columns are never null; a passed-through input field may be.
+                await Utf8StringColumn.ReadAsync(rowGroup, field, rows, c, nullAsEmpty: IsCore(field.Name), ct).ConfigureAwait(false);
                 break;
             case Column<byte[]> c:
                 var blobs = new byte[]?[rows];

@@ -15,8 +15,9 @@ namespace Curation.Pipelines.IO;
 /// A column chunk holding a value of <see cref="UncompressedFrom"/> or more is written uncompressed (the codec is per
 /// column chunk in Parquet): Parquet.Net's Snappy path copies a page 3–4 times each way (a growing stream and an array
 /// of the compressed page, the pooled output), where an uncompressed page is copied once. Reading goes through the same
-/// byte-array twin (<see cref="ReadAsync"/>): Parquet.Net's own string read decodes each value into a char array and
-/// copies that into a string.
+/// byte-array twin (<see cref="ReadAsync"/>) and keeps the values as their UTF-8 (<see cref="Utf8Values"/>), decoded only
+/// when something asks for the strings: a pass that only selects rows or adds columns (the output's deferred apply, every
+/// dedup's apply, the drops copy) writes the stored bytes back (<see cref="WriteAsync(ParquetRowGroupWriter, Column{string}, CancellationToken)"/>) without making a string.
 /// </summary>
 internal sealed class Utf8StringColumn
 {
@@ -45,24 +46,45 @@ internal sealed class Utf8StringColumn
     }
 
     /// <summary>
-    /// The values of the string column <paramref name="field"/> of a row group (null where stored as null): each value's
-    /// UTF-8 bytes once, decoded into its string (invalid sequences replaced, as Parquet.Net's own decoder does).
+    /// Reads the string column <paramref name="field"/> of a row group into <paramref name="target"/> as its UTF-8 bytes,
+    /// undecoded (<see cref="Utf8Values"/>: decoded once, when something asks for the strings; invalid sequences replaced,
+    /// as Parquet.Net's own decoder does); a null value becomes an empty one when <paramref name="nullAsEmpty"/>. A row
+    /// group of over 2 GB of one column's text is decoded value by value at once.
     /// </summary>
-    public static async Task<string?[]> ReadAsync(ParquetRowGroupReader rowGroup, DataField field, int rows, CancellationToken cancellationToken)
+    public static async Task ReadAsync(ParquetRowGroupReader rowGroup, DataField field, int rows, Column<string> target, bool nullAsEmpty,
+        CancellationToken cancellationToken)
     {
         var twin = TwinOf(field);
         var values = new ReadOnlyMemory<byte>[rows];
         var levels = twin.MaxDefinitionLevel > 0 ? new int[rows] : null;
         await rowGroup.ReadRawAsync<ReadOnlyMemory<byte>>(twin, values, levels, null, cancellationToken).ConfigureAwait(false);
-        var strings = new string?[rows];
+        foreach (var value in values) Execution.LargeRecordRelease.Saw(value.Length);
+        if (Utf8Values.CopyOf(values, rows, levels, twin.MaxDefinitionLevel, nullAsEmpty) is { } utf8)
+        {
+            target.SetUtf8(utf8);
+            return;
+        }
+        var strings = target.List;
         var next = 0; // values holds the non-null values only, in order
         for (var i = 0; i < rows; i++)
         {
-            if (levels is not null && levels[i] < twin.MaxDefinitionLevel) continue;
-            strings[i] = Encoding.UTF8.GetString(values[next].Span);
+            if (levels is not null && levels[i] < twin.MaxDefinitionLevel)
+            {
+                strings.Add(nullAsEmpty ? string.Empty : null!);
+                continue;
+            }
+            strings.Add(Encoding.UTF8.GetString(values[next].Span));
             values[next++] = default; // the bytes of a big value are garbage as soon as it is decoded
         }
-        return strings;
+    }
+
+    /// <summary>The UTF-8 bytes of a column's values: counted on its strings, or summed where it still holds the bytes it was read as.</summary>
+    public static long Utf8Bytes(Column<string> column)
+    {
+        if (column.Utf8 is { } utf8) return utf8.TotalBytes();
+        var total = 0L;
+        foreach (var value in column.List) if (value is not null) total += Encoding.UTF8.GetByteCount(value);
+        return total;
     }
 
     /// <summary>
@@ -76,6 +98,7 @@ internal sealed class Utf8StringColumn
         {
             if (column is Column<string> strings)
             {
+                if (strings.Utf8 is not null) continue; // still the stored bytes
                 var list = strings.List;
                 for (var i = 0; i < list.Count; i++) list[i] = AsStored(list[i]);
             }
@@ -92,15 +115,22 @@ internal sealed class Utf8StringColumn
     private static string? AsStored(string? value) =>
         value is null || value.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0 ? value : Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(value));
 
-    /// <summary>Writes <paramref name="values"/> (null where the field is nullable) from one pooled buffer of their UTF-8.</summary>
-    public async Task WriteAsync(ParquetRowGroupWriter rowGroup, IReadOnlyList<string?> values, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the values of <paramref name="column"/> (null where the field is nullable): the UTF-8 it was read as when it
+    /// was never decoded, else its strings' UTF-8 from one pooled buffer.
+    /// </summary>
+    public async Task WriteAsync(ParquetRowGroupWriter rowGroup, Column<string> column, CancellationToken cancellationToken)
     {
+        var utf8 = column.Utf8;
+        var values = utf8 is null ? column.List : null;
         var total = 0L;
         var largest = 0;
-        foreach (var value in values)
+        for (var i = 0; i < column.Count; i++)
         {
-            if (value is null) continue;
-            var bytes = Encoding.UTF8.GetByteCount(value);
+            int bytes;
+            if (utf8 is not null) bytes = utf8.Span(i).Length;
+            else if (values![i] is { } value) bytes = Encoding.UTF8.GetByteCount(value);
+            else continue;
             Execution.LargeRecordRelease.Saw(bytes);
             total += bytes;
             largest = Math.Max(largest, bytes);
@@ -110,7 +140,13 @@ internal sealed class Utf8StringColumn
         if (largest >= UncompressedFrom) _options.CompressionMethod = CompressionMethod.None;
         try
         {
-            await WriteAsync(rowGroup, values, total, cancellationToken).ConfigureAwait(false);
+            if (utf8 is not null)
+            {
+                var slices = new ReadOnlyMemory<byte>?[utf8.Count];
+                for (var i = 0; i < slices.Length; i++) slices[i] = utf8.Memory(i);
+                await rowGroup.WriteAsync<ReadOnlyMemory<byte>>(_bytes, slices, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            else await WriteAsync(rowGroup, values!, total, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -118,7 +154,7 @@ internal sealed class Utf8StringColumn
         }
     }
 
-    private async Task WriteAsync(ParquetRowGroupWriter rowGroup, IReadOnlyList<string?> values, long total, CancellationToken cancellationToken)
+    private async Task WriteAsync(ParquetRowGroupWriter rowGroup, List<string> values, long total, CancellationToken cancellationToken)
     {
         var slices = new ReadOnlyMemory<byte>?[values.Count];
         if (total > Array.MaxLength)

@@ -167,20 +167,70 @@ public sealed class Column<T>(string name, int capacity = 0) : Column(name)
 {
     private readonly List<T> _values = new(capacity);
 
+    /// <summary>
+    /// For a string column read from Parquet: its values still as the UTF-8 bytes they were stored as (<see cref="Utf8Values"/>),
+    /// decoded into <see cref="_values"/> on the first access that needs strings; null once decoded, and for every other column.
+    /// </summary>
+    private Utf8Values? _utf8;
+
     public override Type ElementType => typeof(T);
-    public override int Count => _values.Count;
-    public override IList Values => _values;
-    public List<T> List => _values;
+    public override int Count => _utf8?.Count ?? _values.Count;
+    public override IList Values => List;
 
-    public T this[int row] { get => _values[row]; set => _values[row] = value; }
-    public void Add(T value) => _values.Add(value);
-    public void AddRange(IEnumerable<T> values) => _values.AddRange(values);
+    public List<T> List
+    {
+        get
+        {
+            if (Volatile.Read(ref _utf8) is not null) Decode();
+            return _values;
+        }
+    }
 
-    internal override Column EmptyLike(int capacity) => new Column<T>(Name, capacity);
+    public T this[int row] { get => List[row]; set => List[row] = value; }
+    public void Add(T value) => List.Add(value);
+    public void AddRange(IEnumerable<T> values) => List.AddRange(values);
+
+    /// <summary>
+    /// The value of one row, without decoding the rest of a string column still held as UTF-8 (that row's string is made
+    /// on each call): for code that reads a few rows of a column, such as the ids of dropped rows.
+    /// </summary>
+    public T ValueAt(int row) => Volatile.Read(ref _utf8) is { } utf8 ? (T)(object)utf8.GetString(row)! : _values[row];
+
+    /// <summary>The still-undecoded UTF-8 of a string column read from Parquet, or null (decoded, or never UTF-8).</summary>
+    internal Utf8Values? Utf8 => _utf8;
+
+    /// <summary>Makes an empty string column hold <paramref name="values"/> undecoded: they are decoded once, when first asked for as strings.</summary>
+    internal void SetUtf8(Utf8Values values)
+    {
+        if (typeof(T) != typeof(string)) throw new InvalidOperationException($"Column '{Name}' holds {typeof(T).Name}: only a string column holds UTF-8.");
+        if (Count != 0) throw new InvalidOperationException($"Column '{Name}' already holds values.");
+        _utf8 = values;
+    }
+
+    /// <summary>Decodes once, even when several threads ask for the strings at the same time (a transform's parallel loop).</summary>
+    private void Decode()
+    {
+        lock (_values)
+        {
+            if (_utf8 is not { } utf8) return;
+            var strings = (List<string?>)(object)_values;
+            strings.Capacity = Math.Max(strings.Capacity, utf8.Count);
+            for (var row = 0; row < utf8.Count; row++) strings.Add(utf8.GetString(row));
+            Volatile.Write(ref _utf8, null); // after the strings are in; the bytes are garbage once decoded
+        }
+    }
+
+    internal override Column EmptyLike(int capacity) => new Column<T>(Name, _utf8 is null ? capacity : 0); // UTF-8 rows need no list
 
     internal override void CopyRowsTo(Column target, IReadOnlyList<int> rows)
     {
         var typed = (Column<T>)target;
-        foreach (var row in rows) typed._values.Add(_values[row]);
+        if (_utf8 is not null && typed.Count == 0)
+        {
+            typed._utf8 = _utf8.Select(rows); // still undecoded: a pass that only selects rows never makes their strings
+            return;
+        }
+        var values = List;
+        foreach (var row in rows) typed.List.Add(values[row]);
     }
 }

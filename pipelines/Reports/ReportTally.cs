@@ -31,8 +31,15 @@ public sealed class ReportTally
     /// <summary>One document; <paramref name="fields"/> are the <see cref="Fields"/> as text (null where absent).</summary>
     public void Add(string id, string source, string text, string?[] fields)
     {
+        var sampled = Kept.Count < CorpusReport.KeptSamples;
+        Add(CorpusReport.SourceGroup(source), CorpusReport.TextElements(text), fields);
+        if (sampled) Kept.Add(new Sample(id, source, null, null, CorpusReport.Excerpt(text)));
+    }
+
+    /// <summary>One document of <paramref name="chars"/> characters from source group <paramref name="group"/>, but its sample.</summary>
+    private void Add(string group, int chars, string?[] fields)
+    {
         Documents++;
-        var chars = CorpusReport.TextElements(text); // characters as readers count them, any script
         Lengths[Array.FindIndex(CorpusReport.LengthEdges, e => chars <= e)]++;
         var tokenCount = long.TryParse(fields[0], CultureInfo.InvariantCulture, out var t) ? t : -1;
         if (tokenCount >= 0)
@@ -44,21 +51,51 @@ public sealed class ReportTally
         // The language stage's confidence (absent when a language column came from the input): ten bins of 0.1.
         if (double.TryParse(fields[2], CultureInfo.InvariantCulture, out var score))
             LanguageScores[Math.Clamp((int)(score * CorpusReport.LanguageScoreBins), 0, CorpusReport.LanguageScoreBins - 1)]++;
-        var group = CorpusReport.SourceGroup(source);
         Sources[group] = Sources.GetValueOrDefault(group) + 1;
-        if (Kept.Count < CorpusReport.KeptSamples) Kept.Add(new Sample(id, source, null, null, CorpusReport.Excerpt(text)));
     }
 
     /// <summary>
     /// Every row of a batch of a curated shard, with the <see cref="Fields"/> as the shard's reader gives them
     /// (<see cref="IO.JsonlShardFile.ReadDocumentFieldsAsync"/>: the column's value as invariant text, null without the column).
+    /// Columns still held as the UTF-8 they were read as stay so: characters are counted on the bytes, a row's strings are
+    /// made only for the samples, and a source's group once per run of rows from the same source.
     /// </summary>
     public void Add(RecordBatch batch)
     {
         var columns = Fields.Select(batch.Find).ToArray();
+        var (ids, sources, texts) = (batch.Ids, batch.Sources, batch.Texts);
+        var fields = new string?[columns.Length];
+        var groups = new SourceGroups();
         for (var i = 0; i < batch.RowCount; i++)
-            Add(batch.Ids[i], batch.Sources[i], batch.Texts[i],
-                columns.Select(c => c is null ? null : Convert.ToString(c.Values[i], CultureInfo.InvariantCulture)).ToArray());
+        {
+            for (var f = 0; f < columns.Length; f++) fields[f] = columns[f] is { } c ? Convert.ToString(c.Values[i], CultureInfo.InvariantCulture) : null;
+            var sampled = Kept.Count < CorpusReport.KeptSamples;
+            var chars = texts.Utf8 is { } utf8 ? Utf8TextElements.Count(utf8.Span(i)) : CorpusReport.TextElements(texts[i]);
+            Add(groups.Of(sources, i), chars, fields);
+            if (sampled) Kept.Add(new Sample(ids.ValueAt(i), sources.ValueAt(i), null, null, CorpusReport.Excerpt(texts.ValueAt(i))));
+        }
+    }
+
+    /// <summary>Source groups of consecutive rows: rows of one source come in runs, so a group is computed once per run.</summary>
+    private sealed class SourceGroups
+    {
+        private byte[]? _lastBytes;
+        private string? _lastSource;
+        private string _lastGroup = "";
+
+        public string Of(Column<string> sources, int row)
+        {
+            if (sources.Utf8 is { } utf8)
+            {
+                var bytes = utf8.Span(row);
+                if (_lastBytes is null || !bytes.SequenceEqual(_lastBytes))
+                    (_lastBytes, _lastGroup) = (bytes.ToArray(), CorpusReport.SourceGroup(utf8.GetString(row) ?? ""));
+                return _lastGroup;
+            }
+            var source = sources[row];
+            if (!string.Equals(source, _lastSource, StringComparison.Ordinal)) (_lastSource, _lastGroup) = (source, CorpusReport.SourceGroup(source));
+            return _lastGroup;
+        }
     }
 
     /// <summary>Adds a later shard's tally (call in shard order).</summary>

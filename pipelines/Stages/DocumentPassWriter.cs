@@ -67,8 +67,7 @@ internal sealed class DocumentPassWriter : IAsyncDisposable
         {
             _step.Restart();
             _rowsIn[m] += batch.RowCount;
-            var batchBytes = 0L;
-            foreach (var text in batch.Texts.List) batchBytes += System.Text.Encoding.UTF8.GetByteCount(text);
+            var batchBytes = Utf8StringColumn.Utf8Bytes(batch.Texts);
             _bytesIn[m] += batchBytes;
             if (m == 0) readBytes = batchBytes;
             var drops = new DropCollector(batch, _members[m].Stage.Name);

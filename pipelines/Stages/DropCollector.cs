@@ -60,7 +60,7 @@ public sealed class DropCollector(RecordBatch batch, string stage)
     {
         var result = RecordBatch.WithSchema(DropsSchema.Columns, _drops.Count);
         foreach (var (row, drop) in _drops.OrderBy(d => d.Key))
-            DropsSchema.Append(result, batch.Ids[row], batch.Sources[row], batch.Positions[row], stage, drop.Reason, drop.Detail, drop.TwinId);
+            DropsSchema.Append(result, batch.Ids.ValueAt(row), batch.Sources.ValueAt(row), batch.Positions[row], stage, drop.Reason, drop.Detail, drop.TwinId);
         return result;
     }
 

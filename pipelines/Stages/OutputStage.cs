@@ -66,9 +66,13 @@ public sealed class OutputStage(int index) : PipelineStage(index)
                 await source.CopyToAsync(documents.Stream, cancellationToken).ConfigureAwait(false);
 
         await using var drops = SpoolFile.Create();
+        long dropRows;
         await using (var writer = await ParquetTableWriter.CreateAsync(drops.Stream, DropsSchema.Columns, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
             foreach (var stage in job.Stages.Skip(1).Take(job.Stages.Count - 2))
                 await CopyRowsAsync(job.Data, job.Layout.ShardDrops(stage.Index, stage.Name, shard), writer, cancellationToken).ConfigureAwait(false);
+            dropRows = writer.RowsWritten;
+        }
 
         await using var quarantine = SpoolFile.Create();
         await using (var source = await job.Data.OpenReadAsync(job.Layout.ShardQuarantine(0, ReadStage.StageName, shard), cancellationToken).ConfigureAwait(false))
@@ -87,7 +91,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             jsonl is null
                 ? await PublishAsync(task, ShardKind, Relative(task, name), documents, cancellationToken).ConfigureAwait(false)
                 : await PublishAsync(task, ShardKind, Relative(task, Path.ChangeExtension(name, null) + JsonlShardFile.Extension(format)), jsonl, cancellationToken, jsonlRows).ConfigureAwait(false),
-            await PublishAsync(task, DropsKind, Relative(task, $"drops/{name}"), drops, cancellationToken).ConfigureAwait(false),
+            await PublishAsync(task, DropsKind, Relative(task, $"drops/{name}"), drops, cancellationToken, dropRows).ConfigureAwait(false),
             await PublishAsync(task, QuarantineKind, Relative(task, $"quarantine/{name}"), quarantine, cancellationToken).ConfigureAwait(false),
         };
 
