@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -49,7 +50,8 @@ public sealed partial class LineDedupStage
         var row = 0;
         long bytesIn = 0, unitCount = 0, occurrences = 0;
         // The texts are hashed from their UTF-8 bytes (as the shard stores them): no string per document.
-        await ShardTexts.ForEachRowGroupAsync(input, inputKey, (batchIds, texts) =>
+        // Called once per row group, so it would run unoptimised code (tier 0) for most of a shard: compiled optimised at once.
+        await ShardTexts.ForEachRowGroupAsync(input, inputKey, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (batchIds, texts) =>
         {
             ids.AddRange(batchIds);
             for (var i = 0; i < texts.Length; i++, row++)
