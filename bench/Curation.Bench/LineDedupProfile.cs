@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -33,7 +34,8 @@ internal static class LineDedupProfile
         var units = await CpuAsync(() => ForEachShardAsync(shards, InputKey, data, (input, key) =>
         {
             var (list, hasher) = (new List<LineUnit>(), new Utf8LineUnits());
-            return ShardTexts.ForEachRowGroupAsync(input, key, (_, texts) =>
+            // Optimised at once, as the hash phase's own row group loop is (called once per row group, it would stay in tier 0).
+            return ShardTexts.ForEachRowGroupAsync(input, key, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (_, texts) =>
             {
                 foreach (var text in texts)
                 {
