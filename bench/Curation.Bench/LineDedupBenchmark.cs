@@ -8,8 +8,9 @@ namespace Curation.Bench;
 
 /// <summary>
 /// <c>line-dedup</c>: read → line_dedup → output run in-process as the coordinator runs it, against a bare in-memory
-/// loop doing the same work with the same threads (STJ parse, <see cref="LineUnits"/> + <see cref="ContentHash"/> per
-/// line, one Dictionary of counts and smallest ids, then every other copy removed). The corpus: prose lines with 30
+/// loop doing the same work with the same threads (STJ parse, <see cref="LineUnits"/> + <see cref="ContentHash"/> once per
+/// line, one Dictionary of counts and smallest ids, then every other copy removed), and a per-phase CPU profile
+/// (<see cref="LineDedupProfile"/>). The corpus: prose lines with 30
 /// planted boilerplate lines, each copied into 2 … 10,000 documents (geometric steps).
 /// </summary>
 public static class LineDedupBenchmark
@@ -25,8 +26,8 @@ public static class LineDedupBenchmark
         Console.WriteLine($"corpus:   {options.Docs:N0} docs in {files.Count} JSONL files, {Measure.Size(bytes)}; {planted.Count} boilerplate lines planted in " +
                           $"{planted.Min():N0} … {planted.Max():N0} documents each");
         Console.WriteLine($"job:      read → line_dedup ({Stage.Partitions} partitions) → output; shards of ≤ {options.ShardMiB} MiB; {threads} tasks in parallel");
-        Console.WriteLine($"bare:     parse (STJ) into memory, then per line LineUnits + ContentHash into per-thread Dictionaries (merged: count, " +
-                          $"smallest id), then every other copy removed; {threads} threads");
+        Console.WriteLine($"bare:     parse (STJ) into memory, then per line LineUnits + ContentHash (once per line, kept in memory) into per-thread " +
+                          $"Dictionaries (merged: count, smallest id), then every other copy removed; {threads} threads");
 
         // Warm-up (tiered JIT) on a small corpus.
         var (warmFiles, _, _) = Generate(Path.Combine(root, "warm"), Math.Min(options.Docs, 5_000), options.Seed + 1);
@@ -83,6 +84,7 @@ public static class LineDedupBenchmark
             return 1;
         }
         Console.WriteLine("check: same lines removed and same documents kept: OK");
+        await LineDedupProfile.PrintAsync(run);
         return 0;
     }
 
@@ -152,7 +154,9 @@ public static class LineDedupBenchmark
         var parsed = Process.GetCurrentProcess().TotalProcessorTime;
         clock.Restart();
 
+        // Each line is hashed once: the removal pass reads the hashes back (in memory) instead of hashing again.
         var partials = new Dictionary<ContentHash, (long Count, string First)>[threads];
+        var hashes = new List<ContentHash>[docs.Length];
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
             var counts = new Dictionary<ContentHash, (long Count, string First)>();
@@ -163,9 +167,11 @@ public static class LineDedupBenchmark
                 {
                     LineUnits.Split(text, Stage.Unit, units);
                     distinct.Clear();
+                    var fileHashes = hashes[f] ??= [];
                     foreach (var unit in units)
                     {
                         var hash = LineUnits.Hash(text, unit);
+                        fileHashes.Add(hash);
                         if (!distinct.Add(hash)) continue;
                         counts[hash] = counts.TryGetValue(hash, out var c)
                             ? (c.Count + 1, string.CompareOrdinal(id, c.First) < 0 ? id : c.First)
@@ -185,6 +191,8 @@ public static class LineDedupBenchmark
             var units = new List<LineUnit>();
             long myRemoved = 0, myKept = 0;
             for (var f = t; f < docs.Length; f += threads)
+            {
+                var next = 0;
                 foreach (var (id, text) in docs[f])
                 {
                     LineUnits.Split(text, Stage.Unit, units);
@@ -192,12 +200,13 @@ public static class LineDedupBenchmark
                     var any = 0;
                     for (var u = 0; u < units.Count; u++)
                     {
-                        var entry = merged[LineUnits.Hash(text, units[u])];
+                        var entry = merged[hashes[f]![next++]];
                         if (entry.Count > 1 && entry.First != id) { remove[u] = true; any++; }
                     }
                     myRemoved += any;
                     if (any == 0 || LineUnits.Without(text, units, remove).AsSpan().Trim().Length >= Stage.MinChars) myKept++;
                 }
+            }
             Interlocked.Add(ref removed, myRemoved);
             Interlocked.Add(ref kept, myKept);
         });

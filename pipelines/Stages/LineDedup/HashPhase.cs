@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -15,7 +16,29 @@ public sealed partial class LineDedupStage
         var clock = Stopwatch.StartNew();
         var data = task.Job.Data;
         var inputKey = task.InputShardKey(task.Task);
+        ShardOccurrences shard;
+        await using (var input = await data.OpenReadAsync(inputKey, cancellationToken).ConfigureAwait(false))
+            shard = await CollectAsync(input, inputKey, cancellationToken).ConfigureAwait(false);
+        await data.CreateOnceAsync(IdsKey(task, task.Task), (stream, ct) => stream.WriteAsync(shard.EncodedIds, ct).AsTask(), cancellationToken).ConfigureAwait(false);
+        await using (var routed = await RoutedTableWriter.CreateAsync(OccurrenceSchema, cancellationToken).ConfigureAwait(false))
+        {
+            await shard.WriteAsync(routed, cancellationToken).ConfigureAwait(false);
+            await routed.CommitOnceAsync(data, OccurrencesKey(task, task.Task), cancellationToken).ConfigureAwait(false);
+        }
+        return new TaskStats
+        {
+            In = shard.Documents, BytesIn = shard.BytesIn, Seconds = clock.Elapsed.TotalSeconds,
+            Metrics = { ["units"] = shard.Units, ["document_units"] = shard.Occurrences },
+        };
+    }
 
+    /// <summary>
+    /// The hash phase's work on one shard in memory: its texts read as UTF-8 bytes, cut into units, each unit normalised
+    /// and hashed, each document's distinct hashes listed per partition, and the shard's ids ranked (internal: the bench
+    /// profiles the phase piece by piece with it).
+    /// </summary>
+    internal async Task<ShardOccurrences> CollectAsync(Stream input, string inputKey, CancellationToken cancellationToken)
+    {
         // One pass over (id, text): the occurrences are held per partition (fixed-width, a shard's worth) until every id
         // is known, then each gets its document's rank in the keep order, and the ids go to resolve in that order, so the
         // shuffle rows need no id.
@@ -23,66 +46,72 @@ public sealed partial class LineDedupStage
         var targets = new OccurrenceColumns?[spec.Partitions];
         var units = new List<LineUnit>();
         var hasher = new Utf8LineUnits();
-        var firstUnit = new Dictionary<ContentHash, int>();
+        var distinct = new DistinctUnits();
         var row = 0;
         long bytesIn = 0, unitCount = 0, occurrences = 0;
         // The texts are hashed from their UTF-8 bytes (as the shard stores them): no string per document.
-        await using (var input = await data.OpenReadAsync(inputKey, cancellationToken).ConfigureAwait(false))
-            await ShardTexts.ForEachRowGroupAsync(input, inputKey, (batchIds, texts) =>
+        // Called once per row group, so it would run unoptimised code (tier 0) for most of a shard: compiled optimised at once.
+        await ShardTexts.ForEachRowGroupAsync(input, inputKey, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (batchIds, texts) =>
+        {
+            ids.AddRange(batchIds);
+            for (var i = 0; i < texts.Length; i++, row++)
             {
-                ids.AddRange(batchIds);
-                for (var i = 0; i < texts.Length; i++, row++)
+                var text = texts[i].Span;
+                bytesIn += text.Length;
+                Utf8LineUnits.Split(text, spec.Unit, units);
+                unitCount += units.Count;
+                distinct.Reset(units.Count);
+                for (var u = 0; u < units.Count; u++) distinct.Add(hasher.Hash(text, units[u]), u);
+                for (var d = 0; d < distinct.Count; d++)
                 {
-                    var text = texts[i].Span;
-                    bytesIn += text.Length;
-                    Utf8LineUnits.Split(text, spec.Unit, units);
-                    unitCount += units.Count;
-                    firstUnit.Clear();
-                    for (var u = 0; u < units.Count; u++)
-                    {
-                        var hash = hasher.Hash(text, units[u]);
-                        // A unit repeated within the document is one occurrence; its first unit is marked (~index) so
-                        // apply looks for the later copies of that one hash only.
-                        if (firstUnit.TryGetValue(hash, out var first))
-                        {
-                            if (first >= 0) firstUnit[hash] = ~first;
-                            continue;
-                        }
-                        firstUnit[hash] = u;
-                    }
-                    foreach (var (hash, unit) in firstUnit)
-                        (targets[hash.PartitionOf(spec.Partitions)] ??= new OccurrenceColumns()).Add(hash, row, unit);
-                    occurrences += firstUnit.Count;
+                    var hash = distinct.Hash(d);
+                    (targets[hash.PartitionOf(spec.Partitions)] ??= new OccurrenceColumns()).Add(hash, row, distinct.Unit(d));
                 }
-            }, cancellationToken).ConfigureAwait(false);
+                occurrences += distinct.Count;
+            }
+        }, cancellationToken).ConfigureAwait(false);
 
         var (ranks, order) = RankedIds.Rank(ids);
         var encoded = RankedIds.Encode(ids, order);
-        ids.Clear();
-        await data.CreateOnceAsync(IdsKey(task, task.Task), (stream, ct) => stream.WriteAsync(encoded, ct).AsTask(), cancellationToken).ConfigureAwait(false);
-        await using var routed = await RoutedTableWriter.CreateAsync(OccurrenceSchema, cancellationToken).ConfigureAwait(false);
-        for (var partition = 0; partition < spec.Partitions; partition++)
-            if (targets[partition] is { } target) await routed.WriteAsync(partition, target.Ranked(ranks), cancellationToken).ConfigureAwait(false);
-        await routed.CommitOnceAsync(data, OccurrencesKey(task, task.Task), cancellationToken).ConfigureAwait(false);
-        return new TaskStats
+        for (var partition = 0; partition < targets.Length; partition++) targets[partition]?.FillRanks(ranks);
+        return new ShardOccurrences(targets, encoded, row, bytesIn, unitCount, occurrences);
+    }
+
+    /// <summary>One shard's hash phase result: the occurrence rows per partition (ranked), the ids in rank order, counts.</summary>
+    internal sealed class ShardOccurrences
+    {
+        private readonly OccurrenceColumns?[] _targets;
+
+        internal ShardOccurrences(OccurrenceColumns?[] targets, byte[] encodedIds, int documents, long bytesIn, long units, long occurrences) =>
+            (_targets, EncodedIds, Documents, BytesIn, Units, Occurrences) = (targets, encodedIds, documents, bytesIn, units, occurrences);
+
+        public byte[] EncodedIds { get; }
+        public int Documents { get; }
+        public long BytesIn { get; }
+        public long Units { get; }
+        public long Occurrences { get; }
+
+        /// <summary>One row group per partition holding occurrences, in partition order.</summary>
+        public async Task WriteAsync(RoutedTableWriter routed, CancellationToken cancellationToken)
         {
-            In = row, BytesIn = bytesIn, Seconds = clock.Elapsed.TotalSeconds,
-            Metrics = { ["units"] = unitCount, ["document_units"] = occurrences },
-        };
+            for (var partition = 0; partition < _targets.Length; partition++)
+                if (_targets[partition] is { } target) await routed.WriteAsync(partition, target.Batch, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The hash phase's rows for one partition: a unit hash, the document's row (and rank, once known), the unit's index.</summary>
-    private sealed class OccurrenceColumns
+    internal sealed class OccurrenceColumns
     {
-        private readonly RecordBatch _batch = RecordBatch.WithSchema(OccurrenceSchema);
         private readonly Column<long> _high, _low;
         private readonly Column<int> _rows, _units;
 
         public OccurrenceColumns()
         {
-            (_high, _low) = (_batch.GetColumn<long>(HashHigh), _batch.GetColumn<long>(HashLow));
-            (_rows, _units) = (_batch.GetColumn<int>(Row), _batch.GetColumn<int>(Unit));
+            (_high, _low) = (Batch.GetColumn<long>(HashHigh), Batch.GetColumn<long>(HashLow));
+            (_rows, _units) = (Batch.GetColumn<int>(Row), Batch.GetColumn<int>(Unit));
         }
+
+        public RecordBatch Batch { get; } = RecordBatch.WithSchema(OccurrenceSchema);
 
         public void Add(ContentHash hash, int row, int unit)
         {
@@ -92,12 +121,11 @@ public sealed partial class LineDedupStage
             _units.Add(unit);
         }
 
-        /// <summary>The rows with each document's rank filled in from <paramref name="rankOfRow"/>.</summary>
-        public RecordBatch Ranked(int[] rankOfRow)
+        /// <summary>Fills in each row's document rank from <paramref name="rankOfRow"/>.</summary>
+        public void FillRanks(int[] rankOfRow)
         {
-            var ranks = _batch.GetColumn<int>(Rank).List;
+            var ranks = Batch.GetColumn<int>(Rank).List;
             foreach (var row in _rows.List) ranks.Add(rankOfRow[row]);
-            return _batch;
         }
     }
 }

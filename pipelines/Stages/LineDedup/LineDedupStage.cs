@@ -46,7 +46,7 @@ public sealed partial class LineDedupStage(int index, LineDedupStageSpec spec) :
     /// <summary>The unit's index in its document; ~index (negative) when the document holds the unit more than once.</summary>
     private const string Unit = "unit";
 
-    private static readonly IReadOnlyList<ColumnSchema> OccurrenceSchema =
+    internal static readonly IReadOnlyList<ColumnSchema> OccurrenceSchema =
         [new(HashHigh, typeof(long)), new(HashLow, typeof(long)), new(Rank, typeof(int)), new(Row, typeof(int)), new(Unit, typeof(int))];
 
     private static readonly IReadOnlyList<ColumnSchema> RemovalSchema =

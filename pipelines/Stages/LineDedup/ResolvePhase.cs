@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
@@ -29,20 +30,7 @@ public sealed partial class LineDedupStage
         {
             var list = seen[shard] = [];
             await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, OccurrencesKey(task, shard), partition, cancellationToken).ConfigureAwait(false))
-            {
-                var (high, low) = (batch.GetColumn<long>(HashHigh).List, batch.GetColumn<long>(HashLow).List);
-                var (ranks, rows, units) = (batch.GetColumn<int>(Rank).List, batch.GetColumn<int>(Row).List, batch.GetColumn<int>(Unit).List);
-                for (var i = 0; i < batch.RowCount; i++)
-                {
-                    occurrences++;
-                    var hash = new ContentHash(high[i], low[i]);
-                    list.Add(new Occurrence(hash, rows[i], units[i]));
-                    var holder = new Holder(shard, ranks[i], rows[i]);
-                    ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(entries, hash, out var exists);
-                    if (!exists) entry = new Entry(holder);
-                    else entry.Add(holder, keep);
-                }
-            }
+                occurrences += CountOccurrences(batch, shard, keep, list, entries);
         }
 
         // A versioned corpus: its base snapshot's line index of this partition is streamed against these units. The
@@ -84,24 +72,13 @@ public sealed partial class LineDedupStage
         long removed = 0, ofCorpus = 0;
         for (var shard = 0; shard < shards; shard++)
         {
-            Column<int>? rows = null, units = null;
-            Column<long>? high = null, low = null;
-            foreach (var occurrence in seen[shard])
+            var (lost, ofCorpusHere) = RemovalsOf(shard, keep, seen[shard], entries);
+            if (lost is not null)
             {
-                var entry = entries[occurrence.Hash];
-                if (entry.Count <= keep || entry.Keeps(shard, occurrence.Row)) continue;
-                if (entry.Kept(keep) == entry.Indexed) ofCorpus++;
-                if (rows is null)
-                {
-                    var target = removals[shard] = RecordBatch.WithSchema(RemovalSchema);
-                    (rows, units, high, low) = (target.GetColumn<int>(Row), target.GetColumn<int>(Unit), target.GetColumn<long>(HashHigh), target.GetColumn<long>(HashLow));
-                }
-                rows.Add(occurrence.Row);
-                units!.Add(occurrence.Unit);
-                high!.Add(occurrence.Hash.High);
-                low!.Add(occurrence.Hash.Low);
-                removed++;
+                removals[shard] = lost;
+                removed += lost.RowCount;
             }
+            ofCorpus += ofCorpusHere;
             seen[shard] = [];
         }
         await RoutedTable.WriteAsync(task.Job.Data, RemovalsKey(task, partition), RemovalSchema, removals, cancellationToken).ConfigureAwait(false);
@@ -132,6 +109,55 @@ public sealed partial class LineDedupStage
             stats.Metrics["occurrences_removed_of_corpus"] = ofCorpus;
         }
         return stats;
+    }
+
+    // The two loops over every occurrence run once per shard file: compiled optimised at once (not tier 0 for most of the work).
+
+    /// <summary>Pass 1 over one row group of a shard's occurrences: each hash's document count and keeper candidates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int CountOccurrences(RecordBatch batch, int shard, int keep, List<Occurrence> list, Dictionary<ContentHash, Entry> entries)
+    {
+        var (high, low) = (batch.GetColumn<long>(HashHigh).List, batch.GetColumn<long>(HashLow).List);
+        var (ranks, rows, units) = (batch.GetColumn<int>(Rank).List, batch.GetColumn<int>(Row).List, batch.GetColumn<int>(Unit).List);
+        for (var i = 0; i < batch.RowCount; i++)
+        {
+            var hash = new ContentHash(high[i], low[i]);
+            list.Add(new Occurrence(hash, rows[i], units[i]));
+            var holder = new Holder(shard, ranks[i], rows[i]);
+            ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(entries, hash, out var exists);
+            if (!exists) entry = new Entry(holder);
+            else entry.Add(holder, keep);
+        }
+        return batch.RowCount;
+    }
+
+    /// <summary>
+    /// Pass 2 over one shard's occurrences: those outside their unit's keepers, as removal rows (null when none), and how
+    /// many of them lose the unit to corpus documents alone.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (RecordBatch? Removals, long OfCorpus) RemovalsOf(int shard, int keep, List<Occurrence> seen, Dictionary<ContentHash, Entry> entries)
+    {
+        RecordBatch? target = null;
+        Column<int>? rows = null, units = null;
+        Column<long>? high = null, low = null;
+        long ofCorpus = 0;
+        foreach (var occurrence in seen)
+        {
+            var entry = entries[occurrence.Hash];
+            if (entry.Count <= keep || entry.Keeps(shard, occurrence.Row)) continue;
+            if (entry.Kept(keep) == entry.Indexed) ofCorpus++;
+            if (target is null)
+            {
+                target = RecordBatch.WithSchema(RemovalSchema);
+                (rows, units, high, low) = (target.GetColumn<int>(Row), target.GetColumn<int>(Unit), target.GetColumn<long>(HashHigh), target.GetColumn<long>(HashLow));
+            }
+            rows!.Add(occurrence.Row);
+            units!.Add(occurrence.Unit);
+            high!.Add(occurrence.Hash.High);
+            low!.Add(occurrence.Hash.Low);
+        }
+        return (target, ofCorpus);
     }
 
     /// <summary>One document holding a unit, as pass 2 needs it: its row and the unit's index there.</summary>

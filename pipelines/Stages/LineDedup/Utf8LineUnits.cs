@@ -25,9 +25,16 @@ internal sealed class Utf8LineUnits
     public ContentHash Hash(ReadOnlySpan<byte> text, LineUnit unit)
     {
         var bytes = text[unit.Start..unit.End];
-        if (!Ascii.IsValid(bytes)) return ContentHash.Of(Encoding.UTF8.GetString(bytes), caseFold: true, collapseWhitespace: true);
         if (_scratch.Length < bytes.Length) _scratch = new byte[Math.Max(bytes.Length, 2 * _scratch.Length)];
         var target = _scratch;
+        // The common line: printable ASCII, single spaces between words, none at either end. Its normal form is its
+        // lower case: one vectorised check and one vectorised copy instead of a loop over its bytes.
+        if (bytes.Length > 0 && bytes.IndexOfAnyExceptInRange((byte)' ', (byte)'~') < 0 && bytes[0] != ' ' && bytes[^1] != ' ' && bytes.IndexOf("  "u8) < 0)
+        {
+            Ascii.ToLower(bytes, target, out var lowered);
+            return Of(target.AsSpan(0, lowered));
+        }
+        if (!Ascii.IsValid(bytes)) return ContentHash.Of(Encoding.UTF8.GetString(bytes), caseFold: true, collapseWhitespace: true);
         var length = 0;
         var pendingSpace = false;
         foreach (var b in bytes)
@@ -41,7 +48,13 @@ internal sealed class Utf8LineUnits
             if (pendingSpace) { target[length++] = (byte)' '; pendingSpace = false; }
             target[length++] = (uint)(b - 'A') <= 'Z' - 'A' ? (byte)(b | 0x20) : b;
         }
-        var hash = XxHash128.HashToUInt128(target.AsSpan(0, length));
+        return Of(target.AsSpan(0, length));
+    }
+
+    /// <summary>The hash of normalised bytes, as <see cref="ContentHash.Of"/> computes it.</summary>
+    private static ContentHash Of(ReadOnlySpan<byte> normalised)
+    {
+        var hash = XxHash128.HashToUInt128(normalised);
         return new ContentHash((long)(ulong)(hash >> 64), (long)(ulong)hash);
     }
 

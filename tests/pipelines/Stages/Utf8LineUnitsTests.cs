@@ -29,7 +29,6 @@ public sealed class Utf8LineUnitsTests(ITestOutputHelper output)
         output.WriteLine($"seed {seed}");
         var random = new Random(seed);
         var hasher = new Utf8LineUnits();
-        var (fromText, fromBytes) = (new List<LineUnit>(), new List<LineUnit>());
         for (var doc = 0; doc < 2000; doc++)
         {
             var text = new StringBuilder();
@@ -45,14 +44,54 @@ public sealed class Utf8LineUnitsTests(ITestOutputHelper output)
         byte[] invalid = [.. "ok line\n"u8, 0x80, .. " after\n"u8, .. "cut "u8, 0xE6, 0x97, .. "\nok line\n"u8, .. "end "u8, 0xF0, 0x9F];
         Check(Encoding.UTF8.GetString(invalid), invalid);
 
-        void Check(string text, byte[] bytes)
+        void Check(string text, byte[] bytes) => CheckSame(unit, hasher, text, bytes);
+    }
+
+    /// <summary>
+    /// Printable ASCII lines (the hash's vectorised path: lower case only) and their near misses (a leading or trailing
+    /// space, two spaces, a tab, a control character, DEL, a non-ASCII letter: the normalising loop's cases) hash as the
+    /// text path hashes them.
+    /// </summary>
+    [Fact]
+    public void Printable_ascii_lines_and_their_near_misses_hash_as_the_text_path_does()
+    {
+        var seed = Environment.TickCount;
+        output.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        var hasher = new Utf8LineUnits();
+        string[] misses = [" ", "  ", "\t", "\u0001", "\u007F", "é", "\u000B"];
+        var printable = Enumerable.Range(' ', '~' - ' ' + 1).Select(c => (char)c).ToArray();
+        var lines = new List<string> { "A", "Z", "@[`{", "Cookie Notice: We Use COOKIES.", new string(printable).Trim() };
+        for (var i = 0; i < 3000; i++)
         {
-            LineUnits.Split(text, unit, fromText);
-            Utf8LineUnits.Split(bytes, unit, fromBytes);
-            Assert.Equal(fromText.Count, fromBytes.Count);
-            for (var u = 0; u < fromText.Count; u++)
-                Assert.True(LineUnits.Hash(text, fromText[u]) == hasher.Hash(bytes, fromBytes[u]),
-                    $"unit {u} ({text.Substring(fromText[u].Start, fromText[u].Length)}) hashes differently from its UTF-8 bytes");
+            var line = new StringBuilder();
+            for (var c = random.Next(1, 300); c > 0; c--)
+            {
+                var next = printable[random.Next(printable.Length)];
+                if (next != ' ' || (line.Length > 0 && line[^1] != ' ')) line.Append(next);
+            }
+            var text = line.ToString().Trim();
+            if (text.Length == 0) continue;
+            lines.Add(text);
+            var miss = misses[random.Next(misses.Length)];
+            var at = random.Next(text.Length + 1);
+            lines.Add(text[..at] + miss + text[at..]);
         }
+        foreach (var line in lines) CheckSame(LineDedupUnit.Line, hasher, line, Encoding.UTF8.GetBytes(line));
+        // The vectorised path lower-cases: a line differing only in case hashes the same, one differing in a letter does not.
+        var upper = Encoding.UTF8.GetBytes("THE SAME LINE");
+        Assert.Equal(hasher.Hash(upper, new LineUnit(0, upper.Length, upper.Length)), hasher.Hash("the same line"u8, new LineUnit(0, 13, 13)));
+        Assert.NotEqual(hasher.Hash(upper, new LineUnit(0, upper.Length, upper.Length)), hasher.Hash("the same lina"u8, new LineUnit(0, 13, 13)));
+    }
+
+    private static void CheckSame(LineDedupUnit unit, Utf8LineUnits hasher, string text, byte[] bytes)
+    {
+        var (fromText, fromBytes) = (new List<LineUnit>(), new List<LineUnit>());
+        LineUnits.Split(text, unit, fromText);
+        Utf8LineUnits.Split(bytes, unit, fromBytes);
+        Assert.Equal(fromText.Count, fromBytes.Count);
+        for (var u = 0; u < fromText.Count; u++)
+            Assert.True(LineUnits.Hash(text, fromText[u]) == hasher.Hash(bytes, fromBytes[u]),
+                $"unit {u} ({text.Substring(fromText[u].Start, fromText[u].Length)}) hashes differently from its UTF-8 bytes");
     }
 }
