@@ -29,7 +29,7 @@ public static class StaticRecipesBenchmark
 {
     private const int TopK = 3;
 
-    private sealed record Corpus(string Name, IReadOnlyList<string> Texts, ReadOnlyMemory<int>[] Tokens, float[] Truth, float[] TruthM,
+    internal sealed record Corpus(string Name, IReadOnlyList<string> Texts, ReadOnlyMemory<int>[] Tokens, float[] Truth, float[] TruthM,
         List<(string Label, double Eps)> Settings);
 
     public static async Task<int> RunAsync(BenchOptions options)
@@ -55,36 +55,7 @@ public static class StaticRecipesBenchmark
         }
         var hidden = raw.Length / vocabulary;
 
-        var demo = EmbedWorkload.FromDemoCorpus(EmbedWorkload.FindDemoCorpus(), Path.Combine(Path.GetTempPath(), $"curation-recipes-{Guid.NewGuid():N}"), int.MaxValue, tokenizer);
-        try { Directory.Delete(demo.Folder, recursive: true); } catch (IOException) { }
-        var demoTexts = demo.Texts.DistinctBy(t => t.ToLowerInvariant()).ToList();
-        var (_, debTexts, debFiles) = DebianDocsCorpus.Build(options.CascadeDocs);
-        var (manTexts, manFiles) = options.ManDocs > 0 ? ManPagesCorpus.Build(options.ManDocs) : ([], 0);
-        var corpora = new List<Corpus>();
-        var sources = new List<(string, IReadOnlyList<string>)> { ("demo", demoTexts), ("debian-docs", debTexts) };
-        if (manTexts.Count > 1) sources.Add(("man-pages", manTexts));
-        foreach (var (name, texts) in sources)
-        {
-            var tokens = new ReadOnlyMemory<int>[texts.Count];
-            Parallel.For(0, texts.Count, i => tokens[i] = tokenizer.Tokenize(texts[i]));
-            var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(modelSha + "\n" + string.Join("\u0001", texts))))[..16];
-            var truthPath = Path.Combine(Path.GetTempPath(), $"curation-truth-{name}-{key}.bin");
-            float[] truth;
-            if (File.Exists(truthPath)) truth = ReadFloats(truthPath);
-            else
-            {
-                truth = new float[texts.Count * embedder.Dimensions];
-                embedder.Embed(tokens, truth);
-                WriteFloats(truthPath, truth);
-            }
-            var ranking = Enumerable.Range(0, texts.Count).ToArray();
-            var truthM = SemDeDup.ComputeMaxSimilarity(truth, embedder.Dimensions, ranking).MaxSimilarity.ToArray();
-            var sorted = truthM.OrderDescending().ToArray();
-            corpora.Add(new Corpus(name, texts, tokens, truth, truthM,
-                [("eps 0.01", 0.01), ("eps 0.05", 0.05), ("keep 0.90", CascadeBenchmark.KeepEps(sorted, 0.90)), ("keep 0.95", CascadeBenchmark.KeepEps(sorted, 0.95))]));
-        }
-        Console.WriteLine($"corpora: demo {demoTexts.Count:N0} documents, debian-docs {debTexts.Count:N0} paragraphs of {debFiles:N0} files, " +
-                          $"man-pages {manTexts.Count:N0} paragraphs of {manFiles:N0} pages; {Machine.Load()}");
+        var corpora = LoadCorpora(options, tokenizer, embedder, modelSha);
 
         long[] Count(IEnumerable<ReadOnlyMemory<int>> documents)
         {
@@ -186,6 +157,53 @@ public static class StaticRecipesBenchmark
         StaticModel Mean(StaticModel model) => new(model.Recipe, model.VocabularySize, model.Dimensions, model.Table) { Pooling = StaticPooling.Mean };
     }
 
+    /// <summary>
+    /// The three corpora (demo, Debian documentation paragraphs, man-page paragraphs when <c>--man-docs</c> &gt; 0) with their
+    /// transformer vectors (cached under the temp folder, keyed by the texts' and the model's SHA-256) and the four settings.
+    /// </summary>
+    internal static List<Corpus> LoadCorpora(BenchOptions options, WordPieceTokenizer tokenizer, BatchEmbedder embedder, string modelSha)
+    {
+        var demo = EmbedWorkload.FromDemoCorpus(EmbedWorkload.FindDemoCorpus(), Path.Combine(Path.GetTempPath(), $"curation-recipes-{Guid.NewGuid():N}"), int.MaxValue, tokenizer);
+        try { Directory.Delete(demo.Folder, recursive: true); } catch (IOException) { }
+        var demoTexts = demo.Texts.DistinctBy(t => t.ToLowerInvariant()).ToList();
+        var (_, debTexts, debFiles) = DebianDocsCorpus.Build(options.CascadeDocs);
+        var (manTexts, manFiles) = options.ManDocs > 0 ? ManPagesCorpus.Build(options.ManDocs) : ([], 0);
+        var corpora = new List<Corpus>();
+        var sources = new List<(string, IReadOnlyList<string>)> { ("demo", demoTexts), ("debian-docs", debTexts) };
+        if (manTexts.Count > 1) sources.Add(("man-pages", manTexts));
+        foreach (var (name, texts) in sources)
+        {
+            var tokens = new ReadOnlyMemory<int>[texts.Count];
+            Parallel.For(0, texts.Count, i => tokens[i] = tokenizer.Tokenize(texts[i]));
+            var truth = CachedTruth(name, texts, tokens, embedder, modelSha, out _);
+            var ranking = Enumerable.Range(0, texts.Count).ToArray();
+            var truthM = SemDeDup.ComputeMaxSimilarity(truth, embedder.Dimensions, ranking).MaxSimilarity.ToArray();
+            var sorted = truthM.OrderDescending().ToArray();
+            corpora.Add(new Corpus(name, texts, tokens, truth, truthM,
+                [("eps 0.01", 0.01), ("eps 0.05", 0.05), ("keep 0.90", CascadeBenchmark.KeepEps(sorted, 0.90)), ("keep 0.95", CascadeBenchmark.KeepEps(sorted, 0.95))]));
+        }
+        Console.WriteLine($"corpora: demo {demoTexts.Count:N0} documents, debian-docs {debTexts.Count:N0} paragraphs of {debFiles:N0} files, " +
+                          $"man-pages {manTexts.Count:N0} paragraphs of {manFiles:N0} pages; {Machine.Load()}");
+        return corpora;
+    }
+
+    /// <summary>
+    /// The transformer's vectors of <paramref name="texts"/>, cached under the temp folder (keyed by the texts' and the
+    /// model's SHA-256) and shared by <c>static-recipes</c>, <c>static-fit</c> and <c>cascade</c>; <paramref name="cached"/>
+    /// says whether they came from the cache (then nothing was embedded).
+    /// </summary>
+    internal static float[] CachedTruth(string name, IReadOnlyList<string> texts, ReadOnlyMemory<int>[] tokens, BatchEmbedder embedder, string modelSha, out bool cached)
+    {
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(modelSha + "\n" + string.Join("\u0001", texts))))[..16];
+        var truthPath = Path.Combine(Path.GetTempPath(), $"curation-truth-{name}-{key}.bin");
+        cached = File.Exists(truthPath);
+        if (cached) return ReadFloats(truthPath);
+        var truth = new float[texts.Count * embedder.Dimensions];
+        embedder.Embed(tokens, truth);
+        WriteFloats(truthPath, truth);
+        return truth;
+    }
+
     /// <summary>The fraction of the <paramref name="n"/> documents in at least one pair at transformer cosine ≥ 1 − <paramref name="eps"/>.</summary>
     public static double FeasibilityBound(float[] truth, int dims, int n, double eps)
     {
@@ -195,7 +213,7 @@ public static class StaticRecipesBenchmark
         return (double)inPair.Count(x => x) / n;
     }
 
-    private static void Evaluate(Corpus corpus, float[] vectors, int d, int truthDims, bool examples)
+    internal static void Evaluate(Corpus corpus, float[] vectors, int d, int truthDims, bool examples)
     {
         var n = corpus.Texts.Count;
         var s = Similarities(vectors, d, n);
@@ -341,9 +359,9 @@ public static class StaticRecipesBenchmark
         return new StaticModel(table.Recipe, table.VocabularySize, d, rows);
     }
 
-    private static float[] ReadFloats(string path) => MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(path)).ToArray();
+    internal static float[] ReadFloats(string path) => MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(path)).ToArray();
 
-    private static void WriteFloats(string path, float[] values)
+    internal static void WriteFloats(string path, float[] values)
     {
         var temp = path + $".{Environment.ProcessId}.tmp";
         File.WriteAllBytes(temp, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());

@@ -5,8 +5,12 @@ namespace Curation.Pipelines.Semantic;
 /// <summary>One candidate duplicate pair of a cascade: <see cref="Member"/>, a member ranked before it, and their cosine in the tier that found the pair.</summary>
 public readonly record struct CandidatePair(int Member, int Earlier, float Cosine);
 
-/// <summary>What the transformer tier decided: M over each member's candidate pairs, its twin, and what it embedded.</summary>
-public sealed record CascadeResult(float[] MaxSimilarity, int[] Twin, int[] Embedded, IReadOnlyList<CandidatePair> Candidates, IReadOnlyList<CandidatePair> Verified);
+/// <summary>
+/// What the transformer tier decided: M over each member's decided pairs, its twin, what it embedded, and the members whose
+/// M and twin are the transformer's (<see cref="Decided"/>, ascending; every other member keeps the static tier's).
+/// </summary>
+public sealed record CascadeResult(float[] MaxSimilarity, int[] Twin, int[] Embedded, IReadOnlyList<CandidatePair> Candidates, IReadOnlyList<CandidatePair> Verified,
+    int[] Decided);
 
 /// <summary>
 /// The two-tier SemDeDup cascade on one cluster: the static tier proposes every pair (member, earlier-ranked member)
@@ -97,6 +101,56 @@ public static class SemanticCascade
             if (cosine > max[pair.Member]) { max[pair.Member] = cosine; twin[pair.Member] = pair.Earlier; }
             if (SemDeDup.IsDuplicate(cosine, eps)) verified.Add(pair with { Cosine = cosine });
         }
-        return new CascadeResult(max, twin, embedded, candidates, verified);
+        return new CascadeResult(max, twin, embedded, candidates, verified, candidates.Select(p => p.Member).Distinct().Order().ToArray());
+    }
+
+    /// <summary>
+    /// The <c>set</c> rule: the documents of <paramref name="candidates"/> are embedded as by <see cref="Verify"/>, but the
+    /// transformer decides every pair among a cluster's candidate documents, not only the pairs the static tier proposed
+    /// (the static tier picks which documents are worth the transformer, the transformer picks their pairs). Member ids are
+    /// rows of a table whose clusters are contiguous and in rank order (<paramref name="clusterOf"/>: a row's cluster; a
+    /// candidate pair never crosses clusters), so a lower id is an earlier rank. Each candidate document with an earlier
+    /// one in its cluster's set gets M and twin over all of them; pairs at cosine ≥ 1 − eps are verified, in (member,
+    /// earlier) order. Streams over the pairs: memory is the set's vectors and the verified pairs, never the O(set²) pairs.
+    /// </summary>
+    public static CascadeResult VerifySet(int members, IReadOnlyList<CandidatePair> candidates, IReadOnlyList<int> clusterOf, Func<int[], float[]> embed,
+        int dimensions, double eps)
+    {
+        var needed = new SortedSet<int>();
+        foreach (var pair in candidates)
+        {
+            if (clusterOf[pair.Member] != clusterOf[pair.Earlier] || pair.Earlier >= pair.Member)
+                throw new ArgumentException($"Candidate pair ({pair.Member}, {pair.Earlier}) is not a member and an earlier row of its cluster.", nameof(candidates));
+            needed.Add(pair.Member);
+            needed.Add(pair.Earlier);
+        }
+        var embedded = needed.ToArray();
+        var vectors = embed(embedded);
+        if (vectors.Length != embedded.Length * dimensions)
+            throw new InvalidOperationException($"The verifier returned {vectors.Length} floats for {embedded.Length} members of {dimensions} dimensions.");
+
+        var max = new float[members];
+        var twin = new int[members];
+        Array.Fill(twin, -1);
+        var verified = new List<CandidatePair>();
+        var decided = new List<int>();
+        for (var start = 0; start < embedded.Length;)
+        {
+            var end = start + 1;
+            while (end < embedded.Length && clusterOf[embedded[end]] == clusterOf[embedded[start]]) end++;
+            for (var j = start + 1; j < end; j++)
+            {
+                var member = vectors.AsSpan(j * dimensions, dimensions);
+                decided.Add(embedded[j]);
+                for (var i = start; i < j; i++)
+                {
+                    var cosine = TensorPrimitives.Dot(member, vectors.AsSpan(i * dimensions, dimensions));
+                    if (cosine > max[embedded[j]]) { max[embedded[j]] = cosine; twin[embedded[j]] = embedded[i]; }
+                    if (SemDeDup.IsDuplicate(cosine, eps)) verified.Add(new CandidatePair(embedded[j], embedded[i], cosine));
+                }
+            }
+            start = end;
+        }
+        return new CascadeResult(max, twin, embedded, candidates, verified, [.. decided]);
     }
 }

@@ -129,10 +129,27 @@ public sealed record SemanticVerifySpec
     /// </summary>
     public double? Budget { get; init; }
 
+    /// <summary>
+    /// Which pairs the transformer decides: <see cref="VerifyRule.Pairs"/> (the candidate pairs the static tier proposed)
+    /// or <see cref="VerifyRule.Set"/> (every pair among a cluster's candidate documents: the same documents embedded,
+    /// more pairs decided; cost quadratic in the candidates of a cluster, so meant with a <see cref="Budget"/>).
+    /// </summary>
+    public VerifyRule Rule { get; init; } = VerifyRule.Pairs;
+
     public const double DefaultFactor = 4;
 
     /// <summary>The candidate eps used for a stage eps.</summary>
     public double CandidateEpsFor(double eps) => CandidateEps ?? Math.Min(0.5, Math.Max(DefaultFactor * eps, eps + 0.01));
+}
+
+/// <summary>Which pairs the cascade's transformer decides (<see cref="SemanticVerifySpec.Rule"/>).</summary>
+public enum VerifyRule
+{
+    /// <summary>The candidate pairs: static cosine ≥ 1 − candidateEps.</summary>
+    Pairs,
+
+    /// <summary>Every pair among a cluster's candidate documents (the documents of the candidate pairs).</summary>
+    Set,
 }
 
 /// <summary>

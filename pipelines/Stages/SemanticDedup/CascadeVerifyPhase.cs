@@ -2,6 +2,7 @@ using System.Globalization;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Semantic;
+using Curation.Pipelines.Spec;
 
 namespace Curation.Pipelines.Stages;
 
@@ -42,7 +43,7 @@ internal sealed partial class CascadePhases
                 }
             }
         }
-        var result = SemanticCascade.Verify(scores.RowCount, pairs, tableRows =>
+        float[] Gather(int[] tableRows)
         {
             var gathered = new float[tableRows.Length * dimensions];
             for (var i = 0; i < tableRows.Length; i++)
@@ -52,14 +53,17 @@ internal sealed partial class CascadePhases
                 vectors[at].CopyTo(gathered.AsSpan(i * dimensions));
             }
             return gathered;
-        }, dimensions, Eps);
+        }
+        var result = spec.Verify!.Rule == VerifyRule.Set
+            ? SemanticCascade.VerifySet(scores.RowCount, pairs, clusterOf.List, Gather, dimensions, Eps)
+            : SemanticCascade.Verify(scores.RowCount, pairs, Gather, dimensions, Eps);
 
-        // A candidate member's M and twin are the transformer's over its pairs; the rest keep the static tier's.
+        // A decided member's M and twin are the transformer's over its pairs; the rest keep the static tier's.
         var max = scores.GetColumn<float>("max_similarity");
         var twinRank = scores.GetColumn<int>("twin_rank");
         var clusterStart = new Dictionary<int, int>();
         for (var i = 0; i < scores.RowCount; i++) clusterStart.TryAdd(clusterOf[i], i);
-        foreach (var member in pairs.Select(p => p.Member).Distinct())
+        foreach (var member in result.Decided)
         {
             max.List[member] = result.MaxSimilarity[member];
             twinRank.List[member] = result.Twin[member] < 0 ? -1 : result.Twin[member] - clusterStart[clusterOf[member]];
@@ -79,7 +83,7 @@ internal sealed partial class CascadePhases
         var metrics = new Dictionary<string, double>
         {
             ["candidate_pairs"] = pairs.Count, ["verified_pairs"] = result.Verified.Count, ["transformer_vectors"] = result.Embedded.Length,
-            ["candidate_members"] = pairs.Select(p => p.Member).Distinct().Count(),
+            ["candidate_members"] = result.Decided.Length,
         };
         foreach (var eps in spec.EpsCurve) metrics[SemanticDedupStage.EpsMetric(eps)] = healthy.Count(m => SemDeDup.IsDuplicate(m, eps));
         return new TaskStats { In = scores.RowCount, Metrics = metrics };

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Curation.Pipelines.Semantic;
 
 namespace Curation.Pipelines.Tests.Semantic;
@@ -70,5 +71,80 @@ public sealed class SemanticCascadeTests
         Assert.True(Documents(SemanticCascade.FindCandidates(vectors, dims, ranking, eps + 1e-4)) > budget * n);
         // Same inputs, same threshold (it depends on the cluster's vectors alone).
         Assert.Equal(eps, SemanticCascade.BudgetEps(vectors, dims, ranking, max, 0.05, budget));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void The_set_rule_decides_every_pair_among_a_clusters_candidates_as_a_brute_force_does(int seed)
+    {
+        // Two clusters (table rows 0..79 and 80..149, each in rank order). Static vectors: noisy copies of a few prototypes,
+        // so the static tier proposes some pairs; transformer vectors: other noisy copies of the same prototypes, so some
+        // pairs it confirms were never proposed (the set rule's point) and some proposed ones fail.
+        var random = new Random(seed);
+        const int dims = 12, n = 150;
+        var clusterOf = Enumerable.Range(0, n).Select(r => r < 80 ? 0 : 1).ToArray();
+        var prototypes = Enumerable.Range(0, 10).Select(_ => Unit(Enumerable.Range(0, dims).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray())).ToArray();
+        float[] Noisy(float[] prototype, double noise) => Unit(prototype.Select(v => v + (float)((random.NextDouble() - 0.5) * noise)).ToArray());
+        var ofRow = Enumerable.Range(0, n).Select(r => random.Next(prototypes.Length)).ToArray();
+        double[] levels = [0.02, 0.08, 0.2];
+        var stat = Enumerable.Range(0, n).SelectMany(r => Noisy(prototypes[ofRow[r]], levels[random.Next(levels.Length)])).ToArray();
+        var truth = Enumerable.Range(0, n).SelectMany(r => Noisy(prototypes[ofRow[r]], levels[random.Next(levels.Length)])).ToArray();
+        const double eps = 0.02;
+        var candidates = new List<CandidatePair>();
+        foreach (var rows in new[] { Enumerable.Range(0, 80).ToArray(), Enumerable.Range(80, 70).ToArray() })
+            candidates.AddRange(SemanticCascade.FindCandidates(stat, dims, rows, candidateEps: 0.03));
+        Assert.NotEmpty(candidates);
+
+        int[]? asked = null;
+        var result = SemanticCascade.VerifySet(n, candidates, clusterOf, rows =>
+        {
+            asked = rows;
+            return rows.SelectMany(r => truth.AsSpan(r * dims, dims).ToArray()).ToArray();
+        }, dims, eps);
+
+        // Brute force over the same candidates: the documents of the candidate pairs, every earlier one in the same cluster.
+        var set = candidates.SelectMany(p => new[] { p.Member, p.Earlier }).Distinct().Order().ToArray();
+        Assert.Equal(set, asked!);
+        Assert.Equal(set, result.Embedded);
+        var expectedVerified = new List<(int, int)>();
+        var expectedDecided = new List<int>();
+        var (max, twin) = (new float[n], Enumerable.Repeat(-1, n).ToArray());
+        foreach (var j in set)
+        {
+            var earlier = set.Where(i => i < j && clusterOf[i] == clusterOf[j]).ToArray();
+            if (earlier.Length == 0) continue;
+            expectedDecided.Add(j);
+            foreach (var i in earlier)
+            {
+                var cosine = TensorPrimitives.Dot(truth.AsSpan(j * dims, dims), truth.AsSpan(i * dims, dims));
+                if (cosine > max[j]) (max[j], twin[j]) = (cosine, i);
+                if (SemDeDup.IsDuplicate(cosine, eps)) expectedVerified.Add((j, i));
+            }
+        }
+        Assert.Equal(expectedDecided, result.Decided);
+        Assert.Equal(expectedVerified, result.Verified.Select(v => (v.Member, v.Earlier)));
+        foreach (var j in expectedDecided)
+        {
+            Assert.Equal(max[j], result.MaxSimilarity[j]);
+            Assert.Equal(twin[j], result.Twin[j]);
+        }
+        // The set rule finds what the pair rule cannot: confirmed pairs the static tier never proposed; and it decides
+        // every pair the pair rule decides.
+        var proposed = candidates.Select(p => (p.Member, p.Earlier)).ToHashSet();
+        Assert.Contains(expectedVerified, p => !proposed.Contains(p));
+        var pairs = SemanticCascade.Verify(n, candidates, rows => rows.SelectMany(r => truth.AsSpan(r * dims, dims).ToArray()).ToArray(), dims, eps);
+        Assert.Subset(result.Verified.Select(v => (v.Member, v.Earlier)).ToHashSet(), pairs.Verified.Select(v => (v.Member, v.Earlier)).ToHashSet());
+        // Deterministic: the same inputs give the same decisions.
+        var again = SemanticCascade.VerifySet(n, candidates, clusterOf, rows => rows.SelectMany(r => truth.AsSpan(r * dims, dims).ToArray()).ToArray(), dims, eps);
+        Assert.Equal(result.Verified, again.Verified);
+    }
+
+    [Fact]
+    public void The_set_rule_refuses_a_pair_across_clusters()
+    {
+        Assert.Throws<ArgumentException>(() =>
+            SemanticCascade.VerifySet(2, [new CandidatePair(1, 0, 1)], [0, 1], rows => new float[rows.Length * 2], 2, 0.01));
     }
 }

@@ -122,6 +122,18 @@ public sealed class JobSpecTests
         Assert.Contains(JobSpecValidator.Validate(versioned), e => e.Field == "stages[4].verify" && e.Message.Contains("snapshots", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("{}", VerifyRule.Pairs)]
+    [InlineData("""{ "rule": "pairs" }""", VerifyRule.Pairs)]
+    [InlineData("""{ "rule": "set", "budget": 0.2 }""", VerifyRule.Set)]
+    public void The_cascade_rule_defaults_to_the_candidate_pairs_and_reads_set(string verify, VerifyRule rule)
+    {
+        var spec = JobSpec.Parse(Valid.Replace("""{ "type": "exact_dedup", "partitions": 8 }""",
+            $$"""{ "type": "exact_dedup", "partitions": 8 }, { "type": "embed", "model": { "kind": "static" } }, { "type": "semantic_dedup", "eps": 0.02, "verify": {{verify}} }"""));
+        Assert.Empty(JobSpecValidator.Validate(spec));
+        Assert.Equal(rule, ((SemanticDedupStageSpec)spec.Stages[4]).Verify!.Rule);
+    }
+
     [Fact]
     public void D4_needs_an_embed_stage_before_it()
     {
