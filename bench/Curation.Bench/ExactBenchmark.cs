@@ -104,13 +104,13 @@ public static class ExactBenchmark
         Console.WriteLine($"pipeline wrote {Measure.Size(shown.StoreBytes)} in {shown.StoreObjects:N0} objects to the data and output stores");
 
         Console.WriteLine();
-        Console.WriteLine($"{(repeat == 1 ? "pipeline phase" : $"phase (pipeline #{median + 1})"),-30} {"tasks",5} {"wall s",8} {"share",6} {"task s",8} {"CPU s",7} {"docs in",10}");
+        Console.WriteLine($"{(repeat == 1 ? "pipeline phase" : $"phase (pipeline #{median + 1})"),-30} {"tasks",5} {"wall s",8} {"share",6} {"task s",8} {"CPU s",7} {"docs in",10} {"alloc",11}");
         foreach (var phase in shown.Phases)
             Console.WriteLine($"{phase.Name,-30} {phase.Tasks,5} {phase.WallSeconds,8:0.00} {phase.WallSeconds / shown.Seconds,6:P0} " +
-                              $"{phase.TaskSeconds,8:0.00} {phase.CpuSeconds,7:0.00} {phase.DocumentsIn,10:N0}");
+                              $"{phase.TaskSeconds,8:0.00} {phase.CpuSeconds,7:0.00} {phase.DocumentsIn,10:N0} {Measure.Size(phase.Allocated),11}");
         Console.WriteLine($"{"total (incl. planning)",-30} {"",5} {shown.Seconds,8:0.00}");
         Console.WriteLine("(wall s: the phase's elapsed time; task s: the sum of its tasks' own clocks, which with N threads can reach N × wall; " +
-                          "CPU s: the process's CPU time over the phase)");
+                          "CPU s: the process's CPU time over the phase; alloc: bytes the process allocated over it)");
 
         var wall = Measure.Median(wallRatios);
         var cpu = Measure.Median(cpuRatios);
@@ -139,7 +139,7 @@ public static class ExactBenchmark
     }
 
     internal sealed record PhaseRun(string Name, int Tasks, double WallSeconds, double TaskSeconds, long DocumentsIn, double CpuSeconds = 0,
-        long PeakRss = 0, long PeakManaged = 0);
+        long PeakRss = 0, long PeakManaged = 0, long Allocated = 0);
 
     internal sealed record PipelineRun(JobContext Job, double Seconds, IReadOnlyList<PhaseRun> Phases, long Kept, Accounting Accounting,
         Manifest Manifest, int Reused, long StoreBytes, int StoreObjects);
@@ -172,7 +172,7 @@ public static class ExactBenchmark
         phases.Add(new PhaseRun("plan", 1, total.Elapsed.TotalSeconds, 0, 0, PeakRss: peaks ? MemoryPeaks.KernelPeak() ?? 0 : 0));
         var recorded = await PhaseRecorder.RunAsync(job, services, threads, peaks);
         var reused = recorded.Sum(p => p.Reused);
-        phases.AddRange(recorded.Select(p => new PhaseRun(p.Name, p.Tasks, p.WallSeconds, p.TaskSeconds, p.DocumentsIn, p.CpuSeconds, p.PeakRss, p.PeakManaged)));
+        phases.AddRange(recorded.Select(p => new PhaseRun(p.Name, p.Tasks, p.WallSeconds, p.TaskSeconds, p.DocumentsIn, p.CpuSeconds, p.PeakRss, p.PeakManaged, p.Allocated)));
         var seconds = total.Elapsed.TotalSeconds;
 
         var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.OutputLocation.KeyOf(Manifest.FileName));

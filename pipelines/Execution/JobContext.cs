@@ -124,19 +124,24 @@ public sealed class JobContext
 
     /// <summary>
     /// The committed stats of the first <paramref name="tasks"/> tasks of a stage's phase, in task order: what reports and the
-    /// manifest sum up. A task without stats has not finished: it fails naming the task (the phase must have run).
+    /// manifest sum up. A task without stats has not finished: it fails naming the first such task (the phase must have run).
+    /// The objects are read <see cref="StatsReadsInFlight"/> at a time: one round trip each on a blob store, where a phase of
+    /// a thousand shards read one after another made the manifest wait seconds.
     /// </summary>
     public async Task<IReadOnlyList<TaskStats>> PhaseStatsAsync(PipelineStage stage, string phase, int tasks, CancellationToken cancellationToken)
     {
+        var read = new TaskStats?[tasks];
+        await Parallel.ForAsync(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = StatsReadsInFlight, CancellationToken = cancellationToken },
+            async (t, ct) => (read[t], _) = await Data.TryReadJsonAsync<TaskStats>(Layout.TaskStats(stage.Index, stage.Name, phase, t), cancellationToken: ct)
+                .ConfigureAwait(false)).ConfigureAwait(false);
         var stats = new TaskStats[tasks];
         for (var t = 0; t < tasks; t++)
-        {
-            var (s, _) = await Data.TryReadJsonAsync<TaskStats>(Layout.TaskStats(stage.Index, stage.Name, phase, t), cancellationToken: cancellationToken)
-                .ConfigureAwait(false);
-            stats[t] = s ?? throw new InvalidOperationException($"{stage}/{phase} task {t} has not finished; its stats are not there yet.");
-        }
+            stats[t] = read[t] ?? throw new InvalidOperationException($"{stage}/{phase} task {t} has not finished; its stats are not there yet.");
         return stats;
     }
+
+    /// <summary>Stats objects <see cref="PhaseStatsAsync"/> reads at once.</summary>
+    public const int StatsReadsInFlight = 16;
 
     /// <summary>Every task of the job, phase by phase: what a coordinator dispatches.</summary>
     public IEnumerable<(PipelineStage Stage, PhaseInfo Phase)> Phases() =>
