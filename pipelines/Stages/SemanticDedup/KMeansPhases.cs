@@ -11,8 +11,8 @@ namespace Curation.Pipelines.Stages;
 /// Distributed spherical k-means over the embeddings of the documents reaching a stage, as phases of that stage
 /// (shared by <c>semantic_dedup</c> and <c>d4</c>):
 /// <list type="number">
-/// <item><b>sample</b> (per shard): the seeded initialisation sample (chosen by document id) and the shard's part of
-/// the corpus mean direction (for embedding health);</item>
+/// <item><b>sample</b> (per shard): the seeded initialisation sample (chosen by document id, at most <c>initSampleMax</c>
+/// vectors: <see cref="KMeansInitSample"/>) and the shard's part of the corpus mean direction (for embedding health);</item>
 /// <item><b>init</b>: k-means++ on the sample → centroids of iteration 0;</item>
 /// <item><b>assign-i</b> (per shard) / <b>reduce-i</b>: one Lloyd iteration — exact fixed-point partial sums per
 /// shard, reduced in shard order, so the centroids are bit-identical whatever the silo count; once converged, the
