@@ -30,6 +30,16 @@ public sealed class JobLimits
     /// <summary>k-means clusters of semantic_dedup and d4: each task holds every centroid and its partial sums.</summary>
     public int MaxClusters { get; set; } = 50_000;
 
+    /// <summary>
+    /// Largest <c>initSampleMax</c> a spec may set: the vectors the k-means init task of semantic_dedup and d4 holds
+    /// (twice: the sample and k-means++'s packed copy; 100,000 × 384 dimensions are 147 MiB each). A spec that sets none
+    /// gets <see cref="Semantic.KMeansInitSample.DefaultMaxVectors"/>.
+    /// </summary>
+    public int MaxInitSampleVectors { get; set; } = Semantic.KMeansInitSample.DefaultMaxVectors;
+
+    /// <summary>The most <see cref="MaxInitSampleVectors"/> may be raised to: the sample is one array (2³¹ floats at 4,096 dimensions).</summary>
+    public const int HardMaxInitSampleVectors = int.MaxValue / 4096;
+
     /// <summary>Tasks of one phase: shards of a shard phase (after planning), partitions of a partition phase.</summary>
     public int MaxTasksPerPhase { get; set; } = 10_000;
 
@@ -79,11 +89,14 @@ public sealed class JobLimitsValidator : IValidateOptions<JobLimits>
         AtLeast(o.MaxStages, 1, nameof(o.MaxStages));
         AtLeast(o.MaxListLength, 1, nameof(o.MaxListLength));
         AtLeast(o.MaxClusters, 1, nameof(o.MaxClusters));
+        AtLeast(o.MaxInitSampleVectors, 1, nameof(o.MaxInitSampleVectors));
         AtLeast(o.MaxTasksPerPhase, 1, nameof(o.MaxTasksPerPhase));
         AtLeast(o.MaxTasksPerJob, o.MaxTasksPerPhase, nameof(o.MaxTasksPerJob));
         AtLeast(o.MaxPhasesPerJob, 2, nameof(o.MaxPhasesPerJob));
         AtLeast(o.MaxRecordBytes, 1024, nameof(o.MaxRecordBytes));
         AtLeast(o.MaxStoredErrorChars, 256, nameof(o.MaxStoredErrorChars));
+        if (o.MaxInitSampleVectors > JobLimits.HardMaxInitSampleVectors)
+            failures.Add($"{JobLimits.Section}:MaxInitSampleVectors must be at most {JobLimits.HardMaxInitSampleVectors:N0} (the sample is one array of floats).");
         if (o.MaxRecordBytes > JobLimits.HardMaxRecordBytes)
             failures.Add($"{JobLimits.Section}:MaxRecordBytes must be at most {JobLimits.HardMaxRecordBytes:N0} (records are read into one string).");
         return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;

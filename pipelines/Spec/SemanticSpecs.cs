@@ -24,6 +24,9 @@ public sealed record SemanticDedupStageSpec : StageSpec, IClusteringSpec, IThres
     /// <summary>Fraction of documents (seeded by id) that k-means++ initialisation sees.</summary>
     public double InitSampleFraction { get; init; } = 1.0;
 
+    /// <summary>The most vectors the initialisation sample holds (null: <see cref="Semantic.KMeansInitSample.DefaultMaxVectors"/>).</summary>
+    public int? InitSampleMax { get; init; }
+
     /// <summary>Remove when M ≥ 1 − eps. Unset: <see cref="DefaultEps"/> (NeMo's default), or chosen by <see cref="TargetKeepFraction"/>.</summary>
     public double? Eps { get; init; }
 
@@ -168,6 +171,7 @@ public sealed record D4StageSpec : StageSpec, IClusteringSpec
     public int MaxIterations { get; init; } = 20;
     public double Tolerance { get; init; } = 1e-4;
     public double InitSampleFraction { get; init; } = 1.0;
+    public int? InitSampleMax { get; init; }
 
     public override void Validate(StageChecks check)
     {
@@ -188,6 +192,12 @@ public interface IClusteringSpec
     int MaxIterations { get; }
     double Tolerance { get; }
     double InitSampleFraction { get; }
+
+    /// <summary>
+    /// The most vectors the k-means++ initialisation sample holds: of the documents <see cref="InitSampleFraction"/>
+    /// picks, those with the smallest seeded id hashes (null: <see cref="Semantic.KMeansInitSample.DefaultMaxVectors"/>).
+    /// </summary>
+    int? InitSampleMax { get; }
 
     /// <summary>k-means assigns in a PCA projection of this many dimensions; null: the embeddings' own space.</summary>
     int? ClusterDims => null;

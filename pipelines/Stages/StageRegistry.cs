@@ -161,6 +161,16 @@ public sealed class StageChecks(string at, int position, IReadOnlyList<StageSpec
         That(c.MaxIterations is >= 1 and <= 1000, "maxIterations", "must be between 1 and 1000");
         That(c.Tolerance >= 0, "tolerance", "must be ≥ 0");
         That(c.InitSampleFraction is > 0 and <= 1, "initSampleFraction", "must be in (0, 1]");
+        That(c.InitSampleMax is null || (c.InitSampleMax >= 1 && c.InitSampleMax <= limits.MaxInitSampleVectors), "initSampleMax",
+            $"must be between 1 and {limits.MaxInitSampleVectors:N0} ({JobLimits.Section}:{nameof(JobLimits.MaxInitSampleVectors)})");
+        // k-means++ seeds each cluster with a distinct sample vector: a sample bounded below the clusters would silently fit fewer.
+        if (c.Clusters >= 1 && c.Clusters <= limits.MaxClusters && c.InitSampleMax is null or >= 1)
+        {
+            var sampleMax = c.InitSampleMax ?? Semantic.KMeansInitSample.DefaultMaxVectors;
+            if (c.InitSampleMax is null)
+                That(c.Clusters <= sampleMax, "clusters", $"must be at most the initialisation sample's default {sampleMax:N0} vectors (set initSampleMax)");
+            else That(c.Clusters <= sampleMax, "initSampleMax", $"must be at least clusters ({c.Clusters:N0}): k-means++ seeds each cluster with a distinct sample vector");
+        }
     }
 
     /// <summary>A list-valued parameter: at most <see cref="JobLimits.MaxListLength"/> entries.</summary>

@@ -11,8 +11,8 @@ namespace Curation.Pipelines.Stages;
 /// Distributed spherical k-means over the embeddings of the documents reaching a stage, as phases of that stage
 /// (shared by <c>semantic_dedup</c> and <c>d4</c>):
 /// <list type="number">
-/// <item><b>sample</b> (per shard): the seeded initialisation sample (chosen by document id) and the shard's part of
-/// the corpus mean direction (for embedding health);</item>
+/// <item><b>sample</b> (per shard): the seeded initialisation sample (chosen by document id, at most <c>initSampleMax</c>
+/// vectors: <see cref="KMeansInitSample"/>) and the shard's part of the corpus mean direction (for embedding health);</item>
 /// <item><b>init</b>: k-means++ on the sample → centroids of iteration 0;</item>
 /// <item><b>assign-i</b> (per shard) / <b>reduce-i</b>: one Lloyd iteration — exact fixed-point partial sums per
 /// shard, reduced in shard order, so the centroids are bit-identical whatever the silo count; once converged, the
@@ -113,16 +113,37 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
     {
         if (fixedClustering?.Applies(task) == true) return new TaskStats();
         var (ids, vectors, dimensions) = await LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
-        var rows = Enumerable.Range(0, ids.Count).Where(i => SphericalKMeans.InSample(ids[i], Seed(task), spec.InitSampleFraction)).ToArray();
+        var rows = KMeansInitSample.ShardRows(ids, Seed(task), spec.InitSampleFraction, MaxSampleVectors, out var picked);
         var sample = new float[rows.Length * dimensions];
         for (var i = 0; i < rows.Length; i++) vectors.AsSpan(rows[i] * dimensions, dimensions).CopyTo(sample.AsSpan(i * dimensions));
         var mean = EmbeddingHealth.Accumulate(vectors, dimensions);
         await WriteShardVectorsAsync(task, vectors, dimensions, cancellationToken).ConfigureAwait(false);
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(task.Task)}.bin"), [mean.Count, .. mean.Sums], cancellationToken).ConfigureAwait(false);
-        await StageObjects.WriteParquetAsync(task.Job.Data, Key(task, $"sample/{JobLayout.ShardName(task.Task)}.parquet"),
+        await StageObjects.WriteParquetAsync(task.Job.Data, SampleKey(task, task.Task),
             EmbeddingFile.ToBatch(rows.Select(r => ids[r]).ToArray(), sample, dimensions, EmbeddingPrecision.Float32),
             EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "sample"), cancellationToken).ConfigureAwait(false);
-        return new TaskStats { In = ids.Count, Metrics = { ["sampled"] = rows.Length } };
+        var stats = new TaskStats { In = ids.Count, Metrics = { ["sampled"] = rows.Length } };
+        if (rows.Length < picked) stats.Metrics[CappedMetric] = picked - rows.Length;
+        return stats;
+    }
+
+    private const string SampleMetric = "init_sample";
+    private const string CappedMetric = "init_sample_capped";
+
+    /// <summary>The most vectors the initialisation sample holds (<see cref="KMeansInitSample"/>).</summary>
+    private int MaxSampleVectors => spec.InitSampleMax ?? KMeansInitSample.DefaultMaxVectors;
+
+    private string SampleKey(TaskContext task, int shard) => Key(task, $"sample/{JobLayout.ShardName(shard)}.parquet");
+
+    /// <summary>The ids of a shard's sample, in row order (the id column only).</summary>
+    private async Task<List<string>> ReadSampleIdsAsync(TaskContext task, int shard, CancellationToken cancellationToken)
+    {
+        var ids = new List<string>();
+        await using var input = await task.Job.Data.OpenReadAsync(SampleKey(task, shard), cancellationToken).ConfigureAwait(false);
+        await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        await foreach (var batch in reader.ReadColumnsAsync([Columns.Id], cancellationToken).ConfigureAwait(false))
+            ids.AddRange(batch.Ids.List);
+        return ids;
     }
 
     private async Task<TaskStats> InitAsync(TaskContext task, CancellationToken cancellationToken)
@@ -135,18 +156,35 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
             await WriteCentroidsAsync(task, 0, given, shift: 0, converged: true, cancellationToken).ConfigureAwait(false);
             return new TaskStats { Metrics = { ["clusters"] = given.Count, ["reused_centroids"] = 1 } };
         }
-        // The shards' samples are kept as read and joined once into an array of the exact size (a growing list of floats
-        // held up to ~4 × the sample while it doubled and was copied out).
-        var ids = new List<string>();
-        var parts = new List<float[]>(task.Job.Plan.ShardCount);
-        var dimensions = 0;
+        // The sample is bounded (KMeansInitSample): the shards' ids first, through a cut of the maximum's size; then each
+        // shard's sample is read once and the rows the cut keeps are copied into one array of the exact size.
+        var cut = new KMeansInitSample.Cut(MaxSampleVectors);
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
         {
-            await using var input = await task.Job.Data.OpenReadAsync(Key(task, $"sample/{JobLayout.ShardName(shard)}.parquet"), cancellationToken).ConfigureAwait(false);
+            var shardIds = await ReadSampleIdsAsync(task, shard, cancellationToken).ConfigureAwait(false);
+            for (var row = 0; row < shardIds.Count; row++) cut.Offer(KMeansInitSample.KeyOf(shardIds[row], Seed(task)), shard, row);
+        }
+        var ids = new List<string>(cut.Kept);
+        float[] sample = [];
+        var dimensions = 0;
+        var at = 0;
+        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
+        {
+            await using var input = await task.Job.Data.OpenReadAsync(SampleKey(task, shard), cancellationToken).ConfigureAwait(false);
             var (shardIds, shardVectors, d) = await EmbeddingFile.ReadAllAsync(input, cancellationToken).ConfigureAwait(false);
-            ids.AddRange(shardIds);
-            parts.Add(shardVectors);
-            dimensions = d;
+            if (shardIds.Count == 0) continue;
+            if (sample.Length == 0)
+            {
+                dimensions = d;
+                sample = new float[(long)cut.Kept * d];
+            }
+            for (var row = 0; row < shardIds.Count; row++)
+            {
+                if (!cut.Keeps(KMeansInitSample.KeyOf(shardIds[row], Seed(task)), shard, row)) continue;
+                ids.Add(shardIds[row]);
+                shardVectors.AsSpan(row * d, d).CopyTo(sample.AsSpan(at, d));
+                at += d;
+            }
         }
         if (ids.Count == 0) throw new InvalidOperationException($"{stage}: the initialisation sample is empty (no documents reach this stage).");
         var means = new List<MeanPartial>();
@@ -159,14 +197,6 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, "mean.bin"), [(float)direction.ResultantLength, direction.Count, .. direction.Direction],
             cancellationToken).ConfigureAwait(false);
         var k = Math.Min(spec.Clusters, ids.Count);
-        var sample = new float[parts.Sum(p => (long)p.Length)];
-        var at = 0;
-        foreach (var part in parts)
-        {
-            part.CopyTo(sample, at);
-            at += part.Length;
-        }
-        parts.Clear();
         double? explained = null;
         if (spec.ClusterDims is { } clusterDims)
         {
@@ -183,6 +213,11 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         var centroids = SphericalKMeans.InitializePlusPlus(sample, dimensions, ids, k, Seed(task));
         await WriteCentroidsAsync(task, 0, centroids, shift: double.PositiveInfinity, converged: false, cancellationToken).ConfigureAwait(false);
         var stats = new TaskStats { In = ids.Count, Metrics = { ["clusters"] = k } };
+        // Only a sample at its maximum reports it (whether a shard or this cut left rows out, the sample then holds exactly
+        // the maximum), so a corpus under it reports what it did before the cap. The stage's init_sample_capped (summed
+        // over the sample tasks and this one) is the documents the fraction picked that the maximum left out.
+        if (ids.Count >= MaxSampleVectors) stats.Metrics[SampleMetric] = ids.Count;
+        if (cut.Capped) stats.Metrics[CappedMetric] = cut.Candidates - cut.Kept;
         if (explained is { } fraction) stats.Metrics["cluster_dims_explained_variance"] = fraction;
         return stats;
     }

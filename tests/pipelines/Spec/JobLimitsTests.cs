@@ -93,6 +93,27 @@ public sealed class JobLimitsTests
     }
 
     [Fact]
+    public void The_k_means_init_sample_has_a_configured_ceiling_and_must_seed_every_cluster()
+    {
+        Refused(Spec(new EmbedStageSpec(), new D4StageSpec { KeepFraction = 0.5, InitSampleMax = 100_001 }), "stages[1].initSampleMax",
+            nameof(JobLimits.MaxInitSampleVectors));
+        Assert.Empty(JobSpecValidator.Validate(Spec(new EmbedStageSpec(), new D4StageSpec { KeepFraction = 0.5, InitSampleMax = 100_000 })));
+        // An operator raises the ceiling in configuration; the spec then may ask for more.
+        var raised = new JobLimits { MaxInitSampleVectors = 400_000 };
+        Assert.Empty(JobSpecValidator.Validate(Spec(new EmbedStageSpec(), new SemanticDedupStageSpec { InitSampleMax = 400_000 }), raised));
+
+        // A sample smaller than the clusters would silently fit fewer clusters: refused, naming what to change.
+        var errors = JobSpecValidator.Validate(Spec(new EmbedStageSpec(), new SemanticDedupStageSpec { Clusters = 200, InitSampleMax = 100 }));
+        Assert.Contains("at least clusters (200)", Assert.Single(errors, e => e.Field == "stages[1].initSampleMax").Message, StringComparison.Ordinal);
+        var moreClusters = new JobLimits { MaxClusters = 200_000 };
+        errors = JobSpecValidator.Validate(Spec(new EmbedStageSpec(), new D4StageSpec { KeepFraction = 0.5, Clusters = 150_000 }), moreClusters);
+        Assert.Contains("initSampleMax", Assert.Single(errors, e => e.Field == "stages[1].clusters").Message, StringComparison.Ordinal);
+
+        var result = new JobLimitsValidator().Validate(null, new JobLimits { MaxInitSampleVectors = JobLimits.HardMaxInitSampleVectors + 1 });
+        Assert.Contains(result.Failures!, f => f.Contains("Curation:Limits:MaxInitSampleVectors", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_spec_larger_than_the_spec_limit_is_refused()
     {
         var limits = new JobLimits { MaxSpecBytes = 2048 };
