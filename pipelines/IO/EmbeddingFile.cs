@@ -54,6 +54,49 @@ public static class EmbeddingFile
         for (var i = 0; i < halves.Length; i++) destination[i] = (float)halves[i];
     }
 
+    /// <summary>
+    /// Each row of an embeddings file (not the output's list format) in row order, one row group in memory at a time:
+    /// a reader that keeps a few rows of a large file holds those, not the file.
+    /// </summary>
+    public static async Task ForEachRowAsync(Stream input, Action<EmbeddingRow> visit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(visit);
+        await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        var dimensions = int.Parse(reader.Metadata[DimensionsKey], System.Globalization.CultureInfo.InvariantCulture);
+        var float16 = reader.Metadata.GetValueOrDefault(DtypeKey) == "float16";
+        var row = 0;
+        await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var column = batch.GetColumn<byte[]>(VectorColumn);
+            for (var i = 0; i < batch.RowCount; i++) visit(new EmbeddingRow(row++, batch.Ids[i], column[i], dimensions, float16));
+        }
+    }
+
+    /// <summary>
+    /// Ids and vectors as row groups of at most <paramref name="rowGroupBytes"/> of vectors (at least one row each), for
+    /// <see cref="ParquetTableWriter"/>: a file written so is read back a small row group at a time, and neither side
+    /// needs a page the size of the whole matrix (Parquet.Net rents page buffers from pools that keep them).
+    /// </summary>
+    public static IEnumerable<RecordBatch> ToBatches(IReadOnlyList<string> ids, float[] vectors, int dimensions, EmbeddingPrecision precision, int rowGroupBytes)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rowGroupBytes);
+        var bytesPerRow = Math.Max(1, dimensions * (precision == EmbeddingPrecision.Float16 ? 2 : 4));
+        var rows = Math.Max(1, rowGroupBytes / bytesPerRow);
+        for (var start = 0; start < ids.Count; start += rows)
+        {
+            var count = Math.Min(rows, ids.Count - start);
+            var batch = RecordBatch.WithSchema(Schema, count);
+            var column = batch.GetColumn<byte[]>(VectorColumn);
+            for (var row = start; row < start + count; row++)
+            {
+                batch.Ids.Add(ids[row]);
+                column.Add(Encode(vectors.AsSpan(row * dimensions, dimensions), precision));
+            }
+            yield return batch;
+        }
+    }
+
     /// <summary>Reads a whole embeddings file into ids and a row-major matrix.</summary>
     /// <remarks>Reads the output's list format (<see cref="EmbeddingListFile"/>) as well.</remarks>
     public static async Task<(List<string> Ids, float[] Vectors, int Dimensions)> ReadAllAsync(Stream input, CancellationToken cancellationToken = default)
@@ -85,4 +128,11 @@ public static class EmbeddingFile
         }
         return (ids, vectors, dimensions);
     }
+}
+
+/// <summary>One row of an embeddings file as <see cref="EmbeddingFile.ForEachRowAsync"/> visits it: its position, id and encoded vector.</summary>
+public readonly record struct EmbeddingRow(int Row, string Id, byte[] Encoded, int Dimensions, bool Float16)
+{
+    /// <summary>The vector, decoded into <paramref name="destination"/> (<see cref="Dimensions"/> floats).</summary>
+    public void DecodeInto(Span<float> destination) => EmbeddingFile.Decode(Encoded, destination, Float16);
 }

@@ -16,6 +16,16 @@ internal static class StageObjects
         await spool.CommitOnceAsync(store, key, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>A table written a row group per batch (the batches are enumerated once, as they are written).</summary>
+    public static async Task WriteParquetAsync(IObjectStore store, string key, IReadOnlyList<ColumnSchema> schema, IEnumerable<RecordBatch> batches,
+        Dictionary<string, string>? metadata, CancellationToken cancellationToken)
+    {
+        await using var spool = SpoolFile.Create();
+        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, schema, metadata, cancellationToken).ConfigureAwait(false))
+            foreach (var batch in batches) await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+        await spool.CommitOnceAsync(store, key, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>A whole (small) table in memory; large tables are streamed with <see cref="ParquetTableReader"/> instead.</summary>
     public static async Task<RecordBatch> ReadParquetAsync(IObjectStore store, string key, CancellationToken cancellationToken)
     {

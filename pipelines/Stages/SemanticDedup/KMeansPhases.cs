@@ -119,8 +119,9 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         var mean = EmbeddingHealth.Accumulate(vectors, dimensions);
         await WriteShardVectorsAsync(task, vectors, dimensions, cancellationToken).ConfigureAwait(false);
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(task.Task)}.bin"), [mean.Count, .. mean.Sums], cancellationToken).ConfigureAwait(false);
-        await StageObjects.WriteParquetAsync(task.Job.Data, SampleKey(task, task.Task),
-            EmbeddingFile.ToBatch(rows.Select(r => ids[r]).ToArray(), sample, dimensions, EmbeddingPrecision.Float32),
+        // Small row groups: init reads every shard's sample back and keeps a few rows of each (SampleRowGroupBytes).
+        await StageObjects.WriteParquetAsync(task.Job.Data, SampleKey(task, task.Task), EmbeddingFile.Schema,
+            EmbeddingFile.ToBatches(rows.Select(r => ids[r]).ToArray(), sample, dimensions, EmbeddingPrecision.Float32, SampleRowGroupBytes),
             EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "sample"), cancellationToken).ConfigureAwait(false);
         var stats = new TaskStats { In = ids.Count, Metrics = { ["sampled"] = rows.Length } };
         if (rows.Length < picked) stats.Metrics[CappedMetric] = picked - rows.Length;
@@ -133,17 +134,24 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
     /// <summary>The most vectors the initialisation sample holds (<see cref="KMeansInitSample"/>).</summary>
     private int MaxSampleVectors => spec.InitSampleMax ?? KMeansInitSample.DefaultMaxVectors;
 
+    /// <summary>
+    /// The vectors of one row group of a shard's sample file: init then holds one small row group of a shard at a time,
+    /// and Parquet.Net's page buffers stay small. Whole-shard pages (25,000 vectors are 37 MiB) were rented from pools
+    /// that keep what is returned to them (ArrayPool's 64 MiB class, once per thread), which is what left init too little
+    /// heap for its sample at a million documents.
+    /// </summary>
+    internal const int SampleRowGroupBytes = 1024 * 1024;
+
     private string SampleKey(TaskContext task, int shard) => Key(task, $"sample/{JobLayout.ShardName(shard)}.parquet");
 
-    /// <summary>The ids of a shard's sample, in row order (the id column only).</summary>
-    private async Task<List<string>> ReadSampleIdsAsync(TaskContext task, int shard, CancellationToken cancellationToken)
+    /// <summary>Offers the ids of a shard's sample to the cut, in row order (the id column only, a row group at a time).</summary>
+    private async Task OfferSampleIdsAsync(TaskContext task, int shard, KMeansInitSample.Cut cut, CancellationToken cancellationToken)
     {
-        var ids = new List<string>();
         await using var input = await task.Job.Data.OpenReadAsync(SampleKey(task, shard), cancellationToken).ConfigureAwait(false);
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+        var row = 0;
         await foreach (var batch in reader.ReadColumnsAsync([Columns.Id], cancellationToken).ConfigureAwait(false))
-            ids.AddRange(batch.Ids.List);
-        return ids;
+            for (var i = 0; i < batch.RowCount; i++) cut.Offer(KMeansInitSample.KeyOf(batch.Ids[i], Seed(task)), shard, row++);
     }
 
     private async Task<TaskStats> InitAsync(TaskContext task, CancellationToken cancellationToken)
@@ -157,13 +165,11 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
             return new TaskStats { Metrics = { ["clusters"] = given.Count, ["reused_centroids"] = 1 } };
         }
         // The sample is bounded (KMeansInitSample): the shards' ids first, through a cut of the maximum's size; then each
-        // shard's sample is read once and the rows the cut keeps are copied into one array of the exact size.
+        // shard's sample is streamed a row group at a time and the rows the cut keeps are decoded into one array of the
+        // exact size, so init holds the sample and one small row group, whatever the corpus.
         var cut = new KMeansInitSample.Cut(MaxSampleVectors);
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
-        {
-            var shardIds = await ReadSampleIdsAsync(task, shard, cancellationToken).ConfigureAwait(false);
-            for (var row = 0; row < shardIds.Count; row++) cut.Offer(KMeansInitSample.KeyOf(shardIds[row], Seed(task)), shard, row);
-        }
+            await OfferSampleIdsAsync(task, shard, cut, cancellationToken).ConfigureAwait(false);
         var ids = new List<string>(cut.Kept);
         float[] sample = [];
         var dimensions = 0;
@@ -171,20 +177,19 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
         {
             await using var input = await task.Job.Data.OpenReadAsync(SampleKey(task, shard), cancellationToken).ConfigureAwait(false);
-            var (shardIds, shardVectors, d) = await EmbeddingFile.ReadAllAsync(input, cancellationToken).ConfigureAwait(false);
-            if (shardIds.Count == 0) continue;
-            if (sample.Length == 0)
+            var current = shard;
+            await EmbeddingFile.ForEachRowAsync(input, row =>
             {
-                dimensions = d;
-                sample = new float[(long)cut.Kept * d];
-            }
-            for (var row = 0; row < shardIds.Count; row++)
-            {
-                if (!cut.Keeps(KMeansInitSample.KeyOf(shardIds[row], Seed(task)), shard, row)) continue;
-                ids.Add(shardIds[row]);
-                shardVectors.AsSpan(row * d, d).CopyTo(sample.AsSpan(at, d));
-                at += d;
-            }
+                if (!cut.Keeps(KMeansInitSample.KeyOf(row.Id, Seed(task)), current, row.Row)) return;
+                if (sample.Length == 0)
+                {
+                    dimensions = row.Dimensions;
+                    sample = new float[(long)cut.Kept * dimensions];
+                }
+                ids.Add(row.Id);
+                row.DecodeInto(sample.AsSpan(at, dimensions));
+                at += dimensions;
+            }, cancellationToken).ConfigureAwait(false);
         }
         if (ids.Count == 0) throw new InvalidOperationException($"{stage}: the initialisation sample is empty (no documents reach this stage).");
         var means = new List<MeanPartial>();
