@@ -136,9 +136,8 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
 
     /// <summary>
     /// The vectors of one row group of a shard's sample file: init then holds one small row group of a shard at a time,
-    /// and Parquet.Net's page buffers stay small. Whole-shard pages (25,000 vectors are 37 MiB) were rented from pools
-    /// that keep what is returned to them (ArrayPool's 64 MiB class, once per thread), which is what left init too little
-    /// heap for its sample at a million documents.
+    /// and Parquet.Net's page buffers stay small. A whole-shard page (25,000 vectors are 37 MiB) is decompressed into a
+    /// growing stream and rented from pools that keep what is returned to them (ArrayPool's 64 MiB class, per thread).
     /// </summary>
     internal const int SampleRowGroupBytes = 1024 * 1024;
 
