@@ -21,7 +21,7 @@ public readonly record struct ContentHash(long High, long Low)
     public static ContentHash Of(ReadOnlySpan<char> text, bool caseFold, bool collapseWhitespace)
     {
         char[]? normalised = null;
-        if (!text.IsNormalized(NormalizationForm.FormC))
+        if (!IsNfc(text))
         {
             normalised = ScratchArray.Rent<char>(text.GetNormalizedLength(NormalizationForm.FormC));
             text.TryNormalize(normalised, out var written, NormalizationForm.FormC);
@@ -66,6 +66,15 @@ public readonly record struct ContentHash(long High, long Low)
             if (normalised is not null) ScratchArray.Return(normalised);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="text"/> is in NFC. Text below U+0300 (ASCII, Latin-1, Latin Extended: most accented web
+    /// text) always is: every such code point has NFC_QC=Yes and combining class 0, and nothing composes with a preceding
+    /// character unless it is a combining mark or a Hangul jamo, all at U+0300 or above. One vectorised scan decides it
+    /// without asking ICU; any other text is checked by <see cref="string.IsNormalized(NormalizationForm)"/>'s span form.
+    /// </summary>
+    private static bool IsNfc(ReadOnlySpan<char> text) =>
+        text.IndexOfAnyInRange('\u0300', char.MaxValue) < 0 || text.IsNormalized(NormalizationForm.FormC);
 
     /// <summary>Partition of this hash among <paramref name="partitions"/>: uniform because the hash is.</summary>
     public int PartitionOf(int partitions) => (int)((ulong)High % (ulong)partitions);

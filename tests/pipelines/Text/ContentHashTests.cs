@@ -41,6 +41,30 @@ public sealed class ContentHashTests(ITestOutputHelper output)
         Assert.NotEqual(ContentHash.Of("東京".AsSpan(), false, false), ContentHash.Of("京東".AsSpan(), false, false));
     }
 
+    /// <summary>
+    /// The hash's shortcut (text below U+0300 is NFC without asking ICU) holds: every character and every pair of
+    /// characters below U+0300 is NFC by <see cref="string.IsNormalized(NormalizationForm)"/> (composition needs a second
+    /// character at U+0300 or above), while the first characters above it that can change under NFC do change.
+    /// </summary>
+    [Fact]
+    public void Text_below_U0300_is_nfc_so_the_shortcut_never_skips_a_normalisation()
+    {
+        var pair = new char[2];
+        for (var a = 0; a < 0x300; a++)
+        {
+            pair[0] = (char)a;
+            Assert.True(new string(pair, 0, 1).IsNormalized(NormalizationForm.FormC), $"U+{a:X4}");
+            for (var b = 0; b < 0x300; b++)
+            {
+                pair[1] = (char)b;
+                if (!new string(pair).IsNormalized(NormalizationForm.FormC)) Assert.Fail($"U+{a:X4} U+{b:X4}");
+            }
+        }
+        Assert.False("e\u0300".IsNormalized(NormalizationForm.FormC));
+        Assert.False("\u0340".IsNormalized(NormalizationForm.FormC));
+        Assert.Equal(ContentHash.Of("\u00E8", true, true), ContentHash.Of("e\u0300".AsSpan(), true, true));
+    }
+
     private static string Outcome(Func<ContentHash> hash)
     {
         try
