@@ -12,19 +12,31 @@ namespace Curation.Pipelines.Text;
 /// </summary>
 public readonly record struct ContentHash(long High, long Low)
 {
-    public static ContentHash Of(string text, bool caseFold, bool collapseWhitespace)
+    public static ContentHash Of(string text, bool caseFold, bool collapseWhitespace) => Of(text.AsSpan(), caseFold, collapseWhitespace);
+
+    /// <summary>
+    /// The hash of <paramref name="text"/>'s characters, the one mechanism: normalised (when not already NFC), lowered and
+    /// filtered in scratch buffers, so a caller holding characters (a decoded line in a reused buffer) needs no string.
+    /// </summary>
+    public static ContentHash Of(ReadOnlySpan<char> text, bool caseFold, bool collapseWhitespace)
     {
-        var canonical = text.IsNormalized(NormalizationForm.FormC) ? text : text.Normalize(NormalizationForm.FormC);
-        var chars = ScratchArray.Rent<char>(Math.Max(1, canonical.Length));
-        var bytes = ScratchArray.Rent<byte>(Encoding.UTF8.GetMaxByteCount(canonical.Length));
+        char[]? normalised = null;
+        if (!IsNfc(text))
+        {
+            normalised = ScratchArray.Rent<char>(text.GetNormalizedLength(NormalizationForm.FormC));
+            text.TryNormalize(normalised, out var written, NormalizationForm.FormC);
+            text = normalised.AsSpan(0, written);
+        }
+        var chars = ScratchArray.Rent<char>(Math.Max(1, text.Length));
+        var bytes = ScratchArray.Rent<byte>(Encoding.UTF8.GetMaxByteCount(text.Length));
         try
         {
-            ReadOnlySpan<char> source = canonical;
+            var source = text;
             if (caseFold)
             {
                 // Whole-span lowering handles surrogate pairs; the result has the same length.
-                canonical.AsSpan().ToLowerInvariant(chars);
-                source = chars.AsSpan(0, canonical.Length);
+                text.ToLowerInvariant(chars);
+                source = chars.AsSpan(0, text.Length);
             }
             var length = 0;
             var pendingSpace = false;
@@ -43,16 +55,26 @@ public readonly record struct ContentHash(long High, long Low)
                 if (pendingSpace) { chars[length++] = ' '; pendingSpace = false; }
                 chars[length++] = c; // writes never overtake reads: length only grows as fast as the loop
             }
-            var written = Encoding.UTF8.GetBytes(chars.AsSpan(0, length), bytes);
-            var hash = XxHash128.HashToUInt128(bytes.AsSpan(0, written));
+            var encoded = Encoding.UTF8.GetBytes(chars.AsSpan(0, length), bytes);
+            var hash = XxHash128.HashToUInt128(bytes.AsSpan(0, encoded));
             return new ContentHash((long)(ulong)(hash >> 64), (long)(ulong)hash);
         }
         finally
         {
             ScratchArray.Return(chars);
             ScratchArray.Return(bytes);
+            if (normalised is not null) ScratchArray.Return(normalised);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="text"/> is in NFC. Text below U+0300 (ASCII, Latin-1, Latin Extended: most accented web
+    /// text) always is: every such code point has NFC_QC=Yes and combining class 0, and nothing composes with a preceding
+    /// character unless it is a combining mark or a Hangul jamo, all at U+0300 or above. One vectorised scan decides it
+    /// without asking ICU; any other text is checked by <see cref="string.IsNormalized(NormalizationForm)"/>'s span form.
+    /// </summary>
+    private static bool IsNfc(ReadOnlySpan<char> text) =>
+        text.IndexOfAnyInRange('\u0300', char.MaxValue) < 0 || text.IsNormalized(NormalizationForm.FormC);
 
     /// <summary>Partition of this hash among <paramref name="partitions"/>: uniform because the hash is.</summary>
     public int PartitionOf(int partitions) => (int)((ulong)High % (ulong)partitions);

@@ -64,7 +64,7 @@ public static class LineUnits
     }
 
     public static ContentHash Hash(string text, LineUnit unit) =>
-        ContentHash.Of(text.Substring(unit.Start, unit.Length), caseFold: true, collapseWhitespace: true);
+        ContentHash.Of(text.AsSpan(unit.Start, unit.Length), caseFold: true, collapseWhitespace: true);
 
     /// <summary>
     /// The text without the units marked in <paramref name="remove"/>. Whatever separated a removed last unit from the

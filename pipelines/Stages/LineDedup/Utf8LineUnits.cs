@@ -10,13 +10,15 @@ namespace Curation.Pipelines.Stages;
 /// the same order (so a unit's index is the one <see cref="LineUnits.Split(string, LineDedupUnit, List{LineUnit})"/> gives on the decoded text) with the same
 /// hashes, without decoding the document into a string. A unit of ASCII only (ASCII is already NFC) is normalised and
 /// hashed straight from its bytes: lower-cased, control characters dropped, whitespace runs collapsed, exactly as
-/// <see cref="ContentHash"/> does; any other unit is decoded alone and hashed by <see cref="LineUnits.Hash"/>. Units are
+/// <see cref="ContentHash"/> does; any other unit is decoded alone into a reused character buffer (no string) and hashed
+/// by <see cref="ContentHash.Of(ReadOnlySpan{char}, bool, bool)"/>, the mechanism <see cref="LineUnits.Hash"/> uses. Units are
 /// cut at line feeds, which are never part of a multi-byte sequence, so a unit decodes to the same characters alone as
 /// inside its document (an invalid sequence too: the decoder replaces it the same way).
 /// </summary>
 internal sealed class Utf8LineUnits
 {
     private byte[] _scratch = new byte[1024];
+    private char[] _chars = new char[1024];
 
     /// <summary>The units of <paramref name="text"/> as <see cref="LineUnits.Split(string, LineDedupUnit, List{LineUnit})"/> cuts them, as byte ranges.</summary>
     public static void Split(ReadOnlySpan<byte> text, LineDedupUnit unit, List<LineUnit> units) => LineUnits.Split(text, unit, units, IsBlank);
@@ -34,7 +36,7 @@ internal sealed class Utf8LineUnits
             Ascii.ToLower(bytes, target, out var lowered);
             return Of(target.AsSpan(0, lowered));
         }
-        if (!Ascii.IsValid(bytes)) return ContentHash.Of(Encoding.UTF8.GetString(bytes), caseFold: true, collapseWhitespace: true);
+        if (!Ascii.IsValid(bytes)) return HashDecoded(bytes);
         var length = 0;
         var pendingSpace = false;
         foreach (var b in bytes)
@@ -51,7 +53,19 @@ internal sealed class Utf8LineUnits
         return Of(target.AsSpan(0, length));
     }
 
-    /// <summary>The hash of normalised bytes, as <see cref="ContentHash.Of"/> computes it.</summary>
+    /// <summary>
+    /// A unit holding non-ASCII bytes: decoded as <see cref="Encoding.GetString(ReadOnlySpan{byte})"/> decodes it (an invalid
+    /// sequence to U+FFFD) but into the reused buffer, and hashed from there.
+    /// </summary>
+    private ContentHash HashDecoded(ReadOnlySpan<byte> bytes)
+    {
+        var most = Encoding.UTF8.GetMaxCharCount(bytes.Length);
+        if (_chars.Length < most) _chars = new char[Math.Max(most, 2 * _chars.Length)];
+        var decoded = Encoding.UTF8.GetChars(bytes, _chars);
+        return ContentHash.Of(_chars.AsSpan(0, decoded), caseFold: true, collapseWhitespace: true);
+    }
+
+    /// <summary>The hash of normalised bytes, as <see cref="ContentHash.Of(ReadOnlySpan{char}, bool, bool)"/> computes it.</summary>
     private static ContentHash Of(ReadOnlySpan<byte> normalised)
     {
         var hash = XxHash128.HashToUInt128(normalised);

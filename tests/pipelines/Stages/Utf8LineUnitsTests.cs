@@ -1,5 +1,6 @@
 using System.Text;
 using Curation.Pipelines.Stages;
+using Curation.Pipelines.Tests.Text;
 using Xunit.Abstractions;
 
 namespace Curation.Pipelines.Tests.Stages;
@@ -82,6 +83,33 @@ public sealed class Utf8LineUnitsTests(ITestOutputHelper output)
         var upper = Encoding.UTF8.GetBytes("THE SAME LINE");
         Assert.Equal(hasher.Hash(upper, new LineUnit(0, upper.Length, upper.Length)), hasher.Hash("the same line"u8, new LineUnit(0, 13, 13)));
         Assert.NotEqual(hasher.Hash(upper, new LineUnit(0, upper.Length, upper.Length)), hasher.Hash("the same lina"u8, new LineUnit(0, 13, 13)));
+    }
+
+    /// <summary>
+    /// Seeded random lines in many scripts (CJK, Thai, Arabic, Devanagari, Hangul jamo, emoji, cased alphabets) mixed with
+    /// combining marks, zero-width and Unicode spaces, controls, carriage returns and invalid UTF-8 (the non-ASCII path, decoded
+    /// into a reused buffer): the same units and hashes as the text path on the decoded text, for lines and paragraphs.
+    /// </summary>
+    [Theory]
+    [InlineData(LineDedupUnit.Line)]
+    [InlineData(LineDedupUnit.Paragraph)]
+    public void Random_lines_in_every_script_with_invalid_bytes_hash_as_the_text_path_does(LineDedupUnit unit)
+    {
+        var seed = Environment.TickCount;
+        output.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        var hasher = new Utf8LineUnits();
+        for (var doc = 0; doc < 1500; doc++)
+        {
+            var bytes = new List<byte>();
+            for (var line = random.Next(1, 10); line > 0; line--)
+            {
+                bytes.AddRange(ScriptLines.Line(random, random.Next(1, 40)));
+                bytes.AddRange(random.Next(6) switch { 0 => "\r\n"u8.ToArray(), 1 => "\n\n"u8.ToArray(), 2 => "\n\u3000\n"u8.ToArray(), _ => "\n"u8.ToArray() });
+            }
+            byte[] text = [.. bytes];
+            CheckSame(unit, hasher, Encoding.UTF8.GetString(text), text);
+        }
     }
 
     private static void CheckSame(LineDedupUnit unit, Utf8LineUnits hasher, string text, byte[] bytes)
