@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Embedding.Static;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 
@@ -114,35 +115,14 @@ public static class StaticFitBenchmark
         double trace = 0;
         for (var i = 0; i < d; i++) trace += a[i * d + i];
         for (var i = 0; i < d; i++) a[i * d + i] += lambda * trace / d;
-        // Cholesky A = L Lᵀ in the lower triangle.
-        for (var j = 0; j < d; j++)
-        {
-            var sum = a[j * d + j];
-            for (var p = 0; p < j; p++) sum -= a[j * d + p] * a[j * d + p];
-            var diagonal = Math.Sqrt(sum);
-            a[j * d + j] = diagonal;
-            for (var i = j + 1; i < d; i++)
-            {
-                var s = a[i * d + j];
-                for (var p = 0; p < j; p++) s -= a[i * d + p] * a[j * d + p];
-                a[i * d + j] = s / diagonal;
-            }
-        }
+        Cholesky.Factor(a, d);
+        var column = new double[d];
+        var solved = new double[d];
         for (var c = 0; c < k; c++)
         {
-            var z = new double[d];
-            for (var i = 0; i < d; i++)
-            {
-                var s = b[i * k + c];
-                for (var p = 0; p < i; p++) s -= a[i * d + p] * z[p];
-                z[i] = s / a[i * d + i];
-            }
-            for (var i = d - 1; i >= 0; i--)
-            {
-                var s = z[i];
-                for (var p = i + 1; p < d; p++) s -= a[p * d + i] * b[p * k + c];
-                b[i * k + c] = s / a[i * d + i];
-            }
+            for (var i = 0; i < d; i++) column[i] = b[i * k + c];
+            Cholesky.Solve(a, d, column, solved);
+            for (var i = 0; i < d; i++) b[i * k + c] = solved[i];
         }
         return b;
     }

@@ -202,9 +202,9 @@ public sealed record CorpusReport
     /// The text's user-perceived characters (extended grapheme clusters, UAX #29), counted without allocating. An ASCII
     /// character followed by another (or the end) is a cluster of its own: no ASCII character extends, joins or prepends
     /// (GB9–GB9c, GB11–GB13), and only CR LF is one cluster (GB3); anything else is segmented by
-    /// <see cref="System.Globalization.StringInfo.GetNextTextElementLength(string, int)"/>.
+    /// <see cref="System.Globalization.StringInfo.GetNextTextElementLength(ReadOnlySpan{char})"/>.
     /// </summary>
-    internal static int TextElements(string text)
+    internal static int TextElements(ReadOnlySpan<char> text)
     {
         var count = 0;
         var i = 0;
@@ -214,7 +214,7 @@ public sealed record CorpusReport
             if (c < 0x80 && (i + 1 == text.Length || text[i + 1] < 0x80))
                 i += c == '\r' && i + 1 < text.Length && text[i + 1] == '\n' ? 2 : 1;
             else
-                i += System.Globalization.StringInfo.GetNextTextElementLength(text, i);
+                i += System.Globalization.StringInfo.GetNextTextElementLength(text[i..]);
             count++;
         }
         return count;

@@ -50,19 +50,7 @@ internal static class Utf8TextElements
         var buffer = ArrayPool<char>.Shared.Rent(Math.Max(1, Encoding.UTF8.GetCharCount(stretch)));
         try
         {
-            var text = buffer.AsSpan(0, Encoding.UTF8.GetChars(stretch, buffer));
-            var count = 0;
-            var i = 0;
-            while (i < text.Length)
-            {
-                var c = text[i];
-                if (c < 0x80 && (i + 1 == text.Length || text[i + 1] < 0x80))
-                    i += c == '\r' && i + 1 < text.Length && text[i + 1] == '\n' ? 2 : 1;
-                else
-                    i += System.Globalization.StringInfo.GetNextTextElementLength(text[i..]);
-                count++;
-            }
-            return count;
+            return CorpusReport.TextElements(buffer.AsSpan(0, Encoding.UTF8.GetChars(stretch, buffer)));
         }
         finally
         {

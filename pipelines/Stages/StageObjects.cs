@@ -8,13 +8,8 @@ namespace Curation.Pipelines.Stages;
 /// <summary>Reading and writing a stage's scratch objects (Parquet tables and raw number arrays), create-once.</summary>
 internal static class StageObjects
 {
-    public static async Task WriteParquetAsync(IObjectStore store, string key, RecordBatch batch, Dictionary<string, string>? metadata, CancellationToken cancellationToken)
-    {
-        await using var spool = SpoolFile.Create();
-        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, batch.Schema, metadata, cancellationToken).ConfigureAwait(false))
-            await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-        await spool.CommitOnceAsync(store, key, cancellationToken).ConfigureAwait(false);
-    }
+    public static Task WriteParquetAsync(IObjectStore store, string key, RecordBatch batch, Dictionary<string, string>? metadata, CancellationToken cancellationToken) =>
+        WriteParquetAsync(store, key, batch.Schema, [batch], metadata, cancellationToken);
 
     /// <summary>A table written a row group per batch (the batches are enumerated once, as they are written).</summary>
     public static async Task WriteParquetAsync(IObjectStore store, string key, IReadOnlyList<ColumnSchema> schema, IEnumerable<RecordBatch> batches,

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Curation.Pipelines.Model;
 
 namespace Curation.Pipelines.Stages.QualityScore;
 
@@ -71,7 +72,8 @@ public static class LogisticRegression
                 hessian[j * p + j] += l2;
             }
             hessian[p * p - 1] += BiasRidge;
-            Solve(hessian, p, gradient, step);
+            Cholesky.Factor(hessian, p);
+            Cholesky.Solve(hessian, p, gradient, step);
 
             // Full Newton step, halved while it does not lower the objective (at most 40 times).
             var candidate = new double[p];
@@ -145,37 +147,6 @@ public static class LogisticRegression
             for (; k + width <= target.Length; k += width)
                 (new Vector<double>(target[k..]) + factor * new Vector<double>(source[k..])).CopyTo(target[k..]);
             for (; k < target.Length; k++) target[k] += scale * source[k];
-        }
-    }
-
-    /// <summary>Solves A·s = b for a symmetric positive definite A (p × p, its lower triangle read and overwritten by its Cholesky factor).</summary>
-    private static void Solve(double[] a, int p, double[] b, double[] s)
-    {
-        for (var j = 0; j < p; j++)
-        {
-            var diagonal = a[j * p + j];
-            for (var k = 0; k < j; k++) diagonal -= a[j * p + k] * a[j * p + k];
-            if (!(diagonal > 0)) throw new InvalidOperationException($"The Newton system is not positive definite at row {j} ({diagonal}).");
-            var root = Math.Sqrt(diagonal);
-            a[j * p + j] = root;
-            for (var i = j + 1; i < p; i++)
-            {
-                var value = a[i * p + j];
-                for (var k = 0; k < j; k++) value -= a[i * p + k] * a[j * p + k];
-                a[i * p + j] = value / root;
-            }
-        }
-        for (var i = 0; i < p; i++) // L·y = b
-        {
-            var value = b[i];
-            for (var k = 0; k < i; k++) value -= a[i * p + k] * s[k];
-            s[i] = value / a[i * p + i];
-        }
-        for (var i = p - 1; i >= 0; i--) // Lᵀ·s = y
-        {
-            var value = s[i];
-            for (var k = i + 1; k < p; k++) value -= a[k * p + i] * s[k];
-            s[i] = value / a[i * p + i];
         }
     }
 }
