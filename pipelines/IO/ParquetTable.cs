@@ -6,8 +6,10 @@ namespace Curation.Pipelines.IO;
 
 /// <summary>
 /// Writes <see cref="RecordBatch"/>es as Parquet row groups with the low-level column API
-/// (the serializer is ~10x slower). Snappy, one row group per batch written. String columns carry no min/max
-/// statistics (<see cref="Utf8StringColumn"/>): a document's cost in the file is its compressed text, once.
+/// (the serializer is ~10x slower). Snappy unless told otherwise, one row group per batch written. String columns carry no min/max
+/// statistics (<see cref="Utf8StringColumn"/>): a document's cost in the file is its compressed text, once. Every column is
+/// PLAIN-encoded: Parquet.Net 6.1 tries a dictionary only for a string column given <c>EncodingHint.Dictionary</c> (none is),
+/// and never for the byte-array twins the string columns are written through, so no value is hashed to decide.
 /// </summary>
 public sealed class ParquetTableWriter : IAsyncDisposable
 {
@@ -37,7 +39,15 @@ public sealed class ParquetTableWriter : IAsyncDisposable
         _writer.CustomMetadata = metadata;
     }
 
-    public static async Task<ParquetTableWriter> CreateAsync(Stream output, IReadOnlyList<ColumnSchema> schema,
+    public static Task<ParquetTableWriter> CreateAsync(Stream output, IReadOnlyList<ColumnSchema> schema,
+        IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellationToken = default) =>
+        CreateAsync(output, schema, CompressionMethod.Snappy, metadata, cancellationToken);
+
+    /// <summary>
+    /// A writer whose column chunks use <paramref name="compression"/>: Snappy for what is published (and what is copied into
+    /// the output byte for byte), or a job's intermediate codec (<see cref="Execution.ShardCompression"/>) for its own files.
+    /// </summary>
+    public static async Task<ParquetTableWriter> CreateAsync(Stream output, IReadOnlyList<ColumnSchema> schema, CompressionMethod compression,
         IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellationToken = default)
     {
         var tops = schema.Select(ToField).ToArray();
@@ -46,7 +56,7 @@ public sealed class ParquetTableWriter : IAsyncDisposable
         // process (its defaults 16 and 64 MiB): a big record's page buffer (its whole text) is left to the GC instead.
         var options = new ParquetOptions
         {
-            CompressionMethod = CompressionMethod.Snappy,
+            CompressionMethod = compression,
             MaximumSmallPoolFreeBytes = PagePoolFreeBytes,
             MaximumLargePoolFreeBytes = PagePoolFreeBytes,
         };

@@ -115,7 +115,19 @@ public sealed record ShardingSpec
 {
     /// <summary>Objects are packed into shards of about this many (compressed) input bytes; one shard is one unit of work.</summary>
     public long TargetShardBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Codec of the Parquet files the job writes for itself and reads back (stage shards, drops): <c>auto</c> (the default)
+    /// writes them uncompressed on a local-folder data store, where compressing only costs CPU, and Snappy on a remote one,
+    /// where every byte crosses the network twice. The curated output is Snappy whatever this says. Omitted from the JSON
+    /// (and so from the job id) when <c>auto</c>.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public IntermediateCompression IntermediateCompression { get; init; }
 }
+
+/// <summary>How a job compresses its intermediate files (<see cref="ShardingSpec.IntermediateCompression"/>).</summary>
+public enum IntermediateCompression { Auto, None, Snappy }
 
 public sealed record OutputSpec
 {

@@ -38,17 +38,22 @@ internal sealed class DocumentPassWriter : IAsyncDisposable
         _metrics = [.. members.Select(_ => new Dictionary<string, double>())];
     }
 
-    /// <summary>A pass over rows of <paramref name="inputSchema"/> writing the surviving rows into <paramref name="data"/>.</summary>
-    public static async Task<DocumentPassWriter> CreateAsync(IReadOnlyList<ShardTransformer.Member> members, IReadOnlyList<ColumnSchema> inputSchema,
+    /// <summary>
+    /// A pass of <paramref name="job"/> over rows of <paramref name="inputSchema"/> writing the surviving rows into <paramref name="data"/>
+    /// (compressed as the last member's shard is, <see cref="ShardCompression.OfShard"/>) and the drops as intermediate files.
+    /// </summary>
+    public static async Task<DocumentPassWriter> CreateAsync(JobContext job, IReadOnlyList<ShardTransformer.Member> members, IReadOnlyList<ColumnSchema> inputSchema,
         Stream data, IShardTap? tap, CancellationToken cancellationToken)
     {
         var schema = ShardTransformer.OutputSchema(inputSchema, members.Select(m => m.Transform));
-        var writer = await ParquetTableWriter.CreateAsync(data, schema, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var writer = await ParquetTableWriter.CreateAsync(data, schema, ShardCompression.OfShard(job, members[^1].Stage.Index), cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        var drops = ShardCompression.Intermediate(job);
         var pass = new DocumentPassWriter(members, tap, writer);
         try
         {
             for (var m = 0; m < members.Count; m++)
-                pass._dropsWriters[m] = await ParquetTableWriter.CreateAsync(pass._dropsSpools[m].Stream, DropsSchema.Columns, cancellationToken: cancellationToken)
+                pass._dropsWriters[m] = await ParquetTableWriter.CreateAsync(pass._dropsSpools[m].Stream, DropsSchema.Columns, drops, cancellationToken: cancellationToken)
                     .ConfigureAwait(false);
         }
         catch

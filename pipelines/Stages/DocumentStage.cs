@@ -135,7 +135,7 @@ public static class ShardTransformer
         await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))
         {
             TaskProgress.Expect(reader.RowCount);
-            await using var pass = await DocumentPassWriter.CreateAsync(members, reader.Schema, dataSpool.Stream, tap, cancellationToken).ConfigureAwait(false);
+            await using var pass = await DocumentPassWriter.CreateAsync(task.Job, members, reader.Schema, dataSpool.Stream, tap, cancellationToken).ConfigureAwait(false);
             await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 var rows = batch.RowCount;

@@ -154,7 +154,7 @@ internal static class ReadParts
         var reader = InputReaders.For(input, obj.Key);
         var current = 0;
         var fieldColumns = await FieldSchema.ForJobAsync(job, cancellationToken).ConfigureAwait(false);
-        var sink = await ReadSink.CreateAsync(fieldColumns, cancellationToken).ConfigureAwait(false);
+        var sink = await ReadSink.CreateAsync(job, fieldColumns, intermediate: true, cancellationToken).ConfigureAwait(false);
         try
         {
             await using var content = await store.OpenReadAsync(obj.Key, cancellationToken).ConfigureAwait(false);
@@ -166,7 +166,7 @@ internal static class ReadParts
                 {
                     await sink.CommitAsync(job.Data, PartData(job, stage.Index, stage.Name, obj, current), PartQuarantine(job, stage.Index, stage.Name, obj, current), cancellationToken).ConfigureAwait(false);
                     await sink.DisposeAsync().ConfigureAwait(false);
-                    sink = await ReadSink.CreateAsync(fieldColumns, cancellationToken).ConfigureAwait(false);
+                    sink = await ReadSink.CreateAsync(job, fieldColumns, intermediate: true, cancellationToken).ConfigureAwait(false);
                     current++;
                 }
                 await sink.AddAsync(obj.Source, record, cancellationToken).ConfigureAwait(false);
@@ -177,7 +177,7 @@ internal static class ReadParts
                 await sink.CommitAsync(job.Data, PartData(job, stage.Index, stage.Name, obj, current), PartQuarantine(job, stage.Index, stage.Name, obj, current), cancellationToken).ConfigureAwait(false);
                 if (++current == part.Parts) break;
                 await sink.DisposeAsync().ConfigureAwait(false);
-                sink = await ReadSink.CreateAsync(fieldColumns, cancellationToken).ConfigureAwait(false);
+                sink = await ReadSink.CreateAsync(job, fieldColumns, intermediate: true, cancellationToken).ConfigureAwait(false);
             }
         }
         finally

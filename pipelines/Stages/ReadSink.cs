@@ -8,7 +8,7 @@ namespace Curation.Pipelines.Stages;
 /// <summary>
 /// Where a read task puts what it reads: documents into a Parquet spool of the internal format (row groups of bounded
 /// rows and text), bad records into a quarantine spool, with the counts the task reports. Committed create-once.
-/// Fused (<see cref="CreateAsync(IReadOnlyList{ColumnSchema}, IReadOnlyList{ShardTransformer.Member}, IShardTap, CancellationToken)"/> given the stages), each row group goes straight into the document stages that follow instead
+/// Fused (<see cref="CreateAsync(JobContext, IReadOnlyList{ColumnSchema}, IReadOnlyList{ShardTransformer.Member}, IShardTap, CancellationToken)"/> given the stages), each row group goes straight into the document stages that follow instead
 /// (<see cref="DocumentPassWriter"/>): the same batches they would read back from the read stage's shard, which is not written.
 /// </summary>
 internal sealed class ReadSink : IAsyncDisposable
@@ -46,25 +46,36 @@ internal sealed class ReadSink : IAsyncDisposable
     public Dictionary<string, long> Quarantined { get; } = [];
     public List<string> Errors { get; } = [];
 
-    /// <summary>A sink writing the core columns and the job's passthrough columns to the read stage's shard.</summary>
-    public static Task<ReadSink> CreateAsync(IReadOnlyList<ColumnSchema> fieldColumns, CancellationToken cancellationToken) =>
-        CreateAsync(fieldColumns, null, null, cancellationToken);
+    /// <summary>
+    /// A sink of <paramref name="job"/> writing the core columns and the job's passthrough columns to the read stage's shard
+    /// (<paramref name="intermediate"/>: to a part file, which only the read stage reads back).
+    /// </summary>
+    public static Task<ReadSink> CreateAsync(JobContext job, IReadOnlyList<ColumnSchema> fieldColumns, bool intermediate, CancellationToken cancellationToken) =>
+        CreateAsync(job, fieldColumns, null, null, intermediate, cancellationToken);
 
     /// <summary>
     /// A sink writing the core columns and the job's passthrough columns (<see cref="FieldSchema"/>) to the read stage's shard
     /// (<see cref="CommitAsync"/>); or, given <paramref name="fused"/> (the document stages after the read), running them over
     /// each row group as it is cut and writing their drops, their surviving rows and <paramref name="tap"/> (<see cref="CommitFusedAsync"/>).
     /// </summary>
-    public static async Task<ReadSink> CreateAsync(IReadOnlyList<ColumnSchema> fieldColumns, IReadOnlyList<ShardTransformer.Member>? fused,
-        IShardTap? tap, CancellationToken cancellationToken)
+    public static Task<ReadSink> CreateAsync(JobContext job, IReadOnlyList<ColumnSchema> fieldColumns, IReadOnlyList<ShardTransformer.Member>? fused,
+        IShardTap? tap, CancellationToken cancellationToken) =>
+        CreateAsync(job, fieldColumns, fused, tap, intermediate: false, cancellationToken);
+
+    private static async Task<ReadSink> CreateAsync(JobContext job, IReadOnlyList<ColumnSchema> fieldColumns, IReadOnlyList<ShardTransformer.Member>? fused,
+        IShardTap? tap, bool intermediate, CancellationToken cancellationToken)
     {
         var sink = new ReadSink(SpoolFile.Create(), SpoolFile.Create(), fieldColumns);
         try
         {
             if (fused is null)
-                sink._dataWriter = await ParquetTableWriter.CreateAsync(sink._dataSpool.Stream, sink._schema, cancellationToken: cancellationToken).ConfigureAwait(false);
+            {
+                var compression = intermediate ? ShardCompression.Intermediate(job) : ShardCompression.OfShard(job, 0);
+                sink._dataWriter = await ParquetTableWriter.CreateAsync(sink._dataSpool.Stream, sink._schema, compression, cancellationToken: cancellationToken)
+                    .ConfigureAwait(false);
+            }
             else
-                sink._pass = await DocumentPassWriter.CreateAsync(fused, sink._schema, sink._dataSpool.Stream, tap, cancellationToken).ConfigureAwait(false);
+                sink._pass = await DocumentPassWriter.CreateAsync(job, fused, sink._schema, sink._dataSpool.Stream, tap, cancellationToken).ConfigureAwait(false);
             sink._quarantineWriter = await ParquetTableWriter.CreateAsync(sink._quarantineSpool.Stream, QuarantineSchema.Columns, cancellationToken: cancellationToken)
                 .ConfigureAwait(false);
         }

@@ -38,7 +38,7 @@ public sealed class ReadStage() : PipelineStage(0)
         var fieldColumns = await FieldSchema.ForJobAsync(job, cancellationToken).ConfigureAwait(false);
         // The document stages right after the read run in this pass (FusedDocumentPass.AfterRead): the read stage's shard is not written.
         var fused = FusedDocumentPass.AfterRead(job);
-        await using var sink = await ReadSink.CreateAsync(fieldColumns,
+        await using var sink = await ReadSink.CreateAsync(job, fieldColumns,
             fused.Count == 0 ? null : await DocumentStage.BindAsync(fused, task.Services, cancellationToken).ConfigureAwait(false),
             fused.Count == 0 ? null : FusedDocumentPass.TapOfNext(job, fused[^1], task.Task), cancellationToken).ConfigureAwait(false);
         TaskProgress.Expect(0, shard.Objects.Sum(o => o.ReadBytes));
