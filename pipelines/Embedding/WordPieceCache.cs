@@ -19,7 +19,8 @@ namespace Curation.Pipelines.Embedding;
 /// A chunk of at most <see cref="MaxCachedChunk"/> characters is looked up by its characters (no string is made on a
 /// hit); a miss tokenizes it and adds it while the cache holds fewer than its capacity (no eviction: what is cached
 /// never changes an id, so the output does not depend on the order documents come in or on the threads). Thread-safe.
-/// Memory: at most capacity × (a chunk's string + its ids + an entry), about 10 MB at the default 65,536.
+/// Memory: at most capacity × (a chunk's string + its ids + an entry), about 10 MB at the default 65,536 (never more
+/// entries than the capacity, whatever the threads).
 /// </para>
 /// </summary>
 public sealed class WordPieceCache
@@ -113,9 +114,25 @@ public sealed class WordPieceCache
         {
             var key = chunk.ToString();
             ids = _tokenizer.Tokenize(key);
-            if (Volatile.Read(ref _count) < _capacity && _chunks.TryAdd(key, ids)) Interlocked.Increment(ref _count);
+            TryKeep(key, ids);
         }
         Append(ref buffer, ref count, ids);
+    }
+
+    /// <summary>Adds a chunk while fewer than the capacity are kept: a slot is reserved first, so threads never overshoot it.</summary>
+    private void TryKeep(string key, int[] ids)
+    {
+        var kept = Volatile.Read(ref _count);
+        while (kept < _capacity)
+        {
+            var seen = Interlocked.CompareExchange(ref _count, kept + 1, kept);
+            if (seen == kept)
+            {
+                if (!_chunks.TryAdd(key, ids)) Interlocked.Decrement(ref _count); // another thread kept it first
+                return;
+            }
+            kept = seen;
+        }
     }
 
     private static void Append(ref int[] buffer, ref int count, int id)

@@ -86,6 +86,11 @@ public sealed class WordPieceCacheTests(EmbeddingModelFixture model)
         var got = new int[texts.Length][];
         Parallel.For(0, texts.Length * 4, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => got[i % texts.Length] = cache.Tokenize(texts[i % texts.Length]));
         for (var i = 0; i < texts.Length; i++) Assert.Equal(expected[i], got[i]);
+
+        // A small cache filled by many threads at once holds exactly its capacity, never more.
+        var small = new WordPieceCache(model.Tokenizer, capacity: 50);
+        Parallel.For(0, texts.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => Assert.Equal(expected[i], small.Tokenize(texts[i])));
+        Assert.Equal(50, small.Count);
     }
 
     [Theory]
