@@ -38,9 +38,6 @@ internal sealed class BertTextScanner
     /// </summary>
     internal static CharClass ClassifyAscii(char c) => Ascii[c];
 
-    /// <summary>The special literals the scanner matches on raw text (longest first) and their ids.</summary>
-    internal IReadOnlyList<(string Literal, int Id)> Specials => _specials;
-
     /// <summary>The special literal that starts at <paramref name="index"/> of <paramref name="text"/>, if any (case-sensitive).</summary>
     internal (string Literal, int Id)? MatchSpecial(ReadOnlySpan<char> text, int index)
     {
