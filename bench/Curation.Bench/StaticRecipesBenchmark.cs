@@ -28,6 +28,7 @@ namespace Curation.Bench;
 public static class StaticRecipesBenchmark
 {
     private const int TopK = 3;
+    private static readonly string[] PoolingNames = ["mean", "token", "cls"];
 
     internal sealed record Corpus(string Name, IReadOnlyList<string> Texts, ReadOnlyMemory<int>[] Tokens, float[] Truth, float[] TruthM,
         List<(string Label, double Eps)> Settings);
@@ -77,6 +78,27 @@ public static class StaticRecipesBenchmark
             return rows;
         }
 
+        StaticTokenPooling.Rows? poolings = null;
+        float[] Pooled(Func<StaticTokenPooling.Rows, float[]> pick)
+        {
+            if (poolings is null)
+            {
+                var paths = PoolingNames.Select(k => Path.Combine(Path.GetTempPath(), $"curation-static-pooled-{k}-{modelSha[..16]}.bin")).ToArray();
+                if (paths.All(File.Exists)) poolings = new StaticTokenPooling.Rows(ReadFloats(paths[0]), ReadFloats(paths[1]), ReadFloats(paths[2]), hidden);
+                else
+                {
+                    poolings = StaticTokenPooling.Distill(() => new OnnxEmbedder(files.ModelPath, tokenizer.SpecialTokens, modelOptions), vocabulary);
+                    WriteFloats(paths[0], poolings.Mean);
+                    WriteFloats(paths[1], poolings.TokenOnly);
+                    WriteFloats(paths[2], poolings.Cls);
+                }
+                var largest = 0f;
+                for (var i = 0; i < raw.Length; i++) largest = Math.Max(largest, Math.Abs(raw[i] - poolings.Mean[i]));
+                Console.WriteLine($"  per-token poolings from the states: the mean of [CLS] t [SEP] is the shipped pass within {largest:G3} (largest difference)");
+            }
+            return pick(poolings);
+        }
+
         var variants = new List<(string Name, Func<StaticModel> Build)>
         {
             ("v2: 256, Zipf SIF a=1e-4, sqrt(tf) pooling (shipped)", () => Finish(new StaticDistillSettings(256))),
@@ -98,6 +120,14 @@ public static class StaticRecipesBenchmark
                 new StaticDistillSettings(256), out _)),
             ("256, Zipf SIF, distinct-piece pooling", () => new StaticModel(StaticRecipe.Distilled, vocabulary, 256, Finish(new StaticDistillSettings(256)).Table) { Pooling = StaticPooling.Distinct }),
             ("ORACLE 256, counted SIF a=1e-3 (both corpora's own counts)", () => Finish(new StaticDistillSettings(256, StaticWeighting.CountedSif, 1e-3, bothCounts))),
+            // 17–23: other poolings of the per-token pass ([CLS] t [SEP] through the model), then the v2 finish.
+            ("token state only ([CLS]/[SEP] states not pooled), 256, Zipf SIF, sqrt(tf)", () => FinishRows(Pooled(p => p.TokenOnly), new StaticDistillSettings(256))),
+            ("[CLS] state, 256, Zipf SIF, sqrt(tf)", () => FinishRows(Pooled(p => p.Cls), new StaticDistillSettings(256))),
+            ("token state only, 256, token state's first PC removed", () => FinishRows(Pooled(p => p.TokenOnly), new StaticDistillSettings(256, SkipComponents: 1))),
+            ("token state only, 128, Zipf SIF, sqrt(tf)", () => FinishRows(Pooled(p => p.TokenOnly), new StaticDistillSettings(128))),
+            ("v2 pass (mean of [CLS] t [SEP]), 128, Zipf SIF, sqrt(tf)", () => Finish(new StaticDistillSettings(128))),
+            ("token state only, 64, Zipf SIF, sqrt(tf)", () => FinishRows(Pooled(p => p.TokenOnly), new StaticDistillSettings(64))),
+            ("token state only, 128, token state's first PC removed", () => FinishRows(Pooled(p => p.TokenOnly), new StaticDistillSettings(128, SkipComponents: 1))),
         };
         // Static features a bag of word pieces misses (O(tokens), deterministic), each on the shipped v2 table (or a narrower
         // one, so the total stays 256 dimensions): see StaticFeatures.
@@ -154,6 +184,7 @@ public static class StaticRecipesBenchmark
         return 0;
 
         StaticModel Finish(StaticDistillSettings settings) => StaticModelStore.Finish(raw, hidden, vocabulary, settings, out _);
+        StaticModel FinishRows(float[] rows, StaticDistillSettings settings) => StaticModelStore.Finish(rows, hidden, vocabulary, settings, out _);
         StaticModel Mean(StaticModel model) => new(model.Recipe, model.VocabularySize, model.Dimensions, model.Table) { Pooling = StaticPooling.Mean };
     }
 

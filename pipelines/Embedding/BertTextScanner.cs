@@ -27,9 +27,27 @@ internal sealed class BertTextScanner
     /// <summary>HuggingFace WordPiece's <c>max_input_chars_per_word</c>.</summary>
     public const int MaxInputCharsPerWord = 100;
 
-    private enum CharClass : byte { Word, Boundary, Removed }
+    internal enum CharClass : byte { Word, Boundary, Removed }
 
     private static readonly CharClass[] Ascii = BuildAsciiTable();
+
+    /// <summary>
+    /// How BERT's pre-tokenizer sees an ASCII character (<paramref name="c"/> &lt; 128): a word character, a boundary
+    /// (whitespace, or punctuation: every ASCII symbol is a word of its own), or a control character that normalisation
+    /// deletes without ending the word.
+    /// </summary>
+    internal static CharClass ClassifyAscii(char c) => Ascii[c];
+
+    /// <summary>The special literal that starts at <paramref name="index"/> of <paramref name="text"/>, if any (case-sensitive).</summary>
+    internal (string Literal, int Id)? MatchSpecial(ReadOnlySpan<char> text, int index)
+    {
+        foreach (var special in _specials)
+        {
+            if (text[index..].StartsWith(special.Literal, StringComparison.Ordinal))
+                return special;
+        }
+        return null;
+    }
 
     // ASCII controls other than \t \n \r: BertNormalizer deletes them, FastBertTokenizer takes some (\v, \f) for spaces.
     private static readonly SearchValues<char> AsciiControls = SearchValues.Create(
@@ -223,16 +241,6 @@ internal sealed class BertTextScanner
             rune.EncodeToUtf16(pair);
             builder.Append(pair);
         }
-    }
-
-    private (string Literal, int Id)? MatchSpecial(string text, int index)
-    {
-        foreach (var special in _specials)
-        {
-            if (string.CompareOrdinal(text, index, special.Literal, 0, special.Literal.Length) == 0)
-                return special;
-        }
-        return null;
     }
 
     private static bool IsOther(UnicodeCategory category) => category is UnicodeCategory.Control or UnicodeCategory.Format

@@ -31,7 +31,11 @@ public sealed class EmbeddingRuntimeOptions
 public sealed record LoadedModel(WordPieceTokenizer Tokenizer, OnnxEmbedder Embedder);
 
 /// <summary>A loaded static model (<see cref="ModelKind.Static"/> or <see cref="ModelKind.InputMean"/>): its tokenizer and table.</summary>
-public sealed record LoadedStaticModel(WordPieceTokenizer Tokenizer, StaticModel Table);
+public sealed record LoadedStaticModel(WordPieceTokenizer Tokenizer, StaticModel Table)
+{
+    /// <summary>Text → vector through the process's word cache for this table (what the embed stage runs).</summary>
+    public StaticTextEmbedder Text { get; } = new(new WordPieceCache(Tokenizer), Table);
+}
 
 /// <summary>
 /// The models of one process (one silo): each loaded once, on first use, into one inference session per device,

@@ -57,6 +57,9 @@ public sealed class WordPieceTokenizer
 
     public SpecialTokenIds SpecialTokens { get; }
 
+    /// <summary>The scanner that prepares text the way HuggingFace's normaliser and pre-tokenizer see it.</summary>
+    internal BertTextScanner Scanner => _scanner;
+
     public int VocabularySize { get; }
 
     /// <summary>Uncased: text is lowercased and accents are stripped before WordPiece.</summary>

@@ -54,23 +54,24 @@ public sealed class StageEmbedder
     /// <summary>Embeds <paramref name="texts"/> into <paramref name="vectors"/> (texts × <see cref="Dimensions"/>, row-major).</summary>
     public async Task<Result> EmbedAsync(IReadOnlyList<string> texts, float[] vectors, CancellationToken cancellationToken)
     {
-        var tokenizer = _table?.Tokenizer ?? _model!.Tokenizer;
-        var tokens = new ReadOnlyMemory<int>[texts.Count];
-        Parallel.For(0, texts.Count, row => tokens[row] = tokenizer.Tokenize(texts[row]));
         var infos = new DocumentEmbeddingInfo[texts.Count];
         if (_table is not null)
         {
-            var empty = new bool[texts.Count];
-            _table.Table.EmbedMany(tokens, vectors, empty, Environment.ProcessorCount);
+            // Text → word cache → table row sums, per thread: the same vectors as tokenizing then embedding the ids.
+            var counts = new int[texts.Count];
+            _table.Text.EmbedMany(texts, vectors, counts, Environment.ProcessorCount);
             Execution.TaskProgress.Add(texts.Count);
             long attended = 0;
             for (var row = 0; row < texts.Count; row++)
             {
-                infos[row] = new DocumentEmbeddingInfo(tokens[row].Length, empty[row] ? 0 : 1, false);
-                attended += tokens[row].Length;
+                infos[row] = new DocumentEmbeddingInfo(counts[row], counts[row] == 0 ? 0 : 1, false);
+                attended += counts[row];
             }
             return new Result(infos, attended, 0);
         }
+        var tokenizer = _model!.Tokenizer;
+        var tokens = new ReadOnlyMemory<int>[texts.Count];
+        Parallel.For(0, texts.Count, row => tokens[row] = tokenizer.Tokenize(texts[row]));
         EmbeddingPlan plan;
         using (await _runtime.AcquireInferenceAsync(cancellationToken).ConfigureAwait(false))
             plan = _embedder!.Embed(tokens, vectors, cancellationToken);
