@@ -114,14 +114,12 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         if (fixedClustering?.Applies(task) == true) return new TaskStats();
         var (ids, vectors, dimensions) = await LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
         var rows = KMeansInitSample.ShardRows(ids, Seed(task), spec.InitSampleFraction, MaxSampleVectors, out var picked);
-        var sample = new float[rows.Length * dimensions];
-        for (var i = 0; i < rows.Length; i++) vectors.AsSpan(rows[i] * dimensions, dimensions).CopyTo(sample.AsSpan(i * dimensions));
         var mean = EmbeddingHealth.Accumulate(vectors, dimensions);
         await WriteShardVectorsAsync(task, vectors, dimensions, cancellationToken).ConfigureAwait(false);
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(task.Task)}.bin"), [mean.Count, .. mean.Sums], cancellationToken).ConfigureAwait(false);
         // Small row groups: init reads every shard's sample back and keeps a few rows of each (SampleRowGroupBytes).
         await StageObjects.WriteParquetAsync(task.Job.Data, SampleKey(task, task.Task), EmbeddingFile.Schema,
-            EmbeddingFile.ToBatches(rows.Select(r => ids[r]).ToArray(), sample, dimensions, EmbeddingPrecision.Float32, SampleRowGroupBytes),
+            EmbeddingFile.ToBatches(ids, vectors, dimensions, EmbeddingPrecision.Float32, SampleRowGroupBytes, rows),
             EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "sample"), cancellationToken).ConfigureAwait(false);
         var stats = new TaskStats { In = ids.Count, Metrics = { ["sampled"] = rows.Length } };
         if (rows.Length < picked) stats.Metrics[CappedMetric] = picked - rows.Length;
