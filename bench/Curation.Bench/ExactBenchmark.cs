@@ -159,9 +159,10 @@ public static class ExactBenchmark
 
     /// <summary>
     /// Any job as the coordinator runs it (plan, then every phase in order, its tasks in parallel), timed per phase; with
-    /// <paramref name="peaks"/> each phase's (and planning's) peak resident set and managed heap too.
+    /// <paramref name="peaks"/> each phase's (and planning's) peak resident set and managed heap too; <paramref name="ended"/>
+    /// sees each phase as it ends.
     /// </summary>
-    internal static async Task<PipelineRun> RunJobAsync(JobSpec spec, string dataDir, int threads, bool peaks = false)
+    internal static async Task<PipelineRun> RunJobAsync(JobSpec spec, string dataDir, int threads, bool peaks = false, Action<RecordedPhase>? ended = null)
     {
         if (peaks) MemoryPeaks.ResetKernelPeak();
         var total = Stopwatch.StartNew();
@@ -170,7 +171,7 @@ public static class ExactBenchmark
         var job = await JobContext.CreateOrLoadAsync(spec, stores);
         using var services = StageServices.CreateDefault();
         phases.Add(new PhaseRun("plan", 1, total.Elapsed.TotalSeconds, 0, 0, PeakRss: peaks ? MemoryPeaks.KernelPeak() ?? 0 : 0));
-        var recorded = await PhaseRecorder.RunAsync(job, services, threads, peaks);
+        var recorded = await PhaseRecorder.RunAsync(job, services, threads, peaks, ended);
         var reused = recorded.Sum(p => p.Reused);
         phases.AddRange(recorded.Select(p => new PhaseRun(p.Name, p.Tasks, p.WallSeconds, p.TaskSeconds, p.DocumentsIn, p.CpuSeconds, p.PeakRss, p.PeakManaged, p.Allocated)));
         var seconds = total.Elapsed.TotalSeconds;

@@ -21,9 +21,11 @@ public sealed class PhaseRecorder : IJobRunObserver, IDisposable
     private long _allocated = GC.GetTotalAllocatedBytes(precise: true);
     private readonly Timer? _sampler;
     private long _sampledRss, _sampledManaged;
+    private readonly Action<RecordedPhase>? _ended;
 
-    private PhaseRecorder(bool peaks)
+    private PhaseRecorder(bool peaks, Action<RecordedPhase>? ended)
     {
+        _ended = ended;
         if (!peaks) return;
         MemoryPeaks.ResetKernelPeak();
         _sampler = new Timer(_ => Sample(), null, 0, 20);
@@ -33,11 +35,13 @@ public sealed class PhaseRecorder : IJobRunObserver, IDisposable
 
     /// <summary>
     /// Every phase of <paramref name="job"/>, <paramref name="threads"/> tasks at a time; the phases as recorded, with
-    /// their memory peaks when <paramref name="peaks"/>.
+    /// their memory peaks when <paramref name="peaks"/>; <paramref name="ended"/> sees each phase as it ends (a run that
+    /// fails, out of memory for one, still shows the phases before).
     /// </summary>
-    public static async Task<IReadOnlyList<RecordedPhase>> RunAsync(JobContext job, StageServices services, int threads, bool peaks = false)
+    public static async Task<IReadOnlyList<RecordedPhase>> RunAsync(JobContext job, StageServices services, int threads, bool peaks = false,
+        Action<RecordedPhase>? ended = null)
     {
-        using var recorder = new PhaseRecorder(peaks);
+        using var recorder = new PhaseRecorder(peaks, ended);
         await new JobRunner(job, new LocalTaskDispatcher(job, services), JobRunnerOptions.Local(threads), recorder).RunAsync();
         return recorder.Phases;
     }
@@ -73,13 +77,16 @@ public sealed class PhaseRecorder : IJobRunObserver, IDisposable
             managed = Interlocked.Exchange(ref _sampledManaged, 0);
             MemoryPeaks.ResetKernelPeak();
         }
+        RecordedPhase recorded;
         lock (_lock)
         {
-            _phases.Add(new RecordedPhase(phase, skipped, _clock.Elapsed.TotalSeconds, (cpu - _cpu).TotalSeconds, allocated - _allocated,
+            recorded = new RecordedPhase(phase, skipped, _clock.Elapsed.TotalSeconds, (cpu - _cpu).TotalSeconds, allocated - _allocated,
                 skipped ? [] : _stats)
-            { PeakRss = rss, PeakManaged = managed });
+            { PeakRss = rss, PeakManaged = managed };
+            _phases.Add(recorded);
             _stats = [];
         }
+        _ended?.Invoke(recorded);
         _clock = Stopwatch.StartNew();
         _cpu = cpu;
         _allocated = allocated;

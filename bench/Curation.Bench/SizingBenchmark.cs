@@ -39,7 +39,8 @@ public static class SizingBenchmark
         Measure.Settle();
         var idle = MemoryPeaks.Resident() ?? Environment.WorkingSet;
         Console.WriteLine($"idle:     {Measure.Size(idle)} resident before the job (runtime, corpus generator's leftovers)");
-        var run = await ExactBenchmark.RunJobAsync(spec, Path.Combine(root, "data"), threads, peaks: true);
+        var run = await ExactBenchmark.RunJobAsync(spec, Path.Combine(root, "data"), threads, peaks: true, ended: phase =>
+            Console.WriteLine($"  {phase.Name,-32} {phase.WallSeconds,8:0.00} s, peak RSS {Measure.Size(phase.PeakRss)}, heap {Measure.Size(phase.PeakManaged)}; {HeapAfterLastCollection()}"));
         var kernel = MemoryPeaks.KernelPeak() is not null;
 
         Console.WriteLine();
@@ -65,6 +66,20 @@ public static class SizingBenchmark
             return 1;
         }
         return imbalances.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The managed heap as the last collection left it (what was live then, not the peak): its size, the large and pinned
+    /// object heaps within it, the free space between objects, and the memory the runtime had committed — so a run that
+    /// runs out of memory under a heap limit shows, phase by phase, whether live data or fragmentation grew.
+    /// </summary>
+    private static string HeapAfterLastCollection()
+    {
+        var info = GC.GetGCMemoryInfo(GCKind.Any);
+        var generations = info.GenerationInfo;
+        return $"after the last GC (#{info.Index}, gen{info.Generation}): heap {Measure.Size(info.HeapSizeBytes)} " +
+               $"(large objects {Measure.Size(generations[3].SizeAfterBytes)}, pinned {Measure.Size(generations[4].SizeAfterBytes)}, " +
+               $"free {Measure.Size(info.FragmentedBytes)}), committed {Measure.Size(info.TotalCommittedBytes)}";
     }
 
     private static string Describe(StageSpec stage) =>

@@ -75,21 +75,25 @@ public static class EmbeddingFile
     /// <summary>
     /// Ids and vectors as row groups of at most <paramref name="rowGroupBytes"/> of vectors (at least one row each), for
     /// <see cref="ParquetTableWriter"/>: a file written so is read back a small row group at a time, and neither side
-    /// needs a page the size of the whole matrix (Parquet.Net rents page buffers from pools that keep them).
+    /// needs a page the size of the whole matrix (Parquet.Net rents page buffers from pools that keep them). With
+    /// <paramref name="rows"/>, only those rows, in that order, read where they lie (no copy of the matrix).
     /// </summary>
-    public static IEnumerable<RecordBatch> ToBatches(IReadOnlyList<string> ids, float[] vectors, int dimensions, EmbeddingPrecision precision, int rowGroupBytes)
+    public static IEnumerable<RecordBatch> ToBatches(IReadOnlyList<string> ids, float[] vectors, int dimensions, EmbeddingPrecision precision, int rowGroupBytes,
+        IReadOnlyList<int>? rows = null)
     {
         ArgumentNullException.ThrowIfNull(ids);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rowGroupBytes);
         var bytesPerRow = Math.Max(1, dimensions * (precision == EmbeddingPrecision.Float16 ? 2 : 4));
-        var rows = Math.Max(1, rowGroupBytes / bytesPerRow);
-        for (var start = 0; start < ids.Count; start += rows)
+        var perGroup = Math.Max(1, rowGroupBytes / bytesPerRow);
+        var total = rows?.Count ?? ids.Count;
+        for (var start = 0; start < total; start += perGroup)
         {
-            var count = Math.Min(rows, ids.Count - start);
+            var count = Math.Min(perGroup, total - start);
             var batch = RecordBatch.WithSchema(Schema, count);
             var column = batch.GetColumn<byte[]>(VectorColumn);
-            for (var row = start; row < start + count; row++)
+            for (var i = start; i < start + count; i++)
             {
+                var row = rows?[i] ?? i;
                 batch.Ids.Add(ids[row]);
                 column.Add(Encode(vectors.AsSpan(row * dimensions, dimensions), precision));
             }

@@ -14,8 +14,8 @@ namespace Curation.Pipelines.Semantic;
 public static class KMeansInitSample
 {
     /// <summary>
-    /// The default maximum: 100,000 vectors are 147 MiB at 384 dimensions (k-means++ packs a second copy), 1,000 per
-    /// cluster at the default 100 clusters — FAISS trains on at most 256 per centroid.
+    /// The default maximum: 100,000 vectors are 147 MiB at 384 dimensions (init decodes them straight into k-means++'s
+    /// panels: one copy), 1,000 per cluster at the default 100 clusters — FAISS trains on at most 256 per centroid.
     /// </summary>
     public const int DefaultMaxVectors = 100_000;
 
@@ -59,20 +59,26 @@ public static class KMeansInitSample
         /// <summary>Whether some candidates were left out.</summary>
         public bool Capped => Candidates > MaxVectors;
 
-        public void Offer(ulong key, int shard, int row)
+        /// <summary>Offers a candidate; <paramref name="id"/>, when given, is kept with it (<see cref="KeptCandidates"/>).</summary>
+        public void Offer(ulong key, int shard, int row, string? id = null)
         {
             Candidates++;
-            var entry = new Entry(key, shard, row);
+            var entry = new Entry(key, shard, row, id);
             if (_largestFirst.Count < MaxVectors) _largestFirst.Enqueue(entry, entry);
             else if (entry.CompareTo(_largestFirst.Peek()) < 0) _largestFirst.EnqueueDequeue(entry, entry);
         }
 
         /// <summary>Whether an offered candidate is among the kept ones.</summary>
         public bool Keeps(ulong key, int shard, int row) =>
-            !Capped || new Entry(key, shard, row).CompareTo(_largestFirst.Peek()) <= 0;
+            !Capped || new Entry(key, shard, row, null).CompareTo(_largestFirst.Peek()) <= 0;
+
+        /// <summary>The kept candidates with the ids they were offered with, in no particular order.</summary>
+        public IEnumerable<(string? Id, int Shard, int Row)> KeptCandidates() =>
+            _largestFirst.UnorderedItems.Select(item => (item.Element.Id, item.Element.Shard, item.Element.Row));
     }
 
-    private readonly record struct Entry(ulong Key, int Shard, int Row) : IComparable<Entry>
+    /// <summary>A candidate; ordered by (key, shard, row) only: the id rides along.</summary>
+    private readonly record struct Entry(ulong Key, int Shard, int Row, string? Id) : IComparable<Entry>
     {
         public int CompareTo(Entry other)
         {

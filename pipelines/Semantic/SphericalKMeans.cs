@@ -89,22 +89,50 @@ public static class SphericalKMeans
             return InitializePlusPlus(source, dimensions, null, count, k, seed);
     }
 
+    /// <summary>
+    /// k-means++ on a sample that is already packed as panels (<see cref="VectorKernels.Pack(float*, int, int*, int, int, float*)"/>:
+    /// <paramref name="count"/> columns in their stable order, <see cref="VectorKernels.PackedLength"/> floats), the only
+    /// copy of the sample: a caller that decodes its rows straight into panels never holds a row-major one beside it.
+    /// Same centroids as the row-major forms given the same rows in the same order.
+    /// </summary>
+    public static unsafe Centroids InitializePlusPlusPacked(ReadOnlySpan<float> panels, int count, int dimensions, int k, ulong seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dimensions);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (panels.Length != VectorKernels.PackedLength(count, dimensions))
+            throw new ArgumentException($"{panels.Length} floats are not {count} packed columns of {dimensions} dimensions.", nameof(panels));
+        fixed (float* packed = panels)
+            return InitializePlusPlus(packed, dimensions, count, k, seed);
+    }
+
     private static unsafe Centroids InitializePlusPlus(float* source, int dimensions, int* order, int count, int k, ulong seed)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
         if (count < k) throw new ArgumentException($"A sample of {count} vectors cannot seed {k} clusters.");
-        var path = VectorKernels.BestPath;
         // The sample as panels of 32 vectors: each new centre is one broadcast row against all of them.
         var packed = new float[VectorKernels.PackedLength(count, dimensions)];
+        fixed (float* panels = packed)
+        {
+            VectorKernels.Pack(source, dimensions, order, 0, count, panels);
+            return InitializePlusPlus(panels, dimensions, count, k, seed);
+        }
+    }
+
+    /// <summary>D² sampling over packed panels; a centre's row is gathered from its panel column (the same floats).</summary>
+    private static unsafe Centroids InitializePlusPlus(float* panels, int dimensions, int count, int k, ulong seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        if (count < k) throw new ArgumentException($"A sample of {count} vectors cannot seed {k} clusters.");
+        var path = VectorKernels.BestPath;
         var minDistance = new float[count];
         Array.Fill(minDistance, float.PositiveInfinity);
         var chosen = new int[k];
         var taken = new bool[count];
         var random = new StableRandom(seed);
         var tile = stackalloc float[VectorKernels.PanelWidth];
-        fixed (float* panels = packed)
+        var row = new float[dimensions];
+        fixed (float* centre = row)
         {
-            VectorKernels.Pack(source, dimensions, order, 0, count, panels);
             for (var t = 0; t < k; t++)
             {
                 int pick;
@@ -131,10 +159,11 @@ public static class SphericalKMeans
                 }
                 chosen[t] = pick;
                 taken[pick] = true;
-                var centre = source + (long)(order == null ? pick : order[pick]) * dimensions;
+                VectorKernels.Unpack(panels, dimensions, pick, row);
+                var rows = centre;
                 for (var q = 0; q * VectorKernels.PanelWidth < count; q++)
                 {
-                    VectorKernels.DotTile(&centre, 1, panels + (long)q * VectorKernels.PanelWidth * dimensions, dimensions, tile, path);
+                    VectorKernels.DotTile(&rows, 1, panels + (long)q * VectorKernels.PanelWidth * dimensions, dimensions, tile, path);
                     var first = q * VectorKernels.PanelWidth;
                     for (var l = 0; l < VectorKernels.PanelWidth && first + l < count; l++)
                     {
@@ -146,11 +175,7 @@ public static class SphericalKMeans
             }
         }
         var values = new float[(long)k * dimensions];
-        for (var t = 0; t < k; t++)
-        {
-            var row = order == null ? chosen[t] : order[chosen[t]];
-            new ReadOnlySpan<float>(source + (long)row * dimensions, dimensions).CopyTo(values.AsSpan(t * dimensions, dimensions));
-        }
+        for (var t = 0; t < k; t++) VectorKernels.Unpack(panels, dimensions, chosen[t], values.AsSpan(t * dimensions, dimensions));
         return new Centroids(values, dimensions);
     }
 

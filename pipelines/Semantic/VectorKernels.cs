@@ -50,6 +50,21 @@ internal static unsafe class VectorKernels
         }
     }
 
+    /// <summary>Writes one packed column into a panel layout: the inverse of <see cref="Unpack"/>.</summary>
+    public static void PackColumn(ReadOnlySpan<float> row, Span<float> packed, int column)
+    {
+        var dimensions = row.Length;
+        var at = (long)(column / PanelWidth) * dimensions * PanelWidth + column % PanelWidth;
+        for (var p = 0; p < dimensions; p++) packed[checked((int)(at + (long)p * PanelWidth))] = row[p];
+    }
+
+    /// <summary>Copies column <paramref name="column"/> of packed panels back into a row of <paramref name="dimensions"/> floats.</summary>
+    public static void Unpack(float* panels, int dimensions, int column, Span<float> row)
+    {
+        var src = panels + (long)(column / PanelWidth) * dimensions * PanelWidth + column % PanelWidth;
+        for (var p = 0; p < dimensions; p++) row[p] = src[(long)p * PanelWidth];
+    }
+
     /// <summary>Safe form of <see cref="Pack(float*, int, int*, int, int, float*)"/> for contiguous rows.</summary>
     internal static float[] Pack(ReadOnlySpan<float> source, int dimensions)
     {

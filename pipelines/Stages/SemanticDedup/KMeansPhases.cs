@@ -114,14 +114,12 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         if (fixedClustering?.Applies(task) == true) return new TaskStats();
         var (ids, vectors, dimensions) = await LoadShardAsync(task, task.Task, cancellationToken).ConfigureAwait(false);
         var rows = KMeansInitSample.ShardRows(ids, Seed(task), spec.InitSampleFraction, MaxSampleVectors, out var picked);
-        var sample = new float[rows.Length * dimensions];
-        for (var i = 0; i < rows.Length; i++) vectors.AsSpan(rows[i] * dimensions, dimensions).CopyTo(sample.AsSpan(i * dimensions));
         var mean = EmbeddingHealth.Accumulate(vectors, dimensions);
         await WriteShardVectorsAsync(task, vectors, dimensions, cancellationToken).ConfigureAwait(false);
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(task.Task)}.bin"), [mean.Count, .. mean.Sums], cancellationToken).ConfigureAwait(false);
         // Small row groups: init reads every shard's sample back and keeps a few rows of each (SampleRowGroupBytes).
         await StageObjects.WriteParquetAsync(task.Job.Data, SampleKey(task, task.Task), EmbeddingFile.Schema,
-            EmbeddingFile.ToBatches(rows.Select(r => ids[r]).ToArray(), sample, dimensions, EmbeddingPrecision.Float32, SampleRowGroupBytes),
+            EmbeddingFile.ToBatches(ids, vectors, dimensions, EmbeddingPrecision.Float32, SampleRowGroupBytes, rows),
             EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "sample"), cancellationToken).ConfigureAwait(false);
         var stats = new TaskStats { In = ids.Count, Metrics = { ["sampled"] = rows.Length } };
         if (rows.Length < picked) stats.Metrics[CappedMetric] = picked - rows.Length;
@@ -150,7 +148,7 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
         var row = 0;
         await foreach (var batch in reader.ReadColumnsAsync([Columns.Id], cancellationToken).ConfigureAwait(false))
-            for (var i = 0; i < batch.RowCount; i++) cut.Offer(KMeansInitSample.KeyOf(batch.Ids[i], Seed(task)), shard, row++);
+            for (var i = 0; i < batch.RowCount; i++) cut.Offer(KMeansInitSample.KeyOf(batch.Ids[i], Seed(task)), shard, row++, batch.Ids[i]);
     }
 
     private async Task<TaskStats> InitAsync(TaskContext task, CancellationToken cancellationToken)
@@ -163,34 +161,51 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
             await WriteCentroidsAsync(task, 0, given, shift: 0, converged: true, cancellationToken).ConfigureAwait(false);
             return new TaskStats { Metrics = { ["clusters"] = given.Count, ["reused_centroids"] = 1 } };
         }
-        // The sample is bounded (KMeansInitSample): the shards' ids first, through a cut of the maximum's size; then each
-        // shard's sample is streamed a row group at a time and the rows the cut keeps are decoded into one array of the
-        // exact size, so init holds the sample and one small row group, whatever the corpus.
+        // The sample is bounded (KMeansInitSample): the shards' ids first, through a cut of the maximum's size (which keeps
+        // the ids of what it keeps); then each shard's sample is streamed a row group at a time and the rows the cut keeps
+        // are decoded into one array of the exact size, so init holds the sample and one small row group, whatever the corpus.
         var cut = new KMeansInitSample.Cut(MaxSampleVectors);
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
             await OfferSampleIdsAsync(task, shard, cut, cancellationToken).ConfigureAwait(false);
-        var ids = new List<string>(cut.Kept);
-        float[] sample = [];
-        var dimensions = 0;
-        var at = 0;
-        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
+        if (cut.Kept == 0) throw new InvalidOperationException($"{stage}: the initialisation sample is empty (no documents reach this stage).");
+        var count = cut.Kept;
+        var k = Math.Min(spec.Clusters, count);
+        Centroids centroids;
+        double? explained = null;
+        if (spec.ClusterDims is not { } clusterDims)
         {
-            await using var input = await task.Job.Data.OpenReadAsync(SampleKey(task, shard), cancellationToken).ConfigureAwait(false);
-            var current = shard;
-            await EmbeddingFile.ForEachRowAsync(input, row =>
-            {
-                if (!cut.Keeps(KMeansInitSample.KeyOf(row.Id, Seed(task)), current, row.Row)) return;
-                if (sample.Length == 0)
-                {
-                    dimensions = row.Dimensions;
-                    sample = new float[(long)cut.Kept * dimensions];
-                }
-                ids.Add(row.Id);
-                row.DecodeInto(sample.AsSpan(at, dimensions));
-                at += dimensions;
-            }, cancellationToken).ConfigureAwait(false);
+            // Straight into k-means++'s panels: one copy of the sample.
+            var (panels, _, dimensions) = await ReadSamplePackedAsync(task, cut, cancellationToken).ConfigureAwait(false);
+            await WriteMeanAsync(task, dimensions, cancellationToken).ConfigureAwait(false);
+            centroids = SphericalKMeans.InitializePlusPlusPacked(panels, count, dimensions, k, Seed(task));
         }
-        if (ids.Count == 0) throw new InvalidOperationException($"{stage}: the initialisation sample is empty (no documents reach this stage).");
+        else
+        {
+            var (ids, sample, dimensions) = await ReadSampleRowsAsync(task, cut, cancellationToken).ConfigureAwait(false);
+            await WriteMeanAsync(task, dimensions, cancellationToken).ConfigureAwait(false);
+            // clusterDims: fit the projection on the sample (shard order, so the same rows whatever the silos) and cluster in it.
+            if (clusterDims >= dimensions)
+                throw new InvalidOperationException($"{stage}: clusterDims {clusterDims} is not below the embeddings' {dimensions} dimensions (leave it unset for the full space).");
+            var projection = ClusterProjection.Fit(sample, dimensions, clusterDims);
+            await task.Job.Data.CreateOnceAsync(Key(task, ProjectionObject), (stream, ct) => stream.WriteAsync(projection.ToBytes(), ct).AsTask(), cancellationToken)
+                .ConfigureAwait(false);
+            explained = projection.ExplainedFraction;
+            centroids = SphericalKMeans.InitializePlusPlus(projection.Project(sample), clusterDims, ids, k, Seed(task));
+        }
+        await WriteCentroidsAsync(task, 0, centroids, shift: double.PositiveInfinity, converged: false, cancellationToken).ConfigureAwait(false);
+        var stats = new TaskStats { In = count, Metrics = { ["clusters"] = k } };
+        // Only a sample at its maximum reports it (whether a shard or this cut left rows out, the sample then holds exactly
+        // the maximum), so a corpus under it reports what it did before the cap. The stage's init_sample_capped (summed
+        // over the sample tasks and this one) is the documents the fraction picked that the maximum left out.
+        if (count >= MaxSampleVectors) stats.Metrics[SampleMetric] = count;
+        if (cut.Capped) stats.Metrics[CappedMetric] = cut.Candidates - cut.Kept;
+        if (explained is { } fraction) stats.Metrics["cluster_dims_explained_variance"] = fraction;
+        return stats;
+    }
+
+    /// <summary>mean.bin: the corpus mean direction, reduced in shard order from the sample phase's per-shard sums.</summary>
+    private async Task WriteMeanAsync(TaskContext task, int dimensions, CancellationToken cancellationToken)
+    {
         var means = new List<MeanPartial>();
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
         {
@@ -200,30 +215,6 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         var direction = EmbeddingHealth.Reduce(means);
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, "mean.bin"), [(float)direction.ResultantLength, direction.Count, .. direction.Direction],
             cancellationToken).ConfigureAwait(false);
-        var k = Math.Min(spec.Clusters, ids.Count);
-        double? explained = null;
-        if (spec.ClusterDims is { } clusterDims)
-        {
-            // clusterDims: fit the projection on the sample (shard order, so the same rows whatever the silos) and cluster in it.
-            if (clusterDims >= dimensions)
-                throw new InvalidOperationException($"{stage}: clusterDims {clusterDims} is not below the embeddings' {dimensions} dimensions (leave it unset for the full space).");
-            var projection = ClusterProjection.Fit(sample, dimensions, clusterDims);
-            await task.Job.Data.CreateOnceAsync(Key(task, ProjectionObject), (stream, ct) => stream.WriteAsync(projection.ToBytes(), ct).AsTask(), cancellationToken)
-                .ConfigureAwait(false);
-            sample = projection.Project(sample);
-            dimensions = clusterDims;
-            explained = projection.ExplainedFraction;
-        }
-        var centroids = SphericalKMeans.InitializePlusPlus(sample, dimensions, ids, k, Seed(task));
-        await WriteCentroidsAsync(task, 0, centroids, shift: double.PositiveInfinity, converged: false, cancellationToken).ConfigureAwait(false);
-        var stats = new TaskStats { In = ids.Count, Metrics = { ["clusters"] = k } };
-        // Only a sample at its maximum reports it (whether a shard or this cut left rows out, the sample then holds exactly
-        // the maximum), so a corpus under it reports what it did before the cap. The stage's init_sample_capped (summed
-        // over the sample tasks and this one) is the documents the fraction picked that the maximum left out.
-        if (ids.Count >= MaxSampleVectors) stats.Metrics[SampleMetric] = ids.Count;
-        if (cut.Capped) stats.Metrics[CappedMetric] = cut.Candidates - cut.Kept;
-        if (explained is { } fraction) stats.Metrics["cluster_dims_explained_variance"] = fraction;
-        return stats;
     }
 
     private async Task<TaskStats> LloydAssignAsync(TaskContext task, int iteration, CancellationToken cancellationToken)

@@ -62,6 +62,11 @@ public sealed partial class SizingBenchmarkTests
         Assert.All(rows.Values, r => Assert.InRange(Bytes(r.Groups["rss"].Value), 20L << 20, 4L << 30));
         Assert.All(rows.Values.Where(r => r.Groups["phase"].Value != "plan"), r => Assert.NotEqual("-", r.Groups["heap"].Value));
 
+        // Each phase (plan aside) also printed a line as it ended, before the table, with the heap the last collection left.
+        foreach (var phase in rows.Keys.Where(p => p != "plan"))
+            Assert.Matches($@"(?m)^  {Regex.Escape(phase)}\s+[\d.]+ s, peak RSS [\d.]+ (MiB|GiB), heap [\d.]+ (MiB|GiB); after the last GC \(#\d+, gen\d\): heap [\d.]+ (MiB|GiB) \(large objects ", output);
+        Assert.True(output.IndexOf("  04-output/write ", StringComparison.Ordinal) < output.IndexOf("\n04-output/write ", StringComparison.Ordinal), output);
+
         var whole = WholeRun().Match(output);
         Assert.True(whole.Success, output);
         Assert.Equal(rows.Values.Max(r => Bytes(r.Groups["rss"].Value)), Bytes(whole.Groups["rss"].Value));

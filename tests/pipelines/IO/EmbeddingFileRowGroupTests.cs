@@ -50,4 +50,24 @@ public sealed class EmbeddingFileRowGroupTests
         });
         Assert.Equal(Enumerable.Range(0, count), seen);
     }
+
+    [Fact]
+    public void Chosen_rows_are_the_batches_of_their_gathered_copy()
+    {
+        const int dimensions = 12;
+        var random = new Random(9);
+        var ids = Enumerable.Range(0, 300).Select(i => $"doc-{i:D4}").ToArray();
+        var vectors = Enumerable.Range(0, ids.Length * dimensions).Select(_ => (float)random.NextDouble()).ToArray();
+        int[] rows = [3, 4, 17, 120, 121, 299];
+        var gathered = rows.SelectMany(r => vectors.AsSpan(r * dimensions, dimensions).ToArray()).ToArray();
+        var expected = EmbeddingFile.ToBatches(rows.Select(r => ids[r]).ToArray(), gathered, dimensions, EmbeddingPrecision.Float32, 100).ToArray();
+        var actual = EmbeddingFile.ToBatches(ids, vectors, dimensions, EmbeddingPrecision.Float32, 100, rows).ToArray();
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.Equal(3, actual.Length); // two 48-byte rows per 100-byte group
+        for (var b = 0; b < actual.Length; b++)
+        {
+            Assert.Equal(expected[b].Ids.List, actual[b].Ids.List);
+            Assert.Equal(expected[b].GetColumn<byte[]>(EmbeddingFile.VectorColumn).List, actual[b].GetColumn<byte[]>(EmbeddingFile.VectorColumn).List);
+        }
+    }
 }

@@ -123,6 +123,36 @@ public sealed class SphericalKMeansTests
     }
 
     [Fact]
+    public void KMeansPlusPlus_on_packed_panels_gives_the_row_major_centroids_without_a_second_copy_of_the_sample()
+    {
+        const int count = 3000, k = 12;
+        var vectors = Clustered(k, count / k, 23, noise: 0.3);
+        // Ids out of row order, so the stable order (ids, ordinal) differs from the rows'.
+        var random = new StableRandom(8);
+        var names = Enumerable.Range(0, count).ToList();
+        SemanticCorpus.Shuffle(names, ref random);
+        var ids = names.Select(i => $"doc-{i:D5}").ToArray();
+        var expected = SphericalKMeans.InitializePlusPlus(vectors, D, ids, k, seed: 6);
+
+        var order = Enumerable.Range(0, count).OrderBy(i => ids[i], StringComparer.Ordinal).ToArray();
+        var panels = new float[VectorKernels.PackedLength(count, D)];
+        for (var column = 0; column < count; column++) VectorKernels.PackColumn(vectors.AsSpan(order[column] * D, D), panels, column);
+        Assert.Equal(VectorKernels.Pack(SemanticCorpus.Gather(vectors, D, order), D), panels);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var packed = SphericalKMeans.InitializePlusPlusPacked(panels, count, D, k, seed: 6);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(packed.BitwiseEquals(expected));
+        // The row-major form packs a copy (panels.Length floats); the packed form allocates its distances and centroids only.
+        before = GC.GetAllocatedBytesForCurrentThread();
+        SphericalKMeans.InitializePlusPlus(vectors, D, ids, k, seed: 6);
+        var rowMajor = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(rowMajor >= panels.Length * sizeof(float), $"the row-major form allocated {rowMajor} bytes");
+        Assert.True(allocated < panels.Length * sizeof(float) / 4, $"the packed form allocated {allocated} bytes for a {panels.Length * sizeof(float)}-byte sample");
+        Assert.Throws<ArgumentException>(() => SphericalKMeans.InitializePlusPlusPacked(panels.AsSpan(1), count, D, k, seed: 6));
+    }
+
+    [Fact]
     public void KMeansPlusPlus_is_seeded_and_independent_of_the_order_the_sample_arrives_in()
     {
         var vectors = Clustered(10, 30, 19, noise: 0.15);

@@ -156,6 +156,18 @@ public sealed class KMeansInitSampleTests : IDisposable
     }
 
     [Fact]
+    public void The_cut_keeps_the_ids_of_the_candidates_it_keeps()
+    {
+        var random = new Random(4);
+        var candidates = Enumerable.Range(0, 500).Select(i => (Key: (ulong)random.NextInt64(0, 40), Shard: i % 5, Row: i / 5)).ToArray();
+        var cut = new KMeansInitSample.Cut(60);
+        foreach (var (key, shard, row) in candidates) cut.Offer(key, shard, row, $"id-{shard}-{row}");
+        var expected = candidates.Order().Take(60).Select(c => ($"id-{c.Shard}-{c.Row}", c.Shard, c.Row)).ToHashSet();
+        Assert.Equal(expected, cut.KeptCandidates().Select(c => (c.Id!, c.Shard, c.Row)).ToHashSet());
+        Assert.All(cut.KeptCandidates(), c => Assert.True(cut.Keeps(candidates.Single(x => x.Shard == c.Shard && x.Row == c.Row).Key, c.Shard, c.Row)));
+    }
+
+    [Fact]
     public void A_shard_keeps_the_rows_its_fraction_picks_and_at_most_the_maximum_of_them()
     {
         var ids = Enumerable.Range(0, 500).Select(i => $"doc-{i:D4}").ToArray();
