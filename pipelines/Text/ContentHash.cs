@@ -80,4 +80,12 @@ public readonly record struct ContentHash(long High, long Low)
     public int PartitionOf(int partitions) => (int)((ulong)High % (ulong)partitions);
 
     public override string ToString() => $"{(ulong)High:x16}{(ulong)Low:x16}";
+
+    /// <summary>The hash <see cref="ToString"/> wrote (32 hex digits).</summary>
+    public static ContentHash Parse(string hex)
+    {
+        if (hex.Length != 32) throw new FormatException($"A content hash is 32 hex digits, not '{hex}'.");
+        return new ContentHash((long)ulong.Parse(hex.AsSpan(0, 16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture),
+            (long)ulong.Parse(hex.AsSpan(16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture));
+    }
 }
