@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Curation.Pipelines.IO;
 
@@ -67,10 +68,14 @@ public readonly record struct ContentHash(long High, long Low)
     /// ASCII whitespace is a space; other ASCII controls and DEL, format characters (ZWJ, soft hyphen…) and controls
     /// that are not whitespace are invisible; other whitespace is a space.
     /// </summary>
-    internal static CharKind KindOf(char c)
+    /// <remarks>Inlined into the hash's loop over every character (the ASCII test stays there); the rest is a call, as it was.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static CharKind KindOf(char c) => c < 128
+        ? c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f' ? CharKind.Space : c < 32 || c == 127 ? CharKind.Invisible : CharKind.Kept
+        : KindOfNonAscii(c);
+
+    private static CharKind KindOfNonAscii(char c)
     {
-        if (c < 128)
-            return c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f' ? CharKind.Space : c < 32 || c == 127 ? CharKind.Invisible : CharKind.Kept;
         if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format || (char.IsControl(c) && !char.IsWhiteSpace(c))) return CharKind.Invisible;
         return char.IsWhiteSpace(c) ? CharKind.Space : CharKind.Kept;
     }
