@@ -54,7 +54,7 @@ internal static class LineDedupProfile
         {
             foreach (var shard in collected)
             {
-                await using var routed = await RoutedTableWriter.CreateAsync(LineDedupStage.OccurrenceSchema, LineDedupStage.HashColumns, default);
+                await using var routed = await RoutedTableWriter.CreateAsync(LineDedupStage.OccurrenceSchema, default);
                 await shard.WriteAsync(routed, default);
             }
         });

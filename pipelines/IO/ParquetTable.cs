@@ -15,14 +15,10 @@ public sealed class ParquetTableWriter : IAsyncDisposable
     private readonly DataField[] _fields;
     private readonly Utf8StringColumn?[] _strings;
     private readonly IReadOnlyList<ColumnSchema> _schema;
-    private readonly ParquetOptions _options;
-    private readonly bool[] _uncompressed;
 
-    private ParquetTableWriter(ParquetWriter writer, ParquetOptions options, DataField[] fields, IReadOnlyList<ColumnSchema> schema, IReadOnlySet<string> uncompressed)
+    private ParquetTableWriter(ParquetWriter writer, ParquetOptions options, DataField[] fields, IReadOnlyList<ColumnSchema> schema)
     {
         _writer = writer;
-        _options = options;
-        _uncompressed = [.. schema.Select(c => uncompressed.Contains(c.Name))];
         _fields = fields;
         _strings = [.. schema.Select((c, i) => c.Type == typeof(string) ? new Utf8StringColumn(fields[i], options) : null)];
         _schema = schema;
@@ -41,19 +37,9 @@ public sealed class ParquetTableWriter : IAsyncDisposable
         _writer.CustomMetadata = metadata;
     }
 
-    public static Task<ParquetTableWriter> CreateAsync(Stream output, IReadOnlyList<ColumnSchema> schema,
-        IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellationToken = default) =>
-        CreateAsync(output, schema, metadata, new HashSet<string>(), cancellationToken);
-
-    /// <summary>
-    /// As above, and the columns named in <paramref name="uncompressed"/> (not string ones) written without compression:
-    /// for columns Snappy cannot shrink (hashes: random bits), where it would only cost time.
-    /// </summary>
     public static async Task<ParquetTableWriter> CreateAsync(Stream output, IReadOnlyList<ColumnSchema> schema,
-        IReadOnlyDictionary<string, string>? metadata, IReadOnlySet<string> uncompressed, CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellationToken = default)
     {
-        if (schema.FirstOrDefault(c => c.Type == typeof(string) && uncompressed.Contains(c.Name)) is { } text)
-            throw new ArgumentException($"String column '{text.Name}' chooses its own compression.", nameof(uncompressed));
         var tops = schema.Select(ToField).ToArray();
         var fields = tops.Select(f => f is ListField list ? (DataField)list.Item : (DataField)f).ToArray();
         // Parquet.Net builds each page in a pooled stream and keeps returned buffers up to these totals for the life of the
@@ -67,7 +53,7 @@ public sealed class ParquetTableWriter : IAsyncDisposable
         var writer = await ParquetWriter.CreateAsync(new ParquetSchema(tops), output, options, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         if (metadata is not null) writer.CustomMetadata = metadata.ToDictionary();
-        return new ParquetTableWriter(writer, options, fields, schema, uncompressed);
+        return new ParquetTableWriter(writer, options, fields, schema);
     }
 
     /// <summary>Writes one batch as one row group; an empty batch writes nothing.</summary>
@@ -83,21 +69,7 @@ public sealed class ParquetTableWriter : IAsyncDisposable
             if (column.ElementType != _schema[i].Type)
                 throw new InvalidOperationException($"Column '{column.Name}' holds {column.ElementType.Name}; the file expects {_schema[i].Type.Name}.");
             if (_strings[i] is { } strings) await strings.WriteAsync(rowGroup, (Column<string>)column, cancellationToken).ConfigureAwait(false);
-            else if (!_uncompressed[i]) await WriteColumnAsync(rowGroup, _fields[i], column, cancellationToken).ConfigureAwait(false);
-            else
-            {
-                // The writer reads its options' codec when it starts the column chunk: switched for this chunk only.
-                var codec = _options.CompressionMethod;
-                _options.CompressionMethod = CompressionMethod.None;
-                try
-                {
-                    await WriteColumnAsync(rowGroup, _fields[i], column, cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _options.CompressionMethod = codec;
-                }
-            }
+            else await WriteColumnAsync(rowGroup, _fields[i], column, cancellationToken).ConfigureAwait(false);
         }
         RowsWritten += table.RowCount;
     }

@@ -13,15 +13,10 @@ public static class RoutedTable
     public const string TargetsMetadata = "curation.targets";
 
     /// <summary>Writes <paramref name="groups"/> (target → rows) as one row group per non-empty target, in target order, and commits it create-once.</summary>
-    public static Task WriteAsync(IObjectStore store, string key, IReadOnlyList<ColumnSchema> schema,
-        IEnumerable<KeyValuePair<int, RecordBatch>> groups, CancellationToken cancellationToken) =>
-        WriteAsync(store, key, schema, new HashSet<string>(), groups, cancellationToken);
-
-    /// <summary>As above, the columns named in <paramref name="uncompressed"/> written without compression (see <see cref="ParquetTableWriter"/>).</summary>
-    public static async Task WriteAsync(IObjectStore store, string key, IReadOnlyList<ColumnSchema> schema, IReadOnlySet<string> uncompressed,
+    public static async Task WriteAsync(IObjectStore store, string key, IReadOnlyList<ColumnSchema> schema,
         IEnumerable<KeyValuePair<int, RecordBatch>> groups, CancellationToken cancellationToken)
     {
-        await using var writer = await RoutedTableWriter.CreateAsync(schema, uncompressed, cancellationToken).ConfigureAwait(false);
+        await using var writer = await RoutedTableWriter.CreateAsync(schema, cancellationToken).ConfigureAwait(false);
         foreach (var (target, batch) in groups.OrderBy(g => g.Key)) await writer.WriteAsync(target, batch, cancellationToken).ConfigureAwait(false);
         await writer.CommitOnceAsync(store, key, cancellationToken).ConfigureAwait(false);
     }
@@ -57,15 +52,11 @@ public sealed class RoutedTableWriter : IAsyncDisposable
 
     public long Rows { get; private set; }
 
-    public static Task<RoutedTableWriter> CreateAsync(IReadOnlyList<ColumnSchema> schema, CancellationToken cancellationToken) =>
-        CreateAsync(schema, new HashSet<string>(), cancellationToken);
-
-    /// <summary>As above, the columns named in <paramref name="uncompressed"/> written without compression.</summary>
-    public static async Task<RoutedTableWriter> CreateAsync(IReadOnlyList<ColumnSchema> schema, IReadOnlySet<string> uncompressed, CancellationToken cancellationToken)
+    public static async Task<RoutedTableWriter> CreateAsync(IReadOnlyList<ColumnSchema> schema, CancellationToken cancellationToken)
     {
         var spool = SpoolFile.Create();
         var writer = await ParquetTableWriter.CreateAsync(spool.Stream, schema,
-            new Dictionary<string, string> { [RoutedTable.TargetsMetadata] = "" }, uncompressed, cancellationToken).ConfigureAwait(false);
+            new Dictionary<string, string> { [RoutedTable.TargetsMetadata] = "" }, cancellationToken).ConfigureAwait(false);
         return new RoutedTableWriter(spool, writer);
     }
 

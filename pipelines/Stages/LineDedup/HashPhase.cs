@@ -20,7 +20,7 @@ public sealed partial class LineDedupStage
         await using (var input = await data.OpenReadAsync(inputKey, cancellationToken).ConfigureAwait(false))
             shard = await CollectAsync(input, inputKey, cancellationToken).ConfigureAwait(false);
         await data.CreateOnceAsync(IdsKey(task, task.Task), (stream, ct) => stream.WriteAsync(shard.EncodedIds, ct).AsTask(), cancellationToken).ConfigureAwait(false);
-        await using (var routed = await RoutedTableWriter.CreateAsync(OccurrenceSchema, HashColumns, cancellationToken).ConfigureAwait(false))
+        await using (var routed = await RoutedTableWriter.CreateAsync(OccurrenceSchema, cancellationToken).ConfigureAwait(false))
         {
             await shard.WriteAsync(routed, cancellationToken).ConfigureAwait(false);
             await routed.CommitOnceAsync(data, OccurrencesKey(task, task.Task), cancellationToken).ConfigureAwait(false);

@@ -49,9 +49,6 @@ public sealed partial class LineDedupStage(int index, LineDedupStageSpec spec) :
     internal static readonly IReadOnlyList<ColumnSchema> OccurrenceSchema =
         [new(HashHigh, typeof(long)), new(HashLow, typeof(long)), new(Rank, typeof(int)), new(Row, typeof(int)), new(Unit, typeof(int))];
 
-    /// <summary>The shuffle tables' hash columns: random bits Snappy cannot shrink, written uncompressed (the rest is compressed).</summary>
-    internal static readonly IReadOnlySet<string> HashColumns = new HashSet<string> { HashHigh, HashLow };
-
     private static readonly IReadOnlyList<ColumnSchema> RemovalSchema =
         [new(Row, typeof(int)), new(Unit, typeof(int)), new(HashHigh, typeof(long)), new(HashLow, typeof(long))];
 

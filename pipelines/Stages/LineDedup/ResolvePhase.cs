@@ -85,7 +85,7 @@ public sealed partial class LineDedupStage
             ofCorpus += ofCorpusHere;
             seen[shard] = [];
         }
-        await RoutedTable.WriteAsync(task.Job.Data, RemovalsKey(task, partition), RemovalSchema, HashColumns, removals, cancellationToken).ConfigureAwait(false);
+        await RoutedTable.WriteAsync(task.Job.Data, RemovalsKey(task, partition), RemovalSchema, removals, cancellationToken).ConfigureAwait(false);
 
         // The partition's most repeated units: the job's top list is the top of these lists (a hash lives in one partition).
         // Against a versioned corpus a unit's documents count the corpus documents keeping it too.
