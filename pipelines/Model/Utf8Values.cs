@@ -13,6 +13,9 @@ internal sealed class Utf8Values
     private readonly int[] _starts;
     private readonly int[] _lengths; // -1: null
 
+    /// <summary>Whether another instance reads the same buffer (<see cref="Select"/>): then no row is rewritten in place.</summary>
+    private bool _shared;
+
     private Utf8Values(byte[] buffer, int[] starts, int[] lengths)
     {
         _buffer = buffer;
@@ -81,6 +84,83 @@ internal sealed class Utf8Values
     {
         var (starts, lengths) = (new int[rows.Count], new int[rows.Count]);
         for (var i = 0; i < starts.Length; i++) (starts[i], lengths[i]) = (_starts[rows[i]], _lengths[rows[i]]);
-        return new Utf8Values(_buffer, starts, lengths);
+        _shared = true;
+        return new Utf8Values(_buffer, starts, lengths) { _shared = true };
+    }
+
+    /// <summary>Whether rows may be rewritten in place (<see cref="Writable"/>): no other instance shares the buffer.</summary>
+    public bool OwnsBuffer => !_shared;
+
+    /// <summary>
+    /// The bytes of non-null <paramref name="row"/>, to rewrite in place into a value no longer than it (then
+    /// <see cref="Shorten"/>): for a pass that only takes bytes out of values (line_dedup's apply), so nothing is copied
+    /// or allocated for the rows it leaves alone. Only while <see cref="OwnsBuffer"/>.
+    /// </summary>
+    public Span<byte> Writable(int row)
+    {
+        if (_shared) throw new InvalidOperationException("The values share their buffer: a row cannot be rewritten in place.");
+        if (_lengths[row] < 0) throw new InvalidOperationException($"Row {row} is null: it has no bytes to rewrite.");
+        return _buffer.AsSpan(_starts[row], _lengths[row]);
+    }
+
+    /// <summary>Ends <paramref name="row"/>'s value after its first <paramref name="length"/> bytes (rewritten by <see cref="Writable"/>).</summary>
+    public void Shorten(int row, int length)
+    {
+        if ((uint)length > (uint)_lengths[row]) throw new ArgumentOutOfRangeException(nameof(length), $"Row {row} holds {_lengths[row]} bytes, not {length}.");
+        _lengths[row] = length;
+    }
+
+    /// <summary>
+    /// Builds values row by row into one buffer (grown as needed): for a pass that rewrites a string column on its bytes
+    /// (line_dedup's apply) and keeps it as UTF-8 for the writer, never making a string.
+    /// </summary>
+    public sealed class Builder(int rows, int bytes)
+    {
+        private byte[] _buffer = GC.AllocateUninitializedArray<byte>(Math.Max(16, bytes));
+        private readonly int[] _starts = new int[rows];
+        private readonly int[] _lengths = new int[rows];
+        private int _rows;
+        private int _at;
+
+        /// <summary>Room for <paramref name="bytes"/> more bytes of the next row: write them there, then <see cref="Commit"/>.</summary>
+        public Span<byte> Reserve(int bytes)
+        {
+            if (_buffer.Length - _at < bytes)
+            {
+                var size = Math.Max((long)_at + bytes, Math.Min(Array.MaxLength, 2L * _buffer.Length));
+                if (size > Array.MaxLength) throw new InvalidOperationException($"Rewritten values of {size:N0} bytes do not fit one array.");
+                var grown = GC.AllocateUninitializedArray<byte>((int)size);
+                _buffer.AsSpan(0, _at).CopyTo(grown);
+                _buffer = grown;
+            }
+            return _buffer.AsSpan(_at, bytes);
+        }
+
+        /// <summary>Ends the next row: the first <paramref name="length"/> bytes written to the last <see cref="Reserve"/>.</summary>
+        public void Commit(int length)
+        {
+            _starts[_rows] = _at;
+            _lengths[_rows++] = length;
+            _at += length;
+        }
+
+        public void Add(ReadOnlySpan<byte> value)
+        {
+            value.CopyTo(Reserve(value.Length));
+            Commit(value.Length);
+        }
+
+        public void AddNull()
+        {
+            _starts[_rows] = _at;
+            _lengths[_rows++] = -1;
+        }
+
+        /// <summary>The values, once every row is added.</summary>
+        public Utf8Values Build()
+        {
+            if (_rows != _starts.Length) throw new InvalidOperationException($"{_rows} of {_starts.Length} rows were added.");
+            return new Utf8Values(_buffer, _starts, _lengths);
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Curation.Pipelines.IO;
 
@@ -42,16 +43,9 @@ public readonly record struct ContentHash(long High, long Low)
             var pendingSpace = false;
             foreach (var c in source)
             {
-                if (c < 128)
-                {
-                    if (c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f')
-                    {
-                        if (collapseWhitespace) { pendingSpace = length > 0; continue; }
-                    }
-                    else if (c < 32 || c == 127) continue;
-                }
-                else if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format || (char.IsControl(c) && !char.IsWhiteSpace(c))) continue;
-                else if (collapseWhitespace && char.IsWhiteSpace(c)) { pendingSpace = length > 0; continue; }
+                var kind = KindOf(c);
+                if (kind == CharKind.Invisible) continue;
+                if (kind == CharKind.Space && collapseWhitespace) { pendingSpace = length > 0; continue; }
                 if (pendingSpace) { chars[length++] = ' '; pendingSpace = false; }
                 chars[length++] = c; // writes never overtake reads: length only grows as fast as the loop
             }
@@ -67,6 +61,48 @@ public readonly record struct ContentHash(long High, long Low)
         }
     }
 
+    /// <summary>What the hash does with a character (after lowering): keeps it, drops it, or (collapsing whitespace) makes it one space.</summary>
+    internal enum CharKind : byte { Kept, Invisible, Space }
+
+    /// <summary>
+    /// ASCII whitespace is a space; other ASCII controls and DEL, format characters (ZWJ, soft hyphen…) and controls
+    /// that are not whitespace are invisible; other whitespace is a space.
+    /// </summary>
+    /// <remarks>Inlined into the hash's loop over every character (the ASCII test stays there); the rest is a call, as it was.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static CharKind KindOf(char c) => c < 128
+        ? c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f' ? CharKind.Space : c < 32 || c == 127 ? CharKind.Invisible : CharKind.Kept
+        : KindOfNonAscii(c);
+
+    private static CharKind KindOfNonAscii(char c)
+    {
+        if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format || (char.IsControl(c) && !char.IsWhiteSpace(c))) return CharKind.Invisible;
+        return char.IsWhiteSpace(c) ? CharKind.Space : CharKind.Kept;
+    }
+
+    /// <summary>Characters below this one are NFC alone and in any sequence (see <see cref="IsNfc"/>).</summary>
+    internal const char NfcBelow = '\u0300';
+
+    private static readonly (char Lower, CharKind Kind)[] BelowNfcLimit = BuildBelowNfcLimit();
+
+    private static (char, CharKind)[] BuildBelowNfcLimit()
+    {
+        var table = new (char, CharKind)[NfcBelow];
+        for (var c = '\0'; c < NfcBelow; c++)
+        {
+            var lower = char.ToLowerInvariant(c);
+            table[c] = (lower, KindOf(lower));
+        }
+        return table;
+    }
+
+    /// <summary>
+    /// For a character below <see cref="NfcBelow"/> (ASCII, Latin-1, Latin Extended): its invariant lower case, as the
+    /// case-folding hash lowers it (ICU's simple mapping, code point by code point, looked up once per character into a
+    /// table), and what the hash does with that; for a caller hashing such text without a span lowering per unit.
+    /// </summary>
+    internal static (char Lower, CharKind Kind) FoldBelowNfcLimit(char c) => BelowNfcLimit[c];
+
     /// <summary>
     /// Whether <paramref name="text"/> is in NFC. Text below U+0300 (ASCII, Latin-1, Latin Extended: most accented web
     /// text) always is: every such code point has NFC_QC=Yes and combining class 0, and nothing composes with a preceding
@@ -74,10 +110,18 @@ public readonly record struct ContentHash(long High, long Low)
     /// without asking ICU; any other text is checked by <see cref="string.IsNormalized(NormalizationForm)"/>'s span form.
     /// </summary>
     private static bool IsNfc(ReadOnlySpan<char> text) =>
-        text.IndexOfAnyInRange('\u0300', char.MaxValue) < 0 || text.IsNormalized(NormalizationForm.FormC);
+        text.IndexOfAnyInRange(NfcBelow, char.MaxValue) < 0 || text.IsNormalized(NormalizationForm.FormC);
 
     /// <summary>Partition of this hash among <paramref name="partitions"/>: uniform because the hash is.</summary>
     public int PartitionOf(int partitions) => (int)((ulong)High % (ulong)partitions);
 
     public override string ToString() => $"{(ulong)High:x16}{(ulong)Low:x16}";
+
+    /// <summary>The hash <see cref="ToString"/> wrote (32 hex digits).</summary>
+    public static ContentHash Parse(string hex)
+    {
+        if (hex.Length != 32) throw new FormatException($"A content hash is 32 hex digits, not '{hex}'.");
+        return new ContentHash((long)ulong.Parse(hex.AsSpan(0, 16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture),
+            (long)ulong.Parse(hex.AsSpan(16), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture));
+    }
 }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text;
+using System.Text.Unicode;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -25,7 +27,7 @@ public sealed partial class LineDedupStage
                     list.Add((units[i], new ContentHash(high[i], low[i])));
                 }
             }
-        var top = (await TopUnitsAsync(task, cancellationToken).ConfigureAwait(false)).Select(u => u.Hash).ToHashSet(StringComparer.Ordinal);
+        var top = (await TopUnitsAsync(task, cancellationToken).ConfigureAwait(false)).Select(u => ContentHash.Parse(u.Hash)).ToHashSet();
 
         var transform = new RemoveUnits(spec, removals, top);
         var (stats, seconds) = await ShardTransformer.RunAsync(task, task.Task, [new ShardTransformer.Member(this, transform)], task.OutputShardKey(task.Task),
@@ -52,12 +54,16 @@ public sealed partial class LineDedupStage
 
     /// <summary>
     /// The apply phase's transform: removes the decided units of each row (by running row number) by their index, as the
-    /// hash phase found them: only a unit the document holds more than once is hashed again, to find its later copies.
+    /// hash phase found them (<see cref="UnitRemoval"/>). A text column still held as the UTF-8 the shard stores is
+    /// rewritten on its bytes, in place (no string per document, nothing copied for the rows left alone; the writer writes
+    /// the bytes back as they are); a text that is not valid UTF-8 is decoded, as the shard reader's strings are, so it is
+    /// written as its decoded text's UTF-8 (the column is then rebuilt into a new buffer).
     /// </summary>
-    private sealed class RemoveUnits(LineDedupStageSpec spec, Dictionary<int, List<(int Unit, ContentHash Hash)>> removals, HashSet<string> top)
+    internal sealed class RemoveUnits(LineDedupStageSpec spec, Dictionary<int, List<(int Unit, ContentHash Hash)>> removals, HashSet<ContentHash> top)
         : IDocumentTransform
     {
-        private readonly List<LineUnit> _units = [];
+        private readonly UnitRemoval _removal = new(spec.Unit);
+        private readonly HashSet<ContentHash> _sampled = [];
         private int _offset;
 
         public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [new(LinesRemovedColumn, typeof(int))];
@@ -73,50 +79,120 @@ public sealed partial class LineDedupStage
         public void Process(RecordBatch batch, DropCollector drops)
         {
             var counts = batch.ResetColumn<int>(LinesRemovedColumn, batch.RowCount);
-            var texts = batch.Texts;
-            for (var i = 0; i < batch.RowCount; i++)
+            if (batch.Texts.Utf8 is { } utf8)
             {
-                var text = texts[i];
-                CharsIn += text.Length;
-                if (!removals.TryGetValue(_offset + i, out var lost))
+                var inPlace = utf8.OwnsBuffer;
+                for (var i = 0; i < utf8.Count && inPlace; i++) inPlace = Utf8.IsValid(utf8.Span(i));
+                if (inPlace) ProcessInPlace(utf8, counts, drops);
+                else if (utf8.TotalBytes() <= Array.MaxLength / 3) // a text not valid UTF-8 grows up to 3 times as its decoded text's UTF-8
+                    batch.ResetColumn<string>(Columns.Text).SetUtf8(ProcessInto(utf8, counts, drops));
+                else ProcessStrings(batch.Texts.List, counts, drops);
+            }
+            else ProcessStrings(batch.Texts.List, counts, drops);
+            _offset += batch.RowCount;
+        }
+
+        /// <summary>Every text valid UTF-8 and the column's own: each changed text is rewritten in its own bytes.</summary>
+        private void ProcessInPlace(Utf8Values texts, Column<int> counts, DropCollector drops)
+        {
+            for (var i = 0; i < texts.Count; i++)
+            {
+                var bytes = texts.Span(i);
+                if (removals.GetValueOrDefault(_offset + i) is not { } lost)
                 {
-                    counts.Add(0);
+                    Unchanged(Encoding.UTF8.GetCharCount(bytes), counts);
                     continue;
                 }
-                LineUnits.Split(text, spec.Unit, _units);
-                var removedHash = new ContentHash?[_units.Count];
-                foreach (var (unit, hash) in lost)
-                {
-                    var first = unit >= 0 ? unit : ~unit;
-                    if (first >= _units.Count)
-                        throw new InvalidDataException($"line_dedup: row {_offset + i} has {_units.Count} units, the hash phase listed unit {first}.");
-                    removedHash[first] = hash;
-                    if (unit < 0)
-                        for (var u = first + 1; u < _units.Count; u++)
-                            if (removedHash[u] is null && LineUnits.Hash(text, _units[u]) == hash) removedHash[u] = hash;
-                }
-                var remove = new bool[_units.Count];
-                var removed = 0;
-                for (var u = 0; u < _units.Count; u++)
-                {
-                    if (removedHash[u] is not { } hash) continue;
-                    remove[u] = true;
-                    removed++;
-                    var key = hash.ToString();
-                    if (top.Contains(key) && !Samples.ContainsKey(key)) Samples[key] = Sample(text.Substring(_units[u].Start, _units[u].Length));
-                }
-                counts.Add(removed);
-                var kept = LineUnits.Without(text, _units, remove);
-                texts[i] = kept;
-                UnitsRemoved += removed;
-                CharsRemoved += text.Length - kept.Length;
-                DocumentsChanged++;
-                var left = kept.AsSpan().Trim().Length;
-                if (left < spec.MinChars)
-                    drops.Drop(i, EmptyReason, string.Create(CultureInfo.InvariantCulture,
-                        $"{left} chars left < minChars {spec.MinChars} after removing {removed} repeated {(spec.Unit == LineDedupUnit.Line ? "lines" : "paragraphs")}"));
+                _removal.Find(bytes, lost, _offset + i);
+                SampleTop(null, bytes);
+                texts.Shorten(i, _removal.Write(bytes, texts.Writable(i)));
+                Changed(i, counts, drops);
             }
-            _offset += batch.RowCount;
+        }
+
+        /// <summary>
+        /// A column holding a text that is not valid UTF-8 (or sharing its buffer): the texts are written into a new one,
+        /// an invalid text as its decoded text's UTF-8 (as the shard reader's string would be written).
+        /// </summary>
+        private Utf8Values ProcessInto(Utf8Values texts, Column<int> counts, DropCollector drops)
+        {
+            var target = new Utf8Values.Builder(texts.Count, (int)texts.TotalBytes());
+            for (var i = 0; i < texts.Count; i++)
+            {
+                var bytes = texts.Span(i);
+                var lost = removals.GetValueOrDefault(_offset + i);
+                if (!Utf8.IsValid(bytes))
+                {
+                    var kept = Process(i, Encoding.UTF8.GetString(bytes), lost, counts, drops);
+                    target.Commit(Encoding.UTF8.GetBytes(kept, target.Reserve(Encoding.UTF8.GetByteCount(kept))));
+                }
+                else if (lost is null)
+                {
+                    Unchanged(Encoding.UTF8.GetCharCount(bytes), counts);
+                    if (texts.IsNull(i)) target.AddNull();
+                    else target.Add(bytes);
+                }
+                else
+                {
+                    _removal.Find(bytes, lost, _offset + i);
+                    SampleTop(null, bytes);
+                    target.Commit(_removal.Write(bytes, target.Reserve(_removal.KeptLength(bytes.Length))));
+                    Changed(i, counts, drops);
+                }
+            }
+            return target.Build();
+        }
+
+        private void ProcessStrings(List<string> texts, Column<int> counts, DropCollector drops)
+        {
+            for (var i = 0; i < texts.Count; i++)
+                texts[i] = Process(i, texts[i], removals.GetValueOrDefault(_offset + i), counts, drops);
+        }
+
+        /// <summary>Row <paramref name="i"/>'s decoded text without its lost units.</summary>
+        private string Process(int i, string text, List<(int Unit, ContentHash Hash)>? lost, Column<int> counts, DropCollector drops)
+        {
+            if (lost is null)
+            {
+                Unchanged(text.Length, counts);
+                return text;
+            }
+            var kept = _removal.Remove(text, lost, _offset + i);
+            SampleTop(text, default);
+            Changed(i, counts, drops);
+            return kept;
+        }
+
+        private void Unchanged(int chars, Column<int> counts)
+        {
+            CharsIn += chars;
+            counts.Add(0);
+        }
+
+        /// <summary>Samples the job's most repeated units among those just found lost in <paramref name="text"/> (or its <paramref name="bytes"/>), before it is rewritten.</summary>
+        private void SampleTop(string? text, ReadOnlySpan<byte> bytes)
+        {
+            for (var u = 0; u < _removal.Units.Count; u++)
+            {
+                if (!_removal.IsRemoved(u, out var hash) || !top.Contains(hash) || !_sampled.Add(hash)) continue;
+                var unit = _removal.Units[u];
+                Samples[hash.ToString()] = Sample(text?.Substring(unit.Start, unit.Length) ?? Encoding.UTF8.GetString(bytes[unit.Start..unit.End]));
+            }
+        }
+
+        /// <summary>Accounts for the units just removed from row <paramref name="i"/>, and drops it when too little is left.</summary>
+        private void Changed(int i, Column<int> counts, DropCollector drops)
+        {
+            var removed = _removal.Removed;
+            counts.Add(removed);
+            UnitsRemoved += removed;
+            CharsIn += _removal.CharsIn;
+            CharsRemoved += _removal.CharsIn - _removal.CharsKept;
+            DocumentsChanged++;
+            var left = _removal.CharsLeft;
+            if (left < spec.MinChars)
+                drops.Drop(i, EmptyReason, string.Create(CultureInfo.InvariantCulture,
+                    $"{left} chars left < minChars {spec.MinChars} after removing {removed} repeated {(spec.Unit == LineDedupUnit.Line ? "lines" : "paragraphs")}"));
         }
 
         private static string Sample(string unit)

@@ -73,28 +73,49 @@ public static class LineUnits
     public static string Without(string text, List<LineUnit> units, bool[] remove)
     {
         // The kept pieces are measured first, so the result is written once at its length (no builder to grow and copy).
-        var length = text.Length;
+        var result = string.Create(KeptLength(text.Length, units, remove), (text, units, remove), static (target, state) =>
+            Without(state.text.AsSpan(), state.units, state.remove, target));
+        var end = TrimmedEnd(result.AsSpan(), units, remove);
+        return end < result.Length ? result[..end] : result;
+    }
+
+    /// <summary>
+    /// <see cref="Without(string, List{LineUnit}, bool[])"/> on a text's characters or its UTF-8 bytes (units as
+    /// <see cref="Split{T}"/> cut them there): the kept elements written to <paramref name="target"/> (at least
+    /// <see cref="KeptLength"/> long); returns how many, the dangling break of a removed last unit left out.
+    /// </summary>
+    internal static int Without<T>(ReadOnlySpan<T> text, List<LineUnit> units, ReadOnlySpan<bool> remove, Span<T> target)
+        where T : unmanaged, INumberBase<T>
+    {
+        var (position, written) = (0, 0);
+        for (var i = 0; i < units.Count; i++)
+        {
+            if (!remove[i]) continue;
+            text[position..units[i].Start].CopyTo(target[written..]);
+            written += units[i].Start - position;
+            position = units[i].RemoveEnd;
+        }
+        text[position..].CopyTo(target[written..]);
+        written += text.Length - position;
+        return TrimmedEnd(target[..written], units, remove);
+    }
+
+    /// <summary>The length of the text without the marked units, before a dangling break is trimmed.</summary>
+    internal static int KeptLength(int length, List<LineUnit> units, ReadOnlySpan<bool> remove)
+    {
         for (var i = 0; i < units.Count; i++)
             if (remove[i]) length -= units[i].RemoveEnd - units[i].Start;
-        var result = string.Create(length, (text, units, remove), static (target, state) =>
-        {
-            var (source, list, marks) = state;
-            var (position, written) = (0, 0);
-            for (var i = 0; i < list.Count; i++)
-            {
-                if (!marks[i]) continue;
-                source.AsSpan(position, list[i].Start - position).CopyTo(target[written..]);
-                written += list[i].Start - position;
-                position = list[i].RemoveEnd;
-            }
-            source.AsSpan(position).CopyTo(target[written..]);
-        });
-        if (units.Count > 0 && remove[units.Count - 1])
-        {
-            var end = result.Length;
-            while (end > 0 && result[end - 1] is '\n' or '\r') end--;
-            if (end < result.Length) result = result[..end];
-        }
-        return result;
+        return length;
+    }
+
+    /// <summary>Where the kept text ends: before the line feeds and carriage returns it ends in when its last unit was removed.</summary>
+    private static int TrimmedEnd<T>(ReadOnlySpan<T> kept, List<LineUnit> units, ReadOnlySpan<bool> remove)
+        where T : unmanaged, INumberBase<T>
+    {
+        var end = kept.Length;
+        if (units.Count == 0 || !remove[units.Count - 1]) return end;
+        var (lineFeed, carriageReturn) = (T.CreateTruncating('\n'), T.CreateTruncating('\r'));
+        while (end > 0 && (kept[end - 1] == lineFeed || kept[end - 1] == carriageReturn)) end--;
+        return end;
     }
 }

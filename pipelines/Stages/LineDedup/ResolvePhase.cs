@@ -67,12 +67,16 @@ public sealed partial class LineDedupStage
         }
         foreach (var hash in toResolve) CollectionsMarshal.GetValueRefOrNullRef(entries, hash).Resolve(keep, ids);
 
-        // Pass 2: every occurrence of a unit found in more than `keep` documents, outside its keepers, is removed.
+        // Pass 2: every occurrence of a unit found in more than `keep` documents, outside its keepers, is removed. Most
+        // units occur once: the few repeated ones are looked up in a set of their own (small, in cache) before the entries.
+        var repeated = new HashSet<ContentHash>();
+        foreach (var (hash, entry) in entries)
+            if (entry.Count > keep) repeated.Add(hash);
         var removals = new SortedDictionary<int, RecordBatch>();
         long removed = 0, ofCorpus = 0;
         for (var shard = 0; shard < shards; shard++)
         {
-            var (lost, ofCorpusHere) = RemovalsOf(shard, keep, seen[shard], entries);
+            var (lost, ofCorpusHere) = RemovalsOf(shard, keep, seen[shard], repeated, entries);
             if (lost is not null)
             {
                 removals[shard] = lost;
@@ -119,6 +123,7 @@ public sealed partial class LineDedupStage
     {
         var (high, low) = (batch.GetColumn<long>(HashHigh).List, batch.GetColumn<long>(HashLow).List);
         var (ranks, rows, units) = (batch.GetColumn<int>(Rank).List, batch.GetColumn<int>(Row).List, batch.GetColumn<int>(Unit).List);
+        list.EnsureCapacity(list.Count + batch.RowCount);
         for (var i = 0; i < batch.RowCount; i++)
         {
             var hash = new ContentHash(high[i], low[i]);
@@ -132,11 +137,12 @@ public sealed partial class LineDedupStage
     }
 
     /// <summary>
-    /// Pass 2 over one shard's occurrences: those outside their unit's keepers, as removal rows (null when none), and how
-    /// many of them lose the unit to corpus documents alone.
+    /// Pass 2 over one shard's occurrences: those of <paramref name="repeated"/> units outside their keepers, as removal
+    /// rows (null when none), and how many of them lose the unit to corpus documents alone.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (RecordBatch? Removals, long OfCorpus) RemovalsOf(int shard, int keep, List<Occurrence> seen, Dictionary<ContentHash, Entry> entries)
+    private static (RecordBatch? Removals, long OfCorpus) RemovalsOf(int shard, int keep, List<Occurrence> seen, HashSet<ContentHash> repeated,
+        Dictionary<ContentHash, Entry> entries)
     {
         RecordBatch? target = null;
         Column<int>? rows = null, units = null;
@@ -144,6 +150,7 @@ public sealed partial class LineDedupStage
         long ofCorpus = 0;
         foreach (var occurrence in seen)
         {
+            if (!repeated.Contains(occurrence.Hash)) continue;
             var entry = entries[occurrence.Hash];
             if (entry.Count <= keep || entry.Keeps(shard, occurrence.Row)) continue;
             if (entry.Kept(keep) == entry.Indexed) ofCorpus++;

@@ -10,7 +10,8 @@ namespace Curation.Pipelines.Stages;
 /// the same order (so a unit's index is the one <see cref="LineUnits.Split(string, LineDedupUnit, List{LineUnit})"/> gives on the decoded text) with the same
 /// hashes, without decoding the document into a string. A unit of ASCII only (ASCII is already NFC) is normalised and
 /// hashed straight from its bytes: lower-cased, control characters dropped, whitespace runs collapsed, exactly as
-/// <see cref="ContentHash"/> does; any other unit is decoded alone into a reused character buffer (no string) and hashed
+/// <see cref="ContentHash"/> does; so is a unit of characters below U+0300 (Latin-1, Latin Extended: NFC too), lowered
+/// by <see cref="ContentHash"/>'s own table instead of a call into ICU; any other unit is decoded alone into a reused character buffer (no string) and hashed
 /// by <see cref="ContentHash.Of(ReadOnlySpan{char}, bool, bool)"/>, the mechanism <see cref="LineUnits.Hash"/> uses. Units are
 /// cut at line feeds, which are never part of a multi-byte sequence, so a unit decodes to the same characters alone as
 /// inside its document (an invalid sequence too: the decoder replaces it the same way).
@@ -36,7 +37,7 @@ internal sealed class Utf8LineUnits
             Ascii.ToLower(bytes, target, out var lowered);
             return Of(target.AsSpan(0, lowered));
         }
-        if (!Ascii.IsValid(bytes)) return HashDecoded(bytes);
+        if (!Ascii.IsValid(bytes)) return TryHashBelowNfcLimit(bytes, out var hash) ? hash : HashDecoded(bytes);
         var length = 0;
         var pendingSpace = false;
         foreach (var b in bytes)
@@ -51,6 +52,56 @@ internal sealed class Utf8LineUnits
             target[length++] = (uint)(b - 'A') <= 'Z' - 'A' ? (byte)(b | 0x20) : b;
         }
         return Of(target.AsSpan(0, length));
+    }
+
+    /// <summary>
+    /// A unit of ASCII and two-byte sequences below U+0300 (Latin-1 and Latin Extended: accented European text, NFC as it
+    /// is) hashed from its bytes: each character lowered and classed by <see cref="ContentHash.FoldBelowNfcLimit"/> (a
+    /// table, where the text path asks ICU to lower the unit), whitespace collapsed, written back as UTF-8 (a lowered
+    /// character may lie above U+07FF: three bytes). False at the first byte of anything else (a character from U+0300 on,
+    /// an invalid sequence): the unit is decoded instead.
+    /// </summary>
+    private bool TryHashBelowNfcLimit(ReadOnlySpan<byte> bytes, out ContentHash hash)
+    {
+        var most = 3 * bytes.Length / 2 + 3;
+        if (_scratch.Length < most) _scratch = new byte[Math.Max(most, 2 * _scratch.Length)];
+        var target = _scratch;
+        var length = 0;
+        var pendingSpace = false;
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var b = bytes[i];
+            char c;
+            if (b < 0x80) c = (char)b;
+            else if ((uint)(b - 0xC2) <= 0xCB - 0xC2 && i + 1 < bytes.Length && (bytes[i + 1] & 0xC0) == 0x80) c = (char)(((b & 0x1F) << 6) | (bytes[++i] & 0x3F));
+            else
+            {
+                hash = default;
+                return false;
+            }
+            var (lower, kind) = ContentHash.FoldBelowNfcLimit(c);
+            if (kind == ContentHash.CharKind.Invisible) continue;
+            if (kind == ContentHash.CharKind.Space)
+            {
+                pendingSpace = length > 0;
+                continue;
+            }
+            if (pendingSpace) { target[length++] = (byte)' '; pendingSpace = false; }
+            if (lower < 0x80) target[length++] = (byte)lower;
+            else if (lower < 0x800)
+            {
+                target[length++] = (byte)(0xC0 | (lower >> 6));
+                target[length++] = (byte)(0x80 | (lower & 0x3F));
+            }
+            else
+            {
+                target[length++] = (byte)(0xE0 | (lower >> 12));
+                target[length++] = (byte)(0x80 | ((lower >> 6) & 0x3F));
+                target[length++] = (byte)(0x80 | (lower & 0x3F));
+            }
+        }
+        hash = Of(target.AsSpan(0, length));
+        return true;
     }
 
     /// <summary>

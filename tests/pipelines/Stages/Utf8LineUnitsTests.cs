@@ -112,6 +112,42 @@ public sealed class Utf8LineUnitsTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Text below U+0300 (ASCII, Latin-1, Latin Extended: the table-lowered path): every such character alone, between
+    /// letters and doubled, and random lines of them with ASCII, Unicode spaces (U+0085, U+00A0), controls and format
+    /// characters (soft hyphen), then with one character from U+0300 on or a broken sequence (the decoding path): the
+    /// same hashes as the text path, which lowers through ICU.
+    /// </summary>
+    [Fact]
+    public void Latin_text_below_U0300_hashes_as_the_text_path_does()
+    {
+        var hasher = new Utf8LineUnits();
+        for (var c = '\u0080'; c < '\u0300'; c++)
+            foreach (var line in new[] { $"{c}", $"A{c}b", $"{c}{c} {char.ToUpperInvariant(c)}", $"x {c} \u00A0y" })
+                CheckSame(LineDedupUnit.Line, hasher, line, Encoding.UTF8.GetBytes(line));
+        var seed = Environment.TickCount;
+        output.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        string[] extra = [" ", "  ", "\t", "\u0085", "\u00A0", "\u00AD", "\u0001", "\u007F", "\u009F", "\r"];
+        for (var i = 0; i < 3000; i++)
+        {
+            var line = new StringBuilder();
+            for (var n = random.Next(1, 120); n > 0; n--)
+                line.Append(random.Next(6) switch
+                {
+                    0 => extra[random.Next(extra.Length)],
+                    1 or 2 => (char)random.Next(0x80, 0x300),
+                    _ => (char)random.Next('A', 'z' + 1),
+                });
+            var text = line.ToString();
+            CheckSame(LineDedupUnit.Line, hasher, text, Encoding.UTF8.GetBytes(text));
+            var beyond = text.Insert(random.Next(text.Length + 1), random.Next(2) == 0 ? "e\u0301" : "\u0130\u0307");
+            CheckSame(LineDedupUnit.Line, hasher, beyond, Encoding.UTF8.GetBytes(beyond));
+            byte[] broken = [.. Encoding.UTF8.GetBytes(text), 0xC3];
+            CheckSame(LineDedupUnit.Line, hasher, Encoding.UTF8.GetString(broken), broken);
+        }
+    }
+
     private static void CheckSame(LineDedupUnit unit, Utf8LineUnits hasher, string text, byte[] bytes)
     {
         var (fromText, fromBytes) = (new List<LineUnit>(), new List<LineUnit>());
