@@ -19,10 +19,27 @@ public sealed partial class LineDedupStage
     private const string Kept = "kept";
 
     /// <summary>
-    /// Rows per row group of a merged index partition: bounds what the merge holds besides this run's units (settable for
-    /// tests, which merge across many row groups; the layout never changes an index's rows).
+    /// Rows per row group of a merged index partition: bounds what the merge holds besides this run's units. A test that
+    /// merges across many row groups picks a smaller figure for its own flow (<see cref="UseIndexRowGroupRows"/>), never
+    /// for the process: tests running beside it must write the default layout (the layout never changes an index's rows,
+    /// but it does change its bytes, which resume tests compare).
     /// </summary>
-    internal static int IndexRowGroupRows { get; set; } = 64 * 1024;
+    internal static int IndexRowGroupRows => RowGroupRowsOverride.Value ?? 64 * 1024;
+
+    private static readonly AsyncLocal<int?> RowGroupRowsOverride = new();
+
+    /// <summary><see cref="IndexRowGroupRows"/> for the calling async flow (and the jobs it runs) until disposed.</summary>
+    internal static IDisposable UseIndexRowGroupRows(int rows)
+    {
+        var before = RowGroupRowsOverride.Value;
+        RowGroupRowsOverride.Value = rows;
+        return new RestoreRowGroupRows(before);
+    }
+
+    private sealed class RestoreRowGroupRows(int? before) : IDisposable
+    {
+        public void Dispose() => RowGroupRowsOverride.Value = before;
+    }
 
     private static readonly IReadOnlyList<ColumnSchema> IndexSchema =
         [new(HashHigh, typeof(long)), new(HashLow, typeof(long)), new(Columns.Id, typeof(string)), new(Kept, typeof(int))];
