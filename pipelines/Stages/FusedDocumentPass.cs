@@ -15,31 +15,20 @@ namespace Curation.Pipelines.Stages;
 /// </summary>
 public static class FusedDocumentPass
 {
-    private static readonly bool ProcessDefault = Environment.GetEnvironmentVariable("CURATION_FUSE_DOCUMENT_STAGES") != "0";
-    private static readonly AsyncLocal<bool?> FlowOverride = new();
+    private static readonly FlowSetting<bool> Fuse = new(Environment.GetEnvironmentVariable("CURATION_FUSE_DOCUMENT_STAGES") != "0");
 
     /// <summary>
     /// Whether document stages fuse: the process's setting (<c>CURATION_FUSE_DOCUMENT_STAGES=0</c> turns it off), unless
     /// the calling flow chose otherwise with <see cref="Use"/>.
     /// </summary>
-    public static bool Enabled => FlowOverride.Value ?? ProcessDefault;
+    public static bool Enabled => Fuse.Value;
 
     /// <summary>
     /// Fusion on or off for the calling async flow only (the jobs it runs in-process, their tasks included) until disposed:
     /// off runs every document stage on its own, the reference for identity tests and benchmarks. Other flows (tests
     /// running in parallel) are not affected.
     /// </summary>
-    public static IDisposable Use(bool fuse)
-    {
-        var before = FlowOverride.Value;
-        FlowOverride.Value = fuse;
-        return new Restore(before);
-    }
-
-    private sealed class Restore(bool? before) : IDisposable
-    {
-        public void Dispose() => FlowOverride.Value = before;
-    }
+    public static IDisposable Use(bool fuse) => Fuse.Use(fuse);
 
     /// <summary>The run of consecutive document stages that contains <paramref name="stage"/>.</summary>
     public static IReadOnlyList<DocumentStage> Members(JobContext job, PipelineStage stage)

@@ -24,22 +24,12 @@ public sealed partial class LineDedupStage
     /// for the process: tests running beside it must write the default layout (the layout never changes an index's rows,
     /// but it does change its bytes, which resume tests compare).
     /// </summary>
-    internal static int IndexRowGroupRows => RowGroupRowsOverride.Value ?? 64 * 1024;
+    internal static int IndexRowGroupRows => RowGroupRows.Value;
 
-    private static readonly AsyncLocal<int?> RowGroupRowsOverride = new();
+    private static readonly FlowSetting<int> RowGroupRows = new(64 * 1024);
 
     /// <summary><see cref="IndexRowGroupRows"/> for the calling async flow (and the jobs it runs) until disposed.</summary>
-    internal static IDisposable UseIndexRowGroupRows(int rows)
-    {
-        var before = RowGroupRowsOverride.Value;
-        RowGroupRowsOverride.Value = rows;
-        return new RestoreRowGroupRows(before);
-    }
-
-    private sealed class RestoreRowGroupRows(int? before) : IDisposable
-    {
-        public void Dispose() => RowGroupRowsOverride.Value = before;
-    }
+    internal static IDisposable UseIndexRowGroupRows(int rows) => RowGroupRows.Use(rows);
 
     private static readonly IReadOnlyList<ColumnSchema> IndexSchema =
         [new(HashHigh, typeof(long)), new(HashLow, typeof(long)), new(Columns.Id, typeof(string)), new(Kept, typeof(int))];
