@@ -88,17 +88,7 @@ internal sealed class Utf8LineUnits
             }
             if (pendingSpace) { target[length++] = (byte)' '; pendingSpace = false; }
             if (lower < 0x80) target[length++] = (byte)lower;
-            else if (lower < 0x800)
-            {
-                target[length++] = (byte)(0xC0 | (lower >> 6));
-                target[length++] = (byte)(0x80 | (lower & 0x3F));
-            }
-            else
-            {
-                target[length++] = (byte)(0xE0 | (lower >> 12));
-                target[length++] = (byte)(0x80 | ((lower >> 6) & 0x3F));
-                target[length++] = (byte)(0x80 | (lower & 0x3F));
-            }
+            else length += new Rune(lower).EncodeToUtf8(target.AsSpan(length)); // a lowered character is never a surrogate
         }
         hash = Of(target.AsSpan(0, length));
         return true;
