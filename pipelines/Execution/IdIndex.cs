@@ -40,6 +40,28 @@ public static class IdIndex
     /// <summary>One entry per line: the shared options without indentation.</summary>
     private static readonly JsonSerializerOptions Line = new(CurationJson.Options) { WriteIndented = false };
 
+    /// <summary>How <see cref="WriteLine"/> writes: <see cref="Line"/>'s encoder (the serializer's default escaping), no indentation.</summary>
+    private static readonly JsonWriterOptions LineWriter = new() { Encoder = Line.Encoder, Indented = false, SkipValidation = true };
+
+    /// <summary>
+    /// One entry as its index line: the bytes <c>JsonSerializer.Serialize(entry, Line)</c> writes (camelCase, in declaration
+    /// order, nulls left out, the same escaping), without the serializer's per-call metadata lookups and array.
+    /// </summary>
+    internal static void WriteLine(Utf8JsonWriter json, IdIndexEntry entry)
+    {
+        json.WriteStartObject();
+        json.WriteString("id"u8, entry.Id);
+        json.WriteString("source"u8, entry.Source);
+        json.WriteNumber("position"u8, entry.Position);
+        if (entry.Shard is not null) json.WriteString("shard"u8, entry.Shard);
+        if (entry.Stage is not null) json.WriteString("stage"u8, entry.Stage);
+        if (entry.Reason is not null) json.WriteString("reason"u8, entry.Reason);
+        if (entry.Detail is not null) json.WriteString("detail"u8, entry.Detail);
+        if (entry.Twin is not null) json.WriteString("twin"u8, entry.Twin);
+        json.WriteEndObject();
+        json.Flush();
+    }
+
     public static string BucketKey(int bucket) => $"ids-{bucket:D5}.jsonl";
 
     /// <summary>FNV-1a over the id's UTF-8 bytes: stable across processes and .NET versions (string.GetHashCode is not).</summary>
@@ -66,7 +88,7 @@ public static class IdIndex
         var files = shards.Select(s => (File: s, Kept: true)).Concat(drops.Select(d => (File: d, Kept: false))).ToArray();
         await Parallel.ForEachAsync(files, cancellationToken, async (item, ct) =>
         {
-            var buffer = spools.Buffer();
+            using var buffer = spools.Buffer();
             if (item.Kept)
             {
                 await using var content = await output.OpenReadAsync(location.KeyOf(item.File.Key), ct).ConfigureAwait(false);
@@ -156,16 +178,21 @@ public static class IdIndex
         }
 
         /// <summary>One reader's entries on their way to the buckets' spools.</summary>
-        public sealed class Writer(BucketSpools spools)
+        public sealed class Writer(BucketSpools spools) : IDisposable
         {
             private readonly Dictionary<int, ArrayBufferWriter<byte>> _pending = [];
+            private readonly ArrayBufferWriter<byte> _line = new(256);
+            private readonly Utf8JsonWriter _json = new(Stream.Null, LineWriter);
             private long _bytes;
 
             public void Add(IdIndexEntry entry)
             {
                 var bucket = BucketOf(entry.Id, spools._spools.Length);
                 if (!_pending.TryGetValue(bucket, out var records)) _pending[bucket] = records = new ArrayBufferWriter<byte>();
-                var line = JsonSerializer.SerializeToUtf8Bytes(entry, Line);
+                _line.ResetWrittenCount();
+                _json.Reset(_line);
+                WriteLine(_json, entry);
+                var line = _line.WrittenSpan;
                 var idLength = Encoding.UTF8.GetByteCount(entry.Id);
                 var size = 8 + idLength + line.Length;
                 var span = records.GetSpan(size);
@@ -184,6 +211,8 @@ public static class IdIndex
                 _pending.Clear();
                 _bytes = 0;
             }
+
+            public void Dispose() => _json.Dispose();
         }
     }
 

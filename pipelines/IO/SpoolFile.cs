@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Curation.Pipelines.Storage;
 
@@ -6,13 +7,21 @@ namespace Curation.Pipelines.IO;
 /// <summary>
 /// A local temporary file a task writes an output into before it is committed to the object store in one atomic,
 /// create-once upload. Keeps memory bounded (outputs never sit in RAM) and makes the upload replayable on retry.
-/// Deleted on dispose.
+/// Deleted on dispose. A local folder store on the same file system takes the file itself instead of a copy
+/// (<see cref="ILocalFile.TryMoveTo"/>); the spool then reads the moved file, which it no longer deletes.
 /// </summary>
-public sealed class SpoolFile : IAsyncDisposable
+public sealed partial class SpoolFile : IAsyncDisposable, ILocalFile
 {
-    private SpoolFile(FileStream stream) => Stream = stream;
+    private string? _path;
 
-    public FileStream Stream { get; }
+    private SpoolFile(FileStream stream, string path)
+    {
+        Stream = stream;
+        _path = path;
+    }
+
+    /// <summary>The file: written before its commit, read (from the moved file, read-only, after a move) after it.</summary>
+    public FileStream Stream { get; private set; }
 
     public long Length => Stream.Length;
 
@@ -31,7 +40,7 @@ public sealed class SpoolFile : IAsyncDisposable
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, $"{Guid.NewGuid():N}.tmp");
         return new SpoolFile(new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16,
-            FileOptions.DeleteOnClose | FileOptions.Asynchronous));
+            FileOptions.DeleteOnClose | FileOptions.Asynchronous), path);
     }
 
     public async Task<string> Sha256Async(CancellationToken cancellationToken = default)
@@ -41,19 +50,43 @@ public sealed class SpoolFile : IAsyncDisposable
         return Convert.ToHexStringLower(hash);
     }
 
-    /// <summary>Uploads the whole file create-once; an existing object (an earlier attempt's) counts as success.</summary>
+    /// <summary>Uploads (or moves) the whole file create-once; an existing object (an earlier attempt's) counts as success.</summary>
     public Task<ObjectInfo> CommitOnceAsync(IObjectStore store, string key, CancellationToken cancellationToken = default) =>
-        store.CreateOnceAsync(key, CopyToAsync, cancellationToken);
+        store.CreateOnceAsync(key, this, cancellationToken);
 
-    /// <summary>Uploads the whole file create-only; throws when the key exists.</summary>
+    /// <summary>Uploads (or moves) the whole file create-only; throws when the key exists.</summary>
     public Task<ObjectInfo> CommitCreateOnlyAsync(IObjectStore store, string key, CancellationToken cancellationToken = default) =>
-        store.WriteAsync(key, CopyToAsync, WriteCondition.CreateOnly, cancellationToken);
+        store.WriteFileAsync(key, this, WriteCondition.CreateOnly, cancellationToken);
 
-    private async Task CopyToAsync(Stream target, CancellationToken cancellationToken)
+    /// <summary>Whether the file was moved into a store (<see cref="ILocalFile.TryMoveTo"/>).</summary>
+    public bool Moved => _path is null;
+
+    async Task ILocalFile.CopyToAsync(Stream target, CancellationToken cancellationToken)
     {
         Stream.Position = 0;
         await Stream.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Linux only (a rename that never falls back to a copy): fsync, stamp, rename, then close the writing handle (its lock
+    /// with it; deleting on close finds no file at the old name) and reopen the moved file read-only and shared, so readers
+    /// of the committed object are not refused and an orphan sweep (which must lock exclusively) leaves the part alone.
+    /// </summary>
+    bool ILocalFile.TryMoveTo(string path)
+    {
+        if (_path is not { } from || !OperatingSystem.IsLinux()) return false;
+        Stream.Flush(flushToDisk: true); // durable before it becomes visible, as a copied write is
+        File.SetLastWriteTimeUtc(from, DateTime.UtcNow);
+        if (Rename(from, path) != 0) return false; // EXDEV (another file system) and the like: the store copies instead
+        _path = null;
+        var written = Stream;
+        written.Dispose();
+        Stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.Asynchronous);
+        return true;
+    }
+
+    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Rename(string from, string to);
 
     public ValueTask DisposeAsync() => Stream.DisposeAsync();
 }

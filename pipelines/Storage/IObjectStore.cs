@@ -33,6 +33,16 @@ public interface IObjectStore
         WriteCondition condition,
         CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// <see cref="WriteAsync"/> of a finished local file, atomically, under <paramref name="condition"/>. By default the file
+    /// is copied; a store that can take the file itself (a local folder store on the same file system) moves it into place.
+    /// </summary>
+    Task<ObjectInfo> WriteFileAsync(string key, ILocalFile file, WriteCondition condition, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return WriteAsync(key, file.CopyToAsync, condition, cancellationToken);
+    }
+
     /// <summary>Deletes an object; returns false when it did not exist.</summary>
     Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default);
 }

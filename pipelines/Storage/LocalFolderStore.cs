@@ -178,6 +178,36 @@ public sealed class LocalFolderStore : IObjectStore
         }
     }
 
+    /// <summary>
+    /// A finished local file on this file system is moved into the temp folder (made durable first: <see cref="ILocalFile.TryMoveTo"/>)
+    /// and committed like any write, without copying its bytes; elsewhere it is copied (<see cref="WriteAsync"/>).
+    /// </summary>
+    public Task<ObjectInfo> WriteFileAsync(string key, ILocalFile file, WriteCondition condition, CancellationToken cancellationToken = default)
+    {
+        ObjectKeys.Validate(key);
+        ArgumentNullException.ThrowIfNull(file);
+        var path = PathOf(key);
+        CheckConfined(key, path);
+        if (condition.Kind == WriteConditionKind.CreateOnly && File.Exists(path))
+            throw new ObjectAlreadyExistsException(Location, key);
+
+        EnsureTempFolder();
+        var tempPath = Path.Combine(_tempRoot, $"{Guid.NewGuid():N}.part");
+        if (!file.TryMoveTo(tempPath)) return WriteAsync(key, file.CopyToAsync, condition, cancellationToken);
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            CreateParentFolder(key, path);
+            CheckConfined(key, path);
+            lock (CommitLockFor(path))
+                return Task.FromResult(Commit(key, path, tempPath, condition));
+        }
+        finally
+        {
+            TryDelete(tempPath);
+        }
+    }
+
     private ObjectInfo Commit(string key, string path, string tempPath, WriteCondition condition)
     {
         if (Directory.Exists(path))

@@ -39,6 +39,23 @@ public static class ObjectStoreExtensions
     }
 
     /// <summary>
+    /// <see cref="CreateOnceAsync(IObjectStore, string, Func{Stream, CancellationToken, Task}, CancellationToken)"/> of a
+    /// finished local file (<see cref="IObjectStore.WriteFileAsync"/>: moved into place where the store can take it).
+    /// </summary>
+    public static async Task<ObjectInfo> CreateOnceAsync(this IObjectStore store, string key, ILocalFile file, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await store.WriteFileAsync(key, file, WriteCondition.CreateOnly, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectAlreadyExistsException)
+        {
+            return await store.GetInfoAsync(key, cancellationToken).ConfigureAwait(false)
+                ?? throw new ObjectNotFoundException(store.Location, key);
+        }
+    }
+
+    /// <summary>
     /// Create-once write that treats "already there" as success: stage outputs are deterministic, so an object
     /// left by an earlier attempt (or a concurrent duplicate of this call) already holds the same content.
     /// </summary>

@@ -16,7 +16,7 @@ namespace Curation.Pipelines.Storage;
 /// <remarks>
 /// A retried create-only write whose first attempt did reach the server, but whose answer was lost, meets its own
 /// object and fails with <see cref="ObjectAlreadyExistsException"/>. Stage outputs are deterministic, so callers treat
-/// "already exists" as success (<see cref="ObjectStoreExtensions.CreateOnceAsync"/> does). Likewise a retried delete
+/// "already exists" as success (<see cref="ObjectStoreExtensions.CreateOnceAsync(IObjectStore, string, Func{Stream, CancellationToken, Task}, CancellationToken)"/> does). Likewise a retried delete
 /// may answer false for an object its first attempt removed.
 /// Writes are not limited by <see cref="ObjectStoreResilienceOptions.AttemptTimeout"/> as a whole, since their
 /// producer may run for minutes; the Azure client applies it to each HTTP request instead.
@@ -58,6 +58,13 @@ public sealed class ResilientObjectStore : IObjectStore
     public Task<ObjectInfo> WriteAsync(string key, Func<Stream, CancellationToken, Task> produce, WriteCondition condition,
         CancellationToken cancellationToken = default)
         => RunAsync(_writeAttempts, "write", key, ct => Inner.WriteAsync(key, produce, condition, ct), cancellationToken);
+
+    /// <summary>
+    /// The inner store's <see cref="IObjectStore.WriteFileAsync"/>, retried: an attempt after one that moved the file away copies
+    /// it (<see cref="ILocalFile.TryMoveTo"/> answers false once the file has moved).
+    /// </summary>
+    public Task<ObjectInfo> WriteFileAsync(string key, ILocalFile file, WriteCondition condition, CancellationToken cancellationToken = default)
+        => RunAsync(_writeAttempts, "write", key, ct => Inner.WriteFileAsync(key, file, condition, ct), cancellationToken);
 
     public Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default)
         => RunAsync(_attempts, "delete", key, ct => Inner.DeleteAsync(key, ct), cancellationToken);

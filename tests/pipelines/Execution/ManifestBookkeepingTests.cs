@@ -45,6 +45,29 @@ public sealed class ManifestBookkeepingTests(ITestOutputHelper log) : IDisposabl
         return folder;
     }
 
+    [Fact]
+    public void An_index_line_is_the_serializers_line_byte_for_byte()
+    {
+        var line = new JsonSerializerOptions(CurationJson.Options) { WriteIndented = false };
+        IdIndexEntry[] entries =
+        [
+            new("d1", "s3://bucket/a.jsonl", 0, "part-00000.parquet", null, null, null, null),
+            new("\"quoted\" <b>&amp;</b> 'x' + \\ \t\n\u0001", "f/é.jsonl", long.MaxValue, "drops/part-00001.parquet", "exact_dedup", "duplicate",
+                "of 東京 \ud83d\ude00", "𠮷twin"),
+            new("ｆｕｌｌ", "", -1, null, "quality_filter", "low_quality", null, null),
+            new("ข้าว", "x", 42, null, null, null, "detail only", null),
+        ];
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = line.Encoder });
+        foreach (var entry in entries)
+        {
+            buffer.ResetWrittenCount();
+            json.Reset(buffer);
+            IdIndex.WriteLine(json, entry);
+            Assert.Equal(JsonSerializer.Serialize(entry, line), Encoding.UTF8.GetString(buffer.WrittenSpan));
+        }
+    }
+
     public static TheoryData<string> Chains => new() { "exact_dedup last", "document stages last", "near_dedup last" };
 
     [Theory]
