@@ -103,9 +103,9 @@ internal sealed class DocumentPassWriter : IAsyncDisposable
         {
             In = _rowsIn[m], Kept = _kept[m], Dropped = _dropped[m], BytesIn = _bytesIn[m], Seconds = _seconds[m], Metrics = _metrics[m],
         }).ToArray();
-        for (var m = 0; m < _members.Count; m++)
-            await _dropsSpools[m].CommitOnceAsync(data, layout.ShardDrops(_members[m].Stage.Index, _members[m].Stage.Name, shard), cancellationToken)
-                .ConfigureAwait(false);
+        // The members' drops are independent create-once objects: committed together, their flushes to disk overlap.
+        await Task.WhenAll(_members.Select((member, m) =>
+            _dropsSpools[m].CommitOnceAsync(data, layout.ShardDrops(member.Stage.Index, member.Stage.Name, shard), cancellationToken))).ConfigureAwait(false);
         if (beforeData is not null) await beforeData(stats, cancellationToken).ConfigureAwait(false);
         if (_tap is not null) await _tap.CommitAsync(cancellationToken).ConfigureAwait(false);
         return stats;

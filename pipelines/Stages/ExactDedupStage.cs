@@ -171,9 +171,11 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
             }
         }
 
-        // Pass 2: every non-keeper of a repeated hash becomes a decision for its own shard.
+        // Pass 2: every non-keeper of a repeated hash becomes a decision for its own shard. The shards' objects are
+        // committed together (independent create-once objects: their flushes to disk overlap instead of queueing).
         long duplicates = 0, ofIndexed = 0;
         var groups = keepers.Values.Count(k => k.Count > 1);
+        var writes = new List<Task>(shards);
         for (var shard = 0; shard < shards; shard++)
         {
             var decisions = new List<(long Row, ShardDecision Decision)>();
@@ -190,9 +192,9 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
                 }
             }
             duplicates += decisions.Count;
-            await ShardDecisions.WriteAsync(task.Job.Data, $"{DecisionFolder(task.Job, shard)}{partition:D4}.parquet", decisions, cancellationToken)
-                .ConfigureAwait(false);
+            writes.Add(ShardDecisions.WriteAsync(task.Job.Data, $"{DecisionFolder(task.Job, shard)}{partition:D4}.parquet", decisions, cancellationToken));
         }
+        await Task.WhenAll(writes).ConfigureAwait(false);
 
         // A versioned corpus: the next snapshot's index of this partition is the base's plus this run's keepers
         // (sorted by hash); when this run kept nothing new here, the base's object is carried by reference.

@@ -86,14 +86,13 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             documents.Stream.Position = 0;
             jsonlRows = await JsonlShardFile.ConvertAsync(new NonClosingStream(documents.Stream), jsonl.Stream, format, cancellationToken).ConfigureAwait(false);
         }
-        var outputs = new List<OutputObject>
-        {
+        // Three independent create-only objects, published together (their hashing and flushes to disk overlap); listed in this order.
+        var outputs = new List<OutputObject>(await Task.WhenAll(
             jsonl is null
-                ? await PublishAsync(task, ShardKind, Relative(task, name), documents, cancellationToken).ConfigureAwait(false)
-                : await PublishAsync(task, ShardKind, Relative(task, Path.ChangeExtension(name, null) + JsonlShardFile.Extension(format)), jsonl, cancellationToken, jsonlRows).ConfigureAwait(false),
-            await PublishAsync(task, DropsKind, Relative(task, $"drops/{name}"), drops, cancellationToken, dropRows).ConfigureAwait(false),
-            await PublishAsync(task, QuarantineKind, Relative(task, $"quarantine/{name}"), quarantine, cancellationToken).ConfigureAwait(false),
-        };
+                ? PublishAsync(task, ShardKind, Relative(task, name), documents, cancellationToken)
+                : PublishAsync(task, ShardKind, Relative(task, Path.ChangeExtension(name, null) + JsonlShardFile.Extension(format)), jsonl, cancellationToken, jsonlRows),
+            PublishAsync(task, DropsKind, Relative(task, $"drops/{name}"), drops, cancellationToken, dropRows),
+            PublishAsync(task, QuarantineKind, Relative(task, $"quarantine/{name}"), quarantine, cancellationToken)).ConfigureAwait(false));
 
         // The last embed stage's vectors of the documents that survived every later stage, in shard order.
         if (job.Stages.OfType<EmbedStage>().LastOrDefault() is { } embed)
