@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Embedding.Static;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 
@@ -38,6 +37,15 @@ public static class StaticFitBenchmark
         var modelSha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(files.ModelPath)));
         var corpora = StaticRecipesBenchmark.LoadCorpora(options, transformer.Tokenizer, embedder, modelSha);
         var truthDims = embedder.Dimensions;
+        if (options.Variants is null || options.Variants.Contains(0))
+        {
+            modelOptions.Normalize = true;
+            StaticFitHeldOut.Run(options, corpora, transformer.Tokenizer, shipped,
+                () => new OnnxEmbedder(files.ModelPath, transformer.Tokenizer.SpecialTokens, modelOptions), modelSha, truthDims);
+        }
+        if (options.Variants is { } picked && !picked.Contains(1)) return 0;
+        Console.WriteLine();
+        Console.WriteLine("=== folds across the bench corpora (the demo corpus quotes Debian paragraphs: not disjoint from debian-docs) ===");
         Console.WriteLine($"shipped table {shipped.Sha256} ({shipped.VocabularySize:N0} × {shipped.Dimensions}); ridge λ (relative to tr(XᵀX)/d) {string.Join(", ", Lambdas)}; " +
                           $"re-fit step {Step}, passes {string.Join(", ", Epochs)}");
 
@@ -54,12 +62,11 @@ public static class StaticFitBenchmark
             var trainTokens = train.SelectMany(c => c.Tokens).ToArray();
             var targets = train.SelectMany(c => c.Truth).ToArray();
             if (baselineShown.Add(eval.Name)) Report("v2 shipped (no fit)", shipped, eval, trainTokens, targets, truthDims, options.Threads);
-            var x = new float[trainTokens.Length * shipped.Dimensions];
-            shipped.EmbedMany(trainTokens, x, new bool[trainTokens.Length], options.Threads);
+            var x = StaticFit.DocumentVectors(shipped, trainTokens);
             foreach (var lambda in full ? Lambdas : [Lambdas[0]])
             {
-                var w = Ridge(x, shipped.Dimensions, targets, truthDims, trainTokens.Length, lambda);
-                var mapped = new StaticModel(StaticRecipe.Distilled, shipped.VocabularySize, truthDims, Fold(shipped.Table, shipped.Dimensions, w, truthDims));
+                var w = StaticFit.Ridge(x, shipped.Dimensions, targets, truthDims, trainTokens.Length, lambda);
+                var mapped = StaticFit.Fold(shipped, w, truthDims);
                 Report($"(a) ridge λ {lambda}", mapped, eval, trainTokens, targets, truthDims, options.Threads);
                 if (lambda != Lambdas[0]) continue;
                 var rows = (float[])mapped.Table.Clone();
@@ -87,64 +94,12 @@ public static class StaticFitBenchmark
         StaticRecipesBenchmark.Evaluate(eval, vectors, model.Dimensions, truthDims, examples: false);
     }
 
-    private static double MeanCosine(float[] a, float[] b, int dims)
+    internal static double MeanCosine(float[] a, float[] b, int dims)
     {
         double sum = 0;
         var n = a.Length / dims;
         for (var i = 0; i < n; i++) sum += TensorPrimitives.CosineSimilarity(a.AsSpan(i * dims, dims), b.AsSpan(i * dims, dims));
         return sum / n;
-    }
-
-    /// <summary>W = (XᵀX + λ·tr(XᵀX)/d·I)⁻¹ XᵀY by Cholesky in double: [d × k], X [n × d], Y [n × k], rows normalised.</summary>
-    public static double[] Ridge(float[] x, int d, float[] y, int k, int n, double lambda)
-    {
-        var a = new double[d * d];
-        var b = new double[d * k];
-        for (var r = 0; r < n; r++)
-        {
-            var xr = x.AsSpan(r * d, d);
-            var yr = y.AsSpan(r * k, k);
-            for (var i = 0; i < d; i++)
-            {
-                double xi = xr[i];
-                if (xi == 0) continue;
-                for (var j = 0; j <= i; j++) a[i * d + j] += xi * xr[j];
-                for (var j = 0; j < k; j++) b[i * k + j] += xi * yr[j];
-            }
-        }
-        double trace = 0;
-        for (var i = 0; i < d; i++) trace += a[i * d + i];
-        for (var i = 0; i < d; i++) a[i * d + i] += lambda * trace / d;
-        Cholesky.Factor(a, d);
-        var column = new double[d];
-        var solved = new double[d];
-        for (var c = 0; c < k; c++)
-        {
-            for (var i = 0; i < d; i++) column[i] = b[i * k + c];
-            Cholesky.Solve(a, d, column, solved);
-            for (var i = 0; i < d; i++) b[i * k + c] = solved[i];
-        }
-        return b;
-    }
-
-    /// <summary>Every row of the [V × d] table times W [d × k]: the linear map folded into the table.</summary>
-    public static float[] Fold(float[] table, int d, double[] w, int k)
-    {
-        var vocabulary = table.Length / d;
-        var rows = new float[vocabulary * k];
-        Parallel.For(0, vocabulary, t =>
-        {
-            var source = table.AsSpan(t * d, d);
-            var target = new double[k];
-            for (var i = 0; i < d; i++)
-            {
-                double v = source[i];
-                if (v == 0) continue;
-                for (var j = 0; j < k; j++) target[j] += v * w[i * k + j];
-            }
-            for (var j = 0; j < k; j++) rows[t * k + j] = (float)target[j];
-        });
-        return rows;
     }
 
     /// <summary>

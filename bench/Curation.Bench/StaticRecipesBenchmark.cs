@@ -30,8 +30,29 @@ public static class StaticRecipesBenchmark
     private const int TopK = 3;
     private static readonly string[] PoolingNames = ["mean", "token", "cls"];
 
+    /// <param name="Ids">Where each text comes from (the Debian paragraphs' file and paragraph number), when known.</param>
     internal sealed record Corpus(string Name, IReadOnlyList<string> Texts, ReadOnlyMemory<int>[] Tokens, float[] Truth, float[] TruthM,
-        List<(string Label, double Eps)> Settings);
+        List<(string Label, double Eps)> Settings, IReadOnlyList<string>? Ids = null)
+    {
+        /// <summary>The documents <paramref name="keep"/> selects (in order), with their truth and the four settings measured again on them.</summary>
+        public Corpus Subset(Func<int, bool> keep, int dims)
+        {
+            var kept = Enumerable.Range(0, Texts.Count).Where(keep).ToArray();
+            var truth = new float[kept.Length * dims];
+            for (var r = 0; r < kept.Length; r++) Truth.AsSpan(kept[r] * dims, dims).CopyTo(truth.AsSpan(r * dims, dims));
+            return Create(Name, kept.Select(i => Texts[i]).ToList(), kept.Select(i => Tokens[i]).ToArray(), truth, dims, Ids is null ? null : kept.Select(i => Ids[i]).ToList());
+        }
+
+        /// <summary>A corpus with its SemDeDup M values and the four settings (eps 0.01, eps 0.05, keep 0.90, keep 0.95) from its truth.</summary>
+        public static Corpus Create(string name, IReadOnlyList<string> texts, ReadOnlyMemory<int>[] tokens, float[] truth, int dims, IReadOnlyList<string>? ids)
+        {
+            var ranking = Enumerable.Range(0, texts.Count).ToArray();
+            var truthM = SemDeDup.ComputeMaxSimilarity(truth, dims, ranking).MaxSimilarity.ToArray();
+            var sorted = truthM.OrderDescending().ToArray();
+            return new Corpus(name, texts, tokens, truth, truthM,
+                [("eps 0.01", 0.01), ("eps 0.05", 0.05), ("keep 0.90", CascadeBenchmark.KeepEps(sorted, 0.90)), ("keep 0.95", CascadeBenchmark.KeepEps(sorted, 0.95))], ids);
+        }
+    }
 
     public static async Task<int> RunAsync(BenchOptions options)
     {
@@ -197,7 +218,7 @@ public static class StaticRecipesBenchmark
         var demo = EmbedWorkload.FromDemoCorpus(EmbedWorkload.FindDemoCorpus(), Path.Combine(Path.GetTempPath(), $"curation-recipes-{Guid.NewGuid():N}"), int.MaxValue, tokenizer);
         try { Directory.Delete(demo.Folder, recursive: true); } catch (IOException) { }
         var demoTexts = demo.Texts.DistinctBy(t => t.ToLowerInvariant()).ToList();
-        var (_, debTexts, debFiles) = DebianDocsCorpus.Build(options.CascadeDocs);
+        var (debIds, debTexts, debFiles) = DebianDocsCorpus.Build(options.CascadeDocs);
         var (manTexts, manFiles) = options.ManDocs > 0 ? ManPagesCorpus.Build(options.ManDocs) : ([], 0);
         var corpora = new List<Corpus>();
         var sources = new List<(string, IReadOnlyList<string>)> { ("demo", demoTexts), ("debian-docs", debTexts) };
@@ -207,11 +228,7 @@ public static class StaticRecipesBenchmark
             var tokens = new ReadOnlyMemory<int>[texts.Count];
             Parallel.For(0, texts.Count, i => tokens[i] = tokenizer.Tokenize(texts[i]));
             var truth = CachedTruth(name, texts, tokens, embedder, modelSha, out _);
-            var ranking = Enumerable.Range(0, texts.Count).ToArray();
-            var truthM = SemDeDup.ComputeMaxSimilarity(truth, embedder.Dimensions, ranking).MaxSimilarity.ToArray();
-            var sorted = truthM.OrderDescending().ToArray();
-            corpora.Add(new Corpus(name, texts, tokens, truth, truthM,
-                [("eps 0.01", 0.01), ("eps 0.05", 0.05), ("keep 0.90", CascadeBenchmark.KeepEps(sorted, 0.90)), ("keep 0.95", CascadeBenchmark.KeepEps(sorted, 0.95))]));
+            corpora.Add(Corpus.Create(name, texts, tokens, truth, embedder.Dimensions, name == "debian-docs" ? debIds : null));
         }
         Console.WriteLine($"corpora: demo {demoTexts.Count:N0} documents, debian-docs {debTexts.Count:N0} paragraphs of {debFiles:N0} files, " +
                           $"man-pages {manTexts.Count:N0} paragraphs of {manFiles:N0} pages; {Machine.Load()}");
