@@ -163,7 +163,7 @@ public static class CascadeBenchmark
             // the transformer deciding the candidate pairs (rule pairs) or every pair among their documents (rule set).
             foreach (var rule in new[] { VerifyRule.Pairs, VerifyRule.Set })
             {
-                var floorEps = new SemanticVerifySpec().CandidateEpsFor(eps);
+                var floorEps = new SemanticVerifySpec { Budget = 0.2 }.CandidateEpsFor(eps);
                 var budgetEps = SemanticCascade.BudgetEps(stat, statDims, ranking, staticM, floorEps, 0.2);
                 var candidates = budgetEps < 0 ? new List<CandidatePair>() : SemanticCascade.FindCandidates(stat, statDims, ranking, budgetEps);
                 var result = rule == VerifyRule.Set
