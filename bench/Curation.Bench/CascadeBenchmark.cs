@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Curation.Pipelines.Embedding;
+using Curation.Pipelines.Embedding.Static;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
@@ -41,29 +42,55 @@ public static class CascadeBenchmark
         var failures = new List<string>();
         // A job runs exact_dedup before semantic_dedup: exact repeats (case-folded) are left out of both corpora.
         var demoTexts = demo.Texts.DistinctBy(t => t.ToLowerInvariant()).ToList();
-        var sources = new List<(string, IReadOnlyList<string>)> { ("demo", demoTexts), ("debian-docs", debTexts) };
-        if (manTexts.Count > 1) sources.Add(("man-pages", manTexts));
-        foreach (var (name, texts) in sources)
+        // The static table is fitted on the demo corpus (StaticTrainingText): the real corpora are scored on their part
+        // disjoint from it (no paragraph of a Debian package the training text quotes, no text equal to a training text).
+        var training = StaticTrainingText.Documents.Select(d => d.Text.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
+        var packages = StaticTrainingText.DebianPackages();
+        bool HeldOut(string text) => !training.Contains(text.ToLowerInvariant());
+        var debKeep = debTexts.Select((t, i) => HeldOut(t) && !packages.Contains(debIds[i].Split('/')[0])).ToArray();
+        var manKeep = manTexts.Select(HeldOut).ToArray();
+        var (debHeldOut, manHeldOut) = (debKeep.Count(k => k), manKeep.Count(k => k));
+        Console.WriteLine($"held out from the static table's training text (the demo corpus): debian-docs {debHeldOut:N0} of {debTexts.Count:N0} paragraphs " +
+                          $"(none of its {packages.Count} Debian packages, no equal text), man-pages {manHeldOut:N0} of {manTexts.Count:N0}; the demo rows are in-sample");
+        // Before/after in the same run: the shipped table before its fit (v2's bytes), from the per-token pass.
+        modelOptions.Normalize = true;
+        var files = await ModelFiles.ResolveAsync(modelOptions);
+        var raw = StaticRecipesBenchmark.RawPass(() => new OnnxEmbedder(files.ModelPath, tokenizer.SpecialTokens, modelOptions), tokenizer.VocabularySize, modelSha);
+        var unfitted = StaticModelStore.Finish(raw, raw.Length / tokenizer.VocabularySize, tokenizer.VocabularySize, new StaticDistillSettings(distilled.Table.Dimensions), out _);
+        var sources = new List<(string, IReadOnlyList<string>, bool[]?)> { ("demo", demoTexts, null), ("debian-docs", debTexts, debKeep) };
+        if (manHeldOut > 1) sources.Add(("man-pages", manTexts, manKeep));
+        foreach (var (name, all, keep) in sources)
         {
-            Console.WriteLine();
-            Console.WriteLine($"--- corpus: {name} ({texts.Count:N0} documents) ---");
-            if (texts.Count < 2) { failures.Add($"{name}: no documents"); continue; }
-            var tokens = new ReadOnlyMemory<int>[texts.Count];
-            Parallel.For(0, texts.Count, i => tokens[i] = tokenizer.Tokenize(texts[i]));
+            var allTokens = new ReadOnlyMemory<int>[all.Count];
+            Parallel.For(0, all.Count, i => allTokens[i] = tokenizer.Tokenize(all[i]));
             var watch = Stopwatch.StartNew();
-            // The transformer's vectors, cached with static-recipes' (the same key): a cached run times nothing on that side.
-            var truthVectors = StaticRecipesBenchmark.CachedTruth(name, texts, tokens, embedder, modelSha, out var cached);
+            // The transformer's vectors of the whole corpus, cached with static-recipes' (the same key): a cached run times nothing on that side.
+            var (allTruth, cached) = (Array.Empty<float>(), false);
+            if (all.Count >= 2) allTruth = StaticRecipesBenchmark.CachedTruth(name, all, allTokens, embedder, modelSha, out cached);
             var transformerSeconds = watch.Elapsed.TotalSeconds;
+            var rows = Enumerable.Range(0, all.Count).Where(i => keep is null || keep[i]).ToArray();
+            var texts = rows.Select(i => all[i]).ToList();
+            var tokens = rows.Select(i => allTokens[i]).ToArray();
+            var truthVectors = new float[rows.Length * embedder.Dimensions];
+            for (var r = 0; r < rows.Length; r++) allTruth.AsSpan(rows[r] * embedder.Dimensions, embedder.Dimensions).CopyTo(truthVectors.AsSpan(r * embedder.Dimensions));
+            Console.WriteLine();
+            Console.WriteLine($"--- corpus: {name} ({texts.Count:N0} documents{(keep is null ? ", in-sample: the static table's training text" : $" held out of {all.Count:N0}")}) ---");
+            if (texts.Count < 2) { failures.Add($"{name}: no documents"); continue; }
             watch.Restart();
             var staticVectors = new float[texts.Count * distilled.Table.Dimensions];
             distilled.Table.EmbedMany(tokens, staticVectors, new bool[texts.Count], options.Threads);
             var staticSeconds = watch.Elapsed.TotalSeconds;
             var meanVectors = new float[texts.Count * inputMean.Table.Dimensions];
             inputMean.Table.EmbedMany(tokens, meanVectors, new bool[texts.Count], options.Threads);
-            Console.WriteLine($"embedded: transformer {(cached ? "(cached vectors, not timed)" : $"{texts.Count / transformerSeconds:N1} docs/s ({transformerSeconds:0.0} s)")}, static {texts.Count / staticSeconds:N0} docs/s " +
+            Console.WriteLine($"embedded: transformer {(cached ? "(cached vectors, not timed)" : $"{all.Count / transformerSeconds:N1} docs/s ({transformerSeconds:0.0} s)")}, static {texts.Count / staticSeconds:N0} docs/s " +
                               $"({staticSeconds:0.000} s, tokenizing included on both), {Machine.Load()}");
-            failures.AddRange(Evaluate(name, texts.Count, truthVectors, embedder.Dimensions, staticVectors, distilled.Table.Dimensions,
-                meanVectors, inputMean.Table.Dimensions));
+            failures.AddRange(Evaluate($"{name} [static v{StaticModelStore.RecipeVersion}, shipped]", texts.Count, truthVectors, embedder.Dimensions, staticVectors,
+                distilled.Table.Dimensions, meanVectors, inputMean.Table.Dimensions));
+            var unfittedVectors = new float[texts.Count * unfitted.Dimensions];
+            unfitted.EmbedMany(tokens, unfittedVectors, new bool[texts.Count], options.Threads);
+            Console.WriteLine("the same with the table before its fit (v2):");
+            Evaluate($"{name} [static v2, before the fit]", texts.Count, truthVectors, embedder.Dimensions, unfittedVectors, unfitted.Dimensions,
+                meanVectors, inputMean.Table.Dimensions);
         }
         foreach (var failure in failures) Console.WriteLine($"MISSED: {failure}");
         return 0;
@@ -136,7 +163,7 @@ public static class CascadeBenchmark
             // the transformer deciding the candidate pairs (rule pairs) or every pair among their documents (rule set).
             foreach (var rule in new[] { VerifyRule.Pairs, VerifyRule.Set })
             {
-                var floorEps = new SemanticVerifySpec().CandidateEpsFor(eps);
+                var floorEps = new SemanticVerifySpec { Budget = 0.2 }.CandidateEpsFor(eps);
                 var budgetEps = SemanticCascade.BudgetEps(stat, statDims, ranking, staticM, floorEps, 0.2);
                 var candidates = budgetEps < 0 ? new List<CandidatePair>() : SemanticCascade.FindCandidates(stat, statDims, ranking, budgetEps);
                 var result = rule == VerifyRule.Set

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Embedding.Static;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 
@@ -13,7 +12,7 @@ namespace Curation.Bench;
 /// <c>static-fit</c>: the static tier fitted to the transformer (the Tokenlearn recipe of Model2Vec's later paper), measured
 /// as <c>static-recipes</c> measures a recipe, on corpora disjoint from the ones it is fitted on. The training targets are
 /// the transformer's document vectors of the other corpora (leave one corpus out, and single-corpus folds such as man
-/// pages → Debian documentation); a corpus is never fitted and evaluated on. Two fits, both on the shipped v2 table:
+/// pages → Debian documentation); a corpus is never fitted and evaluated on. Two fits, both on the v2 table (the shipped v3 table before its fit):
 /// (a) <b>ridge</b>: a linear map W (256 → 384, closed form, (XᵀX + λ·tr(XᵀX)/d·I)⁻¹XᵀY) from the static document
 /// vector to the transformer's; W is linear and a document vector is a weighted sum of rows, so it folds into the table
 /// (every row times W: a 384-wide table, the document cost unchanged); (b) <b>token re-fit</b>: that table's rows then
@@ -31,14 +30,26 @@ public static class StaticFitBenchmark
     {
         using var services = StageServices.CreateDefault();
         var transformer = await services.Embedding.GetAsync(new ModelSpec());
-        var shipped = (await services.Embedding.GetStaticAsync(new ModelSpec { Kind = ModelKind.Static })).Table;
+        var shippedFitted = (await services.Embedding.GetStaticAsync(new ModelSpec { Kind = ModelKind.Static })).Table;
         var embedder = new BatchEmbedder(transformer.Embedder, new EmbedStage(0, new EmbedStageSpec()).BatchOptions);
         var modelOptions = EmbeddingRuntime.ModelOptionsOf(new ModelSpec(), new EmbeddingRuntimeOptions());
         var files = await ModelFiles.ResolveAsync(modelOptions);
         var modelSha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(files.ModelPath)));
         var corpora = StaticRecipesBenchmark.LoadCorpora(options, transformer.Tokenizer, embedder, modelSha);
         var truthDims = embedder.Dimensions;
-        Console.WriteLine($"shipped table {shipped.Sha256} ({shipped.VocabularySize:N0} × {shipped.Dimensions}); ridge λ (relative to tr(XᵀX)/d) {string.Join(", ", Lambdas)}; " +
+        modelOptions.Normalize = true;
+        OnnxEmbedder CreateEmbedder() => new(files.ModelPath, transformer.Tokenizer.SpecialTokens, modelOptions);
+        // The shipped recipe's table before its fit (v2's bytes): the base every fit here starts from.
+        var vocabulary = transformer.Tokenizer.VocabularySize;
+        var raw = StaticRecipesBenchmark.RawPass(CreateEmbedder, vocabulary, modelSha);
+        var shipped = StaticModelStore.Finish(raw, raw.Length / vocabulary, vocabulary, new StaticDistillSettings(shippedFitted.Dimensions), out _);
+        if (options.Variants is null || options.Variants.Contains(0))
+            StaticFitHeldOut.Run(options, corpora, transformer.Tokenizer, shipped, shippedFitted, CreateEmbedder, modelSha, truthDims);
+        if (options.Variants is { } picked && !picked.Contains(1)) return 0;
+        Console.WriteLine();
+        Console.WriteLine("=== folds across the bench corpora (the demo corpus quotes Debian paragraphs: not disjoint from debian-docs) ===");
+        using (var sink = Stream.Null) shipped.Write(sink);
+        Console.WriteLine($"unfitted v2 table {shipped.Sha256} ({shipped.VocabularySize:N0} × {shipped.Dimensions}); ridge λ (relative to tr(XᵀX)/d) {string.Join(", ", Lambdas)}; " +
                           $"re-fit step {Step}, passes {string.Join(", ", Epochs)}");
 
         var folds = corpora.Select(c => (Train: corpora.Where(o => o != c).ToList(), Eval: c, Full: true)).ToList();
@@ -53,13 +64,12 @@ public static class StaticFitBenchmark
             Console.WriteLine($"=== fit on {string.Join(" + ", train.Select(c => $"{c.Name} ({c.Texts.Count:N0})"))}, evaluate on {eval.Name} ({eval.Texts.Count:N0}) === {Machine.Load()}");
             var trainTokens = train.SelectMany(c => c.Tokens).ToArray();
             var targets = train.SelectMany(c => c.Truth).ToArray();
-            if (baselineShown.Add(eval.Name)) Report("v2 shipped (no fit)", shipped, eval, trainTokens, targets, truthDims, options.Threads);
-            var x = new float[trainTokens.Length * shipped.Dimensions];
-            shipped.EmbedMany(trainTokens, x, new bool[trainTokens.Length], options.Threads);
+            if (baselineShown.Add(eval.Name)) Report("v2 (no fit)", shipped, eval, trainTokens, targets, truthDims, options.Threads);
+            var x = StaticFit.DocumentVectors(shipped, trainTokens);
             foreach (var lambda in full ? Lambdas : [Lambdas[0]])
             {
-                var w = Ridge(x, shipped.Dimensions, targets, truthDims, trainTokens.Length, lambda);
-                var mapped = new StaticModel(StaticRecipe.Distilled, shipped.VocabularySize, truthDims, Fold(shipped.Table, shipped.Dimensions, w, truthDims));
+                var w = StaticFit.Ridge(x, shipped.Dimensions, targets, truthDims, trainTokens.Length, lambda);
+                var mapped = StaticFit.Fold(shipped, w, truthDims);
                 Report($"(a) ridge λ {lambda}", mapped, eval, trainTokens, targets, truthDims, options.Threads);
                 if (lambda != Lambdas[0]) continue;
                 var rows = (float[])mapped.Table.Clone();
@@ -87,64 +97,12 @@ public static class StaticFitBenchmark
         StaticRecipesBenchmark.Evaluate(eval, vectors, model.Dimensions, truthDims, examples: false);
     }
 
-    private static double MeanCosine(float[] a, float[] b, int dims)
+    internal static double MeanCosine(float[] a, float[] b, int dims)
     {
         double sum = 0;
         var n = a.Length / dims;
         for (var i = 0; i < n; i++) sum += TensorPrimitives.CosineSimilarity(a.AsSpan(i * dims, dims), b.AsSpan(i * dims, dims));
         return sum / n;
-    }
-
-    /// <summary>W = (XᵀX + λ·tr(XᵀX)/d·I)⁻¹ XᵀY by Cholesky in double: [d × k], X [n × d], Y [n × k], rows normalised.</summary>
-    public static double[] Ridge(float[] x, int d, float[] y, int k, int n, double lambda)
-    {
-        var a = new double[d * d];
-        var b = new double[d * k];
-        for (var r = 0; r < n; r++)
-        {
-            var xr = x.AsSpan(r * d, d);
-            var yr = y.AsSpan(r * k, k);
-            for (var i = 0; i < d; i++)
-            {
-                double xi = xr[i];
-                if (xi == 0) continue;
-                for (var j = 0; j <= i; j++) a[i * d + j] += xi * xr[j];
-                for (var j = 0; j < k; j++) b[i * k + j] += xi * yr[j];
-            }
-        }
-        double trace = 0;
-        for (var i = 0; i < d; i++) trace += a[i * d + i];
-        for (var i = 0; i < d; i++) a[i * d + i] += lambda * trace / d;
-        Cholesky.Factor(a, d);
-        var column = new double[d];
-        var solved = new double[d];
-        for (var c = 0; c < k; c++)
-        {
-            for (var i = 0; i < d; i++) column[i] = b[i * k + c];
-            Cholesky.Solve(a, d, column, solved);
-            for (var i = 0; i < d; i++) b[i * k + c] = solved[i];
-        }
-        return b;
-    }
-
-    /// <summary>Every row of the [V × d] table times W [d × k]: the linear map folded into the table.</summary>
-    public static float[] Fold(float[] table, int d, double[] w, int k)
-    {
-        var vocabulary = table.Length / d;
-        var rows = new float[vocabulary * k];
-        Parallel.For(0, vocabulary, t =>
-        {
-            var source = table.AsSpan(t * d, d);
-            var target = new double[k];
-            for (var i = 0; i < d; i++)
-            {
-                double v = source[i];
-                if (v == 0) continue;
-                for (var j = 0; j < k; j++) target[j] += v * w[i * k + j];
-            }
-            for (var j = 0; j < k; j++) rows[t * k + j] = (float)target[j];
-        });
-        return rows;
     }
 
     /// <summary>

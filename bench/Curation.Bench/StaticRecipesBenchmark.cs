@@ -30,8 +30,29 @@ public static class StaticRecipesBenchmark
     private const int TopK = 3;
     private static readonly string[] PoolingNames = ["mean", "token", "cls"];
 
+    /// <param name="Ids">Where each text comes from (the Debian paragraphs' file and paragraph number), when known.</param>
     internal sealed record Corpus(string Name, IReadOnlyList<string> Texts, ReadOnlyMemory<int>[] Tokens, float[] Truth, float[] TruthM,
-        List<(string Label, double Eps)> Settings);
+        List<(string Label, double Eps)> Settings, IReadOnlyList<string>? Ids = null)
+    {
+        /// <summary>The documents <paramref name="keep"/> selects (in order), with their truth and the four settings measured again on them.</summary>
+        public Corpus Subset(Func<int, bool> keep, int dims)
+        {
+            var kept = Enumerable.Range(0, Texts.Count).Where(keep).ToArray();
+            var truth = new float[kept.Length * dims];
+            for (var r = 0; r < kept.Length; r++) Truth.AsSpan(kept[r] * dims, dims).CopyTo(truth.AsSpan(r * dims, dims));
+            return Create(Name, kept.Select(i => Texts[i]).ToList(), kept.Select(i => Tokens[i]).ToArray(), truth, dims, Ids is null ? null : kept.Select(i => Ids[i]).ToList());
+        }
+
+        /// <summary>A corpus with its SemDeDup M values and the four settings (eps 0.01, eps 0.05, keep 0.90, keep 0.95) from its truth.</summary>
+        public static Corpus Create(string name, IReadOnlyList<string> texts, ReadOnlyMemory<int>[] tokens, float[] truth, int dims, IReadOnlyList<string>? ids)
+        {
+            var ranking = Enumerable.Range(0, texts.Count).ToArray();
+            var truthM = SemDeDup.ComputeMaxSimilarity(truth, dims, ranking).MaxSimilarity.ToArray();
+            var sorted = truthM.OrderDescending().ToArray();
+            return new Corpus(name, texts, tokens, truth, truthM,
+                [("eps 0.01", 0.01), ("eps 0.05", 0.05), ("keep 0.90", CascadeBenchmark.KeepEps(sorted, 0.90)), ("keep 0.95", CascadeBenchmark.KeepEps(sorted, 0.95))], ids);
+        }
+    }
 
     public static async Task<int> RunAsync(BenchOptions options)
     {
@@ -46,14 +67,7 @@ public static class StaticRecipesBenchmark
         var vocabulary = tokenizer.VocabularySize;
         var modelSha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(files.ModelPath)));
 
-        var rawPath = Path.Combine(Path.GetTempPath(), $"curation-static-raw-{modelSha[..16]}.bin");
-        float[] raw;
-        if (File.Exists(rawPath)) raw = ReadFloats(rawPath);
-        else
-        {
-            (raw, _) = StaticModelStore.DistillTokens(() => new OnnxEmbedder(files.ModelPath, tokenizer.SpecialTokens, modelOptions), vocabulary, null, default);
-            WriteFloats(rawPath, raw);
-        }
+        var raw = RawPass(() => new OnnxEmbedder(files.ModelPath, tokenizer.SpecialTokens, modelOptions), vocabulary, modelSha);
         var hidden = raw.Length / vocabulary;
 
         var corpora = LoadCorpora(options, tokenizer, embedder, modelSha);
@@ -101,7 +115,7 @@ public static class StaticRecipesBenchmark
 
         var variants = new List<(string Name, Func<StaticModel> Build)>
         {
-            ("v2: 256, Zipf SIF a=1e-4, sqrt(tf) pooling (shipped)", () => Finish(new StaticDistillSettings(256))),
+            ("v2: 256, Zipf SIF a=1e-4, sqrt(tf) pooling (v3's table before its fit)", () => Finish(new StaticDistillSettings(256))),
             ("v1: 256, Zipf SIF a=1e-4, mean pooling", () => Mean(Finish(new StaticDistillSettings(256)))),
             ("384 PCA (rotation), Zipf SIF", () => Finish(new StaticDistillSettings(384))),
             ("384 no PCA (not centred), Zipf SIF", () => Finish(new StaticDistillSettings(384, NoPca: true))),
@@ -145,11 +159,11 @@ public static class StaticRecipesBenchmark
         var all = variants.Select(v => (v.Name, Build: (Func<Func<ReadOnlyMemory<int>[], int, (float[] Vectors, int Dims)>>)(() =>
         {
             var table = v.Build();
-            if (v.Name.Contains("(shipped)", StringComparison.Ordinal))
+            if (v.Name.Contains("(v3's table before its fit)", StringComparison.Ordinal))
             {
                 using var stream = Stream.Null;
                 table.Write(stream);
-                Console.WriteLine($"  (finish reproduces the cached shipped table byte for byte: {table.Sha256 == shipped.Table.Sha256}, {table.Sha256})");
+                Console.WriteLine($"  (the shipped v3 table is this one fitted to the transformer, {shipped.Table.Sha256}: static-fit scores it; this one {table.Sha256})");
             }
             return (tokens, threads) =>
             {
@@ -197,7 +211,7 @@ public static class StaticRecipesBenchmark
         var demo = EmbedWorkload.FromDemoCorpus(EmbedWorkload.FindDemoCorpus(), Path.Combine(Path.GetTempPath(), $"curation-recipes-{Guid.NewGuid():N}"), int.MaxValue, tokenizer);
         try { Directory.Delete(demo.Folder, recursive: true); } catch (IOException) { }
         var demoTexts = demo.Texts.DistinctBy(t => t.ToLowerInvariant()).ToList();
-        var (_, debTexts, debFiles) = DebianDocsCorpus.Build(options.CascadeDocs);
+        var (debIds, debTexts, debFiles) = DebianDocsCorpus.Build(options.CascadeDocs);
         var (manTexts, manFiles) = options.ManDocs > 0 ? ManPagesCorpus.Build(options.ManDocs) : ([], 0);
         var corpora = new List<Corpus>();
         var sources = new List<(string, IReadOnlyList<string>)> { ("demo", demoTexts), ("debian-docs", debTexts) };
@@ -207,11 +221,7 @@ public static class StaticRecipesBenchmark
             var tokens = new ReadOnlyMemory<int>[texts.Count];
             Parallel.For(0, texts.Count, i => tokens[i] = tokenizer.Tokenize(texts[i]));
             var truth = CachedTruth(name, texts, tokens, embedder, modelSha, out _);
-            var ranking = Enumerable.Range(0, texts.Count).ToArray();
-            var truthM = SemDeDup.ComputeMaxSimilarity(truth, embedder.Dimensions, ranking).MaxSimilarity.ToArray();
-            var sorted = truthM.OrderDescending().ToArray();
-            corpora.Add(new Corpus(name, texts, tokens, truth, truthM,
-                [("eps 0.01", 0.01), ("eps 0.05", 0.05), ("keep 0.90", CascadeBenchmark.KeepEps(sorted, 0.90)), ("keep 0.95", CascadeBenchmark.KeepEps(sorted, 0.95))]));
+            corpora.Add(Corpus.Create(name, texts, tokens, truth, embedder.Dimensions, name == "debian-docs" ? debIds : null));
         }
         Console.WriteLine($"corpora: demo {demoTexts.Count:N0} documents, debian-docs {debTexts.Count:N0} paragraphs of {debFiles:N0} files, " +
                           $"man-pages {manTexts.Count:N0} paragraphs of {manFiles:N0} pages; {Machine.Load()}");
@@ -388,6 +398,16 @@ public static class StaticRecipesBenchmark
             for (var k = 0; k < d; k++) row[k] -= (float)(dot * u[k]);
         }
         return new StaticModel(table.Recipe, table.VocabularySize, d, rows);
+    }
+
+    /// <summary>The distillation's per-token pass (<see cref="StaticModelStore.DistillTokens"/>), cached under the temp folder by the model's SHA-256.</summary>
+    internal static float[] RawPass(Func<OnnxEmbedder> createEmbedder, int vocabulary, string modelSha)
+    {
+        var rawPath = Path.Combine(Path.GetTempPath(), $"curation-static-raw-{modelSha[..16]}.bin");
+        if (File.Exists(rawPath)) return ReadFloats(rawPath);
+        var (raw, _) = StaticModelStore.DistillTokens(createEmbedder, vocabulary, null, default);
+        WriteFloats(rawPath, raw);
+        return raw;
     }
 
     internal static float[] ReadFloats(string path) => MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(path)).ToArray();

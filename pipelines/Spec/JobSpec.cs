@@ -332,7 +332,8 @@ public sealed record ModelSpec
 {
     /// <summary>
     /// <c>transformer</c>: run the ONNX model. <c>static</c>: a table distilled once from that model (Model2Vec recipe,
-    /// PCA to <see cref="Dims"/>, SIF weights); a document is the weighted mean of its word pieces' rows, normalised.
+    /// PCA to <see cref="Dims"/>, SIF weights, then fitted to the model's document vectors of the shipped training text);
+    /// a document is the weighted mean of its word pieces' rows, normalised.
     /// <c>input_mean</c>: the plain mean of the model's input embedding rows (the baseline of the similarity-metrics paper).
     /// </summary>
     public ModelKind Kind { get; init; } = ModelKind.Transformer;

@@ -120,8 +120,10 @@ public sealed record SemanticVerifySpec
     public ModelSpec Model { get; init; } = new();
 
     /// <summary>
-    /// Candidate pairs: static cosine ≥ 1 − candidateEps. Null: <see cref="DefaultFactor"/> × eps (at least eps + 0.01),
-    /// at most 0.5. Looser finds more of the transformer's pairs and embeds more documents.
+    /// Candidate pairs: static cosine ≥ 1 − candidateEps. Null: with a <see cref="Budget"/>, <see cref="MaxCandidateEps"/>,
+    /// so the budget alone sets each cluster's threshold (the loosest whose candidates fit: the static table's cosine scale
+    /// does not matter); without one, <see cref="DefaultFactor"/> × eps (at least eps + 0.01), at most
+    /// <see cref="MaxCandidateEps"/>. Looser finds more of the transformer's pairs and embeds more documents.
     /// </summary>
     public double? CandidateEps { get; init; }
 
@@ -141,8 +143,11 @@ public sealed record SemanticVerifySpec
 
     public const double DefaultFactor = 4;
 
-    /// <summary>The candidate eps used for a stage eps.</summary>
-    public double CandidateEpsFor(double eps) => CandidateEps ?? Math.Min(0.5, Math.Max(DefaultFactor * eps, eps + 0.01));
+    public const double MaxCandidateEps = 0.5;
+
+    /// <summary>The candidate eps used for a stage eps (before a budget tightens it per cluster).</summary>
+    public double CandidateEpsFor(double eps) =>
+        CandidateEps ?? (Budget is null ? Math.Min(MaxCandidateEps, Math.Max(DefaultFactor * eps, eps + 0.01)) : Math.Max(MaxCandidateEps, eps));
 }
 
 /// <summary>Which pairs the cascade's transformer decides (<see cref="SemanticVerifySpec.Rule"/>).</summary>

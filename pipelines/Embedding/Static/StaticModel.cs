@@ -10,7 +10,8 @@ public enum StaticRecipe
     /// <summary>
     /// Distilled from the transformer (the Model2Vec recipe): every vocabulary token alone through the model as
     /// [CLS] token [SEP], mean-pooled and normalised; PCA to the requested dimensions; each row scaled by its SIF weight
-    /// a / (a + p) with p the Zipf-estimated frequency of its vocabulary rank (a = 1e-4).
+    /// a / (a + p) with p the Zipf-estimated frequency of its vocabulary rank (a = 1e-4); then (recipe v3) fitted to the
+    /// transformer's document vectors of the training text by a ridge map folded into the rows (<see cref="StaticFit"/>).
     /// </summary>
     Distilled,
 

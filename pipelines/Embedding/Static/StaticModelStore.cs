@@ -19,9 +19,11 @@ public static class StaticModelStore
 {
     /// <summary>
     /// Bump when the recipe changes: the cached file's name carries it. v2: the same table bytes as v1, documents pooled
-    /// with √tf (<see cref="StaticPooling.SqrtTf"/>), so a job never mixes vectors of the two recipes.
+    /// with √tf (<see cref="StaticPooling.SqrtTf"/>), so a job never mixes vectors of the two recipes. v3: the distilled
+    /// table fitted to the transformer on the training text (<see cref="DistillFitted"/>, <see cref="StaticFit"/>); the
+    /// input-mean table's bytes are unchanged (only its name moves with the version).
     /// </summary>
-    public const int RecipeVersion = 2;
+    public const int RecipeVersion = 3;
 
     /// <summary>Model2Vec's SIF coefficient.</summary>
     public const double SifCoefficient = 1e-4;
@@ -33,8 +35,8 @@ public static class StaticModelStore
     /// <summary>SHA-256 of the tables this recipe gives for the shipped model, by file name, as distilled on the reference machine.</summary>
     public static readonly IReadOnlyDictionary<string, string> KnownSha256 = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["static-v2-4a64cee3d4134bbd-distilled-256.bin"] = "1ec0ef0b0c884c8299416b6d152c009e6f04432ca76cdb27b48d79649a82010b",
-        ["static-v2-4a64cee3d4134bbd-input-mean.bin"] = "2cfbb8be4b6d559d1604ef4627c81b3c2fdfa55d230d7bc4957ea7620ed577e7",
+        ["static-v3-4a64cee3d4134bbd-distilled-256.bin"] = "4f3a1536a1629732058e0aa879d284791741bb2d3d78f03ddf7cc07040607154",
+        ["static-v3-4a64cee3d4134bbd-input-mean.bin"] = "2cfbb8be4b6d559d1604ef4627c81b3c2fdfa55d230d7bc4957ea7620ed577e7",
     };
 
     /// <summary>The cached table's file name for a model file and recipe.</summary>
@@ -80,10 +82,9 @@ public static class StaticModelStore
         }
 
         var clock = Stopwatch.StartNew();
-        var vocabulary = WordPieceTokenizer.Load(files.VocabPath).VocabularySize;
         var built = recipe == StaticRecipe.InputMean
-            ? InputMean(files.ModelPath, vocabulary)
-            : Distill(createEmbedder, vocabulary, dims, logger, cancellationToken);
+            ? InputMean(files.ModelPath, WordPieceTokenizer.Load(files.VocabPath).VocabularySize)
+            : DistillFitted(createEmbedder, WordPieceTokenizer.Load(files.VocabPath), dims, logger, cancellationToken);
         var temp = Path.Combine(cacheDirectory, $".{name}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
@@ -126,6 +127,31 @@ public static class StaticModelStore
         logger?.LogInformation("Distilled {Vocabulary} tokens in {Seconds:0.0} s; PCA {Hidden} → {Dims} keeps {Explained:P1} of the variance",
             vocabulary, clock.Elapsed.TotalSeconds, hidden, dims, explained);
         return model;
+    }
+
+    /// <summary>
+    /// Recipe v3: <see cref="Distill"/>'s table, then fitted to the transformer (<see cref="StaticFit"/>) on the training text
+    /// (<see cref="StaticTrainingText"/>): the transformer embeds those documents once (the one extra cost of the recipe,
+    /// logged), a ridge map from the table's document vectors to the transformer's is reduced to <paramref name="dims"/> and
+    /// folded into the rows.
+    /// </summary>
+    public static StaticModel DistillFitted(Func<OnnxEmbedder> createEmbedder, WordPieceTokenizer tokenizer, int dims, ILogger? logger, CancellationToken cancellationToken)
+    {
+        var table = Distill(createEmbedder, tokenizer.VocabularySize, dims, logger, cancellationToken);
+        var clock = Stopwatch.StartNew();
+        var training = StaticTrainingText.Documents.Select(d => (ReadOnlyMemory<int>)tokenizer.Tokenize(d.Text)).ToArray();
+        float[] targets;
+        int targetDims;
+        using (var embedder = createEmbedder())
+        {
+            targets = StaticFit.Targets(embedder, training, logger, cancellationToken);
+            targetDims = embedder.Dimensions;
+        }
+        var embedded = clock.Elapsed.TotalSeconds;
+        var fitted = StaticFit.Fit(table, training, targets, targetDims, StaticFit.Lambda, Math.Min(dims, targetDims));
+        logger?.LogInformation("Fitted the static table to the transformer on {Documents} training documents: transformer pass {Embedded:0.0} s, fit {Fit:0.0} s",
+            training.Length, embedded, clock.Elapsed.TotalSeconds - embedded);
+        return fitted;
     }
 
     /// <summary>

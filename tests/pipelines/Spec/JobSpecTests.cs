@@ -118,6 +118,9 @@ public sealed class JobSpecTests
         Assert.Equal(ModelKind.Transformer, verify.Model.Kind);
         Assert.Equal(0.08, verify.CandidateEpsFor(0.02), 12);
         Assert.Equal(0.011, verify.CandidateEpsFor(0.001), 12);
+        // With a budget and no candidateEps the budget alone sets the threshold: the loosest allowed, tightened per cluster.
+        Assert.Equal(SemanticVerifySpec.MaxCandidateEps, (verify with { Budget = 0.2 }).CandidateEpsFor(0.02), 12);
+        Assert.Equal(0.03, (verify with { Budget = 0.2, CandidateEps = 0.03 }).CandidateEpsFor(0.02), 12);
         var versioned = spec with { Output = spec.Output with { Snapshots = true } };
         Assert.Contains(JobSpecValidator.Validate(versioned), e => e.Field == "stages[4].verify" && e.Message.Contains("snapshots", StringComparison.Ordinal));
     }
