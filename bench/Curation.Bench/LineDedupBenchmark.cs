@@ -127,7 +127,7 @@ public static class LineDedupBenchmark
         {
             foreach (var phase in Run.Phases)
                 Console.WriteLine($"{phase.Name,-30} {phase.Tasks,5} tasks {phase.WallSeconds,8:0.00} s   CPU {phase.CpuSeconds,7:0.00} s   " +
-                                  $"allocated {Measure.Size(phase.Allocated),10}, GC paused {phase.GcPauseSeconds:0.00} s (gen 0/1/2: {phase.Collections.Gen0}/{phase.Collections.Gen1}/{phase.Collections.Gen2})");
+                                  $"allocated {(phase.Allocated >= 0 ? Measure.Size(phase.Allocated) : "n/a"),10}, GC paused {phase.GcPauseSeconds:0.00} s (gen 0/1/2: {phase.Collections.Gen0}/{phase.Collections.Gen1}/{phase.Collections.Gen2})");
             Console.WriteLine($"{"total (incl. planning)",-30} {"",11} {Run.Seconds,8:0.00} s   CPU {Probe.CpuSeconds:0.0} s, peak WS {Measure.Size(Probe.PeakWorkingSet)}");
             Console.WriteLine($"plain job (read → output):     {"",11} {Plain.Seconds,8:0.00} s   CPU {PlainCpu:0.00} s   " +
                               $"({string.Join(" + ", Plain.Phases.Where(p => p.Name != "plan").Select(p => $"{p.Name} {p.CpuSeconds:0.00}"))})");
