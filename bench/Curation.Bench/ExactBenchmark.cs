@@ -139,7 +139,7 @@ public static class ExactBenchmark
     }
 
     internal sealed record PhaseRun(string Name, int Tasks, double WallSeconds, double TaskSeconds, long DocumentsIn, double CpuSeconds = 0,
-        long PeakRss = 0, long PeakManaged = 0, long Allocated = 0);
+        long PeakRss = 0, long PeakManaged = 0, long Allocated = 0, double GcPauseSeconds = 0, (int Gen0, int Gen1, int Gen2) Collections = default);
 
     internal sealed record PipelineRun(JobContext Job, double Seconds, IReadOnlyList<PhaseRun> Phases, long Kept, Accounting Accounting,
         Manifest Manifest, int Reused, long StoreBytes, int StoreObjects);
@@ -173,7 +173,8 @@ public static class ExactBenchmark
         phases.Add(new PhaseRun("plan", 1, total.Elapsed.TotalSeconds, 0, 0, PeakRss: peaks ? MemoryPeaks.KernelPeak() ?? 0 : 0));
         var recorded = await PhaseRecorder.RunAsync(job, services, threads, peaks, ended);
         var reused = recorded.Sum(p => p.Reused);
-        phases.AddRange(recorded.Select(p => new PhaseRun(p.Name, p.Tasks, p.WallSeconds, p.TaskSeconds, p.DocumentsIn, p.CpuSeconds, p.PeakRss, p.PeakManaged, p.Allocated)));
+        phases.AddRange(recorded.Select(p => new PhaseRun(p.Name, p.Tasks, p.WallSeconds, p.TaskSeconds, p.DocumentsIn, p.CpuSeconds, p.PeakRss, p.PeakManaged, p.Allocated,
+            p.GcPauseSeconds, p.Collections)));
         var seconds = total.Elapsed.TotalSeconds;
 
         var (manifest, _) = await job.Output.TryReadJsonAsync<Manifest>(job.OutputLocation.KeyOf(Manifest.FileName));

@@ -19,6 +19,8 @@ public sealed class PhaseRecorder : IJobRunObserver, IDisposable
     private Stopwatch _clock = Stopwatch.StartNew();
     private TimeSpan _cpu = Process.GetCurrentProcess().TotalProcessorTime;
     private long _allocated = GC.GetTotalAllocatedBytes(precise: true);
+    private TimeSpan _gcPause = GC.GetTotalPauseDuration();
+    private (int Gen0, int Gen1, int Gen2) _collections = Collections();
     private readonly Timer? _sampler;
     private long _sampledRss, _sampledManaged;
     private readonly Action<RecordedPhase>? _ended;
@@ -68,6 +70,7 @@ public sealed class PhaseRecorder : IJobRunObserver, IDisposable
     {
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var (gcPause, collections) = (GC.GetTotalPauseDuration(), Collections());
         long rss = 0, managed = 0;
         if (_sampler is not null)
         {
@@ -82,7 +85,10 @@ public sealed class PhaseRecorder : IJobRunObserver, IDisposable
         {
             recorded = new RecordedPhase(phase, skipped, _clock.Elapsed.TotalSeconds, (cpu - _cpu).TotalSeconds, allocated - _allocated,
                 skipped ? [] : _stats)
-            { PeakRss = rss, PeakManaged = managed };
+            {
+                PeakRss = rss, PeakManaged = managed, GcPauseSeconds = (gcPause - _gcPause).TotalSeconds,
+                Collections = (collections.Gen0 - _collections.Gen0, collections.Gen1 - _collections.Gen1, collections.Gen2 - _collections.Gen2),
+            };
             _phases.Add(recorded);
             _stats = [];
         }
@@ -90,8 +96,11 @@ public sealed class PhaseRecorder : IJobRunObserver, IDisposable
         _clock = Stopwatch.StartNew();
         _cpu = cpu;
         _allocated = allocated;
+        (_gcPause, _collections) = (gcPause, collections);
         return ValueTask.CompletedTask;
     }
+
+    private static (int Gen0, int Gen1, int Gen2) Collections() => (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
 }
 
 /// <summary>One phase as a <see cref="PhaseRecorder"/> saw it; <paramref name="Stats"/> is empty for a skipped (converged) phase.</summary>
@@ -108,4 +117,10 @@ public sealed record RecordedPhase(JobPhase Phase, bool Skipped, double WallSeco
 
     /// <summary>The phase's peak managed heap in bytes, sampled (0: not recorded).</summary>
     public long PeakManaged { get; init; }
+
+    /// <summary>Seconds the process was paused for garbage collections during the phase (any thread's allocations).</summary>
+    public double GcPauseSeconds { get; init; }
+
+    /// <summary>Garbage collections of each generation during the phase (a gen 1 collection counts in gen 0 too, and so on).</summary>
+    public (int Gen0, int Gen1, int Gen2) Collections { get; init; }
 }

@@ -90,6 +90,64 @@ public sealed class LineDedupStageTests(ITestOutputHelper output) : IDisposable
             (await LineDedupCorpus.ReadTextsAsync(single.DataStore, "curated/lines", one)).OrderBy(t => t.Key, StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// apply hands the rows it writes to the next stage's tap (the output's report tally, exact_dedup's hash files), so that
+    /// stage does not read the shard again: with fusion on and off (each stage reads its own input), line_dedup → output
+    /// and line_dedup → exact_dedup → output publish the same shards, drops, books, report and id index, and exact_dedup's
+    /// hash files are the same bytes; only the fused line_dedup → output run finds a tally for every shard (written by apply).
+    /// </summary>
+    [Fact]
+    public async Task Apply_feeds_the_next_stages_tap_with_the_results_of_a_run_that_reads_the_shards_again()
+    {
+        var input = _temp.Combine("tap-corpus");
+        SharedCorpus.Value.WriteJsonl(input, files: 5);
+        using var services = StageServices.CreateDefault();
+        static Dictionary<string, string> Digests(IEnumerable<string> files) => files.ToDictionary(
+            f => Path.GetFileName(f), f => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))), StringComparer.Ordinal);
+        static IEnumerable<string> PhaseFiles(string root, string stage, string phase) => Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) == phase
+                        && Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(f)))!.EndsWith("-" + stage, StringComparison.Ordinal));
+        var plain = Spec(input);
+        var withExact = plain with { Stages = [new LineDedupStageSpec { Partitions = 3 }, new ExactDedupStageSpec()] };
+        foreach (var spec in new[] { plain, withExact })
+        {
+            var runs = new List<(CuratedOutput Output, string Root)>();
+            foreach (var fuse in new[] { false, true })
+            {
+                var root = _temp.Combine($"tap-{spec.Stages.Count}-{fuse}");
+                var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+                using (FusedDocumentPass.Use(fuse))
+                    await InProcessJob.RunAsync(spec, stores, services);
+                runs.Add((await CuratedOutput.ReadAsync(stores.DataStore, "curated/lines"), root));
+            }
+            var ((unfused, unfusedRoot), (fused, fusedRoot)) = (runs[0], runs[1]);
+            Assert.True(fused.Manifest.Shards.Count > 3, "the test needs several shards");
+            Assert.Empty(fused.Manifest.Accounting.Imbalances());
+            Assert.Equal(unfused.ShardHashes, fused.ShardHashes);
+            Assert.Equal(unfused.KeptIds, fused.KeptIds);
+            Assert.Equal(unfused.Drops, fused.Drops);
+            Assert.Equal(unfused.Manifest.Accounting.Stages.Select(a => (a.Stage, a.In, a.Kept)), fused.Manifest.Accounting.Stages.Select(a => (a.Stage, a.In, a.Kept)));
+            static Dictionary<string, string> IndexAndReport(string root) => Digests(Directory.EnumerateFiles(Path.Combine(root, "curated", "lines"), "*", SearchOption.AllDirectories)
+                .Where(f => f.EndsWith(".jsonl", StringComparison.Ordinal) || Path.GetFileName(f) == "report.json"));
+            var indexAndReport = IndexAndReport(unfusedRoot);
+            Assert.Contains("report.json", indexAndReport.Keys);
+            Assert.Equal(indexAndReport, IndexAndReport(fusedRoot));
+            if (spec.Stages.Count == 1)
+            {
+                Assert.Empty(PhaseFiles(unfusedRoot, OutputStage.StageName, "report"));
+                Assert.Equal(fused.Manifest.Shards.Count, PhaseFiles(fusedRoot, OutputStage.StageName, "report").Count());
+            }
+            else
+            {
+                static IEnumerable<string> HashFiles(string root) =>
+                    PhaseFiles(root, ExactDedupStageSpec.TypeName, ExactDedupStage.HashPhase).Where(f => f.EndsWith(".parquet", StringComparison.Ordinal));
+                var hashFiles = Digests(HashFiles(unfusedRoot));
+                Assert.Equal(fused.Manifest.Shards.Count, hashFiles.Count);
+                Assert.Equal(hashFiles, Digests(HashFiles(fusedRoot)));
+            }
+        }
+    }
+
     [Fact]
     public async Task Paragraphs_are_kept_in_the_first_max_occurrences_documents_and_a_document_left_short_is_dropped()
     {
