@@ -1,0 +1,222 @@
+using System.Collections.Frozen;
+using System.Reflection;
+using Lingua;
+
+namespace Curation.Pipelines.Stages;
+
+/// <summary>
+/// Lingua's answer for the texts it scores with trigrams only (every text of ≥ 120 cleaned characters in high-accuracy
+/// mode, every text in low-accuracy mode): the same arithmetic over the same models, organised for speed. Lingua asks
+/// each candidate language's model for each trigram of the text (and its bigram and unigram prefixes where the trigram
+/// is unknown): ~45 Latin-script languages × ~300 trigrams × 1–3 lookups per document. This scorer holds one index of
+/// every language's 1-, 2- and 3-gram log-probabilities keyed by n-gram (built once per process from the very models
+/// Lingua loaded), so each trigram costs 1–3 lookups for all languages at once. Each language's sum adds the same
+/// logarithms in the same order (the text's trigrams in first-occurrence order, as Lingua's insertion-ordered set), so
+/// every probability, and so every answer and score, is bit-identical to Lingua's. Lingua's own text clean-up, word split
+/// and script rules run unchanged (its internal methods, bound once by reflection to the pinned SearchPioneer.Lingua
+/// 2.0.0); texts of the high-accuracy 1- to 5-gram path (under 120 characters) are left to Lingua itself.
+/// <see cref="Available"/> is false (and the caller uses Lingua's public path) if a Lingua upgrade renamed what it binds.
+/// </summary>
+public sealed class LanguageTrigramScorer
+{
+    /// <summary>Lingua's length (in cleaned characters) from which high-accuracy mode scores trigrams only.</summary>
+    public const int TrigramsOnlyFrom = 120;
+
+    private const BindingFlags Static = BindingFlags.NonPublic | BindingFlags.Static;
+    private const BindingFlags Member = BindingFlags.NonPublic | BindingFlags.Instance;
+
+    private readonly Func<string, string> _cleanUp;
+    private readonly Func<string, List<string>> _splitWords;
+    private readonly Func<LanguageDetector, List<string>, HashSet<Language>, Language> _ruleLanguage;
+    private readonly Func<LanguageDetector, List<string>, HashSet<Language>, HashSet<Language>> _ruleCandidates;
+    private readonly Func<LanguageDetector, HashSet<Language>> _languagesOf;
+    private readonly Language[] _languages;
+    private readonly Dictionary<Language, int> _index;
+    private readonly Dictionary<string, Entry[]>.AlternateLookup<ReadOnlySpan<char>>[] _ngrams;
+
+    /// <summary>One language's log-probability of one n-gram.</summary>
+    private readonly record struct Entry(int Language, double LogProbability);
+
+    /// <summary>What Lingua's values say: the first language of the highest value, that value, and whether another language ties it.</summary>
+    public readonly record struct Best(Language Language, double Value, bool Tied);
+
+    private LanguageTrigramScorer(Type detectorType)
+    {
+        _cleanUp = detectorType.GetMethod("CleanUpInputText", Static, [typeof(string)])!.CreateDelegate<Func<string, string>>();
+        _splitWords = detectorType.GetMethod("SplitTextIntoWords", Static, [typeof(string)])!.CreateDelegate<Func<string, List<string>>>();
+        _ruleLanguage = detectorType.GetMethod("DetectLanguageWithRules", Member, [typeof(List<string>), typeof(HashSet<Language>)])!
+            .CreateDelegate<Func<LanguageDetector, List<string>, HashSet<Language>, Language>>();
+        _ruleCandidates = detectorType.GetMethod("FilterLanguagesByRules", Member, [typeof(List<string>), typeof(HashSet<Language>)])!
+            .CreateDelegate<Func<LanguageDetector, List<string>, HashSet<Language>, HashSet<Language>>>();
+        var languagesField = detectorType.GetField("_languages", Member)!;
+        _languagesOf = detector => (HashSet<Language>)languagesField.GetValue(detector)!;
+        var directoryField = detectorType.GetField("_languageModelsDirectory", Member)!;
+        var load = detectorType.GetMethod("LoadLanguageModels", Static)!;
+        string[] cacheNames = ["UnigramLanguageModels", "BigramLanguageModels", "TrigramLanguageModels"];
+        var caches = cacheNames.Select(name => detectorType.GetField(name, Static)!.GetValue(null)!).ToArray();
+
+        var all = LanguageDetectorBuilder.FromAllLanguages().Build();
+        var directory = (string)directoryField.GetValue(all)!;
+        _languages = [.. _languagesOf(all).Order()];
+        _index = _languages.Select((language, i) => (language, i)).ToDictionary(x => x.language, x => x.i);
+        _ngrams = new Dictionary<string, Entry[]>.AlternateLookup<ReadOnlySpan<char>>[3];
+        for (var n = 1; n <= 3; n++)
+        {
+            var lists = new Dictionary<string, List<Entry>>(StringComparer.Ordinal);
+            for (var l = 0; l < _languages.Length; l++)
+            {
+                // Lingua's own cache: the models it would load on demand, loaded now and shared with it.
+                var model = (FrozenDictionary<string, double>)load.Invoke(null, [caches[n - 1], _languages[l], n, directory])!;
+                foreach (var (ngram, probability) in model)
+                {
+                    if (probability <= 0) continue; // Lingua skips these: log only of a positive probability
+                    if (!lists.TryGetValue(ngram, out var list)) lists[ngram] = list = new List<Entry>(4);
+                    list.Add(new Entry(l, Math.Log(probability)));
+                }
+            }
+            var index = new Dictionary<string, Entry[]>(lists.Count, StringComparer.Ordinal);
+            foreach (var (ngram, list) in lists) index[ngram] = [.. list];
+            _ngrams[n - 1] = index.GetAlternateLookup<ReadOnlySpan<char>>();
+        }
+    }
+
+    private static readonly Lazy<LanguageTrigramScorer?> SharedScorer = new(Create, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>The process's scorer (built on first use: the time Lingua takes to load every 1–3-gram model), or null when it cannot bind to Lingua.</summary>
+    public static LanguageTrigramScorer? Shared => SharedScorer.Value;
+
+    /// <summary>Whether the pinned Lingua exposes what the scorer binds to (false: callers fall back to Lingua's public path).</summary>
+    public static bool Available => SharedScorer.Value is not null;
+
+    private static LanguageTrigramScorer? Create()
+    {
+        try
+        {
+            return new LanguageTrigramScorer(typeof(LanguageDetector));
+        }
+        catch (Exception e) when (e is NullReferenceException or ArgumentException or MissingMemberException or InvalidCastException or TargetInvocationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Lingua's best language for <paramref name="text"/> as <paramref name="detector"/> (built from all languages,
+    /// low-accuracy mode or not as <paramref name="lowAccuracy"/> says) would compute it; false when the text takes
+    /// Lingua's high-accuracy 1- to 5-gram path, which the caller leaves to Lingua.
+    /// </summary>
+    public bool TryScore(LanguageDetector detector, string text, bool lowAccuracy, out Best best)
+    {
+        best = default;
+        var cleaned = _cleanUp(text);
+        if (cleaned.Length == 0 || !HasLetter(cleaned)) return true; // every value 0
+        if (!lowAccuracy && cleaned.Length < TrigramsOnlyFrom) return false;
+        var languages = _languagesOf(detector);
+        var words = _splitWords(cleaned);
+        var ruled = _ruleLanguage(detector, words, languages);
+        if (ruled != Language.Unknown)
+        {
+            best = new Best(ruled, 1, false);
+            return true;
+        }
+        var candidates = _ruleCandidates(detector, words, languages);
+        if (candidates.Count == 1)
+        {
+            best = new Best(candidates.Single(), 1, false);
+            return true;
+        }
+        if (cleaned.Length < 3) return true; // low accuracy: every value 0
+        best = ScoreTrigrams(cleaned, candidates);
+        return true;
+    }
+
+    private Best ScoreTrigrams(string cleaned, HashSet<Language> candidates)
+    {
+        var count = _languages.Length;
+        Span<double> sums = stackalloc double[count];
+        Span<int> doneAt = stackalloc int[count];
+        Span<bool> candidate = stackalloc bool[count];
+        sums.Clear();
+        doneAt.Clear();
+        candidate.Clear();
+        foreach (var language in candidates) candidate[_index[language]] = true;
+
+        // The text's distinct trigrams (within runs of letters) in order of first occurrence, each once.
+        var seen = new HashSet<string>(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+        var span = cleaned.AsSpan();
+        var stamp = 0;
+        for (var i = 0; i < span.Length;)
+        {
+            if (!char.IsLetter(span[i]))
+            {
+                i++;
+                continue;
+            }
+            var start = i;
+            while (i < span.Length && char.IsLetter(span[i])) i++;
+            for (var j = start; j + 3 <= i; j++)
+            {
+                var trigram = span.Slice(j, 3);
+                if (!seen.Add(trigram)) continue;
+                stamp++;
+                var pending = candidates.Count;
+                for (var n = 3; n >= 1 && pending > 0; n--)
+                {
+                    if (!_ngrams[n - 1].TryGetValue(trigram[..n], out var entries)) continue;
+                    foreach (var entry in entries)
+                    {
+                        if (!candidate[entry.Language] || doneAt[entry.Language] == stamp) continue;
+                        sums[entry.Language] += entry.LogProbability;
+                        doneAt[entry.Language] = stamp;
+                        pending--;
+                    }
+                }
+            }
+        }
+
+        // Lingua's reading of the sums: candidates in its set's order; exp of each non-zero sum; normalised by their
+        // total, or, when every exp underflows to 0, 1 for the first language of the largest sum.
+        var total = 0.0;
+        var any = false;
+        Language? firstLargestSum = null;
+        var largestSum = double.NegativeInfinity;
+        foreach (var language in candidates)
+        {
+            var sum = sums[_index[language]];
+            if (sum >= 0) continue; // Lingua keeps only negative sums (0: no n-gram known)
+            any = true;
+            total += Math.Exp(sum);
+            if (sum > largestSum)
+            {
+                largestSum = sum;
+                firstLargestSum = language;
+            }
+        }
+        if (!any) return default;
+        if (total == 0) return new Best(firstLargestSum!.Value, 1, false);
+        var bestValue = double.NegativeInfinity;
+        Language bestLanguage = default;
+        var tied = false;
+        foreach (var language in candidates)
+        {
+            var sum = sums[_index[language]];
+            if (sum >= 0) continue;
+            var value = Math.Exp(sum) / total;
+            if (value > bestValue)
+            {
+                bestValue = value;
+                bestLanguage = language;
+                tied = false;
+            }
+            else if (value == bestValue) tied = true;
+        }
+        return new Best(bestLanguage, bestValue, tied);
+    }
+
+    private static bool HasLetter(string text)
+    {
+        foreach (var c in text)
+            if (char.IsLetter(c)) return true;
+        return false;
+    }
+}
