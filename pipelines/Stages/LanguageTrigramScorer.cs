@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using Lingua;
 
 namespace Curation.Pipelines.Stages;
@@ -14,7 +16,8 @@ namespace Curation.Pipelines.Stages;
 /// logarithms in the same order (the text's trigrams in first-occurrence order, as Lingua's insertion-ordered set), so
 /// every probability, and so every answer and score, is bit-identical to Lingua's. Lingua's own text clean-up, word split
 /// and script rules run unchanged (its internal methods, bound once by reflection to the pinned SearchPioneer.Lingua
-/// 2.0.0); texts of the high-accuracy 1- to 5-gram path (under 120 characters) are left to Lingua itself.
+/// 2.0.0; the first rule's per-word verdicts are remembered, then combined as Lingua combines them); texts of the
+/// high-accuracy 1- to 5-gram path (under 120 characters) are left to Lingua itself.
 /// <see cref="Available"/> is false (and the caller uses Lingua's public path) if a Lingua upgrade renamed what it binds.
 /// </summary>
 public sealed class LanguageTrigramScorer
@@ -33,6 +36,17 @@ public sealed class LanguageTrigramScorer
     private readonly Language[] _languages;
     private readonly Dictionary<Language, int> _index;
     private readonly Dictionary<string, Entry[]>.AlternateLookup<ReadOnlySpan<char>>[] _ngrams;
+
+    /// <summary>
+    /// Lingua's script rule's verdict per word (a pure function of the word for an all-language detector), for the first
+    /// <see cref="WordRuleCacheLimit"/> distinct words met: the rule walks every language's unique characters for every
+    /// Latin, Cyrillic or Devanagari character, most of the work left once the trigrams are indexed.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, Language> _wordRules = new(StringComparer.Ordinal);
+    private int _wordRulesCount;
+
+    /// <summary>Distinct words whose rule verdict is remembered (~100 bytes each): a bound on the cache's memory.</summary>
+    public const int WordRuleCacheLimit = 500_000;
 
     /// <summary>One language's log-probability of one n-gram.</summary>
     private readonly record struct Entry(int Language, double LogProbability);
@@ -113,7 +127,7 @@ public sealed class LanguageTrigramScorer
         if (!lowAccuracy && cleaned.Length < TrigramsOnlyFrom) return false;
         var languages = _languagesOf(detector);
         var words = _splitWords(cleaned);
-        var ruled = _ruleLanguage(detector, words, languages);
+        var ruled = languages.Count == _languages.Length ? RuleLanguage(detector, words, languages) : _ruleLanguage(detector, words, languages);
         if (ruled != Language.Unknown)
         {
             best = new Best(ruled, 1, false);
@@ -128,6 +142,34 @@ public sealed class LanguageTrigramScorer
         if (cleaned.Length < 3) return true; // low accuracy: every value 0
         best = ScoreTrigrams(cleaned, candidates);
         return true;
+    }
+
+    /// <summary>
+    /// Lingua's script rule over the words: each word's verdict (a language, or unknown), unknown dropped when under half
+    /// the words; none left: unknown; one: it; Chinese and Japanese: Japanese; else the most frequent verdict, unknown on a tie.
+    /// </summary>
+    private Language RuleLanguage(LanguageDetector detector, List<string> words, HashSet<Language> languages)
+    {
+        var counts = new Dictionary<Language, int>();
+        foreach (var word in words)
+        {
+            if (!_wordRules.TryGetValue(word, out var verdict))
+            {
+                verdict = _ruleLanguage(detector, [word], languages); // one word: its own verdict
+                if (Volatile.Read(ref _wordRulesCount) < WordRuleCacheLimit && _wordRules.TryAdd(word, verdict))
+                    Interlocked.Increment(ref _wordRulesCount);
+            }
+            CollectionsMarshal.GetValueRefOrAddDefault(counts, verdict, out _)++;
+        }
+        if (counts.GetValueOrDefault(Language.Unknown) < 0.5 * words.Count) counts.Remove(Language.Unknown);
+        switch (counts.Count)
+        {
+            case 0: return Language.Unknown;
+            case 1: return counts.Keys.Single();
+            case 2 when counts.ContainsKey(Language.Chinese) && counts.ContainsKey(Language.Japanese): return Language.Japanese;
+        }
+        var top = counts.MaxBy(c => c.Value);
+        return counts.Count(c => c.Value == top.Value) > 1 ? Language.Unknown : top.Key;
     }
 
     private Best ScoreTrigrams(string cleaned, HashSet<Language> candidates)
