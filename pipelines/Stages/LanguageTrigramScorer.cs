@@ -11,9 +11,9 @@ namespace Curation.Pipelines.Stages;
 /// mode, every text in low-accuracy mode): the same arithmetic over the same models, organised for speed. Lingua asks
 /// each candidate language's model for each trigram of the text (and its bigram and unigram prefixes where the trigram
 /// is unknown): ~45 Latin-script languages × ~300 trigrams × 1–3 lookups per document. This scorer holds one index of
-/// every language's 1-, 2- and 3-gram log-probabilities keyed by n-gram (built once per process from the very models
-/// Lingua loaded), so each trigram costs 1–3 lookups for all languages at once. Each language's sum adds the same
-/// logarithms in the same order (the text's trigrams in first-occurrence order, as Lingua's insertion-ordered set), so
+/// every language's 1-, 2- and 3-gram log-probabilities keyed by n-gram (built once per process from Lingua's own model
+/// files), so each trigram costs 1–3 lookups for all languages at once. Each language's sum adds the same logarithms in
+/// the same order (the text's trigrams in first-occurrence order, as Lingua's insertion-ordered set), so
 /// every probability, and so every answer and score, is bit-identical to Lingua's. Lingua's own text clean-up, word split
 /// and script rules run unchanged (its internal methods, bound once by reflection to the pinned SearchPioneer.Lingua
 /// 2.0.0; the first rule's per-word verdicts are remembered, then combined as Lingua combines them); texts of the
@@ -65,9 +65,7 @@ public sealed class LanguageTrigramScorer
         var languagesField = detectorType.GetField("_languages", Member)!;
         _languagesOf = detector => (HashSet<Language>)languagesField.GetValue(detector)!;
         var directoryField = detectorType.GetField("_languageModelsDirectory", Member)!;
-        var load = detectorType.GetMethod("LoadLanguageModels", Static)!;
-        string[] cacheNames = ["UnigramLanguageModels", "BigramLanguageModels", "TrigramLanguageModels"];
-        var caches = cacheNames.Select(name => detectorType.GetField(name, Static)!.GetValue(null)!).ToArray();
+        var read = detectorType.GetMethod("ReadLanguageModel", Static, [typeof(Language), typeof(int), typeof(string)])!;
 
         var all = LanguageDetectorBuilder.FromAllLanguages().Build();
         var directory = (string)directoryField.GetValue(all)!;
@@ -76,27 +74,26 @@ public sealed class LanguageTrigramScorer
         _ngrams = new Dictionary<string, Entry[]>.AlternateLookup<ReadOnlySpan<char>>[3];
         for (var n = 1; n <= 3; n++)
         {
-            var lists = new Dictionary<string, List<Entry>>(StringComparer.Ordinal);
-            for (var l = 0; l < _languages.Length; l++)
-            {
-                // Lingua's own cache: the models it would load on demand, loaded now and shared with it.
-                var model = (FrozenDictionary<string, double>)load.Invoke(null, [caches[n - 1], _languages[l], n, directory])!;
+            // Read straight from Lingua's model files, not through its cache: the models are garbage once indexed, and
+            // Lingua's cache fills only with what its own path (short texts) asks for.
+            var models = _languages.Select(language => (FrozenDictionary<string, double>)read.Invoke(null, [language, n, directory])!).ToArray();
+            var sizes = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var model in models)
                 foreach (var (ngram, probability) in model)
-                {
-                    if (probability <= 0) continue; // Lingua skips these: log only of a positive probability
-                    if (!lists.TryGetValue(ngram, out var list)) lists[ngram] = list = new List<Entry>(4);
-                    list.Add(new Entry(l, Math.Log(probability)));
-                }
-            }
-            var index = new Dictionary<string, Entry[]>(lists.Count, StringComparer.Ordinal);
-            foreach (var (ngram, list) in lists) index[ngram] = [.. list];
+                    if (probability > 0) CollectionsMarshal.GetValueRefOrAddDefault(sizes, ngram, out _)++; // Lingua takes logs of positive ones only
+            var index = new Dictionary<string, Entry[]>(sizes.Count, StringComparer.Ordinal);
+            foreach (var (ngram, size) in sizes) index[ngram] = new Entry[size];
+            sizes.Clear();
+            for (var l = 0; l < models.Length; l++)
+                foreach (var (ngram, probability) in models[l])
+                    if (probability > 0) index[ngram][CollectionsMarshal.GetValueRefOrAddDefault(sizes, ngram, out _)++] = new Entry(l, Math.Log(probability));
             _ngrams[n - 1] = index.GetAlternateLookup<ReadOnlySpan<char>>();
         }
     }
 
     private static readonly Lazy<LanguageTrigramScorer?> SharedScorer = new(Create, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    /// <summary>The process's scorer (built on first use: the time Lingua takes to load every 1–3-gram model), or null when it cannot bind to Lingua.</summary>
+    /// <summary>The process's scorer (built on first use: the time Lingua takes to read every 1–3-gram model), or null when it cannot bind to Lingua.</summary>
     public static LanguageTrigramScorer? Shared => SharedScorer.Value;
 
     /// <summary>Whether the pinned Lingua exposes what the scorer binds to (false: callers fall back to Lingua's public path).</summary>
