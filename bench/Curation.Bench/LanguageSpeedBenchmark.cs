@@ -27,6 +27,18 @@ public static class LanguageSpeedBenchmark
         Console.WriteLine($"corpora:  {prose.Length:N0} generated prose documents (mean {prose.Average(t => t.Length):0} chars, as `sizing`); " +
                           $"{real.Length:N0} real documents in many scripts (mean {real.Average(t => t.Length):0} chars; demo corpus, .mo catalogs, man pages); maxChars {spec.MaxChars}");
 
+        Measure.Settle();
+        var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
+        var build = Stopwatch.StartNew();
+        if (LanguageTrigramScorer.Shared is null)
+        {
+            Console.WriteLine("FAILED: the trigram scorer could not bind to Lingua");
+            return Task.FromResult(1);
+        }
+        var buildSeconds = build.Elapsed.TotalSeconds;
+        Measure.Settle();
+        Console.WriteLine($"index:    the trigram scorer's index of every language's 1-3-grams: {(GC.GetTotalMemory(forceFullCollection: true) - heapBefore) / Measure.MiB:N0} MiB " +
+                          $"of managed heap, built in {buildSeconds:0.0} s");
         var load = Stopwatch.StartNew();
         LanguageIdentifier.Preload();
         Console.WriteLine($"preload:  {load.Elapsed.TotalSeconds:0.0} s to load every model the stage can use ({Environment.WorkingSet / Measure.MiB:N0} MiB working set)");
