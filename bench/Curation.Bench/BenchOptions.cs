@@ -68,6 +68,9 @@ public sealed record BenchOptions
     /// <summary><c>language</c>: labelled paragraphs per language (languages with fewer are left out; at least 20 must remain).</summary>
     public int LanguageDocs { get; init; } = 200;
 
+    /// <summary><c>language-speed</c>: documents of each corpus (generated prose; real text in many scripts).</summary>
+    public int LanguageSpeedDocs { get; init; } = 3000;
+
     /// <summary><c>embed --model static</c>: the static embedders against the transformer instead of the stage-vs-bare comparison.</summary>
     public string? Model { get; init; }
 
@@ -113,6 +116,7 @@ public sealed record BenchOptions
             options = args[i] switch
             {
                 "--docs" => options with { Docs = Next("--docs") },
+                "--language-speed-docs" => options with { LanguageSpeedDocs = Next("--language-speed-docs") },
                 "--rows" => options with { Rows = Next("--rows") },
                 "--threads" => options with { Threads = Next("--threads") },
                 "--shard-mb" => options with { ShardMiB = Next("--shard-mb") },

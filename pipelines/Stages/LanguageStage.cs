@@ -125,6 +125,13 @@ public static class LanguageIdentifier
     /// <summary>The code the stage writes for an accepted spelling (e.g. <c>deu</c> → <c>de</c>).</summary>
     public static string Canonical(string code) => Known[code.Trim().ToLowerInvariant()];
 
+    /// <summary>Loads every model either detector can use now (all 75 languages, 1- to 5-grams: ~2.3 GiB) and builds the trigram scorer, instead of on first use.</summary>
+    public static void Preload()
+    {
+        LanguageDetectorBuilder.FromAllLanguages().WithPreloadedLanguageModels().Build();
+        _ = LanguageTrigramScorer.Shared;
+    }
+
     /// <summary>
     /// The language of <paramref name="text"/>: the first <paramref name="maxChars"/> characters are read; fewer than
     /// <paramref name="minLetters"/> letters, or a tie between the best two languages, answer <c>und</c> with score 0.
@@ -135,6 +142,8 @@ public static class LanguageIdentifier
         var sample = Prefix(text, maxChars);
         if (Letters(sample, minLetters) < minLetters) return new Answer(Undetermined, 0);
         var detector = lowAccuracy ? LowAccuracyDetector.Value : Detector.Value;
+        if (LanguageTrigramScorer.Shared is { } scorer && scorer.TryScore(detector, sample, lowAccuracy, out var scored))
+            return scored.Value <= 0 || scored.Tied ? new Answer(Undetermined, 0) : new Answer(Codes[scored.Language], Math.Round(scored.Value, 6));
         using var values = detector.ComputeLanguageConfidenceValues(sample).GetEnumerator();
         if (!values.MoveNext() || values.Current.Value <= 0) return new Answer(Undetermined, 0);
         var best = values.Current;
