@@ -144,19 +144,26 @@ public sealed class LocalFolderStore : IObjectStore
         }
     }
 
+    /// <summary>
+    /// The object's confined path and a fresh part in the temp folder; a create-only write fails fast here, before anything
+    /// is produced (the check is repeated under the lock at commit time).
+    /// </summary>
+    private (string Path, string TempPath) PrepareWrite(string key, WriteCondition condition)
+    {
+        ObjectKeys.Validate(key);
+        var path = PathOf(key);
+        CheckConfined(key, path);
+        if (condition.Kind == WriteConditionKind.CreateOnly && File.Exists(path))
+            throw new ObjectAlreadyExistsException(Location, key);
+        EnsureTempFolder();
+        return (path, Path.Combine(_tempRoot, $"{Guid.NewGuid():N}.part"));
+    }
+
     public async Task<ObjectInfo> WriteAsync(string key, Func<Stream, CancellationToken, Task> produce, WriteCondition condition,
         CancellationToken cancellationToken = default)
     {
-        ObjectKeys.Validate(key);
         ArgumentNullException.ThrowIfNull(produce);
-        var path = PathOf(key);
-        CheckConfined(key, path);
-        // Fail fast before producing anything; the check is repeated under the lock at commit time.
-        if (condition.Kind == WriteConditionKind.CreateOnly && File.Exists(path))
-            throw new ObjectAlreadyExistsException(Location, key);
-
-        EnsureTempFolder();
-        var tempPath = Path.Combine(_tempRoot, $"{Guid.NewGuid():N}.part");
+        var (path, tempPath) = PrepareWrite(key, condition);
         // Held open (and so locked) until it is renamed into place: a part nobody holds is a dead writer's (see SweepOrphanedParts).
         var temp = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, WriteBufferSize, FileOptions.Asynchronous);
         try
@@ -184,15 +191,8 @@ public sealed class LocalFolderStore : IObjectStore
     /// </summary>
     public Task<ObjectInfo> WriteFileAsync(string key, ILocalFile file, WriteCondition condition, CancellationToken cancellationToken = default)
     {
-        ObjectKeys.Validate(key);
         ArgumentNullException.ThrowIfNull(file);
-        var path = PathOf(key);
-        CheckConfined(key, path);
-        if (condition.Kind == WriteConditionKind.CreateOnly && File.Exists(path))
-            throw new ObjectAlreadyExistsException(Location, key);
-
-        EnsureTempFolder();
-        var tempPath = Path.Combine(_tempRoot, $"{Guid.NewGuid():N}.part");
+        var (path, tempPath) = PrepareWrite(key, condition);
         if (!file.TryMoveTo(tempPath)) return WriteAsync(key, file.CopyToAsync, condition, cancellationToken);
         try
         {
