@@ -29,24 +29,19 @@ internal sealed partial class KMeansPhases
         float[] panels = [], row = [];
         var dimensions = 0;
         var decoded = 0;
-        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
+        await ForEachSampleRowAsync(task, (shard, sampled) =>
         {
-            await using var input = await task.Job.Data.OpenReadAsync(SampleKey(task, shard), cancellationToken).ConfigureAwait(false);
-            var current = shard;
-            await EmbeddingFile.ForEachRowAsync(input, sampled =>
+            if (!columnOf.TryGetValue((shard, sampled.Row), out var column)) return;
+            if (panels.Length == 0)
             {
-                if (!columnOf.TryGetValue((current, sampled.Row), out var column)) return;
-                if (panels.Length == 0)
-                {
-                    dimensions = sampled.Dimensions;
-                    panels = new float[VectorKernels.PackedLength(kept.Length, dimensions)];
-                    row = new float[dimensions];
-                }
-                sampled.DecodeInto(row);
-                VectorKernels.PackColumn(row, panels, column);
-                decoded++;
-            }, cancellationToken).ConfigureAwait(false);
-        }
+                dimensions = sampled.Dimensions;
+                panels = new float[VectorKernels.PackedLength(kept.Length, dimensions)];
+                row = new float[dimensions];
+            }
+            sampled.DecodeInto(row);
+            VectorKernels.PackColumn(row, panels, column);
+            decoded++;
+        }, cancellationToken).ConfigureAwait(false);
         if (decoded != kept.Length)
             throw new InvalidOperationException($"{stage}: the sample files hold {decoded:N0} of the {kept.Length:N0} rows init chose; they changed under it.");
         return (panels, kept.Length, dimensions);
@@ -60,23 +55,29 @@ internal sealed partial class KMeansPhases
         float[] sample = [];
         var dimensions = 0;
         var at = 0;
+        await ForEachSampleRowAsync(task, (shard, row) =>
+        {
+            if (!cut.Keeps(KMeansInitSample.KeyOf(row.Id, Seed(task)), shard, row.Row)) return;
+            if (sample.Length == 0)
+            {
+                dimensions = row.Dimensions;
+                sample = new float[(long)cut.Kept * dimensions];
+            }
+            ids.Add(row.Id);
+            row.DecodeInto(sample.AsSpan(at, dimensions));
+            at += dimensions;
+        }, cancellationToken).ConfigureAwait(false);
+        return (ids, sample, dimensions);
+    }
+
+    /// <summary>Every row of every shard's sample file, shard by shard in row order, a row group at a time.</summary>
+    private async Task ForEachSampleRowAsync(TaskContext task, Action<int, EmbeddingRow> visit, CancellationToken cancellationToken)
+    {
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
         {
             await using var input = await task.Job.Data.OpenReadAsync(SampleKey(task, shard), cancellationToken).ConfigureAwait(false);
             var current = shard;
-            await EmbeddingFile.ForEachRowAsync(input, row =>
-            {
-                if (!cut.Keeps(KMeansInitSample.KeyOf(row.Id, Seed(task)), current, row.Row)) return;
-                if (sample.Length == 0)
-                {
-                    dimensions = row.Dimensions;
-                    sample = new float[(long)cut.Kept * dimensions];
-                }
-                ids.Add(row.Id);
-                row.DecodeInto(sample.AsSpan(at, dimensions));
-                at += dimensions;
-            }, cancellationToken).ConfigureAwait(false);
+            await EmbeddingFile.ForEachRowAsync(input, row => visit(current, row), cancellationToken).ConfigureAwait(false);
         }
-        return (ids, sample, dimensions);
     }
 }
