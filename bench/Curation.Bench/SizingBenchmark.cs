@@ -40,7 +40,8 @@ public static class SizingBenchmark
         var idle = MemoryPeaks.Resident() ?? Environment.WorkingSet;
         Console.WriteLine($"idle:     {Measure.Size(idle)} resident before the job (runtime, corpus generator's leftovers)");
         var run = await ExactBenchmark.RunJobAsync(spec, Path.Combine(root, "data"), threads, peaks: true, ended: phase =>
-            Console.WriteLine($"  {phase.Name,-32} {phase.WallSeconds,8:0.00} s, peak RSS {Measure.Size(phase.PeakRss)}, heap {Measure.Size(phase.PeakManaged)}; {HeapAfterLastCollection()}"));
+            Console.WriteLine($"  {phase.Name,-32} {phase.WallSeconds,8:0.00} s, peak RSS {Measure.Size(phase.PeakRss)}, heap {Measure.Size(phase.PeakManaged)}, " +
+                              $"allocated {Measure.Size(phase.Allocated)} (gen 0/1/2 collections {phase.Collections.Gen0}/{phase.Collections.Gen1}/{phase.Collections.Gen2}); {HeapAfterLastCollection()}"));
         var kernel = MemoryPeaks.KernelPeak() is not null;
 
         Console.WriteLine();

@@ -4,7 +4,6 @@ using System.Runtime.InteropServices;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
-using Curation.Pipelines.Storage;
 using Curation.Pipelines.Text;
 
 namespace Curation.Pipelines.Stages;
@@ -58,12 +57,16 @@ public sealed partial class LineDedupStage
             if (entry.SpansShards) entry.Candidates!.ForEach(Need);
             else if (isNew) Need(entry.Keeper);
         }
+        // Every shard is asked for a few ids: each object is read front to back for just those (not held whole).
         var ids = new Dictionary<(int Shard, int Rank), string>();
         foreach (var (shard, wanted) in needed)
         {
             var key = IdsKey(task, shard);
-            var ranked = new RankedIds(await task.Job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false), key);
-            foreach (var rank in wanted) ids[(shard, rank)] = ranked[rank];
+            var ranks = wanted.Order().ToArray();
+            string[] found;
+            await using (var input = await task.Job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false))
+                found = await RankedIds.ReadAsync(input, key, ranks, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < ranks.Length; i++) ids[(shard, ranks[i])] = found[i];
         }
         foreach (var hash in toResolve) CollectionsMarshal.GetValueRefOrNullRef(entries, hash).Resolve(keep, ids);
 
