@@ -62,9 +62,12 @@ public sealed partial class SizingBenchmarkTests
         Assert.All(rows.Values, r => Assert.InRange(Bytes(r.Groups["rss"].Value), 20L << 20, 4L << 30));
         Assert.All(rows.Values.Where(r => r.Groups["phase"].Value != "plan"), r => Assert.NotEqual("-", r.Groups["heap"].Value));
 
-        // Each phase (plan aside) also printed a line as it ended, before the table, with the heap the last collection left.
+        // Each phase (plan aside) also printed a line as it ended, before the table, with what it allocated, its collections
+        // and the heap the last collection left; the read parses every document, so it allocates.
         foreach (var phase in rows.Keys.Where(p => p != "plan"))
-            Assert.Matches($@"(?m)^  {Regex.Escape(phase)}\s+[\d.]+ s, peak RSS [\d.]+ (MiB|GiB), heap [\d.]+ (MiB|GiB); after the last GC \(#\d+, gen\d\): heap [\d.]+ (MiB|GiB) \(large objects ", output);
+            Assert.Matches($@"(?m)^  {Regex.Escape(phase)}\s+[\d.]+ s, peak RSS [\d.]+ (MiB|GiB), heap [\d.]+ (MiB|GiB), allocated [\d.]+ (MiB|GiB) " +
+                           @"\(gen 0/1/2 collections \d+/\d+/\d+\); after the last GC \(#\d+, gen\d\): heap [\d.]+ (MiB|GiB) \(large objects ", output);
+        Assert.Matches(@"(?m)^  00-read/read\s+[\d.]+ s, .*, allocated (?!0\.0 MiB)[\d.]+ (MiB|GiB) ", output);
         Assert.True(output.IndexOf("  04-output/write ", StringComparison.Ordinal) < output.IndexOf("\n04-output/write ", StringComparison.Ordinal), output);
 
         var whole = WholeRun().Match(output);
