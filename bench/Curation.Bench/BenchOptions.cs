@@ -183,7 +183,7 @@ public sealed record BenchOptions
                              (default: logical cores)
           --shard-mb N       exact: the job's target shard size in MiB (default 16)
           --repetition-docs N  gopher-repetition: documents of each corpus, the sizing corpus' texts and real text in many
-                             scripts (default 10000; --repeat: best of N, default 3)
+                             scripts (default 10000; --repeat: rounds, default 5)
           --embed-docs N     embed: documents of the demo corpus, an evenly spaced subset (default 96 of 2000)
           --model static     embed: static embedders (distilled table, input-row mean) against the transformer,
                              docs/s on the same demo documents and threads (--embed-docs, --threads, --repeat)
