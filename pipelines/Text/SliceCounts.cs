@@ -21,16 +21,11 @@ public sealed class SliceCounts
     {
         _buffer = buffer;
         _entries = 0;
-        var size = _slots.Length;
-        if (size < expected * 2)
-        {
-            size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(64, expected * 2));
-            _slots = new int[size];
-        }
-        else
-        {
-            Array.Clear(_slots);
-        }
+        // Twice the slots expected; a table left large by a long document shrinks again, so that clearing it stays
+        // proportional to the document at hand.
+        var size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(64, expected * 2));
+        if (_slots.Length < size || _slots.Length > size * 8) _slots = new int[size];
+        else Array.Clear(_slots);
     }
 
     /// <summary>Counts one occurrence of <c>buffer[start..start+length)</c>; true when it is the first.</summary>
