@@ -62,6 +62,9 @@ public sealed record BenchOptions
     /// <summary>Size in MiB of <c>record</c>'s one record.</summary>
     public int RecordMiB { get; init; } = 60;
 
+    /// <summary><c>gopher-repetition</c>: documents of each corpus (the sizing corpus' texts; real text in many scripts).</summary>
+    public int RepetitionDocs { get; init; } = 10_000;
+
     /// <summary>Documents of <c>train-tokenize</c>'s multilingual corpus (demo corpus + installed translations).</summary>
     public int TokenizeDocs { get; init; } = 20_000;
 
@@ -117,6 +120,7 @@ public sealed record BenchOptions
             {
                 "--docs" => options with { Docs = Next("--docs") },
                 "--language-speed-docs" => options with { LanguageSpeedDocs = Next("--language-speed-docs") },
+                "--repetition-docs" => options with { RepetitionDocs = Next("--repetition-docs") },
                 "--rows" => options with { Rows = Next("--rows") },
                 "--threads" => options with { Threads = Next("--threads") },
                 "--shard-mb" => options with { ShardMiB = Next("--shard-mb") },
@@ -178,6 +182,8 @@ public sealed record BenchOptions
           --threads N        exact, embed: tasks of a pipeline phase run at once; exact: threads of the bare loop
                              (default: logical cores)
           --shard-mb N       exact: the job's target shard size in MiB (default 16)
+          --repetition-docs N  gopher-repetition: documents of each corpus, the sizing corpus' texts and real text in many
+                             scripts (default 10000; --repeat: rounds, default 5)
           --embed-docs N     embed: documents of the demo corpus, an evenly spaced subset (default 96 of 2000)
           --model static     embed: static embedders (distilled table, input-row mean) against the transformer,
                              docs/s on the same demo documents and threads (--embed-docs, --threads, --repeat)

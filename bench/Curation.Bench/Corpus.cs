@@ -38,21 +38,7 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
                     file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
                 }
 
-                var roll = plan.Next(1000);
-                string kind, text;
-                if (roll < 200 && originals.Count > 0)
-                {
-                    var original = Original(gen, originals[plan.Next(originals.Count)]);
-                    (kind, text) = Variant(plan, original);
-                }
-                else if (roll < 230) (kind, text) = LowQuality(plan);
-                else if (roll < 233) (kind, text) = ("blank", plan.Next(2) == 0 ? "   " : "\u200B\t \u00AD");
-                else
-                {
-                    kind = "original";
-                    text = Original(gen, doc);
-                    originals.Add(doc);
-                }
+                var (kind, text) = Next(gen, plan, originals, doc);
                 planted[kind] = planted.GetValueOrDefault(kind) + 1;
                 chars += text.Length;
 
@@ -76,6 +62,26 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
             file?.Dispose();
         }
         return new Corpus(folder, files, documents, bytes, chars, planted);
+    }
+
+    /// <summary>The texts <see cref="Generate"/> writes for the same arguments, in memory (kind and text of each document).</summary>
+    public static IEnumerable<(string Kind, string Text)> Texts(int documents, int seed)
+    {
+        var gen = new TextGen(seed);
+        var plan = new Random(seed);
+        var originals = new List<int>(documents);
+        for (var doc = 0; doc < documents; doc++) yield return Next(gen, plan, originals, doc);
+    }
+
+    /// <summary>Document <paramref name="doc"/>: a planted duplicate of an earlier original, a low-quality or blank one, or an original.</summary>
+    private static (string Kind, string Text) Next(TextGen gen, Random plan, List<int> originals, int doc)
+    {
+        var roll = plan.Next(1000);
+        if (roll < 200 && originals.Count > 0) return Variant(plan, Original(gen, originals[plan.Next(originals.Count)]));
+        if (roll < 230) return LowQuality(plan);
+        if (roll < 233) return ("blank", plan.Next(2) == 0 ? "   " : "\u200B\t \u00AD");
+        originals.Add(doc);
+        return ("original", Original(gen, doc));
     }
 
     /// <summary>The text of original document <paramref name="doc"/>: a pure function of the seed and the number.</summary>

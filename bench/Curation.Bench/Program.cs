@@ -21,6 +21,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["decontaminate"] = DecontaminateBenchmark.RunAsync, // a 1,000,000-13-gram evaluation index against a streamed corpus; by name only
     ["train-tokenize"] = TrainTokenizeBenchmark.RunAsync,
     ["language"] = LanguageBenchmark.RunAsync, // Lingua vs franc (node) on ≥ 20 languages × 200 man-page paragraphs (apt-get download once)
+    ["gopher-repetition"] = GopherRepetitionBenchmark.RunAsync, // the gopher_repetition check vs its pre-issue-20 reference on the sizing corpus and real text in many scripts: docs/s per core
     ["language-speed"] = LanguageSpeedBenchmark.RunAsync, // the language stage vs a bare Lingua loop on generated prose and real text in many scripts: docs/s per core
     ["kmeans"] = KMeansBenchmark.RunAsync, // several minutes at its default size: run by name only, not part of `all`
     ["static-recipes"] = StaticRecipesBenchmark.RunAsync, // recipe and candidate-rule variants on the cascade corpora: minutes, by name only

@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using System.Runtime.InteropServices;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Text;
@@ -74,7 +74,7 @@ public sealed record GopherRepetitionStageSpec : DocumentStageSpec, IThresholded
 }
 
 /// <summary>Applies the rules in datatrove's order; the first failure names the drop reason.</summary>
-public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec spec) : IDocumentTransform
+public sealed class GopherRepetitionTransform(GopherRepetitionStageSpec spec) : IDocumentTransform
 {
     public const string DupParaFrac = "dup_para_frac";
     public const string DupParaCharFrac = "dup_para_char_frac";
@@ -94,10 +94,11 @@ public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec 
 
     public void Process(RecordBatch batch, DropCollector drops)
     {
+        var scratch = new Scratch();
         for (var row = 0; row < batch.RowCount; row++)
         {
             var outcome = new RuleOutcome();
-            Evaluate(batch.Texts[row], outcome);
+            Evaluate(batch.Texts[row], outcome, scratch);
             outcome.Apply(drops, row);
         }
     }
@@ -105,12 +106,20 @@ public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec 
     public (string Reason, string Detail)? Check(string text)
     {
         var outcome = new RuleOutcome();
-        Evaluate(text, outcome);
+        Evaluate(text, outcome, new Scratch());
         return outcome.Drop;
     }
 
+    /// <summary>What one thread reuses from document to document: the word split, the n-grams and the slice counts.</summary>
+    private sealed class Scratch
+    {
+        public readonly List<Word> Tokens = [];
+        public readonly WordNGrams Grams = new();
+        public readonly SliceCounts Slices = new();
+    }
+
     /// <summary>The fraction rules (thresholded: run past the first failure until settled), then the n-gram rules.</summary>
-    private void Evaluate(string text, RuleOutcome outcome)
+    private void Evaluate(string text, RuleOutcome outcome, Scratch scratch)
     {
         if (text.Length == 0)
         {
@@ -119,46 +128,43 @@ public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec 
         }
         double length = text.Length;
 
-        var paragraphs = ParagraphBreak().Split(text.Trim());
-        var (paraDups, paraChars) = Repetition.Duplicates(paragraphs);
-        Fraction(outcome, _paraFrac, paraDups / (double)paragraphs.Length, spec.DupParaFrac, DupParaFrac, "repeated paragraphs");
+        var (paragraphs, paraDups, paraChars) = Repetition.Paragraphs(text, scratch.Slices);
+        Fraction(outcome, _paraFrac, paraDups / (double)paragraphs, spec.DupParaFrac, DupParaFrac, "repeated paragraphs");
         Fraction(outcome, _paraCharFrac, paraChars / length, spec.DupParaCharFrac, DupParaCharFrac, "characters in repeated paragraphs");
         if (outcome.Settled) return;
 
-        var lines = LineBreaks().Split(text);
-        var (lineDups, lineChars) = Repetition.Duplicates(lines);
-        Fraction(outcome, _lineFrac, lineDups / (double)lines.Length, spec.DupLineFrac, DupLineFrac, "repeated lines");
+        var (lines, lineDups, lineChars) = Repetition.Lines(text, scratch.Slices);
+        Fraction(outcome, _lineFrac, lineDups / (double)lines, spec.DupLineFrac, DupLineFrac, "repeated lines");
         Fraction(outcome, _lineCharFrac, lineChars / length, spec.DupLineCharFrac, DupLineCharFrac, "characters in repeated lines");
         if (outcome.Settled) return;
-        if (NGrams(text) is { } failed) outcome.Rule(true, failed.Reason, () => failed.Detail);
+        if (NGrams(text, scratch) is { } failed) outcome.Rule(true, failed.Reason, () => failed.Detail);
     }
 
     private static void Fraction(RuleOutcome outcome, ThresholdMeasure? measure, double measured, double? max, string reason, string what) =>
         outcome.Rule(measure, measured, max is { } m && measured > m, reason, () => Over(measured, max, reason, what)!.Value.Detail);
 
-    /// <summary>The first n-gram rule the text fails.</summary>
-    private (string Reason, string Detail)? NGrams(string text)
+    /// <summary>The first n-gram rule the text fails. One word split and one set of n-gram buffers serve every n.</summary>
+    private (string Reason, string Detail)? NGrams(string text, Scratch scratch)
     {
         double length = text.Length;
 
-        var tokens = new List<Word>();
-        Words.Split(text, tokens);
-        var words = tokens.Select(w => w.In(text).ToString()).ToList();
-        var glued = tokens.Select(w => Scripts.IsUnspaced(w.Script)).ToList();
+        Words.Split(text, scratch.Tokens);
+        var grams = scratch.Grams;
+        grams.Load(text, CollectionsMarshal.AsSpan(scratch.Tokens));
         // Per-character units of Chinese, Japanese, Thai…: an n-gram of n words spans about n × units-per-word of them.
         var units = Scripts.UnitsPerWord(Scripts.Dominant(text));
         foreach (var limit in spec.TopNGrams)
         {
             var n = limit.N * units;
-            if (words.Count < n) continue;
-            if (Over(Repetition.TopNGramChars(words, n, glued) / length, limit.MaxFraction, TopNGram(limit.N), $"characters in the top {Gram(limit.N, n)}") is { } e)
-                return e;
+            if (grams.Count < n) continue;
+            var measured = grams.TopNGramChars(n) / length;
+            if (measured > limit.MaxFraction) return Over(measured, limit.MaxFraction, TopNGram(limit.N), $"characters in the top {Gram(limit.N, n)}");
         }
         foreach (var limit in spec.DupNGrams)
         {
             var n = limit.N * units;
-            if (Over(Repetition.DuplicatedNGramChars(words, n) / length, limit.MaxFraction, DuplicatedNGrams(limit.N), $"characters in duplicated {Gram(limit.N, n)}s") is { } f)
-                return f;
+            var measured = grams.DuplicatedNGramChars(n) / length;
+            if (measured > limit.MaxFraction) return Over(measured, limit.MaxFraction, DuplicatedNGrams(limit.N), $"characters in duplicated {Gram(limit.N, n)}s");
         }
         return null;
     }
@@ -169,10 +175,4 @@ public sealed partial class GopherRepetitionTransform(GopherRepetitionStageSpec 
         max is { } m && measured > m
             ? (reason, $"{what} {RuleSetChecks.Show(measured)} > {RuleSetChecks.Show(m)}")
             : null;
-
-    [GeneratedRegex(@"\n{2,}")]
-    private static partial Regex ParagraphBreak();
-
-    [GeneratedRegex(@"\n+")]
-    private static partial Regex LineBreaks();
 }

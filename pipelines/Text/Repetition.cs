@@ -23,64 +23,74 @@ public static class Repetition
     }
 
     /// <summary>
+    /// Paragraphs of <paramref name="text"/>: the text trimmed of white space at both ends, split at every run of two or
+    /// more newlines (one element when there is none, an empty one for an empty text). How many, how many equal an
+    /// earlier one, and their characters; no string is made (<paramref name="scratch"/> counts slices of the text).
+    /// </summary>
+    public static (int Elements, int Duplicates, long Chars) Paragraphs(string text, SliceCounts scratch)
+    {
+        int start = 0, end = text.Length;
+        while (start < end && char.IsWhiteSpace(text[start])) start++;
+        while (end > start && char.IsWhiteSpace(text[end - 1])) end--;
+        return Split(text, start, end, minBreak: 2, scratch);
+    }
+
+    /// <summary>Lines of <paramref name="text"/>: split at every run of newlines (as <see cref="Paragraphs"/>, untrimmed).</summary>
+    public static (int Elements, int Duplicates, long Chars) Lines(string text, SliceCounts scratch) =>
+        Split(text, 0, text.Length, minBreak: 1, scratch);
+
+    /// <summary>The elements of <c>text[start..end)</c> between runs of at least <paramref name="minBreak"/> newlines.</summary>
+    private static (int Elements, int Duplicates, long Chars) Split(string text, int start, int end, int minBreak, SliceCounts scratch)
+    {
+        scratch.Reset(text.AsMemory(), 16);
+        int elements = 0, duplicates = 0;
+        long chars = 0;
+        var span = text.AsSpan();
+        var elementStart = start;
+        var i = start;
+        while (true)
+        {
+            var next = span[i..end].IndexOf('\n');
+            var runStart = next < 0 ? end : i + next;
+            var runEnd = runStart;
+            while (runEnd < end && span[runEnd] == '\n') runEnd++;
+            if (runEnd - runStart >= minBreak || runStart == end)
+            {
+                elements++;
+                var element = span[elementStart..runStart];
+                var hash = System.IO.Hashing.XxHash3.HashToUInt64(System.Runtime.InteropServices.MemoryMarshal.AsBytes(element));
+                if (!scratch.Add(elementStart, element.Length, hash))
+                {
+                    duplicates++;
+                    chars += element.Length;
+                }
+                if (runStart == end) return (elements, duplicates, chars);
+                elementStart = runEnd;
+            }
+            i = runEnd;
+        }
+    }
+
+    /// <summary>
     /// Characters of the most frequent word n-gram (words joined by one space; two units of a script written without
     /// spaces, <paramref name="glued"/>, by none) times its count; 0 when the text has fewer than n words. Ties go to the
-    /// n-gram seen first (Python's <c>Counter.most_common</c>).
+    /// n-gram seen first (Python's <c>Counter.most_common</c>). <see cref="WordNGrams.TopNGramChars"/> for a text's words.
     /// </summary>
     public static long TopNGramChars(IReadOnlyList<string> words, int n, IReadOnlyList<bool>? glued = null)
     {
-        if (words.Count < n) return 0;
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        var firstSeen = new List<string>();
-        var sb = new System.Text.StringBuilder();
-        for (var i = 0; i + n <= words.Count; i++)
-        {
-            sb.Clear();
-            for (var j = i; j < i + n; j++)
-            {
-                if (j > i && !(glued is not null && glued[j - 1] && glued[j])) sb.Append(' ');
-                sb.Append(words[j]);
-            }
-            var gram = sb.ToString();
-            if (counts.TryGetValue(gram, out var c))
-            {
-                counts[gram] = c + 1;
-            }
-            else
-            {
-                counts[gram] = 1;
-                firstSeen.Add(gram);
-            }
-        }
-
-        // The tie rule needs the order of first appearance, not the order in which counts reach the maximum:
-        // in "a b b a" both grams count 2 and "a" wins.
-        var top = firstSeen[0];
-        foreach (var gram in firstSeen)
-            if (counts[gram] > counts[top]) top = gram;
-        return (long)top.Length * counts[top];
+        var grams = new WordNGrams();
+        grams.Load(words, glued);
+        return grams.TopNGramChars(n);
     }
 
     /// <summary>
     /// Characters (words concatenated without spaces) covered by n-grams that repeat an earlier n-gram; after a repeat the
-    /// scan jumps past it, so no character is counted twice.
+    /// scan jumps past it, so no character is counted twice. <see cref="WordNGrams.DuplicatedNGramChars"/> for a text's words.
     /// </summary>
     public static long DuplicatedNGramChars(IReadOnlyList<string> words, int n)
     {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        long repeated = 0;
-        var i = 0;
-        while (i < words.Count - n + 1)
-        {
-            var gram = string.Concat(words.Skip(i).Take(n));
-            if (seen.Add(gram))
-            {
-                i++;
-                continue;
-            }
-            repeated += gram.Length;
-            i += n;
-        }
-        return repeated;
+        var grams = new WordNGrams();
+        grams.Load(words);
+        return grams.DuplicatedNGramChars(n);
     }
 }
