@@ -20,7 +20,10 @@ public sealed partial class SpoolFile : IAsyncDisposable, ILocalFile
         _path = path;
     }
 
-    /// <summary>The file: written before its commit, read (from the moved file, read-only, after a move) after it.</summary>
+    /// <summary>
+    /// The file: written before its commit, read (from the moved file, read-only, after a move) after it. Its asynchronous
+    /// calls complete in place (<see cref="LocalFileStream"/>): a task's writes never hop through the thread pool.
+    /// </summary>
     public FileStream Stream { get; private set; }
 
     public long Length => Stream.Length;
@@ -39,8 +42,8 @@ public sealed partial class SpoolFile : IAsyncDisposable, ILocalFile
         var folder = Folder;
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, $"{Guid.NewGuid():N}.tmp");
-        return new SpoolFile(new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16,
-            FileOptions.DeleteOnClose | FileOptions.Asynchronous), path);
+        return new SpoolFile(new LocalFileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16,
+            FileOptions.DeleteOnClose), path);
     }
 
     public async Task<string> Sha256Async(CancellationToken cancellationToken = default)
@@ -81,7 +84,7 @@ public sealed partial class SpoolFile : IAsyncDisposable, ILocalFile
         _path = null;
         var written = Stream;
         written.Dispose();
-        Stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.Asynchronous);
+        Stream = new LocalFileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
         return true;
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Curation.Pipelines.IO;
 using Microsoft.Extensions.Options;
 
 namespace Curation.Pipelines.Storage;
@@ -124,8 +125,8 @@ public sealed class LocalFolderStore : IObjectStore
         try
         {
             // FileShare.Delete: a concurrent replace or delete must not fail; this reader keeps the version it opened.
-            var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
-                WriteBufferSize, FileOptions.Asynchronous);
+            // A LocalFileStream: its asynchronous reads complete in place instead of hopping through the thread pool.
+            var stream = new LocalFileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, WriteBufferSize);
             try
             {
                 if (_confinedTo is not null) CheckConfined(key, path, OpenedPath(stream) ?? RealPaths.Resolve(path));
@@ -165,7 +166,7 @@ public sealed class LocalFolderStore : IObjectStore
         ArgumentNullException.ThrowIfNull(produce);
         var (path, tempPath) = PrepareWrite(key, condition);
         // Held open (and so locked) until it is renamed into place: a part nobody holds is a dead writer's (see SweepOrphanedParts).
-        var temp = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, WriteBufferSize, FileOptions.Asynchronous);
+        var temp = new LocalFileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, WriteBufferSize);
         try
         {
             await produce(temp, cancellationToken).ConfigureAwait(false);
