@@ -52,6 +52,12 @@ internal static class StaticFitHeldOut
         }
         Console.WriteLine($"training text: {training.Count:N0} documents of the demo corpus (StaticTrainingText), targets cached at {targetsPath}");
 
+        if (options.Variants is { } picked && (picked.Contains(2) || picked.Contains(3)))
+        {
+            RunSamples(options, heldOut, tokenizer, unfitted, shipped, createEmbedder, modelSha, tokens, targets, truthDims, picked.Contains(3) ? 2 : 1);
+            return;
+        }
+
         var bases = new List<(string Name, Func<StaticModel> Build)>
         {
             ("v2 (mean of [CLS] t [SEP], 256, Zipf SIF, sqrt(tf)): the shipped v3 table before its fit", () => unfitted),
@@ -74,6 +80,65 @@ internal static class StaticFitHeldOut
                     fitted, heldOut, tokens, targets, truthDims, options.Threads);
             }
         }
+    }
+
+    /// <summary>
+    /// Idea 1 of issue 17: the training documents plus their sentences (and runs of up to <paramref name="maxRun"/> adjacent
+    /// sentences, <see cref="StaticTrainingSamples"/>) as training rows, each embedded alone by the transformer (cached).
+    /// </summary>
+    private static void RunSamples(BenchOptions options, List<StaticRecipesBenchmark.Corpus> heldOut, WordPieceTokenizer tokenizer, StaticModel unfitted,
+        StaticModel shipped, Func<OnnxEmbedder> createEmbedder, string modelSha, ReadOnlyMemory<int>[] docTokens, float[] docTargets, int truthDims, int maxRun)
+    {
+        var texts = StaticTrainingText.Documents.Select(d => d.Text).ToList();
+        int maxPieces;
+        using (var probe = createEmbedder()) maxPieces = probe.MaxSequenceLength;
+        var cut = docTokens.Count(t => t.Length > maxPieces);
+        Console.WriteLine($"training documents longer than {maxPieces} word pieces (the transformer sees only their start): {cut:N0}");
+        var units = StaticTrainingSamples.Units(texts, t => tokenizer.Tokenize(t).Length, maxRun);
+        var sentences = StaticTrainingSamples.Units(texts, t => tokenizer.Tokenize(t).Length, 1).Count;
+        var unitTokens = units.Select(u => (ReadOnlyMemory<int>)tokenizer.Tokenize(u)).ToArray();
+        Console.WriteLine($"samples (runs of up to {maxRun} sentences): {units.Count:N0} units ({sentences:N0} sentences), {unitTokens.Sum(t => t.Length):N0} word pieces");
+        var unitTargets = new float[units.Count * truthDims];
+        var done = 0;
+        foreach (var count in new[] { sentences, units.Count }.Distinct())
+        {
+            var part = unitTokens[done..count];
+            var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(modelSha + "\n" + string.Join("\u0001", units.Take(count).Skip(done)))))[..16];
+            var path = Path.Combine(Path.GetTempPath(), $"curation-fit-targets-{key}.bin");
+            float[] partTargets;
+            if (File.Exists(path)) partTargets = StaticRecipesBenchmark.ReadFloats(path);
+            else
+            {
+                var clock = Stopwatch.StartNew();
+                using (var embedder = createEmbedder()) partTargets = StaticFit.Targets(embedder, part, null, default);
+                Console.WriteLine($"transformer pass over {part.Length:N0} units ({part.Sum(t => t.Length):N0} word pieces): {clock.Elapsed.TotalSeconds:0.0} s ({Machine.Load()})");
+                StaticRecipesBenchmark.WriteFloats(path, partTargets);
+            }
+            partTargets.CopyTo(unitTargets.AsSpan(done * truthDims));
+            Console.WriteLine($"unit targets {done:N0}..{count:N0} cached at {path}");
+            done = count;
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"=== base: v2, fitted on the training documents plus their sentence units === {Machine.Load()}");
+        Report("no fit", unfitted, heldOut, docTokens, docTargets, truthDims, options.Threads);
+        var sets = new List<(string Name, ReadOnlyMemory<int>[] Tokens, float[] Targets)>
+        {
+            ("documents (v3)", docTokens, docTargets),
+            ($"documents cut to the transformer's {maxPieces} pieces", docTokens.Select(t => t.Length > maxPieces ? t[..maxPieces] : t).ToArray(), docTargets),
+            ($"documents + {sentences:N0} sentences", [.. docTokens, .. unitTokens[..sentences]], [.. docTargets, .. unitTargets.AsSpan(0, sentences * truthDims)]),
+        };
+        if (units.Count > sentences) sets.Add(($"documents + {units.Count:N0} units (runs of ≤ {maxRun} sentences)", [.. docTokens, .. unitTokens], [.. docTargets, .. unitTargets]));
+        if (units.Count > sentences) sets.Add(($"{units.Count:N0} units only", unitTokens, unitTargets));
+        foreach (var (setName, setTokens, setTargets) in sets)
+            foreach (var lambda in new[] { 0.001, 0.01, 0.1 })
+            {
+                if (setName.StartsWith("documents (", StringComparison.Ordinal) && lambda != StaticFit.Lambda) continue;
+                var clock = Stopwatch.StartNew();
+                var fitted = StaticFit.Fit(unfitted, setTokens, setTargets, truthDims, lambda, truthDims);
+                Report(FormattableString.Invariant($"{setName}: ridge λ {lambda}, {fitted.Dimensions} dims (fit {clock.Elapsed.TotalSeconds:0.0} s)"),
+                    fitted, heldOut, docTokens, docTargets, truthDims, options.Threads);
+            }
     }
 
     private static StaticModel TokenState128(Func<OnnxEmbedder> createEmbedder, string modelSha, int vocabulary)
