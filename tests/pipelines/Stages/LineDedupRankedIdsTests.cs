@@ -1,5 +1,6 @@
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Stages;
+using Curation.Pipelines.Tests.IO;
 
 namespace Curation.Pipelines.Tests.Stages;
 
@@ -39,8 +40,8 @@ public sealed class LineDedupRankedIdsTests
     private static Stream Open(byte[] bytes, string kind) => kind switch
     {
         "seekable" => new MemoryStream(bytes, writable: false),
-        "unseekable" => new UnseekableStream(new MemoryStream(bytes, writable: false), maxRead: int.MaxValue),
-        _ => new UnseekableStream(new MemoryStream(bytes, writable: false), maxRead: 7),
+        "unseekable" => new TrickleStream(bytes),
+        _ => new TrickleStream(bytes, chunk: 7),
     };
 
     [Theory]
@@ -124,7 +125,7 @@ public sealed class LineDedupRankedIdsTests
         var ranges = new[] { (0L, 10), (100L, 5), (300_000L, 40_000), (900_000L, 3), ((1L << 20) - 1, 1) };
         foreach (var seekable in new[] { true, false })
         {
-            Stream stream = seekable ? new MemoryStream(bytes, writable: false) : new UnseekableStream(new MemoryStream(bytes, writable: false), maxRead: 1000);
+            Stream stream = seekable ? new MemoryStream(bytes, writable: false) : new TrickleStream(bytes, chunk: 1000);
             await using var input = stream;
             using var reader = new ForwardReader(input, bufferBytes: 4096);
             foreach (var (position, length) in ranges)
@@ -138,28 +139,6 @@ public sealed class LineDedupRankedIdsTests
             else Assert.Equal(bytes.Length, reader.BytesRead);
             await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => reader.ReadAsync(5, new byte[1], CancellationToken.None).AsTask());
             await Assert.ThrowsAsync<EndOfStreamException>(() => reader.ReadAsync(bytes.Length, new byte[1], CancellationToken.None).AsTask());
-        }
-    }
-
-    /// <summary>A stream that cannot seek (nor tell its length) and returns at most <c>maxRead</c> bytes per read.</summary>
-    private sealed class UnseekableStream(Stream inner, int maxRead) : Stream
-    {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, Math.Min(count, maxRead));
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            inner.ReadAsync(buffer[..Math.Min(buffer.Length, maxRead)], cancellationToken);
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) inner.Dispose();
-            base.Dispose(disposing);
         }
     }
 }
