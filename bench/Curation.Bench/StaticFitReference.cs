@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using Curation.Pipelines.Embedding;
+using Curation.Pipelines.Embedding.Static;
+
+namespace Curation.Bench;
+
+/// <summary>
+/// <c>static-fit --variants 4</c> (issue 17, round 7b): the v2 table fitted on <b>more varied training text</b>: the demo
+/// documents (<see cref="StaticTrainingText"/>) plus the shipped reference text (<see cref="StaticReferenceText"/>: API
+/// documentation paragraphs of the Python standard library and of .NET), each unit embedded alone by the transformer
+/// (cached under the temp folder, keyed by the model's and the units' SHA-256). First it proves the reference text
+/// disjoint from the evaluation corpora: every unit and every evaluation paragraph is hashed (SHA-256 of its case-folded
+/// text), and every run of <see cref="Shingle"/> word pieces is compared (word pieces, so unspaced scripts count too); an
+/// evaluation paragraph equal to a unit or sharing such a run with one is left out of the held-out set (the count is
+/// printed), and the shipped v3 fit is scored on that same set, so before and after are measured on the same paragraphs.
+/// </summary>
+internal static class StaticFitReference
+{
+    /// <summary>Word pieces in a run that counts as shared text between a training unit and an evaluation paragraph.</summary>
+    private const int Shingle = 16;
+
+    public static void Run(BenchOptions options, List<StaticRecipesBenchmark.Corpus> heldOut, WordPieceTokenizer tokenizer, StaticModel unfitted,
+        StaticModel shipped, Func<OnnxEmbedder> createEmbedder, string modelSha, ReadOnlyMemory<int>[] docTokens, float[] docTargets, int truthDims,
+        float[]? sentenceTargets, ReadOnlyMemory<int>[]? sentenceTokens)
+    {
+        var units = StaticReferenceText.Units;
+        var unitTokens = units.Select(u => (ReadOnlyMemory<int>)tokenizer.Tokenize(u.Text)).ToArray();
+        Console.WriteLine();
+        Console.WriteLine($"=== round 7b: reference text, {units.Count:N0} units ({string.Join(", ", units.GroupBy(u => u.Licence).Select(g => $"{g.Key} {g.Count():N0}"))}), " +
+                          $"{unitTokens.Sum(t => t.Length):N0} word pieces; {unitTokens.Count(t => t.Length > 510)} longer than 510 === {Machine.Load()}");
+
+        var unitHashes = units.Select(u => Hash(u.Text)).ToHashSet(StringComparer.Ordinal);
+        var unitShingles = new HashSet<UInt128>();
+        foreach (var t in unitTokens) foreach (var s in Shingles(t.Span)) unitShingles.Add(s);
+        var disjoint = new List<StaticRecipesBenchmark.Corpus>();
+        foreach (var corpus in heldOut)
+        {
+            var equal = 0;
+            var shared = 0;
+            var keep = new bool[corpus.Texts.Count];
+            for (var i = 0; i < keep.Length; i++)
+            {
+                var isEqual = unitHashes.Contains(Hash(corpus.Texts[i]));
+                var isShared = Shingles(corpus.Tokens[i].Span).Any(unitShingles.Contains);
+                if (isEqual) equal++;
+                if (isShared) shared++;
+                keep[i] = !isEqual && !isShared;
+            }
+            Console.WriteLine($"disjointness, {corpus.Name}: {equal} of {corpus.Texts.Count:N0} paragraphs equal a reference unit (SHA-256 of the case-folded text), " +
+                              $"{shared} share a run of {Shingle} word pieces with one; {keep.Count(k => k):N0} held out");
+            disjoint.Add(equal + shared == 0 ? corpus : corpus.Subset(i => keep[i], truthDims));
+        }
+
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(modelSha + "\n" + string.Join("\u0001", units.Select(u => u.Text)))))[..16];
+        var path = Path.Combine(Path.GetTempPath(), $"curation-fit-targets-{key}.bin");
+        float[] unitTargets;
+        if (File.Exists(path)) unitTargets = StaticRecipesBenchmark.ReadFloats(path);
+        else
+        {
+            var clock = Stopwatch.StartNew();
+            using (var embedder = createEmbedder()) unitTargets = StaticFit.Targets(embedder, unitTokens, null, default);
+            Console.WriteLine($"transformer pass over {units.Count:N0} reference units ({unitTokens.Sum(t => t.Length):N0} word pieces): {clock.Elapsed.TotalSeconds:0.0} s ({Machine.Load()})");
+            StaticRecipesBenchmark.WriteFloats(path, unitTargets);
+        }
+        Console.WriteLine($"reference targets cached at {path}");
+
+        var sets = new List<(string Name, ReadOnlyMemory<int>[] Tokens, float[] Targets, double[] Lambdas)>
+        {
+            ("documents (v3)", docTokens, docTargets, [StaticFit.Lambda]),
+            ($"documents + {units.Count:N0} reference units", [.. docTokens, .. unitTokens], [.. docTargets, .. unitTargets], [0.001, 0.01, 0.1]),
+            ($"{units.Count:N0} reference units only", unitTokens, unitTargets, [0.01]),
+        };
+        foreach (var licence in units.Select(u => u.Licence).Distinct())
+        {
+            var picked = Enumerable.Range(0, units.Count).Where(i => units[i].Licence == licence).ToArray();
+            sets.Add(($"documents + the {picked.Length:N0} {licence} units", [.. docTokens, .. picked.Select(i => unitTokens[i])],
+                [.. docTargets, .. picked.SelectMany(i => unitTargets.AsSpan(i * truthDims, truthDims).ToArray())], [0.01]));
+        }
+        if (sentenceTargets is not null && sentenceTokens is not null)
+            sets.Add(($"documents + reference units + {sentenceTokens.Length:N0} demo sentences", [.. docTokens, .. unitTokens, .. sentenceTokens],
+                [.. docTargets, .. unitTargets, .. sentenceTargets], [0.01]));
+
+        Console.WriteLine();
+        Console.WriteLine($"=== base: v2, fitted on the demo documents plus the reference text (held out as printed above) === {Machine.Load()}");
+        StaticFitHeldOut.Report("no fit", unfitted, disjoint, docTokens, docTargets, truthDims, options.Threads);
+        foreach (var (setName, setTokens, setTargets, lambdas) in sets)
+            foreach (var lambda in lambdas)
+            {
+                var clock = Stopwatch.StartNew();
+                var fitted = StaticFit.Fit(unfitted, setTokens, setTargets, truthDims, lambda, truthDims);
+                StaticFitHeldOut.Report(FormattableString.Invariant($"{setName}: ridge λ {lambda}, {fitted.Dimensions} dims (fit {clock.Elapsed.TotalSeconds:0.0} s)"),
+                    fitted, disjoint, setTokens, setTargets, truthDims, options.Threads);
+                if (lambda != StaticFit.Lambda || setName.StartsWith("documents (", StringComparison.Ordinal)) continue;
+                // The width the store ships (the table's own, 256): its SHA-256, for the record if this set ships.
+                var reduced = StaticFit.Fit(unfitted, setTokens, setTargets, truthDims, lambda, Math.Min(unfitted.Dimensions, truthDims));
+                using (var sink = Stream.Null) reduced.Write(sink);
+                Console.WriteLine($"   {reduced.Dimensions}-dim table of this fit: SHA-256 {reduced.Sha256}{(reduced.Sha256 == shipped.Sha256 ? " (the shipped table)" : "")}");
+            }
+    }
+
+    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToLowerInvariant())));
+
+    private static IEnumerable<UInt128> Shingles(ReadOnlySpan<int> tokens)
+    {
+        var list = new List<UInt128>();
+        for (var i = 0; i + Shingle <= tokens.Length; i++)
+        {
+            var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(tokens.Slice(i, Shingle));
+            list.Add(System.IO.Hashing.XxHash128.HashToUInt128(bytes));
+        }
+        return list;
+    }
+}
