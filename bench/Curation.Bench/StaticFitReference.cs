@@ -32,8 +32,8 @@ internal static class StaticFitReference
                           $"{unitTokens.Sum(t => t.Length):N0} word pieces; {unitTokens.Count(t => t.Length > 510)} longer than 510 === {Machine.Load()}");
 
         var unitHashes = units.Select(u => Hash(u.Text)).ToHashSet(StringComparer.Ordinal);
-        var unitShingles = new HashSet<UInt128>();
-        foreach (var t in unitTokens) foreach (var s in Shingles(t.Span)) unitShingles.Add(s);
+        var unitShingles = new Dictionary<UInt128, int>();
+        for (var u = 0; u < unitTokens.Length; u++) foreach (var s in Shingles(unitTokens[u].Span)) unitShingles.TryAdd(s, u);
         var disjoint = new List<StaticRecipesBenchmark.Corpus>();
         foreach (var corpus in heldOut)
         {
@@ -43,9 +43,12 @@ internal static class StaticFitReference
             for (var i = 0; i < keep.Length; i++)
             {
                 var isEqual = unitHashes.Contains(Hash(corpus.Texts[i]));
-                var isShared = Shingles(corpus.Tokens[i].Span).Any(unitShingles.Contains);
+                var match = Shingles(corpus.Tokens[i].Span).Select(h => unitShingles.GetValueOrDefault(h, -1)).FirstOrDefault(u => u >= 0, -1);
+                var isShared = match >= 0;
                 if (isEqual) equal++;
-                if (isShared) shared++;
+                if (isShared && ++shared <= 5)
+                    Console.WriteLine($"  shares a run: {corpus.Name} {(corpus.Ids is null ? $"#{i}" : corpus.Ids[i])} and {units[match].Source}: " +
+                                      $"\"{corpus.Texts[i][..Math.Min(100, corpus.Texts[i].Length)].ReplaceLineEndings(" ")}\"");
                 keep[i] = !isEqual && !isShared;
             }
             Console.WriteLine($"disjointness, {corpus.Name}: {equal} of {corpus.Texts.Count:N0} paragraphs equal a reference unit (SHA-256 of the case-folded text), " +
