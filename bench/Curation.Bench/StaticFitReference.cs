@@ -3,12 +3,13 @@ using System.Security.Cryptography;
 using System.Text;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Embedding.Static;
+using Curation.Testing;
 
 namespace Curation.Bench;
 
 /// <summary>
 /// <c>static-fit --variants 4</c> (issue 17, round 7b): the v2 table fitted on <b>more varied training text</b>: the demo
-/// documents (<see cref="StaticTrainingText"/>) plus the shipped reference text (<see cref="StaticReferenceText"/>: API
+/// documents (<see cref="StaticTrainingText"/>) plus the reference text (<see cref="StaticReferenceText"/>: API
 /// documentation paragraphs of the Python standard library and of .NET), each unit embedded alone by the transformer
 /// (cached under the temp folder, keyed by the model's and the units' SHA-256). First it proves the reference text
 /// disjoint from the evaluation corpora: every unit and every evaluation paragraph is hashed (SHA-256 of its case-folded

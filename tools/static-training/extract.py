@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds the static table's reference text (pipelines/Embedding/Static/ReferenceText/reference-text.jsonl).
+"""Builds the static table's reference text (tools/static-training/reference-text.jsonl).
 
 A frozen, deterministic selection of paragraphs of two licensed sources, disjoint in kind from the evaluation corpora
 (Debian /usr/share/doc paragraphs, man pages):

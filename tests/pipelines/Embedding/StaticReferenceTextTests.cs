@@ -9,13 +9,13 @@ namespace Curation.Pipelines.Tests.Embedding;
 /// <summary>The static table's reference text (<see cref="StaticReferenceText"/>): frozen, licensed, disjoint from the demo text.</summary>
 public sealed partial class StaticReferenceTextTests
 {
-    private static string FilePath => Path.Combine(RepositoryRoot.Get(), "pipelines", "Embedding", "Static", "ReferenceText", "reference-text.jsonl");
+    private static string FilePath => StaticReferenceText.FilePath;
 
     [GeneratedRegex(@"\w+")]
     private static partial Regex Word();
 
     [Fact]
-    public void The_compiled_units_are_the_committed_file_in_its_order_and_the_file_is_frozen()
+    public void The_units_are_the_committed_file_in_its_order_and_the_file_is_frozen()
     {
         var lines = File.ReadLines(FilePath).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         var units = StaticReferenceText.Units;
