@@ -43,7 +43,7 @@ public static class StaticFitBenchmark
         var vocabulary = transformer.Tokenizer.VocabularySize;
         var raw = StaticRecipesBenchmark.RawPass(CreateEmbedder, vocabulary, modelSha);
         var shipped = StaticModelStore.Finish(raw, raw.Length / vocabulary, vocabulary, new StaticDistillSettings(shippedFitted.Dimensions), out _);
-        if (options.Variants is null || options.Variants.Contains(0))
+        if (options.Variants is null || options.Variants.Contains(0) || options.Variants.Contains(4))
             StaticFitHeldOut.Run(options, corpora, transformer.Tokenizer, shipped, shippedFitted, CreateEmbedder, modelSha, truthDims);
         if (options.Variants is { } picked && !picked.Contains(1)) return 0;
         Console.WriteLine();

@@ -52,6 +52,13 @@ internal static class StaticFitHeldOut
         }
         Console.WriteLine($"training text: {training.Count:N0} documents of the demo corpus (StaticTrainingText), targets cached at {targetsPath}");
 
+        if (options.Variants is { } four && four.Contains(4))
+        {
+            var (sentenceTokens, sentenceTargets) = CachedSentences(tokenizer, modelSha, truthDims);
+            StaticFitReference.Run(options, heldOut, tokenizer, unfitted, shipped, createEmbedder, modelSha, tokens, targets, truthDims, sentenceTargets, sentenceTokens);
+            return;
+        }
+
         if (options.Variants is { } picked && (picked.Contains(2) || picked.Contains(3)))
         {
             RunSamples(options, heldOut, tokenizer, unfitted, shipped, createEmbedder, modelSha, tokens, targets, truthDims, picked.Contains(3) ? 2 : 1);
@@ -141,6 +148,19 @@ internal static class StaticFitHeldOut
             }
     }
 
+    /// <summary>Round 6's sentences of the training documents with their transformer targets, when a run of variant 2 cached them.</summary>
+    private static (ReadOnlyMemory<int>[]? Tokens, float[]? Targets) CachedSentences(WordPieceTokenizer tokenizer, string modelSha, int truthDims)
+    {
+        var texts = StaticTrainingText.Documents.Select(d => d.Text).ToList();
+        var sentences = StaticTrainingSamples.Units(texts, t => tokenizer.Tokenize(t).Length, 1);
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(modelSha + "\n" + string.Join("\u0001", sentences))))[..16];
+        var path = Path.Combine(Path.GetTempPath(), $"curation-fit-targets-{key}.bin");
+        if (!File.Exists(path)) return (null, null);
+        var targets = StaticRecipesBenchmark.ReadFloats(path);
+        if (targets.Length != sentences.Count * truthDims) return (null, null);
+        return (sentences.Select(u => (ReadOnlyMemory<int>)tokenizer.Tokenize(u)).ToArray(), targets);
+    }
+
     private static StaticModel TokenState128(Func<OnnxEmbedder> createEmbedder, string modelSha, int vocabulary)
     {
         var path = Path.Combine(Path.GetTempPath(), $"curation-static-pooled-token-{modelSha[..16]}.bin");
@@ -154,7 +174,7 @@ internal static class StaticFitHeldOut
         return StaticModelStore.Finish(rows, rows.Length / vocabulary, vocabulary, new StaticDistillSettings(128, SkipComponents: 1), out _);
     }
 
-    private static void Report(string name, StaticModel model, List<StaticRecipesBenchmark.Corpus> heldOut, ReadOnlyMemory<int>[] trainTokens,
+    internal static void Report(string name, StaticModel model, List<StaticRecipesBenchmark.Corpus> heldOut, ReadOnlyMemory<int>[] trainTokens,
         float[] targets, int truthDims, int threads)
     {
         var trainVectors = new float[trainTokens.Length * model.Dimensions];
