@@ -52,7 +52,7 @@ internal static class StaticFitHeldOut
         }
         Console.WriteLine($"training text: {training.Count:N0} documents of the demo corpus (StaticTrainingText), targets cached at {targetsPath}");
 
-        if (options.Variants is { } tokenLevel && (tokenLevel.Contains(4) || tokenLevel.Contains(5)))
+        if (options.Variants is { } tokenLevel && (tokenLevel.Contains(4) || tokenLevel.Contains(5) || tokenLevel.Contains(6)))
         {
             StaticTokenFitHeldOut.Run(options, heldOut, tokenizer, unfitted, shipped, createEmbedder, modelSha, tokens, targets, truthDims);
             return;

@@ -29,14 +29,18 @@ internal static class StaticTokenFitHeldOut
         StaticFitHeldOut.Report(FormattableString.Invariant($"v2 + ridge λ 0.01, {truthDims} (start of every token fit; {clock.Elapsed.TotalSeconds:0.0} s)"),
             ridge, heldOut, tokens, targets, truthDims, options.Threads);
 
-        if (options.Variants?.Contains(5) == true)
+        if (options.Variants is { } pairVariants && (pairVariants.Contains(5) || pairVariants.Contains(6)))
         {
-            foreach (var (threshold, steps, rate) in PairFits)
+            // 5: the pair-structure fit on the ridge table; 6: on the row fit λ 30 (the best row fit), then reduced to 256.
+            var onRows = pairVariants.Contains(6);
+            var pairBase = onRows ? StaticTokenFit.FitRows(ridge, tokens, targets, 30, Iterations) : ridge;
+            foreach (var (threshold, steps, rate) in onRows ? PairFits[..1] : PairFits)
             {
                 clock.Restart();
-                var (pairTable, pairs, before, after) = StaticPairFit.Fit(ridge, tokens, targets, threshold, steps, rate, 0);
-                StaticFitHeldOut.Report(FormattableString.Invariant($"pair structure: {pairs:N0} pairs at cos ≥ {threshold}, {steps} Adam steps of {rate}, loss {before:0.000} → {after:0.000} (fit {clock.Elapsed.TotalSeconds:0.0} s)"),
-                    pairTable, heldOut, tokens, targets, truthDims, options.Threads);
+                var (pairTable, pairs, before, after) = StaticPairFit.Fit(pairBase, tokens, targets, threshold, steps, rate, 0);
+                var label = FormattableString.Invariant($"pair structure{(onRows ? " on rows λ 30" : "")}: {pairs:N0} pairs at cos ≥ {threshold}, {steps} Adam steps of {rate}, loss {before:0.000} → {after:0.000} (fit {clock.Elapsed.TotalSeconds:0.0} s)");
+                StaticFitHeldOut.Report(label, pairTable, heldOut, tokens, targets, truthDims, options.Threads);
+                if (onRows) StaticFitHeldOut.Report(label + ", reduced to 256", StaticTokenFit.Reduce(pairTable, tokens, 256), heldOut, tokens, targets, truthDims, options.Threads);
             }
             return;
         }
