@@ -10,7 +10,8 @@ namespace Curation.Bench;
 /// with <c>+ sentences</c> also their sentence units, <see cref="StaticTrainingSamples"/>), evaluated on the held-out
 /// Debian and man-page paragraphs. The starting table is v2 + the ridge map at the transformer's 384 dimensions (the
 /// shipped v3 table is the same map reduced to 256); each fit is printed at 384 dimensions and, for the row fit, reduced
-/// to 256 (<see cref="StaticTokenFit.Reduce"/>).
+/// to 256 (<see cref="StaticTokenFit.Reduce"/>). <c>--variants 0,5</c> instead fits the similarity structure
+/// (<see cref="StaticPairFit"/>) on that starting table; <c>0,6</c> on the row fit λ 30. Figures: bench/README.md, round 7.
 /// </summary>
 internal static class StaticTokenFitHeldOut
 {
