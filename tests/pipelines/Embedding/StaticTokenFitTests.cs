@@ -108,6 +108,18 @@ public sealed class StaticTokenFitTests
     }
 
     [Fact]
+    public void The_fits_give_the_same_bytes_on_one_thread_as_on_many()
+    {
+        var (_, start, documents, targets) = Planted(vocabulary: 200, seen: 150, dims: 12, documents: 500, noise: 0.5, seed: 6);
+        // Parallel.For runs on the current scheduler: one that runs one task at a time gives a single worker.
+        var one = new ConcurrentExclusiveSchedulerPair(TaskScheduler.Default, 1).ConcurrentScheduler;
+        byte[] OnOneThread(Func<StaticModel> fit) => Task.Factory.StartNew(() => Bytes(fit()), CancellationToken.None, TaskCreationOptions.None, one).Result;
+        Assert.Equal(Bytes(StaticTokenFit.FitRows(start, documents, targets, 0.1, 30)), OnOneThread(() => StaticTokenFit.FitRows(start, documents, targets, 0.1, 30)));
+        Assert.Equal(Bytes(StaticTokenFit.FitWeights(start, documents, targets, 0.1, 30)), OnOneThread(() => StaticTokenFit.FitWeights(start, documents, targets, 0.1, 30)));
+        Assert.Equal(Bytes(StaticTokenFit.Reduce(start, documents, 5)), OnOneThread(() => StaticTokenFit.Reduce(start, documents, 5)));
+    }
+
+    [Fact]
     public void Reducing_a_table_whose_rows_span_fewer_dimensions_keeps_every_cosine()
     {
         // Rows in a 3-dimensional subspace of 7: the reduction to 3 is a rotation of that subspace.
