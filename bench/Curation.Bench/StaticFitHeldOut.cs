@@ -59,6 +59,12 @@ internal static class StaticFitHeldOut
             return;
         }
 
+        if (options.Variants is { } tokenLevel && (tokenLevel.Contains(5) || tokenLevel.Contains(6) || tokenLevel.Contains(7)))
+        {
+            StaticTokenFitHeldOut.Run(options, heldOut, tokenizer, unfitted, shipped, createEmbedder, modelSha, tokens, targets, truthDims);
+            return;
+        }
+
         if (options.Variants is { } picked && (picked.Contains(2) || picked.Contains(3)))
         {
             RunSamples(options, heldOut, tokenizer, unfitted, shipped, createEmbedder, modelSha, tokens, targets, truthDims, picked.Contains(3) ? 2 : 1);
@@ -96,11 +102,42 @@ internal static class StaticFitHeldOut
     private static void RunSamples(BenchOptions options, List<StaticRecipesBenchmark.Corpus> heldOut, WordPieceTokenizer tokenizer, StaticModel unfitted,
         StaticModel shipped, Func<OnnxEmbedder> createEmbedder, string modelSha, ReadOnlyMemory<int>[] docTokens, float[] docTargets, int truthDims, int maxRun)
     {
-        var texts = StaticTrainingText.Documents.Select(d => d.Text).ToList();
         int maxPieces;
         using (var probe = createEmbedder()) maxPieces = probe.MaxSequenceLength;
         var cut = docTokens.Count(t => t.Length > maxPieces);
         Console.WriteLine($"training documents longer than {maxPieces} word pieces (the transformer sees only their start): {cut:N0}");
+        var (unitTokens, unitTargets, sentences) = UnitTargets(tokenizer, createEmbedder, modelSha, truthDims, maxRun);
+        Console.WriteLine();
+        Console.WriteLine($"=== base: v2, fitted on the training documents plus their sentence units === {Machine.Load()}");
+        Report("no fit", unfitted, heldOut, docTokens, docTargets, truthDims, options.Threads);
+        var sets = new List<(string Name, ReadOnlyMemory<int>[] Tokens, float[] Targets)>
+        {
+            ("documents (v3)", docTokens, docTargets),
+            ($"documents cut to the transformer's {maxPieces} pieces", docTokens.Select(t => t.Length > maxPieces ? t[..maxPieces] : t).ToArray(), docTargets),
+            ($"documents + {sentences:N0} sentences", [.. docTokens, .. unitTokens[..sentences]], [.. docTargets, .. unitTargets.AsSpan(0, sentences * truthDims)]),
+        };
+        if (unitTokens.Length > sentences) sets.Add(($"documents + {unitTokens.Length:N0} units (runs of ≤ {maxRun} sentences)", [.. docTokens, .. unitTokens], [.. docTargets, .. unitTargets]));
+        if (unitTokens.Length > sentences) sets.Add(($"{unitTokens.Length:N0} units only", unitTokens, unitTargets));
+        foreach (var (setName, setTokens, setTargets) in sets)
+            foreach (var lambda in new[] { 0.001, 0.01, 0.1 })
+            {
+                if (setName.StartsWith("documents (", StringComparison.Ordinal) && lambda != StaticFit.Lambda) continue;
+                var clock = Stopwatch.StartNew();
+                var fitted = StaticFit.Fit(unfitted, setTokens, setTargets, truthDims, lambda, truthDims);
+                Report(FormattableString.Invariant($"{setName}: ridge λ {lambda}, {fitted.Dimensions} dims (fit {clock.Elapsed.TotalSeconds:0.0} s)"),
+                    fitted, heldOut, docTokens, docTargets, truthDims, options.Threads);
+            }
+    }
+
+    /// <summary>
+    /// The sentence units of the training text (<see cref="StaticTrainingSamples"/>, runs of up to <paramref name="maxRun"/>
+    /// sentences), their word pieces and the transformer's vectors of them (cached under the temp folder by content hash);
+    /// <c>Sentences</c>: how many of them are single sentences (they come first).
+    /// </summary>
+    internal static (ReadOnlyMemory<int>[] Tokens, float[] Targets, int Sentences) UnitTargets(WordPieceTokenizer tokenizer, Func<OnnxEmbedder> createEmbedder,
+        string modelSha, int truthDims, int maxRun)
+    {
+        var texts = StaticTrainingText.Documents.Select(d => d.Text).ToList();
         var units = StaticTrainingSamples.Units(texts, t => tokenizer.Tokenize(t).Length, maxRun);
         var sentences = StaticTrainingSamples.Units(texts, t => tokenizer.Tokenize(t).Length, 1).Count;
         var unitTokens = units.Select(u => (ReadOnlyMemory<int>)tokenizer.Tokenize(u)).ToArray();
@@ -126,26 +163,7 @@ internal static class StaticFitHeldOut
             done = count;
         }
 
-        Console.WriteLine();
-        Console.WriteLine($"=== base: v2, fitted on the training documents plus their sentence units === {Machine.Load()}");
-        Report("no fit", unfitted, heldOut, docTokens, docTargets, truthDims, options.Threads);
-        var sets = new List<(string Name, ReadOnlyMemory<int>[] Tokens, float[] Targets)>
-        {
-            ("documents (v3)", docTokens, docTargets),
-            ($"documents cut to the transformer's {maxPieces} pieces", docTokens.Select(t => t.Length > maxPieces ? t[..maxPieces] : t).ToArray(), docTargets),
-            ($"documents + {sentences:N0} sentences", [.. docTokens, .. unitTokens[..sentences]], [.. docTargets, .. unitTargets.AsSpan(0, sentences * truthDims)]),
-        };
-        if (units.Count > sentences) sets.Add(($"documents + {units.Count:N0} units (runs of ≤ {maxRun} sentences)", [.. docTokens, .. unitTokens], [.. docTargets, .. unitTargets]));
-        if (units.Count > sentences) sets.Add(($"{units.Count:N0} units only", unitTokens, unitTargets));
-        foreach (var (setName, setTokens, setTargets) in sets)
-            foreach (var lambda in new[] { 0.001, 0.01, 0.1 })
-            {
-                if (setName.StartsWith("documents (", StringComparison.Ordinal) && lambda != StaticFit.Lambda) continue;
-                var clock = Stopwatch.StartNew();
-                var fitted = StaticFit.Fit(unfitted, setTokens, setTargets, truthDims, lambda, truthDims);
-                Report(FormattableString.Invariant($"{setName}: ridge λ {lambda}, {fitted.Dimensions} dims (fit {clock.Elapsed.TotalSeconds:0.0} s)"),
-                    fitted, heldOut, docTokens, docTargets, truthDims, options.Threads);
-            }
+        return (unitTokens, unitTargets, sentences);
     }
 
     /// <summary>Round 6's sentences of the training documents with their transformer targets, when a run of variant 2 cached them.</summary>
