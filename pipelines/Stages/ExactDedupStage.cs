@@ -57,7 +57,8 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
 
     private string HashKey(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
 
-    private string DecisionFolder(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, ResolvePhase)}{JobLayout.ShardName(shard)}/";
+    /// <summary>Where the resolver tasks' decisions lie: one object per partition, one row group per shard in it (<see cref="ShardDecisions"/>).</summary>
+    private string DecisionFolder(JobContext job) => job.Layout.PhaseRoot(Index, Name, ResolvePhase);
 
     /// <summary>The hash phase's work done while the document pass before this stage writes the shard (one read less).</summary>
     public override IShardTap? TapInput(JobContext job, int shard) => new ShardHashes(key, job, HashKey(job, shard));
@@ -171,14 +172,14 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
             }
         }
 
-        // Pass 2: every non-keeper of a repeated hash becomes a decision for its own shard. The shards' objects are
-        // committed together (independent create-once objects: their flushes to disk overlap instead of queueing).
+        // Pass 2: every non-keeper of a repeated hash becomes a decision for its own shard; all shards' decisions of this
+        // partition go into one object (one flush to disk per resolver task, not one per shard).
         long duplicates = 0, ofIndexed = 0;
         var groups = keepers.Values.Count(k => k.Count > 1);
-        var writes = new List<Task>(shards);
+        var decided = new List<(long Row, ShardDecision Decision)>[shards];
         for (var shard = 0; shard < shards; shard++)
         {
-            var decisions = new List<(long Row, ShardDecision Decision)>();
+            var decisions = decided[shard] = [];
             foreach (var batch in read[shard])
             {
                 var (high, low, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"));
@@ -192,9 +193,8 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
                 }
             }
             duplicates += decisions.Count;
-            writes.Add(ShardDecisions.WriteAsync(task.Job.Data, $"{DecisionFolder(task.Job, shard)}{partition:D4}.parquet", decisions, cancellationToken));
         }
-        await Task.WhenAll(writes).ConfigureAwait(false);
+        await ShardDecisions.WriteAsync(task.Job.Data, $"{DecisionFolder(task.Job)}{partition:D4}.parquet", decided, cancellationToken).ConfigureAwait(false);
 
         // A versioned corpus: the next snapshot's index of this partition is the base's plus this run's keepers
         // (sorted by hash); when this run kept nothing new here, the base's object is carried by reference.
@@ -245,7 +245,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     {
         if (DefersApply(task.Job))
         {
-            var decisions = await ShardDecisions.ReadFolderAsync(task.Job.Data, DecisionFolder(task.Job, task.Task), cancellationToken).ConfigureAwait(false);
+            var decisions = await ShardDecisions.ReadShardAsync(task.Job.Data, DecisionFolder(task.Job), task.Task, cancellationToken).ConfigureAwait(false);
             var rows = await ShardDecisions.RowCountAsync(task.Job.Data, task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false);
             return ShardDecisions.StatsOf(rows, decisions);
         }
@@ -269,7 +269,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     /// </summary>
     private async Task<IDocumentTransform> ApplyTransformAsync(JobContext job, int shard, CancellationToken cancellationToken)
     {
-        var decisions = await ShardDecisions.ReadFolderAsync(job.Data, DecisionFolder(job, shard), cancellationToken).ConfigureAwait(false);
+        var decisions = await ShardDecisions.ReadShardAsync(job.Data, DecisionFolder(job), shard, cancellationToken).ConfigureAwait(false);
         ContentHash[]? keys = null;
         if (key.OutputIsKey)
         {
