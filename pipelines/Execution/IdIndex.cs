@@ -128,30 +128,24 @@ public static class IdIndex
         CancellationToken cancellationToken = default)
     {
         using var encoder = new EntryEncoder();
-        var chunk = new ArrayBufferWriter<byte>(1 << 16);
+        var hash = new byte[4];
         long count = 0;
-        async ValueTask AddAsync(IdIndexEntry entry)
+        void Add(IdIndexEntry entry)
         {
-            var hash = encoder.Encode(entry);
-            BitConverter.TryWriteBytes(chunk.GetSpan(4), hash);
-            chunk.Advance(4);
-            chunk.Write(encoder.Record);
+            // The target buffers (a spool file): each record goes straight into it, no chunk of our own.
+            BitConverter.TryWriteBytes(hash, encoder.Encode(entry));
+            target.Write(hash);
+            target.Write(encoder.Record);
             count++;
-            if (chunk.WrittenCount < FlushChunkBytes) return;
-            await target.WriteAsync(chunk.WrittenMemory, cancellationToken).ConfigureAwait(false);
-            chunk.ResetWrittenCount();
         }
         await foreach (var (id, source, position) in ReadIdsAsync(shard, shardKey, cancellationToken).ConfigureAwait(false))
-            await AddAsync(new IdIndexEntry(id, source, position, shardKey, null, null, null, null)).ConfigureAwait(false);
+            Add(new IdIndexEntry(id, source, position, shardKey, null, null, null, null));
         await using (var reader = await ParquetTableReader.OpenAsync(drops, cancellationToken).ConfigureAwait(false))
             await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
                 foreach (var entry in DropEntries(batch, dropsKey))
-                    await AddAsync(entry).ConfigureAwait(false);
-        await target.WriteAsync(chunk.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                    Add(entry);
         return count;
     }
-
-    private const int FlushChunkBytes = 1 << 20;
 
     /// <summary>The entries of one output object read from the output: a shard's rows (kept) or a drops file's.</summary>
     private static async IAsyncEnumerable<IdIndexEntry> ReadEntriesAsync(IObjectStore output, StoreLocation location, string key, bool kept,

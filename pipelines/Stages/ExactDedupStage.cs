@@ -90,32 +90,33 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     /// </summary>
     private sealed class ShardHashes(DedupKey key, JobContext job, string objectKey) : IShardTap
     {
-        private readonly List<(int Partition, ContentHash Hash, string Id, long Row, long Rank)> _entries = [];
+        // Per partition, in row order: small lists (no sort, no one large array regrown as the shard fills).
+        private readonly List<(ContentHash Hash, string Id, long Row, long Rank)>?[] _partitions = new List<(ContentHash, string, long, long)>?[key.Partitions];
 
         public long Rows { get; private set; }
 
         public void Add(RecordBatch batch)
         {
             for (var i = 0; i < batch.RowCount; i++, Rows++)
-                if (key.KeyOf(batch, i) is var (hash, rank)) _entries.Add((hash.PartitionOf(key.Partitions), hash, batch.Ids[i], Rows, rank));
+                if (key.KeyOf(batch, i) is var (hash, rank)) (_partitions[hash.PartitionOf(key.Partitions)] ??= []).Add((hash, batch.Ids[i], Rows, rank));
         }
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
-            _entries.Sort((a, b) => a.Partition.CompareTo(b.Partition));
             await using var spool = SpoolFile.Create();
             var partitions = new List<int>();
             await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, HashSchema,
                 new Dictionary<string, string> { [PartitionsMetadata] = "" }, cancellationToken).ConfigureAwait(false))
             {
-                foreach (var group in _entries.GroupBy(e => e.Partition))
+                for (var partition = 0; partition < _partitions.Length; partition++)
                 {
-                    var batch = RecordBatch.WithSchema(HashSchema);
+                    if (_partitions[partition] is not { Count: > 0 } entries) continue;
+                    var batch = RecordBatch.WithSchema(HashSchema, entries.Count);
                     var (partitionColumn, high, low, ids, rows, ranks) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
                         batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"), batch.GetColumn<long>("rank"));
-                    foreach (var e in group)
+                    foreach (var e in entries)
                     {
-                        partitionColumn.Add(e.Partition);
+                        partitionColumn.Add(partition);
                         high.Add(e.Hash.High);
                         low.Add(e.Hash.Low);
                         ids.Add(e.Id);
@@ -123,7 +124,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
                         ranks.Add(e.Rank);
                     }
                     await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                    partitions.Add(group.Key);
+                    partitions.Add(partition);
                 }
                 writer.SetMetadata(PartitionsMetadata, string.Join(',', partitions));
             }
@@ -156,8 +157,14 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         {
             read[shard] = [];
             await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
-            {
                 read[shard].Add(batch);
+        }
+        // Sized once for every row read (no rehashing as it fills: its arrays are large objects, each growth a new one).
+        keepers.EnsureCapacity(keepers.Count + read.Sum(batches => batches.Sum(b => b.RowCount)));
+        for (var shard = 0; shard < shards; shard++)
+        {
+            foreach (var batch in read[shard])
+            {
                 var (high, low, rows, ids, ranks) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"),
                     batch.Ids, batch.GetColumn<long>("rank"));
                 for (var i = 0; i < batch.RowCount; i++)
