@@ -65,11 +65,13 @@ public static class IdIndex
     public static string BucketKey(int bucket) => $"ids-{bucket:D5}.jsonl";
 
     /// <summary>FNV-1a over the id's UTF-8 bytes: stable across processes and .NET versions (string.GetHashCode is not).</summary>
-    public static int BucketOf(string id, int buckets)
+    public static int BucketOf(string id, int buckets) => (int)(Fnv(Encoding.UTF8.GetBytes(id)) % (uint)buckets);
+
+    private static uint Fnv(ReadOnlySpan<byte> utf8)
     {
         var hash = 2166136261u;
-        foreach (var b in Encoding.UTF8.GetBytes(id)) hash = (hash ^ b) * 16777619u;
-        return (int)(hash % (uint)buckets);
+        foreach (var b in utf8) hash = (hash ^ b) * 16777619u;
+        return hash;
     }
 
     /// <summary>
@@ -77,31 +79,33 @@ public static class IdIndex
     /// manifest) under <paramref name="folder"/> and returns its section for the manifest. Create-once: the content is
     /// deterministic, so a rerun finds the same objects.
     /// </summary>
+    /// <param name="gathered">
+    /// When given (and <paramref name="shards"/> and <paramref name="drops"/> pair up: the <c>i</c>-th of each written by the
+    /// same task), the entries of shard <c>i</c> and drops file <c>i</c> as <see cref="WriteShardEntriesAsync"/> serialized them
+    /// when that task wrote them, or null: then those two files are read here.
+    /// </param>
     public static async Task<IdIndexSection> WriteAsync(IObjectStore output, StoreLocation location, string folder,
-        IReadOnlyList<OutputObject> shards, IReadOnlyList<OutputObject> drops, CancellationToken cancellationToken = default)
+        IReadOnlyList<OutputObject> shards, IReadOnlyList<OutputObject> drops, CancellationToken cancellationToken = default,
+        Func<int, CancellationToken, Task<(byte[] Entries, string Name)?>>? gathered = null)
     {
         var entries = shards.Sum(s => s.Rows) + drops.Sum(d => d.Rows);
         var buckets = (int)Math.Max(1, (entries + TargetBucketEntries - 1) / TargetBucketEntries);
         await using var spools = new BucketSpools(buckets);
         // The files are read in parallel, so a bucket's entries arrive in any order: the sort below is total, so the
         // objects do not depend on it.
-        var files = shards.Select(s => (File: s, Kept: true)).Concat(drops.Select(d => (File: d, Kept: false))).ToArray();
-        await Parallel.ForEachAsync(files, cancellationToken, async (item, ct) =>
+        (OutputObject File, bool Kept)[][] groups = gathered is not null && shards.Count == drops.Count
+            ? shards.Select((s, i) => new[] { (s, true), (drops[i], false) }).ToArray()
+            : shards.Select(s => (s, true)).Concat(drops.Select(d => (d, false))).Select(item => new[] { item }).ToArray();
+        await Parallel.ForAsync(0, groups.Length, cancellationToken, async (g, ct) =>
         {
             using var buffer = spools.Buffer();
-            if (item.Kept)
-            {
-                await using var content = await output.OpenReadAsync(location.KeyOf(item.File.Key), ct).ConfigureAwait(false);
-                await foreach (var (id, source, position) in ReadIdsAsync(content, item.File.Key, ct).ConfigureAwait(false))
-                    buffer.Add(new IdIndexEntry(id, source, position, item.File.Key, null, null, null, null));
-            }
+            var group = groups[g];
+            if (group.Length == 2 && await gathered!(g, ct).ConfigureAwait(false) is { } found)
+                buffer.AddSerialized(found.Entries, found.Name, group.Sum(f => f.File.Rows));
             else
-            {
-                await using var buffered = await OpenBufferedAsync(output, location.KeyOf(item.File.Key), ct).ConfigureAwait(false);
-                await using var reader = await ParquetTableReader.OpenAsync(buffered, ct).ConfigureAwait(false);
-                await foreach (var batch in reader.ReadAllAsync(ct).ConfigureAwait(false))
-                    foreach (var entry in DropEntries(batch, item.File.Key)) buffer.Add(entry);
-            }
+                foreach (var (file, kept) in group)
+                    await foreach (var entry in ReadEntriesAsync(output, location, file.Key, kept, ct).ConfigureAwait(false))
+                        buffer.Add(entry);
             buffer.Flush();
         }).ConfigureAwait(false);
 
@@ -111,6 +115,86 @@ public static class IdIndex
             await output.CreateOnceAsync(location.KeyOf($"{folder}/{BucketKey(b)}"), (s, c) => s.WriteAsync(bytes, c).AsTask(), ct).ConfigureAwait(false);
         }).ConfigureAwait(false);
         return new IdIndexSection(folder, buckets, entries);
+    }
+
+    /// <summary>
+    /// The entries of one published shard and its drops file (read from <paramref name="shard"/> and <paramref name="drops"/>,
+    /// keys relative to the corpus root as in the manifest) serialized into <paramref name="target"/> as the manifest's
+    /// <see cref="WriteAsync"/> takes them (<c>gathered</c>): each entry's bucket-independent hash and record, so the task that
+    /// writes the shard does this work in parallel with the others and the manifest only sorts the entries into buckets.
+    /// Returns the number of entries.
+    /// </summary>
+    public static async Task<long> WriteShardEntriesAsync(Stream target, Stream shard, string shardKey, Stream drops, string dropsKey,
+        CancellationToken cancellationToken = default)
+    {
+        using var encoder = new EntryEncoder();
+        var hash = new byte[4];
+        long count = 0;
+        void Add(IdIndexEntry entry)
+        {
+            // The target buffers (a spool file): each record goes straight into it, no chunk of our own.
+            BitConverter.TryWriteBytes(hash, encoder.Encode(entry));
+            target.Write(hash);
+            target.Write(encoder.Record);
+            count++;
+        }
+        await foreach (var (id, source, position) in ReadIdsAsync(shard, shardKey, cancellationToken).ConfigureAwait(false))
+            Add(new IdIndexEntry(id, source, position, shardKey, null, null, null, null));
+        await using (var reader = await ParquetTableReader.OpenAsync(drops, cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                foreach (var entry in DropEntries(batch, dropsKey))
+                    Add(entry);
+        return count;
+    }
+
+    /// <summary>The entries of one output object read from the output: a shard's rows (kept) or a drops file's.</summary>
+    private static async IAsyncEnumerable<IdIndexEntry> ReadEntriesAsync(IObjectStore output, StoreLocation location, string key, bool kept,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (kept)
+        {
+            await using var content = await output.OpenReadAsync(location.KeyOf(key), cancellationToken).ConfigureAwait(false);
+            await foreach (var (id, source, position) in ReadIdsAsync(content, key, cancellationToken).ConfigureAwait(false))
+                yield return new IdIndexEntry(id, source, position, key, null, null, null, null);
+            yield break;
+        }
+        await using var buffered = await OpenBufferedAsync(output, location.KeyOf(key), cancellationToken).ConfigureAwait(false);
+        await using var reader = await ParquetTableReader.OpenAsync(buffered, cancellationToken).ConfigureAwait(false);
+        await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            foreach (var entry in DropEntries(batch, key)) yield return entry;
+    }
+
+    /// <summary>
+    /// One entry as a spool record: the id's and the JSON line's UTF-8 bytes, each length-prefixed (<see cref="Record"/>,
+    /// valid until the next call), and the id's FNV-1a hash (its bucket is the hash modulo the bucket count).
+    /// </summary>
+    private sealed class EntryEncoder : IDisposable
+    {
+        private readonly ArrayBufferWriter<byte> _line = new(256);
+        private readonly ArrayBufferWriter<byte> _record = new(512);
+        private readonly Utf8JsonWriter _json = new(Stream.Null, LineWriter);
+
+        public ReadOnlySpan<byte> Record => _record.WrittenSpan;
+
+        public uint Encode(IdIndexEntry entry)
+        {
+            _line.ResetWrittenCount();
+            _json.Reset(_line);
+            WriteLine(_json, entry);
+            var line = _line.WrittenSpan;
+            var idLength = Encoding.UTF8.GetByteCount(entry.Id);
+            var size = 8 + idLength + line.Length;
+            _record.ResetWrittenCount();
+            var span = _record.GetSpan(size);
+            BitConverter.TryWriteBytes(span, idLength);
+            Encoding.UTF8.GetBytes(entry.Id, span[4..]);
+            BitConverter.TryWriteBytes(span[(4 + idLength)..], line.Length);
+            line.CopyTo(span[(8 + idLength)..]);
+            _record.Advance(size);
+            return Fnv(span.Slice(4, idLength));
+        }
+
+        public void Dispose() => _json.Dispose();
     }
 
     /// <summary>
@@ -181,28 +265,43 @@ public static class IdIndex
         public sealed class Writer(BucketSpools spools) : IDisposable
         {
             private readonly Dictionary<int, ArrayBufferWriter<byte>> _pending = [];
-            private readonly ArrayBufferWriter<byte> _line = new(256);
-            private readonly Utf8JsonWriter _json = new(Stream.Null, LineWriter);
+            private readonly EntryEncoder _encoder = new();
             private long _bytes;
 
             public void Add(IdIndexEntry entry)
             {
-                var bucket = BucketOf(entry.Id, spools._spools.Length);
+                var hash = _encoder.Encode(entry);
+                Add(hash, _encoder.Record);
+            }
+
+            private void Add(uint hash, ReadOnlySpan<byte> record)
+            {
+                var bucket = (int)(hash % (uint)spools._spools.Length);
                 if (!_pending.TryGetValue(bucket, out var records)) _pending[bucket] = records = new ArrayBufferWriter<byte>();
-                _line.ResetWrittenCount();
-                _json.Reset(_line);
-                WriteLine(_json, entry);
-                var line = _line.WrittenSpan;
-                var idLength = Encoding.UTF8.GetByteCount(entry.Id);
-                var size = 8 + idLength + line.Length;
-                var span = records.GetSpan(size);
-                BitConverter.TryWriteBytes(span, idLength);
-                Encoding.UTF8.GetBytes(entry.Id, span[4..]);
-                BitConverter.TryWriteBytes(span[(4 + idLength)..], line.Length);
-                line.CopyTo(span[(8 + idLength)..]);
-                records.Advance(size);
-                _bytes += size;
+                records.Write(record);
+                _bytes += record.Length;
                 if (_bytes >= FlushBytes) Flush();
+            }
+
+            /// <summary>
+            /// The entries <see cref="WriteShardEntriesAsync"/> serialized (<paramref name="name"/>: the object they were read
+            /// from, for errors), each to its bucket; they must be exactly <paramref name="expected"/> entries.
+            /// </summary>
+            public void AddSerialized(byte[] entries, string name, long expected)
+            {
+                long count = 0;
+                for (var at = 0; at < entries.Length; count++)
+                {
+                    var idLength = at + 8 <= entries.Length ? BitConverter.ToInt32(entries, at + 4) : -1;
+                    var lineAt = at + 8 + idLength;
+                    var lineLength = idLength >= 0 && lineAt + 4 <= entries.Length ? BitConverter.ToInt32(entries, lineAt) : -1;
+                    if (lineLength < 0 || lineAt + 4 + lineLength > entries.Length)
+                        throw new InvalidDataException($"{name}: id index entry {count} at byte {at} is cut short or corrupt");
+                    Add(BitConverter.ToUInt32(entries, at), entries.AsSpan(at + 4, 8 + idLength + lineLength));
+                    at = lineAt + 4 + lineLength;
+                }
+                if (count != expected)
+                    throw new InvalidDataException($"{name} holds {count} id index entries, but its shard and drops hold {expected} rows");
             }
 
             public void Flush()
@@ -212,7 +311,7 @@ public static class IdIndex
                 _bytes = 0;
             }
 
-            public void Dispose() => _json.Dispose();
+            public void Dispose() => _encoder.Dispose();
         }
     }
 

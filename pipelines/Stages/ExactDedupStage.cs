@@ -57,7 +57,8 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
 
     private string HashKey(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, HashPhase)}{JobLayout.ShardName(shard)}.parquet";
 
-    private string DecisionFolder(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, ResolvePhase)}{JobLayout.ShardName(shard)}/";
+    /// <summary>Where the resolver tasks' decisions lie: one object per partition, one row group per shard in it (<see cref="ShardDecisions"/>).</summary>
+    private string DecisionFolder(JobContext job) => job.Layout.PhaseRoot(Index, Name, ResolvePhase);
 
     /// <summary>The hash phase's work done while the document pass before this stage writes the shard (one read less).</summary>
     public override IShardTap? TapInput(JobContext job, int shard) => new ShardHashes(key, job, HashKey(job, shard));
@@ -89,32 +90,33 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     /// </summary>
     private sealed class ShardHashes(DedupKey key, JobContext job, string objectKey) : IShardTap
     {
-        private readonly List<(int Partition, ContentHash Hash, string Id, long Row, long Rank)> _entries = [];
+        // Per partition, in row order: small lists (no sort, no one large array regrown as the shard fills).
+        private readonly List<(ContentHash Hash, string Id, long Row, long Rank)>?[] _partitions = new List<(ContentHash, string, long, long)>?[key.Partitions];
 
         public long Rows { get; private set; }
 
         public void Add(RecordBatch batch)
         {
             for (var i = 0; i < batch.RowCount; i++, Rows++)
-                if (key.KeyOf(batch, i) is var (hash, rank)) _entries.Add((hash.PartitionOf(key.Partitions), hash, batch.Ids[i], Rows, rank));
+                if (key.KeyOf(batch, i) is var (hash, rank)) (_partitions[hash.PartitionOf(key.Partitions)] ??= []).Add((hash, batch.Ids[i], Rows, rank));
         }
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
-            _entries.Sort((a, b) => a.Partition.CompareTo(b.Partition));
             await using var spool = SpoolFile.Create();
             var partitions = new List<int>();
             await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, HashSchema,
                 new Dictionary<string, string> { [PartitionsMetadata] = "" }, cancellationToken).ConfigureAwait(false))
             {
-                foreach (var group in _entries.GroupBy(e => e.Partition))
+                for (var partition = 0; partition < _partitions.Length; partition++)
                 {
-                    var batch = RecordBatch.WithSchema(HashSchema);
+                    if (_partitions[partition] is not { Count: > 0 } entries) continue;
+                    var batch = RecordBatch.WithSchema(HashSchema, entries.Count);
                     var (partitionColumn, high, low, ids, rows, ranks) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
                         batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"), batch.GetColumn<long>("rank"));
-                    foreach (var e in group)
+                    foreach (var e in entries)
                     {
-                        partitionColumn.Add(e.Partition);
+                        partitionColumn.Add(partition);
                         high.Add(e.Hash.High);
                         low.Add(e.Hash.Low);
                         ids.Add(e.Id);
@@ -122,7 +124,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
                         ranks.Add(e.Rank);
                     }
                     await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                    partitions.Add(group.Key);
+                    partitions.Add(partition);
                 }
                 writer.SetMetadata(PartitionsMetadata, string.Join(',', partitions));
             }
@@ -155,8 +157,14 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         {
             read[shard] = [];
             await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
-            {
                 read[shard].Add(batch);
+        }
+        // Sized once for every row read (no rehashing as it fills: its arrays are large objects, each growth a new one).
+        keepers.EnsureCapacity(keepers.Count + read.Sum(batches => batches.Sum(b => b.RowCount)));
+        for (var shard = 0; shard < shards; shard++)
+        {
+            foreach (var batch in read[shard])
+            {
                 var (high, low, rows, ids, ranks) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"),
                     batch.Ids, batch.GetColumn<long>("rank"));
                 for (var i = 0; i < batch.RowCount; i++)
@@ -171,14 +179,14 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
             }
         }
 
-        // Pass 2: every non-keeper of a repeated hash becomes a decision for its own shard. The shards' objects are
-        // committed together (independent create-once objects: their flushes to disk overlap instead of queueing).
+        // Pass 2: every non-keeper of a repeated hash becomes a decision for its own shard; all shards' decisions of this
+        // partition go into one object (one flush to disk per resolver task, not one per shard).
         long duplicates = 0, ofIndexed = 0;
         var groups = keepers.Values.Count(k => k.Count > 1);
-        var writes = new List<Task>(shards);
+        var decided = new List<(long Row, ShardDecision Decision)>[shards];
         for (var shard = 0; shard < shards; shard++)
         {
-            var decisions = new List<(long Row, ShardDecision Decision)>();
+            var decisions = decided[shard] = [];
             foreach (var batch in read[shard])
             {
                 var (high, low, rows) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"));
@@ -192,9 +200,8 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
                 }
             }
             duplicates += decisions.Count;
-            writes.Add(ShardDecisions.WriteAsync(task.Job.Data, $"{DecisionFolder(task.Job, shard)}{partition:D4}.parquet", decisions, cancellationToken));
         }
-        await Task.WhenAll(writes).ConfigureAwait(false);
+        await ShardDecisions.WriteAsync(task.Job.Data, $"{DecisionFolder(task.Job)}{partition:D4}.parquet", decided, cancellationToken).ConfigureAwait(false);
 
         // A versioned corpus: the next snapshot's index of this partition is the base's plus this run's keepers
         // (sorted by hash); when this run kept nothing new here, the base's object is carried by reference.
@@ -245,7 +252,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     {
         if (DefersApply(task.Job))
         {
-            var decisions = await ShardDecisions.ReadFolderAsync(task.Job.Data, DecisionFolder(task.Job, task.Task), cancellationToken).ConfigureAwait(false);
+            var decisions = await ShardDecisions.ReadShardAsync(task.Job.Data, DecisionFolder(task.Job), task.Task, cancellationToken).ConfigureAwait(false);
             var rows = await ShardDecisions.RowCountAsync(task.Job.Data, task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false);
             return ShardDecisions.StatsOf(rows, decisions);
         }
@@ -269,7 +276,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     /// </summary>
     private async Task<IDocumentTransform> ApplyTransformAsync(JobContext job, int shard, CancellationToken cancellationToken)
     {
-        var decisions = await ShardDecisions.ReadFolderAsync(job.Data, DecisionFolder(job, shard), cancellationToken).ConfigureAwait(false);
+        var decisions = await ShardDecisions.ReadShardAsync(job.Data, DecisionFolder(job), shard, cancellationToken).ConfigureAwait(false);
         ContentHash[]? keys = null;
         if (key.OutputIsKey)
         {

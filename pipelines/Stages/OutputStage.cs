@@ -44,12 +44,34 @@ public sealed class OutputStage(int index) : PipelineStage(index)
 
     private string ReportTallyKey(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, "report")}{JobLayout.ShardName(shard)}.json";
 
+    /// <summary>The id index entries of one output shard and its drops (<see cref="IdIndex.WriteShardEntriesAsync"/>), in the data store.</summary>
+    private string IdIndexEntriesKey(JobContext job, int shard) => $"{job.Layout.PhaseRoot(Index, Name, "index")}{JobLayout.ShardName(shard)}.entries";
+
+    /// <summary>A shard's id index entries as its write task serialized them, or null when it did not (then the manifest reads the shard).</summary>
+    private async Task<(byte[] Entries, string Name)?> GatheredEntriesAsync(JobContext job, int shard, CancellationToken cancellationToken)
+    {
+        var key = IdIndexEntriesKey(job, shard);
+        try
+        {
+            // Read into one array of the object's size (no growing buffer and copy): a few MiB per shard.
+            await using var input = await job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+            if (!input.CanSeek) return (await job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false), $"{job.Data.Location}/{key}");
+            var bytes = new byte[input.Length];
+            await input.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            return (bytes, $"{job.Data.Location}/{key}");
+        }
+        catch (ObjectNotFoundException)
+        {
+            return null;
+        }
+    }
+
     private static string OutputKey(TaskContext task, string relative) => task.Job.OutputLocation.KeyOf(relative);
 
     /// <summary>An output object's key relative to the corpus root: inside the snapshot's folder for a versioned corpus.</summary>
     private static string Relative(TaskContext task, string name) => task.Job.Refresh is { } refresh ? $"{refresh.Folder}/{name}" : name;
 
-    private static async Task<TaskStats> WriteShardAsync(TaskContext task, CancellationToken cancellationToken)
+    private async Task<TaskStats> WriteShardAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var job = task.Job;
         var shard = task.Task;
@@ -86,13 +108,28 @@ public sealed class OutputStage(int index) : PipelineStage(index)
             documents.Stream.Position = 0;
             jsonlRows = await JsonlShardFile.ConvertAsync(new NonClosingStream(documents.Stream), jsonl.Stream, format, cancellationToken).ConfigureAwait(false);
         }
-        // Three independent create-only objects, published together (their hashing and flushes to disk overlap); listed in this order.
+        var shardKey = jsonl is null ? Relative(task, name) : Relative(task, Path.ChangeExtension(name, null) + JsonlShardFile.Extension(format));
+        var dropsKey = Relative(task, $"drops/{name}");
+
+        // The id index's share of this shard (its rows' and drops' entries), serialized here so that the manifest only
+        // sorts them into buckets: the writing tasks run in parallel, the manifest alone.
+        await using var entries = SpoolFile.Create();
+        var curated = jsonl ?? documents;
+        curated.Stream.Position = 0;
+        drops.Stream.Position = 0;
+        await IdIndex.WriteShardEntriesAsync(entries.Stream, new NonClosingStream(curated.Stream), shardKey, new NonClosingStream(drops.Stream), dropsKey,
+            cancellationToken).ConfigureAwait(false);
+
+        // Three independent create-only objects, published together (their hashing and flushes to disk overlap); listed in
+        // this order; the index entries committed beside them.
+        var committing = entries.CommitOnceAsync(job.Data, IdIndexEntriesKey(job, shard), cancellationToken);
         var outputs = new List<OutputObject>(await Task.WhenAll(
             jsonl is null
-                ? PublishAsync(task, ShardKind, Relative(task, name), documents, cancellationToken)
-                : PublishAsync(task, ShardKind, Relative(task, Path.ChangeExtension(name, null) + JsonlShardFile.Extension(format)), jsonl, cancellationToken, jsonlRows),
-            PublishAsync(task, DropsKind, Relative(task, $"drops/{name}"), drops, cancellationToken, dropRows),
+                ? PublishAsync(task, ShardKind, shardKey, documents, cancellationToken)
+                : PublishAsync(task, ShardKind, shardKey, jsonl, cancellationToken, jsonlRows),
+            PublishAsync(task, DropsKind, dropsKey, drops, cancellationToken, dropRows),
             PublishAsync(task, QuarantineKind, Relative(task, $"quarantine/{name}"), quarantine, cancellationToken)).ConfigureAwait(false));
+        await committing.ConfigureAwait(false);
 
         // The last embed stage's vectors of the documents that survived every later stage, in shard order.
         if (job.Stages.OfType<EmbedStage>().LastOrDefault() is { } embed)
@@ -278,8 +315,10 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         }
 
         var shardObjects = outputs.Where(o => o.Kind == ShardKind).ToArray();
+        // Task order is shard order: shard i and drops file i are task i's, whose index entries it serialized.
         var idIndex = await IdIndex.WriteAsync(job.Output, job.OutputLocation, Relative(task, IdIndex.FolderName), shardObjects,
-            outputs.Where(o => o.Kind == DropsKind).ToArray(), cancellationToken).ConfigureAwait(false);
+            outputs.Where(o => o.Kind == DropsKind).ToArray(), cancellationToken,
+            shardObjects.Length == job.Plan.ShardCount ? (s, ct) => GatheredEntriesAsync(job, s, ct) : null).ConfigureAwait(false);
         var manifest = new Manifest
         {
             IdIndex = idIndex,

@@ -9,16 +9,20 @@ namespace Curation.Pipelines.Stages;
 public readonly record struct ShardDecision(string Reason, string? Detail = null, string? TwinId = null);
 
 /// <summary>
-/// The one "apply per-shard decisions by row" mechanism of every dedup/selection stage: a stage's resolve step writes, per
-/// shard, small create-once objects of decided rows (row → reason, detail, twin; <see cref="WriteAsync"/>); the apply reads
-/// them back (<see cref="ReadFolderAsync"/>) and runs <see cref="ApplyDecisionsTransform"/> over the shard, either in the
-/// stage's own apply phase or, deferred (<see cref="PipelineStage.DeferredApplyAsync"/>), inside the next stage's pass over
-/// the same rows (one read and one write of the shard less). Either way the drops go under the deciding stage's own name,
-/// and its apply phase's books are <see cref="StatsOf"/>: the same counts whichever path ran.
+/// The one "apply per-shard decisions by row" mechanism of every dedup/selection stage: each task of a stage's resolve step
+/// writes the rows it decided, of every shard, as one small create-once object (row → reason, detail, twin; one row group per
+/// shard; <see cref="WriteAsync"/>); the apply of a shard reads its row group of each of them back (<see cref="ReadShardAsync"/>)
+/// and runs <see cref="ApplyDecisionsTransform"/> over the shard, either in the stage's own apply phase or, deferred
+/// (<see cref="PipelineStage.DeferredApplyAsync"/>), inside the next stage's pass over the same rows (one read and one write of
+/// the shard less). Either way the drops go under the deciding stage's own name, and its apply phase's books are
+/// <see cref="StatsOf"/>: the same counts whichever path ran.
 /// </summary>
 public static class ShardDecisions
 {
     private const string RowColumn = "row";
+
+    /// <summary>The shards whose row groups an object holds, in row-group order (comma-separated numbers).</summary>
+    private const string ShardsMetadata = "curation.shards";
 
     public static readonly IReadOnlyList<ColumnSchema> Schema =
     [
@@ -26,44 +30,75 @@ public static class ShardDecisions
         new(DropsSchema.TwinId, typeof(string)),
     ];
 
-    /// <summary>Writes decided rows (in the given order) create-once under <paramref name="key"/>; nothing when there are none.</summary>
-    public static async Task WriteAsync(IObjectStore store, string key, IReadOnlyList<(long Row, ShardDecision Decision)> decisions,
+    /// <summary>
+    /// Writes one resolver task's decided rows create-once under <paramref name="key"/>: <paramref name="decisions"/>[s] are
+    /// shard s's (in the given order), one row group per shard that has any, the shards listed in the object's metadata;
+    /// nothing when no shard has any. One object (one flush to disk) per resolver task, not one per shard and task.
+    /// </summary>
+    public static async Task WriteAsync(IObjectStore store, string key, IReadOnlyList<IReadOnlyList<(long Row, ShardDecision Decision)>> decisions,
         CancellationToken cancellationToken)
     {
-        if (decisions.Count == 0) return;
-        var batch = RecordBatch.WithSchema(Schema, decisions.Count);
-        var (rows, reasons, details, twins) = (batch.GetColumn<long>(RowColumn), batch.GetColumn<string>(DropsSchema.Reason),
-            batch.GetColumn<string>(DropsSchema.Detail), batch.GetColumn<string>(DropsSchema.TwinId));
-        foreach (var (row, decision) in decisions)
-        {
-            rows.Add(row);
-            reasons.Add(decision.Reason);
-            details.Add(decision.Detail ?? "");
-            twins.Add(decision.TwinId ?? "");
-        }
+        if (decisions.All(d => d.Count == 0)) return;
+        var shards = new List<int>();
         await using var spool = SpoolFile.Create();
-        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, Schema, cancellationToken: cancellationToken).ConfigureAwait(false))
-            await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, Schema, new Dictionary<string, string> { [ShardsMetadata] = "" },
+                         cancellationToken).ConfigureAwait(false))
+        {
+            for (var shard = 0; shard < decisions.Count; shard++)
+            {
+                if (decisions[shard].Count == 0) continue;
+                var batch = RecordBatch.WithSchema(Schema, decisions[shard].Count);
+                var (rows, reasons, details, twins) = (batch.GetColumn<long>(RowColumn), batch.GetColumn<string>(DropsSchema.Reason),
+                    batch.GetColumn<string>(DropsSchema.Detail), batch.GetColumn<string>(DropsSchema.TwinId));
+                foreach (var (row, decision) in decisions[shard])
+                {
+                    rows.Add(row);
+                    reasons.Add(decision.Reason);
+                    details.Add(decision.Detail ?? "");
+                    twins.Add(decision.TwinId ?? "");
+                }
+                await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                shards.Add(shard);
+            }
+            writer.SetMetadata(ShardsMetadata, string.Join(',', shards));
+        }
         await spool.CommitOnceAsync(store, key, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Every decision of one shard: the objects under <paramref name="folder"/> (one per resolver task), merged.</summary>
-    public static async Task<Dictionary<long, ShardDecision>> ReadFolderAsync(IObjectStore store, string folder, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every decision of shard <paramref name="shard"/>: its row group of each resolver task's object under
+    /// <paramref name="folder"/>, merged. An object under <c>{folder}{shard}/</c> (the layout of one object per shard and
+    /// resolver task, before this one) is read whole, so a job interrupted before the change resumes after it.
+    /// </summary>
+    public static async Task<Dictionary<long, ShardDecision>> ReadShardAsync(IObjectStore store, string folder, int shard,
+        CancellationToken cancellationToken)
     {
         var decisions = new Dictionary<long, ShardDecision>();
+        var shardFolder = $"{folder}{JobLayout.ShardName(shard)}/";
+        var shardName = shard.ToString(System.Globalization.CultureInfo.InvariantCulture);
         await foreach (var info in store.ListAsync(folder, cancellationToken).ConfigureAwait(false))
         {
+            var ofOneShard = info.Key.IndexOf('/', folder.Length) >= 0;
+            if (ofOneShard && !info.Key.StartsWith(shardFolder, StringComparison.Ordinal)) continue;
             await using var input = await store.OpenReadAsync(info.Key, cancellationToken).ConfigureAwait(false);
             await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            if (ofOneShard)
             {
-                var (rows, reasons, details, twins) = (batch.GetColumn<long>(RowColumn), batch.GetColumn<string>(DropsSchema.Reason),
-                    batch.GetColumn<string>(DropsSchema.Detail), batch.GetColumn<string>(DropsSchema.TwinId));
-                for (var i = 0; i < batch.RowCount; i++)
-                    decisions[rows[i]] = new ShardDecision(reasons[i], NullIfEmpty(details[i]), NullIfEmpty(twins[i]));
+                await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) Add(batch);
+                continue;
             }
+            var rowGroup = Array.IndexOf(reader.Metadata.GetValueOrDefault(ShardsMetadata, "").Split(','), shardName);
+            if (rowGroup >= 0) Add(await reader.ReadRowGroupAsync(rowGroup, cancellationToken).ConfigureAwait(false));
         }
         return decisions;
+
+        void Add(RecordBatch batch)
+        {
+            var (rows, reasons, details, twins) = (batch.GetColumn<long>(RowColumn), batch.GetColumn<string>(DropsSchema.Reason),
+                batch.GetColumn<string>(DropsSchema.Detail), batch.GetColumn<string>(DropsSchema.TwinId));
+            for (var i = 0; i < batch.RowCount; i++)
+                decisions[rows[i]] = new ShardDecision(reasons[i], NullIfEmpty(details[i]), NullIfEmpty(twins[i]));
+        }
     }
 
     /// <summary>

@@ -68,6 +68,48 @@ public sealed class ManifestBookkeepingTests(ITestOutputHelper log) : IDisposabl
         }
     }
 
+    [Fact]
+    public async Task Serialized_entries_cut_short_or_miscounted_fail_naming_the_object()
+    {
+        var corpus = await CorpusAsync(7);
+        var spec = new JobSpec
+        {
+            Name = "entries",
+            Inputs = [new InputSpec { Path = Path.Combine(corpus, "*.jsonl"), IdField = "id" }],
+            Sharding = new ShardingSpec { TargetShardBytes = 12 * 1024 },
+            Stages = [new ExactDedupStageSpec { Partitions = 3 }],
+            Output = new OutputSpec { Path = "curated/entries" },
+        };
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-entries") });
+        using var services = StageServices.CreateDefault();
+        await InProcessJob.RunAsync(spec, stores, services);
+        var store = stores.DataStore;
+        var location = StoreLocation.Parse(spec.Output.Path);
+        var manifest = (await CuratedOutput.ReadAsync(store, "curated/entries")).Manifest;
+        var (shard, drops) = (manifest.Shards[0], manifest.Drops[0]);
+        Assert.True(drops.Rows > 0, "the first shard has no drops: the test needs both kinds of entry");
+
+        using var entries = new MemoryStream();
+        var count = await IdIndex.WriteShardEntriesAsync(entries, new MemoryStream(await store.ReadBytesAsync(location.KeyOf(shard.Key))), shard.Key,
+            new MemoryStream(await store.ReadBytesAsync(location.KeyOf(drops.Key))), drops.Key);
+        Assert.Equal(shard.Rows + drops.Rows, count);
+        var bytes = entries.ToArray();
+
+        // Whole, they make the index the published objects make.
+        var whole = await IdIndex.WriteAsync(store, location, "whole", [shard], [drops], gathered: (_, _) => Task.FromResult<(byte[], string)?>((bytes, "whole.entries")));
+        var read = await IdIndex.WriteAsync(store, location, "read", [shard], [drops]);
+        Assert.Equal(read.Entries, whole.Entries);
+        Assert.Equal(await store.ReadBytesAsync(location.KeyOf($"read/{IdIndex.BucketKey(0)}")), await store.ReadBytesAsync(location.KeyOf($"whole/{IdIndex.BucketKey(0)}")));
+
+        var cut = await Assert.ThrowsAsync<InvalidDataException>(() => IdIndex.WriteAsync(store, location, "cut", [shard], [drops],
+            gathered: (_, _) => Task.FromResult<(byte[], string)?>((bytes[..^3], "cut.entries"))));
+        Assert.Contains("cut.entries", cut.Message);
+        var (firstShard, firstDrops) = (shard with { Rows = shard.Rows + 1 }, drops);
+        var miscounted = await Assert.ThrowsAsync<InvalidDataException>(() => IdIndex.WriteAsync(store, location, "miscounted", [firstShard], [firstDrops],
+            gathered: (_, _) => Task.FromResult<(byte[], string)?>((bytes, "miscounted.entries"))));
+        Assert.Contains("miscounted.entries", miscounted.Message);
+    }
+
     public static TheoryData<string> Chains => new() { "exact_dedup last", "document stages last", "near_dedup last" };
 
     [Theory]
@@ -130,6 +172,15 @@ public sealed class ManifestBookkeepingTests(ITestOutputHelper log) : IDisposabl
             var actual = Encoding.UTF8.GetString(await store.ReadBytesAsync(location.KeyOf($"{index.Folder}/{IdIndex.BucketKey(b)}")));
             Assert.Equal(expected, actual);
         }
+
+        // The write tasks serialized every shard's entries (the manifest read none of the published objects for the index),
+        // and an index built by reading those objects instead holds the same bytes.
+        Assert.Equal(manifest.Shards.Count, Directory.EnumerateFiles(root, "*.entries", SearchOption.AllDirectories).Count());
+        var reread = await IdIndex.WriteAsync(store, location, "reread-index", manifest.Shards, manifest.Drops);
+        Assert.Equal(index, reread with { Folder = index.Folder });
+        for (var b = 0; b < index.Buckets; b++)
+            Assert.Equal(await store.ReadBytesAsync(location.KeyOf($"{index.Folder}/{IdIndex.BucketKey(b)}")),
+                await store.ReadBytesAsync(location.KeyOf($"reread-index/{IdIndex.BucketKey(b)}")));
 
         // The report: the passes gathered every shard's tally (the manifest read none of the shards for it) unless no tapped
         // pass wrote the rows, and the report equals the one built by reading every shard.

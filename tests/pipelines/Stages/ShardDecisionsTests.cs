@@ -70,6 +70,41 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
         Assert.Throws<InvalidOperationException>(() => ShardDecisions.StatsOf(3, decisions));
     }
 
+    [Fact]
+    public async Task One_object_per_resolver_task_holds_every_shards_decisions_and_the_per_shard_layout_still_reads()
+    {
+        var store = LocalFolderStore.Create(_temp.Combine("store"));
+        const string folder = "jobs/j/03-exact_dedup/resolve/";
+        List<(long, ShardDecision)>[] partition0 =
+        [
+            [(4, new("exact_duplicate", TwinId: "a")), (1, new("exact_duplicate", "detail", "b"))],
+            [],
+            [(0, new("near_duplicate", "component of 3", "c"))],
+        ];
+        List<(long, ShardDecision)>[] partition1 = [[(2, new("exact_duplicate", TwinId: "d"))], [], []];
+        await ShardDecisions.WriteAsync(store, $"{folder}0000.parquet", partition0, CancellationToken.None);
+        await ShardDecisions.WriteAsync(store, $"{folder}0001.parquet", partition1, CancellationToken.None);
+        await ShardDecisions.WriteAsync(store, $"{folder}0002.parquet", [[], [], []], CancellationToken.None); // nothing decided: no object
+        var objects = new List<string>();
+        await foreach (var info in store.ListAsync(folder)) objects.Add(info.Key);
+        Assert.Equal([$"{folder}0000.parquet", $"{folder}0001.parquet"], objects);
+
+        var shard0 = await ShardDecisions.ReadShardAsync(store, folder, 0, CancellationToken.None);
+        Assert.Equal([(1L, new ShardDecision("exact_duplicate", "detail", "b")), (2L, new ShardDecision("exact_duplicate", null, "d")),
+            (4L, new ShardDecision("exact_duplicate", null, "a"))], shard0.OrderBy(d => d.Key).Select(d => (d.Key, d.Value)));
+        Assert.Empty(await ShardDecisions.ReadShardAsync(store, folder, 1, CancellationToken.None));
+        Assert.Equal([(0L, new ShardDecision("near_duplicate", "component of 3", "c"))],
+            (await ShardDecisions.ReadShardAsync(store, folder, 2, CancellationToken.None)).Select(d => (d.Key, d.Value)));
+
+        // A job resolved before objects were grouped left one object per shard and task under {folder}{shard}/: read whole,
+        // and only by its own shard.
+        await ShardDecisions.WriteAsync(store, $"{folder}{JobLayout.ShardName(1)}/0003.parquet", [[(7, new("exact_duplicate", TwinId: "e"))]],
+            CancellationToken.None);
+        Assert.Equal([(7L, new ShardDecision("exact_duplicate", null, "e"))],
+            (await ShardDecisions.ReadShardAsync(store, folder, 1, CancellationToken.None)).Select(d => (d.Key, d.Value)));
+        Assert.Equal(3, (await ShardDecisions.ReadShardAsync(store, folder, 0, CancellationToken.None)).Count);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -89,6 +124,12 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
         // The dedup stage's own shards exist only where its apply phase wrote them; deferred, the output wrote them once.
         Assert.True(DedupShards(ownRoot, dedup) > 0);
         Assert.Equal(0, DedupShards(deferredRoot, dedup));
+
+        // The resolver tasks (4 partitions) wrote at most one decisions object each, whatever the number of shards.
+        var decisionObjects = Directory.EnumerateFiles(deferredRoot, "*.parquet", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) == ExactDedupStage.ResolvePhase).ToList();
+        Assert.InRange(decisionObjects.Count, 1, 4);
+        Assert.Empty(Directory.EnumerateDirectories(Path.GetDirectoryName(decisionObjects[0])!));
     }
 
     [Fact]
