@@ -1,10 +1,9 @@
-using Curation.Pipelines.IO;
 using Curation.Pipelines.Semantic;
 
 namespace Curation.Pipelines.Stages;
 
-// init's sample, read back from the sample phase's files through the cut (KMeansInitSample): as k-means++'s panels, or
-// row-major for a clusterDims projection.
+// init's sample: the rows the cut (KMeansInitSample) keeps of the sample phase's ids, their vectors read from the
+// shards' matrices, as k-means++'s panels or row-major for a clusterDims projection.
 internal sealed partial class KMeansPhases
 {
     /// <summary>
@@ -24,26 +23,12 @@ internal sealed partial class KMeansPhases
             var byShard = a.Shard.CompareTo(b.Shard);
             return byShard != 0 ? byShard : a.Row.CompareTo(b.Row);
         });
-        var columnOf = new Dictionary<(int Shard, int Row), int>(kept.Length);
-        for (var i = 0; i < kept.Length; i++) columnOf[(kept[i].Shard, kept[i].Row)] = i;
-        float[] panels = [], row = [];
-        var dimensions = 0;
-        var decoded = 0;
-        await ForEachSampleRowAsync(task, (shard, sampled) =>
+        float[] panels = [];
+        var dimensions = await ForEachSampledVectorAsync(task, kept, (column, vector) =>
         {
-            if (!columnOf.TryGetValue((shard, sampled.Row), out var column)) return;
-            if (panels.Length == 0)
-            {
-                dimensions = sampled.Dimensions;
-                panels = new float[VectorKernels.PackedLength(kept.Length, dimensions)];
-                row = new float[dimensions];
-            }
-            sampled.DecodeInto(row);
-            VectorKernels.PackColumn(row, panels, column);
-            decoded++;
+            if (panels.Length == 0) panels = new float[VectorKernels.PackedLength(kept.Length, vector.Length)];
+            VectorKernels.PackColumn(vector, panels, column);
         }, cancellationToken).ConfigureAwait(false);
-        if (decoded != kept.Length)
-            throw new InvalidOperationException($"{stage}: the sample files hold {decoded:N0} of the {kept.Length:N0} rows init chose; they changed under it.");
         return (panels, kept.Length, dimensions);
     }
 
@@ -51,33 +36,44 @@ internal sealed partial class KMeansPhases
     private async Task<(List<string> Ids, float[] Sample, int Dimensions)> ReadSampleRowsAsync(TaskContext task, KMeansInitSample.Cut cut,
         CancellationToken cancellationToken)
     {
-        var ids = new List<string>(cut.Kept);
+        var kept = cut.KeptCandidates().ToArray();
+        Array.Sort(kept, (a, b) => a.Shard != b.Shard ? a.Shard.CompareTo(b.Shard) : a.Row.CompareTo(b.Row));
+        var ids = kept.Select(c => c.Id!).ToList();
         float[] sample = [];
-        var dimensions = 0;
-        var at = 0;
-        await ForEachSampleRowAsync(task, (shard, row) =>
+        var dimensions = await ForEachSampledVectorAsync(task, kept, (at, vector) =>
         {
-            if (!cut.Keeps(KMeansInitSample.KeyOf(row.Id, Seed(task)), shard, row.Row)) return;
-            if (sample.Length == 0)
-            {
-                dimensions = row.Dimensions;
-                sample = new float[(long)cut.Kept * dimensions];
-            }
-            ids.Add(row.Id);
-            row.DecodeInto(sample.AsSpan(at, dimensions));
-            at += dimensions;
+            if (sample.Length == 0) sample = new float[(long)kept.Length * vector.Length];
+            vector.CopyTo(sample.AsSpan(at * vector.Length, vector.Length));
         }, cancellationToken).ConfigureAwait(false);
         return (ids, sample, dimensions);
     }
 
-    /// <summary>Every row of every shard's sample file, shard by shard in row order, a row group at a time.</summary>
-    private async Task ForEachSampleRowAsync(TaskContext task, Action<int, EmbeddingRow> visit, CancellationToken cancellationToken)
+    /// <summary>Receives one sampled row's vector (valid during the call) and the row's index in the caller's array.</summary>
+    private delegate void SampledVector(int index, ReadOnlySpan<float> vector);
+
+    /// <summary>
+    /// The vectors of the sampled rows <paramref name="kept"/> (index i for kept[i]), read where they lie: shard by shard from
+    /// the shard's matrix (<c>vectors/</c>), in row order, tiles without a sampled row skipped. Returns the dimensions.
+    /// </summary>
+    private async Task<int> ForEachSampledVectorAsync(TaskContext task, (string? Id, int Shard, int Row)[] kept, SampledVector visit,
+        CancellationToken cancellationToken)
     {
-        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
+        var order = new int[kept.Length];
+        for (var i = 0; i < order.Length; i++) order[i] = i;
+        Array.Sort(order, (a, b) => kept[a].Shard != kept[b].Shard ? kept[a].Shard.CompareTo(kept[b].Shard) : kept[a].Row.CompareTo(kept[b].Row));
+        var dimensions = 0;
+        for (var start = 0; start < order.Length;)
         {
-            await using var input = await task.Job.Data.OpenReadAsync(SampleKey(task, shard), cancellationToken).ConfigureAwait(false);
-            var current = shard;
-            await EmbeddingFile.ForEachRowAsync(input, row => visit(current, row), cancellationToken).ConfigureAwait(false);
+            var shard = kept[order[start]].Shard;
+            var end = start;
+            while (end < order.Length && kept[order[end]].Shard == shard) end++;
+            var rows = new int[end - start];
+            for (var i = start; i < end; i++) rows[i - start] = kept[order[i]].Row;
+            var first = start;
+            dimensions = await ReadShardRowsAsync(task, shard, rows, (index, vector) => visit(order[first + index], vector), cancellationToken)
+                .ConfigureAwait(false);
+            start = end;
         }
+        return dimensions;
     }
 }

@@ -11,16 +11,17 @@ namespace Curation.Pipelines.Stages;
 /// Distributed spherical k-means over the embeddings of the documents reaching a stage, as phases of that stage
 /// (shared by <c>semantic_dedup</c> and <c>d4</c>):
 /// <list type="number">
-/// <item><b>sample</b> (per shard): the seeded initialisation sample (chosen by document id, at most <c>initSampleMax</c>
-/// vectors: <see cref="KMeansInitSample"/>) and the shard's part of the corpus mean direction (for embedding health);</item>
+/// <item><b>sample</b> (per shard): the shard's vectors as one raw matrix, the ids and rows of its seeded initialisation
+/// sample (chosen by document id, at most <c>initSampleMax</c> vectors: <see cref="KMeansInitSample"/>; the vectors stay
+/// in the matrix, by reference) and the shard's part of the corpus mean direction (for embedding health);</item>
 /// <item><b>init</b>: k-means++ on the sample → centroids of iteration 0;</item>
 /// <item><b>assign-i</b> (per shard) / <b>reduce-i</b>: one Lloyd iteration — exact fixed-point partial sums per
 /// shard, reduced in shard order, so the centroids are bit-identical whatever the silo count; once converged, the
 /// remaining iterations are no-ops.</item>
 /// </list>
-/// Objects live under the owning stage's folder: <c>sample/</c>, <c>mean/</c>, <c>mean.bin</c>, <c>vectors/</c> (each
-/// shard's vectors as a raw float32 matrix, written by sample, read in tiles by every assign-i), <c>partials/</c>,
-/// <c>centroids/NNN.bin</c>.
+/// Objects live under the owning stage's folder: <c>sample/</c> (each shard's sampled ids and rows), <c>mean/</c>,
+/// <c>mean.bin</c>, <c>vectors/</c> (each shard's vectors as a raw float32 matrix, written by sample, read in tiles by
+/// every assign-i and by init for the sampled rows), <c>partials/</c>, <c>centroids/NNN.bin</c>.
 /// With <paramref name="fixedClustering"/> applying to a job (a refresh of a versioned corpus), nothing is fitted: sample
 /// is a no-op, init writes the given centroids (and mean direction) as converged, and the Lloyd phases forward them —
 /// the phase list stays the same, fixed at plan time.
@@ -117,10 +118,15 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         var mean = EmbeddingHealth.Accumulate(vectors, dimensions);
         await WriteShardVectorsAsync(task, vectors, dimensions, cancellationToken).ConfigureAwait(false);
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(task.Task)}.bin"), [mean.Count, .. mean.Sums], cancellationToken).ConfigureAwait(false);
-        // Small row groups: init reads every shard's sample back and keeps a few rows of each (SampleRowGroupBytes).
-        await StageObjects.WriteParquetAsync(task.Job.Data, SampleKey(task, task.Task), EmbeddingFile.Schema,
-            EmbeddingFile.ToBatches(ids, vectors, dimensions, EmbeddingPrecision.Float32, SampleRowGroupBytes, rows),
-            EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "sample"), cancellationToken).ConfigureAwait(false);
+        // The sample by reference: its ids and rows; init reads those rows' vectors from the shard's matrix written above.
+        var sample = RecordBatch.WithSchema(SampleSchema, rows.Length);
+        var sampleRows = sample.GetColumn<int>(SampleRowColumn);
+        foreach (var row in rows)
+        {
+            sample.Ids.Add(ids[row]);
+            sampleRows.Add(row);
+        }
+        await StageObjects.WriteParquetAsync(task.Job.Data, SampleKey(task, task.Task), sample, null, cancellationToken).ConfigureAwait(false);
         var stats = new TaskStats { In = ids.Count, Metrics = { ["sampled"] = rows.Length } };
         if (rows.Length < picked) stats.Metrics[CappedMetric] = picked - rows.Length;
         return stats;
@@ -132,23 +138,23 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
     /// <summary>The most vectors the initialisation sample holds (<see cref="KMeansInitSample"/>).</summary>
     private int MaxSampleVectors => spec.InitSampleMax ?? KMeansInitSample.DefaultMaxVectors;
 
-    /// <summary>
-    /// The vectors of one row group of a shard's sample file: init then holds one small row group of a shard at a time,
-    /// and Parquet.Net's page buffers stay small. A whole-shard page (25,000 vectors are 37 MiB) is decompressed into a
-    /// growing stream and rented from pools that keep what is returned to them (ArrayPool's 64 MiB class, per thread).
-    /// </summary>
-    internal const int SampleRowGroupBytes = 1024 * 1024;
+    /// <summary>A sample file's columns: the sampled document's id and its row in the shard (and in the shard's matrix).</summary>
+    private const string SampleRowColumn = "row";
 
-    private string SampleKey(TaskContext task, int shard) => Key(task, $"sample/{JobLayout.ShardName(shard)}.parquet");
+    private static readonly IReadOnlyList<ColumnSchema> SampleSchema = [new(Columns.Id, typeof(string)), new(SampleRowColumn, typeof(int))];
 
-    /// <summary>Offers the ids of a shard's sample to the cut, in row order (the id column only, a row group at a time).</summary>
+    private string SampleKey(TaskContext task, int shard) => Key(task, $"sample/{JobLayout.ShardName(shard)}.rows.parquet");
+
+    /// <summary>Offers the ids of a shard's sample to the cut with their shard rows, in row order (a row group at a time).</summary>
     private async Task OfferSampleIdsAsync(TaskContext task, int shard, KMeansInitSample.Cut cut, CancellationToken cancellationToken)
     {
         await using var input = await task.Job.Data.OpenReadAsync(SampleKey(task, shard), cancellationToken).ConfigureAwait(false);
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-        var row = 0;
-        await foreach (var batch in reader.ReadColumnsAsync([Columns.Id], cancellationToken).ConfigureAwait(false))
-            for (var i = 0; i < batch.RowCount; i++) cut.Offer(KMeansInitSample.KeyOf(batch.Ids[i], Seed(task)), shard, row++, batch.Ids[i]);
+        await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, SampleRowColumn], cancellationToken).ConfigureAwait(false))
+        {
+            var rows = batch.GetColumn<int>(SampleRowColumn);
+            for (var i = 0; i < batch.RowCount; i++) cut.Offer(KMeansInitSample.KeyOf(batch.Ids[i], Seed(task)), shard, rows[i], batch.Ids[i]);
+        }
     }
 
     private async Task<TaskStats> InitAsync(TaskContext task, CancellationToken cancellationToken)
