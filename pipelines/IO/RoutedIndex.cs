@@ -66,7 +66,18 @@ public static class RoutedIndex
     /// object order; none when nothing is addressed to it. Checks the whole index on the way and fails naming
     /// <paramref name="objectName"/> when it is short, corrupt, or of another format version.
     /// </summary>
-    public static async Task<IReadOnlyList<RoutedSegment>> FindAsync(Stream input, string objectName, int target, CancellationToken cancellationToken)
+    public static Task<IReadOnlyList<RoutedSegment>> FindAsync(Stream input, string objectName, int target, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(target);
+        return SegmentsAsync(input, objectName, target, cancellationToken);
+    }
+
+    /// <summary>Every segment of <paramref name="input"/>, in object order (whole-object readers: a shard's own hash file); checked as <see cref="FindAsync"/>.</summary>
+    public static Task<IReadOnlyList<RoutedSegment>> AllAsync(Stream input, string objectName, CancellationToken cancellationToken) =>
+        SegmentsAsync(input, objectName, -1, cancellationToken);
+
+    /// <summary>The segments of <paramref name="target"/>, or all of them for -1.</summary>
+    private static async Task<IReadOnlyList<RoutedSegment>> SegmentsAsync(Stream input, string objectName, int target, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
         var length = input.Length;
@@ -91,7 +102,7 @@ public static class RoutedIndex
                     var segment = Decode(buffer.AsSpan(i * EntryBytes, EntryBytes));
                     Check(segment, first + i, expected, indexStart, objectName);
                     expected += segment.Length;
-                    if (segment.Target == target) (found ??= []).Add(segment);
+                    if (target < 0 || segment.Target == target) (found ??= []).Add(segment);
                 }
             }
             if (expected != indexStart)

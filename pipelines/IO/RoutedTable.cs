@@ -34,6 +34,31 @@ public static class RoutedTable
         }
     }
 
+    /// <summary>
+    /// Every row group of <paramref name="key"/>, whatever its target, in object order, with only <paramref name="columns"/>
+    /// (all when null): for the sender's own later reads of what it routed (exact_dedup's apply reads its shard's hashes).
+    /// </summary>
+    public static async IAsyncEnumerable<RecordBatch> ReadAllAsync(IObjectStore store, string key, IReadOnlyCollection<string>? columns,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var input = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        var segments = await RoutedIndex.AllAsync(input, key, cancellationToken).ConfigureAwait(false);
+        foreach (var segment in segments)
+        {
+            await using var reader = await OpenSegmentAsync(input, key, segment, cancellationToken).ConfigureAwait(false);
+            for (var rowGroup = 0; rowGroup < reader.RowGroupCount; rowGroup++)
+                yield return await reader.ReadRowGroupAsync(rowGroup, cancellationToken, columns).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The rows of <paramref name="key"/>, all targets, from its index alone.</summary>
+    public static async Task<long> RowCountAsync(IObjectStore store, string key, CancellationToken cancellationToken)
+    {
+        await using var input = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        var segments = await RoutedIndex.AllAsync(input, key, cancellationToken).ConfigureAwait(false);
+        return segments.Sum(s => s.Rows);
+    }
+
     /// <summary>A segment's Parquet reader; fails naming the object and the segment when it is not the file its index entry says.</summary>
     private static async Task<ParquetTableReader> OpenSegmentAsync(Stream input, string key, RoutedSegment segment, CancellationToken cancellationToken)
     {
