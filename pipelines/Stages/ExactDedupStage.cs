@@ -144,7 +144,7 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         for (var shard = 0; shard < shards; shard++)
         {
             read[shard] = [];
-            await foreach (var batch in RoutedTable.ReadAsync(task.Job.Data, HashKey(task.Job, shard), partition, cancellationToken).ConfigureAwait(false))
+            await foreach (var batch in ReadPartitionAsync(task, shard, partition, cancellationToken).ConfigureAwait(false))
             {
                 read[shard].Add(batch);
                 var (high, low, rows, ids, ranks) = (batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"), batch.GetColumn<long>("row"),
@@ -213,6 +213,10 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         if (task.Job.Refresh is not null) stats.Metrics["duplicates_of_corpus"] = ofIndexed;
         return stats;
     }
+
+    /// <summary>This partition's rows of a shard's hash file (a <see cref="RoutedTable"/>: its index, then only this partition's segment).</summary>
+    private IAsyncEnumerable<RecordBatch> ReadPartitionAsync(TaskContext task, int shard, int partition, CancellationToken cancellationToken) =>
+        RoutedTable.ReadAsync(task.Job.Data, HashKey(task.Job, shard), partition, cancellationToken);
 
     /// <summary>
     /// The decisions are applied inside the output's write of the shard when the output comes next (and fusing is on where
