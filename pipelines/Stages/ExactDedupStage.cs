@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
@@ -31,8 +30,6 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     public const string ApplyPhase = "apply";
     public const string DuplicateReason = "exact_duplicate";
     public const string HashColumn = "content_hash";
-
-    private const string PartitionsMetadata = "curation.partitions";
 
     private static readonly IReadOnlyList<ColumnSchema> HashSchema =
     [
@@ -70,9 +67,8 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         // Tapped: the document pass before this stage hashed the rows as it wrote them (the same object, byte for byte).
         if (await task.Job.Data.GetInfoAsync(hashKey, cancellationToken).ConfigureAwait(false) is not null)
         {
-            await using var tapped = await task.Job.Data.OpenReadAsync(hashKey, cancellationToken).ConfigureAwait(false);
-            await using var hashes = await ParquetTableReader.OpenAsync(tapped, cancellationToken).ConfigureAwait(false);
-            return new TaskStats { In = hashes.RowCount, Seconds = clock.Elapsed.TotalSeconds };
+            var rows = await RoutedTable.RowCountAsync(task.Job.Data, hashKey, cancellationToken).ConfigureAwait(false);
+            return new TaskStats { In = rows, Seconds = clock.Elapsed.TotalSeconds };
         }
         var shard = new ShardHashes(key, task.Job, hashKey);
         await using (var input = await task.Job.Data.OpenReadAsync(task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false))
@@ -84,8 +80,9 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     }
 
     /// <summary>
-    /// One shard's hash file: the key and rank of every row that has a key, written grouped by key partition (one row group per non-empty
-    /// partition, so a resolver reads only its own part of every shard's file). Fed by the hash phase reading the shard, or
+    /// One shard's hash file: the key and rank of every row that has a key, written grouped by key partition (a
+    /// <see cref="RoutedTable"/>: one segment per non-empty partition, so a resolver reads only the index and its own part of
+    /// every shard's file). Fed by the hash phase reading the shard, or
     /// by the document pass writing it (<see cref="IShardTap"/>): the same rows in the same order, so the same bytes.
     /// </summary>
     private sealed class ShardHashes(DedupKey key, JobContext job, string objectKey) : IShardTap
@@ -103,32 +100,25 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
-            await using var spool = SpoolFile.Create();
-            var partitions = new List<int>();
-            await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, HashSchema,
-                new Dictionary<string, string> { [PartitionsMetadata] = "" }, cancellationToken).ConfigureAwait(false))
+            await using var writer = await RoutedTableWriter.CreateAsync(HashSchema, cancellationToken).ConfigureAwait(false);
+            for (var partition = 0; partition < _partitions.Length; partition++)
             {
-                for (var partition = 0; partition < _partitions.Length; partition++)
+                if (_partitions[partition] is not { Count: > 0 } entries) continue;
+                var batch = RecordBatch.WithSchema(HashSchema, entries.Count);
+                var (partitionColumn, high, low, ids, rows, ranks) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
+                    batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"), batch.GetColumn<long>("rank"));
+                foreach (var e in entries)
                 {
-                    if (_partitions[partition] is not { Count: > 0 } entries) continue;
-                    var batch = RecordBatch.WithSchema(HashSchema, entries.Count);
-                    var (partitionColumn, high, low, ids, rows, ranks) = (batch.GetColumn<int>("partition"), batch.GetColumn<long>("hash_hi"),
-                        batch.GetColumn<long>("hash_lo"), batch.Ids, batch.GetColumn<long>("row"), batch.GetColumn<long>("rank"));
-                    foreach (var e in entries)
-                    {
-                        partitionColumn.Add(partition);
-                        high.Add(e.Hash.High);
-                        low.Add(e.Hash.Low);
-                        ids.Add(e.Id);
-                        rows.Add(e.Row);
-                        ranks.Add(e.Rank);
-                    }
-                    await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                    partitions.Add(partition);
+                    partitionColumn.Add(partition);
+                    high.Add(e.Hash.High);
+                    low.Add(e.Hash.Low);
+                    ids.Add(e.Id);
+                    rows.Add(e.Row);
+                    ranks.Add(e.Rank);
                 }
-                writer.SetMetadata(PartitionsMetadata, string.Join(',', partitions));
+                await writer.WriteAsync(partition, batch, cancellationToken).ConfigureAwait(false);
             }
-            await spool.CommitOnceAsync(job.Data, objectKey, cancellationToken).ConfigureAwait(false);
+            await writer.CommitOnceAsync(job.Data, objectKey, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -231,15 +221,9 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         return stats;
     }
 
-    private async IAsyncEnumerable<RecordBatch> ReadPartitionAsync(TaskContext task, int shard, int partition,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await using var input = await task.Job.Data.OpenReadAsync(HashKey(task.Job, shard), cancellationToken).ConfigureAwait(false);
-        await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-        var listed = reader.Metadata.GetValueOrDefault(PartitionsMetadata, "");
-        var rowGroup = listed.Length == 0 ? -1 : Array.IndexOf(listed.Split(','), partition.ToString(CultureInfo.InvariantCulture));
-        if (rowGroup >= 0) yield return await reader.ReadRowGroupAsync(rowGroup, cancellationToken).ConfigureAwait(false);
-    }
+    /// <summary>This partition's rows of a shard's hash file (a <see cref="RoutedTable"/>: its index, then only this partition's segment).</summary>
+    private IAsyncEnumerable<RecordBatch> ReadPartitionAsync(TaskContext task, int shard, int partition, CancellationToken cancellationToken) =>
+        RoutedTable.ReadAsync(task.Job.Data, HashKey(task.Job, shard), partition, cancellationToken);
 
     /// <summary>
     /// The decisions are applied inside the output's write of the shard when the output comes next (and fusing is on where
@@ -280,10 +264,9 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
         ContentHash[]? keys = null;
         if (key.OutputIsKey)
         {
-            await using var hashFile = await job.Data.OpenReadAsync(HashKey(job, shard), cancellationToken).ConfigureAwait(false);
-            await using var hashReader = await ParquetTableReader.OpenAsync(hashFile, cancellationToken).ConfigureAwait(false);
-            keys = new ContentHash[hashReader.RowCount];
-            await foreach (var batch in hashReader.ReadColumnsAsync(["row", "hash_hi", "hash_lo"], cancellationToken).ConfigureAwait(false))
+            var hashKey = HashKey(job, shard);
+            keys = new ContentHash[await RoutedTable.RowCountAsync(job.Data, hashKey, cancellationToken).ConfigureAwait(false)];
+            await foreach (var batch in RoutedTable.ReadAllAsync(job.Data, hashKey, ["row", "hash_hi", "hash_lo"], cancellationToken).ConfigureAwait(false))
             {
                 var (rows, high, low) = (batch.GetColumn<long>("row"), batch.GetColumn<long>("hash_hi"), batch.GetColumn<long>("hash_lo"));
                 for (var i = 0; i < batch.RowCount; i++) keys[rows[i]] = new ContentHash(high[i], low[i]);

@@ -10,8 +10,9 @@ public readonly record struct ShardDecision(string Reason, string? Detail = null
 
 /// <summary>
 /// The one "apply per-shard decisions by row" mechanism of every dedup/selection stage: each task of a stage's resolve step
-/// writes the rows it decided, of every shard, as one small create-once object (row → reason, detail, twin; one row group per
-/// shard; <see cref="WriteAsync"/>); the apply of a shard reads its row group of each of them back (<see cref="ReadShardAsync"/>)
+/// writes the rows it decided, of every shard, as one small create-once object (row → reason, detail, twin; a
+/// <see cref="RoutedTable"/> addressed by shard; <see cref="WriteAsync"/>); the apply of a shard reads its own segment of each of
+/// them back (<see cref="ReadShardAsync"/>: the index and that segment only)
 /// and runs <see cref="ApplyDecisionsTransform"/> over the shard, either in the stage's own apply phase or, deferred
 /// (<see cref="PipelineStage.DeferredApplyAsync"/>), inside the next stage's pass over the same rows (one read and one write of
 /// the shard less). Either way the drops go under the deciding stage's own name, and its apply phase's books are
@@ -21,9 +22,6 @@ public static class ShardDecisions
 {
     private const string RowColumn = "row";
 
-    /// <summary>The shards whose row groups an object holds, in row-group order (comma-separated numbers).</summary>
-    private const string ShardsMetadata = "curation.shards";
-
     public static readonly IReadOnlyList<ColumnSchema> Schema =
     [
         new(RowColumn, typeof(long)), new(DropsSchema.Reason, typeof(string)), new(DropsSchema.Detail, typeof(string)),
@@ -32,41 +30,34 @@ public static class ShardDecisions
 
     /// <summary>
     /// Writes one resolver task's decided rows create-once under <paramref name="key"/>: <paramref name="decisions"/>[s] are
-    /// shard s's (in the given order), one row group per shard that has any, the shards listed in the object's metadata;
+    /// shard s's (in the given order), as a routed table addressed by shard (a segment per shard that has any);
     /// nothing when no shard has any. One object (one flush to disk) per resolver task, not one per shard and task.
     /// </summary>
     public static async Task WriteAsync(IObjectStore store, string key, IReadOnlyList<IReadOnlyList<(long Row, ShardDecision Decision)>> decisions,
         CancellationToken cancellationToken)
     {
         if (decisions.All(d => d.Count == 0)) return;
-        var shards = new List<int>();
-        await using var spool = SpoolFile.Create();
-        await using (var writer = await ParquetTableWriter.CreateAsync(spool.Stream, Schema, new Dictionary<string, string> { [ShardsMetadata] = "" },
-                         cancellationToken).ConfigureAwait(false))
+        await using var writer = await RoutedTableWriter.CreateAsync(Schema, cancellationToken).ConfigureAwait(false);
+        for (var shard = 0; shard < decisions.Count; shard++)
         {
-            for (var shard = 0; shard < decisions.Count; shard++)
+            if (decisions[shard].Count == 0) continue;
+            var batch = RecordBatch.WithSchema(Schema, decisions[shard].Count);
+            var (rows, reasons, details, twins) = (batch.GetColumn<long>(RowColumn), batch.GetColumn<string>(DropsSchema.Reason),
+                batch.GetColumn<string>(DropsSchema.Detail), batch.GetColumn<string>(DropsSchema.TwinId));
+            foreach (var (row, decision) in decisions[shard])
             {
-                if (decisions[shard].Count == 0) continue;
-                var batch = RecordBatch.WithSchema(Schema, decisions[shard].Count);
-                var (rows, reasons, details, twins) = (batch.GetColumn<long>(RowColumn), batch.GetColumn<string>(DropsSchema.Reason),
-                    batch.GetColumn<string>(DropsSchema.Detail), batch.GetColumn<string>(DropsSchema.TwinId));
-                foreach (var (row, decision) in decisions[shard])
-                {
-                    rows.Add(row);
-                    reasons.Add(decision.Reason);
-                    details.Add(decision.Detail ?? "");
-                    twins.Add(decision.TwinId ?? "");
-                }
-                await writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                shards.Add(shard);
+                rows.Add(row);
+                reasons.Add(decision.Reason);
+                details.Add(decision.Detail ?? "");
+                twins.Add(decision.TwinId ?? "");
             }
-            writer.SetMetadata(ShardsMetadata, string.Join(',', shards));
+            await writer.WriteAsync(shard, batch, cancellationToken).ConfigureAwait(false);
         }
-        await spool.CommitOnceAsync(store, key, cancellationToken).ConfigureAwait(false);
+        await writer.CommitOnceAsync(store, key, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Every decision of shard <paramref name="shard"/>: its row group of each resolver task's object under
+    /// Every decision of shard <paramref name="shard"/>: its segment of each resolver task's object under
     /// <paramref name="folder"/>, merged. An object under <c>{folder}{shard}/</c> (the layout of one object per shard and
     /// resolver task, before this one) is read whole, so a job interrupted before the change resumes after it.
     /// </summary>
@@ -75,20 +66,18 @@ public static class ShardDecisions
     {
         var decisions = new Dictionary<long, ShardDecision>();
         var shardFolder = $"{folder}{JobLayout.ShardName(shard)}/";
-        var shardName = shard.ToString(System.Globalization.CultureInfo.InvariantCulture);
         await foreach (var info in store.ListAsync(folder, cancellationToken).ConfigureAwait(false))
         {
             var ofOneShard = info.Key.IndexOf('/', folder.Length) >= 0;
             if (ofOneShard && !info.Key.StartsWith(shardFolder, StringComparison.Ordinal)) continue;
-            await using var input = await store.OpenReadAsync(info.Key, cancellationToken).ConfigureAwait(false);
-            await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-            if (ofOneShard)
+            if (!ofOneShard)
             {
-                await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) Add(batch);
+                await foreach (var batch in RoutedTable.ReadAsync(store, info.Key, shard, cancellationToken).ConfigureAwait(false)) Add(batch);
                 continue;
             }
-            var rowGroup = Array.IndexOf(reader.Metadata.GetValueOrDefault(ShardsMetadata, "").Split(','), shardName);
-            if (rowGroup >= 0) Add(await reader.ReadRowGroupAsync(rowGroup, cancellationToken).ConfigureAwait(false));
+            await using var input = await store.OpenReadAsync(info.Key, cancellationToken).ConfigureAwait(false);
+            await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
+            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) Add(batch);
         }
         return decisions;
 

@@ -91,7 +91,7 @@ public sealed partial class LineDedupStage
         public long Units { get; }
         public long Occurrences { get; }
 
-        /// <summary>One row group per partition holding occurrences, in partition order.</summary>
+        /// <summary>One routed segment per partition holding occurrences, in partition order.</summary>
         public async Task WriteAsync(RoutedTableWriter routed, CancellationToken cancellationToken)
         {
             for (var partition = 0; partition < _targets.Length; partition++)

@@ -97,12 +97,16 @@ public sealed class ShuffleTableTests : IDisposable
             }
             await writer.CommitOnceAsync(_store, "routed.parquet", default);
         }
+        // A routed object is one Parquet segment per target run, not one Parquet file: each target streams its row groups.
         var groups = new List<int>();
-        await foreach (var rows in ShuffleTable.ReadAsync<NarrowRow>(_store, "routed.parquet", default)) groups.Add(rows.Count);
-        Assert.Equal([5, 5, 5], groups);
-
         var target0 = new List<string>();
-        await foreach (var rows in ShuffleTable.ReadRoutedAsync<NarrowRow>(_store, "routed.parquet", 0, default)) target0.AddRange(rows.Select(r => r.Id));
+        await foreach (var rows in ShuffleTable.ReadRoutedAsync<NarrowRow>(_store, "routed.parquet", 0, default))
+        {
+            groups.Add(rows.Count);
+            target0.AddRange(rows.Select(r => r.Id));
+        }
+        await foreach (var rows in ShuffleTable.ReadRoutedAsync<NarrowRow>(_store, "routed.parquet", 1, default)) groups.Add(rows.Count);
+        Assert.Equal([5, 5, 5], groups);
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"g0-{i}").Concat(Enumerable.Range(0, 5).Select(i => $"g2-{i}")), target0);
 
         await ShuffleTable.WriteRoutedAsync(_store, "routed2.parquet",
