@@ -36,7 +36,7 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
                 if (doc % DocumentsPerFile == 0)
                 {
                     file?.Dispose();
-                    var path = Path.Combine(folder, $"part-{doc / DocumentsPerFile:D5}.{(form == CorpusForm.Warc ? "warc" : "jsonl")}");
+                    var path = Path.Combine(folder, $"part-{doc / DocumentsPerFile:D5}.{(form == CorpusForm.Warc ? "warc.gz" : "jsonl")}");
                     files.Add(path);
                     file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
                 }
@@ -129,6 +129,9 @@ public enum CorpusForm
     /// <summary>The same JSONL with <see cref="WebUrls"/>: many hosts, a known share on generated block lists (url_filter).</summary>
     JsonlWebUrls,
 
-    /// <summary>Each text as an HTML page in site chrome, in WARC response records with <see cref="WebUrls"/> (extract).</summary>
+    /// <summary>
+    /// Each text as an HTML page in site chrome, in WARC response records with <see cref="WebUrls"/>, one gzip member per
+    /// record as Common Crawl stores them (<c>.warc.gz</c>; extract).
+    /// </summary>
     Warc,
 }

@@ -25,9 +25,9 @@ public static class SizingBenchmark
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var form = FormFor(stages);
         var corpus = Corpus.Generate(Path.Combine(root, "corpus"), options.Docs, options.Seed, form);
-        Console.WriteLine($"corpus:   {corpus.Documents:N0} docs in {corpus.Files.Count} {(form == CorpusForm.Warc ? "WARC" : "JSONL")} files, {Measure.Size(corpus.Bytes)} " +
+        Console.WriteLine($"corpus:   {corpus.Documents:N0} docs in {corpus.Files.Count} {(form == CorpusForm.Warc ? "WARC.gz" : "JSONL")} files, {Measure.Size(corpus.Bytes)} " +
                           $"({corpus.Bytes:N0} bytes), text avg {(double)corpus.TextChars / corpus.Documents:0} chars, " +
-                          (form == CorpusForm.Warc ? "each an HTML page in site chrome (response records with url)" : "fields id/url/text/crawl") +
+                          (form == CorpusForm.Warc ? "each an HTML page in site chrome (response records with url, a gzip member each)" : "fields id/url/text/crawl") +
                           (form == CorpusForm.Jsonl ? "" : $", urls over {WebUrls.Hosts:N0} domains") +
                           $" (generated in {clock.Elapsed.TotalSeconds:0.0} s, not measured)");
         var blocked = stages.Any(s => s is UrlFilterStageSpec) ? WebUrls.Blocked(options.Docs) : default((long Domain, long Substring)?);
@@ -40,7 +40,7 @@ public static class SizingBenchmark
         {
             Name = "bench-sizing",
             Inputs = [form == CorpusForm.Warc
-                ? new InputSpec { Path = corpus.Folder + "/*.warc", Format = InputFormat.Warc }
+                ? new InputSpec { Path = corpus.Folder + "/*.warc.gz", Format = InputFormat.WarcGz }
                 : new InputSpec { Path = corpus.Folder + "/*.jsonl", Format = InputFormat.Jsonl, IdField = "id" }],
             Sharding = new ShardingSpec { TargetShardBytes = options.ShardMiB * 1024L * 1024 },
             Stages = stages,

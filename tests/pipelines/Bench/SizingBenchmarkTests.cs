@@ -83,7 +83,7 @@ public sealed partial class SizingBenchmarkTests
     /// The stages the sizing guide gained last run with what they cannot run without: url_filter with generated
     /// UT1-sized block lists over urls of many hosts (it must drop exactly the planted share, for the planted reasons),
     /// quality_score with an embed stage and a generated labelled set, train_tokenize writing the token files, extract
-    /// over the corpus as HTML pages in WARC records. Each balances its books.
+    /// over the corpus as HTML pages in gzipped WARC records. Each balances its books.
     /// </summary>
     [Theory]
     [InlineData("url_filter", "read → url_filter → output", "01-url_filter")]
@@ -126,7 +126,7 @@ public sealed partial class SizingBenchmarkTests
                 Assert.InRange(kept, 1990, 2000); // only texts without a token are dropped
                 break;
             case "extract":
-                Assert.Contains("2,000 docs in 1 WARC files", output);
+                Assert.Contains("2,000 docs in 1 WARC.gz files", output);
                 Assert.Contains("each an HTML page in site chrome", output);
                 Assert.Equal(2000, documentsIn);
                 Assert.InRange(kept, 1990, 2000);
