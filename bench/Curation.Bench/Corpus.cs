@@ -8,13 +8,15 @@ namespace Curation.Bench;
 /// <summary>
 /// A generated JSONL corpus for <c>exact</c>: prose-like documents, ~20% planted duplicates of earlier documents
 /// (exact copies, case variants, whitespace/layout variants), ~3% documents the quality filter drops, a few with
-/// nothing visible, some in decomposed Unicode (so NFC has work). Deterministic for a seed.
+/// nothing visible, some in decomposed Unicode (so NFC has work). Deterministic for a seed. <see cref="CorpusForm"/>
+/// picks how the same texts are stored: JSONL with one url host (the default), JSONL with urls over many hosts
+/// (<see cref="WebUrls"/>), or HTML pages in WARC response records.
 /// </summary>
 public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Documents, long Bytes, long TextChars, IReadOnlyDictionary<string, long> Planted)
 {
     public const int DocumentsPerFile = 5_000;
 
-    public static Corpus Generate(string folder, int documents, int seed)
+    public static Corpus Generate(string folder, int documents, int seed, CorpusForm form = CorpusForm.Jsonl)
     {
         Directory.CreateDirectory(folder);
         var gen = new TextGen(seed);
@@ -26,6 +28,7 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
         var jsonOptions = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         long bytes = 0, chars = 0;
         FileStream? file = null;
+        var pageStyle = new Random(seed + 1);
         try
         {
             for (var doc = 0; doc < documents; doc++)
@@ -33,7 +36,7 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
                 if (doc % DocumentsPerFile == 0)
                 {
                     file?.Dispose();
-                    var path = Path.Combine(folder, $"part-{doc / DocumentsPerFile:D5}.jsonl");
+                    var path = Path.Combine(folder, $"part-{doc / DocumentsPerFile:D5}.{(form == CorpusForm.Warc ? "warc.gz" : "jsonl")}");
                     files.Add(path);
                     file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
                 }
@@ -42,12 +45,19 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
                 planted[kind] = planted.GetValueOrDefault(kind) + 1;
                 chars += text.Length;
 
+                if (form == CorpusForm.Warc)
+                {
+                    var record = WebPages.Record(doc, WebUrls.Of(doc), text, pageStyle);
+                    file!.Write(record);
+                    bytes += record.Length;
+                    continue;
+                }
                 line.ResetWrittenCount();
                 using (var json = new Utf8JsonWriter(line, jsonOptions))
                 {
                     json.WriteStartObject();
                     json.WriteString("id", $"doc-{doc:D9}");
-                    json.WriteString("url", $"https://example.org/{doc % 997}/{doc}");
+                    json.WriteString("url", form == CorpusForm.Jsonl ? $"https://example.org/{doc % 997}/{doc}" : WebUrls.Of(doc));
                     json.WriteString("text", text);
                     json.WriteNumber("crawl", 2024 + doc % 3);
                     json.WriteEndObject();
@@ -108,4 +118,20 @@ public sealed record Corpus(string Folder, IReadOnlyList<string> Files, long Doc
         2 => ("low_repeated", string.Join('\n', Enumerable.Repeat("Share this page on social media now", 6 + random.Next(4)))),
         _ => ("low_few_words", "Supercalifragilisticexpialidocious-" + new string('x', 60)),
     };
+}
+
+/// <summary>How <see cref="Corpus.Generate"/> stores the documents.</summary>
+public enum CorpusForm
+{
+    /// <summary>JSONL (id, url, text, crawl), every url on example.org: the form of every sizing row before url_filter's.</summary>
+    Jsonl,
+
+    /// <summary>The same JSONL with <see cref="WebUrls"/>: many hosts, a known share on generated block lists (url_filter).</summary>
+    JsonlWebUrls,
+
+    /// <summary>
+    /// Each text as an HTML page in site chrome, in WARC response records with <see cref="WebUrls"/>, one gzip member per
+    /// record as Common Crawl stores them (<c>.warc.gz</c>; extract).
+    /// </summary>
+    Warc,
 }

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
+using Curation.Pipelines.Stages.QualityScore;
 
 namespace Curation.Bench;
 
@@ -21,19 +23,29 @@ public static class SizingBenchmark
         var threads = options.Threads;
         var stages = StagesFor(options, root);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var corpus = Corpus.Generate(Path.Combine(root, "corpus"), options.Docs, options.Seed);
-        Console.WriteLine($"corpus:   {corpus.Documents:N0} docs in {corpus.Files.Count} JSONL files, {Measure.Size(corpus.Bytes)} " +
-                          $"({corpus.Bytes:N0} bytes), text avg {(double)corpus.TextChars / corpus.Documents:0} chars, fields id/url/text/crawl " +
-                          $"(generated in {clock.Elapsed.TotalSeconds:0.0} s, not measured)");
+        var form = FormFor(stages);
+        var corpus = Corpus.Generate(Path.Combine(root, "corpus"), options.Docs, options.Seed, form);
+        Console.WriteLine($"corpus:   {corpus.Documents:N0} docs in {corpus.Files.Count} {(form == CorpusForm.Warc ? "WARC.gz" : "JSONL")} files, {Measure.Size(corpus.Bytes)} " +
+                          $"({corpus.Bytes:N0} bytes), text avg {(double)corpus.TextChars / corpus.Documents:0} chars, " +
+                          (form == CorpusForm.Warc ? "each an HTML page in site chrome (response records with url, a gzip member each)" : "fields id/url/text/crawl") +
+                          (form == CorpusForm.Jsonl ? "" : $", urls over {WebUrls.Hosts:N0} domains") +
+                          $" (generated in {clock.Elapsed.TotalSeconds:0.0} s, not measured)");
+        var blocked = stages.Any(s => s is UrlFilterStageSpec) ? WebUrls.Blocked(options.Docs) : default((long Domain, long Substring)?);
+        if (blocked is { } b)
+            Console.WriteLine($"planted:  {b.Domain:N0} urls on a listed domain, {b.Substring:N0} more with a listed substring " +
+                              $"({(double)(b.Domain + b.Substring) / Math.Max(1, corpus.Documents):P1} of the documents)");
         Console.WriteLine($"job:      read → {string.Join(" → ", stages.Select(Describe))} → output; shards of ≤ {options.ShardMiB} MiB; " +
                           $"{threads} tasks in parallel (task slots); local folder store");
         var spec = new JobSpec
         {
             Name = "bench-sizing",
-            Inputs = [new InputSpec { Path = corpus.Folder + "/*.jsonl", Format = InputFormat.Jsonl, IdField = "id" }],
+            Inputs = [form == CorpusForm.Warc
+                ? new InputSpec { Path = corpus.Folder + "/*.warc.gz", Format = InputFormat.WarcGz }
+                : new InputSpec { Path = corpus.Folder + "/*.jsonl", Format = InputFormat.Jsonl, IdField = "id" }],
             Sharding = new ShardingSpec { TargetShardBytes = options.ShardMiB * 1024L * 1024 },
             Stages = stages,
-            Output = new OutputSpec { Path = "curated/bench-sizing" },
+            // train_tokenize exists for the token files: the output writes them (both formats), as a training job does.
+            Output = new OutputSpec { Path = "curated/bench-sizing", Tokens = stages.Any(s => s is TrainTokenizeStageSpec) ? new TokensOutputSpec() : null },
         };
 
         Measure.Settle();
@@ -59,7 +71,8 @@ public static class SizingBenchmark
         Console.WriteLine($"corpus {Measure.Size(corpus.Bytes)}: peak/corpus {(double)peak / corpus.Bytes:0.00}; peak above idle {Measure.Size(peak - idle)}");
         Console.WriteLine($"accounting: {string.Join("; ", run.Accounting.Stages.Select(s => $"{s.Stage} {s.In:N0}→{s.Kept:N0}"))}");
         Console.WriteLine($"load at end: {Machine.Load()}");
-        var imbalances = run.Accounting.Imbalances();
+        var imbalances = run.Accounting.Imbalances().ToList();
+        if (blocked is { } planted) imbalances.AddRange(UrlFilterProblems(run.Accounting.Stages, corpus.Documents, planted));
         foreach (var problem in imbalances) Console.WriteLine($"FAILED: {problem}");
         if (run.Accounting.InputRecords != corpus.Documents)
         {
@@ -67,6 +80,27 @@ public static class SizingBenchmark
             return 1;
         }
         return imbalances.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The corpus' form: HTML pages in WARC for extract, web urls over many hosts for url_filter, else the JSONL every
+    /// earlier sizing row used (its bytes unchanged, so those rows stay comparable).
+    /// </summary>
+    internal static CorpusForm FormFor(IReadOnlyList<StageSpec> stages) =>
+        stages.Any(s => s is ExtractStageSpec) ? CorpusForm.Warc
+        : stages.Any(s => s is UrlFilterStageSpec) ? CorpusForm.JsonlWebUrls
+        : CorpusForm.Jsonl;
+
+    /// <summary>A url_filter that sees every document must drop exactly the planted ones, for the reason planted.</summary>
+    private static IEnumerable<string> UrlFilterProblems(IReadOnlyList<StageAccount> stages, long documents, (long Domain, long Substring) planted)
+    {
+        foreach (var stage in stages.Where(s => s.Stage.EndsWith("-" + UrlFilterStageSpec.TypeName, StringComparison.Ordinal) && s.In == documents))
+        {
+            var domain = stage.Dropped.GetValueOrDefault(UrlFilterTransform.BlockedDomain);
+            var substring = stage.Dropped.GetValueOrDefault(UrlFilterTransform.BlockedSubstring);
+            if (domain != planted.Domain || substring != planted.Substring)
+                yield return $"{stage.Stage} dropped {domain:N0} by domain and {substring:N0} by substring; planted {planted.Domain:N0} and {planted.Substring:N0}";
+        }
     }
 
     /// <summary>
@@ -90,7 +124,10 @@ public static class SizingBenchmark
     /// The measured stages: <c>--spec FILE</c> (a JSON array of stages, or an object with <c>stages</c>, as in a job
     /// file), or <c>--stage a,b</c> with each stage's defaults, <c>--partitions</c> on those that have partitions, and
     /// what a stage cannot run without: decontaminate an evaluation set of 1,000,000 13-grams, d4 and semantic_dedup
-    /// an embed stage before them (the input-row-mean static model, so the figure is the stage's, not the transformer's).
+    /// an embed stage before them (the input-row-mean static model, so the figure is the stage's, not the transformer's),
+    /// quality_score that embed stage, <see cref="QualityTrainingSet"/> and keepFraction 0.5, url_filter
+    /// <see cref="WebUrls"/>' block lists (1,000,000 domains, 500 substrings). extract reads the corpus as HTML pages in
+    /// WARC and train_tokenize writes the output's token files (<see cref="FormFor"/>, <see cref="RunInAsync"/>).
     /// </summary>
     internal static IReadOnlyList<StageSpec> StagesFor(BenchOptions options, string root)
     {
@@ -119,15 +156,38 @@ public static class SizingBenchmark
                         Console.WriteLine($"evaluation set: {items.Count:N0} items, ≈ {ngrams:N0} 13-grams ({Measure.Size(new FileInfo(evalPath).Length)})");
                         stage["benchmarks"] = new JsonArray(new JsonObject { ["name"] = "generated", ["path"] = evalPath });
                         break;
+                    case UrlFilterStageSpec.TypeName:
+                        var (domains, substrings) = WebUrls.WriteLists(root);
+                        Console.WriteLine($"block lists: {WebUrls.DomainListSize:N0} domains ({Measure.Size(new FileInfo(domains).Length)}; every " +
+                                          $"{WebUrls.BlockedHostEvery}th of the corpus' {WebUrls.Hosts:N0}, the rest never seen), {WebUrls.SubstringListSize} url substrings " +
+                                          $"('{WebUrls.BlockedSubstring}' in every {WebUrls.BlockedPathEvery}th url, the rest never seen)");
+                        stage["domainsPath"] = domains;
+                        stage["substringsPath"] = substrings;
+                        break;
+                    case QualityScoreStageSpec.TypeName:
+                        Directory.CreateDirectory(root);
+                        var trainingPath = Path.Combine(root, "quality-training.jsonl");
+                        var (positive, negative) = QualityTrainingSet.Write(trainingPath, new TextGen(options.Seed + 11));
+                        Console.WriteLine($"training: {positive:N0} positive and {negative:N0} negative labelled examples ({Measure.Size(new FileInfo(trainingPath).Length)}); keepFraction 0.5");
+                        stage["training"] = trainingPath;
+                        stage["keepFraction"] = 0.5;
+                        AddEmbedBefore(stages);
+                        break;
                     case D4StageSpec.TypeName or SemanticDedupStageSpec.TypeName:
                         if (type == D4StageSpec.TypeName) stage["keepFraction"] = 0.5;
-                        if (!stages.Any(s => (string?)s!["type"] == EmbedStageSpec.TypeName))
-                            stages.Add(new JsonObject { ["type"] = EmbedStageSpec.TypeName, ["model"] = new JsonObject { ["kind"] = "input_mean" } });
+                        AddEmbedBefore(stages);
                         break;
                 }
                 stages.Add(stage);
             }
         }
         return stages.Deserialize<StageSpec[]>(JobSpec.SpecJson)!;
+    }
+
+    /// <summary>An embed stage (the input-row-mean static model) unless one comes earlier: the figure is the stage's, not the transformer's.</summary>
+    private static void AddEmbedBefore(JsonArray stages)
+    {
+        if (!stages.Any(s => (string?)s!["type"] == EmbedStageSpec.TypeName))
+            stages.Add(new JsonObject { ["type"] = EmbedStageSpec.TypeName, ["model"] = new JsonObject { ["kind"] = "input_mean" } });
     }
 }

@@ -36,8 +36,15 @@ public static partial class WebPageCorpus
         using var original = parser.ParseDocument(File.ReadAllText(path));
         foreach (var e in original.QuerySelectorAll("script, style").ToArray()) e.Remove();
         var title = Whitespace().Replace(original.Title ?? "", " ").Trim();
-        var body = original.Body?.InnerHtml ?? "";
-        var article = original.Body?.TextContent ?? "";
+        return Wrap(path, title, original.Body?.InnerHtml ?? "", original.Body?.TextContent ?? "", random);
+    }
+
+    /// <summary>
+    /// A page of <paramref name="title"/> whose article is <paramref name="body"/> (HTML; its text <paramref name="article"/>)
+    /// wrapped in generated chrome (~2.3 KB); the style and the chrome's words depend on <paramref name="random"/>.
+    /// </summary>
+    public static Page Wrap(string path, string title, string body, string article, Random random)
+    {
         var site = Pick(random, ["Acme Docs", "OpenKnowledge", "DevNotes Hub", "The Manual Site"]);
         var semantic = random.Next(2) == 0;
         var html = new StringBuilder();

@@ -79,6 +79,62 @@ public sealed partial class SizingBenchmarkTests
 #endif
     }
 
+    /// <summary>
+    /// The stages the sizing guide gained last run with what they cannot run without: url_filter with generated
+    /// UT1-sized block lists over urls of many hosts (it must drop exactly the planted share, for the planted reasons),
+    /// quality_score with an embed stage and a generated labelled set, train_tokenize writing the token files, extract
+    /// over the corpus as HTML pages in gzipped WARC records. Each balances its books.
+    /// </summary>
+    [Theory]
+    [InlineData("url_filter", "read → url_filter → output", "01-url_filter")]
+    [InlineData("quality_score", "read → embed → quality_score → output", "02-quality_score")]
+    [InlineData("train_tokenize", "read → train_tokenize → output", "01-train_tokenize")]
+    [InlineData("extract", "read → extract → output", "01-extract")]
+    public async Task Each_stage_runs_with_what_it_needs_and_balances(string stage, string job, string account)
+    {
+        var (code, output) = await RunAsync("sizing", "--stage", stage, "--docs", "2000", "--threads", "2");
+#if DEBUG
+        Assert.True(code == 3, output);
+#else
+        Assert.True(code == 0, output);
+        Assert.Contains($"job:      {job}", output);
+        Assert.DoesNotContain("FAILED", output);
+        var accounted = Regex.Match(output, $@"{Regex.Escape(account)} (?<in>[\d,]+)→(?<kept>[\d,]+)");
+        Assert.True(accounted.Success, output);
+        var kept = long.Parse(accounted.Groups["kept"].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+        var documentsIn = long.Parse(accounted.Groups["in"].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+        switch (stage)
+        {
+            case "url_filter":
+                Assert.Contains("block lists: 1,000,000 domains", output);
+                var planted = Regex.Match(output, @"planted:  (?<domain>[\d,]+) urls on a listed domain, (?<substring>[\d,]+) more with a listed substring");
+                Assert.True(planted.Success, output);
+                var domain = long.Parse(planted.Groups["domain"].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                var substring = long.Parse(planted.Groups["substring"].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                Assert.InRange(domain, 60, 140); // ~5% of 2,000
+                Assert.InRange(substring, 20, 60); // ~2% of the rest
+                Assert.Equal(2000, documentsIn);
+                Assert.Equal(documentsIn - domain - substring, kept);
+                break;
+            case "quality_score":
+                Assert.Contains("training: 5,000 positive and 5,000 negative labelled examples", output);
+                Assert.Matches(@"(?m)^02-quality_score/train\s+1\s+[\d.]+\s+10,000\s", output);
+                Assert.InRange(kept, documentsIn / 2 - 1, documentsIn / 2 + 1); // keepFraction 0.5
+                break;
+            case "train_tokenize":
+                Assert.Equal(2000, documentsIn);
+                Assert.InRange(kept, 1990, 2000); // only texts without a token are dropped
+                break;
+            case "extract":
+                Assert.Contains("2,000 docs in 1 WARC.gz files", output);
+                Assert.Contains("each an HTML page in site chrome", output);
+                Assert.Equal(2000, documentsIn);
+                Assert.InRange(kept, 1990, 2000);
+                break;
+        }
+#endif
+    }
+
     [Fact]
     public async Task A_spec_file_sets_the_stages_and_an_unknown_stage_is_refused_naming_the_known_ones()
     {
