@@ -94,7 +94,7 @@ public sealed partial class SizingBenchmarkTests
     {
         var (code, output) = await RunAsync("sizing", "--stage", stage, "--docs", "2000", "--threads", "2");
 #if DEBUG
-        Assert.True(code == 3, output);
+        Assert.True(code == 3, $"{job} ({account}): {output}");
 #else
         Assert.True(code == 0, output);
         Assert.Contains($"job:      {job}", output);
