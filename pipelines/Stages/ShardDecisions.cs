@@ -58,27 +58,16 @@ public static class ShardDecisions
 
     /// <summary>
     /// Every decision of shard <paramref name="shard"/>: its segment of each resolver task's object under
-    /// <paramref name="folder"/>, merged. An object under <c>{folder}{shard}/</c> (the layout of one object per shard and
-    /// resolver task, before this one) is read whole, so a job interrupted before the change resumes after it.
+    /// <paramref name="folder"/>, merged. An object of an older layout (a plain Parquet file) is refused with an error naming
+    /// it, as every routed table refuses one: jobs resume within one output format version.
     /// </summary>
     public static async Task<Dictionary<long, ShardDecision>> ReadShardAsync(IObjectStore store, string folder, int shard,
         CancellationToken cancellationToken)
     {
         var decisions = new Dictionary<long, ShardDecision>();
-        var shardFolder = $"{folder}{JobLayout.ShardName(shard)}/";
         await foreach (var info in store.ListAsync(folder, cancellationToken).ConfigureAwait(false))
-        {
-            var ofOneShard = info.Key.IndexOf('/', folder.Length) >= 0;
-            if (ofOneShard && !info.Key.StartsWith(shardFolder, StringComparison.Ordinal)) continue;
-            if (!ofOneShard)
-            {
-                await foreach (var batch in RoutedTable.ReadAsync(store, info.Key, shard, cancellationToken).ConfigureAwait(false)) Add(batch);
-                continue;
-            }
-            await using var input = await store.OpenReadAsync(info.Key, cancellationToken).ConfigureAwait(false);
-            await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) Add(batch);
-        }
+            await foreach (var batch in RoutedTable.ReadAsync(store, info.Key, shard, cancellationToken).ConfigureAwait(false))
+                Add(batch);
         return decisions;
 
         void Add(RecordBatch batch)

@@ -71,7 +71,7 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task One_object_per_resolver_task_holds_every_shards_decisions_and_the_per_shard_layout_still_reads()
+    public async Task One_object_per_resolver_task_holds_every_shards_decisions_and_an_older_layout_is_refused_by_name()
     {
         var store = LocalFolderStore.Create(_temp.Combine("store"));
         const string folder = "jobs/j/03-exact_dedup/resolve/";
@@ -96,13 +96,17 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([(0L, new ShardDecision("near_duplicate", "component of 3", "c"))],
             (await ShardDecisions.ReadShardAsync(store, folder, 2, CancellationToken.None)).Select(d => (d.Key, d.Value)));
 
-        // A job resolved before objects were grouped left one object per shard and task under {folder}{shard}/: read whole,
-        // and only by its own shard.
-        await ShardDecisions.WriteAsync(store, $"{folder}{JobLayout.ShardName(1)}/0003.parquet", [[(7, new("exact_duplicate", TwinId: "e"))]],
-            CancellationToken.None);
-        Assert.Equal([(7L, new ShardDecision("exact_duplicate", null, "e"))],
-            (await ShardDecisions.ReadShardAsync(store, folder, 1, CancellationToken.None)).Select(d => (d.Key, d.Value)));
-        Assert.Equal(3, (await ShardDecisions.ReadShardAsync(store, folder, 0, CancellationToken.None)).Count);
+        // A job resolved before decisions were routed tables left plain Parquet objects (one per shard and task under
+        // {folder}{shard}/): refused naming the object, never misread.
+        var old = RecordBatch.WithSchema(ShardDecisions.Schema);
+        old.GetColumn<long>("row").Add(7);
+        old.GetColumn<string>(DropsSchema.Reason).Add("exact_duplicate");
+        old.GetColumn<string>(DropsSchema.Detail).Add("");
+        old.GetColumn<string>(DropsSchema.TwinId).Add("e");
+        var oldKey = $"{folder}{JobLayout.ShardName(1)}/0003.parquet";
+        await StageObjects.WriteParquetAsync(store, oldKey, old, null, CancellationToken.None);
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => ShardDecisions.ReadShardAsync(store, folder, 1, CancellationToken.None));
+        Assert.Contains(oldKey, refused.Message, StringComparison.Ordinal);
     }
 
     [Theory]
