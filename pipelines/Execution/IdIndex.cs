@@ -138,12 +138,8 @@ public static class IdIndex
             target.Write(encoder.Record);
             count++;
         }
-        await foreach (var (id, source, position) in ReadIdsAsync(shard, shardKey, cancellationToken).ConfigureAwait(false))
-            Add(new IdIndexEntry(id, source, position, shardKey, null, null, null, null));
-        await using (var reader = await ParquetTableReader.OpenAsync(drops, cancellationToken).ConfigureAwait(false))
-            await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-                foreach (var entry in DropEntries(batch, dropsKey))
-                    Add(entry);
+        await foreach (var entry in EntriesAsync(shard, shardKey, kept: true, cancellationToken).ConfigureAwait(false)) Add(entry);
+        await foreach (var entry in EntriesAsync(drops, dropsKey, kept: false, cancellationToken).ConfigureAwait(false)) Add(entry);
         return count;
     }
 
@@ -151,15 +147,23 @@ public static class IdIndex
     private static async IAsyncEnumerable<IdIndexEntry> ReadEntriesAsync(IObjectStore output, StoreLocation location, string key, bool kept,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await using var content = kept
+            ? await output.OpenReadAsync(location.KeyOf(key), cancellationToken).ConfigureAwait(false)
+            : await OpenBufferedAsync(output, location.KeyOf(key), cancellationToken).ConfigureAwait(false);
+        await foreach (var entry in EntriesAsync(content, key, kept, cancellationToken).ConfigureAwait(false)) yield return entry;
+    }
+
+    /// <summary>The entries of one output object's content (<paramref name="key"/>: its key in the manifest): a shard's rows (kept) or a drops file's.</summary>
+    private static async IAsyncEnumerable<IdIndexEntry> EntriesAsync(Stream content, string key, bool kept,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         if (kept)
         {
-            await using var content = await output.OpenReadAsync(location.KeyOf(key), cancellationToken).ConfigureAwait(false);
             await foreach (var (id, source, position) in ReadIdsAsync(content, key, cancellationToken).ConfigureAwait(false))
                 yield return new IdIndexEntry(id, source, position, key, null, null, null, null);
             yield break;
         }
-        await using var buffered = await OpenBufferedAsync(output, location.KeyOf(key), cancellationToken).ConfigureAwait(false);
-        await using var reader = await ParquetTableReader.OpenAsync(buffered, cancellationToken).ConfigureAwait(false);
+        await using var reader = await ParquetTableReader.OpenAsync(content, cancellationToken).ConfigureAwait(false);
         await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             foreach (var entry in DropEntries(batch, key)) yield return entry;
     }

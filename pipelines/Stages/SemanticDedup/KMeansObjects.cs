@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Storage;
 
@@ -103,54 +104,33 @@ internal sealed partial class KMeansPhases
     internal delegate void RowAction(int index, ReadOnlySpan<float> vector);
 
     /// <summary>
-    /// init: the given rows (ascending) of a shard's matrix, read tile by tile as assign-i reads it, tiles without a wanted
-    /// row skipped by seeking past them. A row the matrix does not hold is an error naming the object. Returns the dimensions.
+    /// init: the given rows (ascending) of a shard's matrix, read front to back through one pooled buffer
+    /// (<see cref="ForwardReader"/>: long gaps between wanted rows are sought past). A row the matrix does not hold, or a
+    /// matrix shorter than its header says, is an error naming the object. Returns the dimensions.
     /// </summary>
     private async Task<int> ReadShardRowsAsync(TaskContext task, int shard, int[] rows, RowAction visit, CancellationToken cancellationToken)
     {
         var key = VectorsKey(task, shard);
         await using var input = await task.Job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        using var reader = new ForwardReader(input, 1 << 20);
         var header = new byte[8];
-        await input.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
-        var (count, dimensions) = (BinaryPrimitives.ReadInt32LittleEndian(header), BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4)));
-        if (rows.Length > 0 && (rows[0] < 0 || rows[^1] >= count))
-            throw new InvalidDataException($"{key}: the sample names row {(rows[0] < 0 ? rows[0] : rows[^1])}, the matrix holds {count:N0} rows.");
-        var rowBytes = (long)dimensions * sizeof(float);
-        var buffer = ArrayPool<byte>.Shared.Rent(TileRows * dimensions * sizeof(float));
         try
         {
-            var next = 0;
-            var at = 0L; // the row the stream is at
-            while (next < rows.Length)
+            await reader.ReadAsync(0, header, cancellationToken).ConfigureAwait(false);
+            var (count, dimensions) = (BinaryPrimitives.ReadInt32LittleEndian(header), BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4)));
+            if (rows.Length > 0 && (rows[0] < 0 || rows[^1] >= count))
+                throw new InvalidDataException($"{key}: the sample names row {(rows[0] < 0 ? rows[0] : rows[^1])}, the matrix holds {count:N0} rows.");
+            var row = new byte[dimensions * sizeof(float)];
+            for (var i = 0; i < rows.Length; i++)
             {
-                var tileStart = rows[next] / TileRows * TileRows;
-                if (tileStart != at)
-                {
-                    if (input.CanSeek) input.Position = 8 + tileStart * rowBytes;
-                    else await SkipAsync(input, key, (tileStart - at) * rowBytes, buffer, cancellationToken).ConfigureAwait(false);
-                }
-                var tileRows = Math.Min(TileRows, count - tileStart);
-                await input.ReadExactlyAsync(buffer.AsMemory(0, (int)(tileRows * rowBytes)), cancellationToken).ConfigureAwait(false);
-                at = tileStart + tileRows;
-                var tile = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, (int)(tileRows * rowBytes)));
-                for (; next < rows.Length && rows[next] < at; next++)
-                    visit(next, tile.Slice((rows[next] - tileStart) * dimensions, dimensions));
+                await reader.ReadAsync(header.Length + (long)rows[i] * row.Length, row, cancellationToken).ConfigureAwait(false);
+                visit(i, MemoryMarshal.Cast<byte, float>(row.AsSpan()));
             }
+            return dimensions;
         }
-        finally
+        catch (EndOfStreamException e)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-        return dimensions;
-    }
-
-    private static async Task SkipAsync(Stream input, string key, long bytes, byte[] buffer, CancellationToken cancellationToken)
-    {
-        for (var left = bytes; left > 0;)
-        {
-            var read = await input.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken).ConfigureAwait(false);
-            if (read == 0) throw new InvalidDataException($"{key}: shorter than its header says.");
-            left -= read;
+            throw new InvalidDataException($"{key}: shorter than its header says ({e.Message}).", e);
         }
     }
 
