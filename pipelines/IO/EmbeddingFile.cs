@@ -25,6 +25,10 @@ public static class EmbeddingFile
         [ModelKey] = model,
     };
 
+    /// <summary>Whether a file's key-value metadata (<see cref="Metadata"/>) says its vectors are float16.</summary>
+    public static bool IsFloat16(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.GetValueOrDefault(DtypeKey) == "float16";
+
     /// <summary>A batch of rows: ids and their vectors (row-major, <paramref name="dimensions"/> per row).</summary>
     public static RecordBatch ToBatch(IReadOnlyList<string> ids, ReadOnlySpan<float> vectors, int dimensions, EmbeddingPrecision precision)
     {
@@ -63,7 +67,7 @@ public static class EmbeddingFile
         ArgumentNullException.ThrowIfNull(visit);
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
         var dimensions = int.Parse(reader.Metadata[DimensionsKey], System.Globalization.CultureInfo.InvariantCulture);
-        var float16 = reader.Metadata.GetValueOrDefault(DtypeKey) == "float16";
+        var float16 = IsFloat16(reader.Metadata);
         var row = 0;
         await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -118,7 +122,7 @@ public static class EmbeddingFile
         }
         await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
         var dimensions = int.Parse(reader.Metadata[DimensionsKey], System.Globalization.CultureInfo.InvariantCulture);
-        var float16 = reader.Metadata.GetValueOrDefault(DtypeKey) == "float16";
+        var float16 = IsFloat16(reader.Metadata);
         var ids = new List<string>();
         var vectors = new float[checked((int)(reader.RowCount * dimensions))];
         await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))

@@ -197,7 +197,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         await using var input = await job.Data.OpenReadAsync(job.Layout.ShardEmbeddings(embed.Index, embed.Name, shard), cancellationToken).ConfigureAwait(false);
         await using var source = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
         var dimensions = int.Parse(source.Metadata[EmbeddingFile.DimensionsKey], System.Globalization.CultureInfo.InvariantCulture);
-        var float16 = source.Metadata.GetValueOrDefault(EmbeddingFile.DtypeKey) == "float16";
+        var float16 = EmbeddingFile.IsFloat16(source.Metadata);
         await using var writer = await EmbeddingListFile.CreateAsync(target.Stream, dimensions, source.Metadata, cancellationToken).ConfigureAwait(false);
         await foreach (var batch in source.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {

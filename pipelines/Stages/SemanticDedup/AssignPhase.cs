@@ -1,7 +1,6 @@
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Semantic;
-using Curation.Pipelines.Spec;
 
 namespace Curation.Pipelines.Stages;
 
@@ -25,6 +24,8 @@ public sealed partial class SemanticDedupStage
         // dedup (never removed, never anyone's twin) and reported, instead of being collapsed as duplicates.
         var health = EmbeddingHealth.Check(vectors, dimensions, mean, new EmbeddingHealthOptions { StickyCosine = _spec.StickyCosine });
 
+        // Members carry their vectors at the precision they were embedded at (float16 halves the partitions' disk, same values).
+        var precision = KMeansPhases.EmbedStageOf(task).Spec.Precision;
         var pieces = new SortedDictionary<int, ShuffleRows<MemberRow>>();
         for (var i = 0; i < ids.Count; i++)
         {
@@ -32,9 +33,9 @@ public sealed partial class SemanticDedupStage
             var piece = pieces.TryGetValue(partition, out var p) ? p : pieces[partition] = new ShuffleRows<MemberRow>();
             piece.Add(new MemberRow(i, ids[i], clusters[i], distances[i],
                 health.Issues[i] == EmbeddingIssues.None ? "" : string.Join("; ", health.Reasons(i)),
-                EmbeddingFile.Encode(vectors.AsSpan(i * dimensions, dimensions), EmbeddingPrecision.Float32)));
+                EmbeddingFile.Encode(vectors.AsSpan(i * dimensions, dimensions), precision)));
         }
-        var metadata = EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "members");
+        var metadata = EmbeddingFile.Metadata(dimensions, precision, "members");
         foreach (var (partition, piece) in pieces)
             await ShuffleTable.WriteAsync(task.Job.Data, $"{MembersFolder(task, partition)}{JobLayout.ShardName(task.Task)}.parquet", piece, metadata, cancellationToken)
                 .ConfigureAwait(false);

@@ -1,9 +1,11 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Semantic;
+using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 
 namespace Curation.Pipelines.Stages;
@@ -38,7 +40,19 @@ internal sealed partial class KMeansPhases
         return (new Centroids(values, d), converged);
     }
 
-    private string VectorsKey(TaskContext task, int shard) => Key(task, $"vectors/{JobLayout.ShardName(shard)}.f32");
+    /// <summary>
+    /// A shard's matrix: <c>.f32</c> (little-endian float32) or, when the embed stage stored float16, <c>.f16</c>
+    /// (IEEE half): the vectors at the precision they were embedded at, so a float16 job's matrix costs half the disk
+    /// and the same values (a half read back as float and stored again as half is the same half).
+    /// </summary>
+    private static string VectorsName(int shard, bool float16) => $"vectors/{JobLayout.ShardName(shard)}.{(float16 ? "f16" : "f32")}";
+
+    private string VectorsKey(TaskContext task, int shard) => Key(task, VectorsName(shard, MatrixFloat16(task)));
+
+    /// <summary>Whether the shard matrices hold float16: the precision of the embed stage this stage reads.</summary>
+    internal static bool MatrixFloat16(TaskContext task) => EmbedStageOf(task).Spec.Precision == EmbeddingPrecision.Float16;
+
+    private static int ElementBytes(bool float16) => float16 ? sizeof(ushort) : sizeof(float);
 
     /// <summary>Rows of a tile the assign-i phases read at once: a multiple of the assignment's row block.</summary>
     private const int TileRows = 2048;
@@ -47,10 +61,13 @@ internal sealed partial class KMeansPhases
     internal delegate void TileAction(ReadOnlySpan<float> tile, int dimensions);
 
     /// <summary>
-    /// sample: the shard's vectors in row order as a raw little-endian float32 matrix after an 8-byte header (rows,
-    /// dimensions), so the Lloyd phases read tiles of it instead of decoding the embeddings and matching ids each time.
+    /// sample: the shard's vectors in row order as a raw little-endian matrix (float32, or float16 for a float16 embed
+    /// stage: <see cref="VectorsName"/>) after an 8-byte header (rows, dimensions), so the Lloyd
+    /// phases read tiles of it instead of decoding the embeddings and matching ids each time.
     /// </summary>
-    private async Task WriteShardVectorsAsync(TaskContext task, float[] vectors, int dimensions, CancellationToken cancellationToken) =>
+    private async Task WriteShardVectorsAsync(TaskContext task, float[] vectors, int dimensions, CancellationToken cancellationToken)
+    {
+        var float16 = MatrixFloat16(task);
         await task.Job.Data.CreateOnceAsync(VectorsKey(task, task.Task), async (stream, ct) =>
         {
             var chunk = ArrayPool<byte>.Shared.Rent(1 << 20);
@@ -59,12 +76,13 @@ internal sealed partial class KMeansPhases
                 BinaryPrimitives.WriteInt32LittleEndian(chunk, vectors.Length / Math.Max(1, dimensions));
                 BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(4), dimensions);
                 await stream.WriteAsync(chunk.AsMemory(0, 8), ct).ConfigureAwait(false);
-                var floatsPerChunk = chunk.Length / sizeof(float);
-                for (var start = 0; start < vectors.Length; start += floatsPerChunk)
+                var valuesPerChunk = chunk.Length / ElementBytes(float16);
+                for (var start = 0; start < vectors.Length; start += valuesPerChunk)
                 {
-                    var count = Math.Min(floatsPerChunk, vectors.Length - start);
-                    MemoryMarshal.AsBytes(vectors.AsSpan(start, count)).CopyTo(chunk);
-                    await stream.WriteAsync(chunk.AsMemory(0, count * sizeof(float)), ct).ConfigureAwait(false);
+                    var count = Math.Min(valuesPerChunk, vectors.Length - start);
+                    if (float16) TensorPrimitives.ConvertToHalf(vectors.AsSpan(start, count), MemoryMarshal.Cast<byte, Half>(chunk.AsSpan(0, count * sizeof(ushort))));
+                    else MemoryMarshal.AsBytes(vectors.AsSpan(start, count)).CopyTo(chunk);
+                    await stream.WriteAsync(chunk.AsMemory(0, count * ElementBytes(float16)), ct).ConfigureAwait(false);
                 }
             }
             finally
@@ -72,6 +90,7 @@ internal sealed partial class KMeansPhases
                 ArrayPool<byte>.Shared.Return(chunk);
             }
         }, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// assign-i: the shard's vectors as sample wrote them, <see cref="TileRows"/> rows at a time into one pooled buffer,
@@ -79,23 +98,26 @@ internal sealed partial class KMeansPhases
     /// </summary>
     private async Task<int> ReadShardVectorsAsync(TaskContext task, int shard, TileAction consume, CancellationToken cancellationToken)
     {
+        var float16 = MatrixFloat16(task);
         await using var input = await task.Job.Data.OpenReadAsync(VectorsKey(task, shard), cancellationToken).ConfigureAwait(false);
         var header = new byte[8];
         await input.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
         var (rows, dimensions) = (BinaryPrimitives.ReadInt32LittleEndian(header), BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4)));
-        var buffer = ArrayPool<byte>.Shared.Rent(TileRows * dimensions * sizeof(float));
+        var buffer = ArrayPool<byte>.Shared.Rent(TileRows * dimensions * ElementBytes(float16));
+        var widened = float16 ? ArrayPool<float>.Shared.Rent(TileRows * dimensions) : null;
         try
         {
             for (var start = 0; start < rows; start += TileRows)
             {
-                var length = Math.Min(TileRows, rows - start) * dimensions * sizeof(float);
-                await input.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-                consume(MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, length)), dimensions);
+                var values = Math.Min(TileRows, rows - start) * dimensions;
+                await input.ReadExactlyAsync(buffer.AsMemory(0, values * ElementBytes(float16)), cancellationToken).ConfigureAwait(false);
+                consume(Widen(buffer.AsSpan(0, values * ElementBytes(float16)), widened, values), dimensions);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            if (widened is not null) ArrayPool<float>.Shared.Return(widened);
         }
         return rows;
     }
@@ -120,11 +142,13 @@ internal sealed partial class KMeansPhases
             var (count, dimensions) = (BinaryPrimitives.ReadInt32LittleEndian(header), BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4)));
             if (rows.Length > 0 && (rows[0] < 0 || rows[^1] >= count))
                 throw new InvalidDataException($"{key}: the sample names row {(rows[0] < 0 ? rows[0] : rows[^1])}, the matrix holds {count:N0} rows.");
-            var row = new byte[dimensions * sizeof(float)];
+            var float16 = MatrixFloat16(task);
+            var row = new byte[dimensions * ElementBytes(float16)];
+            var widened = float16 ? new float[dimensions] : null;
             for (var i = 0; i < rows.Length; i++)
             {
                 await reader.ReadAsync(header.Length + (long)rows[i] * row.Length, row, cancellationToken).ConfigureAwait(false);
-                visit(i, MemoryMarshal.Cast<byte, float>(row.AsSpan()));
+                visit(i, Widen(row, widened, dimensions));
             }
             return dimensions;
         }
@@ -132,6 +156,17 @@ internal sealed partial class KMeansPhases
         {
             throw new InvalidDataException($"{key}: shorter than its header says ({e.Message}).", e);
         }
+    }
+
+    /// <summary>
+    /// <paramref name="values"/> matrix values as floats: the bytes themselves for float32 (<paramref name="widened"/>
+    /// null), else the halves converted into <paramref name="widened"/> (exactly: every half is a float).
+    /// </summary>
+    private static ReadOnlySpan<float> Widen(ReadOnlySpan<byte> bytes, float[]? widened, int values)
+    {
+        if (widened is null) return MemoryMarshal.Cast<byte, float>(bytes)[..values];
+        TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(bytes)[..values], widened);
+        return widened.AsSpan(0, values);
     }
 
     private static async Task WritePartialAsync(Stream stream, PartialSums partial, CancellationToken cancellationToken)

@@ -83,11 +83,15 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         return new MeanDirection(values[2..], values[0], (long)values[1]);
     }
 
+    /// <summary>The embed stage whose vectors this stage reads: the last one before it.</summary>
+    internal static EmbedStage EmbedStageOf(TaskContext task) =>
+        task.Job.Stages.Take(task.Stage.Index).OfType<EmbedStage>().LastOrDefault()
+        ?? throw new InvalidOperationException($"{task.Stage} needs an embed stage before it.");
+
     /// <summary>The current documents of a shard (the previous stage's output, in row order) and their vectors.</summary>
     public static async Task<(List<string> Ids, float[] Vectors, int Dimensions)> LoadShardAsync(TaskContext task, int shard, CancellationToken cancellationToken)
     {
-        var embed = task.Job.Stages.Take(task.Stage.Index).OfType<EmbedStage>().LastOrDefault()
-            ?? throw new InvalidOperationException($"{task.Stage} needs an embed stage before it.");
+        var embed = EmbedStageOf(task);
         var ids = new List<string>();
         await using (var input = await task.Job.Data.OpenReadAsync(task.InputShardKey(shard), cancellationToken).ConfigureAwait(false))
         await using (var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false))

@@ -28,6 +28,7 @@ public sealed partial class SemanticDedupStage
             await using var input = await task.Job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
             await using var reader = await ParquetTableReader.OpenAsync(input, cancellationToken).ConfigureAwait(false);
             var dimensions = int.Parse(reader.Metadata[EmbeddingFile.DimensionsKey], CultureInfo.InvariantCulture);
+            var float16 = EmbeddingFile.IsFloat16(reader.Metadata);
             spill ??= createSpill(dimensions);
             var vector = new float[dimensions];
             await foreach (var rows in ShuffleTable.ReadAsync<MemberRow>(reader, key, cancellationToken).ConfigureAwait(false))
@@ -36,7 +37,7 @@ public sealed partial class SemanticDedupStage
                     var spillRow = -1;
                     if (row.Health.Length == 0 && wanted(shard, row.Row, row.Cluster, row.Id))
                     {
-                        EmbeddingFile.Decode(row.Vector, vector, float16: false);
+                        EmbeddingFile.Decode(row.Vector, vector, float16);
                         spillRow = spill.Append(vector);
                     }
                     members.Add(new Member(shard, row.Row, row.Id, row.Cluster, row.Distance, row.Health, spillRow));
