@@ -51,6 +51,14 @@ public static class EmbeddingFile
         return bytes;
     }
 
+    /// <summary>A float16 vector's bytes as the float32 bytes of the same values (every half is exactly a float).</summary>
+    public static byte[] ToFloat32(ReadOnlySpan<byte> float16)
+    {
+        var values = new float[float16.Length / 2];
+        Decode(float16, values, float16: true);
+        return MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+    }
+
     public static void Decode(ReadOnlySpan<byte> bytes, Span<float> destination, bool float16)
     {
         if (!float16) { MemoryMarshal.Cast<byte, float>(bytes).CopyTo(destination); return; }

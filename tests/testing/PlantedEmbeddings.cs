@@ -10,7 +10,7 @@ namespace Curation.Testing;
 /// <summary>
 /// Runs a job whose embed stage's results are planted instead of computed, so the stages after it (semantic_dedup,
 /// d4) can be tested end to end on synthetic vectors with known structure. It uses the executor's own resume rule:
-/// the read stage runs for real; then, per shard, the embed stage's outputs (documents unchanged, planted vectors) and
+/// the read stage runs for real; then, per shard, the embed stage's outputs (documents unchanged, planted vectors at the spec's precision) and
 /// an empty drops file and its task marker are written, so the executor treats those tasks as done; then the rest of the job runs.
 /// </summary>
 public static class PlantedEmbeddings
@@ -44,8 +44,8 @@ public static class PlantedEmbeddings
             await job.Data.WriteAsync(job.Layout.ShardEmbeddings(embed.Index, embed.Name, shard), async (stream, ct) =>
             {
                 await using var writer = await ParquetTableWriter.CreateAsync(stream, EmbeddingFile.Schema,
-                    EmbeddingFile.Metadata(dimensions, EmbeddingPrecision.Float32, "planted"), ct);
-                await writer.WriteAsync(EmbeddingFile.ToBatch(ids, vectors, dimensions, EmbeddingPrecision.Float32), ct);
+                    EmbeddingFile.Metadata(dimensions, embed.Spec.Precision, "planted"), ct);
+                await writer.WriteAsync(EmbeddingFile.ToBatch(ids, vectors, dimensions, embed.Spec.Precision), ct);
             }, WriteCondition.Overwrite);
             await job.Data.WriteAsync(job.Layout.ShardDrops(embed.Index, embed.Name, shard), async (stream, ct) =>
             {

@@ -118,6 +118,9 @@ public sealed partial class SemanticDedupStage
             async (writer, baseRows, ct) =>
             {
                 await foreach (var batch in baseRows.ConfigureAwait(false)) await writer.WriteAsync(batch, ct).ConfigureAwait(false);
+                // The index holds float32 whatever this run embedded at (a later refresh may embed at another
+                // precision): float16 members are widened, exactly.
+                var float16 = KMeansPhases.EmbedStageOf(task).Spec.Precision == EmbeddingPrecision.Float16;
                 var keys = new List<string>();
                 await foreach (var info in task.Job.Data.ListAsync(MembersFolder(task, partition), ct).ConfigureAwait(false)) keys.Add(info.Key);
                 keys.Sort(StringComparer.Ordinal);
@@ -128,7 +131,8 @@ public sealed partial class SemanticDedupStage
                     {
                         var piece = new ShuffleRows<MemberIndexRow>();
                         foreach (var row in rows)
-                            if (keep.Contains((shard, row.Row))) piece.Add(new MemberIndexRow(row.Id, row.Cluster, row.Vector));
+                            if (keep.Contains((shard, row.Row)))
+                                piece.Add(new MemberIndexRow(row.Id, row.Cluster, float16 ? EmbeddingFile.ToFloat32(row.Vector) : row.Vector));
                         await writer.WriteAsync(piece.Batch, ct).ConfigureAwait(false);
                     }
                 }

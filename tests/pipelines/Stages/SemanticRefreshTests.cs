@@ -109,23 +109,24 @@ public sealed class SemanticRefreshTests : IDisposable
         }
     }
 
-    private JobSpec SpecFor(string runKey, int clusters = 6, int partitions = 3, double? targetKeepFraction = null) => new()
-    {
-        Name = "semantic-corpus",
-        RunKey = runKey,
-        Inputs = [new InputSpec { Path = Path.Combine(_input, "*.jsonl"), IdField = "id" }],
-        Sharding = new ShardingSpec { TargetShardBytes = 4 * 1024 },
-        Stages =
+    private JobSpec SpecFor(string runKey, int clusters = 6, int partitions = 3, double? targetKeepFraction = null,
+        EmbeddingPrecision precision = EmbeddingPrecision.Float32) => new()
+        {
+            Name = "semantic-corpus",
+            RunKey = runKey,
+            Inputs = [new InputSpec { Path = Path.Combine(_input, "*.jsonl"), IdField = "id" }],
+            Sharding = new ShardingSpec { TargetShardBytes = 4 * 1024 },
+            Stages =
         [
-            new EmbedStageSpec(),
+            new EmbedStageSpec { Precision = precision },
             new SemanticDedupStageSpec
             {
                 Clusters = clusters, MaxIterations = 10, Eps = targetKeepFraction is null ? Eps : null, TargetKeepFraction = targetKeepFraction,
                 Partitions = partitions, TileSize = 64,
             },
         ],
-        Output = new OutputSpec { Path = OutputPath, Snapshots = true },
-    };
+            Output = new OutputSpec { Path = OutputPath, Snapshots = true },
+        };
 
     private IStoreResolver Stores(string name) =>
         CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(name) });
@@ -161,12 +162,16 @@ public sealed class SemanticRefreshTests : IDisposable
 
     private static IEnumerable<SnapshotIndex> Indexes(CuratedSnapshot s, string name) => s.Manifest.Snapshot!.Indexes.Where(i => i.Stage == SemanticFolder && i.Name == name);
 
-    [Fact]
-    public async Task A_refresh_removes_semantic_duplicates_of_the_corpus_and_among_new_documents_without_refitting()
+    // float16: the run keeps its own vector copies at float16 and widens them into the members index, which the
+    // refresh reads back as float32.
+    [Theory]
+    [InlineData(EmbeddingPrecision.Float32)]
+    [InlineData(EmbeddingPrecision.Float16)]
+    public async Task A_refresh_removes_semantic_duplicates_of_the_corpus_and_among_new_documents_without_refitting(EmbeddingPrecision precision)
     {
         var stores = Stores("data");
         WritePart1();
-        await RunAsync(stores, SpecFor("1"));
+        await RunAsync(stores, SpecFor("1", precision: precision));
         var first = await ReadSnapshotAsync(stores.DataStore);
         Assert.Equal(5, first.Drops.Count);
         Assert.Equal(0, BruteForce(first.ClusterOf).SameCluster);
@@ -176,7 +181,7 @@ public sealed class SemanticRefreshTests : IDisposable
         Assert.Equal(first.ClusterOf.Count, Indexes(first, SemanticDedupStage.MembersIndex).Sum(i => i.Rows));
 
         WriteNewPart("a2", first.ClusterOf.Keys.ToList());
-        await RunAsync(stores, SpecFor("2"));
+        await RunAsync(stores, SpecFor("2", precision: precision));
         var second = await ReadSnapshotAsync(stores.DataStore);
         var snapshot = second.Manifest.Snapshot!;
         var part2 = _vectors.Keys.Count(id => id.StartsWith("a2-", StringComparison.Ordinal));
@@ -235,7 +240,7 @@ public sealed class SemanticRefreshTests : IDisposable
         _newGroups.Clear();
         _unrelated.Clear();
         WriteNewPart("b3", added, unrelated: 10);
-        await RunAsync(stores, SpecFor("3"));
+        await RunAsync(stores, SpecFor("3", precision: precision));
         var third = await ReadSnapshotAsync(stores.DataStore);
         Assert.Equal(3, third.Manifest.Snapshot!.Number);
         Assert.All(_copiesOfCorpus, kv => Assert.Equal(kv.Value, third.Drops.Single(d => d.Id == kv.Key).TwinId));
@@ -245,7 +250,7 @@ public sealed class SemanticRefreshTests : IDisposable
         Assert.Equal(Indexes(first, SemanticDedupStage.CentroidsIndex).Single().Key, Indexes(third, SemanticDedupStage.CentroidsIndex).Single().Key);
 
         // A refresh with nothing new (no shards at all) still publishes, carrying every document and index object.
-        await RunAsync(stores, SpecFor("4"));
+        await RunAsync(stores, SpecFor("4", precision: precision));
         var fourth = await ReadSnapshotAsync(stores.DataStore);
         Assert.Equal((4, 0L), (fourth.Manifest.Snapshot!.Number, fourth.Manifest.Snapshot.NewDocuments));
         Assert.Equal(third.ClusterOf, fourth.ClusterOf);
