@@ -101,6 +101,12 @@ public sealed record BenchOptions
     /// <summary><c>sizing</c>: <c>partitions</c> of every measured stage that has them (absent: the stage's default).</summary>
     public int? Partitions { get; init; }
 
+    /// <summary>
+    /// <c>sizing</c>: <c>precision</c> of the embed stage the tool adds before d4, semantic_dedup and quality_score
+    /// (<c>float32</c>, the default, or <c>float16</c>: half the disk for the vectors every later phase carries).
+    /// </summary>
+    public string? EmbedPrecision { get; init; }
+
     /// <summary>Seed of the generated data (every benchmark).</summary>
     public int Seed { get; init; } = 42;
 
@@ -154,6 +160,11 @@ public sealed record BenchOptions
                 "--stage" => options with { Stage = i + 1 < args.Length ? args[++i] : throw new ArgumentException("--stage needs a stage type (exact_dedup, or a,b for a chain)") },
                 "--spec" => options with { SpecFile = i + 1 < args.Length ? args[++i] : throw new ArgumentException("--spec needs a JSON file of stages") },
                 "--partitions" => options with { Partitions = Next("--partitions") },
+                "--embed-precision" => options with
+                {
+                    EmbedPrecision = i + 1 < args.Length && args[i + 1] is "float32" or "float16"
+                        ? args[++i] : throw new ArgumentException("--embed-precision needs float32 or float16"),
+                },
                 "--bytes" => options with { Bytes = i + 1 < args.Length ? ParseBytes(args[++i]) : throw new ArgumentException("--bytes needs a size (e.g. 2G)") },
                 _ => throw new ArgumentException($"unknown option '{args[i]}'"),
             };

@@ -69,7 +69,11 @@ public sealed class PhaseRecorder : IJobRunObserver, IDisposable
     ValueTask IJobRunObserver.PhaseEndedAsync(JobPhase phase, bool skipped, CancellationToken cancellationToken)
     {
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        // Under the server GC's DATAS (dynamic heap count, on by default) this total is not monotonic in .NET 10: it sums
+        // the active heaps only, so it drops while heaps are decommissioned and jumps back when they return
+        // (dotnet/runtime#131069; seen as −75 GiB then +76 GiB in consecutive k-means phases at 10M). Held at its high
+        // watermark, a phase's figure is never negative; such a phase reports too little and the next too much.
+        var allocated = Math.Max(GC.GetTotalAllocatedBytes(precise: true), _allocated);
         var (gcPause, collections) = (GC.GetTotalPauseDuration(), Collections());
         long rss = 0, managed = 0;
         if (_sampler is not null)

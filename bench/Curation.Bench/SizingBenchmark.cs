@@ -134,6 +134,9 @@ public static class SizingBenchmark
         JsonArray stages;
         if (options.SpecFile is { } file)
         {
+            // The file says everything: an option that would be silently ignored is an error.
+            if (options.Partitions is not null || options.EmbedPrecision is not null)
+                throw new ArgumentException("--partitions and --embed-precision apply to --stage; with --spec set them in the file's stages");
             var node = JsonNode.Parse(File.ReadAllText(file));
             stages = node as JsonArray ?? node?["stages"] as JsonArray
                      ?? throw new ArgumentException($"{file} holds neither a JSON array of stages nor an object with \"stages\"");
@@ -171,11 +174,11 @@ public static class SizingBenchmark
                         Console.WriteLine($"training: {positive:N0} positive and {negative:N0} negative labelled examples ({Measure.Size(new FileInfo(trainingPath).Length)}); keepFraction 0.5");
                         stage["training"] = trainingPath;
                         stage["keepFraction"] = 0.5;
-                        AddEmbedBefore(stages);
+                        AddEmbedBefore(stages, options.EmbedPrecision ?? "float32");
                         break;
                     case D4StageSpec.TypeName or SemanticDedupStageSpec.TypeName:
                         if (type == D4StageSpec.TypeName) stage["keepFraction"] = 0.5;
-                        AddEmbedBefore(stages);
+                        AddEmbedBefore(stages, options.EmbedPrecision ?? "float32");
                         break;
                 }
                 stages.Add(stage);
@@ -185,9 +188,9 @@ public static class SizingBenchmark
     }
 
     /// <summary>An embed stage (the input-row-mean static model) unless one comes earlier: the figure is the stage's, not the transformer's.</summary>
-    private static void AddEmbedBefore(JsonArray stages)
+    private static void AddEmbedBefore(JsonArray stages, string precision)
     {
         if (!stages.Any(s => (string?)s!["type"] == EmbedStageSpec.TypeName))
-            stages.Add(new JsonObject { ["type"] = EmbedStageSpec.TypeName, ["model"] = new JsonObject { ["kind"] = "input_mean" } });
+            stages.Add(new JsonObject { ["type"] = EmbedStageSpec.TypeName, ["model"] = new JsonObject { ["kind"] = "input_mean" }, ["precision"] = precision });
     }
 }
