@@ -20,6 +20,9 @@ public sealed record BenchOptions
     /// <summary>Timed repetitions (the median is reported); absent: each benchmark's default (parquet 5, exact 1, embed 2).</summary>
     public int? Repeat { get; init; }
 
+    /// <summary><c>exact</c>: untimed full-size rounds of both sides before the timed ones (default 1).</summary>
+    public int WarmUp { get; init; } = 1;
+
     /// <summary><c>parquet</c> writes to a temp file instead of a MemoryStream (both sides alike).</summary>
     public bool UseFile { get; init; }
 
@@ -131,6 +134,7 @@ public sealed record BenchOptions
                 "--threads" => options with { Threads = Next("--threads") },
                 "--shard-mb" => options with { ShardMiB = Next("--shard-mb") },
                 "--repeat" => options with { Repeat = Next("--repeat") },
+                "--warm-up" => options with { WarmUp = Next("--warm-up") },
                 "--seed" => options with { Seed = Next("--seed") },
                 "--embed-docs" => options with { EmbedDocs = Next("--embed-docs") },
                 "--fixed-docs" => options with { FixedDocs = Next("--fixed-docs") },
@@ -193,6 +197,8 @@ public sealed record BenchOptions
           --threads N        exact, embed: tasks of a pipeline phase run at once; exact: threads of the bare loop
                              (default: logical cores)
           --shard-mb N       exact: the job's target shard size in MiB (default 16)
+          --warm-up N        exact: untimed full-size rounds (bare, pipeline) before the timed ones (default 1); each
+                             prints the seconds the JIT compiled in it
           --repetition-docs N  gopher-repetition: documents of each corpus, the sizing corpus' texts and real text in many
                              scripts (default 10000; --repeat: rounds, default 5)
           --embed-docs N     embed: documents of the demo corpus, an evenly spaced subset (default 96 of 2000)

@@ -36,23 +36,29 @@ public static class ExactBenchmark
                           $"shards of ≤ {options.ShardMiB} MiB; {threads} tasks in parallel; local folder store");
         Console.WriteLine($"bare:     one pass per file (STJ parse, TextNormalizer, TextMeasures, ContentHash, Dictionary smallest id), " +
                           $"files split over {threads} threads, then merged");
-        Console.WriteLine($"order:    one untimed full-size round (bare, pipeline), then bare, then {repeat} × (pipeline, bare); each pipeline run " +
+        Console.WriteLine($"order:    {(options.WarmUp == 1 ? "one untimed full-size round" : $"{options.WarmUp} untimed full-size rounds")} (bare, pipeline), then bare, then {repeat} × (pipeline, bare); each pipeline run " +
                           "is compared with the mean of the bare runs just before and after it, which cancels load that drifts during the run");
 
         // Warm-up: one untimed round of both sides at full size, as `line-dedup` does. Tiered JIT promotes hot methods
         // (ours and the framework's ReadyToRun code) only after repeated calls and a quiet delay, and loops on the side of
         // a large corpus reach their optimised code only at that size: three rounds on a 10,000-document corpus still left
         // the first timed rounds of both sides up to 2× slower than the later ones (bare 1.56 → 0.77 s, pipeline
-        // 2.73 → 1.37 s over five runs), which made the ratio depend on --repeat.
-        var warmBare = RunBare(corpus, threads);
-        var warmData = Path.Combine(root, "warm-data");
-        Measure.Settle();
-        var warmProbe = new ResourceProbe();
-        var warmRun = await RunPipelineAsync(corpus, warmData, threads, options.ShardMiB);
-        warmProbe.Stop();
-        Directory.Delete(warmData, recursive: true);
-        Console.WriteLine($"warm-up:  full size, not in the ratios: bare {warmBare.Probe.Seconds:0.00} s (CPU {warmBare.Probe.CpuSeconds:0.00} s), " +
-                          $"pipeline {warmProbe.Seconds:0.00} s (CPU {warmProbe.CpuSeconds:0.00} s), kept {warmBare.Result.Kept:N0} / {warmRun.Kept:N0}; {Machine.Load()}");
+        // 2.73 → 1.37 s over five runs), which made the ratio depend on --repeat. One round still leaves the pipeline
+        // compiling in its timed runs (its per-task and per-phase methods are called a few times a run, so they reach tiered
+        // PGO's call counts only runs later: 0.4-0.6 s of JIT in runs 2-3, 0.1-0.3 s after three rounds, the bare loop ~0):
+        // the JIT column shows it, and --warm-up N adds rounds to measure nearer the steady state of a long-running silo.
+        for (var round = 1; round <= options.WarmUp; round++)
+        {
+            var warmBare = RunBare(corpus, threads);
+            var warmData = Path.Combine(root, "warm-data");
+            Measure.Settle();
+            var warmProbe = new ResourceProbe();
+            var warmRun = await RunPipelineAsync(corpus, warmData, threads, options.ShardMiB);
+            warmProbe.Stop();
+            Directory.Delete(warmData, recursive: true);
+            Console.WriteLine($"warm-up{(options.WarmUp == 1 ? ": " : $" {round}:")} full size, not in the ratios: bare {warmBare.Probe.Seconds:0.00} s (CPU {warmBare.Probe.CpuSeconds:0.00} s, JIT {warmBare.Probe.JitSeconds:0.00} s), " +
+                              $"pipeline {warmProbe.Seconds:0.00} s (CPU {warmProbe.CpuSeconds:0.00} s, JIT {warmProbe.JitSeconds:0.00} s), kept {warmBare.Result.Kept:N0} / {warmRun.Kept:N0}; {Machine.Load()}");
+        }
 
         var failures = new List<string>();
         var bares = new List<(BareExactDedup.Result Result, ResourceProbe Probe)> { RunBare(corpus, threads) };
@@ -81,16 +87,17 @@ public static class ExactBenchmark
         var peakProcess = Process.GetCurrentProcess().PeakWorkingSet64;
 
         Console.WriteLine();
-        Console.WriteLine($"{"side",-12} {"seconds",8} {"docs/s",10} {"MiB/s",8} {"CPU s",7} {"kept",9} {"alloc",11} {"peak WS",10}  GCs");
+        Console.WriteLine($"{"side",-12} {"seconds",8} {"docs/s",10} {"MiB/s",8} {"CPU s",7} {"kept",9} {"alloc",11} {"peak WS",10} {"JIT s",6} {"(methods)",9}  GCs");
         void Row(string label, ResourceProbe probe, long kept) =>
             Console.WriteLine($"{label,-12} {probe.Seconds,8:0.00} {Measure.Rate(corpus.Documents, probe.Seconds),10} {Measure.MiBps(corpus.Bytes, probe.Seconds),8} " +
-                              $"{probe.CpuSeconds,7:0.0} {kept,9:N0} {Measure.Size(probe.Allocated),11} {Measure.Size(probe.PeakWorkingSet),10}  {probe.Collections}");
+                              $"{probe.CpuSeconds,7:0.0} {kept,9:N0} {Measure.Size(probe.Allocated),11} {Measure.Size(probe.PeakWorkingSet),10} {probe.JitSeconds,6:0.00} {$"({probe.JitMethods:N0})",9}  {probe.Collections}");
         for (var i = 0; i < bares.Count; i++)
         {
             Row($"bare #{i + 1}", bares[i].Probe, bares[i].Result.Kept);
             if (i < pipelines.Count) Row($"pipeline #{i + 1}", pipelines[i].Probe, pipelines[i].Run.Kept);
         }
-        Console.WriteLine("(docs/s and MiB/s count the corpus's documents and JSONL bytes; peak WS: largest process working set sampled during that run)");
+        Console.WriteLine("(docs/s and MiB/s count the corpus's documents and JSONL bytes; peak WS: largest process working set sampled during that run; " +
+                          "JIT s: time the JIT compiled during that run on any thread, tiered promotions included, and the methods it compiled)");
         Console.WriteLine($"process peak working set (PeakWorkingSet64, all runs + generation): {Measure.Size(peakProcess)}; " +
                           $"GC total allocated: {Measure.Size(GC.GetTotalAllocatedBytes())}");
 

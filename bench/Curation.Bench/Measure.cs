@@ -57,6 +57,8 @@ public sealed class ResourceProbe : IDisposable
     private readonly long _allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
     private readonly int _gen0 = GC.CollectionCount(0), _gen1 = GC.CollectionCount(1), _gen2 = GC.CollectionCount(2);
     private readonly TimeSpan _cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+    private readonly TimeSpan _jitBefore = System.Runtime.JitInfo.GetCompilationTime();
+    private readonly long _jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
     private readonly Timer? _sampler;
     private long _peakWorkingSet = Environment.WorkingSet;
     private bool _stopped;
@@ -72,6 +74,14 @@ public sealed class ResourceProbe : IDisposable
     public double CpuSeconds { get; private set; }
     public string Collections { get; private set; } = "";
 
+    /// <summary>
+    /// Seconds the JIT spent compiling while this side ran, on any thread (tiered compilation's background promotions
+    /// included), and how many methods it compiled: code that was still warming up, not the side's own work.
+    /// </summary>
+    public double JitSeconds { get; private set; }
+
+    public long JitMethods { get; private set; }
+
     private void Sample() => MemoryPeaks.Raise(ref _peakWorkingSet, Environment.WorkingSet);
 
     public ResourceProbe Stop()
@@ -83,6 +93,8 @@ public sealed class ResourceProbe : IDisposable
         _sampler?.Dispose();
         Allocated = GC.GetTotalAllocatedBytes(precise: true) - _allocatedBefore;
         CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - _cpuBefore).TotalSeconds;
+        JitSeconds = (System.Runtime.JitInfo.GetCompilationTime() - _jitBefore).TotalSeconds;
+        JitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - _jitMethodsBefore;
         Collections = $"gen0 {GC.CollectionCount(0) - _gen0}, gen1 {GC.CollectionCount(1) - _gen1}, gen2 {GC.CollectionCount(2) - _gen2}";
         return this;
     }
