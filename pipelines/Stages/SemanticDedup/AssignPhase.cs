@@ -25,7 +25,7 @@ public sealed partial class SemanticDedupStage
         var health = EmbeddingHealth.Check(vectors, dimensions, mean, new EmbeddingHealthOptions { StickyCosine = _spec.StickyCosine });
 
         // Members carry their vectors at the precision they were embedded at (float16 halves the partitions' disk, same values).
-        var precision = KMeansPhases.EmbedStageOf(task).Spec.Precision;
+        var precision = KMeansPhases.VectorPrecision(task);
         var pieces = new SortedDictionary<int, ShuffleRows<MemberRow>>();
         for (var i = 0; i < ids.Count; i++)
         {

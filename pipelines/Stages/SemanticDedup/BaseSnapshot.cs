@@ -120,7 +120,7 @@ public sealed partial class SemanticDedupStage
                 await foreach (var batch in baseRows.ConfigureAwait(false)) await writer.WriteAsync(batch, ct).ConfigureAwait(false);
                 // The index holds float32 whatever this run embedded at (a later refresh may embed at another
                 // precision): float16 members are widened, exactly.
-                var float16 = KMeansPhases.EmbedStageOf(task).Spec.Precision == EmbeddingPrecision.Float16;
+                var float16 = KMeansPhases.VectorPrecision(task) == EmbeddingPrecision.Float16;
                 var keys = new List<string>();
                 await foreach (var info in task.Job.Data.ListAsync(MembersFolder(task, partition), ct).ConfigureAwait(false)) keys.Add(info.Key);
                 keys.Sort(StringComparer.Ordinal);

@@ -49,8 +49,13 @@ internal sealed partial class KMeansPhases
 
     private string VectorsKey(TaskContext task, int shard) => Key(task, VectorsName(shard, MatrixFloat16(task)));
 
-    /// <summary>Whether the shard matrices hold float16: the precision of the embed stage this stage reads.</summary>
-    internal static bool MatrixFloat16(TaskContext task) => EmbedStageOf(task).Spec.Precision == EmbeddingPrecision.Float16;
+    /// <summary>
+    /// The precision this stage keeps its own vector copies at (the shard matrices, the cluster partitions' members):
+    /// the precision of the embed stage it reads.
+    /// </summary>
+    internal static EmbeddingPrecision VectorPrecision(TaskContext task) => EmbedStageOf(task).Spec.Precision;
+
+    private static bool MatrixFloat16(TaskContext task) => VectorPrecision(task) == EmbeddingPrecision.Float16;
 
     private static int ElementBytes(bool float16) => float16 ? sizeof(ushort) : sizeof(float);
 

@@ -84,7 +84,7 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
     }
 
     /// <summary>The embed stage whose vectors this stage reads: the last one before it.</summary>
-    internal static EmbedStage EmbedStageOf(TaskContext task) =>
+    private static EmbedStage EmbedStageOf(TaskContext task) =>
         task.Job.Stages.Take(task.Stage.Index).OfType<EmbedStage>().LastOrDefault()
         ?? throw new InvalidOperationException($"{task.Stage} needs an embed stage before it.");
 

@@ -53,14 +53,13 @@ public sealed class KMeansMatrixPrecisionTests : IDisposable
         var stores = Stores(folder);
         var job = await InProcessJob.RunAsync(Spec(precision, 2048), stores, services);
         Assert.True(job.Plan.ShardCount > 2, $"the corpus needs several shards, not {job.Plan.ShardCount}");
-        var embedded = await EmbeddedAsync(folder);
+        var (embedded, shardIds) = await EmbeddedAsync(folder);
         var dimensions = embedded.First().Value.Length;
 
         // One matrix per shard, named by its precision, each value in bytesPerValue bytes, equal to the embedding.
         var matrices = Files(folder, "vectors", "*.*");
         Assert.Equal(job.Plan.ShardCount, matrices.Length);
         Assert.All(matrices, m => Assert.EndsWith("." + extension, m, StringComparison.Ordinal));
-        var shardIds = await ShardIdsAsync(folder);
         var rows = 0;
         foreach (var matrix in matrices.Order(StringComparer.Ordinal))
         {
@@ -131,37 +130,29 @@ public sealed class KMeansMatrixPrecisionTests : IDisposable
         return values;
     }
 
-    /// <summary>Every document's vector as the embed stage stored it, decoded to floats.</summary>
-    private async Task<Dictionary<string, float[]>> EmbeddedAsync(string folder)
+    /// <summary>
+    /// Every document's vector as the embed stage stored it, decoded to floats, and each shard's ids in row order (the
+    /// matrix's rows), in one pass over the embed stage's files.
+    /// </summary>
+    private async Task<(Dictionary<string, float[]> Vectors, Dictionary<int, List<string>> ShardIds)> EmbeddedAsync(string folder)
     {
-        var result = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        foreach (var path in Directory.GetFiles(_temp.Combine(folder), "*.embeddings.parquet", SearchOption.AllDirectories)
-                     .Where(f => f.Contains("-embed", StringComparison.Ordinal)))
-        {
-            await using var file = File.OpenRead(path);
-            await EmbeddingFile.ForEachRowAsync(file, row =>
-            {
-                var vector = new float[row.Dimensions];
-                row.DecodeInto(vector);
-                result.Add(row.Id, vector);
-            });
-        }
-        return result;
-    }
-
-    /// <summary>Each shard's document ids in row order, as the embed stage's output holds them (the matrix's rows).</summary>
-    private async Task<Dictionary<int, List<string>>> ShardIdsAsync(string folder)
-    {
-        var result = new Dictionary<int, List<string>>();
+        var vectors = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        var shardIds = new Dictionary<int, List<string>>();
         foreach (var path in Directory.GetFiles(_temp.Combine(folder), "*.embeddings.parquet", SearchOption.AllDirectories)
                      .Where(f => f.Contains("-embed", StringComparison.Ordinal)))
         {
             var ids = new List<string>();
             await using var file = File.OpenRead(path);
-            await EmbeddingFile.ForEachRowAsync(file, row => ids.Add(row.Id));
+            await EmbeddingFile.ForEachRowAsync(file, row =>
+            {
+                var vector = new float[row.Dimensions];
+                row.DecodeInto(vector);
+                vectors.Add(row.Id, vector);
+                ids.Add(row.Id);
+            });
             var name = Path.GetFileName(path);
-            result.Add(int.Parse(name[..name.IndexOf('.', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture), ids);
+            shardIds.Add(int.Parse(name[..name.IndexOf('.', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture), ids);
         }
-        return result;
+        return (vectors, shardIds);
     }
 }
