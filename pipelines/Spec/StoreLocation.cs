@@ -112,8 +112,12 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
     /// <summary>Key of <paramref name="relativeKey"/> under this location's prefix.</summary>
     public string KeyOf(string relativeKey) => Prefix.Length == 0 ? relativeKey : Prefix.TrimEnd('/') + "/" + relativeKey;
 
-    /// <summary>True when <paramref name="relativeKey"/> (relative to <see cref="Prefix"/>) matches the glob.</summary>
-    public bool Matches(string relativeKey) => Glob is null || GlobToRegex(Glob).IsMatch(relativeKey);
+    /// <summary>
+    /// True when <paramref name="relativeKey"/> (relative to <see cref="Prefix"/>) matches the glob. The planner asks once
+    /// per listed object: the pattern goes through <see cref="Regex"/>'s own cache of recently used patterns, so it is
+    /// parsed once per glob, not once per key.
+    /// </summary>
+    public bool Matches(string relativeKey) => Glob is null || Regex.IsMatch(relativeKey, GlobPattern(Glob), GlobOptions);
 
     private static (string Prefix, string? Glob) SplitGlob(string path)
     {
@@ -124,8 +128,13 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
         return (prefix.Length == 0 ? "" : prefix + "/", string.Join('/', segments[firstGlob..]));
     }
 
+    private const RegexOptions GlobOptions = RegexOptions.CultureInvariant;
+
     /// <summary>Glob with <c>*</c> (within a segment), <c>**</c> (any depth), <c>?</c>, <c>[abc]</c>, <c>{a,b}</c>.</summary>
-    internal static Regex GlobToRegex(string glob)
+    internal static Regex GlobToRegex(string glob) => new(GlobPattern(glob), GlobOptions);
+
+    /// <summary>The anchored regular expression of <see cref="GlobToRegex"/>'s glob.</summary>
+    private static string GlobPattern(string glob)
     {
         var pattern = new StringBuilder("^");
         for (var i = 0; i < glob.Length; i++)
@@ -155,6 +164,6 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
                 default: pattern.Append(Regex.Escape(c.ToString())); break;
             }
         }
-        return new Regex(pattern.Append('$').ToString(), RegexOptions.CultureInvariant);
+        return pattern.Append('$').ToString();
     }
 }

@@ -225,16 +225,9 @@ public sealed class ExactDedupStage(int index, DedupKey key) : PipelineStage(ind
     private IAsyncEnumerable<RecordBatch> ReadPartitionAsync(TaskContext task, int shard, int partition, CancellationToken cancellationToken) =>
         RoutedTable.ReadAsync(task.Job.Data, HashKey(task.Job, shard), partition, cancellationToken);
 
-    /// <summary>
-    /// The decisions are applied inside the output's write of the shard when the output comes next (and fusing is on where
-    /// this task runs): this phase then writes no shard, only its books; the output finds no shard of this stage and asks
-    /// <see cref="DeferredApplyAsync"/>. Whichever path ran, the books, drops and bytes are the same.
-    /// </summary>
-    private bool DefersApply(JobContext job) => FusedDocumentPass.Enabled && Index + 1 < job.Stages.Count && job.Stages[Index + 1] is OutputStage;
-
     private async Task<TaskStats> ApplyAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        if (DefersApply(task.Job))
+        if (DefersApplyToOutput(task.Job))
         {
             var decisions = await ShardDecisions.ReadShardAsync(task.Job.Data, DecisionFolder(task.Job), task.Task, cancellationToken).ConfigureAwait(false);
             var rows = await ShardDecisions.RowCountAsync(task.Job.Data, task.InputShardKey(task.Task), cancellationToken).ConfigureAwait(false);

@@ -53,12 +53,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         var key = IdIndexEntriesKey(job, shard);
         try
         {
-            // Read into one array of the object's size (no growing buffer and copy): a few MiB per shard.
-            await using var input = await job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
-            if (!input.CanSeek) return (await job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false), $"{job.Data.Location}/{key}");
-            var bytes = new byte[input.Length];
-            await input.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-            return (bytes, $"{job.Data.Location}/{key}");
+            return (await job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false), $"{job.Data.Location}/{key}");
         }
         catch (ObjectNotFoundException)
         {

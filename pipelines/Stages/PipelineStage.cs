@@ -65,6 +65,15 @@ public abstract class PipelineStage(int index)
         Task.FromResult<IDocumentTransform?>(null);
 
     /// <summary>
+    /// For a stage that implements <see cref="DeferredApplyAsync"/>: true when its decisions are applied inside the output's
+    /// write of the shard (the output comes next and fusing is on where this task runs). Its apply phase then writes no
+    /// shard, only its books (<see cref="ShardDecisions.StatsOf"/>); the output finds no shard of this stage and asks
+    /// <see cref="DeferredApplyAsync"/>. Whichever path ran, the books, drops and bytes are the same.
+    /// </summary>
+    protected bool DefersApplyToOutput(JobContext job) =>
+        FusedDocumentPass.Enabled && Index + 1 < job.Stages.Count && job.Stages[Index + 1] is OutputStage;
+
+    /// <summary>
     /// The columns the deferred apply of <see cref="DeferredApplyAsync"/> adds to shard <paramref name="shard"/> (none without
     /// one): what the output's schema needs without building the transform. The default builds it; a stage whose columns do
     /// not depend on its decisions answers cheaply.

@@ -10,6 +10,8 @@ namespace Curation.Pipelines.Stages;
 /// rows and text), bad records into a quarantine spool, with the counts the task reports. Committed create-once.
 /// Fused (<see cref="CreateAsync(JobContext, IReadOnlyList{ColumnSchema}, IReadOnlyList{ShardTransformer.Member}, IShardTap, CancellationToken)"/> given the stages), each row group goes straight into the document stages that follow instead
 /// (<see cref="DocumentPassWriter"/>): the same batches they would read back from the read stage's shard, which is not written.
+/// Unfused, the next stage's tap (<see cref="IShardTap"/>: the output's report tally, exact_dedup's hashes) sees the rows
+/// as they are written to the shard, so that stage does not read the shard again.
 /// </summary>
 internal sealed class ReadSink : IAsyncDisposable
 {
@@ -21,6 +23,7 @@ internal sealed class ReadSink : IAsyncDisposable
     private readonly SpoolFile _quarantineSpool;
     private ParquetTableWriter? _dataWriter;
     private DocumentPassWriter? _pass;
+    private IShardTap? _tap; // unfused: the next stage's tap on the rows this sink writes to the shard
     private ParquetTableWriter? _quarantineWriter;
     private readonly IReadOnlyList<ColumnSchema> _schema;
     private readonly FieldColumns _fields;
@@ -73,6 +76,7 @@ internal sealed class ReadSink : IAsyncDisposable
                 var compression = intermediate ? ShardCompression.Intermediate(job) : ShardCompression.OfShard(job, 0);
                 sink._dataWriter = await ParquetTableWriter.CreateAsync(sink._dataSpool.Stream, sink._schema, compression, cancellationToken: cancellationToken)
                     .ConfigureAwait(false);
+                sink._tap = tap;
             }
             else
                 sink._pass = await DocumentPassWriter.CreateAsync(job, fused, sink._schema, sink._dataSpool.Stream, tap, cancellationToken).ConfigureAwait(false);
@@ -140,7 +144,7 @@ internal sealed class ReadSink : IAsyncDisposable
     {
         if (_pass is null)
         {
-            await _dataWriter!.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+            await WriteShardRowsAsync(batch, cancellationToken).ConfigureAwait(false);
             return;
         }
         if (batch.RowCount == 0) return;
@@ -148,13 +152,28 @@ internal sealed class ReadSink : IAsyncDisposable
         await _pass.AddAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Finishes both files and uploads them create-once (quarantine first: the data file marks the shard read).</summary>
+    /// <summary>Unfused: one row group to the shard, and to the tap as the strings a reader of the shard will see.</summary>
+    private async Task WriteShardRowsAsync(RecordBatch batch, CancellationToken cancellationToken)
+    {
+        if (_tap is not null && batch.RowCount > 0)
+        {
+            Utf8StringColumn.AsStored(batch);
+            _tap.Add(batch);
+        }
+        await _dataWriter!.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Finishes both files and uploads them create-once: quarantine first, then what the tap gathered, then the data file
+    /// (it marks the shard read).
+    /// </summary>
     public async Task CommitAsync(IObjectStore store, string dataKey, string quarantineKey, CancellationToken cancellationToken)
     {
-        await _dataWriter!.WriteAsync(_batch, cancellationToken).ConfigureAwait(false);
+        await WriteShardRowsAsync(_batch, cancellationToken).ConfigureAwait(false);
         await _quarantineWriter!.WriteAsync(_bad, cancellationToken).ConfigureAwait(false);
         await CloseWritersAsync().ConfigureAwait(false);
         await _quarantineSpool.CommitOnceAsync(store, quarantineKey, cancellationToken).ConfigureAwait(false);
+        if (_tap is not null) await _tap.CommitAsync(cancellationToken).ConfigureAwait(false);
         await _dataSpool.CommitOnceAsync(store, dataKey, cancellationToken).ConfigureAwait(false);
     }
 

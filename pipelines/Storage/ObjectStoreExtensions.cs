@@ -12,6 +12,13 @@ public static class ObjectStoreExtensions
     public static async Task<byte[]> ReadBytesAsync(this IObjectStore store, string key, CancellationToken cancellationToken = default)
     {
         await using var stream = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        if (stream.CanSeek && stream.Length - stream.Position <= Array.MaxLength)
+        {
+            // One array of the object's size: no growing buffer and final copy.
+            var bytes = new byte[stream.Length - stream.Position];
+            await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            return bytes;
+        }
         using var buffer = new MemoryStream();
         await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
         return buffer.ToArray();

@@ -119,7 +119,8 @@ public sealed partial class NearDedupStage(int index, NearDedupStageSpec spec) :
     private string RoundSummaryKey(TaskContext task, int round, int partition) => RoundSummaryKey(task.Job, round, partition);
     private string RoundSummaryKey(JobContext job, int round, int partition) =>
         job.Layout.StageRoot(Index, Name) + $"{RoundPhase(round)}/{partition:D5}.json";
-    private string DecisionsKey(TaskContext task, int partition) => Key(task, $"{ComponentsPhase}/{partition:D5}.parquet");
+    private string DecisionsKey(TaskContext task, int partition) => DecisionsKey(task.Job, partition);
+    private string DecisionsKey(JobContext job, int partition) => job.Layout.StageRoot(Index, Name) + $"{ComponentsPhase}/{partition:D5}.parquet";
     private string ComponentSummaryKey(TaskContext task, int partition) => Key(task, $"{ComponentsPhase}/{partition:D5}.json");
     private string BasePairsKey(TaskContext task, int partition) => Key(task, $"{BasePairPhase}/{partition:D5}.parquet");
     private string IndexInputKey(TaskContext task, int shard, string name) => Key(task, $"{IndexPhase}/{JobLayout.ShardName(shard)}.{name}.parquet");

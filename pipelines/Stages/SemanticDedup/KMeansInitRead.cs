@@ -60,7 +60,8 @@ internal sealed partial class KMeansPhases
     {
         var order = new int[kept.Length];
         for (var i = 0; i < order.Length; i++) order[i] = i;
-        Array.Sort(order, (a, b) => kept[a].Shard != kept[b].Shard ? kept[a].Shard.CompareTo(kept[b].Shard) : kept[a].Row.CompareTo(kept[b].Row));
+        if (!InShardRowOrder(kept))   // the row-major sample comes sorted already
+            Array.Sort(order, (a, b) => kept[a].Shard != kept[b].Shard ? kept[a].Shard.CompareTo(kept[b].Shard) : kept[a].Row.CompareTo(kept[b].Row));
         var dimensions = 0;
         for (var start = 0; start < order.Length;)
         {
@@ -75,5 +76,12 @@ internal sealed partial class KMeansPhases
             start = end;
         }
         return dimensions;
+    }
+
+    private static bool InShardRowOrder((string? Id, int Shard, int Row)[] kept)
+    {
+        for (var i = 1; i < kept.Length; i++)
+            if (kept[i - 1].Shard > kept[i].Shard || (kept[i - 1].Shard == kept[i].Shard && kept[i - 1].Row > kept[i].Row)) return false;
+        return true;
     }
 }

@@ -71,6 +71,53 @@ public sealed class FusedDocumentStagesTests : IDisposable
 
         // exact_dedup's hash files: made by the fused pass as it wrote the shards (its tap), by the hash phase itself when
         // unfused; the same bytes either way. The output's id index and report (built in parallel) are the same objects too.
+        AssertSameHashFilesIndexAndReport(unfused, unfusedRoot, fusedRoot);
+
+        // One read and one write: normalize's own shard data exists only in the unfused run.
+        static int NormalizeShards(string root) => Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories)
+            .Count(f => Path.GetFileName(Path.GetDirectoryName(f))!.EndsWith("-normalize", StringComparison.Ordinal) && !f.EndsWith(".drops.parquet", StringComparison.Ordinal));
+        Assert.True(NormalizeShards(unfusedRoot) > 0);
+        Assert.Equal(0, NormalizeShards(fusedRoot));
+    }
+
+    /// <summary>
+    /// With no document stage after the read, the read's own write of the shard feeds the next stage's tap: exact_dedup's
+    /// hash files and the output's report tallies are made as the read writes, with the unfused run's bytes.
+    /// </summary>
+    [Fact]
+    public async Task The_read_taps_the_next_stage_with_the_unfused_runs_bytes()
+    {
+        var input = _temp.Combine("corpus-read");
+        Directory.CreateDirectory(input);
+        var corpus = new BigObjectCorpus(seed: 17);
+        for (var i = 0; i < 3; i++) await File.WriteAllBytesAsync(Path.Combine(input, $"docs-{i}.jsonl"), corpus.Jsonl(60_000));
+        var spec = new JobSpec
+        {
+            Name = "fused",
+            Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl") }],
+            Sharding = new ShardingSpec { TargetShardBytes = 48 * 1024 },
+            Stages = [new ExactDedupStageSpec()],
+            Output = new OutputSpec { Path = "curated/fused" },
+        };
+        var (unfused, unfusedRoot) = await RunAsync(spec, "read-unfused", fuse: false);
+        var (fused, fusedRoot) = await RunAsync(spec, "read-fused", fuse: true);
+
+        Assert.True(unfused.Manifest.Shards.Count > 1);
+        Assert.Equal(unfused.ShardHashes, fused.ShardHashes);
+        Assert.Equal(unfused.KeptIds, fused.KeptIds);
+        Assert.Equal(unfused.Drops, fused.Drops);
+        Assert.Contains(fused.Drops, d => d.Stage == "exact_dedup");
+        AssertSameBooks(unfused, fused);
+        AssertSameHashFilesIndexAndReport(unfused, unfusedRoot, fusedRoot);
+        // The output's tallies exist only where the read tapped: unfused, the manifest read every shard for the report.
+        static int Tallies(string root) => Directory.EnumerateFiles(root, "*.json", SearchOption.AllDirectories)
+            .Count(f => Path.GetFileName(Path.GetDirectoryName(f)) == "report");
+        Assert.Equal(0, Tallies(unfusedRoot));
+        Assert.Equal(fused.Manifest.Shards.Count, Tallies(fusedRoot));
+    }
+
+    private static void AssertSameHashFilesIndexAndReport(CuratedOutput unfused, string unfusedRoot, string fusedRoot)
+    {
         static Dictionary<string, string> Digests(IEnumerable<string> files) => files.ToDictionary(
             f => Path.GetFileName(f), f => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))), StringComparer.Ordinal);
         static Dictionary<string, string> HashFiles(string root) => Digests(Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories)
@@ -85,12 +132,6 @@ public sealed class FusedDocumentStagesTests : IDisposable
         Assert.Contains("report.json", indexAndReport.Keys);
         Assert.Contains(indexAndReport.Keys, k => k.StartsWith("ids-", StringComparison.Ordinal));
         Assert.Equal(indexAndReport, IndexAndReport(fusedRoot));
-
-        // One read and one write: normalize's own shard data exists only in the unfused run.
-        static int NormalizeShards(string root) => Directory.EnumerateFiles(root, "*.parquet", SearchOption.AllDirectories)
-            .Count(f => Path.GetFileName(Path.GetDirectoryName(f))!.EndsWith("-normalize", StringComparison.Ordinal) && !f.EndsWith(".drops.parquet", StringComparison.Ordinal));
-        Assert.True(NormalizeShards(unfusedRoot) > 0);
-        Assert.Equal(0, NormalizeShards(fusedRoot));
     }
 
     /// <summary>

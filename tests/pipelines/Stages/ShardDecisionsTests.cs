@@ -110,16 +110,16 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Deferred_apply_writes_the_stage_apply_phases_bytes_drops_books_and_manifest(bool urlDedup)
+    [InlineData(ExactDedupStageSpec.TypeName)]
+    [InlineData(UrlDedupStageSpec.TypeName)]
+    [InlineData(NearDedupStageSpec.TypeName)]
+    public async Task Deferred_apply_writes_the_stage_apply_phases_bytes_drops_books_and_manifest(string dedup)
     {
-        var spec = Spec(urlDedup);
-        var (own, ownRoot) = await RunAsync("own-" + urlDedup, spec, fuse: false);
-        var (deferred, deferredRoot) = await RunAsync("deferred-" + urlDedup, spec, fuse: true);
+        var spec = Spec(dedup);
+        var (own, ownRoot) = await RunAsync("own-" + dedup, spec, fuse: false);
+        var (deferred, deferredRoot) = await RunAsync("deferred-" + dedup, spec, fuse: true);
 
         Assert.True(own.Manifest.Shards.Count > 1);
-        var dedup = urlDedup ? UrlDedupStageSpec.TypeName : ExactDedupStageSpec.TypeName;
         Assert.Contains(own.Drops, d => d.Stage == dedup);
         AssertSameOutput(own, deferred);
         Assert.Equal(Json(own.Manifest.Schema), Json(deferred.Manifest.Schema));
@@ -128,6 +128,7 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
         // The dedup stage's own shards exist only where its apply phase wrote them; deferred, the output wrote them once.
         Assert.True(DedupShards(ownRoot, dedup) > 0);
         Assert.Equal(0, DedupShards(deferredRoot, dedup));
+        if (dedup == NearDedupStageSpec.TypeName) return;
 
         // The resolver tasks (4 partitions) wrote at most one decisions object each, whatever the number of shards.
         var decisionObjects = Directory.EnumerateFiles(deferredRoot, "*.parquet", SearchOption.AllDirectories)
@@ -136,28 +137,30 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
         Assert.Empty(Directory.EnumerateDirectories(Path.GetDirectoryName(decisionObjects[0])!));
     }
 
-    [Fact]
-    public async Task Job_killed_between_resolve_and_deferred_apply_resumes_to_the_same_output()
+    [Theory]
+    [InlineData(ExactDedupStageSpec.TypeName)]
+    [InlineData(NearDedupStageSpec.TypeName)]
+    public async Task Job_killed_just_before_or_after_the_deferred_apply_resumes_to_the_same_output(string dedup)
     {
-        var spec = Spec(urlDedup: false);
-        var (clean, _) = await RunAsync("clean", spec, fuse: true);
+        var spec = Spec(dedup);
+        var (clean, _) = await RunAsync("clean-" + dedup, spec, fuse: true);
 
-        var probe = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("probe") });
+        var probe = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("probe-" + dedup) });
         var phases = (await JobContext.CreateOrLoadAsync(spec, probe)).Phases().Select(p => $"{p.Stage.Name}/{p.Phase.Name}").ToList();
-        var resolve = phases.IndexOf($"{ExactDedupStageSpec.TypeName}/{ExactDedupStage.ResolvePhase}") + 1;
-        var apply = phases.IndexOf($"{ExactDedupStageSpec.TypeName}/{ExactDedupStage.ApplyPhase}") + 1;
-        Assert.True(resolve > 0 && apply == resolve + 1, string.Join(", ", phases));
+        var applyPhase = dedup == NearDedupStageSpec.TypeName ? NearDedupStage.ApplyPhase : ExactDedupStage.ApplyPhase;
+        var apply = phases.IndexOf($"{dedup}/{applyPhase}") + 1;
+        Assert.True(apply > 1 && phases[apply - 2].StartsWith(dedup + "/", StringComparison.Ordinal), string.Join(", ", phases));
         var seed = Environment.TickCount;
         var random = new Random(seed).Next(1, phases.Count);
-        output.WriteLine($"phases: {string.Join(", ", phases)}; interrupted after {resolve}, {apply} and (seed {seed}) {random}");
+        output.WriteLine($"phases: {string.Join(", ", phases)}; interrupted after {apply - 1}, {apply} and (seed {seed}) {random}");
 
-        foreach (var stop in new[] { resolve, apply, random })
+        foreach (var stop in new[] { apply - 1, apply, random })
         {
-            var (resumed, _) = await RunAsync($"stop-{stop}", spec, fuse: true, stopAfter: stop);
+            var (resumed, _) = await RunAsync($"stop-{dedup}-{stop}", spec, fuse: true, stopAfter: stop);
             AssertSameOutput(clean, resumed);
         }
         // Interrupted after the deferred apply, resumed where fusing is off: the output still applies the decisions.
-        var (mixed, _) = await RunAsync("mixed", spec, fuse: true, stopAfter: apply, resumeFused: false);
+        var (mixed, _) = await RunAsync("mixed-" + dedup, spec, fuse: true, stopAfter: apply, resumeFused: false);
         AssertSameOutput(clean, mixed);
     }
 
@@ -220,10 +223,10 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
                     && !f.EndsWith(".drops.parquet", StringComparison.Ordinal));
 
     /// <summary>
-    /// normalize → quality_filter → exact_dedup or url_dedup → output over three files: a quarter of the documents repeat
-    /// an earlier text (some differing in case or spacing), some are too short, URLs repeat.
+    /// normalize → quality_filter → exact_dedup, url_dedup or near_dedup → output over three files: a quarter of the
+    /// documents repeat an earlier text (some differing in case or spacing, some in a word), some are too short, URLs repeat.
     /// </summary>
-    private JobSpec Spec(bool urlDedup)
+    private JobSpec Spec(string dedup)
     {
         var input = _temp.Combine("corpus");
         if (!Directory.Exists(input))
@@ -240,6 +243,7 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
                     var text = roll < 25 && texts.Count > 0 ? texts[random.Next(texts.Count)]
                         : roll < 30 ? "too short"
                         : string.Join(' ', Enumerable.Range(0, random.Next(12, 60)).Select(_ => $"w{random.Next(400)}"));
+                    if (roll < 25 && roll % 3 == 0) text += " w" + random.Next(400).ToString(CultureInfo.InvariantCulture); // a near duplicate
                     if (roll < 10) text = text.ToUpperInvariant();
                     else if (roll < 15) text = "  " + text.Replace(" ", "   ", StringComparison.Ordinal);
                     texts.Add(text);
@@ -254,7 +258,15 @@ public sealed class ShardDecisionsTests(ITestOutputHelper output) : IDisposable
             Name = "decisions",
             Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl"), IdField = "id" }],
             Sharding = new ShardingSpec { TargetShardBytes = 16 * 1024 },
-            Stages = [new NormalizeStageSpec(), new QualityFilterStageSpec(), urlDedup ? new UrlDedupStageSpec { Partitions = 4 } : new ExactDedupStageSpec { Partitions = 4 }],
+            Stages =
+            [
+                new NormalizeStageSpec(), new QualityFilterStageSpec(), dedup switch
+                {
+                    UrlDedupStageSpec.TypeName => new UrlDedupStageSpec { Partitions = 4 },
+                    NearDedupStageSpec.TypeName => new NearDedupStageSpec { Partitions = 4 },
+                    _ => new ExactDedupStageSpec { Partitions = 4 },
+                },
+            ],
             Output = new OutputSpec { Path = "curated/decisions" },
         };
     }

@@ -46,10 +46,18 @@ public sealed class StageContractTests(ITestOutputHelper output) : IDisposable
         _ => [new NormalizeStageSpec(), Default(type)],
     };
 
+    /// <summary>The files every theory case shares (written once per test process), deleted when the process exits.</summary>
+    private static readonly Lazy<TempDirectory> Shared = new(() =>
+    {
+        var folder = new TempDirectory("contract-shared");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => folder.Dispose();
+        return folder;
+    });
+
     /// <summary>quality_score's labelled examples (real paragraphs against boilerplate), written once per test process.</summary>
     private static readonly Lazy<string> QualityTraining = new(() =>
     {
-        var path = Path.Combine(Path.GetTempPath(), $"curation-contract-quality-{Environment.ProcessId}.jsonl");
+        var path = Shared.Value.Combine("quality.jsonl");
         QualityExamples.WriteLabelled(path, QualityExamples.Take(skip: 0, count: 20, boilerplate: true, seed: 5, idPrefix: "q-"));
         return path;
     });
@@ -57,8 +65,8 @@ public sealed class StageContractTests(ITestOutputHelper output) : IDisposable
     /// <summary>url_filter's blocklists: a domain no document has and a substring some URLs have.</summary>
     private static readonly Lazy<(string Domains, string Substrings)> Blocklists = new(() =>
     {
-        var domains = Path.Combine(Path.GetTempPath(), $"curation-contract-domains-{Environment.ProcessId}.txt");
-        var substrings = Path.Combine(Path.GetTempPath(), $"curation-contract-substrings-{Environment.ProcessId}.txt");
+        var domains = Shared.Value.Combine("domains.txt");
+        var substrings = Shared.Value.Combine("substrings.txt");
         File.WriteAllLines(domains, ["spam.example.com"]);
         File.WriteAllLines(substrings, ["/page/1"]);
         return (domains, substrings);
@@ -67,7 +75,7 @@ public sealed class StageContractTests(ITestOutputHelper output) : IDisposable
     /// <summary>decontaminate's evaluation set: five documents of the contract corpus, so their copies are found.</summary>
     private static readonly Lazy<string> EvaluationSet = new(() =>
     {
-        var path = Path.Combine(Path.GetTempPath(), $"curation-contract-eval-{Environment.ProcessId}.jsonl");
+        var path = Shared.Value.Combine("eval.jsonl");
         var texts = MultilingualCorpus.Build(maxDocuments: 160).Select(d => d.Text).Where(t => t.Split(' ').Length > 30).Take(5);
         File.WriteAllLines(path, texts.Select((text, i) => JsonSerializer.Serialize(new { id = $"item-{i}", text })));
         return path;
