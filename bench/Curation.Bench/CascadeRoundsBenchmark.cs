@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using System.Security.Cryptography;
 using Curation.Pipelines.Embedding;
 using Curation.Pipelines.Embedding.Static;
@@ -25,8 +26,11 @@ public static class CascadeRoundsBenchmark
     /// <summary>How far the rounds are continued to read off the budget each rule needs for recall 0.97.</summary>
     private const double SweepBudget = 0.6;
 
+    /// <summary>The map's input besides the static vector: nothing, hashed word-piece bigrams, the input-embedding mean, or both.</summary>
+    private enum MapInput { Static, Bigrams, InputMean, Both }
+
     /// <summary>One candidate rule; <see cref="Rounds"/> null is the stage's one-pass budget rule (with its candidate floor).</summary>
-    private sealed record Variant(string Label, CascadeRoundsSettings? Rounds);
+    private sealed record Variant(string Label, CascadeRoundsSettings? Rounds, MapInput Input = MapInput.Static);
 
     private static readonly Variant[] Variants =
     [
@@ -52,6 +56,10 @@ public static class CascadeRoundsBenchmark
         new("ridge λ 0.01, 2.5 % + 2.5 % spread + 5 %, pred. vs pred.", new(Budget, 0.025, 0.05, RoundPredictor.Ridge, Lambda: 0.01, TrueWhereKnown: false, Explore: 0.025)),
         new("ridge λ 0.01, 5 % + 5 % spread + 5 %, pred. vs pred.", new(Budget, 0.05, 0.05, RoundPredictor.Ridge, Lambda: 0.01, TrueWhereKnown: false, Explore: 0.05)),
         new("ridge λ 0.01, 10 % + rounds of 2.5 %, pred. vs pred.", new(Budget, 0.10, 0.025, RoundPredictor.Ridge, Lambda: 0.01, TrueWhereKnown: false)),
+        new("ridge λ 0.03 on static ⊕ bigrams, 5 % + 5 %, pred. vs pred.", new(Budget, 0.05, 0.05, RoundPredictor.Ridge, Lambda: 0.03, TrueWhereKnown: false), MapInput.Bigrams),
+        new("ridge λ 0.03 on static ⊕ input_mean, 5 % + 5 %, pred. vs pred.", new(Budget, 0.05, 0.05, RoundPredictor.Ridge, Lambda: 0.03, TrueWhereKnown: false), MapInput.InputMean),
+        new("ridge λ 0.03 on static ⊕ both, 5 % + 5 %, pred. vs pred.", new(Budget, 0.05, 0.05, RoundPredictor.Ridge, Lambda: 0.03, TrueWhereKnown: false), MapInput.Both),
+        new("ridge λ 0.1 on static ⊕ both, 5 % + 5 %, pred. vs pred.", new(Budget, 0.05, 0.05, RoundPredictor.Ridge, Lambda: 0.1, TrueWhereKnown: false), MapInput.Both),
     ];
 
     public static async Task<int> RunAsync(BenchOptions options)
@@ -59,6 +67,7 @@ public static class CascadeRoundsBenchmark
         using var services = StageServices.CreateDefault();
         var transformer = await services.Embedding.GetAsync(new ModelSpec());
         var distilled = await services.Embedding.GetStaticAsync(new ModelSpec { Kind = ModelKind.Static });
+        var inputMean = await services.Embedding.GetStaticAsync(new ModelSpec { Kind = ModelKind.InputMean });
         var embedder = new BatchEmbedder(transformer.Embedder, new EmbedStage(0, new EmbedStageSpec()).BatchOptions);
         var modelOptions = EmbeddingRuntime.ModelOptionsOf(new ModelSpec(), new EmbeddingRuntimeOptions());
         var modelSha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes((await ModelFiles.ResolveAsync(modelOptions)).ModelPath)));
@@ -74,6 +83,18 @@ public static class CascadeRoundsBenchmark
             var stat = new float[n * distilled.Table.Dimensions];
             distilled.Table.EmbedMany(corpus.Tokens, stat, new bool[n], options.Threads);
             var d = distilled.Table.Dimensions;
+            // The map's other inputs: v3 ⊕ hashed word-piece bigrams (StaticFeatures, half the cosine each), and the input-embedding mean.
+            var bigrams = new StaticFeatures(distilled.Table) { BigramDims = 256, BigramShare = 0.5 };
+            var withBigrams = bigrams.EmbedMany(corpus.Tokens, options.Threads);
+            var mean = new float[n * inputMean.Table.Dimensions];
+            inputMean.Table.EmbedMany(corpus.Tokens, mean, new bool[n], options.Threads);
+            (float[] Rows, int Dims) Input(MapInput input) => input switch
+            {
+                MapInput.Bigrams => (withBigrams, bigrams.Dimensions),
+                MapInput.InputMean => (Join(stat, d, mean, inputMean.Table.Dimensions, n), d + inputMean.Table.Dimensions),
+                MapInput.Both => (Join(withBigrams, bigrams.Dimensions, mean, inputMean.Table.Dimensions, n), bigrams.Dimensions + inputMean.Table.Dimensions),
+                _ => (stat, d),
+            };
             Console.WriteLine();
             Console.WriteLine($"--- corpus: {corpus.Name} ({n:N0} documents{(corpus.Name == "demo" ? ", in-sample" : $" held out of {loaded.Texts.Count:N0}")}); static v{StaticModelStore.RecipeVersion} {d} dims ---");
             var ranking = Enumerable.Range(0, n).ToArray();
@@ -91,7 +112,8 @@ public static class CascadeRoundsBenchmark
                     asked += rows.Length;
                     return LookUpRows(truth, k, rows);
                 }
-                var picks = variant.Rounds is null ? null : CascadeRounds.Pick(stat, d, LookUp, k, variant.Rounds);
+                var (features, featureDims) = Input(variant.Input);
+                var picks = variant.Rounds is null ? null : CascadeRounds.Pick(stat, d, LookUp, k, variant.Rounds, features, featureDims);
                 if (picks is not null && (picks.Length > Math.Floor(Budget * n) || asked != picks.Length || picks.Distinct().Count() != picks.Length))
                     throw new InvalidOperationException($"{variant.Label}: {picks.Length} picks, {asked} embedded, over the budget or repeated");
                 var cells = new List<string>();
@@ -128,7 +150,8 @@ public static class CascadeRoundsBenchmark
             Console.WriteLine($"  % embedded for pair recall 0.97 (rounds continued to {SweepBudget:P0}; > {SweepBudget:P0}: not reached):");
             foreach (var (index, variant) in variants.Where(v => v.Variant.Rounds is not null))
             {
-                var order = CascadeRounds.Pick(stat, d, rows => LookUpRows(truth, k, rows), k, variant.Rounds! with { Budget = SweepBudget });
+                var (features, featureDims) = Input(variant.Input);
+                var order = CascadeRounds.Pick(stat, d, rows => LookUpRows(truth, k, rows), k, variant.Rounds! with { Budget = SweepBudget }, features, featureDims);
                 var needed = truthPairs.Where(t => t.Count > 0).Select(t => NeededFraction(order, t, n)).Select(f => f > SweepBudget ? $"> {SweepBudget:P0}" : $"{f:P1}");
                 Console.WriteLine($"  {index,2} {variant.Label,-62} {string.Join(" / ", needed)}");
             }
@@ -149,6 +172,20 @@ public static class CascadeRoundsBenchmark
         var found = truth.Select(p => Math.Max(position[p.Item1], position[p.Item2])).Order().ToArray();
         var last = found[(int)Math.Ceiling(0.97 * found.Length) - 1];
         return last == int.MaxValue ? double.PositiveInfinity : (last + 1.0) / n;
+    }
+
+    /// <summary>Row by row a ⊕ b, each half scaled by √½ (rows of unit vectors stay unit vectors).</summary>
+    private static float[] Join(float[] a, int aDims, float[] b, int bDims, int n)
+    {
+        var joined = new float[n * (aDims + bDims)];
+        var half = MathF.Sqrt(0.5f);
+        for (var r = 0; r < n; r++)
+        {
+            var row = joined.AsSpan(r * (aDims + bDims), aDims + bDims);
+            TensorPrimitives.Multiply(a.AsSpan(r * aDims, aDims), half, row[..aDims]);
+            TensorPrimitives.Multiply(b.AsSpan(r * bDims, bDims), half, row[aDims..]);
+        }
+        return joined;
     }
 
     private static float[] LookUpRows(float[] truth, int k, int[] rows)

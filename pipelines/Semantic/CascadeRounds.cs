@@ -60,7 +60,12 @@ public static class CascadeRounds
     /// normalised rows of <paramref name="staticDims"/>; <paramref name="embed"/> returns the transformer's rows
     /// (<paramref name="transformerDims"/> each, normalised) of the ids given, in their order.
     /// </summary>
-    public static int[] Pick(float[] staticVectors, int staticDims, Func<int[], float[]> embed, int transformerDims, CascadeRoundsSettings settings)
+    /// <param name="features">
+    /// The map's input, n rows of <paramref name="featureDims"/> (for instance the static vector joined with other O(tokens)
+    /// features of the same document); null: the static vectors. Ranking and kNN neighbours always use the static vectors.
+    /// </param>
+    public static int[] Pick(float[] staticVectors, int staticDims, Func<int[], float[]> embed, int transformerDims, CascadeRoundsSettings settings,
+        float[]? features = null, int featureDims = 0)
     {
         ArgumentNullException.ThrowIfNull(staticVectors);
         ArgumentNullException.ThrowIfNull(embed);
@@ -68,6 +73,8 @@ public static class CascadeRounds
         if (staticDims <= 0 || staticVectors.Length % staticDims != 0) throw new ArgumentException($"{staticVectors.Length} floats are not rows of {staticDims}.", nameof(staticVectors));
         if (settings.FirstBatch <= 0 || settings.Batch <= 0) throw new ArgumentOutOfRangeException(nameof(settings), "batches must be positive fractions");
         var n = staticVectors.Length / staticDims;
+        if (features is null) (features, featureDims) = (staticVectors, staticDims);
+        else if (featureDims <= 0 || features.Length != (long)n * featureDims) throw new ArgumentException($"{features.Length} floats are not {n} rows of {featureDims}.", nameof(features));
         var cap = Math.Max(0, (int)Math.Floor(settings.Budget * n));
         var picks = new List<int>(cap);
         var embedded = new bool[n];
@@ -106,8 +113,8 @@ public static class CascadeRounds
             var score = staticScore;
             if (settings.Predictor != RoundPredictor.None)
             {
-                if (settings.Predictor != RoundPredictor.Knn && (map is null || settings.Refit)) map = Fit(staticVectors, staticDims, truth, transformerDims, picks, settings.Lambda);
-                var joint = Predict(staticVectors, staticDims, truth, transformerDims, embedded, picks, map, settings);
+                if (settings.Predictor != RoundPredictor.Knn && (map is null || settings.Refit)) map = Fit(features, featureDims, truth, transformerDims, picks, settings.Lambda);
+                var joint = Predict(staticVectors, staticDims, features, featureDims, truth, transformerDims, embedded, picks, map, settings);
                 score = HighestCosine(joint, transformerDims, embedded);
                 if (settings.StaticWeight != 0)
                     for (var u = 0; u < n; u++) score[u] = (float)(settings.StaticWeight * staticScore[u] + (1 - settings.StaticWeight) * score[u]);
@@ -143,7 +150,7 @@ public static class CascadeRounds
         return highest;
     }
 
-    /// <summary>The ridge map [staticDims × transformerDims] fitted on the embedded documents (static row → transformer row).</summary>
+    /// <summary>The ridge map [staticDims × transformerDims] fitted on the embedded documents (feature row → transformer row).</summary>
     private static double[] Fit(float[] staticVectors, int staticDims, float[] truth, int transformerDims, List<int> picks, double lambda)
     {
         var x = new double[(long)picks.Count * staticDims];
@@ -160,7 +167,7 @@ public static class CascadeRounds
     /// <summary>
     /// Every member in the transformer's space, normalised: its transformer row where embedded, its prediction otherwise.
     /// </summary>
-    private static float[] Predict(float[] staticVectors, int staticDims, float[] truth, int k, bool[] embedded, List<int> picks, double[]? map,
+    private static float[] Predict(float[] staticVectors, int staticDims, float[] features, int featureDims, float[] truth, int k, bool[] embedded, List<int> picks, double[]? map,
         CascadeRoundsSettings settings)
     {
         var n = embedded.Length;
@@ -170,12 +177,12 @@ public static class CascadeRounds
         if (mapped is not null)
             Parallel.For(0, n, u =>
             {
-                var x = staticVectors.AsSpan(u * staticDims, staticDims);
+                var x = features.AsSpan(u * featureDims, featureDims);
                 var row = mapped.AsSpan(u * k, k);
                 for (var j = 0; j < k; j++)
                 {
                     double sum = 0;
-                    for (var i = 0; i < staticDims; i++) sum += x[i] * map![i * k + j];
+                    for (var i = 0; i < featureDims; i++) sum += x[i] * map![i * k + j];
                     row[j] = (float)sum;
                 }
             });

@@ -121,6 +121,19 @@ public sealed class CascadeRoundsTests
     }
 
     [Fact]
+    public void The_map_reads_the_features_given_row_by_row_and_refuses_a_wrong_shape()
+    {
+        var (stat, truth, n) = Case();
+        var settings = new CascadeRoundsSettings(0.35, 0.05, 0.05, RoundPredictor.Ridge, Lambda: 0.01);
+        var plain = CascadeRounds.Pick(stat, Dims, LookUp(truth, []), Dims, settings);
+        Assert.Equal(plain, CascadeRounds.Pick(stat, Dims, LookUp(truth, []), Dims, settings, stat, Dims));
+        // Each static row joined with a block of zeros: a map input of twice the width that carries the same information.
+        var wide = Enumerable.Range(0, n).SelectMany(r => stat.AsSpan(r * Dims, Dims).ToArray().Concat(new float[Dims])).ToArray();
+        Assert.Equal(1.0, TruthPairRecall(CascadeRounds.Pick(stat, Dims, LookUp(truth, []), Dims, settings, wide, 2 * Dims)));
+        Assert.Throws<ArgumentException>(() => CascadeRounds.Pick(stat, Dims, LookUp(truth, []), Dims, settings, wide, Dims + 1));
+    }
+
+    [Fact]
     public void A_verifier_that_returns_the_wrong_row_count_is_refused()
     {
         var (stat, _, _) = Case();
