@@ -89,7 +89,7 @@ public sealed record BenchOptions
     /// <summary>static-recipes: paragraphs of English man pages in the third corpus (0 leaves it out).</summary>
     public int ManDocs { get; init; } = 5000;
 
-    /// <summary>static-recipes: only the variants at these indexes (0-based, comma-separated on the command line).</summary>
+    /// <summary>static-recipes, static-fit, cascade-rounds: only the variants at these indexes (0-based, comma-separated on the command line).</summary>
     public IReadOnlySet<int>? Variants { get; init; }
 
     /// <summary><c>read</c>: size of the generated JSONL object (suffixes K, M, G: powers of 1024).</summary>
@@ -230,7 +230,7 @@ public sealed record BenchOptions
           --provider P       embed: cpu | cuda | auto (default) for the pipeline's runtime and the bare loop alike
           --cascade-docs N   cascade: paragraphs of /usr/share/doc in the second corpus (default 6000)
           --man-docs N       static-recipes: paragraphs of /usr/share/man in the third corpus (default 5000, 0: left out)
-          --variants 0,3     static-recipes: only these variants (0-based)
+          --variants 0,3     static-recipes, static-fit, cascade-rounds: only these variants (0-based)
           --seed N           seed of the generated data (default 42)
         """;
 }

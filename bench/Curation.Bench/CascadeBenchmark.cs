@@ -44,11 +44,9 @@ public static class CascadeBenchmark
         var demoTexts = demo.Texts.DistinctBy(t => t.ToLowerInvariant()).ToList();
         // The static table is fitted on the demo corpus (StaticTrainingText): the real corpora are scored on their part
         // disjoint from it (no paragraph of a Debian package the training text quotes, no text equal to a training text).
-        var training = StaticTrainingText.Documents.Select(d => d.Text.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
         var packages = StaticTrainingText.DebianPackages();
-        bool HeldOut(string text) => !training.Contains(text.ToLowerInvariant());
-        var debKeep = debTexts.Select((t, i) => HeldOut(t) && !packages.Contains(debIds[i].Split('/')[0])).ToArray();
-        var manKeep = manTexts.Select(HeldOut).ToArray();
+        var debKeep = HeldOutRows(debTexts, debIds);
+        var manKeep = HeldOutRows(manTexts, null);
         var (debHeldOut, manHeldOut) = (debKeep.Count(k => k), manKeep.Count(k => k));
         Console.WriteLine($"held out from the static table's training text (the demo corpus): debian-docs {debHeldOut:N0} of {debTexts.Count:N0} paragraphs " +
                           $"(none of its {packages.Count} Debian packages, no equal text), man-pages {manHeldOut:N0} of {manTexts.Count:N0}; the demo rows are in-sample");
@@ -186,6 +184,18 @@ public static class CascadeBenchmark
     }
 
     /// <summary>
+    /// The rows of <paramref name="texts"/> held out from the static table's training text (<see cref="StaticTrainingText"/>):
+    /// no text equal to a training text (case-folded) and, for Debian paragraphs (<paramref name="debianIds"/>
+    /// "package/…"), none of a Debian package the training text quotes.
+    /// </summary>
+    internal static bool[] HeldOutRows(IReadOnlyList<string> texts, IReadOnlyList<string>? debianIds)
+    {
+        var training = StaticTrainingText.Documents.Select(d => d.Text.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
+        var packages = debianIds is null ? null : StaticTrainingText.DebianPackages();
+        return texts.Select((t, i) => !training.Contains(t.ToLowerInvariant()) && (packages is null || !packages.Contains(debianIds![i].Split('/')[0]))).ToArray();
+    }
+
+    /// <summary>
     /// The eps at which the transformer keeps <paramref name="keep"/> of the documents: midway between the M values either
     /// side of the cut, so float rounding between kernels does not move a document across it.
     /// </summary>
@@ -195,9 +205,9 @@ public static class CascadeBenchmark
         return 1 - (sortedDescending[removed - 1] + (double)sortedDescending[Math.Min(removed, sortedDescending.Length - 1)]) / 2;
     }
 
-    private static HashSet<(int, int)> Pairs(IEnumerable<CandidatePair> pairs) => pairs.Select(p => (p.Member, p.Earlier)).ToHashSet();
+    internal static HashSet<(int, int)> Pairs(IEnumerable<CandidatePair> pairs) => pairs.Select(p => (p.Member, p.Earlier)).ToHashSet();
 
-    private static (double Recall, double Precision) Score(HashSet<(int, int)> found, HashSet<(int, int)> truth)
+    internal static (double Recall, double Precision) Score(HashSet<(int, int)> found, HashSet<(int, int)> truth)
     {
         var hit = found.Count(truth.Contains);
         return (truth.Count == 0 ? 1 : (double)hit / truth.Count, found.Count == 0 ? 1 : (double)hit / found.Count);

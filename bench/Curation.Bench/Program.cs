@@ -27,6 +27,7 @@ var benchmarks = new Dictionary<string, Func<BenchOptions, Task<int>>>(StringCom
     ["static-recipes"] = StaticRecipesBenchmark.RunAsync, // recipe and candidate-rule variants on the cascade corpora: minutes, by name only
     ["static-fit"] = StaticFitBenchmark.RunAsync, // the static tier fitted to the transformer on disjoint corpora (Tokenlearn): minutes, by name only
     ["cascade"] = CascadeBenchmark.RunAsync, // transformer truth over ~8,000 documents: minutes on 2 cores, by name only
+    ["cascade-rounds"] = CascadeRoundsBenchmark.RunAsync, // the cascade budget spent in rounds that learn static → transformer on the corpus: cascade's cached truth, by name only
     ["semantic"] = SemanticBenchmark.RunAsync, // the semantic_dedup stage as a job on planted embeddings: minutes, by name only
     ["sizing"] = SizingBenchmark.RunAsync, // peak memory per phase of read → --stage → output at --docs N: the deploy sizing guide; by name only
 };
@@ -50,7 +51,7 @@ catch (ArgumentException e)
 }
 
 var selected = args[0].Equals("all", StringComparison.OrdinalIgnoreCase)
-    ? benchmarks.Keys.Where(name => name is not ("kmeans" or "cascade" or "static-recipes" or "static-fit" or "semantic" or "extract" or "line-dedup" or "decontaminate" or "sizing")).ToList()
+    ? benchmarks.Keys.Where(name => name is not ("kmeans" or "cascade" or "cascade-rounds" or "static-recipes" or "static-fit" or "semantic" or "extract" or "line-dedup" or "decontaminate" or "sizing")).ToList()
     : benchmarks.ContainsKey(args[0]) ? [args[0]] : null;
 if (selected is null)
 {
