@@ -106,14 +106,7 @@ public static class ShardTransformer
     /// </summary>
     public static Task<(TaskStats[] Members, double Seconds)> RunAsync(TaskContext task, int shard, IReadOnlyList<Member> members,
         string outputKey, Func<TaskStats[], CancellationToken, Task>? beforeData, CancellationToken cancellationToken) =>
-        RunAsync(task, shard, members, outputKey, beforeData, NextTap(task, shard), cancellationToken);
-
-    /// <summary>
-    /// The next stage's tap on the shard a stage's own pass writes (<see cref="FusedDocumentPass.TapOfNext"/>: the output's
-    /// report tally, exact_dedup's hashes), so that stage does not read the shard again; none with fusion off (the reference).
-    /// </summary>
-    private static IShardTap? NextTap(TaskContext task, int shard) =>
-        FusedDocumentPass.Enabled ? FusedDocumentPass.TapOfNext(task.Job, task.Stage, shard) : null;
+        RunAsync(task, shard, members, outputKey, beforeData, FusedDocumentPass.TapOfNextWhenFused(task.Job, task.Stage, shard), cancellationToken);
 
     /// <summary>
     /// As above, and <paramref name="tap"/> (the next stage's, see <see cref="IShardTap"/>) sees every written batch and is

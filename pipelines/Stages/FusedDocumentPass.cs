@@ -47,6 +47,12 @@ public static class FusedDocumentPass
     public static IShardTap? TapOfNext(JobContext job, PipelineStage last, int shard) =>
         last.Index + 1 < job.Stages.Count ? job.Stages[last.Index + 1].TapInput(job, shard) : null;
 
+    /// <summary>
+    /// <see cref="TapOfNext"/> where fusion is on, else null: what every pass that writes a shard (the read, a fused pass, a
+    /// stage's own apply) hands its rows to, so the next stage does not read the shard again.
+    /// </summary>
+    public static IShardTap? TapOfNextWhenFused(JobContext job, PipelineStage last, int shard) => Enabled ? TapOfNext(job, last, shard) : null;
+
     /// <summary>Where the head's pass records a later member's stats for one shard.</summary>
     public static string MemberStatsKey(JobContext job, PipelineStage member, int shard) =>
         job.Layout.PhaseRoot(member.Index, member.Name, "fused") + JobLayout.ShardName(shard) + ".stats.json";

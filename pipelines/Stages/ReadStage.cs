@@ -40,8 +40,7 @@ public sealed class ReadStage() : PipelineStage(0)
         var fused = FusedDocumentPass.AfterRead(job);
         await using var sink = await ReadSink.CreateAsync(job, fieldColumns,
             fused.Count == 0 ? null : await DocumentStage.BindAsync(fused, task.Services, cancellationToken).ConfigureAwait(false),
-            FusedDocumentPass.Enabled ? FusedDocumentPass.TapOfNext(job, fused.Count == 0 ? this : fused[^1], task.Task) : null, cancellationToken)
-            .ConfigureAwait(false);
+            FusedDocumentPass.TapOfNextWhenFused(job, fused.Count == 0 ? this : fused[^1], task.Task), cancellationToken).ConfigureAwait(false);
         TaskProgress.Expect(0, shard.Objects.Sum(o => o.ReadBytes));
         foreach (var obj in shard.Objects)
         {

@@ -30,11 +30,9 @@ public sealed partial class LineDedupStage
         var top = (await TopUnitsAsync(task, cancellationToken).ConfigureAwait(false)).Select(u => ContentHash.Parse(u.Hash)).ToHashSet();
 
         var transform = new RemoveUnits(spec, removals, top);
-        // The next stage's tap sees the rows as they are written (the output's report tally, exact_dedup's hashes), so
-        // that stage does not read and decode the shard again; with fusion off it reads the shard itself, with the same result.
-        var tap = FusedDocumentPass.Enabled ? FusedDocumentPass.TapOfNext(task.Job, this, task.Task) : null;
+        // The pass hands its rows to the next stage's tap as it writes them (the output's report tally, exact_dedup's hashes).
         var (stats, seconds) = await ShardTransformer.RunAsync(task, task.Task, [new ShardTransformer.Member(this, transform)], task.OutputShardKey(task.Task),
-            (_, ct) => StageObjects.WriteJsonOnceAsync(task.Job.Data, SamplesKey(task, task.Task), transform.Samples, ct), tap, cancellationToken).ConfigureAwait(false);
+            (_, ct) => StageObjects.WriteJsonOnceAsync(task.Job.Data, SamplesKey(task, task.Task), transform.Samples, ct), cancellationToken).ConfigureAwait(false);
         var result = stats[0] with { Seconds = seconds };
         result.Metrics["units_removed"] = transform.UnitsRemoved;
         result.Metrics["chars_removed"] = transform.CharsRemoved;
