@@ -54,9 +54,9 @@ public static class EmbeddingFile
     /// <summary>A float16 vector's bytes as the float32 bytes of the same values (every half is exactly a float).</summary>
     public static byte[] ToFloat32(ReadOnlySpan<byte> float16)
     {
-        var values = new float[float16.Length / 2];
-        Decode(float16, values, float16: true);
-        return MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+        var bytes = new byte[float16.Length / 2 * sizeof(float)];
+        Decode(float16, MemoryMarshal.Cast<byte, float>(bytes.AsSpan()), float16: true);
+        return bytes;
     }
 
     public static void Decode(ReadOnlySpan<byte> bytes, Span<float> destination, bool float16)

@@ -46,8 +46,9 @@ public sealed class DocumentStage(int index, string name, IDocumentTransform tra
         var members = FusedDocumentPass.Members(task.Job, this);
         if ((members[0] != this || Index == 1) && await FusedDocumentPass.RecordedAsync(task, cancellationToken).ConfigureAwait(false) is { } recorded)
             return recorded;
-        if (members[0] == this && FusedDocumentPass.Enabled && (members.Count > 1 || FusedDocumentPass.TapOfNext(task.Job, this, task.Task) is not null))
+        if (members[0] == this && FusedDocumentPass.Enabled && members.Count > 1)
             return await FusedDocumentPass.RunAsync(task, members, cancellationToken).ConfigureAwait(false);
+        // Alone, its own pass; that pass still hands the rows to the next stage's tap (ShardTransformer.RunAsync).
         var bound = await BindAsync([this], task.Services, cancellationToken).ConfigureAwait(false);
         return await ShardTransformer.RunAsync(task, task.Task, bound[0].Transform, cancellationToken).ConfigureAwait(false);
     }
