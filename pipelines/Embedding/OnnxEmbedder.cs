@@ -39,6 +39,7 @@ public sealed class OnnxEmbedder : IDisposable
     // whichever of Dispose and the last running Run comes last, never under a running inference (that would crash the process).
     private readonly Lock _lifetime = new();
     private int _running;
+    private int _entered;
     private bool _disposed;
 
     /// <param name="modelPath">The ONNX file (see <see cref="ModelFiles.ResolveAsync"/>).</param>
@@ -70,6 +71,12 @@ public sealed class OnnxEmbedder : IDisposable
         }
         logger.LogDebug("Embedding model {Model}: {Dimensions} dimensions, inputs {Inputs}, {Pooling} pooling, {Provider} provider",
             modelPath, Dimensions, string.Join(", ", _inputNames), _pooledOutput ? "model's own" : Pooling.ToString(), ActiveProvider);
+    }
+
+    /// <summary>How many calls got past the disposed check (and so will finish even if the embedder is disposed meanwhile).</summary>
+    internal int CallsEntered
+    {
+        get { lock (_lifetime) return _entered; }
     }
 
     /// <summary>Length of one embedding, read from the model's output metadata.</summary>
@@ -116,6 +123,7 @@ public sealed class OnnxEmbedder : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             _running++;
+            _entered++;
         }
         try
         {

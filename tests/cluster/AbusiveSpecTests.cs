@@ -1,9 +1,11 @@
+using System.Diagnostics.Tracing;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Curation.Testing;
+using Microsoft.Diagnostics.NETCore.Client;
 using Xunit.Abstractions;
 
 namespace Curation.Cluster.Tests;
@@ -11,7 +13,7 @@ namespace Curation.Cluster.Tests;
 /// <summary>
 /// Specs that used to exhaust a real <c>curate silo</c> (a 20 MB eps curve, partitions × rounds planning 800k tasks,
 /// the store's own folders as input or output, 10,000 inputs naming one file) are refused at validation naming the
-/// limit, or fail with a bounded stored error; afterwards the silo's RSS is back below 1.5× its idle value.
+/// limit, or fail with a bounded stored error; afterwards the silo's RSS after a full GC is back below 1.5× its idle value (measured the same way).
 /// </summary>
 public sealed class AbusiveSpecTests(ITestOutputHelper log) : IDisposable
 {
@@ -19,6 +21,27 @@ public sealed class AbusiveSpecTests(ITestOutputHelper log) : IDisposable
     private readonly TempDirectory _temp = new("abuse");
 
     public void Dispose() => _temp.Dispose();
+
+    /// <summary>
+    /// The silo's resident memory right after a full blocking GC, induced through the runtime's diagnostics port (the
+    /// way dotnet-gcdump does it): without it, RSS also counts garbage the GC has not yet had a reason to collect
+    /// (a large-object-heap budget, a gen0 budget sized from this machine's cache), and a ratio against idle flickers.
+    /// </summary>
+    private static async Task<long> RssAfterFullGcAsync(int pid)
+    {
+        var client = new DiagnosticsClient(pid);
+        // GCHeapCollect (0x800000): enabling it makes the runtime run an induced full GC.
+        using (var session = client.StartEventPipeSession(
+            [new EventPipeProvider("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, 0x800000 | 0x1)], requestRundown: false))
+        {
+            var drain = session.EventStream.CopyToAsync(Stream.Null);
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await session.StopAsync(CancellationToken.None);
+            await drain;
+        }
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        return Rss(pid);
+    }
 
     private static long Rss(int pid)
     {
@@ -67,8 +90,7 @@ public sealed class AbusiveSpecTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
         var smallId = (await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetString()!;
         Assert.Equal("Completed", await FinalStateAsync(http, smallId));
-        await Task.Delay(TimeSpan.FromSeconds(3));
-        var idle = Rss(silo.Id);
+        var idle = await RssAfterFullGcAsync(silo.Id);
 
         // A 5,000,000-entry eps curve (a ~20 MB body): refused before it is parsed, naming the limit.
         var curve = string.Join(',', Enumerable.Repeat("0.01", 5_000_000));
@@ -110,14 +132,12 @@ public sealed class AbusiveSpecTests(ITestOutputHelper log) : IDisposable
 
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/jobs")).StatusCode); // the job list still answers
 
-        // Memory comes back: poll a while (the GC returns freed segments lazily).
-        var after = Rss(silo.Id);
-        for (var i = 0; i < 30 && after >= idle * 1.5; i++)
-        {
-            await Task.Delay(1000);
-            after = Rss(silo.Id);
-        }
-        log.WriteLine($"silo RSS idle {idle / 1048576.0:0.0} MiB, after the abusive specs {after / 1048576.0:0.0} MiB ({after / (double)idle:0.00}×)");
+        // Memory comes back: measured after a full GC like idle, for up to a minute. Right after the specs RSS still
+        // holds buffer pools and activations that go idle later: measured on a 2-core machine it wanders 1.3–1.8 × idle
+        // for about 30 s, then settles near 1.33 × (a plain 30 s poll without the GC failed a full-suite run here).
+        var after = await RssAfterFullGcAsync(silo.Id);
+        for (var i = 0; i < 20 && after >= idle * 1.5; i++) after = await RssAfterFullGcAsync(silo.Id);
+        log.WriteLine($"silo RSS after a full GC: idle {idle / 1048576.0:0.0} MiB, after the abusive specs {after / 1048576.0:0.0} MiB ({after / (double)idle:0.00}×)");
         Assert.True(after < idle * 1.5, $"RSS {after / 1048576.0:0.0} MiB is not below 1.5 × idle {idle / 1048576.0:0.0} MiB\n{silo.Output()}");
     }
 

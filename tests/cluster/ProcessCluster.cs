@@ -51,7 +51,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <param name="storeOf">The store settings of silo i, when they differ per silo (each through its own proxy).</param>
     public static async Task<ProcessCluster> StartAsync(ClusterServices services, ClusteringKind clustering, StoreSettings store, int silos,
         Func<int, string[]>? roles = null, Func<int, StoreSettings>? storeOf = null, string? membershipConnectionString = null,
-        IDictionary<string, string>? environment = null)
+        IDictionary<string, string>? environment = null, bool fastFailureDetection = true)
     {
         var options = new CurationClusterOptions
         {
@@ -60,15 +60,17 @@ public sealed class ProcessCluster : IAsyncDisposable
             ClusterId = $"test-{Guid.NewGuid():N}",
             ServiceId = "curation-tests",
             AdvertisedAddress = "127.0.0.1",
-            // A killed silo is declared dead within a few seconds instead of Orleans' production defaults.
-            ProbeTimeout = TimeSpan.FromSeconds(2),
-            MissedProbesLimit = 2,
+            // A killed silo is declared dead within a few seconds instead of Orleans' production defaults. A test that
+            // kills nothing may keep the defaults: on a loaded machine a starting silo can miss 2 probes of 2 s.
+            ProbeTimeout = fastFailureDetection ? TimeSpan.FromSeconds(2) : null,
+            MissedProbesLimit = fastFailureDetection ? 2 : null,
         };
         var cluster = new ProcessCluster(services, options, storeOf ?? (_ => store), roles ?? (_ => ["cpu"]), environment);
         try
         {
             for (var i = 0; i < silos; i++) await cluster.StartSiloAsync();
             await cluster.ConnectAsync();
+            await cluster.WaitUntilActiveAsync(silos, TimeSpan.FromSeconds(60));
             return cluster;
         }
         catch
@@ -96,8 +98,6 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Curation__Api__Keys__0__Role"] = "operator",
             ["Curation__Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
             ["Curation__Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
-            ["Curation__Cluster__ProbeTimeout"] = _options.ProbeTimeout!.Value.ToString(),
-            ["Curation__Cluster__MissedProbesLimit"] = _options.MissedProbesLimit!.Value.ToString(CultureInfo.InvariantCulture),
             ["Curation__Store__Kind"] = store.Kind,
             ["Curation__Execution__RetryDelay"] = "00:00:00.200",
             ["Curation__Execution__ResumeScanInterval"] = "00:00:01",
@@ -106,6 +106,8 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Logging__LogLevel__Curation"] = "Information",
             ["DOTNET_gcServer"] = "0",
         };
+        if (_options.ProbeTimeout is { } probe) environment["Curation__Cluster__ProbeTimeout"] = probe.ToString();
+        if (_options.MissedProbesLimit is { } missed) environment["Curation__Cluster__MissedProbesLimit"] = missed.ToString(CultureInfo.InvariantCulture);
         if (store.RootPath is not null) environment["Curation__Store__RootPath"] = store.RootPath;
         if (store.ConnectionString is not null) environment["Curation__Store__ConnectionString"] = store.ConnectionString;
         if (store.ContainerName is not null) environment["Curation__Store__ContainerName"] = store.ContainerName;
@@ -131,6 +133,37 @@ public sealed class ProcessCluster : IAsyncDisposable
         });
         _client = builder.Build();
         await _client.StartAsync();
+    }
+
+    /// <summary>
+    /// Waits until the membership lists <paramref name="silos"/> active silos: a gateway that answers is not yet a
+    /// member every other silo knows, and a job submitted before that may run all its tasks on the silos it sees.
+    /// </summary>
+    public async Task WaitUntilActiveAsync(int silos, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var seen = 0;
+        while (true)
+        {
+            try
+            {
+                seen = (await Client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(TimeSpan.FromSeconds(10))).Count;
+                if (seen >= silos) return;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException && DateTime.UtcNow < deadline)
+            {
+            }
+            if (DateTime.UtcNow >= deadline)
+                throw new TimeoutException($"{seen} of {silos} silos active after {timeout}.\n{Diagnostics()}");
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>Every silo as the membership lists it, for a failure message.</summary>
+    public async Task<string> MembershipAsync()
+    {
+        var hosts = await Client.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false);
+        return string.Join(", ", hosts.Select(h => $"{h.SiloName} {h.SiloAddress} {h.Status}"));
     }
 
     public async Task<IJobGrain> SubmitAsync(JobSpec spec)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using Curation.Pipelines.Embedding;
 using Microsoft.Extensions.Logging;
@@ -175,15 +176,20 @@ public sealed class OnnxEmbedderTests(EmbeddingModelFixture model)
         var expected = new float[batch.Length * embedder.Dimensions];
         model.Embedder.Embed(batch, expected);
 
-        using var started = new CountdownEvent(3);
         var runs = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
         {
             var vectors = new float[batch.Length * embedder.Dimensions];
-            started.Signal();
             embedder.Embed(batch, vectors);
             return vectors;
         })).ToArray();
-        started.Wait();
+        // All three are inside Run (past the disposed check) before the shutdown: on a loaded machine a task may not
+        // even have started yet, and a call that arrives after Dispose is refused, as the last assertion checks.
+        var waited = Stopwatch.StartNew();
+        while (embedder.CallsEntered < runs.Length)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromMinutes(1), $"only {embedder.CallsEntered} of {runs.Length} calls started");
+            await Task.Delay(1);
+        }
         await Task.Delay(random.Next(0, 40)); // the moment of the shutdown, seeded
         embedder.Dispose();
         foreach (var vectors in await Task.WhenAll(runs))
