@@ -53,6 +53,12 @@ public sealed record BenchOptions
     /// <summary>Short documents of <c>near</c>'s end-to-end run.</summary>
     public int NearDocs { get; init; } = 200_000;
 
+    /// <summary>semantic: characters of text per planted document (0: a short label, the vectors are what the stage works on).</summary>
+    public int TextChars { get; init; }
+
+    /// <summary>semantic: input files, one shard each (0: at least 16, at most ~20,000 documents each).</summary>
+    public int Shards { get; init; }
+
     /// <summary><c>near</c>'s <c>oneTaskComponentsEdges</c> (null: the stage's default; 0: always the distributed rounds, the paired reference).</summary>
     public long? NearOneTaskEdges { get; init; }
 
@@ -151,6 +157,8 @@ public sealed record BenchOptions
                 "--cluster-dims" => options with { ClusterDims = Next("--cluster-dims") },
                 "--cluster-size" => options with { ClusterSize = Next("--cluster-size") },
                 "--near-docs" => options with { NearDocs = Next("--near-docs") },
+                "--text-chars" => options with { TextChars = Next("--text-chars") },
+                "--shards" => options with { Shards = Next("--shards") },
                 "--near-one-task-edges" => options with
                 {
                     NearOneTaskEdges = i + 1 < args.Length && long.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out var edges) ? edges
@@ -214,6 +222,8 @@ public sealed record BenchOptions
           --cluster-size N   kmeans: members of the cluster whose SemDeDup pairwise stage is timed (default 20000)
                              (kmeans also uses --threads and --seed; --repeat N: N pairs of k-means runs, default 1)
           --near-docs N      near: short documents of the end-to-end run (default 200000; the README's figure: 1000000)
+          --text-chars N     semantic: characters of text per planted document (default 0: a short label)
+          --shards N         semantic: input files, one shard each (default: at least 16, ~20,000 documents each)
           --near-one-task-edges N  near: the stage's oneTaskComponentsEdges (default: the stage's, 1000000; 0: distributed rounds)
           --near-signature-docs N  near: generated prose documents of the signature run (default 20000)
                              (near also uses --threads, --shard-mb and --repeat: signature timings, median, default 3)

@@ -9,7 +9,7 @@ public static class StageCatalog
     /// Bump when any stage writes different bytes for the same input and spec: it is part of every job id, so
     /// resumed jobs never mix outputs of two releases.
     /// </summary>
-    public const int OutputFormatVersion = 4;   // 3: input fields passed through (metadata columns); 4: routed shuffles with a side index (RoutedIndex)
+    public const int OutputFormatVersion = 5;   // 3: input fields passed through (metadata columns); 4: routed shuffles with a side index (RoutedIndex); 5: k-means partials per assign task (a run of shards)
 
     public static IReadOnlyList<PipelineStage> Build(JobSpec spec)
     {

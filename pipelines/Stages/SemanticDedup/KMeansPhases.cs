@@ -15,9 +15,9 @@ namespace Curation.Pipelines.Stages;
 /// sample (chosen by document id, at most <c>initSampleMax</c> vectors: <see cref="KMeansInitSample"/>; the vectors stay
 /// in the matrix, by reference) and the shard's part of the corpus mean direction (for embedding health);</item>
 /// <item><b>init</b>: k-means++ on the sample → centroids of iteration 0;</item>
-/// <item><b>assign-i</b> (per shard) / <b>reduce-i</b>: one Lloyd iteration — exact fixed-point partial sums per
-/// shard, reduced in shard order, so the centroids are bit-identical whatever the silo count; once converged, the
-/// remaining iterations are no-ops.</item>
+/// <item><b>assign-i</b> (per shard, or per run of consecutive shards beyond <see cref="MaxAssignTasks"/>) /
+/// <b>reduce-i</b>: one Lloyd iteration — exact fixed-point partial sums per task, so the centroids are bit-identical
+/// whatever the silo count or grouping; once converged, the remaining iterations are no-ops.</item>
 /// </list>
 /// Objects live under the owning stage's folder: <c>sample/</c> (each shard's sampled ids and rows), <c>mean/</c>,
 /// <c>mean.bin</c>, <c>vectors/</c> (each shard's vectors as a raw float32 matrix, written by sample, read in tiles by
@@ -41,14 +41,37 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         for (var i = 0; i < spec.MaxIterations; i++)
         {
             var iteration = i;
-            yield return new($"{AssignPrefix}{i:D3}", TaskScope.Shard, plan.ShardCount, (task, ct) => LloydAssignAsync(task, iteration, ct));
+            yield return new($"{AssignPrefix}{i:D3}", TaskScope.Shard, AssignTasks(plan.ShardCount), (task, ct) => LloydAssignAsync(task, iteration, ct));
             yield return new($"{ReducePrefix}{i:D3}", TaskScope.Single, 1, (task, ct) => ReduceAsync(task, iteration, ct));
         }
     }
 
+    /// <summary>
+    /// The most assign tasks a Lloyd iteration has. Each task writes a partial of clusters × dimensions fixed-point sums
+    /// (3 MB at 1,000 × 384) that the reduce reads back, so one task per shard made a job of many small shards spend its
+    /// iterations on partials (208 shards of ~1,000 documents: 624 MB written and read per iteration). Beyond this many
+    /// shards a task assigns a run of consecutive shards; the sums are exact integers, so the centroids are bit-identical
+    /// whatever the grouping.
+    /// </summary>
+    internal static int MaxAssignTasks => AssignCap.Value;
+
+    private static readonly FlowSetting<int> AssignCap = new(64);
+
+    /// <summary>A different <see cref="MaxAssignTasks"/> for the calling async flow only (tests: grouping on a small corpus).</summary>
+    internal static IDisposable UseMaxAssignTasks(int max) => AssignCap.Use(max);
+
+    /// <summary>Consecutive shards per assign task: 1 up to <see cref="MaxAssignTasks"/> shards.</summary>
+    internal static int ShardsPerAssignTask(int shards) => Math.Max(1, (shards + MaxAssignTasks - 1) / MaxAssignTasks);
+
+    /// <summary>Assign tasks per Lloyd iteration for a job of <paramref name="shards"/> shards.</summary>
+    internal static int AssignTasks(int shards) => (shards + ShardsPerAssignTask(shards) - 1) / ShardsPerAssignTask(shards);
+
     private static ulong Seed(TaskContext task) => unchecked((ulong)task.Job.Spec.Seed);
 
     private string Key(TaskContext task, string relative) => task.Job.Layout.StageRoot(stage.Index, stage.Name) + relative;
+
+    /// <summary>Assign task <paramref name="assign"/>'s partial sums of an iteration (the task covers a run of shards).</summary>
+    private string PartialKey(TaskContext task, int iteration, int assign) => Key(task, $"partials/{iteration:D3}/task-{assign:D5}.bin");
 
     private string CentroidsKey(TaskContext task, int iteration) => Key(task, $"centroids/{iteration:D3}.bin");
 
@@ -234,13 +257,16 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         // The shard's vectors as the sample phase wrote them, a tile of rows at a time (bounded memory, no parquet decode).
         var projection = await ProjectionAsync(task, cancellationToken).ConfigureAwait(false);
         var partial = new PartialSums(centroids.Count, centroids.Dimensions);
-        var rows = await ReadShardVectorsAsync(task, task.Task, (tile, dimensions) =>
-        {
-            if (projection is null) SphericalKMeans.AssignInto(partial, tile, dimensions, centroids);
-            else SphericalKMeans.AssignInto(partial, projection.Project(tile), projection.OutputDims, centroids);
-        }, cancellationToken).ConfigureAwait(false);
-        await task.Job.Data.CreateOnceAsync(Key(task, $"partials/{iteration:D3}/{JobLayout.ShardName(task.Task)}.bin"),
-            (stream, ct) => WritePartialAsync(stream, partial, ct), cancellationToken).ConfigureAwait(false);
+        var perTask = ShardsPerAssignTask(task.Job.Plan.ShardCount);
+        var rows = 0L;
+        for (var shard = task.Task * perTask; shard < Math.Min(task.Job.Plan.ShardCount, (task.Task + 1) * perTask); shard++)
+            rows += await ReadShardVectorsAsync(task, shard, (tile, dimensions) =>
+            {
+                if (projection is null) SphericalKMeans.AssignInto(partial, tile, dimensions, centroids);
+                else SphericalKMeans.AssignInto(partial, projection.Project(tile), projection.OutputDims, centroids);
+            }, cancellationToken).ConfigureAwait(false);
+        await task.Job.Data.CreateOnceAsync(PartialKey(task, iteration, task.Task), (stream, ct) => WritePartialAsync(stream, partial, ct), cancellationToken)
+            .ConfigureAwait(false);
         return new TaskStats { In = rows };
     }
 
@@ -252,11 +278,11 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
             await WriteCentroidsAsync(task, iteration + 1, previous, 0, converged: true, cancellationToken).ConfigureAwait(false);
             return new TaskStats { Metrics = { ["skipped_converged"] = 1 } };
         }
-        // A running total (exact integer sums, so the same as totalling them all at once): one shard's partial in memory at a time.
+        // A running total (exact integer sums, so the same as totalling them all at once): one task's partial in memory at a time.
         var total = new PartialSums(previous.Count, previous.Dimensions);
-        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
+        for (var assign = 0; assign < AssignTasks(task.Job.Plan.ShardCount); assign++)
         {
-            await using var input = await task.Job.Data.OpenReadAsync(Key(task, $"partials/{iteration:D3}/{JobLayout.ShardName(shard)}.bin"), cancellationToken).ConfigureAwait(false);
+            await using var input = await task.Job.Data.OpenReadAsync(PartialKey(task, iteration, assign), cancellationToken).ConfigureAwait(false);
             total.AddFrom(await ReadPartialAsync(input, cancellationToken).ConfigureAwait(false));
         }
         var update = SphericalKMeans.Reduce([total], previous);

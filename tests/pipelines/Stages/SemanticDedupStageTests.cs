@@ -131,4 +131,53 @@ public sealed class SemanticDedupStageTests : IDisposable
         Assert.Equal(expected.ShardHashes, actual.ShardHashes);
         Assert.Equal(expected.Drops, actual.Drops);
     }
+
+    [Fact]
+    public void Assign_tasks_cover_every_shard_once_in_runs_and_never_exceed_the_cap()
+    {
+        foreach (var shards in Enumerable.Range(1, 300).Append(6_400).Append(100_000))
+        {
+            var (perTask, tasks) = (KMeansPhases.ShardsPerAssignTask(shards), KMeansPhases.AssignTasks(shards));
+            Assert.InRange(tasks, 1, KMeansPhases.MaxAssignTasks);
+            if (shards <= KMeansPhases.MaxAssignTasks) Assert.Equal((1, shards), (perTask, tasks)); // one task per shard, as before grouping
+            Assert.True((tasks - 1) * perTask < shards && tasks * perTask >= shards, $"{shards} shards: {tasks} tasks of {perTask}");
+        }
+    }
+
+    [Fact]
+    public async Task Grouping_shards_into_fewer_assign_tasks_leaves_centroids_and_output_bit_identical()
+    {
+        // The partial sums are exact integers: k-means over runs of shards gives the centroids of one task per shard.
+        var (folder, _) = WriteCorpus();
+        using var services = StageServices.CreateDefault();
+        var spec = Spec(folder, 1024);
+        var perShard = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-per-shard") });
+        var perShardJob = await InProcessJob.RunAsync(spec, perShard, services);
+        var grouped = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-grouped") });
+        JobContext groupedJob;
+        using (KMeansPhases.UseMaxAssignTasks(2))
+            groupedJob = await InProcessJob.RunAsync(spec, grouped, services);
+
+        var shards = perShardJob.Plan.ShardCount;
+        Assert.True(shards > 2, $"{shards} shards: the corpus needs more shards than the cap");
+        using (KMeansPhases.UseMaxAssignTasks(2))
+            Assert.Equal(2, groupedJob.Phases().First(p => p.Phase.Name == "assign-000").Phase.TaskCount);
+        Assert.Equal(shards, perShardJob.Phases().First(p => p.Phase.Name == "assign-000").Phase.TaskCount);
+
+        var expected = await CuratedOutput.ReadAsync(perShard.DataStore, "curated/semantic");
+        var actual = await CuratedOutput.ReadAsync(grouped.DataStore, "curated/semantic");
+        Assert.Equal(expected.ShardHashes, actual.ShardHashes);
+        Assert.Equal(expected.Drops, actual.Drops);
+        string[] Centroids(string root) => [.. Directory.EnumerateFiles(root, "*.bin", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) == "centroids").Order(StringComparer.Ordinal)
+            .Select(f => Convert.ToHexString(File.ReadAllBytes(f)))];
+        var centroids = Centroids(_temp.Combine("data-per-shard"));
+        Assert.NotEmpty(centroids);
+        Assert.Equal(centroids, Centroids(_temp.Combine("data-grouped")));
+        // Per iteration that ran, one partial per assign task.
+        int[] Partials(string root) => [.. Directory.EnumerateFiles(root, "task-*.bin", SearchOption.AllDirectories)
+            .GroupBy(f => Path.GetDirectoryName(f)).Select(g => g.Count()).Distinct()];
+        Assert.Equal([2], Partials(_temp.Combine("data-grouped")));
+        Assert.Equal([shards], Partials(_temp.Combine("data-per-shard")));
+    }
 }
