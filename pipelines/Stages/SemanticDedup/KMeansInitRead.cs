@@ -61,7 +61,7 @@ internal sealed partial class KMeansPhases
         var order = new int[kept.Length];
         for (var i = 0; i < order.Length; i++) order[i] = i;
         if (!InShardRowOrder(kept))   // the row-major sample comes sorted already
-            Array.Sort(order, (a, b) => kept[a].Shard != kept[b].Shard ? kept[a].Shard.CompareTo(kept[b].Shard) : kept[a].Row.CompareTo(kept[b].Row));
+            Array.Sort(order, (a, b) => ShardRowOrder(kept[a], kept[b]));
         var dimensions = 0;
         for (var start = 0; start < order.Length;)
         {
@@ -78,10 +78,12 @@ internal sealed partial class KMeansPhases
         return dimensions;
     }
 
+    private static int ShardRowOrder((string? Id, int Shard, int Row) a, (string? Id, int Shard, int Row) b) => (a.Shard, a.Row).CompareTo((b.Shard, b.Row));
+
     private static bool InShardRowOrder((string? Id, int Shard, int Row)[] kept)
     {
         for (var i = 1; i < kept.Length; i++)
-            if (kept[i - 1].Shard > kept[i].Shard || (kept[i - 1].Shard == kept[i].Shard && kept[i - 1].Row > kept[i].Row)) return false;
+            if (ShardRowOrder(kept[i - 1], kept[i]) > 0) return false;
         return true;
     }
 }

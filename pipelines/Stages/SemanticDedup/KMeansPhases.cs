@@ -64,7 +64,11 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
     internal static int ShardsPerAssignTask(int shards) => Math.Max(1, (shards + MaxAssignTasks - 1) / MaxAssignTasks);
 
     /// <summary>Assign tasks per Lloyd iteration for a job of <paramref name="shards"/> shards.</summary>
-    internal static int AssignTasks(int shards) => (shards + ShardsPerAssignTask(shards) - 1) / ShardsPerAssignTask(shards);
+    internal static int AssignTasks(int shards)
+    {
+        var perTask = ShardsPerAssignTask(shards);
+        return (shards + perTask - 1) / perTask;
+    }
 
     private static ulong Seed(TaskContext task) => unchecked((ulong)task.Job.Spec.Seed);
 
@@ -258,8 +262,9 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         var projection = await ProjectionAsync(task, cancellationToken).ConfigureAwait(false);
         var partial = new PartialSums(centroids.Count, centroids.Dimensions);
         var perTask = ShardsPerAssignTask(task.Job.Plan.ShardCount);
+        var (first, end) = (task.Task * perTask, Math.Min(task.Job.Plan.ShardCount, (task.Task + 1) * perTask));
         var rows = 0L;
-        for (var shard = task.Task * perTask; shard < Math.Min(task.Job.Plan.ShardCount, (task.Task + 1) * perTask); shard++)
+        for (var shard = first; shard < end; shard++)
             rows += await ReadShardVectorsAsync(task, shard, (tile, dimensions) =>
             {
                 if (projection is null) SphericalKMeans.AssignInto(partial, tile, dimensions, centroids);
@@ -280,7 +285,8 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         }
         // A running total (exact integer sums, so the same as totalling them all at once): one task's partial in memory at a time.
         var total = new PartialSums(previous.Count, previous.Dimensions);
-        for (var assign = 0; assign < AssignTasks(task.Job.Plan.ShardCount); assign++)
+        var tasks = AssignTasks(task.Job.Plan.ShardCount);
+        for (var assign = 0; assign < tasks; assign++)
         {
             await using var input = await task.Job.Data.OpenReadAsync(PartialKey(task, iteration, assign), cancellationToken).ConfigureAwait(false);
             total.AddFrom(await ReadPartialAsync(input, cancellationToken).ConfigureAwait(false));
