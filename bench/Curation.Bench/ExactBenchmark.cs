@@ -117,13 +117,15 @@ public static class ExactBenchmark
         Console.WriteLine($"pipeline wrote {Measure.Size(shown.StoreBytes)} in {shown.StoreObjects:N0} objects to the data and output stores");
 
         Console.WriteLine();
-        Console.WriteLine($"{(repeat == 1 ? "pipeline phase" : $"phase (pipeline #{median + 1})"),-30} {"tasks",5} {"wall s",8} {"share",6} {"task s",8} {"CPU s",7} {"docs in",10} {"alloc",11}");
+        Console.WriteLine($"{(repeat == 1 ? "pipeline phase" : $"phase (pipeline #{median + 1})"),-30} {"tasks",5} {"wall s",8} {"share",6} {"task s",8} {"CPU s",7} {"docs in",10} {"alloc",11} {"GC s",6}  GCs 0/1/2");
         foreach (var phase in shown.Phases)
             Console.WriteLine($"{phase.Name,-30} {phase.Tasks,5} {phase.WallSeconds,8:0.00} {phase.WallSeconds / shown.Seconds,6:P0} " +
-                              $"{phase.TaskSeconds,8:0.00} {phase.CpuSeconds,7:0.00} {phase.DocumentsIn,10:N0} {Measure.Size(phase.Allocated),11}");
+                              $"{phase.TaskSeconds,8:0.00} {phase.CpuSeconds,7:0.00} {phase.DocumentsIn,10:N0} {Measure.Size(phase.Allocated),11} " +
+                              $"{phase.GcPauseSeconds,6:0.00}  {phase.Collections.Gen0}/{phase.Collections.Gen1}/{phase.Collections.Gen2}");
         Console.WriteLine($"{"total (incl. planning)",-30} {"",5} {shown.Seconds,8:0.00}");
         Console.WriteLine("(wall s: the phase's elapsed time; task s: the sum of its tasks' own clocks, which with N threads can reach N × wall; " +
-                          "CPU s: the process's CPU time over the phase; alloc: bytes the process allocated over it)");
+                          "CPU s: the process's CPU time over the phase; alloc: bytes the process allocated over it; GC s: seconds the process was paused " +
+                          "for garbage collections during the phase; GCs: collections of each generation, a gen 1 counted in gen 0 too)");
 
         var wall = Measure.Median(wallRatios);
         var cpu = Measure.Median(cpuRatios);
