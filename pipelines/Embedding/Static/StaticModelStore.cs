@@ -10,9 +10,10 @@ namespace Curation.Pipelines.Embedding.Static;
 /// <para>
 /// Determinism: the distilled rows are rounded to float16 precision before the PCA, and the PCA and weighting are done
 /// in double precision in a fixed order (<see cref="Pca"/>), so the table is byte-identical wherever ONNX Runtime's
-/// kernels agree to within that rounding. A process on the same machine (every silo of a TestingHost cluster, every
-/// silo process of one host) shares the one cached file. For the shipped model the SHA-256 measured on the reference
-/// machine is recorded in <see cref="KnownSha256"/>: a machine that distils other bytes says so in its log.
+/// kernels agree to within that rounding: machines of one <see cref="OnnxKernelFamily"/> do, an AVX2 and an AVX-512
+/// machine do not. A process on the same machine (every silo of a TestingHost cluster, every silo process of one host)
+/// shares the one cached file. For the shipped model the SHA-256 measured on a reference machine of each family is
+/// recorded (<see cref="KnownSha256"/>): a machine that distils other bytes says so in its log.
 /// </para>
 /// </summary>
 public static class StaticModelStore
@@ -32,12 +33,24 @@ public static class StaticModelStore
 
     private static readonly SemaphoreSlim Gate = new(1, 1);
 
-    /// <summary>SHA-256 of the tables this recipe gives for the shipped model, by file name, as distilled on the reference machine.</summary>
-    public static readonly IReadOnlyDictionary<string, string> KnownSha256 = new Dictionary<string, string>(StringComparer.Ordinal)
+    /// <summary>
+    /// SHA-256 of the tables this recipe gives for the shipped model, by file name and <see cref="OnnxKernelFamily"/>, as
+    /// distilled on a reference machine of each family; a null family: any (the input-mean table is read from the model
+    /// file, no kernel computes it).
+    /// </summary>
+    private static readonly Dictionary<(string Name, string? Family), string> Known = new()
     {
-        ["static-v3-4a64cee3d4134bbd-distilled-256.bin"] = "4f3a1536a1629732058e0aa879d284791741bb2d3d78f03ddf7cc07040607154",
-        ["static-v3-4a64cee3d4134bbd-input-mean.bin"] = "2cfbb8be4b6d559d1604ef4627c81b3c2fdfa55d230d7bc4957ea7620ed577e7",
+        [("static-v3-4a64cee3d4134bbd-distilled-256.bin", OnnxKernelFamily.Avx512)] = "4f3a1536a1629732058e0aa879d284791741bb2d3d78f03ddf7cc07040607154",
+        [("static-v3-4a64cee3d4134bbd-distilled-256.bin", OnnxKernelFamily.Avx2)] = "1833b93766a507a8f9282b90cde4a37188a9086387f7720696cff4f6cab8ec6b",
+        [("static-v3-4a64cee3d4134bbd-input-mean.bin", null)] = "2cfbb8be4b6d559d1604ef4627c81b3c2fdfa55d230d7bc4957ea7620ed577e7",
     };
+
+    /// <summary>
+    /// The SHA-256 a reference machine of kernel family <paramref name="family"/> distilled for the table named
+    /// <paramref name="name"/> (<see cref="FileName"/>), or null when none is recorded.
+    /// </summary>
+    public static string? KnownSha256(string name, string family) =>
+        Known.TryGetValue((name, family), out var sha) ? sha : Known.GetValueOrDefault((name, null));
 
     /// <summary>The cached table's file name for a model file and recipe.</summary>
     public static string FileName(string modelSha256, StaticRecipe recipe, int dims) =>
@@ -102,9 +115,10 @@ public static class StaticModelStore
         }
         logger?.LogInformation("Built static table {Path} ({Vocabulary} × {Dims}, {Recipe}) in {Seconds:0.0} s, SHA-256 {Sha}",
             path, built.VocabularySize, built.Dimensions, recipe, clock.Elapsed.TotalSeconds, built.Sha256);
-        if (KnownSha256.TryGetValue(name, out var known) && known != built.Sha256)
-            logger?.LogWarning("Static table {Path} has SHA-256 {Sha}, the reference machine distilled {Known}: this machine's ONNX Runtime " +
-                               "kernels round differently; silos on different CPUs should share one cache folder", path, built.Sha256, known);
+        if (KnownSha256(name, OnnxKernelFamily.Current) is { } known && known != built.Sha256)
+            logger?.LogWarning("Static table {Path} has SHA-256 {Sha}, a reference machine of kernel family {Family} distilled {Known}: this " +
+                               "machine's ONNX Runtime kernels round differently; silos on different CPUs should share one cache folder",
+                path, built.Sha256, OnnxKernelFamily.Current, known);
         return built;
     }
 
