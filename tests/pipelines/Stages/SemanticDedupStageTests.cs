@@ -14,6 +14,10 @@ public sealed class SemanticDedupStageTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
+    /// <summary>Local-folder stores of one run, under the test's temp folder.</summary>
+    private IStoreResolver Stores(string folder) =>
+        CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine(folder) });
+
     private static readonly string[] Topics =
     [
         "The committee approved the new budget for public libraries after a long debate.",
@@ -66,7 +70,7 @@ public sealed class SemanticDedupStageTests : IDisposable
         var results = new List<CuratedOutput>();
         foreach (var shardBytes in new long[] { 1024, 1 << 20 })
         {
-            var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine($"data-{shardBytes}") });
+            var stores = Stores($"data-{shardBytes}");
             await InProcessJob.RunAsync(Spec(folder, shardBytes), stores, services);
             results.Add(await CuratedOutput.ReadAsync(stores.DataStore, "curated/semantic"));
         }
@@ -96,7 +100,7 @@ public sealed class SemanticDedupStageTests : IDisposable
     {
         var (folder, _) = WriteCorpus();
         using var services = StageServices.CreateDefault();
-        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-sticky") });
+        var stores = Stores("data-sticky");
         // A threshold so low that every document counts as near the mean direction: nothing may be collapsed.
         var spec = Spec(folder, 1 << 20) with
         {
@@ -118,10 +122,10 @@ public sealed class SemanticDedupStageTests : IDisposable
         using var services = StageServices.CreateDefault();
         var spec = Spec(folder, 1024);
 
-        var clean = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-clean") });
+        var clean = Stores("data-clean");
         await InProcessJob.RunAsync(spec, clean, services);
 
-        var resumed = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-resumed") });
+        var resumed = Stores("data-resumed");
         var job = await InProcessJob.RunAsync(spec, resumed, services, maxPhases: 9); // read, embed, sample, init, two Lloyd iterations and a half
         Assert.Contains(job.Phases().Take(9), p => p.Phase.Name.StartsWith("assign-", StringComparison.Ordinal));
         await InProcessJob.RunAsync(spec, resumed, services);
@@ -151,9 +155,9 @@ public sealed class SemanticDedupStageTests : IDisposable
         var (folder, _) = WriteCorpus();
         using var services = StageServices.CreateDefault();
         var spec = Spec(folder, 1024);
-        var perShard = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-per-shard") });
+        var perShard = Stores("data-per-shard");
         var perShardJob = await InProcessJob.RunAsync(spec, perShard, services);
-        var grouped = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-grouped") });
+        var grouped = Stores("data-grouped");
         JobContext groupedJob;
         using (KMeansPhases.UseMaxAssignTasks(2))
             groupedJob = await InProcessJob.RunAsync(spec, grouped, services);
