@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -10,10 +11,23 @@ namespace Curation.Pipelines.IO;
 /// <summary>
 /// Curated shards as compressed JSON Lines (<c>output.format</c> <c>jsonl_zst</c> / <c>jsonl_gz</c>) for tools that want
 /// JSONL: one object per document with the same columns, in the same order, as the Parquet shard (strings as strings,
-/// integers and floats as numbers — a non-finite float as null — booleans, binary as base64).
+/// integers and floats as numbers — a non-finite float as null — booleans, binary as base64). Text is written as UTF-8
+/// as it is, as datatrove's and Hugging Face's JSONL writers write it: only what JSON requires is escaped (quote,
+/// backslash, control characters) and what System.Text.Json's relaxed encoder always escapes (a few invisible and space
+/// characters such as the no-break space, the BOM and the line separator, and characters beyond the Basic Multilingual
+/// Plane, such as emoji, as a \uXXXX surrogate pair). Chinese, Thai or Arabic text stays readable and smaller.
 /// </summary>
 public static class JsonlShardFile
 {
+    /// <summary>
+    /// The escaping described above: <see cref="System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping"/>,
+    /// "unsafe" only for JSON embedded in HTML, which a shard file never is (the dashboard shows documents as text).
+    /// </summary>
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     /// <summary>The shard file's extension for a format.</summary>
     public static string Extension(OutputFormat format) => format switch
     {
@@ -29,26 +43,31 @@ public static class JsonlShardFile
         await using (var compressed = Compress(output, format))
         {
             await using var reader = await ParquetTableReader.OpenAsync(parquet, cancellationToken).ConfigureAwait(false);
-            var buffer = new MemoryStream();
+            var buffer = new ArrayBufferWriter<byte>(1 << 16);
+            await using var json = new Utf8JsonWriter(buffer, WriterOptions);
             await foreach (var batch in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 for (var row = 0; row < batch.RowCount; row++)
                 {
-                    buffer.SetLength(0);
-                    using (var json = new Utf8JsonWriter(buffer))
-                    {
-                        json.WriteStartObject();
-                        foreach (var column in batch.AllColumns) WriteValue(json, column, row);
-                        json.WriteEndObject();
-                    }
-                    buffer.WriteByte((byte)'\n');
-                    await compressed.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), cancellationToken).ConfigureAwait(false);
+                    json.WriteStartObject();
+                    foreach (var column in batch.AllColumns) WriteValue(json, column, row);
+                    json.WriteEndObject();
+                    json.Flush();
+                    json.Reset(); // one JSON value per line: the next row is a new root, not a second one after a comma
+                    buffer.Write("\n"u8);
                     rows++;
+                    if (buffer.WrittenCount < FlushBytes) continue;
+                    await compressed.WriteAsync(buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                    buffer.ResetWrittenCount();
                 }
             }
+            await compressed.WriteAsync(buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
         }
         return rows;
     }
+
+    /// <summary>Lines are handed to the compressor in chunks of about this many bytes (a long document in one chunk of its own).</summary>
+    private const int FlushBytes = 1 << 16;
 
     private static Stream Compress(Stream output, OutputFormat format) => format switch
     {

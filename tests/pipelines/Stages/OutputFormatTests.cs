@@ -78,4 +78,71 @@ public sealed class OutputFormatTests : IDisposable
         var ids = DuckDbReference.Query($"SELECT id FROM read_json_auto('{Path.Combine(jsonl.Root, "curated", "format", "part-*" + extension)}') ORDER BY id");
         Assert.Equal(parquet.Output!.KeptIds.Order(StringComparer.Ordinal), ids[0].EnumerateArray().Select(r => r.GetProperty("id").GetString()!));
     }
+    /// <summary>
+    /// Real Chinese, Japanese, Korean and Thai text (the Debian FAQ's translations), plus Arabic, an emoji, markup and a
+    /// control character: the JSONL shards carry the text as UTF-8 (not \uXXXX escapes), DuckDB and a JSON parser read
+    /// back exactly the Parquet shard's text, and the file is smaller than its escaped form.
+    /// </summary>
+    [Theory]
+    [InlineData(OutputFormat.JsonlGz)]
+    [InlineData(OutputFormat.JsonlZst)]
+    public async Task Jsonl_shards_write_every_script_as_utf8_text(OutputFormat format)
+    {
+        var input = _temp.Combine("multilingual");
+        Directory.CreateDirectory(input);
+        var folder = Path.Combine(RepositoryRoot.Get(), "tests", "data", "multilingual");
+        var texts = File.ReadLines(Path.Combine(folder, "faq.jsonl")).Concat(File.ReadLines(Path.Combine(folder, "th.jsonl")))
+            .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("text").GetString()!)
+            .Append("التعلم الآلي هو فرع من فروع الذكاء الاصطناعي يتيح للحواسيب أن تتعلم من البيانات 😀 and <script>alert('x')</script> & \"quoted\" \\ path\u0007")
+            .ToArray();
+        await File.WriteAllLinesAsync(Path.Combine(input, "docs.jsonl"),
+            texts.Select((t, i) => JsonSerializer.Serialize(new { id = $"d{i:D3}", text = t })));
+        var root = _temp.Combine("multilingual-" + format);
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+        using (var services = StageServices.CreateDefault())
+            await InProcessJob.RunAsync(new JobSpec
+            {
+                Name = "utf8",
+                Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl") }],
+                Stages = [], // normalize would remove the control character
+                Output = new OutputSpec { Path = "curated/utf8", Format = format },
+            }, stores, services);
+        var (manifest, _) = await stores.DataStore.TryReadJsonAsync<Manifest>("curated/utf8/manifest.json", CurationJson.Options);
+        var shard = Assert.Single(manifest!.Shards);
+        var bytes = await stores.DataStore.ReadBytesAsync("curated/utf8/" + shard.Key);
+        Stream raw = format == OutputFormat.JsonlGz ? new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress) : new ZstdSharp.DecompressionStream(new MemoryStream(bytes));
+        var content = new StreamReader(raw).ReadToEnd();
+        var lines = content.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(texts.Length, lines.Length);
+
+        var written = new Dictionary<string, string>();
+        await foreach (var (id, _, text) in JsonlShardFile.ReadDocumentsAsync(new MemoryStream(bytes), shard.Key)) written[id] = text;
+        var escaped = 0L;
+        foreach (var line in lines)
+        {
+            var document = JsonDocument.Parse(line).RootElement;
+            var text = document.GetProperty("text").GetString()!;
+            Assert.Equal(written[document.GetProperty("id").GetString()!], text);
+            // What is escaped is never text proper: no letter, mark, digit or punctuation of any script is a \uXXXX.
+            foreach (System.Text.RegularExpressions.Match escape in System.Text.RegularExpressions.Regex.Matches(line, @"\\u([0-9A-F]{4})"))
+            {
+                var c = (char)Convert.ToInt32(escape.Groups[1].Value, 16);
+                Assert.False(char.IsLetterOrDigit(c) || char.IsPunctuation(c) || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.NonSpacingMark
+                    or System.Globalization.UnicodeCategory.SpacingCombiningMark, $"escaped U+{(int)c:X4} in {line[..Math.Min(80, line.Length)]}");
+            }
+            escaped += JsonSerializer.Serialize(document).Length;
+        }
+        Assert.Contains(texts[0][..9], content, StringComparison.Ordinal);   // 本 FAQ 文档是什么
+        Assert.Contains(texts[150][..12], content, StringComparison.Ordinal); // Thai
+        Assert.Contains("التعلم الآلي", content, StringComparison.Ordinal);
+        Assert.Contains("<script>alert('x')</script> & ", content, StringComparison.Ordinal);
+        Assert.Contains("\\uD83D\\uDE00", content, StringComparison.Ordinal); // beyond the BMP: a surrogate pair, as JSON allows
+        Assert.Contains("\\u0007", content, StringComparison.Ordinal);
+        Assert.True(content.Length * 2 < escaped, $"{content.Length:N0} characters written, {escaped:N0} when escaped");
+
+        // DuckDB reads the same texts.
+        var read = DuckDbReference.Query($"SELECT id, text FROM read_json_auto('{Path.Combine(root, "curated", "utf8", shard.Key)}') ORDER BY id")[0]
+            .EnumerateArray().ToDictionary(r => r.GetProperty("id").GetString()!, r => r.GetProperty("text").GetString()!);
+        Assert.Equal(written.OrderBy(p => p.Key, StringComparer.Ordinal), read.OrderBy(p => p.Key, StringComparer.Ordinal));
+    }
 }
