@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
@@ -15,16 +16,30 @@ namespace Curation.Pipelines.Execution;
 /// </summary>
 public sealed record IdIndexEntry(string Id, string Source, long Position, string? Shard, string? Stage, string? Reason, string? Detail, string? Twin)
 {
-    [System.Text.Json.Serialization.JsonIgnore] public bool Kept => Stage is null;
+    [JsonIgnore] public bool Kept => Stage is null;
 
     /// <summary>The shard number of the object holding the row (part-NNNNN), or null.</summary>
-    [System.Text.Json.Serialization.JsonIgnore]
+    [JsonIgnore]
     public int? ShardNumber => Shard is { } key && System.Text.RegularExpressions.Regex.Match(key, @"part-(\d+)") is { Success: true } m
         ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
 }
 
-/// <summary>Where an output's id index lies: <see cref="Buckets"/> objects named by <see cref="IdIndex.BucketKey"/> under the folder.</summary>
-public sealed record IdIndexSection(string Folder, int Buckets, long Entries);
+/// <summary>
+/// Where an output's id index lies: <see cref="Buckets"/> objects named by <see cref="IdIndex.BucketKey"/> under the folder.
+/// <see cref="SharedIds"/> counts the ids that more than one document of the run holds (inputs that reuse an id); the
+/// smallest of them is <see cref="SharedIdExample"/>, held by <see cref="SharedIdExampleCount"/> documents.
+/// </summary>
+public sealed record IdIndexSection(string Folder, int Buckets, long Entries,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long SharedIds = 0,
+    string? SharedIdExample = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int SharedIdExampleCount = 0)
+{
+    /// <summary>The job warning for <see cref="SharedIds"/> (null when every id is unique).</summary>
+    public string? SharedIdsWarning() => SharedIds == 0 ? null :
+        $"{SharedIds:N0} document id{(SharedIds == 1 ? " is" : "s are")} held by more than one document (the first: '{SharedIdExample}', " +
+        $"{SharedIdExampleCount} documents): lookups and twin ids name a document by its id, so the drop explorer and lineage show the " +
+        "first of them (the id index lists every one); give each input record its own id, or leave inputs[].idField unset to use source#position.";
+}
 
 /// <summary>
 /// The output's id index, written with its manifest: every document id of the run (kept and dropped) hashed into a
@@ -63,6 +78,9 @@ public static class IdIndex
     }
 
     public static string BucketKey(int bucket) => $"ids-{bucket:D5}.jsonl";
+
+    /// <summary>A bucket's ids held by more than one entry: how many, and the smallest with its number of entries.</summary>
+    private readonly record struct SharedIds(long Count, string? First, int FirstCount);
 
     /// <summary>FNV-1a over the id's UTF-8 bytes: stable across processes and .NET versions (string.GetHashCode is not).</summary>
     public static int BucketOf(string id, int buckets) => (int)(Fnv(Encoding.UTF8.GetBytes(id)) % (uint)buckets);
@@ -109,12 +127,15 @@ public static class IdIndex
             buffer.Flush();
         }).ConfigureAwait(false);
 
+        var shared = new SharedIds[buckets];
         await Parallel.ForAsync(0, buckets, cancellationToken, async (b, ct) =>
         {
-            var bytes = spools.SortedLines(b);
+            var (bytes, bucketShared) = spools.SortedLines(b);
+            shared[b] = bucketShared;
             await output.CreateOnceAsync(location.KeyOf($"{folder}/{BucketKey(b)}"), (s, c) => s.WriteAsync(bytes, c).AsTask(), ct).ConfigureAwait(false);
         }).ConfigureAwait(false);
-        return new IdIndexSection(folder, buckets, entries);
+        var example = shared.Where(x => x.First is not null).OrderBy(x => x.First, StringComparer.Ordinal).FirstOrDefault(); // default: none shared
+        return new IdIndexSection(folder, buckets, entries, shared.Sum(x => x.Count), example.First, example.FirstCount);
     }
 
     /// <summary>
@@ -223,13 +244,16 @@ public static class IdIndex
             }
         }
 
-        /// <summary>The bucket's lines sorted by id (then by line: order stays total), each ending in a newline.</summary>
-        public byte[] SortedLines(int bucket)
+        /// <summary>
+        /// The bucket's lines sorted by id (then by line: order stays total), each ending in a newline, and its ids that
+        /// more than one entry holds.
+        /// </summary>
+        public (byte[] Lines, SharedIds Shared) SortedLines(int bucket)
         {
             byte[] records;
             lock (_locks[bucket])
             {
-                if (_spools[bucket] is not { } spool) return [];
+                if (_spools[bucket] is not { } spool) return ([], default);
                 records = new byte[spool.Length];
                 spool.Stream.Position = 0;
                 spool.Stream.ReadExactly(records);
@@ -251,13 +275,22 @@ public static class IdIndex
                 : string.CompareOrdinal(Encoding.UTF8.GetString(records, x.Start, x.Length), Encoding.UTF8.GetString(records, y.Start, y.Length)));
             var text = new byte[total];
             var written = 0;
-            foreach (var (_, start, length) in lines)
+            var shared = default(SharedIds);
+            for (var i = 0; i < lines.Count; i++)
             {
+                var (id, start, length) = lines[i];
                 records.AsSpan(start, length).CopyTo(text.AsSpan(written));
                 written += length;
                 text[written++] = (byte)'\n';
+                if (i == 0 || lines[i - 1].Id != id) continue;
+                if (i >= 2 && lines[i - 2].Id == id) // a third or later holder of the same id
+                {
+                    if (shared.First == id) shared = shared with { FirstCount = shared.FirstCount + 1 };
+                    continue;
+                }
+                shared = shared.First is null ? new SharedIds(1, id, 2) : shared with { Count = shared.Count + 1 };
             }
-            return text;
+            return (text, shared);
         }
 
         public async ValueTask DisposeAsync()

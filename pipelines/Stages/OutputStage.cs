@@ -314,6 +314,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         var idIndex = await IdIndex.WriteAsync(job.Output, job.OutputLocation, Relative(task, IdIndex.FolderName), shardObjects,
             outputs.Where(o => o.Kind == DropsKind).ToArray(), cancellationToken,
             shardObjects.Length == job.Plan.ShardCount ? (s, ct) => GatheredEntriesAsync(job, s, ct) : null).ConfigureAwait(false);
+        if (idIndex.SharedIdsWarning() is { } shared) errors.Add(shared);
         var manifest = new Manifest
         {
             IdIndex = idIndex,

@@ -168,7 +168,11 @@ public sealed class ManifestBookkeepingTests(ITestOutputHelper log) : IDisposabl
         }
         var index = manifest.IdIndex!;
         Assert.Equal(entries.Count, index.Entries);
-        Assert.Contains(entries.GroupBy(e => e.Id), g => g.Count() > 1);
+        // Ids held by more than one document: counted, the smallest named with its count, and a job warning says so.
+        var shared = entries.GroupBy(e => e.Id).Where(g => g.Count() > 1).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(shared);
+        Assert.Equal((shared.Count, shared[0].Key, shared[0].Count()), (index.SharedIds, index.SharedIdExample, index.SharedIdExampleCount));
+        Assert.Contains(manifest.Errors, e => e.StartsWith($"{shared.Count:N0} document ids are held by more than one document (the first: '{shared[0].Key}', {shared[0].Count()} documents)", StringComparison.Ordinal));
         for (var b = 0; b < index.Buckets; b++)
         {
             var expected = entries.Where(e => IdIndex.BucketOf(e.Id, index.Buckets) == b)

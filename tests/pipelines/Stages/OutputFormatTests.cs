@@ -109,6 +109,8 @@ public sealed class OutputFormatTests : IDisposable
             }, stores, services);
         var (manifest, _) = await stores.DataStore.TryReadJsonAsync<Manifest>("curated/utf8/manifest.json", CurationJson.Options);
         var shard = Assert.Single(manifest!.Shards);
+        Assert.Equal((0, null), (manifest.IdIndex!.SharedIds, manifest.IdIndex.SharedIdExample)); // source#position ids: all unique, no warning
+        Assert.Empty(manifest.Errors);
         var bytes = await stores.DataStore.ReadBytesAsync("curated/utf8/" + shard.Key);
         Stream raw = format == OutputFormat.JsonlGz ? new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress) : new ZstdSharp.DecompressionStream(new MemoryStream(bytes));
         var content = new StreamReader(raw).ReadToEnd();
