@@ -21,9 +21,9 @@ public sealed record ExtractStageSpec : DocumentStageSpec
 
 /// <summary>
 /// HTML → main text (<see cref="HtmlExtractor"/>): replaces each HTML document's text with its main content, with
-/// paragraph breaks, and fills the <c>title</c> column. A row whose <c>content_type</c> column (WARC, HTML readers)
-/// says it is not HTML — a WET record's plain text — passes unchanged with a null title. A page with no main text
-/// left is dropped as <see cref="NoMainText"/>.
+/// paragraph breaks, and fills the <c>title</c> column (null for a page with neither a title nor an h1). A row whose
+/// <c>content_type</c> column (WARC, HTML readers) says it is not HTML — a WET record's plain text — passes unchanged
+/// with a null title. A page with no main text left is dropped as <see cref="NoMainText"/>.
 /// </summary>
 public sealed class ExtractTransform(ExtractStageSpec spec) : IDocumentTransform
 {
@@ -49,7 +49,7 @@ public sealed class ExtractTransform(ExtractStageSpec spec) : IDocumentTransform
         {
             if (results[row] is not { } result) continue;
             texts[row] = result.Text;
-            titles[row] = result.Title;
+            titles[row] = result.Title.Length == 0 ? null : result.Title; // untitled: null, like a non-HTML row
             if (result.Text.Length < spec.MinChars)
                 drops.Drop(row, NoMainText, $"{result.Text.Length} characters of main text < {spec.MinChars} ({(result.Title.Length == 0 ? "untitled" : Clip(result.Title))})");
         }
