@@ -39,12 +39,9 @@ public sealed record JobSpec
             return JsonSerializer.Deserialize<JobSpec>(json, SpecJson)
                 ?? throw new JobSpecException([new SpecError("$", "the job spec is empty (null)")]);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or NotSupportedException) // NotSupported: a stage without a "type"
         {
-            var path = string.IsNullOrEmpty(e.Path) ? "$" : e.Path;
-            var message = e.Message;
-            var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-            throw new JobSpecException([new SpecError(path, cut > 0 ? message[..cut] : message)], e);
+            throw new JobSpecException([SpecParseErrors.From(e, SpecJson)], e);
         }
     }
 

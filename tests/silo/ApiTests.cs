@@ -214,6 +214,12 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
 
         response = await client.PostAsync("/api/jobs", SmallJob.Body("not json"));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+
+        // A stage without its "type" (System.Text.Json throws NotSupportedException there) is a 400 too, naming the field.
+        response = await client.PostAsync("/api/jobs", SmallJob.Body(job.SpecJson().Replace("\"type\":\"quality_filter\",", "")));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        problem = (await response.Content.ReadFromJsonAsync<ValidationProblem>(TestApiHost.Json))!;
+        Assert.Contains(problem.Errors, e => e.Field == "stages[1].type" && e.Message.StartsWith("missing", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -75,6 +75,32 @@ public sealed class JobSpecTests
         Assert.Contains("stages[2]", error.Errors[0].Field);
     }
 
+    /// <summary>What System.Text.Json cannot read is said in the spec's words: the field, what it must be, the closest name.</summary>
+    [Theory]
+    [InlineData("\"minWords\"", "\"minWord\"", "stages[1].minWord", "unknown field 'minWord'; did you mean 'minWords'?")]
+    [InlineData("\"name\"", "\"nmae\"", "nmae", "unknown field 'nmae'; did you mean 'name'?")]
+    [InlineData("\"idField\"", "\"colour\"", "inputs[0].colour", "unknown field 'colour'; the fields here are path, format, textField, idField,")]
+    [InlineData("\"exact_dedup\"", "\"exact_dedupe\"", "stages[2].type", "unknown stage type 'exact_dedupe'; did you mean 'exact_dedup'?")]
+    [InlineData("{ \"type\": \"normalize\" }", "{ \"form\": \"nfc\" }", "stages[0].type", "missing: every stage names its type, one of c4, d4, decontaminate,")]
+    [InlineData("\"minWords\": 3", "\"minWords\": 3.5", "stages[1].minWords", "must be a whole number")]
+    [InlineData("\"partitions\": 8", "\"partitions\": true", "stages[2].partitions", "must be a whole number")]
+    [InlineData("{ \"type\": \"normalize\" }", "{ \"type\": \"normalize\", \"keepLineBreaks\": \"yes\" }", "stages[0].keepLineBreaks", "must be true or false")]
+    [InlineData("{ \"type\": \"normalize\" }", "{ \"type\": \"normalize\", \"form\": \"nfd\" }", "stages[0].form", "must be one of nfc, nfkc")]
+    [InlineData("\"idField\": \"id\"", "\"format\": \"jsonll\"", "inputs[0].format", "must be one of auto, jsonl, jsonl_gz, parquet, txt, jsonl_zst, warc, warc_gz, html")]
+    [InlineData("\"idField\": \"id\"", "\"idField\": 7", "inputs[0].idField", "must be a string")]
+    [InlineData("[{ \"path\": \"corpus/*.jsonl\", \"idField\": \"id\" }]", "{ \"path\": \"corpus/*.jsonl\" }", "inputs", "must be a list [ … ]")]
+    [InlineData("{ \"path\": \"curated/demo\" }", "[\"curated/demo\"]", "output", "must be an object { … }")]
+    [InlineData("\"seed\": 7\n", "\"seed\": 7,,\n", "$", "(line 6, byte ")]
+    public void A_spec_json_cannot_read_is_an_error_in_the_specs_words(string from, string to, string field, string message)
+    {
+        Assert.Contains(from, Valid, StringComparison.Ordinal);
+        var error = Assert.Single(Assert.Throws<JobSpecException>(() => JobSpec.Parse(Valid.Replace(from, to))).Errors);
+        Assert.Equal(field, error.Field);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Curation.", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("\"name\": \"demo\"", "\"name\": \"bad name!\"", "name")]
     [InlineData("\"minWords\": 3", "\"minWords\": -1", "stages[1].minWords")]
