@@ -92,10 +92,26 @@ public static partial class PiiScanner
     [GeneratedRegex(@"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?::(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")]
     private static partial Regex Ipv6Pattern();
 
+    /// <summary>Words after which a dotted quad is a version number (<c>Version 1.2.3.4</c>, <c>build: 10.0.19041.1</c>), not an address.</summary>
+    private static readonly string[] VersionWords = ["version", "versión", "versão", "versione", "ver.", "release", "build", "バージョン", "版本"];
+
+    private static bool IsVersion(string text, int index)
+    {
+        if (index > 0 && text[index - 1] is 'v' or 'V') return true; // v1.2.3.4
+        var end = index;
+        while (end > 0 && index - end < 3 && text[end - 1] is ' ' or ':' or '\u00A0') end--;
+        if (end == index) return false;
+        foreach (var word in VersionWords)
+            if (end >= word.Length && text.AsSpan(end - word.Length, word.Length).Equals(word, StringComparison.OrdinalIgnoreCase)
+                && (end == word.Length || !char.IsLetter(text[end - word.Length - 1]) || !char.IsAsciiLetter(word[0])))
+                return true;
+        return false;
+    }
+
     private static void IpAddresses(string text, List<PiiMatch> found)
     {
         foreach (var m in Ipv4Pattern().EnumerateMatches(text))
-            if (m.Index == 0 || text[m.Index - 1] is not ('v' or 'V')) found.Add(new PiiMatch(m.Index, m.Length, PiiType.IpAddress));
+            if (!IsVersion(text, m.Index)) found.Add(new PiiMatch(m.Index, m.Length, PiiType.IpAddress));
         // An address has "::" or seven colons: most texts with a colon have neither and skip the pattern.
         if (text.Contains("::", StringComparison.Ordinal) || text.AsSpan().Count(':') >= 7)
             foreach (var m in Ipv6Pattern().EnumerateMatches(text))

@@ -41,6 +41,8 @@ public sealed class PiiStageTests(ITestOutputHelper output) : IDisposable
     [InlineData("Card 4111 1111 1111 1111, not 4111 1111 1111 1112.", "Card <CARD>, not 4111 1111 1111 1112.")]
     [InlineData("IBAN DE89 3704 0044 0532 0130 00 please.", "IBAN <IBAN> please.")]
     [InlineData("Call +1 415-555-2671 or version 1.2.3.", "Call <PHONE> or version 1.2.3.")]
+    [InlineData("Version 1.2.3.4, build: 10.0.19041.1, バージョン 2.0.1.3 and v4.3.2.1 ship; the host 8.8.8.8 and aversion 9.9.9.9 do not.",
+        "Version 1.2.3.4, build: 10.0.19041.1, バージョン 2.0.1.3 and v4.3.2.1 ship; the host <IP_ADDRESS> and aversion <IP_ADDRESS> do not.")]
     [InlineData("token = \"Zx8Qm2Lp9Rt4Vw7Ky3Nb6Hc1Jd5Fg0Se\" done", "token = \"<SECRET>\" done")]
     [InlineData("Released on 2024-03-15 at 12:30:45, ISBN 978-3-16-148410-0.", "Released on 2024-03-15 at 12:30:45, ISBN 978-3-16-148410-0.")]
     public void Redacts_each_type_with_its_placeholder(string text, string expected)
