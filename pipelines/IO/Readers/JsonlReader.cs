@@ -144,7 +144,9 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         var bad = ReaderText.FirstInvalidUtf8(line);
         if (bad >= 0)
             return InputRecord.Quarantine(index, QuarantineReasons.InvalidUtf8,
-                $"line {ReaderText.Num(index + 1)}: invalid UTF-8 at byte {ReaderText.Num(bad)} of the line (0x{line[bad]:X2}) near {ReaderText.Excerpt(line, bad)}");
+                $"line {ReaderText.Num(index + 1)}: invalid UTF-8 at byte {ReaderText.Num(bad)} of the line (0x{line[bad]:X2}) near {ReaderText.Excerpt(line, bad)}" +
+                (index == 0 && (line.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || line.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
+                    ? ": the object starts with a UTF-16 byte-order mark; JSON Lines are UTF-8 (convert it: iconv -f UTF-16 -t UTF-8)" : ""));
 
         string? text = null, id = null;
         List<FieldValue>? kept = null;

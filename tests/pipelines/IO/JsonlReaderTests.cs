@@ -93,6 +93,19 @@ public class JsonlReaderTests
         AssertDocument(records[13], 13, "still read", "last");
     }
 
+    /// <summary>A UTF-16 file (as Windows tools write it) is named as such on its first line, with the fix.</summary>
+    [Theory]
+    [InlineData("utf-16")]
+    [InlineData("utf-16BE")]
+    public async Task A_utf16_file_is_named_as_such(string encoding)
+    {
+        var utf16 = System.Text.Encoding.GetEncoding(encoding);
+        var content = (byte[])[.. utf16.GetPreamble(), .. utf16.GetBytes("{\"text\":\"saved by Notepad\"}\n")];
+        var records = await ReadAllAsync(JsonlReader.Plain, content, MakeSpec());
+        AssertQuarantined(records[0], 0, QuarantineReasons.InvalidUtf8, "line 1:", "starts with a UTF-16 byte-order mark", "iconv -f UTF-16 -t UTF-8");
+        Assert.All(records.Skip(1), r => Assert.DoesNotContain("UTF-16", r.Detail ?? "", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Details_are_short_even_for_long_bad_lines()
     {
