@@ -11,7 +11,9 @@ namespace Curation.Silo.Commands;
 
 /// <summary>
 /// <c>curate run job.json</c>: starts an embedded single silo (localhost clustering, local folder store), runs the job
-/// with live progress, prints the books, exits non-zero unless the job completed. Running it again resumes.
+/// with live progress, prints the books, exits non-zero unless the job completed. Running it again resumes (a job that
+/// had completed is shown, saying so); <c>--run-key</c> makes a new job of the same spec, which for a versioned corpus
+/// (<c>output.snapshots</c>) is the next refresh.
 /// </summary>
 public static class RunCommand
 {
@@ -19,17 +21,23 @@ public static class RunCommand
     {
         var jobFile = new Argument<FileInfo>("job") { Description = "Job spec (JSON); relative input paths are relative to this file." };
         var data = new Option<string?>("--data") { Description = "Data store folder (default: Curation:Store:RootPath, ./data)." };
-        var command = new Command("run", "Run a job on an embedded single silo and wait for it.") { jobFile, data };
-        command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(jobFile)!, parse.GetValue(data), cancellationToken));
+        var runKey = new Option<string?>("--run-key")
+        {
+            Description = "The spec's runKey for this run: a new value is a new job of the same spec (for output.snapshots, the next refresh); " +
+                          "the same value resumes that job.",
+        };
+        var command = new Command("run", "Run a job on an embedded single silo and wait for it.") { jobFile, data, runKey };
+        command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(jobFile)!, parse.GetValue(data), parse.GetValue(runKey), cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(FileInfo jobFile, string? dataRoot, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(FileInfo jobFile, string? dataRoot, string? runKey, CancellationToken cancellationToken)
     {
         JobSpec spec;
         try
         {
             spec = JobSpec.Parse(await File.ReadAllTextAsync(jobFile.FullName, cancellationToken)).WithInputsRelativeTo(jobFile.DirectoryName!);
+            if (runKey is not null) spec = spec with { RunKey = runKey };
         }
         catch (Exception e) when (e is JobSpecException or IOException)
         {
@@ -64,6 +72,14 @@ public static class RunCommand
         var jobId = JobContext.JobIdOf(spec);
         var job = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IJobGrain>(jobId);
         AnsiConsole.MarkupLine($"Job [bold]{Markup.Escape(jobId)}[/] on an embedded silo");
+
+        if ((await job.GetStatus()).State == JobState.Completed)
+        {
+            // The same spec (and run key) is the same job: it is shown, not run again, and new input is not read.
+            AnsiConsole.MarkupLine($"[yellow]This job had already completed{(spec.Output.Snapshots
+                ? ": to refresh the corpus with new or changed input, run again with --run-key and a new value (e.g. the date)"
+                : "; its result is shown")}.[/]");
+        }
 
         JobStatus status;
         try

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Curation.Pipelines;
+using Curation.Pipelines.Execution;
+using Curation.Pipelines.Storage;
+using Curation.Testing;
+
+namespace Curation.Silo.Tests;
+
+/// <summary>
+/// <c>curate run</c> on a versioned corpus: running the same spec again shows the completed job and says how to refresh;
+/// <c>--run-key</c> makes the next refresh, which reads only the new input object.
+/// </summary>
+public sealed class RunCommandCliTests : IDisposable
+{
+    private readonly TempDirectory _temp = new("run-command");
+
+    public void Dispose() => _temp.Dispose();
+
+    private static async Task<(int Code, string Output)> CurateAsync(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "curate.dll"), .. args])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory,
+        };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), $"curate {string.Join(' ', args)} did not finish");
+        // Spectre wraps at 80 columns when the output is redirected: sentences are compared with their line breaks as spaces.
+        return (process.ExitCode, System.Text.RegularExpressions.Regex.Replace(await output + await error, @"\s+", " "));
+    }
+
+    [Fact]
+    public async Task Running_a_completed_versioned_job_again_says_how_to_refresh_and_run_key_refreshes()
+    {
+        var job = new SmallJob(_temp.Combine("corpus-job"), "refresh", originals: 30, copies: 5, files: 2);
+        var specFile = Path.Combine(job.Folder, "job.json");
+        await File.WriteAllTextAsync(specFile, job.SpecJson(snapshots: true));
+        var data = _temp.Combine("data");
+
+        var first = await CurateAsync(job.Folder, "run", specFile, "--data", data);
+        Assert.True(first.Code == 0, first.Output);
+        Assert.DoesNotContain("already completed", first.Output, StringComparison.Ordinal);
+
+        // New input: two new documents and an exact copy of one already in the corpus.
+        var known = File.ReadLines(Directory.EnumerateFiles(Path.Combine(job.Folder, "corpus")).Order(StringComparer.Ordinal).First())
+            .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("text").GetString()!).First(t => t.Length > 40);
+        await File.WriteAllLinesAsync(Path.Combine(job.Folder, "corpus", "new.jsonl"),
+        [
+            JsonSerializer.Serialize(new { id = "new-1", text = "A river runs through the valley below the old stone bridge every spring." }),
+            JsonSerializer.Serialize(new { id = "new-2", text = "The library opens at nine and closes late on Thursdays for the reading club." }),
+            JsonSerializer.Serialize(new { id = "new-3", text = known }),
+        ]);
+
+        // The same spec is the same job: shown as completed, the new file not read, and the way to refresh said.
+        var again = await CurateAsync(job.Folder, "run", specFile, "--data", data);
+        Assert.True(again.Code == 0, again.Output);
+        Assert.Contains("This job had already completed: to refresh the corpus with new or changed input, run again with --run-key", again.Output,
+            StringComparison.Ordinal);
+        var store = new LocalFolderStore(data);
+        Assert.Equal(1, (await CurrentAsync(store)).Snapshot);
+
+        var refresh = await CurateAsync(job.Folder, "run", specFile, "--data", data, "--run-key", "2026-12-07");
+        Assert.True(refresh.Code == 0, refresh.Output);
+        Assert.DoesNotContain("already completed", refresh.Output, StringComparison.Ordinal);
+        var (snapshot, manifest) = await CurrentAsync(store);
+        Assert.Equal(2, snapshot);
+        Assert.Equal(3, manifest.Accounting.Stages[0].In); // only the new object was read
+        Assert.Equal(2, manifest.Accounting.Kept);
+        Assert.Equal(1, manifest.Accounting.Stages.Sum(s => s.Dropped.GetValueOrDefault("exact_duplicate")));
+    }
+
+    /// <summary>The corpus' current snapshot number and its manifest.</summary>
+    private static async Task<(int Snapshot, Manifest Manifest)> CurrentAsync(IObjectStore store)
+    {
+        var (current, _) = await store.TryReadJsonAsync<JsonElement>("curated/refresh/current.json");
+        var (manifest, _) = await store.TryReadJsonAsync<Manifest>("curated/refresh/" + current.GetProperty("manifest").GetString(), CurationJson.Options);
+        return (current.GetProperty("snapshot").GetInt32(), manifest!);
+    }
+}
