@@ -93,18 +93,8 @@ public static partial class ScheduleRules
     /// <summary>The run key of a tick: its UTC minute in ISO 8601 basic format (<c>20250101T0305Z</c>), safe in paths and ids.</summary>
     public static string RunKeyOf(DateTimeOffset tick) => tick.UtcDateTime.ToString("yyyyMMdd'T'HHmm'Z'", CultureInfo.InvariantCulture);
 
-    /// <summary>
-    /// The spec a tick runs: the schedule's spec with the tick's run key. A versioned corpus (<c>output.snapshots</c>)
-    /// keeps its path — each run is an incremental refresh that publishes the next snapshot there; any other output
-    /// goes to <c>{output}/runs/{runKey}</c>, so every run publishes its own corpus (outputs are create-only).
-    /// </summary>
-    public static JobSpec SpecForTick(JobSpec spec, DateTimeOffset tick)
-    {
-        var runKey = RunKeyOf(tick);
-        return spec.Output.Snapshots
-            ? spec with { RunKey = runKey }
-            : spec with { RunKey = runKey, Output = spec.Output with { Path = $"{spec.Output.Path.TrimEnd('/')}/runs/{runKey}" } };
-    }
+    /// <summary>The spec a tick runs: the schedule's spec as the run of the tick's run key (<see cref="JobSpec.ForRun"/>).</summary>
+    public static JobSpec SpecForTick(JobSpec spec, DateTimeOffset tick) => spec.ForRun(RunKeyOf(tick));
 
     /// <summary>The job a tick of this spec runs: the same tick always gives the same job (so submitting it twice runs it once).</summary>
     public static string JobIdForTick(JobSpec spec, DateTimeOffset tick) => JobContext.JobIdOf(SpecForTick(spec, tick));

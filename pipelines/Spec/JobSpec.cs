@@ -32,6 +32,16 @@ public sealed record JobSpec
     /// </summary>
     public string? RunKey { get; init; }
 
+    /// <summary>
+    /// This spec as one run of a recurring job (<paramref name="runKey"/>: a schedule's tick, <c>curate run --run-key</c>):
+    /// a versioned corpus (<c>output.snapshots</c>) keeps its path, each run an incremental refresh publishing the next
+    /// snapshot there; any other output goes to <c>{output}/runs/{runKey}</c>, so every run publishes its own corpus
+    /// (outputs are create-only).
+    /// </summary>
+    public JobSpec ForRun(string runKey) => Output.Snapshots
+        ? this with { RunKey = runKey }
+        : this with { RunKey = runKey, Output = Output with { Path = $"{Output.Path.TrimEnd('/')}/runs/{runKey}" } };
+
     public static JobSpec Parse(string json)
     {
         try

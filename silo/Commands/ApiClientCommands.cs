@@ -29,16 +29,24 @@ public static class ApiClientCommands
     };
     internal static Option<string?> KeyOption() => new("--key") { Description = $"API key (default: ${KeyVariable})." };
 
+    /// <summary>The spec's <c>runKey</c> for this run (<c>curate run</c>, <c>curate submit</c>).</summary>
+    internal static Option<string?> RunKeyOption() => new("--run-key")
+    {
+        Description = "The spec's runKey for this run: a new value is a new job of the same spec (output.snapshots: the next refresh; " +
+                      "any other output goes to {output.path}/runs/{key}); the same value resumes that job.",
+    };
+
     public static Command Submit()
     {
         var file = new Argument<FileInfo>("job") { Description = "Job spec (JSON); relative input paths are relative to this file." };
         var follow = new Option<bool>("--follow") { Description = "Show live progress until the job is final." };
-        var (url, key) = (UrlOption(), KeyOption());
-        var command = new Command("submit", "Submit a job to a running host.") { file, follow, url, key };
+        var (url, key, runKey) = (UrlOption(), KeyOption(), RunKeyOption());
+        var command = new Command("submit", "Submit a job to a running host.") { file, follow, url, key, runKey };
         command.SetAction((parse, ct) => Guard(async () =>
         {
             var jobFile = parse.GetValue(file)!;
             var spec = JobSpec.Parse(await File.ReadAllTextAsync(jobFile.FullName, ct)).WithInputsRelativeTo(jobFile.DirectoryName!);
+            if (parse.GetValue(runKey) is { } run) spec = spec.ForRun(run);
             using var http = Client(parse.GetValue(url), parse.GetValue(key));
             using var response = await http.PostAsync("/api/jobs", new StringContent(spec.ToJson(), System.Text.Encoding.UTF8, "application/json"), ct);
             if (response.StatusCode == System.Net.HttpStatusCode.BadRequest)

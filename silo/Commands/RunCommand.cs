@@ -21,11 +21,7 @@ public static class RunCommand
     {
         var jobFile = new Argument<FileInfo>("job") { Description = "Job spec (JSON); relative input paths are relative to this file." };
         var data = new Option<string?>("--data") { Description = "Data store folder (default: Curation:Store:RootPath, ./data)." };
-        var runKey = new Option<string?>("--run-key")
-        {
-            Description = "The spec's runKey for this run: a new value is a new job of the same spec (for output.snapshots, the next refresh); " +
-                          "the same value resumes that job.",
-        };
+        var runKey = ApiClientCommands.RunKeyOption();
         var command = new Command("run", "Run a job on an embedded single silo and wait for it.") { jobFile, data, runKey };
         command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(jobFile)!, parse.GetValue(data), parse.GetValue(runKey), cancellationToken));
         return command;
@@ -37,7 +33,7 @@ public static class RunCommand
         try
         {
             spec = JobSpec.Parse(await File.ReadAllTextAsync(jobFile.FullName, cancellationToken)).WithInputsRelativeTo(jobFile.DirectoryName!);
-            if (runKey is not null) spec = spec with { RunKey = runKey };
+            if (runKey is not null) spec = spec.ForRun(runKey);
         }
         catch (Exception e) when (e is JobSpecException or IOException)
         {

@@ -369,6 +369,17 @@ public sealed class CliTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
         (code, output) = await CurateAsync(job.Folder, env, "status", jobId);
         Assert.True(code == 0, output);
 
+        // --run-key makes another job of the same spec, writing its own output (runs/{key}); the same key is that job again.
+        (code, output) = await CurateAsync(job.Folder, env, "submit", specFile, "--run-key", "second", "--follow");
+        Assert.True(code == 0, output);
+        Assert.Contains("Completed", output);
+        var keyed = output.Split('\n')[0].Trim();
+        Assert.StartsWith("cli-", keyed);
+        Assert.NotEqual(jobId, keyed);
+        Assert.True(File.Exists(Path.Combine(fixture.Host.DataRoot, "curated", "cli", "runs", "second", "manifest.json")), output);
+        (code, output) = await CurateAsync(job.Folder, env, "submit", specFile, "--run-key", "second");
+        Assert.Equal((0, keyed), (code, output.Split('\n')[0].Trim()));
+
         // The viewer key may read but not cancel; a flag overrides the environment.
         (code, output) = await CurateAsync(job.Folder, env, "cancel", jobId, "--key", TestApiHost.ViewerKey);
         Assert.NotEqual(0, code);
