@@ -37,8 +37,9 @@ public sealed record IdIndexSection(string Folder, int Buckets, long Entries,
     /// <summary>The job warning for <see cref="SharedIds"/> (null when every id is unique).</summary>
     public string? SharedIdsWarning() => SharedIds == 0 ? null :
         $"{SharedIds:N0} document id{(SharedIds == 1 ? " is" : "s are")} held by more than one document (the first: '{SharedIdExample}', " +
-        $"{SharedIdExampleCount} documents): lookups and twin ids name a document by its id, so the drop explorer and lineage show the " +
-        "first of them (the id index lists every one); give each input record its own id, or leave inputs[].idField unset to use source#position.";
+        $"{SharedIdExampleCount} documents): lookups, twin ids and the embeddings output name a document by its id, so the drop explorer " +
+        "and lineage show the first of them (the id index lists every one) and such documents' vectors may be swapped; give each input record " +
+        "its own id, or leave inputs[].idField unset to use source#position.";
 }
 
 /// <summary>

@@ -182,11 +182,13 @@ public sealed class OutputStage(int index) : PipelineStage(index)
     private static async Task WriteKeptEmbeddingsAsync(JobContext job, EmbedStage embed, int shard, SpoolFile documents, SpoolFile target,
         CancellationToken cancellationToken)
     {
-        var kept = new HashSet<string>(StringComparer.Ordinal);
+        // How many curated rows hold each id: one vector is taken for each, in file order, so the file has exactly a row per
+        // curated document even where inputs reuse an id (which of such rows' vectors is then ambiguous: the job warns).
+        var kept = new Dictionary<string, int>(StringComparer.Ordinal);
         documents.Stream.Position = 0;
         await using (var reader = await ParquetTableReader.OpenAsync(new NonClosingStream(documents.Stream), cancellationToken).ConfigureAwait(false))
             await foreach (var batch in reader.ReadColumnsAsync([Model.Columns.Id], cancellationToken).ConfigureAwait(false))
-                kept.UnionWith(batch.Ids.List);
+                foreach (var id in batch.Ids.List) kept[id] = kept.GetValueOrDefault(id) + 1;
 
         // The job's binary vectors become the output's list of float (EmbeddingListFile), kept rows only, in file order.
         await using var input = await job.Data.OpenReadAsync(job.Layout.ShardEmbeddings(embed.Index, embed.Name, shard), cancellationToken).ConfigureAwait(false);
@@ -196,10 +198,16 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         await using var writer = await EmbeddingListFile.CreateAsync(target.Stream, dimensions, source.Metadata, cancellationToken).ConfigureAwait(false);
         await foreach (var batch in source.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            var rows = Enumerable.Range(0, batch.RowCount).Where(row => kept.Contains(batch.Ids[row])).ToArray();
-            var vectors = new float[rows.Length * dimensions];
+            var rows = new List<int>();
+            for (var row = 0; row < batch.RowCount; row++)
+            {
+                if (!kept.TryGetValue(batch.Ids[row], out var left) || left == 0) continue;
+                kept[batch.Ids[row]] = left - 1;
+                rows.Add(row);
+            }
+            var vectors = new float[rows.Count * dimensions];
             var column = batch.GetColumn<byte[]>(EmbeddingFile.VectorColumn);
-            for (var i = 0; i < rows.Length; i++) EmbeddingFile.Decode(column[rows[i]], vectors.AsSpan(i * dimensions, dimensions), float16);
+            for (var i = 0; i < rows.Count; i++) EmbeddingFile.Decode(column[rows[i]], vectors.AsSpan(i * dimensions, dimensions), float16);
             await writer.WriteAsync(rows.Select(r => batch.Ids[r]).ToArray(), vectors, cancellationToken).ConfigureAwait(false);
         }
     }

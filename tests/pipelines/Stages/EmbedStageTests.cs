@@ -59,4 +59,40 @@ public sealed class EmbedStageTests : IDisposable
             Assert.InRange(norm, 0.999, 1.001);
         }
     }
+    /// <summary>
+    /// Inputs that reuse an id: the embeddings file still holds exactly one vector per curated document (a later stage
+    /// dropped the other holder of the id), and the job warns about the shared id.
+    /// </summary>
+    [Fact]
+    public async Task Embeddings_hold_one_vector_per_curated_document_when_inputs_reuse_an_id()
+    {
+        var folder = _temp.Combine("shared-ids");
+        Directory.CreateDirectory(folder);
+        var docs = new (string Id, string Text)[]
+        {
+            ("dup", "A man is eating food at a small table by the window of the station cafe."),
+            ("dup", "Too short."),
+            ("other", "The river runs past the old mill and into the valley below the hills."),
+        };
+        await File.WriteAllLinesAsync(Path.Combine(folder, "docs.jsonl"), docs.Select(d => JsonSerializer.Serialize(new { id = d.Id, text = d.Text })));
+        var spec = new JobSpec
+        {
+            Name = "embed-shared-ids",
+            Inputs = [new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id" }],
+            Stages = [new TokenizeStageSpec(), new EmbedStageSpec { WindowTokens = 128 }, new QualityFilterStageSpec { MinChars = 20, MinWords = 3 }],
+            Output = new OutputSpec { Path = "curated/shared" },
+        };
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-shared") });
+        using var services = StageServices.CreateDefault();
+        await InProcessJob.RunAsync(spec, stores, services);
+
+        var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/shared");
+        Assert.Equal(["dup", "other"], output.KeptIds);
+        Assert.Equal("too_short", Assert.Single(output.Drops).Reason);
+        var file = output.Manifest.Embeddings.Single();
+        var (ids, _, _) = await EmbeddingFile.ReadAllAsync(new MemoryStream(await stores.DataStore.ReadBytesAsync("curated/shared/" + file.Key)));
+        Assert.Equal(output.KeptIds, ids);
+        Assert.Equal(2, file.Rows);
+        Assert.Contains(output.Manifest.Errors, e => e.StartsWith("1 document id is held by more than one document (the first: 'dup', 2 documents)", StringComparison.Ordinal));
+    }
 }
