@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Curation.Pipelines;
 using Curation.Pipelines.Execution;
@@ -17,18 +16,12 @@ public sealed class RunCommandCliTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
+    /// <summary><c>curate</c> in its own process; Spectre wraps at 80 columns when the output is redirected, so sentences are
+    /// compared with their line breaks as spaces.</summary>
     private static async Task<(int Code, string Output)> CurateAsync(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "curate.dll"), .. args])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory,
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), $"curate {string.Join(' ', args)} did not finish");
-        // Spectre wraps at 80 columns when the output is redirected: sentences are compared with their line breaks as spaces.
-        return (process.ExitCode, System.Text.RegularExpressions.Regex.Replace(await output + await error, @"\s+", " "));
+        var (code, output) = await CliTests.CurateAsync(workingDirectory, new Dictionary<string, string>(), args);
+        return (code, System.Text.RegularExpressions.Regex.Replace(output, @"\s+", " "));
     }
 
     [Fact]
