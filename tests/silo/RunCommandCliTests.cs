@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
@@ -48,24 +47,16 @@ public sealed class RunCommandCliTests : IDisposable
         Assert.Contains("This job had already completed: to refresh the corpus with new or changed input, run again with --run-key", again.Output,
             StringComparison.Ordinal);
         var store = new LocalFolderStore(data);
-        Assert.Equal(1, (await CurrentAsync(store)).Snapshot);
+        Assert.Equal(1, (await CorpusSnapshots.ReadCurrentAsync(store, "curated/refresh")).Value!.Snapshot);
 
         var refresh = await CurateAsync(job.Folder, "run", specFile, "--data", data, "--run-key", "2026-12-07");
         Assert.True(refresh.Code == 0, refresh.Output);
         Assert.DoesNotContain("already completed", refresh.Output, StringComparison.Ordinal);
-        var (snapshot, manifest) = await CurrentAsync(store);
-        Assert.Equal(2, snapshot);
+        Assert.Equal(2, (await CorpusSnapshots.ReadCurrentAsync(store, "curated/refresh")).Value!.Snapshot);
+        var manifest = (await CorpusSnapshots.ReadCurrentManifestAsync(store, "curated/refresh"))!;
         Assert.Equal(3, manifest.Accounting.Stages[0].In); // only the new object was read
         Assert.Equal(2, manifest.Accounting.Kept);
         Assert.Equal(1, manifest.Accounting.Stages.Sum(s => s.Dropped.GetValueOrDefault("exact_duplicate")));
         Assert.Contains("in = kept + dropped + quarantined: 3 = 2 + 1 + 0", refresh.Output, StringComparison.Ordinal); // one line, not wrapped
-    }
-
-    /// <summary>The corpus' current snapshot number and its manifest.</summary>
-    private static async Task<(int Snapshot, Manifest Manifest)> CurrentAsync(IObjectStore store)
-    {
-        var (current, _) = await store.TryReadJsonAsync<JsonElement>("curated/refresh/current.json");
-        var (manifest, _) = await store.TryReadJsonAsync<Manifest>("curated/refresh/" + current.GetProperty("manifest").GetString(), CurationJson.Options);
-        return (current.GetProperty("snapshot").GetInt32(), manifest!);
     }
 }

@@ -15,11 +15,28 @@ public sealed class EmbedStageTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
+    /// <summary>Runs <paramref name="stages"/> in-process over <paramref name="docs"/> (one JSONL file) into <c>curated/{name}</c>.</summary>
+    private async Task<(IStoreResolver Stores, CuratedOutput Output)> RunAsync(string name, (string Id, string Text)[] docs, StageSpec[] stages)
+    {
+        var folder = _temp.Combine($"corpus-{name}");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllLinesAsync(Path.Combine(folder, "docs.jsonl"), docs.Select(d => JsonSerializer.Serialize(new { id = d.Id, text = d.Text })));
+        var spec = new JobSpec
+        {
+            Name = $"embed-{name}",
+            Inputs = [new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id", MaxRecordBytes = 4 * 1024 * 1024 }],
+            Stages = stages,
+            Output = new OutputSpec { Path = $"curated/{name}" },
+        };
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine($"data-{name}") });
+        using var services = StageServices.CreateDefault();
+        await InProcessJob.RunAsync(spec, stores, services);
+        return (stores, await CuratedOutput.ReadAsync(stores.DataStore, $"curated/{name}"));
+    }
+
     [Fact]
     public async Task Degenerate_texts_are_dropped_with_a_reason_or_embedded_never_a_crash()
     {
-        var folder = _temp.Combine("corpus");
-        Directory.CreateDirectory(folder);
         var docs = new (string Id, string Text)[]
         {
             ("a-empty", ""),
@@ -29,20 +46,7 @@ public sealed class EmbedStageTests : IDisposable
             ("e-normal", "A man is eating food."),
             ("f-long", string.Join(' ', Enumerable.Repeat("curation keeps the corpus clean and diverse", 300))),
         };
-        await File.WriteAllLinesAsync(Path.Combine(folder, "docs.jsonl"), docs.Select(d => JsonSerializer.Serialize(new { id = d.Id, text = d.Text })));
-
-        var spec = new JobSpec
-        {
-            Name = "embed-degenerate",
-            Inputs = [new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id", MaxRecordBytes = 4 * 1024 * 1024 }],
-            Stages = [new TokenizeStageSpec(), new EmbedStageSpec { WindowTokens = 128 }],
-            Output = new OutputSpec { Path = "curated/degenerate" },
-        };
-        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data") });
-        using var services = StageServices.CreateDefault();
-        await InProcessJob.RunAsync(spec, stores, services);
-
-        var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/degenerate");
+        var (stores, output) = await RunAsync("degenerate", docs, [new TokenizeStageSpec(), new EmbedStageSpec { WindowTokens = 128 }]);
         Assert.Empty(output.Manifest.Accounting.Imbalances());
         var dropped = output.Drops.ToDictionary(d => d.Id, d => d.Reason);
         Assert.Equal(TokenizeStage.NoTokens, dropped["a-empty"]);
@@ -59,6 +63,7 @@ public sealed class EmbedStageTests : IDisposable
             Assert.InRange(norm, 0.999, 1.001);
         }
     }
+
     /// <summary>
     /// Inputs that reuse an id: the embeddings file still holds exactly one vector per curated document (a later stage
     /// dropped the other holder of the id), and the job warns about the shared id.
@@ -66,27 +71,14 @@ public sealed class EmbedStageTests : IDisposable
     [Fact]
     public async Task Embeddings_hold_one_vector_per_curated_document_when_inputs_reuse_an_id()
     {
-        var folder = _temp.Combine("shared-ids");
-        Directory.CreateDirectory(folder);
         var docs = new (string Id, string Text)[]
         {
             ("dup", "A man is eating food at a small table by the window of the station cafe."),
             ("dup", "Too short."),
             ("other", "The river runs past the old mill and into the valley below the hills."),
         };
-        await File.WriteAllLinesAsync(Path.Combine(folder, "docs.jsonl"), docs.Select(d => JsonSerializer.Serialize(new { id = d.Id, text = d.Text })));
-        var spec = new JobSpec
-        {
-            Name = "embed-shared-ids",
-            Inputs = [new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id" }],
-            Stages = [new TokenizeStageSpec(), new EmbedStageSpec { WindowTokens = 128 }, new QualityFilterStageSpec { MinChars = 20, MinWords = 3 }],
-            Output = new OutputSpec { Path = "curated/shared" },
-        };
-        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-shared") });
-        using var services = StageServices.CreateDefault();
-        await InProcessJob.RunAsync(spec, stores, services);
-
-        var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/shared");
+        var (stores, output) = await RunAsync("shared",
+            docs, [new TokenizeStageSpec(), new EmbedStageSpec { WindowTokens = 128 }, new QualityFilterStageSpec { MinChars = 20, MinWords = 3 }]);
         Assert.Equal(["dup", "other"], output.KeptIds);
         Assert.Equal("too_short", Assert.Single(output.Drops).Reason);
         var file = output.Manifest.Embeddings.Single();

@@ -78,6 +78,7 @@ public sealed class OutputFormatTests : IDisposable
         var ids = DuckDbReference.Query($"SELECT id FROM read_json_auto('{Path.Combine(jsonl.Root, "curated", "format", "part-*" + extension)}') ORDER BY id");
         Assert.Equal(parquet.Output!.KeptIds.Order(StringComparer.Ordinal), ids[0].EnumerateArray().Select(r => r.GetProperty("id").GetString()!));
     }
+
     /// <summary>
     /// Real Chinese, Japanese, Korean and Thai text (the Debian FAQ's translations), plus Arabic, an emoji, markup and a
     /// control character: the JSONL shards carry the text as UTF-8 (not \uXXXX escapes), DuckDB and a JSON parser read
