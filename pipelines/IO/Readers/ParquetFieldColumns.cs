@@ -10,8 +10,8 @@ namespace Curation.Pipelines.IO.Readers;
 /// <summary>
 /// The Parquet columns a job keeps besides text and id (metadata passthrough), read one row group at a time into each
 /// row's <see cref="FieldValue"/>s. Flat columns keep their type family: strings (binary as base64), every integer
-/// type as int64, float/double/decimal as double, booleans, dates and times as ISO 8601 strings. Nested columns
-/// lists of one primitive become list columns (<see cref="ListKind"/>); other nested columns (lists of structs, structs,
+/// type as int64, float/double/decimal as double, booleans, dates and times as ISO 8601 strings the same on every machine
+/// (<see cref="ParquetTemporalText"/>). Nested columns: lists of one primitive become list columns (<see cref="ListKind"/>); other nested columns (lists of structs, structs,
 /// maps) are read through Parquet.Net's untyped deserializer and kept as JSON (<see cref="RawJson"/>).
 /// </summary>
 internal sealed class ParquetFieldColumns
@@ -60,6 +60,7 @@ internal sealed class ParquetFieldColumns
         foreach (var field in _flat)
             yield return new FieldValue(field.Name, ElementType(field) switch
             {
+                _ when field is TimeDataField => "",
                 var t when IsInteger(t) => 0L,
                 var t when t == typeof(float) || t == typeof(double) || t == typeof(decimal) => 0.0,
                 var t when t == typeof(bool) => false,
@@ -128,7 +129,7 @@ internal sealed class ParquetFieldColumns
         }
         if (_nested.Length > 0)
         {
-            var untyped = await ParquetSerializer.DeserializeUntypedAsync(file, null, group, cancellationToken).ConfigureAwait(false);
+            var untyped = await ParquetSerializer.DeserializeUntypedAsync(file, ParquetTemporalText.ReaderOptions, group, cancellationToken).ConfigureAwait(false);
             foreach (var field in _nested)
             {
                 var values = new object?[rows];
@@ -154,8 +155,10 @@ internal sealed class ParquetFieldColumns
     {
         null => null,
         string or bool or long or int or short or sbyte or ulong or uint or ushort or byte or double or float or decimal => value,
-        DateTime d => d.ToString("O", CultureInfo.InvariantCulture),
-        DateTimeOffset d => d.ToString("O", CultureInfo.InvariantCulture),
+        DateTime d => ParquetTemporalText.Timestamp(d, utc: d.Kind == DateTimeKind.Utc),
+        DateTimeOffset d => ParquetTemporalText.Timestamp(d),
+        DateOnly d => ParquetTemporalText.Date(d),
+        TimeOnly t => ParquetTemporalText.Time(t),
         byte[] b => Convert.ToBase64String(b),
         System.Collections.IDictionary map => map.Keys.Cast<object>().ToDictionary(k => Convert.ToString(k, CultureInfo.InvariantCulture) ?? "", k => Plain(map[k])),
         System.Collections.IEnumerable list => list.Cast<object?>().Select(Plain).ToList(),
@@ -188,6 +191,10 @@ internal sealed class ParquetFieldColumns
             await rowGroup.ReadAsync(field, blobs.AsMemory(), cancellationToken: ct).ConfigureAwait(false);
             return blobs.Select(b => b is null ? null : (object)Convert.ToBase64String(b)).ToArray();
         }
+        if (field is TimeDataField time)
+            return type == typeof(int)
+                ? await ReadAsync<int>(rowGroup, field, rows, v => ParquetTemporalText.TimeOfDay(time, v), ct).ConfigureAwait(false)
+                : await ReadAsync<long>(rowGroup, field, rows, v => ParquetTemporalText.TimeOfDay(time, v), ct).ConfigureAwait(false);
         return type switch
         {
             _ when type == typeof(long) => await ReadAsync<long>(rowGroup, field, rows, v => v, ct).ConfigureAwait(false),
@@ -203,10 +210,10 @@ internal sealed class ParquetFieldColumns
             _ when type == typeof(float) => await ReadAsync<float>(rowGroup, field, rows, v => (double)v, ct).ConfigureAwait(false),
             _ when type == typeof(decimal) => await ReadAsync<decimal>(rowGroup, field, rows, v => (double)v, ct).ConfigureAwait(false),
             _ when type == typeof(bool) => await ReadAsync<bool>(rowGroup, field, rows, v => v, ct).ConfigureAwait(false),
-            _ when type == typeof(DateTime) => await ReadAsync<DateTime>(rowGroup, field, rows, v => v.ToString("O", CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            _ when type == typeof(DateTimeOffset) => await ReadAsync<DateTimeOffset>(rowGroup, field, rows, v => v.ToString("O", CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            _ when type == typeof(DateOnly) => await ReadAsync<DateOnly>(rowGroup, field, rows, v => v.ToString("O", CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
-            _ when type == typeof(TimeOnly) => await ReadAsync<TimeOnly>(rowGroup, field, rows, v => v.ToString("O", CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
+            _ when type == typeof(DateTime) => await ReadAsync<DateTime>(rowGroup, field, rows, v => ParquetTemporalText.Timestamp(v, ParquetTemporalText.IsUtc(field)), ct).ConfigureAwait(false),
+            _ when type == typeof(DateTimeOffset) => await ReadAsync<DateTimeOffset>(rowGroup, field, rows, v => ParquetTemporalText.Timestamp(v), ct).ConfigureAwait(false),
+            _ when type == typeof(DateOnly) => await ReadAsync<DateOnly>(rowGroup, field, rows, v => ParquetTemporalText.Date(v), ct).ConfigureAwait(false),
+            _ when type == typeof(TimeOnly) => await ReadAsync<TimeOnly>(rowGroup, field, rows, v => ParquetTemporalText.Time(v), ct).ConfigureAwait(false),
             _ when type == typeof(TimeSpan) => await ReadAsync<TimeSpan>(rowGroup, field, rows, v => v.ToString("c", CultureInfo.InvariantCulture), ct).ConfigureAwait(false),
             _ when type == typeof(Guid) => await ReadAsync<Guid>(rowGroup, field, rows, v => v.ToString(), ct).ConfigureAwait(false),
             _ => throw new NotSupportedException($"column '{field.Name}' of type {type.Name} cannot be kept; leave it out with \"dropFields\""),

@@ -64,7 +64,7 @@ public sealed class ParquetInputReader : IInputReader
             {
                 try
                 {
-                    reader = await ParquetReader.CreateAsync(seekable, leaveStreamOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    reader = await ParquetReader.CreateAsync(seekable, ParquetTemporalText.ReaderOptions, leaveStreamOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
                 {
@@ -133,7 +133,7 @@ public sealed class ParquetInputReader : IInputReader
         Stream? spooled = content.CanSeek ? null : await SpoolAsync(content, cancellationToken).ConfigureAwait(false);
         try
         {
-            await using var reader = await ParquetReader.CreateAsync(spooled ?? content, leaveStreamOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await using var reader = await ParquetReader.CreateAsync(spooled ?? content, ParquetTemporalText.ReaderOptions, leaveStreamOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
             return ParquetFieldColumns.For(reader.Schema, spec).TypeHints().ToArray();
         }
         finally

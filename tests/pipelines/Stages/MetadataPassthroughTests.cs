@@ -196,6 +196,53 @@ public sealed class MetadataPassthroughTests : IDisposable
         AssertJson("[]", rows["p2"].GetProperty("tags").GetString());
     }
 
+    [Fact]
+    public async Task Parquet_dates_times_and_timestamps_are_ISO_text_that_does_not_depend_on_the_silos_time_zone()
+    {
+        // DuckDB writes the kinds a warehouse export holds: a local ("naive") timestamp, a UTC one, a date, a time of day,
+        // and a struct holding a date and a timestamp.
+        var folder = _temp.Combine("temporal");
+        Directory.CreateDirectory(folder);
+        var input = Path.Combine(folder, "events.parquet");
+        DuckDbReference.Query(
+            "COPY (SELECT 'e' || i AS id, 'Event number ' || i || ' was logged by the old valley station at dawn.' AS text, " +
+            "TIMESTAMP '2024-01-01 10:30:00' + INTERVAL (i * 1500) MILLISECOND AS local_ts, TIMESTAMPTZ '2024-01-01 10:30:00+02' AS utc_ts, " +
+            "DATE '2024-02-01' + i::INTEGER AS day, TIME '10:30:00.5' AS time_of_day, {'day': DATE '2024-03-01', 'ts': TIMESTAMP '2024-01-01 10:30:00'} AS nested " +
+            $"FROM range(2) t(i)) TO '{input}' (FORMAT parquet)");
+        var root = _temp.Combine("data");
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+        using var services = StageServices.CreateDefault();
+        var spec = new JobSpec
+        {
+            Name = "temporal", Inputs = [new InputSpec { Path = input, IdField = "id" }], Stages = [new NormalizeStageSpec()],
+            Output = new OutputSpec { Path = "curated/temporal" },
+        };
+        await InProcessJob.RunAsync(spec, stores, services);
+
+        var output = await CuratedOutput.ReadAsync(stores.DataStore, "curated/temporal");
+        var schema = output.Manifest.Schema.ToDictionary(c => c.Name, c => c.Type);
+        foreach (var column in new[] { "local_ts", "utc_ts", "day", "time_of_day" }) Assert.Equal("string", schema[column]);
+        var shard = Path.Combine(root, "curated", "temporal", output.Manifest.Shards.Single().Key);
+        var rows = DuckDbReference.Query($"SELECT id, local_ts, utc_ts, day, time_of_day, metadata FROM read_parquet('{shard}') ORDER BY id")[0]
+            .EnumerateArray().ToDictionary(r => r.GetProperty("id").GetString()!);
+        // A local timestamp has no offset: Parquet.Net reads it as the machine's local time, and writing that kind's offset
+        // would put the silo's time zone into the shard (+00:00 here, -05:00 in New York). Zero fractions are left out.
+        Assert.Equal("2024-01-01T10:30:00", rows["e0"].GetProperty("local_ts").GetString());
+        Assert.Equal("2024-01-01T10:30:01.5", rows["e1"].GetProperty("local_ts").GetString());
+        Assert.Equal("2024-01-01T08:30:00Z", rows["e0"].GetProperty("utc_ts").GetString());
+        // A date is a date, not midnight UTC; a time of day is not its microsecond count.
+        Assert.Equal("2024-02-01", rows["e0"].GetProperty("day").GetString());
+        Assert.Equal("2024-02-02", rows["e1"].GetProperty("day").GetString());
+        Assert.Equal("10:30:00.5", rows["e0"].GetProperty("time_of_day").GetString());
+        AssertJson("""{"nested":{"day":"2024-03-01","ts":"2024-01-01T10:30:00"}}""", rows["e0"].GetProperty("metadata").GetString());
+        // DuckDB casts each back to the value it wrote.
+        var cast = DuckDbReference.Query(
+            $"SELECT bool_and(local_ts::TIMESTAMP = TIMESTAMP '2024-01-01 10:30:00' + INTERVAL (position * 1500) MILLISECOND " +
+            $"AND utc_ts::TIMESTAMPTZ = TIMESTAMPTZ '2024-01-01 08:30:00Z' AND day::DATE = DATE '2024-02-01' + position::INTEGER " +
+            $"AND time_of_day::TIME = TIME '10:30:00.5') AS same FROM read_parquet('{shard}')");
+        Assert.True(cast[0][0].GetProperty("same").GetBoolean());
+    }
+
     private static void AssertJson(string expected, string? actual)
     {
         Assert.NotNull(actual);
