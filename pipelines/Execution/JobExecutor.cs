@@ -1,3 +1,4 @@
+using System.Globalization;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
@@ -13,6 +14,9 @@ public static class JobExecutor
     public static async Task<TaskStats> RunTaskAsync(JobContext job, int stageIndex, string phase, int task, StageServices services,
         CancellationToken cancellationToken = default)
     {
+        // What a task writes (drop details, reports, errors, the manifest) is formatted the same on every silo, whatever
+        // its locale: set here, the culture flows into everything this task awaits and reverts when it returns.
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         // Every store retry this task makes (its reads, writes, listings, the marker) counts towards the job's total.
         using var retries = ObjectStoreMetrics.BeginRetryScope();
         var stage = job.Stages[stageIndex];

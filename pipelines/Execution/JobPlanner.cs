@@ -1,3 +1,4 @@
+using System.Globalization;
 using Curation.Pipelines.IO.Readers;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
@@ -13,6 +14,7 @@ public static class JobPlanner
 {
     public static async Task<JobPlan> PlanAsync(string jobId, JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken = default)
     {
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture; // the plan and its errors are the same on every silo (see JobExecutor)
         var objects = new List<PlannedObject>();
         var errors = new List<SpecError>();
         var sources = new Dictionary<string, int>(StringComparer.Ordinal);
