@@ -19,7 +19,7 @@ public static class JobPlanner
         var errors = new List<SpecError>();
         var sources = new Dictionary<string, int>(StringComparer.Ordinal);
         var locations = spec.Inputs.Select(input => StoreLocation.Parse(input.Path)).ToArray();
-        var listings = await ListOnceAsync(locations, stores, cancellationToken).ConfigureAwait(false);
+        var (listings, ownOutput) = await ListOnceAsync(locations, stores, OwnOutput(spec, stores), cancellationToken).ConfigureAwait(false);
         for (var i = 0; i < spec.Inputs.Count; i++)
         {
             var input = spec.Inputs[i];
@@ -40,7 +40,10 @@ public static class JobPlanner
                 sources[relative] = i;
                 objects.Add(new PlannedObject(i, relative, info.Key, info.Size, info.ETag));
             }
-            if (matched == 0) errors.Add(new SpecError($"inputs[{i}].path", $"matched no objects in {location}"));
+            if (matched == 0)
+                errors.Add(new SpecError($"inputs[{i}].path", $"matched no objects in {location}" + (ownOutput > 0
+                    ? $" ({ownOutput:N0} listed objects are under output.path '{spec.OutputRoot()}': a job never reads its own output)"
+                    : "")));
         }
         if (errors.Count > 0) throw new JobSpecException(errors);
 
@@ -73,10 +76,16 @@ public static class JobPlanner
     /// its members' longest common prefix and each listed key goes, in listing order, to the members whose prefix it
     /// starts with. A lone input is listed under its own prefix, as before.
     /// </summary>
-    private static async Task<IReadOnlyList<ObjectInfo>[]> ListOnceAsync(StoreLocation[] locations, IStoreResolver stores,
-        CancellationToken cancellationToken)
+    /// <remarks>
+    /// Objects under the job's own output (<paramref name="ownOutput"/>: its store's location and key prefix), when that is
+    /// a folder inside the listed one, are left out and counted: with inputs such as <c>corpus/**/*.jsonl*</c> and output <c>corpus/curated</c>, a second run would
+    /// otherwise read the first one's curated shards, and its id index, as new input.
+    /// </remarks>
+    private static async Task<(IReadOnlyList<ObjectInfo>[] Listings, int OwnOutput)> ListOnceAsync(StoreLocation[] locations, IStoreResolver stores,
+        string? ownOutput, CancellationToken cancellationToken)
     {
         var result = new IReadOnlyList<ObjectInfo>[locations.Length];
+        var skipped = 0;
         var groups = Enumerable.Range(0, locations.Length)
             .GroupBy(i => (locations[i].Kind, locations[i].Root, Folder: Folder(locations[i].Prefix)));
         foreach (var group in groups)
@@ -84,6 +93,10 @@ public static class JobPlanner
             var members = group.ToArray();
             var common = members.Select(i => locations[i].Prefix).Aggregate(CommonPrefix);
             var store = stores.Resolve(locations[members[0]]);
+            // Only an output folder strictly inside the listed folder is left out: an output written into the inputs' own
+            // folder, or above it, is the spec's explicit choice (and its objects cannot be told from the inputs).
+            var listed = group.Key.Folder.Length == 0 ? store.Location : $"{store.Location}/{group.Key.Folder.TrimEnd('/')}";
+            var skipOwn = ownOutput is not null && ownOutput.Length > listed.Length && IsUnder(ownOutput, listed);
             // Each listed key goes to every member whose prefix it starts with: one lookup per distinct prefix length.
             var byPrefix = members.GroupBy(i => locations[i].Prefix, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
             var lengths = byPrefix.Keys.Select(p => p.Length).Distinct().Order().ToArray();
@@ -92,6 +105,7 @@ public static class JobPlanner
             {
                 // The data store's own folders are never input (validation refuses such paths; this keeps a listing of the root out of them).
                 if (group.Key.Kind == StoreKind.DataStore && DataStoreFolders.Reserved.Contains(FirstSegment(info.Key))) continue;
+                if (skipOwn && IsUnder($"{store.Location}/{info.Key}", ownOutput!)) { skipped++; continue; }
                 foreach (var length in lengths)
                 {
                     if (length > info.Key.Length) break;
@@ -101,8 +115,30 @@ public static class JobPlanner
             }
             foreach (var i in members) result[i] = found[i];
         }
-        return result;
+        return (result, skipped);
     }
+
+    /// <summary>
+    /// The job's output root as one string comparable with a listed object's <c>{store location}/{key}</c> (the same store
+    /// is the same location whichever input or output path named it), or null when it cannot be resolved here (then the
+    /// output step reports it).
+    /// </summary>
+    private static string? OwnOutput(JobSpec spec, IStoreResolver stores)
+    {
+        try
+        {
+            var location = StoreLocation.Parse(spec.OutputRoot());
+            var prefix = location.Prefix.TrimEnd('/');
+            return prefix.Length == 0 ? stores.Resolve(location).Location : $"{stores.Resolve(location).Location}/{prefix}";
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsUnder(string name, string root) =>
+        name.StartsWith(root, StringComparison.Ordinal) && (name.Length == root.Length || name[root.Length] == '/');
 
     private static string Folder(string prefix) => prefix[..(prefix.LastIndexOf('/') + 1)];
 

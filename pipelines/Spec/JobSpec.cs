@@ -42,6 +42,16 @@ public sealed record JobSpec
         ? this with { RunKey = runKey }
         : this with { RunKey = runKey, Output = Output with { Path = $"{Output.Path.TrimEnd('/')}/runs/{runKey}" } };
 
+    /// <summary>
+    /// The output's root: <see cref="OutputSpec.Path"/>, or for a run given a key by <see cref="ForRun"/> the folder its
+    /// <c>runs/</c> are in. Everything under it is this job's own output (every run, every snapshot): never its input.
+    /// </summary>
+    public string OutputRoot()
+    {
+        var suffix = $"/runs/{RunKey}";
+        return RunKey is not null && !Output.Snapshots && Output.Path.EndsWith(suffix, StringComparison.Ordinal) ? Output.Path[..^suffix.Length] : Output.Path;
+    }
+
     public static JobSpec Parse(string json)
     {
         try

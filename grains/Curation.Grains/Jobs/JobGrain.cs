@@ -153,7 +153,10 @@ public sealed class JobGrain(
         {
             S.State = JobState.Failed;
             S.Error = Limits.Truncate(JobRunner.Describe(e));
-            logger.LogError(e, "Job {JobId} failed", jobId);
+            // A spec that planning finds wrong (an input that matches nothing) is the submitter's to fix, and its state
+            // says so: no stack trace in the silo's error log.
+            if (e is JobSpecException) logger.LogInformation("Job {JobId} failed: {Error}", jobId, e.Message);
+            else logger.LogError(e, "Job {JobId} failed", jobId);
         }
         if (_runner is { } ran) S.Phases = Progress(ran.Tallies);
         S.CompletedAt = DateTimeOffset.UtcNow;

@@ -69,4 +69,38 @@ public sealed class JobPlannerTests : IDisposable
         var plan = await JobPlanner.PlanAsync("j", Spec(["corpus"]), stores);
         Assert.Equal(["corpus/a.jsonl"], plan.Shards.SelectMany(s => s.Objects).Select(o => o.Key));
     }
+
+    [Fact]
+    public async Task Objects_under_the_jobs_own_output_inside_an_input_folder_are_never_its_input()
+    {
+        // corpus/**/*.jsonl* with the output in corpus/curated: the curated shards (and the id index, *.jsonl) of an
+        // earlier run — or of another run key — must not come back as input.
+        var folder = Corpus(2);
+        var output = Path.Combine(folder, "curated");
+        foreach (var file in new[] { "part-00000.jsonl.zst", "index/ids-00000.jsonl", "runs/first/part-00000.jsonl.zst" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(output, file))!);
+            File.WriteAllText(Path.Combine(output, file), "{}\n");
+        }
+        File.WriteAllText(Path.Combine(folder, "curated-notes.jsonl"), "{\"text\":\"a sibling, not under the output\"}\n");
+        var spec = Spec([Path.Combine(folder, "**", "*.jsonl*")]) with { Output = new OutputSpec { Path = output } };
+        string[] inputs = ["curated-notes.jsonl", "doc-00000.jsonl", "doc-00001.jsonl", "doc-00001.jsonl.gz", "sub/a.jsonl"];
+
+        Assert.Equal(inputs, await SourcesAsync(spec));
+        Assert.Equal(inputs, await SourcesAsync(spec.ForRun("second")));   // the runs/ of every key too
+
+        // An input naming only the output is refused saying why.
+        var onlyOutput = spec with { Inputs = [new InputSpec { Path = Path.Combine(folder, "**", "*.zst") }] };
+        var error = await Assert.ThrowsAsync<JobSpecException>(() => JobPlanner.PlanAsync("j", onlyOutput, Stores()));
+        Assert.Contains($"under output.path '{output}': a job never reads its own output", error.Message);
+
+        // An output that is the inputs' own folder (or above it) is the spec's choice: nothing there is left out.
+        var same = Spec([Path.Combine(folder, "*.jsonl")]) with { Output = new OutputSpec { Path = folder } };
+        Assert.Equal(["curated-notes.jsonl", "doc-00000.jsonl", "doc-00001.jsonl"], await SourcesAsync(same));
+        var inner = Spec([Path.Combine(output, "**", "*.zst")]) with { Output = new OutputSpec { Path = output + "/again" } };
+        Assert.Equal(["part-00000.jsonl.zst", "runs/first/part-00000.jsonl.zst"], await SourcesAsync(inner));
+    }
+
+    private async Task<string[]> SourcesAsync(JobSpec spec) =>
+        (await JobPlanner.PlanAsync("j", spec, Stores())).Shards.SelectMany(s => s.Objects).Select(o => o.Source).Order(StringComparer.Ordinal).ToArray();
 }
