@@ -19,7 +19,9 @@ public static class JobPlanner
         var errors = new List<SpecError>();
         var sources = new Dictionary<string, int>(StringComparer.Ordinal);
         var locations = spec.Inputs.Select(input => StoreLocation.Parse(input.Path)).ToArray();
-        var (listings, ownOutput) = await ListOnceAsync(locations, stores, OwnOutput(spec, stores), cancellationToken).ConfigureAwait(false);
+        var outputFile = await OutputObjectAsync(spec, stores, cancellationToken).ConfigureAwait(false);
+        var (listings, ownOutput) = await ListOnceAsync(locations, stores, outputFile is null ? OwnOutput(spec, stores) : null, cancellationToken)
+            .ConfigureAwait(false);
         for (var i = 0; i < spec.Inputs.Count; i++)
         {
             var input = spec.Inputs[i];
@@ -45,6 +47,8 @@ public static class JobPlanner
                     ? $" ({ownOutput:N0} listed objects are under output.path '{spec.OutputRoot()}': a job never reads its own output)"
                     : "")));
         }
+        if (outputFile is not null)
+            errors.Add(new SpecError("output.path", $"names an existing file ({outputFile}), not a folder: a job's output is a folder of shards, drops and a manifest"));
         if (errors.Count > 0) throw new JobSpecException(errors);
 
         RefreshPlan? refresh = null;
@@ -135,6 +139,24 @@ public static class JobPlanner
         {
             return null;
         }
+    }
+
+    /// <summary>The object the output root names when it is one (a file, not a folder), else null.</summary>
+    private static async Task<string?> OutputObjectAsync(JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        StoreLocation location;
+        IObjectStore store;
+        try
+        {
+            location = StoreLocation.Parse(spec.OutputRoot());
+            store = stores.Resolve(location);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return null;
+        }
+        var key = location.Prefix.TrimEnd('/');
+        return key.Length > 0 && await store.GetInfoAsync(key, cancellationToken).ConfigureAwait(false) is not null ? $"{store.Location}/{key}" : null;
     }
 
     private static bool IsUnder(string name, string root) =>

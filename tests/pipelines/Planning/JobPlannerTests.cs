@@ -101,6 +101,18 @@ public sealed class JobPlannerTests : IDisposable
         Assert.Equal(["part-00000.jsonl.zst", "runs/first/part-00000.jsonl.zst"], await SourcesAsync(inner));
     }
 
+    [Fact]
+    public async Task An_output_path_naming_an_existing_file_is_refused_before_anything_runs()
+    {
+        var folder = Corpus(1);
+        var file = Path.Combine(folder, "doc-00000.jsonl");
+        var spec = Spec([file]) with { Output = new OutputSpec { Path = file } };
+        var error = await Assert.ThrowsAsync<JobSpecException>(() => JobPlanner.PlanAsync("j", spec, Stores()));
+        Assert.Equal("output.path", error.Errors.Single().Field);
+        Assert.Contains("names an existing file (file://", error.Message);
+        Assert.Contains("not a folder", error.Message);
+    }
+
     private async Task<string[]> SourcesAsync(JobSpec spec) =>
         (await JobPlanner.PlanAsync("j", spec, Stores())).Shards.SelectMany(s => s.Objects).Select(o => o.Source).Order(StringComparer.Ordinal).ToArray();
 }
