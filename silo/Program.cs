@@ -14,4 +14,23 @@ root.Subcommands.Add(ApiClientCommands.Status());
 root.Subcommands.Add(ApiClientCommands.Cancel());
 root.Subcommands.Add(ScheduleCommands.Create());
 root.Subcommands.Add(InspectCommand.Create());
-return await root.Parse(args).InvokeAsync();
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (Curation.Silo.Hosting.ConfigurationErrors.Describe(e) is { } problem)
+{
+    // A wrong setting is one sentence, not a stack trace.
+    Console.Error.WriteLine($"curate: configuration error: {problem}");
+    Console.Error.WriteLine("  (from appsettings.json next to curate or in the current folder, or a Curation__… environment variable)");
+    return 2;
+}
+catch (OperationCanceledException)
+{
+    return 130; // stopped with Ctrl+C, as a shell reports it
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"Unhandled exception: {e}");
+    return 1;
+}

@@ -27,6 +27,21 @@ public sealed class EmbeddingRuntimeOptions
     public string? CacheDirectory { get; set; }
 }
 
+/// <summary>Checks <see cref="EmbeddingRuntimeOptions"/> when the host starts, naming each wrong key.</summary>
+public sealed class EmbeddingRuntimeOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<EmbeddingRuntimeOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, EmbeddingRuntimeOptions o)
+    {
+        var failures = new List<string>();
+        if (!Enum.IsDefined(o.Provider))
+            failures.Add($"{EmbeddingRuntimeOptions.Section}:Provider must be one of {string.Join(", ", Enum.GetNames<ExecutionProviderPreference>())}.");
+        if (o.DeviceId < 0) failures.Add($"{EmbeddingRuntimeOptions.Section}:DeviceId must be ≥ 0.");
+        if (o.IntraOpThreads < 0) failures.Add($"{EmbeddingRuntimeOptions.Section}:IntraOpThreads must be ≥ 0 (0 = every core).");
+        if (o.MaxConcurrentInferences < 1) failures.Add($"{EmbeddingRuntimeOptions.Section}:MaxConcurrentInferences must be ≥ 1.");
+        return failures.Count > 0 ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(failures) : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
+    }
+}
+
 /// <summary>A loaded model: its tokenizer and its inference session.</summary>
 public sealed record LoadedModel(WordPieceTokenizer Tokenizer, OnnxEmbedder Embedder);
 

@@ -52,7 +52,9 @@ public static class ApiHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownTimeout * 0.75);
 
         configure?.Invoke(builder);
+        var validated = ConfigurationErrors.ValidatedOptions(builder.Services);
         var app = builder.Build();
+        ConfigurationErrors.ValidateNow(app.Services, validated);
         ApiResponsePolicy.Use(app);
         app.UseAuthentication();
         app.UseAuthorization();

@@ -53,7 +53,10 @@ public static class RunCommand
             overrides["Curation:Store:RootPath"] = dataRoot;
         }
 
-        using var host = CurationHost.CreateBuilder([], overrides, quiet: true).Build();
+        var builder = CurationHost.CreateBuilder([], overrides, quiet: true);
+        var validated = ConfigurationErrors.ValidatedOptions(builder.Services);
+        using var host = builder.Build();
+        ConfigurationErrors.ValidateNow(host.Services, validated);
         try
         {
             // With the configured limits (Curation:Limits) and the data store this run uses (its own folders are off limits).

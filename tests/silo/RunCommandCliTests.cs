@@ -59,4 +59,28 @@ public sealed class RunCommandCliTests : IDisposable
         Assert.Equal(1, manifest.Accounting.Stages.Sum(s => s.Dropped.GetValueOrDefault("exact_duplicate")));
         Assert.Contains("in = kept + dropped + quarantined: 3 = 2 + 1 + 0", refresh.Output, StringComparison.Ordinal); // one line, not wrapped
     }
+
+    [Theory]
+    [InlineData("run", "Curation__Execution__MaxTaskAttempts", "0", "Curation:Execution:MaxTaskAttempts must be ≥ 1.")]
+    [InlineData("run", "Curation__Execution__MaxTaskAttempts", "abc", "Curation:Execution:MaxTaskAttempts: 'abc' is not a whole number.")]
+    [InlineData("run", "Curation__Execution__RetryDelay", "5s", "Curation:Execution:RetryDelay: '5s' is not a time span (hh:mm:ss, e.g. 00:05:00).")]
+    [InlineData("run", "Curation__Embedding__Provider", "tpu", "Curation:Embedding:Provider: 'tpu' is not one of Auto, Cpu, Cuda.")]
+    [InlineData("run", "Curation__Embedding__MaxConcurrentInferences", "0", "Curation:Embedding:MaxConcurrentInferences must be ≥ 1.")]
+    [InlineData("silo", "Curation__Api__Keys__0__Role", "admin", "Curation:Api:Keys:0:Role 'admin' is not a role: use operator or viewer.")]
+    public async Task A_wrong_setting_is_one_sentence_naming_the_key_and_exit_code_2(string command, string variable, string value, string expected)
+    {
+        var job = new SmallJob(_temp.Combine("config-job"), "config", originals: 3, copies: 0, files: 1);
+        var specFile = Path.Combine(job.Folder, "job.json");
+        await File.WriteAllTextAsync(specFile, job.SpecJson());
+        var environment = new Dictionary<string, string> { [variable] = value, ["Curation__Api__Keys__0__Key"] = "k-0123456789abcdef0123" };
+        if (command == "silo") environment["Curation__Api__Urls"] = "http://127.0.0.1:0";
+        string[] args = command == "run" ? ["run", specFile, "--data", _temp.Combine("config-data")] : ["silo"];
+
+        var (code, output) = await CliTests.CurateAsync(job.Folder, environment, args);
+        Assert.True(code == 2, $"exit code {code}: {output}");
+        Assert.Contains($"curate: configuration error: {expected}", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);   // no stack trace
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hosting failed to start", output, StringComparison.Ordinal);
+    }
 }

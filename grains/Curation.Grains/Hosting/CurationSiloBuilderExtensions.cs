@@ -30,7 +30,8 @@ public static class CurationSiloBuilderExtensions
     {
         var services = silo.Services;
         silo.AddSiloRoles(roles ?? SiloRoles.Default);
-        services.AddOptions<EmbeddingRuntimeOptions>().Configure(embedding ?? (_ => { }));
+        services.AddOptions<EmbeddingRuntimeOptions>().Configure(embedding ?? (_ => { })).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<EmbeddingRuntimeOptions>, EmbeddingRuntimeOptionsValidator>();
         services.AddSingleton(sp => new EmbeddingRuntime(sp.GetRequiredService<IOptions<EmbeddingRuntimeOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => new StageServices(sp.GetRequiredService<EmbeddingRuntime>(), sp.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString()));
         services.AddSingleton<TaskRunner>();
