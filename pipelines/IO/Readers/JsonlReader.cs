@@ -213,6 +213,8 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
             return InputRecord.Quarantine(index, QuarantineReasons.MissingIdField, idType == JsonTokenType.None
                 ? $"line {ReaderText.Num(index + 1)}: no field '{fields.Id}' (fields: {ListFields(line)})"
                 : $"line {ReaderText.Num(index + 1)}: field '{fields.Id}' is {Article(idType)}, not a string or number");
+        if (id is { Length: 0 })
+            return InputRecord.Quarantine(index, QuarantineReasons.MissingIdField, $"line {ReaderText.Num(index + 1)}: field '{fields.Id}' is {ReaderText.EmptyId}");
         return InputRecord.Document(index, id, text!) with { Fields = kept };
     }
 

@@ -294,6 +294,8 @@ public sealed class ParquetInputReader : IInputReader
             }
             if (id is null)
                 return InputRecord.Quarantine(row, QuarantineReasons.MissingIdField, $"row {ReaderText.Num(row)}: id column '{idName}' is null");
+            if (id.Length == 0)
+                return InputRecord.Quarantine(row, QuarantineReasons.MissingIdField, $"row {ReaderText.Num(row)}: id column '{idName}' is {ReaderText.EmptyId}");
         }
         return InputRecord.Document(row, id, text);
     }

@@ -12,6 +12,12 @@ internal static class ReaderText
     private static readonly Encoding LenientUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
 
     /// <summary>A number with thousands separators, culture-independent: 52,428,800.</summary>
+    /// <summary>
+    /// Why an empty id is not one: <c>twin_id</c> "" means "no twin", lineage and the drop explorer look documents up by id,
+    /// and the smallest-id keep rule would always keep it.
+    /// </summary>
+    public const string EmptyId = "an empty string: every document needs a non-empty id (leave idField out to number them as source#position)";
+
     public static string Num(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>True when the bytes are only JSON whitespace (space, tab, CR, LF) or empty.</summary>

@@ -71,12 +71,13 @@ public class JsonlReaderTests
             "{\"id\":{\"a\":1},\"text\":\"object id\"}"u8.ToArray(),            // 10: object id
             "{\"id\":\"x\",\"text\":\"lone \\ud800 surrogate\"}"u8.ToArray(),   // 11: escaped lone surrogate
             (byte[])[.. "{\"id\":\"x\",\"text\":\""u8, .. Enumerable.Repeat((byte)'z', 300), .. "\"}"u8], // 12: too large
-            "{\"id\":\"last\",\"text\":\"still read\"}"u8.ToArray(),           // 13: document
+            "{\"id\":\"\",\"text\":\"empty id\"}"u8.ToArray(),                  // 13: empty id
+            "{\"id\":\"last\",\"text\":\"still read\"}"u8.ToArray(),           // 14: document
         };
         var content = lines.SelectMany(l => l.Append((byte)'\n')).ToArray();
         var records = await ReadAllAsync(JsonlReader.Plain, content, MakeSpec(idField: "id", maxRecordBytes: 200));
 
-        Assert.Equal(14, records.Count);
+        Assert.Equal(15, records.Count);
         AssertDocument(records[0], 0, "fine", "ok");
         AssertQuarantined(records[1], 1, QuarantineReasons.MalformedJson, "line 2:", "invalid start of a value", "at byte 18");
         AssertQuarantined(records[2], 2, QuarantineReasons.MalformedJson, "line 3:", "array, not an object");
@@ -90,7 +91,8 @@ public class JsonlReaderTests
         AssertQuarantined(records[10], 10, QuarantineReasons.MissingIdField, "line 11:", "'id' is an object");
         AssertQuarantined(records[11], 11, QuarantineReasons.InvalidUtf8, "line 12:", "'text' is not valid Unicode");
         AssertQuarantined(records[12], 12, QuarantineReasons.RecordTooLarge, "line 13: 320 bytes > limit 200");
-        AssertDocument(records[13], 13, "still read", "last");
+        AssertQuarantined(records[13], 13, QuarantineReasons.MissingIdField, "line 14:", "'id' is an empty string", "leave idField out");
+        AssertDocument(records[14], 14, "still read", "last");
     }
 
     /// <summary>A UTF-16 file (as Windows tools write it) is named as such on its first line, with the fix.</summary>

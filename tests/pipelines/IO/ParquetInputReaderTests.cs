@@ -34,15 +34,17 @@ public class ParquetInputReaderTests
         var other = new DataField<double>("score");
         var bytes = await WriteAsync([id, other, text],
             async g => { await g.WriteAsync(id, (string?[])["a", "b"]); await g.WriteAsync<double>(other, new double[] { 1, 2 }); await g.WriteAsync(text, (string?[])["alpha", "béta"]); },
-            async g => { await g.WriteAsync(id, (string?[])["c", null]); await g.WriteAsync<double>(other, new double[] { 3, 4 }); await g.WriteAsync(text, (string?[])[null, ""]); });
+            async g => { await g.WriteAsync(id, (string?[])["c", null]); await g.WriteAsync<double>(other, new double[] { 3, 4 }); await g.WriteAsync(text, (string?[])[null, ""]); },
+            async g => { await g.WriteAsync(id, (string?[])[""]); await g.WriteAsync<double>(other, new double[] { 5 }); await g.WriteAsync(text, (string?[])["empty id"]); });
 
         var records = await ReadAllAsync(Reader, bytes, MakeSpec(textField: "content", idField: "doc_id"), "t/part.parquet");
 
-        Assert.Equal(4, records.Count);
+        Assert.Equal(5, records.Count);
         AssertDocument(records[0], 0, "alpha", "a");
         AssertDocument(records[1], 1, "béta", "b");
         AssertQuarantined(records[2], 2, QuarantineReasons.MissingTextField, "row 2: text column 'content' is null");
         AssertQuarantined(records[3], 3, QuarantineReasons.MissingIdField, "row 3: id column 'doc_id' is null");
+        AssertQuarantined(records[4], 4, QuarantineReasons.MissingIdField, "row 4: id column 'doc_id' is an empty string");
     }
 
     [Fact]
