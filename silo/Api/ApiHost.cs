@@ -34,7 +34,11 @@ public static class ApiHost
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(ApiRoles.CanRead, p => p.RequireRole(ApiRoles.Viewer, ApiRoles.Operator))
             .AddPolicy(ApiRoles.CanOperate, p => p.RequireRole(ApiRoles.Operator));
-        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+            o.SerializerOptions.Encoder = ApiJson.Relaxed; // every script as UTF-8 (see ApiJson)
+        });
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Curation API";

@@ -1,5 +1,4 @@
 using Curation.Grains.Jobs;
-using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.NearDup;
 using Curation.Pipelines.Reports;
@@ -41,7 +40,7 @@ public static class DocumentsApi
         var spec = await jobs.SpecAsync(id, cancellationToken);
         return Results.Json(new DocumentFate(docId, first.Entry.Kept ? "kept" : "dropped", first.Entry.Stage, first.Entry.Reason, first.Entry.Detail,
             chain.Select((step, k) => Step(step) with { Similarity = Similarity(spec, step, k + 1 < chain.Count ? chain[k + 1] : null) }).ToArray()),
-            CurationJson.Options);
+            ApiJson.Options);
     }
 
     private static async Task<IResult> DropsAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken,
@@ -52,7 +51,7 @@ public static class DocumentsApi
         var (drops, next) = await DocumentLineage.DropsPageAsync(stores.Resolve(location!), location!, manifest!, NullIfBlank(stage), NullIfBlank(reason),
             Math.Clamp(limit, 1, 1000), NullIfBlank(after), cancellationToken);
         return Results.Json(new DropsPage(drops.Select(d => new DocumentStep(d.Id, d.Source, d.Position, "dropped", d.Stage, d.Reason, d.Detail, d.Twin, null, null, null))
-            .ToArray(), next), CurationJson.Options);
+            .ToArray(), next), ApiJson.Options);
     }
 
     private static async Task<IResult> CorpusReportAsync(string id, string name, string contentType, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs,

@@ -136,7 +136,7 @@ public static partial class JobsApi
     private static async Task<IResult> ManifestAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken)
     {
         var (manifest, problem) = await ReadManifestAsync(id, grains, stores, jobs, cancellationToken);
-        return problem ?? Results.Json(manifest, CurationJson.Options);
+        return problem ?? Results.Json(manifest, ApiJson.Options);
     }
 
     private static async Task<IResult> ReportAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, TimeProvider clock, CancellationToken cancellationToken)

@@ -1,5 +1,4 @@
 using Curation.Grains;
-using Curation.Pipelines;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
@@ -32,12 +31,12 @@ public static class WhatIfApi
         if (status.State != JobState.Completed) return Results.Conflict(new { error = $"job {id} is {status.State}: the what-if reads a completed job's stored measures" });
         var job = await JobContext.LoadAsync(id, stores, cancellationToken);
         if (string.IsNullOrWhiteSpace(stage))
-            return Results.Json(WhatIf.Options(job).Select(o => new WhatIfOption(o.Stage.Name, o.Stage.Folder, o.Fields)).ToArray(), CurationJson.Options);
+            return Results.Json(WhatIf.Options(job).Select(o => new WhatIfOption(o.Stage.Name, o.Stage.Folder, o.Fields)).ToArray(), ApiJson.Options);
         var found = WhatIf.FindStage(job, stage);
         if (found is null) return Results.NotFound(new { error = $"job {id} has no stage {stage}" });
         try
         {
-            return Results.Json(await WhatIf.ComputeAsync(job, found, string.IsNullOrWhiteSpace(field) ? null : field, threshold, cancellationToken), CurationJson.Options);
+            return Results.Json(await WhatIf.ComputeAsync(job, found, string.IsNullOrWhiteSpace(field) ? null : field, threshold, cancellationToken), ApiJson.Options);
         }
         catch (ArgumentException e)
         {

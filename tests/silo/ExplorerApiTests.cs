@@ -60,6 +60,10 @@ public sealed class ExplorerApiTests : IAsyncLifetime
         var hostile = (await viewer.GetFromJsonAsync<DocumentFate>($"/api/jobs/{jobId}/documents/d-hostile", TestApiHost.Json))!;
         Assert.Equal(PlantedChain.Hostile, Assert.Single(hostile.Chain).Text);
         Assert.Equal(HttpStatusCode.NotFound, (await viewer.GetAsync($"/api/jobs/{jobId}/documents/no-such-id")).StatusCode);
+        // Every script comes back as UTF-8 text that curl shows as it is (not "\u672C\u6587…"), in the same JSON string.
+        var raw = await viewer.GetStringAsync($"/api/jobs/{jobId}/documents/e-scripts");
+        Assert.Contains(PlantedChain.Scripts, raw, StringComparison.Ordinal);
+        Assert.Equal(PlantedChain.Scripts, JsonSerializer.Deserialize<DocumentFate>(raw, TestApiHost.Json)!.Chain.Single().Text);
 
         // The index lies with the output: its buckets hold every document once, kept and dropped.
         var store = _host.App.Services.GetRequiredService<IStoreResolver>();
@@ -98,6 +102,9 @@ public static class PlantedChain
 {
     public const string Hostile = "Hostile <img src=x onerror=alert(1)> and </script><script>alert(2)</script> stays text in every view of it.";
 
+    /// <summary>A document in several scripts, which the API answers as UTF-8 text, not as \u escapes.</summary>
+    public const string Scripts = "本文档提供了关于 Debian 发行版的常见问题。เอกสารนี้ตอบคำถามที่พบบ่อยเกี่ยวกับเดเบียน وثيقة الأسئلة الشائعة عن دبيان Überblick";
+
     public static string Words(int seed, int count)
     {
         var random = new Random(seed);
@@ -115,6 +122,7 @@ public static class PlantedChain
             JsonSerializer.Serialize(new { id = "b-near", text = b }),
             JsonSerializer.Serialize(new { id = "c-copy", text = b }),
             JsonSerializer.Serialize(new { id = "d-hostile", text = Hostile }),
+            JsonSerializer.Serialize(new { id = "e-scripts", text = Scripts }),
         };
         lines.AddRange(Enumerable.Range(0, 30).Select(i => JsonSerializer.Serialize(new { id = $"f-{i:D2}", text = Words(100 + i, 60) })));
         await File.WriteAllLinesAsync(Path.Combine(corpus, "part-0.jsonl"), lines.Take(17));
