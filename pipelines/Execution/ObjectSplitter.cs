@@ -46,6 +46,9 @@ public static class ObjectSplitter
             var input = spec.Inputs[obj.Input];
             var parts = InputReaders.For(input, obj.Key) switch
             {
+                // A JSON array cannot be entered in the middle either: read whole by one task, like a compressed stream.
+                JsonlReader { IsCompressed: false } when obj.Size > target && await IsJsonArrayAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, cancellationToken).ConfigureAwait(false)
+                    => StreamParts(obj.Size, target),
                 JsonlReader { IsCompressed: false } => ByteParts(obj.Size, target),
                 TextInputReader when input.TextDocuments == TextDocumentMode.Line => ByteParts(obj.Size, target),
                 JsonlReader { IsCompressed: true } => StreamParts(obj.Size, target),
@@ -57,6 +60,13 @@ public static class ObjectSplitter
             else result.AddRange(parts.Select(part => obj with { Part = part }));
         }
         return result;
+    }
+
+    /// <summary>Whether an uncompressed JSON object holds one array (<c>[{…}, …]</c>) rather than lines: its first bytes tell.</summary>
+    private static async Task<bool> IsJsonArrayAsync(IObjectStore store, string key, CancellationToken cancellationToken)
+    {
+        await using var content = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        return (await JsonArraySplitter.StartsWithArrayAsync(content, cancellationToken).ConfigureAwait(false)).IsArray;
     }
 
     /// <summary>⌈size / target⌉ byte ranges of (nearly) equal length.</summary>

@@ -7,7 +7,9 @@ namespace Curation.Pipelines.IO.Readers;
 /// <summary>
 /// Reads JSON Lines, plain, gzip-compressed (<see cref="StrictGzipStream"/>: truncation and corruption are detected,
 /// multi-member files are read whole) or zstd-compressed (ZstdSharp: every frame of a multi-frame file; a truncated
-/// frame or bad data is detected), streaming through one pooled buffer.
+/// frame or bad data is detected), streaming through one pooled buffer. An object that is one JSON array instead
+/// (<c>[{…}, {…}]</c>, a <c>.json</c> as <c>json.dump</c> writes it) is read element by element
+/// (<see cref="JsonArraySplitter"/>) under the same record rules, "element N" in place of "line N".
 /// </summary>
 /// <remarks>
 /// <para>
@@ -57,9 +59,23 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
             JsonlCompression.Zstd => new ZstdSharp.DecompressionStream(content, checkEndOfStream: true, leaveOpen: true),
             _ => content,
         };
-        using var lines = new LineSplitter(source, maxBytes, input.Part);
         try
         {
+            // A JSON array instead of lines (json.dump's .json files): its elements are the records. Never a byte part:
+            // the planner does not cut such an object into ranges.
+            var (isArray, prefix, peekFailure) = input.Part is { Unit: PartUnit.Bytes } ? (false, [], null) : await PeekAsync(source, cancellationToken).ConfigureAwait(false);
+            if (peekFailure is not null)
+            {
+                yield return InputRecord.Quarantine(0, QuarantineReasons.CorruptObject, CorruptDetail(input.Source, 0, peekFailure));
+                yield break;
+            }
+            var stream = prefix.Length == 0 ? source : new PrefixedStream(prefix, source);
+            if (isArray)
+            {
+                await foreach (var record in ReadArrayAsync(stream, input, fields, cancellationToken).ConfigureAwait(false)) yield return record;
+                yield break;
+            }
+            using var lines = new LineSplitter(stream, maxBytes, input.Part);
             while (true)
             {
                 bool more;
@@ -96,11 +112,63 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         }
     }
 
-    internal static string CorruptDetail(string source, long linesRead, Exception failure)
+    private static async Task<(bool IsArray, byte[] Prefix, Exception? Failure)> PeekAsync(Stream source, CancellationToken cancellationToken)
     {
-        var where = linesRead == 0 ? "before line 1" : $"after line {ReaderText.Num(linesRead)}";
+        try
+        {
+            var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(source, cancellationToken).ConfigureAwait(false);
+            return (isArray, prefix, null);
+        }
+        catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
+        {
+            return (false, [], e);
+        }
+    }
+
+    /// <summary>
+    /// The elements of a JSON array as records, by the rules of lines: position = the element's 0-based index, details say
+    /// "element N" (1-based); an element that is not an object is malformed_json, one over the limit record_too_large.
+    /// </summary>
+    private static async IAsyncEnumerable<InputRecord> ReadArrayAsync(Stream stream, InputObject input, FieldNames fields,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var maxBytes = input.Spec.MaxRecordBytes;
+        using var elements = new JsonArraySplitter(stream, maxBytes);
+        while (true)
+        {
+            bool more;
+            Exception? failure = null;
+            try
+            {
+                more = await elements.MoveNextAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
+            {
+                failure = e;
+                more = false;
+            }
+            if (failure is not null)
+            {
+                yield return InputRecord.Quarantine(elements.ElementsRead, QuarantineReasons.CorruptObject, CorruptDetail(input.Source, elements.ElementsRead, failure, "element"));
+                yield break;
+            }
+            if (!more) yield break;
+            if (elements.IsTooLong)
+            {
+                yield return InputRecord.Quarantine(elements.ElementIndex, QuarantineReasons.RecordTooLarge,
+                    $"element {ReaderText.Num(elements.ElementIndex + 1)}: {ReaderText.Num(elements.ElementBytes)} bytes > limit {ReaderText.Num(maxBytes)}");
+                continue;
+            }
+            if (ParseLine(elements.Element.Span, elements.ElementIndex, fields, "element") is { } record) yield return record;
+        }
+    }
+
+    internal static string CorruptDetail(string source, long linesRead, Exception failure, string unit = "line")
+    {
+        var where = linesRead == 0 ? $"before {unit} 1" : $"after {unit} {ReaderText.Num(linesRead)}";
         return failure switch
         {
+            FormatException f => $"{source}: {f.Message}", // a JSON array that breaks off (JsonArraySplitter)
             GzipFormatException { Truncated: true } g => $"{source}: truncated gzip stream {where} ({g.Message})",
             GzipFormatException g => $"{source}: corrupt gzip stream {where} ({g.Message})",
             EndOfStreamException z when z.Source == "ZstdSharp" => $"{source}: truncated zstd stream {where} ({z.Message})",
@@ -138,13 +206,13 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
     }
 
     /// <summary>One line to a document, a quarantined record, or nothing (blank line).</summary>
-    internal static InputRecord? ParseLine(ReadOnlySpan<byte> line, long index, FieldNames fields)
+    internal static InputRecord? ParseLine(ReadOnlySpan<byte> line, long index, FieldNames fields, string unit = "line")
     {
         if (ReaderText.IsBlank(line)) return null;
         var bad = ReaderText.FirstInvalidUtf8(line);
         if (bad >= 0)
             return InputRecord.Quarantine(index, QuarantineReasons.InvalidUtf8,
-                $"line {ReaderText.Num(index + 1)}: invalid UTF-8 at byte {ReaderText.Num(bad)} of the line (0x{line[bad]:X2}) near {ReaderText.Excerpt(line, bad)}" +
+                $"{unit} {ReaderText.Num(index + 1)}: invalid UTF-8 at byte {ReaderText.Num(bad)} of the {unit} (0x{line[bad]:X2}) near {ReaderText.Excerpt(line, bad)}" +
                 (index == 0 && (line.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || line.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
                     ? ": the object starts with a UTF-16 byte-order mark; JSON Lines are UTF-8 (convert it: iconv -f UTF-16 -t UTF-8)" : ""));
 
@@ -157,7 +225,7 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
             reader.Read();
             if (reader.TokenType != JsonTokenType.StartObject)
                 return InputRecord.Quarantine(index, QuarantineReasons.MalformedJson,
-                    $"line {ReaderText.Num(index + 1)}: a JSON {Describe(reader.TokenType)}, not an object: {ReaderText.Excerpt(line)}");
+                    $"{unit} {ReaderText.Num(index + 1)}: a JSON {Describe(reader.TokenType)}, not an object: {ReaderText.Excerpt(line)}");
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var isText = reader.ValueTextEquals(fields.TextUtf8);
@@ -193,28 +261,28 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         {
             var position = e.BytePositionInLine ?? 0;
             return InputRecord.Quarantine(index, QuarantineReasons.MalformedJson,
-                $"line {ReaderText.Num(index + 1)}: {ParserMessage(e)} at byte {ReaderText.Num(position)}: {ReaderText.Excerpt(line, position)}");
+                $"{unit} {ReaderText.Num(index + 1)}: {ParserMessage(e)} at byte {ReaderText.Num(position)}: {ReaderText.Excerpt(line, position)}");
         }
         catch (InvalidOperationException e)
         {
             // GetString on an escaped lone surrogate: the JSON is well-formed, the text is not valid Unicode.
             var field = textType == JsonTokenType.String && text is null ? fields.Text : fields.Id;
             return InputRecord.Quarantine(index, QuarantineReasons.InvalidUtf8,
-                $"line {ReaderText.Num(index + 1)}: field '{field}' is not valid Unicode ({e.Message})");
+                $"{unit} {ReaderText.Num(index + 1)}: field '{field}' is not valid Unicode ({e.Message})");
         }
 
         if (textType == JsonTokenType.None)
             return InputRecord.Quarantine(index, QuarantineReasons.MissingTextField,
-                $"line {ReaderText.Num(index + 1)}: no field '{fields.Text}' (fields: {ListFields(line)})");
+                $"{unit} {ReaderText.Num(index + 1)}: no field '{fields.Text}' (fields: {ListFields(line)})");
         if (textType != JsonTokenType.String)
             return InputRecord.Quarantine(index, QuarantineReasons.TextNotString,
-                $"line {ReaderText.Num(index + 1)}: field '{fields.Text}' is {Article(textType)}, not a string");
+                $"{unit} {ReaderText.Num(index + 1)}: field '{fields.Text}' is {Article(textType)}, not a string");
         if (fields.Id is not null && id is null)
             return InputRecord.Quarantine(index, QuarantineReasons.MissingIdField, idType == JsonTokenType.None
-                ? $"line {ReaderText.Num(index + 1)}: no field '{fields.Id}' (fields: {ListFields(line)})"
-                : $"line {ReaderText.Num(index + 1)}: field '{fields.Id}' is {Article(idType)}, not a string or number");
+                ? $"{unit} {ReaderText.Num(index + 1)}: no field '{fields.Id}' (fields: {ListFields(line)})"
+                : $"{unit} {ReaderText.Num(index + 1)}: field '{fields.Id}' is {Article(idType)}, not a string or number");
         if (id is { Length: 0 })
-            return InputRecord.Quarantine(index, QuarantineReasons.MissingIdField, $"line {ReaderText.Num(index + 1)}: field '{fields.Id}' is {ReaderText.EmptyId}");
+            return InputRecord.Quarantine(index, QuarantineReasons.MissingIdField, $"{unit} {ReaderText.Num(index + 1)}: field '{fields.Id}' is {ReaderText.EmptyId}");
         return InputRecord.Document(index, id, text!) with { Fields = kept };
     }
 

@@ -31,6 +31,10 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         await File.WriteAllBytesAsync(Path.Combine(input, "big.jsonl.zst"), BigObjectCorpus.Zstd(corpus.Jsonl(2_000_000)));
         await File.WriteAllBytesAsync(Path.Combine(input, "big.parquet"), await corpus.ParquetAsync(groups: 16, rowsPerGroup: 250));
         await File.WriteAllLinesAsync(Path.Combine(input, "lines.txt"), Enumerable.Range(0, 2000).Select(_ => corpus.Text()));
+        // A JSON array (json.dump's .json, indented): read whole by one task into parts, as a compressed stream is.
+        var objects = System.Text.Encoding.UTF8.GetString(corpus.Jsonl(2_000_000)).Split('\n')
+            .Where(line => line.StartsWith('{') && IsObject(line)).Select(line => "  " + line);
+        await File.WriteAllTextAsync(Path.Combine(input, "array.json"), "[\n" + string.Join(",\n", objects) + "\n]\n");
 
         JobSpec Spec(long target) => new()
         {
@@ -40,6 +44,7 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
                 new InputSpec { Path = Path.Combine(input, "big.jsonl*"), MaxRecordBytes = 1500 },
                 new InputSpec { Path = Path.Combine(input, "*.parquet") },
                 new InputSpec { Path = Path.Combine(input, "*.txt"), TextDocuments = TextDocumentMode.Line },
+                new InputSpec { Path = Path.Combine(input, "array.json"), MaxRecordBytes = 1500 },
             ],
             Sharding = new ShardingSpec { TargetShardBytes = target },
             Stages = [new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 20, MinWords = 3 }, new ExactDedupStageSpec { Partitions = 4 }],
@@ -63,6 +68,9 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         Assert.True(parts.GetValueOrDefault(PartUnit.Bytes) >= 4, "the plain JSONL and the text are cut into byte ranges");
         Assert.True(parts.GetValueOrDefault(PartUnit.Stream) >= 4, "the gzip and zstd streams are read into several parts each");
         Assert.True(parts.GetValueOrDefault(PartUnit.RowGroups) >= 2, "the Parquet file is cut between row groups");
+        Assert.True(small.Job.Plan.Shards.SelectMany(s => s.Objects).Count(o => o.Source == "array.json" && o.Part is { Unit: PartUnit.Stream }) >= 2,
+            "the JSON array is read into several parts, never cut into byte ranges");
+        Assert.Contains(small.Rows, r => r.Item3 == "array.json");
         Assert.Equal(1, large.Job.Plan.ShardCount);
         Assert.True(small.Output.Manifest.Shards.Count > 1);
 
@@ -86,6 +94,18 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(large.Output.Manifest.Schema, small.Output.Manifest.Schema);
         Assert.Contains(small.Output.Manifest.Schema, c => c.Name == "n" && c.Type == "int64?");
         Assert.Equal(await AllColumnsAsync("large", large.Output), await AllColumnsAsync("small", small.Output));
+    }
+
+    private static bool IsObject(string line)
+    {
+        try
+        {
+            return System.Text.Json.JsonDocument.Parse(line).RootElement.ValueKind == System.Text.Json.JsonValueKind.Object;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Every row of every curated shard with all its columns, ordered by id.</summary>
