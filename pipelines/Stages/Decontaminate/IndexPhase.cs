@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.IO;
+using Curation.Pipelines.IO.Readers;
 using Curation.Pipelines.Spec;
 
 namespace Curation.Pipelines.Stages;
@@ -72,9 +73,10 @@ public sealed partial class DecontaminateStage
     }
 
     /// <summary>
-    /// The items of one evaluation set: (id, text) per JSONL line; blank lines are skipped. A line that is not an object
-    /// with a string text fails the task, naming the benchmark, file and line: a silently skipped item would leave its
-    /// contamination in the corpus.
+    /// The items of one evaluation set: (id, text) per JSONL line, or per element when the file is one JSON array (as many
+    /// evaluation sets are shipped: <c>[{"question": …}, …]</c>); blank lines are skipped. A record that is not an object
+    /// with a string text fails the task, naming the benchmark, file and line (or element): a silently skipped item would
+    /// leave its contamination in the corpus. Without an id field an item's id is its 1-based line (element) number.
     /// </summary>
     private static async IAsyncEnumerable<(string Id, string Text)> ReadItemsAsync(JobContext job, EvaluationSetSpec set,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -83,28 +85,53 @@ public sealed partial class DecontaminateStage
         if (location.Prefix.Length == 0) throw new FileNotFoundException($"benchmark '{set.Name}': {set.Path} is not a file");
         var store = job.Stores.Resolve(location);
         await using var stream = await store.OpenReadAsync(location.Prefix, cancellationToken).ConfigureAwait(false);
-        using var reader = new StreamReader(stream);
+        var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(stream, cancellationToken).ConfigureAwait(false);
+        var content = new PrefixedStream(prefix, stream);
+        if (isArray)
+        {
+            using var elements = new JsonArraySplitter(content, int.MaxValue - 64);
+            while (true)
+            {
+                try
+                {
+                    if (!await elements.MoveNextAsync(cancellationToken).ConfigureAwait(false)) yield break;
+                }
+                catch (FormatException e)
+                {
+                    throw new InvalidDataException($"benchmark '{set.Name}' ({set.Path}): {e.Message}", e);
+                }
+                yield return Item(set, elements.Element.Span, "element", elements.ElementIndex + 1);
+            }
+        }
+        using var reader = new StreamReader(content);
         var number = 0;
         while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
             number++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            string? text = null, id = null;
-            try
-            {
-                using var document = JsonDocument.Parse(line);
-                var root = document.RootElement;
-                if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(set.TextField, out var value) && value.ValueKind == JsonValueKind.String)
-                    text = value.GetString();
-                if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(set.IdField, out var idValue))
-                    id = idValue.ValueKind == JsonValueKind.String ? idValue.GetString() : idValue.GetRawText();
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"benchmark '{set.Name}' ({set.Path}) line {number}: not valid JSON ({e.Message})", e);
-            }
-            if (text is null) throw new InvalidDataException($"benchmark '{set.Name}' ({set.Path}) line {number}: no string field '{set.TextField}'");
-            yield return (id ?? number.ToString(CultureInfo.InvariantCulture), text);
+            yield return Item(set, System.Text.Encoding.UTF8.GetBytes(line), "line", number);
         }
+    }
+
+    private static (string Id, string Text) Item(EvaluationSetSpec set, ReadOnlySpan<byte> json, string unit, long number)
+    {
+        string? text = null, id = null;
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            using var document = JsonDocument.ParseValue(ref reader);
+            if (reader.Read()) throw new JsonException("data after the value");
+            var root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(set.TextField, out var value) && value.ValueKind == JsonValueKind.String)
+                text = value.GetString();
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(set.IdField, out var idValue))
+                id = idValue.ValueKind == JsonValueKind.String ? idValue.GetString() : idValue.GetRawText();
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"benchmark '{set.Name}' ({set.Path}) {unit} {number}: not valid JSON ({e.Message})", e);
+        }
+        if (text is null) throw new InvalidDataException($"benchmark '{set.Name}' ({set.Path}) {unit} {number}: no string field '{set.TextField}'");
+        return (id ?? number.ToString(CultureInfo.InvariantCulture), text);
     }
 }

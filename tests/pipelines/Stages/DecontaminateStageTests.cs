@@ -21,7 +21,7 @@ public sealed class DecontaminateStageTests(ITestOutputHelper output) : IDisposa
         var corpus = SharedCorpus.Value;
         var input = _temp.Combine("corpus");
         if (!Directory.Exists(input)) corpus.WriteCorpus(input, files: 4);
-        var benchmarks = corpus.WriteBenchmarks(_temp.Combine("evals"));
+        var benchmarks = AsJsonArrays(corpus.WriteBenchmarks(_temp.Combine("evals")));
         return (new JobSpec
         {
             Name = "decontaminate",
@@ -37,6 +37,45 @@ public sealed class DecontaminateStageTests(ITestOutputHelper output) : IDisposa
             ],
             Output = new OutputSpec { Path = "curated/decon" },
         }, corpus);
+    }
+
+    /// <summary>Every other evaluation set as one indented JSON array (<c>.json</c>), as many are shipped: the items are the same.</summary>
+    private static Dictionary<string, string> AsJsonArrays(IReadOnlyDictionary<string, string> benchmarks)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var i = 0;
+        foreach (var (name, path) in benchmarks.OrderBy(b => b.Key, StringComparer.Ordinal))
+        {
+            if (i++ % 2 == 1)
+            {
+                var items = File.ReadLines(path).Where(l => l.Trim().Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
+                var array = Path.ChangeExtension(path, ".json");
+                File.WriteAllText(array, JsonSerializer.Serialize(items, new JsonSerializerOptions { WriteIndented = true }));
+                result[name] = array;
+            }
+            else result[name] = path;
+        }
+        Assert.Contains(result.Values, p => p.EndsWith(".json", StringComparison.Ordinal));
+        return result;
+    }
+
+    [Fact]
+    public async Task An_evaluation_set_item_that_is_not_an_object_with_text_fails_the_job_naming_the_element()
+    {
+        var input = _temp.Combine("small");
+        Directory.CreateDirectory(input);
+        File.WriteAllText(Path.Combine(input, "a.jsonl"), "{\"id\":\"d\",\"text\":\"some corpus text that is long enough to index\"}\n");
+        var eval = _temp.Combine("eval.json");
+        File.WriteAllText(eval, "[\n  {\"text\": \"an item with words enough for one thirteen word ngram to be there for sure\"},\n  {\"question\": \"no text\"}\n]");
+        var spec = new JobSpec
+        {
+            Name = "decon-bad", Inputs = [new InputSpec { Path = Path.Combine(input, "*.jsonl"), IdField = "id" }],
+            Stages = [new DecontaminateStageSpec { Benchmarks = [new EvaluationSetSpec { Name = "qa", Path = eval }], Partitions = 1 }],
+            Output = new OutputSpec { Path = "curated/bad" },
+        };
+        using var services = StageServices.CreateDefault();
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => InProcessJob.RunAsync(spec, Stores("bad"), services));
+        Assert.Contains($"benchmark 'qa' ({eval}) element 2: no string field 'text'", error.ToString(), StringComparison.Ordinal);
     }
 
     private IStoreResolver Stores(string name) =>
