@@ -14,8 +14,13 @@ namespace Curation.Pipelines.IO.Readers;
 /// tells. A stream that ends inside the array throws <see cref="FormatException"/>, as does anything but whitespace after
 /// the closing bracket. Whether an element is a valid JSON object is for the caller (the JSON Lines record rules).
 /// </remarks>
-internal sealed class JsonArraySplitter : IDisposable
+internal sealed class JsonArraySplitter : IRecordSplitter
 {
+    long IRecordSplitter.Index => ElementIndex;
+    long IRecordSplitter.Read => ElementsRead;
+    ReadOnlyMemory<byte> IRecordSplitter.Current => Element;
+    long IRecordSplitter.Bytes => ElementBytes;
+
     private const int InitialBufferBytes = 64 * 1024;
 
     private readonly Stream _stream;

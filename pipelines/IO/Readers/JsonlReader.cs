@@ -61,8 +61,8 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         };
         try
         {
-            // A JSON array instead of lines (json.dump's .json files): its elements are the records. Never a byte part:
-            // the planner does not cut such an object into ranges.
+            // A JSON array instead of lines (json.dump's .json files): its elements are the records, by the same rules
+            // ("element N" for "line N"). Never a byte part: the planner does not cut such an object into ranges.
             var (isArray, prefix, peekFailure) = input.Part is { Unit: PartUnit.Bytes } ? (false, [], null) : await PeekAsync(source, cancellationToken).ConfigureAwait(false);
             if (peekFailure is not null)
             {
@@ -70,19 +70,15 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
                 yield break;
             }
             var stream = prefix.Length == 0 ? source : new PrefixedStream(prefix, source);
-            if (isArray)
-            {
-                await foreach (var record in ReadArrayAsync(stream, input, fields, cancellationToken).ConfigureAwait(false)) yield return record;
-                yield break;
-            }
-            using var lines = new LineSplitter(stream, maxBytes, input.Part);
+            var unit = isArray ? "element" : "line";
+            using IRecordSplitter records = isArray ? new JsonArraySplitter(stream, maxBytes) : new LineSplitter(stream, maxBytes, input.Part);
             while (true)
             {
                 bool more;
                 Exception? failure = null;
                 try
                 {
-                    more = await lines.MoveNextAsync(cancellationToken).ConfigureAwait(false);
+                    more = await records.MoveNextAsync(cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
                 {
@@ -91,18 +87,18 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
                 }
                 if (failure is not null)
                 {
-                    yield return InputRecord.Quarantine(lines.LinesRead, QuarantineReasons.CorruptObject, CorruptDetail(input.Source, lines.LinesRead, failure));
+                    yield return InputRecord.Quarantine(records.Read, QuarantineReasons.CorruptObject, CorruptDetail(input.Source, records.Read, failure, unit));
                     yield break;
                 }
                 if (!more) yield break;
 
-                if (lines.IsTooLong)
+                if (records.IsTooLong)
                 {
-                    yield return InputRecord.Quarantine(lines.LineIndex, QuarantineReasons.RecordTooLarge,
-                        $"line {ReaderText.Num(lines.LineIndex + 1)}: {ReaderText.Num(lines.LineBytes)} bytes > limit {ReaderText.Num(maxBytes)}");
+                    yield return InputRecord.Quarantine(records.Index, QuarantineReasons.RecordTooLarge,
+                        $"{unit} {ReaderText.Num(records.Index + 1)}: {ReaderText.Num(records.Bytes)} bytes > limit {ReaderText.Num(maxBytes)}");
                     continue;
                 }
-                var record = ParseLine(lines.Line.Span, lines.LineIndex, fields);
+                var record = ParseLine(records.Current.Span, records.Index, fields, unit);
                 if (record is { } r) yield return r;
             }
         }
@@ -122,44 +118,6 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
         {
             return (false, [], e);
-        }
-    }
-
-    /// <summary>
-    /// The elements of a JSON array as records, by the rules of lines: position = the element's 0-based index, details say
-    /// "element N" (1-based); an element that is not an object is malformed_json, one over the limit record_too_large.
-    /// </summary>
-    private static async IAsyncEnumerable<InputRecord> ReadArrayAsync(Stream stream, InputObject input, FieldNames fields,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var maxBytes = input.Spec.MaxRecordBytes;
-        using var elements = new JsonArraySplitter(stream, maxBytes);
-        while (true)
-        {
-            bool more;
-            Exception? failure = null;
-            try
-            {
-                more = await elements.MoveNextAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
-            {
-                failure = e;
-                more = false;
-            }
-            if (failure is not null)
-            {
-                yield return InputRecord.Quarantine(elements.ElementsRead, QuarantineReasons.CorruptObject, CorruptDetail(input.Source, elements.ElementsRead, failure, "element"));
-                yield break;
-            }
-            if (!more) yield break;
-            if (elements.IsTooLong)
-            {
-                yield return InputRecord.Quarantine(elements.ElementIndex, QuarantineReasons.RecordTooLarge,
-                    $"element {ReaderText.Num(elements.ElementIndex + 1)}: {ReaderText.Num(elements.ElementBytes)} bytes > limit {ReaderText.Num(maxBytes)}");
-                continue;
-            }
-            if (ParseLine(elements.Element.Span, elements.ElementIndex, fields, "element") is { } record) yield return record;
         }
     }
 

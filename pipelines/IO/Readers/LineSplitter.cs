@@ -18,8 +18,13 @@ namespace Curation.Pipelines.IO.Readers;
 /// far a line that starts inside runs past End.
 /// </para>
 /// </remarks>
-internal sealed class LineSplitter : IDisposable
+internal sealed class LineSplitter : IRecordSplitter
 {
+    long IRecordSplitter.Index => LineIndex;
+    long IRecordSplitter.Read => LinesRead;
+    ReadOnlyMemory<byte> IRecordSplitter.Current => Line;
+    long IRecordSplitter.Bytes => LineBytes;
+
     private const int InitialBufferBytes = 64 * 1024;
     private const int PooledLimitBytes = 1024 * 1024;
 
