@@ -38,7 +38,9 @@ public sealed class EmbeddingRuntimeOptionsValidator : Microsoft.Extensions.Opti
         if (o.DeviceId < 0) failures.Add($"{EmbeddingRuntimeOptions.Section}:DeviceId must be ≥ 0.");
         if (o.IntraOpThreads < 0) failures.Add($"{EmbeddingRuntimeOptions.Section}:IntraOpThreads must be ≥ 0 (0 = every core).");
         if (o.MaxConcurrentInferences < 1) failures.Add($"{EmbeddingRuntimeOptions.Section}:MaxConcurrentInferences must be ≥ 1.");
-        return failures.Count > 0 ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(failures) : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
+        return failures.Count > 0
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(failures)
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
     }
 }
 

@@ -48,7 +48,8 @@ public static class JobPlanner
                     : "")));
         }
         if (outputFile is not null)
-            errors.Add(new SpecError("output.path", $"names an existing file ({outputFile}), not a folder: a job's output is a folder of shards, drops and a manifest"));
+            errors.Add(new SpecError("output.path",
+                $"names an existing file ({outputFile}), not a folder: a job's output is a folder of shards, drops and a manifest"));
         if (errors.Count > 0) throw new JobSpecException(errors);
 
         RefreshPlan? refresh = null;
@@ -81,9 +82,10 @@ public static class JobPlanner
     /// starts with. A lone input is listed under its own prefix, as before.
     /// </summary>
     /// <remarks>
-    /// Objects under the job's own output (<paramref name="ownOutput"/>: its store's location and key prefix), when that is
-    /// a folder inside the listed one, are left out and counted: with inputs such as <c>corpus/**/*.jsonl*</c> and output <c>corpus/curated</c>, a second run would
-    /// otherwise read the first one's curated shards, and its id index, as new input.
+    /// Objects under the job's own output (<paramref name="ownOutput"/>: its store's location and key prefix), when that
+    /// is a folder inside the listed one, are left out and counted: with inputs such as <c>corpus/**/*.jsonl*</c> and
+    /// output <c>corpus/curated</c>, a second run would otherwise read the first one's curated shards, and its id index,
+    /// as new input.
     /// </remarks>
     private static async Task<(IReadOnlyList<ObjectInfo>[] Listings, int OwnOutput)> ListOnceAsync(StoreLocation[] locations, IStoreResolver stores,
         string? ownOutput, CancellationToken cancellationToken)
@@ -156,7 +158,15 @@ public static class JobPlanner
             return null;
         }
         var key = location.Prefix.TrimEnd('/');
-        return key.Length > 0 && await store.GetInfoAsync(key, cancellationToken).ConfigureAwait(false) is not null ? $"{store.Location}/{key}" : null;
+        if (key.Length == 0) return null;
+        try
+        {
+            return await store.GetInfoAsync(key, cancellationToken).ConfigureAwait(false) is not null ? $"{store.Location}/{key}" : null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return null; // an advisory check: what is wrong with the output path, the output's own writes report
+        }
     }
 
     private static bool IsUnder(string name, string root) =>

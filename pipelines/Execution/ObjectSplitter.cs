@@ -47,7 +47,8 @@ public static class ObjectSplitter
             var parts = InputReaders.For(input, obj.Key) switch
             {
                 // A JSON array cannot be entered in the middle either: read whole by one task, like a compressed stream.
-                JsonlReader { IsCompressed: false } when obj.Size > target && await IsJsonArrayAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, cancellationToken).ConfigureAwait(false)
+                JsonlReader { IsCompressed: false } when obj.Size > target
+                    && await IsJsonArrayAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, cancellationToken).ConfigureAwait(false)
                     => StreamParts(obj.Size, target),
                 JsonlReader { IsCompressed: false } => ByteParts(obj.Size, target),
                 TextInputReader when input.TextDocuments == TextDocumentMode.Line => ByteParts(obj.Size, target),

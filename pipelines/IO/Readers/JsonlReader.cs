@@ -63,7 +63,9 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         {
             // A JSON array instead of lines (json.dump's .json files): its elements are the records, by the same rules
             // ("element N" for "line N"). Never a byte part: the planner does not cut such an object into ranges.
-            var (isArray, prefix, peekFailure) = input.Part is { Unit: PartUnit.Bytes } ? (false, [], null) : await PeekAsync(source, cancellationToken).ConfigureAwait(false);
+            var (isArray, prefix, peekFailure) = input.Part is { Unit: PartUnit.Bytes }
+                ? (false, [], null)
+                : await PeekAsync(source, cancellationToken).ConfigureAwait(false);
             if (peekFailure is not null)
             {
                 yield return InputRecord.Quarantine(0, QuarantineReasons.CorruptObject, CorruptDetail(input.Source, 0, peekFailure));
