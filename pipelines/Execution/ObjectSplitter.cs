@@ -66,8 +66,15 @@ public static class ObjectSplitter
     /// <summary>Whether an uncompressed JSON object holds one array (<c>[{…}, …]</c>) rather than lines: its first bytes tell.</summary>
     private static async Task<bool> IsJsonArrayAsync(IObjectStore store, string key, CancellationToken cancellationToken)
     {
-        await using var content = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
-        return (await JsonArraySplitter.StartsWithArrayAsync(content, cancellationToken).ConfigureAwait(false)).IsArray;
+        try
+        {
+            await using var content = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+            return (await JsonArraySplitter.StartsWithArrayAsync(content, cancellationToken).ConfigureAwait(false)).IsArray;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return false; // unreadable now: its read task quarantines it, naming the object, as for any other
+        }
     }
 
     /// <summary>⌈size / target⌉ byte ranges of (nearly) equal length.</summary>
