@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using Curation.Pipelines.Execution;
+using Curation.Pipelines.IO;
+using Curation.Pipelines.IO.Readers;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
@@ -75,10 +77,11 @@ internal static class TrainPhase
         var path = spec.Training!;
         var skipped = new List<string>();
         long skippedCount = 0, lines = 0;
+        var unit = "line"; // "element" when the file is one JSON array
         void Skip(long line, string why)
         {
             skippedCount++;
-            if (skipped.Count < SkippedSampleCount) skipped.Add($"line {line}: {why}");
+            if (skipped.Count < SkippedSampleCount) skipped.Add($"{unit} {line}: {why}");
         }
 
         var examples = new List<Example>();
@@ -87,16 +90,29 @@ internal static class TrainPhase
         try { input = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false); }
         catch (ObjectNotFoundException e) { throw new InvalidOperationException($"{stage}: the training file {path} does not exist.", e); }
         await using (input)
-        using (var reader = new StreamReader(input, Encoding.UTF8))
         {
-            while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+            // JSON Lines, or one JSON array of examples (as labelled sets are often shipped): each element is a line.
+            var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(input, cancellationToken).ConfigureAwait(false);
+            var content = new PrefixedStream(prefix, input);
+            using var reader = new StreamReader(content, Encoding.UTF8);
+            using var elements = isArray ? new JsonArraySplitter(content, int.MaxValue - 64) : null;
+            if (isArray) unit = "element";
+            while (true)
             {
+                string? line;
+                if (elements is null) line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                else
+                {
+                    try { line = await elements.MoveNextAsync(cancellationToken).ConfigureAwait(false) ? Encoding.UTF8.GetString(elements.Element.Span) : null; }
+                    catch (FormatException e) { throw new InvalidOperationException($"{stage}: {path}: {e.Message}", e); }
+                }
+                if (line is null) break;
                 lines++;
                 if (string.IsNullOrWhiteSpace(line)) continue;
                 var (example, problem) = Parse(line, lines, spec.PositiveLabel);
                 if (example is null) { Skip(lines, problem!); continue; }
                 if (examples.Count == spec.MaxExamples)
-                    throw new InvalidOperationException($"{stage}: {path} holds more than maxExamples = {spec.MaxExamples:N0} labelled examples (line {lines}).");
+                    throw new InvalidOperationException($"{stage}: {path} holds more than maxExamples = {spec.MaxExamples:N0} labelled examples ({unit} {lines}).");
                 examples.Add(example);
             }
         }

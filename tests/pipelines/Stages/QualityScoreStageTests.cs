@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
@@ -82,6 +83,22 @@ public sealed class QualityScoreStageTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(run.Scores.Where(s => s.Key.StartsWith("c-good-", StringComparison.Ordinal)).Average(s => (double)s.Value.Score), good.MeanScore, 9);
         Assert.True(good.MeanScore > 0.8 && bad.MeanScore < 0.2, $"means: good {good.MeanScore}, bad {bad.MeanScore}");
         Assert.Equal(output.KeptIds.Count, good.Kept + bad.Kept);
+    }
+
+    [Fact]
+    public async Task A_labelled_set_shipped_as_one_JSON_array_trains_the_same_and_names_bad_elements()
+    {
+        var (training, corpus) = Write();
+        var lines = File.ReadAllLines(training).Select(l => JsonDocument.Parse(l).RootElement.Clone())
+            .Append(JsonDocument.Parse("{\"text\": \"no label here\"}").RootElement.Clone()).ToArray();
+        var array = Path.ChangeExtension(training, ".json");
+        File.WriteAllText(array, JsonSerializer.Serialize(lines, new JsonSerializerOptions { WriteIndented = true }));
+
+        var fromLines = await RunAsync(Spec(corpus, new QualityScoreStageSpec { Training = training, MinScore = 0.5 }), "lines");
+        var fromArray = await RunAsync(Spec(corpus, new QualityScoreStageSpec { Training = array, MinScore = 0.5 }), "array");
+        Assert.Equal(lines.Length, fromArray.Report.Classifier!.Lines);
+        Assert.Equal([$"element {lines.Length}: no label"], fromArray.Report.Classifier!.SkippedSamples);
+        Assert.Equal(fromLines.Scores.OrderBy(s => s.Key, StringComparer.Ordinal), fromArray.Scores.OrderBy(s => s.Key, StringComparer.Ordinal));
     }
 
     [Fact]
