@@ -19,9 +19,8 @@ public static class JobPlanner
         var errors = new List<SpecError>();
         var sources = new Dictionary<string, int>(StringComparer.Ordinal);
         var locations = spec.Inputs.Select(input => StoreLocation.Parse(input.Path)).ToArray();
-        var outputFile = await OutputObjectAsync(spec, stores, cancellationToken).ConfigureAwait(false);
-        var (listings, ownOutput) = await ListOnceAsync(locations, stores, outputFile is null ? OwnOutput(spec, stores) : null, cancellationToken)
-            .ConfigureAwait(false);
+        var (outputRoot, outputFile) = await OutputRootAsync(spec, stores, cancellationToken).ConfigureAwait(false);
+        var (listings, ownOutput) = await ListOnceAsync(locations, stores, outputFile is null ? outputRoot : null, cancellationToken).ConfigureAwait(false);
         for (var i = 0; i < spec.Inputs.Count; i++)
         {
             var input = spec.Inputs[i];
@@ -126,25 +125,11 @@ public static class JobPlanner
 
     /// <summary>
     /// The job's output root as one string comparable with a listed object's <c>{store location}/{key}</c> (the same store
-    /// is the same location whichever input or output path named it), or null when it cannot be resolved here (then the
-    /// output step reports it).
+    /// is the same location whichever input or output path named it), and that same name when the root is an existing
+    /// object (a file, not a folder). Both null when the root cannot be resolved here: the output step reports it. The
+    /// file check is advisory: a store error there is left to the output's own writes.
     /// </summary>
-    private static string? OwnOutput(JobSpec spec, IStoreResolver stores)
-    {
-        try
-        {
-            var location = StoreLocation.Parse(spec.OutputRoot());
-            var prefix = location.Prefix.TrimEnd('/');
-            return prefix.Length == 0 ? stores.Resolve(location).Location : $"{stores.Resolve(location).Location}/{prefix}";
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>The object the output root names when it is one (a file, not a folder), else null.</summary>
-    private static async Task<string?> OutputObjectAsync(JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken)
+    private static async Task<(string? Root, string? File)> OutputRootAsync(JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken)
     {
         StoreLocation location;
         IObjectStore store;
@@ -155,17 +140,18 @@ public static class JobPlanner
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
-            return null;
+            return (null, null);
         }
         var key = location.Prefix.TrimEnd('/');
-        if (key.Length == 0) return null;
+        if (key.Length == 0) return (store.Location, null);
+        var root = $"{store.Location}/{key}";
         try
         {
-            return await store.GetInfoAsync(key, cancellationToken).ConfigureAwait(false) is not null ? $"{store.Location}/{key}" : null;
+            return (root, await store.GetInfoAsync(key, cancellationToken).ConfigureAwait(false) is not null ? root : null);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return null; // an advisory check: what is wrong with the output path, the output's own writes report
+            return (root, null);
         }
     }
 

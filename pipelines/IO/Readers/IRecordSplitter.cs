@@ -24,3 +24,22 @@ internal interface IRecordSplitter : IDisposable
     /// <summary>Bytes of the current record.</summary>
     long Bytes { get; }
 }
+
+/// <summary>Opens the right <see cref="IRecordSplitter"/> for a JSON object: one place decides lines or array elements.</summary>
+internal static class RecordSplitters
+{
+    /// <summary>
+    /// Looks at the first bytes of <paramref name="stream"/> (handed back through a <see cref="PrefixedStream"/>) and
+    /// splits it into the elements of its one JSON array, or else into lines; <c>Unit</c> ("element" or "line") is how
+    /// details name a record. A byte part (<see cref="PartUnit.Bytes"/>) is always lines: the planner never cuts an array
+    /// into ranges. A failure to read the first bytes throws.
+    /// </summary>
+    public static async Task<(IRecordSplitter Splitter, string Unit)> OpenAsync(Stream stream, int maxRecordBytes, ObjectPart? part,
+        CancellationToken cancellationToken)
+    {
+        if (part is { Unit: PartUnit.Bytes }) return (new LineSplitter(stream, maxRecordBytes, part), "line");
+        var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(stream, cancellationToken).ConfigureAwait(false);
+        var rest = prefix.Length == 0 ? stream : new PrefixedStream(prefix, stream);
+        return isArray ? (new JsonArraySplitter(rest, maxRecordBytes), "element") : (new LineSplitter(rest, maxRecordBytes, part), "line");
+    }
+}

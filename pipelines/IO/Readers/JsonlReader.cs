@@ -62,18 +62,15 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         try
         {
             // A JSON array instead of lines (json.dump's .json files): its elements are the records, by the same rules
-            // ("element N" for "line N"). Never a byte part: the planner does not cut such an object into ranges.
-            var (isArray, prefix, peekFailure) = input.Part is { Unit: PartUnit.Bytes }
-                ? (false, [], null)
-                : await PeekAsync(source, cancellationToken).ConfigureAwait(false);
+            // ("element N" for "line N").
+            var (opened, peekFailure) = await OpenAsync(source, maxBytes, input.Part, cancellationToken).ConfigureAwait(false);
             if (peekFailure is not null)
             {
                 yield return InputRecord.Quarantine(0, QuarantineReasons.CorruptObject, CorruptDetail(input.Source, 0, peekFailure));
                 yield break;
             }
-            var stream = prefix.Length == 0 ? source : new PrefixedStream(prefix, source);
-            var unit = isArray ? "element" : "line";
-            using IRecordSplitter records = isArray ? new JsonArraySplitter(stream, maxBytes) : new LineSplitter(stream, maxBytes, input.Part);
+            var (splitter, unit) = opened!.Value;
+            using var records = splitter;
             while (true)
             {
                 bool more;
@@ -110,16 +107,17 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         }
     }
 
-    private static async Task<(bool IsArray, byte[] Prefix, Exception? Failure)> PeekAsync(Stream source, CancellationToken cancellationToken)
+    /// <summary>The record splitter for the object (<see cref="RecordSplitters.OpenAsync"/>), or why its first bytes could not be read.</summary>
+    private static async Task<((IRecordSplitter Splitter, string Unit)? Opened, Exception? Failure)> OpenAsync(Stream source, int maxBytes,
+        ObjectPart? part, CancellationToken cancellationToken)
     {
         try
         {
-            var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(source, cancellationToken).ConfigureAwait(false);
-            return (isArray, prefix, null);
+            return (await RecordSplitters.OpenAsync(source, maxBytes, part, cancellationToken).ConfigureAwait(false), null);
         }
         catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
         {
-            return (false, [], e);
+            return (null, e);
         }
     }
 

@@ -85,31 +85,19 @@ public sealed partial class DecontaminateStage
         if (location.Prefix.Length == 0) throw new FileNotFoundException($"benchmark '{set.Name}': {set.Path} is not a file");
         var store = job.Stores.Resolve(location);
         await using var stream = await store.OpenReadAsync(location.Prefix, cancellationToken).ConfigureAwait(false);
-        var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(stream, cancellationToken).ConfigureAwait(false);
-        var content = new PrefixedStream(prefix, stream);
-        if (isArray)
+        var (splitter, unit) = await RecordSplitters.OpenAsync(stream, int.MaxValue - 64, null, cancellationToken).ConfigureAwait(false);
+        using var records = splitter;
+        while (true)
         {
-            using var elements = new JsonArraySplitter(content, int.MaxValue - 64);
-            while (true)
+            try
             {
-                try
-                {
-                    if (!await elements.MoveNextAsync(cancellationToken).ConfigureAwait(false)) yield break;
-                }
-                catch (FormatException e)
-                {
-                    throw new InvalidDataException($"benchmark '{set.Name}' ({set.Path}): {e.Message}", e);
-                }
-                yield return Item(set, elements.Element.Span, "element", elements.ElementIndex + 1);
+                if (!await records.MoveNextAsync(cancellationToken).ConfigureAwait(false)) yield break;
             }
-        }
-        using var reader = new StreamReader(content);
-        var number = 0;
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
-        {
-            number++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            yield return Item(set, System.Text.Encoding.UTF8.GetBytes(line), "line", number);
+            catch (FormatException e)
+            {
+                throw new InvalidDataException($"benchmark '{set.Name}' ({set.Path}): {e.Message}", e);
+            }
+            if (!ReaderText.IsBlank(records.Current.Span)) yield return Item(set, records.Current.Span, unit, records.Index + 1);
         }
     }
 

@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.IO;
 using Curation.Pipelines.IO.Readers;
 using Curation.Pipelines.Semantic;
 using Curation.Pipelines.Spec;
@@ -92,21 +91,20 @@ internal static class TrainPhase
         await using (input)
         {
             // JSON Lines, or one JSON array of examples (as labelled sets are often shipped): each element is a line.
-            var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(input, cancellationToken).ConfigureAwait(false);
-            var content = new PrefixedStream(prefix, input);
-            using var reader = new StreamReader(content, Encoding.UTF8);
-            using var elements = isArray ? new JsonArraySplitter(content, int.MaxValue - 64) : null;
-            if (isArray) unit = "element";
+            var (splitter, recordUnit) = await RecordSplitters.OpenAsync(input, int.MaxValue - 64, null, cancellationToken).ConfigureAwait(false);
+            using var records = splitter;
+            unit = recordUnit;
             while (true)
             {
-                string? line;
-                if (elements is null) line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-                else
+                try
                 {
-                    try { line = await elements.MoveNextAsync(cancellationToken).ConfigureAwait(false) ? Encoding.UTF8.GetString(elements.Element.Span) : null; }
-                    catch (FormatException e) { throw new InvalidOperationException($"{stage}: {path}: {e.Message}", e); }
+                    if (!await records.MoveNextAsync(cancellationToken).ConfigureAwait(false)) break;
                 }
-                if (line is null) break;
+                catch (FormatException e)
+                {
+                    throw new InvalidOperationException($"{stage}: {path}: {e.Message}", e);
+                }
+                var line = Encoding.UTF8.GetString(records.Current.Span);
                 lines++;
                 if (string.IsNullOrWhiteSpace(line)) continue;
                 var (example, problem) = Parse(line, lines, spec.PositiveLabel);
