@@ -91,9 +91,13 @@ public static class DocumentLineage
     public static async Task<(IReadOnlyList<IdIndexEntry> Drops, string? Next)> DropsPageAsync(IObjectStore output, StoreLocation location, Manifest manifest,
         string? stage, string? reason, int limit, string? after, CancellationToken cancellationToken = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         var (startFile, startRow) = (0, 0L);
-        if (after is { } cursor && cursor.Split(':') is [var f, var r] && int.TryParse(f, out var file) && long.TryParse(r, out var last))
+        if (after is not null)
+        {
+            if (!TryParseCursor(after, manifest.Drops.Count, out var file, out var last)) throw new ArgumentException(CursorError(after), nameof(after));
             (startFile, startRow) = (file, last + 1);
+        }
         var page = new List<IdIndexEntry>();
         for (var fileIndex = startFile; fileIndex < manifest.Drops.Count; fileIndex++)
         {
@@ -111,5 +115,19 @@ public static class DocumentLineage
                 }
         }
         return (page, null);
+    }
+
+    /// <summary>Why a cursor is refused, in the API's words.</summary>
+    public static string CursorError(string cursor) =>
+        $"after: '{cursor}' is not a cursor of this output's drops (pass the 'next' of the previous page, or leave it out to start)";
+
+    /// <summary>A cursor of <see cref="DropsPageAsync"/>: <c>file:row</c>, both whole numbers ≥ 0, the file one of the output's drops files.</summary>
+    public static bool TryParseCursor(string cursor, int dropFiles, out int file, out long row)
+    {
+        (file, row) = (0, 0);
+        return cursor.Split(':') is [var f, var r]
+            && int.TryParse(f, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out file)
+            && long.TryParse(r, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out row)
+            && file < dropFiles;
     }
 }

@@ -39,6 +39,8 @@ public static class ApiHost
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
             o.SerializerOptions.Encoder = ApiJson.Relaxed; // every script as UTF-8 (see ApiJson)
         });
+        // A query value that cannot be read (limit=abc) is thrown, so ApiResponsePolicy answers it with a sentence, not an empty 400.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Curation API";

@@ -13,6 +13,9 @@ namespace Curation.Silo.Api;
 /// </summary>
 public static class DocumentsApi
 {
+    /// <summary>The most drops one page returns (a larger <c>limit</c> returns this many).</summary>
+    public const int MaxDropsPage = 1000;
+
     public static void Map(WebApplication app)
     {
         var api = app.MapGroup("/api").RequireAuthorization(ApiRoles.CanRead).WithTags("explorer");
@@ -46,10 +49,14 @@ public static class DocumentsApi
     private static async Task<IResult> DropsAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken,
         string? stage = null, string? reason = null, int limit = 50, string? after = null)
     {
+        if (limit < 1) return Results.BadRequest(new { error = $"limit: must be ≥ 1 (at most {MaxDropsPage:N0} are returned), not {limit}" });
         var (manifest, location, problem) = await OutputAsync(id, grains, stores, jobs, cancellationToken);
         if (problem is not null) return problem;
+        after = NullIfBlank(after);
+        if (after is not null && !DocumentLineage.TryParseCursor(after, manifest!.Drops.Count, out _, out _))
+            return Results.BadRequest(new { error = DocumentLineage.CursorError(after) });
         var (drops, next) = await DocumentLineage.DropsPageAsync(stores.Resolve(location!), location!, manifest!, NullIfBlank(stage), NullIfBlank(reason),
-            Math.Clamp(limit, 1, 1000), NullIfBlank(after), cancellationToken);
+            Math.Min(limit, MaxDropsPage), after, cancellationToken);
         return Results.Json(new DropsPage(drops.Select(d => new DocumentStep(d.Id, d.Source, d.Position, "dropped", d.Stage, d.Reason, d.Detail, d.Twin, null, null, null))
             .ToArray(), next), ApiJson.Options);
     }

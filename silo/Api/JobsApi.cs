@@ -161,12 +161,13 @@ public static partial class JobsApi
 
     private static async Task<IResult> DocumentsAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken, int limit = 20)
     {
+        if (limit < 1) return Results.BadRequest(new { error = $"limit: must be ≥ 1 (at most 200 are returned), not {limit}" });
         var (manifest, problem) = await ReadManifestAsync(id, grains, stores, jobs, cancellationToken);
         if (problem is not null) return problem;
         var spec = await jobs.SpecAsync(id, cancellationToken);
         var location = StoreLocation.Parse(spec!.Output.Path);
         var documents = new List<DocumentView>();
-        limit = Math.Clamp(limit, 1, 200);
+        limit = Math.Min(limit, 200);
         foreach (var shard in manifest!.Shards)
         {
             if (documents.Count >= limit) break;

@@ -222,6 +222,42 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
         Assert.Contains(problem.Errors, e => e.Field == "stages[1].type" && e.Message.StartsWith("missing", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Requests_the_api_cannot_serve_are_answered_with_a_sentence_not_an_empty_body()
+    {
+        using var client = Host.Client();
+        async Task<(HttpStatusCode Status, string Error)> SendAsync(HttpRequestMessage request)
+        {
+            var response = await client.SendAsync(request);
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            return (response.StatusCode, body.GetProperty("error").GetString()!);
+        }
+
+        // curl --data @job.json sends a form content type: the answer says what to send instead.
+        var job = new SmallJob(fixture.Temp.Combine("content-type"), "content-type");
+        var (status, error) = await SendAsync(new HttpRequestMessage(HttpMethod.Post, "/api/jobs")
+        {
+            Content = new StringContent(job.SpecJson(), System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"),
+        });
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
+        Assert.Contains("Content-Type: application/json", error);
+        Assert.Contains("application/x-www-form-urlencoded", error);
+
+        (status, error) = await SendAsync(new HttpRequestMessage(HttpMethod.Delete, "/api/jobs"));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, status);
+        Assert.Equal("DELETE /api/jobs: the method is not allowed here (allowed: GET, POST)", error);
+
+        (status, error) = await SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/no-such-route"));
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Contains("GET /api/no-such-route: not found", error);
+
+        // A query value of the wrong type names the parameter and the value, in the API's words.
+        (status, error) = await SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/jobs/some-job/drops?limit=ten"));
+        Assert.Equal((HttpStatusCode.BadRequest, "limit: 'ten' is not a whole number"), (status, error));
+        (status, error) = await SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/jobs/some-job/whatif?stage=1&threshold=high"));
+        Assert.Equal((HttpStatusCode.BadRequest, "threshold: 'high' is not a number"), (status, error));
+    }
+
     [Theory]
     [InlineData("../outside", "output.path")]
     [InlineData("curated/../../outside", "output.path")]

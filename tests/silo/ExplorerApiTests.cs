@@ -94,6 +94,15 @@ public sealed class ExplorerApiTests : IAsyncLifetime
         Assert.Equal(["b-near", "c-copy"], seen.Order(StringComparer.Ordinal));
         var near = (await viewer.GetFromJsonAsync<DropsPage>($"/api/jobs/{jobId}/drops?reason=near_duplicate", TestApiHost.Json))!;
         Assert.Equal("b-near", Assert.Single(near.Drops).Id);
+
+        // A cursor no page returned, or a limit below 1, is a 400 saying so (a negative file index was a 500, "zzz" restarted the listing).
+        foreach (var query in new[] { "after=-1:0", "after=zzz", "after=7:0", "after=0:-3", "limit=0", "limit=-1" })
+        {
+            var refused = await viewer.GetAsync($"/api/jobs/{jobId}/drops?{query}");
+            Assert.True(refused.StatusCode == HttpStatusCode.BadRequest, $"{query}: {refused.StatusCode}");
+            var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;
+            Assert.StartsWith(query.Split('=')[0] + ":", error, StringComparison.Ordinal);
+        }
     }
 }
 
