@@ -45,7 +45,7 @@ public static class ApiClientCommands
         command.SetAction((parse, ct) => Guard(async () =>
         {
             var jobFile = parse.GetValue(file)!;
-            var spec = JobSpec.Parse(await File.ReadAllTextAsync(jobFile.FullName, ct)).WithInputsRelativeTo(jobFile.DirectoryName!);
+            var spec = await JobFile.ReadAsync(jobFile, ct);
             if (parse.GetValue(runKey) is { } run) spec = spec.ForRun(run);
             using var http = Client(parse.GetValue(url), parse.GetValue(key));
             using var response = await http.PostAsync("/api/jobs", new StringContent(spec.ToJson(), System.Text.Encoding.UTF8, "application/json"), ct);

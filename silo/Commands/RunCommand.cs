@@ -32,7 +32,7 @@ public static class RunCommand
         JobSpec spec;
         try
         {
-            spec = JobSpec.Parse(await File.ReadAllTextAsync(jobFile.FullName, cancellationToken)).WithInputsRelativeTo(jobFile.DirectoryName!);
+            spec = await JobFile.ReadAsync(jobFile, cancellationToken);
             if (runKey is not null) spec = spec.ForRun(runKey);
         }
         catch (Exception e) when (e is JobSpecException or IOException)
@@ -99,7 +99,7 @@ public static class RunCommand
     private static int Invalid(FileInfo jobFile, Exception e)
     {
         AnsiConsole.MarkupLine($"[red]{Markup.Escape(jobFile.FullName)}[/]:");
-        foreach (var line in e is JobSpecException s ? s.Errors.Select(x => x.ToString()) : [e.Message])
+        foreach (var line in e is JobSpecException s ? s.Errors.Select(x => x.ToString()) : [e is JobFileException f ? f.Reason : e.Message])
             AnsiConsole.MarkupLine($"  [red]{Markup.Escape(line)}[/]");
         return 2;
     }

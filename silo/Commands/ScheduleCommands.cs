@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Curation.Pipelines.Spec;
 using Curation.Silo.Api;
 using Spectre.Console;
 using static Curation.Silo.Commands.ApiClientCommands;
@@ -39,7 +38,7 @@ public static class ScheduleCommands
         command.SetAction((parse, ct) => Guard(async () =>
         {
             var jobFile = parse.GetValue(file)!;
-            var spec = JobSpec.Parse(await File.ReadAllTextAsync(jobFile.FullName, ct)).WithInputsRelativeTo(jobFile.DirectoryName!);
+            var spec = await JobFile.ReadAsync(jobFile, ct);
             var body = JsonSerializer.Serialize(new
             {
                 id = parse.GetValue(id), cron = parse.GetValue(cron), timeZone = parse.GetValue(zone), overlap = parse.GetValue(overlap),

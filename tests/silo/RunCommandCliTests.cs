@@ -83,4 +83,31 @@ public sealed class RunCommandCliTests : IDisposable
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
         Assert.DoesNotContain("Hosting failed to start", output, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("submit")]
+    [InlineData("schedule")]
+    public async Task A_job_file_that_cannot_be_read_is_one_sentence_naming_it(string command)
+    {
+        var folder = Directory.CreateDirectory(_temp.Combine("job-files-" + command)).FullName;
+        var missing = Path.Combine(folder, "missing.json");
+        string[] Args(string file) => command switch
+        {
+            "run" => ["run", file, "--data", _temp.Combine("job-files-data")],
+            "submit" => ["submit", file, "--url", "http://127.0.0.1:9", "--key", "k-0123456789abcdef0123"],
+            _ => ["schedule", "create", "nightly", file, "--cron", "0 3 * * *", "--url", "http://127.0.0.1:9", "--key", "k-0123456789abcdef0123"],
+        };
+        // A folder given for the job file was a stack trace ("Access to the path … is denied") or "failed unexpectedly".
+        foreach (var (file, reason) in new[] { (folder, "is a folder, not a job spec file"), (missing, "no such file") })
+        {
+            var (code, output) = await CurateAsync(folder, Args(file));
+            Assert.True(code == 2, $"{command} {file}: exit code {code}: {output}");
+            Assert.Contains(reason, output, StringComparison.Ordinal);
+            Assert.Contains(file, output.Replace("\n", "", StringComparison.Ordinal), StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("unexpectedly", output, StringComparison.Ordinal);
+        }
+    }
 }
