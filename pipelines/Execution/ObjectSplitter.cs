@@ -46,12 +46,16 @@ public static class ObjectSplitter
             var input = spec.Inputs[obj.Input];
             var parts = InputReaders.For(input, obj.Key) switch
             {
-                // A JSON array cannot be entered in the middle either: read whole by one task, like a compressed stream.
+                // A JSON array cannot be entered in the middle, nor a compressed stream whose name does not say so
+                // (a .txt.gz, a gzip named .jsonl): each is read whole by one task into parts, like a .jsonl.gz.
                 JsonlReader { IsCompressed: false } when obj.Size > target
-                    && await IsJsonArrayAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, cancellationToken).ConfigureAwait(false)
-                    => StreamParts(obj.Size, target),
-                JsonlReader { IsCompressed: false } => ByteParts(obj.Size, target),
-                TextInputReader when input.TextDocuments == TextDocumentMode.Line => ByteParts(obj.Size, target),
+                    => await PeekAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, json: true, cancellationToken).ConfigureAwait(false) == Start.Lines
+                        ? ByteParts(obj.Size, target)
+                        : StreamParts(obj.Size, target),
+                TextInputReader when input.TextDocuments == TextDocumentMode.Line && obj.Size > target
+                    => await PeekAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, json: false, cancellationToken).ConfigureAwait(false) == Start.Lines
+                        ? ByteParts(obj.Size, target)
+                        : StreamParts(obj.Size, target),
                 JsonlReader { IsCompressed: true } => StreamParts(obj.Size, target),
                 WarcReader => StreamParts(obj.Size, target),
                 ParquetInputReader when obj.Size > target => await RowGroupPartsAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, target, cancellationToken).ConfigureAwait(false),
@@ -63,17 +67,25 @@ public static class ObjectSplitter
         return result;
     }
 
-    /// <summary>Whether an uncompressed JSON object holds one array (<c>[{…}, …]</c>) rather than lines: its first bytes tell.</summary>
-    private static async Task<bool> IsJsonArrayAsync(IObjectStore store, string key, CancellationToken cancellationToken)
+    /// <summary>How an object's bytes start: lines that can be cut into byte ranges, one JSON array, or a compressed stream.</summary>
+    private enum Start { Lines, JsonArray, Compressed }
+
+    /// <summary>
+    /// Looks at an object's first bytes: a gzip or zstd stream (whatever its name) and, for JSON, one array rather
+    /// than lines (<c>[{…}, …]</c>) cannot be read from the middle.
+    /// </summary>
+    private static async Task<Start> PeekAsync(IObjectStore store, string key, bool json, CancellationToken cancellationToken)
     {
         try
         {
             await using var content = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
-            return (await JsonArraySplitter.StartsWithArrayAsync(content, cancellationToken).ConfigureAwait(false)).IsArray;
+            var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(content, cancellationToken).ConfigureAwait(false);
+            if (Decompression.Detect(prefix) != StreamCompression.None) return Start.Compressed;
+            return json && isArray ? Start.JsonArray : Start.Lines;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return false; // unreadable now: its read task quarantines it, naming the object, as for any other
+            return Start.Lines; // unreadable now: its read task quarantines it, naming the object, as for any other
         }
     }
 

@@ -1,7 +1,7 @@
 namespace Curation.Pipelines.IO.Readers;
 
 /// <summary>
-/// Reads an HTML file (<c>.html</c>, <c>.htm</c>) as one document at position 0: the page decoded by
+/// Reads an HTML file (<c>.html</c>, <c>.htm</c>; gzip or zstd compressed too, told by its first bytes) as one document at position 0: the page decoded by
 /// <see cref="HtmlText"/> (byte order mark, meta charset, else UTF-8), with the fields <c>content_type</c> and
 /// <c>charset</c>; the <c>extract</c> stage turns it into text. Over <see cref="Spec.InputSpec.MaxRecordBytes"/> →
 /// record_too_large (read just past the limit); an unknown charset → unknown_charset; bad UTF-8 → invalid_utf8; a read
@@ -15,12 +15,12 @@ public sealed class HtmlFileReader : IInputReader
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(input);
-        return TextInputReader.ReadWholeAsync(content, input, bytes =>
+        return Decompression.ReadSniffedAsync(content, input, (stream, ct) => TextInputReader.ReadWholeAsync(stream, input, bytes =>
         {
             var (text, charset, problem, detail) = HtmlText.Decode(bytes, null);
             return problem is not null
                 ? InputRecord.Quarantine(0, problem, $"{input.Source}: {detail}")
                 : InputRecord.Document(0, null, text!) with { Fields = [new("content_type", "text/html"), new("charset", charset)] };
-        }, cancellationToken);
+        }, ct), cancellationToken);
     }
 }

@@ -5,9 +5,12 @@ namespace Curation.Pipelines.IO.Readers;
 /// <summary>Chooses the reader for an input object.</summary>
 public static class InputReaders
 {
-    /// <summary>Extensions <see cref="InputFormat.Auto"/> recognises (case-insensitive), longest first.</summary>
+    /// <summary>Extensions <see cref="InputFormat.Auto"/> recognises (case-insensitive): the first that ends the key wins, so <c>.txt.zst</c> comes before <c>.zst</c>.</summary>
     private static readonly (string Extension, InputFormat Format)[] Extensions =
     [
+        // Plain text and HTML readers decompress an object whose first bytes are gzip or zstd (Decompression.SniffAsync).
+        (".txt.gz", InputFormat.Txt), (".md.gz", InputFormat.Txt), (".txt.zst", InputFormat.Txt), (".md.zst", InputFormat.Txt),
+        (".html.gz", InputFormat.Html), (".htm.gz", InputFormat.Html), (".html.zst", InputFormat.Html), (".htm.zst", InputFormat.Html),
         (".jsonl.gz", InputFormat.JsonlGz), (".ndjson.gz", InputFormat.JsonlGz), (".json.gz", InputFormat.JsonlGz),
         (".jsonl.zst", InputFormat.JsonlZst), (".ndjson.zst", InputFormat.JsonlZst), (".json.zst", InputFormat.JsonlZst), (".zst", InputFormat.JsonlZst),
         (".jsonl", InputFormat.Jsonl), (".ndjson", InputFormat.Jsonl), (".json", InputFormat.Jsonl),
@@ -16,6 +19,13 @@ public static class InputReaders
         (".html", InputFormat.Html), (".htm", InputFormat.Html),
         (".parquet", InputFormat.Parquet),
         (".txt", InputFormat.Txt), (".md", InputFormat.Txt),
+    ];
+
+    /// <summary>Compressions no reader decompresses, by extension: named in the error, with what to do instead.</summary>
+    private static readonly (string Extension, string Name)[] Unread =
+    [
+        (".xz", "xz"), (".bz2", "bzip2"), (".lz4", "lz4"), (".lzma", "lzma"), (".br", "brotli"), (".zip", "zip"), (".7z", "7-Zip"), (".tar", "tar"),
+        (".tgz", "tar"),
     ];
 
     /// <summary>The extensions <see cref="InputFormat.Auto"/> recognises, for messages and docs.</summary>
@@ -53,8 +63,17 @@ public static class InputReaders
         foreach (var (extension, format) in Extensions)
             if (key.EndsWith(extension, StringComparison.OrdinalIgnoreCase))
                 return format;
+        foreach (var (extension, name) in Unread)
+        {
+            if (!key.EndsWith(extension, StringComparison.OrdinalIgnoreCase) && !key.Contains(extension + ".", StringComparison.OrdinalIgnoreCase)) continue;
+            var file = Path.GetFileName(key);
+            var instead = name is "zip" or "7-Zip" or "tar"
+                ? "unpack it into files of a supported format"
+                : $"recompress it with zstd or gzip (`{name} -dc {file} | zstd -o {Path.GetFileNameWithoutExtension(file)}.zst`)";
+            throw new ArgumentException($"input object '{key}' is {(name is "xz" or "lz4" or "lzma" ? "an" : "a")} {name} file, which Curation does not read: {instead}");
+        }
         throw new ArgumentException(
-            $"Cannot tell the format of input object '{key}' from its extension: supported are {string.Join(", ", SupportedExtensions)}; " +
-            "set the input's \"format\" (jsonl, jsonl_gz, jsonl_zst, parquet, txt, warc, warc_gz, html) to read it anyway.", nameof(key));
+            $"cannot tell the format of input object '{key}' from its extension: supported are {string.Join(", ", SupportedExtensions)}; " +
+            "set the input's \"format\" (jsonl, jsonl_gz, jsonl_zst, parquet, txt, warc, warc_gz, html) to read it anyway");
     }
 }

@@ -7,8 +7,9 @@ namespace Curation.Pipelines.IO.Readers;
 /// <summary>
 /// Reads JSON Lines, plain, gzip-compressed (<see cref="StrictGzipStream"/>: truncation and corruption are detected,
 /// multi-member files are read whole) or zstd-compressed (ZstdSharp: every frame of a multi-frame file; a truncated
-/// frame or bad data is detected), streaming through one pooled buffer. An object that is one JSON array instead
-/// (<c>[{…}, {…}]</c>, a <c>.json</c> as <c>json.dump</c> writes it) is read element by element
+/// frame or bad data is detected), streaming through one pooled buffer. A whole object read as plain JSON Lines whose
+/// first bytes are gzip or zstd is decompressed all the same (a compressed file named <c>.jsonl</c>). An object that is
+/// one JSON array instead (<c>[{…}, {…}]</c>, a <c>.json</c> as <c>json.dump</c> writes it) is read element by element
 /// (<see cref="JsonArraySplitter"/>) under the same record rules, "element N" in place of "line N".
 /// </summary>
 /// <remarks>
@@ -33,18 +34,18 @@ namespace Curation.Pipelines.IO.Readers;
 /// naming it and the last line read completely; the records before it were yielded normally.
 /// </para>
 /// </remarks>
-public sealed class JsonlReader(JsonlCompression compression) : IInputReader
+public sealed class JsonlReader(StreamCompression compression) : IInputReader
 {
-    public static JsonlReader Plain { get; } = new(JsonlCompression.None);
-    public static JsonlReader Gzip { get; } = new(JsonlCompression.Gzip);
-    public static JsonlReader Zstd { get; } = new(JsonlCompression.Zstd);
+    public static JsonlReader Plain { get; } = new(StreamCompression.None);
+    public static JsonlReader Gzip { get; } = new(StreamCompression.Gzip);
+    public static JsonlReader Zstd { get; } = new(StreamCompression.Zstd);
 
-    public JsonlCompression Compression { get; } = compression;
+    public StreamCompression Compression { get; } = compression;
 
-    public bool IsGzip => Compression == JsonlCompression.Gzip;
+    public bool IsGzip => Compression == StreamCompression.Gzip;
 
     /// <summary>A compressed stream: it cannot be read from the middle, so it is never cut into byte ranges.</summary>
-    public bool IsCompressed => Compression != JsonlCompression.None;
+    public bool IsCompressed => Compression != StreamCompression.None;
 
     public async IAsyncEnumerable<InputRecord> ReadAsync(Stream content, InputObject input,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -53,17 +54,14 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         ArgumentNullException.ThrowIfNull(input);
         var fields = new FieldNames(input.Spec.TextField, input.Spec.IdField, input.Spec);
         var maxBytes = input.Spec.MaxRecordBytes;
-        var source = Compression switch
-        {
-            JsonlCompression.Gzip => new StrictGzipStream(content, leaveOpen: true),
-            JsonlCompression.Zstd => new ZstdSharp.DecompressionStream(content, checkEndOfStream: true, leaveOpen: true),
-            _ => content,
-        };
+        var source = Decompression.Open(content, Compression);
+        Stream? sniffed = null;
         try
         {
             // A JSON array instead of lines (json.dump's .json files): its elements are the records, by the same rules
-            // ("element N" for "line N").
-            var (opened, peekFailure) = await OpenAsync(source, maxBytes, input.Part, cancellationToken).ConfigureAwait(false);
+            // ("element N" for "line N"). A whole plain object whose first bytes are gzip or zstd is read decompressed.
+            var (opened, inflated, peekFailure) = await OpenAsync(source, maxBytes, input.Part, sniff: !IsCompressed, cancellationToken).ConfigureAwait(false);
+            sniffed = inflated;
             if (peekFailure is not null)
             {
                 yield return InputRecord.Quarantine(0, QuarantineReasons.CorruptObject, CorruptDetail(input.Source, 0, peekFailure));
@@ -104,20 +102,33 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         finally
         {
             if (IsCompressed) await source.DisposeAsync().ConfigureAwait(false);
+            if (sniffed is not null) await sniffed.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    /// <summary>The record splitter for the object (<see cref="RecordSplitters.OpenAsync"/>), or why its first bytes could not be read.</summary>
-    private static async Task<((IRecordSplitter Splitter, string Unit)? Opened, Exception? Failure)> OpenAsync(Stream source, int maxBytes,
-        ObjectPart? part, CancellationToken cancellationToken)
+    /// <summary>
+    /// The record splitter for the object (<see cref="RecordSplitters.OpenAsync"/>), or why its first bytes could not be
+    /// read. With <paramref name="sniff"/>, a whole object whose first bytes are a gzip or zstd stream is read
+    /// decompressed through <c>Inflated</c>, which the caller disposes.
+    /// </summary>
+    private static async Task<((IRecordSplitter Splitter, string Unit)? Opened, Stream? Inflated, Exception? Failure)> OpenAsync(Stream source, int maxBytes,
+        ObjectPart? part, bool sniff, CancellationToken cancellationToken)
     {
+        Stream? inflated = null;
         try
         {
-            return (await RecordSplitters.OpenAsync(source, maxBytes, part, cancellationToken).ConfigureAwait(false), null);
+            if (sniff && part is null)
+            {
+                var (stream, found) = await Decompression.SniffAsync(source, cancellationToken).ConfigureAwait(false);
+                source = stream;
+                if (found != StreamCompression.None) inflated = stream;
+            }
+            return (await RecordSplitters.OpenAsync(source, maxBytes, part, cancellationToken).ConfigureAwait(false), inflated, null);
         }
         catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
         {
-            return (null, e);
+            if (inflated is not null) await inflated.DisposeAsync().ConfigureAwait(false);
+            return (null, null, e);
         }
     }
 
@@ -127,10 +138,7 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
         return failure switch
         {
             FormatException f => $"{source}: {f.Message}", // a JSON array that breaks off (JsonArraySplitter)
-            GzipFormatException { Truncated: true } g => $"{source}: truncated gzip stream {where} ({g.Message})",
-            GzipFormatException g => $"{source}: corrupt gzip stream {where} ({g.Message})",
-            EndOfStreamException z when z.Source == "ZstdSharp" => $"{source}: truncated zstd stream {where} ({z.Message})",
-            ZstdSharp.ZstdException z => $"{source}: corrupt zstd stream {where} ({z.Message})",
+            _ when Decompression.Explain(failure) is { } stream => $"{source}: {stream.What} {where} ({stream.Message})",
             _ => $"{source}: read failed {where} ({ReaderText.Describe(failure)})",
         };
     }
@@ -320,5 +328,5 @@ public sealed class JsonlReader(JsonlCompression compression) : IInputReader
     };
 }
 
-/// <summary>How a JSON Lines object is compressed.</summary>
-public enum JsonlCompression { None, Gzip, Zstd }
+/// <summary>How an input object's bytes are compressed (the whole stream, not per record as in a .warc.gz).</summary>
+public enum StreamCompression { None, Gzip, Zstd }

@@ -65,9 +65,10 @@ internal static class ReaderText
         return builder.ToString();
     }
 
-    /// <summary>The exception's type and message on one line, at most ~200 characters.</summary>
+    /// <summary>The exception's type and message on one line, at most ~200 characters (a decompression failure in words: <c>truncated gzip stream: …</c>).</summary>
     public static string Describe(Exception e)
     {
+        if (Decompression.Explain(e) is { } stream) return $"{stream.What}: {stream.Message}";
         var message = e.Message.ReplaceLineEndings(" ");
         if (message.Length > 200) message = message[..200] + "…";
         return $"{e.GetType().Name}: {message}";

@@ -5,7 +5,8 @@ using Curation.Pipelines.Spec;
 namespace Curation.Pipelines.IO.Readers;
 
 /// <summary>
-/// Reads plain UTF-8 text (.txt, .md) as documents, split as <see cref="InputSpec.TextDocuments"/> says. Documents
+/// Reads plain UTF-8 text (.txt, .md, and compressed as .txt.gz, .txt.zst…: an object whose first bytes are gzip or
+/// zstd is decompressed, whatever its name) as documents, split as <see cref="InputSpec.TextDocuments"/> says. Documents
 /// have no id (the consumer derives it from object + position). A UTF-8 byte order mark at the start is ignored.
 /// </summary>
 /// <remarks>
@@ -30,13 +31,13 @@ public sealed class TextInputReader : IInputReader
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(input);
-        return input.Spec.TextDocuments switch
+        return Decompression.ReadSniffedAsync(content, input, (stream, ct) => input.Spec.TextDocuments switch
         {
-            TextDocumentMode.File => ReadFileAsync(content, input, cancellationToken),
-            TextDocumentMode.Line => ReadLinesAsync(content, input, cancellationToken),
-            TextDocumentMode.Paragraph => ReadParagraphsAsync(content, input, cancellationToken),
+            TextDocumentMode.File => ReadFileAsync(stream, input, ct),
+            TextDocumentMode.Line => ReadLinesAsync(stream, input, ct),
+            TextDocumentMode.Paragraph => ReadParagraphsAsync(stream, input, ct),
             var mode => throw new ArgumentOutOfRangeException(nameof(input), mode, "Unknown text document mode."),
-        };
+        }, cancellationToken);
     }
 
     private static IAsyncEnumerable<InputRecord> ReadFileAsync(Stream content, InputObject input, CancellationToken cancellationToken) =>

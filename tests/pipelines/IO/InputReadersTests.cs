@@ -20,6 +20,9 @@ public class InputReadersTests
     [InlineData("CC-MAIN-1.warc.wet.gz", typeof(WarcReader), false)]
     [InlineData("crawl.WARC", typeof(WarcReader), false)]
     [InlineData("page.htm", typeof(HtmlFileReader), false)]
+    [InlineData("books/part-1.txt.gz", typeof(TextInputReader), false)]
+    [InlineData("notes.MD.zst", typeof(TextInputReader), false)]
+    [InlineData("pages/a.html.gz", typeof(HtmlFileReader), false)]
     public void Auto_picks_the_reader_by_extension(string key, Type expected, bool gzip)
     {
         var reader = InputReaders.For(MakeSpec(), key);
@@ -40,7 +43,7 @@ public class InputReadersTests
     [Theory]
     [InlineData("corpus/part-1.csv")]
     [InlineData("corpus/part-1.gz")]
-    [InlineData("corpus/part-1.txt.gz")]
+    [InlineData("corpus/part-1.jsonl.gzip")]
     [InlineData("corpus/jsonl")]
     public void Auto_with_an_unknown_extension_fails_naming_the_key_and_the_supported_ones(string key)
     {
@@ -50,5 +53,21 @@ public class InputReadersTests
         Assert.Contains(".jsonl.gz", error.Message);
         Assert.Contains(".parquet", error.Message);
         Assert.Contains(".md", error.Message);
+        Assert.Contains(".txt.gz", error.Message);
+        Assert.StartsWith("cannot tell the format", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", error.Message); // said in the spec's words, not .NET's
+    }
+
+    [Theory]
+    [InlineData("wiki/enwiki.jsonl.bz2", "a bzip2 file", "bzip2 -dc enwiki.jsonl.bz2 | zstd -o enwiki.jsonl.zst")]
+    [InlineData("c4/en.json.xz", "an xz file", "xz -dc en.json.xz | zstd -o en.json.zst")]
+    [InlineData("dump/pages.zip", "a zip file", "unpack it")]
+    [InlineData("dump/pages.tar.gz", "a tar file", "unpack it")]
+    public void A_compression_no_reader_reads_is_named_with_what_to_do(string key, string what, string instead)
+    {
+        var error = Assert.Throws<ArgumentException>(() => InputReaders.For(MakeSpec(), key));
+        Assert.Contains($"'{key}' is {what}, which Curation does not read", error.Message);
+        Assert.Contains(instead, error.Message);
+        Assert.DoesNotContain("(Parameter", error.Message);
     }
 }

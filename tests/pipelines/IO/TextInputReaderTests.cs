@@ -116,4 +116,53 @@ public class TextInputReaderTests
         records = await ReadAllAsync(Reader, new TrickleStream(content, 64, failAfter: 100), MakeSpec(mode: TextDocumentMode.File), "f.txt");
         AssertQuarantined(Assert.Single(records), 0, QuarantineReasons.CorruptObject, "f.txt: read failed after byte 100", "IOException");
     }
+
+    private static byte[] Gzip(string text)
+    {
+        using var buffer = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.Fastest)) gzip.Write(Encoding.UTF8.GetBytes(text));
+        return buffer.ToArray();
+    }
+
+    private static byte[] Zstd(string text)
+    {
+        using var compressor = new ZstdSharp.Compressor(3);
+        return compressor.Wrap(Encoding.UTF8.GetBytes(text)).ToArray();
+    }
+
+    [Fact]
+    public async Task Gzip_and_zstd_text_is_decompressed_in_every_mode_whatever_its_name()
+    {
+        const string text = "第一段：中文文本。\n\nSecond paragraph,\nwith two lines.\n\nดิฉันอ่านหนังสือ\n";
+        // Two gzip members (cat a.gz b.gz) read as one text, and one zstd frame; a compressed file named .txt too.
+        var half = text.IndexOf("Second", StringComparison.Ordinal);
+        byte[][] compressed = [[.. Gzip(text[..half]), .. Gzip(text[half..])], Zstd(text)];
+        foreach (var (bytes, key) in compressed.SelectMany(b => new[] { (b, "books/part-1.txt.gz"), (b, "books/mislabelled.txt") }))
+        {
+            var file = await ReadAllAsync(Reader, bytes, MakeSpec(mode: TextDocumentMode.File), key);
+            AssertDocument(Assert.Single(file), 0, text);
+            var lines = await ReadAllAsync(Reader, bytes, MakeSpec(mode: TextDocumentMode.Line), key);
+            Assert.Equal(["第一段：中文文本。", "Second paragraph,", "with two lines.", "ดิฉันอ่านหนังสือ"], lines.Select(r => r.Text));
+            Assert.Equal([0L, 2, 3, 5], lines.Select(r => r.Position));
+            var paragraphs = await ReadAllAsync(Reader, bytes, MakeSpec(mode: TextDocumentMode.Paragraph), key);
+            Assert.Equal(["第一段：中文文本。", "Second paragraph,\nwith two lines.", "ดิฉันอ่านหนังสือ"], paragraphs.Select(r => r.Text));
+        }
+    }
+
+    [Fact]
+    public async Task A_truncated_or_corrupt_compressed_text_is_a_corrupt_object_saying_so()
+    {
+        var whole = Gzip(string.Concat(Enumerable.Range(0, 5000).Select(i => $"line {i} of a compressed book\n")));
+        var records = await ReadAllAsync(Reader, whole[..(whole.Length / 2)], MakeSpec(mode: TextDocumentMode.Line), "b.txt.gz");
+        Assert.All(records[..^1], r => Assert.False(r.IsQuarantined));
+        Assert.True(records.Count > 100, $"{records.Count} records before the cut");
+        AssertQuarantined(records[^1], records.Count - 1, QuarantineReasons.CorruptObject, $"b.txt.gz: truncated gzip stream after line {(records.Count - 1).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)}");
+
+        records = await ReadAllAsync(Reader, whole[..(whole.Length / 2)], MakeSpec(mode: TextDocumentMode.File), "b.txt.gz");
+        AssertQuarantined(Assert.Single(records), 0, QuarantineReasons.CorruptObject, "b.txt.gz: read failed after byte", "truncated gzip stream");
+
+        byte[] badZstd = [.. Zstd("some text")[..4], .. "not a zstd frame at all"u8];
+        records = await ReadAllAsync(Reader, badZstd, MakeSpec(mode: TextDocumentMode.File), "c.txt.zst");
+        AssertQuarantined(Assert.Single(records), 0, QuarantineReasons.CorruptObject, "c.txt.zst: read failed", "corrupt zstd stream");
+    }
 }

@@ -22,8 +22,8 @@ public sealed class ZstdInputTests
     public void Zst_extensions_choose_the_zstd_reader()
     {
         foreach (var key in new[] { "a.jsonl.zst", "b.ndjson.zst", "c.json.zst", "d.zst", "E.JSONL.ZST" })
-            Assert.Equal(JsonlCompression.Zstd, Assert.IsType<JsonlReader>(InputReaders.For(MakeSpec(), key)).Compression);
-        Assert.Equal(JsonlCompression.Zstd, Assert.IsType<JsonlReader>(InputReaders.For(MakeSpec(format: InputFormat.JsonlZst), "data.bin")).Compression);
+            Assert.Equal(StreamCompression.Zstd, Assert.IsType<JsonlReader>(InputReaders.For(MakeSpec(), key)).Compression);
+        Assert.Equal(StreamCompression.Zstd, Assert.IsType<JsonlReader>(InputReaders.For(MakeSpec(format: InputFormat.JsonlZst), "data.bin")).Compression);
     }
 
     [Fact]
@@ -58,5 +58,25 @@ public sealed class ZstdInputTests
         var only = Assert.Single(records);
         Assert.Equal(QuarantineReasons.CorruptObject, only.Problem);
         Assert.Contains("plain.jsonl.zst: corrupt zstd stream before line 1", only.Detail);
+    }
+
+    [Fact]
+    public async Task A_compressed_object_whose_name_does_not_say_so_is_read_decompressed()
+    {
+        var lines = Lines(0, 40);
+        using var gzipped = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(gzipped, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            gzip.Write(Encoding.UTF8.GetBytes(lines));
+        foreach (var bytes in new[] { Frame(lines), gzipped.ToArray() })
+        {
+            var records = await ReadAllAsync(JsonlReader.Plain, bytes, MakeSpec(idField: "id"), "export/data.jsonl");
+            Assert.Equal(Enumerable.Range(0, 40).Select(i => $"d{i}"), records.Select(r => r.Id));
+            Assert.All(records, r => Assert.False(r.IsQuarantined));
+        }
+
+        // An HTML page saved compressed (.html.gz, .html.zst) is the page.
+        const string page = "<html><head><meta charset=\"utf-8\"><title>Ünïcode</title></head><body><p>Grüße aus Köln</p></body></html>";
+        var html = await ReadAllAsync(InputReaders.For(MakeSpec(), "site/a.html.zst"), Frame(page), MakeSpec(), "site/a.html.zst");
+        Assert.Equal(page, Assert.Single(html).Text);
     }
 }

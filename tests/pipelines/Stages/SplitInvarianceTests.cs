@@ -10,7 +10,7 @@ namespace Curation.Pipelines.Tests.Stages;
 
 /// <summary>
 /// Splitting on read never changes the output: the same job over big objects (plain JSONL, gzip and zstd JSONL, Parquet of
-/// many row groups, line text) with shard targets of 1 MiB and 1 GiB gives the same curated ids, the same shard
+/// many row groups, line text, gzip line text) with shard targets of 1 MiB and 1 GiB gives the same curated ids, the same shard
 /// contents (ordered by id), drops and quarantine, and positions are record numbers in each object.
 /// </summary>
 public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
@@ -31,6 +31,9 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         await File.WriteAllBytesAsync(Path.Combine(input, "big.jsonl.zst"), BigObjectCorpus.Zstd(corpus.Jsonl(2_000_000)));
         await File.WriteAllBytesAsync(Path.Combine(input, "big.parquet"), await corpus.ParquetAsync(groups: 16, rowsPerGroup: 250));
         await File.WriteAllLinesAsync(Path.Combine(input, "lines.txt"), Enumerable.Range(0, 2000).Select(_ => corpus.Text()));
+        // Compressed text: never cut into byte ranges, read whole into parts (a .txt.gz was refused as an unknown format).
+        await File.WriteAllBytesAsync(Path.Combine(input, "lines.txt.gz"),
+            BigObjectCorpus.Gzip(System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 6000).Select(_ => corpus.Text() + "\n")))));
         // A JSON array (json.dump's .json, indented): read whole by one task into parts, as a compressed stream is.
         var objects = System.Text.Encoding.UTF8.GetString(corpus.Jsonl(2_000_000)).Split('\n')
             .Where(line => line.StartsWith('{') && IsObject(line)).Select(line => "  " + line);
@@ -43,7 +46,7 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
             [
                 new InputSpec { Path = Path.Combine(input, "big.jsonl*"), MaxRecordBytes = 1500 },
                 new InputSpec { Path = Path.Combine(input, "*.parquet") },
-                new InputSpec { Path = Path.Combine(input, "*.txt"), TextDocuments = TextDocumentMode.Line },
+                new InputSpec { Path = Path.Combine(input, "*.txt*"), TextDocuments = TextDocumentMode.Line },
                 new InputSpec { Path = Path.Combine(input, "array.json"), MaxRecordBytes = 1500 },
             ],
             Sharding = new ShardingSpec { TargetShardBytes = target },
@@ -71,6 +74,9 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         Assert.True(small.Job.Plan.Shards.SelectMany(s => s.Objects).Count(o => o.Source == "array.json" && o.Part is { Unit: PartUnit.Stream }) >= 2,
             "the JSON array is read into several parts, never cut into byte ranges");
         Assert.Contains(small.Rows, r => r.Item3 == "array.json");
+        Assert.True(small.Job.Plan.Shards.SelectMany(s => s.Objects).Count(o => o.Source == "lines.txt.gz" && o.Part is { Unit: PartUnit.Stream }) >= 2,
+            "the gzip text is read into several parts, never cut into byte ranges");
+        Assert.True(small.Rows.Count(r => r.Item3 == "lines.txt.gz") > 1000, "the gzip text's lines are documents");
         Assert.Equal(1, large.Job.Plan.ShardCount);
         Assert.True(small.Output.Manifest.Shards.Count > 1);
 

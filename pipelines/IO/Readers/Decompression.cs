@@ -1,0 +1,94 @@
+using System.Runtime.CompilerServices;
+
+namespace Curation.Pipelines.IO.Readers;
+
+/// <summary>
+/// The stream compressions an input object may have — gzip (<see cref="StrictGzipStream"/>: truncation detected,
+/// multi-member files read whole) and zstd (every frame; truncation detected) — opened by name (<c>.jsonl.gz</c>,
+/// <c>.txt.zst</c>) or told by the object's first bytes, and their failures said in words.
+/// </summary>
+public static class Decompression
+{
+    /// <summary>The bytes that open a gzip member (RFC 1952: ID1 ID2 CM=deflate).</summary>
+    private static ReadOnlySpan<byte> GzipMagic => [0x1F, 0x8B, 0x08];
+
+    /// <summary>The bytes that open a zstd frame (RFC 8878: 0xFD2FB528 little-endian).</summary>
+    private static ReadOnlySpan<byte> ZstdMagic => [0x28, 0xB5, 0x2F, 0xFD];
+
+    /// <summary>A stream of <paramref name="content"/> decompressed as <paramref name="compression"/> says (<paramref name="content"/> itself for none); disposing it leaves <paramref name="content"/> open.</summary>
+    public static Stream Open(Stream content, StreamCompression compression) => compression switch
+    {
+        StreamCompression.Gzip => new StrictGzipStream(content, leaveOpen: true),
+        StreamCompression.Zstd => new ZstdSharp.DecompressionStream(content, checkEndOfStream: true, leaveOpen: true),
+        _ => content,
+    };
+
+    /// <summary>
+    /// The compression the first bytes of an object show. Neither magic can open text: <c>0x1F</c> is a control
+    /// character and <c>0x28 0xB5</c> is not UTF-8, so text is never taken for a compressed stream.
+    /// </summary>
+    public static StreamCompression Detect(ReadOnlySpan<byte> head) =>
+        head.StartsWith(GzipMagic) ? StreamCompression.Gzip : head.StartsWith(ZstdMagic) ? StreamCompression.Zstd : StreamCompression.None;
+
+    /// <summary>
+    /// <paramref name="content"/> decompressed when its first bytes are a gzip or zstd stream (a <c>.txt.gz</c>, or a
+    /// compressed file whose name does not say so), else its bytes as they are. Reads at most 4 bytes ahead.
+    /// </summary>
+    public static async Task<(Stream Stream, StreamCompression Found)> SniffAsync(Stream content, CancellationToken cancellationToken)
+    {
+        var head = new byte[ZstdMagic.Length];
+        var length = 0;
+        while (length < head.Length)
+        {
+            var read = await content.ReadAsync(head.AsMemory(length), cancellationToken).ConfigureAwait(false);
+            if (read == 0) break;
+            length += read;
+        }
+        var found = Detect(head.AsSpan(0, length));
+        return (Open(new PrefixedStream(head.AsMemory(0, length), content), found), found);
+    }
+
+    /// <summary>
+    /// The records <paramref name="read"/> makes of a whole object (no byte part), decompressed first when its first
+    /// bytes are gzip or zstd (<see cref="SniffAsync"/>); a byte part is read as it is (the planner cuts only
+    /// uncompressed objects into byte ranges). A failure to read the first bytes is one corrupt_object record.
+    /// </summary>
+    public static async IAsyncEnumerable<InputRecord> ReadSniffedAsync(Stream content, InputObject input,
+        Func<Stream, CancellationToken, IAsyncEnumerable<InputRecord>> read, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(read);
+        if (input.Part is not null)
+        {
+            await foreach (var record in read(content, cancellationToken).ConfigureAwait(false)) yield return record;
+            yield break;
+        }
+        Stream? stream = null;
+        Exception? failure = null;
+        try
+        {
+            (stream, _) = await SniffAsync(content, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
+        {
+            failure = e;
+        }
+        if (stream is null)
+        {
+            yield return InputRecord.Quarantine(0, QuarantineReasons.CorruptObject, $"{input.Source}: read failed before byte 1 ({ReaderText.Describe(failure!)})");
+            yield break;
+        }
+        await using (stream.ConfigureAwait(false))
+            await foreach (var record in read(stream, cancellationToken).ConfigureAwait(false)) yield return record;
+    }
+
+    /// <summary>A decompression failure in words (<c>truncated gzip stream</c>, <c>corrupt zstd stream</c>) and its message; null for any other failure.</summary>
+    public static (string What, string Message)? Explain(Exception failure) => failure switch
+    {
+        GzipFormatException { Truncated: true } g => ("truncated gzip stream", g.Message),
+        GzipFormatException g => ("corrupt gzip stream", g.Message),
+        EndOfStreamException z when z.Source == "ZstdSharp" => ("truncated zstd stream", z.Message),
+        ZstdSharp.ZstdException z => ("corrupt zstd stream", z.Message),
+        _ => null,
+    };
+}
