@@ -49,6 +49,7 @@ public static class JobPlanner
         if (outputFile is not null)
             errors.Add(new SpecError("output.path",
                 $"names an existing file ({outputFile}), not a folder: a job's output is a folder of shards, drops and a manifest"));
+        errors.AddRange(await StageFileErrorsAsync(spec, stores, cancellationToken).ConfigureAwait(false));
         if (errors.Count > 0) throw new JobSpecException(errors);
 
         RefreshPlan? refresh = null;
@@ -72,6 +73,45 @@ public static class JobPlanner
         }
         if (current.Count > 0) shards.Add(new PlannedShard(shards.Count, current));
         return new JobPlan(jobId, shards) { Refresh = refresh };
+    }
+
+    /// <summary>
+    /// Every file a stage reads (<see cref="StageSpec.FilesRead"/>: blocklists, evaluation sets, training sets, models,
+    /// tokenizers) must exist before anything runs: a missing one was a task failing four times after the stages
+    /// before it had run, or an unhandled exception where the stage was built.
+    /// </summary>
+    private static async Task<List<SpecError>> StageFileErrorsAsync(JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        var errors = new List<SpecError>();
+        for (var i = 0; i < spec.Stages.Count; i++)
+            foreach (var file in spec.Stages[i].FilesRead())
+            {
+                string? problem;
+                try
+                {
+                    problem = file.Kind == StageFileKind.File ? LocalFileProblem(file.Path) : await LocationProblemAsync(file.Path, stores, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    problem = $"'{file.Path}' cannot be read: {e.Message}";
+                }
+                if (problem is not null) errors.Add(new SpecError($"stages[{i}].{file.Field}", problem));
+            }
+        return errors;
+    }
+
+    private static string? LocalFileProblem(string path, string? local = null) =>
+        File.Exists(local ?? path) ? null : Directory.Exists(local ?? path) ? $"'{path}' is a folder, not a file" : $"no such file '{path}'";
+
+    /// <summary>A location read like an input: a local path (or <c>file://</c> URL), a data store key or <c>az://</c>.</summary>
+    private static async Task<string?> LocationProblemAsync(string path, IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        if (StoreLocation.LocalPathOf(path) is { } local && Path.IsPathRooted(local)) return LocalFileProblem(path, local);
+        var location = StoreLocation.Parse(path);
+        if (location.Glob is not null || location.Prefix.Length == 0) return null; // said by the stage's own validation
+        return await stores.Resolve(location).GetInfoAsync(location.Prefix, cancellationToken).ConfigureAwait(false) is null
+            ? $"no such file '{path}'"
+            : null;
     }
 
     /// <summary>

@@ -40,24 +40,35 @@ public sealed class UrlFilterTransform : IDocumentTransform
     public const string BlockedDomain = "blocked_domain";
     public const string BlockedSubstring = "blocked_url_substring";
 
-    private readonly HashSet<string> _domains;
-    private readonly string[] _substrings;
+    private readonly Lazy<(HashSet<string> Domains, string[] Substrings)> _lists;
+    private HashSet<string> _domains = [];
+    private string[] _substrings = [];
 
-    public UrlFilterTransform(UrlFilterStageSpec spec)
+    /// <summary>The lists are read when the first batch comes, not when the stage is built (validation builds stages too).</summary>
+    public UrlFilterTransform(UrlFilterStageSpec spec) => _lists = new(() =>
+        (Lines(spec.DomainsPath, "domainsPath").Select(d => d.ToLowerInvariant().TrimEnd('.')).Select(d => d.StartsWith("www.", StringComparison.Ordinal) ? d[4..] : d)
+            .ToHashSet(StringComparer.Ordinal),
+         Lines(spec.SubstringsPath, "substringsPath").Select(s => s.ToLowerInvariant()).Distinct().ToArray()));
+
+    private static List<string> Lines(string? path, string field)
     {
-        _domains = Lines(spec.DomainsPath).Select(d => d.ToLowerInvariant().TrimEnd('.')).Select(d => d.StartsWith("www.", StringComparison.Ordinal) ? d[4..] : d)
-            .ToHashSet(StringComparer.Ordinal);
-        _substrings = Lines(spec.SubstringsPath).Select(s => s.ToLowerInvariant()).Distinct().ToArray();
+        if (path is null) return [];
+        try
+        {
+            return File.ReadLines(path).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{UrlFilterStageSpec.TypeName}: {field} '{path}' cannot be read ({e.Message})", e);
+        }
     }
-
-    private static IEnumerable<string> Lines(string? path) => path is null ? []
-        : File.ReadLines(path).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'));
 
     public IReadOnlyList<ColumnSchema> AddedColumns { get; } = [];
 
     public void Process(RecordBatch batch, DropCollector drops)
     {
         if (batch.RowCount == 0) return;
+        (_domains, _substrings) = _lists.Value;
         if (batch.Find(UrlColumn) is not Column<string> urls)
             throw new InvalidOperationException(
                 $"{UrlFilterStageSpec.TypeName} needs a '{UrlColumn}' column (WARC/HTML inputs or a passed-through metadata field named url); this data has none.");

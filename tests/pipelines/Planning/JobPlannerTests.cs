@@ -1,5 +1,7 @@
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
+using Curation.Pipelines.Stages;
+using Curation.Pipelines.Stages.QualityScore;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 
@@ -111,6 +113,34 @@ public sealed class JobPlannerTests : IDisposable
         Assert.Equal("output.path", error.Errors.Single().Field);
         Assert.Contains("names an existing file (file://", error.Message);
         Assert.Contains("not a folder", error.Message);
+    }
+
+    [Fact]
+    public async Task A_file_a_stage_reads_that_is_missing_or_a_folder_is_refused_before_anything_runs()
+    {
+        var folder = Corpus(1);
+        var blocklist = Path.Combine(folder, "blocked-domains.txt");
+        await File.WriteAllTextAsync(blocklist, "spam.example\n");
+        var spec = Spec([Path.Combine(folder, "*.jsonl")]) with
+        {
+            Stages =
+            [
+                new UrlFilterStageSpec { DomainsPath = blocklist, SubstringsPath = Path.Combine(folder, "missing-substrings.txt") },
+                new DecontaminateStageSpec { Benchmarks = [new EvaluationSetSpec { Name = "mmlu", Path = Path.Combine(folder, "mmlu-missing.jsonl") }] },
+                new QualityScoreStageSpec { Training = folder, MinScore = 0.5 },
+                new TrainTokenizeStageSpec { TokenizerPath = Path.Combine(folder, "no-tokenizer.tiktoken") },
+            ],
+        };
+        var error = await Assert.ThrowsAsync<JobSpecException>(() => JobPlanner.PlanAsync("j", spec, Stores()));
+        Assert.Equal(["stages[0].substringsPath", "stages[1].benchmarks[0].path", "stages[2].training", "stages[3].tokenizerPath"],
+            error.Errors.Select(e => e.Field));
+        Assert.Contains("no such file '" + Path.Combine(folder, "missing-substrings.txt") + "'", error.Errors[0].Message);
+        Assert.Contains("mmlu-missing.jsonl", error.Errors[1].Message);
+        Assert.Contains("is a folder, not a file", error.Errors[2].Message);
+
+        // Building the stages (validation does, for the budget) no longer reads the blocklists: a missing one was an unhandled exception there.
+        Assert.Empty(JobSpecValidator.Validate(spec with { Stages = [new UrlFilterStageSpec { DomainsPath = Path.Combine(folder, "missing.txt") }] }));
+        Assert.NotNull(await JobPlanner.PlanAsync("j", spec with { Stages = [new UrlFilterStageSpec { DomainsPath = blocklist }] }, Stores()));
     }
 
     private async Task<string[]> SourcesAsync(JobSpec spec) =>

@@ -139,8 +139,8 @@ public sealed class QualityScoreModelTests(QualityScoreModelFixture models, ITes
             (new() { ModelPath = models.TwoLabels, VocabPath = models.Vocabulary, Label = 2 }, "label 2 is not one of 0…1"),
             (new() { ModelPath = models.TwoLabels, VocabPath = models.Vocabulary, Sigmoid = true }, "sigmoid is for a one-output model"),
             (new() { ModelPath = notOnnx, VocabPath = models.Vocabulary }, "cannot be used"),
-            // vocab.txt beside the model by default: there is none.
-            (new() { ModelPath = models.OneLogit }, "cannot be used"),
+            // vocab.txt beside the model by default: there is none (refused at planning, before any stage runs).
+            (new() { ModelPath = models.OneLogit }, "stages[0].model.vocabPath: no such file '" + Path.Combine(Path.GetDirectoryName(models.OneLogit)!, "vocab.txt")),
         };
         for (var i = 0; i < cases.Length; i++)
         {
@@ -148,7 +148,7 @@ public sealed class QualityScoreModelTests(QualityScoreModelFixture models, ITes
             var error = await Assert.ThrowsAnyAsync<Exception>(() => QualityScoreRun.RunAsync(
                 QualityScoreModelFixture.Spec(models.Corpus, new QualityScoreStageSpec { Model = model, KeepFraction = 0.5 }), models.Temp.Combine($"bad-{i}")));
             log.WriteLine(error.Message);
-            Assert.Contains(model.ModelPath!, error.Message, StringComparison.Ordinal);
+            Assert.Contains(model.VocabPath is null ? Path.GetDirectoryName(model.ModelPath!)! : model.ModelPath!, error.Message, StringComparison.Ordinal);
             Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         }
     }
