@@ -66,6 +66,10 @@ public sealed record GopherQualityStageSpec : DocumentStageSpec, IThresholdedSpe
         check.That(MinStopWords is null or >= 0, "minStopWords", "must be ≥ 0");
         check.ListLength(StopWords, "stopWords");
         check.That(!string.IsNullOrWhiteSpace(Language), "language", "is required");
+        // A language without a stop-word list would silently switch the stop-word rule off for every document without a language column.
+        check.That(string.IsNullOrWhiteSpace(Language) || MinStopWords is null || StopWords is not null || Text.StopWords.ByLanguage.ContainsKey(Text.StopWords.Normalize(Language)),
+            "language", $"'{Language}' has no stop-word list (there are: {string.Join(", ", Text.StopWords.ByLanguage.Keys.Order(StringComparer.Ordinal))}): " +
+                        "give stopWords, or set minStopWords to null to skip the rule");
     }
 
     public override IDocumentTransform CreateTransform() => new GopherQualityTransform(this);

@@ -51,21 +51,24 @@ public static class StopWords
     /// </summary>
     public static string LanguageFor(string? language, Script dominant, bool hasKana, string fallback)
     {
-        if (!string.IsNullOrEmpty(language))
-        {
-            var code = language.ToLowerInvariant();
-            var dash = code.IndexOfAny(['-', '_']);
-            if (dash > 0) code = code[..dash];
-            return ThreeLetter.GetValueOrDefault(code, code);
-        }
+        if (!string.IsNullOrEmpty(language)) return Normalize(language);
         return dominant switch
         {
             Script.Han => hasKana ? "ja" : "zh",
             Script.Kana => "ja",
             Script.Hangul => "ko",
             Script.Thai => "th",
-            _ => fallback,
+            _ => Normalize(fallback),
         };
+    }
+
+    /// <summary>The key of <see cref="ByLanguage"/> a language code means: lower case, region or script cut (<c>pt-BR</c> → <c>pt</c>), ISO 639-3 → 639-1 (<c>deu</c> → <c>de</c>).</summary>
+    public static string Normalize(string language)
+    {
+        var code = language.ToLowerInvariant();
+        var dash = code.IndexOfAny(['-', '_']);
+        if (dash > 0) code = code[..dash];
+        return ThreeLetter.GetValueOrDefault(code, code);
     }
 
     /// <summary>How many distinct stop words of <paramref name="list"/> the text holds.</summary>

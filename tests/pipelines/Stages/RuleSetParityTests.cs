@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Text;
 using Curation.Testing;
@@ -60,6 +61,19 @@ public sealed class RuleSetParityTests(ITestOutputHelper output)
         var german = "der Garten und die Blumen im Sommer " + string.Join(' ', Enumerable.Repeat("Garten Blumen Sommer Fluss", 12));
         Assert.Null(new GopherQualityTransform(new()).Check(german, "de"));
         Assert.Equal(GopherQualityTransform.NotEnoughStopWords, new GopherQualityTransform(new()).Check(german, null)?.Reason);
+        // The spec's language is read as a column's is: "deu", "DE" and "de-AT" pick the German list (the stop-word rule
+        // was skipped for them), and a language without a list is refused rather than the rule silently switched off.
+        foreach (var code in new[] { "deu", "DE", "de-AT" })
+        {
+            Assert.Null(new GopherQualityTransform(new() { Language = code }).Check(german, null));
+            Assert.Equal(GopherQualityTransform.NotEnoughStopWords, new GopherQualityTransform(new() { Language = code }).Check("the and " + noStops, null)?.Reason);
+        }
+        var spec = JobSpec.Parse("""{"name": "g", "inputs": [{"path": "c/*.jsonl"}], "stages": [{"type": "gopher_quality", "language": "xx"}], "output": {"path": "o"}}""");
+        var error = Assert.Single(JobSpecValidator.Validate(spec));
+        Assert.Equal("stages[0].language", error.Field);
+        Assert.StartsWith("'xx' has no stop-word list (there are: de, en, es, ", error.Message, StringComparison.Ordinal);
+        Assert.Empty(JobSpecValidator.Validate(spec with { Stages = [new GopherQualityStageSpec { Language = "xx", MinStopWords = null }] }));
+        Assert.Empty(JobSpecValidator.Validate(spec with { Stages = [new GopherQualityStageSpec { Language = "xx", StopWords = ["och", "att"] }] }));
     }
 
     [Fact]
