@@ -50,6 +50,19 @@ internal static class HttpPayload
         }
     }
 
+    /// <summary>The status code and reason phrase of an HTTP response head (<c>HTTP/1.1 404 Not Found</c>), or null when its first line is no status line.</summary>
+    public static (int Code, string Reason)? Status(string head)
+    {
+        var line = head.AsSpan(0, head.IndexOfAny(['\r', '\n']) is var end and >= 0 ? end : head.Length);
+        if (!line.StartsWith("HTTP/", StringComparison.OrdinalIgnoreCase)) return null;
+        var space = line.IndexOf(' ');
+        if (space < 0) return null;
+        var rest = line[(space + 1)..].TrimStart(' ');
+        if (rest.Length < 3 || !int.TryParse(rest[..3], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var code)
+            || rest.Length > 3 && rest[3] != ' ') return null;
+        return (code, rest[3..].Trim().ToString());
+    }
+
     /// <summary>A header's value from an HTTP head (status line first), or null.</summary>
     public static string? Header(string head, string name)
     {

@@ -17,7 +17,8 @@ namespace Curation.Pipelines.IO.Readers;
 /// the HTML page, decoded by <see cref="HtmlText"/> (header charset, meta tag, UTF-8), to be turned into text by the
 /// <c>extract</c> stage. <c>conversion</c> records (WET) are documents of their plain text (UTF-8). Each document has
 /// the fields <c>url</c> (WARC-Target-URI), <c>warc_date</c>, <c>warc_record_id</c>, <c>content_type</c> (media type)
-/// and <c>charset</c>. Other response and resource records are counted and quarantined as <c>not_html</c> with their
+/// and <c>charset</c>. An HTTP response whose status is not 2xx (404 pages, redirects, 5xx error pages) is quarantined
+/// as <c>http_status</c> with its status; other response and resource records are counted and quarantined as <c>not_html</c> with their
 /// content type; <c>warcinfo</c>, <c>request</c>, <c>metadata</c>, <c>revisit</c> and <c>continuation</c> records
 /// hold no document and are passed over (not records, like blank JSONL lines). An HTTP payload kept raw (chunked,
 /// gzip, deflate, brotli) is decoded first (<see cref="HttpPayload"/>); one that cannot be → bad_http_body.
@@ -35,6 +36,9 @@ public sealed class WarcReader(bool gzip) : IInputReader
     public static WarcReader Gzip { get; } = new(true);
 
     public const string NotHtml = "not_html";
+
+    /// <summary>An HTTP response whose status is not 2xx (a 404 page, a redirect, a server error): quarantined, never a document.</summary>
+    public const string HttpStatus = "http_status";
     private const int MaxHeaderLine = 64 * 1024;
 
     public bool IsGzip { get; } = gzip;
@@ -145,6 +149,10 @@ public sealed class WarcReader(bool gzip) : IInputReader
             if (end < 0)
                 return InputRecord.Quarantine(number, NotHtml, $"{where} ({url}): the HTTP response has no end of headers");
             var http = Encoding.Latin1.GetString(body[..end]);
+            // A 404 page, a redirect's "Moved Permanently" or a 500 error page is not the page the URL names: never a document.
+            if (HttpPayload.Status(http) is { } status && status.Code is < 200 or >= 300)
+                return InputRecord.Quarantine(number, HttpStatus, $"{where} ({url}): HTTP {status.Code}{(status.Reason.Length > 0 ? " " + status.Reason : "")}" +
+                    (status.Code is >= 300 and < 400 && HttpPayload.Header(http, "Location") is { } location ? $" to {location}" : "") + ", not a page");
             contentType = HttpPayload.Header(http, "Content-Type");
             body = body[(end + skip)..];
             if (HttpPayload.Header(http, "Transfer-Encoding") is not null || HttpPayload.Header(http, "Content-Encoding") is not null)

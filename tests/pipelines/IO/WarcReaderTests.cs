@@ -44,6 +44,28 @@ public sealed class WarcReaderTests
     }
 
     [Fact]
+    public async Task Responses_whose_HTTP_status_is_not_2xx_are_quarantined_with_their_status_never_documents()
+    {
+        byte[] Http(string statusLine, string headers, string page, int serial, string url) => WebPageCorpus.WarcRecord("WARC/1.1", "response", url,
+            [.. Encoding.ASCII.GetBytes($"{statusLine}\r\nContent-Type: text/html; charset=utf-8\r\n{headers}Content-Length: {Encoding.UTF8.GetByteCount(page)}\r\n\r\n"),
+             .. Encoding.UTF8.GetBytes(page)], "application/http; msgtype=response", serial);
+        byte[] warc =
+        [
+            .. Http("HTTP/1.1 200 OK", "", "<p>the article</p>", 1, "https://a.example/article"),
+            .. Http("HTTP/1.1 404 Not Found", "", "<h1>Page not found</h1><p>Sorry, this page does not exist.</p>", 2, "https://a.example/gone"),
+            .. Http("HTTP/1.1 301 Moved Permanently", "Location: https://a.example/new\r\n", "<p>Moved <a href=/new>here</a></p>", 3, "https://a.example/old"),
+            .. Http("HTTP/2 503", "", "<p>Service unavailable, try later</p>", 4, "https://b.example/"),
+            .. Http("HTTP/1.0 203 Non-Authoritative Information", "", "<p>still a page</p>", 5, "https://c.example/"),
+        ];
+        var records = await ReadAllAsync(WarcReader.Plain, warc, MakeSpec(), "crawl.warc");
+        Assert.Equal(["<p>the article</p>", null, null, null, "<p>still a page</p>"], records.Select(r => r.Text));
+        Assert.Equal([null, WarcReader.HttpStatus, WarcReader.HttpStatus, WarcReader.HttpStatus, null], records.Select(r => r.Problem));
+        Assert.Contains("(https://a.example/gone): HTTP 404 Not Found, not a page", records[1].Detail);
+        Assert.Contains("(https://a.example/old): HTTP 301 Moved Permanently to https://a.example/new, not a page", records[2].Detail);
+        Assert.Contains("(https://b.example/): HTTP 503, not a page", records[3].Detail);
+    }
+
+    [Fact]
     public async Task A_record_cut_short_or_not_a_WARC_record_ends_the_object_as_corrupt_and_big_blocks_are_skipped_unread()
     {
         var good = Response("https://a.example/", "text/html", "<p>one</p>"u8.ToArray(), 1);
