@@ -47,7 +47,7 @@ public static class ObjectSplitter
             var parts = InputReaders.For(input, obj.Key) switch
             {
                 // A JSON array cannot be entered in the middle, nor a compressed stream whose name does not say so
-                // (a .txt.gz, a gzip named .jsonl): each is read whole by one task into parts, like a .jsonl.gz.
+                // (a .txt.gz, a gzip named .jsonl) nor UTF-16 text: each is read whole by one task into parts, like a .jsonl.gz.
                 JsonlReader { IsCompressed: false } when obj.Size > target
                     => await PeekAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, json: true, cancellationToken).ConfigureAwait(false) == Start.Lines
                         ? ByteParts(obj.Size, target)
@@ -67,12 +67,12 @@ public static class ObjectSplitter
         return result;
     }
 
-    /// <summary>How an object's bytes start: lines that can be cut into byte ranges, one JSON array, or a compressed stream.</summary>
-    private enum Start { Lines, JsonArray, Compressed }
+    /// <summary>How an object's bytes start: lines that can be cut into byte ranges, one JSON array, or a stream read from its start (compressed, UTF-16).</summary>
+    private enum Start { Lines, JsonArray, Stream }
 
     /// <summary>
-    /// Looks at an object's first bytes: a gzip or zstd stream (whatever its name) and, for JSON, one array rather
-    /// than lines (<c>[{…}, …]</c>) cannot be read from the middle.
+    /// Looks at an object's first bytes: a gzip or zstd stream (whatever its name), UTF-16 or UTF-32 text (its newlines
+    /// are not the byte 0x0A) and, for JSON, one array rather than lines (<c>[{…}, …]</c>) cannot be read from the middle.
     /// </summary>
     private static async Task<Start> PeekAsync(IObjectStore store, string key, bool json, CancellationToken cancellationToken)
     {
@@ -80,7 +80,7 @@ public static class ObjectSplitter
         {
             await using var content = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
             var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(content, cancellationToken).ConfigureAwait(false);
-            if (Decompression.Detect(prefix) != StreamCompression.None) return Start.Compressed;
+            if (Decompression.Detect(prefix) != StreamCompression.None || Decompression.IsWideText(prefix)) return Start.Stream;
             return json && isArray ? Start.JsonArray : Start.Lines;
         }
         catch (Exception e) when (e is not OperationCanceledException)

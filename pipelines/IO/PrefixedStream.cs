@@ -2,9 +2,10 @@ namespace Curation.Pipelines.IO;
 
 /// <summary>
 /// A read-only stream of <paramref name="prefix"/> (bytes already read from <paramref name="inner"/> to look at them)
-/// followed by the rest of <paramref name="inner"/>; disposing it leaves <paramref name="inner"/> to its owner.
+/// followed by the rest of <paramref name="inner"/>; disposing it leaves <paramref name="inner"/> to its owner, unless
+/// <paramref name="ownsInner"/>.
 /// </summary>
-public sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : Stream
+public sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner, bool ownsInner = false) : Stream
 {
     private ReadOnlyMemory<byte> _prefix = prefix;
 
@@ -30,6 +31,19 @@ public sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : 
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && ownsInner) inner.Dispose();
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (ownsInner) await inner.DisposeAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+        GC.SuppressFinalize(this);
+    }
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();

@@ -1,11 +1,13 @@
 using System.Runtime.CompilerServices;
+using System.Text;
 
 namespace Curation.Pipelines.IO.Readers;
 
 /// <summary>
 /// The stream compressions an input object may have — gzip (<see cref="StrictGzipStream"/>: truncation detected,
 /// multi-member files read whole) and zstd (every frame; truncation detected) — opened by name (<c>.jsonl.gz</c>,
-/// <c>.txt.zst</c>) or told by the object's first bytes, and their failures said in words.
+/// <c>.txt.zst</c>) or told by the object's first bytes, and their failures said in words; and text in UTF-16 or UTF-32
+/// (told by its byte order mark), read as UTF-8.
 /// </summary>
 public static class Decompression
 {
@@ -32,9 +34,49 @@ public static class Decompression
 
     /// <summary>
     /// <paramref name="content"/> decompressed when its first bytes are a gzip or zstd stream (a <c>.txt.gz</c>, or a
-    /// compressed file whose name does not say so), else its bytes as they are. Reads at most 4 bytes ahead.
+    /// compressed file whose name does not say so), and transcoded to UTF-8 when its text starts with a UTF-16 or UTF-32
+    /// byte order mark (Windows tools write UTF-16: PowerShell 5's <c>Out-File</c>, Notepad's "Unicode"); else its bytes
+    /// as they are. Reads at most 4 bytes ahead (8 when compressed). Dispose the stream returned: it never disposes
+    /// <paramref name="content"/>.
     /// </summary>
     public static async Task<(Stream Stream, StreamCompression Found)> SniffAsync(Stream content, CancellationToken cancellationToken)
+    {
+        var head = await ReadHeadAsync(content, cancellationToken).ConfigureAwait(false);
+        var found = Detect(head);
+        var stream = content;
+        if (found != StreamCompression.None)
+        {
+            stream = Open(new PrefixedStream(head, content), found);
+            try
+            {
+                head = await ReadHeadAsync(stream, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+        var (wide, bom) = WideEncodingOf(head);
+        Stream result = new PrefixedStream(head.AsMemory(bom), stream, ownsInner: found != StreamCompression.None);
+        if (wide is not null) result = Encoding.CreateTranscodingStream(result, wide, new UTF8Encoding(false), leaveOpen: false);
+        return (result, found);
+    }
+
+    /// <summary>Whether the first bytes are a UTF-16 or UTF-32 byte order mark: such text cannot be cut into byte ranges at its newlines.</summary>
+    public static bool IsWideText(ReadOnlySpan<byte> head) => WideEncodingOf(head).Encoding is not null;
+
+    /// <summary>The encoding a UTF-16/UTF-32 byte order mark names, and the mark's length; (null, 0) for anything else (UTF-8 included).</summary>
+    private static (Encoding? Encoding, int Bom) WideEncodingOf(ReadOnlySpan<byte> head) => head switch
+    {
+        [0xFF, 0xFE, 0x00, 0x00, ..] => (new UTF32Encoding(bigEndian: false, byteOrderMark: false), 4),
+        [0x00, 0x00, 0xFE, 0xFF, ..] => (new UTF32Encoding(bigEndian: true, byteOrderMark: false), 4),
+        [0xFF, 0xFE, ..] => (new UnicodeEncoding(bigEndian: false, byteOrderMark: false), 2),
+        [0xFE, 0xFF, ..] => (new UnicodeEncoding(bigEndian: true, byteOrderMark: false), 2),
+        _ => (null, 0),
+    };
+
+    private static async Task<byte[]> ReadHeadAsync(Stream content, CancellationToken cancellationToken)
     {
         var head = new byte[ZstdMagic.Length];
         var length = 0;
@@ -44,8 +86,7 @@ public static class Decompression
             if (read == 0) break;
             length += read;
         }
-        var found = Detect(head.AsSpan(0, length));
-        return (Open(new PrefixedStream(head.AsMemory(0, length), content), found), found);
+        return head[..length];
     }
 
     /// <summary>

@@ -8,7 +8,8 @@ namespace Curation.Pipelines.IO.Readers;
 /// Reads JSON Lines, plain, gzip-compressed (<see cref="StrictGzipStream"/>: truncation and corruption are detected,
 /// multi-member files are read whole) or zstd-compressed (ZstdSharp: every frame of a multi-frame file; a truncated
 /// frame or bad data is detected), streaming through one pooled buffer. A whole object read as plain JSON Lines whose
-/// first bytes are gzip or zstd is decompressed all the same (a compressed file named <c>.jsonl</c>). An object that is
+/// first bytes are gzip or zstd is decompressed all the same (a compressed file named <c>.jsonl</c>), and one in UTF-16
+/// or UTF-32 with a byte order mark (PowerShell 5's default) is read as UTF-8. An object that is
 /// one JSON array instead (<c>[{…}, {…}]</c>, a <c>.json</c> as <c>json.dump</c> writes it) is read element by element
 /// (<see cref="JsonArraySplitter"/>) under the same record rules, "element N" in place of "line N".
 /// </summary>
@@ -59,8 +60,9 @@ public sealed class JsonlReader(StreamCompression compression) : IInputReader
         try
         {
             // A JSON array instead of lines (json.dump's .json files): its elements are the records, by the same rules
-            // ("element N" for "line N"). A whole plain object whose first bytes are gzip or zstd is read decompressed.
-            var (opened, inflated, peekFailure) = await OpenAsync(source, maxBytes, input.Part, sniff: !IsCompressed, cancellationToken).ConfigureAwait(false);
+            // ("element N" for "line N"). A whole plain object whose first bytes are gzip or zstd is read decompressed,
+            // one in UTF-16 as UTF-8.
+            var (opened, inflated, peekFailure) = await OpenAsync(source, maxBytes, input.Part, cancellationToken).ConfigureAwait(false);
             sniffed = inflated;
             if (peekFailure is not null)
             {
@@ -108,20 +110,20 @@ public sealed class JsonlReader(StreamCompression compression) : IInputReader
 
     /// <summary>
     /// The record splitter for the object (<see cref="RecordSplitters.OpenAsync"/>), or why its first bytes could not be
-    /// read. With <paramref name="sniff"/>, a whole object whose first bytes are a gzip or zstd stream is read
-    /// decompressed through <c>Inflated</c>, which the caller disposes.
+    /// read. A whole object (no byte part) is read through <c>Inflated</c>, which the caller disposes: decompressed when
+    /// its first bytes are gzip or zstd, as UTF-8 when its text starts with a UTF-16 or UTF-32 byte order mark (a
+    /// <c>.jsonl.gz</c> of UTF-16 text too).
     /// </summary>
     private static async Task<((IRecordSplitter Splitter, string Unit)? Opened, Stream? Inflated, Exception? Failure)> OpenAsync(Stream source, int maxBytes,
-        ObjectPart? part, bool sniff, CancellationToken cancellationToken)
+        ObjectPart? part, CancellationToken cancellationToken)
     {
         Stream? inflated = null;
         try
         {
-            if (sniff && part is null)
+            if (part is null)
             {
-                var (stream, found) = await Decompression.SniffAsync(source, cancellationToken).ConfigureAwait(false);
-                source = stream;
-                if (found != StreamCompression.None) inflated = stream;
+                (inflated, _) = await Decompression.SniffAsync(source, cancellationToken).ConfigureAwait(false);
+                source = inflated;
             }
             return (await RecordSplitters.OpenAsync(source, maxBytes, part, cancellationToken).ConfigureAwait(false), inflated, null);
         }

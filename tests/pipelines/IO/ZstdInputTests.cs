@@ -79,4 +79,31 @@ public sealed class ZstdInputTests
         var html = await ReadAllAsync(InputReaders.For(MakeSpec(), "site/a.html.zst"), Frame(page), MakeSpec(), "site/a.html.zst");
         Assert.Equal(page, Assert.Single(html).Text);
     }
+
+    [Fact]
+    public async Task Utf16_and_utf32_text_with_a_byte_order_mark_is_read_as_utf8()
+    {
+        // PowerShell 5's Out-File and Notepad's "Unicode" write UTF-16 LE with a BOM and CRLF; each line was quarantined as invalid UTF-8.
+        var lines = string.Concat(Enumerable.Range(0, 30).Select(i => $"{{\"id\": \"d{i}\", \"text\": \"Grüße {i}: 你好，世界 — ข้อความ 🙂\"}}\r\n"));
+        Encoding[] encodings = [new UnicodeEncoding(false, true), new UnicodeEncoding(true, true), new UTF32Encoding(false, true), new UTF32Encoding(true, true)];
+        foreach (var encoding in encodings)
+        {
+            byte[] bytes = [.. encoding.GetPreamble(), .. encoding.GetBytes(lines)];
+            foreach (var content in new[] { bytes, CompressZstd(bytes) })
+            {
+                var records = await ReadAllAsync(JsonlReader.Plain, content, MakeSpec(idField: "id"), "export/ps.jsonl");
+                Assert.Equal(Enumerable.Range(0, 30).Select(i => $"d{i}"), records.Select(r => r.Id));
+                Assert.Equal(Enumerable.Range(0, 30).Select(i => $"Grüße {i}: 你好，世界 — ข้อความ 🙂"), records.Select(r => r.Text));
+            }
+            var text = await ReadAllAsync(TextInputReader.Instance, [.. encoding.GetPreamble(), .. encoding.GetBytes("第一行\r\n\r\nsecond line\r\n")],
+                MakeSpec(mode: TextDocumentMode.Line), "notes.txt");
+            Assert.Equal(["第一行", "second line"], text.Select(r => r.Text));
+        }
+    }
+
+    private static byte[] CompressZstd(byte[] bytes)
+    {
+        using var compressor = new ZstdSharp.Compressor(3);
+        return compressor.Wrap(bytes).ToArray();
+    }
 }

@@ -31,6 +31,9 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         await File.WriteAllBytesAsync(Path.Combine(input, "big.jsonl.zst"), BigObjectCorpus.Zstd(corpus.Jsonl(2_000_000)));
         await File.WriteAllBytesAsync(Path.Combine(input, "big.parquet"), await corpus.ParquetAsync(groups: 16, rowsPerGroup: 250));
         await File.WriteAllLinesAsync(Path.Combine(input, "lines.txt"), Enumerable.Range(0, 2000).Select(_ => corpus.Text()));
+        // UTF-16 with a byte order mark (PowerShell's default): its newlines are two bytes, so it is read whole into parts.
+        var wide = new System.Text.UnicodeEncoding(bigEndian: false, byteOrderMark: true);
+        await File.WriteAllBytesAsync(Path.Combine(input, "utf16.jsonl"), [.. wide.GetPreamble(), .. wide.GetBytes(System.Text.Encoding.UTF8.GetString(corpus.Jsonl(800_000)))]);
         // Compressed text: never cut into byte ranges, read whole into parts (a .txt.gz was refused as an unknown format).
         await File.WriteAllBytesAsync(Path.Combine(input, "lines.txt.gz"),
             BigObjectCorpus.Gzip(System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 6000).Select(_ => corpus.Text() + "\n")))));
@@ -48,6 +51,7 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
                 new InputSpec { Path = Path.Combine(input, "*.parquet") },
                 new InputSpec { Path = Path.Combine(input, "*.txt*"), TextDocuments = TextDocumentMode.Line },
                 new InputSpec { Path = Path.Combine(input, "array.json"), MaxRecordBytes = 1500 },
+                new InputSpec { Path = Path.Combine(input, "utf16.jsonl"), MaxRecordBytes = 1500 },
             ],
             Sharding = new ShardingSpec { TargetShardBytes = target },
             Stages = [new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 20, MinWords = 3 }, new ExactDedupStageSpec { Partitions = 4 }],
@@ -77,6 +81,9 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         Assert.True(small.Job.Plan.Shards.SelectMany(s => s.Objects).Count(o => o.Source == "lines.txt.gz" && o.Part is { Unit: PartUnit.Stream }) >= 2,
             "the gzip text is read into several parts, never cut into byte ranges");
         Assert.True(small.Rows.Count(r => r.Item3 == "lines.txt.gz") > 1000, "the gzip text's lines are documents");
+        Assert.True(small.Job.Plan.Shards.SelectMany(s => s.Objects).Count(o => o.Source == "utf16.jsonl" && o.Part is { Unit: PartUnit.Stream }) >= 2,
+            "the UTF-16 JSONL is read into several parts, never cut into byte ranges");
+        Assert.True(small.Rows.Count(r => r.Item3 == "utf16.jsonl") > 100, "the UTF-16 JSONL's lines are documents");
         Assert.Equal(1, large.Job.Plan.ShardCount);
         Assert.True(small.Output.Manifest.Shards.Count > 1);
 
