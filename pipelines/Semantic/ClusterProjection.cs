@@ -88,6 +88,17 @@ public sealed class ClusterProjection
         return buffer.ToArray();
     }
 
+    /// <summary>
+    /// The first <paramref name="outputDims"/> axes, uncentred: the projection of a stage no document reaches (nothing to
+    /// fit it on, nothing ever projected), so that its later phases find the object they read.
+    /// </summary>
+    public static ClusterProjection Placeholder(int inputDims, int outputDims)
+    {
+        var components = new float[outputDims * inputDims];
+        for (var i = 0; i < outputDims; i++) components[i * inputDims + i] = 1;
+        return new ClusterProjection(inputDims, outputDims, new float[inputDims], components, 0);
+    }
+
     public static ClusterProjection FromBytes(byte[] bytes)
     {
         using var reader = new BinaryReader(new MemoryStream(bytes));

@@ -204,7 +204,7 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         var cut = new KMeansInitSample.Cut(MaxSampleVectors);
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
             await OfferSampleIdsAsync(task, shard, cut, cancellationToken).ConfigureAwait(false);
-        if (cut.Kept == 0) throw new InvalidOperationException($"{stage}: the initialisation sample is empty (no documents reach this stage).");
+        if (cut.Kept == 0) return await NothingToClusterAsync(task, cancellationToken).ConfigureAwait(false);
         var count = cut.Kept;
         var k = Math.Min(spec.Clusters, count);
         Centroids centroids;
@@ -238,6 +238,41 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         if (cut.Capped) stats.Metrics[CappedMetric] = cut.Candidates - cut.Kept;
         if (explained is { } fraction) stats.Metrics["cluster_dims_explained_variance"] = fraction;
         return stats;
+    }
+
+    /// <summary>
+    /// The sample is empty. When no document reaches the stage (every one was dropped or quarantined before it) there is
+    /// nothing to cluster and the job goes on to an empty output: one placeholder centroid, converged (and with
+    /// clusterDims a placeholder projection), gives every later phase the objects it reads, and no document is ever
+    /// assigned to it (this was a task failing four times, and so the job). Documents that an initSampleFraction left
+    /// out of the sample fail the job saying so.
+    /// </summary>
+    private async Task<TaskStats> NothingToClusterAsync(TaskContext task, CancellationToken cancellationToken)
+    {
+        long documents = 0;
+        var first = Array.Empty<long>();
+        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
+        {
+            var counts = await StageObjects.ReadArrayAsync<long>(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(shard)}.bin"), cancellationToken).ConfigureAwait(false);
+            if (shard == 0) first = counts;
+            documents += counts[0];
+        }
+        if (documents > 0)
+            throw new InvalidOperationException($"{stage}: initSampleFraction {spec.InitSampleFraction} picked none of the {documents:N0} documents " +
+                                                "reaching this stage for the k-means initialisation: raise it");
+        var dimensions = Math.Max(1, first.Length - 1);
+        await WriteMeanAsync(task, first.Length - 1, cancellationToken).ConfigureAwait(false);
+        var space = dimensions;
+        if (spec.ClusterDims is { } clusterDims)
+        {
+            space = Math.Min(clusterDims, dimensions);
+            await task.Job.Data.CreateOnceAsync(Key(task, ProjectionObject),
+                (stream, ct) => stream.WriteAsync(ClusterProjection.Placeholder(dimensions, space).ToBytes(), ct).AsTask(), cancellationToken).ConfigureAwait(false);
+        }
+        var placeholder = new float[space];
+        placeholder[0] = 1;
+        await WriteCentroidsAsync(task, 0, new Centroids(placeholder, space), shift: 0, converged: true, cancellationToken).ConfigureAwait(false);
+        return new TaskStats { Metrics = { ["clusters"] = 0, ["no_documents"] = 1 } };
     }
 
     /// <summary>mean.bin: the corpus mean direction, reduced in shard order from the sample phase's per-shard sums.</summary>

@@ -201,6 +201,27 @@ public sealed class SemanticPlantedTests : IDisposable
     }
 
     [Fact]
+    public async Task When_no_document_reaches_the_stage_the_job_completes_with_an_empty_output()
+    {
+        // Every document dropped before the embeddings: k-means has nothing to cluster (the init task failed four times, and so the job).
+        StageSpec[] stages = [new SemanticDedupStageSpec { Clusters = 16, ClusterDims = 8, Eps = 0.05 }, new D4StageSpec { KeepFraction = 0.5, Clusters = 4 }];
+        for (var i = 0; i < stages.Length; i++)
+        {
+            var spec = Spec(stages[i]) with { Stages = [new QualityFilterStageSpec { MinChars = 100_000 }, new EmbedStageSpec(), stages[i]] };
+            var output = await RunAsync(spec, $"data-nothing-{i}");
+            Assert.Empty(output.KeptIds);
+            Assert.Equal(_ids.Length, output.Drops.Count(d => d.Reason == "too_short"));
+            Assert.Empty(output.Manifest.Accounting.Imbalances());
+        }
+
+        // Documents that reach the stage but that initSampleFraction left out of the sample: the job fails saying so.
+        var sparse = Spec(new SemanticDedupStageSpec { Clusters = 4, Eps = 0.05, InitSampleFraction = 1e-9 });
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => RunAsync(sparse, "data-sparse-sample"));
+        Assert.Contains($"initSampleFraction 1E-09 picked none of the {_ids.Length.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} documents",
+            error.ToString());
+    }
+
+    [Fact]
     public async Task D4_removes_the_most_prototypical_documents_until_the_target_fraction_remains()
     {
         const double keep = 0.7;
