@@ -51,6 +51,9 @@ public static class CurationHost
             builder.Configuration.AddInMemoryCollection(rules.Distinct().Select(k => KeyValuePair.Create($"Logging:LogLevel:{k}", (string?)"Error")));
             builder.Logging.ClearProviders();
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            // A grain state write that fails (a second `curate run` of the job changed its state) is said once, as the job's
+            // error, in a sentence; Orleans' own log line of it is a stack trace.
+            builder.Logging.AddFilter(typeof(Curation.Grains.Storage.ObjectStoreGrainStorage).FullName, LogLevel.Critical);
         }
 
         var cluster = builder.Configuration.GetSection(CurationClusterOptions.Section).Get<CurationClusterOptions>() ?? new CurationClusterOptions();

@@ -9,7 +9,7 @@ namespace Curation.Silo.Tests;
 /// <c>curate run</c> on a versioned corpus: running the same spec again shows the completed job and says how to refresh;
 /// <c>--run-key</c> makes the next refresh, which reads only the new input object.
 /// </summary>
-public sealed class RunCommandCliTests : IDisposable
+public sealed class RunCommandCliTests(Xunit.Abstractions.ITestOutputHelper log) : IDisposable
 {
     private readonly TempDirectory _temp = new("run-command");
 
@@ -109,5 +109,28 @@ public sealed class RunCommandCliTests : IDisposable
             Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
             Assert.DoesNotContain("unexpectedly", output, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Two_runs_of_one_job_on_one_data_store_leave_it_to_one_coordinator()
+    {
+        // Two `curate run` of the same job at once on one data store are two coordinators: the job state's ETag lets one
+        // write; the other stopped with its storage's stack trace and the state's ETag message. Now it says why, and the
+        // job completes once (which of the two wins is timing; both completing, one after the other, is fine too).
+        var job = new SmallJob(_temp.Combine("twice-job"), "twice", originals: 3000, copies: 500, files: 4);
+        var specFile = Path.Combine(job.Folder, "job.json");
+        await File.WriteAllTextAsync(specFile, job.SpecJson(targetShardBytes: 16384));
+        var data = _temp.Combine("twice-data");
+        var runs = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(() => CurateAsync(job.Folder, "run", specFile, "--data", data))));
+        foreach (var (code, output) in runs)
+        {
+            log.WriteLine($"exit code {code}: {output.Split('\n').LastOrDefault(l => l.Trim().Length > 0)}");
+            Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+            if (code != 0) Assert.Contains("another coordinator is running this job", output, StringComparison.Ordinal);
+        }
+        Assert.Contains(runs, r => r.Code == 0);
+        var again = await CurateAsync(job.Folder, "run", specFile, "--data", data);
+        Assert.True(again.Code == 0, again.Output);
+        Assert.Contains("already completed", again.Output, StringComparison.Ordinal);
     }
 }

@@ -5,6 +5,7 @@ using Curation.Pipelines.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 
 namespace Curation.Grains.Jobs;
 
@@ -115,6 +116,7 @@ public sealed class JobGrain(
     {
         var jobId = this.GetPrimaryKeyString();
         IGrainTimer? history = null;
+        var conflict = false;
         try
         {
             await Task.Yield();
@@ -149,6 +151,18 @@ public sealed class JobGrain(
             S.State = JobState.Cancelled;
             logger.LogInformation("Job {JobId} cancelled", jobId);
         }
+        catch (Exception e) when (IsStateConflict(e))
+        {
+            // Another coordinator wrote this job's state since this one read it: a second `curate run` of the same job, or
+            // another cluster, on the same data store. The state's ETag kept it from being overwritten; this run stops and
+            // leaves the job to the other, whose state stays as written (not overwritten with this run's failure below).
+            conflict = true;
+            S.State = JobState.Failed;
+            S.Error = "another coordinator is running this job on the same data store (a second `curate run` of it, or another cluster " +
+                      "sharing the store) and changed its state: this run stopped and left the job to it; run it again once that one " +
+                      "ends to see its result";
+            logger.LogWarning("Job {JobId}: {Error}", jobId, S.Error);
+        }
         catch (Exception e)
         {
             S.State = JobState.Failed;
@@ -168,10 +182,17 @@ public sealed class JobGrain(
             coordinator.Dispose();
             _coordinatorRetries = null;
         }
-        await state.WriteStateAsync(CancellationToken.None);   // the final state is written even when the run was cancelled
+        if (!conflict) await state.WriteStateAsync(CancellationToken.None);   // the final state is written even when the run was cancelled
         CurationMetrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("state", S.State.ToString()));
         MemoryTrim.Request(); // the job's plan, listings and spec copies are garbage now: give the memory back
         DelayDeactivation(TimeSpan.Zero);
+    }
+
+    private static bool IsStateConflict(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is InconsistentStateException) return true;
+        return false;
     }
 
     // What the runner reports: the cluster's task metrics, and the job's state written after every phase that ran.
