@@ -18,17 +18,24 @@ public sealed class ResumeRunningJobsService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.ResumeScanInterval);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        try
         {
-            try
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                await foreach (var jobId in jobs.RunningJobIdsAsync(stoppingToken).ConfigureAwait(false))
-                    await grains.GetGrain<IJobGrain>(jobId).GetStatus().ConfigureAwait(false);
+                try
+                {
+                    await foreach (var jobId in jobs.RunningJobIdsAsync(stoppingToken).ConfigureAwait(false))
+                        await grains.GetGrain<IJobGrain>(jobId).GetStatus().ConfigureAwait(false);
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                {
+                    logger.LogWarning(e, "Scan for running jobs failed; retrying next interval");
+                }
             }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(e, "Scan for running jobs failed; retrying next interval");
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The host is stopping (a `curate run` whose job ended right after it started included): not a failure.
         }
     }
 }

@@ -53,10 +53,25 @@ public sealed class JobGrain(
         S.Error = null;
         S.StartedAt = DateTimeOffset.UtcNow;
         S.CompletedAt = null;
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (InconsistentStateException)
+        {
+            // Another coordinator (a second `curate run` of this job on the same data store) wrote the job's state first.
+            S.State = JobState.Failed;
+            S.Error = AnotherCoordinator;
+            logger.LogWarning("Job {JobId}: {Error}", jobId, S.Error);
+            return Snapshot();
+        }
         StartRun();
         return Snapshot();
     }
+
+    private const string AnotherCoordinator =
+        "another coordinator is running this job on the same data store (a second `curate run` of it, or another cluster sharing the store) " +
+        "and changed its state: this run stopped and left the job to it; run it again once that one ends to see its result";
 
     public Task<JobStatus> GetStatus()
     {
@@ -158,9 +173,7 @@ public sealed class JobGrain(
             // leaves the job to the other, whose state stays as written (not overwritten with this run's failure below).
             conflict = true;
             S.State = JobState.Failed;
-            S.Error = "another coordinator is running this job on the same data store (a second `curate run` of it, or another cluster " +
-                      "sharing the store) and changed its state: this run stopped and left the job to it; run it again once that one " +
-                      "ends to see its result";
+            S.Error = AnotherCoordinator;
             logger.LogWarning("Job {JobId}: {Error}", jobId, S.Error);
         }
         catch (Exception e)

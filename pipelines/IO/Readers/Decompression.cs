@@ -91,8 +91,9 @@ public static class Decompression
 
     /// <summary>
     /// The records <paramref name="read"/> makes of a whole object (no byte part), decompressed first when its first
-    /// bytes are gzip or zstd (<see cref="SniffAsync"/>); a byte part is read as it is (the planner cuts only
-    /// uncompressed objects into byte ranges). A failure to read the first bytes is one corrupt_object record.
+    /// bytes are gzip or zstd and read as UTF-8 when they are a UTF-16/UTF-32 byte order mark (<see cref="SniffAsync"/>);
+    /// a byte part is read as it is (the planner cuts only uncompressed UTF-8 objects into byte ranges). A failure to
+    /// read the first bytes is one corrupt_object record.
     /// </summary>
     public static async IAsyncEnumerable<InputRecord> ReadSniffedAsync(Stream content, InputObject input,
         Func<Stream, CancellationToken, IAsyncEnumerable<InputRecord>> read, [EnumeratorCancellation] CancellationToken cancellationToken = default)
