@@ -58,6 +58,8 @@ public static class ObjectSplitter
                         : StreamParts(obj.Size, target),
                 JsonlReader { IsCompressed: true } => StreamParts(obj.Size, target),
                 WarcReader => StreamParts(obj.Size, target),
+                // A quoted CSV field may hold line breaks: a row cannot be found from the middle of the file.
+                CsvInputReader when obj.Size > target => StreamParts(obj.Size, target, IsCompressedName(obj.Key) ? CompressedExpansion : 1),
                 ParquetInputReader when obj.Size > target => await RowGroupPartsAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, target, cancellationToken).ConfigureAwait(false),
                 _ => [],
             };
@@ -104,9 +106,12 @@ public static class ObjectSplitter
         return parts;
     }
 
-    private static ObjectPart[] StreamParts(long size, long target)
+    private static bool IsCompressedName(string key) =>
+        key.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || key.EndsWith(".zst", StringComparison.OrdinalIgnoreCase);
+
+    private static ObjectPart[] StreamParts(long size, long target, int expansion = CompressedExpansion)
     {
-        var expanded = (Int128)size * CompressedExpansion;
+        var expanded = (Int128)size * expansion;
         if (expanded <= target) return [];
         var count = (int)Math.Min(MaxParts, (long)((expanded + target - 1) / target));
         var parts = new ObjectPart[count];

@@ -121,7 +121,7 @@ public sealed record InputSpec
     public int MaxRecordBytes { get; init; } = 8 * 1024 * 1024;
 }
 
-public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt, JsonlZst, Warc, WarcGz, Html }
+public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt, JsonlZst, Warc, WarcGz, Html, Csv }
 
 public enum TextDocumentMode { File, Line, Paragraph }
 

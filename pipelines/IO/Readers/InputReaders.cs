@@ -8,7 +8,9 @@ public static class InputReaders
     /// <summary>Extensions <see cref="InputFormat.Auto"/> recognises (case-insensitive): the first that ends the key wins, so <c>.txt.zst</c> comes before <c>.zst</c>.</summary>
     private static readonly (string Extension, InputFormat Format)[] Extensions =
     [
-        // Plain text and HTML readers decompress an object whose first bytes are gzip or zstd (Decompression.SniffAsync).
+        // Plain text, CSV and HTML readers decompress an object whose first bytes are gzip or zstd (Decompression.SniffAsync).
+        (".csv", InputFormat.Csv), (".tsv", InputFormat.Csv), (".csv.gz", InputFormat.Csv), (".tsv.gz", InputFormat.Csv),
+        (".csv.zst", InputFormat.Csv), (".tsv.zst", InputFormat.Csv),
         (".txt.gz", InputFormat.Txt), (".md.gz", InputFormat.Txt), (".txt.zst", InputFormat.Txt), (".md.zst", InputFormat.Txt),
         (".html.gz", InputFormat.Html), (".htm.gz", InputFormat.Html), (".html.zst", InputFormat.Html), (".htm.zst", InputFormat.Html),
         (".jsonl.gz", InputFormat.JsonlGz), (".ndjson.gz", InputFormat.JsonlGz), (".json.gz", InputFormat.JsonlGz),
@@ -48,6 +50,7 @@ public static class InputReaders
             InputFormat.JsonlGz => JsonlReader.Gzip,
             InputFormat.JsonlZst => JsonlReader.Zstd,
             InputFormat.Parquet => ParquetInputReader.Instance,
+            InputFormat.Csv => CsvInputReader.Instance,
             InputFormat.Txt => TextInputReader.Instance,
             InputFormat.Warc => WarcReader.Plain,
             InputFormat.WarcGz => WarcReader.Gzip,
@@ -74,6 +77,6 @@ public static class InputReaders
         }
         throw new ArgumentException(
             $"cannot tell the format of input object '{key}' from its extension: supported are {string.Join(", ", SupportedExtensions)}; " +
-            "set the input's \"format\" (jsonl, jsonl_gz, jsonl_zst, parquet, txt, warc, warc_gz, html) to read it anyway");
+            "set the input's \"format\" (jsonl, jsonl_gz, jsonl_zst, parquet, csv, txt, warc, warc_gz, html) to read it anyway");
     }
 }

@@ -41,7 +41,7 @@ public class InputReadersTests
     }
 
     [Theory]
-    [InlineData("corpus/part-1.csv")]
+    [InlineData("corpus/part-1.xml")]
     [InlineData("corpus/part-1.gz")]
     [InlineData("corpus/part-1.jsonl.gzip")]
     [InlineData("corpus/jsonl")]

@@ -34,6 +34,10 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         // UTF-16 with a byte order mark (PowerShell's default): its newlines are two bytes, so it is read whole into parts.
         var wide = new System.Text.UnicodeEncoding(bigEndian: false, byteOrderMark: true);
         await File.WriteAllBytesAsync(Path.Combine(input, "utf16.jsonl"), [.. wide.GetPreamble(), .. wide.GetBytes(System.Text.Encoding.UTF8.GetString(corpus.Jsonl(800_000)))]);
+        // CSV with quoted line breaks: a row cannot be found from the middle, so it is read whole into parts.
+        static string Quote(string value) => "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+        await File.WriteAllLinesAsync(Path.Combine(input, "table.csv"), new[] { "id,text,kind" }
+            .Concat(Enumerable.Range(0, 5000).Select(i => $"c{i},{Quote(corpus.Text() + (i % 3 == 0 ? "\nsecond \"line\"" : ""))},k{i % 5}")));
         // Compressed text: never cut into byte ranges, read whole into parts (a .txt.gz was refused as an unknown format).
         await File.WriteAllBytesAsync(Path.Combine(input, "lines.txt.gz"),
             BigObjectCorpus.Gzip(System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 6000).Select(_ => corpus.Text() + "\n")))));
@@ -52,6 +56,7 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
                 new InputSpec { Path = Path.Combine(input, "*.txt*"), TextDocuments = TextDocumentMode.Line },
                 new InputSpec { Path = Path.Combine(input, "array.json"), MaxRecordBytes = 1500 },
                 new InputSpec { Path = Path.Combine(input, "utf16.jsonl"), MaxRecordBytes = 1500 },
+                new InputSpec { Path = Path.Combine(input, "table.csv"), IdField = "id" },
             ],
             Sharding = new ShardingSpec { TargetShardBytes = target },
             Stages = [new NormalizeStageSpec(), new QualityFilterStageSpec { MinChars = 20, MinWords = 3 }, new ExactDedupStageSpec { Partitions = 4 }],
@@ -84,6 +89,9 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         Assert.True(small.Job.Plan.Shards.SelectMany(s => s.Objects).Count(o => o.Source == "utf16.jsonl" && o.Part is { Unit: PartUnit.Stream }) >= 2,
             "the UTF-16 JSONL is read into several parts, never cut into byte ranges");
         Assert.True(small.Rows.Count(r => r.Item3 == "utf16.jsonl") > 100, "the UTF-16 JSONL's lines are documents");
+        Assert.True(small.Job.Plan.Shards.SelectMany(s => s.Objects).Count(o => o.Source == "table.csv" && o.Part is { Unit: PartUnit.Stream }) >= 2,
+            "the CSV is read into several parts, never cut into byte ranges");
+        Assert.Contains(small.Rows, r => r.Item3 == "table.csv" && r.Item2.Contains("\nsecond \"line\"", StringComparison.Ordinal));
         Assert.Equal(1, large.Job.Plan.ShardCount);
         Assert.True(small.Output.Manifest.Shards.Count > 1);
 

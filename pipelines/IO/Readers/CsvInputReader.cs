@@ -1,0 +1,148 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Sylvan.Data.Csv;
+
+namespace Curation.Pipelines.IO.Readers;
+
+/// <summary>
+/// Reads delimited text with a header row — <c>.csv</c> (delimiter told from the header: <c>,</c> <c>;</c> tab or
+/// <c>|</c>) and <c>.tsv</c> (tab), gzip or zstd compressed too — through Sylvan.Data.Csv (RFC 4180: quoted fields hold
+/// delimiters, quotes and line breaks). Each data row is a record at position = its 0-based row number (the header is
+/// not a row; a quoted line break does not start one). The text and id come from the columns <see cref="Spec.InputSpec.TextField"/>
+/// and <see cref="Spec.InputSpec.IdField"/>; every other column kept by <c>fields</c> / <c>dropFields</c> is a string
+/// field (an empty value is null).
+/// </summary>
+/// <remarks>
+/// A row with more fields than the header (a quote left open or a delimiter in an unquoted value, usually) is
+/// <c>malformed_csv</c>; one that lacks the text or id column, or has an empty id, is <c>missing_text_field</c> /
+/// <c>missing_id_field</c>; fewer fields than the header otherwise are empty values, as CSV writers leave them; a row
+/// holding bytes that are not UTF-8 (decoded as U+FFFD) is <c>invalid_utf8</c>. Lines starting with <c>#</c> are data,
+/// not comments. A row larger than <see cref="Spec.InputSpec.MaxRecordBytes"/> (the parser's buffer grows to that and
+/// no further) or a quote that never closes ends the object with one record naming the row (the rows before it were
+/// yielded): the parser cannot find the next row after them.
+/// </remarks>
+public sealed class CsvInputReader : IInputReader
+{
+    public static CsvInputReader Instance { get; } = new();
+
+    public const string MalformedCsv = "malformed_csv";
+
+    public IAsyncEnumerable<InputRecord> ReadAsync(Stream content, InputObject input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(input);
+        return Decompression.ReadSniffedAsync(content, input, (stream, ct) => ReadRowsAsync(stream, input, ct), cancellationToken);
+    }
+
+    private static char? DelimiterOf(string source)
+    {
+        var name = source.ToLowerInvariant();
+        return name.EndsWith(".tsv", StringComparison.Ordinal) || name.Contains(".tsv.", StringComparison.Ordinal) ? '\t' : null;
+    }
+
+    private static async IAsyncEnumerable<InputRecord> ReadRowsAsync(Stream stream, InputObject input, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var spec = input.Spec;
+        var maxChars = Math.Max(1024, spec.MaxRecordBytes);
+        // Bytes that are not UTF-8 become U+FFFD, and a row holding one is quarantined as invalid_utf8 at its own row (a
+        // strict decoder fails a whole 64 KiB block, losing the rows before the bad byte in it). A UTF-8 BOM is skipped.
+        using var text = new StreamReader(stream, new UTF8Encoding(false, throwOnInvalidBytes: false), detectEncodingFromByteOrderMarks: false,
+            bufferSize: 64 * 1024, leaveOpen: true);
+        var options = new CsvDataReaderOptions
+        {
+            Delimiter = DelimiterOf(input.Source),
+            Comment = '\0', // '#' is a comment by default: text data starts lines with it (Markdown headings, hashtags)
+            BufferSize = Math.Min(64 * 1024, maxChars),
+            MaxBufferSize = maxChars,
+            OwnsReader = false,
+        };
+        CsvDataReader? csv = null;
+        Exception? failure = null;
+        try
+        {
+            if (text.Peek() == '\uFEFF') text.Read();
+            csv = await CsvDataReader.CreateAsync(text, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
+        {
+            failure = e;
+        }
+        if (csv is null)
+        {
+            yield return InputRecord.Quarantine(0, QuarantineReasons.CorruptObject, $"{input.Source}: the header row cannot be read ({Describe(failure!)})");
+            yield break;
+        }
+        await using (csv.ConfigureAwait(false))
+        {
+            var columns = Enumerable.Range(0, csv.FieldCount).Select(csv.GetName).ToArray();
+            var textColumn = Array.IndexOf(columns, spec.TextField);
+            var idColumn = spec.IdField is null ? -1 : Array.IndexOf(columns, spec.IdField);
+            var kept = Enumerable.Range(0, columns.Length).Where(i => i != textColumn && i != idColumn && InputFields.Keeps(spec, columns[i])).ToArray();
+            long row = -1;
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await csv.ReadAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
+                {
+                    failure = e;
+                    more = false;
+                }
+                if (failure is not null)
+                {
+                    var (reason, what) = failure switch
+                    {
+                        CsvRecordTooLargeException => (QuarantineReasons.RecordTooLarge, $"a row over the limit of {ReaderText.Num(spec.MaxRecordBytes)} bytes"),
+                        _ => (QuarantineReasons.CorruptObject, Describe(failure)),
+                    };
+                    yield return InputRecord.Quarantine(row + 1, reason,
+                        $"{input.Source}: row {ReaderText.Num(row + 2)}: {what}; the rows after it cannot be found, so the rest of the object is not read");
+                    yield break;
+                }
+                if (!more) yield break;
+                row++;
+                yield return ToRecord(csv, row, columns, textColumn, idColumn, kept, spec);
+            }
+        }
+    }
+
+    private static InputRecord ToRecord(CsvDataReader csv, long row, string[] columns, int textColumn, int idColumn, int[] kept, Spec.InputSpec spec)
+    {
+        var where = $"row {ReaderText.Num(row + 1)}";
+        var fields = csv.RowFieldCount;
+        if (fields > columns.Length)
+            return InputRecord.Quarantine(row, MalformedCsv, $"{where}: {fields} fields, the header has {columns.Length} (a quote left open, or a delimiter in an unquoted value?)");
+        if (textColumn < 0)
+            return InputRecord.Quarantine(row, QuarantineReasons.MissingTextField, $"{where}: no column '{spec.TextField}' (columns: {ColumnList(columns)})");
+        if (textColumn >= fields)
+            return InputRecord.Quarantine(row, QuarantineReasons.MissingTextField, $"{where}: {fields} fields, so no '{spec.TextField}' (column {textColumn + 1})");
+        string? id = null;
+        if (spec.IdField is not null)
+        {
+            if (idColumn < 0)
+                return InputRecord.Quarantine(row, QuarantineReasons.MissingIdField, $"{where}: no column '{spec.IdField}' (columns: {ColumnList(columns)})");
+            id = idColumn < fields ? csv.GetString(idColumn) : "";
+            if (id.Length == 0) return InputRecord.Quarantine(row, QuarantineReasons.MissingIdField, $"{where}: field '{spec.IdField}' is {ReaderText.EmptyId}");
+        }
+        var values = kept.Length == 0 ? null : new FieldValue[kept.Length];
+        for (var k = 0; k < kept.Length; k++)
+        {
+            var value = kept[k] < fields ? csv.GetString(kept[k]) : "";
+            values![k] = new FieldValue(columns[kept[k]], value.Length == 0 ? null : value);
+        }
+        var body = csv.GetString(textColumn);
+        for (var f = 0; f < fields; f++)
+            if (csv.GetString(f).Contains('\uFFFD', StringComparison.Ordinal))
+                return InputRecord.Quarantine(row, QuarantineReasons.InvalidUtf8,
+                    $"{where}: field '{(f < columns.Length ? columns[f] : (f + 1).ToString(System.Globalization.CultureInfo.InvariantCulture))}' holds bytes that are not UTF-8 (read as U+FFFD)");
+        return InputRecord.Document(row, id, body) with { Fields = values };
+    }
+
+    private static string ColumnList(string[] columns) =>
+        columns.Length <= 12 ? string.Join(", ", columns) : string.Join(", ", columns.Take(12)) + $", … {columns.Length - 12} more";
+
+    private static string Describe(Exception e) => e is CsvFormatException ? $"malformed CSV: {e.Message}" : ReaderText.Describe(e);
+}
