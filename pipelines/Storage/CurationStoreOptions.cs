@@ -48,6 +48,8 @@ public sealed class CurationStoreOptionsValidator : IValidateOptions<CurationSto
         var failures = new List<string>();
         if (options.Kind == DataStoreKind.LocalFolder && string.IsNullOrWhiteSpace(options.RootPath))
             failures.Add($"{CurationStoreOptions.Section}:RootPath is required when Kind is LocalFolder.");
+        else if (options.Kind == DataStoreKind.LocalFolder && File.Exists(Path.GetFullPath(options.RootPath)))
+            failures.Add($"{CurationStoreOptions.Section}:RootPath '{Path.GetFullPath(options.RootPath)}' is a file: the data store is a folder (it is created when missing).");
         if (options.Kind == DataStoreKind.AzureBlob && string.IsNullOrWhiteSpace(options.ConnectionString))
             failures.Add($"{CurationStoreOptions.Section}:ConnectionString is required when Kind is AzureBlob.");
         if (options.Kind == DataStoreKind.AzureBlob && AzureBlobStoreOptionsValidator.ContainerNameProblem(options.ContainerName) is { } problem)

@@ -40,6 +40,12 @@ public static class RunCommand
             return Invalid(jobFile, e);
         }
 
+        if (dataRoot is not null && File.Exists(dataRoot))
+        {
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape($"--data '{Path.GetFullPath(dataRoot)}' is a file: the data store is a folder (it is created when missing).")}[/]");
+            return 2;
+        }
+
         var overrides = new Dictionary<string, string?>
         {
             ["Curation:Cluster:Clustering"] = "Localhost",

@@ -112,6 +112,24 @@ public sealed class RunCommandCliTests(Xunit.Abstractions.ITestOutputHelper log)
     }
 
     [Fact]
+    public async Task A_data_store_that_is_a_file_is_one_sentence()
+    {
+        var job = new SmallJob(_temp.Combine("data-file-job"), "data-file", originals: 3, copies: 0, files: 1);
+        var specFile = Path.Combine(job.Folder, "job.json");
+        await File.WriteAllTextAsync(specFile, job.SpecJson());
+        var file = Path.Combine(job.Folder, "not-a-folder");
+        await File.WriteAllTextAsync(file, "x");
+        // Through --data (it was a stack trace from the first write) and through the configuration (curate silo, run without --data).
+        var (code, output) = await CurateAsync(job.Folder, "run", specFile, "--data", file);
+        Assert.True(code == 2, output);
+        Assert.Contains($"--data '{file}' is a file: the data store is a folder", output, StringComparison.Ordinal);
+        (code, output) = await CliTests.CurateAsync(job.Folder, new Dictionary<string, string> { ["Curation__Store__RootPath"] = file }, "run", specFile);
+        Assert.True(code == 2, output);
+        Assert.Contains($"curate: configuration error: Curation:Store:RootPath '{file}' is a file", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Two_runs_of_one_job_on_one_data_store_leave_it_to_one_coordinator()
     {
         // Two `curate run` of the same job at once on one data store are two coordinators: the job state's ETag lets one
