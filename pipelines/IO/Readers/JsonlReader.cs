@@ -241,13 +241,13 @@ public sealed class JsonlReader(StreamCompression compression) : IInputReader
 
         if (textType == JsonTokenType.None)
             return InputRecord.Quarantine(index, QuarantineReasons.MissingTextField,
-                $"{unit} {ReaderText.Num(index + 1)}: no field '{fields.Text}' (fields: {ListFields(line)})");
+                $"{unit} {ReaderText.Num(index + 1)}: no field '{fields.Text}' (fields: {ListFields(line)}){NestedHint(fields.Text, "text")}");
         if (textType != JsonTokenType.String)
             return InputRecord.Quarantine(index, QuarantineReasons.TextNotString,
                 $"{unit} {ReaderText.Num(index + 1)}: field '{fields.Text}' is {Article(textType)}, not a string");
         if (fields.Id is not null && id is null)
             return InputRecord.Quarantine(index, QuarantineReasons.MissingIdField, idType == JsonTokenType.None
-                ? $"{unit} {ReaderText.Num(index + 1)}: no field '{fields.Id}' (fields: {ListFields(line)})"
+                ? $"{unit} {ReaderText.Num(index + 1)}: no field '{fields.Id}' (fields: {ListFields(line)}){NestedHint(fields.Id, "id")}"
                 : $"{unit} {ReaderText.Num(index + 1)}: field '{fields.Id}' is {Article(idType)}, not a string or number");
         if (id is { Length: 0 })
             return InputRecord.Quarantine(index, QuarantineReasons.MissingIdField, $"{unit} {ReaderText.Num(index + 1)}: field '{fields.Id}' is {ReaderText.EmptyId}");
@@ -284,6 +284,15 @@ public sealed class JsonlReader(StreamCompression compression) : IInputReader
     }
 
     /// <summary>The object's top-level field names, for the detail of a missing field (error path only).</summary>
+    /// <summary>For a dotted field name: fields are top-level names, not paths into nested objects; how to flatten the records.</summary>
+    private static string NestedHint(string name, string flat)
+    {
+        var dot = name.IndexOf('.');
+        return dot <= 0 || dot == name.Length - 1 ? ""
+            : $"; fields are read at the top level only, so '{name}' is not a path into '{name[..dot]}': flatten the records first " +
+              $"(jq -c '.{flat} = .{name}') and name '{flat}'";
+    }
+
     private static string ListFields(ReadOnlySpan<byte> line)
     {
         var names = new StringBuilder();

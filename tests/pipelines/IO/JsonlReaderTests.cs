@@ -112,6 +112,14 @@ public class JsonlReaderTests
     }
 
     [Fact]
+    public async Task A_dotted_field_name_is_said_to_be_no_path_into_nested_objects()
+    {
+        var records = await ReadAllAsync(JsonlReader.Plain, "{\"id\": \"n1\", \"content\": {\"text\": \"nested\"}}\n", MakeSpec(textField: "content.text", idField: "meta.id"));
+        AssertQuarantined(records[0], 0, QuarantineReasons.MissingTextField, "no field 'content.text' (fields: id, content)",
+            "'content.text' is not a path into 'content': flatten the records first (jq -c '.text = .content.text') and name 'text'");
+    }
+
+    [Fact]
     public async Task Details_are_short_even_for_long_bad_lines()
     {
         var longText = new string('x', 100_000);
