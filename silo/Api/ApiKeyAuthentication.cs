@@ -45,7 +45,13 @@ public sealed class ApiKeyAuthenticationHandler(
     {
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = $"Bearer realm=\"curation\", {HeaderName}";
-        return Response.WriteAsJsonAsync(new { error = $"an API key is required ({HeaderName} header or Authorization: Bearer)" });
+        // A key that was sent but is not one of the cluster's is told apart from no key (a typo, a rotated key).
+        return Response.WriteAsJsonAsync(new
+        {
+            error = PresentedKey(Request.Headers) is null
+                ? $"an API key is required ({HeaderName} header or Authorization: Bearer)"
+                : $"this API key is not one of the cluster's keys ({ApiOptions.Section}:Keys)",
+        });
     }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)

@@ -175,7 +175,13 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsync("/api/jobs", SmallJob.Body("{}"))).StatusCode);
 
         using var wrong = Host.Client("not-a-key-of-this-cluster-123456");
-        Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.GetAsync("/api/jobs")).StatusCode);
+        var rejected = await wrong.GetAsync("/api/jobs");
+        Assert.Equal(HttpStatusCode.Unauthorized, rejected.StatusCode);
+        // A wrong key is told apart from no key (it said "an API key is required" for both).
+        Assert.Equal("this API key is not one of the cluster's keys (Curation:Api:Keys)",
+            (await rejected.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+        Assert.StartsWith("an API key is required", (await (await anonymous.GetAsync("/api/jobs")).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(),
+            StringComparison.Ordinal);
 
         using var viewer = Host.Client(TestApiHost.ViewerKey);
         Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync("/api/jobs")).StatusCode);
