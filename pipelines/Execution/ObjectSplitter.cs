@@ -44,18 +44,16 @@ public static class ObjectSplitter
         foreach (var obj in objects)
         {
             var input = spec.Inputs[obj.Input];
+            async Task<IReadOnlyList<ObjectPart>> LinesOrStreamAsync(bool json) =>
+                await CutsAtNewlinesAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, json, cancellationToken).ConfigureAwait(false)
+                    ? ByteParts(obj.Size, target)
+                    : StreamParts(obj.Size, target);
             var parts = InputReaders.For(input, obj.Key) switch
             {
                 // A JSON array cannot be entered in the middle, nor a compressed stream whose name does not say so
                 // (a .txt.gz, a gzip named .jsonl) nor UTF-16 text: each is read whole by one task into parts, like a .jsonl.gz.
-                JsonlReader { IsCompressed: false } when obj.Size > target
-                    => await PeekAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, json: true, cancellationToken).ConfigureAwait(false) == Start.Lines
-                        ? ByteParts(obj.Size, target)
-                        : StreamParts(obj.Size, target),
-                TextInputReader when input.TextDocuments == TextDocumentMode.Line && obj.Size > target
-                    => await PeekAsync(stores.Resolve(StoreLocation.Parse(input.Path)), obj.Key, json: false, cancellationToken).ConfigureAwait(false) == Start.Lines
-                        ? ByteParts(obj.Size, target)
-                        : StreamParts(obj.Size, target),
+                JsonlReader { IsCompressed: false } when obj.Size > target => await LinesOrStreamAsync(json: true),
+                TextInputReader when input.TextDocuments == TextDocumentMode.Line && obj.Size > target => await LinesOrStreamAsync(json: false),
                 JsonlReader { IsCompressed: true } => StreamParts(obj.Size, target),
                 WarcReader => StreamParts(obj.Size, target),
                 // A quoted CSV field may hold line breaks: a row cannot be found from the middle of the file.
@@ -69,25 +67,22 @@ public static class ObjectSplitter
         return result;
     }
 
-    /// <summary>How an object's bytes start: lines that can be cut into byte ranges, one JSON array, or a stream read from its start (compressed, UTF-16).</summary>
-    private enum Start { Lines, JsonArray, Stream }
-
     /// <summary>
-    /// Looks at an object's first bytes: a gzip or zstd stream (whatever its name), UTF-16 or UTF-32 text (its newlines
-    /// are not the byte 0x0A) and, for JSON, one array rather than lines (<c>[{…}, …]</c>) cannot be read from the middle.
+    /// Whether an object can be cut into byte ranges at its newlines, from its first bytes: not a gzip or zstd stream
+    /// (whatever its name), not UTF-16 or UTF-32 text (its newlines are not the byte 0x0A) and, for JSON, not one array
+    /// (<c>[{…}, …]</c>) — those cannot be read from the middle.
     /// </summary>
-    private static async Task<Start> PeekAsync(IObjectStore store, string key, bool json, CancellationToken cancellationToken)
+    private static async Task<bool> CutsAtNewlinesAsync(IObjectStore store, string key, bool json, CancellationToken cancellationToken)
     {
         try
         {
             await using var content = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
             var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(content, cancellationToken).ConfigureAwait(false);
-            if (Decompression.Detect(prefix) != StreamCompression.None || Decompression.IsWideText(prefix)) return Start.Stream;
-            return json && isArray ? Start.JsonArray : Start.Lines;
+            return Decompression.Detect(prefix) == StreamCompression.None && !Decompression.IsWideText(prefix) && !(json && isArray);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return Start.Lines; // unreadable now: its read task quarantines it, naming the object, as for any other
+            return true; // unreadable now: its read task quarantines it, naming the object, as for any other
         }
     }
 

@@ -41,8 +41,6 @@ public sealed class UrlFilterTransform : IDocumentTransform
     public const string BlockedSubstring = "blocked_url_substring";
 
     private readonly Lazy<(HashSet<string> Domains, string[] Substrings)> _lists;
-    private HashSet<string> _domains = [];
-    private string[] _substrings = [];
 
     /// <summary>The lists are read when the first batch comes, not when the stage is built (validation builds stages too).</summary>
     public UrlFilterTransform(UrlFilterStageSpec spec) => _lists = new(() =>
@@ -68,7 +66,7 @@ public sealed class UrlFilterTransform : IDocumentTransform
     public void Process(RecordBatch batch, DropCollector drops)
     {
         if (batch.RowCount == 0) return;
-        (_domains, _substrings) = _lists.Value;
+        var (domains, substrings) = _lists.Value;
         if (batch.Find(UrlColumn) is not Column<string> urls)
             throw new InvalidOperationException(
                 $"{UrlFilterStageSpec.TypeName} needs a '{UrlColumn}' column (WARC/HTML inputs or a passed-through metadata field named url); this data has none.");
@@ -76,19 +74,19 @@ public sealed class UrlFilterTransform : IDocumentTransform
         {
             var url = urls[row];
             if (string.IsNullOrEmpty(url)) continue;
-            if (BlockedDomainOf(UrlNormalizer.Host(url)) is { } domain) { drops.Drop(row, BlockedDomain, $"domain {domain} is on the blocklist"); continue; }
+            if (BlockedDomainOf(domains, UrlNormalizer.Host(url)) is { } domain) { drops.Drop(row, BlockedDomain, $"domain {domain} is on the blocklist"); continue; }
             var normal = (UrlNormalizer.Normalize(url) ?? url).ToLowerInvariant();
-            foreach (var s in _substrings)
+            foreach (var s in substrings)
                 if (normal.Contains(s, StringComparison.Ordinal)) { drops.Drop(row, BlockedSubstring, $"url contains blocked '{s}'"); break; }
         }
     }
 
     /// <summary>The listed domain that <paramref name="host"/> is or is a subdomain of.</summary>
-    private string? BlockedDomainOf(string? host)
+    private static string? BlockedDomainOf(HashSet<string> domains, string? host)
     {
-        if (host is null || _domains.Count == 0) return null;
+        if (host is null || domains.Count == 0) return null;
         for (var at = 0; at >= 0; at = host.IndexOf('.', at) is var dot and >= 0 ? dot + 1 : -1)
-            if (_domains.Contains(host[at..])) return host[at..];
+            if (domains.Contains(host[at..])) return host[at..];
         return null;
     }
 }

@@ -159,15 +159,18 @@ public static partial class JobsApi
         });
     }
 
+    /// <summary>The most documents one sample returns (a larger <c>limit</c> returns this many).</summary>
+    private const int MaxDocumentsPage = 200;
+
     private static async Task<IResult> DocumentsAsync(string id, IGrainFactory grains, IStoreResolver stores, IJobRegistry jobs, CancellationToken cancellationToken, int limit = 20)
     {
-        if (limit < 1) return Results.BadRequest(new { error = $"limit: must be ≥ 1 (at most 200 are returned), not {limit}" });
+        if (limit < 1) return Results.BadRequest(new { error = $"limit: must be ≥ 1 (at most {MaxDocumentsPage} are returned), not {limit}" });
         var (manifest, problem) = await ReadManifestAsync(id, grains, stores, jobs, cancellationToken);
         if (problem is not null) return problem;
         var spec = await jobs.SpecAsync(id, cancellationToken);
         var location = StoreLocation.Parse(spec!.Output.Path);
         var documents = new List<DocumentView>();
-        limit = Math.Min(limit, 200);
+        limit = Math.Min(limit, MaxDocumentsPage);
         foreach (var shard in manifest!.Shards)
         {
             if (documents.Count >= limit) break;

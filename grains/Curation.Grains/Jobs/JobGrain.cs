@@ -57,7 +57,7 @@ public sealed class JobGrain(
         {
             await state.WriteStateAsync();
         }
-        catch (InconsistentStateException)
+        catch (Exception e) when (IsStateConflict(e))
         {
             // Another coordinator (a second `curate run` of this job on the same data store) wrote the job's state first.
             S.State = JobState.Failed;

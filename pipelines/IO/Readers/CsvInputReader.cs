@@ -16,7 +16,7 @@ namespace Curation.Pipelines.IO.Readers;
 /// A row with more fields than the header (a quote left open or a delimiter in an unquoted value, usually) is
 /// <c>malformed_csv</c>; one that lacks the text or id column, or has an empty id, is <c>missing_text_field</c> /
 /// <c>missing_id_field</c>; fewer fields than the header otherwise are empty values, as CSV writers leave them; a row
-/// holding bytes that are not UTF-8 (decoded as U+FFFD) is <c>invalid_utf8</c>. Lines starting with <c>#</c> are data,
+/// whose text, id or a kept field holds bytes that are not UTF-8 (decoded as U+FFFD) is <c>invalid_utf8</c>. Lines starting with <c>#</c> are data,
 /// not comments. A row larger than <see cref="Spec.InputSpec.MaxRecordBytes"/> (the parser's buffer grows to that and
 /// no further) or a quote that never closes ends the object with one record naming the row (the rows before it were
 /// yielded): the parser cannot find the next row after them.
@@ -31,7 +31,7 @@ public sealed class CsvInputReader : IInputReader
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(input);
-        return Decompression.ReadSniffedAsync(content, input, (stream, ct) => ReadRowsAsync(stream, input, ct), cancellationToken);
+        return Decompression.ReadSniffedAsync(content, input, ReadRowsAsync, cancellationToken);
     }
 
     private static char? DelimiterOf(string source)
@@ -111,34 +111,35 @@ public sealed class CsvInputReader : IInputReader
 
     private static InputRecord ToRecord(CsvDataReader csv, long row, string[] columns, int textColumn, int idColumn, int[] kept, Spec.InputSpec spec)
     {
-        var where = $"row {ReaderText.Num(row + 1)}";
+        string Where() => $"row {ReaderText.Num(row + 1)}";
         var fields = csv.RowFieldCount;
         if (fields > columns.Length)
-            return InputRecord.Quarantine(row, MalformedCsv, $"{where}: {fields} fields, the header has {columns.Length} (a quote left open, or a delimiter in an unquoted value?)");
+            return InputRecord.Quarantine(row, MalformedCsv, $"{Where()}: {fields} fields, the header has {columns.Length} (a quote left open, or a delimiter in an unquoted value?)");
         if (textColumn < 0)
-            return InputRecord.Quarantine(row, QuarantineReasons.MissingTextField, $"{where}: no column '{spec.TextField}' (columns: {ColumnList(columns)})");
+            return InputRecord.Quarantine(row, QuarantineReasons.MissingTextField, $"{Where()}: no column '{spec.TextField}' (columns: {ColumnList(columns)})");
         if (textColumn >= fields)
-            return InputRecord.Quarantine(row, QuarantineReasons.MissingTextField, $"{where}: {fields} fields, so no '{spec.TextField}' (column {textColumn + 1})");
+            return InputRecord.Quarantine(row, QuarantineReasons.MissingTextField, $"{Where()}: {fields} fields, so no '{spec.TextField}' (column {textColumn + 1})");
+        // Bytes that were not UTF-8 were read as U+FFFD: a value kept with one is that row's invalid_utf8.
+        InputRecord NotUtf8(int column) => InputRecord.Quarantine(row, QuarantineReasons.InvalidUtf8, $"{Where()}: field '{columns[column]}' holds bytes that are not UTF-8 (read as U+FFFD)");
         string? id = null;
         if (spec.IdField is not null)
         {
             if (idColumn < 0)
-                return InputRecord.Quarantine(row, QuarantineReasons.MissingIdField, $"{where}: no column '{spec.IdField}' (columns: {ColumnList(columns)})");
+                return InputRecord.Quarantine(row, QuarantineReasons.MissingIdField, $"{Where()}: no column '{spec.IdField}' (columns: {ColumnList(columns)})");
             id = idColumn < fields ? csv.GetString(idColumn) : "";
-            if (id.Length == 0) return InputRecord.Quarantine(row, QuarantineReasons.MissingIdField, $"{where}: field '{spec.IdField}' is {ReaderText.EmptyId}");
+            if (id.Length == 0) return InputRecord.Quarantine(row, QuarantineReasons.MissingIdField, $"{Where()}: field '{spec.IdField}' is {ReaderText.EmptyId}");
+            if (id.Contains('\uFFFD', StringComparison.Ordinal)) return NotUtf8(idColumn);
         }
+        var text = csv.GetString(textColumn);
+        if (text.Contains('\uFFFD', StringComparison.Ordinal)) return NotUtf8(textColumn);
         var values = kept.Length == 0 ? null : new FieldValue[kept.Length];
         for (var k = 0; k < kept.Length; k++)
         {
             var value = kept[k] < fields ? csv.GetString(kept[k]) : "";
+            if (value.Contains('\uFFFD', StringComparison.Ordinal)) return NotUtf8(kept[k]);
             values![k] = new FieldValue(columns[kept[k]], value.Length == 0 ? null : value);
         }
-        var body = csv.GetString(textColumn);
-        for (var f = 0; f < fields; f++)
-            if (csv.GetString(f).Contains('\uFFFD', StringComparison.Ordinal))
-                return InputRecord.Quarantine(row, QuarantineReasons.InvalidUtf8,
-                    $"{where}: field '{(f < columns.Length ? columns[f] : (f + 1).ToString(System.Globalization.CultureInfo.InvariantCulture))}' holds bytes that are not UTF-8 (read as U+FFFD)");
-        return InputRecord.Document(row, id, body) with { Fields = values };
+        return InputRecord.Document(row, id, text) with { Fields = values };
     }
 
     private static string ColumnList(string[] columns) =>

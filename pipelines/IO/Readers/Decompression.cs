@@ -37,9 +37,10 @@ public static class Decompression
     /// compressed file whose name does not say so), and transcoded to UTF-8 when its text starts with a UTF-16 or UTF-32
     /// byte order mark (Windows tools write UTF-16: PowerShell 5's <c>Out-File</c>, Notepad's "Unicode"); else its bytes
     /// as they are. Reads at most 4 bytes ahead (8 when compressed). Dispose the stream returned: it never disposes
-    /// <paramref name="content"/>.
+    /// <paramref name="content"/>. <c>Decoded</c>: the stream's bytes are not the object's (decompressed or transcoded),
+    /// so the object's size says nothing about them.
     /// </summary>
-    public static async Task<(Stream Stream, StreamCompression Found)> SniffAsync(Stream content, CancellationToken cancellationToken)
+    public static async Task<(Stream Stream, bool Decoded)> SniffAsync(Stream content, CancellationToken cancellationToken)
     {
         var head = await ReadHeadAsync(content, cancellationToken).ConfigureAwait(false);
         var found = Detect(head);
@@ -60,7 +61,7 @@ public static class Decompression
         var (wide, bom) = WideEncodingOf(head);
         Stream result = new PrefixedStream(head.AsMemory(bom), stream, ownsInner: found != StreamCompression.None);
         if (wide is not null) result = Encoding.CreateTranscodingStream(result, wide, new UTF8Encoding(false), leaveOpen: false);
-        return (result, found);
+        return (result, found != StreamCompression.None || wide is not null);
     }
 
     /// <summary>Whether the first bytes are a UTF-16 or UTF-32 byte order mark: such text cannot be cut into byte ranges at its newlines.</summary>
@@ -93,23 +94,25 @@ public static class Decompression
     /// The records <paramref name="read"/> makes of a whole object (no byte part), decompressed first when its first
     /// bytes are gzip or zstd and read as UTF-8 when they are a UTF-16/UTF-32 byte order mark (<see cref="SniffAsync"/>);
     /// a byte part is read as it is (the planner cuts only uncompressed UTF-8 objects into byte ranges). A failure to
-    /// read the first bytes is one corrupt_object record.
+    /// read the first bytes is one corrupt_object record. <paramref name="read"/> gets the object with its size unknown (0)
+    /// when the bytes were decoded, so no detail states the compressed size as the text's.
     /// </summary>
     public static async IAsyncEnumerable<InputRecord> ReadSniffedAsync(Stream content, InputObject input,
-        Func<Stream, CancellationToken, IAsyncEnumerable<InputRecord>> read, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        Func<Stream, InputObject, CancellationToken, IAsyncEnumerable<InputRecord>> read, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(read);
         if (input.Part is not null)
         {
-            await foreach (var record in read(content, cancellationToken).ConfigureAwait(false)) yield return record;
+            await foreach (var record in read(content, input, cancellationToken).ConfigureAwait(false)) yield return record;
             yield break;
         }
         Stream? stream = null;
+        var decoded = false;
         Exception? failure = null;
         try
         {
-            (stream, _) = await SniffAsync(content, cancellationToken).ConfigureAwait(false);
+            (stream, decoded) = await SniffAsync(content, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))
         {
@@ -121,7 +124,7 @@ public static class Decompression
             yield break;
         }
         await using (stream.ConfigureAwait(false))
-            await foreach (var record in read(stream, cancellationToken).ConfigureAwait(false)) yield return record;
+            await foreach (var record in read(stream, decoded ? input with { Size = 0 } : input, cancellationToken).ConfigureAwait(false)) yield return record;
     }
 
     /// <summary>A decompression failure in words (<c>truncated gzip stream</c>, <c>corrupt zstd stream</c>) and its message; null for any other failure.</summary>

@@ -15,7 +15,7 @@ public sealed class HtmlFileReader : IInputReader
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(input);
-        return Decompression.ReadSniffedAsync(content, input, (stream, ct) => TextInputReader.ReadWholeAsync(stream, input, bytes =>
+        return Decompression.ReadSniffedAsync(content, input, (stream, read, ct) => TextInputReader.ReadWholeAsync(stream, read, bytes =>
         {
             var (text, charset, problem, detail) = HtmlText.Decode(bytes, null);
             return problem is not null

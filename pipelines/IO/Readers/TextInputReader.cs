@@ -31,11 +31,11 @@ public sealed class TextInputReader : IInputReader
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(input);
-        return Decompression.ReadSniffedAsync(content, input, (stream, ct) => input.Spec.TextDocuments switch
+        return Decompression.ReadSniffedAsync(content, input, (stream, read, ct) => read.Spec.TextDocuments switch
         {
-            TextDocumentMode.File => ReadFileAsync(stream, input, ct),
-            TextDocumentMode.Line => ReadLinesAsync(stream, input, ct),
-            TextDocumentMode.Paragraph => ReadParagraphsAsync(stream, input, ct),
+            TextDocumentMode.File => ReadFileAsync(stream, read, ct),
+            TextDocumentMode.Line => ReadLinesAsync(stream, read, ct),
+            TextDocumentMode.Paragraph => ReadParagraphsAsync(stream, read, ct),
             var mode => throw new ArgumentOutOfRangeException(nameof(input), mode, "Unknown text document mode."),
         }, cancellationToken);
     }

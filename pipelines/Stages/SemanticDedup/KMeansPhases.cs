@@ -249,19 +249,13 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
     /// </summary>
     private async Task<TaskStats> NothingToClusterAsync(TaskContext task, CancellationToken cancellationToken)
     {
-        long documents = 0;
-        var first = Array.Empty<long>();
-        for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
-        {
-            var counts = await StageObjects.ReadArrayAsync<long>(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(shard)}.bin"), cancellationToken).ConfigureAwait(false);
-            if (shard == 0) first = counts;
-            documents += counts[0];
-        }
-        if (documents > 0)
-            throw new InvalidOperationException($"{stage}: initSampleFraction {spec.InitSampleFraction} picked none of the {documents:N0} documents " +
+        // Every shard's mean file holds its document count and the embeddings' dimensions (count, then the sums).
+        var first = await StageObjects.ReadArrayAsync<long>(task.Job.Data, Key(task, $"mean/{JobLayout.ShardName(0)}.bin"), cancellationToken).ConfigureAwait(false);
+        var mean = await WriteMeanAsync(task, first.Length - 1, cancellationToken).ConfigureAwait(false);
+        if (mean.Count > 0)
+            throw new InvalidOperationException($"{stage}: initSampleFraction {spec.InitSampleFraction} picked none of the {mean.Count:N0} documents " +
                                                 "reaching this stage for the k-means initialisation: raise it");
         var dimensions = Math.Max(1, first.Length - 1);
-        await WriteMeanAsync(task, first.Length - 1, cancellationToken).ConfigureAwait(false);
         var space = dimensions;
         if (spec.ClusterDims is { } clusterDims)
         {
@@ -275,8 +269,8 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         return new TaskStats { Metrics = { ["clusters"] = 0, ["no_documents"] = 1 } };
     }
 
-    /// <summary>mean.bin: the corpus mean direction, reduced in shard order from the sample phase's per-shard sums.</summary>
-    private async Task WriteMeanAsync(TaskContext task, int dimensions, CancellationToken cancellationToken)
+    /// <summary>mean.bin: the corpus mean direction, reduced in shard order from the sample phase's per-shard sums (returned).</summary>
+    private async Task<MeanDirection> WriteMeanAsync(TaskContext task, int dimensions, CancellationToken cancellationToken)
     {
         var means = new List<MeanPartial>();
         for (var shard = 0; shard < task.Job.Plan.ShardCount; shard++)
@@ -287,6 +281,7 @@ internal sealed partial class KMeansPhases(PipelineStage stage, IClusteringSpec 
         var direction = EmbeddingHealth.Reduce(means);
         await StageObjects.WriteArrayAsync(task.Job.Data, Key(task, "mean.bin"), [(float)direction.ResultantLength, direction.Count, .. direction.Direction],
             cancellationToken).ConfigureAwait(false);
+        return direction;
     }
 
     private async Task<TaskStats> LloydAssignAsync(TaskContext task, int iteration, CancellationToken cancellationToken)

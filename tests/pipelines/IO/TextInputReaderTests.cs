@@ -161,6 +161,13 @@ public class TextInputReaderTests
         records = await ReadAllAsync(Reader, whole[..(whole.Length / 2)], MakeSpec(mode: TextDocumentMode.File), "b.txt.gz");
         AssertQuarantined(Assert.Single(records), 0, QuarantineReasons.CorruptObject, "b.txt.gz: read failed after byte", "truncated gzip stream");
 
+        // Over the limit: the detail never states the compressed size as the text's.
+        var random = new Random(5);
+        var letters = Gzip(new string(Enumerable.Range(0, 20_000).Select(_ => (char)('a' + random.Next(26))).ToArray()));
+        Assert.True(letters.Length > 1_000);
+        records = await ReadAllAsync(Reader, letters, MakeSpec(mode: TextDocumentMode.File, maxRecordBytes: 1_000), "big.txt.gz");
+        AssertQuarantined(Assert.Single(records), 0, QuarantineReasons.RecordTooLarge, "big.txt.gz: more than 1,000 bytes > limit 1,000");
+
         byte[] badZstd = [.. Zstd("some text")[..4], .. "not a zstd frame at all"u8];
         records = await ReadAllAsync(Reader, badZstd, MakeSpec(mode: TextDocumentMode.File), "c.txt.zst");
         AssertQuarantined(Assert.Single(records), 0, QuarantineReasons.CorruptObject, "c.txt.zst: read failed", "corrupt zstd stream");
