@@ -26,7 +26,38 @@ public sealed record JobStatus
     /// </summary>
     [Id(11)] public long StoreRetries { get; init; }
 
+    /// <summary>For a refresh of a versioned corpus (<c>output.snapshots</c>), once completed: the snapshot it published.</summary>
+    [Id(12)] public PublishedSnapshot? Snapshot { get; init; }
+
     public bool IsFinal => State is JobState.Completed or JobState.Failed or JobState.Cancelled;
+}
+
+/// <summary>
+/// The snapshot a refresh published: its corpus is the carried documents (earlier snapshots') plus the new ones this run
+/// kept; the input objects it read (changed ones among them), skipped as unchanged, and no longer found.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record PublishedSnapshot
+{
+    [Id(0)] public int Number { get; init; }
+    [Id(1)] public int? Previous { get; init; }
+    [Id(2)] public long CarriedDocuments { get; init; }
+    [Id(3)] public long NewDocuments { get; init; }
+    [Id(4)] public int ReadObjects { get; init; }
+    [Id(5)] public int SkippedObjects { get; init; }
+    [Id(6)] public int ChangedObjects { get; init; }
+    [Id(7)] public int VanishedObjects { get; init; }
+    /// <summary>The snapshot's folder, relative to the corpus root.</summary>
+    [Id(8)] public string Folder { get; init; } = "";
+
+    public long Documents => CarriedDocuments + NewDocuments;
+
+    public static PublishedSnapshot Of(SnapshotSection s) => new()
+    {
+        Number = s.Number, Previous = s.Previous, CarriedDocuments = s.CarriedDocuments, NewDocuments = s.NewDocuments,
+        ReadObjects = s.ReadObjects, SkippedObjects = s.SkippedObjects, ChangedObjects = s.ChangedObjects,
+        VanishedObjects = s.VanishedObjects, Folder = s.Folder,
+    };
 }
 
 /// <summary>Progress of one phase of one stage.</summary>

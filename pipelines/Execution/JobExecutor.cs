@@ -76,6 +76,23 @@ public static class JobExecutor
         return committed;
     }
 
+    /// <summary>
+    /// A completed job whose output manifest is gone (the output folder deleted or moved): forgets the output stage's
+    /// commit markers, so that running the job again writes the output anew from its stages' outputs, which stay in the
+    /// data store (create-once: output objects still there are kept). Returns where the manifest was, or null when it is
+    /// there and nothing changed.
+    /// </summary>
+    public static async Task<string?> ForgetLostOutputAsync(JobContext job, CancellationToken cancellationToken = default)
+    {
+        if (await job.Output.GetInfoAsync(job.ManifestKey, cancellationToken).ConfigureAwait(false) is not null) return null;
+        var output = job.Stages[^1];
+        var markers = new List<string>();
+        await foreach (var info in job.Data.ListAsync($"{job.Layout.StageRoot(output.Index, output.Name)}_tasks/", cancellationToken).ConfigureAwait(false))
+            markers.Add(info.Key);
+        foreach (var marker in markers) await job.Data.DeleteAsync(marker, cancellationToken).ConfigureAwait(false);
+        return $"{job.Output.Location.TrimEnd('/')}/{job.ManifestKey}";
+    }
+
     /// <summary>A task's committed stats (marked <see cref="TaskStats.Reused"/>), or null when it has not committed.</summary>
     public static async Task<TaskStats?> TryCommittedAsync(JobContext job, int stageIndex, string phase, int task,
         CancellationToken cancellationToken = default)

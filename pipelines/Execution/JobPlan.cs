@@ -60,4 +60,15 @@ public sealed record RefreshPlan
 
     /// <summary>Input objects of this run that replace an older version in the base's table (re-read as new documents).</summary>
     public int ChangedObjects { get; init; }
+
+    /// <summary>
+    /// Objects of the base's input table that the inputs no longer list (deleted, moved, or outside a narrowed glob):
+    /// the documents curated from them stay in the corpus, and they stay in its input table.
+    /// </summary>
+    public int VanishedObjects { get; init; }
+
+    /// <summary>The first <see cref="VanishedExampleCount"/> of those keys, in key order.</summary>
+    public IReadOnlyList<string> VanishedExamples { get; init; } = [];
+
+    public const int VanishedExampleCount = 5;
 }

@@ -243,10 +243,13 @@ public static class JobPlanner
             table[obj.Key] = obj;
         }
         var number = (current?.Snapshot ?? 0) + 1;
+        var listedKeys = listed.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+        var vanished = table.Keys.Where(k => !listedKeys.Contains(k)).Order(StringComparer.Ordinal).ToArray();
         return (toRead, new RefreshPlan
         {
             Snapshot = number, Folder = CorpusSnapshots.Folder(number, jobId), BaseSnapshot = current?.Snapshot, BaseManifest = current?.Manifest,
             Inputs = table.Values.OrderBy(o => o.Key, StringComparer.Ordinal).ToArray(), SkippedObjects = skipped, ChangedObjects = changed,
+            VanishedObjects = vanished.Length, VanishedExamples = vanished.Take(RefreshPlan.VanishedExampleCount).ToArray(),
         });
     }
 

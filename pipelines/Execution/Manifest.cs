@@ -73,6 +73,9 @@ public sealed record SnapshotSection
     public int SkippedObjects { get; init; }
     public int ChangedObjects { get; init; }
 
+    /// <summary>Objects of the corpus' input table this run's inputs no longer listed (their curated documents stay).</summary>
+    public int VanishedObjects { get; init; }
+
     /// <summary>Every input object the corpus has read (key, size and ETag when read): the next refresh skips those unchanged.</summary>
     public IReadOnlyList<PlannedObject> Inputs { get; init; } = [];
 

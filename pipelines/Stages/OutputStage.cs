@@ -64,6 +64,19 @@ public sealed class OutputStage(int index) : PipelineStage(index)
     private static string OutputKey(TaskContext task, string relative) => task.Job.OutputLocation.KeyOf(relative);
 
     /// <summary>An output object's key relative to the corpus root: inside the snapshot's folder for a versioned corpus.</summary>
+    /// <summary>
+    /// A refresh whose inputs no longer list objects the corpus read earlier: said in the manifest's errors (and the
+    /// job's warnings), since a snapshot keeps every document earlier snapshots curated.
+    /// </summary>
+    private static string VanishedWarning(RefreshPlan refresh)
+    {
+        var n = refresh.VanishedObjects;
+        var more = n > refresh.VanishedExamples.Count ? $", … {n - refresh.VanishedExamples.Count:N0} more" : "";
+        return $"{n:N0} input object{(n == 1 ? "" : "s")} the corpus read earlier {(n == 1 ? "is" : "are")} no longer in the inputs " +
+            $"({string.Join(", ", refresh.VanishedExamples)}{more}): the documents curated from {(n == 1 ? "it" : "them")} stay in the " +
+            "corpus, as a snapshot keeps what earlier snapshots curated; to leave them out, write a new corpus (another output path)";
+    }
+
     private static string Relative(TaskContext task, string name) => task.Job.Refresh is { } refresh ? $"{refresh.Folder}/{name}" : name;
 
     private async Task<TaskStats> WriteShardAsync(TaskContext task, CancellationToken cancellationToken)
@@ -312,11 +325,12 @@ public sealed class OutputStage(int index) : PipelineStage(index)
                 CarriedShards = carriedShards, CarriedEmbeddings = baseManifest?.AllEmbeddings.ToArray() ?? [],
                 CarriedDocuments = carriedShards.Sum(s => s.Rows), NewDocuments = accounting.Kept,
                 ReadObjects = job.Plan.ObjectCount, SkippedObjects = refresh.SkippedObjects, ChangedObjects = refresh.ChangedObjects,
-                Inputs = refresh.Inputs,
+                VanishedObjects = refresh.VanishedObjects, Inputs = refresh.Inputs,
                 Indexes = indexes.OrderBy(i => i.Stage, StringComparer.Ordinal).ThenBy(i => i.Name, StringComparer.Ordinal).ThenBy(i => i.Partition).ToArray(),
             };
         }
 
+        if (job.Refresh is { VanishedObjects: > 0 } gone) errors.Add(VanishedWarning(gone));
         var shardObjects = outputs.Where(o => o.Kind == ShardKind).ToArray();
         // Task order is shard order: shard i and drops file i are task i's, whose index entries it serialized.
         var idIndex = await IdIndex.WriteAsync(job.Output, job.OutputLocation, Relative(task, IdIndex.FolderName), shardObjects,

@@ -24,6 +24,8 @@ public sealed record JobView
     /// <summary>in → filtered → exact → near → semantic → kept, for the steps this job has.</summary>
     public IReadOnlyList<FunnelStep> Funnel { get; init; } = [];
     public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// <summary>For a completed refresh of a versioned corpus: the snapshot it published and what it holds.</summary>
+    public PublishedSnapshot? Snapshot { get; init; }
 
     public static JobView Of(JobStatus status, DateTimeOffset now)
     {
@@ -64,6 +66,7 @@ public sealed record JobView
             ElapsedSeconds = status.StartedAt is { } start && end is { } e ? Math.Max(0, (e - start).TotalSeconds) : null,
             Output = status.Output, Shards = status.Shards, Stages = stages, Phases = status.Phases,
             Accounting = status.Accounting, Funnel = FunnelOf(status.Accounting), Warnings = status.Warnings,
+            Snapshot = status.Snapshot,
         };
     }
 

@@ -111,6 +111,7 @@ public static class ApiClientCommands
             {
                 JobId = v.JobId, Name = v.Name, State = v.State, Error = v.Error, Phases = v.Phases, StartedAt = v.StartedAt,
                 CompletedAt = v.CompletedAt, Output = v.Output, Accounting = v.Accounting, Warnings = v.Warnings, Shards = v.Shards,
+                Snapshot = v.Snapshot,
             };
         }
         var status = await JobStatusView.FollowAsync(Poll, TimeSpan.FromMilliseconds(500), ct);

@@ -80,10 +80,21 @@ public static class JobStatusView
                 AnsiConsole.MarkupLine($"{books.InputRecords:N0} records in {wall:0.0} s ({books.InputRecords / wall:N0} records/s); " +
                     $"in = kept + dropped + quarantined: [green]{books.InputRecords:N0} = {books.Kept:N0} + {books.Dropped:N0} + {books.Quarantined:N0}[/]");
         }
+        if (status.Snapshot is { } snapshot) AnsiConsole.MarkupLine(Markup.Escape(SnapshotLine(snapshot)));
         if (status.StoreRetries > 0)
             AnsiConsole.MarkupLine($"object store: {status.StoreRetries:N0} operation{(status.StoreRetries == 1 ? "" : "s")} retried after transient failures" +
                 (status.State == JobState.Completed ? " (the output is unaffected)" : ""));
         foreach (var warning in status.Warnings) AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+    }
+
+    /// <summary>What a refresh published: <c>snapshot 2 (refreshes 1): 1,300 documents = 1,000 carried + 300 new; input objects: …</c>.</summary>
+    public static string SnapshotLine(PublishedSnapshot s)
+    {
+        var objects = new List<string> { $"{s.ReadObjects:N0} read" + (s.ChangedObjects > 0 ? $" ({s.ChangedObjects:N0} changed)" : "") };
+        if (s.SkippedObjects > 0) objects.Add($"{s.SkippedObjects:N0} unchanged (skipped)");
+        if (s.VanishedObjects > 0) objects.Add($"{s.VanishedObjects:N0} no longer in the inputs");
+        return $"snapshot {s.Number}" + (s.Previous is { } previous ? $" (refreshes {previous})" : " (the corpus' first)") +
+            $": {s.Documents:N0} documents = {s.CarriedDocuments:N0} carried + {s.NewDocuments:N0} new; input objects: {string.Join(", ", objects)}";
     }
 
     private static string Reasons(Dictionary<string, long> counts) =>

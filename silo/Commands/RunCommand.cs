@@ -78,18 +78,22 @@ public static class RunCommand
         var job = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IJobGrain>(jobId);
         AnsiConsole.MarkupLine($"Job [bold]{Markup.Escape(jobId)}[/] on an embedded silo");
 
-        if ((await job.GetStatus()).State == JobState.Completed)
-        {
-            // The same spec (and run key) is the same job: it is shown, not run again, and new input is not read.
-            AnsiConsole.MarkupLine($"[yellow]This job had already completed{(spec.Output.Snapshots
-                ? ": to refresh the corpus with new or changed input, run again with --run-key and a new value (e.g. the date)"
-                : "; its result is shown")}.[/]");
-        }
+        var completed = (await job.GetStatus()).State == JobState.Completed;
 
         JobStatus status;
         try
         {
-            await job.Submit(spec.ToJson());
+            var submitted = await job.Submit(spec.ToJson());
+            if (completed)
+            {
+                // The same spec (and run key) is the same job: it is shown, not run again, and new input is not read, unless
+                // its output is gone, which it writes again.
+                AnsiConsole.MarkupLine(submitted.State != JobState.Completed
+                    ? "[yellow]This job had completed, but its output manifest is gone (deleted or moved): writing the output again.[/]"
+                    : $"[yellow]This job had already completed{(spec.Output.Snapshots
+                        ? ": to refresh the corpus with new or changed input, run again with --run-key and a new value (e.g. the date)"
+                        : "; its result is shown")}.[/]");
+            }
             status = await JobStatusView.FollowAsync(job.GetStatus, TimeSpan.FromMilliseconds(250), cancellationToken);
         }
         catch (OperationCanceledException)

@@ -173,7 +173,9 @@
     $("job-detail").dataset.job = job.jobId;
     $("cancel").hidden = state.role !== "operator" || !(job.state === "Running" || job.state === "Pending");
     $("job-meta").textContent = `${job.shards} shards · started ${time(job.startedAt)}` +
-      (job.elapsedSeconds != null ? ` · ${fmt(job.elapsedSeconds)} s` : "") + (job.output ? ` · output ${job.output}` : "");
+      (job.elapsedSeconds != null ? ` · ${fmt(job.elapsedSeconds)} s` : "") + (job.output ? ` · output ${job.output}` : "") +
+      (job.snapshot ? ` · snapshot ${job.snapshot.number}: ${fmt(job.snapshot.documents)} documents` +
+        ` (${fmt(job.snapshot.carriedDocuments)} carried + ${fmt(job.snapshot.newDocuments)} new)` : "");
     $("job-error").textContent = [job.error, ...(job.warnings || [])].filter(Boolean).join(" · ");
     renderStages(job);
     await drawThroughput(job);

@@ -205,4 +205,61 @@ public sealed class JobExecutionTests : IDisposable
         Assert.Equal(before.ShardHashes, after.ShardHashes);
         Assert.Equal(before.Manifest.JobId, after.Manifest.JobId);
     }
+
+    [Fact]
+    public async Task A_completed_job_whose_output_was_deleted_writes_it_again_from_its_stage_outputs_when_run_again()
+    {
+        var stores = Stores("lost");
+        await using var cluster = await CurationCluster.StartAsync(1, () => stores);
+        var first = await cluster.RunAsync(Spec());
+        Assert.True(first.State == JobState.Completed, first.Error);
+        var before = await CuratedOutput.ReadAsync(stores.DataStore, "curated/exact");
+
+        Directory.Delete(_temp.Combine("lost", "curated", "exact"), recursive: true);
+        var again = await cluster.RunAsync(Spec());
+
+        Assert.True(again.State == JobState.Completed, again.Error);
+        var after = await CuratedOutput.ReadAsync(stores.DataStore, "curated/exact");
+        Assert.Equal(before.ShardHashes, after.ShardHashes);
+        Assert.Equal(before.KeptIds, after.KeptIds);
+        Assert.Equal(before.Drops.Count, after.Drops.Count);
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(first.Accounting), System.Text.Json.JsonSerializer.Serialize(again.Accounting));
+        // Only the output stage ran again: every other phase's tasks were found committed.
+        Assert.All(again.Phases.Where(p => !p.Stage.EndsWith("-output", StringComparison.Ordinal)), p => Assert.Equal(p.Total, p.Reused));
+        Assert.All(again.Phases.Where(p => p.Stage.EndsWith("-output", StringComparison.Ordinal)), p => Assert.Equal(0, p.Reused));
+
+        // With the output there, running it again only shows it.
+        var shown = await cluster.RunAsync(Spec());
+        Assert.Equal(again.CompletedAt, shown.CompletedAt);
+
+        // The job's own data gone too (the data folder's jobs/ wiped, its state kept): it runs from the start.
+        Directory.Delete(_temp.Combine("lost", "curated", "exact"), recursive: true);
+        Directory.Delete(_temp.Combine("lost", "jobs"), recursive: true);
+        var fresh = await cluster.RunAsync(Spec());
+        Assert.True(fresh.State == JobState.Completed, fresh.Error);
+        Assert.Equal(before.ShardHashes, (await CuratedOutput.ReadAsync(stores.DataStore, "curated/exact")).ShardHashes);
+        Assert.All(fresh.Phases, p => Assert.Equal(0, p.Reused));
+    }
+
+    [Fact]
+    public async Task A_refresh_reports_the_snapshot_it_published_and_warns_of_input_objects_that_vanished()
+    {
+        var stores = Stores("snapshots");
+        await using var cluster = await CurationCluster.StartAsync(1, () => stores);
+        var spec = Spec("corpus") with { Output = new OutputSpec { Path = "curated/corpus", Snapshots = true } };
+        var first = await cluster.RunAsync(spec);
+        Assert.True(first.State == JobState.Completed, first.Error);
+        Assert.Equal((1, (int?)null, 0L, first.Accounting!.Kept, 12, 0), (first.Snapshot!.Number, first.Snapshot.Previous,
+            first.Snapshot.CarriedDocuments, first.Snapshot.NewDocuments, first.Snapshot.ReadObjects, first.Snapshot.VanishedObjects));
+
+        var gone = Directory.GetFiles(_input, "*.jsonl").Order(StringComparer.Ordinal).First();
+        File.Delete(gone);
+        var second = await cluster.RunAsync(spec with { RunKey = "2" });
+        Assert.True(second.State == JobState.Completed, second.Error);
+        var snapshot = second.Snapshot!;
+        Assert.Equal((2, (int?)1, first.Accounting.Kept, 0L, 0, 11, 1), (snapshot.Number, snapshot.Previous, snapshot.CarriedDocuments,
+            snapshot.NewDocuments, snapshot.ReadObjects, snapshot.SkippedObjects, snapshot.VanishedObjects));
+        Assert.Contains(second.Warnings, w => w.Contains($"no longer in the inputs ({Path.GetFileName(gone)})", StringComparison.Ordinal));
+        Assert.Null(first.Warnings.FirstOrDefault(w => w.Contains("no longer", StringComparison.Ordinal)));
+    }
 }

@@ -30,6 +30,9 @@ public sealed class RunCommandCliTests(Xunit.Abstractions.ITestOutputHelper log)
         var first = await CurateAsync(job.Folder, "run", specFile, "--data", data);
         Assert.True(first.Code == 0, first.Output);
         Assert.DoesNotContain("already completed", first.Output, StringComparison.Ordinal);
+        var firstKept = first.Output.Split('\n').Single(l => l.StartsWith("snapshot 1 ", StringComparison.Ordinal));
+        Assert.Matches(@"^snapshot 1 \(the corpus' first\): (\d+) documents = 0 carried \+ \1 new; input objects: 2 read$", firstKept.TrimEnd());
+        var kept = int.Parse(firstKept.Split(' ')[5], System.Globalization.CultureInfo.InvariantCulture);
 
         // New input: two new documents and an exact copy of one already in the corpus.
         var known = File.ReadLines(Directory.EnumerateFiles(Path.Combine(job.Folder, "corpus")).Order(StringComparer.Ordinal).First())
@@ -58,6 +61,29 @@ public sealed class RunCommandCliTests(Xunit.Abstractions.ITestOutputHelper log)
         Assert.Equal(2, manifest.Accounting.Kept);
         Assert.Equal(1, manifest.Accounting.Stages.Sum(s => s.Dropped.GetValueOrDefault("exact_duplicate")));
         Assert.Contains("in = kept + dropped + quarantined: 3 = 2 + 1 + 0", refresh.Output, StringComparison.Ordinal); // one line, not wrapped
+        Assert.Contains($"snapshot 2 (refreshes 1): {kept + 2} documents = {kept} carried + 2 new; input objects: 1 read, 2 unchanged (skipped)",
+            refresh.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Running_a_completed_job_whose_output_was_deleted_writes_the_output_again_and_says_so()
+    {
+        var job = new SmallJob(_temp.Combine("lost-job"), "lost", originals: 30, copies: 5, files: 2);
+        var specFile = Path.Combine(job.Folder, "job.json");
+        await File.WriteAllTextAsync(specFile, job.SpecJson());
+        var data = _temp.Combine("lost-data");
+        var first = await CurateAsync(job.Folder, "run", specFile, "--data", data);
+        Assert.True(first.Code == 0, first.Output);
+        var shard = Path.Combine(data, "curated", "lost", "part-00000.parquet");
+        var bytes = await File.ReadAllBytesAsync(shard);
+
+        Directory.Delete(Path.Combine(data, "curated", "lost"), recursive: true);
+        var again = await CurateAsync(job.Folder, "run", specFile, "--data", data);
+        Assert.True(again.Code == 0, again.Output);
+        Assert.Contains("This job had completed, but its output manifest is gone (deleted or moved): writing the output again.", again.Output,
+            StringComparison.Ordinal);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(shard));
+        Assert.True(File.Exists(Path.Combine(data, "curated", "lost", "manifest.json")));
     }
 
     [Theory]

@@ -46,7 +46,7 @@ public sealed class JobGrain(
         // A run that has just ended (Failed, Cancelled) may still be saving its final state: let it finish first,
         // or a resubmission right after a failure would find it "running" and never resume.
         if (_run is { IsCompleted: false } && S.State != JobState.Running) await _run;
-        if (S.State == JobState.Completed || IsRunning) return Snapshot();
+        if (IsRunning || S.State == JobState.Completed && !await OutputLostAsync(spec)) return Snapshot();
         S.SpecJson = spec.ToJson();
         S.Name = spec.Name;
         S.State = JobState.Running;
@@ -67,6 +67,29 @@ public sealed class JobGrain(
         }
         StartRun();
         return Snapshot();
+    }
+
+    /// <summary>
+    /// A completed job whose output manifest is gone (deleted, moved) runs again: its output stage writes the output anew
+    /// from the stage outputs in the data store (a versioned corpus is not rewritten: a refresh is a new run key). A job
+    /// whose own data is gone too runs from the start.
+    /// </summary>
+    private async Task<bool> OutputLostAsync(JobSpec spec)
+    {
+        if (spec.Output.Snapshots) return false;
+        var jobId = this.GetPrimaryKeyString();
+        string? lost;
+        try
+        {
+            lost = await Task.Run(async () => await JobExecutor.ForgetLostOutputAsync(await JobContext.LoadAsync(jobId, stores)));
+        }
+        catch (Exception e) when (e is ObjectNotFoundException or InvalidOperationException)
+        {
+            lost = $"the job's data in {stores.DataStore.Location} ({e.Message})";
+        }
+        if (lost is null) return false;
+        logger.LogWarning("Job {JobId} had completed, but {Lost} is gone: running it again to write its output", jobId, lost);
+        return true;
     }
 
     private const string AnotherCoordinator =
@@ -157,6 +180,7 @@ public sealed class JobGrain(
 
             var manifest = await runner.FinishAsync(cancellationToken);
             S.Accounting = manifest?.Accounting;
+            S.Snapshot = manifest?.Snapshot is { } snapshot ? PublishedSnapshot.Of(snapshot) : null;
             S.Warnings = StoredWarnings(manifest?.Errors ?? []);
             S.State = JobState.Completed;
             logger.LogInformation("Job {JobId} completed: {Kept} of {In} documents kept", jobId, manifest?.Accounting.Kept, manifest?.Accounting.InputRecords);
@@ -282,7 +306,7 @@ public sealed class JobGrain(
     {
         JobId = this.GetPrimaryKeyString(), Name = S.Name, State = S.State, Error = S.Error, Phases = PhasesWithPace(),
         StartedAt = S.StartedAt, CompletedAt = S.CompletedAt, Output = S.Output, Accounting = S.Accounting,
-        Warnings = S.Warnings.ToArray(), Shards = S.Shards,
+        Warnings = S.Warnings.ToArray(), Shards = S.Shards, Snapshot = S.Snapshot,
         StoreRetries = S.Phases.Sum(p => p.StoreRetries) + Math.Max(S.CoordinatorStoreRetries, _coordinatorRetries?.Count ?? 0),
     };
 }

@@ -16,6 +16,8 @@ public sealed class JobGrainState
     public List<PhaseProgress> Phases { get; set; } = [];
     public Accounting? Accounting { get; set; }
     public List<string> Warnings { get; set; } = [];
+    /// <summary>The snapshot a completed refresh published (output.snapshots); null otherwise.</summary>
+    public PublishedSnapshot? Snapshot { get; set; }
     /// <summary>Store retries of this run's coordinator (its own reads and writes); its tasks' are in <see cref="Phases"/>.</summary>
     public long CoordinatorStoreRetries { get; set; }
     /// <summary>Throughput samples of every run of the job (a resumed run appends), at most <see cref="JobGrain.HistoryLimit"/>.</summary>

@@ -313,6 +313,37 @@ public sealed class CorpusRefreshTests : IDisposable
     }
 
     [Fact]
+    public async Task Input_objects_that_vanish_between_refreshes_are_counted_and_warned_about_and_their_documents_stay()
+    {
+        var env = Environment("vanish");
+        var part1 = WritePart1();
+        await RunAsync(env, Spec(runKey: null));
+        Assert.Equal(0, (await ReadSnapshotAsync(env.Data)).Manifest.Snapshot!.VanishedObjects);
+
+        // The second object of part 1 is deleted (a source taken down, a glob narrowed) and part 2 arrives.
+        File.Delete(Path.Combine(_input, "part1-1.jsonl"));
+        WritePart2(part1);
+        await RunAsync(env, Spec("2"));
+        var second = await ReadSnapshotAsync(env.Data);
+        var snapshot = second.Manifest.Snapshot!;
+        Assert.Equal((1, 2, 2), (snapshot.VanishedObjects, snapshot.SkippedObjects, snapshot.ReadObjects));
+        var warning = Assert.Single(second.Manifest.Errors, e => e.Contains("no longer in the inputs", StringComparison.Ordinal));
+        _output.WriteLine(warning);
+        Assert.Contains("1 input object the corpus read earlier is no longer in the inputs (part1-1.jsonl)", warning, StringComparison.Ordinal);
+        // A snapshot keeps what earlier ones curated: the vanished object's documents are still in the corpus, and it
+        // stays in the input table (were it back unchanged, it would be skipped, not read twice).
+        Assert.Equal(240, snapshot.CarriedDocuments);
+        Assert.All(part1.Where(id => id.StartsWith("p1-1-", StringComparison.Ordinal)), id => Assert.Contains(id, second.Texts.Keys));
+        Assert.Contains(snapshot.Inputs, o => o.Key == "part1-1.jsonl");
+
+        // Nothing new: the object is still gone, and said so again.
+        await RunAsync(env, Spec("3"));
+        var third = (await ReadSnapshotAsync(env.Data)).Manifest;
+        Assert.Equal((1, 0), (third.Snapshot!.VanishedObjects, third.Snapshot.ReadObjects));
+        Assert.Single(third.Errors, e => e.Contains("(part1-1.jsonl)", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Snapshot_settings_are_validated_and_absent_fields_keep_job_ids()
     {
         var plain = Spec(runKey: null) with { Output = new OutputSpec { Path = OutputPath } };
