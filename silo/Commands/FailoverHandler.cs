@@ -25,6 +25,16 @@ public sealed class FailoverHandler : DelegatingHandler
     /// <summary>How long a request keeps trying before the command gives up.</summary>
     public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(3);
 
+    /// <summary>
+    /// How long the command's first request keeps trying while no silo has answered yet: a silo that was never reached is
+    /// more often a wrong URL or a cluster not started than one that just died, and waiting <see cref="Window"/> for it
+    /// only hides that (at most <see cref="Window"/>).
+    /// </summary>
+    public TimeSpan FirstContactWindow { get; init; } = TimeSpan.FromSeconds(15);
+
+    // Whether a silo has answered this command yet (after which a silo that stops answering has left the cluster).
+    private bool _answered;
+
     /// <summary>How long one silo may take to answer one request.</summary>
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
@@ -49,7 +59,8 @@ public sealed class FailoverHandler : DelegatingHandler
                     var response = await base.SendAsync(request, attempt.Token).ConfigureAwait(false);
                     if (response.StatusCode is not (HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout))
                     {
-                        if (failed) await _say.WriteLineAsync($"reconnected to {target}.").ConfigureAwait(false);
+                        if (failed && _answered) await _say.WriteLineAsync($"reconnected to {target}.").ConfigureAwait(false);
+                        _answered = true;
                         return response;
                     }
                     problem = $"{(int)response.StatusCode} {response.ReasonPhrase}: " +
@@ -65,13 +76,20 @@ public sealed class FailoverHandler : DelegatingHandler
                     problem = $"no answer within {AttemptTimeout.TotalSeconds:F0} s";
                 }
             }
-            if (DateTime.UtcNow - started > Window)
+            var waited = DateTime.UtcNow - started;
+            if (!_answered && waited > (FirstContactWindow < Window ? FirstContactWindow : Window))
+                throw new HttpRequestException($"No silo answers at {string.Join(", ", _bases)} (last: {problem}): is `curate silo` running " +
+                    $"there? Give its API URL with --url or ${ApiClientCommands.UrlVariable} (a cluster's silos comma-separated).");
+            if (waited > Window)
                 throw new HttpRequestException($"No silo answered for {Window.TotalSeconds:F0} s (last: {target}: {problem}). " +
-                    "The job itself keeps running on the cluster if any silo is left: ask again later with `curate status <job id>`.");
+                    "What the cluster was doing (jobs, schedules) goes on if any silo is left: ask again later (`curate status <job id>`, " +
+                    "`curate schedule list`).");
             failed = true;
             var next = (_current + 1) % _bases.Count;
-            await _say.WriteLineAsync($"silo at {target} left the cluster or does not answer ({problem}); the job continues on the cluster — " +
-                (next == _current ? $"retrying in {delay.TotalSeconds:F1} s." : $"trying {_bases[next]}.")).ConfigureAwait(false);
+            var then = next == _current ? $"retrying in {delay.TotalSeconds:F1} s." : $"trying {_bases[next]}.";
+            await _say.WriteLineAsync(_answered
+                ? $"silo at {target} left the cluster or does not answer ({problem}); the cluster carries on without it — {then}"
+                : $"silo at {target} does not answer ({problem}) — {then}").ConfigureAwait(false);
             _current = next;
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
