@@ -51,8 +51,10 @@ public static partial class ScheduleRules
         if (string.IsNullOrWhiteSpace(cron)) return "is required (five fields: minute hour day-of-month month day-of-week, e.g. \"*/15 * * * *\")";
         try
         {
-            ParseCron(cron);
-            return null;
+            // Cron has no year: a date that matches recurs, so one occurrence after any fixed day means it fires.
+            return ParseCron(cron).GetNextOccurrence(new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc)) is null
+                ? $"'{cron.Trim()}' never fires: no date matches its day-of-month and month (such as 30 or 31 February)"
+                : null;
         }
         catch (CronFormatException e)
         {

@@ -53,6 +53,7 @@ public static class DataStoreFolders
             return dataStoreLocation == StoreLocation.AzureScheme + container ? (slash < 0 ? "" : rest[(slash + 1)..]) : null;
         }
         if (path.Contains("://", StringComparison.Ordinal) && !path.StartsWith("file://", StringComparison.Ordinal)) return null;
+        if (path.StartsWith(StoreLocation.DataPrefix, StringComparison.Ordinal)) return path[StoreLocation.DataPrefix.Length..];
         if (StoreLocation.IsRelativeLocalPath(path)) return path;
 
         var local = StoreLocation.LocalPathOf(path);

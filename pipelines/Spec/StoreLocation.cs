@@ -21,6 +21,12 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
 {
     public const string AzureScheme = "az://";
 
+    /// <summary>
+    /// Names a path in the cluster's data store explicitly (<c>data:corpus/*.jsonl</c>), as a plain relative path does in
+    /// a spec sent to the API; the CLI makes plain relative paths absolute against the job file, never these.
+    /// </summary>
+    public const string DataPrefix = "data:";
+
     private static readonly char[] GlobChars = ['*', '?', '[', '{'];
 
     /// <summary>
@@ -39,6 +45,12 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
             var container = slash < 0 ? rest : rest[..slash];
             var (prefix, glob) = SplitGlob(slash < 0 ? "" : rest[(slash + 1)..]);
             return new StoreLocation(StoreKind.AzureBlob, container, prefix, glob);
+        }
+
+        if (path.StartsWith(DataPrefix, StringComparison.Ordinal))
+        {
+            var (dataPrefix, dataGlob) = SplitGlob(path[DataPrefix.Length..].Replace('\\', '/').TrimStart('/'));
+            return new StoreLocation(StoreKind.DataStore, "", dataPrefix, dataGlob);
         }
 
         var local = LocalPathOf(path) ?? path;
@@ -72,7 +84,8 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
 
     /// <summary>True for a plain relative path (no scheme, not rooted).</summary>
     public static bool IsRelativeLocalPath(string path) =>
-        !string.IsNullOrWhiteSpace(path) && !path.Contains("://", StringComparison.Ordinal) && !Path.IsPathRooted(path);
+        !string.IsNullOrWhiteSpace(path) && !path.Contains("://", StringComparison.Ordinal) && !Path.IsPathRooted(path) &&
+        !path.StartsWith(DataPrefix, StringComparison.Ordinal);
 
     /// <summary>What is wrong with a spec path, if anything (empty list: fine).</summary>
     public static IReadOnlyList<string> Problems(string path, bool allowGlob = true)
@@ -90,8 +103,12 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
         else if (path.StartsWith(FileScheme, StringComparison.Ordinal) && LocalPathOf(path) is null)
             problems.Add("a file:// URL must name a path on this machine: file:///path or file://localhost/path");
 
-        var segments = path.Replace('\\', '/').Split('/');
-        if (!Path.IsPathRooted(path) && !path.Contains("://", StringComparison.Ordinal) && segments.Contains(".."))
+        else if (path.StartsWith(DataPrefix, StringComparison.Ordinal) && path.Length == DataPrefix.Length)
+            problems.Add($"'{DataPrefix}' names no path in the data store");
+
+        var inData = path.StartsWith(DataPrefix, StringComparison.Ordinal);
+        var segments = (inData ? path[DataPrefix.Length..] : path).Replace('\\', '/').Split('/');
+        if ((inData || !Path.IsPathRooted(path)) && !path.Contains("://", StringComparison.Ordinal) && segments.Contains(".."))
             problems.Add("must not climb out of its root with '..'");
         if (!allowGlob && path.IndexOfAny(GlobChars) >= 0) problems.Add("must not contain glob characters");
         return problems;
@@ -105,7 +122,7 @@ public sealed record StoreLocation(StoreKind Kind, string Root, string Prefix, s
         {
             StoreKind.AzureBlob => $"{AzureScheme}{Root}/{tail}",
             StoreKind.LocalFolder => tail.Length == 0 ? Root : $"{Root}/{tail}",
-            _ => $"data:{tail}",
+            _ => $"{DataPrefix}{tail}",
         };
     }
 

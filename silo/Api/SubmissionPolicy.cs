@@ -29,7 +29,8 @@ public static class SubmissionPolicy
     /// <summary>A local file a job reads (a tokenizer): its real path, every link followed, must lie under an allowed root.</summary>
     private static string? FileProblem(string path, IReadOnlyList<string> allowedRoots) =>
         allowedRoots.Count == 0
-            ? "local files are not allowed for submitted jobs (Curation:Api:AllowedRoots is empty)"
+            ? $"'{path}' is a local file, and this cluster lets submitted jobs read none (Curation:Api:AllowedRoots is empty): " +
+              "list its folder in Curation:Api:AllowedRoots"
             : new AllowedRoots(allowedRoots).Problem(Path.GetFullPath(path));
 
     private static string? Problem(string path, IReadOnlyList<string> allowedRoots, bool output)
@@ -47,7 +48,9 @@ public static class SubmissionPolicy
                 return null;
             case StoreKind.LocalFolder:
                 if (allowedRoots.Count == 0)
-                    return "local folders are not allowed for submitted jobs (Curation:Api:AllowedRoots is empty): use a path inside the data store";
+                    return $"'{path}' is a local folder, and this cluster lets submitted jobs use none (Curation:Api:AllowedRoots is empty): " +
+                           $"name a path in its data store, e.g. '{StoreLocation.DataPrefix}corpus/*.jsonl' (the CLI makes plain relative paths " +
+                           "absolute against the job file), or list the folder in AllowedRoots";
                 // Checked on the real path: a symbolic link inside a root that leads out of it is refused (the store
                 // checks again, on every file, when the job lists, opens and writes them).
                 return new AllowedRoots(allowedRoots).Problem(Path.Combine(location.Root, location.Prefix));

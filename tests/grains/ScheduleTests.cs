@@ -214,6 +214,10 @@ public sealed class ScheduleTests : IDisposable
         Assert.Equal(["id"], ScheduleRules.Validate("no/slash", Definition(spec)).Select(e => e.Field));
         Assert.Equal(["cron"], ScheduleRules.Validate("ok", Definition(spec) with { Cron = "61 * * * *" }).Select(e => e.Field));
         Assert.Equal(["cron"], ScheduleRules.Validate("ok", Definition(spec) with { Cron = "" }).Select(e => e.Field));
+        // Valid syntax that no date matches was accepted and showed "next run: none" forever.
+        var never = Assert.Single(ScheduleRules.Validate("ok", Definition(spec) with { Cron = "0 3 30 2 *" }));
+        Assert.Equal(("cron", "'0 3 30 2 *' never fires: no date matches its day-of-month and month (such as 30 or 31 February)"), (never.Field, never.Message));
+        Assert.Empty(ScheduleRules.Validate("ok", Definition(spec) with { Cron = "0 3 29 2 *" })); // leap days come
         Assert.Equal(["timeZone"], ScheduleRules.Validate("ok", Definition(spec) with { TimeZone = "Mars/Olympus" }).Select(e => e.Field));
         Assert.Equal(["spec.runKey"], ScheduleRules.Validate("ok", Definition(spec with { RunKey = "x" })).Select(e => e.Field));
         Assert.Equal(["spec.name"], ScheduleRules.Validate("ok", Definition(spec with { Name = "a b" })).Select(e => e.Field));

@@ -43,6 +43,24 @@ public sealed class TokenizerPathPolicyTests : IDisposable
     }
 
     [Fact]
+    public void Without_allowed_roots_a_local_input_is_refused_naming_it_and_the_data_prefix_is_the_way_in()
+    {
+        // The CLI makes `in/*.jsonl` absolute against the job file: the refusal names what it became and how to name the
+        // data store instead (the old sentence said 'use a path inside the data store', which the CLI could not send).
+        var local = new JobSpec { Name = "t", Inputs = [new InputSpec { Path = "/srv/jobs/in/*.jsonl" }], Stages = [], Output = new OutputSpec { Path = "out" } };
+        var error = Assert.Single(SubmissionPolicy.Check(local, []));
+        Assert.Equal("inputs[0].path", error.Field);
+        Assert.StartsWith("'/srv/jobs/in/*.jsonl' is a local folder, and this cluster lets submitted jobs use none", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'data:corpus/*.jsonl'", error.Message, StringComparison.Ordinal);
+
+        var stored = local with { Inputs = [new InputSpec { Path = "data:in/*.jsonl" }], Output = new OutputSpec { Path = "data:curated/t" } };
+        Assert.Empty(SubmissionPolicy.Check(stored, []));
+        Assert.Contains(SubmissionPolicy.Check(stored with { Inputs = [new InputSpec { Path = "data:../in/*.jsonl" }] }, []),
+            e => e.Field == "inputs[0].path");
+        Assert.Contains(SubmissionPolicy.Check(stored with { Output = new OutputSpec { Path = "data:jobs/x" } }, []), e => e.Field == "output.path");
+    }
+
+    [Fact]
     public void Url_filter_blocklists_outside_the_allowed_roots_or_linking_out_are_refused()
     {
         var inside = _allowed.Combine("domains.txt");

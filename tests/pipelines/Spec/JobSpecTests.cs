@@ -181,6 +181,23 @@ public sealed class JobSpecTests
         Assert.Equal((StoreKind.DataStore, "curated/demo", (string?)null), (output.Kind, output.Prefix, output.Glob));
     }
 
+    [Fact]
+    public void A_data_prefix_names_the_data_store_and_is_never_made_absolute_against_the_job_file()
+    {
+        // curate submit/schedule make plain relative inputs absolute against the job file, so a spec sent from the CLI had
+        // no way to name objects in the cluster's data store: `data:` does, and is how locations are printed.
+        var spec = JobSpec.Parse(Valid.Replace("\"corpus/*.jsonl\"", "\"data:corpus/*.jsonl\"", StringComparison.Ordinal)).WithInputsRelativeTo("/srv/jobs");
+        Assert.Equal("data:corpus/*.jsonl", spec.Inputs[0].Path);
+        var input = StoreLocation.Parse(spec.Inputs[0].Path);
+        Assert.Equal((StoreKind.DataStore, "corpus/", "*.jsonl"), (input.Kind, input.Prefix, input.Glob));
+        Assert.Equal("data:corpus/*.jsonl", input.ToString());
+        Assert.Equal(StoreLocation.Parse("corpus/*.jsonl"), StoreLocation.Parse("data:/corpus/*.jsonl"));
+        Assert.Equal((StoreKind.DataStore, "curated/x"), (StoreLocation.Parse("data:curated/x").Kind, StoreLocation.Parse("data:curated/x").Prefix));
+        Assert.Empty(JobSpecValidator.Validate(spec));
+        Assert.Contains("must not climb out of its root", Assert.Throws<ArgumentException>(() => StoreLocation.Parse("data:../etc/*.txt")).Message,
+            StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("az://corpus/2024/**/*.jsonl.gz", "2024/", "a/b/c.jsonl.gz", true)]
     [InlineData("az://corpus/2024/**/*.jsonl.gz", "2024/", "c.jsonl.gz", true)]
