@@ -25,6 +25,7 @@ public static partial class ConfigurationErrors
     /// <summary>Reads each of <paramref name="types"/> once (binding and validating it): a wrong setting throws here, before the host starts.</summary>
     public static void ValidateNow(IServiceProvider services, IEnumerable<Type> types)
     {
+        ConfigurationKeys.ThrowIfUnknown(services.GetRequiredService<IConfiguration>());
         foreach (var type in types)
         {
             var options = services.GetRequiredService(typeof(IOptions<>).MakeGenericType(type));
@@ -44,7 +45,8 @@ public static partial class ConfigurationErrors
     {
         for (Exception? e = exception; e is not null; e = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e.InnerException)
         {
-            if (e is OptionsValidationException invalid) return string.Join(" ", invalid.Failures);
+            // Several problems: one per line, under the first.
+            if (e is OptionsValidationException invalid) return string.Join("\n  ", invalid.Failures);
             // The configuration binder's own message names the key, the value and a .NET type: "Failed to convert configuration
             // value 'abc' at 'Curation:Execution:MaxTaskAttempts' to type 'System.Int32'." — said in the setting's words.
             if (e is InvalidOperationException && Unconvertible().Match(e.Message) is { Success: true } m)

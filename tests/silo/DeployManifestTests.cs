@@ -1,15 +1,12 @@
 using System.ComponentModel;
 using System.Diagnostics;
-using System.Globalization;
-using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Curation.Grains.Hosting;
 using Curation.Grains.Placement;
-using Curation.Pipelines.Embedding;
-using Curation.Pipelines.Storage;
-using Curation.Silo.Api;
+using Curation.Silo.Hosting;
 using Curation.Testing;
+using Microsoft.Extensions.Configuration;
 using YamlDotNet.RepresentationModel;
 
 namespace Curation.Silo.Tests;
@@ -25,17 +22,6 @@ public sealed partial class DeployManifestTests
     private static readonly string K8s = Path.Combine(Root, "deploy", "k8s");
 
     /// <summary>Configuration sections bound to options classes, as the silo host binds them.</summary>
-    private static readonly Dictionary<string, Type> Sections = new(StringComparer.OrdinalIgnoreCase)
-    {
-        [CurationClusterOptions.Section] = typeof(CurationClusterOptions),
-        [CurationStoreOptions.Section] = typeof(CurationStoreOptions),
-        [CurationExecutionOptions.Section] = typeof(CurationExecutionOptions),
-        [EmbeddingRuntimeOptions.Section] = typeof(EmbeddingRuntimeOptions),
-        [ApiOptions.Section] = typeof(ApiOptions),
-    };
-
-    private const string RolesSection = "Curation:Silo:Roles";
-
     private static readonly string[] Kinds =
         ["Namespace", "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "Deployment", "Service", "Kustomization"];
 
@@ -206,6 +192,25 @@ public sealed partial class DeployManifestTests
         Assert.True(Accepts(typeof(ClusteringKind), "AzureTable"));
         Assert.True(Accepts(typeof(TimeSpan?), "00:00:10"));
         Assert.False(Accepts(typeof(int), "four"));
+        Assert.Equal(typeof(TimeSpan), Resolve("Curation:Silo:ShutdownTimeout"));
+        Assert.Equal(typeof(string), Resolve("Curation:Api:Keys:0:Key"));
+        Assert.Null(Resolve("Curation:Api:Keys:first:Key"));
+
+        // The shipped appsettings.json names only keys the silo reads (the silo refuses to start otherwise).
+        var shipped = new ConfigurationBuilder().AddJsonFile(Path.Combine(Root, "appsettings.json")).Build();
+        Assert.Empty(ConfigurationKeys.Unknown(shipped));
+        var wrong = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Curation:Store:Resilience:MaxRetries"] = "3", ["Curation:Cluster:Clustring"] = "Redis", ["Curation:Limits:MaxSpecBytes"] = "10",
+        }).Build();
+        Assert.Equal<string>(
+        [
+            "Curation:Cluster:Clustring: 'Clustring' is not a setting the silo reads (Curation:Cluster has AdvertisedAddress, ClusterId, " +
+            "Clustering, ConnectionString, GatewayPort, Kubernetes, MissedProbesLimit, ProbeTimeout, ServiceId, SiloPort); did you mean " +
+            "Curation:Cluster:Clustering?",
+            "Curation:Store:Resilience:MaxRetries: 'MaxRetries' is not a setting the silo reads (Curation:Store:Resilience has AttemptTimeout, " +
+            "BaseDelay, MaxDelay, MaxRetryAttempts)",
+        ], ConfigurationKeys.Unknown(wrong).ToArray());
     }
 
     [Fact]
@@ -224,28 +229,8 @@ public sealed partial class DeployManifestTests
         Assert.Contains("start N", output);
     }
 
-    /// <summary>The type a configuration key binds to, or null when no options class or role entry has it.</summary>
-    private static Type? Resolve(string key)
-    {
-        var parts = key.Split(':');
-        if (parts.Length == 4 && string.Join(':', parts[..3]).Equals(RolesSection, StringComparison.OrdinalIgnoreCase))
-            return int.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out _) ? typeof(string) : null;
-        if (parts.Length < 3 || !Sections.TryGetValue($"{parts[0]}:{parts[1]}", out var type)) return null;
-        foreach (var part in parts[2..])
-        {
-            // A list entry (Keys:0:Key): the index selects an element; the next part is the element's property.
-            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>))
-            {
-                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out _)) return null;
-                type = type.GetGenericArguments()[0];
-                continue;
-            }
-            var property = type.GetProperty(part, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
-            if (property is null || property.SetMethod is not { IsPublic: true } && !property.PropertyType.IsClass) return null;
-            type = property.PropertyType;
-        }
-        return type;
-    }
+    /// <summary>The type a configuration key binds to, or null when the silo reads no such key (the check the silo makes at start).</summary>
+    private static Type? Resolve(string key) => ConfigurationKeys.Resolve(key);
 
     /// <summary>Whether the configuration binder can turn this text into the type.</summary>
     private static bool Accepts(Type type, string value)

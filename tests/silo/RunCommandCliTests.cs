@@ -93,6 +93,14 @@ public sealed class RunCommandCliTests(Xunit.Abstractions.ITestOutputHelper log)
     [InlineData("run", "Curation__Embedding__Provider", "tpu", "Curation:Embedding:Provider: 'tpu' is not one of Auto, Cpu, Cuda.")]
     [InlineData("run", "Curation__Embedding__MaxConcurrentInferences", "0", "Curation:Embedding:MaxConcurrentInferences must be ≥ 1.")]
     [InlineData("silo", "Curation__Api__Keys__0__Role", "admin", "Curation:Api:Keys:0:Role 'admin' is not a role: use operator or viewer.")]
+    // A misspelt key was silently ignored: the silo ran on the default (./data for a misspelt store section).
+    [InlineData("run", "Curation__Execution__MaxTaskAttempt", "3", "Curation:Execution:MaxTaskAttempt: 'MaxTaskAttempt' is not a setting the silo " +
+        "reads (Curation:Execution has HistoryInterval, MaxSiloLossBackoff, MaxTaskAttempts, MaxTasksInFlight, ProgressInterval, " +
+        "ResumeScanInterval, RetryDelay, SiloLossRetryTime, TaskSlots, TaskTimeout); did you mean Curation:Execution:MaxTaskAttempts?")]
+    [InlineData("silo", "Curation__Storage__RootPath", "/srv/data", "Curation:Storage:RootPath: 'Storage' is not a setting the silo reads " +
+        "(Curation has Api, Cluster, Embedding, Execution, Jobs, Limits, Schedules, Silo, Store); did you mean Curation:Store?")]
+    [InlineData("silo", "Curation__Silo__Role__0", "gpu", "Curation:Silo:Role:0: 'Role' is not a setting the silo reads (Curation:Silo has " +
+        "Roles, ShutdownTimeout); did you mean Curation:Silo:Roles?")]
     public async Task A_wrong_setting_is_one_sentence_naming_the_key_and_exit_code_2(string command, string variable, string value, string expected)
     {
         var job = new SmallJob(_temp.Combine("config-job"), "config", originals: 3, copies: 0, files: 1);
