@@ -37,7 +37,8 @@ public sealed record LanguageStageSpec : DocumentStageSpec, IThresholdedSpec
         check.ListLength(Keep, "keep");
         foreach (var code in Keep ?? [])
             check.That(LanguageIdentifier.IsKnownCode(code), "keep",
-                $"'{code}' is not a language Lingua identifies (ISO 639-1 or 639-3 code, or und)");
+                $"'{code}' is not a language Lingua identifies (ISO 639-1 or 639-3 code, or und)" +
+                (LanguageIdentifier.CodeOfName(code) is { } named ? $"; {code} is '{named}'" : ""));
         check.That(MinScore is >= 0 and <= 1, "minScore", "must be in [0, 1]");
         check.That(MinLetters >= 1, "minLetters", "must be ≥ 1");
         check.That(MaxChars >= 50, "maxChars", "must be ≥ 50");
@@ -119,6 +120,11 @@ public static class LanguageIdentifier
 
     /// <summary>The codes the stage can write, sorted (the 75 languages plus <c>und</c>).</summary>
     public static IReadOnlyCollection<string> AllCodes => [.. Codes.Values.Order(StringComparer.Ordinal), Undetermined];
+
+    /// <summary>The code of a language given by its English name (<c>English</c> → <c>en</c>), or null.</summary>
+    public static string? CodeOfName(string? name) =>
+        name is not null && name.Trim().All(char.IsAsciiLetter) && Enum.TryParse<Language>(name.Trim(), ignoreCase: true, out var language) &&
+        Codes.TryGetValue(language, out var code) ? code : null;
 
     public static bool IsKnownCode(string? code) => code is not null && Known.ContainsKey(code.Trim().ToLowerInvariant());
 

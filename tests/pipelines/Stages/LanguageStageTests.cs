@@ -94,6 +94,16 @@ public sealed class LanguageStageTests(ITestOutputHelper output) : IDisposable
         if (canonical is not null) Assert.Equal(canonical, LanguageIdentifier.Canonical(code));
     }
 
+    [Theory]
+    [InlineData("english", "'english' is not a language Lingua identifies (ISO 639-1 or 639-3 code, or und); english is 'en'")]
+    [InlineData("Chinese", "'Chinese' is not a language Lingua identifies (ISO 639-1 or 639-3 code, or und); Chinese is 'zh'")]
+    [InlineData("5", "'5' is not a language Lingua identifies (ISO 639-1 or 639-3 code, or und)")]
+    public void A_language_named_in_english_is_refused_with_its_code(string name, string message)
+    {
+        var error = Assert.Single(JobSpecValidator.Validate(Spec(new LanguageStageSpec { Keep = [name] }, "in"), JobLimits.Default));
+        Assert.Equal(("stages[0].keep", message), (error.Field, error.Message));
+    }
+
     [Fact]
     public void The_same_text_gets_the_same_answer_in_any_batch_and_order()
     {
