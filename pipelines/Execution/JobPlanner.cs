@@ -49,6 +49,7 @@ public static class JobPlanner
         if (outputFile is not null)
             errors.Add(new SpecError("output.path",
                 $"names an existing file ({outputFile}), not a folder: a job's output is a folder of shards, drops and a manifest"));
+        if (await OutputOwnerErrorAsync(jobId, spec, stores, cancellationToken).ConfigureAwait(false) is { } taken) errors.Add(taken);
         errors.AddRange(await StageFileErrorsAsync(spec, stores, cancellationToken).ConfigureAwait(false));
         if (errors.Count > 0) throw new JobSpecException(errors);
 
@@ -192,6 +193,39 @@ public static class JobPlanner
         catch (Exception e) when (e is not OperationCanceledException)
         {
             return (root, null);
+        }
+    }
+
+    /// <summary>
+    /// An output path that already holds another job's output, or a corpus of the other kind, is refused before anything
+    /// runs: the output stage's manifest task found it only after every stage had run (a long embedding included) and
+    /// failed four times. Advisory (a store error is left to the output's own create-once writes, which check again).
+    /// </summary>
+    private static async Task<SpecError?> OutputOwnerErrorAsync(string jobId, JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var location = StoreLocation.Parse(spec.Output.Path);
+            var store = stores.Resolve(location);
+            var where = $"{store.Location}/{location.Prefix.TrimEnd('/')}";
+            var (manifest, _) = await store.TryReadJsonAsync<Manifest>(location.KeyOf(Manifest.FileName), cancellationToken: cancellationToken)
+                .ConfigureAwait(false);
+            if (spec.Output.Snapshots)
+                return manifest is { Snapshot: null }
+                    ? new SpecError("output.path", $"{where} holds the output of job {manifest.JobId}, not a versioned corpus: choose another " +
+                                                   "output.path for the corpus")
+                    : null;
+            if (manifest is not null && manifest.JobId != jobId)
+                return new SpecError("output.path", $"{where} already holds the output of another job, {manifest.JobId} (another spec, or this " +
+                    "one before a change): outputs are never overwritten; choose a new output.path, or delete that folder to write this job's output there");
+            var (current, _) = await CorpusSnapshots.ReadCurrentAsync(store, location.Prefix.TrimEnd('/'), cancellationToken).ConfigureAwait(false);
+            return current is null ? null
+                : new SpecError("output.path", $"{where} holds a versioned corpus (current.json, snapshot {current.Snapshot}): set " +
+                                               "output.snapshots to true to refresh it, or choose a new output.path");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return null;
         }
     }
 

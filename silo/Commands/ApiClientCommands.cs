@@ -96,7 +96,12 @@ public static class ApiClientCommands
             using var response = await http.PostAsync($"/api/jobs/{Uri.EscapeDataString(parse.GetValue(id)!)}/cancel", null, ct);
             await EnsureSuccessAsync(response, ct);
             var view = (await response.Content.ReadFromJsonAsync<JobView>(Json, ct))!;
-            AnsiConsole.MarkupLine($"Job [bold]{Markup.Escape(view.JobId)}[/]: {view.State}");
+            AnsiConsole.MarkupLine($"Job [bold]{Markup.Escape(view.JobId)}[/]: {view.State}" + view.State switch
+            {
+                // Cancel only stops a job that runs: one that ended is left as it ended, and said so.
+                JobState.Completed or JobState.Failed => $" (it had already {view.State.ToString().ToLowerInvariant()}: there was nothing to cancel)",
+                _ => "",
+            });
             return view.State == JobState.Cancelled ? 0 : 1;
         }));
         return command;

@@ -54,6 +54,9 @@ public static class CurationHost
             // A grain state write that fails (a second `curate run` of the job changed its state) is said once, as the job's
             // error, in a sentence; Orleans' own log line of it is a stack trace.
             builder.Logging.AddFilter(typeof(Curation.Grains.Storage.ObjectStoreGrainStorage).FullName, LogLevel.Critical);
+            // A failed job is said in the summary, as its error sentence; the coordinator's log line of it is that sentence
+            // again with the stack trace (a long-lived silo's log keeps it).
+            builder.Logging.AddFilter(typeof(JobGrain).FullName, LogLevel.Critical);
         }
 
         var cluster = builder.Configuration.GetSection(CurationClusterOptions.Section).Get<CurationClusterOptions>() ?? new CurationClusterOptions();

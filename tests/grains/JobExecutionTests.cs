@@ -201,9 +201,21 @@ public sealed class JobExecutionTests : IDisposable
         Assert.Equal(JobState.Failed, status.State);
         Assert.Contains("curated/exact", status.Error);
         Assert.Contains("another job", status.Error);
+        // Refused when planned, before any stage ran (it was found by the output's last task, after every stage, four times).
+        Assert.StartsWith("Invalid job spec: output.path: ", status.Error, StringComparison.Ordinal);
+        Assert.All(status.Phases, p => Assert.Equal(0, p.Done));
         var after = await CuratedOutput.ReadAsync(stores.DataStore, "curated/exact");
         Assert.Equal(before.ShardHashes, after.ShardHashes);
         Assert.Equal(before.Manifest.JobId, after.Manifest.JobId);
+
+        // A versioned corpus is not written into a plain output's folder, nor a plain output into a corpus.
+        var corpus = await cluster.RunAsync(Spec() with { Output = new OutputSpec { Path = "curated/exact", Snapshots = true } });
+        Assert.Equal(JobState.Failed, corpus.State);
+        Assert.Contains("not a versioned corpus", corpus.Error);
+        Assert.Equal(JobState.Completed, (await cluster.RunAsync(Spec() with { Output = new OutputSpec { Path = "curated/news", Snapshots = true } })).State);
+        var plain = await cluster.RunAsync(other with { Output = new OutputSpec { Path = "curated/news" } });
+        Assert.Equal(JobState.Failed, plain.State);
+        Assert.Contains("holds a versioned corpus (current.json, snapshot 1)", plain.Error);
     }
 
     [Fact]

@@ -426,6 +426,10 @@ public sealed class CliTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
         (code, output) = await CurateAsync(job.Folder, env, "cancel", jobId, "--key", TestApiHost.ViewerKey);
         Assert.NotEqual(0, code);
         Assert.Contains("403", output);
+        // An operator cancelling a job that already completed leaves it completed, and is told why nothing happened.
+        (code, output) = await CurateAsync(job.Folder, env, "cancel", jobId);
+        Assert.Equal(1, code);
+        Assert.Contains($"Job {jobId}: Completed (it had already completed: there was nothing to cancel)", output);
 
         await File.WriteAllTextAsync(specFile, job.SpecJson().Replace("\"minWords\":3", "\"minWords\":-1"));
         (code, output) = await CurateAsync(job.Folder, env, "submit", specFile);

@@ -87,6 +87,12 @@ public sealed class JobGrain(
         {
             lost = $"the job's data in {stores.DataStore.Location} ({e.Message})";
         }
+        catch (Exception e)
+        {
+            // The store could not say (unreachable): the job is shown as completed, as before this check existed.
+            logger.LogWarning("Job {JobId}: whether its output is still there could not be checked ({Error})", jobId, e.Message);
+            return false;
+        }
         if (lost is null) return false;
         logger.LogWarning("Job {JobId} had completed, but {Lost} is gone: running it again to write its output", jobId, lost);
         return true;
