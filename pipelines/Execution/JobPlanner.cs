@@ -44,7 +44,7 @@ public static class JobPlanner
             if (matched == 0)
                 errors.Add(new SpecError($"inputs[{i}].path", $"matched no objects in {location}" + (ownOutput > 0
                     ? $" ({ownOutput:N0} listed objects are under output.path '{spec.OutputRoot()}': a job never reads its own output)"
-                    : "")));
+                    : "") + ShellSyntaxHint(input.Path)));
         }
         if (outputFile is not null)
             errors.Add(new SpecError("output.path",
@@ -74,6 +74,19 @@ public static class JobPlanner
         }
         if (current.Count > 0) shards.Add(new PlannedShard(shards.Count, current));
         return new JobPlan(jobId, shards) { Refresh = refresh };
+    }
+
+    /// <summary>
+    /// A path written as in a shell (<c>~/corpus</c>, <c>$HOME/corpus</c>, <c>${DATA}/x</c>): a job spec is JSON, read by
+    /// no shell, so neither is expanded and the path names a folder called <c>~</c> or <c>$HOME</c>.
+    /// </summary>
+    private static string ShellSyntaxHint(string path)
+    {
+        var tilde = path.StartsWith('~') || path.Replace('\\', '/').Split('/').Contains("~");
+        var variable = System.Text.RegularExpressions.Regex.Match(path, @"\$\{?([A-Za-z_][A-Za-z0-9_]*)");
+        if (!tilde && !variable.Success) return "";
+        var what = tilde ? "'~'" : $"'{variable.Value}{(variable.Value.StartsWith("${", StringComparison.Ordinal) ? "}" : "")}'";
+        return $"; {what} is not expanded in a job spec (it is JSON, read by no shell): write the absolute path";
     }
 
     /// <summary>

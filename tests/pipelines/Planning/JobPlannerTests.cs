@@ -143,6 +143,21 @@ public sealed class JobPlannerTests : IDisposable
         Assert.NotNull(await JobPlanner.PlanAsync("j", spec with { Stages = [new UrlFilterStageSpec { DomainsPath = blocklist }] }, Stores()));
     }
 
+    [Theory]
+    [InlineData("~/corpus/*.jsonl", "'~' is not expanded")]
+    [InlineData("$HOME/corpus/*.jsonl", "'$HOME' is not expanded")]
+    [InlineData("${DATA}/corpus/*.jsonl", "'${DATA}' is not expanded")]
+    [InlineData("corpus/*.jsonl", null)]
+    public async Task An_input_written_as_in_a_shell_that_matches_nothing_says_it_is_not_expanded(string path, string? hint)
+    {
+        // As the CLI sends it: made absolute against the job file's folder, so '~' became a folder named '~'.
+        var spec = Spec([Path.Combine(_temp.Combine("jobs"), path)]);
+        var error = Assert.Single((await Assert.ThrowsAsync<JobSpecException>(() => JobPlanner.PlanAsync("j", spec, Stores()))).Errors);
+        Assert.StartsWith("matched no objects in ", error.Message, StringComparison.Ordinal);
+        if (hint is null) Assert.DoesNotContain("expanded", error.Message, StringComparison.Ordinal);
+        else Assert.EndsWith($"; {hint} in a job spec (it is JSON, read by no shell): write the absolute path", error.Message, StringComparison.Ordinal);
+    }
+
     private async Task<string[]> SourcesAsync(JobSpec spec) =>
         (await JobPlanner.PlanAsync("j", spec, Stores())).Shards.SelectMany(s => s.Objects).Select(o => o.Source).Order(StringComparer.Ordinal).ToArray();
 }
