@@ -26,10 +26,17 @@ public static class JobPlanner
             var input = spec.Inputs[i];
             var location = locations[i];
             var matched = 0;
+            var hidden = new List<string>();
+            var skipHidden = SkipsHiddenObjects(location);
             foreach (var info in listings[i])
             {
                 var relative = RelativeKey(location, info.Key);
                 if (relative is null || !location.Matches(relative)) continue;
+                if (skipHidden && info.Key != location.Prefix && IsHiddenOrMarker(relative))
+                {
+                    hidden.Add(relative);
+                    continue;
+                }
                 matched++;
                 try { InputReaders.For(input, info.Key); }
                 catch (ArgumentException e) { errors.Add(new SpecError($"inputs[{i}].format", e.Message)); continue; }
@@ -44,7 +51,8 @@ public static class JobPlanner
             if (matched == 0)
                 errors.Add(new SpecError($"inputs[{i}].path", $"matched no objects in {location}" + (ownOutput > 0
                     ? $" ({ownOutput:N0} listed objects are under output.path '{spec.OutputRoot()}': a job never reads its own output)"
-                    : "") + ShellSyntaxHint(input.Path)));
+                    : "") + (hidden.Count > 0 ? $" ({hidden.Count:N0} hidden or marker objects skipped, such as '{hidden[0]}')" : "") +
+                    ShellSyntaxHint(input.Path)));
         }
         if (outputFile is not null)
             errors.Add(new SpecError("output.path",
@@ -75,6 +83,17 @@ public static class JobPlanner
         if (current.Count > 0) shards.Add(new PlannedShard(shards.Count, current));
         return new JobPlan(jobId, shards) { Refresh = refresh };
     }
+
+    /// <summary>
+    /// Objects a folder or glob input leaves out, as Arrow's dataset discovery and Spark do: any name on the way (relative to
+    /// the input's folder) starting with <c>.</c> or <c>_</c> — <c>_SUCCESS</c>, <c>_committed_…</c>, <c>_temporary/</c>,
+    /// <c>.part-0.parquet.crc</c>, <c>_metadata</c>, <c>.DS_Store</c> — markers and checksums beside the data, never
+    /// documents. An input naming such an object itself, or a glob that starts a name with <c>.</c> or <c>_</c>, reads it.
+    /// </summary>
+    private static bool SkipsHiddenObjects(StoreLocation location) =>
+        location.Glob is null || !location.Glob.Split('/').Any(s => s.StartsWith('.') || s.StartsWith('_'));
+
+    private static bool IsHiddenOrMarker(string relative) => relative.Split('/').Any(s => s.StartsWith('.') || s.StartsWith('_'));
 
     /// <summary>
     /// A path written as in a shell (<c>~/corpus</c>, <c>$HOME/corpus</c>, <c>${DATA}/x</c>): a job spec is JSON, read by

@@ -143,6 +143,31 @@ public sealed class JobPlannerTests : IDisposable
         Assert.NotNull(await JobPlanner.PlanAsync("j", spec with { Stages = [new UrlFilterStageSpec { DomainsPath = blocklist }] }, Stores()));
     }
 
+    [Fact]
+    public async Task Markers_and_hidden_files_beside_the_data_are_skipped_as_arrow_and_spark_do_unless_named()
+    {
+        // A Spark/Hadoop/Dask output folder: the parts, plus markers and checksums that are not Parquet (every one of
+        // them failed the job's planning as an unknown format, or, with format set, was quarantined as a corrupt object).
+        var folder = _temp.Combine("spark");
+        Directory.CreateDirectory(Path.Combine(folder, "_temporary", "0"));
+        foreach (var name in new[] { "part-00000.jsonl", "part-00001.jsonl", "_temporary/0/part-00002.jsonl" })
+            File.WriteAllText(Path.Combine(folder, name), "{\"text\":\"a document\"}\n");
+        foreach (var name in new[] { "_SUCCESS", ".part-00000.jsonl.crc", "_committed_123", ".DS_Store" }) File.WriteAllText(Path.Combine(folder, name), "x");
+
+        Assert.Equal(["part-00000.jsonl", "part-00001.jsonl"], await SourcesAsync(Spec([folder])));
+        Assert.Equal(["part-00000.jsonl", "part-00001.jsonl"], await SourcesAsync(Spec([Path.Combine(folder, "**", "*.jsonl")])));
+        // Named, they are read: the file itself, the folder below the marker, or a glob that starts a name with '_'.
+        Assert.Equal(["part-00002.jsonl"], await SourcesAsync(Spec([Path.Combine(folder, "_temporary", "0", "part-00002.jsonl")])));
+        Assert.Equal(["0/part-00002.jsonl"], await SourcesAsync(Spec([Path.Combine(folder, "_temporary")])));
+        Assert.Equal(["_temporary/0/part-00002.jsonl"], await SourcesAsync(Spec([Path.Combine(folder, "_*", "**", "*.jsonl")])));
+
+        var empty = _temp.Combine("only-markers");
+        Directory.CreateDirectory(empty);
+        File.WriteAllText(Path.Combine(empty, "_SUCCESS"), "");
+        var error = Assert.Single((await Assert.ThrowsAsync<JobSpecException>(() => JobPlanner.PlanAsync("j", Spec([empty]), Stores()))).Errors);
+        Assert.EndsWith("(1 hidden or marker objects skipped, such as '_SUCCESS')", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("~/corpus/*.jsonl", "'~' is not expanded")]
     [InlineData("$HOME/corpus/*.jsonl", "'$HOME' is not expanded")]
