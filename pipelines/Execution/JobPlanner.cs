@@ -26,7 +26,7 @@ public static class JobPlanner
             var input = spec.Inputs[i];
             var location = locations[i];
             var matched = 0;
-            var hidden = new List<string>();
+            var (hidden, firstHidden) = (0, "");
             var skipHidden = SkipsHiddenObjects(location);
             foreach (var info in listings[i])
             {
@@ -34,7 +34,7 @@ public static class JobPlanner
                 if (relative is null || !location.Matches(relative)) continue;
                 if (skipHidden && info.Key != location.Prefix && IsHiddenOrMarker(relative))
                 {
-                    hidden.Add(relative);
+                    if (hidden++ == 0) firstHidden = relative;
                     continue;
                 }
                 matched++;
@@ -51,7 +51,7 @@ public static class JobPlanner
             if (matched == 0)
                 errors.Add(new SpecError($"inputs[{i}].path", $"matched no objects in {location}" + (ownOutput > 0
                     ? $" ({ownOutput:N0} listed objects are under output.path '{spec.OutputRoot()}': a job never reads its own output)"
-                    : "") + (hidden.Count > 0 ? $" ({hidden.Count:N0} hidden or marker objects skipped, such as '{hidden[0]}')" : "") +
+                    : "") + (hidden > 0 ? $" ({hidden:N0} hidden or marker objects skipped, such as '{firstHidden}')" : "") +
                     ShellSyntaxHint(input.Path)));
         }
         if (outputFile is not null)

@@ -187,7 +187,7 @@ public sealed record CorpusReport
         CancellationToken cancellationToken = default, IReadOnlyList<ReportTally?>? gathered = null)
     {
         var report = await BuildAsync(output, location, manifest, spec, cancellationToken, gathered).ConfigureAwait(false);
-        var json = JsonSerializer.SerializeToUtf8Bytes(report, CurationJson.Options);
+        var json = JsonSerializer.SerializeToUtf8Bytes(report, CurationJson.Readable);
         var html = System.Text.Encoding.UTF8.GetBytes(CorpusReportHtml.Render(report));
         await output.CreateOnceAsync(location.KeyOf(Join(folder, JsonName)), (s, ct) => s.WriteAsync(json, ct).AsTask(), cancellationToken).ConfigureAwait(false);
         await output.CreateOnceAsync(location.KeyOf(Join(folder, HtmlName)), (s, ct) => s.WriteAsync(html, ct).AsTask(), cancellationToken).ConfigureAwait(false);

@@ -358,7 +358,7 @@ public sealed class OutputStage(int index) : PipelineStage(index)
         var key = OutputKey(task, Relative(task, Manifest.FileName));
         try
         {
-            await job.Output.WriteJsonAsync(key, manifest, WriteCondition.CreateOnly, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await job.Output.WriteJsonAsync(key, manifest, WriteCondition.CreateOnly, CurationJson.Readable, cancellationToken).ConfigureAwait(false);
         }
         catch (ObjectAlreadyExistsException)
         {

@@ -32,7 +32,7 @@ public sealed class FailoverHandler : DelegatingHandler
     /// </summary>
     public TimeSpan FirstContactWindow { get; init; } = TimeSpan.FromSeconds(15);
 
-    // Whether a silo has answered this command yet (after which a silo that stops answering has left the cluster).
+    // Whether anything has answered this command over HTTP yet (after which a silo that stops answering has left the cluster).
     private bool _answered;
 
     /// <summary>How long one silo may take to answer one request.</summary>
@@ -57,10 +57,11 @@ public sealed class FailoverHandler : DelegatingHandler
                 try
                 {
                     var response = await base.SendAsync(request, attempt.Token).ConfigureAwait(false);
+                    var wasAnswered = _answered;
+                    _answered = true; // a silo (or a proxy before it) is there, even when it says 503 while its cluster starts
                     if (response.StatusCode is not (HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout))
                     {
-                        if (failed && _answered) await _say.WriteLineAsync($"reconnected to {target}.").ConfigureAwait(false);
-                        _answered = true;
+                        if (failed && wasAnswered) await _say.WriteLineAsync($"reconnected to {target}.").ConfigureAwait(false);
                         return response;
                     }
                     problem = $"{(int)response.StatusCode} {response.ReasonPhrase}: " +

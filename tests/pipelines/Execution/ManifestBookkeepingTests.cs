@@ -110,6 +110,35 @@ public sealed class ManifestBookkeepingTests(ITestOutputHelper log) : IDisposabl
         Assert.Contains("miscounted.entries", miscounted.Message);
     }
 
+    [Fact]
+    public async Task Manifest_and_report_json_carry_every_script_as_utf8_and_keep_html_characters_escaped()
+    {
+        // They were written with \uXXXX escapes for every non-ASCII character: '東京' read '\u6771\u4EAC' in a terminal.
+        var folder = _temp.Combine("scripts");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllLinesAsync(Path.Combine(folder, "東京-ข่าว.jsonl"),
+        [
+            JsonSerializer.Serialize(new { id = "東京<1>", text = "the first document about the river" }),
+            JsonSerializer.Serialize(new { id = "東京<1>", text = "another document with the same id" }),
+        ]);
+        var spec = new JobSpec
+        {
+            Name = "scripts", Inputs = [new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id" }], Stages = [],
+            Output = new OutputSpec { Path = "curated/scripts" },
+        };
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data-scripts") });
+        using var services = StageServices.CreateDefault();
+        await InProcessJob.RunAsync(spec, stores, services);
+
+        var manifest = Encoding.UTF8.GetString(await stores.DataStore.ReadBytesAsync("curated/scripts/manifest.json"));
+        var report = Encoding.UTF8.GetString(await stores.DataStore.ReadBytesAsync("curated/scripts/report.json"));
+        // <, > and ' stay escaped (JSON pasted into HTML stays inert).
+        Assert.Contains("(the first: \\u0027東京\\u003C1\\u003E\\u0027, 2 documents)", manifest, StringComparison.Ordinal);
+        Assert.Contains("東京-ข่าว.jsonl", report, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u6771", manifest + report, StringComparison.Ordinal);
+        Assert.Equal("東京<1>", (await CuratedOutput.ReadAsync(stores.DataStore, "curated/scripts")).Manifest.IdIndex!.SharedIdExample);
+    }
+
     public static TheoryData<string> Chains =>
         new() { "exact_dedup last", "document stages last", "near_dedup last", "line_dedup last", "read only", "near_dedup last, fusion off" };
 
@@ -203,7 +232,7 @@ public sealed class ManifestBookkeepingTests(ITestOutputHelper log) : IDisposabl
         else Assert.Contains(rebuilt.Distributions, d => d.Id == "tokens");
         Assert.Contains(rebuilt.Languages, l => chain == "document stages last" || l.Language == "und"); // "" from the input
         if (chain == "document stages last") Assert.NotEmpty(rebuilt.LanguageScores); // the language stage's double column
-        Assert.Equal(Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(rebuilt, CurationJson.Options)),
+        Assert.Equal(Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(rebuilt, CurationJson.Readable)),
             Encoding.UTF8.GetString(await store.ReadBytesAsync(location.KeyOf(CorpusReport.JsonName))));
         Assert.Equal(CorpusReportHtml.Render(rebuilt), Encoding.UTF8.GetString(await store.ReadBytesAsync(location.KeyOf(CorpusReport.HtmlName))));
     }
