@@ -1,5 +1,6 @@
 using System.Globalization;
 using Curation.Pipelines.IO;
+using Curation.Pipelines.Spec;
 using Curation.Pipelines.Stages;
 using Curation.Pipelines.Storage;
 
@@ -80,17 +81,23 @@ public static class JobExecutor
     /// A completed job whose output manifest is gone (the output folder deleted or moved): forgets the output stage's
     /// commit markers, so that running the job again writes the output anew from its stages' outputs, which stay in the
     /// data store (create-once: output objects still there are kept). Returns where the manifest was, or null when it is
-    /// there and nothing changed.
+    /// there and nothing changed. A plain output's manifest key follows from the spec alone, so a job whose output is
+    /// there (every resubmission of a completed job) costs one metadata read, not a read of its plan.
     /// </summary>
-    public static async Task<string?> ForgetLostOutputAsync(JobContext job, CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidOperationException">The manifest is gone and so is the job's plan (its data was wiped).</exception>
+    public static async Task<string?> ForgetLostOutputAsync(JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken = default)
     {
-        if (await job.Output.GetInfoAsync(job.ManifestKey, cancellationToken).ConfigureAwait(false) is not null) return null;
+        var location = StoreLocation.Parse(spec.Output.Path);
+        var store = stores.Resolve(location);
+        var manifestKey = location.KeyOf(Manifest.FileName);
+        if (await store.GetInfoAsync(manifestKey, cancellationToken).ConfigureAwait(false) is not null) return null;
+        var job = await JobContext.LoadAsync(JobContext.JobIdOf(spec), stores, cancellationToken).ConfigureAwait(false);
         var output = job.Stages[^1];
         var markers = new List<string>();
         await foreach (var info in job.Data.ListAsync($"{job.Layout.StageRoot(output.Index, output.Name)}_tasks/", cancellationToken).ConfigureAwait(false))
             markers.Add(info.Key);
         foreach (var marker in markers) await job.Data.DeleteAsync(marker, cancellationToken).ConfigureAwait(false);
-        return $"{job.Output.Location.TrimEnd('/')}/{job.ManifestKey}";
+        return $"{store.Location.TrimEnd('/')}/{manifestKey}";
     }
 
     /// <summary>A task's committed stats (marked <see cref="TaskStats.Reused"/>), or null when it has not committed.</summary>

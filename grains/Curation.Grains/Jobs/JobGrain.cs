@@ -81,7 +81,7 @@ public sealed class JobGrain(
         string? lost;
         try
         {
-            lost = await Task.Run(async () => await JobExecutor.ForgetLostOutputAsync(await JobContext.LoadAsync(jobId, stores)));
+            lost = await Task.Run(() => JobExecutor.ForgetLostOutputAsync(spec, stores));
         }
         catch (Exception e) when (e is ObjectNotFoundException or InvalidOperationException)
         {
