@@ -9,7 +9,7 @@ using Curation.Pipelines.Spec;
 namespace Curation.Pipelines.IO;
 
 /// <summary>
-/// Curated shards as compressed JSON Lines (<c>output.format</c> <c>jsonl_zst</c> / <c>jsonl_gz</c>) for tools that want
+/// Curated shards as JSON Lines (<c>output.format</c> <c>jsonl</c>, <c>jsonl_zst</c> / <c>jsonl_gz</c>) for tools that want
 /// JSONL: one object per document with the same columns, in the same order, as the Parquet shard (strings as strings,
 /// integers and floats as numbers — a non-finite float as null — booleans, binary as base64). Text is written as UTF-8
 /// as it is, as datatrove's and Hugging Face's JSONL writers write it: only what JSON requires is escaped (quote,
@@ -33,10 +33,11 @@ public static class JsonlShardFile
     {
         OutputFormat.JsonlZst => ".jsonl.zst",
         OutputFormat.JsonlGz => ".jsonl.gz",
+        OutputFormat.Jsonl => ".jsonl",
         _ => ".parquet",
     };
 
-    /// <summary>Writes the rows of a Parquet shard as compressed JSON Lines; returns how many.</summary>
+    /// <summary>Writes the rows of a Parquet shard as JSON Lines (compressed as the format says); returns how many.</summary>
     public static async Task<long> ConvertAsync(Stream parquet, Stream output, OutputFormat format, CancellationToken cancellationToken = default)
     {
         long rows = 0;
@@ -73,6 +74,7 @@ public static class JsonlShardFile
     {
         OutputFormat.JsonlGz => new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true),
         OutputFormat.JsonlZst => new ZstdSharp.CompressionStream(output, level: 3, leaveOpen: true),
+        OutputFormat.Jsonl => new NonClosingStream(output),
         _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Not a JSON Lines format."),
     };
 
@@ -128,7 +130,9 @@ public static class JsonlShardFile
         }
         Stream decompressed = key.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
             ? new GZipStream(content, CompressionMode.Decompress, leaveOpen: true)
-            : new ZstdSharp.DecompressionStream(content, leaveOpen: true);
+            : key.EndsWith(".zst", StringComparison.OrdinalIgnoreCase)
+                ? new ZstdSharp.DecompressionStream(content, leaveOpen: true)
+                : new NonClosingStream(content);
         await using (decompressed)
         {
             using var lines = new StreamReader(decompressed, Encoding.UTF8);

@@ -68,15 +68,46 @@ public sealed record JobSpec
     public string ToJson() => JsonSerializer.Serialize(this, SpecJson);
 
     /// <summary>
-    /// The spec with relative local input paths made absolute against <paramref name="baseDirectory"/> (the job file's
-    /// folder), so a job file can name its corpus next to itself and run from anywhere.
+    /// The spec with relative local paths made absolute against <paramref name="baseDirectory"/> (the job file's folder):
+    /// its inputs and every file a stage reads (<see cref="StageSpec.FilesRead"/>: blocklists, evaluation sets, training
+    /// sets, models, tokenizers), so a job file can name its corpus and its stages' files next to itself and run from
+    /// anywhere. <c>data:</c> paths, <c>az://</c> and absolute paths are left as written.
     /// </summary>
-    public JobSpec WithInputsRelativeTo(string baseDirectory) => this with
+    public JobSpec WithPathsRelativeTo(string baseDirectory)
     {
-        Inputs = Inputs.Select(input => StoreLocation.IsRelativeLocalPath(input.Path)
-            ? input with { Path = System.IO.Path.GetFullPath(input.Path, baseDirectory) }
-            : input).ToArray(),
-    };
+        string Absolute(string path) => System.IO.Path.GetFullPath(path, baseDirectory);
+        var spec = this with
+        {
+            Inputs = Inputs.Select(input => StoreLocation.IsRelativeLocalPath(input.Path) ? input with { Path = Absolute(input.Path) } : input).ToArray(),
+        };
+        if (!spec.Stages.Any(stage => stage.FilesRead().Any(file => StoreLocation.IsRelativeLocalPath(file.Path)))) return spec;
+
+        // A stage file's field is its JSON path inside the stage ("benchmarks[0].path", "model.modelPath"): rewritten
+        // there, whatever the stage's record looks like.
+        var json = JsonSerializer.SerializeToNode(spec, SpecJson)!;
+        var stages = json["stages"]!.AsArray();
+        for (var i = 0; i < spec.Stages.Count; i++)
+            foreach (var file in spec.Stages[i].FilesRead().Where(file => StoreLocation.IsRelativeLocalPath(file.Path)))
+            {
+                var (parent, name) = FieldParent(stages[i]!, file.Field);
+                parent[name] = Absolute(file.Path);
+            }
+        return json.Deserialize<JobSpec>(SpecJson)!;
+    }
+
+    /// <summary>The object holding the last member of a field path such as <c>benchmarks[0].path</c>, and that member's name.</summary>
+    private static (System.Text.Json.Nodes.JsonNode Parent, string Name) FieldParent(System.Text.Json.Nodes.JsonNode node, string field)
+    {
+        var parts = field.Split('.');
+        foreach (var part in parts[..^1])
+        {
+            var bracket = part.IndexOf('[', StringComparison.Ordinal);
+            node = bracket < 0
+                ? node[part]!
+                : node[part[..bracket]]![int.Parse(part[(bracket + 1)..^1], System.Globalization.CultureInfo.InvariantCulture)]!;
+        }
+        return (node, parts[^1]);
+    }
 
     /// <summary>Unknown fields are errors: a misspelt parameter must never become a silent no-op.</summary>
     public static readonly JsonSerializerOptions SpecJson = new(CurationJson.Options)
@@ -126,7 +157,7 @@ public enum InputFormat { Auto, Jsonl, JsonlGz, Parquet, Txt, JsonlZst, Warc, Wa
 public enum TextDocumentMode { File, Line, Paragraph }
 
 /// <summary>Format of the curated shards (<see cref="OutputSpec.Format"/>).</summary>
-public enum OutputFormat { Parquet, JsonlZst, JsonlGz }
+public enum OutputFormat { Parquet, JsonlZst, JsonlGz, Jsonl }
 
 public sealed record ShardingSpec
 {
@@ -172,7 +203,7 @@ public sealed record OutputSpec
 
     /// <summary>
     /// Format of the curated shards: Parquet (the default, omitted from the JSON so older specs keep their ids), or
-    /// compressed JSON Lines with the same columns for tools that want JSONL. Drops, quarantine and embeddings stay Parquet.
+    /// JSON Lines (plain or compressed) with the same columns for tools that want JSONL. Drops, quarantine and embeddings stay Parquet.
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public OutputFormat Format { get; init; }

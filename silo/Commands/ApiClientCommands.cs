@@ -38,7 +38,7 @@ public static class ApiClientCommands
 
     public static Command Submit()
     {
-        var file = new Argument<FileInfo>("job") { Description = "Job spec (JSON); relative input paths are relative to this file." };
+        var file = new Argument<FileInfo>("job") { Description = "Job spec (JSON); relative paths (inputs, files stages read) are relative to this file." };
         var follow = new Option<bool>("--follow") { Description = "Show live progress until the job is final." };
         var (url, key, runKey) = (UrlOption(), KeyOption(), RunKeyOption());
         var command = new Command("submit", "Submit a job to a running host.") { file, follow, url, key, runKey };

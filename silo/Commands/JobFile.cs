@@ -3,7 +3,7 @@ using Curation.Pipelines.Spec;
 namespace Curation.Silo.Commands;
 
 /// <summary>
-/// Reads the job spec a command names (<c>curate run</c>, <c>submit</c>, <c>schedule create</c>), with its relative input
+/// Reads the job spec a command names (<c>curate run</c>, <c>submit</c>, <c>schedule create</c>), with its relative
 /// paths made absolute against the file's folder. A file that cannot be read is said in one sentence naming it
 /// (<see cref="JobFileException"/>), never as a .NET exception: missing, a folder, not readable.
 /// </summary>
@@ -30,7 +30,7 @@ public static class JobFile
                     _ => $"cannot be read: {e.Message}",
                 }, e);
         }
-        return JobSpec.Parse(text).WithInputsRelativeTo(file.DirectoryName!);
+        return JobSpec.Parse(text).WithPathsRelativeTo(file.DirectoryName!);
     }
 }
 

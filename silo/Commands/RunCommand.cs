@@ -19,7 +19,7 @@ public static class RunCommand
 {
     public static Command Create()
     {
-        var jobFile = new Argument<FileInfo>("job") { Description = "Job spec (JSON); relative input paths are relative to this file." };
+        var jobFile = new Argument<FileInfo>("job") { Description = "Job spec (JSON); relative paths (inputs, files stages read) are relative to this file." };
         var data = new Option<string?>("--data") { Description = "Data store folder (default: Curation:Store:RootPath, ./data)." };
         var runKey = ApiClientCommands.RunKeyOption();
         var command = new Command("run", "Run a job on an embedded single silo and wait for it.") { jobFile, data, runKey };

@@ -28,7 +28,7 @@ public static class ScheduleCommands
     private static Command CreateCommand()
     {
         var id = new Argument<string>("id") { Description = "Schedule id: letters, digits, '.', '_' or '-'." };
-        var file = new Argument<FileInfo>("job") { Description = "Job spec (JSON) each tick runs; relative input paths are relative to this file." };
+        var file = new Argument<FileInfo>("job") { Description = "Job spec (JSON) each tick runs; relative paths (inputs, files stages read) are relative to this file." };
         var cron = new Option<string>("--cron") { Description = "Cron expression, five fields: minute hour day-of-month month day-of-week (\"0 3 * * *\").", Required = true };
         var zone = new Option<string>("--tz") { Description = "IANA time zone the cron expression is read in (default UTC).", DefaultValueFactory = _ => "UTC" };
         var overlap = new Option<string>("--overlap") { Description = "When a tick comes while the previous run is still going: skip (default) or queue.", DefaultValueFactory = _ => "skip" };

@@ -22,7 +22,7 @@ public sealed class RedisClusterTests(ClusterServices services, ITestOutputHelpe
     public async Task Two_silos_clustered_through_redis_run_the_demo_job()
     {
         var samples = Path.Combine(RepositoryRoot.Get(), "samples");
-        var spec = JobSpec.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "demo.job.json"))).WithInputsRelativeTo(samples);
+        var spec = JobSpec.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "demo.job.json"))).WithPathsRelativeTo(samples);
         var store = new StoreSettings("LocalFolder", RootPath: _temp.Combine("data"));
         var clock = Stopwatch.StartNew();
         await using var cluster = await ProcessCluster.StartAsync(services, ClusteringKind.Redis, store, silos: 2, roles: _ => ["cpu", "embed"],

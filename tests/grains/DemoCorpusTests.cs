@@ -20,7 +20,7 @@ public sealed class DemoCorpusTests(Xunit.Abstractions.ITestOutputHelper log) : 
     public async Task Demo_job_removes_every_planted_copy_and_near_duplicate_keeping_the_smallest_id()
     {
         var samples = Path.Combine(RepositoryRoot.Get(), "samples");
-        var spec = JobSpec.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "demo.job.json"))).WithInputsRelativeTo(samples);
+        var spec = JobSpec.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "demo.job.json"))).WithPathsRelativeTo(samples);
         var truth = File.ReadLines(Path.Combine(samples, "corpus.truth.jsonl"))
             .Select(line => JsonSerializer.Deserialize<Truth>(line, Pipelines.CurationJson.Options)!).ToList();
 

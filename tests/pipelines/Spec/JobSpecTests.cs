@@ -173,7 +173,7 @@ public sealed class JobSpecTests
     [Fact]
     public void Relative_inputs_resolve_against_the_job_file_folder_and_outputs_stay_in_the_data_store()
     {
-        var spec = JobSpec.Parse(Valid).WithInputsRelativeTo("/srv/jobs");
+        var spec = JobSpec.Parse(Valid).WithPathsRelativeTo("/srv/jobs");
         Assert.Equal("/srv/jobs/corpus/*.jsonl", spec.Inputs[0].Path);
         var input = StoreLocation.Parse(spec.Inputs[0].Path);
         Assert.Equal((StoreKind.LocalFolder, "/srv/jobs/corpus", "*.jsonl"), (input.Kind, input.Root, input.Glob));
@@ -182,11 +182,52 @@ public sealed class JobSpecTests
     }
 
     [Fact]
+    public void Files_stages_read_resolve_against_the_job_file_folder_like_inputs()
+    {
+        // An evaluation set beside the job file was "no such file 'mmlu.jsonl'" unless curate ran from that folder (a local
+        // file was looked up in the working directory, an evaluation or training set in the data store).
+        var spec = JobSpec.Parse("""
+            {
+              "name": "files",
+              "inputs": [{ "path": "corpus/*.jsonl" }],
+              "stages": [
+                { "type": "url_filter", "domainsPath": "lists/domains.txt", "substringsPath": "/etc/lists/words.txt" },
+                { "type": "decontaminate", "benchmarks": [
+                  { "name": "mmlu", "path": "evals/mmlu.jsonl" }, { "name": "gsm", "path": "data:evals/gsm8k.jsonl" },
+                  { "name": "arc", "path": "az://evals/arc.jsonl" }, { "name": "hella", "path": "../shared/hellaswag.jsonl" } ] },
+                { "type": "quality_score", "training": "labels/train.jsonl", "model": { "modelPath": "models/clf.onnx", "vocabPath": "models/vocab.txt" } },
+                { "type": "embed", "model": { "modelPath": "models/e5.onnx", "vocabPath": "models/e5-vocab.txt" } },
+                { "type": "semantic_dedup", "verify": { "model": { "modelPath": "models/verify.onnx" } } },
+                { "type": "train_tokenize", "tokenizerPath": "tok/tokenizer.json" }
+              ],
+              "output": { "path": "curated/files" }
+            }
+            """).WithPathsRelativeTo("/srv/jobs");
+        var files = spec.Stages.SelectMany((stage, i) => stage.FilesRead().Select(f => ($"stages[{i}].{f.Field}", f.Path))).ToList();
+        Assert.Equal(
+        [
+            ("stages[0].domainsPath", "/srv/jobs/lists/domains.txt"), ("stages[0].substringsPath", "/etc/lists/words.txt"),
+            ("stages[1].benchmarks[0].path", "/srv/jobs/evals/mmlu.jsonl"), ("stages[1].benchmarks[1].path", "data:evals/gsm8k.jsonl"),
+            ("stages[1].benchmarks[2].path", "az://evals/arc.jsonl"), ("stages[1].benchmarks[3].path", "/srv/shared/hellaswag.jsonl"),
+            ("stages[2].training", "/srv/jobs/labels/train.jsonl"), ("stages[2].model.modelPath", "/srv/jobs/models/clf.onnx"),
+            ("stages[2].model.vocabPath", "/srv/jobs/models/vocab.txt"),
+            ("stages[3].model.modelPath", "/srv/jobs/models/e5.onnx"), ("stages[3].model.vocabPath", "/srv/jobs/models/e5-vocab.txt"),
+            ("stages[4].verify.model.modelPath", "/srv/jobs/models/verify.onnx"),
+            ("stages[5].tokenizerPath", "/srv/jobs/tok/tokenizer.json"),
+        ], files);
+        Assert.Equal("/srv/jobs/corpus/*.jsonl", spec.Inputs[0].Path);
+        // Everything else is as written: the same spec again, the paths aside.
+        var benchmarks = Assert.IsType<DecontaminateStageSpec>(spec.Stages[1]).Benchmarks;
+        Assert.Equal(["mmlu", "gsm", "arc", "hella"], benchmarks.Select(b => b.Name));
+        Assert.Equal(spec.ToJson(), JobSpec.Parse(spec.ToJson()).WithPathsRelativeTo("/elsewhere").ToJson());
+    }
+
+    [Fact]
     public void A_data_prefix_names_the_data_store_and_is_never_made_absolute_against_the_job_file()
     {
         // curate submit/schedule make plain relative inputs absolute against the job file, so a spec sent from the CLI had
         // no way to name objects in the cluster's data store: `data:` does, and is how locations are printed.
-        var spec = JobSpec.Parse(Valid.Replace("\"corpus/*.jsonl\"", "\"data:corpus/*.jsonl\"", StringComparison.Ordinal)).WithInputsRelativeTo("/srv/jobs");
+        var spec = JobSpec.Parse(Valid.Replace("\"corpus/*.jsonl\"", "\"data:corpus/*.jsonl\"", StringComparison.Ordinal)).WithPathsRelativeTo("/srv/jobs");
         Assert.Equal("data:corpus/*.jsonl", spec.Inputs[0].Path);
         var input = StoreLocation.Parse(spec.Inputs[0].Path);
         Assert.Equal((StoreKind.DataStore, "corpus/", "*.jsonl"), (input.Kind, input.Prefix, input.Glob));

@@ -41,7 +41,7 @@ public sealed class GoldenOutputTests(Xunit.Abstractions.ITestOutputHelper log) 
     public async Task Demo_job_writes_the_pinned_bytes()
     {
         var samples = Path.Combine(RepositoryRoot.Get(), "samples");
-        var spec = JobSpec.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "demo.job.json"))).WithInputsRelativeTo(samples);
+        var spec = JobSpec.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "demo.job.json"))).WithPathsRelativeTo(samples);
         var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = _temp.Combine("data") });
         using var services = StageServices.CreateDefault();
         await InProcessJob.RunAsync(spec, stores, services, parallelism: 3);

@@ -9,7 +9,7 @@ using Curation.Testing;
 
 namespace Curation.Pipelines.Tests.Stages;
 
-/// <summary><c>output.format</c> jsonl_gz / jsonl_zst: the same rows and columns as the Parquet shards, readable by DuckDB.</summary>
+/// <summary><c>output.format</c> jsonl / jsonl_gz / jsonl_zst: the same rows and columns as the Parquet shards, readable by DuckDB.</summary>
 public sealed class OutputFormatTests : IDisposable
 {
     private readonly TempDirectory _temp = new("output-format");
@@ -19,6 +19,7 @@ public sealed class OutputFormatTests : IDisposable
     [Theory]
     [InlineData(OutputFormat.JsonlGz, ".jsonl.gz")]
     [InlineData(OutputFormat.JsonlZst, ".jsonl.zst")]
+    [InlineData(OutputFormat.Jsonl, ".jsonl")]
     public async Task Jsonl_shards_hold_the_parquet_shards_rows_and_columns(OutputFormat format, string extension)
     {
         var input = _temp.Combine("corpus");
@@ -58,7 +59,7 @@ public sealed class OutputFormatTests : IDisposable
                     for (var i = 0; i < batch.RowCount; i++)
                         expected.Add(batch.AllColumns.ToDictionary(c => c.Name, c => JsonSerializer.Serialize(c.Values[i])));
             var bytes = await jsonl.Stores.DataStore.ReadBytesAsync("curated/format/" + shard.Key);
-            Stream raw = format == OutputFormat.JsonlGz ? new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress) : new ZstdSharp.DecompressionStream(new MemoryStream(bytes));
+            var raw = Decompressed(format, bytes);
             var actual = new StreamReader(raw).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Select(line => JsonDocument.Parse(line).RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetRawText())).ToList();
             Assert.Equal(shard.Rows, actual.Count);
@@ -87,6 +88,7 @@ public sealed class OutputFormatTests : IDisposable
     [Theory]
     [InlineData(OutputFormat.JsonlGz)]
     [InlineData(OutputFormat.JsonlZst)]
+    [InlineData(OutputFormat.Jsonl)]
     public async Task Jsonl_shards_write_every_script_as_utf8_text(OutputFormat format)
     {
         var input = _temp.Combine("multilingual");
@@ -113,7 +115,7 @@ public sealed class OutputFormatTests : IDisposable
         Assert.Equal((0, null), (manifest.IdIndex!.SharedIds, manifest.IdIndex.SharedIdExample)); // source#position ids: all unique, no warning
         Assert.Empty(manifest.Errors);
         var bytes = await stores.DataStore.ReadBytesAsync("curated/utf8/" + shard.Key);
-        Stream raw = format == OutputFormat.JsonlGz ? new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress) : new ZstdSharp.DecompressionStream(new MemoryStream(bytes));
+        var raw = Decompressed(format, bytes);
         var content = new StreamReader(raw).ReadToEnd();
         var lines = content.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(texts.Length, lines.Length);
@@ -148,4 +150,11 @@ public sealed class OutputFormatTests : IDisposable
             .EnumerateArray().ToDictionary(r => r.GetProperty("id").GetString()!, r => r.GetProperty("text").GetString()!);
         Assert.Equal(written.OrderBy(p => p.Key, StringComparer.Ordinal), read.OrderBy(p => p.Key, StringComparer.Ordinal));
     }
+
+    private static Stream Decompressed(OutputFormat format, byte[] bytes) => format switch
+    {
+        OutputFormat.JsonlGz => new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress),
+        OutputFormat.JsonlZst => new ZstdSharp.DecompressionStream(new MemoryStream(bytes)),
+        _ => new MemoryStream(bytes),
+    };
 }
