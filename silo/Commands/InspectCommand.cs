@@ -16,6 +16,8 @@ public static class InspectCommand
     {
         var command = new Command("inspect", "Inspect local outputs of a job.");
         command.Subcommands.Add(Tokens());
+        command.Subcommands.Add(InspectOutputCommands.Document());
+        command.Subcommands.Add(InspectOutputCommands.Drops());
         return command;
     }
 
@@ -49,8 +51,8 @@ public static class InspectCommand
                 var eod = ids.Length > 0 && ids[^1] == tokenizer.EndOfDocument;
                 Console.WriteLine($"tokenizer  {tokenizer.Name} (end of document {tokenizer.EndOfDocument})");
                 Console.WriteLine($"document {which}: {ids.Length} tokens{(eod ? ", the last one end-of-document" : ", NO end-of-document token")}");
-                // Shown as text, never interpreted (no markup).
-                Console.WriteLine(tokenizer.Decode(eod ? ids[..^1] : ids));
+                // Shown as text, never interpreted: no markup, and no control character reaches the terminal.
+                Console.WriteLine(InspectOutputCommands.Visible(tokenizer.Decode(eod ? ids[..^1] : ids), -1, oneLine: false));
                 return 0;
             }
             catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
