@@ -55,8 +55,11 @@ public static class JobStatusView
     public static void WriteSummary(JobStatus status)
     {
         var color = status.State switch { JobState.Completed => "green", JobState.Failed => "red", _ => "yellow" };
+        // A failed or cancelled job wrote no output: its location is not shown as if it held one.
         AnsiConsole.MarkupLine($"Job [bold]{Markup.Escape(status.JobId)}[/]: [{color}]{status.State}[/]" +
-            (status.Output is null ? "" : $" → {Markup.Escape(status.Output)}"));
+            (status.Output is null || status.State is JobState.Failed or JobState.Cancelled ? "" : $" → {Markup.Escape(status.Output)}"));
+        if (status.State == JobState.Cancelled)
+            AnsiConsole.MarkupLine("[yellow]No output was written; running or submitting the same spec again resumes from the finished tasks.[/]");
         if (status.Error is not null) AnsiConsole.MarkupLine($"[red]{Markup.Escape(status.Error)}[/]");
 
         if (status.Accounting is { } books)

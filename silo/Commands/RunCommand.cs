@@ -74,6 +74,10 @@ public static class RunCommand
             return Invalid(jobFile, e);
         }
         await host.StartAsync(cancellationToken);
+        // Ctrl+C (SIGINT) and SIGTERM reach the host's console lifetime, which stops the application rather than the
+        // command's token: either one interrupts the job.
+        using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken,
+            host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
         var jobId = JobContext.JobIdOf(spec);
         var job = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IJobGrain>(jobId);
         AnsiConsole.MarkupLine($"Job [bold]{Markup.Escape(jobId)}[/] on an embedded silo");
@@ -94,16 +98,16 @@ public static class RunCommand
                         ? ": to refresh the corpus with new or changed input, run again with --run-key and a new value (e.g. the date)"
                         : "; its result is shown")}.[/]");
             }
-            status = await JobStatusView.FollowAsync(job.GetStatus, TimeSpan.FromMilliseconds(250), cancellationToken);
+            status = await JobStatusView.FollowAsync(job.GetStatus, TimeSpan.FromMilliseconds(250), interrupted.Token);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
         {
             AnsiConsole.MarkupLine("[yellow]Interrupted: cancelling the job (finished tasks are kept; run again to resume).[/]");
             status = await job.Cancel();
         }
         JobStatusView.WriteSummary(status);
         await host.StopAsync(CancellationToken.None);
-        return status.State == JobState.Completed ? 0 : 1;
+        return status.State == JobState.Completed ? 0 : interrupted.IsCancellationRequested ? 130 : 1; // 130: stopped with Ctrl+C, as a shell reports it
     }
 
     private static int Invalid(FileInfo jobFile, Exception e)

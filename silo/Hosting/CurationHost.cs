@@ -57,6 +57,11 @@ public static class CurationHost
             // A failed job is said in the summary, as its error sentence; the coordinator's log line of it is that sentence
             // again with the stack trace (a long-lived silo's log keeps it).
             builder.Logging.AddFilter(typeof(JobGrain).FullName, LogLevel.Critical);
+            // Once the run is over or interrupted (Ctrl+C), the silo stops under tasks still winding down; Orleans' lines
+            // about messages to grains it no longer hosts are not the job's outcome, which the CLI prints.
+            var stopping = new StoppingFlag();
+            builder.Services.AddHostedService(services => stopping.Watch(services.GetRequiredService<IHostApplicationLifetime>()));
+            builder.Logging.AddFilter("Orleans", level => level >= LogLevel.Error && !stopping.Stopping);
         }
 
         var cluster = builder.Configuration.GetSection(CurationClusterOptions.Section).Get<CurationClusterOptions>() ?? new CurationClusterOptions();
@@ -92,4 +97,22 @@ public static class CurationHost
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+}
+
+/// <summary>Set when the host begins to stop (the application's stopping token), for filters that quiet a stopping silo.</summary>
+internal sealed class StoppingFlag : IHostedService
+{
+    private volatile bool _stopping;
+
+    public bool Stopping => _stopping;
+
+    public StoppingFlag Watch(IHostApplicationLifetime lifetime)
+    {
+        lifetime.ApplicationStopping.Register(() => _stopping = true);
+        return this;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
