@@ -219,6 +219,39 @@ public sealed class JobExecutionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_job_whose_output_another_running_job_writes_is_refused_before_it_plans_and_runs_once_that_job_ends()
+    {
+        // Two specs into one output path at once both ran every stage; the second failed at its manifest, four times.
+        var stores = Stores("claim");
+        var gate = new StoreGate();
+        gate.Close();
+        var held = new GatedResolver(stores, gate, call => call.InDataStore && call.IsWrite && call.Key.Contains("/01-normalize/", StringComparison.Ordinal));
+        await using var cluster = await CurationCluster.StartAsync(1, () => held);
+        var first = Spec("claim");
+        var writing = cluster.Client.GetGrain<IJobGrain>(Pipelines.Execution.JobContext.JobIdOf(first));
+        await writing.Submit(first.ToJson());
+        await CurationCluster.WaitAsync(writing, TimeSpan.FromMinutes(2), s => s.IsFinal || s.Phases.Any(p => p.Running > 0));
+
+        var second = Spec("claim") with { Stages = [new NormalizeStageSpec(), new ExactDedupStageSpec { Partitions = 2 }] };
+        var refused = await cluster.RunAsync(second, TimeSpan.FromMinutes(1));
+        Assert.Equal(JobState.Failed, refused.State);
+        Assert.Equal($"Invalid job spec: output.path: {stores.DataStore.Location.TrimEnd('/')}/curated/claim is being written by job {writing.GetPrimaryKeyString()}, " +
+                     $"which is running: two jobs never write one output folder; wait for it to finish or cancel it (curate cancel {writing.GetPrimaryKeyString()}), " +
+                     "or choose another output.path", refused.Error);
+        Assert.Empty(refused.Phases); // refused before it was planned
+        Assert.Null(await stores.DataStore.GetInfoAsync(new Pipelines.Execution.JobLayout(refused.JobId).PlanKey));
+
+        // Once the first job has ended (cancelled: it wrote no output), the second takes the folder over and completes.
+        Assert.Equal(JobState.Cancelled, (await writing.Cancel()).State);
+        gate.Open();
+        var resubmitted = cluster.Client.GetGrain<IJobGrain>(refused.JobId);
+        await resubmitted.Submit(second.ToJson());
+        var done = await CurationCluster.WaitAsync(resubmitted, TimeSpan.FromMinutes(3));
+        Assert.True(done.State == JobState.Completed, done.Error);
+        Assert.Equal(refused.JobId, (await CuratedOutput.ReadAsync(stores.DataStore, "curated/claim")).Manifest.JobId);
+    }
+
+    [Fact]
     public async Task A_completed_job_whose_output_was_deleted_writes_it_again_from_its_stage_outputs_when_run_again()
     {
         var stores = Stores("lost");

@@ -18,6 +18,7 @@ namespace Curation.Grains.Jobs;
 public sealed class JobGrain(
     [PersistentState(JobGrain.StateName, CurationSiloBuilderExtensions.StorageName)] IPersistentState<JobGrainState> state,
     IStoreResolver stores,
+    IJobRegistry registry,
     IOptions<CurationExecutionOptions> options,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IJobRunObserver
 {
@@ -174,6 +175,9 @@ public sealed class JobGrain(
             history = this.RegisterGrainTimer(_ => { Sample(); return Task.CompletedTask; },
                 new GrainTimerCreationOptions(options.Value.HistoryInterval, options.Value.HistoryInterval) { Interleave = true });
             var spec = JobSpec.Parse(S.SpecJson!);
+            // Another job still writing this output folder refuses this run before anything is planned.
+            await OutputClaim.ClaimAsync(spec, jobId, stores,
+                async (other, ct) => (await registry.GetAsync(other, ct))?.State.State == JobState.Running, cancellationToken);
             var job = await Task.Run(() => JobContext.CreateOrLoadAsync(spec, stores, cancellationToken, Limits), cancellationToken);
             S.Shards = job.Plan.ShardCount;
             S.Output = $"{job.Output.Location.TrimEnd('/')}/{job.OutputLocation.Prefix.TrimEnd('/')}";
