@@ -16,7 +16,14 @@ root.Subcommands.Add(ScheduleCommands.Create());
 root.Subcommands.Add(InspectCommand.Create());
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    // Ctrl+C (SIGINT) and SIGTERM cancel the command's token, and its action gets up to 10 s to say what it stopped (a
+    // followed job keeps running; `curate run` cancels its job): System.CommandLine 2.0.0 leaves the signal unhandled
+    // unless the timeout is set, and the process ended at once, saying nothing.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+    {
+        EnableDefaultExceptionHandler = false,
+        ProcessTerminationTimeout = TimeSpan.FromSeconds(10),
+    });
 }
 catch (Exception e) when (Curation.Silo.Hosting.ConfigurationErrors.Describe(e) is { } problem)
 {

@@ -119,7 +119,18 @@ public static class ApiClientCommands
                 Snapshot = v.Snapshot,
             };
         }
-        var status = await JobStatusView.FollowAsync(Poll, TimeSpan.FromMilliseconds(500), ct);
+        JobStatus status;
+        try
+        {
+            status = await JobStatusView.FollowAsync(Poll, TimeSpan.FromMilliseconds(500), ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Ctrl+C stops this command, not the job: it runs on the cluster.
+            AnsiConsole.MarkupLine($"[yellow]Stopped following job {Markup.Escape(jobId)}; it keeps running on the cluster " +
+                                   $"(curate status {Markup.Escape(jobId)} follows it again, curate cancel {Markup.Escape(jobId)} stops it).[/]");
+            return 130;
+        }
         JobStatusView.WriteSummary(status);
         return status.State == JobState.Completed ? 0 : 1;
     }

@@ -46,11 +46,12 @@ public static class RunCommand
             return 2;
         }
 
+        var ports = CurationHost.FreePorts(2);
         var overrides = new Dictionary<string, string?>
         {
             ["Curation:Cluster:Clustering"] = "Localhost",
-            ["Curation:Cluster:SiloPort"] = CurationHost.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Curation:Cluster:GatewayPort"] = CurationHost.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Curation:Cluster:SiloPort"] = ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Curation:Cluster:GatewayPort"] = ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Curation:Cluster:ClusterId"] = "curate-run-" + Environment.ProcessId,
         };
         if (dataRoot is not null)

@@ -90,12 +90,23 @@ public static class CurationHost
         });
     }
 
-    /// <summary>A free loopback TCP port, so an embedded silo never collides with a long-lived one.</summary>
-    public static int FreePort()
+    /// <summary>
+    /// Distinct free loopback TCP ports, so an embedded silo never collides with a long-lived one: all are held open
+    /// until every one is chosen (one after the other, the system may hand out the same port twice, which an embedded
+    /// silo then refused: "SiloPort and GatewayPort must differ").
+    /// </summary>
+    public static int[] FreePorts(int count)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
+        try
+        {
+            foreach (var listener in listeners) listener.Start();
+            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        }
+        finally
+        {
+            foreach (var listener in listeners) listener.Dispose();
+        }
     }
 }
 

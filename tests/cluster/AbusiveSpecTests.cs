@@ -63,13 +63,14 @@ public sealed class AbusiveSpecTests(ITestOutputHelper log) : IDisposable
         Directory.CreateDirectory(Path.Combine(data, "corpus"));
         await File.WriteAllTextAsync(Path.Combine(data, "corpus", "a.jsonl"),
             string.Concat(Enumerable.Range(0, 20).Select(i => $"{{\"text\":\"document number {i} of the abuse corpus, long enough to keep\"}}\n")));
-        var apiPort = ServiceProcess.FreePort();
+        var ports = ServiceProcess.FreePorts(3);
+        var apiPort = ports[0];
         var environment = new Dictionary<string, string>
         {
             ["Curation__Cluster__Clustering"] = "Localhost",
             ["Curation__Cluster__ClusterId"] = "abuse-" + Guid.NewGuid().ToString("N")[..8],
-            ["Curation__Cluster__SiloPort"] = ServiceProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Curation__Cluster__GatewayPort"] = ServiceProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Curation__Cluster__SiloPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
+            ["Curation__Cluster__GatewayPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
             ["Curation__Api__Urls"] = $"http://127.0.0.1:{apiPort}",
             ["Curation__Api__Keys__0__Key"] = OperatorKey,
             ["Curation__Api__Keys__0__Role"] = "operator",

@@ -84,7 +84,8 @@ public sealed class ProcessCluster : IAsyncDisposable
     public async Task<ServiceProcess> StartSiloAsync()
     {
         var index = _silos.Count;
-        var (siloPort, gatewayPort, apiPort) = (ServiceProcess.FreePort(), ServiceProcess.FreePort(), ServiceProcess.FreePort());
+        var ports = ServiceProcess.FreePorts(3);
+        var (siloPort, gatewayPort, apiPort) = (ports[0], ports[1], ports[2]);
         var store = _storeOf(index);
         var environment = new Dictionary<string, string>
         {

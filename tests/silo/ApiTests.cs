@@ -392,6 +392,29 @@ public sealed class CliTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
     }
 
     [Fact]
+    public async Task Ctrl_c_while_following_a_submitted_job_stops_the_command_and_the_job_runs_on()
+    {
+        var seed = Random.Shared.Next(1_000_000);
+        var delay = TimeSpan.FromMilliseconds(new Random(seed).Next(0, 1000));
+        var job = new SmallJob(fixture.Temp.Combine("follow-interrupt"), "follow-interrupt", originals: 200, copies: 10, files: 2);
+        var specFile = Path.Combine(job.Folder, "job.json");
+        await File.WriteAllTextAsync(specFile, job.SpecJson(semantic: true));
+        var env = new Dictionary<string, string> { ["CURATION_URL"] = fixture.Host.Url, ["CURATION_API_KEY"] = TestApiHost.OperatorKey };
+
+        using var follow = new CurateProcess(job.Folder, env, "submit", specFile, "--follow");
+        Assert.True(await follow.WaitForLineAsync(l => l.StartsWith("follow-interrupt-", StringComparison.Ordinal), TimeSpan.FromMinutes(1)), follow.Output);
+        await Task.Delay(delay); // seed {seed}: a moment drawn at random while the job runs
+        await follow.InterruptAsync();
+        Assert.True(await follow.WaitForExitAsync(TimeSpan.FromSeconds(30)), follow.Output);
+        var jobId = follow.Output.Split('\n')[0].Trim();
+        Assert.True(follow.ExitCode == 130, $"seed {seed}, exit code {follow.ExitCode}:\n{follow.Output}");
+        Assert.Contains($"Stopped following job {jobId}; it keeps running on the cluster (curate status {jobId} follows it again, curate cancel {jobId} stops it).",
+            follow.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", follow.Output, StringComparison.Ordinal);
+        Assert.Equal(JobState.Completed, (await fixture.Host.WaitAsync(jobId, TimeSpan.FromMinutes(4))).State);
+    }
+
+    [Fact]
     public async Task Submit_status_and_cancel_use_the_url_and_key_from_the_environment()
     {
         var job = new SmallJob(fixture.Temp.Combine("cli"), "cli", originals: 20, copies: 4, files: 2);
@@ -447,7 +470,7 @@ public sealed class CliFailoverTests(ApiHostFixture fixture) : IClassFixture<Api
         var job = new SmallJob(fixture.Temp.Combine("cli-failover"), "clifailover", originals: 10, copies: 2, files: 1);
         var specFile = Path.Combine(job.Folder, "job.json");
         await File.WriteAllTextAsync(specFile, job.SpecJson());
-        var dead = $"http://127.0.0.1:{Curation.Silo.Hosting.CurationHost.FreePort()}";
+        var dead = $"http://127.0.0.1:{Curation.Silo.Hosting.CurationHost.FreePorts(1)[0]}";
         var env = new Dictionary<string, string> { ["CURATION_URL"] = $"{dead},{fixture.Host.Url}", ["CURATION_API_KEY"] = TestApiHost.OperatorKey };
 
         var (code, output) = await CliTests.CurateAsync(job.Folder, env, "submit", specFile, "--follow");

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using Curation.Testing;
 
 namespace Curation.Silo.Tests;
@@ -31,37 +30,17 @@ public sealed class RunInterruptCliTests(Xunit.Abstractions.ITestOutputHelper lo
         await File.WriteAllTextAsync(specFile, job.SpecJson(semantic: true));
         var data = _temp.Combine("data");
 
-        var start = new ProcessStartInfo("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "curate.dll"), "run", specFile, "--data", data])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = job.Folder,
-        };
-        start.Environment["COLUMNS"] = "200";
-        using var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        var embedding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnLine(object? sender, DataReceivedEventArgs e)
-        {
-            if (e.Data is null) return;
-            lock (output) output.AppendLine(e.Data);
-            if (e.Data.Contains("-embed embed", StringComparison.Ordinal)) embedding.TrySetResult();
-        }
-        process.OutputDataReceived += OnLine;
-        process.ErrorDataReceived += OnLine;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        var shown = await Task.WhenAny(embedding.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(3)));
-        Assert.True(shown == embedding.Task, $"the embed phase was never shown:\n{output}");
+        using var process = new CurateProcess(job.Folder, new Dictionary<string, string>(), "run", specFile, "--data", data);
+        Assert.True(await process.WaitForLineAsync(l => l.Contains("-embed embed", StringComparison.Ordinal), TimeSpan.FromMinutes(3)),
+            $"the embed phase was never shown:\n{process.Output}");
         await Task.Delay(delay);
-        Assert.False(process.HasExited, $"the job ended before the interrupt:\n{output}");
-        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)])) await kill!.WaitForExitAsync();
+        Assert.False(process.HasExited, $"the job ended before the interrupt:\n{process.Output}");
+        await process.InterruptAsync();
         var clock = Stopwatch.StartNew();
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
-            await process.WaitForExitAsync(timeout.Token);
-        process.WaitForExit(); // the last lines of the redirected streams
-        log.WriteLine($"exited {clock.Elapsed.TotalSeconds:0.0} s after SIGINT with code {process.ExitCode}:\n{output}");
+        Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"still running 60 s after SIGINT:\n{process.Output}");
+        log.WriteLine($"exited {clock.Elapsed.TotalSeconds:0.0} s after SIGINT with code {process.ExitCode}:\n{process.Output}");
 
-        var text = output.ToString();
+        var text = process.Output;
         Assert.Equal(130, process.ExitCode);
         Assert.Contains("Interrupted: cancelling the job (finished tasks are kept; run again to resume).", text, StringComparison.Ordinal);
         Assert.Matches(@"Job interrupt-\w+: Cancelled\s*\n", text);

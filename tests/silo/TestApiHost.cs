@@ -40,12 +40,12 @@ public sealed class TestApiHost : IAsyncDisposable
     /// <param name="allowedRoot">The one local folder submitted jobs may use.</param>
     public static async Task<TestApiHost> StartAsync(string dataRoot, string allowedRoot, IDictionary<string, string?>? extra = null)
     {
-        var port = CurationHost.FreePort();
-        var url = $"http://127.0.0.1:{port}";
+        var ports = CurationHost.FreePorts(3);
+        var url = $"http://127.0.0.1:{ports[0]}";
         var overrides = new Dictionary<string, string?>
         {
-            ["Curation:Cluster:SiloPort"] = CurationHost.FreePort().ToString(),
-            ["Curation:Cluster:GatewayPort"] = CurationHost.FreePort().ToString(),
+            ["Curation:Cluster:SiloPort"] = ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Curation:Cluster:GatewayPort"] = ports[2].ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Curation:Cluster:ClusterId"] = "api-test-" + Guid.NewGuid().ToString("N")[..8],
             ["Curation:Store:Kind"] = "LocalFolder",
             ["Curation:Store:RootPath"] = dataRoot,
