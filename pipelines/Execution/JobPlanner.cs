@@ -15,6 +15,42 @@ public static class JobPlanner
     public static async Task<JobPlan> PlanAsync(string jobId, JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken = default)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture; // the plan and its errors are the same on every silo (see JobExecutor)
+        var (objects, errors) = await ListInputsAsync(spec, stores, cancellationToken).ConfigureAwait(false);
+        if (await OutputOwnerErrorAsync(jobId, spec, stores, cancellationToken).ConfigureAwait(false) is { } taken) errors.Add(taken);
+        errors.AddRange(await StageFileErrorsAsync(spec, stores, cancellationToken).ConfigureAwait(false));
+        if (errors.Count > 0) throw new JobSpecException(errors);
+
+        RefreshPlan? refresh = null;
+        if (spec.Output.Snapshots)
+            (objects, refresh) = await PlanRefreshAsync(jobId, spec, stores, objects, cancellationToken).ConfigureAwait(false);
+
+        objects = await ObjectSplitter.SplitAsync(spec, objects, stores, cancellationToken).ConfigureAwait(false);
+        var shards = new List<PlannedShard>();
+        var current = new List<PlannedObject>();
+        long bytes = 0;
+        foreach (var obj in objects)
+        {
+            if (current.Count > 0 && bytes + obj.ReadBytes > spec.Sharding.TargetShardBytes)
+            {
+                shards.Add(new PlannedShard(shards.Count, current));
+                current = [];
+                bytes = 0;
+            }
+            current.Add(obj);
+            bytes += obj.ReadBytes;
+        }
+        if (current.Count > 0) shards.Add(new PlannedShard(shards.Count, current));
+        return new JobPlan(jobId, shards) { Refresh = refresh };
+    }
+
+    /// <summary>
+    /// The objects the spec's inputs name now, in input then listing order (whole objects, not yet split), and what is
+    /// wrong with the inputs or the output path (an input matching nothing, an object two inputs match, an unknown format).
+    /// </summary>
+    public static async Task<(List<PlannedObject> Objects, List<SpecError> Errors)> ListInputsAsync(JobSpec spec, IStoreResolver stores,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
         var objects = new List<PlannedObject>();
         var errors = new List<SpecError>();
         var sources = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -57,31 +93,7 @@ public static class JobPlanner
         if (outputFile is not null)
             errors.Add(new SpecError("output.path",
                 $"names an existing file ({outputFile}), not a folder: a job's output is a folder of shards, drops and a manifest"));
-        if (await OutputOwnerErrorAsync(jobId, spec, stores, cancellationToken).ConfigureAwait(false) is { } taken) errors.Add(taken);
-        errors.AddRange(await StageFileErrorsAsync(spec, stores, cancellationToken).ConfigureAwait(false));
-        if (errors.Count > 0) throw new JobSpecException(errors);
-
-        RefreshPlan? refresh = null;
-        if (spec.Output.Snapshots)
-            (objects, refresh) = await PlanRefreshAsync(jobId, spec, stores, objects, cancellationToken).ConfigureAwait(false);
-
-        objects = await ObjectSplitter.SplitAsync(spec, objects, stores, cancellationToken).ConfigureAwait(false);
-        var shards = new List<PlannedShard>();
-        var current = new List<PlannedObject>();
-        long bytes = 0;
-        foreach (var obj in objects)
-        {
-            if (current.Count > 0 && bytes + obj.ReadBytes > spec.Sharding.TargetShardBytes)
-            {
-                shards.Add(new PlannedShard(shards.Count, current));
-                current = [];
-                bytes = 0;
-            }
-            current.Add(obj);
-            bytes += obj.ReadBytes;
-        }
-        if (current.Count > 0) shards.Add(new PlannedShard(shards.Count, current));
-        return new JobPlan(jobId, shards) { Refresh = refresh };
+        return (objects, errors);
     }
 
     /// <summary>

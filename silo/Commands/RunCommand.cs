@@ -98,6 +98,11 @@ public static class RunCommand
                     : $"[yellow]This job had already completed{(spec.Output.Snapshots
                         ? ": to refresh the corpus with new or changed input, run again with --run-key and a new value (e.g. the date)"
                         : "; its result is shown")}.[/]");
+                if (submitted.State == JobState.Completed && !spec.Output.Snapshots
+                    && await InputChangesAsync(jobId, spec, host.Services.GetRequiredService<IStoreResolver>(), cancellationToken) is { Any: true } changes)
+                    AnsiConsole.MarkupLine($"[yellow]{Markup.Escape($"Its inputs changed since it ran ({changes}): the result shown is of the objects it " +
+                        "read then. To curate them as they are now, run it with --run-key and a new value (e.g. the date), or write a versioned " +
+                        "corpus (output.snapshots) and refresh it.")}[/]");
             }
             status = await JobStatusView.FollowAsync(job.GetStatus, TimeSpan.FromMilliseconds(250), interrupted.Token);
         }
@@ -109,6 +114,19 @@ public static class RunCommand
         JobStatusView.WriteSummary(status);
         await host.StopAsync(CancellationToken.None);
         return status.State == JobState.Completed ? 0 : interrupted.IsCancellationRequested ? 130 : 1; // 130: stopped with Ctrl+C, as a shell reports it
+    }
+
+    /// <summary>How the job's inputs changed since it was planned; null when that cannot be told (plan gone, a store that does not answer).</summary>
+    private static async Task<InputChanges?> InputChangesAsync(string jobId, JobSpec spec, IStoreResolver stores, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await InputChanges.SinceAsync(jobId, spec, stores, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     private static int Invalid(FileInfo jobFile, Exception e)

@@ -84,6 +84,21 @@ public sealed class RunCommandCliTests(Xunit.Abstractions.ITestOutputHelper log)
             StringComparison.Ordinal);
         Assert.Equal(bytes, await File.ReadAllBytesAsync(shard));
         Assert.True(File.Exists(Path.Combine(data, "curated", "lost", "manifest.json")));
+
+        // Inputs edited after the job completed: the old result is shown, and said to be of the objects it read then.
+        var unchanged = await CurateAsync(job.Folder, "run", specFile, "--data", data);
+        Assert.DoesNotContain("inputs changed", unchanged.Output, StringComparison.Ordinal);
+        var corpus = Path.Combine(job.Folder, "corpus");
+        var files = Directory.GetFiles(corpus, "*.jsonl").Order(StringComparer.Ordinal).ToArray();
+        await File.AppendAllTextAsync(files[0], "{\"id\":\"late\",\"text\":\"a document appended after the job completed, long enough\"}\n");
+        await File.WriteAllTextAsync(Path.Combine(corpus, "zz-added.jsonl"), "{\"id\":\"added\",\"text\":\"a document in a file added later, long enough\"}\n");
+        var edited = await CurateAsync(job.Folder, "run", specFile, "--data", data);
+        Assert.True(edited.Code == 0, edited.Output);
+        Assert.Contains("This job had already completed; its result is shown.", edited.Output, StringComparison.Ordinal);
+        Assert.Contains($"Its inputs changed since it ran (1 changed, 1 new input objects: {Path.GetFileName(files[0])} (changed), zz-added.jsonl (new)): " +
+                        "the result shown is of the objects it read then. To curate them as they are now, run it with --run-key and a new value",
+            edited.Output.Replace("\n", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(shard));
     }
 
     [Theory]
