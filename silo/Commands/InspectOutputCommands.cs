@@ -62,26 +62,27 @@ public static class InspectOutputCommands
         var (manifest, location, stores) = (opened.Manifest!, opened.Location!, opened.Stores!);
         var chain = await DocumentLineage.FollowAsync(stores.Resolve(location), location, manifest, id,
             (entry, jobId, ct) => DocumentLineage.DroppedTextAsync(stores, jobId, entry, ct), cancellationToken).ConfigureAwait(false);
-        if (chain.Count == 0) return Fail($"{opened.Folder}: no document '{id}' in this output (kept, dropped or quarantined ids are all listed; check the id field the job used)");
+        if (chain.Count == 0)
+            return Fail($"{opened.Folder}: no document '{T(id)}' in this output (its id index lists every kept and dropped id; check the id field the job used)");
 
         var first = chain[0].Entry;
         console.WriteLine(first.Kept
-            ? $"{id}: kept{(chain[0].Snapshot is { } s ? $" (snapshot {s})" : "")}"
-            : $"{id}: dropped by {first.Stage} ({first.Reason}){(first.Twin is null ? "" : $", a copy of {first.Twin}")}");
+            ? $"{T(id)}: kept{(chain[0].Snapshot is { } s ? $" (snapshot {s})" : "")}"
+            : $"{T(id)}: dropped by {T(first.Stage)} ({T(first.Reason)}){(first.Twin is null ? "" : $", a copy of {T(first.Twin)}")}");
         var near = NearSpec(await SpecAsync(stores, manifest.JobId, cancellationToken).ConfigureAwait(false));
         for (var k = 0; k < chain.Count; k++)
         {
             var step = chain[k];
             var entry = step.Entry;
             console.WriteLine();
-            console.WriteLine($"{(k == 0 ? "" : "→ ")}{entry.Id}  {(entry.Kept ? "kept" : $"dropped  {entry.Stage}  {entry.Reason}")}" +
+            console.WriteLine($"{(k == 0 ? "" : "→ ")}{T(entry.Id)}  {(entry.Kept ? "kept" : $"dropped  {T(entry.Stage)}  {T(entry.Reason)}")}" +
                               $"{(step.Snapshot is { } snapshot ? $"  (snapshot {snapshot})" : "")}");
-            console.WriteLine($"  source  {entry.Source} (record {entry.Position.ToString(CultureInfo.InvariantCulture)})");
-            if (entry.Shard is not null && entry.Kept) console.WriteLine($"  shard   {entry.Shard}");
+            console.WriteLine($"  source  {T(entry.Source)} (record {entry.Position.ToString(CultureInfo.InvariantCulture)})");
+            if (entry.Shard is not null && entry.Kept) console.WriteLine($"  shard   {T(entry.Shard)}");
             if (!string.IsNullOrEmpty(entry.Detail)) console.WriteLine($"  detail  {Visible(entry.Detail, -1)}");
             if (!entry.Kept && near is not null && entry.Stage == NearDedupStageSpec.TypeName && k + 1 < chain.Count
                 && step.Text is not null && chain[k + 1].Text is { } twinText)
-                console.WriteLine($"  similarity to {chain[k + 1].Entry.Id}: {PairSimilarity.Of(near.Value.Stage, near.Value.Seed, step.Text, twinText)}");
+                console.WriteLine($"  similarity to {T(chain[k + 1].Entry.Id)}: {PairSimilarity.Of(near.Value.Stage, near.Value.Seed, step.Text, twinText)}");
             if (chars != 0)
                 console.WriteLine(step.Text is null
                     ? "  text    (not available: the job's working copy is not in the data store)"
@@ -115,7 +116,7 @@ public static class InspectOutputCommands
         }
         foreach (var entry in drops)
         {
-            console.WriteLine($"{entry.Id}  {entry.Stage}  {entry.Reason}{(entry.Twin is null ? "" : $"  copy of {entry.Twin}")}");
+            console.WriteLine($"{T(entry.Id)}  {T(entry.Stage)}  {T(entry.Reason)}{(entry.Twin is null ? "" : $"  copy of {T(entry.Twin)}")}");
             if (!string.IsNullOrEmpty(entry.Detail)) console.WriteLine($"  detail  {Visible(entry.Detail, -1)}");
             if (chars == 0) continue;
             var text = await DocumentLineage.DroppedTextAsync(stores, manifest.JobId, entry, cancellationToken).ConfigureAwait(false);
@@ -174,6 +175,9 @@ public static class InspectOutputCommands
 
     private static (NearDedupStageSpec Stage, long Seed)? NearSpec(JobSpec? spec) =>
         spec?.Stages.OfType<NearDedupStageSpec>().FirstOrDefault() is { } near ? (near, spec.Seed) : null;
+
+    /// <summary>An id, source key, stage or reason from the output, shown as text like the documents (ids come from the input).</summary>
+    private static string T(string? value) => value is null ? "" : Visible(value, -1);
 
     private static int Fail(string message)
     {

@@ -37,12 +37,14 @@ public sealed class InspectOutputCliTests : IDisposable
                              "from the valley, and the old bridge filled with carts, children, musicians and travellers who stopped to " +
                              "listen to the bells of the church ringing over the square until the early afternoon.";
         var near = Story.Replace("early afternoon", "late afternoon", StringComparison.Ordinal);
+        const string Other = "A completely different document about compilers, parsers and the grammar of programming languages, with enough words.";
         const string Chinese = "北京是中华人民共和国的首都，也是全国的政治中心、文化中心和国际交往中心。这座城市有三千多年的建城史，\u001b[31m故宫、天坛和长城都吸引着来自世界各地的游客。";
         string[] lines =
         [
             Line("a-orig", Story), Line("b-near", near), Line("c-exact", near),
             Line("d-zh", Chinese), Line("e-zh-copy", Chinese),
-            Line("f-other", "A completely different document about compilers, parsers and the grammar of programming languages, with enough words."),
+            Line("f-other", Other),
+            Line("g-\u001b[2Jevil", Other), // an id from the input is shown as text too
         ];
         var corpus = _temp.Combine("corpus");
         Directory.CreateDirectory(corpus);
@@ -87,6 +89,7 @@ public sealed class InspectOutputCliTests : IDisposable
         {
             var drops = await CurateAsync(_temp.Path, ["inspect", "drops", output, "--limit", "1", "--chars", "0", .. after is null ? Array.Empty<string>() : ["--after", after]]);
             Assert.True(drops.Code == 0, drops.Output + drops.Error);
+            Assert.DoesNotContain('\u001b', drops.Output);
             if (drops.Output.StartsWith("No more drops: the previous page was the last.", StringComparison.Ordinal)) break; // a full page has a cursor
             seen.Add(drops.Output.Split(' ')[0]);
             var more = System.Text.RegularExpressions.Regex.Match(drops.Output, @"more with --after (\S+)");
@@ -97,12 +100,12 @@ public sealed class InspectOutputCliTests : IDisposable
             }
             after = more.Groups[1].Value;
         }
-        Assert.Equal(["b-near", "c-exact", "e-zh-copy"], seen.Order(StringComparer.Ordinal));
+        Assert.Equal(["b-near", "c-exact", "e-zh-copy", @"g-\u001B[2Jevil"], seen.Order(StringComparer.Ordinal));
         var nearOnly = await CurateAsync(_temp.Path, "inspect", "drops", output, "--stage", "near_dedup");
         Assert.StartsWith("b-near  near_dedup  near_duplicate  copy of a-orig", nearOnly.Output, StringComparison.Ordinal);
         Assert.Contains("1 drops; the last page.", nearOnly.Output, StringComparison.Ordinal);
         var none = await CurateAsync(_temp.Path, "inspect", "drops", output, "--reason", "too_short");
-        Assert.Contains("No drops for reason too_short. This output's drops: 01-exact_dedup exact_duplicate 2, 02-near_dedup near_duplicate 1.",
+        Assert.Contains("No drops for reason too_short. This output's drops: 01-exact_dedup exact_duplicate 3, 02-near_dedup near_duplicate 1.",
             none.Output, StringComparison.Ordinal);
 
         // Mistakes are one sentence each, exit code 2.
