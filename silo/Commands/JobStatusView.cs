@@ -60,7 +60,8 @@ public static class JobStatusView
             (status.Output is null || status.State is JobState.Failed or JobState.Cancelled ? "" : $" → {Markup.Escape(status.Output)}"));
         if (status.State == JobState.Cancelled)
             AnsiConsole.MarkupLine("[yellow]No output was written; running or submitting the same spec again resumes from the finished tasks.[/]");
-        if (status.Error is not null) AnsiConsole.MarkupLine($"[red]{Markup.Escape(status.Error)}[/]");
+        // Errors and warnings may quote input (an id, a key): shown as text, no control character reaches the terminal.
+        if (status.Error is not null) AnsiConsole.MarkupLine($"[red]{Markup.Escape(InspectOutputCommands.Visible(status.Error, -1, oneLine: false))}[/]");
 
         if (status.Accounting is { } books)
         {
@@ -87,7 +88,8 @@ public static class JobStatusView
         if (status.StoreRetries > 0)
             AnsiConsole.MarkupLine($"object store: {status.StoreRetries:N0} operation{(status.StoreRetries == 1 ? "" : "s")} retried after transient failures" +
                 (status.State == JobState.Completed ? " (the output is unaffected)" : ""));
-        foreach (var warning in status.Warnings) AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+        foreach (var warning in status.Warnings)
+            AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(InspectOutputCommands.Visible(warning, -1, oneLine: false))}");
     }
 
     /// <summary>What a refresh published: <c>snapshot 2 (refreshes 1): 1,300 documents = 1,000 carried + 300 new; input objects: …</c>.</summary>

@@ -101,6 +101,22 @@ public sealed class RunCommandCliTests(Xunit.Abstractions.ITestOutputHelper log)
         Assert.Equal(bytes, await File.ReadAllBytesAsync(shard));
     }
 
+    [Fact]
+    public async Task A_warning_quoting_an_input_id_shows_it_as_text()
+    {
+        // The shared-id warning quotes an id from the input: one holding a terminal escape sequence reached the terminal.
+        var folder = _temp.Combine("escape-job");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllLinesAsync(Path.Combine(folder, "in.jsonl"), Enumerable.Range(0, 2).Select(i =>
+            JsonSerializer.Serialize(new { id = "\u001b[2J\u001b[31mred", text = $"document {i} reusing one id, with enough words to be kept" })));
+        await File.WriteAllTextAsync(Path.Combine(folder, "job.json"),
+            """{ "name": "escape", "inputs": [{ "path": "in.jsonl", "idField": "id" }], "stages": [], "output": { "path": "curated/escape" } }""");
+        var (code, output) = await CurateAsync(folder, "run", "job.json", "--data", _temp.Combine("escape-data"));
+        Assert.True(code == 0, output);
+        Assert.Contains(@"(the first: '\u001B[2J\u001B[31mred', 2 documents)", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b[2J", output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("run", "Curation__Execution__MaxTaskAttempts", "0", "Curation:Execution:MaxTaskAttempts must be ≥ 1.")]
     [InlineData("run", "Curation__Execution__MaxTaskAttempts", "abc", "Curation:Execution:MaxTaskAttempts: 'abc' is not a whole number.")]
