@@ -46,7 +46,7 @@ public static class RunCommand
             return 2;
         }
 
-        var ports = CurationHost.FreePorts(2);
+        var ports = Curation.Grains.Hosting.LoopbackPorts.Free(2);
         var overrides = new Dictionary<string, string?>
         {
             ["Curation:Cluster:Clustering"] = "Localhost",

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Curation.Grains.Hosting;
 using Curation.Grains.Jobs;
 using Curation.Grains.Schedules;
@@ -88,25 +86,6 @@ public static class CurationHost
             if (check is { } period && period < TimeSpan.FromMinutes(1))
                 silo.Configure<Orleans.Hosting.ReminderOptions>(o => o.MinimumReminderPeriod = period);
         });
-    }
-
-    /// <summary>
-    /// Distinct free loopback TCP ports, so an embedded silo never collides with a long-lived one: all are held open
-    /// until every one is chosen (one after the other, the system may hand out the same port twice, which an embedded
-    /// silo then refused: "SiloPort and GatewayPort must differ").
-    /// </summary>
-    public static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
-        try
-        {
-            foreach (var listener in listeners) listener.Start();
-            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        }
-        finally
-        {
-            foreach (var listener in listeners) listener.Dispose();
-        }
     }
 }
 

@@ -104,18 +104,5 @@ public sealed class ServiceProcess : IDisposable
 
     public static int FreePort() => FreePorts(1)[0];
 
-    /// <summary>Distinct free loopback ports: all held open until every one is chosen (one by one, the system may repeat one).</summary>
-    public static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
-        try
-        {
-            foreach (var listener in listeners) listener.Start();
-            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        }
-        finally
-        {
-            foreach (var listener in listeners) listener.Dispose();
-        }
-    }
+    public static int[] FreePorts(int count) => Curation.Grains.Hosting.LoopbackPorts.Free(count);
 }

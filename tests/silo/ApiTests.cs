@@ -470,7 +470,7 @@ public sealed class CliFailoverTests(ApiHostFixture fixture) : IClassFixture<Api
         var job = new SmallJob(fixture.Temp.Combine("cli-failover"), "clifailover", originals: 10, copies: 2, files: 1);
         var specFile = Path.Combine(job.Folder, "job.json");
         await File.WriteAllTextAsync(specFile, job.SpecJson());
-        var dead = $"http://127.0.0.1:{Curation.Silo.Hosting.CurationHost.FreePorts(1)[0]}";
+        var dead = $"http://127.0.0.1:{Curation.Grains.Hosting.LoopbackPorts.Free(1)[0]}";
         var env = new Dictionary<string, string> { ["CURATION_URL"] = $"{dead},{fixture.Host.Url}", ["CURATION_API_KEY"] = TestApiHost.OperatorKey };
 
         var (code, output) = await CliTests.CurateAsync(job.Folder, env, "submit", specFile, "--follow");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Curation.Pipelines.Spec;
 using Curation.Testing;
@@ -18,16 +17,8 @@ public sealed class InspectOutputCliTests : IDisposable
 
     private static async Task<(int Code, string Output, string Error)> CurateAsync(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "curate.dll"), .. args])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory,
-            StandardOutputEncoding = System.Text.Encoding.UTF8,
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), $"curate {string.Join(' ', args)} did not finish");
-        return (process.ExitCode, await output, await error);
+        var (code, output) = await CliTests.CurateAsync(workingDirectory, new Dictionary<string, string>(), args);
+        return (code, output, output); // stdout, then stderr
     }
 
     [Fact]

@@ -5,7 +5,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Curation.Grains;
 using Curation.Silo.Api;
-using Curation.Silo.Hosting;
 using Curation.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
@@ -40,7 +39,7 @@ public sealed class TestApiHost : IAsyncDisposable
     /// <param name="allowedRoot">The one local folder submitted jobs may use.</param>
     public static async Task<TestApiHost> StartAsync(string dataRoot, string allowedRoot, IDictionary<string, string?>? extra = null)
     {
-        var ports = CurationHost.FreePorts(3);
+        var ports = Curation.Grains.Hosting.LoopbackPorts.Free(3);
         var url = $"http://127.0.0.1:{ports[0]}";
         var overrides = new Dictionary<string, string?>
         {
