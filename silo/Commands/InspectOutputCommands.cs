@@ -123,7 +123,10 @@ public static class InspectOutputCommands
             console.WriteLine(text is null ? "  text    (not available: the job's working copy is not in the data store)" : $"  text    {Visible(text, chars)}");
         }
         console.WriteLine();
-        console.WriteLine(next is null ? $"{drops.Count} drops; the last page." : $"{drops.Count} drops; more with --after {next}");
+        console.WriteLine((next is null ? $"{drops.Count} drops; the last page." : $"{drops.Count} drops; more with --after {next}") +
+                          (manifest.Snapshot is { } snapshot && snapshot.Number > 1
+                              ? $" (snapshot {snapshot.Number}'s drops; `curate inspect document` finds the ids earlier snapshots dropped too)"
+                              : ""));
         return 0;
     }
 

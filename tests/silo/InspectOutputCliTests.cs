@@ -111,6 +111,38 @@ public sealed class InspectOutputCliTests : IDisposable
         Assert.Contains("--after: '7:x' is not a cursor of this output's drops", cursor.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_versioned_corpus_pages_its_current_snapshots_drops_and_finds_ids_every_snapshot_dropped()
+    {
+        var corpus = _temp.Combine("snap", "corpus");
+        Directory.CreateDirectory(corpus);
+        string Text(int i) => $"document number {i} of the versioned corpus, with words enough to be kept by every stage";
+        await File.WriteAllLinesAsync(Path.Combine(corpus, "a.jsonl"), [Line("a1", Text(1)), Line("a2", Text(2)), Line("a9-copy", Text(2))]);
+        await File.WriteAllTextAsync(_temp.Combine("snap", "job.json"), new JobSpec
+        {
+            Name = "snap", Seed = 1,
+            Inputs = [new InputSpec { Path = "corpus/*.jsonl", IdField = "id" }],
+            Stages = [new ExactDedupStageSpec { Partitions = 2 }],
+            Output = new OutputSpec { Path = "corpus-out", Snapshots = true },
+        }.ToJson());
+        var folder = _temp.Combine("snap");
+        var first = await CurateAsync(folder, "run", "job.json", "--data", "data");
+        Assert.True(first.Code == 0, first.Output);
+        await File.WriteAllLinesAsync(Path.Combine(corpus, "b.jsonl"), [Line("b1", Text(1)), Line("b2", Text(3))]);
+        var second = await CurateAsync(folder, "run", "job.json", "--data", "data", "--run-key", "k2");
+        Assert.True(second.Code == 0, second.Output);
+
+        var output = Path.Combine(folder, "data", "corpus-out");
+        var drops = await CurateAsync(folder, "inspect", "drops", output, "--chars", "0");
+        Assert.Equal("b1  exact_dedup  exact_duplicate  copy of a1\n\n1 drops; the last page. (snapshot 2's drops; `curate inspect document` finds the ids " +
+                     "earlier snapshots dropped too)\n", drops.Output);
+        var earlier = await CurateAsync(folder, "inspect", "document", output, "a9-copy", "--chars", "0");
+        Assert.True(earlier.Code == 0, earlier.Output);
+        Assert.StartsWith("a9-copy: dropped by exact_dedup (exact_duplicate), a copy of a2", earlier.Output, StringComparison.Ordinal);
+        Assert.Contains("a9-copy  dropped  exact_dedup  exact_duplicate  (snapshot 1)", earlier.Output, StringComparison.Ordinal);
+        Assert.Contains("→ a2  kept  (snapshot 1)", earlier.Output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("plain text", 100, true, "plain text")]
     [InlineData("two\nlines\tand\r\n", -1, true, "two⏎lines→and⏎")]
