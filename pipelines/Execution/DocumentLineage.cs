@@ -61,18 +61,17 @@ public static class DocumentLineage
     /// A dropped document's text, from the job's own copy of the shard the dropping stage read (the output holds no
     /// dropped text); null when the job's working objects are gone.
     /// </summary>
-    public static async Task<string?> DroppedTextAsync(IStoreResolver stores, string jobId, IdIndexEntry entry, CancellationToken cancellationToken = default)
+    public static async Task<string?> DroppedTextAsync(IStoreResolver stores, string jobId, IdIndexEntry entry, CancellationToken cancellationToken = default) =>
+        await TryLoadJobAsync(stores, jobId, cancellationToken).ConfigureAwait(false) is { } job
+            ? await DroppedTextAsync(job, entry, cancellationToken).ConfigureAwait(false)
+            : null;
+
+    /// <summary>As above, with the job's context loaded once by the caller (a page of drops of one job).</summary>
+    public static async Task<string?> DroppedTextAsync(JobContext job, IdIndexEntry entry, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(entry);
         if (entry.ShardNumber is not { } shard) return null;
-        JobContext job;
-        try
-        {
-            job = await JobContext.LoadAsync(jobId, stores, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is ObjectNotFoundException or InvalidOperationException)
-        {
-            return null;
-        }
         var stage = job.Stages.Select((s, i) => (s, i)).FirstOrDefault(x => x.s.Name == entry.Stage);
         if (stage.s is null || stage.i == 0) return null;
         var previous = job.Stages[stage.i - 1];
@@ -82,6 +81,32 @@ public static class DocumentLineage
         await foreach (var document in JsonlShardFile.ReadDocumentsAsync(new MemoryStream(bytes), key, cancellationToken).ConfigureAwait(false))
             if (document.Id == entry.Id) return document.Text;
         return null;
+    }
+
+    /// <summary>A job's context (spec, plan, stages), or null once its working objects are gone.</summary>
+    public static async Task<JobContext?> TryLoadJobAsync(IStoreResolver stores, string jobId, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await JobContext.LoadAsync(jobId, stores, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ObjectNotFoundException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// What decided a drop against its twin, when it can be recomputed from the two texts: a near duplicate's Jaccard (the
+    /// MinHash estimate its stage compared, and the exact value). Exact copies and semantic twins say so in their detail.
+    /// </summary>
+    public static NearDup.PairSimilarity.Result? SimilarityToTwin(JobSpec? spec, LineageStep step, LineageStep? twin)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        if (step.Entry.Kept || twin?.Text is null || step.Text is null || spec is null) return null;
+        return spec.Stages.OfType<NearDedupStageSpec>().FirstOrDefault() is { } near && step.Entry.Stage == NearDedupStageSpec.TypeName
+            ? NearDup.PairSimilarity.Of(near, spec.Seed, step.Text, twin.Text)
+            : null;
     }
 
     /// <summary>

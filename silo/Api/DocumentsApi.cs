@@ -1,6 +1,5 @@
 using Curation.Grains.Jobs;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.NearDup;
 using Curation.Pipelines.Reports;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
@@ -42,7 +41,10 @@ public static class DocumentsApi
         var first = chain[0];
         var spec = await jobs.SpecAsync(id, cancellationToken);
         return Results.Json(new DocumentFate(docId, first.Entry.Kept ? "kept" : "dropped", first.Entry.Stage, first.Entry.Reason, first.Entry.Detail,
-            chain.Select((step, k) => Step(step) with { Similarity = Similarity(spec, step, k + 1 < chain.Count ? chain[k + 1] : null) }).ToArray()),
+            chain.Select((step, k) => Step(step) with
+            {
+                Similarity = DocumentLineage.SimilarityToTwin(spec, step, k + 1 < chain.Count ? chain[k + 1] : null)?.ToString(),
+            }).ToArray()),
             ApiJson.Options);
     }
 
@@ -75,18 +77,6 @@ public static class DocumentsApi
         var bytes = await store.ReadBytesAsync(key, cancellationToken);
         // The report is a page of its own: no script may run in it, whatever a document holds.
         return Results.Bytes(bytes, contentType);
-    }
-
-    /// <summary>
-    /// What decided a drop against its twin, when it can be recomputed from the two texts: a near duplicate's Jaccard (the
-    /// MinHash estimate its stage compared, and the exact value). Exact copies and semantic twins say so in their detail.
-    /// </summary>
-    private static string? Similarity(JobSpec? spec, LineageStep step, LineageStep? twin)
-    {
-        if (step.Entry.Kept || twin?.Text is null || step.Text is null || spec is null) return null;
-        if (spec.Stages.OfType<NearDedupStageSpec>().FirstOrDefault() is { } near && step.Entry.Stage == NearDedupStageSpec.TypeName)
-            return PairSimilarity.Of(near, spec.Seed, step.Text, twin.Text).ToString();
-        return null;
     }
 
     private static DocumentStep Step(LineageStep step) => new(step.Entry.Id, step.Entry.Source, step.Entry.Position, step.Entry.Kept ? "kept" : "dropped",

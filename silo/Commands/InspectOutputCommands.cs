@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using Curation.Pipelines;
 using Curation.Pipelines.Execution;
-using Curation.Pipelines.NearDup;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 
@@ -60,8 +59,13 @@ public static class InspectOutputCommands
         var opened = await OpenAsync(outputPath, dataRoot, cancellationToken).ConfigureAwait(false);
         if (opened.Error is { } error) return Fail(error);
         var (manifest, location, stores) = (opened.Manifest!, opened.Location!, opened.Stores!);
+        // Each job of the chain (a versioned corpus' snapshots are several) is loaded once, for its dropped texts and its spec.
+        var jobs = new Dictionary<string, Task<JobContext?>>(StringComparer.Ordinal);
+        Task<JobContext?> Job(string jobId) => jobs.TryGetValue(jobId, out var job) ? job
+            : jobs[jobId] = DocumentLineage.TryLoadJobAsync(stores, jobId, cancellationToken);
         var chain = await DocumentLineage.FollowAsync(stores.Resolve(location), location, manifest, id,
-            (entry, jobId, ct) => DocumentLineage.DroppedTextAsync(stores, jobId, entry, ct), cancellationToken).ConfigureAwait(false);
+            async (entry, jobId, ct) => await Job(jobId).ConfigureAwait(false) is { } job ? await DocumentLineage.DroppedTextAsync(job, entry, ct).ConfigureAwait(false) : null,
+            cancellationToken).ConfigureAwait(false);
         if (chain.Count == 0)
             return Fail($"{opened.Folder}: no document '{T(id)}' in this output (its id index lists every kept and dropped id; check the id field the job used)");
 
@@ -69,7 +73,7 @@ public static class InspectOutputCommands
         console.WriteLine(first.Kept
             ? $"{T(id)}: kept{(chain[0].Snapshot is { } s ? $" (snapshot {s})" : "")}"
             : $"{T(id)}: dropped by {T(first.Stage)} ({T(first.Reason)}){(first.Twin is null ? "" : $", a copy of {T(first.Twin)}")}");
-        var near = NearSpec(await SpecAsync(stores, manifest.JobId, cancellationToken).ConfigureAwait(false));
+        var spec = (await Job(manifest.JobId).ConfigureAwait(false))?.Spec;
         for (var k = 0; k < chain.Count; k++)
         {
             var step = chain[k];
@@ -80,9 +84,8 @@ public static class InspectOutputCommands
             console.WriteLine($"  source  {T(entry.Source)} (record {entry.Position.ToString(CultureInfo.InvariantCulture)})");
             if (entry.Shard is not null && entry.Kept) console.WriteLine($"  shard   {T(entry.Shard)}");
             if (!string.IsNullOrEmpty(entry.Detail)) console.WriteLine($"  detail  {Visible(entry.Detail, -1)}");
-            if (!entry.Kept && near is not null && entry.Stage == NearDedupStageSpec.TypeName && k + 1 < chain.Count
-                && step.Text is not null && chain[k + 1].Text is { } twinText)
-                console.WriteLine($"  similarity to {T(chain[k + 1].Entry.Id)}: {PairSimilarity.Of(near.Value.Stage, near.Value.Seed, step.Text, twinText)}");
+            if (k + 1 < chain.Count && DocumentLineage.SimilarityToTwin(spec, step, chain[k + 1]) is { } similarity)
+                console.WriteLine($"  similarity to {T(chain[k + 1].Entry.Id)}: {similarity}");
             if (chars != 0)
                 console.WriteLine(step.Text is null
                     ? "  text    (not available: the job's working copy is not in the data store)"
@@ -114,12 +117,13 @@ public static class InspectOutputCommands
                               $". This output's drops: {string.Join(", ", counts.DefaultIfEmpty("none"))}.");
             return 0;
         }
+        var job = chars == 0 ? null : await DocumentLineage.TryLoadJobAsync(stores, manifest.JobId, cancellationToken).ConfigureAwait(false);
         foreach (var entry in drops)
         {
             console.WriteLine($"{T(entry.Id)}  {T(entry.Stage)}  {T(entry.Reason)}{(entry.Twin is null ? "" : $"  copy of {T(entry.Twin)}")}");
             if (!string.IsNullOrEmpty(entry.Detail)) console.WriteLine($"  detail  {Visible(entry.Detail, -1)}");
             if (chars == 0) continue;
-            var text = await DocumentLineage.DroppedTextAsync(stores, manifest.JobId, entry, cancellationToken).ConfigureAwait(false);
+            var text = job is null ? null : await DocumentLineage.DroppedTextAsync(job, entry, cancellationToken).ConfigureAwait(false);
             console.WriteLine(text is null ? "  text    (not available: the job's working copy is not in the data store)" : $"  text    {Visible(text, chars)}");
         }
         console.WriteLine();
@@ -163,21 +167,6 @@ public static class InspectOutputCommands
             if (Directory.Exists(Path.Combine(dir, "jobs", jobId))) return dir;
         return null;
     }
-
-    private static async Task<JobSpec?> SpecAsync(IStoreResolver stores, string jobId, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return (await JobContext.LoadAsync(jobId, stores, cancellationToken).ConfigureAwait(false)).Spec;
-        }
-        catch (Exception e) when (e is ObjectNotFoundException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
-
-    private static (NearDedupStageSpec Stage, long Seed)? NearSpec(JobSpec? spec) =>
-        spec?.Stages.OfType<NearDedupStageSpec>().FirstOrDefault() is { } near ? (near, spec.Seed) : null;
 
     /// <summary>An id, source key, stage or reason from the output, shown as text like the documents (ids come from the input).</summary>
     private static string T(string? value) => value is null ? "" : Visible(value, -1);

@@ -15,11 +15,9 @@ public sealed class InspectOutputCliTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static async Task<(int Code, string Output, string Error)> CurateAsync(string workingDirectory, params string[] args)
-    {
-        var (code, output) = await CliTests.CurateAsync(workingDirectory, new Dictionary<string, string>(), args);
-        return (code, output, output); // stdout, then stderr
-    }
+    /// <summary><c>curate</c> in its own process: exit code, then stdout and stderr together.</summary>
+    private static Task<(int Code, string Output)> CurateAsync(string workingDirectory, params string[] args) =>
+        CliTests.CurateAsync(workingDirectory, new Dictionary<string, string>(), args);
 
     [Fact]
     public async Task A_document_shows_its_chain_of_twins_and_drops_page_through_an_output_without_a_silo()
@@ -49,12 +47,12 @@ public sealed class InspectOutputCliTests : IDisposable
         }.ToJson());
         var data = _temp.Combine("data");
         var run = await CurateAsync(_temp.Path, "run", "job.json", "--data", data);
-        Assert.True(run.Code == 0, run.Output + run.Error);
+        Assert.True(run.Code == 0, run.Output);
         var output = Path.Combine(data, "curated", "explore");
 
         // From another folder, by the file:// URL `curate run` printed: the data store is found above the output.
         var chain = await CurateAsync(Path.GetTempPath(), "inspect", "document", new Uri(output).AbsoluteUri, "c-exact");
-        Assert.True(chain.Code == 0, chain.Output + chain.Error);
+        Assert.True(chain.Code == 0, chain.Output);
         var text = chain.Output;
         Assert.StartsWith("c-exact: dropped by exact_dedup (exact_duplicate), a copy of b-near", text, StringComparison.Ordinal);
         Assert.Contains("→ b-near  dropped  near_dedup  near_duplicate", text, StringComparison.Ordinal);
@@ -64,7 +62,7 @@ public sealed class InspectOutputCliTests : IDisposable
         Assert.DoesNotContain("not available", text, StringComparison.Ordinal);
 
         var zh = await CurateAsync(_temp.Path, "inspect", "document", output, "e-zh-copy", "--chars", "-1");
-        Assert.True(zh.Code == 0, zh.Output + zh.Error);
+        Assert.True(zh.Code == 0, zh.Output);
         Assert.Contains("→ d-zh  kept", zh.Output, StringComparison.Ordinal);
         Assert.Contains(@"这座城市有三千多年的建城史，\u001B[31m故宫", zh.Output, StringComparison.Ordinal);
         Assert.DoesNotContain('\u001b', zh.Output);
@@ -79,7 +77,7 @@ public sealed class InspectOutputCliTests : IDisposable
         for (var page = 0; page < 10; page++)
         {
             var drops = await CurateAsync(_temp.Path, ["inspect", "drops", output, "--limit", "1", "--chars", "0", .. after is null ? Array.Empty<string>() : ["--after", after]]);
-            Assert.True(drops.Code == 0, drops.Output + drops.Error);
+            Assert.True(drops.Code == 0, drops.Output);
             Assert.DoesNotContain('\u001b', drops.Output);
             if (drops.Output.StartsWith("No more drops: the previous page was the last.", StringComparison.Ordinal)) break; // a full page has a cursor
             seen.Add(drops.Output.Split(' ')[0]);
@@ -102,13 +100,13 @@ public sealed class InspectOutputCliTests : IDisposable
         // Mistakes are one sentence each, exit code 2.
         var unknown = await CurateAsync(_temp.Path, "inspect", "document", output, "no-such-id");
         Assert.Equal(2, unknown.Code);
-        Assert.Contains("no document 'no-such-id' in this output", unknown.Error, StringComparison.Ordinal);
+        Assert.Contains("no document 'no-such-id' in this output", unknown.Output, StringComparison.Ordinal);
         var notOutput = await CurateAsync(_temp.Path, "inspect", "drops", data);
         Assert.Equal(2, notOutput.Code);
-        Assert.Contains("holds no manifest.json: name the folder `curate run` printed", notOutput.Error, StringComparison.Ordinal);
+        Assert.Contains("holds no manifest.json: name the folder `curate run` printed", notOutput.Output, StringComparison.Ordinal);
         var cursor = await CurateAsync(_temp.Path, "inspect", "drops", output, "--after", "7:x");
         Assert.Equal(2, cursor.Code);
-        Assert.Contains("--after: '7:x' is not a cursor of this output's drops", cursor.Error, StringComparison.Ordinal);
+        Assert.Contains("--after: '7:x' is not a cursor of this output's drops", cursor.Output, StringComparison.Ordinal);
     }
 
     [Fact]
