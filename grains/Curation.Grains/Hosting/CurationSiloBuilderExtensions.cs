@@ -35,6 +35,7 @@ public static class CurationSiloBuilderExtensions
         services.AddSingleton(sp => new EmbeddingRuntime(sp.GetRequiredService<IOptions<EmbeddingRuntimeOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => new StageServices(sp.GetRequiredService<EmbeddingRuntime>(), sp.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString()));
         services.AddSingleton<TaskRunner>();
+        silo.AddIncomingGrainCallFilter<PortableExceptionsFilter>();
         services.AddSerializer(serializer => serializer.AddCurationTypes());
         services.AddObjectStoreGrainStorage(StorageName);
         services.AddOptions<CurationExecutionOptions>().Configure(configure ?? (_ => { })).ValidateOnStart();

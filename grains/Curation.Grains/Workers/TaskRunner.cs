@@ -25,12 +25,6 @@ public sealed class TaskRunner(JobContextCache jobs, TaskSlots slots, StageServi
             return await Task.Run(() => JobExecutor.RunTaskAsync(job, task.Stage, task.Phase, task.Task, services, cancellationToken), cancellationToken)
                 .ConfigureAwait(false);
         }
-        catch (Exception e) when (HasOwnType(e))
-        {
-            // The pure library's exception types (ObjectStoreException, AccountingException, …) have no Orleans codec, so
-            // they cannot reach a coordinator on another silo: their messages do, exactly as the job will report them.
-            throw new InvalidOperationException(JobRunner.Describe(e));
-        }
         finally
         {
             await reporting.CancelAsync().ConfigureAwait(false);
@@ -61,12 +55,5 @@ public sealed class TaskRunner(JobContextCache jobs, TaskSlots slots, StageServi
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
-    }
-
-    private static bool HasOwnType(Exception e)
-    {
-        for (Exception? current = e; current is not null; current = current.InnerException)
-            if (current.GetType().Namespace?.StartsWith("Curation.", StringComparison.Ordinal) == true) return true;
-        return false;
     }
 }
