@@ -1,12 +1,15 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using UtfUnknown;
 
 namespace Curation.Pipelines.IO.Readers;
 
 /// <summary>
 /// Decoding HTML bytes to a string: the charset of the HTTP Content-Type header, else a byte order mark, else a
 /// <c>&lt;meta charset&gt;</c> / <c>&lt;meta http-equiv="Content-Type"&gt;</c> in the first 4 KiB, else UTF-8. Labels
-/// follow the WHATWG Encoding standard's common aliases (latin1 and ascii mean windows-1252). UTF-8 must be strict.
+/// follow the WHATWG Encoding standard's common aliases (latin1 and ascii mean windows-1252). A declared UTF-8 must be
+/// strict. A page that declares nothing and is not UTF-8 (an old Latin-1 manual, a Shift_JIS or GBK page) is decoded as
+/// a browser does, by guessing: the legacy charset <see cref="Guess"/> detects, else windows-1252, the WHATWG default.
 /// </summary>
 public static partial class HtmlText
 {
@@ -42,8 +45,10 @@ public static partial class HtmlText
             if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) { label = "utf-8"; start = 3; }
             else if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE])) label = "utf-16le";
             else if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF])) label = "utf-16be";
-            else label = MetaCharset(bytes[..Math.Min(bytes.Length, 4096)]) ?? "utf-8";
+            else label = MetaCharset(bytes[..Math.Min(bytes.Length, 4096)]);
         }
+        var declared = label is not null;
+        label ??= "utf-8";
         var encoding = EncodingOf(label);
         if (encoding is null) return (null, label, UnknownCharset, $"charset '{Clip(label)}' is not a known encoding");
         var body = bytes[start..];
@@ -51,11 +56,48 @@ public static partial class HtmlText
         {
             if (body.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) body = body[3..];
             var bad = ReaderText.FirstInvalidUtf8(body);
+            if (bad >= 0 && !declared && Guess(body) is { } guessed) return (guessed.GetString(body), guessed.WebName, null, null);
             if (bad >= 0)
                 return (null, "utf-8", QuarantineReasons.InvalidUtf8, $"invalid UTF-8 at byte {ReaderText.Num(bad)} of the body (0x{body[bad]:X2})");
             return (Encoding.UTF8.GetString(body), "utf-8", null, null);
         }
         return (encoding.GetString(body), encoding.WebName, null, null);
+    }
+
+    /// <summary>How much of an undeclared page <see cref="Guess"/> reads: its start is as telling as the rest.</summary>
+    private const int GuessBytes = 64 * 1024;
+
+    /// <summary>
+    /// The legacy charset of bytes that are not valid UTF-8: null when they are UTF-8 with some bad bytes (more valid
+    /// multi-byte characters than invalid sequences: damaged UTF-8 is quarantined, not read as mojibake); else Mozilla's
+    /// universal charset detector (uchardet, NuGet <c>UTF.Unknown</c>) when it is at least half sure and names a legacy
+    /// charset .NET has; else windows-1252, the fallback the WHATWG HTML standard gives browsers. Deterministic: the
+    /// same bytes always get the same answer.
+    /// </summary>
+    public static Encoding? Guess(ReadOnlySpan<byte> body)
+    {
+        var sample = body[..Math.Min(body.Length, GuessBytes)];
+        if (IsDamagedUtf8(sample)) return null;
+        var detected = CharsetDetector.DetectFromBytes(sample.ToArray()).Detected;
+        var fallback = Encoding.GetEncoding("windows-1252");
+        if (detected is not { Confidence: >= 0.5f, EncodingName: { } name }) return fallback;
+        return EncodingOf(name) is { } encoding and not (UTF8Encoding or UnicodeEncoding or UTF32Encoding) && encoding.CodePage != Encoding.UTF8.CodePage
+            ? encoding
+            : fallback;
+    }
+
+    /// <summary>Whether <paramref name="bytes"/> hold more valid multi-byte UTF-8 characters than invalid sequences.</summary>
+    private static bool IsDamagedUtf8(ReadOnlySpan<byte> bytes)
+    {
+        int valid = 0, invalid = 0;
+        while (!bytes.IsEmpty)
+        {
+            var status = System.Text.Rune.DecodeFromUtf8(bytes, out var rune, out var consumed);
+            if (status == System.Buffers.OperationStatus.Done) { if (rune.Value > 0x7F) valid++; }
+            else if (status != System.Buffers.OperationStatus.NeedMoreData || consumed == bytes.Length) invalid++;
+            bytes = bytes[Math.Max(consumed, 1)..];
+        }
+        return valid > invalid;
     }
 
     private static Encoding? EncodingOf(string label)
