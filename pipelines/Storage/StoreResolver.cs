@@ -31,7 +31,9 @@ public sealed class StoreResolver(
         StoreKind.LocalFolder => _stores.GetOrAdd((location.Kind, location.Root), key => localFolderFactory(key.Item2)),
         StoreKind.AzureBlob => azureContainerFactory is null
             ? throw new InvalidOperationException(
-                $"{location}: no Azure Blob service is configured (set Curation:Azure:ConnectionString) so az:// paths cannot be read.")
+                $"{location}: no Azure Storage account is configured for az:// paths, so they can be neither read nor written: set " +
+                $"{CurationStoreOptions.Section}:{nameof(CurationStoreOptions.ConnectionString)} (environment: " +
+                $"{CurationStoreOptions.Section.Replace(":", "__", StringComparison.Ordinal)}__{nameof(CurationStoreOptions.ConnectionString)}) on every silo.")
             : _stores.GetOrAdd((location.Kind, location.Root), key => azureContainerFactory(key.Item2)),
         _ => throw new ArgumentOutOfRangeException(nameof(location)),
     };

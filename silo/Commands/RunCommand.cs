@@ -112,8 +112,10 @@ public static class RunCommand
             status = await job.Cancel();
         }
         JobStatusView.WriteSummary(status);
+        // Read before stopping the host: stopping it fires ApplicationStopping, which would make every failed job look interrupted.
+        var wasInterrupted = interrupted.IsCancellationRequested;
         await host.StopAsync(CancellationToken.None);
-        return status.State == JobState.Completed ? 0 : interrupted.IsCancellationRequested ? 130 : 1; // 130: stopped with Ctrl+C, as a shell reports it
+        return status.State == JobState.Completed ? 0 : wasInterrupted ? 130 : 1; // 130: stopped with Ctrl+C, as a shell reports it
     }
 
     /// <summary>How the job's inputs changed since it was planned; null when that cannot be told (plan gone, a store that does not answer).</summary>

@@ -177,6 +177,23 @@ public sealed class RunCommandCliTests(Xunit.Abstractions.ITestOutputHelper log)
     }
 
     [Fact]
+    public async Task A_job_that_fails_exits_1_not_as_if_interrupted_and_an_az_path_without_an_account_names_the_setting()
+    {
+        // Every failed `curate run` exited 130 ("stopped with Ctrl+C"): stopping the embedded silo fired the signal token.
+        var folder = _temp.Combine("az-job");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllTextAsync(Path.Combine(folder, "job.json"),
+            """{ "name": "az", "inputs": [{ "path": "az://raw/corpus/*.jsonl" }], "stages": [], "output": { "path": "curated/az" } }""");
+        var (code, output) = await CurateAsync(folder, "run", "job.json", "--data", _temp.Combine("az-data"));
+        Assert.True(code == 1, $"exit code {code}: {output}");
+        Assert.Contains("Failed", output, StringComparison.Ordinal);
+        Assert.Contains("az://raw/corpus/*.jsonl: no Azure Storage account is configured", output, StringComparison.Ordinal);
+        Assert.Contains("set Curation:Store:ConnectionString", output, StringComparison.Ordinal);
+        Assert.Contains("Curation__Store__ConnectionString", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Interrupted", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_data_store_that_is_a_file_is_one_sentence()
     {
         var job = new SmallJob(_temp.Combine("data-file-job"), "data-file", originals: 3, copies: 0, files: 1);

@@ -1,3 +1,4 @@
+using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
 using Curation.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -125,5 +126,18 @@ public sealed class ObjectStoreOptionsTests
         var azure = AzureBlobStore.Create("UseDevelopmentStorage=true", "curation");
         Assert.IsType<AzureBlobStore>(azure.Inner);
         Assert.Throws<OptionsValidationException>(() => AzureBlobStore.Create("UseDevelopmentStorage=true", "No"));
+    }
+
+    [Fact]
+    public void An_az_path_without_an_azure_account_names_the_setting_that_configures_one()
+    {
+        using var root = new TempDirectory("no-azure");
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root.Path });
+
+        var error = Assert.Throws<InvalidOperationException>(() => stores.Resolve(StoreLocation.Parse("az://curated/dedup")));
+        // The key the silo reads (it said Curation:Azure:ConnectionString, a key no configuration has).
+        Assert.Contains($"{CurationStoreOptions.Section}:{nameof(CurationStoreOptions.ConnectionString)}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Curation__Store__ConnectionString", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("az://curated/dedup", error.Message, StringComparison.Ordinal);
     }
 }
