@@ -63,11 +63,17 @@ public static class JobPlanner
             var location = locations[i];
             var matched = 0;
             var (hidden, firstHidden) = (0, "");
+            var (unmatched, unmatchedExamples) = (0, new List<string>(3));
             var skipHidden = SkipsHiddenObjects(location);
             foreach (var info in listings[i])
             {
                 var relative = RelativeKey(location, info.Key);
-                if (relative is null || !location.Matches(relative)) continue;
+                if (relative is null) continue; // listed for another input (one listing serves all the inputs of a folder)
+                if (!location.Matches(relative))
+                {
+                    if (unmatched++ < 3) unmatchedExamples.Add(relative);
+                    continue;
+                }
                 if (skipHidden && info.Key != location.Prefix && IsHiddenOrMarker(relative))
                 {
                     if (hidden++ == 0) firstHidden = relative;
@@ -88,7 +94,7 @@ public static class JobPlanner
                 errors.Add(new SpecError($"inputs[{i}].path", $"matched no objects in {location}" + (ownOutput > 0
                     ? $" ({ownOutput:N0} listed objects are under output.path '{spec.OutputRoot()}': a job never reads its own output)"
                     : "") + (hidden > 0 ? $" ({hidden:N0} hidden or marker objects skipped, such as '{firstHidden}')" : "") +
-                    ShellSyntaxHint(input.Path)));
+                    NearMisses(location, unmatched, unmatchedExamples, ownOutput + hidden) + ShellSyntaxHint(input.Path)));
         }
         if (outputFile is not null)
             errors.Add(new SpecError("output.path",
@@ -111,6 +117,22 @@ public static class JobPlanner
     /// A path written as in a shell (<c>~/corpus</c>, <c>$HOME/corpus</c>, <c>${DATA}/x</c>): a job spec is JSON, read by
     /// no shell, so neither is expanded and the path names a folder called <c>~</c> or <c>$HOME</c>.
     /// </summary>
+    /// <summary>
+    /// What is there instead, for an input that matched nothing: the objects under its folder the pattern missed (a
+    /// misspelt extension or name), or that nothing is stored there at all (a misspelt folder). From the listing the
+    /// planner made anyway, so it costs no request.
+    /// </summary>
+    private static string NearMisses(StoreLocation location, int unmatched, List<string> examples, int explained)
+    {
+        if (explained > 0) return "";
+        if (location.Glob is null) return " (nothing is stored at that path)";
+        var folder = (location with { Glob = null }).ToString();
+        return unmatched > 0
+            ? $" ({folder} holds {unmatched:N0} object{(unmatched == 1 ? "" : "s")} the pattern does not match, such as " +
+              $"{string.Join(", ", examples.Select(e => $"'{e}'"))})"
+            : $" (nothing is stored under {folder}: check the folder's name)";
+    }
+
     private static string ShellSyntaxHint(string path)
     {
         var tilde = path.StartsWith('~') || path.Replace('\\', '/').Split('/').Contains("~");

@@ -81,7 +81,7 @@ public static class JobStatusView
             AnsiConsole.Write(table);
             var wall = (status.CompletedAt - status.StartedAt)?.TotalSeconds ?? 0;
             if (wall > 0)
-                AnsiConsole.MarkupLine($"{books.InputRecords:N0} records in {wall:0.0} s ({books.InputRecords / wall:N0} records/s); " +
+                AnsiConsole.MarkupLine($"{books.InputRecords:N0} record{(books.InputRecords == 1 ? "" : "s")} in {wall:0.0} s ({books.InputRecords / wall:N0} records/s); " +
                     $"in = kept + dropped + quarantined: [green]{books.InputRecords:N0} = {books.Kept:N0} + {books.Dropped:N0} + {books.Quarantined:N0}[/]");
         }
         if (status.Snapshot is { } snapshot) AnsiConsole.MarkupLine(Markup.Escape(SnapshotLine(snapshot)));

@@ -183,6 +183,25 @@ public sealed class JobPlannerTests : IDisposable
         else Assert.EndsWith($"; {hint} in a job spec (it is JSON, read by no shell): write the absolute path", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_input_matching_nothing_says_what_its_folder_holds_instead_or_that_it_holds_nothing()
+    {
+        var folder = Corpus(5);
+        async Task<string> ErrorAsync(params string[] paths) =>
+            string.Join("\n", (await Assert.ThrowsAsync<JobSpecException>(() => JobPlanner.PlanAsync("j", Spec(paths), Stores()))).Errors.Select(e => e.ToString()));
+
+        // A misspelt extension: the objects the pattern missed, from the listing the planner made anyway.
+        Assert.Equal($"inputs[0].path: matched no objects in {folder}/*.json ({folder} holds 7 objects the pattern does not match, " +
+            "such as 'doc-00000.jsonl', 'doc-00001.jsonl', 'doc-00001.jsonl.gz')", await ErrorAsync(Path.Combine(folder, "*.json")));
+        // A misspelt folder, with a glob or without; a missing file.
+        Assert.Equal($"inputs[0].path: matched no objects in {folder}-x/*.jsonl (nothing is stored under {folder}-x: check the folder's name)",
+            await ErrorAsync(folder + "-x/*.jsonl"));
+        Assert.Equal($"inputs[0].path: matched no objects in {folder}/nope.jsonl (nothing is stored at that path)", await ErrorAsync(Path.Combine(folder, "nope.jsonl")));
+        // Inputs sharing a listing: another input's objects are not offered as near misses.
+        var two = await ErrorAsync(Path.Combine(folder, "doc-00002.jsonl"), Path.Combine(folder, "sub", "*.txt"));
+        Assert.Equal($"inputs[1].path: matched no objects in {folder}/sub/*.txt ({folder}/sub holds 1 object the pattern does not match, such as 'a.jsonl')", two);
+    }
+
     private async Task<string[]> SourcesAsync(JobSpec spec) =>
         (await JobPlanner.PlanAsync("j", spec, Stores())).Shards.SelectMany(s => s.Objects).Select(o => o.Source).Order(StringComparer.Ordinal).ToArray();
 }
