@@ -1,4 +1,5 @@
 using System.Globalization;
+using Curation.Pipelines.IO;
 using Curation.Pipelines.IO.Readers;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
@@ -64,6 +65,7 @@ public static class JobPlanner
             var matched = 0;
             var (hidden, firstHidden) = (0, "");
             var (unmatched, unmatchedExamples) = (0, new List<string>(3));
+            var idFieldRefused = false;
             var skipHidden = SkipsHiddenObjects(location);
             foreach (var info in listings[i])
             {
@@ -80,8 +82,16 @@ public static class JobPlanner
                     continue;
                 }
                 matched++;
-                try { InputReaders.For(input, info.Key); }
+                IInputReader reader;
+                try { reader = InputReaders.For(input, info.Key); }
                 catch (ArgumentException e) { errors.Add(new SpecError($"inputs[{i}].format", e.Message)); continue; }
+                if (input.IdField is not null && reader is TextInputReader or HtmlFileReader && !idFieldRefused)
+                {
+                    // Was silently ignored: every document got source#position while the spec named an id field.
+                    idFieldRefused = true;
+                    errors.Add(new SpecError($"inputs[{i}].idField", $"'{relative}' is {(reader is HtmlFileReader ? "an HTML file" : "plain text")}, " +
+                        "which has no fields to take an id from: leave idField out (its documents are numbered source#position)"));
+                }
                 if (sources.TryGetValue(relative, out var other))
                 {
                     errors.Add(new SpecError($"inputs[{i}].path", $"object '{relative}' is also matched by inputs[{other}]: sources must be unique"));

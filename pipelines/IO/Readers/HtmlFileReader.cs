@@ -20,7 +20,7 @@ public sealed class HtmlFileReader : IInputReader
             var (text, charset, problem, detail) = HtmlText.Decode(bytes, null);
             return problem is not null
                 ? InputRecord.Quarantine(0, problem, $"{input.Source}: {detail}")
-                : InputRecord.Document(0, null, text!) with { Fields = [new("content_type", "text/html"), new("charset", charset)] };
+                : WarcReader.Record(0, text!, [new(WarcReader.ContentTypeField, "text/html"), new("charset", charset)], input.Spec, input.Source);
         }, ct), cancellationToken);
     }
 }

@@ -139,4 +139,30 @@ public sealed class WarcReaderTests
         Assert.Contains("gzip", records[1].Detail);
         Assert.Contains("chunked", records[2].Detail);
     }
+
+    [Fact]
+    public async Task IdField_takes_the_id_from_a_WARC_column_and_fields_choose_the_columns_kept()
+    {
+        // Both were silently ignored: ids stayed source#position and every WARC column was kept.
+        byte[] warc =
+        [
+            .. Response("https://a.example/", "text/html; charset=utf-8", "<p>one</p>"u8.ToArray(), 1),
+            .. Response("https://b.example/", "text/html; charset=utf-8", "<p>two</p>"u8.ToArray(), 2),
+        ];
+        var byRecordId = await ReadAllAsync(WarcReader.Plain, warc, MakeSpec(idField: "warc_record_id"), "crawl.warc");
+        Assert.Equal(["<urn:uuid:00000000-0000-4000-8000-000000000001>", "<urn:uuid:00000000-0000-4000-8000-000000000002>"], byRecordId.Select(r => r.Id));
+        Assert.DoesNotContain(byRecordId[0].Fields!, f => f.Name == "warc_record_id"); // the id, as a JSONL id field is
+        Assert.Equal(["https://a.example/", "https://b.example/"], (await ReadAllAsync(WarcReader.Plain, warc, MakeSpec(idField: "url"), "crawl.warc")).Select(r => r.Id));
+
+        var misspelt = await ReadAllAsync(WarcReader.Plain, warc, MakeSpec(idField: "record_id"), "crawl.warc");
+        Assert.All(misspelt, r => Assert.Equal(QuarantineReasons.MissingIdField, r.Problem));
+        Assert.Contains("no field 'record_id' (a page has url, warc_date, warc_record_id, content_type, charset)", misspelt[0].Detail);
+
+        var onlyUrl = await ReadAllAsync(WarcReader.Plain, warc, MakeSpec() with { Fields = ["url"] }, "crawl.warc");
+        Assert.Equal(["url", "content_type"], onlyUrl[0].Fields!.Select(f => f.Name)); // content_type stays: extract tells pages from WET text by it
+        var noCharset = await ReadAllAsync(WarcReader.Plain, warc, MakeSpec() with { DropFields = ["charset", "warc_date"] }, "crawl.warc");
+        Assert.Equal(["url", "warc_record_id", "content_type"], noCharset[0].Fields!.Select(f => f.Name));
+        var html = Assert.Single(await ReadAllAsync(HtmlFileReader.Instance, "<p>x</p>"u8.ToArray(), MakeSpec() with { Fields = [] }, "a.html"));
+        Assert.Equal(["content_type"], html.Fields!.Select(f => f.Name));
+    }
 }

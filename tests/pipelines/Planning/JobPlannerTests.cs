@@ -202,6 +202,21 @@ public sealed class JobPlannerTests : IDisposable
         Assert.Equal($"inputs[1].path: matched no objects in {folder}/sub/*.txt ({folder}/sub holds 1 object the pattern does not match, such as 'a.jsonl')", two);
     }
 
+    [Theory]
+    [InlineData("notes.txt", "plain text")]
+    [InlineData("page.html", "an HTML file")]
+    public async Task An_id_field_on_an_input_without_fields_is_refused_not_ignored(string file, string what)
+    {
+        var folder = _temp.Combine("no-fields");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllTextAsync(Path.Combine(folder, file), "some text");
+        await File.WriteAllTextAsync(Path.Combine(folder, file + "2"), "more text");
+        var spec = Spec([Path.Combine(folder, file + "*")]) with { Inputs = [new InputSpec { Path = Path.Combine(folder, file + "*"), IdField = "id", Format = file.EndsWith(".txt", StringComparison.Ordinal) ? InputFormat.Txt : InputFormat.Html }] };
+        var error = Assert.Single((await Assert.ThrowsAsync<JobSpecException>(() => JobPlanner.PlanAsync("j", spec, Stores()))).Errors);
+        Assert.Equal("inputs[0].idField", error.Field);
+        Assert.Equal($"'{file}' is {what}, which has no fields to take an id from: leave idField out (its documents are numbered source#position)", error.Message);
+    }
+
     private async Task<string[]> SourcesAsync(JobSpec spec) =>
         (await JobPlanner.PlanAsync("j", spec, Stores())).Shards.SelectMany(s => s.Objects).Select(o => o.Source).Order(StringComparer.Ordinal).ToArray();
 }
