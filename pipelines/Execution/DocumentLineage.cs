@@ -77,10 +77,8 @@ public static class DocumentLineage
         var previous = job.Stages[stage.i - 1];
         var key = job.Layout.ShardData(previous.Index, previous.Name, shard);
         if (await job.Data.GetInfoAsync(key, cancellationToken).ConfigureAwait(false) is null) return null;
-        var bytes = await job.Data.ReadBytesAsync(key, cancellationToken).ConfigureAwait(false);
-        await foreach (var document in JsonlShardFile.ReadDocumentsAsync(new MemoryStream(bytes), key, cancellationToken).ConfigureAwait(false))
-            if (document.Id == entry.Id) return document.Text;
-        return null;
+        await using var content = await job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        return (await JsonlShardFile.FindDocumentAsync(content, key, entry.Id, cancellationToken).ConfigureAwait(false))?.Text;
     }
 
     /// <summary>A job's context (spec, plan, stages), or null once its working objects are gone.</summary>

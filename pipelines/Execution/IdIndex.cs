@@ -374,10 +374,8 @@ public static class IdIndex
     public static async Task<(string Id, string Source, string Text)?> ReadDocumentAsync(IObjectStore output, StoreLocation location, string shardKey,
         string id, CancellationToken cancellationToken = default)
     {
-        await using var buffered = await OpenBufferedAsync(output, location.KeyOf(shardKey), cancellationToken).ConfigureAwait(false);
-        await foreach (var document in JsonlShardFile.ReadDocumentsAsync(buffered, shardKey, cancellationToken).ConfigureAwait(false))
-            if (document.Id == id) return document;
-        return null;
+        await using var content = await output.OpenReadAsync(location.KeyOf(shardKey), cancellationToken).ConfigureAwait(false);
+        return await JsonlShardFile.FindDocumentAsync(content, shardKey, id, cancellationToken).ConfigureAwait(false);
     }
 
     private static async IAsyncEnumerable<(string Id, string Source, long Position)> ReadIdsAsync(Stream content, string key,

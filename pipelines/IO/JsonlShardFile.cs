@@ -111,6 +111,42 @@ public static class JsonlShardFile
             yield return (id, source, text);
     }
 
+    /// <summary>
+    /// The document <paramref name="id"/> of a shard, or null. A Parquet shard is searched by its id column alone, then
+    /// only the row group holding the document has its source and text read (from the stream itself where it seeks: a
+    /// local file, a ranged blob stream): the whole shard's text was read and decoded for every document looked up (a
+    /// page of 20 drops read a 64 MiB shard 20 times). Other shards are scanned.
+    /// </summary>
+    public static async Task<(string Id, string Source, string Text)?> FindDocumentAsync(Stream content, string key, string id,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        if (!key.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
+        {
+            await foreach (var document in ReadDocumentsAsync(content, key, cancellationToken).ConfigureAwait(false))
+                if (document.Id == id) return document;
+            return null;
+        }
+        await using var buffered = content.CanSeek ? null : new MemoryStream();
+        if (buffered is not null)
+        {
+            await content.CopyToAsync(buffered, cancellationToken).ConfigureAwait(false);
+            buffered.Position = 0;
+        }
+        await using var reader = await ParquetTableReader.OpenAsync(buffered ?? content, cancellationToken).ConfigureAwait(false);
+        for (var group = 0; group < reader.RowGroupCount; group++)
+        {
+            var ids = (await reader.ReadRowGroupAsync(group, cancellationToken, [Columns.Id]).ConfigureAwait(false)).Ids;
+            for (var row = 0; row < ids.Count; row++)
+            {
+                if (ids[row] != id) continue;
+                var batch = await reader.ReadRowGroupAsync(group, cancellationToken, [Columns.Source, Columns.Text]).ConfigureAwait(false);
+                return (id, batch.Sources[row], batch.Texts[row]);
+            }
+        }
+        return null;
+    }
+
     /// <summary>As <see cref="ReadDocumentsAsync"/>, with the named extra fields as text (null where the file or the document has none).</summary>
     public static async IAsyncEnumerable<(string Id, string Source, string Text, string?[] Fields)> ReadDocumentFieldsAsync(Stream content, string key,
         IReadOnlyList<string> fields, [EnumeratorCancellation] CancellationToken cancellationToken = default)
