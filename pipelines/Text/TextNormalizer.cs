@@ -6,7 +6,8 @@ using Curation.Pipelines.IO;
 namespace Curation.Pipelines.Text;
 
 /// <summary>
-/// Canonical text: Unicode NFC (or NFKC), line breaks as '\n', control and invisible format characters removed,
+/// Canonical text: Unicode NFC (or NFKC), line breaks as '\n' (CR, CRLF and Unicode's other mandatory breaks: vertical
+/// tab, form feed, NEL, U+2028; U+2029 as a blank line), control and invisible format characters removed,
 /// runs of spaces collapsed, lines trimmed, at most one blank line in a row. Pure and allocation-light.
 /// </summary>
 public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.FormC, bool keepLineBreaks = true)
@@ -53,9 +54,11 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
                 if (i + 1 < text.Length && text[i + 1] == '\n') continue;
                 c = '\n';
             }
-            if (c == '\n')
+            if (c is '\n' or '\v' or '\f' or '\u0085' or '\u2028' or '\u2029')
             {
-                if (keepLineBreaks) { newlines++; pendingSpace = false; }
+                // Unicode's mandatory breaks (UAX #14: line feed, vertical tab, form feed, next line, line separator) are
+                // line breaks and the paragraph separator a blank line: read as spaces, they joined the lines they end.
+                if (keepLineBreaks) { newlines += c == '\u2029' ? 2 : 1; pendingSpace = false; }
                 else pendingSpace = true;
                 continue;
             }

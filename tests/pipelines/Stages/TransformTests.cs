@@ -20,6 +20,11 @@ public sealed class TransformTests
     [InlineData("zero\u200Bwidth\u00ADsoft\uFEFF", "zerowidthsoft")]
     [InlineData("bell\u0007 and\u0000 nul", "bell and nul")]
     [InlineData("cafe\u0301", "caf\u00E9")]
+    // Unicode's other mandatory breaks were spaces, joining the lines they end (a JSON dump of JavaScript strings, a
+    // form-feed page break of a manual).
+    [InlineData("first line\u2028second line\u2029next paragraph", "first line\nsecond line\n\nnext paragraph")]
+    [InlineData("page one ends.\fPage two\u0085NEL line\vtab line", "page one ends.\nPage two\nNEL line\ntab line")]
+    [InlineData("end of page\n\f\nnew page", "end of page\n\nnew page")]
     public void Normalizer_produces_canonical_text(string input, string expected) =>
         Assert.Equal(expected, new TextNormalizer().Normalize(input));
 
