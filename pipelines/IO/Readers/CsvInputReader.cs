@@ -40,13 +40,28 @@ public sealed class CsvInputReader : IInputReader
         return name.EndsWith(".tsv", StringComparison.Ordinal) || name.Contains(".tsv.", StringComparison.Ordinal) ? '\t' : null;
     }
 
+    /// <summary>
+    /// The stream with its first 64 KiB read ahead, so that the text reader's first read holds the header row whole
+    /// (Sylvan tells the delimiter from the first block it is given, and a decompression sniffer's 4-byte prefix made that
+    /// block "text" or "\uFEFFid;": no delimiter, so ',' — an Excel "CSV UTF-8" export with semicolons, or any header
+    /// whose first name is 4 characters or longer, was one column per row), after a UTF-8 byte order mark if there is one.
+    /// </summary>
+    private static async Task<Stream> WithHeaderReadAheadAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var head = new byte[64 * 1024];
+        var read = await stream.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var bom = head.AsSpan(0, read).StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
+        return new PrefixedStream(head.AsMemory(bom, read - bom), stream);
+    }
+
     private static async IAsyncEnumerable<InputRecord> ReadRowsAsync(Stream stream, InputObject input, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var spec = input.Spec;
         var maxChars = Math.Max(1024, spec.MaxRecordBytes);
         // Bytes that are not UTF-8 become U+FFFD, and a row holding one is quarantined as invalid_utf8 at its own row (a
-        // strict decoder fails a whole 64 KiB block, losing the rows before the bad byte in it). A UTF-8 BOM is skipped.
-        using var text = new StreamReader(stream, new UTF8Encoding(false, throwOnInvalidBytes: false), detectEncodingFromByteOrderMarks: false,
+        // strict decoder fails a whole 64 KiB block, losing the rows before the bad byte in it).
+        await using var body = await WithHeaderReadAheadAsync(stream, cancellationToken).ConfigureAwait(false);
+        using var text = new StreamReader(body, new UTF8Encoding(false, throwOnInvalidBytes: false), detectEncodingFromByteOrderMarks: false,
             bufferSize: 64 * 1024, leaveOpen: true);
         var options = new CsvDataReaderOptions
         {
@@ -60,7 +75,6 @@ public sealed class CsvInputReader : IInputReader
         Exception? failure = null;
         try
         {
-            if (text.Peek() == '\uFEFF') text.Read();
             csv = await CsvDataReader.CreateAsync(text, options, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (!ReaderText.IsRequestedCancellation(e, cancellationToken))

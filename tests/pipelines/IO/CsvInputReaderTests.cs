@@ -60,10 +60,21 @@ public sealed class CsvInputReaderTests
     {
         var tsv = await ReadAllAsync(Reader, "text\tid\nfirst, with a comma\tx1\nsecond; with a semicolon\tx2\n", MakeSpec(idField: "id"), "a.tsv");
         Assert.Equal(["first, with a comma", "second; with a semicolon"], tsv.Select(r => r.Text));
-        // A European spreadsheet export: semicolons (the delimiter is told from the header).
-        var semicolons = await ReadAllAsync(Reader, "id;text;note\n1;Grüße, aus Köln;x\n2;\"a; b\";\n", MakeSpec(idField: "id"), "b.csv");
-        Assert.Equal(["Grüße, aus Köln", "a; b"], semicolons.Select(r => r.Text));
-        Assert.Equal(["x", null], semicolons.Select(r => Field(r, "note")));
+        // A European spreadsheet export: semicolons (the delimiter is told from the header), with Excel's "CSV UTF-8" byte
+        // order mark or without (with one, the delimiter was not found: every row was one column, or malformed_csv).
+        foreach (var bom in new[] { "", "\uFEFF" })
+        {
+            var semicolons = await ReadAllAsync(Reader, bom + "id;text;note\r\n1;Grüße, aus Köln;3,5\r\n2;\"a; b\";\r\n", MakeSpec(idField: "id"), "b.csv");
+            Assert.True(semicolons.All(r => r.Problem is null), $"BOM {bom.Length}: " + string.Join("; ", semicolons.Select(r => r.Detail)));
+            Assert.Equal(["Grüße, aus Köln", "a; b"], semicolons.Select(r => r.Text));
+            Assert.Equal(["1", "2"], semicolons.Select(r => r.Id));
+            Assert.Equal(["3,5", null], semicolons.Select(r => Field(r, "note")));
+            var tabs = await ReadAllAsync(Reader, bom + "id\ttext\n1\tfirst, with; both\n", MakeSpec(idField: "id"), "c.csv");
+            Assert.Equal("first, with; both", Assert.Single(tabs).Text);
+            // A first column name of 4 characters or more: the delimiter was looked for in the first 4 bytes only.
+            var longName = await ReadAllAsync(Reader, bom + "text;identifier\nHallo, Welt;k1\n", MakeSpec(idField: "identifier"), "d.csv");
+            Assert.Equal(("k1", "Hallo, Welt"), (Assert.Single(longName).Id, longName[0].Text));
+        }
 
         using var gzipped = new MemoryStream();
         using (var gzip = new System.IO.Compression.GZipStream(gzipped, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
