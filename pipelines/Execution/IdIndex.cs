@@ -385,13 +385,7 @@ public static class IdIndex
         {
             // Only the three small column chunks are read: from the object itself where it seeks (a local file, a ranged
             // blob stream), so the shard's text is neither read nor copied; a stream that cannot seek is buffered first.
-            await using var buffered = content.CanSeek ? null : new MemoryStream();
-            if (buffered is not null)
-            {
-                await content.CopyToAsync(buffered, cancellationToken).ConfigureAwait(false);
-                buffered.Position = 0;
-            }
-            await using var reader = await ParquetTableReader.OpenAsync(buffered ?? content, cancellationToken).ConfigureAwait(false);
+            await using var reader = await ParquetTableReader.OpenAsync(content, cancellationToken).ConfigureAwait(false);
             await foreach (var batch in reader.ReadColumnsAsync([Columns.Id, Columns.Source, Columns.Position], cancellationToken).ConfigureAwait(false))
                 for (var i = 0; i < batch.RowCount; i++)
                     yield return (batch.Ids[i], batch.Sources[i], batch.Positions[i]);

@@ -127,13 +127,7 @@ public static class JsonlShardFile
                 if (document.Id == id) return document;
             return null;
         }
-        await using var buffered = content.CanSeek ? null : new MemoryStream();
-        if (buffered is not null)
-        {
-            await content.CopyToAsync(buffered, cancellationToken).ConfigureAwait(false);
-            buffered.Position = 0;
-        }
-        await using var reader = await ParquetTableReader.OpenAsync(buffered ?? content, cancellationToken).ConfigureAwait(false);
+        await using var reader = await ParquetTableReader.OpenAsync(content, cancellationToken).ConfigureAwait(false);
         for (var group = 0; group < reader.RowGroupCount; group++)
         {
             var ids = (await reader.ReadRowGroupAsync(group, cancellationToken, [Columns.Id]).ConfigureAwait(false)).Ids;

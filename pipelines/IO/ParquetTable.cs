@@ -123,10 +123,12 @@ public sealed class ParquetTableReader : IAsyncDisposable
 {
     private readonly ParquetReader _reader;
     private readonly (string Name, DataField Field, Type Type)[] _fields;
+    private readonly MemoryStream? _buffered;
 
-    private ParquetTableReader(ParquetReader reader)
+    private ParquetTableReader(ParquetReader reader, MemoryStream? buffered)
     {
         _reader = reader;
+        _buffered = buffered;
         // Top-level columns: plain ones, and lists of one primitive (read into list columns by their element field).
         // Other nested columns (the output's embedding list of floats) are seen leaf by leaf, as their readers expect.
         _fields = reader.Schema.Fields.SelectMany(f => f switch
@@ -144,10 +146,23 @@ public sealed class ParquetTableReader : IAsyncDisposable
 
     public IReadOnlyList<ColumnSchema> Schema => _fields.Select(f => new ColumnSchema(f.Name, f.Type)).ToArray();
 
+    /// <summary>
+    /// Opens a Parquet file read in place where <paramref name="input"/> seeks (a local file, a ranged blob stream: only
+    /// the column chunks asked for are read); a stream that cannot seek is read into memory first (a reader of objects
+    /// that may be large spools them to disk before, as <c>ParquetInputReader</c> does).
+    /// </summary>
     public static async Task<ParquetTableReader> OpenAsync(Stream input, CancellationToken cancellationToken = default)
     {
-        var reader = await ParquetReader.CreateAsync(input, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return new ParquetTableReader(reader);
+        ArgumentNullException.ThrowIfNull(input);
+        MemoryStream? buffered = null;
+        if (!input.CanSeek)
+        {
+            buffered = new MemoryStream();
+            await input.CopyToAsync(buffered, cancellationToken).ConfigureAwait(false);
+            buffered.Position = 0;
+        }
+        var reader = await ParquetReader.CreateAsync(buffered ?? input, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return new ParquetTableReader(reader, buffered);
     }
 
     /// <summary>All rows, one batch per row group; never more than one row group in memory.</summary>
@@ -253,5 +268,9 @@ public sealed class ParquetTableReader : IAsyncDisposable
         return type;
     }
 
-    public async ValueTask DisposeAsync() => await _reader.DisposeAsync().ConfigureAwait(false);
+    public async ValueTask DisposeAsync()
+    {
+        await _reader.DisposeAsync().ConfigureAwait(false);
+        if (_buffered is not null) await _buffered.DisposeAsync().ConfigureAwait(false);
+    }
 }

@@ -35,7 +35,7 @@ public sealed class ExtractTransform(ExtractStageSpec spec) : IDocumentTransform
     public void Process(RecordBatch batch, DropCollector drops)
     {
         var texts = batch.Texts;
-        var types = batch.Find("content_type") as Column<string>;
+        var types = batch.Find(HtmlText.ContentTypeField) as Column<string>;
         var titles = new string?[batch.RowCount];
         var results = new HtmlExtractor.Result?[batch.RowCount];
         Parallel.For(0, batch.RowCount, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, () => new HtmlExtractor(),

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Curation.Grains;
+using Curation.Grains.Hosting;
 using Curation.Pipelines.Execution;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Storage;
@@ -46,7 +47,7 @@ public static class RunCommand
             return 2;
         }
 
-        var ports = Curation.Grains.Hosting.LoopbackPorts.Free(2);
+        var ports = LoopbackPorts.Free(2);
         var overrides = new Dictionary<string, string?>
         {
             ["Curation:Cluster:Clustering"] = "Localhost",

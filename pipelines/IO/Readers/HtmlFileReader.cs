@@ -20,7 +20,7 @@ public sealed class HtmlFileReader : IInputReader
             var (text, charset, problem, detail) = HtmlText.Decode(bytes, null);
             return problem is not null
                 ? InputRecord.Quarantine(0, problem, $"{input.Source}: {detail}")
-                : WarcReader.Record(0, text!, [new(WarcReader.ContentTypeField, "text/html"), new("charset", charset)], input.Spec, input.Source);
+                : HtmlText.Document(0, text!, [new(HtmlText.ContentTypeField, "text/html"), new("charset", charset)], input.Spec, input.Source);
         }, ct), cancellationToken);
     }
 }

@@ -64,6 +64,31 @@ public static partial class HtmlText
         return (encoding.GetString(body), encoding.WebName, null, null);
     }
 
+    /// <summary>The column <c>extract</c> tells pages from plain text (WET) by: kept whatever <c>fields</c> says.</summary>
+    public const string ContentTypeField = "content_type";
+
+    /// <summary>
+    /// A page (a WARC record, an HTML file) as a document with the columns <paramref name="spec"/> keeps (<c>fields</c>, <c>dropFields</c>; <c>content_type</c>
+    /// always) and its id from the column <c>idField</c> names (<c>warc_record_id</c>, <c>url</c>), or
+    /// <c>source#position</c> without one. A record without that column's value is quarantined as missing_id_field.
+    /// </summary>
+    public static InputRecord Document(long position, string text, FieldValue[] fields, Spec.InputSpec spec, string where)
+    {
+        string? id = null;
+        if (spec.IdField is { } idField)
+        {
+            var at = Array.FindIndex(fields, f => f.Name == idField);
+            if (at < 0)
+                return InputRecord.Quarantine(position, QuarantineReasons.MissingIdField,
+                    $"{where}: no field '{idField}' (a page has {string.Join(", ", fields.Select(f => f.Name))})");
+            id = fields[at].Value as string;
+            if (string.IsNullOrEmpty(id))
+                return InputRecord.Quarantine(position, QuarantineReasons.MissingIdField, $"{where}: field '{idField}' is {ReaderText.EmptyId}");
+        }
+        var kept = Array.FindAll(fields, f => f.Name == ContentTypeField && f.Name != spec.IdField || InputFields.Keeps(spec, f.Name));
+        return InputRecord.Document(position, id, text) with { Fields = kept };
+    }
+
     /// <summary>How much of an undeclared page <see cref="Guess"/> reads: its start is as telling as the rest.</summary>
     private const int GuessBytes = 64 * 1024;
 
@@ -81,9 +106,7 @@ public static partial class HtmlText
         var detected = CharsetDetector.DetectFromBytes(sample.ToArray()).Detected;
         var fallback = Encoding.GetEncoding("windows-1252");
         if (detected is not { Confidence: >= 0.5f, EncodingName: { } name }) return fallback;
-        return EncodingOf(name) is { } encoding and not (UTF8Encoding or UnicodeEncoding or UTF32Encoding) && encoding.CodePage != Encoding.UTF8.CodePage
-            ? encoding
-            : fallback;
+        return EncodingOf(name) is { } encoding and not (UTF8Encoding or UnicodeEncoding or UTF32Encoding) ? encoding : fallback;
     }
 
     /// <summary>Whether <paramref name="bytes"/> hold more valid multi-byte UTF-8 characters than invalid sequences.</summary>

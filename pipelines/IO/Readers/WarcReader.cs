@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Text;
-using Curation.Pipelines.Spec;
 
 namespace Curation.Pipelines.IO.Readers;
 
@@ -132,7 +131,7 @@ public sealed class WarcReader(bool gzip) : IInputReader
         return (new WarcHead(offset, line, headers, length), null);
     }
 
-    private static InputRecord? ToRecord(WarcHead head, byte[]? block, long number, string where, int maxBytes, InputSpec spec)
+    private static InputRecord? ToRecord(WarcHead head, byte[]? block, long number, string where, int maxBytes, Spec.InputSpec spec)
     {
         var type = head.Type;
         if (type is not ("response" or "resource" or "conversion")) return null;
@@ -186,34 +185,9 @@ public sealed class WarcReader(bool gzip) : IInputReader
         FieldValue[] fields =
         [
             new("url", url), new("warc_date", head.Get("WARC-Date")), new("warc_record_id", head.Get("WARC-Record-ID")),
-            new(ContentTypeField, media), new("charset", charset),
+            new(HtmlText.ContentTypeField, media), new("charset", charset),
         ];
-        return Record(number, text!, fields, spec, $"{where} ({url})");
-    }
-
-    /// <summary>The column <c>extract</c> tells pages from plain text (WET) by: kept whatever <c>fields</c> says.</summary>
-    public const string ContentTypeField = "content_type";
-
-    /// <summary>
-    /// A document with the columns <paramref name="spec"/> keeps (<c>fields</c>, <c>dropFields</c>; <c>content_type</c>
-    /// always) and its id from the column <c>idField</c> names (<c>warc_record_id</c>, <c>url</c>), or
-    /// <c>source#position</c> without one. A record without that column's value is quarantined as missing_id_field.
-    /// </summary>
-    internal static InputRecord Record(long position, string text, FieldValue[] fields, InputSpec spec, string where)
-    {
-        string? id = null;
-        if (spec.IdField is { } idField)
-        {
-            var at = Array.FindIndex(fields, f => f.Name == idField);
-            if (at < 0)
-                return InputRecord.Quarantine(position, QuarantineReasons.MissingIdField,
-                    $"{where}: no field '{idField}' (a page has {string.Join(", ", fields.Select(f => f.Name))})");
-            id = fields[at].Value as string;
-            if (string.IsNullOrEmpty(id))
-                return InputRecord.Quarantine(position, QuarantineReasons.MissingIdField, $"{where}: field '{idField}' is {ReaderText.EmptyId}");
-        }
-        var kept = Array.FindAll(fields, f => f.Name == ContentTypeField && f.Name != spec.IdField || InputFields.Keeps(spec, f.Name));
-        return InputRecord.Document(position, id, text) with { Fields = kept };
+        return HtmlText.Document(number, text!, fields, spec, $"{where} ({url})");
     }
 
     private static bool MediaTypeIs(string? contentType, string media) => HtmlText.MediaType(contentType) == media;
