@@ -7,7 +7,8 @@ namespace Curation.Pipelines.Text;
 
 /// <summary>
 /// Canonical text: Unicode NFC (or NFKC), line breaks as '\n' (CR, CRLF and Unicode's other mandatory breaks: vertical
-/// tab, form feed, NEL, U+2028; U+2029 as a blank line), control and invisible format characters removed,
+/// tab, form feed, NEL, U+2028, the ASCII file/group/record separators; U+2029 as a blank line; the unit separator a
+/// space), other control and invisible format characters removed,
 /// runs of spaces collapsed, lines trimmed, at most one blank line in a row. Pure and allocation-light.
 /// </summary>
 public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.FormC, bool keepLineBreaks = true)
@@ -54,15 +55,18 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
                 if (i + 1 < text.Length && text[i + 1] == '\n') continue;
                 c = '\n';
             }
-            if (c is '\n' or '\v' or '\f' or '\u0085' or '\u2028' or '\u2029')
+            if (c is '\n' or '\v' or '\f' or '\u0085' or '\u2028' or '\u2029' or '\u001C' or '\u001D' or '\u001E')
             {
                 // Unicode's mandatory breaks (UAX #14: line feed, vertical tab, form feed, next line, line separator) are
                 // line breaks and the paragraph separator a blank line: read as spaces, they joined the lines they end.
+                // The ASCII file, group and record separators end lines too (Unicode's paragraph separators, Python's
+                // str.splitlines): removed as controls, they joined the records of a database or MARC export.
                 if (keepLineBreaks) { newlines += c == '\u2029' ? 2 : 1; pendingSpace = false; }
                 else pendingSpace = true;
                 continue;
             }
-            if (c == '\t' || char.IsWhiteSpace(c)) { pendingSpace = true; continue; }
+            // The unit separator parts fields as a tab does (Unicode's segment separator).
+            if (c is '\t' or '\u001F' || char.IsWhiteSpace(c)) { pendingSpace = true; continue; }
             if (IsInvisible(c)) continue;
             Flush(builder, ref pendingSpace, ref newlines, ref atStart);
             builder.Append(c);

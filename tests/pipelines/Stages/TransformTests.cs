@@ -25,6 +25,9 @@ public sealed class TransformTests
     [InlineData("first line\u2028second line\u2029next paragraph", "first line\nsecond line\n\nnext paragraph")]
     [InlineData("page one ends.\fPage two\u0085NEL line\vtab line", "page one ends.\nPage two\nNEL line\ntab line")]
     [InlineData("end of page\n\f\nnew page", "end of page\n\nnew page")]
+    // The ASCII separators were removed as controls, joining the records and fields of a database or MARC export.
+    [InlineData("245 10\u001FaTitle\u001FbSubtitle\u001E260\u001FaParis\u001Dnext record", "245 10 aTitle bSubtitle\n260 aParis\nnext record")]
+    [InlineData("file one\u001Cfile two", "file one\nfile two")]
     public void Normalizer_produces_canonical_text(string input, string expected) =>
         Assert.Equal(expected, new TextNormalizer().Normalize(input));
 
