@@ -197,6 +197,41 @@ public sealed class MetadataPassthroughTests : IDisposable
     }
 
     [Fact]
+    public async Task An_empty_or_unreadable_first_object_does_not_send_every_field_to_metadata()
+    {
+        // A Spark or Hadoop export often starts with an empty part file; the sample was the first object only, so every
+        // field of such an input became metadata. Objects are sampled in key order until the sample is full.
+        var folder = _temp.Combine("parts");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllTextAsync(Path.Combine(folder, "part-00000.jsonl"), "");
+        await File.WriteAllTextAsync(Path.Combine(folder, "part-00001.jsonl"), "{not json\n{\"id\": \"q\", \"text\": 7}\n");
+        await File.WriteAllLinesAsync(Path.Combine(folder, "part-00002.jsonl"),
+        [
+            """{"id":"a","text":"The ferry leaves the harbour at seven every morning.","lang":"en","year":2021,"meta":{"k":1}}""",
+            """{"id":"b","text":"Le bac quitte le port à sept heures chaque matin.","lang":"fr","year":2022,"meta":{"k":2}}""",
+        ]);
+        var root = _temp.Combine("parts-data");
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+        using var services = StageServices.CreateDefault();
+        var spec = new JobSpec
+        {
+            Name = "parts",
+            Inputs = [new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id" }],
+            Stages = [new NormalizeStageSpec()],
+            Output = new OutputSpec { Path = "curated/parts" },
+        };
+        await InProcessJob.RunAsync(spec, stores, services);
+        var (manifest, _) = await stores.DataStore.TryReadJsonAsync<Manifest>("curated/parts/" + Manifest.FileName, CurationJson.Options);
+        Assert.Equal(["lang:string", "year:int64?", "metadata:string"], manifest!.Schema.Skip(4).Select(c => $"{c.Name}:{c.Type}"));
+        Assert.Equal(2, manifest.Accounting.Kept);
+        Assert.Equal(2, manifest.Accounting.Quarantined);
+        var shard = Path.Combine(root, "curated", "parts", manifest.Shards.Single().Key);
+        var rows = DuckDbReference.Query($"SELECT id, lang, year, json_extract(metadata, '$.meta.k')::INTEGER AS k FROM '{shard}' ORDER BY id")[0];
+        // year is the BIGINT column (DuckDB's JSON writes 64-bit integers as strings); k comes from the metadata object.
+        Assert.Equal("""[{"id":"a","lang":"en","year":"2021","k":1},{"id":"b","lang":"fr","year":"2022","k":2}]""", rows.GetRawText());
+    }
+
+    [Fact]
     public async Task Parquet_dates_times_and_timestamps_are_ISO_text_that_does_not_depend_on_the_silos_time_zone()
     {
         // DuckDB writes the kinds a warehouse export holds: a local ("naive") timestamp, a UTC one, a date, a time of day,
