@@ -262,6 +262,9 @@ public sealed class JsonlReader(StreamCompression compression) : IInputReader
             case JsonTokenType.String: return reader.GetString();
             case JsonTokenType.Number:
                 if (reader.TryGetInt64(out var integer)) return integer;
+                // An integer past int64 (a uint64 hash, a 128-bit id) is kept digit for digit, as the Parquet reader keeps a
+                // uint64 past int64: as a double it lost its last digits (123456789012345678901234567890 → 1.2345678901234568E+29).
+                if (reader.ValueSpan.IndexOfAny(".eE"u8) < 0) return new RawJson(Encoding.UTF8.GetString(reader.ValueSpan));
                 return reader.TryGetDouble(out var number) && double.IsFinite(number) ? number : new RawJson(Encoding.UTF8.GetString(reader.ValueSpan));
             case JsonTokenType.True: return true;
             case JsonTokenType.False: return false;

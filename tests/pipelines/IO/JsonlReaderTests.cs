@@ -25,6 +25,22 @@ public class JsonlReaderTests
     }
 
     [Fact]
+    public async Task Number_fields_keep_their_value_and_an_integer_past_int64_keeps_every_digit()
+    {
+        var content = """{"text":"t","small":-42,"max":9223372036854775807,"big":123456789012345678901234567890,"neg":-98765432109876543210,"f":0.1,"e":2.5e-3,"huge":1e400}""";
+        var record = Assert.Single(await ReadAllAsync(JsonlReader.Plain, content, MakeSpec()));
+        var fields = record.Fields!.ToDictionary(f => f.Name, f => f.Value);
+        Assert.Equal(-42L, fields["small"]);
+        Assert.Equal(long.MaxValue, fields["max"]);
+        // As a double it was 1.2345678901234568E+29: the last digits of a 128-bit id or a uint64 hash were gone.
+        Assert.Equal(new RawJson("123456789012345678901234567890"), fields["big"]);
+        Assert.Equal(new RawJson("-98765432109876543210"), fields["neg"]);
+        Assert.Equal(0.1, fields["f"]);
+        Assert.Equal(0.0025, fields["e"]);
+        Assert.Equal(new RawJson("1e400"), fields["huge"]);
+    }
+
+    [Fact]
     public async Task Without_an_id_field_documents_have_no_id_and_a_custom_text_field_is_used()
     {
         var records = await ReadAllAsync(JsonlReader.Plain, "{\"content\":\"x\",\"text\":5}\n", MakeSpec(textField: "content"));
