@@ -98,6 +98,12 @@ public sealed record PhaseProgress
 
     /// <summary>Seconds left at the phase's pace so far; null before the phase has a pace or after it ended.</summary>
     [Id(16)] public double? EtaSeconds { get; init; }
+
+    /// <summary>
+    /// The phase's work was done inside an earlier phase's pass (a document stage fused into the read or the stage before
+    /// it): its <see cref="TaskSeconds"/> are its transform's share of that pass, its own wall time only the stats' return.
+    /// </summary>
+    [Id(17)] public bool Fused { get; init; }
 }
 
 /// <summary>

@@ -40,6 +40,9 @@ public sealed record PhaseTally
     /// <summary>Object store operations the phase's finished tasks retried after transient failures.</summary>
     public long StoreRetries { get; init; }
 
+    /// <summary>The phase's work was done inside an earlier phase's pass (<see cref="TaskStats.Fused"/>).</summary>
+    public bool Fused { get; init; }
+
     /// <summary>These counters with one more finished task.</summary>
     public PhaseTally With(TaskStats stats, double wallSeconds) => this with
     {
@@ -50,6 +53,7 @@ public sealed record PhaseTally
         TaskSeconds = TaskSeconds + stats.Seconds,
         WallSeconds = wallSeconds,
         StoreRetries = StoreRetries + stats.StoreRetries,
+        Fused = Fused || stats.Fused,
     };
 }
 

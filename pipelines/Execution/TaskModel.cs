@@ -59,6 +59,13 @@ public sealed record TaskStats
     public bool Reused { get; init; }
 
     /// <summary>
+    /// True when an earlier phase's pass did this task's work (a document stage fused into the read or into the stage
+    /// before it) and the task only returned the stats that pass recorded: <see cref="Seconds"/> is its transform's
+    /// time inside that pass, not time of its own.
+    /// </summary>
+    public bool Fused { get; init; }
+
+    /// <summary>
     /// Object store operations this task retried after transient failures (503s, timeouts, broken connections).
     /// Kept apart from <see cref="Metrics"/>: the manifest sums those, and a run that met faults must write the
     /// same manifest as a clean one. For a reused result, the retries of this call (finding it), not the original's.

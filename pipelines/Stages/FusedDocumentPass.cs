@@ -101,6 +101,6 @@ public static class FusedDocumentPass
     public static async Task<TaskStats?> RecordedAsync(TaskContext task, CancellationToken cancellationToken)
     {
         var (stats, _) = await task.Job.Data.TryReadJsonAsync<TaskStats>(MemberStatsKey(task.Job, task.Stage, task.Task), cancellationToken: cancellationToken).ConfigureAwait(false);
-        return stats;
+        return stats is null ? null : stats with { Fused = true };
     }
 }

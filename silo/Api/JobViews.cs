@@ -29,10 +29,12 @@ public sealed record JobView
 
     public static JobView Of(JobStatus status, DateTimeOffset now)
     {
+        var stageSeconds = StageTimes.Of(status.Phases);
         var stages = status.Phases.GroupBy(p => p.Stage).Select(g =>
         {
             var account = status.Accounting?.Stages.FirstOrDefault(a => a.Stage == g.Key);
-            var wall = g.Sum(p => p.WallSeconds);
+            // Wall time, with the share of an earlier pass a fused stage's work took (StageTimes).
+            var wall = stageSeconds.GetValueOrDefault(g.Key);
             var documents = g.Max(p => p.DocumentsIn + p.InFlightDocuments);
             var current = g.FirstOrDefault(p => p.Done < p.Total);
             var total = g.Sum(p => p.Total);

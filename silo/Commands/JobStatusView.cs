@@ -68,9 +68,10 @@ public static class JobStatusView
             var table = new Table().Border(TableBorder.Rounded)
                 .AddColumn("stage").AddColumn(new TableColumn("in").RightAligned()).AddColumn(new TableColumn("kept").RightAligned())
                 .AddColumn("dropped").AddColumn("quarantined").AddColumn(new TableColumn("docs/s").RightAligned());
+            var stageSeconds = StageTimes.Of(status.Phases);
             foreach (var stage in books.Stages)
             {
-                var seconds = status.Phases.Where(p => p.Stage == stage.Stage).Sum(p => p.WallSeconds);
+                var seconds = stageSeconds.GetValueOrDefault(stage.Stage);
                 table.AddRow(
                     Markup.Escape(stage.Stage), $"{stage.In:N0}", $"{stage.Kept:N0}",
                     Markup.Escape(Reasons(stage.Dropped)), Markup.Escape(Reasons(stage.Quarantined)),

@@ -269,7 +269,7 @@ public sealed class JobGrain(
     private static List<PhaseProgress> Progress(IReadOnlyList<PhaseTally> tallies) => tallies.Select(t => new PhaseProgress
     {
         Stage = t.Stage, Phase = t.Phase, Total = t.Total, Done = t.Done, Reused = t.Reused, DocumentsIn = t.DocumentsIn, BytesIn = t.BytesIn,
-        TaskSeconds = t.TaskSeconds, WallSeconds = t.WallSeconds, Retries = t.Retries, StoreRetries = t.StoreRetries,
+        TaskSeconds = t.TaskSeconds, WallSeconds = t.WallSeconds, Retries = t.Retries, StoreRetries = t.StoreRetries, Fused = t.Fused,
     }).ToList();
 
     /// <summary>Configured limits (<c>Curation:Limits</c>); the defaults where a host registers none.</summary>
@@ -309,7 +309,7 @@ public sealed class JobGrain(
     private static PhaseTally Tally(PhaseProgress p) => new()
     {
         Stage = p.Stage, Phase = p.Phase, Total = p.Total, Done = p.Done, Reused = p.Reused, DocumentsIn = p.DocumentsIn, BytesIn = p.BytesIn,
-        TaskSeconds = p.TaskSeconds, WallSeconds = p.WallSeconds, Retries = p.Retries, StoreRetries = p.StoreRetries,
+        TaskSeconds = p.TaskSeconds, WallSeconds = p.WallSeconds, Retries = p.Retries, StoreRetries = p.StoreRetries, Fused = p.Fused,
     };
 
     private JobStatus Snapshot() => new()

@@ -89,6 +89,28 @@ public sealed class JobRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_stage_fused_into_the_read_is_marked_so_its_time_is_not_read_as_its_own_wall_time()
+    {
+        // normalize runs inside the read's pass: its tasks only return the stats that pass recorded (its transform's
+        // seconds), so its phase's wall time was a few milliseconds and its documents per second in the millions.
+        var stores = Stores("fused-tally");
+        var job = await JobContext.CreateOrLoadAsync(Spec(), stores);
+        var runner = new JobRunner(job, new LocalTaskDispatcher(job, _services), Fast);
+        using (FusedDocumentPass.Use(true))
+            await runner.RunAsync();
+        var fused = runner.Tallies.Where(t => t.Fused).Select(t => $"{t.Stage}/{t.Phase}").ToList();
+        Assert.Equal(["01-normalize/apply"], fused);
+        var normalize = runner.Tallies.Single(t => t.Fused);
+        Assert.True(normalize.TaskSeconds > 0 && normalize.DocumentsIn > 0);
+
+        var unfusedJob = await JobContext.CreateOrLoadAsync(Spec(), Stores("unfused-tally"));
+        var unfused = new JobRunner(unfusedJob, new LocalTaskDispatcher(unfusedJob, _services), Fast);
+        using (FusedDocumentPass.Use(false))
+            await unfused.RunAsync();
+        Assert.DoesNotContain(unfused.Tallies, t => t.Fused);
+    }
+
+    [Fact]
     public async Task Tasks_that_fail_at_random_or_lose_their_worker_are_retried_and_the_output_is_the_clean_runs()
     {
         var reference = await CleanOutputAsync();
