@@ -9,9 +9,9 @@ namespace Curation.Pipelines.Stages;
 /// <summary>
 /// The passthrough columns of a job (<see cref="InputFields"/>), fixed once per job from a bounded sample: for each
 /// input, its first <see cref="SampleDocuments"/> documents, taken from its objects in ordinal order of the source key
-/// (empty objects skipped, at most <see cref="SampleObjects"/> read) and, for a Parquet object, the column types of its footer. Every read task of the job computes the same columns from the
-/// same sample, whatever the shard sizes, so the schema never depends on sharding or splitting; a silo computes them
-/// once per job.
+/// (empty objects skipped, at most <see cref="SampleObjects"/> read) and, for a Parquet object, the column types of its
+/// footer. Every read task of the job computes the same columns from the same sample, whatever the shard sizes, so the
+/// schema never depends on sharding or splitting; a silo computes them once per job.
 /// </summary>
 internal static class FieldSchema
 {
