@@ -70,15 +70,15 @@ public static class ObjectSplitter
     /// <summary>
     /// Whether an object can be cut into byte ranges at its newlines, from its first bytes: not a gzip or zstd stream
     /// (whatever its name), not UTF-16 or UTF-32 text (its newlines are not the byte 0x0A) and, for JSON, not one array
-    /// (<c>[{…}, …]</c>) — those cannot be read from the middle.
+    /// (<c>[{…}, …]</c>) or values written over many lines (<c>jq</c>'s output) — those cannot be read from the middle.
     /// </summary>
     private static async Task<bool> CutsAtNewlinesAsync(IObjectStore store, string key, bool json, CancellationToken cancellationToken)
     {
         try
         {
             await using var content = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
-            var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(content, cancellationToken).ConfigureAwait(false);
-            return Decompression.Detect(prefix) == StreamCompression.None && !Decompression.IsWideText(prefix) && !(json && isArray);
+            var (layout, prefix) = await JsonArraySplitter.LayoutAsync(content, cancellationToken).ConfigureAwait(false);
+            return Decompression.Detect(prefix) == StreamCompression.None && !Decompression.IsWideText(prefix) && !(json && layout != JsonLayout.Lines);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -38,8 +38,13 @@ internal static class RecordSplitters
         CancellationToken cancellationToken)
     {
         if (part is { Unit: PartUnit.Bytes }) return (new LineSplitter(stream, maxRecordBytes, part), "line");
-        var (isArray, prefix) = await JsonArraySplitter.StartsWithArrayAsync(stream, cancellationToken).ConfigureAwait(false);
+        var (layout, prefix) = await JsonArraySplitter.LayoutAsync(stream, cancellationToken).ConfigureAwait(false);
         var rest = prefix.Length == 0 ? stream : new PrefixedStream(prefix, stream);
-        return isArray ? (new JsonArraySplitter(rest, maxRecordBytes), "element") : (new LineSplitter(rest, maxRecordBytes, part), "line");
+        return layout switch
+        {
+            JsonLayout.Array => (new JsonArraySplitter(rest, maxRecordBytes), "element"),
+            JsonLayout.Sequence => (new JsonArraySplitter(rest, maxRecordBytes, JsonLayout.Sequence), "value"),
+            _ => (new LineSplitter(rest, maxRecordBytes, part), "line"),
+        };
     }
 }

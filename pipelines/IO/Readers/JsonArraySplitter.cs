@@ -8,11 +8,14 @@ namespace Curation.Pipelines.IO.Readers;
 /// strings (with their escapes) and bracket depth, so an element is everything between two commas (or the brackets) at
 /// the array's own level, whitespace around it trimmed. An element longer than the limit is skipped to its end, counting
 /// its bytes, and reported as too long, so memory is bounded by the limit, not by the file.
+/// With <see cref="JsonLayout.Sequence"/> the stream is JSON values one after another instead, each as many lines as it
+/// likes (<c>jq</c> without <c>-c</c>, <c>json.dump(…, indent=2)</c> of one object): each value is an element.
 /// </summary>
 /// <remarks>
-/// The stream must start (after whitespace and a UTF-8 byte order mark) with <c>[</c>: <see cref="StartsWithArrayAsync"/>
-/// tells. A stream that ends inside the array throws <see cref="FormatException"/>, as does anything but whitespace after
-/// the closing bracket. Whether an element is a valid JSON object is for the caller (the JSON Lines record rules).
+/// The stream must start (after whitespace and a UTF-8 byte order mark) with <c>[</c>, or be a sequence: <see cref="LayoutAsync"/>
+/// tells. A stream that ends inside the array (or inside a value of a sequence) throws <see cref="FormatException"/>, as
+/// does anything but whitespace after the closing bracket. Whether an element is a valid JSON object is for the caller
+/// (the JSON Lines record rules).
 /// </remarks>
 internal sealed class JsonArraySplitter : IRecordSplitter
 {
@@ -35,8 +38,11 @@ internal sealed class JsonArraySplitter : IRecordSplitter
     private bool _finished;
     private long _nextIndex;
 
-    public JsonArraySplitter(Stream stream, int maxElementBytes)
+    private readonly bool _sequence;
+
+    public JsonArraySplitter(Stream stream, int maxElementBytes, JsonLayout layout = JsonLayout.Array)
     {
+        _sequence = layout == JsonLayout.Sequence;
         _stream = stream;
         _maxElementBytes = Math.Max(1, maxElementBytes);
         _capacityLimit = (int)Math.Min(Array.MaxLength, _maxElementBytes + 1L);
@@ -69,8 +75,27 @@ internal sealed class JsonArraySplitter : IRecordSplitter
         return first < 0 ? null : prefix[first] == (byte)'[';
     }
 
-    /// <summary>Reads the first bytes of <paramref name="content"/> into a prefix (at most 64 KiB, up to the first non-blank byte) and says whether they open an array.</summary>
-    public static async Task<(bool IsArray, byte[] Prefix)> StartsWithArrayAsync(Stream content, CancellationToken cancellationToken)
+    /// <summary>
+    /// How <paramref name="prefix"/>, the first bytes of a stream, lays out its JSON (after a byte order mark and
+    /// whitespace): <c>[</c> opens an array; <c>{</c> alone on its line opens an object written over many lines, which no
+    /// JSON Lines file holds (a sequence of such values, as <c>jq</c> and <c>json.dump(…, indent=…)</c> write them);
+    /// anything else is lines. Null while the prefix cannot tell yet (only whitespace, or the first line not ended).
+    /// </summary>
+    public static JsonLayout? LayoutOf(ReadOnlySpan<byte> prefix, bool complete)
+    {
+        if (StartsWithArray(prefix) is not { } array) return complete ? JsonLayout.Lines : null;
+        if (array) return JsonLayout.Array;
+        if (prefix.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) prefix = prefix[3..];
+        prefix = prefix[prefix.IndexOfAnyExcept(" \t\r\n"u8)..];
+        if (prefix[0] != (byte)'{') return JsonLayout.Lines;
+        var end = prefix.IndexOf((byte)'\n');
+        if (end < 0 && !complete) return null;
+        var rest = end < 0 ? prefix[1..] : prefix[1..end];
+        return rest.IndexOfAnyExcept(" \t\r"u8) < 0 && end >= 0 ? JsonLayout.Sequence : JsonLayout.Lines;
+    }
+
+    /// <summary>Reads the first bytes of <paramref name="content"/> into a prefix (at most 64 KiB: up to the first non-blank byte, or the end of its line for a '{') and says how its JSON is laid out.</summary>
+    public static async Task<(JsonLayout Layout, byte[] Prefix)> LayoutAsync(Stream content, CancellationToken cancellationToken)
     {
         var prefix = new byte[4096];
         var length = 0;
@@ -80,15 +105,16 @@ internal sealed class JsonArraySplitter : IRecordSplitter
             var read = await content.ReadAsync(prefix.AsMemory(length), cancellationToken).ConfigureAwait(false);
             if (read == 0) break;
             length += read;
-            if (StartsWithArray(prefix.AsSpan(0, length)) is not null && length >= 3) break;
+            if (length >= 3 && LayoutOf(prefix.AsSpan(0, length), complete: false) is not null) break;
         }
         Array.Resize(ref prefix, length);
-        return (StartsWithArray(prefix) == true, prefix);
+        return (LayoutOf(prefix, complete: true) ?? JsonLayout.Lines, prefix);
     }
 
     public async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
     {
         if (_finished) return false;
+        if (_sequence) return await NextValueAsync(cancellationToken).ConfigureAwait(false);
         if (!_begun)
         {
             await FillAtLeastAsync(3, cancellationToken).ConfigureAwait(false);
@@ -113,7 +139,29 @@ internal sealed class JsonArraySplitter : IRecordSplitter
         return true;
     }
 
-    /// <summary>From the element's first byte to the ',' or ']' that ends it at depth 0 (not consumed), through strings and nesting.</summary>
+    /// <summary>The next value of a sequence: whitespace between values, nothing else.</summary>
+    private async ValueTask<bool> NextValueAsync(CancellationToken cancellationToken)
+    {
+        if (!_begun)
+        {
+            await FillAtLeastAsync(3, cancellationToken).ConfigureAwait(false);
+            if (_buffer.AsSpan(_start, _end - _start).StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) _start += 3;
+            _begun = true;
+        }
+        if (await NextNonBlankAsync(cancellationToken).ConfigureAwait(false) == -1)
+        {
+            _finished = true;
+            Element = ReadOnlyMemory<byte>.Empty;
+            return false;
+        }
+        await ScanElementAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// From the element's first byte to the ',' or ']' that ends it at depth 0 (not consumed), through strings and nesting;
+    /// in a sequence, to the bracket that closes it (consumed) or, for a bare value, the whitespace after it.
+    /// </summary>
     private async ValueTask ScanElementAsync(CancellationToken cancellationToken)
     {
         var depth = 0;
@@ -133,18 +181,35 @@ internal sealed class JsonArraySplitter : IRecordSplitter
                     else if (b == '"') inString = false;
                     continue;
                 }
+                if (_sequence)
+                {
+                    var closes = b is (byte)'}' or (byte)']' && depth == 1;
+                    if (closes || depth == 0 && b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or (byte)'{' or (byte)'[' && scan > _start)
+                    {
+                        var end = closes ? scan + 1 : scan;
+                        SetElement(_start, end, skipped);
+                        _start = end;
+                        return;
+                    }
+                }
                 switch (b)
                 {
                     case (byte)'"': inString = true; break;
                     case (byte)'{' or (byte)'[': depth++; break;
                     case (byte)'}' or (byte)']' when depth > 0: depth--; break;
-                    case (byte)']' or (byte)',' when depth == 0:
+                    case (byte)']' or (byte)',' when depth == 0 && !_sequence:
                         SetElement(_start, scan, skipped);
                         _start = scan;
                         return;
                 }
             }
-            if (_eof) throw Malformed("ends before its closing ']'");
+            if (_eof && _sequence && depth == 0 && !inString && scan > _start)
+            {
+                SetElement(_start, scan, skipped); // a bare value at the very end
+                _start = scan;
+                return;
+            }
+            if (_eof) throw Malformed(_sequence ? "ends inside a value" : "ends before its closing ']'");
             if (skipped > 0 || scan - _start > _maxElementBytes)
             {
                 // Too long: drop what is buffered, keep counting.
@@ -220,12 +285,21 @@ internal sealed class JsonArraySplitter : IRecordSplitter
         else _end += read;
     }
 
-    private FormatException Malformed(string problem) =>
-        new($"the JSON array {problem} (at byte {ReaderText.Num(_consumed + _start)}, after {ReaderText.Num(_nextIndex)} elements)");
+    private FormatException Malformed(string problem) => _sequence
+        ? new($"the JSON text {problem} (at byte {ReaderText.Num(_consumed + _start)}, after {ReaderText.Num(_nextIndex)} values)")
+        : new($"the JSON array {problem} (at byte {ReaderText.Num(_consumed + _start)}, after {ReaderText.Num(_nextIndex)} elements)");
 
     public void Dispose()
     {
         ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = [];
     }
+}
+
+/// <summary>How a JSON object's records are laid out: one per line, the elements of one array, or values written over many lines one after another.</summary>
+internal enum JsonLayout
+{
+    Lines,
+    Array,
+    Sequence,
 }

@@ -241,7 +241,7 @@ public sealed class JsonlReader(StreamCompression compression) : IInputReader
 
         if (textType == JsonTokenType.None)
             return InputRecord.Quarantine(index, QuarantineReasons.MissingTextField,
-                $"{unit} {ReaderText.Num(index + 1)}: no field '{fields.Text}' (fields: {ListFields(line)}){NestedHint(fields.Text, "text")}");
+                $"{unit} {ReaderText.Num(index + 1)}: no field '{fields.Text}' (fields: {ListFields(line)}){NestedHint(fields.Text, "text")}{ArrayHint(line)}");
         if (textType != JsonTokenType.String)
             return InputRecord.Quarantine(index, QuarantineReasons.TextNotString,
                 $"{unit} {ReaderText.Num(index + 1)}: field '{fields.Text}' is {Article(textType)}, not a string");
@@ -294,6 +294,42 @@ public sealed class JsonlReader(StreamCompression compression) : IInputReader
         return dot <= 0 || dot == name.Length - 1 ? ""
             : $"; fields are read at the top level only, so '{name}' is not a path into '{name[..dot]}': flatten the records first " +
               $"(jq -c '.{flat} = .{name}') and name '{flat}'";
+    }
+
+    /// <summary>
+    /// For a record without the text field whose field holds an array of objects (a whole export as one object, such as
+    /// <c>{"data": [{…}, …]}</c>): how to make its records JSON Lines. Fields are read at the top level only.
+    /// </summary>
+    private static string ArrayHint(ReadOnlySpan<byte> line)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            reader.Read();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.GetString() ?? "";
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.StartArray) { reader.Skip(); continue; }
+                long count = 0;
+                var objects = true;
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    count++;
+                    objects &= reader.TokenType == JsonTokenType.StartObject;
+                    reader.Skip();
+                }
+                if (count == 0 || !objects) continue;
+                var path = JsonSerializer.Serialize(name);
+                return $"; its field {path} holds an array of {ReaderText.Num(count)} object{(count == 1 ? "" : "s")}, which are not read as records: " +
+                       $"write them as JSON Lines first (jq -c '.[{path}][]' file.json > file.jsonl)";
+            }
+        }
+        catch (JsonException)
+        {
+            // Not the record's problem to explain.
+        }
+        return "";
     }
 
     private static string ListFields(ReadOnlySpan<byte> line)

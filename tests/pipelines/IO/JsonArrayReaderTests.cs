@@ -82,6 +82,47 @@ public class JsonArrayReaderTests
         AssertQuarantined(records[1], 1, QuarantineReasons.CorruptObject, $"broken.json: the JSON array {problem}");
     }
 
+    /// <summary>Objects written over many lines one after another, as <c>jq</c> (without <c>-c</c>) prints them.</summary>
+    private static string JqPretty(int chunkIndent = 2) =>
+        string.Concat(new[] { Elements[0], Elements[1], Elements[3], Elements[4] }.Select(e =>
+            JsonSerializer.Serialize(e, new JsonSerializerOptions { WriteIndented = true, IndentSize = chunkIndent, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n"));
+
+    [Theory]
+    [InlineData(int.MaxValue)]
+    [InlineData(1)]   // every refill boundary
+    [InlineData(7)]
+    public async Task Objects_written_over_many_lines_one_after_another_are_one_record_each(int chunk)
+    {
+        // Each line of them was a record: "{" alone was malformed_json, and so was every line after it.
+        var records = await ReadAllAsync(JsonlReader.Plain, new TrickleStream(Encoding.UTF8.GetBytes("\uFEFF" + JqPretty()), chunk), MakeSpec(idField: "id"), "jq.json");
+        Assert.Equal(4, records.Count);
+        AssertDocument(records[0], 0, "plain", "a");
+        AssertDocument(records[1], 1, "brackets [ ] { } and , commas \"quoted\" \\ backslash", "b");
+        AssertDocument(records[2], 2, "日本語のテキスト, ไทย [and] {more}", "c");
+        AssertDocument(records[3], 3, "number id", "7");
+    }
+
+    [Fact]
+    public async Task One_object_over_many_lines_is_one_record_and_a_sequence_cut_short_ends_with_a_corrupt_object()
+    {
+        // /usr/share/iso-codes/json/iso_639-3.json: one object holding the array of languages. It was 49,084 lines, each
+        // quarantined as malformed_json; it is one record now, whose missing text field names the field it has.
+        const string iso = "{\n  \"639-3\": [\n    {\n      \"alpha_3\": \"aaa\",\n      \"name\": \"Ghotuo\"\n    }\n  ]\n}\n";
+        var records = await ReadAllAsync(JsonlReader.Plain, iso, MakeSpec(textField: "name"), "iso_639-3.json");
+        AssertQuarantined(Assert.Single(records), 0, QuarantineReasons.MissingTextField, "value 1: no field 'name' (fields: 639-3); " +
+            "its field \"639-3\" holds an array of 1 object, which are not read as records: write them as JSON Lines first (jq -c '.[\"639-3\"][]' file.json > file.jsonl)");
+
+        var pretty = JqPretty();
+        records = await ReadAllAsync(JsonlReader.Plain, pretty[..(pretty.IndexOf("\"text\": \"日本", StringComparison.Ordinal) + 12)], MakeSpec(), "cut.json");
+        Assert.Equal(3, records.Count);
+        AssertDocument(records[1], 1, "brackets [ ] { } and , commas \"quoted\" \\ backslash");
+        AssertQuarantined(records[2], 2, QuarantineReasons.CorruptObject, "cut.json: the JSON text ends inside a value");
+
+        // JSON Lines whose first line is a whole object stay lines, a malformed line included.
+        records = await ReadAllAsync(JsonlReader.Plain, "{\"text\":\"one\"}\n{\n{\"text\":\"two\"}\n", MakeSpec(), "lines.jsonl");
+        Assert.Equal(["one", null, "two"], records.Select(r => r.Text));
+    }
+
     [Fact]
     public async Task Lines_that_start_with_an_object_are_still_json_lines()
     {

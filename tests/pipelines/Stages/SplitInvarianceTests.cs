@@ -45,6 +45,11 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         var objects = System.Text.Encoding.UTF8.GetString(corpus.Jsonl(2_000_000)).Split('\n')
             .Where(line => line.StartsWith('{') && IsObject(line)).Select(line => "  " + line);
         await File.WriteAllTextAsync(Path.Combine(input, "array.json"), "[\n" + string.Join(",\n", objects) + "\n]\n");
+        // Objects written over many lines one after another (jq without -c): read whole by one task into parts too.
+        var indented = new System.Text.Json.JsonSerializerOptions { WriteIndented = true };
+        var pretty = System.Text.Encoding.UTF8.GetString(corpus.Jsonl(1_500_000)).Split('\n')
+            .Where(line => line.StartsWith('{') && IsObject(line)).Select(line => System.Text.Json.Nodes.JsonNode.Parse(line)!.ToJsonString(indented) + "\n");
+        await File.WriteAllTextAsync(Path.Combine(input, "pretty.json"), string.Concat(pretty));
 
         JobSpec Spec(long target) => new()
         {
@@ -55,6 +60,7 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
                 new InputSpec { Path = Path.Combine(input, "*.parquet") },
                 new InputSpec { Path = Path.Combine(input, "*.txt*"), TextDocuments = TextDocumentMode.Line },
                 new InputSpec { Path = Path.Combine(input, "array.json"), MaxRecordBytes = 1500 },
+                new InputSpec { Path = Path.Combine(input, "pretty.json"), MaxRecordBytes = 3000 },
                 new InputSpec { Path = Path.Combine(input, "utf16.jsonl"), MaxRecordBytes = 1500 },
                 new InputSpec { Path = Path.Combine(input, "table.csv"), IdField = "id" },
             ],
@@ -83,6 +89,9 @@ public sealed class SplitInvarianceTests(ITestOutputHelper output) : IDisposable
         Assert.True(small.Job.Plan.Shards.SelectMany(s => s.Objects).Count(o => o.Source == "array.json" && o.Part is { Unit: PartUnit.Stream }) >= 2,
             "the JSON array is read into several parts, never cut into byte ranges");
         Assert.Contains(small.Rows, r => r.Item3 == "array.json");
+        Assert.True(small.Job.Plan.Shards.SelectMany(s => s.Objects).Count(o => o.Source == "pretty.json" && o.Part is { Unit: PartUnit.Stream }) >= 2,
+            "the objects written over many lines are read into several parts, never cut into byte ranges");
+        Assert.True(small.Rows.Count(r => r.Item3 == "pretty.json") > 100, "each object written over many lines is a document");
         Assert.True(small.Job.Plan.Shards.SelectMany(s => s.Objects).Count(o => o.Source == "lines.txt.gz" && o.Part is { Unit: PartUnit.Stream }) >= 2,
             "the gzip text is read into several parts, never cut into byte ranges");
         Assert.True(small.Rows.Count(r => r.Item3 == "lines.txt.gz") > 1000, "the gzip text's lines are documents");
