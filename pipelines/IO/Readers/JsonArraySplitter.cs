@@ -77,9 +77,9 @@ internal sealed class JsonArraySplitter : IRecordSplitter
 
     /// <summary>
     /// How <paramref name="prefix"/>, the first bytes of a stream, lays out its JSON (after a byte order mark and
-    /// whitespace): <c>[</c> opens an array; <c>{</c> alone on its line opens an object written over many lines, which no
-    /// JSON Lines file holds (a sequence of such values, as <c>jq</c> and <c>json.dump(…, indent=…)</c> write them);
-    /// anything else is lines. Null while the prefix cannot tell yet (only whitespace, or the first line not ended).
+    /// whitespace): <c>[</c> opens an array; <c>{</c> alone on its line, the next line going on with a key or <c>}</c>,
+    /// opens an object written over many lines, which no JSON Lines file holds (a sequence of such values, as <c>jq</c>
+    /// and <c>json.dump(…, indent=…)</c> write them); anything else is lines. Null while the prefix cannot tell yet.
     /// </summary>
     public static JsonLayout? LayoutOf(ReadOnlySpan<byte> prefix, bool complete)
     {
@@ -89,9 +89,13 @@ internal sealed class JsonArraySplitter : IRecordSplitter
         prefix = prefix[prefix.IndexOfAnyExcept(" \t\r\n"u8)..];
         if (prefix[0] != (byte)'{') return JsonLayout.Lines;
         var end = prefix.IndexOf((byte)'\n');
-        if (end < 0 && !complete) return null;
-        var rest = end < 0 ? prefix[1..] : prefix[1..end];
-        return rest.IndexOfAnyExcept(" \t\r"u8) < 0 && end >= 0 ? JsonLayout.Sequence : JsonLayout.Lines;
+        if (end < 0) return complete ? JsonLayout.Lines : null;
+        if (prefix[1..end].IndexOfAnyExcept(" \t\r"u8) >= 0) return JsonLayout.Lines;
+        // And the next line goes on with a key or closes it: a JSON Lines file whose first line is a broken "{" (its
+        // next line a whole object) stays lines, so that one bad line does not take the file's records with it.
+        var next = prefix[(end + 1)..].IndexOfAnyExcept(" \t\r\n"u8);
+        if (next < 0) return complete ? JsonLayout.Lines : null;
+        return prefix[end + 1 + next] is (byte)'"' or (byte)'}' ? JsonLayout.Sequence : JsonLayout.Lines;
     }
 
     /// <summary>Reads the first bytes of <paramref name="content"/> into a prefix (at most 64 KiB: up to the first non-blank byte, or the end of its line for a '{') and says how its JSON is laid out.</summary>

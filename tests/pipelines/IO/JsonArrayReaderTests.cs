@@ -118,9 +118,15 @@ public class JsonArrayReaderTests
         AssertDocument(records[1], 1, "brackets [ ] { } and , commas \"quoted\" \\ backslash");
         AssertQuarantined(records[2], 2, QuarantineReasons.CorruptObject, "cut.json: the JSON text ends inside a value");
 
-        // JSON Lines whose first line is a whole object stay lines, a malformed line included.
+        // JSON Lines whose first line is a whole object stay lines, a malformed line included; so does a file whose first
+        // line is a broken "{" followed by whole objects (read as values, that one line took every record with it).
         records = await ReadAllAsync(JsonlReader.Plain, "{\"text\":\"one\"}\n{\n{\"text\":\"two\"}\n", MakeSpec(), "lines.jsonl");
         Assert.Equal(["one", null, "two"], records.Select(r => r.Text));
+        records = await ReadAllAsync(JsonlReader.Plain, "{\n{\"text\":\"one\"}\n{\"text\":\"two\"}\n", MakeSpec(), "broken-first.jsonl");
+        Assert.Equal([null, "one", "two"], records.Select(r => r.Text));
+        Assert.Equal(QuarantineReasons.MalformedJson, records[0].Problem);
+        // An empty object over two lines is a value.
+        Assert.Equal(QuarantineReasons.MissingTextField, Assert.Single(await ReadAllAsync(JsonlReader.Plain, "{\n}\n", MakeSpec(), "empty.json")).Problem);
     }
 
     [Fact]
