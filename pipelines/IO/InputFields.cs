@@ -30,7 +30,7 @@ public sealed record RawJson(string Json);
 /// turns them into columns: a field whose non-null values in the job's sample (<c>MetadataSampler</c>) all have
 /// one type — string, integer (int64), number (a mix of integers and floats: double), boolean — becomes a nullable
 /// column of that type; every other field (nested objects, arrays, mixed types, only nulls in the sample, names of the
-/// core columns) and every value that does not fit its column's type goes into the <c>metadata</c> column, one JSON
+/// core columns, the empty name) and every value that does not fit its column's type goes into the <c>metadata</c> column, one JSON
 /// object per row (null when the row has none). The rule depends only on the job's input, never on sharding.
 /// </summary>
 public static class InputFields
@@ -55,7 +55,9 @@ public static class InputFields
         var kinds = new SortedDictionary<string, Type?>(StringComparer.Ordinal);
         foreach (var field in sample)
         {
-            if (Reserved.Contains(field.Name) || reserved?.Contains(field.Name) == true) continue;
+            // A field without a name (a CSV header ending in a delimiter, a JSON "" key) cannot be a column: Parquet finds a
+            // column by its name, and the job failed writing its output ("'' does not exist in this file").
+            if (field.Name.Length == 0 || Reserved.Contains(field.Name) || reserved?.Contains(field.Name) == true) continue;
             var kind = KindOf(field.Value);
             if (!kinds.TryGetValue(field.Name, out var seen)) kinds[field.Name] = kind;
             else if (kind is not null) kinds[field.Name] = Merge(seen, kind);

@@ -232,6 +232,33 @@ public sealed class MetadataPassthroughTests : IDisposable
     }
 
     [Fact]
+    public async Task A_field_without_a_name_goes_into_metadata_instead_of_failing_the_job()
+    {
+        // Excel and many exports end the header with a delimiter (an unnamed last column); JSON allows a "" key. As a
+        // column of its own it failed the job at its output write, after every stage had run: "'' does not exist in this file".
+        var folder = _temp.Combine("unnamed");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllTextAsync(Path.Combine(folder, "sheet.csv"), "id,text,kind,\nc1,A row from a spreadsheet export with a trailing comma.,k,extra\n");
+        await File.WriteAllTextAsync(Path.Combine(folder, "docs.jsonl"), """{"id":"j1","text":"A JSON record with an empty key in it.","":"blank","kind":"m"}""" + "\n");
+        var root = _temp.Combine("unnamed-data");
+        var stores = CurationStoreServiceCollectionExtensions.CreateResolver(new CurationStoreOptions { RootPath = root });
+        using var services = StageServices.CreateDefault();
+        var spec = new JobSpec
+        {
+            Name = "unnamed",
+            Inputs = [new InputSpec { Path = Path.Combine(folder, "*.csv"), IdField = "id" }, new InputSpec { Path = Path.Combine(folder, "*.jsonl"), IdField = "id" }],
+            Stages = [new NormalizeStageSpec()],
+            Output = new OutputSpec { Path = "curated/unnamed", Format = OutputFormat.Jsonl },
+        };
+        await InProcessJob.RunAsync(spec, stores, services);
+        var (manifest, _) = await stores.DataStore.TryReadJsonAsync<Manifest>("curated/unnamed/" + Manifest.FileName, CurationJson.Options);
+        Assert.Equal(["kind", "metadata"], manifest!.Schema.Skip(4).Select(c => c.Name));
+        var lines = File.ReadAllLines(Path.Combine(root, "curated", "unnamed", manifest.Shards.Single().Key));
+        Assert.Contains(lines, l => l.Contains("\"id\":\"c1\"", StringComparison.Ordinal) && l.Contains("\"metadata\":{\"\":\"extra\"}", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("\"id\":\"j1\"", StringComparison.Ordinal) && l.Contains("\"metadata\":{\"\":\"blank\"}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Parquet_dates_times_and_timestamps_are_ISO_text_that_does_not_depend_on_the_silos_time_zone()
     {
         // DuckDB writes the kinds a warehouse export holds: a local ("naive") timestamp, a UTC one, a date, a time of day,
