@@ -250,9 +250,31 @@ public static partial class PiiScanner
             }
             var window = text.Substring(start, stop - start);
             foreach (var m in Phones.FindNumbers(window, region ?? "ZZ", PhoneNumberUtil.Leniency.VALID, long.MaxValue))
-                if (!DottedNumberPattern().IsMatch(m.RawString)) found.Add(new PiiMatch(start + m.Start, m.Length, PiiType.Phone));
+                if (!DottedNumberPattern().IsMatch(m.RawString) && !PartOfIdentifier(text, start + m.Start, start + m.Start + m.Length))
+                    found.Add(new PiiMatch(start + m.Start, m.Length, PiiType.Phone));
             if (end >= text.Length) break;
         }
+    }
+
+    /// <summary>
+    /// Whether the candidate <c>text[start..end)</c> is glued to a word or a version around it, as no written phone number
+    /// is: an identifier's digits (<c>CVE-2026-121229</c>, <c>GHSA-…</c>, <c>#2026121229</c>, <c>v2.39…</c>), or part of a
+    /// dotted version (<c>2.38.50.20220707-1</c>, <c>112.0.5615.121-1~deb12u1</c>). A Debian changelog had 1,116 CVE ids
+    /// and ~100 package versions redacted as phone numbers, and no phone number.
+    /// </summary>
+    private static bool PartOfIdentifier(string text, int start, int end)
+    {
+        char Before(int k) => start - k >= 0 ? text[start - k] : ' ';
+        char After(int k) => end + k - 1 < text.Length ? text[end + k - 1] : ' ';
+        var (b1, b2) = (Before(1), Before(2));
+        if (char.IsLetter(b1) || b1 is '#' or '_' || (b1 == '-' && char.IsLetterOrDigit(b2))) return true;
+        var candidate = text.AsSpan(start, end - start);
+        if (!candidate.Contains('.') && b1 != '.') return false;
+        // Two dots and then a hyphen: a version with its revision (112.0.5615.121-1); phone numbers keep one separator.
+        var hyphen = candidate.LastIndexOf('-');
+        if (hyphen > 0 && candidate[..hyphen].Count('.') >= 2) return true;
+        var (a1, a2) = (After(1), After(2));
+        return char.IsDigit(b1) || (b1 == '.' && char.IsDigit(b2)) || char.IsLetter(a1) || (a1 is '.' or '-' or '~' or '+' && char.IsLetterOrDigit(a2));
     }
 
     /// <summary>Characters between two digits of one cluster at most (an extension such as " extension " fits).</summary>

@@ -45,11 +45,33 @@ public sealed class PiiStageTests(ITestOutputHelper output) : IDisposable
         "Version 1.2.3.4, build: 10.0.19041.1, バージョン 2.0.1.3 and v4.3.2.1 ship; the host <IP_ADDRESS> and aversion <IP_ADDRESS> do not.")]
     [InlineData("token = \"Zx8Qm2Lp9Rt4Vw7Ky3Nb6Hc1Jd5Fg0Se\" done", "token = \"<SECRET>\" done")]
     [InlineData("Released on 2024-03-15 at 12:30:45, ISBN 978-3-16-148410-0.", "Released on 2024-03-15 at 12:30:45, ISBN 978-3-16-148410-0.")]
+    // Debian changelogs (/usr/share/doc/*/changelog.Debian.gz): CVE ids, bug numbers and package versions were phone
+    // numbers (1,116 of 9,858 CVE ids: CVE-2026-121229 holds a valid US number); the same digits as a number are one.
+    [InlineData("binutils (2.39.90.20230110-1) unstable; urgency=medium", "binutils (2.39.90.20230110-1) unstable; urgency=medium")]
+    [InlineData("chromium (156.0.8078.129-1~deb12u1) bookworm-security; urgency=high", "chromium (156.0.8078.129-1~deb12u1) bookworm-security; urgency=high")]
+    [InlineData("- CVE-2026-121229: Use after free in Blink (GHSA-2026-1212-29). Closes: #2026121229",
+        "- CVE-2026-121229: Use after free in Blink (GHSA-2026-1212-29). Closes: #2026121229")]
+    [InlineData("Call (202) 612-1229 today, +1 202 612 1229 from abroad.", "Call <PHONE> today, <PHONE> from abroad.")]
     public void Redacts_each_type_with_its_placeholder(string text, string expected)
     {
         var matches = PiiScanner.Find(text, PiiTypes.All.ToHashSet(), "US");
         Assert.Equal(expected, PiiTransform.Redact(text, matches));
     }
+
+    [Theory]
+    // "package (version)" headers of binutils-common's and chromium's Debian changelogs (bookworm): 83 of their 970 were
+    // phone numbers, these among them.
+    [InlineData("binutils (2.13.90.0.18-1.1)")]
+    [InlineData("binutils (2.13.90.0.18-1.7)")]
+    [InlineData("chromium (112.0.5615.121-1)")]
+    [InlineData("chromium (114.0.5735.106-1~deb12u1)")]
+    [InlineData("chromium (116.0.5845.180-1~deb12u1)")]
+    [InlineData("chromium (117.0.5938.132-2)")]
+    [InlineData("chromium (136.0.7103.92-2)")]
+    [InlineData("chromium (151.0.7922.47-1)")]
+    [InlineData("chromium (76.0.3809.62-1)")]
+    public void Package_versions_of_real_changelogs_are_not_phone_numbers(string header) =>
+        Assert.Empty(PiiScanner.Find(header + " unstable; urgency=high", new HashSet<PiiType> { PiiType.Phone }, "US"));
 
     [Fact]
     public void Phone_numbers_without_a_country_code_use_the_language_region()
