@@ -267,14 +267,15 @@ public static partial class PiiScanner
         char Before(int k) => start - k >= 0 ? text[start - k] : ' ';
         char After(int k) => end + k - 1 < text.Length ? text[end + k - 1] : ' ';
         var (b1, b2) = (Before(1), Before(2));
-        if (char.IsLetter(b1) || b1 is '#' or '_' || (b1 == '-' && char.IsLetterOrDigit(b2))) return true;
+        // Latin letters only: Chinese or Japanese text writes a number right after its words, with no space between.
+        if (char.IsAsciiLetter(b1) || b1 is '#' or '_' || (b1 == '-' && char.IsAsciiLetterOrDigit(b2))) return true;
         var candidate = text.AsSpan(start, end - start);
         if (!candidate.Contains('.') && b1 != '.') return false;
         // Two dots and then a hyphen: a version with its revision (112.0.5615.121-1); phone numbers keep one separator.
         var hyphen = candidate.LastIndexOf('-');
         if (hyphen > 0 && candidate[..hyphen].Count('.') >= 2) return true;
         var (a1, a2) = (After(1), After(2));
-        return char.IsDigit(b1) || (b1 == '.' && char.IsDigit(b2)) || char.IsLetter(a1) || (a1 is '.' or '-' or '~' or '+' && char.IsLetterOrDigit(a2));
+        return char.IsAsciiDigit(b1) || (b1 == '.' && char.IsAsciiDigit(b2)) || char.IsAsciiLetter(a1) || (a1 is '.' or '-' or '~' or '+' && char.IsAsciiLetterOrDigit(a2));
     }
 
     /// <summary>Characters between two digits of one cluster at most (an extension such as " extension " fits).</summary>

@@ -73,6 +73,14 @@ public sealed class PiiStageTests(ITestOutputHelper output) : IDisposable
     public void Package_versions_of_real_changelogs_are_not_phone_numbers(string header) =>
         Assert.Empty(PiiScanner.Find(header + " unstable; urgency=high", new HashSet<PiiType> { PiiType.Phone }, "US"));
 
+    [Theory]
+    // Scripts written without spaces put a number right after a word: still a number (only Latin letters glue).
+    [InlineData("请拨打电话13812345678联系我们。", "CN")]
+    [InlineData("お問い合わせは03-1234-5678まで。", "JP")]
+    [InlineData("โทร0812345678ได้ทุกวัน", "TH")]
+    public void A_number_right_after_a_word_of_a_script_without_spaces_is_found(string text, string region) =>
+        Assert.Single(PiiScanner.Find(text, new HashSet<PiiType> { PiiType.Phone }, region));
+
     [Fact]
     public void Phone_numbers_without_a_country_code_use_the_language_region()
     {
