@@ -76,9 +76,17 @@ public static class DocumentLineage
         if (stage.s is null || stage.i == 0) return null;
         var previous = job.Stages[stage.i - 1];
         var key = job.Layout.ShardData(previous.Index, previous.Name, shard);
-        if (await job.Data.GetInfoAsync(key, cancellationToken).ConfigureAwait(false) is null) return null;
-        await using var content = await job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
-        return (await JsonlShardFile.FindDocumentAsync(content, key, entry.Id, cancellationToken).ConfigureAwait(false))?.Text;
+        Stream content;
+        try
+        {
+            content = await job.Data.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectNotFoundException)
+        {
+            return null; // one request: opening says whether the shard is still there
+        }
+        await using (content)
+            return (await JsonlShardFile.FindDocumentAsync(content, key, entry.Id, cancellationToken).ConfigureAwait(false))?.Text;
     }
 
     /// <summary>A job's context (spec, plan, stages), or null once its working objects are gone.</summary>

@@ -65,17 +65,6 @@ internal sealed class JsonArraySplitter : IRecordSplitter
     public long ElementBytes { get; private set; }
 
     /// <summary>
-    /// Whether <paramref name="prefix"/>, the first bytes of a stream, starts (after a byte order mark and whitespace) with
-    /// <c>[</c>; null when it holds only whitespace so far.
-    /// </summary>
-    public static bool? StartsWithArray(ReadOnlySpan<byte> prefix)
-    {
-        if (prefix.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) prefix = prefix[3..];
-        var first = prefix.IndexOfAnyExcept(" \t\r\n"u8);
-        return first < 0 ? null : prefix[first] == (byte)'[';
-    }
-
-    /// <summary>
     /// How <paramref name="prefix"/>, the first bytes of a stream, lays out its JSON (after a byte order mark and
     /// whitespace): <c>[</c> opens an array; <c>{</c> alone on its line, the next line going on with a key or <c>}</c>,
     /// opens an object written over many lines, which no JSON Lines file holds (a sequence of such values, as <c>jq</c>
@@ -83,10 +72,11 @@ internal sealed class JsonArraySplitter : IRecordSplitter
     /// </summary>
     public static JsonLayout? LayoutOf(ReadOnlySpan<byte> prefix, bool complete)
     {
-        if (StartsWithArray(prefix) is not { } array) return complete ? JsonLayout.Lines : null;
-        if (array) return JsonLayout.Array;
-        if (prefix.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) prefix = prefix[3..];
-        prefix = prefix[prefix.IndexOfAnyExcept(" \t\r\n"u8)..];
+        if (prefix.StartsWith(ByteOrderMark)) prefix = prefix[3..];
+        var first = prefix.IndexOfAnyExcept(" \t\r\n"u8);
+        if (first < 0) return complete ? JsonLayout.Lines : null;
+        prefix = prefix[first..];
+        if (prefix[0] == (byte)'[') return JsonLayout.Array;
         if (prefix[0] != (byte)'{') return JsonLayout.Lines;
         var end = prefix.IndexOf((byte)'\n');
         if (end < 0) return complete ? JsonLayout.Lines : null;
@@ -121,8 +111,7 @@ internal sealed class JsonArraySplitter : IRecordSplitter
         if (_sequence) return await NextValueAsync(cancellationToken).ConfigureAwait(false);
         if (!_begun)
         {
-            await FillAtLeastAsync(3, cancellationToken).ConfigureAwait(false);
-            if (_buffer.AsSpan(_start, _end - _start).StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) _start += 3;
+            await SkipByteOrderMarkAsync(cancellationToken).ConfigureAwait(false);
             if (await NextNonBlankAsync(cancellationToken).ConfigureAwait(false) != '[') throw Malformed("does not start with '['");
             _start++;
             _begun = true;
@@ -148,8 +137,7 @@ internal sealed class JsonArraySplitter : IRecordSplitter
     {
         if (!_begun)
         {
-            await FillAtLeastAsync(3, cancellationToken).ConfigureAwait(false);
-            if (_buffer.AsSpan(_start, _end - _start).StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) _start += 3;
+            await SkipByteOrderMarkAsync(cancellationToken).ConfigureAwait(false);
             _begun = true;
         }
         if (await NextNonBlankAsync(cancellationToken).ConfigureAwait(false) == -1)
@@ -262,9 +250,12 @@ internal sealed class JsonArraySplitter : IRecordSplitter
         }
     }
 
-    private async ValueTask FillAtLeastAsync(int bytes, CancellationToken cancellationToken)
+    private static ReadOnlySpan<byte> ByteOrderMark => [0xEF, 0xBB, 0xBF];
+
+    private async ValueTask SkipByteOrderMarkAsync(CancellationToken cancellationToken)
     {
-        while (_end - _start < bytes && !_eof) await FillAsync(cancellationToken).ConfigureAwait(false);
+        while (_end - _start < ByteOrderMark.Length && !_eof) await FillAsync(cancellationToken).ConfigureAwait(false);
+        if (_buffer.AsSpan(_start, _end - _start).StartsWith(ByteOrderMark)) _start += ByteOrderMark.Length;
     }
 
     /// <summary>Reads more: the unconsumed bytes move to the buffer's start, and the buffer doubles (up to the limit) when they fill it.</summary>
