@@ -66,6 +66,9 @@ public sealed partial class HtmlExtractor
         if (name == "header" && element.Closest("article, main") is null) return true;
         if (element.HasAttribute("hidden") || element.GetAttribute("aria-hidden") == "true") return true;
         if (element.GetAttribute("style") is { } style && HiddenStyle().IsMatch(style)) return true;
+        // Inside code the class names are a highlighter's tokens (rustdoc's and Prism's "comment", highlight.js's
+        // "hljs-comment"), never site chrome: Mozilla Readability's unlikely-candidate rule skips code the same way.
+        if (element.Closest("code, pre") is not null) return false;
         if (element.GetAttribute("role") is { } role && ChromeRoles.Contains(role.ToLowerInvariant())) return true;
         var names = $"{element.ClassName} {element.Id}";
         return names.Length > 1 && ChromeName().IsMatch(names) && !ContentName().IsMatch(names);

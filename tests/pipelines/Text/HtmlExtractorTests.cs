@@ -33,6 +33,39 @@ public sealed class HtmlExtractorTests
             result.Text.Replace("\r", ""));
     }
 
+    /// <summary>
+    /// Syntax highlighters mark a code comment with a class naming it: rustdoc <c>comment</c> (markup as in the shipped
+    /// Rust documentation's <c>std/iter/struct.Peekable.html</c>), Prism <c>token comment</c>, highlight.js
+    /// <c>hljs-comment</c>. The chrome rule took them for a comments section and cut every comment out of the code; as in
+    /// Mozilla Readability, whose unlikely-candidate rule skips anything inside <c>code</c>, the class rules leave code alone.
+    /// </summary>
+    [Fact]
+    public void Keeps_the_comments_of_highlighted_code()
+    {
+        const string html = """
+            <html><body><main>
+            <pre class="rust item-decl"><code>pub struct Peekable&lt;I&gt;<div class="where">where
+                I: <a class="trait" href="trait.Iterator.html">Iterator</a>,</div>{ <span class="comment">/* private fields */</span> }</code></pre>
+            <p>An iterator with a peek() that returns an optional reference to the next element.</p>
+            <div class="example-wrap"><pre class="rust rust-example-rendered"><code><span class="kw">let </span>xs = [<span class="number">1</span>, <span class="number">2</span>];
+
+            <span class="comment">// peek() lets us see into the future
+            </span><span class="macro">assert_eq!</span>(iter.peek(), <span class="prelude-val">Some</span>(&amp;&amp;<span class="number">1</span>));</code></pre></div>
+            <pre><code class="language-python"><span class="token comment"># Prism: a comment</span>
+            x <span class="token operator">=</span> <span class="token number">1</span></code></pre>
+            <pre><code class="hljs"><span class="hljs-comment">// highlight.js: a comment</span>
+            <span class="hljs-keyword">let</span> y = 2;</code></pre>
+            <div class="comments"><h2>3 Comments</h2><p>Great post, thanks for sharing this with all of us!</p></div>
+            </main></body></html>
+            """;
+        var text = _extractor.Extract(html).Text.Replace("\r", "");
+        Assert.Contains("{ /* private fields */ }", text);
+        Assert.Contains("// peek() lets us see into the future\nassert_eq!(iter.peek(), Some(&&1));", text);
+        Assert.Contains("# Prism: a comment\nx = 1", text);
+        Assert.Contains("// highlight.js: a comment\nlet y = 2;", text);
+        Assert.DoesNotContain("Great post", text); // a comments section outside code is still chrome
+    }
+
     [Fact]
     public void Prefers_the_single_article_and_reads_unspaced_scripts()
     {
