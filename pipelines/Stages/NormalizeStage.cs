@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Serialization;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Text;
@@ -17,6 +18,16 @@ public sealed record NormalizeStageSpec : DocumentStageSpec
     /// <summary>Keep line breaks (collapsed to at most one blank line); false joins everything into one line.</summary>
     public bool KeepLineBreaks { get; init; } = true;
 
+    /// <summary>
+    /// Keep each line's leading spaces and tabs as they are (code, indented paragraphs) instead of trimming them; needs
+    /// <see cref="KeepLineBreaks"/>. Omitted from the JSON (and so from the job id) when false.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool KeepIndentation { get; init; }
+
+    public override void Validate(StageChecks check) =>
+        check.That(!KeepIndentation || KeepLineBreaks, "keepIndentation", "needs keepLineBreaks: true (indentation begins a line)");
+
     public override IDocumentTransform CreateTransform() => new NormalizeTransform(this);
 }
 
@@ -28,7 +39,7 @@ public sealed class NormalizeTransform(NormalizeStageSpec spec) : IDocumentTrans
     public const string EmptyAfterNormalization = "empty_after_normalization";
 
     private readonly TextNormalizer _normalizer = new(
-        spec.Form == UnicodeForm.Nfkc ? NormalizationForm.FormKC : NormalizationForm.FormC, spec.KeepLineBreaks);
+        spec.Form == UnicodeForm.Nfkc ? NormalizationForm.FormKC : NormalizationForm.FormC, spec.KeepLineBreaks, spec.KeepIndentation);
 
     public IReadOnlyList<ColumnSchema> AddedColumns => [];
 

@@ -9,9 +9,10 @@ namespace Curation.Pipelines.Text;
 /// Canonical text: Unicode NFC (or NFKC), line breaks as '\n' (CR, CRLF and Unicode's other mandatory breaks: vertical
 /// tab, form feed, NEL, U+2028, the ASCII file/group/record separators; U+2029 as a blank line; the unit separator a
 /// space), other control and invisible format characters removed,
-/// runs of spaces collapsed, lines trimmed, at most one blank line in a row. Pure and allocation-light.
+/// runs of spaces collapsed, lines trimmed (with <c>keepIndentation</c>, each line's leading whitespace stays as it is:
+/// code and indented paragraphs), at most one blank line in a row. Pure and allocation-light.
 /// </summary>
-public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.FormC, bool keepLineBreaks = true)
+public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.FormC, bool keepLineBreaks = true, bool keepIndentation = false)
 {
     public string Normalize(string text)
     {
@@ -36,6 +37,7 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
         var pendingSpace = false;
         var newlines = 0; // newlines seen since the last visible character
         var atStart = true;
+        StringBuilder? indent = null; // the current line's leading whitespace, written before its first visible character
 
         for (var i = 0; i < text.Length; i++)
         {
@@ -45,7 +47,7 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
                 // Lone surrogates cannot be normalised (string.Normalize throws) and encode nothing: drop them.
                 if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
                 {
-                    Flush(builder, ref pendingSpace, ref newlines, ref atStart);
+                    Flush(builder, ref pendingSpace, ref newlines, ref atStart, indent);
                     builder.Append(c).Append(text[++i]);
                 }
                 continue;
@@ -63,12 +65,18 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
                 // str.splitlines): removed as controls, they joined the records of a database or MARC export.
                 if (keepLineBreaks) { newlines += c == '\u2029' ? 2 : 1; pendingSpace = false; }
                 else pendingSpace = true;
+                indent?.Clear(); // a line of whitespace alone is blank
                 continue;
             }
             // The unit separator parts fields as a tab does (Unicode's segment separator).
-            if (c is '\t' or '\u001F' || char.IsWhiteSpace(c)) { pendingSpace = true; continue; }
+            if (c is '\t' or '\u001F' || char.IsWhiteSpace(c))
+            {
+                if (keepIndentation && (atStart || newlines > 0)) (indent ??= new StringBuilder()).Append(c == '\u001F' ? ' ' : c);
+                else pendingSpace = true;
+                continue;
+            }
             if (IsInvisible(c)) continue;
-            Flush(builder, ref pendingSpace, ref newlines, ref atStart);
+            Flush(builder, ref pendingSpace, ref newlines, ref atStart, indent);
             builder.Append(c);
         }
     }
@@ -120,12 +128,18 @@ public sealed class TextNormalizer(NormalizationForm form = NormalizationForm.Fo
         }
     }
 
-    private static void Flush(CharWriter builder, ref bool pendingSpace, ref int newlines, ref bool atStart)
+    private static void Flush(CharWriter builder, ref bool pendingSpace, ref int newlines, ref bool atStart, StringBuilder? indent)
     {
         if (!atStart)
         {
             if (newlines > 0) builder.Append(newlines > 1 ? "\n\n" : "\n");
             else if (pendingSpace) builder.Append(' ');
+        }
+        if (indent is { Length: > 0 })
+        {
+            foreach (var chunk in indent.GetChunks())
+                foreach (var c in chunk.Span) builder.Append(c);
+            indent.Clear();
         }
         pendingSpace = false;
         newlines = 0;

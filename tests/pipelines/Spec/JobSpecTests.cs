@@ -35,7 +35,7 @@ public sealed class JobSpecTests
             {
               "name": "web",
               "inputs": [{ "path": "crawl/*.warc.gz", "format": "warc_gz", "fields": ["url", "title"], "dropFields": ["title"] }],
-              "stages": [ { "type": "extract", "minChars": 200 }, { "type": "normalize" } ],
+              "stages": [ { "type": "extract", "minChars": 200 }, { "type": "normalize", "keepIndentation": true } ],
               "output": { "path": "curated/web" }
             }
             """);
@@ -46,6 +46,10 @@ public sealed class JobSpecTests
         Assert.Equal(200, Assert.IsType<ExtractStageSpec>(spec.Stages[0]).MinChars);
         Assert.Equal(spec.ToJson(), JobSpec.Parse(spec.ToJson()).ToJson());
         Assert.Contains(JobSpecValidator.Validate(spec with { Stages = [new ExtractStageSpec { MinChars = -1 }] }), e => e.Field == "stages[0].minChars");
+        Assert.True(Assert.IsType<NormalizeStageSpec>(spec.Stages[1]).KeepIndentation);
+        Assert.Contains(JobSpecValidator.Validate(spec with { Stages = [new NormalizeStageSpec { KeepIndentation = true, KeepLineBreaks = false }] }),
+            e => e.Field == "stages[0].keepIndentation" && e.Message.Contains("needs keepLineBreaks", StringComparison.Ordinal));
+        Assert.DoesNotContain("keepIndentation", JobSpec.Parse(Valid).ToJson()); // unset: the job ids of existing specs stay
         // Unset, the options stay out of the spec's JSON (and so out of its job id).
         Assert.DoesNotContain("dropFields", JobSpec.Parse(Valid).ToJson());
     }

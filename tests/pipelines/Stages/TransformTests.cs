@@ -49,6 +49,29 @@ public sealed class TransformTests
         Assert.NotSame(input, result);
     }
 
+    /// <summary>
+    /// Trimming every line took the indentation out of code (a Python block, rustdoc or Stack Exchange listings that
+    /// extract kept "as it is" in <c>pre</c>) and out of the ideographic-space indent of Japanese paragraphs. With
+    /// <c>keepIndentation</c> each line's leading spaces and tabs stay as they are; every other rule still applies.
+    /// </summary>
+    [Fact]
+    public void Normalizer_keeps_each_line_s_indentation_when_asked()
+    {
+        const string code = "def f(xs):\n    for x in xs:  \n\tif x:\n            return  x\n   \n\n\n    return None";
+        Assert.Equal("def f(xs):\n    for x in xs:\n\tif x:\n            return x\n\n    return None",
+            new TextNormalizer(keepIndentation: true).Normalize(code));
+        Assert.Equal("def f(xs):\nfor x in xs:\nif x:\nreturn x\n\nreturn None", new TextNormalizer().Normalize(code)); // the default
+        const string japanese = "\u3000吾輩は猫である。名前はまだ無い。\n\u3000どこで生れたかとんと見当がつかぬ。";
+        Assert.Same(japanese, new TextNormalizer(keepIndentation: true).Normalize(japanese));
+        Assert.Equal("  indented first line\n  \u00E9 composed", new TextNormalizer(keepIndentation: true).Normalize("  indented first line \n\u200B  e\u0301 composed"));
+
+        var batch = Batch(code, " \t\n  ");
+        var drops = new DropCollector(batch, "normalize");
+        new NormalizeTransform(new NormalizeStageSpec { KeepIndentation = true }).Process(batch, drops);
+        Assert.Equal("def f(xs):\n    for x in xs:\n\tif x:\n            return x\n\n    return None", batch.Texts[0]);
+        Assert.Equal([0], drops.KeptRows()); // whitespace alone is still empty
+    }
+
     [Fact]
     public void Normalizer_removes_lone_surrogates_which_cannot_be_normalised() =>
         Assert.Equal("lone surrogate \uD83D\uDE00", new TextNormalizer().Normalize("lone " + (char)0xD800 + " surrogate \uD83D\uDE00" + (char)0xDC00));
