@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.IO.Readers;
 using Curation.Pipelines.Spec;
@@ -54,7 +55,8 @@ public static class JobPlanner
         ArgumentNullException.ThrowIfNull(spec);
         var objects = new List<PlannedObject>();
         var errors = new List<SpecError>();
-        var sources = new Dictionary<string, int>(StringComparer.Ordinal);
+        var sources = new Dictionary<string, (int Input, string Key)>(StringComparer.Ordinal);
+        var clashes = new Dictionary<(int Input, int Other), SourceClash>();
         var locations = spec.Inputs.Select(input => StoreLocation.Parse(input.Path)).ToArray();
         var (outputRoot, outputFile) = await OutputRootAsync(spec, stores, cancellationToken).ConfigureAwait(false);
         var (listings, ownOutput) = await ListOnceAsync(locations, stores, outputFile is null ? outputRoot : null, cancellationToken).ConfigureAwait(false);
@@ -94,10 +96,14 @@ public static class JobPlanner
                 }
                 if (sources.TryGetValue(relative, out var other))
                 {
-                    errors.Add(new SpecError($"inputs[{i}].path", $"object '{relative}' is also matched by inputs[{other}]: sources must be unique"));
+                    var sameObject = locations[other.Input].Kind == location.Kind && locations[other.Input].Root == location.Root && other.Key == info.Key;
+                    if (sameObject)
+                        errors.Add(new SpecError($"inputs[{i}].path", $"object '{relative}' is also matched by inputs[{other.Input}]: sources must be unique"));
+                    else if (clashes.TryGetValue((i, other.Input), out var clash)) clash.Names++;
+                    else clashes[(i, other.Input)] = new SourceClash(relative, info.Key, other.Key);
                     continue;
                 }
-                sources[relative] = i;
+                sources[relative] = (i, info.Key);
                 objects.Add(new PlannedObject(i, relative, info.Key, info.Size, info.ETag));
             }
             if (matched == 0)
@@ -106,10 +112,46 @@ public static class JobPlanner
                     : "") + (hidden > 0 ? $" ({hidden:N0} hidden or marker objects skipped, such as '{firstHidden}')" : "") +
                     NearMisses(location, unmatched, unmatchedExamples, ownOutput + hidden) + ShellSyntaxHint(input.Path)));
         }
+        foreach (var ((i, other), clash) in clashes)
+            errors.Add(new SpecError($"inputs[{i}].path", SourceClashMessage(spec, locations, i, other, clash)));
         if (outputFile is not null)
             errors.Add(new SpecError("output.path",
                 $"names an existing file ({outputFile}), not a folder: a job's output is a folder of shards, drops and a manifest"));
         return (objects, errors);
+    }
+
+    /// <summary>Objects of two inputs whose keys under their inputs' folders are the same: the first such name, and how many.</summary>
+    private sealed class SourceClash(string relative, string key, string otherKey)
+    {
+        public string Relative { get; } = relative;
+        public string Key { get; } = key;
+        public string OtherKey { get; } = otherKey;
+        public int Names { get; set; } = 1;
+    }
+
+    /// <summary>
+    /// Two inputs in different folders holding the same names (two Spark exports' <c>part-00000.parquet</c>): their
+    /// documents would share sources. The way out: one input over both folders (a brace glob where the folders differ by
+    /// their last name and the inputs by nothing else), whose sources then start with the folders' names.
+    /// </summary>
+    private static string SourceClashMessage(JobSpec spec, StoreLocation[] locations, int input, int other, SourceClash clash)
+    {
+        static string Display(StoreLocation location, string key) => (location with { Prefix = key, Glob = null }).ToString();
+        static string Folder(StoreLocation location) => (location with { Glob = null }).ToString().TrimEnd('/');
+        var (here, there) = (locations[input], locations[other]);
+        var names = clash.Names == 1 ? "" : $", as {clash.Names:N0} names are in both inputs";
+        var message = $"{Display(here, clash.Key)} and {Display(there, clash.OtherKey)} (inputs[{other}]) would both be source '{clash.Relative}'{names} " +
+            "(a source is the object's key under its input's folder, and names its documents): ";
+        var (folder, otherFolder) = (Folder(here), Folder(there));
+        var (slash, otherSlash) = (folder.LastIndexOf('/'), otherFolder.LastIndexOf('/'));
+        var sameOptions = spec.Inputs[input] with { Path = "" } is var a && spec.Inputs[other] with { Path = "" } is var b &&
+            JsonSerializer.Serialize(a, CurationJson.Options) == JsonSerializer.Serialize(b, CurationJson.Options);
+        if (here.Kind == there.Kind && here.Glob == there.Glob && sameOptions && slash > 0 && otherSlash > 0 &&
+            folder[..slash] == otherFolder[..otherSlash] && folder[(slash + 1)..] is var name && otherFolder[(otherSlash + 1)..] is var otherName &&
+            name.IndexOfAny([',', '{', '}', '*', '?', '[']) < 0 && otherName.IndexOfAny([',', '{', '}', '*', '?', '[']) < 0)
+            return message + $"read both folders with one input, {folder[..slash]}/{{{otherName},{name}}}/{here.Glob ?? "**"}, " +
+                $"whose sources are '{otherName}/…' and '{name}/…'";
+        return message + "read them with one input whose folder holds both, or rename the objects of one of them";
     }
 
     /// <summary>

@@ -202,6 +202,45 @@ public sealed class JobPlannerTests : IDisposable
         Assert.Equal($"inputs[1].path: matched no objects in {folder}/sub/*.txt ({folder}/sub holds 1 object the pattern does not match, such as 'a.jsonl')", two);
     }
 
+    /// <summary>
+    /// Two folders with the same file names (the shipped Rust documentation's <c>std/index.html</c> and
+    /// <c>book/index.html</c>, two Spark exports' <c>part-00000.parquet</c>) were refused as one object "also matched" by
+    /// the other input — wrong, and no way out given. Now the error names both objects, says why their sources clash, and
+    /// gives the one input that reads both with distinct sources; an object two inputs really both match keeps its own
+    /// message; each pair of inputs is reported once, however many names clash.
+    /// </summary>
+    [Fact]
+    public async Task Two_folders_with_the_same_names_are_told_how_to_read_them_as_one_input()
+    {
+        var root = _temp.Combine("docs-html");
+        foreach (var folder in new[] { "std", "book" })
+            foreach (var name in new[] { "index.html", "all.html", Path.Combine("iter", "index.html") })
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(root, folder, name))!);
+                await File.WriteAllTextAsync(Path.Combine(root, folder, name), $"<p>{folder} {name}</p>");
+            }
+        async Task<string[]> ErrorsAsync(params string[] paths) =>
+            (await Assert.ThrowsAsync<JobSpecException>(() => JobPlanner.PlanAsync("j", Spec(paths), Stores()))).Errors.Select(e => e.ToString()).ToArray();
+
+        var error = Assert.Single(await ErrorsAsync($"{root}/std/**/*.html", $"{root}/book/**/*.html"));
+        Assert.Equal($"inputs[1].path: {root}/book/all.html and {root}/std/all.html (inputs[0]) would both be source 'all.html', " +
+            "as 3 names are in both inputs (a source is the object's key under its input's folder, and names its documents): " +
+            $"read both folders with one input, {root}/{{std,book}}/**/*.html, whose sources are 'std/…' and 'book/…'", error);
+
+        // The suggested input plans, with distinct sources.
+        var plan = await JobPlanner.PlanAsync("j", Spec([$"{root}/{{std,book}}/**/*.html"]), Stores());
+        Assert.Equal(6, plan.Shards.SelectMany(s => s.Objects).Select(o => o.Source).Distinct().Count());
+
+        // Folders that differ by more than one name: the reason, and the way out in words.
+        error = Assert.Single(await ErrorsAsync($"{root}/std/*.html", $"{root}/book/iter/*.html"));
+        Assert.EndsWith("(a source is the object's key under its input's folder, and names its documents): read them with one input " +
+            "whose folder holds both, or rename the objects of one of them", error, StringComparison.Ordinal);
+
+        // The same object matched twice is still that.
+        error = Assert.Single(await ErrorsAsync($"{root}/std/*.html", $"{root}/std/index.html"));
+        Assert.Equal($"inputs[1].path: object 'index.html' is also matched by inputs[0]: sources must be unique", error);
+    }
+
     [Theory]
     [InlineData("notes.txt", "plain text")]
     [InlineData("page.html", "an HTML file")]
