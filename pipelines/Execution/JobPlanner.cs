@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Curation.Pipelines.IO;
 using Curation.Pipelines.IO.Readers;
 using Curation.Pipelines.Spec;
@@ -56,7 +55,7 @@ public static class JobPlanner
         var objects = new List<PlannedObject>();
         var errors = new List<SpecError>();
         var sources = new Dictionary<string, (int Input, string Key)>(StringComparer.Ordinal);
-        var clashes = new Dictionary<(int Input, int Other), SourceClash>();
+        var clashes = new Dictionary<(int Input, int Other), InputRules.SourceClash>();
         var locations = spec.Inputs.Select(input => StoreLocation.Parse(input.Path)).ToArray();
         var (outputRoot, outputFile) = await OutputRootAsync(spec, stores, cancellationToken).ConfigureAwait(false);
         var (listings, ownOutput) = await ListOnceAsync(locations, stores, outputFile is null ? outputRoot : null, cancellationToken).ConfigureAwait(false);
@@ -68,7 +67,8 @@ public static class JobPlanner
             var (hidden, firstHidden) = (0, "");
             var (unmatched, unmatchedExamples) = (0, new List<string>(3));
             var idFieldRefused = false;
-            var skipHidden = SkipsHiddenObjects(location);
+            var unreadable = new List<string>(); // objects whose format the planner cannot tell: one error names the first
+            var skipHidden = InputRules.SkipsHiddenObjects(location);
             foreach (var info in listings[i])
             {
                 var relative = RelativeKey(location, info.Key);
@@ -78,7 +78,7 @@ public static class JobPlanner
                     if (unmatched++ < 3) unmatchedExamples.Add(relative);
                     continue;
                 }
-                if (skipHidden && info.Key != location.Prefix && IsHiddenOrMarker(relative))
+                if (skipHidden && info.Key != location.Prefix && InputRules.IsHiddenOrMarker(relative))
                 {
                     if (hidden++ == 0) firstHidden = relative;
                     continue;
@@ -86,7 +86,12 @@ public static class JobPlanner
                 matched++;
                 IInputReader reader;
                 try { reader = InputReaders.For(input, info.Key); }
-                catch (ArgumentException e) { errors.Add(new SpecError($"inputs[{i}].format", e.Message)); continue; }
+                catch (ArgumentException e)
+                {
+                    if (unreadable.Count == 0) errors.Add(new SpecError($"inputs[{i}].format", e.Message));
+                    unreadable.Add(relative);
+                    continue;
+                }
                 if (input.IdField is not null && reader is TextInputReader or HtmlFileReader && !idFieldRefused)
                 {
                     // Was silently ignored: every document got source#position while the spec named an id field.
@@ -100,98 +105,31 @@ public static class JobPlanner
                     if (sameObject)
                         errors.Add(new SpecError($"inputs[{i}].path", $"object '{relative}' is also matched by inputs[{other.Input}]: sources must be unique"));
                     else if (clashes.TryGetValue((i, other.Input), out var clash)) clash.Names++;
-                    else clashes[(i, other.Input)] = new SourceClash(relative, info.Key, other.Key);
+                    else clashes[(i, other.Input)] = new InputRules.SourceClash(relative, info.Key, other.Key);
                     continue;
                 }
                 sources[relative] = (i, info.Key);
                 objects.Add(new PlannedObject(i, relative, info.Key, info.Size, info.ETag));
             }
+            if (unreadable.Count > 1)
+            {
+                var first = errors.FindLastIndex(e => e.Field == $"inputs[{i}].format");
+                var more = $"; the same goes for {unreadable.Count - 1:N0} more objects of this input, " +
+                    $"such as {string.Join(", ", unreadable.Skip(1).Take(3).Select(r => $"'{r}'"))}";
+                errors[first] = errors[first] with { Message = errors[first].Message + more };
+            }
             if (matched == 0)
                 errors.Add(new SpecError($"inputs[{i}].path", $"matched no objects in {location}" + (ownOutput > 0
                     ? $" ({ownOutput:N0} listed objects are under output.path '{spec.OutputRoot()}': a job never reads its own output)"
                     : "") + (hidden > 0 ? $" ({hidden:N0} hidden or marker objects skipped, such as '{firstHidden}')" : "") +
-                    NearMisses(location, unmatched, unmatchedExamples, ownOutput + hidden) + ShellSyntaxHint(input.Path)));
+                    InputRules.NearMisses(location, unmatched, unmatchedExamples, ownOutput + hidden) + InputRules.ShellSyntaxHint(input.Path)));
         }
         foreach (var ((i, other), clash) in clashes)
-            errors.Add(new SpecError($"inputs[{i}].path", SourceClashMessage(spec, locations, i, other, clash)));
+            errors.Add(new SpecError($"inputs[{i}].path", InputRules.SourceClashMessage(spec, locations, i, other, clash)));
         if (outputFile is not null)
             errors.Add(new SpecError("output.path",
                 $"names an existing file ({outputFile}), not a folder: a job's output is a folder of shards, drops and a manifest"));
         return (objects, errors);
-    }
-
-    /// <summary>Objects of two inputs whose keys under their inputs' folders are the same: the first such name, and how many.</summary>
-    private sealed class SourceClash(string relative, string key, string otherKey)
-    {
-        public string Relative { get; } = relative;
-        public string Key { get; } = key;
-        public string OtherKey { get; } = otherKey;
-        public int Names { get; set; } = 1;
-    }
-
-    /// <summary>
-    /// Two inputs in different folders holding the same names (two Spark exports' <c>part-00000.parquet</c>): their
-    /// documents would share sources. The way out: one input over both folders (a brace glob where the folders differ by
-    /// their last name and the inputs by nothing else), whose sources then start with the folders' names.
-    /// </summary>
-    private static string SourceClashMessage(JobSpec spec, StoreLocation[] locations, int input, int other, SourceClash clash)
-    {
-        static string Display(StoreLocation location, string key) => (location with { Prefix = key, Glob = null }).ToString();
-        static string Folder(StoreLocation location) => (location with { Glob = null }).ToString().TrimEnd('/');
-        var (here, there) = (locations[input], locations[other]);
-        var names = clash.Names == 1 ? "" : $", as {clash.Names:N0} names are in both inputs";
-        var message = $"{Display(here, clash.Key)} and {Display(there, clash.OtherKey)} (inputs[{other}]) would both be source '{clash.Relative}'{names} " +
-            "(a source is the object's key under its input's folder, and names its documents): ";
-        var (folder, otherFolder) = (Folder(here), Folder(there));
-        var (slash, otherSlash) = (folder.LastIndexOf('/'), otherFolder.LastIndexOf('/'));
-        var sameOptions = spec.Inputs[input] with { Path = "" } is var a && spec.Inputs[other] with { Path = "" } is var b &&
-            JsonSerializer.Serialize(a, CurationJson.Options) == JsonSerializer.Serialize(b, CurationJson.Options);
-        if (here.Kind == there.Kind && here.Glob == there.Glob && sameOptions && slash > 0 && otherSlash > 0 &&
-            folder[..slash] == otherFolder[..otherSlash] && folder[(slash + 1)..] is var name && otherFolder[(otherSlash + 1)..] is var otherName &&
-            name.IndexOfAny([',', '{', '}', '*', '?', '[']) < 0 && otherName.IndexOfAny([',', '{', '}', '*', '?', '[']) < 0)
-            return message + $"read both folders with one input, {folder[..slash]}/{{{otherName},{name}}}/{here.Glob ?? "**"}, " +
-                $"whose sources are '{otherName}/…' and '{name}/…'";
-        return message + "read them with one input whose folder holds both, or rename the objects of one of them";
-    }
-
-    /// <summary>
-    /// Objects a folder or glob input leaves out, as Arrow's dataset discovery and Spark do: any name on the way (relative to
-    /// the input's folder) starting with <c>.</c> or <c>_</c> — <c>_SUCCESS</c>, <c>_committed_…</c>, <c>_temporary/</c>,
-    /// <c>.part-0.parquet.crc</c>, <c>_metadata</c>, <c>.DS_Store</c> — markers and checksums beside the data, never
-    /// documents. An input naming such an object itself, or a glob that starts a name with <c>.</c> or <c>_</c>, reads it.
-    /// </summary>
-    private static bool SkipsHiddenObjects(StoreLocation location) =>
-        location.Glob is null || !location.Glob.Split('/').Any(s => s.StartsWith('.') || s.StartsWith('_'));
-
-    private static bool IsHiddenOrMarker(string relative) => relative.Split('/').Any(s => s.StartsWith('.') || s.StartsWith('_'));
-
-    /// <summary>
-    /// A path written as in a shell (<c>~/corpus</c>, <c>$HOME/corpus</c>, <c>${DATA}/x</c>): a job spec is JSON, read by
-    /// no shell, so neither is expanded and the path names a folder called <c>~</c> or <c>$HOME</c>.
-    /// </summary>
-    /// <summary>
-    /// What is there instead, for an input that matched nothing: the objects under its folder the pattern missed (a
-    /// misspelt extension or name), or that nothing is stored there at all (a misspelt folder). From the listing the
-    /// planner made anyway, so it costs no request.
-    /// </summary>
-    private static string NearMisses(StoreLocation location, int unmatched, List<string> examples, int explained)
-    {
-        if (explained > 0) return "";
-        if (location.Glob is null) return " (nothing is stored at that path)";
-        var folder = (location with { Glob = null }).ToString();
-        return unmatched > 0
-            ? $" ({folder} holds {unmatched:N0} object{(unmatched == 1 ? "" : "s")} the pattern does not match, such as " +
-              $"{string.Join(", ", examples.Select(e => $"'{e}'"))})"
-            : $" (nothing is stored under {folder}: check the folder's name)";
-    }
-
-    private static string ShellSyntaxHint(string path)
-    {
-        var tilde = path.StartsWith('~') || path.Replace('\\', '/').Split('/').Contains("~");
-        var variable = System.Text.RegularExpressions.Regex.Match(path, @"\$\{?([A-Za-z_][A-Za-z0-9_]*)");
-        if (!tilde && !variable.Success) return "";
-        var what = tilde ? "'~'" : $"'{variable.Value}{(variable.Value.StartsWith("${", StringComparison.Ordinal) ? "}" : "")}'";
-        return $"; {what} is not expanded in a job spec (it is JSON, read by no shell): write the absolute path";
     }
 
     /// <summary>
