@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Serialization;
 using Curation.Pipelines.Model;
 using Curation.Pipelines.Spec;
 using Curation.Pipelines.Text.Pii;
@@ -7,6 +8,9 @@ using Curation.Pipelines.Text.Pii;
 namespace Curation.Pipelines.Stages;
 
 public enum PiiMode { Redact, Drop }
+
+/// <summary>Which IP addresses the pii stage finds (<see cref="PiiStageSpec.IpAddresses"/>).</summary>
+public enum PiiIpScope { Public, All }
 
 /// <summary>
 /// Finds personal data and secrets (e-mail, IPv4/IPv6, phone numbers, payment cards, IBANs, private keys and API
@@ -26,6 +30,14 @@ public sealed record PiiStageSpec : DocumentStageSpec
 
     /// <summary>Region (ISO 3166) for phone numbers without a country code when the document has no <c>language</c> column value to hint one; null: only numbers written with <c>+</c>.</summary>
     public string? DefaultRegion { get; init; } = "US";
+
+    /// <summary>
+    /// <c>public</c> (the default, as datatrove's <c>only_remove_public_ips</c>): only globally reachable addresses are
+    /// personal data — a private, loopback, link-local or documentation address (192.168.1.1, 10.0.0.5, 192.0.2.7,
+    /// fe80::1, 2001:db8::1) names no one; <c>all</c>: every address. Omitted from the JSON when <c>public</c>.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public PiiIpScope IpAddresses { get; init; }
 
     public override void Validate(StageChecks check)
     {
@@ -72,7 +84,7 @@ public sealed class PiiTransform : IDocumentTransform
         for (var row = 0; row < batch.RowCount; row++)
         {
             var text = texts[row];
-            var matches = PiiScanner.Find(text, _types, PhoneRegions.For(languages?[row], _spec.DefaultRegion));
+            var matches = PiiScanner.Find(text, _types, PhoneRegions.For(languages?[row], _spec.DefaultRegion), _spec.IpAddresses == PiiIpScope.All);
             counts.Clear();
             foreach (var m in matches) counts[(int)m.Type]++;
             foreach (var (type, column) in columns) column.Add(counts[(int)type]);

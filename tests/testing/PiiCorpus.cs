@@ -89,12 +89,23 @@ public sealed class PiiCorpus
             Chars(random, Lower, 6) + "+news", "j.müller" + random.Next(9), Chars(random, Lower, 8))
         + "@" + Pick(random, "example.com", "mail.co.uk", "uni-hamburg.de", "sub.domain.org", "posteo.net", "müller.de");
 
-    private static string Ip(Random random) => random.Next(5) switch
+    /// <summary>A globally reachable address (first octets and prefixes of public allocations only): personal data.</summary>
+    private static string Ip(Random random) => random.Next(4) switch
     {
-        0 => $"{random.Next(1, 224)}.{random.Next(256)}.{random.Next(256)}.{random.Next(1, 255)}",
-        1 => $"10.{random.Next(256)}.{random.Next(256)}.{random.Next(256)}",
-        2 => string.Join(':', Enumerable.Range(0, 8).Select(_ => random.Next(65536).ToString("x", CultureInfo.InvariantCulture))),
-        3 => $"2001:db8::{random.Next(1, 65536):x}:{random.Next(65536):x}",
+        0 or 1 => $"{Pick(random, "8", "23", "31", "45", "52", "64", "81", "91", "104", "142", "151", "185", "212")}.{random.Next(256)}.{random.Next(256)}.{random.Next(1, 255)}",
+        2 => $"2a0{random.Next(10)}:" + string.Join(':', Enumerable.Range(0, 7).Select(_ => random.Next(65536).ToString("x", CultureInfo.InvariantCulture))),
+        _ => $"{Pick(random, "2606:4700", "2a00:1450", "2001:4860")}::{random.Next(1, 65536):x}:{random.Next(65536):x}",
+    };
+
+    /// <summary>An address that names no one: private, loopback, link-local, documentation, shared (not personal data).</summary>
+    private static string LocalIp(Random random) => random.Next(7) switch
+    {
+        0 => $"10.{random.Next(256)}.{random.Next(256)}.{random.Next(256)}",
+        1 => $"192.168.{random.Next(256)}.{random.Next(1, 255)}",
+        2 => $"172.{random.Next(16, 32)}.{random.Next(256)}.{random.Next(1, 255)}",
+        3 => $"{Pick(random, "192.0.2", "198.51.100", "203.0.113")}.{random.Next(256)}",
+        4 => $"127.0.0.{random.Next(1, 255)}",
+        5 => $"2001:db8::{random.Next(1, 65536):x}:{random.Next(65536):x}",
         _ => $"fe80::{random.Next(65536):x}:{random.Next(65536):x}:{random.Next(65536):x}",
     };
 
@@ -177,8 +188,9 @@ public sealed class PiiCorpus
     };
 
     /// <summary>Strings that look like personal data but are not.</summary>
-    private static string LookAlike(Random random) => random.Next(11) switch
+    private static string LookAlike(Random random) => random.Next(12) switch
     {
+        11 => $"The router at {LocalIp(random)} forwards to {LocalIp(random)}.",
         0 => $"Upgrade to version {random.Next(1, 20)}.{random.Next(30)}.{random.Next(100)}.",
         1 => $"It shipped in v{random.Next(1, 9)}.{random.Next(20)}.{random.Next(20)}.{random.Next(200)} last year.",
         2 => $"On {random.Next(1990, 2030)}-{random.Next(1, 13):D2}-{random.Next(1, 29):D2} at {random.Next(24):D2}:{random.Next(60):D2}:{random.Next(60):D2} it ended.",

@@ -16,14 +16,16 @@ public static partial class PiiScanner
 
     /// <summary>Every wanted match of <paramref name="text"/>, sorted by position and non-overlapping.</summary>
     /// <param name="region">ISO 3166 region for numbers written without a country code (e.g. <c>DE</c>); null: only <c>+</c> numbers.</param>
-    public static List<PiiMatch> Find(string text, IReadOnlySet<PiiType> types, string? region)
+    /// <param name="allIpAddresses">Also addresses that are not globally reachable (<see cref="IpRanges.IsGlobal"/>): private,
+    /// loopback, link-local, documentation; by default only global ones are personal data, as in datatrove.</param>
+    public static List<PiiMatch> Find(string text, IReadOnlySet<PiiType> types, string? region, bool allIpAddresses = false)
     {
         var found = new List<PiiMatch>();
         if (types.Contains(PiiType.Secret)) Secrets(text, found);
         if (types.Contains(PiiType.Email)) Emails(text, found);
         if (types.Contains(PiiType.Iban)) Ibans(text, found);
         if (types.Contains(PiiType.Card)) Cards(text, found);
-        if (types.Contains(PiiType.IpAddress)) IpAddresses(text, found);
+        if (types.Contains(PiiType.IpAddress)) IpAddresses(text, found, allIpAddresses);
         if (types.Contains(PiiType.Phone))
         {
             // The other types settled first (the same result: phone ranks last), so only their kept matches hide digits.
@@ -108,10 +110,11 @@ public static partial class PiiScanner
         return false;
     }
 
-    private static void IpAddresses(string text, List<PiiMatch> found)
+    private static void IpAddresses(string text, List<PiiMatch> found, bool all)
     {
         foreach (var m in Ipv4Pattern().EnumerateMatches(text))
-            if (!IsVersion(text, m.Index)) found.Add(new PiiMatch(m.Index, m.Length, PiiType.IpAddress));
+            if (!IsVersion(text, m.Index) && (all || IpRanges.IsGlobal(IPAddress.Parse(text.AsSpan(m.Index, m.Length)))))
+                found.Add(new PiiMatch(m.Index, m.Length, PiiType.IpAddress));
         // An address has "::" or seven colons: most texts with a colon have neither and skip the pattern.
         if (text.Contains("::", StringComparison.Ordinal) || text.AsSpan().Count(':') >= 7)
             foreach (var m in Ipv6Pattern().EnumerateMatches(text))
@@ -122,7 +125,8 @@ public static partial class PiiScanner
                 foreach (var c in candidate) if (char.IsAsciiHexDigit(c)) hexDigits++;
                 // Full form (7 colons) or compressed (::) with ≥ 3 hex digits: times (12:30:45) and C++ scopes (a::b) never pass.
                 if ((colons == 7 || candidate.Contains("::", StringComparison.Ordinal)) && hexDigits >= 3
-                    && IPAddress.TryParse(candidate, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+                    && IPAddress.TryParse(candidate, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+                    && (all || IpRanges.IsGlobal(address)))
                     found.Add(new PiiMatch(m.Index, m.Length, PiiType.IpAddress));
             }
     }
