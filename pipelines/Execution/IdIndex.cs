@@ -391,10 +391,9 @@ public static class IdIndex
                     yield return (batch.Ids[i], batch.Sources[i], batch.Positions[i]);
             yield break;
         }
-        // JSON Lines shards carry no position column in the reader's view: the record's position in the shard stands in.
-        long row = 0;
-        await foreach (var (id, source, _) in JsonlShardFile.ReadDocumentsAsync(content, key, cancellationToken).ConfigureAwait(false))
-            yield return (id, source, row++);
+        // A JSON Lines shard carries the position as a field, as the Parquet shard's column.
+        await foreach (var (id, source, _, fields) in JsonlShardFile.ReadDocumentFieldsAsync(content, key, [Columns.Position], cancellationToken).ConfigureAwait(false))
+            yield return (id, source, long.Parse(fields[0]!, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>The rows of a drops-file batch as index entries (<paramref name="key"/>: the drops file), in row order.</summary>

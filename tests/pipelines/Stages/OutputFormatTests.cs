@@ -76,6 +76,16 @@ public sealed class OutputFormatTests : IDisposable
             }
         }
 
+        // The id index names each kept document's record in its source, as for Parquet (it named the row in the shard:
+        // `curate inspect document` said "record 17" of an HTML file, which has one).
+        var location = StoreLocation.Parse("curated/format");
+        foreach (var id in parquet.Output!.KeptIds.Take(50))
+        {
+            var fromParquet = await IdIndex.LookupAsync(parquet.Stores.DataStore, location, parquet.Manifest.IdIndex!, id);
+            var fromJsonl = await IdIndex.LookupAsync(jsonl.Stores.DataStore, location, jsonl.Manifest.IdIndex!, id);
+            Assert.Equal((fromParquet!.Source, fromParquet.Position), (fromJsonl!.Source, fromJsonl.Position));
+        }
+
         var ids = DuckDbReference.Query($"SELECT id FROM read_json_auto('{Path.Combine(jsonl.Root, "curated", "format", "part-*" + extension)}') ORDER BY id");
         Assert.Equal(parquet.Output!.KeptIds.Order(StringComparer.Ordinal), ids[0].EnumerateArray().Select(r => r.GetProperty("id").GetString()!));
     }
