@@ -94,14 +94,19 @@ public static partial class PiiScanner
     [GeneratedRegex(@"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?::(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")]
     private static partial Regex Ipv6Pattern();
 
-    /// <summary>Words after which a dotted quad is a version number (<c>Version 1.2.3.4</c>, <c>build: 10.0.19041.1</c>), not an address.</summary>
-    private static readonly string[] VersionWords = ["version", "versión", "versão", "versione", "ver.", "release", "build", "バージョン", "版本"];
+    /// <summary>
+    /// Words after which a dotted quad is a version number (<c>Version 1.2.3.4</c>, <c>build: 10.0.19041.1</c>) or the
+    /// number of a standard's section (<c>section 8.2.4.45</c>, <c>#section-6.5.4.1</c>, <c>§ 4.3.2.1</c>), not an address.
+    /// </summary>
+    private static readonly string[] VersionWords =
+        ["version", "versión", "versão", "versione", "ver.", "release", "build", "バージョン", "版本", "section", "sections", "sec.", "chapter", "clause"];
 
     private static bool IsVersion(string text, int index)
     {
-        if (index > 0 && text[index - 1] is 'v' or 'V') return true; // v1.2.3.4
+        if (index > 0 && text[index - 1] is 'v' or 'V' or '§') return true; // v1.2.3.4, §7.1.2.3
         var end = index;
-        while (end > 0 && index - end < 3 && text[end - 1] is ' ' or ':' or '\u00A0') end--;
+        while (end > 0 && index - end < 3 && text[end - 1] is ' ' or ':' or '\u00A0' or '"' or '-') end--;
+        if (end > 0 && end < index && text[end - 1] == '§') return true;
         if (end == index) return false;
         foreach (var word in VersionWords)
             if (end >= word.Length && text.AsSpan(end - word.Length, word.Length).Equals(word, StringComparison.OrdinalIgnoreCase)
