@@ -277,7 +277,8 @@ public static partial class PiiScanner
         char After(int k) => end + k - 1 < text.Length ? text[end + k - 1] : ' ';
         var (b1, b2) = (Before(1), Before(2));
         // Latin letters only: Chinese or Japanese text writes a number right after its words, with no space between.
-        if (char.IsAsciiLetter(b1) || b1 is '#' or '_' || (b1 == '-' && char.IsAsciiLetterOrDigit(b2))) return true;
+        if (char.IsAsciiLetter(b1) || b1 is '#' or '_' or '`' || (b1 == '-' && char.IsAsciiLetterOrDigit(b2))) return true;
+        if (b1 == '/' && IsUrlPathSegment(text, start)) return true;
         var candidate = text.AsSpan(start, end - start);
         if (!candidate.Contains('.') && b1 != '.') return false;
         // Two dots and then a hyphen: a version with its revision (112.0.5615.121-1); phone numbers keep one separator.
@@ -285,6 +286,19 @@ public static partial class PiiScanner
         if (hyphen > 0 && candidate[..hyphen].Count('.') >= 2) return true;
         var (a1, a2) = (After(1), After(2));
         return char.IsAsciiDigit(b1) || (b1 == '.' && char.IsAsciiDigit(b2)) || char.IsAsciiLetter(a1) || (a1 is '.' or '-' or '~' or '+' && char.IsAsciiLetterOrDigit(a2));
+    }
+
+    /// <summary>
+    /// Whether the candidate starting at <paramref name="start"/>, right after a '/', is a path segment of a URL
+    /// (<c>https://github.com/nodejs/node/commit/7202859402</c>: a commit's short hash that is all digits), except a
+    /// WhatsApp link's number (<c>https://wa.me/12026121229</c>), which is one.
+    /// </summary>
+    private static bool IsUrlPathSegment(string text, int start)
+    {
+        var token = start - 1;
+        while (token > 0 && !char.IsWhiteSpace(text[token - 1]) && text[token - 1] is not ('(' or '<' or '"' or '\'' or '[')) token--;
+        var url = text.AsSpan(token, start - token);
+        return url.Contains("://", StringComparison.Ordinal) && !url.EndsWith("wa.me/", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Characters between two digits of one cluster at most (an extension such as " extension " fits).</summary>

@@ -59,6 +59,11 @@ public sealed class PiiStageTests(ITestOutputHelper output) : IDisposable
     [InlineData("- CVE-2026-121229: Use after free in Blink (GHSA-2026-1212-29). Closes: #2026121229",
         "- CVE-2026-121229: Use after free in Blink (GHSA-2026-1212-29). Closes: #2026121229")]
     [InlineData("Call (202) 612-1229 today, +1 202 612 1229 from abroad.", "Call <PHONE> today, <PHONE> from abroad.")]
+    // Node.js changelogs (/usr/share/doc/nodejs/changelogs): a commit's short hash that is all digits, in a code span and
+    // in its URL, was a phone number twice (133 paragraphs of the node docs had <PHONE>); a WhatsApp link's number is one.
+    [InlineData("* \\[[`7202859402`](https://github.com/nodejs/node/commit/7202859402)] - **buffer**: fix",
+        "* \\[[`7202859402`](https://github.com/nodejs/node/commit/7202859402)] - **buffer**: fix")]
+    [InlineData("Chat with us at https://wa.me/12026121229 or call 202-612-1229.", "Chat with us at https://wa.me/<PHONE> or call <PHONE>.")]
     public void Redacts_each_type_with_its_placeholder(string text, string expected)
     {
         var matches = PiiScanner.Find(text, PiiTypes.All.ToHashSet(), "US");
