@@ -96,10 +96,12 @@ public static partial class PiiScanner
 
     /// <summary>
     /// Words after which a dotted quad is a version number (<c>Version 1.2.3.4</c>, <c>build: 10.0.19041.1</c>) or the
-    /// number of a standard's section (<c>section 8.2.4.45</c>, <c>#section-6.5.4.1</c>, <c>§ 4.3.2.1</c>), not an address.
+    /// number of a standard's section (<c>section 8.2.4.45</c>, <c>#section-6.5.4.1</c>, <c>§ 4.3.2.1</c>), an object
+    /// identifier (<c>OID 1.3.101.110</c>) or V8's four-part version (<c>V8 to 10.1.124.8</c>), not an address.
     /// </summary>
     private static readonly string[] VersionWords =
-        ["version", "versión", "versão", "versione", "ver.", "release", "build", "バージョン", "版本", "section", "sections", "sec.", "chapter", "clause"];
+        ["version", "versión", "versão", "versione", "ver.", "release", "build", "バージョン", "版本", "section", "sections", "sec.", "chapter", "clause",
+         "oid", "v8", "v8 to"];
 
     private static bool IsVersion(string text, int index)
     {

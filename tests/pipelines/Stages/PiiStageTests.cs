@@ -50,6 +50,8 @@ public sealed class PiiStageTests(ITestOutputHelper output) : IDisposable
     [InlineData("the HTML 5 spec, section 8.2.4.45, see sections \"8.2.4.44 Bogus\", rfc7231#section-6.5.4.1, § 4.3.2.1, §7.1.2.3, Chapter 12.1.4.2",
         "the HTML 5 spec, section 8.2.4.45, see sections \"8.2.4.44 Bogus\", rfc7231#section-6.5.4.1, § 4.3.2.1, §7.1.2.3, Chapter 12.1.4.2")]
     [InlineData("At the intersection 8.8.8.8 answered.", "At the intersection <IP_ADDRESS> answered.")]
+    // Object identifiers (Node.js crypto docs: x25519 is OID 1.3.101.110) and V8's four-part versions (its changelogs).
+    [InlineData("* `'x25519'` (OID 1.3.101.110), upgrade V8 to 10.1.124.8, the oid: 2.5.4.3.", "* `'x25519'` (OID 1.3.101.110), upgrade V8 to 10.1.124.8, the oid: 2.5.4.3.")]
     [InlineData("token = \"Zx8Qm2Lp9Rt4Vw7Ky3Nb6Hc1Jd5Fg0Se\" done", "token = \"<SECRET>\" done")]
     [InlineData("Released on 2024-03-15 at 12:30:45, ISBN 978-3-16-148410-0.", "Released on 2024-03-15 at 12:30:45, ISBN 978-3-16-148410-0.")]
     // Debian changelogs (/usr/share/doc/*/changelog.Debian.gz): CVE ids, bug numbers and package versions were phone
