@@ -52,7 +52,7 @@ public sealed partial class HtmlExtractor
         // Link lists inside the content are chrome (related links, tag clouds) unless they are most of it (an index page).
         var rootLength = Collapse(root.TextContent).Length;
         foreach (var element in root.QuerySelectorAll("ul, ol, table, div, p").ToArray())
-            if (element.Parent is not null && IsLinkList(element, rootLength)) element.Remove();
+            if (element.Parent is not null && element.Closest("pre") is null && IsLinkList(element, rootLength)) element.Remove(); // a pre's lines stay
 
         var text = new TextWriter();
         text.Write(root);
@@ -143,7 +143,7 @@ public sealed partial class HtmlExtractor
                     break;
                 case IElement e when e.LocalName == "pre":
                     Break(2);
-                    WriteRaw(e.TextContent.Trim('\n', '\r'));
+                    WriteRaw(PreText(e).Trim('\n', '\r'));
                     Break(2);
                     break;
                 case IElement e:
@@ -155,6 +155,36 @@ public sealed partial class HtmlExtractor
                     if (level > 0) Break(level);
                     break;
             }
+        }
+
+        /// <summary>
+        /// A pre's text as a browser lays it out: its characters as they are, a line for each <c>br</c> and around block
+        /// elements (highlighters write a line as a <c>div</c> or <c>li</c>, or end it with a <c>br</c>).
+        /// </summary>
+        private static string PreText(IElement pre)
+        {
+            var text = new StringBuilder();
+            void Line()
+            {
+                if (text.Length > 0 && text[^1] != '\n') text.Append('\n');
+            }
+            void Walk(INode node)
+            {
+                foreach (var child in node.ChildNodes)
+                {
+                    if (child is IText t) text.Append(t.Data);
+                    else if (child is IElement { LocalName: "br" }) text.Append('\n');
+                    else if (child is IElement e)
+                    {
+                        var block = Paragraphs.Contains(e.LocalName) || Lines.Contains(e.LocalName);
+                        if (block) Line();
+                        Walk(e);
+                        if (block) Line();
+                    }
+                }
+            }
+            Walk(pre);
+            return text.ToString();
         }
 
         private void Break(int level) => _pendingBreak = Math.Max(_pendingBreak, level);

@@ -66,6 +66,24 @@ public sealed class HtmlExtractorTests
         Assert.DoesNotContain("Great post", text); // a comments section outside code is still chrome
     }
 
+    /// <summary>
+    /// A <c>pre</c> was written as its text content, which holds no line for a <c>br</c> and none between block elements:
+    /// code whose highlighter writes a <c>br</c> per line, or a <c>div</c> or <c>li</c> per line (line-numbered listings),
+    /// came out as one line; rustdoc's <c>where</c> clause (a <c>div</c>) was glued to the declaration. Now the lines are
+    /// there as a browser renders them.
+    /// </summary>
+    [Fact]
+    public void Keeps_the_lines_of_a_pre_written_with_br_div_or_li()
+    {
+        string Text(string pre) => _extractor.Extract($"<html><body><main><p>Listing:</p>{pre}</main></body></html>").Text.Replace("\r", "");
+        Assert.Equal("Listing:\n\na = 1\nb = 2", Text("<pre>a = 1<br>b = 2</pre>"));
+        Assert.Equal("Listing:\n\ndef f():\n    return 1\n\nf()", Text("<pre><div class=\"line\">def f():</div><div class=\"line\">    return 1</div><div class=\"line\"><br></div><div class=\"line\">f()</div></pre>"));
+        Assert.Equal("Listing:\n\nx = 1\ny = 2", Text("<pre class=\"prettyprint\"><code><ol class=\"linenums\"><li>x = 1</li><li>y = 2</li></ol></code></pre>"));
+        Assert.Equal("Listing:\n\npub struct Peekable<I>\nwhere\n    I: Iterator,\n{ /* private fields */ }",
+            Text("<pre class=\"rust item-decl\"><code>pub struct Peekable&lt;I&gt;<div class=\"where\">where\n    I: <a href=\"trait.Iterator.html\">Iterator</a>,</div>{ <span class=\"comment\">/* private fields */</span> }</code></pre>"));
+        Assert.Equal("Listing:\n\n  kept\n    as is", Text("<pre>\n  kept\n    as is\n</pre>"));
+    }
+
     [Fact]
     public void Prefers_the_single_article_and_reads_unspaced_scripts()
     {
