@@ -67,7 +67,8 @@ public static class JobPlanner
             var (hidden, firstHidden) = (0, "");
             var (unmatched, unmatchedExamples) = (0, new List<string>(3));
             var idFieldRefused = false;
-            var unreadable = new List<string>(); // objects whose format the planner cannot tell: one error names the first
+            // Objects whose format the planner cannot tell: one error, the first's reason, how many more and a few names.
+            var (unreadable, unreadableReason, unreadableExamples) = (0, "", new List<string>(3));
             var skipHidden = InputRules.SkipsHiddenObjects(location);
             foreach (var info in listings[i])
             {
@@ -88,8 +89,8 @@ public static class JobPlanner
                 try { reader = InputReaders.For(input, info.Key); }
                 catch (ArgumentException e)
                 {
-                    if (unreadable.Count == 0) errors.Add(new SpecError($"inputs[{i}].format", e.Message));
-                    unreadable.Add(relative);
+                    if (unreadable++ == 0) unreadableReason = e.Message;
+                    else if (unreadableExamples.Count < 3) unreadableExamples.Add($"'{relative}'");
                     continue;
                 }
                 if (input.IdField is not null && reader is TextInputReader or HtmlFileReader && !idFieldRefused)
@@ -111,13 +112,9 @@ public static class JobPlanner
                 sources[relative] = (i, info.Key);
                 objects.Add(new PlannedObject(i, relative, info.Key, info.Size, info.ETag));
             }
-            if (unreadable.Count > 1)
-            {
-                var first = errors.FindLastIndex(e => e.Field == $"inputs[{i}].format");
-                var more = $"; the same goes for {unreadable.Count - 1:N0} more objects of this input, " +
-                    $"such as {string.Join(", ", unreadable.Skip(1).Take(3).Select(r => $"'{r}'"))}";
-                errors[first] = errors[first] with { Message = errors[first].Message + more };
-            }
+            if (unreadable > 0)
+                errors.Add(new SpecError($"inputs[{i}].format", unreadableReason + (unreadable == 1 ? "" :
+                    $"; the same goes for {unreadable - 1:N0} more objects of this input, such as {string.Join(", ", unreadableExamples)}")));
             if (matched == 0)
                 errors.Add(new SpecError($"inputs[{i}].path", $"matched no objects in {location}" + (ownOutput > 0
                     ? $" ({ownOutput:N0} listed objects are under output.path '{spec.OutputRoot()}': a job never reads its own output)"
